@@ -1,0 +1,49 @@
+"""The actor: who is calling a service, for which tenant, from where."""
+
+from dataclasses import dataclass, field
+
+from app.auth.permissions import Perm, Role, has_permission
+from app.errors import Forbidden
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int | None
+    email: str
+    role: str
+    tenant_id: int | None
+    schema: str | None
+    tenant_slug: str | None = None
+    name: str = ""
+    team: str | None = None
+    ip: str | None = None
+    # Users the actor may see customers of (managers: their team); None = everyone in the tenant.
+    visible_owner_ids: frozenset[int] | None = field(default=None, compare=False)
+
+    def can(self, perm: Perm) -> bool:
+        return has_permission(self.role, perm)
+
+    def require(self, perm: Perm) -> None:
+        if not self.can(perm):
+            raise Forbidden()
+
+    @property
+    def is_superadmin(self) -> bool:
+        return self.role == Role.SUPERADMIN
+
+    @property
+    def sees_all(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def with_ip(self, ip: str | None) -> "Actor":
+        from dataclasses import replace
+
+        return replace(self, ip=ip)
+
+
+SYSTEM = Actor(user_id=None, email="system", role=Role.ADMIN, tenant_id=None, schema=None, name="Sistema")
+
+
+def system_actor(tenant_id: int | None, schema: str) -> Actor:
+    """The actor tasks use for work nobody clicked (imports resumed by a worker, webhooks)."""
+    return Actor(user_id=None, email="system", role=Role.ADMIN, tenant_id=tenant_id, schema=schema, name="Sistema")

@@ -1,0 +1,80 @@
+"""Role-based access control: one table in code, checked in the service layer."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    SUPERADMIN = "superadmin"
+    ADMIN = "admin"
+    MANAGER = "manager"
+    AGENT = "agent"
+
+
+TENANT_ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT)
+ROLE_LABELS = {Role.SUPERADMIN: "Superadmin", Role.ADMIN: "Administrador", Role.MANAGER: "Gestor",
+               Role.AGENT: "Atendente"}
+
+
+class Perm(StrEnum):
+    CUSTOMERS_READ = "customers.read"
+    CUSTOMERS_WRITE = "customers.write"
+    CUSTOMERS_DELETE = "customers.delete"
+    CUSTOMERS_BULK = "customers.bulk"
+    CUSTOMERS_EXPORT = "customers.export"
+    TIMELINE_WRITE = "timeline.write"
+    CONVERSATIONS_REPLY = "conversations.reply"
+    OPPORTUNITIES_WRITE = "opportunities.write"
+    APPOINTMENTS_WRITE = "appointments.write"
+    SEGMENTS_WRITE = "segments.write"
+    IMPORTS_RUN = "imports.run"
+    TEMPLATES_WRITE = "templates.write"
+    TAGS_WRITE = "tags.write"
+    WALLETS_WRITE = "wallets.write"
+    CUSTOM_FIELDS_WRITE = "custom_fields.write"
+    USERS_MANAGE = "users.manage"
+    API_CLIENTS_MANAGE = "api_clients.manage"
+    AUDIT_READ = "audit.read"
+    SETTINGS_MANAGE = "settings.manage"
+    PLATFORM_MANAGE = "platform.manage"
+
+
+_AGENT = {
+    Perm.CUSTOMERS_READ,
+    Perm.CUSTOMERS_WRITE,
+    Perm.TIMELINE_WRITE,
+    Perm.CONVERSATIONS_REPLY,
+    Perm.OPPORTUNITIES_WRITE,
+    Perm.APPOINTMENTS_WRITE,
+}
+_MANAGER = _AGENT | {
+    Perm.CUSTOMERS_BULK,
+    Perm.CUSTOMERS_EXPORT,
+    Perm.SEGMENTS_WRITE,
+    Perm.IMPORTS_RUN,
+    Perm.TEMPLATES_WRITE,
+    Perm.TAGS_WRITE,
+    Perm.WALLETS_WRITE,
+}
+_ADMIN = _MANAGER | {
+    Perm.CUSTOMERS_DELETE,
+    Perm.CUSTOM_FIELDS_WRITE,
+    Perm.USERS_MANAGE,
+    Perm.API_CLIENTS_MANAGE,
+    Perm.AUDIT_READ,
+    Perm.SETTINGS_MANAGE,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.AGENT: frozenset(_AGENT),
+    Role.MANAGER: frozenset(_MANAGER),
+    Role.ADMIN: frozenset(_ADMIN),
+    # Superadmins manage the platform; they do not act inside tenants' data.
+    Role.SUPERADMIN: frozenset({Perm.PLATFORM_MANAGE, Perm.AUDIT_READ}),
+}
+
+
+def has_permission(role: str, perm: Perm) -> bool:
+    try:
+        return perm in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False

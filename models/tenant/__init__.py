@@ -1,0 +1,30 @@
+"""Tables that exist once per tenant schema (schema=None, placed per session)."""
+
+from models.tenant.audit import AuditLog
+from models.tenant.conversations import Conversation, Message
+from models.tenant.customers import Contact, Customer, CustomField, Segment, Tag, Wallet
+from models.tenant.imports import ImportJob, MappingPreset
+from models.tenant.sales import Opportunity, Pipeline, Stage
+from models.tenant.templates import Template
+from models.tenant.timeline import Appointment, Interaction, Note
+
+__all__ = [
+    "Appointment",
+    "AuditLog",
+    "Contact",
+    "Conversation",
+    "CustomField",
+    "Customer",
+    "ImportJob",
+    "Interaction",
+    "MappingPreset",
+    "Message",
+    "Note",
+    "Opportunity",
+    "Pipeline",
+    "Segment",
+    "Stage",
+    "Tag",
+    "Template",
+    "Wallet",
+]

@@ -1,0 +1,128 @@
+"""Customers (clientes), their contacts, wallets (carteiras), tags, custom fields, segments."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, text
+from sqlmodel import Field, SQLModel
+
+from models.base import created_at, jsonb, pk, text_array, timestamp, updated_at
+
+
+class Wallet(SQLModel, table=True):
+    """Carteira: a named portfolio of customers (e.g. 'PME Sul', 'Vivo Empresas')."""
+
+    __tablename__ = "wallets"
+
+    id: int | None = pk()
+    name: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    description: str = Field(default="", max_length=500)
+    owner_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = created_at()
+    updated_at: datetime = updated_at()
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_document", "document", postgresql_where=text("document IS NOT NULL")),
+        Index("ix_customers_status", "status", "id"),
+        Index("ix_customers_owner", "owner_id", "id"),
+        Index("ix_customers_wallet", "wallet_id", "id"),
+        Index("ix_customers_updated", "updated_at", "id"),
+        Index("ix_customers_created", "created_at", "id"),
+        Index("ix_customers_tags", "tags", postgresql_using="gin"),
+        Index("ix_customers_custom", "custom", postgresql_using="gin", postgresql_ops={"custom": "jsonb_path_ops"}),
+        Index("ix_customers_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        Index("ix_customers_source", "source", "source_key"),
+    )
+
+    id: int | None = pk()
+    name: str = Field(sa_column=Column(String(300), nullable=False))
+    trade_name: str | None = Field(default=None, max_length=300)  # nome fantasia
+    document: str | None = Field(default=None, max_length=14)  # CPF (11) / CNPJ (14) digits
+    kind: str = Field(default="PF", max_length=2)  # PF | PJ
+    status: str = Field(default="ativo", max_length=40)
+    plan: str | None = Field(default=None, max_length=120)  # plano atual
+    wallet_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("wallets.id", ondelete="SET NULL"))
+    )
+    owner_id: int | None = Field(default=None, sa_column=Column(BigInteger))  # platform.users.id
+    score: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    custom: dict[str, Any] = jsonb()
+    tags: list[str] = text_array()
+    # Where the row came from: the import source name and the row's key in that source.
+    source: str | None = Field(default=None, max_length=200)
+    source_key: str | None = Field(default=None, max_length=200)
+    import_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = created_at()
+    updated_at: datetime = updated_at()
+    deleted_at: datetime | None = timestamp()
+
+
+class Contact(SQLModel, table=True):
+    """A phone (E.164), e-mail (lower-case) or WhatsApp id of a customer."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        # One owner per normalised phone / e-mail in a tenant: this is the dedupe key.
+        Index("uq_contacts_kind_value", "kind", "value", unique=True),
+        Index("ix_contacts_customer", "customer_id"),
+    )
+
+    id: int | None = pk()
+    customer_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(max_length=10)  # phone | email | whatsapp
+    value: str = Field(max_length=320)
+    label: str | None = Field(default=None, max_length=60)
+    is_primary: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
+    verified: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
+    opt_out: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
+    opt_out_at: datetime | None = timestamp()
+    opt_out_reason: str | None = Field(default=None, max_length=200)
+    last_contacted_at: datetime | None = timestamp()
+    import_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = created_at()
+
+
+class Tag(SQLModel, table=True):
+    __tablename__ = "tags"
+
+    id: int | None = pk()
+    name: str = Field(sa_column=Column(String(60), nullable=False, unique=True))
+    color: str = Field(default="purple", max_length=20)
+    created_at: datetime = created_at()
+
+
+class CustomField(SQLModel, table=True):
+    """Definition of a dynamic customer field; values live in customers.custom[key]."""
+
+    __tablename__ = "custom_fields"
+
+    id: int | None = pk()
+    key: str = Field(sa_column=Column(String(60), nullable=False, unique=True))
+    label: str = Field(max_length=120)
+    type: str = Field(max_length=10)  # text | number | select | date | bool
+    options: list[str] = text_array()
+    required: bool = False
+    position: int = 0
+    show_in_list: bool = True
+    show_in_filters: bool = True
+    created_at: datetime = created_at()
+    updated_at: datetime = updated_at()
+
+
+class Segment(SQLModel, table=True):
+    """A saved customer filter, re-evaluated each time it is used; shared with the team."""
+
+    __tablename__ = "segments"
+
+    id: int | None = pk()
+    name: str = Field(max_length=120)
+    filters: dict[str, Any] = jsonb()
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    shared: bool = True
+    created_at: datetime = created_at()
+    updated_at: datetime = updated_at()

@@ -1,0 +1,76 @@
+"""Engine and sessions: one engine per process, one tenant per Session."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import Session
+
+from app.settings import get_settings
+from tenants.naming import is_tenant_schema
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """Accept the plain URL psql prints (postgresql://...) and select the psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+
+
+@lru_cache
+def database_url() -> str:
+    """The plain postgresql:// URL in use: DATABASE_URL, or the embedded server's."""
+    settings = get_settings()
+    if settings.database_url:
+        return settings.database_url
+    from tenants.embedded import embedded_url
+
+    return embedded_url(settings.data_dir)
+
+
+@lru_cache
+def engine() -> Engine:
+    eng = create_engine(
+        to_sqlalchemy_url(database_url()),
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+    @event.listens_for(eng, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # Sessions place tenant tables with schema_translate_map; the search_path default
+        # keeps raw SQL from silently touching another schema's tables.
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET search_path TO public")
+        dbapi_conn.commit()
+
+    return eng
+
+
+@contextmanager
+def platform_session() -> Iterator[Session]:
+    """A Session on the platform schema only (tenant tables unreachable)."""
+    with Session(engine(), expire_on_commit=False) as db:
+        yield db
+
+
+@contextmanager
+def session(schema: str) -> Iterator[Session]:
+    """A Session whose tenant tables (schema=None) live in `schema`; platform tables stay in platform."""
+    if not is_tenant_schema(schema):
+        raise ValueError(f"not a tenant schema name: {schema!r}")
+    bound = engine().execution_options(schema_translate_map={None: schema})
+    with Session(bound, expire_on_commit=False) as db:
+        yield db
+
+
+def reset_engine() -> None:
+    """Forget the cached URL and engine (tests switch databases)."""
+    if engine.cache_info().currsize:
+        engine().dispose()
+    engine.cache_clear()
+    database_url.cache_clear()
