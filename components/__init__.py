@@ -1,0 +1,1 @@
+"""Pure UI functions: values and event handlers in, components out; no State inside."""

@@ -202,6 +202,14 @@ def actor_for_user(db: Session, user_id: int, ip: str | None = None, family: str
     )
 
 
+def decode_user_id(pair: TokenPair) -> int:
+    """The user id inside a freshly issued pair (the UI keeps the id, not the token)."""
+    claims = decode_access_token(pair.access_token)
+    if claims.user_id is None:
+        raise Unauthorized("Sessão inválida.")
+    return claims.user_id
+
+
 def actor_from_token(db: Session, token: str, ip: str | None = None) -> Actor:
     """Resolve a bearer token; status is re-checked on every call so suspension acts at once."""
     claims = decode_access_token(token)

@@ -1,4 +1,7 @@
-"""JWT access tokens (authlib) and opaque, rotating refresh tokens."""
+"""JWT access tokens and opaque, rotating refresh tokens.
+
+JWTs use joserfc, the JOSE library of the Authlib project (authlib.jose is deprecated in its favour).
+"""
 
 import hashlib
 import secrets
@@ -6,7 +9,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.jose import JoseError, jwt
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
 
 from app.errors import Unauthorized
 from app.security.keys import jwt_secret
@@ -24,6 +29,10 @@ class AccessClaims:
     client_id: str | None
     scopes: tuple[str, ...]
     family: str | None
+
+
+def _key() -> OctKey:
+    return OctKey.import_key(jwt_secret())
 
 
 def issue_access_token(
@@ -52,19 +61,17 @@ def issue_access_token(
     if client_id:
         claims["cid"] = client_id
         claims["scope"] = " ".join(scopes or [])
-    token = jwt.encode(_HEADER, claims, jwt_secret()).decode()
+    token = jwt.encode(_HEADER, claims, _key())
     return token, ttl
 
 
 def decode_access_token(token: str) -> AccessClaims:
     settings = get_settings()
     try:
-        claims = jwt.decode(
-            token,
-            jwt_secret(),
-            claims_options={"iss": {"essential": True, "value": settings.jwt_issuer}, "exp": {"essential": True}},
-        )
-        claims.validate()
+        claims = jwt.decode(token, _key(), algorithms=["HS256"]).claims
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": settings.jwt_issuer}, exp={"essential": True}
+        ).validate(claims)
     except (JoseError, ValueError) as exc:
         raise Unauthorized("Sessão inválida ou expirada. Entre novamente.") from exc
     kind = claims.get("kind", "user")

@@ -7,10 +7,12 @@ from models.tenant.imports import ImportJob, MappingPreset
 from models.tenant.sales import Opportunity, Pipeline, Stage
 from models.tenant.templates import Template
 from models.tenant.timeline import Appointment, Interaction, Note
+from models.tenant.workspace import BulkJob
 
 __all__ = [
     "Appointment",
     "AuditLog",
+    "BulkJob",
     "Contact",
     "Conversation",
     "CustomField",

@@ -35,6 +35,11 @@ class Customer(SQLModel, table=True):
         Index("ix_customers_custom", "custom", postgresql_using="gin", postgresql_ops={"custom": "jsonb_path_ops"}),
         Index("ix_customers_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         Index("ix_customers_source", "source", "source_key"),
+        # Keyset pagination for the sortable list columns (t0003). The accent-insensitive
+        # trigram/FTS expression indexes on public.crm_norm(name) live only in t0003.
+        Index("ix_customers_name_id", "name", "id"),
+        Index("ix_customers_score_id", "score", "id"),
+        Index("ix_customers_plan_id", "plan", "id"),
     )
 
     id: int | None = pk()

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, text
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at, jsonb, pk, timestamp, updated_at
@@ -17,6 +17,8 @@ class Interaction(SQLModel, table=True):
         # Newest-first keyset pagination per customer.
         Index("ix_interactions_customer_at", "customer_id", "at", "id"),
         Index("ix_interactions_kind", "customer_id", "kind", "at"),
+        # "Recently touched customers" on the agent home (t0003).
+        Index("ix_interactions_actor_at", "actor_id", "at", postgresql_where=text("actor_id IS NOT NULL")),
     )
 
     id: int | None = pk()

@@ -1,0 +1,57 @@
+# One entry point for people and CI. `make run` and `make test` install what they need first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools
+BUN := $(TOOLS)/node_modules/@oven/bun-linux-x64/bin/bun
+# Reflex downloads bun from a host we cannot reach: use the npm registry's bun build instead.
+export REFLEX_USE_SYSTEM_BUN := 1
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export PATH := $(abspath $(TOOLS)/node_modules/@oven/bun-linux-x64/bin):$(abspath $(VENV)/bin):$(PATH)
+
+.PHONY: run dev setup deps bun browser test test-fast lint format bench clean
+
+run: setup ## install everything, then serve the app on http://localhost:3000
+	$(PY) -m app.cli run
+
+dev: setup
+	$(PY) -m app.cli run --dev
+
+setup: deps bun
+
+deps: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.5'
+	uv sync --frozen --python python3
+	@touch $@
+
+bun: $(BUN)
+
+$(BUN):
+	mkdir -p $(TOOLS)
+	npm install --prefix $(TOOLS) --no-audit --no-fund --silent @oven/bun-linux-x64@1.4.5
+
+browser: ## Debian chromium for the end-to-end tests
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: setup browser ## the whole suite: unit, integration (PostgreSQL, Redis), e2e (Chromium)
+	$(PY) -m pytest -q
+
+test-fast: deps
+	$(PY) -m pytest -q -m "not e2e"
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: deps
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: deps ## benchmarks: print numbers (see docs/benchmarks.md)
+	$(PY) -m pytest tests/bench -q -s -p no:cacheprovider --bench
+
+clean:
+	rm -rf .web .states $(TOOLS)

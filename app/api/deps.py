@@ -1,0 +1,68 @@
+"""FastAPI dependencies: the calling Actor and a tenant Session that commits when the route succeeds."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from app.auth.actor import Actor
+from app.auth.sessions import actor_from_token
+from app.errors import Forbidden, Unauthorized
+from tenants.database import platform_session, session
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def client_ip(request: Request) -> str:
+    # Behind a proxy, X-Forwarded-For's first hop is the client (the proxy is ours).
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else "unknown"
+
+
+def get_platform_db() -> Iterator[Session]:
+    """A platform Session; committed if the route returns, rolled back if it raises."""
+    with platform_session() as db:
+        try:
+            yield db
+            db.commit()
+        except Exception:
+            db.rollback()
+            raise
+
+
+def get_actor(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Autenticação necessária.")
+    with platform_session() as db:
+        return actor_from_token(db, credentials.credentials, client_ip(request))
+
+
+def get_tenant_actor(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+    if actor.schema is None:
+        raise Forbidden("Esta ação é de uma organização; entre com um usuário dela.")
+    return actor
+
+
+def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> Iterator[Session]:
+    """The actor's own tenant Session: the schema comes from the token, never from the request."""
+    assert actor.schema is not None
+    with session(actor.schema) as db:
+        try:
+            yield db
+            db.commit()
+        except Exception:
+            db.rollback()
+            raise
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+TenantActor = Annotated[Actor, Depends(get_tenant_actor)]
+TenantDB = Annotated[Session, Depends(get_tenant_db)]
+PlatformDB = Annotated[Session, Depends(get_platform_db)]

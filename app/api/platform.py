@@ -1,0 +1,57 @@
+"""/api/platform: superadmin tenant management, /api/signup: self-service sign-up."""
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from app.api.deps import CurrentActor, PlatformDB, client_ip
+from app.audit import queries as audit_queries
+from app.auth.permissions import Perm
+from tenants import admin
+from tenants.provisioning import SignupInput, provision_tenant
+
+router = APIRouter(prefix="/api", tags=["platform"])
+
+
+class SignupBody(BaseModel):
+    name: str
+    slug: str
+    admin_name: str
+    admin_email: str
+    admin_password: str
+
+
+@router.post("/signup", status_code=201)
+def signup(body: SignupBody, request: Request) -> dict[str, object]:
+    tenant = provision_tenant(SignupInput(**body.model_dump()), ip=client_ip(request))
+    return {"id": tenant.id, "slug": tenant.slug, "schema": tenant.schema_name}
+
+
+@router.get("/platform/tenants")
+def list_tenants(actor: CurrentActor, db: PlatformDB) -> list[dict[str, object]]:
+    return [asdict(t) for t in admin.list_tenants(db, actor)]
+
+
+@router.post("/platform/tenants", status_code=201)
+def create_tenant(body: SignupBody, actor: CurrentActor, request: Request) -> dict[str, object]:
+    actor.require(Perm.PLATFORM_MANAGE)
+    tenant = provision_tenant(SignupInput(**body.model_dump()), actor=actor, ip=client_ip(request))
+    return {"id": tenant.id, "slug": tenant.slug, "schema": tenant.schema_name}
+
+
+@router.post("/platform/tenants/{slug}/suspend")
+def suspend(slug: str, actor: CurrentActor, db: PlatformDB) -> dict[str, str]:
+    return {"status": admin.set_status(db, actor, slug, "suspended").status}
+
+
+@router.post("/platform/tenants/{slug}/reactivate")
+def reactivate(slug: str, actor: CurrentActor, db: PlatformDB) -> dict[str, str]:
+    return {"status": admin.set_status(db, actor, slug, "active").status}
+
+
+@router.get("/platform/audit")
+def platform_audit(actor: CurrentActor, db: PlatformDB, action: str | None = None,
+                   before_id: int | None = None) -> list[dict[str, object]]:
+    rows = audit_queries.platform_log(db, actor, audit_queries.AuditFilter(action=action), before_id=before_id)
+    return [r.model_dump(mode="json") for r in rows]

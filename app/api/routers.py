@@ -1,0 +1,9 @@
+"""The list of routers the REST app serves; add a module's router here."""
+
+from fastapi import APIRouter
+
+from app.api.auth import router as auth_router
+from app.api.platform import router as platform_router
+from app.api.tenant_admin import router as tenant_admin_router
+
+ALL: list[APIRouter] = [auth_router, tenant_admin_router, platform_router]

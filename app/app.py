@@ -1,0 +1,28 @@
+"""The Reflex app: theme, pages, and the REST API mounted through api_transformer."""
+
+import importlib
+
+import reflex as rx
+
+from app.api import api
+from app.pages.base import PAGES
+from app.pages.login import LoginState, login_page, signup_page
+from components.theme import STYLE
+
+# Screens register themselves with @page on import; optional ones may not exist yet.
+for _module in ("home", "users", "audit", "platform", "customers", "customer", "agenda", "imports"):
+    try:
+        importlib.import_module(f"app.pages.{_module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"app.pages.{_module}":
+            raise
+
+app = rx.App(
+    style=STYLE,
+    api_transformer=api,
+    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+)
+app.add_page(login_page, route="/", title="Entrar · CRM Telecom", on_load=LoginState.redirect_if_logged_in)
+app.add_page(signup_page, route="/cadastro", title="Criar organização · CRM Telecom")
+for render, route, title, on_load in PAGES:
+    app.add_page(render, route=route, title=title, on_load=on_load)

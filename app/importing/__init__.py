@@ -1,0 +1,1 @@
+"""Import pipeline: CSV/XLSX files of any shape into clean, deduplicated customers."""

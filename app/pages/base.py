@@ -1,0 +1,205 @@
+"""The UI session and the page decorator every screen uses.
+
+SessionState keeps who is logged in only in backend vars (names starting with `_`), so the
+browser never receives a token or another tenant's data. Every event re-resolves the Actor
+through the same auth service the REST API uses: a logged-out, deactivated or suspended
+user's open tab stops working on its next click.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import reflex as rx
+from sqlmodel import Session
+
+from app.auth import sessions
+from app.auth.actor import Actor
+from app.auth.permissions import Perm, Role
+from app.errors import DomainError, Forbidden, Unauthorized
+from components.shell import app_shell
+from tenants.database import platform_session
+from tenants.database import session as tenant_session
+
+LOGIN_ROUTE = "/"
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    route: str
+    label: str
+    icon: str
+    permission: Perm | None
+    order: int
+
+
+NAV: list[NavEntry] = []
+PAGES: list[tuple[Callable[[], rx.Component], str, str, object]] = []
+# route -> (permission, superadmin-only); looked up by the on_load guard.
+PAGE_RULES: dict[str, tuple[Perm | None, bool]] = {}
+
+
+class SessionState(rx.State):
+    _user_id: int | None = None
+    _family: str | None = None
+    user_name: str = ""
+    user_email: str = ""
+    role: str = ""
+    tenant_slug: str = ""
+    org_name: str = ""
+    nav: list[dict[str, str]] = []
+    ready: bool = False
+
+    # ---- used by every page state -------------------------------------------------
+    def actor(self) -> Actor:
+        """The live Actor (raises Unauthorized/Forbidden when the session is no longer valid)."""
+        if self._user_id is None:
+            raise Unauthorized("Sua sessão terminou. Entre novamente.")
+        with platform_session() as db:
+            return sessions.actor_for_user(db, self._user_id, self.router.session.client_ip or None, self._family)
+
+    @contextmanager
+    def db(self, actor: Actor | None = None) -> Iterator[tuple[Session, Actor]]:
+        """(tenant Session, Actor); commits when the block succeeds, rolls back when it raises."""
+        actor = actor or self.actor()
+        if actor.schema is None:
+            raise Forbidden()
+        with tenant_session(actor.schema) as db:
+            try:
+                yield db, actor
+                db.commit()
+            except Exception:
+                db.rollback()
+                raise
+
+    @contextmanager
+    def platform_db(self) -> Iterator[tuple[Session, Actor]]:
+        actor = self.actor()
+        with platform_session() as db:
+            try:
+                yield db, actor
+                db.commit()
+            except Exception:
+                db.rollback()
+                raise
+
+    def fail(self, exc: DomainError):  # type: ignore[no-untyped-def]
+        """Turn a domain error into what the user sees: a toast, or back to login."""
+        if isinstance(exc, Unauthorized | Forbidden) and self._user_id is not None:
+            try:
+                self.actor()
+            except DomainError:
+                self._clear()
+                return [rx.toast.error(exc.message), rx.redirect(LOGIN_ROUTE)]
+        return rx.toast.error(exc.message)
+
+    # ---- session lifecycle -----------------------------------------------------------
+    def start(self, pair: sessions.TokenPair, actor: Actor) -> None:
+        self._user_id = actor.user_id
+        self._family = pair.family
+        self.user_name = actor.name or actor.email
+        self.user_email = actor.email
+        self.role = actor.role
+        self.tenant_slug = actor.tenant_slug or ""
+        self.org_name = self._org_name(actor)
+        self.nav = [
+            {"route": n.route, "label": n.label, "icon": n.icon}
+            for n in sorted(NAV, key=lambda n: n.order)
+            if (n.permission is None and actor.schema is not None) or (n.permission and actor.can(n.permission))
+        ]
+
+    @staticmethod
+    def _org_name(actor: Actor) -> str:
+        if actor.tenant_id is None:
+            return "Plataforma"
+        from models.platform import Tenant
+
+        with platform_session() as db:
+            tenant = db.get(Tenant, actor.tenant_id)
+            return tenant.name if tenant else ""
+
+    def _clear(self) -> None:
+        self._user_id = None
+        self._family = None
+        self.user_name = self.user_email = self.role = self.tenant_slug = self.org_name = ""
+        self.nav = []
+        self.ready = False
+
+    @rx.event
+    def logout(self):  # type: ignore[no-untyped-def]
+        if self._family is not None:
+            with platform_session() as db:
+                try:
+                    actor = sessions.actor_for_user(db, self._user_id or 0, self.router.session.client_ip or None)
+                    sessions.logout(db, actor, self._family)
+                except DomainError:
+                    sessions.revoke_family(db, self._family)
+                db.commit()
+        self._clear()
+        return rx.redirect(LOGIN_ROUTE)
+
+    @rx.event
+    def guard(self, route: str):  # type: ignore[no-untyped-def]
+        """on_load check: a valid session with the page's permission, else redirect."""
+        self.ready = False
+        permission, superadmin = PAGE_RULES.get(route, (Perm.PLATFORM_MANAGE, True))
+        if self._user_id is None:
+            return rx.redirect(LOGIN_ROUTE)
+        try:
+            actor = self.actor()
+        except DomainError as exc:
+            self._clear()
+            return [rx.toast.error(exc.message), rx.redirect(LOGIN_ROUTE)]
+        if superadmin and not actor.is_superadmin:
+            return rx.redirect(home_route(actor.role))
+        if not superadmin and actor.schema is None:
+            return rx.redirect(home_route(actor.role))
+        if permission is not None and not actor.can(permission):
+            return [rx.toast.error("Você não tem acesso a esta página."), rx.redirect(home_route(actor.role))]
+        self.ready = True
+        return None
+
+
+def home_route(role: str) -> str:
+    return "/plataforma" if role == Role.SUPERADMIN else "/inicio"
+
+
+def page(
+    route: str,
+    title: str,
+    *,
+    permission: Perm | None = None,
+    nav: tuple[str, str, int] | None = None,
+    superadmin: bool = False,
+    on_load: object = None,
+) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
+    """Register a logged-in screen: shell around it, session/permission guard on load, sidebar entry.
+
+    nav = (label, lucide icon, order) puts it in the sidebar for users holding `permission`.
+    """
+
+    def decorate(render: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        PAGE_RULES[route] = (permission, superadmin)
+
+        def wrapped() -> rx.Component:
+            return app_shell(
+                render(),
+                title=title,
+                nav=SessionState.nav,
+                current=route,
+                org_name=SessionState.org_name,
+                user_label=SessionState.user_name,
+                on_logout=SessionState.logout,
+                ready=SessionState.ready,
+            )
+
+        wrapped.__name__ = render.__name__
+        loads: list[object] = [SessionState.guard(route)]
+        if on_load is not None:
+            loads += list(on_load) if isinstance(on_load, list | tuple) else [on_load]
+        PAGES.append((wrapped, route, f"{title} · CRM Telecom", loads))
+        if nav is not None:
+            NAV.append(NavEntry(route, nav[0], nav[1], permission, nav[2]))
+        return wrapped
+
+    return decorate

@@ -1,0 +1,140 @@
+"""Superadmin: tenants with usage, create / suspend / reactivate, and the platform audit log."""
+
+import reflex as rx
+
+from app.audit import queries
+from app.auth.permissions import Perm
+from app.errors import DomainError, Invalid
+from app.pages.audit import audit_row
+from app.pages.base import SessionState, page
+from components.audit import audit_table
+from components.forms import field, form_error
+from tenants import admin
+from tenants.provisioning import SignupInput, provision_tenant
+
+STATUS_LABELS = {"active": "Ativa", "suspended": "Suspensa", "provisioning": "Provisionando"}
+
+
+class PlatformState(SessionState):
+    tenants: list[dict[str, str]] = []
+    audit: list[dict[str, str]] = []
+    dialog_open: bool = False
+    errors: dict[str, str] = {}
+    error: str = ""
+
+    def _reload(self) -> None:
+        with self.platform_db() as (db, actor):
+            self.tenants = [
+                {"slug": t.slug, "name": t.name, "status": t.status, "status_label": STATUS_LABELS.get(t.status, t.status),
+                 "schema": t.schema or "", "users": str(t.users), "customers": str(t.customers), "plan": t.plan}
+                for t in admin.list_tenants(db, actor)
+            ]
+            self.audit = [audit_row(r, str(r.tenant_id or "")) for r in
+                          queries.platform_log(db, actor, queries.AuditFilter(), limit=100)]
+
+    @rx.event
+    def load(self):  # type: ignore[no-untyped-def]
+        try:
+            self._reload()
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
+    @rx.event
+    def set_status(self, slug: str, status: str):  # type: ignore[no-untyped-def]
+        try:
+            with self.platform_db() as (db, actor):
+                admin.set_status(db, actor, slug, status)
+        except DomainError as exc:
+            return self.fail(exc)
+        self._reload()
+        return rx.toast.success("Organização suspensa." if status == "suspended" else "Organização reativada.")
+
+    @rx.event
+    def set_dialog(self, open_: bool) -> None:
+        self.dialog_open = open_
+        self.errors, self.error = {}, ""
+
+    @rx.event
+    def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        self.errors, self.error = {}, ""
+        try:
+            actor = self.actor()
+            actor.require(Perm.PLATFORM_MANAGE)
+            provision_tenant(SignupInput(form.get("name", ""), form.get("slug", ""), form.get("admin_name", ""),
+                                         form.get("admin_email", ""), form.get("admin_password", "")), actor=actor)
+        except Invalid as exc:
+            self.errors = exc.fields
+            return None
+        except DomainError as exc:
+            self.error = exc.message
+            return None
+        self.dialog_open = False
+        self._reload()
+        return rx.toast.success("Organização criada.")
+
+
+def tenant_row(t: rx.Var) -> rx.Component:
+    active = t["status"] == "active"
+    return rx.table.row(
+        rx.table.cell(rx.code(t["slug"])),
+        rx.table.cell(t["name"]),
+        rx.table.cell(rx.badge(t["status_label"], color_scheme=rx.cond(active, "green", "orange"))),
+        rx.table.cell(t["schema"]),
+        rx.table.cell(t["users"]),
+        rx.table.cell(t["customers"]),
+        rx.table.cell(
+            rx.cond(
+                active,
+                rx.button("Suspender", size="1", color_scheme="red", variant="soft",
+                          on_click=PlatformState.set_status(t["slug"], "suspended")),
+                rx.button("Reativar", size="1", color_scheme="green", variant="soft",
+                          on_click=PlatformState.set_status(t["slug"], "active")),
+            )
+        ),
+        id=f"tenant-{t['slug']}",
+    )
+
+
+def create_dialog() -> rx.Component:
+    e = PlatformState.errors
+    return rx.dialog.root(
+        rx.dialog.trigger(rx.button(rx.icon("building-2"), "Nova organização")),
+        rx.dialog.content(
+            rx.dialog.title("Nova organização"),
+            rx.form(
+                rx.vstack(
+                    field("Nome", "name", e.get("name", "")),
+                    field("Identificador (slug)", "slug", e.get("slug", "")),
+                    field("Nome do administrador", "admin_name", e.get("admin_name", "")),
+                    field("E-mail do administrador", "admin_email", e.get("admin_email", "")),
+                    field("Senha inicial", "admin_password", e.get("admin_password", ""), type="password"),
+                    form_error(PlatformState.error),
+                    rx.hstack(rx.button("Criar", type="submit"), justify="end", width="100%"),
+                    spacing="3",
+                ),
+                on_submit=PlatformState.create,
+                reset_on_submit=False,
+            ),
+        ),
+        open=PlatformState.dialog_open,
+        on_open_change=PlatformState.set_dialog,
+    )
+
+
+@page("/plataforma", "Plataforma", superadmin=True, on_load=PlatformState.load)
+def platform_page() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(rx.heading("Organizações", size="4"), rx.spacer(), create_dialog(), width="100%"),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                            ("Slug", "Nome", "Situação", "Schema", "Usuários", "Clientes", "")])),
+            rx.table.body(rx.foreach(PlatformState.tenants, tenant_row)),
+            width="100%",
+            id="tenants-table",
+        ),
+        rx.heading("Auditoria da plataforma", size="4", padding_top="16px"),
+        audit_table(PlatformState.audit, show_tenant=True),
+        width="100%",
+        spacing="4",
+    )

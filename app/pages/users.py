@@ -1,0 +1,176 @@
+"""Admin: users of the organisation ("Usuários"): create, change role, deactivate, reset password."""
+
+import reflex as rx
+
+from app.auth import users
+from app.auth.permissions import ROLE_LABELS, TENANT_ROLES, Perm
+from app.errors import DomainError, Invalid
+from app.pages.base import SessionState, page
+from components.forms import field, form_error, select_field
+
+ROLE_OPTIONS = [(r.value, ROLE_LABELS[r]) for r in TENANT_ROLES]
+_LABELS = {r.value: ROLE_LABELS[r] for r in TENANT_ROLES}
+
+
+class UsersState(SessionState):
+    rows: list[dict[str, str]] = []
+    dialog_open: bool = False
+    errors: dict[str, str] = {}
+    error: str = ""
+    reset_user_id: str = ""
+
+    def _reload(self) -> None:
+        with self.db() as (db, actor):
+            self.rows = [
+                {"id": str(u.id), "name": u.name, "email": u.email, "role": _LABELS.get(u.role, u.role),
+                 "status": "Ativo" if u.status == "active" else "Inativo", "team": u.team or ""}
+                for u in users.list_users(db, actor)
+            ]
+
+    @rx.event
+    def load(self):  # type: ignore[no-untyped-def]
+        try:
+            self._reload()
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
+    @rx.event
+    def set_dialog(self, open_: bool) -> None:
+        self.dialog_open = open_
+        self.errors, self.error = {}, ""
+
+    @rx.event
+    def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        self.errors, self.error = {}, ""
+        try:
+            with self.db() as (db, actor):
+                users.create_user(db, actor, users.UserInput(
+                    email=form.get("email", ""), name=form.get("name", ""), role=form.get("role", "agent"),
+                    password=form.get("password", ""), team=form.get("team") or None))
+        except Invalid as exc:
+            self.errors = exc.fields
+            return None
+        except DomainError as exc:
+            self.error = exc.message
+            return None
+        self.dialog_open = False
+        self._reload()
+        return rx.toast.success("Usuário criado.")
+
+    @rx.event
+    def toggle_active(self, user_id: str, active: bool):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                users.set_active(db, actor, int(user_id), active)
+        except DomainError as exc:
+            return self.fail(exc)
+        self._reload()
+        return rx.toast.success("Usuário reativado." if active else "Usuário desativado.")
+
+    @rx.event
+    def open_reset(self, user_id: str) -> None:
+        self.reset_user_id = user_id
+        self.error = ""
+
+    @rx.event
+    def close_reset(self, _open: bool = False) -> None:
+        self.reset_user_id = ""
+
+    @rx.event
+    def reset_password(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                users.reset_password(db, actor, int(self.reset_user_id), form.get("password", ""))
+        except DomainError as exc:
+            self.error = exc.message
+            return None
+        self.reset_user_id = ""
+        return rx.toast.success("Senha redefinida; as sessões do usuário foram encerradas.")
+
+
+def create_dialog() -> rx.Component:
+    e = UsersState.errors
+    return rx.dialog.root(
+        rx.dialog.trigger(rx.button(rx.icon("user-plus"), "Novo usuário", id="new-user")),
+        rx.dialog.content(
+            rx.dialog.title("Novo usuário"),
+            rx.form(
+                rx.vstack(
+                    field("Nome", "name", e.get("name", "")),
+                    field("E-mail", "email", e.get("email", ""), type="email"),
+                    select_field("Perfil", "role", ROLE_OPTIONS, "agent", e.get("role", "")),
+                    field("Equipe (opcional)", "team", e.get("team", "")),
+                    field("Senha inicial", "password", e.get("password", ""), type="password"),
+                    form_error(UsersState.error),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancelar", variant="soft", color_scheme="gray", type="button")),
+                        rx.button("Salvar", type="submit", id="save-user"),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="3",
+                ),
+                on_submit=UsersState.create,
+                reset_on_submit=False,
+            ),
+        ),
+        open=UsersState.dialog_open,
+        on_open_change=UsersState.set_dialog,
+    )
+
+
+def reset_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Redefinir senha"),
+            rx.form(
+                rx.vstack(
+                    field("Nova senha", "password", type="password"),
+                    form_error(UsersState.error),
+                    rx.hstack(rx.button("Redefinir", type="submit"), justify="end", width="100%"),
+                    spacing="3",
+                ),
+                on_submit=UsersState.reset_password,
+            ),
+        ),
+        open=UsersState.reset_user_id != "",
+        on_open_change=UsersState.close_reset,
+    )
+
+
+def user_row(u: rx.Var) -> rx.Component:
+    active = u["status"] == "Ativo"
+    return rx.table.row(
+        rx.table.cell(u["name"]),
+        rx.table.cell(u["email"]),
+        rx.table.cell(rx.badge(u["role"])),
+        rx.table.cell(u["team"]),
+        rx.table.cell(rx.badge(u["status"], color_scheme=rx.cond(active, "green", "gray"))),
+        rx.table.cell(
+            rx.hstack(
+                rx.button(rx.cond(active, "Desativar", "Reativar"), size="1", variant="soft",
+                          color_scheme=rx.cond(active, "red", "green"),
+                          on_click=UsersState.toggle_active(u["id"], ~active)),
+                rx.button("Redefinir senha", size="1", variant="soft", on_click=UsersState.open_reset(u["id"])),
+            )
+        ),
+    )
+
+
+@page("/admin/usuarios", "Usuários", permission=Perm.USERS_MANAGE, nav=("Usuários", "users-round", 80),
+      on_load=UsersState.load)
+def users_page() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(rx.spacer(), create_dialog(), width="100%"),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                            ("Nome", "E-mail", "Perfil", "Equipe", "Situação", "Ações")])),
+            rx.table.body(rx.foreach(UsersState.rows, user_row)),
+            width="100%",
+            id="users-table",
+        ),
+        reset_dialog(),
+        width="100%",
+        spacing="4",
+    )

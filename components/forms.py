@@ -1,0 +1,43 @@
+"""Form building blocks: labelled inputs with pt-BR field errors."""
+
+from typing import Any
+
+import reflex as rx
+
+
+def field(label: str, name: str, error: Any = "", **input_props: Any) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        rx.input(name=name, id=name, width="100%", **input_props),
+        rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
+        spacing="1",
+        width="100%",
+    )
+
+
+def select_field(label: str, name: str, options: list[tuple[str, str]], default: str, error: Any = "") -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        rx.select.root(
+            rx.select.trigger(width="100%", id=name),
+            rx.select.content(*[rx.select.item(text, value=value) for value, text in options]),
+            name=name,
+            default_value=default,
+        ),
+        rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
+        spacing="1",
+        width="100%",
+    )
+
+
+def form_error(message: Any) -> rx.Component:
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert", width="100%", id="form-error"),
+    )
+
+
+def primary_button(label: str, **props: Any) -> rx.Component:
+    from components.theme import PRIMARY
+
+    return rx.button(label, background=PRIMARY, color="white", width="100%", size="3", **props)

@@ -1,0 +1,134 @@
+"""The application shell: sidebar with the sections the user may open, top bar, content."""
+
+from typing import Any
+
+import reflex as rx
+
+from components.theme import PRIMARY
+
+
+def brand(size: str = "5") -> rx.Component:
+    return rx.hstack(
+        rx.image(src="/logo.svg", width="28px", height="28px", alt="CRM"),
+        rx.heading("CRM Telecom", size=size, weight="bold", color=PRIMARY),
+        align="center",
+        spacing="2",
+    )
+
+
+def color_mode_toggle() -> rx.Component:
+    # next-themes keeps the choice in localStorage, so it persists across visits.
+    return rx.icon_button(
+        rx.color_mode_cond(light=rx.icon("moon"), dark=rx.icon("sun")),
+        on_click=rx.toggle_color_mode,
+        variant="ghost",
+        aria_label="Alternar modo escuro",
+        id="color-mode-toggle",
+    )
+
+
+def nav_link(item: Any, current: Any) -> rx.Component:
+    active = item["route"] == current
+    return rx.link(
+        rx.hstack(
+            rx.icon(item["icon"], size=18),
+            rx.text(item["label"], size="3"),
+            spacing="3",
+            align="center",
+            padding_x="12px",
+            padding_y="8px",
+            border_radius="8px",
+            width="100%",
+            background=rx.cond(active, "rgba(255,255,255,0.18)", "transparent"),
+            _hover={"background": "rgba(255,255,255,0.12)"},
+        ),
+        href=item["route"],
+        color="white",
+        underline="none",
+        width="100%",
+    )
+
+
+def sidebar(nav: Any, current: Any, org_name: Any) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.image(src="/logo.svg", width="28px", height="28px", alt="CRM", filter="brightness(0) invert(1)"),
+            rx.heading("CRM Telecom", size="4", color="white"),
+            align="center",
+            spacing="2",
+            padding_bottom="8px",
+        ),
+        rx.text(org_name, size="2", color="rgba(255,255,255,0.75)", padding_bottom="12px"),
+        rx.foreach(nav, lambda item: nav_link(item, current)),
+        background=PRIMARY,
+        width="240px",
+        min_width="240px",
+        min_height="100vh",
+        padding="20px 12px",
+        spacing="1",
+        id="sidebar",
+    )
+
+
+def top_bar(title: str, user_label: Any, on_logout: Any) -> rx.Component:
+    return rx.hstack(
+        rx.heading(title, size="6"),
+        rx.spacer(),
+        color_mode_toggle(),
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.button(rx.icon("circle-user"), rx.text(user_label), variant="ghost", id="user-menu"),
+            ),
+            rx.menu.content(
+                rx.menu.item("Sair", on_select=on_logout, id="logout"),
+            ),
+        ),
+        align="center",
+        width="100%",
+        padding_bottom="16px",
+        border_bottom="1px solid var(--gray-a5)",
+        margin_bottom="16px",
+    )
+
+
+def app_shell(
+    content: rx.Component,
+    *,
+    title: str,
+    nav: Any,
+    current: Any,
+    org_name: Any,
+    user_label: Any,
+    on_logout: Any,
+    ready: Any,
+) -> rx.Component:
+    """Sidebar + top bar around `content`; renders a spinner until the session is confirmed."""
+    return rx.hstack(
+        sidebar(nav, current, org_name),
+        rx.box(
+            top_bar(title, user_label, on_logout),
+            rx.cond(ready, content, rx.center(rx.spinner(size="3"), padding="64px")),
+            flex="1",
+            padding="24px 32px",
+            min_width="0",
+        ),
+        spacing="0",
+        align="start",
+        width="100%",
+    )
+
+
+def centered_card(*children: rx.Component, max_width: str = "420px") -> rx.Component:
+    """A card centred on the page (landing, login, sign-up)."""
+    return rx.center(
+        rx.vstack(
+            rx.hstack(brand(), rx.spacer(), color_mode_toggle(), width="100%", align="center"),
+            rx.card(rx.vstack(*children, spacing="4", width="100%"), width="100%", size="3"),
+            width="100%",
+            max_width=max_width,
+            spacing="4",
+        ),
+        min_height="100vh",
+        padding="24px",
+        background=rx.color_mode_cond(light="linear-gradient(160deg,#f6effa 0%,#ffffff 60%)", dark="var(--gray-1)"),
+    )

@@ -1,0 +1,31 @@
+"""Workspace bookkeeping: background bulk actions on customers and their live progress."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Index
+from sqlmodel import Field, SQLModel
+
+from models.base import created_at, jsonb, pk, timestamp, updated_at
+
+
+class BulkJob(SQLModel, table=True):
+    """One bulk action (tag, owner, status) over a selection or a whole filtered set."""
+
+    __tablename__ = "bulk_jobs"
+    __table_args__ = (Index("ix_bulk_jobs_created_by", "created_by", "id"),)
+
+    id: int | None = pk()
+    action: str = Field(max_length=30)  # add_tag | remove_tag | assign_owner | set_status
+    params: dict[str, Any] = jsonb()
+    # Either explicit ids or a CustomerFilter dump; resolved against the actor's visibility at run time.
+    selection: dict[str, Any] = jsonb()
+    state: str = Field(default="queued", max_length=20)  # queued | running | done | failed
+    total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    done: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    error: str | None = Field(default=None, max_length=2000)
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    started_at: datetime | None = timestamp()
+    finished_at: datetime | None = timestamp()
+    created_at: datetime = created_at()
+    updated_at: datetime = updated_at()
