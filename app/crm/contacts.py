@@ -58,14 +58,21 @@ def _check_free(db: Session, kind: str, value: str, field: str, own_id: int | No
         raise Conflict("Este contato já está cadastrado em outro cliente.", field=field)
 
 
-def add_contact(db: Session, actor: Actor, customer_id: int, data: ContactIn, *, field: str = "value") -> Contact:
+def add_contact(
+    db: Session, actor: Actor, customer_id: int, data: ContactIn, *, field: str = "value"
+) -> Contact:
     """Add a phone/e-mail to a visible customer; a value already used by any customer is a conflict."""
     actor.require(Perm.CUSTOMERS_WRITE)
     customer = get_visible_customer(db, actor, customer_id)
     value = normalise(data.kind, data.value, field)
     _check_free(db, data.kind, value, field)
-    contact = Contact(customer_id=customer.id or 0, kind=data.kind, value=value, label=data.label,
-                      is_primary=data.is_primary)
+    contact = Contact(
+        customer_id=customer.id or 0,
+        kind=data.kind,
+        value=value,
+        label=data.label,
+        is_primary=data.is_primary,
+    )
     db.add(contact)
     db.flush()
     record(db, actor, "contact.create", "contact", contact.id, None, contact)
@@ -117,7 +124,9 @@ def delete_contact(db: Session, actor: Actor, contact_id: int) -> None:
     db.delete(contact)
 
 
-def set_opt_out(db: Session, actor: Actor, contact_id: int, opt_out: bool, reason: str | None = None) -> Contact:
+def set_opt_out(
+    db: Session, actor: Actor, contact_id: int, opt_out: bool, reason: str | None = None
+) -> Contact:
     """Mark (or clear) a contact's opt-out; sends check this flag at send time, always."""
     actor.require(Perm.CUSTOMERS_WRITE)
     contact = _visible_contact(db, actor, contact_id)
@@ -128,8 +137,17 @@ def set_opt_out(db: Session, actor: Actor, contact_id: int, opt_out: bool, reaso
     contact.opt_out_at = utcnow() if opt_out else None
     contact.opt_out_reason = (reason or "")[:200] or None if opt_out else None
     db.add(contact)
-    record(db, actor, "contact.opt_out" if opt_out else "contact.opt_in", "contact", contact.id, before, contact)
+    record(
+        db, actor, "contact.opt_out" if opt_out else "contact.opt_in", "contact", contact.id, before, contact
+    )
     summary = f"{'Descadastrou' if opt_out else 'Voltou a aceitar'} {contact.value}"
-    timeline.add(db, contact.customer_id, "opt_out", summary, {"contact_id": contact.id, "opt_out": opt_out,
-                 "reason": contact.opt_out_reason}, actor, ("contact", contact.id))
+    timeline.add(
+        db,
+        contact.customer_id,
+        "opt_out",
+        summary,
+        {"contact_id": contact.id, "opt_out": opt_out, "reason": contact.opt_out_reason},
+        actor,
+        ("contact", contact.id),
+    )
     return contact

@@ -66,8 +66,13 @@ def create_field(db: Session, actor: Actor, data: CustomFieldIn) -> CustomField:
     if db.exec(select(CustomField).where(CustomField.key == key)).first():
         raise Conflict("Já existe um campo com esta chave.", field="key")
     row = CustomField(
-        key=key, label=data.label.strip(), type=data.type, options=_check_options(data.type, data.options),
-        required=data.required, position=data.position, show_in_list=data.show_in_list,
+        key=key,
+        label=data.label.strip(),
+        type=data.type,
+        options=_check_options(data.type, data.options),
+        required=data.required,
+        position=data.position,
+        show_in_list=data.show_in_list,
         show_in_filters=data.show_in_filters,
     )
     db.add(row)

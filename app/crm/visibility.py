@@ -33,7 +33,9 @@ def can_see_owner(actor: Actor, owner_id: int | None) -> bool:
     return ids is None or (owner_id is not None and owner_id in ids)
 
 
-def get_visible_customer(db: Session, actor: Actor, customer_id: int, *, for_update: bool = False) -> Customer:
+def get_visible_customer(
+    db: Session, actor: Actor, customer_id: int, *, for_update: bool = False
+) -> Customer:
     """The live (not deleted) customer if the actor may see it, else NotFound."""
     stmt = select(Customer).where(Customer.id == customer_id, col(Customer.deleted_at).is_(None))
     if for_update:

@@ -24,18 +24,20 @@ def is_valid_cpf(digits: str) -> bool:
     if len(digits) != 11 or not digits.isdigit() or len(set(digits)) == 1:
         return False
     d = [int(c) for c in digits]
-    return _dv_cpf(sum(a * b for a, b in zip(d, _CPF_W1, strict=False))) == d[9] and _dv_cpf(
-        sum(a * b for a, b in zip(d, _CPF_W2, strict=False))
-    ) == d[10]
+    return (
+        _dv_cpf(sum(a * b for a, b in zip(d, _CPF_W1, strict=False))) == d[9]
+        and _dv_cpf(sum(a * b for a, b in zip(d, _CPF_W2, strict=False))) == d[10]
+    )
 
 
 def is_valid_cnpj(digits: str) -> bool:
     if len(digits) != 14 or not digits.isdigit() or len(set(digits)) == 1:
         return False
     d = [int(c) for c in digits]
-    return _dv_cnpj(sum(a * b for a, b in zip(d, _CNPJ_W1, strict=False))) == d[12] and _dv_cnpj(
-        sum(a * b for a, b in zip(d, _CNPJ_W2, strict=False))
-    ) == d[13]
+    return (
+        _dv_cnpj(sum(a * b for a, b in zip(d, _CNPJ_W1, strict=False))) == d[12]
+        and _dv_cnpj(sum(a * b for a, b in zip(d, _CNPJ_W2, strict=False))) == d[13]
+    )
 
 
 def _digits(raw: str) -> str:
@@ -91,7 +93,9 @@ def normalise_documents(values: pl.Series) -> pl.Series:
     out = (
         pl.when(pl.col("cpf").is_not_null() & _check(pl.col("cpf"), _CPF_W1, _CPF_W2, True).fill_null(False))
         .then(pl.col("cpf"))
-        .when(pl.col("cnpj").is_not_null() & _check(pl.col("cnpj"), _CNPJ_W1, _CNPJ_W2, False).fill_null(False))
+        .when(
+            pl.col("cnpj").is_not_null() & _check(pl.col("cnpj"), _CNPJ_W1, _CNPJ_W2, False).fill_null(False)
+        )
         .then(pl.col("cnpj"))
         .otherwise(None)
     )

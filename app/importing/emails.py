@@ -24,7 +24,11 @@ def normalise_email(raw: str | None) -> str | None:
 def normalise_emails(values: pl.Series) -> pl.Series:
     """Vectorised normalise_email."""
     s = values.cast(pl.String).str.strip_chars().str.to_lowercase()
-    ok = s.str.contains(EMAIL_PATTERN) & (s.str.len_bytes() <= 254) & (
-        s.str.split("@").list.first().str.len_bytes() <= 64
+    ok = (
+        s.str.contains(EMAIL_PATTERN)
+        & (s.str.len_bytes() <= 254)
+        & (s.str.split("@").list.first().str.len_bytes() <= 64)
     )
-    return pl.select(pl.when(ok.fill_null(False)).then(s).otherwise(None).alias(values.name or "email")).to_series()
+    return pl.select(
+        pl.when(ok.fill_null(False)).then(s).otherwise(None).alias(values.name or "email")
+    ).to_series()

@@ -53,7 +53,7 @@ def login_page() -> rx.Component:
         rx.form(
             rx.vstack(
                 field("Organização", "tenant", placeholder="ex.: minha-revenda", auto_complete="organization"),
-                field("E-mail", "email", type="email", placeholder="voce@empresa.com.br", required=True),
+                field("E-mail", "email", input_mode="email", placeholder="voce@empresa.com.br", required=True),
                 field("Senha", "password", type="password", required=True),
                 form_error(LoginState.error),
                 primary_button("Entrar", type="submit", id="login-submit"),
@@ -77,6 +77,10 @@ class SignupState(SessionState):
     errors: dict[str, str] = {}
     error: str = ""
     done_slug: str = ""
+
+    @rx.event
+    def reset_form(self) -> None:
+        self.errors, self.error, self.done_slug = {}, "", ""
 
     @rx.event
     def submit(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -124,7 +128,7 @@ def signup_page() -> rx.Component:
                     field("Nome da organização", "name", e.get("name", ""), placeholder="Revenda Exemplo Ltda"),
                     field("Identificador (slug)", "slug", e.get("slug", ""), placeholder="revenda-exemplo"),
                     field("Seu nome", "admin_name", e.get("admin_name", "")),
-                    field("E-mail do administrador", "admin_email", e.get("admin_email", ""), type="email"),
+                    field("E-mail do administrador", "admin_email", e.get("admin_email", ""), input_mode="email"),
                     field("Senha", "admin_password", e.get("admin_password", ""), type="password"),
                     form_error(SignupState.error),
                     primary_button("Criar organização", type="submit", id="signup-submit"),

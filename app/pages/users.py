@@ -98,7 +98,7 @@ def create_dialog() -> rx.Component:
             rx.form(
                 rx.vstack(
                     field("Nome", "name", e.get("name", "")),
-                    field("E-mail", "email", e.get("email", ""), type="email"),
+                    field("E-mail", "email", e.get("email", ""), input_mode="email"),
                     select_field("Perfil", "role", ROLE_OPTIONS, "agent", e.get("role", "")),
                     field("Equipe (opcional)", "team", e.get("team", "")),
                     field("Senha inicial", "password", e.get("password", ""), type="password"),

@@ -77,7 +77,9 @@ class MeiliSearch:
         except Exception:
             self.client.create_index(uid, primary_key="id")
             index = self.client.index(uid)
-        index.update_searchable_attributes(["name", "name_folded", "trade_name", "document", "phones", "emails"])
+        index.update_searchable_attributes(
+            ["name", "name_folded", "trade_name", "document", "phones", "emails"]
+        )
         index.update_filterable_attributes(["owner_id", "status"])
         index.update_sortable_attributes(["updated_at"])
 
@@ -95,14 +97,23 @@ class MeiliSearch:
             return []
         rows = db.exec(
             select(Customer).where(
-                col(Customer.id).in_(list(scores)), col(Customer.deleted_at).is_(None), customer_visible(actor)
+                col(Customer.id).in_(list(scores)),
+                col(Customer.deleted_at).is_(None),
+                customer_visible(actor),
             )
         ).all()
         matched = "telefone" if q.numeric else ("email" if q.email else "nome")
         hits = [
             SearchHit(
-                id=r.id or 0, name=r.name, document=r.document, status=r.status, plan=r.plan,
-                owner_id=r.owner_id, updated_at=r.updated_at, rank=scores[r.id or 0], matched=matched,
+                id=r.id or 0,
+                name=r.name,
+                document=r.document,
+                status=r.status,
+                plan=r.plan,
+                owner_id=r.owner_id,
+                updated_at=r.updated_at,
+                rank=scores[r.id or 0],
+                matched=matched,
             )
             for r in rows
         ]
@@ -129,7 +140,9 @@ class MeiliSearch:
         last_id, total = 0, 0
         while True:
             ids = list(
-                db.exec(select(Customer.id).where(col(Customer.id) > last_id).order_by(Customer.id).limit(batch))
+                db.exec(
+                    select(Customer.id).where(col(Customer.id) > last_id).order_by(Customer.id).limit(batch)
+                )
             )
             if not ids:
                 return total

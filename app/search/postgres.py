@@ -109,8 +109,15 @@ class PostgresSearch:
     def _rows(self, db: Session, where: list[Any], rank: Any, limit: int, matched: Any) -> list[SearchHit]:
         stmt = (
             select(
-                Customer.id, Customer.name, Customer.document, Customer.status, Customer.plan,
-                Customer.owner_id, Customer.updated_at, rank.label("rank"), matched.label("matched"),
+                Customer.id,
+                Customer.name,
+                Customer.document,
+                Customer.status,
+                Customer.plan,
+                Customer.owner_id,
+                Customer.updated_at,
+                rank.label("rank"),
+                matched.label("matched"),
             )
             .where(*where)
             .order_by(text("rank DESC"), col(Customer.updated_at).desc(), col(Customer.id).desc())
@@ -151,7 +158,9 @@ class PostgresSearch:
         doc_where: list[Any] = []
         if q.numeric and len(q.digits) >= 3:
             doc_where = [col(Customer.document).like(f"{q.digits}%")]
-        ids_clause = col(Customer.id).in_(sorted(set(exact) | set(partial))) if (exact or partial) else false()
+        ids_clause = (
+            col(Customer.id).in_(sorted(set(exact) | set(partial))) if (exact or partial) else false()
+        )
         where = [*base, or_(ids_clause, *doc_where)]
         exact_set = sorted(set(exact))
         rank = case(

@@ -58,7 +58,9 @@ def parse_query(text: str) -> ParsedQuery:
         return ParsedQuery(raw=raw, folded=folded, email=raw.lower())
     if raw and _NUMERIC_SHAPE.match(raw):
         digits = _NON_DIGITS.sub("", raw)
-        return ParsedQuery(raw=raw, folded=folded, digits=digits, numeric=True, phones=phone_candidates(digits))
+        return ParsedQuery(
+            raw=raw, folded=folded, digits=digits, numeric=True, phones=phone_candidates(digits)
+        )
     words = _WORD.findall(folded)
     return ParsedQuery(raw=raw, folded=" ".join(words), words=words)
 

@@ -3,7 +3,8 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, String
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at, jsonb, pk, timestamp, updated_at
@@ -49,3 +50,21 @@ class MappingPreset(SQLModel, table=True):
     options: dict[str, Any] = jsonb()
     created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
     created_at: datetime = created_at()
+
+
+class ImportIssue(SQLModel, table=True):
+    """One problem found in one line of an import: an error (row rejected) or a warning (field dropped)."""
+
+    __tablename__ = "import_issues"
+    __table_args__ = (Index("ix_import_issues_import", "import_id", "severity", "line"),)
+
+    id: int | None = pk()
+    import_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("import_jobs.id", ondelete="CASCADE"), nullable=False)
+    )
+    line: int = Field(sa_column=Column(BigInteger, nullable=False))
+    severity: str = Field(max_length=10)  # error | warning
+    reason: str = Field(max_length=40)
+    field: str | None = Field(default=None, max_length=40)
+    value: str | None = Field(default=None, max_length=500)
+    raw: Any = Field(default=None, sa_column=Column(JSONB, nullable=True))

@@ -1,0 +1,82 @@
+"""CRM fixtures: one tenant per test module, actors of every role with teams, a rolled-back session."""
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from app.auth.actor import Actor
+
+
+@dataclass
+class Crm:
+    schema: str
+    tenant_id: int
+    slug: str
+    admin: Actor
+    manager: Actor  # team "sul": manager + agent + agent2
+    agent: Actor
+    agent2: Actor
+    outsider: Actor  # agent of team "norte"
+
+    def user(self, role: str, team: str | None = None) -> Actor:
+        return make_user(self.tenant_id, self.slug, role, team)
+
+
+def make_user(tenant_id: int, slug: str, role: str, team: str | None) -> Actor:
+    from app.auth.sessions import actor_for_user
+    from models.platform import User
+    from tenants.database import platform_session
+
+    with platform_session() as db:
+        user = User(tenant_id=tenant_id, email=f"{role}-{uuid.uuid4().hex[:6]}@{slug}.com.br", name=role.title(),
+                    role=role, team=team, password_hash="x")
+        db.add(user)
+        db.commit()
+        return actor_for_user(db, user.id)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def crm(database_url: str) -> Crm:
+    from tenants.provisioning import SignupInput, provision_tenant
+
+    slug = f"c{uuid.uuid4().hex[:10]}"
+    tenant = provision_tenant(SignupInput(name=f"Org {slug}", slug=slug, admin_name="Admin",
+                                          admin_email=f"admin@{slug}.com.br", admin_password="Senha-forte-123"))
+    from app.auth.sessions import actor_for_user
+    from models.platform import User
+    from tenants.database import platform_session
+
+    with platform_session() as db:
+        from sqlmodel import select
+
+        admin_user = db.exec(select(User).where(User.tenant_id == tenant.id)).first()
+        admin = actor_for_user(db, admin_user.id)  # type: ignore[union-attr, arg-type]
+    # Create the team members first so the manager's visible set includes them.
+    agent = make_user(tenant.id, slug, "agent", "sul")  # type: ignore[arg-type]
+    agent2 = make_user(tenant.id, slug, "agent", "sul")  # type: ignore[arg-type]
+    manager = make_user(tenant.id, slug, "manager", "sul")  # type: ignore[arg-type]
+    outsider = make_user(tenant.id, slug, "agent", "norte")  # type: ignore[arg-type]
+    return Crm(tenant.schema_name, tenant.id, slug, admin, manager, agent, agent2, outsider)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def db(crm: Crm) -> Iterator[Session]:
+    """A tenant session rolled back after the test: services never commit, so nothing leaks."""
+    from tenants.database import session
+
+    with session(crm.schema) as s:
+        yield s
+        s.rollback()
+
+
+def new_customer(db: Session, actor: Actor, **fields: Any) -> Any:
+    from app.crm.customers import CustomerIn, create_customer
+
+    data = {"name": f"Cliente {uuid.uuid4().hex[:6]}", **fields}
+    customer = create_customer(db, actor, CustomerIn.model_validate(data))
+    db.flush()
+    return customer
