@@ -23,6 +23,8 @@ app = rx.App(
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
 app.add_page(login_page, route="/", title="Entrar · CRM Telecom", on_load=LoginState.redirect_if_logged_in)
-app.add_page(signup_page, route="/cadastro", title="Criar organização · CRM Telecom", on_load=SignupState.reset_form)
+app.add_page(
+    signup_page, route="/cadastro", title="Criar organização · CRM Telecom", on_load=SignupState.reset_form
+)
 for render, route, title, on_load in PAGES:
     app.add_page(render, route=route, title=title, on_load=on_load)

@@ -54,7 +54,16 @@ def run(
         typer.secho(f"tenants not migrated: {', '.join(report.failed)}", fg=typer.colors.YELLOW, err=True)
     env = {**os.environ, "DATABASE_URL": url}
     port = port or settings.app_port
-    cmd = [sys.executable, "-m", "reflex", "run", "--env", "dev" if dev else "prod", "--backend-port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reflex",
+        "run",
+        "--env",
+        "dev" if dev else "prod",
+        "--backend-port",
+        str(port),
+    ]
     if dev:
         cmd += ["--frontend-port", str(port + 1)]
     typer.echo(f"CRM em http://localhost:{port}")
@@ -91,11 +100,24 @@ def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         rows = admin.list_tenants(db, None)
     if as_json:
         for t in rows:
-            typer.echo(json.dumps({"slug": t.slug, "name": t.name, "status": t.status, "schema": t.schema,
-                                   "users": t.users, "customers": t.customers}, ensure_ascii=False))
+            typer.echo(
+                json.dumps(
+                    {
+                        "slug": t.slug,
+                        "name": t.name,
+                        "status": t.status,
+                        "schema": t.schema,
+                        "users": t.users,
+                        "customers": t.customers,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return
     for t in rows:
-        typer.echo(f"{t.slug:20} {t.status:10} {t.schema or '-':10} users={t.users} customers={t.customers}  {t.name}")
+        typer.echo(
+            f"{t.slug:20} {t.status:10} {t.schema or '-':10} users={t.users} customers={t.customers} {t.name}"
+        )
 
 
 def _set_status(slug: str, status: str) -> None:
@@ -165,5 +187,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-

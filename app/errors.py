@@ -54,5 +54,7 @@ class Invalid(DomainError):
     status = 422
 
     def __init__(self, field: str | dict[str, str], message_pt: str | None = None) -> None:
-        self.fields: dict[str, str] = field if isinstance(field, dict) else {field: message_pt or "Valor inválido."}
+        self.fields: dict[str, str] = (
+            field if isinstance(field, dict) else {field: message_pt or "Valor inválido."}
+        )
         super().__init__("; ".join(self.fields.values()))

@@ -15,7 +15,9 @@ def field(label: str, name: str, error: Any = "", **input_props: Any) -> rx.Comp
     )
 
 
-def select_field(label: str, name: str, options: list[tuple[str, str]], default: str, error: Any = "") -> rx.Component:
+def select_field(
+    label: str, name: str, options: list[tuple[str, str]], default: str, error: Any = ""
+) -> rx.Component:
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),
         rx.select.root(
@@ -33,7 +35,9 @@ def select_field(label: str, name: str, options: list[tuple[str, str]], default:
 def form_error(message: Any) -> rx.Component:
     return rx.cond(
         message != "",
-        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert", width="100%", id="form-error"),
+        rx.callout(
+            message, icon="triangle-alert", color_scheme="red", role="alert", width="100%", id="form-error"
+        ),
     )
 
 

@@ -52,7 +52,9 @@ def nav_link(item: Any, current: Any) -> rx.Component:
 def sidebar(nav: Any, current: Any, org_name: Any) -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.image(src="/logo.svg", width="28px", height="28px", alt="CRM", filter="brightness(0) invert(1)"),
+            rx.image(
+                src="/logo.svg", width="28px", height="28px", alt="CRM", filter="brightness(0) invert(1)"
+            ),
             rx.heading("CRM Telecom", size="4", color="white"),
             align="center",
             spacing="2",
@@ -130,5 +132,7 @@ def centered_card(*children: rx.Component, max_width: str = "420px") -> rx.Compo
         ),
         min_height="100vh",
         padding="24px",
-        background=rx.color_mode_cond(light="linear-gradient(160deg,#f6effa 0%,#ffffff 60%)", dark="var(--gray-1)"),
+        background=rx.color_mode_cond(
+            light="linear-gradient(160deg,#f6effa 0%,#ffffff 60%)", dark="var(--gray-1)"
+        ),
     )

@@ -28,9 +28,7 @@ def created_at() -> Any:
 def updated_at() -> Any:
     return Field(
         default_factory=utcnow,
-        sa_column=Column(
-            DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=utcnow
-        ),
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=utcnow),
     )
 
 

@@ -31,10 +31,14 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (
         # One e-mail per tenant, and one per platform for superadmins (tenant_id NULL).
-        Index("uq_users_tenant_email", "tenant_id", "email", unique=True,
-              postgresql_where=text("tenant_id IS NOT NULL")),
-        Index("uq_users_superadmin_email", "email", unique=True,
-              postgresql_where=text("tenant_id IS NULL")),
+        Index(
+            "uq_users_tenant_email",
+            "tenant_id",
+            "email",
+            unique=True,
+            postgresql_where=text("tenant_id IS NOT NULL"),
+        ),
+        Index("uq_users_superadmin_email", "email", unique=True, postgresql_where=text("tenant_id IS NULL")),
         {"schema": PLATFORM},
     )
 
@@ -63,8 +67,9 @@ class RefreshToken(SQLModel, table=True):
 
     id: int | None = pk()
     user_id: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("platform.users.id", ondelete="CASCADE"), nullable=False,
-                         index=True)
+        sa_column=Column(
+            BigInteger, ForeignKey("platform.users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
     family: str = Field(max_length=64, index=True)
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
@@ -83,8 +88,9 @@ class ApiClient(SQLModel, table=True):
 
     id: int | None = pk()
     tenant_id: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), nullable=False,
-                         index=True)
+        sa_column=Column(
+            BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
     client_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     secret_hash: str

@@ -79,6 +79,14 @@ def set_status(db: Session, actor: Actor | None, slug: str, status: str) -> Tena
             .where(RefreshToken.user_id.in_(user_ids), RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr,attr-defined]
             .values(revoked_at=func.now())
         )
-    record_platform(db, actor, f"tenant.{'suspend' if status == 'suspended' else 'reactivate'}", "tenant",
-                    tenant.id, before=before, after={"status": status}, tenant_id=tenant.id)
+    record_platform(
+        db,
+        actor,
+        f"tenant.{'suspend' if status == 'suspended' else 'reactivate'}",
+        "tenant",
+        tenant.id,
+        before=before,
+        after={"status": status},
+        tenant_id=tenant.id,
+    )
     return tenant

@@ -15,7 +15,7 @@ def to_sqlalchemy_url(url: str) -> str:
     """Accept the plain URL psql prints (postgresql://...) and select the psycopg 3 driver."""
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
 
 

@@ -4,11 +4,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlmodel import select
 
-from alembic import command
-from alembic.config import Config
 from models.platform import Tenant
 from tenants.database import engine, platform_session
 from tenants.naming import is_tenant_schema

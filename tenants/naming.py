@@ -32,7 +32,9 @@ def is_tenant_schema(name: str) -> bool:
 def slug_error(slug: str) -> str | None:
     """pt-BR reason why `slug` cannot be used, or None."""
     if not SLUG_RE.match(slug):
-        return "Use de 3 a 63 letras minúsculas, números ou hífens, começando e terminando com letra ou número."
+        return (
+            "Use de 3 a 63 letras minúsculas, números ou hífens, começando e terminando com letra ou número."
+        )
     if slug in RESERVED_SLUGS:
         return "Este identificador é reservado."
     return None

@@ -101,15 +101,23 @@ def provision_tenant(data: SignupInput, actor: Actor | None = None, ip: str | No
         platform_db.add(admin)
         tenant.status = "active"
         platform_db.flush()
-        record_platform(platform_db, actor, "tenant.create", "tenant", tenant.id, after=tenant,
-                        tenant_id=tenant.id, ip=ip)
+        record_platform(
+            platform_db, actor, "tenant.create", "tenant", tenant.id, after=tenant, tenant_id=tenant.id, ip=ip
+        )
         platform_db.flush()
         tenant_db = Session(
-            bind=conn.execution_options(schema_translate_map={None: tenant.schema_name}), expire_on_commit=False
+            bind=conn.execution_options(schema_translate_map={None: tenant.schema_name}),
+            expire_on_commit=False,
         )
         seed_defaults(tenant_db)
-        record(tenant_db, actor or system_actor(tenant.id, tenant.schema_name), "tenant.provision", "tenant",
-               tenant.id, after={"slug": tenant.slug, "admin": admin.email})
+        record(
+            tenant_db,
+            actor or system_actor(tenant.id, tenant.schema_name),
+            "tenant.provision",
+            "tenant",
+            tenant.id,
+            after={"slug": tenant.slug, "admin": admin.email},
+        )
         tenant_db.flush()
         platform_db.expunge(tenant)
     log.info("provisioned tenant %s (%s)", tenant.slug, tenant.schema_name)

@@ -81,12 +81,19 @@ class TenantHandle:
         from models.platform import User
         from tenants.database import platform_session
 
-        email = email or (self.admin_email if role == "admin" else f"{role}-{uuid.uuid4().hex[:6]}@{self.slug}.com.br")
+        email = email or (
+            self.admin_email if role == "admin" else f"{role}-{uuid.uuid4().hex[:6]}@{self.slug}.com.br"
+        )
         with platform_session() as db:
             user = db.exec(select(User).where(User.tenant_id == self.id, User.email == email)).first()
             if user is None:
-                user = User(tenant_id=self.id, email=email, name=email.split("@")[0], role=role,
-                            password_hash=hash_password(self.password))
+                user = User(
+                    tenant_id=self.id,
+                    email=email,
+                    name=email.split("@")[0],
+                    role=role,
+                    password_hash=hash_password(self.password),
+                )
                 db.add(user)
                 db.commit()
             return actor_for_user(db, user.id)  # type: ignore[arg-type]
@@ -101,8 +108,13 @@ def make_tenant(database_url: str):  # type: ignore[no-untyped-def]
         password = "Senha-forte-123"
         email = f"admin@{slug}.com.br"
         tenant = provision_tenant(
-            SignupInput(name=name or f"Org {slug}", slug=slug, admin_name="Admin", admin_email=email,
-                        admin_password=password)
+            SignupInput(
+                name=name or f"Org {slug}",
+                slug=slug,
+                admin_name="Admin",
+                admin_email=email,
+                admin_password=password,
+            )
         )
         return TenantHandle(tenant, email, password)
 
@@ -117,3 +129,34 @@ def tenant(make_tenant) -> TenantHandle:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def redis_url() -> str:
     return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def client(database_url: str):  # type: ignore[no-untyped-def]
+    """The REST app served in-process (the same ASGI object uvicorn and Reflex serve)."""
+    from fastapi.testclient import TestClient
+
+    from app.api import api
+
+    with TestClient(api) as c:
+        yield c
+
+
+def api_login(client, tenant: "TenantHandle", email: str | None = None) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    r = client.post(
+        "/api/auth/login",
+        json={"tenant": tenant.slug, "email": email or tenant.admin_email, "password": tenant.password},
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest.fixture
+def auth_headers(client):  # type: ignore[no-untyped-def]
+    """auth_headers(tenant, role) -> headers of a fresh user with that role."""
+
+    def _headers(tenant: TenantHandle, role: str = "admin") -> dict[str, str]:
+        actor = tenant.actor(role)
+        return api_login(client, tenant, actor.email)
+
+    return _headers

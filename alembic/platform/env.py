@@ -1,10 +1,10 @@
 """Platform tree: the shared `platform` schema. Run through tenants.migrations.upgrade_platform."""
 
+from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import models.platform  # noqa: F401  (register tables)
-from alembic import context
 
 config = context.config
 connection = config.attributes["connection"]

@@ -4,11 +4,11 @@ The connection's search_path is set to the tenant schema (then public, where pg_
 unaccent live), so revisions create tables without naming a schema.
 """
 
+from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import models.tenant  # noqa: F401  (register tables)
-from alembic import context
 from tenants.naming import is_tenant_schema
 
 config = context.config

@@ -72,7 +72,9 @@ def logout(actor: CurrentActor, db: PlatformDB, request: Request) -> None:
 
 @router.get("/me", response_model=MeOut)
 def me(actor: CurrentActor) -> MeOut:
-    return MeOut(user=actor.user_id, name=actor.name, email=actor.email, tenant=actor.tenant_slug, role=actor.role)
+    return MeOut(
+        user=actor.user_id, name=actor.name, email=actor.email, tenant=actor.tenant_slug, role=actor.role
+    )
 
 
 @router.post("/token")
@@ -87,5 +89,3 @@ def client_token(
     if grant_type != "client_credentials":
         raise Invalid("grant_type", "Somente client_credentials é suportado.")
     return clients.issue_client_token(db, client_id, client_secret, scope)
-
-

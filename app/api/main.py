@@ -55,7 +55,9 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         fields[".".join(loc) or "body"] = _PT_MESSAGES.get(err.get("type", ""), "Valor inválido.")
-    return JSONResponse(status_code=422, content={"error": "invalid", "detail": "Dados inválidos.", "fields": fields})
+    return JSONResponse(
+        status_code=422, content={"error": "invalid", "detail": "Dados inválidos.", "fields": fields}
+    )
 
 
 @api.get("/api/health", tags=["meta"])

@@ -51,7 +51,10 @@ def reactivate(slug: str, actor: CurrentActor, db: PlatformDB) -> dict[str, str]
 
 
 @router.get("/platform/audit")
-def platform_audit(actor: CurrentActor, db: PlatformDB, action: str | None = None,
-                   before_id: int | None = None) -> list[dict[str, object]]:
-    rows = audit_queries.platform_log(db, actor, audit_queries.AuditFilter(action=action), before_id=before_id)
+def platform_audit(
+    actor: CurrentActor, db: PlatformDB, action: str | None = None, before_id: int | None = None
+) -> list[dict[str, object]]:
+    rows = audit_queries.platform_log(
+        db, actor, audit_queries.AuditFilter(action=action), before_id=before_id
+    )
     return [r.model_dump(mode="json") for r in rows]

@@ -109,7 +109,10 @@ def audit_log(
     limit: int = 50,
 ) -> list[AuditOut]:
     rows = audit_queries.tenant_log(
-        db, actor, audit_queries.AuditFilter(action=action, entity=entity, actor_email=actor_email),
-        before_id=before_id, limit=limit,
+        db,
+        actor,
+        audit_queries.AuditFilter(action=action, entity=entity, actor_email=actor_email),
+        before_id=before_id,
+        limit=limit,
     )
     return [AuditOut.model_validate(r, from_attributes=True) for r in rows]

@@ -36,8 +36,9 @@ def _apply(stmt, model, f: AuditFilter):  # type: ignore[no-untyped-def]
     return stmt
 
 
-def tenant_log(db: Session, actor: Actor, f: AuditFilter, before_id: int | None = None,
-               limit: int = 50) -> list[AuditLog]:
+def tenant_log(
+    db: Session, actor: Actor, f: AuditFilter, before_id: int | None = None, limit: int = 50
+) -> list[AuditLog]:
     """The actor's tenant audit log (admins only)."""
     actor.require(Perm.AUDIT_READ)
     stmt = _apply(select(AuditLog), AuditLog, f)
@@ -46,8 +47,14 @@ def tenant_log(db: Session, actor: Actor, f: AuditFilter, before_id: int | None 
     return list(db.exec(stmt.order_by(col(AuditLog.id).desc()).limit(min(limit, MAX_PAGE))))
 
 
-def platform_log(db: Session, actor: Actor, f: AuditFilter, tenant_id: int | None = None,
-                 before_id: int | None = None, limit: int = 50) -> list[PlatformAudit]:
+def platform_log(
+    db: Session,
+    actor: Actor,
+    f: AuditFilter,
+    tenant_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[PlatformAudit]:
     """The platform audit log (superadmins only)."""
     actor.require(Perm.PLATFORM_MANAGE)
     stmt = _apply(select(PlatformAudit), PlatformAudit, f)

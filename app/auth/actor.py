@@ -46,4 +46,6 @@ SYSTEM = Actor(user_id=None, email="system", role=Role.ADMIN, tenant_id=None, sc
 
 def system_actor(tenant_id: int | None, schema: str) -> Actor:
     """The actor tasks use for work nobody clicked (imports resumed by a worker, webhooks)."""
-    return Actor(user_id=None, email="system", role=Role.ADMIN, tenant_id=tenant_id, schema=schema, name="Sistema")
+    return Actor(
+        user_id=None, email="system", role=Role.ADMIN, tenant_id=tenant_id, schema=schema, name="Sistema"
+    )

@@ -50,7 +50,9 @@ def create_client(db: Session, actor: Actor, name: str, scopes: list[str]) -> Ne
 
 def list_clients(db: Session, actor: Actor) -> list[ApiClient]:
     actor.require(Perm.API_CLIENTS_MANAGE)
-    return list(db.exec(select(ApiClient).where(ApiClient.tenant_id == actor.tenant_id).order_by(ApiClient.id)))
+    return list(
+        db.exec(select(ApiClient).where(ApiClient.tenant_id == actor.tenant_id).order_by(ApiClient.id))
+    )
 
 
 def revoke_client(db: Session, actor: Actor, client_id: str) -> None:
@@ -65,10 +67,14 @@ def revoke_client(db: Session, actor: Actor, client_id: str) -> None:
     record(db, actor, "api_client.revoke", "api_client", client.client_id)
 
 
-def issue_client_token(db: Session, client_id: str, client_secret: str, scope: str | None) -> dict[str, object]:
+def issue_client_token(
+    db: Session, client_id: str, client_secret: str, scope: str | None
+) -> dict[str, object]:
     client = db.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
-    if client is None or client.revoked_at is not None or not secrets.compare_digest(
-        client.secret_hash, token_hash(client_secret)
+    if (
+        client is None
+        or client.revoked_at is not None
+        or not secrets.compare_digest(client.secret_hash, token_hash(client_secret))
     ):
         raise Unauthorized("Credenciais de integração inválidas.")
     tenant = db.get(Tenant, client.tenant_id)

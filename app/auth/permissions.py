@@ -11,8 +11,12 @@ class Role(StrEnum):
 
 
 TENANT_ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT)
-ROLE_LABELS = {Role.SUPERADMIN: "Superadmin", Role.ADMIN: "Administrador", Role.MANAGER: "Gestor",
-               Role.AGENT: "Atendente"}
+ROLE_LABELS = {
+    Role.SUPERADMIN: "Superadmin",
+    Role.ADMIN: "Administrador",
+    Role.MANAGER: "Gestor",
+    Role.AGENT: "Atendente",
+}
 
 
 class Perm(StrEnum):

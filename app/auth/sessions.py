@@ -48,7 +48,9 @@ def _check_rate_limit(db: Session, account: str, ip: str) -> None:
     settings = get_settings()
     since = _now() - timedelta(minutes=settings.login_window_minutes)
     by_account = db.exec(
-        select(func.count()).select_from(LoginFailure).where(LoginFailure.account == account, LoginFailure.at > since)
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.account == account, LoginFailure.at > since)
     ).one()
     by_ip = db.exec(
         select(func.count()).select_from(LoginFailure).where(LoginFailure.ip == ip, LoginFailure.at > since)
@@ -62,8 +64,16 @@ def _check_rate_limit(db: Session, account: str, ip: str) -> None:
 
 def _fail(db: Session, account: str, ip: str, tenant_id: int | None, reason: str) -> None:
     db.add(LoginFailure(account=account, ip=ip))
-    record_platform(db, None, "auth.login_failed", "account", account, after={"reason": reason},
-                    tenant_id=tenant_id, ip=ip)
+    record_platform(
+        db,
+        None,
+        "auth.login_failed",
+        "account",
+        account,
+        after={"reason": reason},
+        tenant_id=tenant_id,
+        ip=ip,
+    )
 
 
 def _issue(db: Session, user: User, family: str, ip: str | None) -> TokenPair:
@@ -96,7 +106,9 @@ def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: s
     if slug:
         tenant = db.exec(select(Tenant).where(Tenant.slug == slug)).first()
         user = (
-            db.exec(select(User).where(User.tenant_id == tenant.id, User.email == email)).first() if tenant else None
+            db.exec(select(User).where(User.tenant_id == tenant.id, User.email == email)).first()
+            if tenant
+            else None
         )
     else:
         user = db.exec(select(User).where(User.tenant_id.is_(None), User.email == email)).first()  # type: ignore[union-attr]
@@ -112,8 +124,9 @@ def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: s
     user.last_login_at = _now()
     db.add(user)
     pair = _issue(db, user, new_opaque_token()[:32], ip)
-    record_platform(db, None, "auth.login", "user", user.id, tenant_id=user.tenant_id, ip=ip,
-                    after={"email": email})
+    record_platform(
+        db, None, "auth.login", "user", user.id, tenant_id=user.tenant_id, ip=ip, after={"email": email}
+    )
     return pair
 
 

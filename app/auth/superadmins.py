@@ -14,7 +14,9 @@ def create_superadmin(db: Session, email: str, password: str, name: str = "Super
     email = validate_email(email)
     if db.exec(select(User.id).where(User.tenant_id.is_(None), User.email == email)).first():  # type: ignore[union-attr]
         raise Conflict("Já existe um superadmin com este e-mail.")
-    user = User(tenant_id=None, email=email, name=name, role=Role.SUPERADMIN, password_hash=hash_password(password))
+    user = User(
+        tenant_id=None, email=email, name=name, role=Role.SUPERADMIN, password_hash=hash_password(password)
+    )
     db.add(user)
     db.flush()
     record_platform(db, None, "superadmin.create", "user", user.id, after={"email": email})

@@ -77,8 +77,15 @@ def create_user(db: Session, actor: Actor, data: UserInput) -> User:
     return user
 
 
-def update_user(db: Session, actor: Actor, user_id: int, *, name: str | None = None, role: str | None = None,
-                team: str | None = None) -> User:
+def update_user(
+    db: Session,
+    actor: Actor,
+    user_id: int,
+    *,
+    name: str | None = None,
+    role: str | None = None,
+    team: str | None = None,
+) -> User:
     actor.require(Perm.USERS_MANAGE)
     user = get_user(db, actor, user_id)
     before = snapshot(user)
@@ -108,7 +115,15 @@ def set_active(db: Session, actor: Actor, user_id: int, active: bool) -> User:
     db.add(user)
     if not active:
         _revoke_all(db, user)
-    record(db, actor, "user.activate" if active else "user.deactivate", "user", user.id, before=before, after=user)
+    record(
+        db,
+        actor,
+        "user.activate" if active else "user.deactivate",
+        "user",
+        user.id,
+        before=before,
+        after=user,
+    )
     return user
 
 

@@ -46,7 +46,12 @@ class AuditState(SessionState):
         return AuditState.load
 
 
-@page("/admin/auditoria", "Auditoria", permission=Perm.AUDIT_READ, nav=("Auditoria", "scroll-text", 90),
-      on_load=AuditState.load)
+@page(
+    "/admin/auditoria",
+    "Auditoria",
+    permission=Perm.AUDIT_READ,
+    nav=("Auditoria", "scroll-text", 90),
+    on_load=AuditState.load,
+)
 def audit_page() -> rx.Component:
     return rx.vstack(audit_filters(AuditState.apply), audit_table(AuditState.rows), width="100%", spacing="4")

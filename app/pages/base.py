@@ -56,7 +56,9 @@ class SessionState(rx.State):
         if self._user_id is None:
             raise Unauthorized("Sua sessão terminou. Entre novamente.")
         with platform_session() as db:
-            return sessions.actor_for_user(db, self._user_id, self.router.session.client_ip or None, self._family)
+            return sessions.actor_for_user(
+                db, self._user_id, self.router.session.client_ip or None, self._family
+            )
 
     @contextmanager
     def db(self, actor: Actor | None = None) -> Iterator[tuple[Session, Actor]]:
@@ -105,7 +107,8 @@ class SessionState(rx.State):
         self.nav = [
             {"route": n.route, "label": n.label, "icon": n.icon}
             for n in sorted(NAV, key=lambda n: n.order)
-            if (n.permission is None and actor.schema is not None) or (n.permission and actor.can(n.permission))
+            if (n.permission is None and actor.schema is not None)
+            or (n.permission and actor.can(n.permission))
         ]
 
     @staticmethod
@@ -130,7 +133,9 @@ class SessionState(rx.State):
         if self._family is not None:
             with platform_session() as db:
                 try:
-                    actor = sessions.actor_for_user(db, self._user_id or 0, self.router.session.client_ip or None)
+                    actor = sessions.actor_for_user(
+                        db, self._user_id or 0, self.router.session.client_ip or None
+                    )
                     sessions.logout(db, actor, self._family)
                 except DomainError:
                     sessions.revoke_family(db, self._family)

@@ -29,7 +29,11 @@ def stat_card(label: str, value: rx.Var, icon: str, id_: str) -> rx.Component:
     return rx.card(
         rx.hstack(
             rx.icon(icon, size=28, color="#660098"),
-            rx.vstack(rx.text(label, size="2", color_scheme="gray"), rx.heading(value, size="7", id=id_), spacing="0"),
+            rx.vstack(
+                rx.text(label, size="2", color_scheme="gray"),
+                rx.heading(value, size="7", id=id_),
+                spacing="0",
+            ),
             spacing="4",
             align="center",
         ),
@@ -41,8 +45,13 @@ def stat_card(label: str, value: rx.Var, icon: str, id_: str) -> rx.Component:
 def home_page() -> rx.Component:
     return rx.vstack(
         rx.heading(rx.text("Olá, ", SessionState.user_name, "!"), size="5", id="welcome"),
-        rx.hstack(stat_card("Clientes visíveis para você", HomeState.customers.to_string(), "users", "stat-customers"),
-                  wrap="wrap", spacing="4"),
+        rx.hstack(
+            stat_card(
+                "Clientes visíveis para você", HomeState.customers.to_string(), "users", "stat-customers"
+            ),
+            wrap="wrap",
+            spacing="4",
+        ),
         spacing="5",
         width="100%",
     )

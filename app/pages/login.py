@@ -21,8 +21,9 @@ class LoginState(SessionState):
         ip = self.router.session.client_ip or "unknown"
         with platform_session() as db:
             try:
-                pair = sessions.login(db, form.get("tenant") or None, form.get("email", ""),
-                                      form.get("password", ""), ip)
+                pair = sessions.login(
+                    db, form.get("tenant") or None, form.get("email", ""), form.get("password", ""), ip
+                )
                 db.flush()
                 actor = sessions.actor_for_user(db, sessions.decode_user_id(pair), ip)
             except DomainError as exc:
@@ -48,12 +49,19 @@ class LoginState(SessionState):
 def login_page() -> rx.Component:
     return centered_card(
         rx.heading("Entrar", size="6"),
-        rx.text("CRM para operadoras e revendas: clientes, timeline, Kanban, WhatsApp e e-mail.",
-                color_scheme="gray", size="2"),
+        rx.text(
+            "CRM para operadoras e revendas: clientes, timeline, Kanban, WhatsApp e e-mail.",
+            color_scheme="gray",
+            size="2",
+        ),
         rx.form(
             rx.vstack(
-                field("Organização", "tenant", placeholder="ex.: minha-revenda", auto_complete="organization"),
-                field("E-mail", "email", input_mode="email", placeholder="voce@empresa.com.br", required=True),
+                field(
+                    "Organização", "tenant", placeholder="ex.: minha-revenda", auto_complete="organization"
+                ),
+                field(
+                    "E-mail", "email", input_mode="email", placeholder="voce@empresa.com.br", required=True
+                ),
                 field("Senha", "password", type="password", required=True),
                 form_error(LoginState.error),
                 primary_button("Entrar", type="submit", id="login-submit"),
@@ -125,10 +133,14 @@ def signup_page() -> rx.Component:
             ),
             rx.form(
                 rx.vstack(
-                    field("Nome da organização", "name", e.get("name", ""), placeholder="Revenda Exemplo Ltda"),
+                    field(
+                        "Nome da organização", "name", e.get("name", ""), placeholder="Revenda Exemplo Ltda"
+                    ),
                     field("Identificador (slug)", "slug", e.get("slug", ""), placeholder="revenda-exemplo"),
                     field("Seu nome", "admin_name", e.get("admin_name", "")),
-                    field("E-mail do administrador", "admin_email", e.get("admin_email", ""), input_mode="email"),
+                    field(
+                        "E-mail do administrador", "admin_email", e.get("admin_email", ""), input_mode="email"
+                    ),
                     field("Senha", "admin_password", e.get("admin_password", ""), type="password"),
                     form_error(SignupState.error),
                     primary_button("Criar organização", type="submit", id="signup-submit"),

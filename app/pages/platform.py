@@ -25,12 +25,22 @@ class PlatformState(SessionState):
     def _reload(self) -> None:
         with self.platform_db() as (db, actor):
             self.tenants = [
-                {"slug": t.slug, "name": t.name, "status": t.status, "status_label": STATUS_LABELS.get(t.status, t.status),
-                 "schema": t.schema or "", "users": str(t.users), "customers": str(t.customers), "plan": t.plan}
+                {
+                    "slug": t.slug,
+                    "name": t.name,
+                    "status": t.status,
+                    "status_label": STATUS_LABELS.get(t.status, t.status),
+                    "schema": t.schema or "",
+                    "users": str(t.users),
+                    "customers": str(t.customers),
+                    "plan": t.plan,
+                }
                 for t in admin.list_tenants(db, actor)
             ]
-            self.audit = [audit_row(r, str(r.tenant_id or "")) for r in
-                          queries.platform_log(db, actor, queries.AuditFilter(), limit=100)]
+            self.audit = [
+                audit_row(r, str(r.tenant_id or ""))
+                for r in queries.platform_log(db, actor, queries.AuditFilter(), limit=100)
+            ]
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
@@ -48,7 +58,9 @@ class PlatformState(SessionState):
         except DomainError as exc:
             return self.fail(exc)
         self._reload()
-        return rx.toast.success("Organização suspensa." if status == "suspended" else "Organização reativada.")
+        return rx.toast.success(
+            "Organização suspensa." if status == "suspended" else "Organização reativada."
+        )
 
     @rx.event
     def set_dialog(self, open_: bool) -> None:
@@ -61,8 +73,16 @@ class PlatformState(SessionState):
         try:
             actor = self.actor()
             actor.require(Perm.PLATFORM_MANAGE)
-            provision_tenant(SignupInput(form.get("name", ""), form.get("slug", ""), form.get("admin_name", ""),
-                                         form.get("admin_email", ""), form.get("admin_password", "")), actor=actor)
+            provision_tenant(
+                SignupInput(
+                    form.get("name", ""),
+                    form.get("slug", ""),
+                    form.get("admin_name", ""),
+                    form.get("admin_email", ""),
+                    form.get("admin_password", ""),
+                ),
+                actor=actor,
+            )
         except Invalid as exc:
             self.errors = exc.fields
             return None
@@ -86,10 +106,20 @@ def tenant_row(t: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 active,
-                rx.button("Suspender", size="1", color_scheme="red", variant="soft",
-                          on_click=PlatformState.set_status(t["slug"], "suspended")),
-                rx.button("Reativar", size="1", color_scheme="green", variant="soft",
-                          on_click=PlatformState.set_status(t["slug"], "active")),
+                rx.button(
+                    "Suspender",
+                    size="1",
+                    color_scheme="red",
+                    variant="soft",
+                    on_click=PlatformState.set_status(t["slug"], "suspended"),
+                ),
+                rx.button(
+                    "Reativar",
+                    size="1",
+                    color_scheme="green",
+                    variant="soft",
+                    on_click=PlatformState.set_status(t["slug"], "active"),
+                ),
             )
         ),
         id=f"tenant-{t['slug']}",
@@ -127,8 +157,14 @@ def platform_page() -> rx.Component:
     return rx.vstack(
         rx.hstack(rx.heading("Organizações", size="4"), rx.spacer(), create_dialog(), width="100%"),
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                            ("Slug", "Nome", "Situação", "Schema", "Usuários", "Clientes", "")])),
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("Slug", "Nome", "Situação", "Schema", "Usuários", "Clientes", "")
+                    ]
+                )
+            ),
             rx.table.body(rx.foreach(PlatformState.tenants, tenant_row)),
             width="100%",
             id="tenants-table",

@@ -22,8 +22,14 @@ class UsersState(SessionState):
     def _reload(self) -> None:
         with self.db() as (db, actor):
             self.rows = [
-                {"id": str(u.id), "name": u.name, "email": u.email, "role": _LABELS.get(u.role, u.role),
-                 "status": "Ativo" if u.status == "active" else "Inativo", "team": u.team or ""}
+                {
+                    "id": str(u.id),
+                    "name": u.name,
+                    "email": u.email,
+                    "role": _LABELS.get(u.role, u.role),
+                    "status": "Ativo" if u.status == "active" else "Inativo",
+                    "team": u.team or "",
+                }
                 for u in users.list_users(db, actor)
             ]
 
@@ -45,9 +51,17 @@ class UsersState(SessionState):
         self.errors, self.error = {}, ""
         try:
             with self.db() as (db, actor):
-                users.create_user(db, actor, users.UserInput(
-                    email=form.get("email", ""), name=form.get("name", ""), role=form.get("role", "agent"),
-                    password=form.get("password", ""), team=form.get("team") or None))
+                users.create_user(
+                    db,
+                    actor,
+                    users.UserInput(
+                        email=form.get("email", ""),
+                        name=form.get("name", ""),
+                        role=form.get("role", "agent"),
+                        password=form.get("password", ""),
+                        team=form.get("team") or None,
+                    ),
+                )
         except Invalid as exc:
             self.errors = exc.fields
             return None
@@ -104,7 +118,9 @@ def create_dialog() -> rx.Component:
                     field("Senha inicial", "password", e.get("password", ""), type="password"),
                     form_error(UsersState.error),
                     rx.hstack(
-                        rx.dialog.close(rx.button("Cancelar", variant="soft", color_scheme="gray", type="button")),
+                        rx.dialog.close(
+                            rx.button("Cancelar", variant="soft", color_scheme="gray", type="button")
+                        ),
                         rx.button("Salvar", type="submit", id="save-user"),
                         justify="end",
                         width="100%",
@@ -149,23 +165,40 @@ def user_row(u: rx.Var) -> rx.Component:
         rx.table.cell(rx.badge(u["status"], color_scheme=rx.cond(active, "green", "gray"))),
         rx.table.cell(
             rx.hstack(
-                rx.button(rx.cond(active, "Desativar", "Reativar"), size="1", variant="soft",
-                          color_scheme=rx.cond(active, "red", "green"),
-                          on_click=UsersState.toggle_active(u["id"], ~active)),
-                rx.button("Redefinir senha", size="1", variant="soft", on_click=UsersState.open_reset(u["id"])),
+                rx.button(
+                    rx.cond(active, "Desativar", "Reativar"),
+                    size="1",
+                    variant="soft",
+                    color_scheme=rx.cond(active, "red", "green"),
+                    on_click=UsersState.toggle_active(u["id"], ~active),
+                ),
+                rx.button(
+                    "Redefinir senha", size="1", variant="soft", on_click=UsersState.open_reset(u["id"])
+                ),
             )
         ),
     )
 
 
-@page("/admin/usuarios", "Usuários", permission=Perm.USERS_MANAGE, nav=("Usuários", "users-round", 80),
-      on_load=UsersState.load)
+@page(
+    "/admin/usuarios",
+    "Usuários",
+    permission=Perm.USERS_MANAGE,
+    nav=("Usuários", "users-round", 80),
+    on_load=UsersState.load,
+)
 def users_page() -> rx.Component:
     return rx.vstack(
         rx.hstack(rx.spacer(), create_dialog(), width="100%"),
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                            ("Nome", "E-mail", "Perfil", "Equipe", "Situação", "Ações")])),
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("Nome", "E-mail", "Perfil", "Equipe", "Situação", "Ações")
+                    ]
+                )
+            ),
             rx.table.body(rx.foreach(UsersState.rows, user_row)),
             width="100%",
             id="users-table",

@@ -48,7 +48,9 @@ class Message(SQLModel, table=True):
     direction: str = Field(max_length=3)  # in | out
     body: str = ""
     attachments: list[dict[str, Any]] = jsonb(list)
-    status: str = Field(default="queued", max_length=20)  # queued | sent | delivered | read | failed | received
+    status: str = Field(
+        default="queued", max_length=20
+    )  # queued | sent | delivered | read | failed | received
     provider_message_id: str | None = Field(default=None, max_length=200)
     error: str | None = Field(default=None, max_length=500)
     author_id: int | None = Field(default=None, sa_column=Column(BigInteger))

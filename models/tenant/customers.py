@@ -32,8 +32,15 @@ class Customer(SQLModel, table=True):
         Index("ix_customers_updated", "updated_at", "id"),
         Index("ix_customers_created", "created_at", "id"),
         Index("ix_customers_tags", "tags", postgresql_using="gin"),
-        Index("ix_customers_custom", "custom", postgresql_using="gin", postgresql_ops={"custom": "jsonb_path_ops"}),
-        Index("ix_customers_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        Index(
+            "ix_customers_custom",
+            "custom",
+            postgresql_using="gin",
+            postgresql_ops={"custom": "jsonb_path_ops"},
+        ),
+        Index(
+            "ix_customers_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ),
         Index("ix_customers_source", "source", "source_key"),
         # Keyset pagination for the sortable list columns (t0003). The accent-insensitive
         # trigram/FTS expression indexes on public.crm_norm(name) live only in t0003.

@@ -46,7 +46,9 @@ class Opportunity(SQLModel, table=True):
     pipeline_id: int = Field(sa_column=Column(BigInteger, ForeignKey("pipelines.id"), nullable=False))
     stage_id: int = Field(sa_column=Column(BigInteger, ForeignKey("stages.id"), nullable=False))
     title: str = Field(max_length=200)
-    value: Decimal = Field(default=Decimal(0), sa_column=Column(Numeric(14, 2), nullable=False, server_default="0"))
+    value: Decimal = Field(
+        default=Decimal(0), sa_column=Column(Numeric(14, 2), nullable=False, server_default="0")
+    )
     expected_close: date | None = None
     owner_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     position: int = 0

@@ -42,7 +42,9 @@ class Note(SQLModel, table=True):
 
     id: int | None = pk()
     customer_id: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True)
+        sa_column=Column(
+            BigInteger, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
     body: str
     author_id: int | None = Field(default=None, sa_column=Column(BigInteger))

@@ -16,8 +16,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -50,7 +56,11 @@ def app_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     log = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -59,7 +69,10 @@ def app_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             if proc.poll() is not None:
                 raise RuntimeError(f"app exited early:\n{log_path.read_text()[-4000:]}")
             try:
-                if httpx.get(f"{url}/ping", timeout=2).status_code == 200 and httpx.get(url, timeout=5).status_code == 200:
+                if (
+                    httpx.get(f"{url}/ping", timeout=2).status_code == 200
+                    and httpx.get(url, timeout=5).status_code == 200
+                ):
                     break
             except httpx.HTTPError:
                 pass

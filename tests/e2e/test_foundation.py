@@ -25,8 +25,10 @@ def signup(page, slug: str, name: str, email: str) -> None:  # type: ignore[no-u
 
 def test_two_tenants_signup_login_users_isolation_dark_mode_logout(page, browser, app_url) -> None:  # type: ignore[no-untyped-def]
     run = uuid.uuid4().hex[:6]
-    orgs = [(f"alfa-{run}", "Alfa Telecom", f"admin@alfa-{run}.com.br"),
-            (f"beta-{run}", "Beta Revenda", f"admin@beta-{run}.com.br")]
+    orgs = [
+        (f"alfa-{run}", "Alfa Telecom", f"admin@alfa-{run}.com.br"),
+        (f"beta-{run}", "Beta Revenda", f"admin@beta-{run}.com.br"),
+    ]
 
     # Bad input gets a pt-BR field error, and nothing is created.
     page.goto("/cadastro")

@@ -1,0 +1,395 @@
+"""Import service: uploads, previews, jobs, status, cancel, error rows, mapping presets.
+
+Every function takes (db, actor, ...), checks Perm.IMPORTS_RUN and never commits: the API route,
+page event or CLI owns the transaction and enqueues `tasks.imports.run_import` after committing.
+"""
+
+import csv
+import io
+import json
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.audit.log import record
+from app.auth.actor import Actor
+from app.auth.permissions import Perm
+from app.errors import Conflict, Invalid, NotFound
+from app.importing import readers
+from app.importing.mapping import FIELD_LABELS, suggest_mapping, validate_mapping
+from app.importing.pipeline import POLICIES
+from app.importing.report import message_for
+from app.storage import Storage, UploadSession, get_storage
+from app.storage.base import safe_filename
+from models.tenant import ImportJob, MappingPreset
+from models.tenant.imports import ImportIssue
+
+# DDDs in use in Brazil (Anatel); a default DDD outside this list is a typo.
+_DDDS = (
+    "11 12 13 14 15 16 17 18 19 21 22 24 27 28 31 32 33 34 35 37 38 41 42 43 44 45 46 47 48 49 51 53 54 55 "
+    "61 62 63 64 65 66 67 68 69 71 73 74 75 77 79 81 82 83 84 85 86 87 88 89 91 92 93 94 95 96 97 98 99"
+)
+VALID_DDDS = frozenset(_DDDS.split())
+ACTIVE_STATES = ("uploading", "queued", "running")
+
+
+@dataclass
+class ImportOptions:
+    source: str | None = None
+    mapping: dict[str, str] | None = None
+    dedupe: str = "keep-first"
+    default_ddd: str | None = None
+    sheet: str | None = None
+    header_row: int | None = None
+
+
+@dataclass
+class Preview:
+    filename: str
+    format: str
+    headers: list[str]
+    rows: list[list[str | None]]
+    suggested: dict[str, str]
+    sheets: list[str] = field(default_factory=list)
+    sheet: str | None = None
+    header_row: int = 1
+    encoding: str | None = None
+    delimiter: str | None = None
+    fields: dict[str, str] = field(default_factory=lambda: dict(FIELD_LABELS))
+
+
+def _namespace(actor: Actor) -> str:
+    actor.require(Perm.IMPORTS_RUN)
+    if not actor.schema:
+        raise Invalid("tenant", "Importações pertencem a uma organização.")
+    return actor.schema
+
+
+def _storage(storage: Storage | None) -> Any:
+    return storage or get_storage()
+
+
+# ----------------------------------------------------------------------------------------- uploads
+
+
+def start_upload(
+    db: Session, actor: Actor, filename: str, size: int | None = None, storage: Storage | None = None
+) -> UploadSession:
+    """Opens a resumable upload session (offset 0)."""
+    ns = _namespace(actor)
+    if size is not None and size < 0:
+        raise Invalid("size", "Tamanho inválido.")
+    return _storage(storage).uploads.start(ns, safe_filename(filename), size)
+
+
+def upload_chunk(
+    db: Session,
+    actor: Actor,
+    upload_id: str,
+    offset: int,
+    chunks: Iterable[bytes],
+    storage: Storage | None = None,
+) -> UploadSession:
+    """Appends bytes at `offset`; a chunk sent at any other offset is refused with the current offset."""
+    return _storage(storage).uploads.append(_namespace(actor), upload_id, offset, chunks)
+
+
+def upload_status(db: Session, actor: Actor, upload_id: str, storage: Storage | None = None) -> UploadSession:
+    return _storage(storage).uploads.get(_namespace(actor), upload_id)
+
+
+def preview_upload(
+    db: Session,
+    actor: Actor,
+    upload_id: str,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    storage: Storage | None = None,
+) -> Preview:
+    """Headers, first rows and the suggested mapping of an uploaded file."""
+    st = _storage(storage)
+    ns = _namespace(actor)
+    session = st.uploads.get(ns, upload_id)
+    return preview_file(db, actor, st.uploads.part_path(ns, upload_id), session.filename, sheet, header_row)
+
+
+def preview_file(
+    db: Session,
+    actor: Actor,
+    path: Path,
+    filename: str,
+    sheet: str | None = None,
+    header_row: int | None = None,
+) -> Preview:
+    _namespace(actor)
+    info = readers.inspect_file(path, filename, sheet, header_row)
+    return Preview(
+        filename=filename,
+        format=info.format,
+        headers=info.headers,
+        rows=info.preview,
+        suggested=suggest_mapping(info.headers),
+        sheets=info.sheets,
+        sheet=info.sheet,
+        header_row=info.header_row,
+        encoding=info.encoding,
+        delimiter=info.delimiter,
+    )
+
+
+# ----------------------------------------------------------------------------------------- jobs
+
+
+def _check_options(opts: ImportOptions, filename: str) -> tuple[str, str | None]:
+    problems: dict[str, str] = {}
+    if opts.dedupe not in POLICIES:
+        problems["dedupe"] = "Política de duplicados inválida: use keep-first, keep-last ou merge."
+    ddd = (opts.default_ddd or "").strip() or None
+    if ddd is not None and ddd not in VALID_DDDS:
+        problems["default_ddd"] = "DDD padrão inválido: informe dois dígitos de um DDD brasileiro."
+    source = (opts.source or Path(filename).stem or "importação").strip()[:200]
+    if not source:
+        problems["source"] = "Informe o nome da origem."
+    if problems:
+        raise Invalid(problems)
+    return source, ddd
+
+
+def _mapping_for(
+    db: Session, source: str, headers: list[str], given: dict[str, str] | None
+) -> dict[str, str]:
+    if given:
+        return validate_mapping(given, headers)
+    preset = db.exec(
+        select(MappingPreset).where(MappingPreset.source == source).order_by(col(MappingPreset.id).desc())
+    ).first()
+    if preset and all(h in headers for h in preset.mapping):
+        return validate_mapping(dict(preset.mapping), headers)
+    return validate_mapping(suggest_mapping(headers), headers)
+
+
+def create_import(
+    db: Session,
+    actor: Actor,
+    opts: ImportOptions,
+    *,
+    upload_id: str | None = None,
+    local_path: Path | None = None,
+    filename: str | None = None,
+    storage: Storage | None = None,
+) -> ImportJob:
+    """Stores the file (a finished upload or a local file) and creates a queued import job.
+
+    The file is inspected (format, encoding, header) and the mapping validated before anything is
+    queued, so a bad file fails here with a pt-BR message instead of in the worker.
+    """
+    ns = _namespace(actor)
+    st = _storage(storage)
+    if (upload_id is None) == (local_path is None):
+        raise Invalid("file", "Envie um arquivo.")
+    if upload_id is not None:
+        session = st.uploads.get(ns, upload_id)
+        st.uploads.finish(ns, upload_id)
+        path = st.uploads.part_path(ns, upload_id)
+        name = filename or session.filename
+    else:
+        assert local_path is not None
+        path = Path(local_path)
+        if not path.is_file():
+            raise NotFound("Arquivo não encontrado.")
+        name = filename or path.name
+    source, ddd = _check_options(opts, name)
+    info = readers.inspect_file(path, name, opts.sheet, opts.header_row)
+    mapping = _mapping_for(db, source, info.headers, opts.mapping)
+    key = f"imports/{ns}/{uuid.uuid4().hex}/{safe_filename(name)}"
+    size = st.commit_upload(key, path) if upload_id is not None else st.put_file(key, path)
+    if upload_id is not None:
+        st.uploads.discard(ns, upload_id)
+    options = {**info.to_options(), "dedupe": opts.dedupe, "default_ddd": ddd}
+    job = ImportJob(
+        source=source,
+        filename=name[:500],
+        storage_key=key,
+        file_size=size,
+        file_format=info.format,
+        state="queued",
+        mapping=mapping,
+        options=options,
+        created_by=actor.user_id,
+    )
+    db.add(job)
+    db.flush()
+    record(
+        db,
+        actor,
+        "import.create",
+        "import_job",
+        job.id,
+        after={"source": source, "filename": name, "mapping": mapping},
+    )
+    return job
+
+
+def _job(db: Session, actor: Actor, import_id: int) -> ImportJob:
+    _namespace(actor)
+    job = db.get(ImportJob, import_id)
+    if job is None:
+        raise NotFound("Importação não encontrada.")
+    return job
+
+
+def status_of(job: ImportJob) -> dict[str, Any]:
+    report = dict(job.report or {})
+    done = job.state == "done"
+    progress = 1.0 if done else (job.bytes_read / job.file_size if job.file_size else 0.0)
+    return {
+        "id": job.id,
+        "state": job.state,
+        "source": job.source,
+        "filename": job.filename,
+        "file_size": job.file_size,
+        "rows_read": job.rows_read,
+        "bytes_read": job.bytes_read,
+        "progress": round(min(progress, 1.0), 4),
+        "rate": report.get("rate"),
+        "eta_s": None if done else report.get("eta_s"),
+        "error": job.error,
+        "cancel_requested": job.cancel_requested,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "mapping": job.mapping,
+        "options": {
+            k: job.options.get(k) for k in ("dedupe", "default_ddd", "sheet", "header_row", "format")
+        },
+        **{
+            k: report.get(k, 0)
+            for k in (
+                "read",
+                "valid",
+                "invalid",
+                "duplicates",
+                "duplicates_existing",
+                "created",
+                "updated",
+                "unchanged",
+                "conflicts",
+                "missing",
+            )
+        },
+        "errors": report.get("errors", {}),
+        "warnings": report.get("warnings", {}),
+        "changed_fields": report.get("changed_fields", {}),
+        "samples": report.get("samples", {}),
+        "missing_sample": report.get("missing_sample", []),
+        "duration_s": report.get("duration_s", report.get("elapsed_s")),
+        "messages": {k: message_for(k) for k in [*report.get("errors", {}), *report.get("warnings", {})]},
+    }
+
+
+def get_status(db: Session, actor: Actor, import_id: int) -> dict[str, Any]:
+    """State, live progress (rows read, rate, ETA) and the report fields of one import."""
+    return status_of(_job(db, actor, import_id))
+
+
+def list_imports(db: Session, actor: Actor, source: str | None = None, limit: int = 50) -> list[ImportJob]:
+    _namespace(actor)
+    q = select(ImportJob).order_by(col(ImportJob.id).desc()).limit(max(1, min(limit, 200)))
+    if source:
+        q = q.where(ImportJob.source == source)
+    return list(db.exec(q).all())
+
+
+def cancel(db: Session, actor: Actor, import_id: int) -> ImportJob:
+    """Asks a running import to stop after its current batch (committed batches stay)."""
+    job = _job(db, actor, import_id)
+    if job.state not in ACTIVE_STATES:
+        raise Conflict("Esta importação já terminou.")
+    job.cancel_requested = True
+    if job.state == "queued":
+        job.state = "cancelled"
+    db.add(job)
+    record(db, actor, "import.cancel", "import_job", job.id)
+    return job
+
+
+def error_rows_csv(
+    db: Session, actor: Actor, import_id: int, include_warnings: bool = False
+) -> Iterator[str]:
+    """The rejected rows as CSV (line, reason in pt-BR, then the original columns), streamed."""
+    job = _job(db, actor, import_id)
+    headers = list(job.options.get("headers") or [])
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=";")
+    writer.writerow(["linha", "motivo", "campo", "valor", *headers])
+    yield "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 accents correctly
+    q = select(ImportIssue).where(ImportIssue.import_id == import_id).order_by(col(ImportIssue.line))
+    if not include_warnings:
+        q = q.where(ImportIssue.severity == "error")
+    for issue in db.exec(q.execution_options(yield_per=5000)):
+        buf.seek(0)
+        buf.truncate()
+        raw = issue.raw if isinstance(issue.raw, dict) else (json.loads(issue.raw) if issue.raw else {})
+        cells = list(raw.get("cells", []))
+        writer.writerow([issue.line, message_for(issue.reason), issue.field or "", issue.value or "", *cells])
+        yield buf.getvalue()
+
+
+# ----------------------------------------------------------------------------------------- presets
+
+
+def save_preset(
+    db: Session,
+    actor: Actor,
+    name: str,
+    mapping: dict[str, str],
+    source: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> MappingPreset:
+    """Saves (or replaces) a named {column: field} mapping, reused for later files of the same source."""
+    _namespace(actor)
+    name = re.sub(r"\s+", " ", name or "").strip()[:200]
+    if not name:
+        raise Invalid("name", "Informe um nome para o modelo de mapeamento.")
+    validate_mapping(mapping, list(mapping))
+    preset = db.exec(select(MappingPreset).where(MappingPreset.name == name)).first()
+    before = dict(preset.mapping) if preset else None
+    if preset is None:
+        preset = MappingPreset(name=name, created_by=actor.user_id)
+    preset.mapping = dict(mapping)
+    preset.source = (source or None) and source[:200]
+    preset.options = dict(options or {})
+    db.add(preset)
+    db.flush()
+    record(
+        db,
+        actor,
+        "import.preset.save",
+        "mapping_preset",
+        preset.id,
+        before={"mapping": before} if before else None,
+        after={"mapping": mapping},
+    )
+    return preset
+
+
+def list_presets(db: Session, actor: Actor, source: str | None = None) -> list[MappingPreset]:
+    _namespace(actor)
+    q = select(MappingPreset).order_by(col(MappingPreset.name))
+    if source:
+        q = q.where(MappingPreset.source == source)
+    return list(db.exec(q).all())
+
+
+def delete_preset(db: Session, actor: Actor, preset_id: int) -> None:
+    _namespace(actor)
+    preset = db.get(MappingPreset, preset_id)
+    if preset is None:
+        raise NotFound("Modelo de mapeamento não encontrado.")
+    record(db, actor, "import.preset.delete", "mapping_preset", preset.id, before={"name": preset.name})
+    db.delete(preset)

@@ -1,0 +1,989 @@
+"""The import task: stream the file in batches, normalise, dedupe, write set-based, report.
+
+Per batch (one transaction, committed with the checkpoint, so a crashed worker resumes from the
+last committed batch with no row lost or counted twice):
+  read block -> normalise in polars -> group rows that share a phone/e-mail (within the batch, with
+  earlier batches of the file, with existing customers through the contacts unique index) ->
+  COPY the customers to write and their contacts into temp tables -> INSERT new customers,
+  UPDATE matched ones (diff computed in SQL, timeline row per updated customer), INSERT contacts
+  ON CONFLICT DO NOTHING -> COPY the per-line issues -> checkpoint.
+
+No ORM objects on this path: this runs on its own psycopg connection and commits per batch (the
+task path is the one place allowed to commit on its own).
+
+Timeline: a created customer carries `customers.import_id` (the import that created it) and the
+timeline derives its "criado pela importação #N" entry from it; an updated customer gets an
+`interactions` row kind="import" with the changed fields. Writing 500k interaction rows for creations
+would cost seconds the performance target does not have.
+"""
+
+import io
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import psycopg
+
+from app.errors import DomainError
+from app.importing import readers
+from app.importing.documents import normalise_documents
+from app.importing.emails import normalise_emails
+from app.importing.mapping import fold
+from app.importing.phones import normalise_phones
+from app.importing.report import Counters
+from app.storage import Storage, get_storage
+from tenants.database import engine
+from tenants.naming import is_tenant_schema
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("keep-first", "keep-last", "merge")
+_TEXT_LIMITS = {"name": 300, "plan": 120, "status": 40, "wallet": 120, "owner": 320}
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Plan:
+    """What to read and how: derived once from the import job row."""
+
+    import_id: int
+    schema: str
+    source: str
+    policy: str
+    default_ddd: str | None
+    mapping: dict[str, str]  # {"c0": "name", "c3": "phone", "c5": "custom:plano_dados"}
+    headers: list[str]
+
+    def columns(self, fld: str) -> list[str]:
+        return [c for c, f in self.mapping.items() if f == fld]
+
+    def custom_columns(self) -> dict[str, str]:
+        return {f.split(":", 1)[1]: c for c, f in self.mapping.items() if f.startswith("custom:")}
+
+
+@dataclass
+class State:
+    counters: Counters = field(default_factory=Counters)
+    seen_keys: list[pl.DataFrame] = field(default_factory=list)  # key -> cid, earlier batches
+    seen_cids: list[pl.Series] = field(default_factory=list)
+    seen_rows: int = 0
+    batches: int = 0
+
+    def keys_frame(self) -> pl.DataFrame:
+        if not self.seen_keys:
+            return pl.DataFrame(schema={"key": pl.String, "cid": pl.Int64})
+        if len(self.seen_keys) > 1:
+            # One contiguous frame keeps the per-batch join cheap.
+            self.seen_keys = [pl.concat(self.seen_keys, rechunk=True)]
+        return self.seen_keys[0]
+
+    def cids(self) -> pl.Series:
+        if not self.seen_cids:
+            return pl.Series("cid", [], dtype=pl.Int64)
+        if len(self.seen_cids) > 1:
+            self.seen_cids = [pl.concat(self.seen_cids, rechunk=True)]
+        return self.seen_cids[0]
+
+
+# ----------------------------------------------------------------------------------------- normalise
+
+
+def _text(col: str, limit: int) -> pl.Expr:
+    s = pl.col(col).str.replace_all(r"\s+", " ").str.strip_chars().str.slice(0, limit)
+    return pl.when(s.str.len_bytes() > 0).then(s).otherwise(None)
+
+
+def normalise(frame: pl.DataFrame, plan: Plan, owners: dict[str, int] | None = None) -> pl.DataFrame:
+    """Adds the normalised columns (n_*) and `valid`/`reason` to a raw batch."""
+    data_cols = [c for c in frame.columns if c.startswith("c")]
+    exprs: list[pl.Expr] = []
+    for fld in ("name", "plan", "status", "wallet", "owner"):
+        cols = plan.columns(fld)
+        exprs.append(
+            _text(cols[0], _TEXT_LIMITS[fld]).alias(f"n_{fld}")
+            if cols
+            else pl.lit(None, pl.String).alias(f"n_{fld}")
+        )
+    tag_cols = plan.columns("tags")
+    if tag_cols:
+        joined = pl.concat_str([pl.col(c) for c in tag_cols], separator=",", ignore_nulls=True)
+        exprs.append(joined.str.replace_all(r"[;|]", ",").alias("n_tags"))
+    else:
+        exprs.append(pl.lit(None, pl.String).alias("n_tags"))
+    custom = plan.custom_columns()
+    if custom:
+        exprs.append(
+            pl.struct([_text(c, 2000).alias(k) for k, c in custom.items()])
+            .struct.json_encode()
+            .alias("n_custom")
+        )
+    else:
+        exprs.append(pl.lit(None, pl.String).alias("n_custom"))
+    frame = frame.with_columns(exprs)
+
+    doc_cols = plan.columns("document")
+    if doc_cols:
+        frame = frame.with_columns(n_document=normalise_documents(frame.get_column(doc_cols[0])))
+    else:
+        frame = frame.with_columns(n_document=pl.lit(None, pl.String))
+    phone_cols = plan.columns("phone") + plan.columns("whatsapp")
+    frame = frame.with_columns(
+        [normalise_phones(frame.get_column(c), plan.default_ddd).alias(f"p_{c}") for c in phone_cols]
+    )
+    email_cols = plan.columns("email")
+    if email_cols:
+        frame = frame.with_columns(n_email=normalise_emails(frame.get_column(email_cols[0])))
+    else:
+        frame = frame.with_columns(n_email=pl.lit(None, pl.String))
+
+    has_contact = pl.col("n_email").is_not_null()
+    any_raw = pl.lit(False)
+    for c in phone_cols:
+        has_contact = has_contact | pl.col(f"p_{c}").is_not_null()
+        any_raw = any_raw | pl.col(c).is_not_null()
+    for c in email_cols:
+        any_raw = any_raw | pl.col(c).is_not_null()
+    row_bytes = pl.sum_horizontal([pl.col(c).str.len_bytes().fill_null(0) for c in data_cols])
+    reason = (
+        pl.when(row_bytes > readers.MAX_LINE_BYTES)
+        .then(pl.lit("linha_longa"))
+        .when(has_contact)
+        .then(pl.lit(None, pl.String))
+        .when(any_raw)
+        .then(pl.lit("contato_invalido"))
+        .otherwise(pl.lit("sem_contato"))
+    )
+    frame = frame.with_columns(reason=reason).with_columns(valid=pl.col("reason").is_null())
+    owner_map = pl.DataFrame(
+        {"owner_key": list((owners or {}).keys()), "owner_id": list((owners or {}).values())},
+        schema={"owner_key": pl.String, "owner_id": pl.Int64},
+    )
+    frame = frame.with_columns(owner_key=pl.col("n_owner").str.to_lowercase()).join(
+        owner_map, on="owner_key", how="left", maintain_order="left"
+    )
+    # A customer needs a name: fall back to its e-mail or first phone (new customers only).
+    fallback = [pl.col("n_email")] + [
+        pl.col(f"p_{c}") for c in plan.columns("phone") + plan.columns("whatsapp")
+    ]
+    return frame.with_columns(n_fallback=pl.coalesce(fallback) if fallback else pl.lit(None, pl.String))
+
+
+def issues_of(frame: pl.DataFrame, plan: Plan, import_id: int) -> pl.DataFrame:
+    """Error rows (with their raw cells) and per-field warnings of valid rows."""
+    data_cols = [c for c in frame.columns if c.startswith("c") and c[1:].isdigit()]
+    parts: list[pl.DataFrame] = []
+    invalid = frame.filter(~pl.col("valid"))
+    if invalid.height:
+        raw = pl.concat_list([pl.col(c).fill_null("") for c in data_cols])
+        parts.append(
+            invalid.select(
+                line=pl.col("_line"),
+                severity=pl.lit("error"),
+                reason=pl.col("reason"),
+                field=pl.lit(None, pl.String),
+                value=pl.lit(None, pl.String),
+                raw=pl.struct(cells=raw).struct.json_encode().str.slice(0, 1_000_000),
+            )
+        )
+    valid = frame.filter(pl.col("valid"))
+    checks: list[tuple[str, str, str, str]] = []
+    for c in plan.columns("phone") + plan.columns("whatsapp"):
+        checks.append((c, f"p_{c}", "telefone_invalido", "phone"))
+    for c in plan.columns("email")[:1]:
+        checks.append((c, "n_email", "email_invalido", "email"))
+    for c in plan.columns("document")[:1]:
+        checks.append((c, "n_document", "documento_invalido", "document"))
+    for raw_col, norm_col, reason, fld in checks:
+        bad = valid.filter(pl.col(raw_col).is_not_null() & pl.col(norm_col).is_null())
+        if bad.height:
+            parts.append(
+                bad.select(
+                    line=pl.col("_line"),
+                    severity=pl.lit("warning"),
+                    reason=pl.lit(reason),
+                    field=pl.lit(fld),
+                    value=pl.col(raw_col).str.slice(0, 500),
+                    raw=pl.lit(None, pl.String),
+                )
+            )
+    if plan.columns("owner"):
+        bad = valid.filter(pl.col("n_owner").is_not_null() & pl.col("owner_id").is_null())
+        if bad.height:
+            parts.append(
+                bad.select(
+                    line=pl.col("_line"),
+                    severity=pl.lit("warning"),
+                    reason=pl.lit("responsavel_desconhecido"),
+                    field=pl.lit("owner"),
+                    value=pl.col("n_owner").str.slice(0, 500),
+                    raw=pl.lit(None, pl.String),
+                )
+            )
+    if not parts:
+        return empty_issues()
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+ISSUE_SCHEMA = {
+    "line": pl.Int64,
+    "severity": pl.String,
+    "reason": pl.String,
+    "field": pl.String,
+    "value": pl.String,
+    "raw": pl.String,
+}
+
+
+def empty_issues() -> pl.DataFrame:
+    return pl.DataFrame(schema=ISSUE_SCHEMA)
+
+
+def keys_of(valid: pl.DataFrame, plan: Plan) -> pl.DataFrame:
+    """One row per (row, normalised phone/e-mail): the dedupe keys, in column order."""
+    parts = []
+    for pos, c in enumerate(plan.columns("phone") + plan.columns("whatsapp")):
+        label = "WhatsApp" if plan.mapping[c] == "whatsapp" else plan.headers[int(c[1:])][:60]
+        parts.append(
+            valid.filter(pl.col(f"p_{c}").is_not_null()).select(
+                row=pl.col("_line"),
+                pos=pl.lit(pos, pl.Int32),
+                kind=pl.lit("phone"),
+                value=pl.col(f"p_{c}"),
+                label=pl.lit(label),
+            )
+        )
+    parts.append(
+        valid.filter(pl.col("n_email").is_not_null()).select(
+            row=pl.col("_line"),
+            pos=pl.lit(1000, pl.Int32),
+            kind=pl.lit("email"),
+            value=pl.col("n_email"),
+            label=pl.lit(None, pl.String),
+        )
+    )
+    keys = pl.concat(parts).with_columns(key=pl.col("kind").str.slice(0, 1) + pl.col("value"))
+    return keys.sort("row", "pos").unique(subset=["row", "key"], keep="first", maintain_order=True)
+
+
+def components(keys: pl.DataFrame) -> pl.DataFrame:
+    """row -> comp (smallest row sharing a key with it, transitively): min-label propagation."""
+    comp = keys.select("row").unique().with_columns(comp=pl.col("row"))
+    edges = keys.select("row", "key")
+    while True:
+        by_key = edges.join(comp, on="row").group_by("key").agg(pl.col("comp").min())
+        by_row = edges.join(by_key, on="key").group_by("row").agg(pl.col("comp").min().alias("new"))
+        nxt = comp.join(by_row, on="row").select("row", comp=pl.min_horizontal("comp", "new"))
+        if nxt.join(comp, on="row").filter(pl.col("comp") != pl.col("comp_right")).height == 0:
+            return nxt
+        comp = nxt
+
+
+# ----------------------------------------------------------------------------------------- database
+
+
+class Db:
+    """The pipeline's own psycopg connection, with schema-qualified SQL."""
+
+    def __init__(self, conn: psycopg.Connection[Any], schema: str) -> None:
+        if not is_tenant_schema(schema):
+            raise ValueError(f"not a tenant schema: {schema!r}")
+        self.conn = conn
+        self.s = f'"{schema}"'
+
+    def one(self, sql: str, params: Any = None) -> Any:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()
+
+    def all(self, sql: str, params: Any = None) -> list[Any]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def run(self, sql: str, params: Any = None) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+
+    def copy_frame(self, table: str, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        buf = io.BytesIO()
+        frame.write_csv(buf, include_header=False, null_value="")
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:
+            view = buf.getbuffer()
+            for start in range(0, len(view), 1 << 20):
+                cp.write(view[start : start + (1 << 20)])
+
+
+@contextmanager
+def _connection() -> Iterator[psycopg.Connection[Any]]:
+    raw = engine().raw_connection()
+    try:
+        conn = raw.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        conn.rollback()
+        yield conn
+    finally:
+        raw.close()
+
+
+def _setup_temp(db: Db) -> None:
+    db.run(
+        """
+        CREATE TEMP TABLE IF NOT EXISTS imp_apply (
+            cid bigint, is_new boolean, name text, document text, kind text, plan text, status text,
+            wallet text, owner_id bigint, tags text, custom text, source_key text, fallback text
+        ) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE IF NOT EXISTS imp_contacts (
+            cid bigint, kind text, value text, label text, is_primary boolean
+        ) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE IF NOT EXISTS imp_seen (id bigint) ON COMMIT DELETE ROWS;
+        """
+    )
+
+
+def _lookup_existing(db: Db, keys: pl.DataFrame, import_id: int) -> pl.DataFrame:
+    """(key, cid) for keys already owned by a customer: index lookups through uq_contacts_kind_value."""
+    out = []
+    for kind in ("phone", "email"):
+        values = keys.filter(pl.col("kind") == kind).get_column("value").unique().to_list()
+        if not values:
+            continue
+        rows = db.all(
+            f"SELECT value, customer_id FROM {db.s}.contacts WHERE kind = %s AND value = ANY(%s)",
+            (kind, values),
+        )
+        if rows:
+            out.append(
+                pl.DataFrame(rows, schema={"value": pl.String, "cid": pl.Int64}, orient="row").with_columns(
+                    key=pl.lit(kind[0]) + pl.col("value")
+                )
+            )
+    if not out:
+        return pl.DataFrame(schema={"key": pl.String, "cid": pl.Int64})
+    return pl.concat(out).select("key", "cid")
+
+
+def _lookup_source_keys(db: Db, docs: list[str], source: str, import_id: int) -> pl.DataFrame:
+    rows = db.all(
+        f"SELECT source_key, id FROM {db.s}.customers WHERE source = %s AND source_key = ANY(%s) "
+        "AND deleted_at IS NULL AND import_id IS DISTINCT FROM %s",
+        (source, docs, import_id),
+    )
+    return pl.DataFrame(rows, schema={"n_document": pl.String, "cid": pl.Int64}, orient="row").unique(
+        "n_document", keep="first"
+    )
+
+
+def _allocate_ids(db: Db, n: int) -> list[int]:
+    if n == 0:
+        return []
+    rows = db.all(
+        f"SELECT nextval(pg_get_serial_sequence('{db.s}.customers', 'id')) FROM generate_series(1, %s)", (n,)
+    )
+    return [r[0] for r in rows]
+
+
+# ----------------------------------------------------------------------------------------- batches
+
+
+@dataclass
+class Context:
+    db: Db
+    plan: Plan
+    state: State
+    owners: dict[str, int]
+    wallets: dict[str, int]
+    lookup_db: bool  # the tenant had contacts before this import
+    lookup_source: bool  # earlier imports of this source exist
+
+
+def _resolve_wallets(ctx: Context, names: list[str]) -> None:
+    missing = [n for n in names if n not in ctx.wallets]
+    if not missing:
+        return
+    ctx.db.run(
+        f"INSERT INTO {ctx.db.s}.wallets (name, description) SELECT unnest(%s::text[]), '' "
+        "ON CONFLICT (name) DO NOTHING",
+        (missing,),
+    )
+    for wid, name in ctx.db.all(f"SELECT id, name FROM {ctx.db.s}.wallets WHERE name = ANY(%s)", (missing,)):
+        ctx.wallets[name] = wid
+
+
+def process_batch(ctx: Context, frame: pl.DataFrame, line_errors: list[readers.LineError], dry: bool) -> None:
+    """Normalise, dedupe and (unless dry, i.e. replaying for a resume) write one batch."""
+    plan, st, c = ctx.plan, ctx.state, ctx.state.counters
+    norm = normalise(frame, plan, ctx.owners) if frame.height else None
+    issues = issues_of(norm, plan, plan.import_id) if norm is not None else empty_issues()
+    if line_errors:
+        issues = pl.concat(
+            [
+                issues,
+                pl.DataFrame(
+                    {
+                        "line": [e.line for e in line_errors],
+                        "severity": ["error"] * len(line_errors),
+                        "reason": [e.reason for e in line_errors],
+                        "field": [None] * len(line_errors),
+                        "value": [e.raw[:500] for e in line_errors],
+                        "raw": [None] * len(line_errors),
+                    },
+                    schema=issues.schema,
+                ),
+            ]
+        )
+    valid = norm.filter(pl.col("valid")) if norm is not None else None
+    conflicts: list[int] = []
+    outcomes = pl.DataFrame(schema={"row": pl.Int64, "outcome": pl.String})
+    if valid is not None and valid.height:
+        keys = keys_of(valid, plan)
+        comp = components(keys)
+        seen = st.keys_frame()
+        # Candidate owners of each component: earlier rows of this file, then existing customers.
+        cand = [keys.join(seen, on="key").select("row", "pos", "cid")]
+        if ctx.lookup_db or dry:
+            rest = keys.join(seen, on="key", how="anti")
+            existing = _lookup_existing(ctx.db, rest, plan.import_id)
+            cand.append(rest.join(existing, on="key").select("row", "pos", "cid"))
+        if ctx.lookup_source and plan.columns("document"):
+            docs = valid.filter(pl.col("n_document").is_not_null()).select("_line", "n_document")
+            if docs.height:
+                found = _lookup_source_keys(
+                    ctx.db, docs.get_column("n_document").unique().to_list(), plan.source, plan.import_id
+                )
+                cand.append(
+                    docs.join(found, on="n_document").select(
+                        row=pl.col("_line"), pos=pl.lit(-1, pl.Int32), cid=pl.col("cid")
+                    )
+                )
+        cands = pl.concat(cand).join(comp, on="row")
+        chosen = (
+            cands.sort("row", "pos")
+            .group_by("comp", maintain_order=True)
+            .agg(cid=pl.col("cid").first(), n=pl.col("cid").n_unique())
+        )
+        conflicts = chosen.filter(pl.col("n") > 1).get_column("comp").to_list()
+        comps = (
+            comp.select("comp")
+            .unique()
+            .sort("comp")
+            .join(chosen.select("comp", "cid"), on="comp", how="left")
+        )
+        new_comps = comps.filter(pl.col("cid").is_null())
+        if dry:
+            comps = comps.filter(pl.col("cid").is_not_null()).with_columns(is_new=pl.lit(False))
+        else:
+            ids = _allocate_ids(ctx.db, new_comps.height)
+            comps = pl.concat(
+                [
+                    comps.filter(pl.col("cid").is_not_null()).with_columns(is_new=pl.lit(False)),
+                    new_comps.with_columns(cid=pl.Series(ids, dtype=pl.Int64), is_new=pl.lit(True)),
+                ]
+            )
+        rows = comp.join(comps, on="comp").with_columns(was_seen=pl.col("cid").is_in(st.cids().implode()))
+        rows = rows.with_columns(
+            lead=pl.col("row").min().over("cid"), last=pl.col("row").max().over("cid")
+        ).with_columns(
+            outcome=pl.when(pl.col("was_seen") | (pl.col("row") != pl.col("lead")))
+            .then(pl.lit("dup"))
+            .when(pl.col("is_new"))
+            .then(pl.lit("created"))
+            .otherwise(pl.lit("matched"))
+        )
+        if not dry:
+            changed = _write(ctx, valid, keys, rows)
+            outcomes = rows.select(
+                "row",
+                outcome=pl.when(
+                    (pl.col("outcome") == "matched") & pl.col("cid").is_in(pl.Series(changed).implode())
+                )
+                .then(pl.lit("updated"))
+                .when(pl.col("outcome") == "matched")
+                .then(pl.lit("unchanged"))
+                .otherwise(pl.col("outcome")),
+            )
+        # Every key of every valid row now points at the customer its row was folded into.
+        st.seen_keys.append(keys.join(rows.select("row", "cid"), on="row").select("key", "cid"))
+        st.seen_cids.append(rows.get_column("cid").unique())
+    if dry:
+        return
+    # Counters and issues are committed in the same transaction as the rows they describe.
+    n_read = (frame.height if frame is not None else 0) + len(line_errors)
+    c.read += n_read
+    n_valid = valid.height if valid is not None else 0
+    c.valid += n_valid
+    c.invalid += n_read - n_valid
+    counts = dict(outcomes.group_by("outcome").len().iter_rows())
+    c.created += counts.get("created", 0)
+    c.updated += counts.get("updated", 0)
+    c.unchanged += counts.get("unchanged", 0)
+    c.duplicates += counts.get("dup", 0)
+    if conflicts:
+        c.conflicts += len(conflicts)
+        c.warnings["conflito"] += len(conflicts)
+        issues = pl.concat(
+            [
+                issues,
+                pl.DataFrame(
+                    {
+                        "line": conflicts,
+                        "severity": ["warning"] * len(conflicts),
+                        "reason": ["conflito"] * len(conflicts),
+                        "field": [None] * len(conflicts),
+                        "value": [None] * len(conflicts),
+                        "raw": [None] * len(conflicts),
+                    },
+                    schema=issues.schema,
+                ),
+            ]
+        )
+    if issues.height:
+        summary = issues.group_by("severity", "reason").len()
+        for sev, reason, n in summary.iter_rows():
+            if sev == "error":
+                c.errors[reason] += n
+            elif reason != "conflito":
+                c.warnings[reason] += n
+        for line, reason, value, raw in (
+            issues.sort("line")
+            .group_by("reason", maintain_order=True)
+            .head(5)
+            .select("line", "reason", "value", "raw")
+            .iter_rows()
+        ):
+            sample = value
+            if sample is None and raw:
+                sample = ";".join(json.loads(raw)["cells"])[:200]
+            c.sample(reason, line, sample)
+        ctx.db.copy_frame(
+            f"{ctx.db.s}.import_issues",
+            issues.with_columns(import_id=pl.lit(plan.import_id, pl.Int64)),
+        )
+    c.check()
+
+
+def _apply_values(ctx: Context, valid: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """The field values each touched customer gets, by the duplicate policy."""
+    policy = ctx.plan.policy
+    fields = [
+        "n_name",
+        "n_document",
+        "n_plan",
+        "n_status",
+        "n_wallet",
+        "owner_id",
+        "n_tags",
+        "n_custom",
+        "n_fallback",
+    ]
+    data = rows.join(valid.select("_line", *fields), left_on="row", right_on="_line").sort("row")
+    if policy == "keep-first":
+        picked = data.filter((pl.col("row") == pl.col("lead")) & ~pl.col("was_seen"))
+    elif policy == "keep-last":
+        picked = data.filter(pl.col("row") == pl.col("last"))
+    else:  # merge: first non-empty value of each field, tags of every row
+        picked = (
+            data.group_by("cid", maintain_order=True)
+            .agg(
+                pl.col("is_new").first(),
+                pl.col("was_seen").first(),
+                *[pl.col(f).drop_nulls().first() for f in fields if f != "n_tags"],
+                pl.col("n_tags").drop_nulls().str.join(",").alias("n_tags"),
+            )
+            .with_columns(
+                pl.when(pl.col("n_tags") == "").then(None).otherwise(pl.col("n_tags")).alias("n_tags")
+            )
+        )
+    doc = pl.col("n_document")
+    return picked.select(
+        "cid",
+        "is_new",
+        name=pl.col("n_name"),
+        document=doc,
+        kind=pl.when(doc.str.len_bytes() == 14).then(pl.lit("PJ")).when(doc.is_not_null()).then(pl.lit("PF")),
+        plan=pl.col("n_plan"),
+        status=pl.col("n_status"),
+        wallet=pl.col("n_wallet"),
+        owner_id=pl.col("owner_id"),
+        tags=pl.col("n_tags"),
+        custom=pl.col("n_custom"),
+        source_key=doc,
+        fallback=pl.col("n_fallback"),
+    )
+
+
+def _contacts_to_add(ctx: Context, keys: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    policy = ctx.plan.policy
+    data = keys.join(rows.select("row", "cid", "lead", "last", "was_seen", "is_new"), on="row")
+    if policy == "keep-first":
+        data = data.filter((pl.col("row") == pl.col("lead")) & ~pl.col("was_seen"))
+    elif policy == "keep-last":
+        data = data.filter(pl.col("row") == pl.col("last"))
+    data = data.sort("row", "pos").unique(subset=["key"], keep="first", maintain_order=True)
+    first_of_kind = pl.int_range(pl.len()).over("cid", "kind") == 0
+    return data.select("cid", "kind", "value", "label", is_primary=pl.col("is_new") & first_of_kind)
+
+
+def _write(ctx: Context, valid: pl.DataFrame, keys: pl.DataFrame, rows: pl.DataFrame) -> list[int]:
+    """Set-based writes of one batch; returns the ids of pre-existing customers that changed."""
+    db, plan = ctx.db, ctx.plan
+    apply = _apply_values(ctx, valid, rows)
+    if apply.height and plan.columns("wallet"):
+        _resolve_wallets(ctx, apply.get_column("wallet").drop_nulls().unique().to_list())
+    db.copy_frame("imp_apply", apply)
+    wallet_ids = (
+        f"(SELECT w.id FROM {db.s}.wallets w WHERE w.name = a.wallet)"
+        if plan.columns("wallet")
+        else "NULL::bigint"
+    )
+    tags_expr = (
+        "ARRAY(SELECT DISTINCT btrim(t) FROM unnest(string_to_array(a.tags, ',')) t WHERE btrim(t) <> '')"
+    )
+    # New customers: the name falls back to the first e-mail/phone so the list never shows a blank.
+    db.run(
+        f"""
+        INSERT INTO {db.s}.customers
+            (id, name, document, kind, plan, status, wallet_id, owner_id, tags, custom, source, source_key,
+             import_id)
+        SELECT a.cid,
+               COALESCE(a.name, a.fallback, 'Sem nome'),
+               a.document, COALESCE(a.kind, 'PF'), a.plan, COALESCE(a.status, 'ativo'), {wallet_ids},
+               a.owner_id, {tags_expr}, COALESCE(jsonb_strip_nulls(a.custom::jsonb), '{{}}'::jsonb), %s,
+               a.source_key, %s
+        FROM imp_apply a WHERE a.is_new
+        """,
+        (plan.source, plan.import_id),
+    )
+    merge = plan.policy == "merge"
+
+    def upd(col: str, new: str) -> str:
+        # keep-first/keep-last: the file's non-empty value wins; merge: only fill what is empty.
+        if merge:
+            return (
+                f"COALESCE(NULLIF(c.{col}::text, '')::{_TYPES[col]}, {new})"
+                if col != "tags"
+                else (f"ARRAY(SELECT DISTINCT x FROM unnest(c.tags || {new}) x)")
+            )
+        if col == "tags":
+            return f"CASE WHEN cardinality({new}) > 0 THEN {new} ELSE c.tags END"
+        return f"COALESCE({new}, c.{col})"
+
+    custom_new = "COALESCE(jsonb_strip_nulls(a.custom::jsonb), '{}'::jsonb)"
+    custom_expr = f"c.custom || {custom_new}" if not merge else f"{custom_new} || c.custom"
+    cols = {
+        "name": upd("name", "a.name"),
+        "document": upd("document", "a.document"),
+        "kind": upd("kind", "a.kind"),
+        "plan": upd("plan", "a.plan"),
+        "status": upd("status", "a.status"),
+        "wallet_id": upd("wallet_id", wallet_ids),
+        "owner_id": upd("owner_id", "a.owner_id"),
+        "tags": upd("tags", tags_expr),
+        "custom": custom_expr,
+    }
+    calc_cols = ",\n".join(f"{expr} AS {col}" for col, expr in cols.items())
+    changed = ", ".join(
+        f"CASE WHEN n.{col} IS DISTINCT FROM c.{col} THEN '{col}' END" for col in cols if col != "kind"
+    )
+    set_cols = ", ".join(f"{col} = n.{col}" for col in cols)
+    summary = f"Atualizado pela importação #{plan.import_id} ({plan.source})"[:500]
+    updated = db.all(
+        f"""
+        WITH n AS (
+            SELECT c.id, {calc_cols}
+            FROM imp_apply a JOIN {db.s}.customers c ON c.id = a.cid
+            WHERE NOT a.is_new
+        ), d AS (
+            SELECT n.*, array_remove(ARRAY[{changed}], NULL) AS changed
+            FROM n JOIN {db.s}.customers c ON c.id = n.id
+        ), u AS (
+            UPDATE {db.s}.customers c SET {set_cols}, updated_at = now()
+            FROM d n WHERE c.id = n.id AND cardinality(n.changed) > 0
+            RETURNING c.id, n.changed
+        ), t AS (
+            INSERT INTO {db.s}.interactions (customer_id, kind, summary, payload, origin, ref_type, ref_id)
+            SELECT u.id, 'import', %s,
+                   jsonb_build_object('import_id', %s::bigint, 'fields', to_jsonb(u.changed)),
+                   'system', 'import', %s
+            FROM u
+        )
+        SELECT id, changed FROM u
+        """,
+        (summary, plan.import_id, plan.import_id),
+    )
+    contacts = _contacts_to_add(ctx, keys, rows)
+    db.copy_frame("imp_contacts", contacts)
+    db.run(
+        f"""
+        INSERT INTO {db.s}.contacts (customer_id, kind, value, label, is_primary, import_id)
+        SELECT cid, kind, value, label, COALESCE(is_primary, false), %s FROM imp_contacts
+        ON CONFLICT (kind, value) DO NOTHING
+        """,
+        (plan.import_id,),
+    )
+    changed_ids = []
+    lead_matched = set(rows.filter(pl.col("outcome") == "matched").get_column("cid").to_list())
+    for cid, fields in updated:
+        if cid in lead_matched:
+            changed_ids.append(cid)
+            ctx.state.counters.changed_fields.update(fields)
+    return changed_ids
+
+
+_TYPES = {
+    "name": "text",
+    "document": "text",
+    "kind": "text",
+    "plan": "text",
+    "status": "text",
+    "wallet_id": "bigint",
+    "owner_id": "bigint",
+}
+
+
+# ----------------------------------------------------------------------------------------- run
+
+
+def _load_plan(db: Db, schema: str, import_id: int) -> tuple[Plan, dict[str, Any]]:
+    row = db.one(
+        f"SELECT source, mapping, options, state, checkpoint, storage_key, file_size, filename "
+        f"FROM {db.s}.import_jobs WHERE id = %s",
+        (import_id,),
+    )
+    if row is None:
+        raise LookupError(f"import {import_id} not found in {schema}")
+    source, mapping, options, state, checkpoint, storage_key, file_size, filename = row
+    headers = list(options["headers"])
+    by_index = {
+        f"c{headers.index(col)}": fld for col, fld in mapping.items() if fld != "ignore" and col in headers
+    }
+    plan = Plan(
+        import_id=import_id,
+        schema=schema,
+        source=source,
+        policy=options.get("dedupe", "keep-first"),
+        default_ddd=options.get("default_ddd") or None,
+        mapping=by_index,
+        headers=headers,
+    )
+    return plan, {
+        "state": state,
+        "checkpoint": checkpoint or {},
+        "options": options,
+        "storage_key": storage_key,
+        "file_size": file_size,
+        "filename": filename,
+    }
+
+
+def _owners(db: Db, schema: str) -> dict[str, int]:
+    rows = db.all(
+        "SELECT u.id, lower(u.email), u.name FROM platform.users u "
+        "JOIN platform.tenants t ON t.id = u.tenant_id WHERE t.schema_name = %s",
+        (schema,),
+    )
+    out: dict[str, int] = {}
+    for uid, email, name in rows:
+        out[email] = uid
+        if name:
+            out.setdefault(name.lower(), uid)
+            out.setdefault(fold(name), uid)
+    return out
+
+
+def run(
+    schema: str,
+    import_id: int,
+    storage: Storage | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Runs (or resumes) import `import_id` of tenant `schema` to completion; returns the report."""
+    storage = storage or get_storage()
+    with _connection() as conn:
+        db = Db(conn, schema)
+        lock = db.one("SELECT pg_try_advisory_lock(hashtext(%s), %s)", (schema, import_id))[0]
+        conn.commit()
+        if not lock:
+            log.info("import %s in %s is already running elsewhere", import_id, schema)
+            return {}
+        try:
+            return _run_locked(db, schema, import_id, storage, on_progress)
+        finally:
+            conn.rollback()
+            db.run("SELECT pg_advisory_unlock(hashtext(%s), %s)", (schema, import_id))
+            conn.commit()
+
+
+def _run_locked(
+    db: Db,
+    schema: str,
+    import_id: int,
+    storage: Storage,
+    on_progress: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    plan, job = _load_plan(db, schema, import_id)
+    if job["state"] in ("done", "failed", "cancelled"):
+        db.conn.rollback()
+        return dict(db.one(f"SELECT report FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[0] or {})
+    checkpoint = job["checkpoint"]
+    db.run(
+        f"UPDATE {db.s}.import_jobs SET state = 'running', started_at = COALESCE(started_at, now()), "
+        "updated_at = now(), error = NULL WHERE id = %s",
+        (import_id,),
+    )
+    db.conn.commit()
+    started = time.monotonic()
+    elapsed_before = float(checkpoint.get("elapsed", 0.0))
+    try:
+        _setup_temp(db)
+        ctx = Context(
+            db=db,
+            plan=plan,
+            state=State(counters=Counters.from_dict(checkpoint.get("counters", {}))),
+            owners=_owners(db, schema) if plan.columns("owner") else {},
+            wallets={},
+            lookup_db=bool(
+                db.one(
+                    f"SELECT EXISTS (SELECT 1 FROM {db.s}.contacts WHERE import_id IS DISTINCT FROM %s)",
+                    (import_id,),
+                )[0]
+            ),
+            lookup_source=bool(
+                db.one(
+                    f"SELECT EXISTS (SELECT 1 FROM {db.s}.customers WHERE source = %s "
+                    "AND import_id IS DISTINCT FROM %s)",
+                    (plan.source, import_id),
+                )[0]
+            ),
+        )
+        db.conn.commit()
+        with storage.open_local(job["storage_key"]) as path:
+            info = readers.info_from_options(path, job["options"])
+            resume = checkpoint.get("resume")
+            if resume is not None:
+                _replay(ctx, path, info, int(resume))
+            batches = readers.iter_batches(path, info, resume, checkpoint.get("next_line"))
+            for batch in batches:
+                if db.one(f"SELECT cancel_requested FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[0]:
+                    raise Cancelled()
+                process_batch(ctx, batch.frame, batch.errors, dry=False)
+                ctx.state.batches += 1
+                elapsed = elapsed_before + time.monotonic() - started
+                progress = _progress(ctx.state.counters, batch.bytes_read, info.size, elapsed)
+                db.run(
+                    f"UPDATE {db.s}.import_jobs SET rows_read = %s, bytes_read = %s, checkpoint = %s, "
+                    "report = %s, updated_at = now() WHERE id = %s",
+                    (
+                        ctx.state.counters.read,
+                        batch.bytes_read,
+                        json.dumps(
+                            {
+                                "resume": batch.resume,
+                                "next_line": batch.next_line,
+                                "counters": ctx.state.counters.to_dict(),
+                                "elapsed": elapsed,
+                            }
+                        ),
+                        json.dumps({**ctx.state.counters.to_dict(), **progress}),
+                        import_id,
+                    ),
+                )
+                db.conn.commit()
+                if on_progress:
+                    on_progress(progress)
+            _finish_missing(ctx)
+        report = ctx.state.counters.to_dict()
+        report["duration_s"] = round(elapsed_before + time.monotonic() - started, 3)
+        report["progress"] = 1.0
+        db.run(
+            f"UPDATE {db.s}.import_jobs SET state = 'done', report = %s, bytes_read = file_size, "
+            "finished_at = now(), updated_at = now() WHERE id = %s",
+            (json.dumps(report), import_id),
+        )
+        db.conn.commit()
+        # Fresh statistics keep the next import's index lookups on the index.
+        db.run(f"ANALYZE {db.s}.contacts")
+        db.run(f"ANALYZE {db.s}.customers")
+        db.conn.commit()
+        log.info(
+            "import %s in %s done: %s rows in %.1fs", import_id, schema, report["read"], report["duration_s"]
+        )
+        return report
+    except Cancelled:
+        db.conn.rollback()
+        return _stop(db, import_id, "cancelled", None)
+    except DomainError as exc:
+        db.conn.rollback()
+        return _stop(db, import_id, "failed", exc.message)
+    except Exception:
+        db.conn.rollback()
+        log.exception("import %s in %s failed", import_id, schema)
+        _stop(
+            db, import_id, "failed", "Falha inesperada na importação; as partes já gravadas foram mantidas."
+        )
+        raise
+
+
+def _stop(db: Db, import_id: int, state: str, error: str | None) -> dict[str, Any]:
+    db.run(
+        f"UPDATE {db.s}.import_jobs SET state = %s, error = %s, finished_at = now(), updated_at = now(), "
+        "report = report || jsonb_build_object('state', %s::text) WHERE id = %s",
+        (state, error, state, import_id),
+    )
+    db.conn.commit()
+    return dict(db.one(f"SELECT report FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[0] or {})
+
+
+def _progress(c: Counters, done: int, total: int, elapsed: float) -> dict[str, Any]:
+    rate = c.read / elapsed if elapsed > 0 else 0.0
+    frac = min(done / total, 1.0) if total else 1.0
+    eta = elapsed * (1 - frac) / frac if frac > 0 else None
+    return {
+        "rows_read": c.read,
+        "rate": round(rate, 1),
+        "eta_s": None if eta is None else round(eta, 1),
+        "progress": round(frac, 4),
+        "elapsed_s": round(elapsed, 2),
+    }
+
+
+def _replay(ctx: Context, path: Path, info: readers.FileInfo, resume: int) -> None:
+    """Rebuilds the in-file dedupe state for the part committed before a crash (no writes)."""
+    for batch in readers.iter_batches(path, info, None, None):
+        if batch.frame.height:
+            frame = batch.frame
+            process_batch(ctx, frame, [], dry=True)
+        if batch.resume >= resume:
+            break
+
+
+def _finish_missing(ctx: Context) -> None:
+    """Customers of this source that this version of the file no longer has (reported, never deleted)."""
+    if not ctx.lookup_source:
+        return
+    db = ctx.db
+    cids = ctx.state.cids()
+    db.copy_frame("imp_seen", pl.DataFrame({"id": cids.unique()}))
+    rows = db.all(
+        f"""
+        SELECT c.id, c.name FROM {db.s}.customers c
+        WHERE c.source = %s AND c.deleted_at IS NULL AND c.import_id IS DISTINCT FROM %s
+          AND NOT EXISTS (SELECT 1 FROM imp_seen s WHERE s.id = c.id)
+        ORDER BY c.id
+        """,
+        (ctx.plan.source, ctx.plan.import_id),
+    )
+    ctx.state.counters.missing = len(rows)
+    ctx.state.counters.missing_sample = [{"id": i, "name": n} for i, n in rows[:20]]
+    db.conn.commit()

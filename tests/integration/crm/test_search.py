@@ -1,0 +1,72 @@
+"""PostgreSQL search: accent-insensitive, one typo, phones in any format, documents, e-mails, RBAC."""
+
+import pytest
+from sqlmodel import Session
+
+from app.errors import Forbidden
+from app.search.postgres import PostgresSearch
+from tests.integration.crm.conftest import Crm, new_customer
+
+search = PostgresSearch()
+
+
+@pytest.fixture
+def people(db: Session, crm: Crm) -> dict[str, int]:
+    made = {
+        "joao": new_customer(db, crm.agent, name="João Conceição Silva", document="529.982.247-25",
+                             contacts=[{"kind": "phone", "value": "(11) 98765-4321"},
+                                       {"kind": "email", "value": "joao.silva@exemplo.com.br"}]),
+        "joana": new_customer(db, crm.agent, name="Joana Silveira"),
+        "maria": new_customer(db, crm.outsider, name="Maria João Pereira",
+                              contacts=[{"kind": "phone", "value": "21 3344-5566"}]),
+    }
+    return {k: v.id for k, v in made.items()}
+
+
+def ids(db: Session, actor: object, text: str) -> list[int]:
+    return [h.id for h in search.search(db, actor, text)]  # type: ignore[arg-type]
+
+
+def test_accent_insensitive_and_ranked(db: Session, crm: Crm, people: dict[str, int]) -> None:
+    hits = ids(db, crm.admin, "joao")
+    assert people["joao"] in hits and people["maria"] in hits and people["joana"] not in hits
+    assert ids(db, crm.admin, "joão silva")[0] == people["joao"]
+    assert ids(db, crm.admin, "CONCEICAO")[0] == people["joao"]
+
+
+def test_one_typo_in_a_name(db: Session, crm: Crm, people: dict[str, int]) -> None:
+    assert people["joao"] in ids(db, crm.admin, "joao conceicao silvx")
+    assert people["joana"] in ids(db, crm.admin, "joana silvera")
+
+
+@pytest.mark.parametrize(
+    "typed", ["(11) 98765-4321", "11987654321", "+55 11 98765-4321", "5511987654321", "011 98765 4321",
+              "1187654321", "98765-4321", "8765-4321"],
+)
+def test_phone_in_any_format(db: Session, crm: Crm, people: dict[str, int], typed: str) -> None:
+    hits = search.search(db, crm.admin, typed)
+    assert hits and hits[0].id == people["joao"] and hits[0].matched == "telefone"
+
+
+def test_document_and_email(db: Session, crm: Crm, people: dict[str, int]) -> None:
+    hit = search.search(db, crm.admin, "529.982.247-25")[0]
+    assert hit.id == people["joao"] and hit.matched == "documento"
+    assert ids(db, crm.admin, "529982")[0] == people["joao"]
+    assert ids(db, crm.admin, "JOAO.SILVA@exemplo.com.br") == [people["joao"]]
+    assert people["joao"] in ids(db, crm.admin, "joao.silva@")
+
+
+def test_results_respect_rbac(db: Session, crm: Crm, people: dict[str, int]) -> None:
+    assert people["maria"] not in ids(db, crm.agent, "joao")
+    assert people["maria"] not in ids(db, crm.manager, "maria")
+    assert ids(db, crm.outsider, "maria") == [people["maria"]]
+    assert ids(db, crm.outsider, "(21) 3344-5566") == [people["maria"]]
+    assert ids(db, crm.agent, "(21) 3344-5566") == []
+    assert ids(db, crm.agent2, "joao") == []
+
+
+def test_superadmin_cannot_search_tenant_data(db: Session, crm: Crm) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(Forbidden):
+        search.search(db, replace(crm.admin, role="superadmin"), "joao")
