@@ -300,7 +300,6 @@ def _parse_block(text: str, columns: list[str], delimiter: str) -> pl.DataFrame:
         separator=delimiter,
         quote_char='"',
         truncate_ragged_lines=True,
-        missing_utf8_is_empty_string=False,
         raise_if_empty=False,
     )
 
