@@ -1,10 +1,13 @@
 """The `crm` command line: run, migrate, tenants, superadmin, import, seed-demo."""
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -52,7 +55,7 @@ def run(
     report = migrate_all()
     if not report.ok:
         typer.secho(f"tenants not migrated: {', '.join(report.failed)}", fg=typer.colors.YELLOW, err=True)
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": url, **_frontend_env()}
     port = port or settings.app_port
     cmd = [
         sys.executable,
@@ -67,7 +70,37 @@ def run(
     if dev:
         cmd += ["--frontend-port", str(port + 1)]
     typer.echo(f"CRM em http://localhost:{port}")
-    raise typer.Exit(subprocess.call(cmd, cwd=ROOT, env=env))
+    raise typer.Exit(_serve(cmd, env))
+
+
+def _frontend_env() -> dict[str, str]:
+    """Point Reflex at the bun from the npm registry (its own bun download host is unreachable)."""
+    env = {"REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false"}
+    bun_dir = ROOT / ".tools/node_modules/@oven/bun-linux-x64/bin"
+    if (bun_dir / "bun").exists():
+        env["REFLEX_USE_SYSTEM_BUN"] = "1"
+        env["PATH"] = f"{bun_dir}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    return env
+
+
+def _serve(cmd: list[str], env: dict[str, str]) -> int:
+    """Run the Reflex server in its own process group and stop the whole group on SIGINT/SIGTERM.
+
+    Returning normally (instead of dying on the signal) lets atexit stop the embedded PostgreSQL.
+    """
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+
+    def _stop(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        return proc.wait()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @tenants_cli.command("create")

@@ -73,10 +73,20 @@ def _filter_params(
     except ValueError:
         raise Invalid("custom", 'Use JSON, por exemplo {"porte": "M"}.') from None
     return {
-        "text": q, "status": status or [], "plan": plan or [], "wallet_id": wallet_id or [],
-        "owner_id": owner_id or [], "tags": tag or [], "custom": custom_filter, "created_from": created_from,
-        "created_to": created_to, "updated_from": updated_from, "updated_to": updated_to,
-        "score_min": score_min, "score_max": score_max, "segment_id": segment_id,
+        "text": q,
+        "status": status or [],
+        "plan": plan or [],
+        "wallet_id": wallet_id or [],
+        "owner_id": owner_id or [],
+        "tags": tag or [],
+        "custom": custom_filter,
+        "created_from": created_from,
+        "created_to": created_to,
+        "updated_from": updated_from,
+        "updated_to": updated_to,
+        "score_min": score_min,
+        "score_max": score_max,
+        "segment_id": segment_id,
     }
 
 
@@ -84,14 +94,20 @@ def _filter_params(
 def list_customers(
     actor: TenantActor,
     db: TenantDB,
-    q: Annotated[str | None, Query(description="Nome, documento, telefone em qualquer formato ou e-mail")] = None,
+    q: Annotated[
+        str | None, Query(description="Nome, documento, telefone em qualquer formato ou e-mail")
+    ] = None,
     status: Annotated[list[str] | None, Query()] = None,
     plan: Annotated[list[str] | None, Query()] = None,
     wallet_id: Annotated[list[int] | None, Query()] = None,
     owner_id: Annotated[list[int] | None, Query()] = None,
     tag: Annotated[list[str] | None, Query(description="Qualquer uma das etiquetas")] = None,
-    custom: Annotated[str | None, Query(description='Campos personalizados em JSON: {"chave": valor} '
-                                                    'ou {"chave": {"min": a, "max": b}}')] = None,
+    custom: Annotated[
+        str | None,
+        Query(
+            description='Campos personalizados em JSON: {"chave": valor} ou {"chave": {"min": a, "max": b}}'
+        ),
+    ] = None,
     created_from: date | None = None,
     created_to: date | None = None,
     updated_from: date | None = None,
@@ -99,15 +115,36 @@ def list_customers(
     score_min: int | None = None,
     score_max: int | None = None,
     segment_id: int | None = None,
-    sort: Annotated[str, Query(description="name, created_at, updated_at, score, status, id; '-' = "
-                                           "decrescente; relevance (com q)")] = "-updated_at",
+    sort: Annotated[
+        str,
+        Query(
+            description="name, created_at, updated_at, score, status, id; '-' = "
+            "decrescente; relevance (com q)"
+        ),
+    ] = "-updated_at",
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CustomerPage:
     query = CustomerQuery(
-        **_filter_params(q, status, plan, wallet_id, owner_id, tag, custom, created_from, created_to, updated_from,
-                         updated_to, score_min, score_max, segment_id),
-        sort=sort, cursor=cursor, limit=limit,
+        **_filter_params(
+            q,
+            status,
+            plan,
+            wallet_id,
+            owner_id,
+            tag,
+            custom,
+            created_from,
+            created_to,
+            updated_from,
+            updated_to,
+            score_min,
+            score_max,
+            segment_id,
+        ),
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
     )
     page = customers.list_customers(db, actor, query)
     return CustomerPage(items=page.rows, next_cursor=page.next_cursor)
@@ -139,7 +176,9 @@ def get_customer(customer_id: int, actor: TenantActor, db: TenantDB) -> Customer
 
 
 @router.put("/clientes/{customer_id}", response_model=CustomerRow, summary="Altera cliente")
-async def update_customer(customer_id: int, body: CustomerUpdate, actor: TenantActor, db: TenantDB) -> CustomerRow:
+async def update_customer(
+    customer_id: int, body: CustomerUpdate, actor: TenantActor, db: TenantDB
+) -> CustomerRow:
     customer = customers.update_customer(db, actor, customer_id, body)
     db.commit()
     await after_customer_write(actor.schema or "", [customer_id])
@@ -178,7 +217,9 @@ def add_contact(customer_id: int, body: contacts.ContactIn, actor: TenantActor, 
 
 
 @router.put("/contatos/{contact_id}", response_model=Contact, tags=["contatos"])
-def update_contact(contact_id: int, body: contacts.ContactUpdate, actor: TenantActor, db: TenantDB) -> Contact:
+def update_contact(
+    contact_id: int, body: contacts.ContactUpdate, actor: TenantActor, db: TenantDB
+) -> Contact:
     return contacts.update_contact(db, actor, contact_id, body)
 
 
@@ -229,8 +270,12 @@ def bulk_progress(job_id: int, actor: TenantActor, db: TenantDB) -> BulkJob:
     return customers.get_bulk_job(db, actor, job_id)
 
 
-@router.post("/clientes/exportar", summary="Exporta CSV do filtro ou da seleção",
-             response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
+@router.post(
+    "/clientes/exportar",
+    summary="Exporta CSV do filtro ou da seleção",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def export(body: ExportBody, actor: TenantActor) -> StreamingResponse:
     schema = actor.schema or ""
     # Validate and authorise before the first byte, so errors are proper 403/422 responses.
@@ -245,5 +290,8 @@ def export(body: ExportBody, actor: TenantActor) -> StreamingResponse:
                 yield chunk.encode()
             db.commit()  # the export's audit row
 
-    return StreamingResponse(stream(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="clientes.csv"'})
+    return StreamingResponse(
+        stream(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="clientes.csv"'},
+    )

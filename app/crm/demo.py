@@ -1,0 +1,496 @@
+"""seed_demo: a realistic demo/benchmark tenant (500k customers, 1M contacts, 5M interactions) in minutes.
+
+Customers are streamed with COPY; contacts, interactions, conversations and appointments are derived
+server-side with INSERT ... SELECT over generate_series. Secondary indexes are dropped before the
+load and rebuilt after (one sorted build is far cheaper than 5M incremental GIN/btree inserts).
+"""
+
+import json
+import logging
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import select
+
+from app.auth.passwords import hash_password
+from app.errors import Conflict, NotFound
+from models.platform import Tenant, User
+from tenants.database import engine, platform_session
+from tenants.naming import is_tenant_schema
+
+log = logging.getLogger(__name__)
+
+FIRST = [
+    "João",
+    "Maria",
+    "José",
+    "Ana",
+    "Antônio",
+    "Francisca",
+    "Carlos",
+    "Paulo",
+    "Adriana",
+    "Lúcia",
+    "Luiz",
+    "Márcia",
+    "Pedro",
+    "Juliana",
+    "Fernanda",
+    "Marcos",
+    "Patrícia",
+    "Rafael",
+    "Aline",
+    "Sebastião",
+    "Gabriel",
+    "Letícia",
+    "Vitória",
+    "Mateus",
+    "Júlia",
+    "Lucas",
+    "Beatriz",
+    "Thiago",
+    "Conceição",
+    "Raimundo",
+    "Cláudia",
+    "Sérgio",
+    "Débora",
+    "Rodrigo",
+    "Camila",
+    "André",
+    "Bruna",
+    "Felipe",
+    "Renata",
+    "Gustavo",
+    "Simone",
+    "Eduardo",
+    "Vânia",
+    "Fábio",
+    "Luíza",
+    "Ricardo",
+    "Tânia",
+    "Daniel",
+    "Mônica",
+    "Leandro",
+    "Érica",
+    "Vinícius",
+    "Larissa",
+    "Otávio",
+    "Rosângela",
+    "Caio",
+    "Helena",
+    "Igor",
+    "Sônia",
+    "Wagner",
+]
+LAST = [
+    "Silva",
+    "Santos",
+    "Oliveira",
+    "Souza",
+    "Rodrigues",
+    "Ferreira",
+    "Alves",
+    "Pereira",
+    "Lima",
+    "Gomes",
+    "Costa",
+    "Ribeiro",
+    "Martins",
+    "Carvalho",
+    "Almeida",
+    "Lopes",
+    "Soares",
+    "Fernandes",
+    "Vieira",
+    "Barbosa",
+    "Rocha",
+    "Dias",
+    "Nascimento",
+    "Andrade",
+    "Moreira",
+    "Nunes",
+    "Marques",
+    "Machado",
+    "Mendes",
+    "Freitas",
+    "Cardoso",
+    "Ramos",
+    "Gonçalves",
+    "Santana",
+    "Teixeira",
+    "Araújo",
+    "Conceição",
+    "Simões",
+    "Brandão",
+    "Magalhães",
+    "Falcão",
+    "Guimarães",
+    "Assunção",
+    "Estêvão",
+    "Calixto",
+    "Peixoto",
+    "Quintão",
+    "Romão",
+    "Sampaio",
+    "Tavares",
+    "Valadão",
+    "Xavier",
+    "Zanetti",
+    "Bragança",
+    "Câmara",
+    "Damasceno",
+    "Evangelista",
+    "Figueiredo",
+    "Leitão",
+    "Monteiro",
+]
+BUSINESS = [
+    "Telecom",
+    "Comércio",
+    "Distribuidora",
+    "Transportes",
+    "Construtora",
+    "Padaria",
+    "Farmácia",
+    "Mercado",
+    "Auto Peças",
+    "Clínica",
+    "Escritório",
+    "Logística",
+    "Engenharia",
+    "Informática",
+]
+SUFFIX = ["Ltda", "ME", "EIRELI", "S.A.", "EPP"]
+PLANS = [
+    "Controle 15GB",
+    "Controle 25GB",
+    "Pós 50GB",
+    "Pós 100GB",
+    "Fibra 300MB",
+    "Fibra 500MB",
+    "Fibra 1GB",
+    "Empresas 100GB",
+    "Empresas Ilimitado",
+    "Pré Turbo",
+]
+STATUSES = (
+    ["ativo"] * 70
+    + ["inadimplente"] * 10
+    + ["suspenso"] * 5
+    + ["cancelado"] * 8
+    + ["prospecto"] * 5
+    + ["inativo"] * 2
+)
+TAGS = [
+    ("vip", "yellow"),
+    ("portabilidade", "blue"),
+    ("renovação", "green"),
+    ("churn-risco", "red"),
+    ("pme", "purple"),
+    ("fibra", "teal"),
+    ("5g", "orange"),
+    ("inadimplente-30d", "red"),
+    ("indicação", "pink"),
+    ("black-friday", "gray"),
+]
+WALLETS = ["PME Sul", "PME Norte", "Varejo SP", "Varejo RJ", "Corporativo"]
+INTERACTION_KINDS = [
+    "message_in",
+    "message_out",
+    "note",
+    "call",
+    "status_change",
+    "appointment",
+    "campaign",
+    "import",
+    "stage_change",
+    "field_change",
+]
+SUMMARIES = {
+    "message_in": "Cliente: quero saber do meu plano",
+    "message_out": "Olá! Posso ajudar com a sua fatura?",
+    "note": "Cliente pediu proposta de portabilidade",
+    "call": "Ligação de 4 min: interesse em upgrade",
+    "status_change": "Status alterado para Ativo",
+    "appointment": "Retorno agendado",
+    "campaign": "Campanha Black Friday enviada",
+    "import": "Importado da planilha da operadora",
+    "stage_change": "Oportunidade: Lead → Proposta enviada",
+    "field_change": "Dados alterados: plano",
+}
+_CUSTOMER_COLUMNS = (
+    "name",
+    "trade_name",
+    "document",
+    "kind",
+    "status",
+    "plan",
+    "wallet_id",
+    "owner_id",
+    "score",
+    "custom",
+    "tags",
+    "source",
+    "source_key",
+    "created_at",
+    "updated_at",
+)
+
+
+def _cpf(base: int) -> str:
+    d = [int(c) for c in f"{base % 1_000_000_000:09d}"]
+    for n in (9, 10):
+        total = sum(d[i] * (n + 1 - i) for i in range(n))
+        d.append(total * 10 % 11 % 10)
+    return "".join(map(str, d))
+
+
+def _cnpj(base: int) -> str:
+    d = [int(c) for c in f"{base % 100_000_000:08d}0001"]
+    for n in (12, 13):
+        weights = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2][13 - n :]
+        total = sum(d[i] * weights[i] for i in range(n))
+        d.append(0 if total % 11 < 2 else 11 - total % 11)
+    return "".join(map(str, d))
+
+
+def _pg_array(values: list[str]) -> str:
+    return "{" + ",".join('"' + v.replace('"', '\\"') + '"' for v in values) + "}"
+
+
+def _users(tenant: Tenant, agents: int) -> list[int]:
+    """Demo team members (2 managers, `agents` agents in teams sul/norte); returns the agents' ids."""
+    with platform_session() as db:
+        existing = {u.email: u for u in db.exec(select(User).where(User.tenant_id == tenant.id)).all()}
+        password = hash_password("Demo-senha-123")
+        ids: list[int] = []
+        for i in range(agents + 2):
+            manager = i < 2
+            team = "sul" if i % 2 == 0 else "norte"
+            email = f"{'gestor' if manager else 'atendente'}{i:02d}@{tenant.slug}.demo"
+            user = existing.get(email)
+            if user is None:
+                user = User(
+                    tenant_id=tenant.id,
+                    email=email,
+                    name=f"{'Gestor' if manager else 'Atendente'} {i:02d}",
+                    role="manager" if manager else "agent",
+                    team=team,
+                    password_hash=password,
+                )
+                db.add(user)
+                db.flush()
+            if not manager:
+                ids.append(user.id or 0)
+        db.commit()
+        return ids
+
+
+def _customer_rows(n: int, owners: list[int], wallet_ids: list[int], rng: random.Random) -> Any:
+    now = datetime.now(UTC)
+    tag_names = [t for t, _ in TAGS]
+    for i in range(n):
+        pj = rng.random() < 0.2
+        if pj:
+            name = f"{rng.choice(BUSINESS)} {rng.choice(LAST)} {rng.choice(LAST)} {rng.choice(SUFFIX)}"
+            document, kind = _cnpj(i + 1), "PJ"
+        else:
+            name = f"{rng.choice(FIRST)} {rng.choice(LAST)} {rng.choice(LAST)}"
+            document, kind = _cpf(i + 1), "PF"
+        created = now - timedelta(days=rng.random() * 730)
+        updated = created + (now - created) * rng.random()
+        k = rng.random()
+        tags = [rng.choice(tag_names)] if k < 0.3 else ([] if k < 0.9 else rng.sample(tag_names, 2))
+        custom = (
+            {"linhas": rng.randint(1, 50), "porte": rng.choice(["P", "M", "G"])} if pj else {"porte": "P"}
+        )
+        yield (
+            name,
+            name.split(" ")[0] + " " + name.split(" ")[1] if pj else None,
+            document,
+            kind,
+            rng.choice(STATUSES),
+            rng.choice(PLANS),
+            wallet_ids[i % len(wallet_ids)],
+            owners[i % len(owners)],
+            rng.randint(0, 1000),
+            json.dumps(custom),
+            _pg_array(tags),
+            "demo",
+            str(i + 1),
+            created,
+            updated,
+        )
+
+
+def seed_demo(
+    schema: str,
+    customers: int,
+    contacts_per_customer: int = 2,
+    interactions_per_customer: int = 10,
+    agents: int = 20,
+    seed: int = 42,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Fill an empty tenant schema with demo data; returns counts and seconds per step.
+
+    `progress(step: str)` is called between steps (the CLI prints it). Refuses a tenant that
+    already has customers: the secondary indexes are dropped during the load.
+    """
+    if not is_tenant_schema(schema):
+        raise ValueError(f"not a tenant schema: {schema!r}")
+    say = progress or (lambda step: log.info("seed-demo %s: %s", schema, step))
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with platform_session() as pdb:
+        tenant = pdb.exec(select(Tenant).where(Tenant.schema_name == schema)).first()
+    if tenant is None:
+        raise NotFound("Organização não encontrada.")
+    owners = _users(tenant, agents)
+    rng = random.Random(seed)
+    raw = engine().raw_connection()
+    try:
+        conn: Any = raw.driver_connection
+        with conn.cursor() as cur:
+            cur.execute(f'SELECT EXISTS (SELECT 1 FROM "{schema}".customers)')
+            if cur.fetchone()[0]:
+                raise Conflict(
+                    "Esta organização já tem clientes; use uma organização vazia para a demonstração."
+                )
+            cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            cur.execute("SET LOCAL max_parallel_maintenance_workers = 2")
+            cur.execute("SET LOCAL synchronous_commit = off")
+            for name, color in TAGS:
+                cur.execute(
+                    f'INSERT INTO "{schema}".tags (name, color) VALUES (%s, %s) ON CONFLICT DO NOTHING',
+                    (name, color),
+                )
+            wallet_ids = []
+            for name in WALLETS:
+                cur.execute(
+                    f'INSERT INTO "{schema}".wallets (name, description) VALUES (%s, %s) '
+                    f"ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+                    (name, ""),
+                )
+                wallet_ids.append(cur.fetchone()[0])
+            cur.execute(
+                f'INSERT INTO "{schema}".custom_fields (key, label, type, options, required, position, '
+                f"show_in_list, show_in_filters) VALUES ('linhas', 'Linhas', 'number', '{{}}', false, 1, true, true),"
+                f" ('porte', 'Porte', 'select', '{{P,M,G}}', false, 2, true, true) ON CONFLICT (key) DO NOTHING"
+            )
+            # Drop the secondary indexes of the three big tables; rebuild them after the load.
+            cur.execute(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+                "JOIN pg_class c ON c.relname = i.indexname JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "AND n.nspname = i.schemaname "
+                "WHERE i.schemaname = %s AND i.tablename IN ('customers', 'contacts', 'interactions') "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)",
+                (schema,),
+            )
+            indexes = cur.fetchall()
+            for name, _ in indexes:
+                cur.execute(f'DROP INDEX "{schema}"."{name}"')
+            timings["prepare"] = time.perf_counter() - t0
+            say(f"copy {customers} customers")
+
+            t = time.perf_counter()
+            columns = ", ".join(_CUSTOMER_COLUMNS)
+            with cur.copy(f'COPY "{schema}".customers ({columns}) FROM STDIN') as copy:
+                for row in _customer_rows(customers, owners, wallet_ids, rng):
+                    copy.write_row(row)
+            timings["customers_copy"] = time.perf_counter() - t
+            say("contacts")
+
+            t = time.perf_counter()
+            # Phone numbers embed the customer id, so they are unique like the real dedupe key demands.
+            cur.execute(
+                f'INSERT INTO "{schema}".contacts (customer_id, kind, value, is_primary, opt_out, created_at) '
+                f"SELECT c.id, 'phone', '+55' || (11 + c.id % 88)::text || '9' || lpad((c.id % 100000000)::text, 8,"
+                f" '0'), true, c.id % 50 = 0, c.created_at FROM \"{schema}\".customers c"
+            )
+            if contacts_per_customer > 1:
+                cur.execute(
+                    f'INSERT INTO "{schema}".contacts (customer_id, kind, value, is_primary, created_at) '
+                    f"SELECT c.id, 'email', lower(public.crm_norm(split_part(c.name, ' ', 1))) || '.' || c.id || "
+                    f"'@exemplo.com.br', false, c.created_at FROM \"{schema}\".customers c"
+                )
+            for extra in range(2, contacts_per_customer):
+                cur.execute(
+                    f'INSERT INTO "{schema}".contacts (customer_id, kind, value, created_at) '
+                    f"SELECT c.id, 'whatsapp', '+55' || (11 + c.id % 88)::text || '8' || lpad(((c.id * {extra}) "
+                    f"% 100000000)::text, 8, '0'), c.created_at FROM \"{schema}\".customers c ON CONFLICT DO NOTHING"
+                )
+            timings["contacts"] = time.perf_counter() - t
+            say(f"{customers * interactions_per_customer} interactions")
+
+            t = time.perf_counter()
+            kinds = _pg_array(INTERACTION_KINDS)
+            summaries = _pg_array([SUMMARIES[k] for k in INTERACTION_KINDS])
+            cur.execute(
+                f'INSERT INTO "{schema}".interactions (customer_id, kind, summary, payload, actor_id, origin, at) '
+                f"SELECT c.id, (%s::text[])[1 + (c.id * 7 + g) % 10], (%s::text[])[1 + (c.id * 7 + g) % 10], "
+                f"'{{}}'::jsonb, CASE WHEN g % 3 = 0 THEN NULL ELSE c.owner_id END, "
+                f"CASE WHEN g % 3 = 0 THEN 'system' ELSE 'user' END, "
+                f"c.created_at + (c.updated_at - c.created_at) * (g::float8 / %s) "
+                f'FROM "{schema}".customers c CROSS JOIN generate_series(1, %s) g',
+                (kinds, summaries, interactions_per_customer, interactions_per_customer),
+            )
+            timings["interactions"] = time.perf_counter() - t
+            say("conversations, appointments")
+
+            t = time.perf_counter()
+            cur.execute(
+                f'INSERT INTO "{schema}".conversations (customer_id, contact_id, channel, status, assignee_id, '
+                f"last_message_at) SELECT c.id, NULL, 'whatsapp', CASE WHEN c.id % 3 = 0 THEN 'resolved' "
+                f"ELSE 'open' END, c.owner_id, c.updated_at FROM \"{schema}\".customers c WHERE c.id % 20 = 0"
+            )
+            cur.execute(
+                f'INSERT INTO "{schema}".messages (conversation_id, direction, body, status, created_at) '
+                f"SELECT v.id, CASE WHEN g % 2 = 1 THEN 'in' ELSE 'out' END, CASE WHEN g % 2 = 1 THEN "
+                f"'Oi, quero mudar de plano' ELSE 'Claro! Qual plano você usa hoje?' END, CASE WHEN g % 2 = 1 "
+                f"THEN 'received' ELSE 'delivered' END, v.last_message_at - (4 - g) * interval '5 minutes' "
+                f'FROM "{schema}".conversations v CROSS JOIN generate_series(1, 3) g'
+            )
+            cur.execute(
+                f'INSERT INTO "{schema}".appointments (customer_id, title, description, kind, starts_at, ends_at, '
+                f"time_zone, remind_minutes, owner_id) SELECT c.id, 'Retorno: ' || split_part(c.name, ' ', 1), '', "
+                f"'follow_up', date_trunc('hour', now()) + ((c.id % 240) - 48) * interval '1 hour', "
+                f"date_trunc('hour', now()) + ((c.id % 240) - 48) * interval '1 hour' + interval '30 minutes', "
+                f"'America/Sao_Paulo', 15, c.owner_id FROM \"{schema}\".customers c WHERE c.id % 250 = 0"
+            )
+            timings["conversations_appointments"] = time.perf_counter() - t
+            say(f"rebuild {len(indexes)} indexes")
+
+            t = time.perf_counter()
+            for _, definition in indexes:
+                cur.execute(definition)
+            timings["indexes"] = time.perf_counter() - t
+        conn.commit()
+        t = time.perf_counter()
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for table in (
+                "customers",
+                "contacts",
+                "interactions",
+                "conversations",
+                "messages",
+                "appointments",
+            ):
+                cur.execute(f'VACUUM (ANALYZE) "{schema}".{table}')
+        conn.autocommit = False
+        timings["analyze"] = time.perf_counter() - t
+    finally:
+        raw.close()
+    timings["total"] = time.perf_counter() - t0
+    say(f"done in {timings['total']:.1f}s")
+    return {
+        "schema": schema,
+        "customers": customers,
+        "contacts": customers * contacts_per_customer,
+        "interactions": customers * interactions_per_customer,
+        "agents": owners,
+        "seconds": {k: round(v, 2) for k, v in timings.items()},
+    }

@@ -1,0 +1,230 @@
+"""Import benchmarks: `make bench` (or `python -m tests.bench.bench_import`). Prints numbers, asserts nothing.
+
+Scenarios, each in a child process so its peak RSS is its own, on a fresh database:
+  csv-500k      500k-row messy CSV into an empty tenant (file -> customers+contacts -> report)
+  reimport-500k the same file again into the now-populated tenant
+  csv-2m        2M-row CSV into another empty tenant
+  xlsx-500k     500k-row XLSX into another empty tenant
+  psql-copy     baseline: psql \\copy of the 500k CSV into an unindexed text table
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def child(schema: str, path: Path, source: str, storage_dir: Path) -> None:
+    """Runs one import in this process and prints a JSON line with timing and memory."""
+    from app.auth.actor import system_actor
+    from app.importing import jobs, pipeline
+    from app.storage import LocalStorage
+    from tenants.database import session
+
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def sampler() -> None:
+        while not stop.is_set():
+            samples.append(_rss_mb())
+            time.sleep(0.1)
+
+    storage = LocalStorage(storage_dir)
+    actor = system_actor(None, schema)
+    t0 = time.perf_counter()
+    threading.Thread(target=sampler, daemon=True).start()
+    with session(schema) as db:
+        job = jobs.create_import(
+            db, actor, jobs.ImportOptions(source=source), local_path=path, storage=storage
+        )
+        db.commit()
+        import_id = job.id
+    assert import_id is not None
+    report = pipeline.run(schema, import_id, storage=storage)
+    total = time.perf_counter() - t0
+    stop.set()
+    print(
+        json.dumps(
+            {
+                "total_s": round(total, 2),
+                "pipeline_s": report.get("duration_s"),
+                "peak_rss_mb": round(max(samples or [_rss_mb()]), 1),
+                "rss_p10_mb": round(sorted(samples)[len(samples) // 10], 1) if samples else None,
+                "report": {
+                    k: report.get(k)
+                    for k in (
+                        "read",
+                        "valid",
+                        "invalid",
+                        "duplicates",
+                        "created",
+                        "updated",
+                        "unchanged",
+                        "missing",
+                        "conflicts",
+                        "errors",
+                        "warnings",
+                    )
+                },
+            }
+        )
+    )
+
+
+def _run_child(
+    env: dict[str, str], schema: str, path: Path, source: str, storage_dir: Path
+) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.bench_import",
+            "--child",
+            schema,
+            str(path),
+            source,
+            str(storage_dir),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _psql_copy(url: str, path: Path, columns: int) -> float:
+    cols = ", ".join(f"c{i} text" for i in range(columns))
+    subprocess.run(
+        ["psql", url, "-q", "-c", f"DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy ({cols})"],
+        check=True,
+    )
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            "psql",
+            url,
+            "-q",
+            "-c",
+            f"\\copy bench_copy FROM '{path}' WITH (FORMAT csv, HEADER true, DELIMITER ';')",
+        ],
+        check=True,
+    )
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=500_000)
+    ap.add_argument("--big-rows", type=int, default=2_000_000)
+    ap.add_argument("--xlsx-rows", type=int, default=500_000)
+    ap.add_argument("--skip", action="append", default=[], help="csv-2m, xlsx-500k, reimport-500k")
+    ap.add_argument("--dir", type=Path, default=ROOT / ".data" / "bench")
+    ap.add_argument("--child", nargs=4, metavar=("SCHEMA", "FILE", "SOURCE", "STORAGE"))
+    args = ap.parse_args()
+    if args.child:
+        schema, file, source, storage_dir = args.child
+        child(schema, Path(file), source, Path(storage_dir))
+        return
+
+    from tests.bench.generate import HEADERS, write_csv, write_xlsx
+
+    args.dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {"csv": args.dir / f"clientes_{args.rows}.csv"}
+    if "csv-2m" not in args.skip:
+        files["big"] = args.dir / f"clientes_{args.big_rows}.csv"
+    if "xlsx-500k" not in args.skip:
+        files["xlsx"] = args.dir / f"clientes_{args.xlsx_rows}.xlsx"
+    for kind, path in files.items():
+        if not path.exists():
+            print(f"generating {path.name} ...", flush=True)
+            if kind == "xlsx":
+                write_xlsx(path, args.xlsx_rows)
+            else:
+                write_csv(path, args.rows if kind == "csv" else args.big_rows)
+
+    import psycopg
+
+    name = f"crm_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN_URL.rpartition("/")[0] + "/" + name
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DATA_DIR": str(args.dir / "data"),
+        "REDIS_URL": "",
+        "SECRET_KEY": uuid.uuid4().hex,
+    }
+    os.environ.update(env)
+    results: dict[str, Any] = {}
+    try:
+        from tenants.migrations import upgrade_platform
+        from tenants.provisioning import SignupInput, provision_tenant
+
+        upgrade_platform()
+
+        def tenant(slug: str) -> str:
+            t = provision_tenant(
+                SignupInput(
+                    name=slug,
+                    slug=f"{slug}-{uuid.uuid4().hex[:6]}",
+                    admin_name="Admin",
+                    admin_email=f"admin@{slug}.com.br",
+                    admin_password="Senha-forte-123",
+                )
+            )
+            assert t.schema_name
+            return t.schema_name
+
+        storage_dir = args.dir / "storage"
+        results["psql-copy"] = {"total_s": round(_psql_copy(url, files["csv"], len(HEADERS)), 2)}
+        print("psql-copy", results["psql-copy"], flush=True)
+        s1 = tenant("bench")
+        results["csv-500k"] = _run_child(env, s1, files["csv"], "legado", storage_dir)
+        print("csv-500k", results["csv-500k"], flush=True)
+        if "reimport-500k" not in args.skip:
+            results["reimport-500k"] = _run_child(env, s1, files["csv"], "legado", storage_dir)
+            print("reimport-500k", results["reimport-500k"], flush=True)
+        if "big" in files:
+            results["csv-2m"] = _run_child(env, tenant("big"), files["big"], "legado", storage_dir)
+            print("csv-2m", results["csv-2m"], flush=True)
+        if "xlsx" in files:
+            results["xlsx-500k"] = _run_child(env, tenant("xlsx"), files["xlsx"], "planilha", storage_dir)
+            print("xlsx-500k", results["xlsx-500k"], flush=True)
+    finally:
+        from tenants.database import reset_engine
+
+        reset_engine()
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    base = results["csv-500k"]["total_s"]
+    print("\n== import benchmark (2 cores) ==")
+    for k, v in results.items():
+        print(f"{k:14s} total {v['total_s']:7.2f} s   peak RSS {v.get('peak_rss_mb', '-')} MB")
+    print(f"500k CSV / psql \\copy ratio: {base / results['psql-copy']['total_s']:.1f}x")
+    if "csv-2m" in results:
+        print(f"2M / 500k ratio: {results['csv-2m']['total_s'] / base:.2f}x")
+    (args.dir / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
