@@ -55,7 +55,7 @@ def run(
     report = migrate_all()
     if not report.ok:
         typer.secho(f"tenants not migrated: {', '.join(report.failed)}", fg=typer.colors.YELLOW, err=True)
-    env = {**os.environ, "DATABASE_URL": url, **_frontend_env()}
+    env = {**os.environ, "DATABASE_URL": url, **frontend_env()}
     port = port or settings.app_port
     cmd = [
         sys.executable,
@@ -73,7 +73,7 @@ def run(
     raise typer.Exit(_serve(cmd, env))
 
 
-def _frontend_env() -> dict[str, str]:
+def frontend_env() -> dict[str, str]:
     """Point Reflex at the bun from the npm registry (its own bun download host is unreachable)."""
     env = {"REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false"}
     bun_dir = ROOT / ".tools/node_modules/@oven/bun-linux-x64/bin"

@@ -238,6 +238,73 @@ _CUSTOMER_COLUMNS = (
     "updated_at",
 )
 
+_ANALYZE = ("customers", "contacts", "interactions", "conversations", "messages", "appointments")
+# {s} is the tenant schema (validated by is_tenant_schema before use); values go as parameters.
+SQL = {
+    "tag": 'INSERT INTO "{s}".tags (name, color) VALUES (%s, %s) ON CONFLICT DO NOTHING',
+    "wallet": """
+        INSERT INTO "{s}".wallets (name, description) VALUES (%s, '')
+        ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id""",
+    "custom_fields": """
+        INSERT INTO "{s}".custom_fields
+            (key, label, type, options, required, position, show_in_list, show_in_filters)
+        VALUES ('linhas', 'Linhas', 'number', '{{}}', false, 1, true, true),
+               ('porte', 'Porte', 'select', '{{P,M,G}}', false, 2, true, true)
+        ON CONFLICT (key) DO NOTHING""",
+    "indexes": """
+        SELECT i.indexname, i.indexdef FROM pg_indexes i
+        JOIN pg_namespace n ON n.nspname = i.schemaname
+        JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = n.oid
+        WHERE i.schemaname = %s AND i.tablename IN ('customers', 'contacts', 'interactions')
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)""",
+    # Phone numbers embed the customer id, so they are unique as the real dedupe key demands.
+    "phones": """
+        INSERT INTO "{s}".contacts (customer_id, kind, value, is_primary, opt_out, created_at)
+        SELECT c.id, 'phone',
+               '+55' || (11 + c.id % 88)::text || '9' || lpad((c.id % 100000000)::text, 8, '0'),
+               true, c.id % 50 = 0, c.created_at
+        FROM "{s}".customers c""",
+    "emails": """
+        INSERT INTO "{s}".contacts (customer_id, kind, value, is_primary, created_at)
+        SELECT c.id, 'email', public.crm_norm(split_part(c.name, ' ', 1)) || '.' || c.id || '@exemplo.com.br',
+               false, c.created_at
+        FROM "{s}".customers c""",
+    "whatsapp": """
+        INSERT INTO "{s}".contacts (customer_id, kind, value, created_at)
+        SELECT c.id, 'whatsapp',
+               '+55' || (11 + c.id %% 88)::text || '8' || lpad(((c.id * %s) %% 100000000)::text, 8, '0'),
+               c.created_at
+        FROM "{s}".customers c ON CONFLICT DO NOTHING""",
+    "interactions": """
+        INSERT INTO "{s}".interactions (customer_id, kind, summary, payload, actor_id, origin, at)
+        SELECT c.id, (%s::text[])[1 + (c.id * 7 + g) %% 10], (%s::text[])[1 + (c.id * 7 + g) %% 10],
+               '{{}}'::jsonb, CASE WHEN g %% 3 = 0 THEN NULL ELSE c.owner_id END,
+               CASE WHEN g %% 3 = 0 THEN 'system' ELSE 'user' END,
+               c.created_at + (c.updated_at - c.created_at) * (g::float8 / %s)
+        FROM "{s}".customers c CROSS JOIN generate_series(1, %s) g""",
+    "conversations": """
+        INSERT INTO "{s}".conversations (customer_id, channel, status, assignee_id, last_message_at)
+        SELECT c.id, 'whatsapp', CASE WHEN c.id % 3 = 0 THEN 'resolved' ELSE 'open' END,
+               c.owner_id, c.updated_at
+        FROM "{s}".customers c WHERE c.id % 20 = 0""",
+    "messages": """
+        INSERT INTO "{s}".messages (conversation_id, direction, body, status, created_at)
+        SELECT v.id, CASE WHEN g % 2 = 1 THEN 'in' ELSE 'out' END,
+               CASE WHEN g % 2 = 1 THEN 'Oi, quero mudar de plano'
+                    ELSE 'Claro! Qual plano você usa hoje?' END,
+               CASE WHEN g % 2 = 1 THEN 'received' ELSE 'delivered' END,
+               v.last_message_at - (4 - g) * interval '5 minutes'
+        FROM "{s}".conversations v CROSS JOIN generate_series(1, 3) g""",
+    "appointments": """
+        INSERT INTO "{s}".appointments
+            (customer_id, title, description, kind, starts_at, ends_at, time_zone, remind_minutes, owner_id)
+        SELECT c.id, 'Retorno: ' || split_part(c.name, ' ', 1), '', 'follow_up',
+               date_trunc('hour', now()) + ((c.id % 240) - 48) * interval '1 hour',
+               date_trunc('hour', now()) + ((c.id % 240) - 48) * interval '1 hour' + interval '30 minutes',
+               'America/Sao_Paulo', 15, c.owner_id
+        FROM "{s}".customers c WHERE c.id % 250 = 0""",
+}
+
 
 def _cpf(base: int) -> str:
     d = [int(c) for c in f"{base % 1_000_000_000:09d}"]
@@ -363,32 +430,14 @@ def seed_demo(
             cur.execute("SET LOCAL max_parallel_maintenance_workers = 2")
             cur.execute("SET LOCAL synchronous_commit = off")
             for name, color in TAGS:
-                cur.execute(
-                    f'INSERT INTO "{schema}".tags (name, color) VALUES (%s, %s) ON CONFLICT DO NOTHING',
-                    (name, color),
-                )
+                cur.execute(SQL["tag"].format(s=schema), (name, color))
             wallet_ids = []
             for name in WALLETS:
-                cur.execute(
-                    f'INSERT INTO "{schema}".wallets (name, description) VALUES (%s, %s) '
-                    f"ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
-                    (name, ""),
-                )
+                cur.execute(SQL["wallet"].format(s=schema), (name,))
                 wallet_ids.append(cur.fetchone()[0])
-            cur.execute(
-                f'INSERT INTO "{schema}".custom_fields (key, label, type, options, required, position, '
-                f"show_in_list, show_in_filters) VALUES ('linhas', 'Linhas', 'number', '{{}}', false, 1, true, true),"
-                f" ('porte', 'Porte', 'select', '{{P,M,G}}', false, 2, true, true) ON CONFLICT (key) DO NOTHING"
-            )
+            cur.execute(SQL["custom_fields"].format(s=schema))
             # Drop the secondary indexes of the three big tables; rebuild them after the load.
-            cur.execute(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-                "JOIN pg_class c ON c.relname = i.indexname JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "AND n.nspname = i.schemaname "
-                "WHERE i.schemaname = %s AND i.tablename IN ('customers', 'contacts', 'interactions') "
-                "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)",
-                (schema,),
-            )
+            cur.execute(SQL["indexes"], (schema,))
             indexes = cur.fetchall()
             for name, _ in indexes:
                 cur.execute(f'DROP INDEX "{schema}"."{name}"')
@@ -404,24 +453,11 @@ def seed_demo(
             say("contacts")
 
             t = time.perf_counter()
-            # Phone numbers embed the customer id, so they are unique like the real dedupe key demands.
-            cur.execute(
-                f'INSERT INTO "{schema}".contacts (customer_id, kind, value, is_primary, opt_out, created_at) '
-                f"SELECT c.id, 'phone', '+55' || (11 + c.id % 88)::text || '9' || lpad((c.id % 100000000)::text, 8,"
-                f" '0'), true, c.id % 50 = 0, c.created_at FROM \"{schema}\".customers c"
-            )
+            cur.execute(SQL["phones"].format(s=schema))
             if contacts_per_customer > 1:
-                cur.execute(
-                    f'INSERT INTO "{schema}".contacts (customer_id, kind, value, is_primary, created_at) '
-                    f"SELECT c.id, 'email', lower(public.crm_norm(split_part(c.name, ' ', 1))) || '.' || c.id || "
-                    f"'@exemplo.com.br', false, c.created_at FROM \"{schema}\".customers c"
-                )
+                cur.execute(SQL["emails"].format(s=schema))
             for extra in range(2, contacts_per_customer):
-                cur.execute(
-                    f'INSERT INTO "{schema}".contacts (customer_id, kind, value, created_at) '
-                    f"SELECT c.id, 'whatsapp', '+55' || (11 + c.id % 88)::text || '8' || lpad(((c.id * {extra}) "
-                    f"% 100000000)::text, 8, '0'), c.created_at FROM \"{schema}\".customers c ON CONFLICT DO NOTHING"
-                )
+                cur.execute(SQL["whatsapp"].format(s=schema), (extra,))
             timings["contacts"] = time.perf_counter() - t
             say(f"{customers * interactions_per_customer} interactions")
 
@@ -429,37 +465,15 @@ def seed_demo(
             kinds = _pg_array(INTERACTION_KINDS)
             summaries = _pg_array([SUMMARIES[k] for k in INTERACTION_KINDS])
             cur.execute(
-                f'INSERT INTO "{schema}".interactions (customer_id, kind, summary, payload, actor_id, origin, at) '
-                f"SELECT c.id, (%s::text[])[1 + (c.id * 7 + g) % 10], (%s::text[])[1 + (c.id * 7 + g) % 10], "
-                f"'{{}}'::jsonb, CASE WHEN g % 3 = 0 THEN NULL ELSE c.owner_id END, "
-                f"CASE WHEN g % 3 = 0 THEN 'system' ELSE 'user' END, "
-                f"c.created_at + (c.updated_at - c.created_at) * (g::float8 / %s) "
-                f'FROM "{schema}".customers c CROSS JOIN generate_series(1, %s) g',
+                SQL["interactions"].format(s=schema),
                 (kinds, summaries, interactions_per_customer, interactions_per_customer),
             )
             timings["interactions"] = time.perf_counter() - t
             say("conversations, appointments")
 
             t = time.perf_counter()
-            cur.execute(
-                f'INSERT INTO "{schema}".conversations (customer_id, contact_id, channel, status, assignee_id, '
-                f"last_message_at) SELECT c.id, NULL, 'whatsapp', CASE WHEN c.id % 3 = 0 THEN 'resolved' "
-                f"ELSE 'open' END, c.owner_id, c.updated_at FROM \"{schema}\".customers c WHERE c.id % 20 = 0"
-            )
-            cur.execute(
-                f'INSERT INTO "{schema}".messages (conversation_id, direction, body, status, created_at) '
-                f"SELECT v.id, CASE WHEN g % 2 = 1 THEN 'in' ELSE 'out' END, CASE WHEN g % 2 = 1 THEN "
-                f"'Oi, quero mudar de plano' ELSE 'Claro! Qual plano você usa hoje?' END, CASE WHEN g % 2 = 1 "
-                f"THEN 'received' ELSE 'delivered' END, v.last_message_at - (4 - g) * interval '5 minutes' "
-                f'FROM "{schema}".conversations v CROSS JOIN generate_series(1, 3) g'
-            )
-            cur.execute(
-                f'INSERT INTO "{schema}".appointments (customer_id, title, description, kind, starts_at, ends_at, '
-                f"time_zone, remind_minutes, owner_id) SELECT c.id, 'Retorno: ' || split_part(c.name, ' ', 1), '', "
-                f"'follow_up', date_trunc('hour', now()) + ((c.id % 240) - 48) * interval '1 hour', "
-                f"date_trunc('hour', now()) + ((c.id % 240) - 48) * interval '1 hour' + interval '30 minutes', "
-                f"'America/Sao_Paulo', 15, c.owner_id FROM \"{schema}\".customers c WHERE c.id % 250 = 0"
-            )
+            for step in ("conversations", "messages", "appointments"):
+                cur.execute(SQL[step].format(s=schema))
             timings["conversations_appointments"] = time.perf_counter() - t
             say(f"rebuild {len(indexes)} indexes")
 

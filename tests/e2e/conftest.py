@@ -43,16 +43,9 @@ def _free_port() -> int:
 def app_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     log_path = tmp_path_factory.mktemp("app") / "reflex.log"
-    bun_dir = ROOT / ".tools/node_modules/@oven/bun-linux-x64/bin"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "APP_PORT": str(port),
-        "REFLEX_USE_SYSTEM_BUN": "1",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "PATH": f"{bun_dir}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-    }
+    from app.cli import frontend_env
+
+    env = {**os.environ, "DATABASE_URL": database_url, "APP_PORT": str(port), **frontend_env()}
     log = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-port", str(port)],

@@ -1,0 +1,36 @@
+"""seed_demo on a small scale: counts, valid documents, unique phones, indexes rebuilt, refusal to reseed."""
+
+import pytest
+from sqlalchemy import text
+
+from app.crm.customers import CustomerQuery, clean_document, list_customers
+from app.crm.demo import seed_demo
+from app.errors import Conflict
+from app.search.postgres import PostgresSearch
+from tenants.database import session
+from tests.integration.crm.conftest import make_user
+
+
+def test_seed_demo_small(make_tenant) -> None:  # type: ignore[no-untyped-def]
+    tenant = make_tenant()
+    with session(tenant.schema) as db:
+        before = {r[0] for r in db.exec(text(  # type: ignore[call-overload]
+            f"SELECT indexname FROM pg_indexes WHERE schemaname = '{tenant.schema}'"))}
+    result = seed_demo(tenant.schema, 300, agents=4)
+    assert result["customers"] == 300 and result["seconds"]["total"] > 0
+    with session(tenant.schema) as db:
+        s = tenant.schema
+        count = lambda t: db.exec(text(f'SELECT count(*) FROM "{s}".{t}')).one()[0]  # type: ignore[call-overload]  # noqa: E731
+        assert (count("customers"), count("contacts"), count("interactions")) == (300, 600, 3000)
+        assert count("conversations") == 15 and count("messages") == 45
+        after = {r[0] for r in db.exec(text(  # type: ignore[call-overload]
+            f"SELECT indexname FROM pg_indexes WHERE schemaname = '{s}'"))}
+        assert after == before
+        docs = [r[0] for r in db.exec(text(f'SELECT document FROM "{s}".customers LIMIT 50'))]  # type: ignore[call-overload]
+        assert all(clean_document(d) == d for d in docs)
+        admin = make_user(tenant.id, tenant.slug, "admin", None)
+        assert len(list_customers(db, admin, CustomerQuery(limit=10)).rows) == 10
+        name = db.exec(text(f'SELECT name FROM "{s}".customers WHERE id = 7')).one()[0]  # type: ignore[call-overload]
+        assert 7 in [h.id for h in PostgresSearch().search(db, admin, name, limit=50)]
+    with pytest.raises(Conflict):
+        seed_demo(tenant.schema, 10)
