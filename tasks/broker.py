@@ -6,6 +6,7 @@ Tasks take the tenant schema explicitly and open their own tenant session (see t
 from taskiq import AsyncBroker, InMemoryBroker
 
 from app.settings import get_settings
+from tenants.queues import QUEUE_NAME
 
 
 def _make_broker() -> AsyncBroker:
@@ -13,7 +14,7 @@ def _make_broker() -> AsyncBroker:
     if url:
         from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
 
-        return ListQueueBroker(url=url, queue_name="crm:tasks").with_result_backend(
+        return ListQueueBroker(url=url, queue_name=QUEUE_NAME).with_result_backend(
             RedisAsyncResultBackend(redis_url=url, result_ex_time=3600)
         )
     return InMemoryBroker()

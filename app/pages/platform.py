@@ -11,6 +11,7 @@ from components.audit import audit_table
 from components.forms import field, form_error
 from tenants import admin
 from tenants.provisioning import SignupInput, provision_tenant
+from tenants.queues import queue_stats
 
 STATUS_LABELS = {"active": "Ativa", "suspended": "Suspensa", "provisioning": "Provisionando"}
 
@@ -21,8 +22,13 @@ class PlatformState(SessionState):
     dialog_open: bool = False
     errors: dict[str, str] = {}
     error: str = ""
+    queue: str = ""
 
     def _reload(self) -> None:
+        stats = queue_stats()
+        self.queue = f"Fila de tarefas: {stats.backend}" + (
+            f", {stats.pending} pendentes" if stats.pending is not None else ""
+        )
         with self.platform_db() as (db, actor):
             self.tenants = [
                 {
@@ -155,7 +161,14 @@ def create_dialog() -> rx.Component:
 @page("/plataforma", "Plataforma", superadmin=True, on_load=PlatformState.load)
 def platform_page() -> rx.Component:
     return rx.vstack(
-        rx.hstack(rx.heading("Organizações", size="4"), rx.spacer(), create_dialog(), width="100%"),
+        rx.hstack(
+            rx.heading("Organizações", size="4"),
+            rx.spacer(),
+            rx.badge(PlatformState.queue, id="queue-stats"),
+            create_dialog(),
+            width="100%",
+            align="center",
+        ),
         rx.table.root(
             rx.table.header(
                 rx.table.row(
