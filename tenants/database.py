@@ -68,6 +68,17 @@ def session(schema: str) -> Iterator[Session]:
         yield db
 
 
+@contextmanager
+def unit_of_work(db: Session) -> Iterator[Session]:
+    """Commit when the block succeeds, roll back when it raises (callers own the transaction)."""
+    try:
+        yield db
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+
+
 def reset_engine() -> None:
     """Forget the cached URL and engine (tests switch databases)."""
     if engine.cache_info().currsize:

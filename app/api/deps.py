@@ -10,7 +10,7 @@ from sqlmodel import Session
 from app.auth.actor import Actor
 from app.auth.sessions import actor_from_token
 from app.errors import Forbidden, Unauthorized
-from tenants.database import platform_session, session
+from tenants.database import platform_session, session, unit_of_work
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -24,14 +24,9 @@ def client_ip(request: Request) -> str:
 
 
 def get_platform_db() -> Iterator[Session]:
-    """A platform Session; committed if the route returns, rolled back if it raises."""
-    with platform_session() as db:
-        try:
-            yield db
-            db.commit()
-        except Exception:
-            db.rollback()
-            raise
+    """A platform Session owned by the route: committed if it returns, rolled back if it raises."""
+    with platform_session() as db, unit_of_work(db):
+        yield db
 
 
 def get_actor(
@@ -53,13 +48,8 @@ def get_tenant_actor(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
 def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> Iterator[Session]:
     """The actor's own tenant Session: the schema comes from the token, never from the request."""
     assert actor.schema is not None
-    with session(actor.schema) as db:
-        try:
-            yield db
-            db.commit()
-        except Exception:
-            db.rollback()
-            raise
+    with session(actor.schema) as db, unit_of_work(db):
+        yield db
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]

@@ -197,7 +197,8 @@ def list_customers(db: Session, actor: Actor, q: CustomerQuery) -> Page[Customer
         return _list_by_relevance(db, actor, q)
     key, desc = _parse_sort(q.sort)
     sort_col = SORTS[key]
-    stmt = select(Customer).where(*filter_clauses(db, actor, q))
+    # Plain columns, not ORM entities: identity-map bookkeeping for 50 rows costs more than the query.
+    stmt = select(*_row_columns()).where(*filter_clauses(db, actor, q))
     if q.cursor:
         value, last_id = decode_cursor(q.cursor, q.sort)
         pair = tuple_(sort_col, Customer.id)
@@ -206,13 +207,18 @@ def list_customers(db: Session, actor: Actor, q: CustomerQuery) -> Page[Customer
         stmt = stmt.order_by(col(sort_col).desc(), col(Customer.id).desc())
     else:
         stmt = stmt.order_by(col(sort_col).asc(), col(Customer.id).asc())
-    rows = list(db.exec(stmt.limit(q.limit + 1)).all())
+    rows = list(db.exec(stmt.limit(q.limit + 1)).all())  # type: ignore[call-overload]
     next_cursor = None
     if len(rows) > q.limit:
         rows = rows[: q.limit]
         last = rows[-1]
-        next_cursor = encode_cursor(q.sort, getattr(last, key), last.id or 0)
-    return Page(rows=[_row(r) for r in rows], next_cursor=next_cursor)
+        next_cursor = encode_cursor(q.sort, getattr(last, key), last.id)
+    return Page(rows=[CustomerRow.model_validate(dict(r._mapping)) for r in rows], next_cursor=next_cursor)
+
+
+def _row_columns() -> list[Any]:
+    table = Customer.__table__
+    return [table.c[name] for name in CustomerRow.model_fields]
 
 
 def _list_by_relevance(db: Session, actor: Actor, q: CustomerQuery) -> Page[CustomerRow]:

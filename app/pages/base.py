@@ -18,7 +18,7 @@ from app.auth.actor import Actor
 from app.auth.permissions import Perm, Role
 from app.errors import DomainError, Forbidden, Unauthorized
 from components.shell import app_shell
-from tenants.database import platform_session
+from tenants.database import platform_session, unit_of_work
 from tenants.database import session as tenant_session
 
 LOGIN_ROUTE = "/"
@@ -66,24 +66,14 @@ class SessionState(rx.State):
         actor = actor or self.actor()
         if actor.schema is None:
             raise Forbidden()
-        with tenant_session(actor.schema) as db:
-            try:
-                yield db, actor
-                db.commit()
-            except Exception:
-                db.rollback()
-                raise
+        with tenant_session(actor.schema) as db, unit_of_work(db):
+            yield db, actor
 
     @contextmanager
     def platform_db(self) -> Iterator[tuple[Session, Actor]]:
         actor = self.actor()
-        with platform_session() as db:
-            try:
-                yield db, actor
-                db.commit()
-            except Exception:
-                db.rollback()
-                raise
+        with platform_session() as db, unit_of_work(db):
+            yield db, actor
 
     def fail(self, exc: DomainError):  # type: ignore[no-untyped-def]
         """Turn a domain error into what the user sees: a toast, or back to login."""

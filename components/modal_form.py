@@ -1,0 +1,70 @@
+"""A dialog with a form, pt-BR field errors and Cancel/Save. Pure: fields and handlers in."""
+
+from typing import Any
+
+import reflex as rx
+
+from components.forms import form_error
+
+
+def modal_form(
+    title: str,
+    open_: Any,
+    on_open_change: Any,
+    on_submit: Any,
+    *fields: rx.Component,
+    error: Any = "",
+    submit_label: str = "Salvar",
+    form_id: str = "",
+) -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(title),
+            rx.form(
+                rx.vstack(
+                    *fields,
+                    form_error(error),
+                    rx.hstack(
+                        rx.dialog.close(
+                            rx.button("Cancelar", variant="soft", color_scheme="gray", type="button")
+                        ),
+                        rx.button(submit_label, type="submit", id=f"{form_id}-save" if form_id else None),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="3",
+                ),
+                on_submit=on_submit,
+                reset_on_submit=False,
+                id=form_id or None,
+            ),
+        ),
+        open=open_,
+        on_open_change=on_open_change,
+    )
+
+
+def textarea_field(label: str, name: str, error: Any = "", **props: Any) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        rx.text_area(name=name, id=name, width="100%", **props),
+        rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
+        spacing="1",
+        width="100%",
+    )
+
+
+def options_field(label: str, name: str, options: Any, error: Any = "", default: Any = None) -> rx.Component:
+    """A select whose options are a state var: list of {"value", "label"} dicts."""
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        rx.select.root(
+            rx.select.trigger(width="100%", id=name, placeholder="Selecione"),
+            rx.select.content(rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"]))),
+            name=name,
+            default_value=default,
+        ),
+        rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
+        spacing="1",
+        width="100%",
+    )

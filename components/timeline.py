@@ -1,0 +1,90 @@
+"""Timeline items of the customer profile. Pure: an item dict and handlers in."""
+
+from typing import Any
+
+import reflex as rx
+
+KIND_ICONS = {
+    "message_in": "message-circle",
+    "message_out": "send",
+    "note": "sticky-note",
+    "call": "phone",
+    "status_change": "refresh-cw",
+    "stage_change": "kanban",
+    "appointment": "calendar-clock",
+    "import": "file-up",
+    "campaign": "megaphone",
+    "opt_out": "ban",
+    "field_change": "pencil",
+    "opportunity": "badge-dollar-sign",
+    "conversation": "messages-square",
+}
+
+
+def kind_icon(kind: Any) -> rx.Component:
+    return rx.match(
+        kind,
+        *[(k, rx.icon(icon, size=18)) for k, icon in KIND_ICONS.items()],
+        rx.icon("circle", size=18),
+    )
+
+
+def timeline_item(item: Any, on_open_conversation: Any) -> rx.Component:
+    """One entry: icon, label, summary, when; conversation items open the side panel on click."""
+    opens = item["conversation_id"] != ""
+    return rx.hstack(
+        rx.box(kind_icon(item["kind"]), padding="6px", border_radius="999px", background="var(--accent-a3)"),
+        rx.vstack(
+            rx.hstack(
+                rx.text(item["label"], weight="bold", size="2"),
+                rx.text(item["when"], size="1", color_scheme="gray"),
+                spacing="2",
+                align="baseline",
+            ),
+            rx.text(item["summary"], size="2"),
+            spacing="0",
+            align="start",
+        ),
+        rx.spacer(),
+        rx.cond(
+            opens,
+            rx.button(
+                "Abrir conversa",
+                size="1",
+                variant="ghost",
+                on_click=on_open_conversation(item["conversation_id"]),
+            ),
+        ),
+        width="100%",
+        padding_y="8px",
+        border_bottom="1px solid var(--gray-a4)",
+        align="start",
+        class_name="timeline-item",
+    )
+
+
+def timeline(items: Any, on_open_conversation: Any, has_more: Any, on_more: Any) -> rx.Component:
+    return rx.vstack(
+        rx.foreach(items, lambda item: timeline_item(item, on_open_conversation)),
+        rx.cond(has_more, rx.button("Carregar mais", variant="soft", on_click=on_more, id="timeline-more")),
+        rx.cond(items.length() == 0, rx.text("Nenhuma interação ainda.", color_scheme="gray")),
+        width="100%",
+        spacing="0",
+        id="timeline",
+    )
+
+
+def message_bubble(message: Any) -> rx.Component:
+    outbound = message["direction"] == "out"
+    return rx.hstack(
+        rx.box(
+            rx.text(message["body"], size="2", white_space="pre-wrap"),
+            rx.text(message["meta"], size="1", color_scheme="gray"),
+            background=rx.cond(outbound, "var(--accent-a4)", "var(--gray-a3)"),
+            padding="8px 12px",
+            border_radius="12px",
+            max_width="80%",
+        ),
+        justify=rx.cond(outbound, "end", "start"),
+        width="100%",
+    )
