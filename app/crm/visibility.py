@@ -54,3 +54,16 @@ def check_assignable(db: Session, actor: Actor, user_id: int, field: str = "owne
     if not can_see_owner(actor, user_id):
         raise Invalid(field, "Você só pode atribuir a você mesmo ou à sua equipe.")
     return user
+
+
+def assignable_users(db: Session, actor: Actor) -> list[User]:
+    """Active users of the actor's tenant it may assign work to (pickers for owner/assignee)."""
+    stmt = (
+        select(User)
+        .where(User.tenant_id == actor.tenant_id, User.status == "active")
+        .order_by(col(User.name))
+    )
+    ids = actor.visible_owner_ids
+    if ids is not None:
+        stmt = stmt.where(col(User.id).in_(sorted(ids)))
+    return list(db.exec(stmt).all())

@@ -1,43 +1,118 @@
-"""Tenant home ("Início"): a short overview for the logged-in user."""
+"""Home ("Início"): my open conversations, today's follow-ups (overdue highlighted), recent customers."""
 
 import reflex as rx
-from sqlalchemy import func
-from sqlmodel import select
 
+from app.crm import home as home_service
 from app.errors import DomainError
 from app.pages.base import SessionState, page
-from models.tenant import Customer
+from components.theme import PRIMARY
+
+CHANNELS = {"whatsapp": "WhatsApp", "email": "E-mail"}
 
 
 class HomeState(SessionState):
-    customers: int = 0
+    conversations: list[dict[str, str]] = []
+    agenda: list[dict[str, str]] = []
+    recent: list[dict[str, str]] = []
+    counts: dict[str, int] = {}
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
         try:
             with self.db() as (db, actor):
-                stmt = select(func.count()).select_from(Customer).where(Customer.deleted_at.is_(None))  # type: ignore[union-attr]
-                if actor.visible_owner_ids is not None:
-                    stmt = stmt.where(Customer.owner_id.in_(actor.visible_owner_ids))  # type: ignore[union-attr]
-                self.customers = int(db.exec(stmt).one())
+                data = home_service.home(db, actor)
         except DomainError as exc:
             return self.fail(exc)
+        self.conversations = [
+            {
+                "id": str(c.id),
+                "customer_id": str(c.customer_id),
+                "customer": c.customer_name,
+                "channel": CHANNELS.get(c.channel, c.channel),
+                "subject": c.subject or "",
+                "at": c.last_message_at.strftime("%d/%m %H:%M") if c.last_message_at else "",
+            }
+            for c in data.conversations
+        ]
+        self.agenda = [
+            {
+                "id": str(a.id),
+                "customer_id": str(a.customer_id or ""),
+                "customer": a.customer_name or "",
+                "title": a.title,
+                "time": a.starts_local.strftime("%H:%M"),
+                "overdue": "1" if a.overdue else "",
+            }
+            for a in data.agenda
+        ]
+        self.recent = [
+            {"id": str(r.id), "name": r.name, "status": r.status, "at": r.touched_at.strftime("%d/%m %H:%M")}
+            for r in data.recent
+        ]
+        self.counts = {k: int(v) for k, v in data.counts.items()}
         return None
 
 
-def stat_card(label: str, value: rx.Var, icon: str, id_: str) -> rx.Component:
+def panel(title: str, icon: str, body: rx.Component, id_: str) -> rx.Component:
     return rx.card(
+        rx.vstack(
+            rx.hstack(rx.icon(icon, color=PRIMARY, size=20), rx.heading(title, size="4"), align="center"),
+            body,
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        id=id_,
+    )
+
+
+def empty(text: str) -> rx.Component:
+    return rx.text(text, color_scheme="gray", size="2")
+
+
+def conversation_item(c: rx.Var) -> rx.Component:
+    return rx.link(
         rx.hstack(
-            rx.icon(icon, size=28, color="#660098"),
-            rx.vstack(
-                rx.text(label, size="2", color_scheme="gray"),
-                rx.heading(value, size="7", id=id_),
-                spacing="0",
-            ),
-            spacing="4",
+            rx.badge(c["channel"]),
+            rx.text(c["customer"], weight="medium"),
+            rx.text(c["subject"], color_scheme="gray", size="2"),
+            rx.spacer(),
+            rx.text(c["at"], size="1", color_scheme="gray"),
+            width="100%",
             align="center",
         ),
-        min_width="220px",
+        href=f"/clientes/{c['customer_id']}",
+        underline="none",
+        width="100%",
+    )
+
+
+def agenda_item(a: rx.Var) -> rx.Component:
+    overdue = a["overdue"] != ""
+    return rx.hstack(
+        rx.text(a["time"], weight="bold", color=rx.cond(overdue, "var(--red-11)", "inherit")),
+        rx.text(a["title"]),
+        rx.link(a["customer"], href=f"/clientes/{a['customer_id']}", size="2"),
+        rx.spacer(),
+        rx.cond(overdue, rx.badge("Atrasado", color_scheme="red")),
+        width="100%",
+        align="center",
+    )
+
+
+def recent_item(r: rx.Var) -> rx.Component:
+    return rx.link(
+        rx.hstack(
+            rx.text(r["name"]),
+            rx.badge(r["status"], variant="soft"),
+            rx.spacer(),
+            rx.text(r["at"], size="1", color_scheme="gray"),
+            width="100%",
+            align="center",
+        ),
+        href=f"/clientes/{r['id']}",
+        underline="none",
+        width="100%",
     )
 
 
@@ -45,12 +120,40 @@ def stat_card(label: str, value: rx.Var, icon: str, id_: str) -> rx.Component:
 def home_page() -> rx.Component:
     return rx.vstack(
         rx.heading(rx.text("Olá, ", SessionState.user_name, "!"), size="5", id="welcome"),
-        rx.hstack(
-            stat_card(
-                "Clientes visíveis para você", HomeState.customers.to_string(), "users", "stat-customers"
+        rx.grid(
+            panel(
+                "Minhas conversas abertas",
+                "message-circle",
+                rx.cond(
+                    HomeState.conversations,
+                    rx.vstack(rx.foreach(HomeState.conversations, conversation_item), width="100%"),
+                    empty("Nenhuma conversa aberta."),
+                ),
+                "home-conversations",
             ),
-            wrap="wrap",
+            panel(
+                "Follow-ups de hoje",
+                "calendar-clock",
+                rx.cond(
+                    HomeState.agenda,
+                    rx.vstack(rx.foreach(HomeState.agenda, agenda_item), width="100%"),
+                    empty("Nada agendado para hoje."),
+                ),
+                "home-agenda",
+            ),
+            panel(
+                "Clientes recentes",
+                "history",
+                rx.cond(
+                    HomeState.recent,
+                    rx.vstack(rx.foreach(HomeState.recent, recent_item), width="100%"),
+                    empty("Você ainda não interagiu com clientes."),
+                ),
+                "home-recent",
+            ),
+            columns=rx.breakpoints(initial="1", lg="3"),
             spacing="4",
+            width="100%",
         ),
         spacing="5",
         width="100%",
