@@ -50,8 +50,9 @@ format: deps
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: deps ## benchmarks: print numbers (see docs/benchmarks.md)
-	$(PY) -m pytest tests/bench -q -s -p no:cacheprovider --bench
+bench: deps ## benchmarks: print numbers (see docs/benchmarks.md); BENCH_ARGS passes options through
+	$(PY) -m tests.bench.bench_import $(BENCH_ARGS)
+	$(PY) -m tests.bench.bench_workspace $(BENCH_ARGS)
 
 clean:
 	rm -rf .web .states $(TOOLS)
