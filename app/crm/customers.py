@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import BigInteger, ColumnElement, Float, cast, func, insert, literal, tuple_, update
+from sqlalchemy import BigInteger, ColumnElement, Float, Text, cast, func, insert, literal, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Session, col, select
 
@@ -671,6 +671,59 @@ def start_bulk(db: Session, actor: Actor, req: BulkRequest) -> BulkJob:
     return job
 
 
+def begin_bulk_job(db: Session, actor: Actor, job_id: int) -> tuple[BulkJob, list[int]]:
+    """Mark a job running and resolve its selection to ids, against the actor's visibility now."""
+    job = db.get(BulkJob, job_id)
+    if job is None or job.created_by != actor.user_id:
+        raise NotFound("Ação em massa não encontrada.")
+    if job.state == "done":
+        return job, []
+    selection = job.selection
+    f = CustomerFilter.model_validate(selection["filter"]) if "filter" in selection else None
+    ids = _selected_ids(db, actor, selection.get("ids"), f)
+    job.state, job.total, job.done, job.started_at = "running", len(ids), 0, utcnow()
+    job.params = {**job.params, "changed": 0}
+    db.add(job)
+    return job, ids
+
+
+def apply_bulk_chunk(db: Session, actor: Actor, job_id: int, ids: list[int]) -> int:
+    """Apply one chunk and count it on the job row atomically (chunks may run in parallel sessions)."""
+    job = db.get(BulkJob, job_id)
+    if job is None or job.created_by != actor.user_id:
+        raise NotFound("Ação em massa não encontrada.")
+    changed = _apply_chunk(db, actor, job.action, job.params["value"], ids)
+    table = BulkJob.__table__
+    db.exec(  # type: ignore[call-overload]
+        update(table)
+        .where(table.c.id == job_id)
+        .values(
+            done=table.c.done + len(ids),
+            params=func.jsonb_set(
+                table.c.params,
+                cast(["changed"], ARRAY(Text)),
+                func.to_jsonb(func.coalesce(table.c.params["changed"].astext.cast(BigInteger), 0) + changed),
+            ),
+            updated_at=func.now(),
+        )
+    )
+    return changed
+
+
+def finish_bulk_job(db: Session, job_id: int, error: str | None = None) -> BulkJob:
+    job = db.get(BulkJob, job_id)
+    if job is None:
+        raise NotFound("Ação em massa não encontrada.")
+    db.refresh(job)
+    job.state, job.finished_at, job.error = ("failed" if error else "done"), utcnow(), error
+    db.add(job)
+    return job
+
+
+def chunks(ids: list[int], size: int = BULK_CHUNK) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
 def run_bulk_job(
     db: Session,
     actor: Actor,
@@ -678,32 +731,17 @@ def run_bulk_job(
     checkpoint: Callable[[], None] | None = None,
     chunk: int = BULK_CHUNK,
 ) -> BulkJob:
-    """Apply a job chunk by chunk; `checkpoint` (the task's commit) makes progress visible between chunks."""
-    job = db.get(BulkJob, job_id)
-    if job is None or job.created_by != actor.user_id:
-        raise NotFound("Ação em massa não encontrada.")
+    """Apply a job chunk by chunk in this session; `checkpoint` (the task's commit) makes progress visible."""
+    job, ids = begin_bulk_job(db, actor, job_id)
     if job.state == "done":
         return job
-    selection = job.selection
-    f = CustomerFilter.model_validate(selection["filter"]) if "filter" in selection else None
-    ids = _selected_ids(db, actor, selection.get("ids"), f)
-    job.state, job.total, job.done, job.started_at = "running", len(ids), 0, utcnow()
-    db.add(job)
     if checkpoint:
         checkpoint()
-    changed = 0
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        changed += _apply_chunk(db, actor, job.action, job.params["value"], part)
-        job.done = start + len(part)
-        job.updated_at = utcnow()
-        db.add(job)
+    for part in chunks(ids, chunk):
+        apply_bulk_chunk(db, actor, job_id, part)
         if checkpoint:
             checkpoint()
-    job.state, job.finished_at = "done", utcnow()
-    job.params = {**job.params, "changed": changed}
-    db.add(job)
-    return job
+    return finish_bulk_job(db, job_id)
 
 
 def get_bulk_job(db: Session, actor: Actor, job_id: int) -> BulkJob:

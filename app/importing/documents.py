@@ -62,8 +62,10 @@ def normalise_document(raw: str | None) -> str | None:
 
 
 def _check(col: pl.Expr, w1: list[int], w2: list[int], cpf: bool) -> pl.Expr:
+    """Check digits of a zero-padded digit string, with integer arithmetic (no per-digit slicing)."""
     n = len(w2) + 1
-    digit = [col.str.slice(i, 1).cast(pl.Int64, strict=False) for i in range(n)]
+    number = col.cast(pl.Int64, strict=False)
+    digit = [(number // (10 ** (n - 1 - i))) % 10 for i in range(n)]
     s1 = sum(digit[i] * w for i, w in enumerate(w1))
     s2 = sum(digit[i] * w for i, w in enumerate(w2))
     if cpf:
@@ -75,7 +77,8 @@ def _check(col: pl.Expr, w1: list[int], w2: list[int], cpf: bool) -> pl.Expr:
         r1, r2 = s1 % 11, s2 % 11
         dv1 = pl.when(r1 < 2).then(0).otherwise(11 - r1)
         dv2 = pl.when(r2 < 2).then(0).otherwise(11 - r2)
-    all_same = col.str.contains(r"^(?:0+|1+|2+|3+|4+|5+|6+|7+|8+|9+)$")
+    # Repeated digits (000..., 111...) pass the arithmetic but are not real documents.
+    all_same = number % int("1" * n) == 0
     return (dv1 == digit[n - 2]) & (dv2 == digit[n - 1]) & ~all_same
 
 
@@ -84,7 +87,7 @@ def normalise_documents(values: pl.Series) -> pl.Series:
     frame = pl.DataFrame({"raw": values.cast(pl.String)})
     s = pl.col("raw").str.strip_chars()
     s = pl.when(s.str.contains(r"^\d+\.0+$")).then(s.str.replace(r"\.0+$", "")).otherwise(s)
-    frame = frame.with_columns(d=s.str.replace_all(r"\D", ""))
+    frame = frame.with_columns(s=s).with_columns(d=pl.col("s").str.replace_all(r"\D", ""))
     d = pl.col("d")
     frame = frame.with_columns(
         cpf=pl.when(d.str.len_bytes().is_between(1, 11)).then(d.str.zfill(11)),

@@ -393,3 +393,16 @@ def delete_preset(db: Session, actor: Actor, preset_id: int) -> None:
         raise NotFound("Modelo de mapeamento não encontrado.")
     record(db, actor, "import.preset.delete", "mapping_preset", preset.id, before={"name": preset.name})
     db.delete(preset)
+
+
+def mark_for_resume(db: Session, actor: Actor, import_id: int) -> ImportJob:
+    """Re-queues a failed import; the pipeline resumes from its last committed batch."""
+    job = _job(db, actor, import_id)
+    if job.state not in ("failed", "running", "queued"):
+        raise Conflict("Só importações interrompidas podem ser retomadas.")
+    job.state = "queued"
+    job.error = None
+    job.finished_at = None
+    db.add(job)
+    record(db, actor, "import.resume", "import_job", job.id)
+    return job

@@ -7,7 +7,7 @@ The rule (one definition, two implementations that must agree):
 3. a default DDD, when set, is applied only to 8-9 digit local numbers;
 4. the result is parsed by phonenumbers with region BR, kept only if `is_valid_number`, stored E.164.
 
-phonenumbers does ~21k numbers/s per core, so `normalise_phones` checks the common shape (10-11
+phonenumbers does ~21k numbers/s per core, so `normalise_phones` checks the common shape (plain
 digits that phonenumbers would take verbatim as the national number) against the Brazil patterns
 taken from phonenumbers' own metadata, in polars, and calls phonenumbers only for the distinct
 leftovers. tests/unit/importing/test_phones.py pins that both give the same answer.
@@ -99,34 +99,41 @@ def normalise_phone(raw: str | None, default_ddd: str | None = None) -> str | No
     return _parse_clean(candidate)
 
 
-def _clean_expr(col: pl.Expr, default_ddd: str | None) -> pl.Expr:
-    """Vectorised clean_phone."""
-    s = col.str.strip_chars()
-    s = pl.when(s.str.contains(r"^\d+\.0+$")).then(s.str.replace(r"\.0+$", "")).otherwise(s)
-    plus = s.str.starts_with("+")
-    digits = s.str.replace_all(r"\D", "")
-    unzeroed = digits.str.strip_chars_start("0")
-    unzeroed = (
-        pl.when(unzeroed.str.len_bytes().is_in([12, 13])).then(unzeroed.str.slice(2)).otherwise(unzeroed)
+def _clean_frame(frame: pl.DataFrame, default_ddd: str | None) -> pl.DataFrame:
+    """Vectorised clean_phone on column "raw" -> "cand" (steps materialised: each regex runs once)."""
+    s = pl.col("raw").str.strip_chars()
+    frame = frame.with_columns(
+        s=pl.when(s.str.contains(r"^\d+\.0+$")).then(s.str.replace(r"\.0+$", "")).otherwise(s)
     )
-    national = (
-        pl.when(plus & digits.str.starts_with("55"))
+    frame = frame.with_columns(
+        plus=pl.col("s").str.starts_with("+"), digits=pl.col("s").str.replace_all(r"\D", "")
+    )
+    digits = pl.col("digits")
+    n = digits.str.len_bytes()
+    unzeroed = digits.str.strip_chars_start("0")
+    frame = frame.with_columns(unzeroed=unzeroed).with_columns(
+        national=pl.when(pl.col("plus") & digits.str.starts_with("55"))
         .then(digits.str.slice(2))
-        .when(plus)
+        .when(pl.col("plus"))
         .then(pl.lit("+") + digits)
         .when(digits.str.starts_with("0"))
-        .then(unzeroed)
-        .when(digits.str.len_bytes().is_in([12, 13]) & digits.str.starts_with("55"))
+        .then(
+            pl.when(pl.col("unzeroed").str.len_bytes().is_in([12, 13]))
+            .then(pl.col("unzeroed").str.slice(2))
+            .otherwise(pl.col("unzeroed"))
+        )
+        .when(n.is_in([12, 13]) & digits.str.starts_with("55"))
         .then(digits.str.slice(2))
         .otherwise(digits)
     )
+    national = pl.col("national")
     if default_ddd:
-        national = (
-            pl.when(national.str.len_bytes().is_in([8, 9]) & ~national.str.starts_with("+"))
+        frame = frame.with_columns(
+            national=pl.when(national.str.len_bytes().is_in([8, 9]) & ~national.str.starts_with("+"))
             .then(pl.lit(default_ddd) + national)
             .otherwise(national)
         )
-    return pl.when(national.str.len_bytes() > 0).then(national).otherwise(None)
+    return frame.select("raw", cand=pl.when(national.str.len_bytes() > 0).then(national).otherwise(None))
 
 
 def _matches(col: pl.Expr, rule: tuple[str, tuple[int, ...]]) -> pl.Expr:
@@ -149,14 +156,12 @@ def normalise_phones(values: pl.Series, default_ddd: str | None = None) -> pl.Se
     """Vectorised normalise_phone over a string Series (same length, E.164 or null)."""
     if default_ddd is not None and not re.fullmatch(r"[1-9]\d", default_ddd):
         raise ValueError("default DDD must be two digits")
-    frame = pl.DataFrame({"raw": values.cast(pl.String)}).with_columns(
-        cand=_clean_expr(pl.col("raw"), default_ddd)
-    )
+    frame = _clean_frame(pl.DataFrame({"raw": values.cast(pl.String)}), default_ddd)
     cand = pl.col("cand")
-    # phonenumbers takes these verbatim as the national number: no country code to extract ("55"),
-    # no trunk/carrier prefix to strip ("0", "90"), no "+".
+    # phonenumbers takes these verbatim as the national number: 2-17 digits (its NSN bounds), no
+    # country code to extract ("55"), no trunk/carrier prefix to strip ("0", "90"), no "+".
     fast = (
-        cand.str.len_bytes().is_in([10, 11])
+        cand.str.len_bytes().is_between(2, 17)
         & cand.str.contains(r"^\d+$")
         & ~cand.str.starts_with("0")
         & ~cand.str.starts_with("90")

@@ -20,9 +20,12 @@ would cost seconds the performance target does not have.
 import io
 import json
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -421,136 +424,163 @@ def _resolve_wallets(ctx: Context, names: list[str]) -> None:
         ctx.wallets[name] = wid
 
 
-def process_batch(ctx: Context, frame: pl.DataFrame, line_errors: list[readers.LineError], dry: bool) -> None:
-    """Normalise, dedupe and (unless dry, i.e. replaying for a resume) write one batch."""
-    plan, st, c = ctx.plan, ctx.state, ctx.state.counters
+@dataclass
+class Prepared:
+    """One batch, normalised and grouped, ready for a writer connection."""
+
+    index: int
+    n_read: int
+    n_valid: int
+    issues: pl.DataFrame
+    conflicts: list[int]
+    rows: pl.DataFrame | None = None  # row, cid, outcome (dup | created | matched)
+    apply: pl.DataFrame | None = None
+    contacts: pl.DataFrame | None = None
+    depends: bool = False  # touches customers an earlier (maybe uncommitted) batch wrote
+    resume: int = 0
+    next_line: int = 0
+    bytes_read: int = 0
+
+
+def _line_error_frame(line_errors: list[readers.LineError]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "line": [e.line for e in line_errors],
+            "severity": ["error"] * len(line_errors),
+            "reason": [e.reason for e in line_errors],
+            "field": [None] * len(line_errors),
+            "value": [e.raw[:500] for e in line_errors],
+            "raw": [None] * len(line_errors),
+        },
+        schema=ISSUE_SCHEMA,
+    )
+
+
+def prepare_batch(
+    ctx: Context, frame: pl.DataFrame, line_errors: list[readers.LineError], dry: bool, index: int = 0
+) -> Prepared:
+    """Normalise and group one batch and advance the in-file dedupe state (no customer writes).
+
+    `dry` replays an already committed batch after a crash: only the dedupe state is rebuilt.
+    """
+    plan, st = ctx.plan, ctx.state
     norm = normalise(frame, plan, ctx.owners) if frame.height else None
-    issues = issues_of(norm, plan, plan.import_id) if norm is not None else empty_issues()
-    if line_errors:
-        issues = pl.concat(
-            [
-                issues,
-                pl.DataFrame(
-                    {
-                        "line": [e.line for e in line_errors],
-                        "severity": ["error"] * len(line_errors),
-                        "reason": [e.reason for e in line_errors],
-                        "field": [None] * len(line_errors),
-                        "value": [e.raw[:500] for e in line_errors],
-                        "raw": [None] * len(line_errors),
-                    },
-                    schema=issues.schema,
-                ),
-            ]
-        )
+    issues = issues_of(norm, plan, plan.import_id) if norm is not None and not dry else empty_issues()
+    if line_errors and not dry:
+        issues = pl.concat([issues, _line_error_frame(line_errors)])
     valid = norm.filter(pl.col("valid")) if norm is not None else None
-    conflicts: list[int] = []
-    outcomes = pl.DataFrame(schema={"row": pl.Int64, "outcome": pl.String})
-    if valid is not None and valid.height:
-        keys = keys_of(valid, plan)
-        comp = components(keys)
-        seen = st.keys_frame()
-        # Candidate owners of each component: earlier rows of this file, then existing customers.
-        cand = [keys.join(seen, on="key").select("row", "pos", "cid")]
-        if ctx.lookup_db or dry:
-            rest = keys.join(seen, on="key", how="anti")
-            existing = _lookup_existing(ctx.db, rest, plan.import_id)
-            cand.append(rest.join(existing, on="key").select("row", "pos", "cid"))
-        if ctx.lookup_source and plan.columns("document"):
-            docs = valid.filter(pl.col("n_document").is_not_null()).select("_line", "n_document")
-            if docs.height:
-                found = _lookup_source_keys(
-                    ctx.db, docs.get_column("n_document").unique().to_list(), plan.source, plan.import_id
-                )
-                cand.append(
-                    docs.join(found, on="n_document").select(
-                        row=pl.col("_line"), pos=pl.lit(-1, pl.Int32), cid=pl.col("cid")
-                    )
-                )
-        cands = pl.concat(cand).join(comp, on="row")
-        chosen = (
-            cands.sort("row", "pos")
-            .group_by("comp", maintain_order=True)
-            .agg(cid=pl.col("cid").first(), n=pl.col("cid").n_unique())
-        )
-        conflicts = chosen.filter(pl.col("n") > 1).get_column("comp").to_list()
-        comps = (
-            comp.select("comp")
-            .unique()
-            .sort("comp")
-            .join(chosen.select("comp", "cid"), on="comp", how="left")
-        )
-        new_comps = comps.filter(pl.col("cid").is_null())
-        if dry:
-            comps = comps.filter(pl.col("cid").is_not_null()).with_columns(is_new=pl.lit(False))
-        else:
-            ids = _allocate_ids(ctx.db, new_comps.height)
-            comps = pl.concat(
-                [
-                    comps.filter(pl.col("cid").is_not_null()).with_columns(is_new=pl.lit(False)),
-                    new_comps.with_columns(cid=pl.Series(ids, dtype=pl.Int64), is_new=pl.lit(True)),
-                ]
+    n_read = frame.height + len(line_errors)
+    prep = Prepared(index, n_read, valid.height if valid is not None else 0, issues, [])
+    if valid is None or valid.height == 0:
+        return prep
+    keys = keys_of(valid, plan)
+    comp = components(keys)
+    seen = st.keys_frame()
+    # Candidate owners of each component: earlier rows of this file, then existing customers.
+    cand = [keys.join(seen, on="key").select("row", "pos", "cid")]
+    if ctx.lookup_db or dry:
+        rest = keys.join(seen, on="key", how="anti")
+        existing = _lookup_existing(ctx.db, rest, plan.import_id)
+        cand.append(rest.join(existing, on="key").select("row", "pos", "cid"))
+    if ctx.lookup_source and plan.columns("document"):
+        docs = valid.filter(pl.col("n_document").is_not_null()).select("_line", "n_document")
+        if docs.height:
+            found = _lookup_source_keys(
+                ctx.db, docs.get_column("n_document").unique().to_list(), plan.source, plan.import_id
             )
-        rows = comp.join(comps, on="comp").with_columns(was_seen=pl.col("cid").is_in(st.cids().implode()))
-        rows = rows.with_columns(
-            lead=pl.col("row").min().over("cid"), last=pl.col("row").max().over("cid")
-        ).with_columns(
-            outcome=pl.when(pl.col("was_seen") | (pl.col("row") != pl.col("lead")))
-            .then(pl.lit("dup"))
-            .when(pl.col("is_new"))
-            .then(pl.lit("created"))
-            .otherwise(pl.lit("matched"))
-        )
-        if not dry:
-            changed = _write(ctx, valid, keys, rows)
-            outcomes = rows.select(
-                "row",
-                outcome=pl.when(
-                    (pl.col("outcome") == "matched") & pl.col("cid").is_in(pl.Series(changed).implode())
+            cand.append(
+                docs.join(found, on="n_document").select(
+                    row=pl.col("_line"), pos=pl.lit(-1, pl.Int32), cid=pl.col("cid")
                 )
-                .then(pl.lit("updated"))
-                .when(pl.col("outcome") == "matched")
-                .then(pl.lit("unchanged"))
-                .otherwise(pl.col("outcome")),
             )
-        # Every key of every valid row now points at the customer its row was folded into.
-        st.seen_keys.append(keys.join(rows.select("row", "cid"), on="row").select("key", "cid"))
-        st.seen_cids.append(rows.get_column("cid").unique())
+    cands = pl.concat(cand).join(comp, on="row")
+    chosen = (
+        cands.sort("row", "pos")
+        .group_by("comp", maintain_order=True)
+        .agg(cid=pl.col("cid").first(), n=pl.col("cid").n_unique())
+    )
+    prep.conflicts = chosen.filter(pl.col("n") > 1).get_column("comp").to_list()
+    comps = (
+        comp.select("comp").unique().sort("comp").join(chosen.select("comp", "cid"), on="comp", how="left")
+    )
+    new_comps = comps.filter(pl.col("cid").is_null())
     if dry:
-        return
-    # Counters and issues are committed in the same transaction as the rows they describe.
-    n_read = (frame.height if frame is not None else 0) + len(line_errors)
-    c.read += n_read
-    n_valid = valid.height if valid is not None else 0
-    c.valid += n_valid
-    c.invalid += n_read - n_valid
-    counts = dict(outcomes.group_by("outcome").len().iter_rows())
-    c.created += counts.get("created", 0)
-    c.updated += counts.get("updated", 0)
-    c.unchanged += counts.get("unchanged", 0)
-    c.duplicates += counts.get("dup", 0)
-    if conflicts:
-        c.conflicts += len(conflicts)
-        c.warnings["conflito"] += len(conflicts)
-        issues = pl.concat(
+        comps = comps.filter(pl.col("cid").is_not_null()).with_columns(is_new=pl.lit(False))
+    else:
+        ids = _allocate_ids(ctx.db, new_comps.height)
+        comps = pl.concat(
             [
-                issues,
-                pl.DataFrame(
-                    {
-                        "line": conflicts,
-                        "severity": ["warning"] * len(conflicts),
-                        "reason": ["conflito"] * len(conflicts),
-                        "field": [None] * len(conflicts),
-                        "value": [None] * len(conflicts),
-                        "raw": [None] * len(conflicts),
-                    },
-                    schema=issues.schema,
-                ),
+                comps.filter(pl.col("cid").is_not_null()).with_columns(is_new=pl.lit(False)),
+                new_comps.with_columns(cid=pl.Series(ids, dtype=pl.Int64), is_new=pl.lit(True)),
             ]
         )
+    rows = comp.join(comps, on="comp").with_columns(was_seen=pl.col("cid").is_in(st.cids().implode()))
+    rows = rows.with_columns(
+        lead=pl.col("row").min().over("cid"), last=pl.col("row").max().over("cid")
+    ).with_columns(
+        outcome=pl.when(pl.col("was_seen") | (pl.col("row") != pl.col("lead")))
+        .then(pl.lit("dup"))
+        .when(pl.col("is_new"))
+        .then(pl.lit("created"))
+        .otherwise(pl.lit("matched"))
+    )
+    if not dry:
+        prep.rows = rows.select("row", "cid", "outcome")
+        prep.apply = _apply_values(ctx, valid, rows)
+        if prep.apply.height and plan.columns("wallet"):
+            _resolve_wallets(ctx, prep.apply.get_column("wallet").drop_nulls().unique().to_list())
+        prep.contacts = _contacts_to_add(ctx, keys, rows)
+        # keep-first never writes to a customer an earlier batch touched; the other policies may, and
+        # then this batch waits for the earlier ones to commit (a row must see the row it updates).
+        prep.depends = plan.policy != "keep-first" and bool(rows.get_column("was_seen").any())
+    # Every key of every valid row now points at the customer its row was folded into.
+    st.seen_keys.append(keys.join(rows.select("row", "cid"), on="row").select("key", "cid"))
+    # Customers a row pointed at (conflict losers too) are in this version of the source: not missing.
+    st.seen_cids.append(pl.concat([rows.get_column("cid"), cands.get_column("cid")]).unique())
+    return prep
+
+
+def account_batch(ctx: Context, prep: Prepared, updated: list[tuple[int, list[str]]]) -> pl.DataFrame:
+    """Adds a written batch to the counters; returns the issue rows to store with it."""
+    c = ctx.state.counters
+    c.read += prep.n_read
+    c.valid += prep.n_valid
+    c.invalid += prep.n_read - prep.n_valid
+    issues = prep.issues
+    if prep.rows is not None:
+        lead_matched = set(prep.rows.filter(pl.col("outcome") == "matched").get_column("cid").to_list())
+        changed = []
+        for cid, fields in updated:
+            if cid in lead_matched:
+                changed.append(cid)
+                c.changed_fields.update(fields)
+        outcomes = prep.rows.select(
+            outcome=pl.when(
+                (pl.col("outcome") == "matched") & pl.col("cid").is_in(pl.Series(changed).implode())
+            )
+            .then(pl.lit("updated"))
+            .when(pl.col("outcome") == "matched")
+            .then(pl.lit("unchanged"))
+            .otherwise(pl.col("outcome")),
+        )
+        counts = dict(outcomes.group_by("outcome").len().iter_rows())
+        c.created += counts.get("created", 0)
+        c.updated += counts.get("updated", 0)
+        c.unchanged += counts.get("unchanged", 0)
+        c.duplicates += counts.get("dup", 0)
+    if prep.conflicts:
+        n = len(prep.conflicts)
+        c.conflicts += n
+        c.warnings["conflito"] += n
+        conflict_rows = pl.DataFrame(
+            {"line": prep.conflicts, "severity": ["warning"] * n, "reason": ["conflito"] * n},
+            schema={"line": pl.Int64, "severity": pl.String, "reason": pl.String},
+        ).with_columns(
+            field=pl.lit(None, pl.String), value=pl.lit(None, pl.String), raw=pl.lit(None, pl.String)
+        )
+        issues = pl.concat([issues, conflict_rows.select(list(ISSUE_SCHEMA))])
     if issues.height:
-        summary = issues.group_by("severity", "reason").len()
-        for sev, reason, n in summary.iter_rows():
+        for sev, reason, n in issues.group_by("severity", "reason").len().iter_rows():
             if sev == "error":
                 c.errors[reason] += n
             elif reason != "conflito":
@@ -566,11 +596,8 @@ def process_batch(ctx: Context, frame: pl.DataFrame, line_errors: list[readers.L
             if sample is None and raw:
                 sample = ";".join(json.loads(raw)["cells"])[:200]
             c.sample(reason, line, sample)
-        ctx.db.copy_frame(
-            f"{ctx.db.s}.import_issues",
-            issues.with_columns(import_id=pl.lit(plan.import_id, pl.Int64)),
-        )
     c.check()
+    return issues
 
 
 def _apply_values(ctx: Context, valid: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
@@ -635,13 +662,11 @@ def _contacts_to_add(ctx: Context, keys: pl.DataFrame, rows: pl.DataFrame) -> pl
     return data.select("cid", "kind", "value", "label", is_primary=pl.col("is_new") & first_of_kind)
 
 
-def _write(ctx: Context, valid: pl.DataFrame, keys: pl.DataFrame, rows: pl.DataFrame) -> list[int]:
-    """Set-based writes of one batch; returns the ids of pre-existing customers that changed."""
-    db, plan = ctx.db, ctx.plan
-    apply = _apply_values(ctx, valid, rows)
-    if apply.height and plan.columns("wallet"):
-        _resolve_wallets(ctx, apply.get_column("wallet").drop_nulls().unique().to_list())
-    db.copy_frame("imp_apply", apply)
+def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]]]:
+    """Set-based writes of one batch on a writer connection; returns (id, changed fields) of updates."""
+    if prep.apply is None or prep.contacts is None:
+        return []
+    db.copy_frame("imp_apply", prep.apply)
     wallet_ids = (
         f"(SELECT w.id FROM {db.s}.wallets w WHERE w.name = a.wallet)"
         if plan.columns("wallet")
@@ -722,8 +747,7 @@ def _write(ctx: Context, valid: pl.DataFrame, keys: pl.DataFrame, rows: pl.DataF
         """,
         (summary, plan.import_id, plan.import_id),
     )
-    contacts = _contacts_to_add(ctx, keys, rows)
-    db.copy_frame("imp_contacts", contacts)
+    db.copy_frame("imp_contacts", prep.contacts)
     db.run(
         f"""
         INSERT INTO {db.s}.contacts (customer_id, kind, value, label, is_primary, import_id)
@@ -732,13 +756,7 @@ def _write(ctx: Context, valid: pl.DataFrame, keys: pl.DataFrame, rows: pl.DataF
         """,
         (plan.import_id,),
     )
-    changed_ids = []
-    lead_matched = set(rows.filter(pl.col("outcome") == "matched").get_column("cid").to_list())
-    for cid, fields in updated:
-        if cid in lead_matched:
-            changed_ids.append(cid)
-            ctx.state.counters.changed_fields.update(fields)
-    return changed_ids
+    return [(cid, list(fields)) for cid, fields in updated]
 
 
 _TYPES = {
@@ -750,6 +768,141 @@ _TYPES = {
     "wallet_id": "bigint",
     "owner_id": "bigint",
 }
+
+
+# ----------------------------------------------------------------------------------------- writers
+
+WRITERS = 2  # one PostgreSQL backend per core: index maintenance is the cost of an import
+
+
+class _Aborted(Exception):
+    """An earlier batch failed: this one must not commit."""
+
+
+class Writers:
+    """Writes prepared batches on their own connections, in parallel, committing strictly in order.
+
+    Each batch's rows, issues and checkpoint commit in one transaction, and batch N commits only after
+    N-1: the checkpoint never gets ahead of a batch that might still roll back, so a crashed worker
+    resumes with no row lost or counted twice.
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        schema: str,
+        n: int,
+        timing: tuple[float, float, int],
+        on_progress: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        self.ctx, self.schema, self.n, self.timing, self.on_progress = ctx, schema, n, timing, on_progress
+        self.cond = threading.Condition()
+        self.committed = -1
+        self.submitted = -1
+        self.error: BaseException | None = None
+        self.free: queue.Queue[Db] = queue.Queue()
+        self.stack = ExitStack()
+        self.pool: ThreadPoolExecutor | None = None
+        self.futures: list[Future[None]] = []
+
+    def __enter__(self) -> "Writers":
+        for _ in range(self.n):
+            conn = self.stack.enter_context(_connection())
+            db = Db(conn, self.schema)
+            _setup_temp(db)
+            conn.commit()
+            self.free.put(db)
+        self.pool = ThreadPoolExecutor(self.n, thread_name_prefix="import-writer")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self.cond:
+            if self.error is None and exc[0] is not None:
+                self.error = _Aborted()
+            self.cond.notify_all()
+        if self.pool:
+            self.pool.shutdown(wait=True)
+        self.stack.close()
+
+    def raise_if_failed(self) -> None:
+        with self.cond:
+            if self.error is not None and not isinstance(self.error, _Aborted):
+                raise self.error
+
+    def submit(self, prep: Prepared) -> None:
+        assert self.pool is not None
+        with self.cond:
+            # Bounded: at most n batches in flight keeps memory flat.
+            self.cond.wait_for(lambda: self.error is not None or self.submitted - self.committed < self.n)
+        self.raise_if_failed()
+        self.submitted = prep.index
+        self.futures.append(self.pool.submit(self._write, prep))
+
+    def drain(self) -> None:
+        """Waits for every submitted batch (writers never raise: failures land in self.error)."""
+        wait(self.futures)
+        self.futures.clear()
+        self.raise_if_failed()
+
+    def _wait_turn(self, index: int) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.error is not None or self.committed >= index - 1)
+            if self.error is not None:
+                raise _Aborted()
+
+    def _write(self, prep: Prepared) -> None:
+        db = self.free.get()
+        try:
+            if prep.depends:
+                self._wait_turn(prep.index)
+            updated = write_batch(db, self.ctx.plan, prep)
+            self._wait_turn(prep.index)
+            with self.cond:
+                progress = self._commit(db, prep, updated)
+                self.committed = prep.index
+                self.cond.notify_all()
+            if self.on_progress:
+                self.on_progress(progress)
+        except BaseException as exc:
+            db.conn.rollback()
+            with self.cond:
+                if self.error is None or (isinstance(self.error, _Aborted) and not isinstance(exc, _Aborted)):
+                    self.error = exc
+                self.cond.notify_all()
+        finally:
+            self.free.put(db)
+
+    def _commit(self, db: Db, prep: Prepared, updated: list[tuple[int, list[str]]]) -> dict[str, Any]:
+        ctx = self.ctx
+        issues = account_batch(ctx, prep, updated)
+        if issues.height:
+            db.copy_frame(
+                f"{db.s}.import_issues", issues.with_columns(import_id=pl.lit(ctx.plan.import_id, pl.Int64))
+            )
+        started, elapsed_before, size = self.timing
+        elapsed = elapsed_before + time.monotonic() - started
+        counters = ctx.state.counters
+        progress = _progress(counters, prep.bytes_read, size, elapsed)
+        checkpoint = {
+            "resume": prep.resume,
+            "next_line": prep.next_line,
+            "counters": counters.to_dict(),
+            "elapsed": elapsed,
+        }
+        db.run(
+            f"UPDATE {db.s}.import_jobs SET rows_read = %s, bytes_read = %s, checkpoint = %s, report = %s, "
+            "updated_at = now() WHERE id = %s",
+            (
+                counters.read,
+                prep.bytes_read,
+                json.dumps(checkpoint),
+                json.dumps({**counters.to_dict(), **progress}),
+                ctx.plan.import_id,
+            ),
+        )
+        db.conn.commit()
+        ctx.state.batches += 1
+        return progress
 
 
 # ----------------------------------------------------------------------------------------- run
@@ -874,34 +1027,24 @@ def _run_locked(
             if resume is not None:
                 _replay(ctx, path, info, int(resume))
             batches = readers.iter_batches(path, info, resume, checkpoint.get("next_line"))
-            for batch in batches:
-                if db.one(f"SELECT cancel_requested FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[0]:
-                    raise Cancelled()
-                process_batch(ctx, batch.frame, batch.errors, dry=False)
-                ctx.state.batches += 1
-                elapsed = elapsed_before + time.monotonic() - started
-                progress = _progress(ctx.state.counters, batch.bytes_read, info.size, elapsed)
-                db.run(
-                    f"UPDATE {db.s}.import_jobs SET rows_read = %s, bytes_read = %s, checkpoint = %s, "
-                    "report = %s, updated_at = now() WHERE id = %s",
-                    (
-                        ctx.state.counters.read,
+            timing = (started, elapsed_before, info.size)
+            with Writers(ctx, schema, WRITERS, timing, on_progress) as writers:
+                for index, batch in enumerate(batches):
+                    writers.raise_if_failed()
+                    if db.one(f"SELECT cancel_requested FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[
+                        0
+                    ]:
+                        writers.drain()
+                        raise Cancelled()
+                    prep = prepare_batch(ctx, batch.frame, batch.errors, dry=False, index=index)
+                    db.conn.commit()  # lookups and id allocation only: keep no transaction open
+                    prep.resume, prep.next_line, prep.bytes_read = (
+                        batch.resume,
+                        batch.next_line,
                         batch.bytes_read,
-                        json.dumps(
-                            {
-                                "resume": batch.resume,
-                                "next_line": batch.next_line,
-                                "counters": ctx.state.counters.to_dict(),
-                                "elapsed": elapsed,
-                            }
-                        ),
-                        json.dumps({**ctx.state.counters.to_dict(), **progress}),
-                        import_id,
-                    ),
-                )
-                db.conn.commit()
-                if on_progress:
-                    on_progress(progress)
+                    )
+                    writers.submit(prep)
+                writers.drain()
             _finish_missing(ctx)
         report = ctx.state.counters.to_dict()
         report["duration_s"] = round(elapsed_before + time.monotonic() - started, 3)
@@ -963,7 +1106,7 @@ def _replay(ctx: Context, path: Path, info: readers.FileInfo, resume: int) -> No
     for batch in readers.iter_batches(path, info, None, None):
         if batch.frame.height:
             frame = batch.frame
-            process_batch(ctx, frame, [], dry=True)
+            prepare_batch(ctx, frame, [], dry=True)
         if batch.resume >= resume:
             break
 

@@ -117,9 +117,12 @@ def _dedupe_headers(raw: list[str | None]) -> list[str]:
 def _guess_header(rows: list[list[str | None]]) -> int:
     """Index of the header among the first rows: the first row that is mostly filled with text."""
     widths = [sum(1 for c in r if c not in (None, "")) for r in rows]
-    if not widths or max(widths) == 0:
+    filled = [w for w in widths if w]
+    if not filled:
         return 0
-    need = max(2, math.ceil(max(widths) * 0.6)) if max(widths) > 1 else 1
+    # The typical (most common) row width, not the widest: one ragged row must not win.
+    typical = max(set(filled), key=lambda w: (filled.count(w), w))
+    need = max(2, math.ceil(typical * 0.6)) if typical > 1 else 1
     for i, r in enumerate(rows):
         texty = sum(1 for c in r if c not in (None, "") and not _numeric(c))
         if widths[i] >= need and texty >= max(1, widths[i] // 2):

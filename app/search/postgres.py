@@ -1,14 +1,15 @@
-"""PostgreSQL search: word-prefix full text and pg_trgm on public.crm_norm(name), digits on contacts.
+"""PostgreSQL search: full text on public.crm_norm(name) (+ pg_trgm typo correction), digits on contacts.
 
 Ranking with similarity() over every trigram match is slow on 500k rows (measured p95 425 ms),
 so the search takes a small candidate set through an index first (full-text prefix match, newest
-first) and ranks only those; a trigram similarity pass runs only when that finds too little,
-which is what makes one typo ("joao slva") still find "João Silva".
+first) and ranks only those. When no name matches every typed word, each unknown word is corrected
+against `search_words` (the distinct words of all names, trigram-indexed, kept by a trigger) and
+the prefix search runs again with the alternatives: one typo ("joao slva") still finds "João Silva".
 """
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, false, func, literal, or_, select, text
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select, text
 from sqlmodel import Session, col
 
 from app.auth.actor import Actor
@@ -16,11 +17,11 @@ from app.auth.permissions import Perm
 from app.crm.visibility import customer_visible
 from app.search.protocol import SearchHit
 from app.search.query import ParsedQuery, parse_query, tsquery_prefix
-from models.tenant import Contact, Customer
+from models.tenant import Contact, Customer, SearchWord
 
 CANDIDATES = 200
 MAX_CONTACT_MATCHES = 1000
-TYPO_THRESHOLD = 0.45
+TYPO_THRESHOLD = 0.3
 
 _PHONE_KINDS = ("phone", "whatsapp")
 
@@ -29,10 +30,17 @@ def norm_name() -> Any:
     return func.public.crm_norm(Customer.name)
 
 
-def _name_fts(words: list[str]) -> ColumnElement[bool]:
+def _name_fts(words: list[str] | list[list[str]]) -> ColumnElement[bool]:
     # Same expression as ix_customers_name_fts, so the planner uses the index.
     simple = text("'simple'::regconfig")
     return func.to_tsvector(simple, norm_name()).op("@@")(func.to_tsquery(simple, tsquery_prefix(words)))
+
+
+def document_prefix(digits: str) -> ColumnElement[bool]:
+    """Documents starting with `digits`, as a range on the plain btree (digit strings sort the same
+    in every collation), so no extra pattern-ops index has to be kept up to date on every write."""
+    upper = digits[:-1] + str(int(digits[-1]) + 1) if digits[-1] != "9" else digits + ":"
+    return and_(col(Customer.document) >= digits, col(Customer.document) < upper)
 
 
 def _like_escape(value: str) -> str:
@@ -49,7 +57,7 @@ def contact_customer_ids(db: Session, q: ParsedQuery) -> tuple[list[int], list[i
                 select(Contact.customer_id).where(Contact.kind == "email", Contact.value == q.email)
             ).scalars()
         )
-        if len(q.email) >= 3:
+        if len(q.email) >= 3 and not exact:
             partial = list(
                 db.exec(  # type: ignore[call-overload]
                     select(Contact.customer_id)
@@ -87,9 +95,10 @@ def text_clause(db: Session, text_query: str) -> ColumnElement[bool]:
         ids = sorted(set(exact) | set(partial))
         clauses: list[ColumnElement[bool]] = [col(Customer.id).in_(ids)] if ids else []
         if q.numeric and len(q.digits) >= 3:
-            clauses.append(col(Customer.document).like(f"{q.digits}%"))
+            clauses.append(document_prefix(q.digits))
         return or_(*clauses) if clauses else false()
-    return and_(*[norm_name().like(f"%{_like_escape(w)}%") for w in q.words])
+    # Same word matching as the search (index-backed full text), without the typo pass.
+    return _name_fts(q.words)
 
 
 class PostgresSearch:
@@ -126,38 +135,73 @@ class PostgresSearch:
         return [SearchHit(**dict(r._mapping)) for r in db.exec(stmt)]  # type: ignore[call-overload]
 
     def _search_names(self, db: Session, q: ParsedQuery, base: list[Any], limit: int) -> list[SearchHit]:
-        # 1) candidates: every word as a prefix (GIN full text), newest first; 2) rank those.
+        hits = self._ranked_prefix(db, q.words, q.folded, base, limit)
+        if hits:
+            return hits
+        # Nothing matched every word as a prefix: assume a typo. Correct each word against the
+        # dictionary of name words (small, trigram-indexed) and search again with the alternatives.
+        alternatives = self._corrections(db, q.words)
+        if alternatives is None:
+            return []
+        return self._ranked_prefix(db, alternatives, q.folded, base, limit)
+
+    def _ranked_prefix(
+        self, db: Session, words: list[str] | list[list[str]], folded: str, base: list[Any], limit: int
+    ) -> list[SearchHit]:
+        # 1) candidates through the GIN full-text index, newest first; 2) rank only those.
         candidates = (
             select(Customer.id)
-            .where(*base, _name_fts(q.words))
+            .where(*base, _name_fts(words))
             .order_by(col(Customer.updated_at).desc())
             .limit(CANDIDATES)
             .scalar_subquery()
         )
-        folded = q.folded
         rank = func.similarity(norm_name(), folded) + case(
             (norm_name() == folded, 1.0), (norm_name().startswith(folded), 0.5), else_=0.0
         )
-        hits = self._rows(db, [col(Customer.id).in_(candidates)], rank, limit, literal("nome"))
-        if len(hits) >= limit:
-            return hits
-        # Typo tolerance: trigram similarity through the GIN index, only when prefixes found too few.
+        return self._rows(db, [col(Customer.id).in_(candidates)], rank, limit, literal("nome"))
+
+    def _corrections(self, db: Session, words: list[str]) -> list[list[str]] | None:
+        """Per typed word, the dictionary words it may mean: itself when it is a name word (or, for the
+        last word, a prefix of one), else its completions, else up to 3 words within one typo."""
+        out: list[list[str]] = []
         db.exec(text(f"SET LOCAL pg_trgm.similarity_threshold = {TYPO_THRESHOLD}"))  # type: ignore[call-overload]
-        seen = {h.id for h in hits}
-        fuzzy = self._rows(
-            db,
-            [*base, norm_name().op("%")(folded), col(Customer.id).not_in(seen) if seen else literal(True)],
-            cast(func.similarity(norm_name(), folded), Float),
-            limit - len(hits),
-            literal("nome"),
-        )
-        return hits + fuzzy
+        for i, word in enumerate(words):
+            last = i == len(words) - 1
+            completions = list(
+                db.exec(  # type: ignore[call-overload]
+                    select(SearchWord.word)
+                    .where(col(SearchWord.word).startswith(word, autoescape=True))
+                    .order_by(func.length(SearchWord.word))
+                    .limit(5)
+                ).scalars()
+            )
+            if completions and (last or completions[0] == word):
+                out.append([word])
+                continue
+            if completions:
+                out.append(completions)
+                continue
+            if len(word) < 3:
+                return None
+            close = list(
+                db.exec(  # type: ignore[call-overload]
+                    select(SearchWord.word)
+                    .where(col(SearchWord.word).op("%")(word))
+                    .order_by(func.similarity(SearchWord.word, word).desc())
+                    .limit(3)
+                ).scalars()
+            )
+            if not close:
+                return None
+            out.append(close)
+        return out
 
     def _search_contacts(self, db: Session, q: ParsedQuery, base: list[Any], limit: int) -> list[SearchHit]:
         exact, partial = contact_customer_ids(db, q)
         doc_where: list[Any] = []
         if q.numeric and len(q.digits) >= 3:
-            doc_where = [col(Customer.document).like(f"{q.digits}%")]
+            doc_where = [document_prefix(q.digits)]
         ids_clause = (
             col(Customer.id).in_(sorted(set(exact) | set(partial))) if (exact or partial) else false()
         )
@@ -169,7 +213,7 @@ class PostgresSearch:
             else_=1.0,
         )
         matched = case(
-            (col(Customer.document).like(f"{q.digits}%") if doc_where else false(), "documento"),
+            (doc_where[0] if doc_where else false(), "documento"),
             else_="email" if q.email else "telefone",
         )
         return self._rows(db, where, rank, limit, matched)

@@ -65,6 +65,16 @@ def parse_query(text: str) -> ParsedQuery:
     return ParsedQuery(raw=raw, folded=" ".join(words), words=words)
 
 
-def tsquery_prefix(words: list[str]) -> str:
-    """A to_tsquery('simple') string matching every word as a prefix; words are [a-z0-9] only."""
-    return " & ".join(f"{w}:*" for w in words)
+def tsquery_prefix(words: list[str] | list[list[str]]) -> str:
+    """A to_tsquery('simple') string: every word must match, the last one as a prefix (it is the one
+    still being typed; exact lexemes are much cheaper GIN lookups than prefixes). A list of
+    alternatives for a word becomes (a | b). Words are [a-z0-9] only: no tsquery syntax gets in."""
+    parts = []
+    for i, w in enumerate(words):
+        alternatives = [w] if isinstance(w, str) else w
+        safe = [a for a in ("".join(_WORD.findall(x)) for x in alternatives) if a]
+        suffix = ":*" if i == len(words) - 1 else ""
+        if safe:
+            terms = [a + suffix for a in safe]
+            parts.append(terms[0] if len(terms) == 1 else "(" + " | ".join(terms) + ")")
+    return " & ".join(parts)

@@ -7,7 +7,7 @@ from models.tenant.imports import ImportJob, MappingPreset
 from models.tenant.sales import Opportunity, Pipeline, Stage
 from models.tenant.templates import Template
 from models.tenant.timeline import Appointment, Interaction, Note
-from models.tenant.workspace import BulkJob
+from models.tenant.workspace import BulkJob, SearchWord
 
 __all__ = [
     "Appointment",
@@ -24,6 +24,7 @@ __all__ = [
     "Note",
     "Opportunity",
     "Pipeline",
+    "SearchWord",
     "Segment",
     "Stage",
     "Tag",

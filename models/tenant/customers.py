@@ -27,7 +27,6 @@ class Customer(SQLModel, table=True):
     __table_args__ = (
         Index("ix_customers_document", "document", postgresql_where=text("document IS NOT NULL")),
         Index("ix_customers_status", "status", "id"),
-        Index("ix_customers_owner", "owner_id", "id"),
         Index("ix_customers_wallet", "wallet_id", "id"),
         Index("ix_customers_updated", "updated_at", "id"),
         Index("ix_customers_created", "created_at", "id"),
@@ -42,11 +41,16 @@ class Customer(SQLModel, table=True):
             "ix_customers_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
         ),
         Index("ix_customers_source", "source", "source_key"),
-        # Keyset pagination for the sortable list columns (t0003). The accent-insensitive
-        # trigram/FTS expression indexes on public.crm_norm(name) live only in t0003.
+        # Keyset pagination for the sortable list columns (t0003). t0003 replaced the raw-name trigram
+        # index by accent-insensitive trigram/FTS expression indexes on public.crm_norm(name), which,
+        # with the name-words trigger and extended statistics, live only in the migration.
         Index("ix_customers_name_id", "name", "id"),
         Index("ix_customers_score_id", "score", "id"),
-        Index("ix_customers_plan_id", "plan", "id"),
+        # Agents' lists (their own portfolio) in every sort order; they replaced (owner_id, id).
+        Index("ix_customers_owner_updated", "owner_id", "updated_at", "id"),
+        Index("ix_customers_owner_name", "owner_id", "name", "id"),
+        Index("ix_customers_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_customers_owner_score", "owner_id", "score", "id"),
     )
 
     id: int | None = pk()

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index
+from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at, jsonb, pk, timestamp, updated_at
@@ -29,3 +29,11 @@ class BulkJob(SQLModel, table=True):
     finished_at: datetime | None = timestamp()
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
+
+
+class SearchWord(SQLModel, table=True):
+    """A distinct word of some customer name (folded), filled by a trigger; for typo correction."""
+
+    __tablename__ = "search_words"
+
+    word: str = Field(sa_column=Column(Text, primary_key=True))

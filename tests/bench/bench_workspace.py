@@ -84,7 +84,10 @@ def main() -> None:
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--markdown", help="write the results section to this file")
     parser.add_argument("--runs", type=int, default=3, help="repetitions per list configuration")
-    args = parser.parse_args()
+    parser.add_argument("--sections", default="list,search,profile,bulk", help="comma-separated subset")
+    # `make bench` passes one BENCH_ARGS to every bench script: ignore the options of the others.
+    args, _unknown = parser.parse_known_args()
+    sections = set(args.sections.split(","))
     _prepare_database()
 
     from sqlmodel import select
@@ -167,178 +170,184 @@ def main() -> None:
             "score": {"score_min": 900},
         }
         sorts = ["-updated_at", "name", "-name", "created_at", "-created_at", "score", "-score", "status"]
-        # ---- list
-        times: list[float] = []
-        worst: list[tuple[float, str]] = []
-        for _ in range(args.runs):
-            for who, actor in actors.items():
-                for fname, f in filters.items():
-                    for sort in sorts:
-                        q = CustomerQuery(**f, sort=sort, limit=50)
-                        page, ms = timed(lambda q=q, actor=actor: svc.list_customers(db, actor, q))
-                        times.append(ms)
-                        worst.append((ms, f"{who}/{fname}/{sort}"))
-                        if page.next_cursor:
-                            q2 = q.model_copy(update={"cursor": page.next_cursor})
-                            _, ms2 = timed(lambda q2=q2, actor=actor: svc.list_customers(db, actor, q2))
-                            times.append(ms2)
-                            worst.append((ms2, f"{who}/{fname}/{sort} (page 2)"))
-        say(
-            f"- **list page** (50 rows; 3 roles × {len(filters)} filters × {len(sorts)} sorts, first and "
-            f"next page, {args.runs} runs): {summary(times)}"
-        )
-        say("  - slowest: " + "; ".join(f"{n} {ms:.1f} ms" for ms, n in sorted(worst, reverse=True)[:5]))
-        for label, actor, q in [
-            ("list: admin, no filter, newest first", admin, CustomerQuery()),
-            (
-                "list: agent, status filter, sort by name",
-                agent,
-                CustomerQuery(status=["inadimplente"], sort="name"),
-            ),
-            (
-                "list: manager, tag filter, sort by score desc",
-                manager,
-                CustomerQuery(tags=["vip"], sort="-score"),
-            ),
-        ]:
-            cap = Capture()
-            with cap.on(engine()):
-                svc.list_customers(db, actor, q)
-            plans_explained[label] = explain(db, *cap.statements[-1])
-
-        # ---- search
-        sample = db.exec(
-            select(Customer).where(
-                Customer.id.in_(
-                    [
-                        rng.randint(1, args.customers)  # type: ignore[union-attr]
-                        for _ in range(40)
-                    ]
-                )
+        if "list" in sections:
+            # ---- list
+            times: list[float] = []
+            worst: list[tuple[float, str]] = []
+            for _ in range(args.runs):
+                for who, actor in actors.items():
+                    for fname, f in filters.items():
+                        for sort in sorts:
+                            q = CustomerQuery(**f, sort=sort, limit=50)
+                            page, ms = timed(lambda q=q, actor=actor: svc.list_customers(db, actor, q))
+                            times.append(ms)
+                            worst.append((ms, f"{who}/{fname}/{sort}"))
+                            if page.next_cursor:
+                                q2 = q.model_copy(update={"cursor": page.next_cursor})
+                                _, ms2 = timed(lambda q2=q2, actor=actor: svc.list_customers(db, actor, q2))
+                                times.append(ms2)
+                                worst.append((ms2, f"{who}/{fname}/{sort} (page 2)"))
+            say(
+                f"- **list page** (50 rows; 3 roles × {len(filters)} filters × {len(sorts)} sorts, first and "
+                f"next page, {args.runs} runs): {summary(times)}"
             )
-        ).all()
-        phones = {
-            c.customer_id: c.value
-            for c in db.exec(
-                select(Contact).where(
-                    Contact.customer_id.in_([c.id for c in sample]), Contact.kind == "phone"
+            say("  - slowest: " + "; ".join(f"{n} {ms:.1f} ms" for ms, n in sorted(worst, reverse=True)[:5]))
+            for label, actor, q in [
+                ("list: admin, no filter, newest first", admin, CustomerQuery()),
+                (
+                    "list: agent, status filter, sort by name",
+                    agent,
+                    CustomerQuery(status=["inadimplente"], sort="name"),
+                ),
+                (
+                    "list: manager, tag filter, sort by score desc",
+                    manager,
+                    CustomerQuery(tags=["vip"], sort="-score"),
+                ),
+            ]:
+                cap = Capture()
+                with cap.on(engine()):
+                    svc.list_customers(db, actor, q)
+                plans_explained[label] = explain(db, *cap.statements[-1])
+
+        if "search" in sections:
+            # ---- search
+            sample = db.exec(
+                select(Customer).where(
+                    Customer.id.in_(
+                        [
+                            rng.randint(1, args.customers)  # type: ignore[union-attr]
+                            for _ in range(40)
+                        ]
+                    )
                 )
             ).all()
-        }  # type: ignore[attr-defined]
-        emails = {
-            c.customer_id: c.value
-            for c in db.exec(
-                select(Contact).where(
-                    Contact.customer_id.in_([c.id for c in sample]), Contact.kind == "email"
-                )
-            ).all()
-        }  # type: ignore[attr-defined]
-        from app.search.query import fold
+            phones = {
+                c.customer_id: c.value
+                for c in db.exec(
+                    select(Contact).where(
+                        Contact.customer_id.in_([c.id for c in sample]), Contact.kind == "phone"
+                    )
+                ).all()
+            }  # type: ignore[attr-defined]
+            emails = {
+                c.customer_id: c.value
+                for c in db.exec(
+                    select(Contact).where(
+                        Contact.customer_id.in_([c.id for c in sample]), Contact.kind == "email"
+                    )
+                ).all()
+            }  # type: ignore[attr-defined]
+            from app.search.query import fold
 
-        def typo(name: str) -> str:
-            words = fold(name).split()
-            w = words[-1]
-            i = rng.randrange(1, len(w))
-            words[-1] = w[:i] + w[i + 1 :]  # drop one letter of the last word
-            return " ".join(words)
+            def typo(name: str) -> str:
+                words = fold(name).split()
+                w = words[-1]
+                i = rng.randrange(1, len(w))
+                words[-1] = w[:i] + w[i + 1 :]  # drop one letter of the last word
+                return " ".join(words)
 
-        backend = PostgresSearch()
-        kinds: dict[str, list[float]] = {
-            "name (accents stripped)": [],
-            "name with one typo": [],
-            "phone formatted": [],
-            "document prefix": [],
-            "e-mail": [],
-        }
-        found: dict[str, int] = dict.fromkeys(kinds, 0)
-        for c in sample:
-            p = phones.get(c.id or 0, "")
-            national = p[3:]
-            cases = {
-                "name (accents stripped)": " ".join(fold(c.name).split()[:2] + fold(c.name).split()[-1:]),
-                "name with one typo": typo(c.name),
-                "phone formatted": f"({national[:2]}) {national[2:7]}-{national[7:]}",
-                "document prefix": (c.document or "")[:6],
-                "e-mail": emails.get(c.id or 0, ""),
+            backend = PostgresSearch()
+            kinds: dict[str, list[float]] = {
+                "name (accents stripped)": [],
+                "name with one typo": [],
+                "phone formatted": [],
+                "document prefix": [],
+                "e-mail": [],
             }
-            for kind, query in cases.items():
-                for actor in (admin, agent):
-                    hits, ms = timed(lambda q=query, actor=actor: backend.search(db, actor, q))
-                    kinds[kind].append(ms)
-                    if actor is admin and any(h.id == c.id for h in hits):
-                        found[kind] += 1
-        all_search = [ms for v in kinds.values() for ms in v]
-        say(
-            f"- **search** (admin and agent, {len(sample)} sampled customers per kind): {summary(all_search)}"
-        )
-        for kind, v in kinds.items():
-            say(f"  - {kind}: {summary(v)}; target found by admin in top 20: {found[kind]}/{len(sample)}")
-        c = sample[0]
-        for label, query in [
-            ("search: name, admin", " ".join(fold(c.name).split()[:2])),
-            ("search: name with typo (fallback pass), admin", typo(c.name)),
-        ]:
+            found: dict[str, int] = dict.fromkeys(kinds, 0)
+            for c in sample:
+                p = phones.get(c.id or 0, "")
+                national = p[3:]
+                cases = {
+                    "name (accents stripped)": fold(c.name),
+                    "name with one typo": typo(c.name),
+                    "phone formatted": f"({national[:2]}) {national[2:7]}-{national[7:]}",
+                    "document prefix": (c.document or "")[:9],
+                    "e-mail": emails.get(c.id or 0, ""),
+                }
+                for kind, query in cases.items():
+                    for actor in (admin, agent):
+                        hits, ms = timed(lambda q=query, actor=actor: backend.search(db, actor, q))
+                        kinds[kind].append(ms)
+                        if actor is admin and any(h.id == c.id for h in hits):
+                            found[kind] += 1
+            all_search = [ms for v in kinds.values() for ms in v]
+            say(f"- **search** (admin and agent, {len(sample)} customers per kind): {summary(all_search)}")
+            for kind, v in kinds.items():
+                say(f"  - {kind}: {summary(v)}; target found by admin in top 20: {found[kind]}/{len(sample)}")
+            c = sample[0]
+            for label, query in [
+                ("search: name, admin", " ".join(fold(c.name).split()[:2])),
+                ("search: name with typo (fallback pass), admin", typo(c.name)),
+            ]:
+                cap = Capture()
+                with cap.on(engine()):
+                    backend.search(db, admin, query)
+                plans_explained[label] = "\n\n".join(
+                    explain(db, s, p) for s, p in cap.statements if "SET" not in s
+                )
+
+        if "profile" in sections:
+            # ---- profile with 1,000 timeline items
+            target = rng.randint(1, args.customers)
+            from models.tenant import Interaction
+
+            for i in range(1000):
+                db.add(
+                    Interaction(
+                        customer_id=target, kind="note" if i % 2 else "message_in", summary=f"bench {i}"
+                    )
+                )
+            db.commit()
+            _, ms_profile = timed(lambda: svc.get_customer(db, admin, target))
+            pages: list[float] = []
+            cursor, items = None, 0
+            while items < 1000:
+                page, ms = timed(
+                    lambda c=cursor: timeline.list_timeline(db, admin, target, cursor=c, limit=50)
+                )
+                pages.append(ms)
+                items += len(page.rows)
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+            _kind_page, ms_kind = timed(
+                lambda: timeline.list_timeline(db, admin, target, kinds=["note"], limit=50)
+            )
+            say(
+                f"- **profile** with {items:,}+ timeline items: header, contacts, custom fields, 20 items "
+                f"{ms_profile:.1f} ms; timeline pages of 50 (infinite scroll to 1,000): {summary(pages)}; "
+                f"kind filter page {ms_kind:.1f} ms"
+            )
             cap = Capture()
             with cap.on(engine()):
-                backend.search(db, admin, query)
-            plans_explained[label] = "\n\n".join(
-                explain(db, s, p) for s, p in cap.statements if "SET" not in s
-            )
+                timeline.list_timeline(db, admin, target, cursor=cursor, limit=50)
+            plans_explained["timeline page (keyset, deep cursor)"] = explain(db, *cap.statements[-1])
+            db.rollback()
 
-        # ---- profile with 1,000 timeline items
-        target = sample[1].id or 0
-        from models.tenant import Interaction
-
-        for i in range(1000):
-            db.add(
-                Interaction(customer_id=target, kind="note" if i % 2 else "message_in", summary=f"bench {i}")
-            )
-        db.commit()
-        _, ms_profile = timed(lambda: svc.get_customer(db, admin, target))
-        pages: list[float] = []
-        cursor, items = None, 0
-        while items < 1000:
-            page, ms = timed(lambda c=cursor: timeline.list_timeline(db, admin, target, cursor=c, limit=50))
-            pages.append(ms)
-            items += len(page.rows)
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        _kind_page, ms_kind = timed(
-            lambda: timeline.list_timeline(db, admin, target, kinds=["note"], limit=50)
-        )
+    if "bulk" in sections:
+        # ---- bulk tag 100k (background job path)
+        with session(schema) as db:
+            f = CustomerFilter(wallet_id=[wallet_ids[0]])
+            n = svc.count_customers(db, admin, f, cap=10_000_000)["count"]
+            job = svc.start_bulk(db, admin, BulkRequest(action="add_tag", value="black-friday", filter=f))
+            db.commit()
+            job_id = job.id or 0
+        t = time.perf_counter()
+        result = run_bulk_sync(schema, job_id)
+        secs = time.perf_counter() - t
         say(
-            f"- **profile** with {items:,}+ timeline items: header, contacts, custom fields, first 20 items "
-            f"{ms_profile:.1f} ms; timeline pages of 50 (infinite scroll to 1,000): {summary(pages)}; "
-            f"kind filter page {ms_kind:.1f} ms"
+            f"- **bulk add tag** on a filtered set of {n:,} customers (background job, chunks of "
+            f"{svc.BULK_CHUNK:,}, progress committed per chunk, one timeline row per changed customer): "
+            f"**{secs:.1f} s** ({result['changed']:,} changed)"
         )
-        cap = Capture()
-        with cap.on(engine()):
-            timeline.list_timeline(db, admin, target, cursor=cursor, limit=50)
-        plans_explained["timeline page (keyset, deep cursor)"] = explain(db, *cap.statements[-1])
-        db.rollback()
-
-    # ---- bulk tag 100k (background job path)
-    with session(schema) as db:
-        f = CustomerFilter(wallet_id=[wallet_ids[0]])
-        n = svc.count_customers(db, admin, f, cap=10_000_000)["count"]
-        job = svc.start_bulk(db, admin, BulkRequest(action="add_tag", value="black-friday", filter=f))
-        db.commit()
-        job_id = job.id or 0
-    t = time.perf_counter()
-    result = run_bulk_sync(schema, job_id)
-    secs = time.perf_counter() - t
-    say(
-        f"- **bulk add tag** on a filtered set of {n:,} customers (background job, chunks of "
-        f"{svc.BULK_CHUNK:,}, progress committed per chunk, one timeline row per changed customer): "
-        f"**{secs:.1f} s** ({result['changed']:,} changed)"
-    )
-    with session(schema) as db:
-        # Undo, so the next run measures the same work.
-        job = svc.start_bulk(db, admin, BulkRequest(action="remove_tag", value="black-friday", filter=f))
-        db.commit()
-        undo_id = job.id or 0
-    run_bulk_sync(schema, undo_id)
+        with session(schema) as db:
+            # Undo, so the next run measures the same work.
+            job = svc.start_bulk(db, admin, BulkRequest(action="remove_tag", value="black-friday", filter=f))
+            db.commit()
+            undo_id = job.id or 0
+        run_bulk_sync(schema, undo_id)
     say()
     say("#### EXPLAIN (ANALYZE, BUFFERS) of the hot queries")
     for label, plan in plans_explained.items():

@@ -32,8 +32,14 @@ def make_user(tenant_id: int, slug: str, role: str, team: str | None) -> Actor:
     from tenants.database import platform_session
 
     with platform_session() as db:
-        user = User(tenant_id=tenant_id, email=f"{role}-{uuid.uuid4().hex[:6]}@{slug}.com.br", name=role.title(),
-                    role=role, team=team, password_hash="x")
+        user = User(
+            tenant_id=tenant_id,
+            email=f"{role}-{uuid.uuid4().hex[:6]}@{slug}.com.br",
+            name=role.title(),
+            role=role,
+            team=team,
+            password_hash="x",
+        )
         db.add(user)
         db.commit()
         return actor_for_user(db, user.id)  # type: ignore[arg-type]
@@ -44,8 +50,15 @@ def crm(database_url: str) -> Crm:
     from tenants.provisioning import SignupInput, provision_tenant
 
     slug = f"c{uuid.uuid4().hex[:10]}"
-    tenant = provision_tenant(SignupInput(name=f"Org {slug}", slug=slug, admin_name="Admin",
-                                          admin_email=f"admin@{slug}.com.br", admin_password="Senha-forte-123"))
+    tenant = provision_tenant(
+        SignupInput(
+            name=f"Org {slug}",
+            slug=slug,
+            admin_name="Admin",
+            admin_email=f"admin@{slug}.com.br",
+            admin_password="Senha-forte-123",
+        )
+    )
     from app.auth.sessions import actor_for_user
     from models.platform import User
     from tenants.database import platform_session

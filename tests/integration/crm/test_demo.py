@@ -14,8 +14,14 @@ from tests.integration.crm.conftest import make_user
 def test_seed_demo_small(make_tenant) -> None:  # type: ignore[no-untyped-def]
     tenant = make_tenant()
     with session(tenant.schema) as db:
-        before = {r[0] for r in db.exec(text(  # type: ignore[call-overload]
-            f"SELECT indexname FROM pg_indexes WHERE schemaname = '{tenant.schema}'"))}
+        before = {
+            r[0]
+            for r in db.exec(
+                text(  # type: ignore[call-overload]
+                    f"SELECT indexname FROM pg_indexes WHERE schemaname = '{tenant.schema}'"
+                )
+            )
+        }
     result = seed_demo(tenant.schema, 300, agents=4)
     assert result["customers"] == 300 and result["seconds"]["total"] > 0
     with session(tenant.schema) as db:
@@ -23,8 +29,14 @@ def test_seed_demo_small(make_tenant) -> None:  # type: ignore[no-untyped-def]
         count = lambda t: db.exec(text(f'SELECT count(*) FROM "{s}".{t}')).one()[0]  # type: ignore[call-overload]  # noqa: E731
         assert (count("customers"), count("contacts"), count("interactions")) == (300, 600, 3000)
         assert count("conversations") == 15 and count("messages") == 45
-        after = {r[0] for r in db.exec(text(  # type: ignore[call-overload]
-            f"SELECT indexname FROM pg_indexes WHERE schemaname = '{s}'"))}
+        after = {
+            r[0]
+            for r in db.exec(
+                text(  # type: ignore[call-overload]
+                    f"SELECT indexname FROM pg_indexes WHERE schemaname = '{s}'"
+                )
+            )
+        }
         assert after == before
         docs = [r[0] for r in db.exec(text(f'SELECT document FROM "{s}".customers LIMIT 50'))]  # type: ignore[call-overload]
         assert all(clean_document(d) == d for d in docs)

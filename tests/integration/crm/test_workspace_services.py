@@ -28,7 +28,12 @@ from tests.integration.crm.conftest import Crm, new_customer
 
 def audited(db: Session, action: str, entity_id: object) -> bool:
     db.flush()
-    return db.exec(select(AuditLog).where(AuditLog.action == action, AuditLog.entity_id == str(entity_id))).first() is not None
+    return (
+        db.exec(
+            select(AuditLog).where(AuditLog.action == action, AuditLog.entity_id == str(entity_id))
+        ).first()
+        is not None
+    )
 
 
 def test_timeline_newest_first_keyset_and_kind_filter(db: Session, crm: Crm) -> None:
@@ -53,7 +58,9 @@ def test_timeline_newest_first_keyset_and_kind_filter(db: Session, crm: Crm) -> 
 
 def test_notes_create_timeline_and_author_rules(db: Session, crm: Crm) -> None:
     c = new_customer(db, crm.agent)
-    note = notes.add_note(db, crm.agent, c.id, notes.NoteIn(body="Cliente pediu  portabilidade\n de 3 linhas"))
+    note = notes.add_note(
+        db, crm.agent, c.id, notes.NoteIn(body="Cliente pediu  portabilidade\n de 3 linhas")
+    )
     assert audited(db, "note.create", note.id)
     item = timeline.list_timeline(db, crm.agent, c.id, kinds=["note"]).rows[0]
     assert item.summary == "Cliente pediu portabilidade de 3 linhas" and item.ref_id == note.id
@@ -77,7 +84,9 @@ def test_contacts_normalise_conflict_and_opt_out(db: Session, crm: Crm) -> None:
         contacts.add_contact(db, crm.agent, c.id, contacts.ContactIn(kind="phone", value="123"))
     other = new_customer(db, crm.outsider)
     with pytest.raises(Conflict):
-        contacts.add_contact(db, crm.outsider, other.id, contacts.ContactIn(kind="phone", value="+55 11 3333-4444"))
+        contacts.add_contact(
+            db, crm.outsider, other.id, contacts.ContactIn(kind="phone", value="+55 11 3333-4444")
+        )
     contacts.set_opt_out(db, crm.agent, phone.id, True, "pediu pelo WhatsApp")
     assert phone.opt_out and phone.opt_out_at is not None
     assert timeline.list_timeline(db, crm.agent, c.id, kinds=["opt_out"]).rows[0].payload["opt_out"] is True
@@ -88,13 +97,28 @@ def test_contacts_normalise_conflict_and_opt_out(db: Session, crm: Crm) -> None:
 
 def test_appointments_time_zones_agenda_and_overdue(db: Session, crm: Crm) -> None:
     c = new_customer(db, crm.agent)
-    appt = appointments.create_appointment(db, crm.agent, appointments.AppointmentIn(
-        customer_id=c.id, title="Retornar proposta", starts_local=datetime(2030, 3, 10, 14, 0),
-        time_zone="America/Manaus"))
+    appt = appointments.create_appointment(
+        db,
+        crm.agent,
+        appointments.AppointmentIn(
+            customer_id=c.id,
+            title="Retornar proposta",
+            starts_local=datetime(2030, 3, 10, 14, 0),
+            time_zone="America/Manaus",
+        ),
+    )
     assert appt.starts_at == datetime(2030, 3, 10, 18, 0, tzinfo=UTC)  # Manaus is UTC-4
-    assert "10/03/2030 14:00" in timeline.list_timeline(db, crm.agent, c.id, kinds=["appointment"]).rows[0].summary
-    old = appointments.create_appointment(db, crm.agent, appointments.AppointmentIn(
-        customer_id=c.id, title="Atrasado", starts_local=datetime(2020, 1, 1, 9, 0)))
+    assert (
+        "10/03/2030 14:00"
+        in timeline.list_timeline(db, crm.agent, c.id, kinds=["appointment"]).rows[0].summary
+    )
+    old = appointments.create_appointment(
+        db,
+        crm.agent,
+        appointments.AppointmentIn(
+            customer_id=c.id, title="Atrasado", starts_local=datetime(2020, 1, 1, 9, 0)
+        ),
+    )
     day = appointments.agenda(db, crm.agent, date(2030, 3, 10), "day", tz_name="America/Sao_Paulo")
     by_title = {a.title: a for a in day}
     assert by_title["Retornar proposta"].starts_local.hour == 15 and not by_title["Retornar proposta"].overdue
@@ -104,8 +128,13 @@ def test_appointments_time_zones_agenda_and_overdue(db: Session, crm: Crm) -> No
     appointments.update_appointment(db, crm.agent, old.id, appointments.AppointmentUpdate(done=True))
     assert "Atrasado" not in {a.title for a in appointments.agenda(db, crm.agent, date(2030, 3, 10))}
     with pytest.raises(Invalid):
-        appointments.create_appointment(db, crm.agent, appointments.AppointmentIn(
-            title="x", starts_local=datetime(2030, 1, 1), time_zone="Mars/Olympus"))
+        appointments.create_appointment(
+            db,
+            crm.agent,
+            appointments.AppointmentIn(
+                title="x", starts_local=datetime(2030, 1, 1), time_zone="Mars/Olympus"
+            ),
+        )
     with pytest.raises(NotFound):
         appointments.agenda(db, crm.agent, date(2030, 3, 10), owner_id=crm.outsider.user_id)
     assert appointments.agenda(db, crm.manager, date(2030, 3, 10), owner_id=crm.agent.user_id)
@@ -115,10 +144,14 @@ def test_opportunity_convert_and_move_writes_stage_change(db: Session, crm: Crm)
     c = new_customer(db, crm.agent)
     pipeline = opportunities.list_pipelines(db, crm.agent)[0]
     first, second = pipeline["stages"][0]["id"], pipeline["stages"][1]["id"]
-    a = opportunities.create_opportunity(db, crm.agent, opportunities.OpportunityIn(
-        customer_id=c.id, title="Pós 30 linhas", value=Decimal("4500.00")))
-    b = opportunities.create_opportunity(db, crm.agent, opportunities.OpportunityIn(
-        customer_id=c.id, title="Fibra", stage_id=first))
+    a = opportunities.create_opportunity(
+        db,
+        crm.agent,
+        opportunities.OpportunityIn(customer_id=c.id, title="Pós 30 linhas", value=Decimal("4500.00")),
+    )
+    b = opportunities.create_opportunity(
+        db, crm.agent, opportunities.OpportunityIn(customer_id=c.id, title="Fibra", stage_id=first)
+    )
     assert (a.stage_id, a.position, b.position) == (first, a.position, a.position + 1)
     opportunities.move_opportunity(db, crm.agent, b.id, second, 0)
     db.flush()
@@ -130,20 +163,32 @@ def test_opportunity_convert_and_move_writes_stage_change(db: Session, crm: Crm)
     with pytest.raises(NotFound):
         opportunities.move_opportunity(db, crm.outsider, b.id, first, 0)
     with pytest.raises(Invalid):
-        opportunities.create_opportunity(db, crm.agent, opportunities.OpportunityIn(
-            customer_id=c.id, title="x", stage_id=999999))
+        opportunities.create_opportunity(
+            db, crm.agent, opportunities.OpportunityIn(customer_id=c.id, title="x", stage_id=999999)
+        )
     assert db.get(Opportunity, a.id) is not None
 
 
-def _conversation(db: Session, customer_id: int, assignee: int | None = None, opt_out: bool = False) -> Conversation:
-    contact = Contact(customer_id=customer_id, kind="whatsapp", value=f"+55119{customer_id:08d}", opt_out=opt_out)
+def _conversation(
+    db: Session, customer_id: int, assignee: int | None = None, opt_out: bool = False
+) -> Conversation:
+    contact = Contact(
+        customer_id=customer_id, kind="whatsapp", value=f"+55119{customer_id:08d}", opt_out=opt_out
+    )
     db.add(contact)
     db.flush()
-    conv = Conversation(customer_id=customer_id, contact_id=contact.id, channel="whatsapp", assignee_id=assignee,
-                        last_message_at=datetime.now(UTC))
+    conv = Conversation(
+        customer_id=customer_id,
+        contact_id=contact.id,
+        channel="whatsapp",
+        assignee_id=assignee,
+        last_message_at=datetime.now(UTC),
+    )
     db.add(conv)
     db.flush()
-    db.add(Message(conversation_id=conv.id, direction="in", body="Oi, quero mudar de plano", status="received"))
+    db.add(
+        Message(conversation_id=conv.id, direction="in", body="Oi, quero mudar de plano", status="received")
+    )
     db.flush()
     return conv
 
@@ -155,7 +200,10 @@ def test_conversation_reply_resolve_assign(db: Session, crm: Crm) -> None:
     assert detail.messages[0]["body"] == "Oi, quero mudar de plano"
     msg = conversations.reply(db, crm.agent, conv.id, conversations.ReplyIn(body="Claro! Qual plano?"))
     assert msg.status == "queued" and msg.direction == "out"
-    assert timeline.list_timeline(db, crm.agent, c.id, kinds=["message_out"]).rows[0].payload["message_id"] == msg.id
+    assert (
+        timeline.list_timeline(db, crm.agent, c.id, kinds=["message_out"]).rows[0].payload["message_id"]
+        == msg.id
+    )
     conversations.resolve(db, crm.agent, conv.id)
     assert conv.status == "resolved" and audited(db, "conversation.resolve", conv.id)
     with pytest.raises(Invalid):
@@ -199,8 +247,13 @@ def test_wallets_crud(db: Session, crm: Crm) -> None:
 
 
 def test_segments_are_dynamic_and_respect_rbac(db: Session, crm: Crm) -> None:
-    seg = segments.create_segment(db, crm.manager, segments.SegmentIn(
-        name="Inadimplentes premium", filters=CustomerFilter(status=["inadimplente"], score_min=50)))
+    seg = segments.create_segment(
+        db,
+        crm.manager,
+        segments.SegmentIn(
+            name="Inadimplentes premium", filters=CustomerFilter(status=["inadimplente"], score_min=50)
+        ),
+    )
     mine = new_customer(db, crm.agent, status="inadimplente", score=90)
     foreign = new_customer(db, crm.outsider, status="inadimplente", score=90)
     page, count = segments.evaluate(db, crm.agent, seg.id)
@@ -214,14 +267,25 @@ def test_segments_are_dynamic_and_respect_rbac(db: Session, crm: Crm) -> None:
 
 
 def test_templates_extract_and_render_variables(db: Session, crm: Crm) -> None:
-    t = templates.create_template(db, crm.manager, templates.TemplateIn(
-        name="Boas-vindas", channel="whatsapp", body="Olá {{ nome }}, seu plano {{plano_atual}} ({{razao_social}})"))
+    t = templates.create_template(
+        db,
+        crm.manager,
+        templates.TemplateIn(
+            name="Boas-vindas",
+            channel="whatsapp",
+            body="Olá {{ nome }}, seu plano {{plano_atual}} ({{razao_social}})",
+        ),
+    )
     assert t.variables == ["nome", "plano_atual", "razao_social"]
     with pytest.raises(Invalid) as err:
-        templates.create_template(db, crm.manager, templates.TemplateIn(name="x", channel="email", body="{{foo}}"))
+        templates.create_template(
+            db, crm.manager, templates.TemplateIn(name="x", channel="email", body="{{foo}}")
+        )
     assert set(err.value.fields) == {"subject", "body"}
     c = new_customer(db, crm.manager, name="Tele Ltda", plan="Pós 20")
-    assert templates.render(t.body, templates.variables_for(c)) == "Olá Tele Ltda, seu plano Pós 20 (Tele Ltda)"
+    assert (
+        templates.render(t.body, templates.variables_for(c)) == "Olá Tele Ltda, seu plano Pós 20 (Tele Ltda)"
+    )
 
 
 def test_home_lists_my_work(db: Session, crm: Crm) -> None:
@@ -230,8 +294,13 @@ def test_home_lists_my_work(db: Session, crm: Crm) -> None:
     conv = _conversation(db, c.id, assignee=actor.user_id)
     notes.add_note(db, actor, c.id, notes.NoteIn(body="visitado"))
     now = datetime.now(UTC)
-    appointments.create_appointment(db, actor, appointments.AppointmentIn(
-        customer_id=c.id, title="Ligar hoje", starts_local=now + timedelta(minutes=5)))
+    appointments.create_appointment(
+        db,
+        actor,
+        appointments.AppointmentIn(
+            customer_id=c.id, title="Ligar hoje", starts_local=now + timedelta(minutes=5)
+        ),
+    )
     db.flush()
     h = home.home(db, actor)
     assert [x.id for x in h.conversations] == [conv.id]

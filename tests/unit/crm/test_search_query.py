@@ -35,7 +35,9 @@ def test_classifies_email_and_names() -> None:
     assert parse_query(" Ana@X.com ").email == "ana@x.com"
     q = parse_query("José d'Ávila-Neto")
     assert q.words == ["jose", "d", "avila", "neto"] and not q.numeric
-    assert tsquery_prefix(q.words) == "jose:* & d:* & avila:* & neto:*"
+    assert tsquery_prefix(q.words) == "jose & d & avila & neto:*"
+    assert tsquery_prefix([["joao", "joana"], ["silva"]]) == "(joao | joana) & silva:*"
+    assert tsquery_prefix(["a&b", "c:*|d"]) == "ab & cd:*"
     assert parse_query("   ").empty
 
 
@@ -47,17 +49,32 @@ def test_meili_index_is_per_tenant_and_rejects_other_names() -> None:
 
 def test_meili_owner_filter_is_built_from_the_actor() -> None:
     admin = Actor(user_id=1, email="a", role="admin", tenant_id=1, schema="t_1")
-    agent = Actor(user_id=2, email="b", role="agent", tenant_id=1, schema="t_1", visible_owner_ids=frozenset({2, 7}))
-    nobody = Actor(user_id=3, email="c", role="agent", tenant_id=1, schema="t_1", visible_owner_ids=frozenset())
+    agent = Actor(
+        user_id=2, email="b", role="agent", tenant_id=1, schema="t_1", visible_owner_ids=frozenset({2, 7})
+    )
+    nobody = Actor(
+        user_id=3, email="c", role="agent", tenant_id=1, schema="t_1", visible_owner_ids=frozenset()
+    )
     assert owner_filter(admin) is None
     assert owner_filter(agent) == "owner_id IN [2, 7]"
     assert owner_filter(nobody) == "owner_id IN [-1]"
 
 
 def test_meili_document_has_phone_digit_forms() -> None:
-    c = Customer(id=5, name="João", document="52998224725", owner_id=None, status="ativo",
-                 updated_at=datetime(2026, 1, 1, tzinfo=UTC))
-    doc = customer_document(c, [Contact(customer_id=5, kind="phone", value="+5511987654321"),
-                                Contact(customer_id=5, kind="email", value="j@x.com")])
+    c = Customer(
+        id=5,
+        name="João",
+        document="52998224725",
+        owner_id=None,
+        status="ativo",
+        updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    doc = customer_document(
+        c,
+        [
+            Contact(customer_id=5, kind="phone", value="+5511987654321"),
+            Contact(customer_id=5, kind="email", value="j@x.com"),
+        ],
+    )
     assert doc["name_folded"] == "joao" and doc["phones"] == ["5511987654321", "11987654321"]
     assert doc["emails"] == ["j@x.com"] and doc["owner_id"] == 0

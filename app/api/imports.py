@@ -1,0 +1,274 @@
+"""/api/imports: resumable uploads, preview, create (multipart or an upload id), status, cancel,
+error rows as CSV, mapping presets. Thin: parse, authorise (in the service), call app.importing.jobs."""
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import TenantActor, TenantDB
+from app.auth.actor import Actor
+from app.errors import Invalid
+from app.importing import jobs
+from tenants.database import session
+
+router = APIRouter(prefix="/api/imports", tags=["imports"])
+
+
+class UploadStart(BaseModel):
+    filename: str = Field(min_length=1, max_length=500)
+    size: int | None = Field(default=None, ge=0)
+
+
+class UploadOut(BaseModel):
+    upload_id: str
+    filename: str
+    offset: int
+    size: int | None
+    complete: bool
+
+
+class ImportIn(BaseModel):
+    upload_id: str
+    source: str | None = None
+    mapping: dict[str, str] | None = None
+    dedupe: str = "keep-first"
+    default_ddd: str | None = None
+    sheet: str | None = None
+    header_row: int | None = Field(default=None, ge=1)
+
+
+class ImportCreated(BaseModel):
+    id: int
+
+
+class PresetIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    mapping: dict[str, str]
+    source: str | None = None
+
+
+class PresetOut(BaseModel):
+    id: int
+    name: str
+    source: str | None
+    mapping: dict[str, str]
+
+
+def _upload_out(s: Any) -> UploadOut:
+    return UploadOut(
+        upload_id=s.upload_id, filename=s.filename, offset=s.offset, size=s.size, complete=s.complete
+    )
+
+
+async def _enqueue(schema: str, import_id: int) -> None:
+    from tasks.imports import run_import
+
+    await run_import.kiq(schema, import_id)
+
+
+# ----------------------------------------------------------------------------------------- uploads
+
+
+@router.post("/uploads", response_model=UploadOut, status_code=201)
+def start_upload(body: UploadStart, actor: TenantActor, db: TenantDB) -> UploadOut:
+    """Opens a resumable upload; send the bytes with PATCH at the returned offset."""
+    return _upload_out(jobs.start_upload(db, actor, body.filename, body.size))
+
+
+@router.get("/uploads/{upload_id}", response_model=UploadOut)
+def upload_status(upload_id: str, actor: TenantActor, db: TenantDB) -> UploadOut:
+    """Where to resume after a dropped connection."""
+    return _upload_out(jobs.upload_status(db, actor, upload_id))
+
+
+@router.patch("/uploads/{upload_id}", response_model=UploadOut)
+async def upload_chunk(
+    upload_id: str,
+    request: Request,
+    actor: TenantActor,
+    upload_offset: int = Header(alias="Upload-Offset", ge=0),
+) -> UploadOut:
+    """Appends the raw request body at `Upload-Offset` (streamed to disk, never buffered whole)."""
+    jobs.upload_status(None, actor, upload_id)  # type: ignore[arg-type]  # 404 before reading the body
+    # The body is streamed chunk by chunk into a thread that appends to the part file.
+    import queue
+    import threading
+
+    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+    result: dict[str, Any] = {}
+
+    def consume() -> None:
+        def gen() -> Iterator[bytes]:
+            while (item := chunks.get()) is not None:
+                yield item
+
+        try:
+            result["session"] = jobs.upload_chunk(None, actor, upload_id, upload_offset, gen())  # type: ignore[arg-type]
+        except Exception as exc:
+            result["error"] = exc
+            while chunks.get() is not None:  # drain so the producer never blocks
+                pass
+
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    try:
+        async for piece in request.stream():
+            if piece:
+                await run_in_threadpool(chunks.put, piece)
+    finally:
+        await run_in_threadpool(chunks.put, None)
+        await run_in_threadpool(worker.join)
+    if "error" in result:
+        raise result["error"]
+    return _upload_out(result["session"])
+
+
+@router.get("/uploads/{upload_id}/preview")
+def preview(
+    upload_id: str, actor: TenantActor, db: TenantDB, sheet: str | None = None, header_row: int | None = None
+) -> dict[str, Any]:
+    """Headers, first rows, sheets and the suggested {column: field} mapping."""
+    p = jobs.preview_upload(db, actor, upload_id, sheet, header_row)
+    return p.__dict__
+
+
+# ----------------------------------------------------------------------------------------- imports
+
+
+async def _form_to_import(request: Request, actor: Actor) -> tuple[str, jobs.ImportOptions]:
+    form = await request.form(max_part_size=64 * 1024 * 1024)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise Invalid("file", "Envie o arquivo no campo “file”.")
+    session_ = jobs.start_upload(None, actor, upload.filename or "arquivo.csv")  # type: ignore[arg-type]
+
+    def chunks() -> Iterator[bytes]:
+        upload.file.seek(0)
+        while piece := upload.file.read(1024 * 1024):
+            yield piece
+
+    await run_in_threadpool(jobs.upload_chunk, None, actor, session_.upload_id, 0, chunks())  # type: ignore[arg-type]
+    raw_mapping = form.get("mapping")
+    try:
+        mapping = json.loads(str(raw_mapping)) if raw_mapping else None
+    except ValueError as exc:
+        raise Invalid("mapping", "Mapeamento inválido: envie um JSON {coluna: campo}.") from exc
+    header_row = form.get("header_row")
+    opts = jobs.ImportOptions(
+        source=str(form.get("source") or "") or None,
+        mapping=mapping,
+        dedupe=str(form.get("dedupe") or "keep-first"),
+        default_ddd=str(form.get("default_ddd") or "") or None,
+        sheet=str(form.get("sheet") or "") or None,
+        header_row=int(str(header_row)) if header_row and str(header_row).isdigit() else None,
+    )
+    return session_.upload_id, opts
+
+
+@router.post("", response_model=ImportCreated, status_code=201)
+async def create_import(request: Request, actor: TenantActor) -> ImportCreated:
+    """Creates an import from a multipart file or from a finished chunked upload, and queues it."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        upload_id, opts = await _form_to_import(request, actor)
+    else:
+        try:
+            body = ImportIn.model_validate(await request.json())
+        except ValueError as exc:
+            raise Invalid("body", "Envie o arquivo (multipart) ou um upload_id com as opções.") from exc
+        upload_id = body.upload_id
+        opts = jobs.ImportOptions(
+            source=body.source,
+            mapping=body.mapping,
+            dedupe=body.dedupe,
+            default_ddd=body.default_ddd,
+            sheet=body.sheet,
+            header_row=body.header_row,
+        )
+    assert actor.schema is not None
+
+    def create() -> int:
+        with session(actor.schema) as db:  # type: ignore[arg-type]
+            job = jobs.create_import(db, actor, opts, upload_id=upload_id)
+            # Committed before queueing: a worker must find the job row.
+            db.commit()
+            assert job.id is not None
+            return job.id
+
+    import_id = await run_in_threadpool(create)
+    await _enqueue(actor.schema, import_id)
+    return ImportCreated(id=import_id)
+
+
+@router.get("")
+def list_imports(actor: TenantActor, db: TenantDB, source: str | None = None) -> list[dict[str, Any]]:
+    return [jobs.status_of(j) for j in jobs.list_imports(db, actor, source)]
+
+
+@router.get("/presets", response_model=list[PresetOut])
+def list_presets(actor: TenantActor, db: TenantDB, source: str | None = None) -> list[PresetOut]:
+    return [
+        PresetOut(id=p.id or 0, name=p.name, source=p.source, mapping=dict(p.mapping))
+        for p in jobs.list_presets(db, actor, source)
+    ]
+
+
+@router.post("/presets", response_model=PresetOut, status_code=201)
+def save_preset(body: PresetIn, actor: TenantActor, db: TenantDB) -> PresetOut:
+    p = jobs.save_preset(db, actor, body.name, body.mapping, body.source)
+    return PresetOut(id=p.id or 0, name=p.name, source=p.source, mapping=dict(p.mapping))
+
+
+@router.delete("/presets/{preset_id}", status_code=204)
+def delete_preset(preset_id: int, actor: TenantActor, db: TenantDB) -> None:
+    jobs.delete_preset(db, actor, preset_id)
+
+
+@router.get("/{import_id}/status")
+def import_status(import_id: int, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+    """State, progress (rows read, rate, ETA) and the report fields."""
+    return jobs.get_status(db, actor, import_id)
+
+
+@router.post("/{import_id}/cancel")
+def cancel_import(import_id: int, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+    return jobs.status_of(jobs.cancel(db, actor, import_id))
+
+
+@router.post("/{import_id}/resume", response_model=ImportCreated)
+async def resume_import(import_id: int, actor: TenantActor) -> ImportCreated:
+    """Re-queues a failed import: it resumes from its last committed batch."""
+    assert actor.schema is not None
+
+    def reset() -> None:
+        with session(actor.schema) as db:  # type: ignore[arg-type]
+            jobs.mark_for_resume(db, actor, import_id)
+            db.commit()
+
+    await run_in_threadpool(reset)
+    await _enqueue(actor.schema, import_id)
+    return ImportCreated(id=import_id)
+
+
+@router.get("/{import_id}/errors.csv")
+def error_rows(import_id: int, actor: TenantActor, db: TenantDB, warnings: bool = False) -> StreamingResponse:
+    """Every rejected row (line, reason in pt-BR, original cells) as CSV."""
+    jobs.get_status(db, actor, import_id)  # 404 / 403 before streaming
+    assert actor.schema is not None
+    schema = actor.schema
+
+    async def body() -> AsyncIterator[bytes]:
+        # Its own session: the route's session is closed once the response starts.
+        with session(schema) as sdb:
+            for piece in jobs.error_rows_csv(sdb, actor, import_id, include_warnings=warnings):
+                yield piece.encode("utf-8")
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="importacao-{import_id}-erros.csv"'},
+    )

@@ -1,0 +1,184 @@
+"""Agenda: my appointments and follow-ups by day or week, overdue highlighted, mark as done."""
+
+from datetime import date, timedelta
+
+import reflex as rx
+
+from app.auth.permissions import Perm
+from app.crm import appointments
+from app.crm.visibility import assignable_users
+from app.errors import DomainError
+from app.pages.base import SessionState, page
+
+WEEKDAYS = ["seg", "ter", "qua", "qui", "sex", "sáb", "dom"]
+
+
+class AgendaState(SessionState):
+    day: str = ""
+    span: str = "day"
+    owner: str = ""
+    owner_options: list[dict[str, str]] = []
+    items: list[dict[str, str]] = []
+    title: str = ""
+
+    def _reload(self) -> None:
+        current = date.fromisoformat(self.day)
+        with self.db() as (db, actor):
+            rows = appointments.agenda(db, actor, current, self.span, int(self.owner) if self.owner else None)
+        self.items = [
+            {
+                "id": str(a.id),
+                "title": a.title,
+                "customer": a.customer_name or "",
+                "customer_id": str(a.customer_id or ""),
+                "when": f"{WEEKDAYS[a.starts_local.weekday()]} {a.starts_local:%d/%m %H:%M}",
+                "kind": appointments.KINDS.get(a.kind, a.kind),
+                "overdue": "sim" if a.overdue else "",
+                "done": "sim" if a.done else "",
+            }
+            for a in rows
+        ]
+        if self.span == "week":
+            first = current - timedelta(days=current.weekday())
+            self.title = f"Semana de {first:%d/%m} a {first + timedelta(days=6):%d/%m/%Y}"
+        else:
+            self.title = f"{WEEKDAYS[current.weekday()]}, {current:%d/%m/%Y}"
+
+    @rx.event
+    def load(self):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                zone = appointments.zone(appointments.user_zone(db, actor))
+                self.owner_options = [
+                    {"value": str(u.id), "label": u.name or u.email} for u in assignable_users(db, actor)
+                ]
+                self.owner = str(actor.user_id or "")
+            from datetime import datetime
+
+            self.day = self.day or datetime.now(zone).date().isoformat()
+            self._reload()
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
+    @rx.event
+    def set_span(self, span: str | list[str]):  # type: ignore[no-untyped-def]
+        self.span = span if isinstance(span, str) else (span[0] if span else "day")
+        return AgendaState.load
+
+    @rx.event
+    def set_owner(self, owner: str):  # type: ignore[no-untyped-def]
+        self.owner = owner
+        try:
+            self._reload()
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
+    @rx.event
+    def shift(self, days: int):  # type: ignore[no-untyped-def]
+        step = 7 if self.span == "week" else 1
+        self.day = (date.fromisoformat(self.day) + timedelta(days=days * step)).isoformat()
+        try:
+            self._reload()
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
+    @rx.event
+    def today(self):  # type: ignore[no-untyped-def]
+        self.day = ""
+        return AgendaState.load
+
+    @rx.event
+    def mark_done(self, appointment_id: str):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                appointments.update_appointment(
+                    db, actor, int(appointment_id), appointments.AppointmentUpdate(done=True)
+                )
+            self._reload()
+        except DomainError as exc:
+            return self.fail(exc)
+        return rx.toast.success("Concluído.")
+
+
+def item_row(item: rx.Var) -> rx.Component:
+    overdue = item["overdue"] != ""
+    return rx.table.row(
+        rx.table.cell(rx.text(item["when"], color=rx.cond(overdue, "red", "inherit"), weight="medium")),
+        rx.table.cell(item["kind"]),
+        rx.table.cell(item["title"]),
+        rx.table.cell(
+            rx.cond(
+                item["customer_id"] != "", rx.link(item["customer"], href="/clientes/" + item["customer_id"])
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                overdue,
+                rx.badge("Atrasado", color_scheme="red"),
+                rx.cond(item["done"] != "", rx.badge("Concluído", color_scheme="green")),
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                item["done"] == "",
+                rx.button("Concluir", size="1", variant="soft", on_click=AgendaState.mark_done(item["id"])),
+            )
+        ),
+        background=rx.cond(overdue, "var(--red-a2)", "transparent"),
+    )
+
+
+@page(
+    "/agenda",
+    "Agenda",
+    permission=Perm.CUSTOMERS_READ,
+    nav=("Agenda", "calendar-days", 20),
+    on_load=AgendaState.load,
+)
+def agenda_page() -> rx.Component:
+    s = AgendaState
+    return rx.vstack(
+        rx.hstack(
+            rx.segmented_control.root(
+                rx.segmented_control.item("Dia", value="day"),
+                rx.segmented_control.item("Semana", value="week"),
+                value=s.span,
+                on_change=s.set_span,
+            ),
+            rx.icon_button(rx.icon("chevron-left"), variant="soft", on_click=s.shift(-1)),
+            rx.button("Hoje", variant="soft", on_click=s.today),
+            rx.icon_button(rx.icon("chevron-right"), variant="soft", on_click=s.shift(1)),
+            rx.heading(s.title, size="4"),
+            rx.spacer(),
+            rx.select.root(
+                rx.select.trigger(placeholder="Agenda de"),
+                rx.select.content(
+                    rx.foreach(s.owner_options, lambda o: rx.select.item(o["label"], value=o["value"]))
+                ),
+                value=s.owner,
+                on_change=s.set_owner,
+            ),
+            width="100%",
+            align="center",
+            wrap="wrap",
+        ),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("Quando", "Tipo", "Título", "Cliente", "Situação", "")
+                    ]
+                )
+            ),
+            rx.table.body(rx.foreach(s.items, item_row)),
+            width="100%",
+            id="agenda-table",
+        ),
+        rx.cond(s.items.length() == 0, rx.text("Nada agendado neste período.", color_scheme="gray")),
+        width="100%",
+        spacing="4",
+    )

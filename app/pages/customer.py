@@ -1,0 +1,580 @@
+"""Customer profile: header with contacts and opt-out badges, editable fields (incl. custom fields),
+the central timeline (newest first, infinite scroll, kind filter), the conversation side panel and the
+quick actions (reply, note, follow-up, opportunity, resolve, assign)."""
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import reflex as rx
+
+from app.auth.permissions import Perm
+from app.crm import appointments, contacts, conversations, customers, notes, opportunities, timeline
+from app.crm.customers import STATUSES, CustomerUpdate
+from app.crm.visibility import assignable_users
+from app.errors import DomainError, Invalid
+from app.pages.base import SessionState, page
+from components.forms import field
+from components.modal_form import modal_form, options_field, textarea_field
+from components.timeline import message_bubble
+from components.timeline import timeline as timeline_view
+
+ALL = "__all__"
+KIND_OPTIONS = [{"value": k, "label": v} for k, v in timeline.KIND_LABELS.items()]
+STATUS_OPTIONS = [{"value": k, "label": v} for k, v in STATUSES.items()]
+
+
+def _when(at: datetime, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime("%d/%m/%Y %H:%M")
+
+
+class CustomerState(SessionState):
+    customer_id: int = 0
+    header: dict[str, str] = {}
+    contacts: list[dict[str, str]] = []
+    custom: list[dict[str, str]] = []
+    items: list[dict[str, str]] = []
+    kind: str = ALL
+    cursor: str = ""
+    tz: str = "America/Sao_Paulo"
+    owner_options: list[dict[str, str]] = []
+    stage_options: list[dict[str, str]] = []
+    # side panel
+    panel_open: bool = False
+    conversation: dict[str, str] = {}
+    messages: list[dict[str, str]] = []
+    # dialogs: "" | note | followup | opportunity | edit | assign
+    dialog: str = ""
+    errors: dict[str, str] = {}
+    error: str = ""
+
+    def _item(self, i: timeline.TimelineItem) -> dict[str, str]:
+        conv = i.payload.get("conversation_id") or (i.ref_id if i.ref_type == "conversation" else None)
+        return {
+            "id": str(i.id),
+            "kind": i.kind,
+            "label": i.label,
+            "summary": i.summary,
+            "when": _when(i.at, self.tz),
+            "conversation_id": str(conv or ""),
+        }
+
+    def _load_profile(self) -> None:
+        with self.db() as (db, actor):
+            detail = customers.get_customer(db, actor, self.customer_id, interactions=30)
+            self.tz = appointments.user_zone(db, actor)
+            users = {str(u.id): u.name or u.email for u in assignable_users(db, actor)}
+            self.owner_options = [{"value": k, "label": v} for k, v in users.items()]
+            self.stage_options = [
+                {"value": f"{p['id']}:{s['id']}", "label": f"{p['name']} · {s['name']}"}
+                for p in opportunities.list_pipelines(db, actor)
+                for s in p["stages"]  # type: ignore[attr-defined]
+            ]
+        c = detail.customer
+        self.header = {
+            "name": c.name,
+            "document": c.document or "",
+            "status": STATUSES.get(c.status, c.status),
+            "status_key": c.status,
+            "plan": c.plan or "",
+            "owner": users.get(str(c.owner_id), "—"),
+            "score": str(c.score),
+            "tags": ", ".join(c.tags),
+            "wallet": detail.wallet["name"] if detail.wallet else "",
+        }
+        self.contacts = [
+            {
+                "id": str(x["id"]),
+                "kind": {"phone": "Telefone", "email": "E-mail", "whatsapp": "WhatsApp"}.get(
+                    x["kind"], x["kind"]
+                ),
+                "value": x["value"],
+                "opt_out": "sim" if x["opt_out"] else "",
+            }
+            for x in detail.contacts
+        ]
+        self.custom = [
+            {
+                "key": f["key"],
+                "label": f["label"],
+                "type": f["type"],
+                "value": "" if f["value"] is None else str(f["value"]),
+            }
+            for f in detail.custom_fields
+        ]
+        self.items = [self._item(i) for i in detail.last_interactions]
+        self.cursor = detail.timeline_cursor or ""
+
+    @rx.event
+    def load(self):  # type: ignore[no-untyped-def]
+        raw = self.router.page.params.get("customer_id", "")
+        self.customer_id = int(raw) if str(raw).isdigit() else 0
+        self.kind, self.panel_open, self.dialog = ALL, False, ""
+        try:
+            self._load_profile()
+        except DomainError as exc:
+            return [self.fail(exc), rx.redirect("/clientes")]
+        return None
+
+    def _reload_timeline(self) -> None:
+        with self.db() as (db, actor):
+            page_ = timeline.list_timeline(
+                db, actor, self.customer_id, None if self.kind == ALL else [self.kind], limit=30
+            )
+        self.items = [self._item(i) for i in page_.rows]
+        self.cursor = page_.next_cursor or ""
+
+    @rx.event
+    def set_kind(self, kind: str):  # type: ignore[no-untyped-def]
+        self.kind = kind
+        try:
+            self._reload_timeline()
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
+    @rx.event
+    def more(self):  # type: ignore[no-untyped-def]
+        if not self.cursor:
+            return None
+        try:
+            with self.db() as (db, actor):
+                page_ = timeline.list_timeline(
+                    db, actor, self.customer_id, None if self.kind == ALL else [self.kind], cursor=self.cursor
+                )
+        except DomainError as exc:
+            return self.fail(exc)
+        self.items = self.items + [self._item(i) for i in page_.rows]
+        self.cursor = page_.next_cursor or ""
+        return None
+
+    # ---- conversation side panel -------------------------------------------------------
+    def _load_conversation(self, conversation_id: int) -> None:
+        with self.db() as (db, actor):
+            detail = conversations.get_conversation(db, actor, conversation_id)
+        conv = detail.conversation
+        self.conversation = {
+            "id": str(conv.id),
+            "channel": "WhatsApp" if conv.channel == "whatsapp" else "E-mail",
+            "status": conversations.STATUSES.get(conv.status, conv.status),
+            "status_key": conv.status,
+            "contact": detail.contact["value"] if detail.contact else "",
+            "opt_out": "sim" if detail.contact and detail.contact["opt_out"] else "",
+        }
+        self.messages = [
+            {
+                "body": m["body"],
+                "direction": m["direction"],
+                "meta": f"{_when(m['created_at'], self.tz)} · {m['status']}",
+            }
+            for m in detail.messages
+        ]
+
+    @rx.event
+    def open_conversation(self, conversation_id: str):  # type: ignore[no-untyped-def]
+        try:
+            self._load_conversation(int(conversation_id))
+        except DomainError as exc:
+            return self.fail(exc)
+        self.panel_open = True
+        return None
+
+    @rx.event
+    def set_panel(self, open_: bool) -> None:
+        self.panel_open = open_
+
+    @rx.event
+    def reply(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                conversations.reply(
+                    db, actor, int(self.conversation["id"]), conversations.ReplyIn(body=form.get("body", ""))
+                )
+            self._load_conversation(int(self.conversation["id"]))
+            self._reload_timeline()
+        except Invalid as exc:
+            return rx.toast.error(" ".join(exc.fields.values()))
+        except DomainError as exc:
+            return self.fail(exc)
+        return rx.toast.success("Mensagem na fila de envio.")
+
+    @rx.event
+    def resolve(self):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                conversations.resolve(db, actor, int(self.conversation["id"]))
+            self._load_conversation(int(self.conversation["id"]))
+            self._reload_timeline()
+        except DomainError as exc:
+            return self.fail(exc)
+        return rx.toast.success("Conversa resolvida.")
+
+    # ---- quick actions ----------------------------------------------------------------
+    @rx.event
+    def open_dialog(self, name: str) -> None:
+        self.dialog, self.errors, self.error = name, {}, ""
+
+    @rx.event
+    def close_dialog(self, open_: bool = False) -> None:
+        if not open_:
+            self.dialog = ""
+
+    def _done(self, message: str):  # type: ignore[no-untyped-def]
+        self.dialog = ""
+        self._load_profile()
+        return rx.toast.success(message)
+
+    def _failed(self, exc: DomainError) -> None:
+        if isinstance(exc, Invalid):
+            self.errors = exc.fields
+        else:
+            self.error = exc.message
+
+    @rx.event
+    def add_note(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                notes.add_note(db, actor, self.customer_id, notes.NoteIn(body=form.get("body", "")))
+            return self._done("Nota adicionada.")
+        except DomainError as exc:
+            self._failed(exc)
+        return None
+
+    @rx.event
+    def schedule(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        try:
+            starts = datetime.fromisoformat(f"{form.get('date', '')}T{form.get('time', '') or '09:00'}")
+        except ValueError:
+            self.errors = {"date": "Informe data e hora válidas."}
+            return None
+        remind = form.get("remind", "15")
+        try:
+            with self.db() as (db, actor):
+                appointments.create_appointment(
+                    db,
+                    actor,
+                    appointments.AppointmentIn(
+                        customer_id=self.customer_id,
+                        title=form.get("title", "") or "Retorno",
+                        starts_local=starts,
+                        description=form.get("description", ""),
+                        kind="follow_up",
+                        remind_minutes=int(remind) if remind.isdigit() else None,
+                    ),
+                )
+            return self._done("Retorno agendado.")
+        except DomainError as exc:
+            self._failed(exc)
+        return None
+
+    @rx.event
+    def convert(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        pipeline_id = stage_id = None
+        if form.get("stage"):
+            pipeline_id, stage_id = (int(x) for x in form["stage"].split(":"))
+        try:
+            value = Decimal((form.get("value") or "0").replace(".", "").replace(",", "."))
+        except InvalidOperation:
+            self.errors = {"value": "Informe um valor válido."}
+            return None
+        try:
+            with self.db() as (db, actor):
+                opportunities.create_opportunity(
+                    db,
+                    actor,
+                    opportunities.OpportunityIn(
+                        customer_id=self.customer_id,
+                        pipeline_id=pipeline_id,
+                        stage_id=stage_id,
+                        title=form.get("title", ""),
+                        value=value,
+                    ),
+                )
+            return self._done("Oportunidade criada.")
+        except DomainError as exc:
+            self._failed(exc)
+        return None
+
+    @rx.event
+    def assign(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        user = form.get("user_id", "")
+        if not user:
+            self.errors = {"user_id": "Escolha alguém."}
+            return None
+        try:
+            with self.db() as (db, actor):
+                if self.panel_open and self.conversation:
+                    conversations.assign(db, actor, int(self.conversation["id"]), int(user))
+                else:
+                    customers.update_customer(db, actor, self.customer_id, CustomerUpdate(owner_id=int(user)))
+            return self._done("Atribuído.")
+        except DomainError as exc:
+            self._failed(exc)
+        return None
+
+    @rx.event
+    def save(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        custom = {c["key"]: (form.get(f"custom_{c['key']}") or None) for c in self.custom}
+        changes = CustomerUpdate(
+            name=form.get("name"),
+            document=form.get("document") or None,
+            plan=form.get("plan") or None,
+            status=form.get("status") or None,
+            custom=custom,
+        )
+        try:
+            with self.db() as (db, actor):
+                customers.update_customer(db, actor, self.customer_id, changes)
+            return self._done("Dados salvos.")
+        except DomainError as exc:
+            self._failed(exc)
+        return None
+
+    @rx.event
+    def toggle_opt_out(self, contact_id: str, opt_out: bool):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                contacts.set_opt_out(db, actor, int(contact_id), opt_out, "Marcado no perfil")
+            self._load_profile()
+        except DomainError as exc:
+            return self.fail(exc)
+        return rx.toast.success("Descadastro registrado." if opt_out else "Contato reativado.")
+
+
+def header_card() -> rx.Component:
+    h = CustomerState.header
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(h["name"], size="6", id="customer-name"),
+                rx.badge(h["status"]),
+                rx.spacer(),
+                rx.button(
+                    rx.icon("pencil"), "Editar", variant="soft", on_click=CustomerState.open_dialog("edit")
+                ),
+                width="100%",
+                align="center",
+            ),
+            rx.hstack(
+                rx.text("Documento: ", h["document"], size="2"),
+                rx.text("Plano: ", h["plan"], size="2"),
+                rx.text("Responsável: ", h["owner"], size="2"),
+                rx.text("Score: ", h["score"], size="2"),
+                rx.text("Carteira: ", h["wallet"], size="2"),
+                rx.text("Etiquetas: ", h["tags"], size="2"),
+                wrap="wrap",
+                spacing="4",
+            ),
+            rx.hstack(
+                rx.foreach(
+                    CustomerState.contacts,
+                    lambda c: rx.hstack(
+                        rx.badge(c["kind"], variant="soft"),
+                        rx.text(c["value"], size="2"),
+                        rx.cond(c["opt_out"] != "", rx.badge("opt-out", color_scheme="red")),
+                        rx.icon_button(
+                            rx.icon(rx.cond(c["opt_out"] != "", "bell", "bell-off"), size=14),
+                            size="1",
+                            variant="ghost",
+                            on_click=CustomerState.toggle_opt_out(c["id"], c["opt_out"] == ""),
+                            title="Alternar descadastro",
+                        ),
+                        spacing="1",
+                        align="center",
+                    ),
+                ),
+                wrap="wrap",
+                spacing="4",
+            ),
+            rx.hstack(
+                rx.foreach(CustomerState.custom, lambda f: rx.text(f["label"], ": ", f["value"], size="2")),
+                wrap="wrap",
+                spacing="4",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def quick_actions() -> rx.Component:
+    s = CustomerState
+    return rx.hstack(
+        rx.button(
+            rx.icon("sticky-note"), "Nota", variant="soft", on_click=s.open_dialog("note"), id="qa-note"
+        ),
+        rx.button(
+            rx.icon("calendar-plus"), "Agendar retorno", variant="soft", on_click=s.open_dialog("followup")
+        ),
+        rx.button(
+            rx.icon("badge-dollar-sign"),
+            "Converter em oportunidade",
+            variant="soft",
+            on_click=s.open_dialog("opportunity"),
+        ),
+        rx.button(rx.icon("user-round-check"), "Atribuir", variant="soft", on_click=s.open_dialog("assign")),
+        wrap="wrap",
+        spacing="2",
+    )
+
+
+def dialogs() -> rx.Component:
+    s, e = CustomerState, CustomerState.errors
+    custom_inputs = rx.foreach(
+        s.custom,
+        lambda f: field(
+            f["label"], "custom_" + f["key"], e.get("custom." + f["key"], ""), default_value=f["value"]
+        ),
+    )
+    return rx.fragment(
+        modal_form(
+            "Nova nota",
+            s.dialog == "note",
+            s.close_dialog,
+            s.add_note,
+            textarea_field("Nota", "body", e.get("body", "")),
+            error=s.error,
+            form_id="note-form",
+        ),
+        modal_form(
+            "Agendar retorno",
+            s.dialog == "followup",
+            s.close_dialog,
+            s.schedule,
+            field("Título", "title", e.get("title", ""), default_value="Retorno"),
+            field("Data", "date", e.get("date", ""), type="date"),
+            field("Hora (seu fuso horário)", "time", e.get("starts_local", ""), type="time"),
+            field("Lembrete (minutos antes)", "remind", e.get("remind_minutes", ""), default_value="15"),
+            textarea_field("Descrição", "description"),
+            error=s.error,
+            form_id="followup-form",
+        ),
+        modal_form(
+            "Converter em oportunidade",
+            s.dialog == "opportunity",
+            s.close_dialog,
+            s.convert,
+            field("Título", "title", e.get("title", "")),
+            options_field("Funil e etapa", "stage", s.stage_options, e.get("stage_id", "")),
+            field("Valor (R$)", "value", e.get("value", ""), placeholder="0,00"),
+            error=s.error,
+            form_id="opportunity-form",
+        ),
+        modal_form(
+            "Atribuir",
+            s.dialog == "assign",
+            s.close_dialog,
+            s.assign,
+            options_field("Para", "user_id", s.owner_options, e.get("user_id", "")),
+            error=s.error,
+            form_id="assign-form",
+        ),
+        modal_form(
+            "Editar cliente",
+            s.dialog == "edit",
+            s.close_dialog,
+            s.save,
+            field("Nome", "name", e.get("name", ""), default_value=s.header["name"]),
+            field("CPF/CNPJ", "document", e.get("document", ""), default_value=s.header["document"]),
+            field("Plano", "plan", e.get("plan", ""), default_value=s.header["plan"]),
+            options_field(
+                "Status", "status", STATUS_OPTIONS, e.get("status", ""), default=s.header["status_key"]
+            ),
+            custom_inputs,
+            error=s.error,
+            form_id="edit-form",
+        ),
+    )
+
+
+def conversation_panel() -> rx.Component:
+    s, c = CustomerState, CustomerState.conversation
+    return rx.drawer.root(
+        rx.drawer.overlay(),
+        rx.drawer.portal(
+            rx.drawer.content(
+                rx.vstack(
+                    rx.hstack(
+                        rx.heading(c["channel"], " · ", c["contact"], size="4"),
+                        rx.badge(c["status"]),
+                        rx.cond(c["opt_out"] != "", rx.badge("opt-out", color_scheme="red")),
+                        rx.spacer(),
+                        rx.drawer.close(rx.icon_button(rx.icon("x"), variant="ghost")),
+                        width="100%",
+                    ),
+                    rx.scroll_area(
+                        rx.vstack(rx.foreach(s.messages, message_bubble), spacing="2", width="100%"),
+                        height="60vh",
+                    ),
+                    rx.form(
+                        rx.hstack(
+                            rx.text_area(
+                                name="body", placeholder="Responder...", width="100%", id="reply-body"
+                            ),
+                            rx.button(rx.icon("send"), type="submit", id="reply-send"),
+                            width="100%",
+                        ),
+                        on_submit=s.reply,
+                        reset_on_submit=True,
+                        width="100%",
+                    ),
+                    rx.hstack(
+                        rx.button(
+                            "Marcar como resolvida",
+                            variant="soft",
+                            on_click=s.resolve,
+                            disabled=c["status_key"] == "resolved",
+                        ),
+                        rx.button("Atribuir", variant="soft", on_click=s.open_dialog("assign")),
+                    ),
+                    spacing="3",
+                    height="100%",
+                ),
+                width="480px",
+                height="100%",
+                padding="16px",
+                background="var(--color-panel-solid)",
+                top="0",
+                right="0",
+                position="fixed",
+            )
+        ),
+        direction="right",
+        open=s.panel_open,
+        on_open_change=s.set_panel,
+    )
+
+
+@page("/clientes/[customer_id]", "Cliente", permission=Perm.CUSTOMERS_READ, on_load=CustomerState.load)
+def customer_page() -> rx.Component:
+    s = CustomerState
+    return rx.vstack(
+        rx.link(rx.hstack(rx.icon("arrow-left", size=16), rx.text("Clientes")), href="/clientes"),
+        header_card(),
+        quick_actions(),
+        rx.hstack(
+            rx.heading("Linha do tempo", size="4"),
+            rx.spacer(),
+            rx.select.root(
+                rx.select.trigger(placeholder="Tipo"),
+                rx.select.content(
+                    rx.select.item("Todos os tipos", value=ALL),
+                    *[rx.select.item(o["label"], value=o["value"]) for o in KIND_OPTIONS],
+                ),
+                value=s.kind,
+                on_change=s.set_kind,
+            ),
+            width="100%",
+            align="center",
+        ),
+        timeline_view(s.items, s.open_conversation, s.cursor != "", s.more),
+        dialogs(),
+        conversation_panel(),
+        width="100%",
+        spacing="4",
+    )
+
+
+__all__: list[Any] = ["CustomerState", "customer_page"]

@@ -1,0 +1,591 @@
+"""Customers ("Clientes"): keyset-paginated table with search, filters, sortable columns, column chooser,
+bulk actions on a selection or on the whole filtered set (with live progress), CSV export, and
+"save as segment"."""
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import reflex as rx
+
+from app.auth.permissions import Perm
+from app.crm import custom_fields, customers, segments, tags, wallets
+from app.crm.customers import STATUSES, BulkRequest, CustomerFilter, CustomerIn, CustomerQuery
+from app.crm.visibility import assignable_users
+from app.errors import DomainError, Invalid
+from app.pages.base import SessionState, page
+from components.data_table import column_chooser, data_table, pager
+from components.forms import field
+from components.modal_form import modal_form, options_field
+
+COLUMNS: list[tuple[str, str, bool]] = [
+    ("name", "Nome", True),
+    ("document", "CPF/CNPJ", False),
+    ("status", "Status", True),
+    ("plan", "Plano", False),
+    ("owner", "Responsável", False),
+    ("wallet", "Carteira", False),
+    ("tags", "Etiquetas", False),
+    ("score", "Score", True),
+    ("created_at", "Criado em", True),
+    ("updated_at", "Atualizado em", True),
+]
+DEFAULT_VISIBLE = ["name", "document", "status", "plan", "owner", "tags", "updated_at"]
+STATUS_OPTIONS = [{"value": k, "label": v} for k, v in STATUSES.items()]
+BULK_OPTIONS = [{"value": k, "label": v} for k, v in customers.BULK_ACTIONS.items()]
+ALL = "__all__"  # radix select items cannot have an empty value
+
+
+def _fmt_doc(doc: str | None) -> str:
+    if not doc:
+        return ""
+    if len(doc) == 11:
+        return f"{doc[:3]}.{doc[3:6]}.{doc[6:9]}-{doc[9:]}"
+    if len(doc) == 14:
+        return f"{doc[:2]}.{doc[2:5]}.{doc[5:8]}/{doc[8:12]}-{doc[12:]}"
+    return doc
+
+
+def _fmt_dt(value: datetime) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+class CustomersState(SessionState):
+    rows: list[dict[str, str]] = []
+    text: str = ""
+    status: str = ALL
+    plan: str = ""
+    tag: str = ALL
+    owner: str = ALL
+    wallet: str = ALL
+    custom_key: str = ALL
+    custom_value: str = ""
+    score_min: str = ""
+    updated_from: str = ""
+    sort: str = "-updated_at"
+    next_cursor: str = ""
+    page_no: int = 1
+    _cursors: list[str] = []
+    selected: list[str] = []
+    visible: list[str] = DEFAULT_VISIBLE
+    total_label: str = ""
+    tag_options: list[dict[str, str]] = []
+    owner_options: list[dict[str, str]] = []
+    wallet_options: list[dict[str, str]] = []
+    custom_options: list[dict[str, str]] = []
+    _owner_names: dict[str, str] = {}
+    _wallet_names: dict[str, str] = {}
+    # dialogs
+    new_open: bool = False
+    bulk_open: bool = False
+    bulk_scope: str = "selection"
+    segment_open: bool = False
+    errors: dict[str, str] = {}
+    error: str = ""
+    job_id: int = 0
+    job_state: str = ""
+    job_done: int = 0
+    job_total: int = 0
+
+    # ---- queries --------------------------------------------------------------------
+    def _filter(self) -> CustomerFilter:
+        data: dict[str, Any] = {"text": self.text or None}
+        if self.status != ALL:
+            data["status"] = [self.status]
+        if self.plan:
+            data["plan"] = [self.plan]
+        if self.tag != ALL:
+            data["tags"] = [self.tag]
+        if self.owner != ALL:
+            data["owner_id"] = [int(self.owner)]
+        if self.wallet != ALL:
+            data["wallet_id"] = [int(self.wallet)]
+        if self.custom_key != ALL and self.custom_value:
+            data["custom"] = {self.custom_key: self.custom_value}
+        if self.score_min:
+            data["score_min"] = int(self.score_min) if self.score_min.isdigit() else None
+        if self.updated_from:
+            data["updated_from"] = self.updated_from
+        return CustomerFilter.model_validate(data)
+
+    def _row(self, r: customers.CustomerRow) -> dict[str, str]:
+        return {
+            "id": str(r.id),
+            "name": r.name,
+            "document": _fmt_doc(r.document),
+            "status": STATUSES.get(r.status, r.status),
+            "plan": r.plan or "",
+            "owner": self._owner_names.get(str(r.owner_id), ""),
+            "wallet": self._wallet_names.get(str(r.wallet_id), ""),
+            "tags": ", ".join(r.tags),
+            "score": str(r.score),
+            "created_at": _fmt_dt(r.created_at),
+            "updated_at": _fmt_dt(r.updated_at),
+        }
+
+    def _reload(self, cursor: str | None = None) -> None:
+        with self.db() as (db, actor):
+            query = CustomerQuery(
+                **self._filter().model_dump(), sort=self.sort, cursor=cursor or None, limit=50
+            )
+            result = customers.list_customers(db, actor, query)
+            count = customers.count_customers(db, actor, self._filter(), cap=10_000)
+        self.rows = [self._row(r) for r in result.rows]
+        self.next_cursor = result.next_cursor or ""
+        n = f"{count['count']:,}".replace(",", ".")
+        self.total_label = f"{'mais de ' if count['capped'] else ''}{n} clientes · página {self.page_no}"
+
+    def _restart(self):  # type: ignore[no-untyped-def]
+        self._cursors, self.page_no, self.selected = [], 1, []
+        try:
+            self._reload()
+        except Invalid as exc:
+            return rx.toast.error(next(iter(exc.fields.values())))
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
+    @rx.event
+    def load(self):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                self.tag_options = [{"value": t.name, "label": t.name} for t in tags.list_tags(db, actor)]
+                users = assignable_users(db, actor)
+                self._owner_names = {str(u.id): u.name or u.email for u in users}
+                self.owner_options = [{"value": str(u.id), "label": u.name or u.email} for u in users]
+                ws = wallets.list_wallets(db, actor)
+                self._wallet_names = {str(w.id): w.name for w in ws}
+                self.wallet_options = [{"value": str(w.id), "label": w.name} for w in ws]
+                self.custom_options = [
+                    {"value": d.key, "label": d.label}
+                    for d in custom_fields.list_fields(db, actor)
+                    if d.show_in_filters
+                ]
+        except DomainError as exc:
+            return self.fail(exc)
+        return self._restart()
+
+    @rx.event
+    def search(self, text: str):  # type: ignore[no-untyped-def]
+        self.text = text
+        return self._restart()
+
+    @rx.event
+    def set_filter(self, name: str, value: str):  # type: ignore[no-untyped-def]
+        if name in {
+            "status",
+            "plan",
+            "tag",
+            "owner",
+            "wallet",
+            "custom_key",
+            "custom_value",
+            "score_min",
+            "updated_from",
+        }:
+            setattr(self, name, value)
+        return self._restart()
+
+    @rx.event
+    def clear_filters(self):  # type: ignore[no-untyped-def]
+        self.text, self.plan, self.custom_value, self.score_min, self.updated_from = "", "", "", "", ""
+        self.status = self.tag = self.owner = self.wallet = self.custom_key = ALL
+        return self._restart()
+
+    @rx.event
+    def set_sort(self, sort: str):  # type: ignore[no-untyped-def]
+        self.sort = sort
+        return self._restart()
+
+    @rx.event
+    def next_page(self):  # type: ignore[no-untyped-def]
+        if not self.next_cursor:
+            return None
+        self._cursors = [*self._cursors, self.next_cursor]
+        self.page_no += 1
+        try:
+            self._reload(self.next_cursor)
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
+    @rx.event
+    def prev_page(self):  # type: ignore[no-untyped-def]
+        if not self._cursors:
+            return None
+        self._cursors = self._cursors[:-1]
+        self.page_no -= 1
+        try:
+            self._reload(self._cursors[-1] if self._cursors else None)
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
+    @rx.event
+    def toggle_select(self, row_id: str) -> None:
+        self.selected = (
+            [s for s in self.selected if s != row_id] if row_id in self.selected else [*self.selected, row_id]
+        )
+
+    @rx.event
+    def toggle_all(self, checked: bool) -> None:
+        self.selected = [r["id"] for r in self.rows] if checked else []
+
+    @rx.event
+    def toggle_column(self, key: str) -> None:
+        self.visible = [k for k in self.visible if k != key] if key in self.visible else [*self.visible, key]
+
+    @rx.event
+    def open_customer(self, row_id: str):  # type: ignore[no-untyped-def]
+        return rx.redirect(f"/clientes/{row_id}")
+
+    # ---- create ---------------------------------------------------------------------
+    @rx.event
+    def set_new_open(self, open_: bool) -> None:
+        self.new_open, self.errors, self.error = open_, {}, ""
+
+    @rx.event
+    def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        self.errors, self.error = {}, ""
+        contacts = [{"kind": k, "value": form[k]} for k in ("phone", "email") if form.get(k)]
+        try:
+            with self.db() as (db, actor):
+                customer = customers.create_customer(
+                    db,
+                    actor,
+                    CustomerIn(
+                        name=form.get("name", ""),
+                        document=form.get("document") or None,
+                        plan=form.get("plan") or None,
+                        status=form.get("status") or "ativo",
+                        contacts=contacts,  # type: ignore[arg-type]
+                    ),
+                )
+                new_id = customer.id
+        except Invalid as exc:
+            self.errors = {
+                k.replace("contacts.0.value", "phone").replace("contacts.1.value", "email"): v
+                for k, v in exc.fields.items()
+            }
+            return None
+        except DomainError as exc:
+            self.error = exc.message
+            return None
+        self.new_open = False
+        return [rx.toast.success("Cliente cadastrado."), rx.redirect(f"/clientes/{new_id}")]
+
+    # ---- bulk -----------------------------------------------------------------------
+    @rx.event
+    def open_bulk(self, scope: str) -> None:
+        self.bulk_scope, self.bulk_open, self.error, self.job_state = scope, True, "", ""
+
+    @rx.event
+    def set_bulk_open(self, open_: bool) -> None:
+        self.bulk_open = open_
+
+    @rx.event
+    async def run_bulk(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        self.error = ""
+        action = form.get("action", "")
+        value: str | int = form.get("value", "")
+        if action == "assign_owner":
+            value = form.get("owner", "")
+        elif action == "set_status":
+            value = form.get("status_value", "")
+        request = BulkRequest(
+            action=action,
+            value=value,
+            ids=[int(i) for i in self.selected] if self.bulk_scope == "selection" else None,
+            filter=self._filter() if self.bulk_scope == "filter" else None,
+        )
+        try:
+            with self.db() as (db, actor):
+                job = customers.start_bulk(db, actor, request)
+                self.job_id, self.job_state, self.job_total, self.job_done = (
+                    job.id or 0,
+                    job.state,
+                    job.total,
+                    job.done,
+                )
+        except Invalid as exc:
+            self.error = " ".join(exc.fields.values())
+            return None
+        except DomainError as exc:
+            self.error = exc.message
+            return None
+        if self.job_state == "queued":
+            from tasks.crm import run_bulk
+
+            await run_bulk.kiq(actor.schema or "", self.job_id)
+            return CustomersState.watch_job
+        self.bulk_open = False
+        self._restart()
+        return rx.toast.success(f"Ação aplicada a {self.job_total} clientes.")
+
+    @rx.event(background=True)
+    async def watch_job(self):  # type: ignore[no-untyped-def]
+        """Poll the job row so the dialog shows live progress of a large bulk action."""
+        for _ in range(1200):
+            await asyncio.sleep(0.5)
+            async with self:
+                try:
+                    with self.db() as (db, actor):
+                        job = customers.get_bulk_job(db, actor, self.job_id)
+                        self.job_state, self.job_done, self.job_total = job.state, job.done, job.total
+                except DomainError:
+                    return
+                if self.job_state in ("done", "failed"):
+                    self.bulk_open = False
+                    self._restart()
+                    if self.job_state == "done":
+                        return rx.toast.success(f"Ação concluída em {self.job_total} clientes.")
+                    return rx.toast.error("A ação em massa falhou; tente novamente.")
+        return None
+
+    # ---- export and segments --------------------------------------------------------
+    @rx.event
+    def export(self, scope: str):  # type: ignore[no-untyped-def]
+        ids = [int(i) for i in self.selected] if scope == "selection" else None
+        try:
+            with self.db() as (db, actor):
+                data = "\ufeff" + "".join(customers.export_csv(db, actor, self._filter(), ids))
+        except DomainError as exc:
+            return self.fail(exc)
+        return rx.download(data=data.encode("utf-8"), filename="clientes.csv")
+
+    @rx.event
+    def set_segment_open(self, open_: bool) -> None:
+        self.segment_open, self.error = open_, ""
+
+    @rx.event
+    def save_segment(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        f = self._filter()
+        try:
+            with self.db() as (db, actor):
+                segments.create_segment(
+                    db,
+                    actor,
+                    segments.SegmentIn(
+                        name=form.get("name", ""), filters=f, shared=form.get("shared", "on") == "on"
+                    ),
+                )
+        except DomainError as exc:
+            self.error = " ".join(exc.fields.values()) if isinstance(exc, Invalid) else exc.message
+            return None
+        self.segment_open = False
+        return rx.toast.success("Segmento salvo; ele é recalculado a cada uso.")
+
+    @rx.var
+    def all_selected(self) -> bool:
+        return bool(self.rows) and len(self.selected) == len(self.rows)
+
+    @rx.var
+    def has_prev(self) -> bool:
+        return self.page_no > 1
+
+    @rx.var
+    def has_next(self) -> bool:
+        return self.next_cursor != ""
+
+    @rx.var
+    def job_percent(self) -> int:
+        return int(100 * self.job_done / self.job_total) if self.job_total else 0
+
+
+def _select(name: str, value: Any, options: Any, placeholder: str, all_label: str) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(placeholder=placeholder, min_width="140px"),
+        rx.select.content(
+            rx.select.item(all_label, value=ALL),
+            rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"])),
+        ),
+        value=value,
+        on_change=lambda v: CustomersState.set_filter(name, v),
+    )
+
+
+def filters_bar() -> rx.Component:
+    s = CustomersState
+    return rx.vstack(
+        rx.hstack(
+            rx.input(
+                rx.input.slot(rx.icon("search")),
+                placeholder="Buscar por nome, CPF/CNPJ, telefone ou e-mail",
+                default_value=s.text,
+                on_change=s.search.debounce(300),
+                width="420px",
+                id="customer-search",
+            ),
+            _select("status", s.status, STATUS_OPTIONS, "Status", "Todos os status"),
+            _select("tag", s.tag, s.tag_options, "Etiqueta", "Todas as etiquetas"),
+            _select("owner", s.owner, s.owner_options, "Responsável", "Todos os responsáveis"),
+            _select("wallet", s.wallet, s.wallet_options, "Carteira", "Todas as carteiras"),
+            wrap="wrap",
+            spacing="2",
+        ),
+        rx.hstack(
+            rx.input(
+                placeholder="Plano",
+                default_value=s.plan,
+                on_blur=lambda v: s.set_filter("plan", v),
+                width="160px",
+            ),
+            _select(
+                "custom_key", s.custom_key, s.custom_options, "Campo personalizado", "Campo personalizado"
+            ),
+            rx.input(
+                placeholder="Valor do campo",
+                default_value=s.custom_value,
+                on_blur=lambda v: s.set_filter("custom_value", v),
+                width="160px",
+            ),
+            rx.input(
+                placeholder="Score mínimo",
+                default_value=s.score_min,
+                on_blur=lambda v: s.set_filter("score_min", v),
+                width="120px",
+            ),
+            rx.input(
+                type="date",
+                default_value=s.updated_from,
+                on_change=lambda v: s.set_filter("updated_from", v),
+                title="Atualizado desde",
+            ),
+            rx.button("Limpar filtros", variant="ghost", on_click=s.clear_filters),
+            wrap="wrap",
+            spacing="2",
+        ),
+        width="100%",
+        spacing="2",
+    )
+
+
+def actions_bar() -> rx.Component:
+    s = CustomersState
+    return rx.hstack(
+        rx.text(s.selected.length(), " selecionado(s)", size="2"),
+        rx.menu.root(
+            rx.menu.trigger(rx.button(rx.icon("layers"), "Ações em massa", variant="soft", id="bulk-menu")),
+            rx.menu.content(
+                rx.menu.item(
+                    "Nos selecionados", on_select=s.open_bulk("selection"), disabled=s.selected.length() == 0
+                ),
+                rx.menu.item("Em todo o filtro", on_select=s.open_bulk("filter")),
+                rx.menu.separator(),
+                rx.menu.item(
+                    "Exportar selecionados (CSV)",
+                    on_select=s.export("selection"),
+                    disabled=s.selected.length() == 0,
+                ),
+                rx.menu.item("Exportar filtro (CSV)", on_select=s.export("filter")),
+            ),
+        ),
+        rx.button(
+            rx.icon("bookmark-plus"),
+            "Salvar como segmento",
+            variant="soft",
+            on_click=s.set_segment_open(True),
+        ),
+        rx.spacer(),
+        column_chooser([(k, label) for k, label, _ in COLUMNS], s.visible, s.toggle_column),
+        rx.button(rx.icon("user-plus"), "Novo cliente", on_click=s.set_new_open(True), id="new-customer"),
+        width="100%",
+        align="center",
+    )
+
+
+def new_customer_dialog() -> rx.Component:
+    e = CustomersState.errors
+    return modal_form(
+        "Novo cliente",
+        CustomersState.new_open,
+        CustomersState.set_new_open,
+        CustomersState.create,
+        field("Nome ou razão social", "name", e.get("name", "")),
+        field("CPF/CNPJ", "document", e.get("document", "")),
+        field("Telefone", "phone", e.get("phone", ""), input_mode="tel"),
+        field("E-mail", "email", e.get("email", ""), input_mode="email"),
+        field("Plano atual", "plan", e.get("plan", "")),
+        options_field("Status", "status", STATUS_OPTIONS, e.get("status", ""), default="ativo"),
+        error=CustomersState.error,
+        form_id="new-customer-form",
+    )
+
+
+def bulk_dialog() -> rx.Component:
+    s = CustomersState
+    return modal_form(
+        rx.cond(s.bulk_scope == "selection", "Ação nos selecionados", "Ação em todo o filtro"),  # type: ignore[arg-type]
+        s.bulk_open,
+        s.set_bulk_open,
+        s.run_bulk,
+        options_field("Ação", "action", BULK_OPTIONS, default="add_tag"),
+        options_field("Etiqueta", "value", s.tag_options),
+        options_field("Responsável (para atribuir)", "owner", s.owner_options),
+        rx.text("Para alterar status, escolha o status abaixo.", size="1", color_scheme="gray"),
+        options_field("Status (para alterar status)", "status_value", STATUS_OPTIONS),
+        rx.cond(
+            s.job_state == "running",
+            rx.vstack(
+                rx.progress(value=s.job_percent), rx.text(s.job_done, " de ", s.job_total), width="100%"
+            ),
+        ),
+        error=s.error,
+        submit_label="Aplicar",
+        form_id="bulk-form",
+    )
+
+
+def segment_dialog() -> rx.Component:
+    return modal_form(
+        "Salvar filtro como segmento",
+        CustomersState.segment_open,
+        CustomersState.set_segment_open,
+        CustomersState.save_segment,
+        field("Nome do segmento", "name"),
+        rx.checkbox("Compartilhar com a equipe", name="shared", default_checked=True),
+        error=CustomersState.error,
+        form_id="segment-form",
+    )
+
+
+def _cell(row: Any, key: str) -> rx.Component:
+    if key == "name":
+        return rx.text(row[key], weight="medium")
+    if key == "status":
+        return rx.badge(row[key])
+    return rx.text(row[key], size="2")
+
+
+@page(
+    "/clientes",
+    "Clientes",
+    permission=Perm.CUSTOMERS_READ,
+    nav=("Clientes", "contact", 10),
+    on_load=CustomersState.load,
+)
+def customers_page() -> rx.Component:
+    s = CustomersState
+    return rx.vstack(
+        filters_bar(),
+        actions_bar(),
+        data_table(
+            s.rows,
+            COLUMNS,
+            s.visible,
+            s.sort,
+            s.set_sort,
+            s.selected,
+            s.toggle_select,
+            s.all_selected,
+            s.toggle_all,
+            s.open_customer,
+            _cell,
+        ),
+        pager(s.has_prev, s.has_next, s.prev_page, s.next_page, s.total_label),
+        new_customer_dialog(),
+        bulk_dialog(),
+        segment_dialog(),
+        width="100%",
+        spacing="3",
+    )

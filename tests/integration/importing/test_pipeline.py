@@ -1,0 +1,248 @@
+"""The pipeline on real PostgreSQL: counts identity, dedupe rules, policies, re-import, timeline,
+errors, resume after a crash, cancel."""
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from app.errors import Invalid
+from app.importing import jobs, pipeline, readers
+from models.tenant import Contact, Customer, ImportJob, Interaction
+from tenants.database import session
+
+HEAD = "Nome;Telefone 1;Celular;E-mail;CPF/CNPJ;Situação;Plano\n"
+
+
+def identity(r: dict[str, Any]) -> None:
+    assert r["read"] == r["valid"] + r["invalid"]
+    assert r["valid"] == r["created"] + r["updated"] + r["unchanged"] + r["duplicates"]
+
+
+def customers(schema: str) -> list[Customer]:
+    with session(schema) as db:
+        return list(db.exec(select(Customer).order_by(Customer.id)).all())
+
+
+def contacts(schema: str) -> dict[str, int]:
+    with session(schema) as db:
+        return {c.value: c.customer_id for c in db.exec(select(Contact)).all()}
+
+
+def test_counts_dedupe_and_normalisation(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+    csv = HEAD + (
+        "Ana;(11) 98765-4321;;ANA@X.COM ;529.982.247-25;Ativo;Pós\n"  # 2 created
+        "Bia;0xx11 3333-4444;11987654321.0;;;;\n"  # 3 dup of Ana via phone
+        "Caio;abc;;;;;\n"  # 4 invalid: no valid contact
+        "Duda;;;;;;\n"  # 5 invalid: no contact at all
+        "Eva;21 99999-8888;;ana@x.com;;;\n"  # 6 dup of Ana via e-mail
+        "Fabi;21 99999-8888;;;123;;\n"  # 7 dup of Eva (transitive -> Ana); bad doc is a warning
+        "Gil;+55 31 98888-7777;;gil@x;;;\n"  # 8 created; bad e-mail warning
+    )
+    r = run_import(csv, source="legado")
+    identity(r)
+    assert (r["read"], r["valid"], r["invalid"]) == (7, 5, 2)
+    assert (r["created"], r["duplicates"], r["updated"], r["unchanged"]) == (2, 3, 0, 0)
+    assert r["errors"] == {"contato_invalido": 1, "sem_contato": 1}
+    assert r["warnings"] == {"documento_invalido": 1, "email_invalido": 1}
+    sample = r["samples"]["contato_invalido"][0]
+    assert sample["line"] == 4 and "Caio" in sample["value"] and "válido" in sample["message"]
+    rows = customers(tenant.schema)
+    assert [c.name for c in rows] == ["Ana", "Gil"]
+    ana = rows[0]
+    assert ana.document == "52998224725" and ana.kind == "PF" and ana.status == "Ativo"
+    assert ana.source == "legado" and ana.import_id == r["id"]
+    # keep-first: only Ana's own contacts; the duplicates' extra phones are not added.
+    assert contacts(tenant.schema) == {
+        "+5511987654321": ana.id,
+        "ana@x.com": ana.id,
+        "+5531988887777": rows[1].id,
+    }
+
+
+def test_policies(run_import, tenant, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    csv = HEAD + "Ana;11987654321;;;;Ativo;\nAna Maria;11987654321;21999998888;ana@x.com;;Inativo;Pós 50\n"
+    r = run_import(csv, source="s", dedupe="keep-last")
+    identity(r)
+    (c,) = customers(tenant.schema)
+    assert (c.name, c.status, c.plan) == ("Ana Maria", "Inativo", "Pós 50")
+    assert set(contacts(tenant.schema)) == {"+5511987654321", "+5521999998888", "ana@x.com"}
+
+
+def test_merge_fills_empty_fields_and_adds_contacts(make_tenant, storage, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant()
+    actor = t.actor("manager")
+    path = tmp_path / "m.csv"
+    path.write_text(HEAD + "Ana;11987654321;;;;;\nOutro nome;11987654321;21999998888;ana@x.com;;Ativo;Pós\n")
+    with session(t.schema) as db:
+        job = jobs.create_import(
+            db, actor, jobs.ImportOptions(dedupe="merge"), local_path=path, storage=storage
+        )
+        db.commit()
+    r = pipeline.run(t.schema, job.id, storage=storage)  # type: ignore[arg-type]
+    identity(r)
+    (c,) = customers(t.schema)
+    assert (c.name, c.status, c.plan) == ("Ana", "Ativo", "Pós")
+    assert set(contacts(t.schema)) == {"+5511987654321", "+5521999998888", "ana@x.com"}
+
+
+def test_against_existing_customers_and_conflicts(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+    run_import(HEAD + "Ana;11987654321;;;;;\nBia;21999998888;;bia@x.com;;;\n", source="crm-antigo")
+    r = run_import(
+        HEAD
+        + "Ana Paula;11987654321;;;;;\n"  # matches Ana: updated (name)
+        + "Bia;;;bia@x.com;;;\n"  # matches Bia: unchanged
+        + "Mix;11987654321;21999998888;;;;\n"  # Ana and Bia: conflict, attached to Ana -> dup of row 2
+        + "Nova;31988887777;;;;;\n",
+        source="outra",
+    )
+    identity(r)
+    assert (r["created"], r["updated"], r["unchanged"], r["duplicates"], r["conflicts"]) == (1, 1, 1, 1, 1)
+    assert r["changed_fields"] == {"name": 1}
+    names = [c.name for c in customers(tenant.schema)]
+    assert names == ["Ana Paula", "Bia", "Nova"]  # never merged silently
+    with session(tenant.schema) as db:
+        events = db.exec(select(Interaction).where(Interaction.kind == "import")).all()
+        assert len(events) == 1 and events[0].payload["fields"] == ["name"] and events[0].ref_id == r["id"]
+
+
+def test_reimport_same_source(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+    v1 = (
+        HEAD + "Ana;11987654321;;;52998224725;Ativo;\nBia;21999998888;;;;Ativo;\nCaio;31988887777;;;;Ativo;\n"
+    )
+    r1 = run_import(v1, source="erp")
+    assert r1["created"] == 3
+    # v2: Ana changed plan, Bia unchanged, Caio gone, Duda new; Ana's phone changed but her CPF matches.
+    v2 = (
+        HEAD
+        + "Ana;11911112222;;;529.982.247-25;Ativo;Pós\nBia;21999998888;;;;Ativo;\nDuda;41977776666;;;;;\n"
+    )
+    r2 = run_import(v2, source="erp")
+    identity(r2)
+    assert (r2["created"], r2["updated"], r2["unchanged"], r2["missing"]) == (1, 1, 1, 1)
+    assert r2["changed_fields"] == {"plan": 1}
+    assert r2["missing_sample"][0]["name"] == "Caio"
+    assert len(customers(tenant.schema)) == 4  # never deletes
+
+
+def test_default_ddd_and_whatsapp(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+    csv = "Nome;Fone;WhatsApp\nAna;98765-4321;(21) 98765-4321\n"
+    r = run_import(csv, default_ddd="21")
+    assert (r["created"], r["duplicates"]) == (1, 0)
+    with session(tenant.schema) as db:
+        (c,) = db.exec(select(Contact)).all()  # both columns are the same number: one contact
+        assert c.value == "+5521987654321" and c.is_primary
+
+
+def test_invalid_options_and_files(run_import) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Invalid, match="DDD"):
+        run_import(HEAD + "Ana;11987654321;;;;;\n", default_ddd="00")
+    with pytest.raises(Invalid, match="duplicados"):
+        run_import(HEAD + "Ana;11987654321;;;;;\n", dedupe="newest")
+    with pytest.raises(Invalid, match="vazio"):
+        run_import(b"")
+    with pytest.raises(Invalid):
+        run_import("Nome;Obs\nAna;x\n")  # nothing to map to a phone or e-mail
+    with pytest.raises(Invalid, match="não existe"):
+        run_import(HEAD, mapping={"Fone": "phone"})
+
+
+def test_header_only_and_mapping_file(run_import) -> None:  # type: ignore[no-untyped-def]
+    r = run_import(HEAD)
+    identity(r)
+    assert r["read"] == 0
+    r = run_import("A;B;C\nAna;11987654321;x\n", mapping={"A": "name", "B": "phone", "C": "custom:obs"})
+    assert r["created"] == 1
+
+
+def test_error_rows_csv(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+    r = run_import(HEAD + "Caio;abc;;;;;\nAna;11987654321;;;;;\n")
+    actor = tenant.actor("admin")
+    with session(tenant.schema) as db:
+        body = "".join(jobs.error_rows_csv(db, actor, r["id"]))
+    lines = body.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("linha;motivo;campo;valor;Nome;Telefone 1")
+    assert lines[1].startswith("2;Nenhum telefone ou e-mail válido na linha.;;;Caio;abc")
+    assert len(lines) == 2
+
+
+def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 2000)
+    rows = "".join(f"Cliente {i};119{i:08d};;c{i % 150}@x.com;;;\n" for i in range(1, 600))
+    bad = HEAD + rows + "Ruim;abc;;;;;\n"
+    actor = tenant.actor("admin")
+    path = storage.root / "in.csv"
+    path.write_text(bad)
+    with session(tenant.schema) as db:
+        job = jobs.create_import(
+            db, actor, jobs.ImportOptions(source="crash"), local_path=path, storage=storage
+        )
+        db.commit()
+    real = pipeline.write_batch
+    calls = {"n": 0}
+
+    def flaky(db, plan, prep):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("worker killed")
+        return real(db, plan, prep)
+
+    monkeypatch.setattr(pipeline, "write_batch", flaky)
+    with pytest.raises(RuntimeError):
+        pipeline.run(tenant.schema, job.id, storage=storage)  # type: ignore[arg-type]
+    with session(tenant.schema) as db:
+        j = db.get(ImportJob, job.id)
+        assert j is not None and j.state == "failed" and j.checkpoint["resume"] > 0
+        partial = db.exec(text(f'SELECT count(*) FROM "{tenant.schema}".customers')).one()[0]
+        assert 0 < partial < 599
+        jobs.mark_for_resume(db, actor, job.id)  # type: ignore[arg-type]
+        db.commit()
+    monkeypatch.setattr(pipeline, "write_batch", real)
+    r = pipeline.run(tenant.schema, job.id, storage=storage)  # type: ignore[arg-type]
+    identity(r)
+    # Reference: the same file in one go (a re-import here: every customer is then unchanged).
+    clean = run_import(bad, source="crash")
+    for k in ("read", "valid", "invalid", "duplicates"):
+        assert r[k] == clean[k]
+    assert (
+        r["created"] + r["unchanged"] + r["updated"]
+        == clean["created"] + clean["unchanged"] + clean["updated"]
+    )
+    with session(tenant.schema) as db:
+        n = db.exec(
+            text(f'SELECT count(*) FROM "{tenant.schema}".customers WHERE import_id = :i'),
+            params={"i": job.id},
+        ).one()[0]
+    assert n == r["created"] == 150
+
+
+def test_cancel_stops_between_batches(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 1000)
+    actor = tenant.actor("admin")
+    path = storage.root / "c.csv"
+    path.write_text(HEAD + "".join(f"C{i};119{i:08d};;;;;\n" for i in range(1, 400)))
+    with session(tenant.schema) as db:
+        job = jobs.create_import(db, actor, jobs.ImportOptions(), local_path=path, storage=storage)
+        db.commit()
+
+    def on_progress(p: dict[str, Any]) -> None:
+        with session(tenant.schema) as db:
+            jobs.cancel(db, actor, job.id)  # type: ignore[arg-type]
+            db.commit()
+
+    pipeline.run(tenant.schema, job.id, storage=storage, on_progress=on_progress)  # type: ignore[arg-type]
+    with session(tenant.schema) as db:
+        status = jobs.get_status(db, actor, job.id)  # type: ignore[arg-type]
+    assert status["state"] == "cancelled"
+    identity(status)
+    assert 0 < status["created"] < 399
+
+
+def test_agents_cannot_import(tenant, storage, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from app.errors import Forbidden
+
+    path = tmp_path / "a.csv"
+    path.write_text(HEAD + "Ana;11987654321;;;;;\n")
+    with session(tenant.schema) as db, pytest.raises(Forbidden):
+        jobs.create_import(db, tenant.actor("agent"), jobs.ImportOptions(), local_path=path, storage=storage)

@@ -1,0 +1,29 @@
+"""The workspace screens build their component trees (catches bad props and event signatures early)."""
+
+import pytest
+
+pytest.importorskip("reflex")
+
+
+@pytest.mark.parametrize(
+    ("module", "func"),
+    [
+        ("app.pages.customers", "customers_page"),
+        ("app.pages.customer", "customer_page"),
+        ("app.pages.agenda", "agenda_page"),
+    ],
+)
+def test_page_builds(module: str, func: str) -> None:
+    import importlib
+
+    render = getattr(importlib.import_module(module), func)
+    assert render() is not None
+
+
+def test_pages_register_routes() -> None:
+    import app.pages.agenda
+    import app.pages.customer
+    import app.pages.customers  # noqa: F401
+    from app.pages.base import PAGE_RULES
+
+    assert {"/clientes", "/clientes/[customer_id]", "/agenda"} <= set(PAGE_RULES)
