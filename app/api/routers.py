@@ -9,5 +9,11 @@ from app.api.platform import router as platform_router
 from app.api.tenant_admin import router as tenant_admin_router
 from app.api.workspace import router as workspace_router
 
-ALL: list[APIRouter] = [auth_router, tenant_admin_router, platform_router, customers_router, workspace_router,
-                        imports_router]
+ALL: list[APIRouter] = [
+    auth_router,
+    tenant_admin_router,
+    platform_router,
+    customers_router,
+    workspace_router,
+    imports_router,
+]

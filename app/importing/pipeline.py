@@ -116,6 +116,8 @@ def normalise(frame: pl.DataFrame, plan: Plan, owners: dict[str, int] | None = N
             if cols
             else pl.lit(None, pl.String).alias(f"n_{fld}")
         )
+    # Situação is a small vocabulary ("Ativo", "ATIVO", "ativo"): stored lower-case like the default.
+    exprs[2] = exprs[2].str.to_lowercase()
     tag_cols = plan.columns("tags")
     if tag_cols:
         joined = pl.concat_str([pl.col(c) for c in tag_cols], separator=",", ignore_nulls=True)
@@ -389,12 +391,13 @@ def _lookup_source_keys(db: Db, docs: list[str], source: str, import_id: int) ->
 
 
 def _allocate_ids(db: Db, n: int) -> list[int]:
+    """n fresh customer ids from the table's own sequence (one round trip, one array)."""
     if n == 0:
         return []
-    rows = db.all(
-        f"SELECT nextval(pg_get_serial_sequence('{db.s}.customers', 'id')) FROM generate_series(1, %s)", (n,)
-    )
-    return [r[0] for r in rows]
+    # The sequence is resolved once: pg_get_serial_sequence per row costs more than nextval itself.
+    seq = db.one(f"SELECT pg_get_serial_sequence('{db.s}.customers', 'id')")[0]
+    row = db.one("SELECT array_agg(nextval(%s::regclass)) FROM generate_series(1, %s)", (seq, n))
+    return list(row[0])
 
 
 # ----------------------------------------------------------------------------------------- batches
@@ -772,7 +775,10 @@ _TYPES = {
 
 # ----------------------------------------------------------------------------------------- writers
 
-WRITERS = 2  # one PostgreSQL backend per core: index maintenance is the cost of an import
+# One writer: the main thread prepares batch N+1 (polars, lookups) while batch N is written. Two
+# writers were tried: statement triggers on customers that upsert shared rows (the search "words"
+# table) make concurrent batches wait on each other's row locks while one waits for its commit turn.
+WRITERS = 1
 
 
 class _Aborted(Exception):

@@ -139,7 +139,7 @@ def main() -> None:
     ap.add_argument("--skip", action="append", default=[], help="csv-2m, xlsx-500k, reimport-500k")
     ap.add_argument("--dir", type=Path, default=ROOT / ".data" / "bench")
     ap.add_argument("--child", nargs=4, metavar=("SCHEMA", "FILE", "SOURCE", "STORAGE"))
-    args = ap.parse_args()
+    args, _unknown = ap.parse_known_args()  # make bench passes BENCH_ARGS to every bench script
     if args.child:
         schema, file, source, storage_dir = args.child
         child(schema, Path(file), source, Path(storage_dir))

@@ -46,3 +46,35 @@ def test_seed_demo_small(make_tenant) -> None:  # type: ignore[no-untyped-def]
         assert 7 in [h.id for h in PostgresSearch().search(db, admin, name, limit=50)]
     with pytest.raises(Conflict):
         seed_demo(tenant.schema, 10)
+
+
+def test_seed_demo_cli(make_tenant) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    tenant = make_tenant()
+    result = CliRunner().invoke(
+        cli, ["seed-demo", "--tenant", tenant.slug, "--customers", "40", "--interactions-per-customer", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"customers": 40' in result.output
+    with session(tenant.schema) as db:
+        s = tenant.schema
+        assert db.exec(text(f'SELECT count(*) FROM "{s}".interactions')).one()[0] == 0  # type: ignore[call-overload]
+    result = CliRunner().invoke(cli, ["seed-demo", "--tenant", "nao-existe", "--customers", "1"])
+    assert result.exit_code == 1 and "Organização não encontrada" in result.output
+
+
+def test_seed_demo_restores_foreign_keys(make_tenant) -> None:  # type: ignore[no-untyped-def]
+    tenant = make_tenant()
+    s = tenant.schema
+    query = (
+        "SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace "
+        f"WHERE n.nspname = '{s}' AND k.contype = 'f'"
+    )
+    with session(s) as db:
+        before = db.exec(text(query)).one()[0]  # type: ignore[call-overload]
+    seed_demo(s, 20, agents=2)
+    with session(s) as db:
+        assert db.exec(text(query)).one()[0] == before  # type: ignore[call-overload]

@@ -51,7 +51,7 @@ def test_counts_dedupe_and_normalisation(run_import, tenant) -> None:  # type: i
     rows = customers(tenant.schema)
     assert [c.name for c in rows] == ["Ana", "Gil"]
     ana = rows[0]
-    assert ana.document == "52998224725" and ana.kind == "PF" and ana.status == "Ativo"
+    assert ana.document == "52998224725" and ana.kind == "PF" and ana.status == "ativo"
     assert ana.source == "legado" and ana.import_id == r["id"]
     # keep-first: only Ana's own contacts; the duplicates' extra phones are not added.
     assert contacts(tenant.schema) == {
@@ -66,7 +66,7 @@ def test_policies(run_import, tenant, make_tenant) -> None:  # type: ignore[no-u
     r = run_import(csv, source="s", dedupe="keep-last")
     identity(r)
     (c,) = customers(tenant.schema)
-    assert (c.name, c.status, c.plan) == ("Ana Maria", "Inativo", "Pós 50")
+    assert (c.name, c.status, c.plan) == ("Ana Maria", "inativo", "Pós 50")
     assert set(contacts(tenant.schema)) == {"+5511987654321", "+5521999998888", "ana@x.com"}
 
 
@@ -83,7 +83,7 @@ def test_merge_fills_empty_fields_and_adds_contacts(make_tenant, storage, tmp_pa
     r = pipeline.run(t.schema, job.id, storage=storage)  # type: ignore[arg-type]
     identity(r)
     (c,) = customers(t.schema)
-    assert (c.name, c.status, c.plan) == ("Ana", "Ativo", "Pós")
+    assert (c.name, c.status, c.plan) == ("Ana", "ativo", "Pós")
     assert set(contacts(t.schema)) == {"+5511987654321", "+5521999998888", "ana@x.com"}
 
 

@@ -1,0 +1,580 @@
+"""Importações: upload a CSV/XLSX, map columns, choose the duplicate policy, follow progress, read the report.
+
+The page calls the same services as the REST API and the CLI (app.importing.jobs) and queues the same
+task (tasks.imports.run_import). Large files: the browser upload is streamed to an upload session in
+1 MB pieces; the resumable chunked protocol for very large files is the REST one (/api/imports/uploads).
+"""
+
+import asyncio
+import re
+from typing import Any
+
+import reflex as rx
+
+from app.auth.permissions import Perm
+from app.errors import DomainError, Invalid
+from app.importing import jobs
+from app.importing.mapping import FIELD_LABELS, fold
+from app.importing.report import message_for
+from app.pages.base import SessionState, page
+from components.forms import form_error
+
+UPLOAD_ID = "imports_upload"
+FIELD_OPTIONS = [
+    "ignore",
+    "name",
+    "document",
+    "phone",
+    "whatsapp",
+    "email",
+    "plan",
+    "status",
+    "wallet",
+    "owner",
+    "tags",
+    "custom",
+]
+OPTION_LABELS = {**FIELD_LABELS, "custom": "Campo personalizado"}
+STATE_LABELS = {
+    "uploading": "Enviando",
+    "queued": "Na fila",
+    "running": "Importando",
+    "done": "Concluída",
+    "failed": "Falhou",
+    "cancelled": "Cancelada",
+}
+DEDUPE_OPTIONS = {
+    "keep-first": "Manter o primeiro",
+    "keep-last": "Manter o último",
+    "merge": "Mesclar (preencher vazios, somar contatos)",
+}
+_REPORT_KEYS = (
+    "read",
+    "valid",
+    "invalid",
+    "created",
+    "updated",
+    "unchanged",
+    "duplicates",
+    "missing",
+    "conflicts",
+)
+_REPORT_LABELS = {
+    "read": "Lidas",
+    "valid": "Válidas",
+    "invalid": "Inválidas",
+    "created": "Criados",
+    "updated": "Atualizados",
+    "unchanged": "Sem mudança",
+    "duplicates": "Duplicadas no arquivo",
+    "missing": "Ausentes nesta versão",
+    "conflicts": "Conflitos",
+}
+
+
+def _custom_key(header: str) -> str:
+    key = fold(header).replace(" ", "_")[:50] or "campo"
+    return key if re.match(r"^[a-z]", key) else f"c_{key}"
+
+
+def _row(status: dict[str, Any]) -> dict[str, str]:
+    return {
+        "id": str(status["id"]),
+        "source": status["source"],
+        "filename": status["filename"],
+        "state": STATE_LABELS.get(status["state"], status["state"]),
+        "raw_state": status["state"],
+        "progress": f"{100 * (status.get('progress') or 0):.0f}%",
+        "read": str(status.get("read") or status.get("rows_read") or 0),
+        "created": str(status.get("created", 0)),
+        "updated": str(status.get("updated", 0)),
+        "invalid": str(status.get("invalid", 0)),
+        "rate": f"{status['rate']:.0f}/s" if status.get("rate") else "",
+        "eta": f"{status['eta_s']:.0f} s" if status.get("eta_s") is not None else "",
+    }
+
+
+class ImportsState(SessionState):
+    imports: list[dict[str, str]] = []
+    # Mapping step
+    filename: str = ""
+    file_format: str = ""
+    headers: list[str] = []
+    preview_rows: list[list[str]] = []
+    mapping: dict[str, str] = {}
+    sheets: list[str] = []
+    sheet: str = ""
+    header_row: str = ""
+    source: str = ""
+    dedupe: str = "keep-first"
+    default_ddd: str = ""
+    preset_name: str = ""
+    error: str = ""
+    uploading: bool = False
+    # Report of the selected import
+    selected_id: str = ""
+    report: list[dict[str, str]] = []
+    issues: list[dict[str, str]] = []
+    samples: list[dict[str, str]] = []
+    report_error: str = ""
+    polling: bool = False
+    _upload_id: str = ""
+
+    def _reload(self) -> None:
+        with self.db() as (db, actor):
+            self.imports = [_row(jobs.status_of(j)) for j in jobs.list_imports(db, actor, limit=20)]
+            if self.selected_id:
+                self._fill_report(jobs.get_status(db, actor, int(self.selected_id)))
+
+    def _fill_report(self, status: dict[str, Any]) -> None:
+        self.report = [{"label": _REPORT_LABELS[k], "value": str(status.get(k, 0))} for k in _REPORT_KEYS]
+        if status.get("duration_s") is not None:
+            self.report.append({"label": "Duração", "value": f"{status['duration_s']:.1f} s"})
+        self.issues = [
+            {"kind": "Erro", "message": message_for(k), "count": str(v)} for k, v in status["errors"].items()
+        ] + [
+            {"kind": "Aviso", "message": message_for(k), "count": str(v)}
+            for k, v in status["warnings"].items()
+        ]
+        self.samples = [
+            {"line": str(s["line"]), "value": s.get("value") or "", "message": s["message"]}
+            for items in status["samples"].values()
+            for s in items
+        ]
+        self.report_error = status.get("error") or ""
+
+    @rx.event
+    def load(self):  # type: ignore[no-untyped-def]
+        try:
+            self._reload()
+        except DomainError as exc:
+            return self.fail(exc)
+        if any(r["raw_state"] in ("queued", "running") for r in self.imports):
+            return ImportsState.poll
+        return None
+
+    @rx.event(background=True)
+    async def poll(self):  # type: ignore[no-untyped-def]
+        """Refreshes progress every second while an import of this tenant is queued or running."""
+        async with self:
+            if self.polling:
+                return
+            self.polling = True
+        try:
+            while True:
+                await asyncio.sleep(1.0)
+                async with self:
+                    try:
+                        self._reload()
+                    except DomainError:
+                        return
+                    if not any(r["raw_state"] in ("queued", "running") for r in self.imports):
+                        return
+        finally:
+            async with self:
+                self.polling = False
+
+    @rx.event
+    async def handle_upload(self, files: list[rx.UploadFile]):  # type: ignore[no-untyped-def]
+        """Streams the chosen file into an upload session (1 MB at a time), then shows the preview."""
+        self.error = ""
+        if not files:
+            self.error = "Escolha um arquivo CSV ou XLSX."
+            return None
+        upload = files[0]
+        name = getattr(upload, "name", None) or getattr(upload, "filename", None) or "arquivo.csv"
+        try:
+            actor = self.actor()
+            session = jobs.start_upload(None, actor, str(name))  # type: ignore[arg-type]
+            offset = 0
+            while piece := await upload.read(1024 * 1024):
+                session = jobs.upload_chunk(None, actor, session.upload_id, offset, [piece])  # type: ignore[arg-type]
+                offset = session.offset
+            self._upload_id = session.upload_id
+            self.filename = str(name)
+            self.source = re.sub(r"\.[A-Za-z0-9]+$", "", self.filename)[:200]
+            self.sheet, self.header_row = "", ""
+            self._preview(actor, suggest=True)
+        except DomainError as exc:
+            self.error = exc.message
+        return None
+
+    def _preview(self, actor: Any, suggest: bool) -> None:
+        p = jobs.preview_upload(
+            None,  # type: ignore[arg-type]
+            actor,
+            self._upload_id,
+            self.sheet or None,
+            int(self.header_row) if self.header_row.isdigit() else None,
+        )
+        self.file_format = p.format
+        self.headers = p.headers
+        self.preview_rows = [[c or "" for c in r] for r in p.rows]
+        self.sheets = p.sheets
+        self.sheet = p.sheet or ""
+        self.header_row = str(p.header_row)
+        if suggest or set(self.mapping) != set(p.headers):
+            self.mapping = dict(p.suggested)
+
+    @rx.event
+    def reload_preview(self):  # type: ignore[no-untyped-def]
+        self.error = ""
+        try:
+            self._preview(self.actor(), suggest=True)
+        except DomainError as exc:
+            self.error = exc.message
+
+    @rx.event
+    def set_mapping(self, header: str, field: str) -> None:
+        self.mapping = {**self.mapping, header: field}
+
+    @rx.event
+    def set_sheet(self, value: str):  # type: ignore[no-untyped-def]
+        self.sheet = value
+        self.header_row = ""
+        return ImportsState.reload_preview
+
+    @rx.event
+    def set_header_row(self, value: str) -> None:
+        self.header_row = value
+
+    @rx.event
+    def set_source(self, value: str) -> None:
+        self.source = value
+
+    @rx.event
+    def set_dedupe(self, value: str) -> None:
+        self.dedupe = value
+
+    @rx.event
+    def set_default_ddd(self, value: str) -> None:
+        self.default_ddd = value
+
+    @rx.event
+    def set_preset_name(self, value: str) -> None:
+        self.preset_name = value
+
+    def _final_mapping(self) -> dict[str, str]:
+        return {h: (f"custom:{_custom_key(h)}" if f == "custom" else f) for h, f in self.mapping.items()}
+
+    @rx.event
+    def save_preset(self):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                jobs.save_preset(
+                    db, actor, self.preset_name or self.source, self._final_mapping(), self.source
+                )
+        except DomainError as exc:
+            self.error = exc.message
+            return None
+        return rx.toast.success("Modelo de mapeamento salvo.")
+
+    @rx.event
+    async def start_import(self):  # type: ignore[no-untyped-def]
+        from tasks.imports import run_import
+
+        self.error = ""
+        if not self._upload_id:
+            self.error = "Envie um arquivo primeiro."
+            return None
+        opts = jobs.ImportOptions(
+            source=self.source,
+            mapping=self._final_mapping(),
+            dedupe=self.dedupe,
+            default_ddd=self.default_ddd or None,
+            sheet=self.sheet or None,
+            header_row=int(self.header_row) if self.header_row.isdigit() else None,
+        )
+        try:
+            with self.db() as (db, actor):
+                job = jobs.create_import(db, actor, opts, upload_id=self._upload_id)
+            assert actor.schema is not None and job.id is not None
+            await run_import.kiq(actor.schema, job.id)
+        except Invalid as exc:
+            self.error = exc.message
+            return None
+        except DomainError as exc:
+            self.error = exc.message
+            return None
+        self._upload_id = ""
+        self.headers, self.preview_rows, self.mapping, self.filename = [], [], {}, ""
+        self.selected_id = str(job.id)
+        self._reload()
+        return [rx.toast.success("Importação iniciada."), ImportsState.poll]
+
+    @rx.event
+    def select(self, import_id: str):  # type: ignore[no-untyped-def]
+        self.selected_id = import_id
+        try:
+            self._reload()
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
+    @rx.event
+    def cancel(self, import_id: str):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                jobs.cancel(db, actor, int(import_id))
+            self._reload()
+        except DomainError as exc:
+            return self.fail(exc)
+        return rx.toast.info("Cancelamento solicitado: o lote atual termina e a importação para.")
+
+    @rx.event
+    def download_errors(self, import_id: str):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                body = "".join(jobs.error_rows_csv(db, actor, int(import_id)))
+        except DomainError as exc:
+            return self.fail(exc)
+        return rx.download(data=body, filename=f"importacao-{import_id}-erros.csv")
+
+
+def _mapping_cell(header: rx.Var) -> rx.Component:
+    return rx.table.column_header_cell(
+        rx.vstack(
+            rx.text(header, weight="bold", size="2"),
+            rx.select.root(
+                rx.select.trigger(width="100%"),
+                rx.select.content(*[rx.select.item(OPTION_LABELS[f], value=f) for f in FIELD_OPTIONS]),
+                value=ImportsState.mapping[header].to(str),
+                on_change=lambda v: ImportsState.set_mapping(header, v),
+                size="1",
+            ),
+            spacing="1",
+        )
+    )
+
+
+def upload_step() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("1. Arquivo", size="4"),
+            rx.upload(
+                rx.vstack(
+                    rx.icon("file-up", size=28),
+                    rx.text("Arraste um CSV ou XLSX aqui, ou clique para escolher."),
+                    rx.text(rx.selected_files(UPLOAD_ID), size="1", color_scheme="gray"),
+                    align="center",
+                ),
+                id=UPLOAD_ID,
+                max_files=1,
+                multiple=False,
+                border="1px dashed var(--gray-7)",
+                padding="1.5em",
+                width="100%",
+            ),
+            rx.button(
+                rx.icon("upload"),
+                "Enviar e visualizar",
+                on_click=ImportsState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),
+                id="send-file",
+            ),
+            form_error(ImportsState.error),
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def mapping_step() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("2. Colunas → campos", size="4"),
+            rx.text(ImportsState.filename, size="2", color_scheme="gray"),
+            rx.hstack(
+                rx.cond(
+                    ImportsState.sheets.length() > 0,
+                    rx.select(
+                        ImportsState.sheets, value=ImportsState.sheet, on_change=ImportsState.set_sheet
+                    ),
+                ),
+                rx.input(
+                    value=ImportsState.header_row,
+                    on_change=ImportsState.set_header_row,
+                    placeholder="Linha do cabeçalho",
+                    width="10em",
+                ),
+                rx.button("Recarregar", variant="soft", on_click=ImportsState.reload_preview),
+                align="center",
+            ),
+            rx.scroll_area(
+                rx.table.root(
+                    rx.table.header(rx.table.row(rx.foreach(ImportsState.headers, _mapping_cell))),
+                    rx.table.body(
+                        rx.foreach(
+                            ImportsState.preview_rows,
+                            lambda r: rx.table.row(rx.foreach(r, lambda c: rx.table.cell(c))),
+                        )
+                    ),
+                    size="1",
+                ),
+                type="auto",
+                scrollbars="horizontal",
+                width="100%",
+            ),
+            rx.heading("3. Opções", size="4"),
+            rx.hstack(
+                rx.input(value=ImportsState.source, on_change=ImportsState.set_source, placeholder="Origem"),
+                rx.select.root(
+                    rx.select.trigger(),
+                    rx.select.content(*[rx.select.item(v, value=k) for k, v in DEDUPE_OPTIONS.items()]),
+                    value=ImportsState.dedupe,
+                    on_change=ImportsState.set_dedupe,
+                ),
+                rx.input(
+                    value=ImportsState.default_ddd,
+                    on_change=ImportsState.set_default_ddd,
+                    placeholder="DDD padrão (opcional)",
+                    max_length=2,
+                    width="12em",
+                ),
+                wrap="wrap",
+            ),
+            rx.hstack(
+                rx.input(
+                    value=ImportsState.preset_name,
+                    on_change=ImportsState.set_preset_name,
+                    placeholder="Nome do modelo de mapeamento",
+                ),
+                rx.button("Salvar modelo", variant="soft", on_click=ImportsState.save_preset),
+                rx.spacer(),
+                rx.button(rx.icon("play"), "Importar", on_click=ImportsState.start_import, id="start-import"),
+                width="100%",
+            ),
+            form_error(ImportsState.error),
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def import_row(r: rx.Var) -> rx.Component:
+    active = (r["raw_state"] == "queued") | (r["raw_state"] == "running")
+    return rx.table.row(
+        rx.table.cell(r["id"]),
+        rx.table.cell(r["source"]),
+        rx.table.cell(r["filename"]),
+        rx.table.cell(rx.badge(r["state"])),
+        rx.table.cell(r["progress"]),
+        rx.table.cell(r["read"]),
+        rx.table.cell(r["created"]),
+        rx.table.cell(r["updated"]),
+        rx.table.cell(r["invalid"]),
+        rx.table.cell(rx.text(r["rate"], " ", r["eta"], size="1")),
+        rx.table.cell(
+            rx.hstack(
+                rx.button("Relatório", size="1", variant="soft", on_click=ImportsState.select(r["id"])),
+                rx.button(
+                    "Erros (CSV)", size="1", variant="soft", on_click=ImportsState.download_errors(r["id"])
+                ),
+                rx.cond(
+                    active,
+                    rx.button(
+                        "Cancelar",
+                        size="1",
+                        color_scheme="red",
+                        variant="soft",
+                        on_click=ImportsState.cancel(r["id"]),
+                    ),
+                ),
+            )
+        ),
+    )
+
+
+def report_panel() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Relatório da importação #", ImportsState.selected_id, size="4"),
+            rx.flex(
+                rx.foreach(
+                    ImportsState.report,
+                    lambda m: rx.box(
+                        rx.text(m["label"], size="1", color_scheme="gray"),
+                        rx.text(m["value"], size="5", weight="bold"),
+                        padding="0.5em 1em",
+                    ),
+                ),
+                wrap="wrap",
+            ),
+            form_error(ImportsState.report_error),
+            rx.table.root(
+                rx.table.body(
+                    rx.foreach(
+                        ImportsState.issues,
+                        lambda i: rx.table.row(
+                            rx.table.cell(rx.badge(i["kind"])),
+                            rx.table.cell(i["message"]),
+                            rx.table.cell(i["count"]),
+                        ),
+                    )
+                ),
+                size="1",
+            ),
+            rx.heading("Exemplos", size="3"),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Linha"),
+                        rx.table.column_header_cell("Valor"),
+                        rx.table.column_header_cell("Motivo"),
+                    )
+                ),
+                rx.table.body(
+                    rx.foreach(
+                        ImportsState.samples,
+                        lambda s: rx.table.row(
+                            rx.table.cell(s["line"]), rx.table.cell(s["value"]), rx.table.cell(s["message"])
+                        ),
+                    )
+                ),
+                size="1",
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+@page(
+    "/importacoes",
+    "Importações",
+    permission=Perm.IMPORTS_RUN,
+    nav=("Importações", "file-up", 40),
+    on_load=ImportsState.load,
+)
+def imports_page() -> rx.Component:
+    return rx.vstack(
+        upload_step(),
+        rx.cond(ImportsState.headers.length() > 0, mapping_step()),
+        rx.heading("Importações recentes", size="4"),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in (
+                            "#",
+                            "Origem",
+                            "Arquivo",
+                            "Situação",
+                            "Progresso",
+                            "Lidas",
+                            "Criados",
+                            "Atualizados",
+                            "Inválidas",
+                            "Ritmo / ETA",
+                            "",
+                        )
+                    ]
+                )
+            ),
+            rx.table.body(rx.foreach(ImportsState.imports, import_row)),
+            width="100%",
+        ),
+        rx.cond(ImportsState.selected_id != "", report_panel()),
+        spacing="4",
+        width="100%",
+    )
