@@ -10,7 +10,21 @@ from app.pages.login import LoginState, SignupState, login_page, signup_page
 from components.theme import STYLE
 
 # Screens register themselves with @page on import; optional ones may not exist yet.
-for _module in ("home", "users", "audit", "platform", "customers", "customer", "agenda", "imports"):
+for _module in (
+    "home",
+    "users",
+    "audit",
+    "platform",
+    "customers",
+    "customer",
+    "agenda",
+    "imports",
+    "tags",
+    "wallets",
+    "custom_fields",
+    "templates",
+    "segments",
+):
     try:
         importlib.import_module(f"app.pages.{_module}")
     except ModuleNotFoundError as exc:

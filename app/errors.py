@@ -3,6 +3,7 @@
 Messages are pt-BR because users read them; logs use the English `code`.
 """
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -58,3 +59,41 @@ class Invalid(DomainError):
             field if isinstance(field, dict) else {field: message_pt or "Valor inválido."}
         )
         super().__init__("; ".join(self.fields.values()))
+
+
+# pydantic error types -> what a user reads under the field.
+_PT_MESSAGES = {
+    "missing": "Campo obrigatório.",
+    "string_too_long": "Texto longo demais.",
+    "string_too_short": "Texto curto demais.",
+    "int_parsing": "Informe um número inteiro.",
+    "float_parsing": "Informe um número.",
+    "decimal_parsing": "Informe um número.",
+    "bool_parsing": "Informe verdadeiro ou falso.",
+    "date_from_datetime_parsing": "Informe uma data válida.",
+    "datetime_from_date_parsing": "Informe data e hora válidas.",
+    "date_parsing": "Informe uma data válida.",
+    "datetime_parsing": "Informe data e hora válidas.",
+    "json_invalid": "JSON inválido.",
+    "literal_error": "Valor não permitido.",
+    "enum": "Valor não permitido.",
+    "greater_than_equal": "Valor abaixo do mínimo permitido.",
+    "greater_than": "Valor abaixo do mínimo permitido.",
+    "less_than_equal": "Valor acima do máximo permitido.",
+    "less_than": "Valor acima do máximo permitido.",
+    "decimal_max_digits": "Número grande demais.",
+    "decimal_max_places": "Use no máximo duas casas decimais.",
+}
+
+
+def invalid_from(errors: Iterable[Mapping[str, Any]]) -> Invalid:
+    """pydantic errors (model or request validation) as one Invalid with pt-BR messages per field."""
+    fields: dict[str, str] = {}
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        kind = err.get("type", "")
+        # min_length=1 means "required": say so rather than "too short".
+        if kind == "string_too_short" and (err.get("ctx") or {}).get("min_length") == 1:
+            kind = "missing"
+        fields.setdefault(".".join(loc) or "body", _PT_MESSAGES.get(kind, "Valor inválido."))
+    return Invalid(fields)

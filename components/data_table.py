@@ -87,7 +87,7 @@ def data_table(
 
 def pager(has_prev: Any, has_next: Any, on_prev: Any, on_next: Any, label: Any = "") -> rx.Component:
     return rx.hstack(
-        rx.text(label, size="2", color_scheme="gray"),
+        rx.text(label, size="2", color_scheme="gray", id="list-total"),
         rx.spacer(),
         rx.button(rx.icon("chevron-left"), "Anterior", variant="soft", disabled=~has_prev, on_click=on_prev),
         rx.button(

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.errors import DomainError, Invalid
+from app.errors import DomainError, Invalid, invalid_from
 
 log = logging.getLogger(__name__)
 
@@ -31,30 +31,9 @@ async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content=body)
 
 
-_PT_MESSAGES = {
-    "missing": "Campo obrigatório.",
-    "string_too_long": "Texto longo demais.",
-    "string_too_short": "Texto curto demais.",
-    "int_parsing": "Informe um número inteiro.",
-    "float_parsing": "Informe um número.",
-    "decimal_parsing": "Informe um número.",
-    "bool_parsing": "Informe verdadeiro ou falso.",
-    "date_from_datetime_parsing": "Informe uma data válida.",
-    "datetime_from_date_parsing": "Informe data e hora válidas.",
-    "date_parsing": "Informe uma data válida.",
-    "datetime_parsing": "Informe data e hora válidas.",
-    "json_invalid": "JSON inválido.",
-    "literal_error": "Valor não permitido.",
-    "enum": "Valor não permitido.",
-}
-
-
 @api.exception_handler(RequestValidationError)
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    fields: dict[str, str] = {}
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        fields[".".join(loc) or "body"] = _PT_MESSAGES.get(err.get("type", ""), "Valor inválido.")
+    fields = invalid_from(exc.errors()).fields
     return JSONResponse(
         status_code=422, content={"error": "invalid", "detail": "Dados inválidos.", "fields": fields}
     )

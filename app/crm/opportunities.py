@@ -34,6 +34,11 @@ class OpportunityUpdate(BaseModel):
     owner_id: int | None = None
 
 
+def brl(value: Decimal) -> str:
+    """R$ 1.234,56: users read Brazilian money notation, not Python's."""
+    return "R$ " + f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+
+
 def list_pipelines(db: Session, actor: Actor) -> list[dict[str, object]]:
     actor.require(Perm.CUSTOMERS_READ)
     pipelines = db.exec(select(Pipeline).order_by(col(Pipeline.is_default).desc(), col(Pipeline.id))).all()
@@ -133,7 +138,7 @@ def create_opportunity(db: Session, actor: Actor, data: OpportunityIn) -> Opport
         db,
         opp.customer_id,
         "opportunity",
-        f"Oportunidade criada: {title} (R$ {data.value:.2f})",
+        f"Oportunidade criada: {title} ({brl(data.value)})",
         {"opportunity_id": opp.id, "pipeline": pipeline.name, "stage": stage.name, "value": str(data.value)},
         actor,
         ("opportunity", opp.id),

@@ -84,17 +84,17 @@ class State:
     def keys_frame(self) -> pl.DataFrame:
         if not self.seen_keys:
             return pl.DataFrame(schema={"key": pl.String, "cid": pl.Int64})
-        if len(self.seen_keys) > 1:
-            # One contiguous frame keeps the per-batch join cheap.
+        # Chunked concat is free; compacting copies everything, so only every few batches.
+        if len(self.seen_keys) > 8:
             self.seen_keys = [pl.concat(self.seen_keys, rechunk=True)]
-        return self.seen_keys[0]
+        return pl.concat(self.seen_keys, rechunk=False)
 
     def cids(self) -> pl.Series:
         if not self.seen_cids:
             return pl.Series("cid", [], dtype=pl.Int64)
-        if len(self.seen_cids) > 1:
-            self.seen_cids = [pl.concat(self.seen_cids, rechunk=True)]
-        return self.seen_cids[0]
+        if len(self.seen_cids) > 8:
+            self.seen_cids = [pl.concat(self.seen_cids, rechunk=True).unique()]
+        return pl.concat(self.seen_cids, rechunk=False)
 
 
 # ----------------------------------------------------------------------------------------- normalise
@@ -896,8 +896,8 @@ class Writers:
             "elapsed": elapsed,
         }
         db.run(
-            f"UPDATE {db.s}.import_jobs SET rows_read = %s, bytes_read = %s, checkpoint = %s, report = %s, "
-            "updated_at = now() WHERE id = %s",
+            f"UPDATE {db.s}.import_jobs SET rows_read = %s, bytes_read = %s, "
+            "checkpoint = checkpoint || %s::jsonb, report = %s, updated_at = now() WHERE id = %s",
             (
                 counters.read,
                 prep.bytes_read,
@@ -909,6 +909,79 @@ class Writers:
         db.conn.commit()
         ctx.state.batches += 1
         return progress
+
+
+# ----------------------------------------------------------------------------------------- bulk mode
+
+# A tenant's first big import (customers table empty) loads without the secondary indexes of
+# customers/contacts and rebuilds them at the end: a sorted build costs a fraction of maintaining a
+# dozen btree/GIN/trigram indexes row by row. Unique indexes (primary keys, the contacts dedupe key)
+# and foreign keys stay, so integrity never depends on this. The dropped definitions are committed in
+# the job's checkpoint before anything is dropped: a crashed run is finished (and the indexes rebuilt)
+# by the resume, and any other ending rebuilds them on the spot.
+BULK_MIN_BYTES = 32 * 1024 * 1024
+_BULK_TABLES = ("customers", "contacts")
+
+
+def _enter_bulk_mode(db: Db, schema: str, import_id: int, size: int) -> list[list[str]]:
+    if size < BULK_MIN_BYTES:
+        return []
+    try:
+        db.run("SET LOCAL lock_timeout = '3s'")
+        db.run(f"LOCK TABLE {db.s}.customers IN SHARE ROW EXCLUSIVE MODE")
+        if db.one(f"SELECT EXISTS (SELECT 1 FROM {db.s}.customers)")[0]:
+            db.conn.rollback()
+            return []
+        defs = [
+            [name, ddl]
+            for name, ddl in db.all(
+                """
+                SELECT c.relname, pg_get_indexdef(i.indexrelid)
+                FROM pg_index i
+                JOIN pg_class c ON c.oid = i.indexrelid
+                JOIN pg_class t ON t.oid = i.indrelid
+                JOIN pg_namespace n ON n.oid = t.relnamespace
+                WHERE n.nspname = %s AND t.relname = ANY(%s) AND NOT i.indisunique AND NOT i.indisprimary
+                ORDER BY c.relname
+                """,
+                (schema, list(_BULK_TABLES)),
+            )
+        ]
+        db.run(
+            f"UPDATE {db.s}.import_jobs SET checkpoint = checkpoint || %s::jsonb WHERE id = %s",
+            (json.dumps({"dropped_indexes": defs}), import_id),
+        )
+        for name, _ in defs:
+            db.run(f'DROP INDEX {db.s}."{name}"')
+        db.conn.commit()
+    except psycopg.errors.LockNotAvailable:
+        db.conn.rollback()
+        return []
+    log.info(
+        "import %s in %s: bulk mode, %d secondary indexes rebuilt at the end", import_id, schema, len(defs)
+    )
+    return defs
+
+
+def _restore_indexes(db: Db, import_id: int, defs: list[list[str]]) -> None:
+    """Rebuilds the dropped indexes (two at a time, one connection each), then forgets them."""
+    if not defs:
+        return
+
+    def build(ddl: str) -> None:
+        with _connection() as conn:
+            conn.execute("SET maintenance_work_mem = '256MB'")
+            conn.execute(ddl.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+            conn.commit()
+
+    with ThreadPoolExecutor(2, thread_name_prefix="import-index") as pool:
+        for f in [pool.submit(build, ddl) for _, ddl in defs]:
+            f.result()
+    db.run(
+        f"UPDATE {db.s}.import_jobs SET checkpoint = checkpoint - 'dropped_indexes' WHERE id = %s",
+        (import_id,),
+    )
+    db.conn.commit()
 
 
 # ----------------------------------------------------------------------------------------- run
@@ -992,10 +1065,11 @@ def _run_locked(
     on_progress: Callable[[dict[str, Any]], None] | None,
 ) -> dict[str, Any]:
     plan, job = _load_plan(db, schema, import_id)
+    checkpoint = job["checkpoint"]
     if job["state"] in ("done", "failed", "cancelled"):
         db.conn.rollback()
+        _restore_indexes(db, import_id, checkpoint.get("dropped_indexes") or [])
         return dict(db.one(f"SELECT report FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[0] or {})
-    checkpoint = job["checkpoint"]
     db.run(
         f"UPDATE {db.s}.import_jobs SET state = 'running', started_at = COALESCE(started_at, now()), "
         "updated_at = now(), error = NULL WHERE id = %s",
@@ -1004,7 +1078,10 @@ def _run_locked(
     db.conn.commit()
     started = time.monotonic()
     elapsed_before = float(checkpoint.get("elapsed", 0.0))
+    dropped: list[list[str]] = checkpoint.get("dropped_indexes") or []
     try:
+        if checkpoint.get("resume") is None and not dropped:
+            dropped = _enter_bulk_mode(db, schema, import_id, int(job["file_size"] or 0))
         _setup_temp(db)
         ctx = Context(
             db=db,
@@ -1052,6 +1129,8 @@ def _run_locked(
                     writers.submit(prep)
                 writers.drain()
             _finish_missing(ctx)
+        _restore_indexes(db, import_id, dropped)
+        dropped = []
         report = ctx.state.counters.to_dict()
         report["duration_s"] = round(elapsed_before + time.monotonic() - started, 3)
         report["progress"] = 1.0
@@ -1071,12 +1150,19 @@ def _run_locked(
         return report
     except Cancelled:
         db.conn.rollback()
+        _restore_indexes(db, import_id, dropped)
         return _stop(db, import_id, "cancelled", None)
     except DomainError as exc:
         db.conn.rollback()
+        _restore_indexes(db, import_id, dropped)
         return _stop(db, import_id, "failed", exc.message)
     except Exception:
         db.conn.rollback()
+        try:
+            _restore_indexes(db, import_id, dropped)
+        except Exception:  # the original error matters more; the next run restores them
+            db.conn.rollback()
+            log.exception("import %s in %s: index rebuild after failure failed", import_id, schema)
         log.exception("import %s in %s failed", import_id, schema)
         _stop(
             db, import_id, "failed", "Falha inesperada na importação; as partes já gravadas foram mantidas."

@@ -2,18 +2,20 @@
 the central timeline (newest first, infinite scroll, kind filter), the conversation side panel and the
 quick actions (reply, note, follow-up, opportunity, resolve, assign)."""
 
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import reflex as rx
+from pydantic import ValidationError
 
 from app.auth.permissions import Perm
 from app.crm import appointments, contacts, conversations, customers, notes, opportunities, timeline
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
-from app.errors import DomainError, Invalid
+from app.errors import DomainError, Invalid, invalid_from
 from app.pages.base import SessionState, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
@@ -23,6 +25,19 @@ from components.timeline import timeline as timeline_view
 ALL = "__all__"
 KIND_OPTIONS = [{"value": k, "label": v} for k, v in timeline.KIND_LABELS.items()]
 STATUS_OPTIONS = [{"value": k, "label": v} for k, v in STATUSES.items()]
+
+
+def _money(raw: str) -> Decimal:
+    """A typed amount: "1.234,56" and "1.500" are Brazilian notation; "99.90" is read as a decimal."""
+    text = raw.strip().removeprefix("R$").replace(" ", "") or "0"
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    elif re.fullmatch(r"\d{1,3}(\.\d{3})+", text):
+        text = text.replace(".", "")
+    value = Decimal(text)
+    if not value.is_finite():
+        raise InvalidOperation
+    return value
 
 
 def _when(at: datetime, tz: str) -> str:
@@ -225,8 +240,11 @@ class CustomerState(SessionState):
         self._load_profile()
         return rx.toast.success(message)
 
-    def _failed(self, exc: DomainError) -> None:
-        if isinstance(exc, Invalid):
+    def _failed(self, exc: DomainError | ValidationError) -> None:
+        # Model limits (lengths, ranges) fail before the service runs: same field errors as the service's.
+        if isinstance(exc, ValidationError):
+            self.errors = invalid_from(exc.errors()).fields
+        elif isinstance(exc, Invalid):
             self.errors = exc.fields
         else:
             self.error = exc.message
@@ -237,7 +255,7 @@ class CustomerState(SessionState):
             with self.db() as (db, actor):
                 notes.add_note(db, actor, self.customer_id, notes.NoteIn(body=form.get("body", "")))
             return self._done("Nota adicionada.")
-        except DomainError as exc:
+        except (DomainError, ValidationError) as exc:
             self._failed(exc)
         return None
 
@@ -264,7 +282,7 @@ class CustomerState(SessionState):
                     ),
                 )
             return self._done("Retorno agendado.")
-        except DomainError as exc:
+        except (DomainError, ValidationError) as exc:
             self._failed(exc)
         return None
 
@@ -274,9 +292,9 @@ class CustomerState(SessionState):
         if form.get("stage"):
             pipeline_id, stage_id = (int(x) for x in form["stage"].split(":"))
         try:
-            value = Decimal((form.get("value") or "0").replace(".", "").replace(",", "."))
+            value = _money(form.get("value", ""))
         except InvalidOperation:
-            self.errors = {"value": "Informe um valor válido."}
+            self.errors = {"value": "Informe um valor válido (ex.: 1.234,56)."}
             return None
         try:
             with self.db() as (db, actor):
@@ -292,7 +310,7 @@ class CustomerState(SessionState):
                     ),
                 )
             return self._done("Oportunidade criada.")
-        except DomainError as exc:
+        except (DomainError, ValidationError) as exc:
             self._failed(exc)
         return None
 
@@ -309,7 +327,7 @@ class CustomerState(SessionState):
                 else:
                     customers.update_customer(db, actor, self.customer_id, CustomerUpdate(owner_id=int(user)))
             return self._done("Atribuído.")
-        except DomainError as exc:
+        except (DomainError, ValidationError) as exc:
             self._failed(exc)
         return None
 
@@ -327,7 +345,7 @@ class CustomerState(SessionState):
             with self.db() as (db, actor):
                 customers.update_customer(db, actor, self.customer_id, changes)
             return self._done("Dados salvos.")
-        except DomainError as exc:
+        except (DomainError, ValidationError) as exc:
             self._failed(exc)
         return None
 
@@ -351,7 +369,11 @@ def header_card() -> rx.Component:
                 rx.badge(h["status"]),
                 rx.spacer(),
                 rx.button(
-                    rx.icon("pencil"), "Editar", variant="soft", on_click=CustomerState.open_dialog("edit")
+                    rx.icon("pencil"),
+                    "Editar",
+                    variant="soft",
+                    on_click=CustomerState.open_dialog("edit"),
+                    id="qa-edit",
                 ),
                 width="100%",
                 align="center",
@@ -406,15 +428,26 @@ def quick_actions() -> rx.Component:
             rx.icon("sticky-note"), "Nota", variant="soft", on_click=s.open_dialog("note"), id="qa-note"
         ),
         rx.button(
-            rx.icon("calendar-plus"), "Agendar retorno", variant="soft", on_click=s.open_dialog("followup")
+            rx.icon("calendar-plus"),
+            "Agendar retorno",
+            variant="soft",
+            on_click=s.open_dialog("followup"),
+            id="qa-followup",
         ),
         rx.button(
             rx.icon("badge-dollar-sign"),
             "Converter em oportunidade",
             variant="soft",
             on_click=s.open_dialog("opportunity"),
+            id="qa-opportunity",
         ),
-        rx.button(rx.icon("user-round-check"), "Atribuir", variant="soft", on_click=s.open_dialog("assign")),
+        rx.button(
+            rx.icon("user-round-check"),
+            "Atribuir",
+            variant="soft",
+            on_click=s.open_dialog("assign"),
+            id="qa-assign",
+        ),
         wrap="wrap",
         spacing="2",
     )

@@ -62,6 +62,9 @@ class CustomersState(SessionState):
     custom_value: str = ""
     score_min: str = ""
     updated_from: str = ""
+    # A saved segment applied on top of the filters (opened from /admin/segmentos as ?segmento=<id>).
+    segment: str = ""
+    segment_name: str = ""
     sort: str = "-updated_at"
     next_cursor: str = ""
     page_no: int = 1
@@ -106,6 +109,8 @@ class CustomersState(SessionState):
             data["score_min"] = int(self.score_min) if self.score_min.isdigit() else None
         if self.updated_from:
             data["updated_from"] = self.updated_from
+        if self.segment:
+            data["segment_id"] = int(self.segment)
         return CustomerFilter.model_validate(data)
 
     def _row(self, r: customers.CustomerRow) -> dict[str, str]:
@@ -147,8 +152,17 @@ class CustomersState(SessionState):
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
+        raw = str(self.router.page.params.get("segmento", ""))
+        self.segment, self.segment_name = (raw, "") if raw.isdigit() else ("", "")
         try:
             with self.db() as (db, actor):
+                if self.segment:
+                    # Only segments this user may see are listed, so another's private one is not found.
+                    found = [g.name for g in segments.list_segments(db, actor) if str(g.id) == self.segment]
+                    if not found:
+                        self.segment = ""
+                        return [rx.toast.error("Segmento não encontrado."), rx.redirect("/clientes")]
+                    self.segment_name = found[0]
                 self.tag_options = [{"value": t.name, "label": t.name} for t in tags.list_tags(db, actor)]
                 users = assignable_users(db, actor)
                 self._owner_names = {str(u.id): u.name or u.email for u in users}
@@ -190,7 +204,13 @@ class CustomersState(SessionState):
     def clear_filters(self):  # type: ignore[no-untyped-def]
         self.text, self.plan, self.custom_value, self.score_min, self.updated_from = "", "", "", "", ""
         self.status = self.tag = self.owner = self.wallet = self.custom_key = ALL
+        self.segment, self.segment_name = "", ""
         return self._restart()
+
+    @rx.event
+    def clear_segment(self):  # type: ignore[no-untyped-def]
+        self.segment, self.segment_name = "", ""
+        return [rx.redirect("/clientes")]
 
     @rx.event
     def set_sort(self, sort: str):  # type: ignore[no-untyped-def]
@@ -366,7 +386,7 @@ class CustomersState(SessionState):
                     db,
                     actor,
                     segments.SegmentIn(
-                        name=form.get("name", ""), filters=f, shared=form.get("shared", "on") == "on"
+                        name=form.get("name", ""), filters=f, shared=form.get("shared") == "on"
                     ),
                 )
         except DomainError as exc:
@@ -452,6 +472,17 @@ def filters_bar() -> rx.Component:
                 title="Atualizado desde",
             ),
             rx.button("Limpar filtros", variant="ghost", on_click=s.clear_filters),
+            rx.cond(
+                s.segment != "",
+                rx.badge(
+                    rx.icon("filter", size=14),
+                    "Segmento: ",
+                    s.segment_name,
+                    rx.icon("x", size=14, cursor="pointer", on_click=s.clear_segment),
+                    size="2",
+                    id="segment-badge",
+                ),
+            ),
             wrap="wrap",
             spacing="2",
         ),

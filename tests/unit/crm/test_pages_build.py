@@ -11,6 +11,11 @@ pytest.importorskip("reflex")
         ("app.pages.customers", "customers_page"),
         ("app.pages.customer", "customer_page"),
         ("app.pages.agenda", "agenda_page"),
+        ("app.pages.tags", "tags_page"),
+        ("app.pages.wallets", "wallets_page"),
+        ("app.pages.custom_fields", "custom_fields_page"),
+        ("app.pages.templates", "templates_page"),
+        ("app.pages.segments", "segments_page"),
     ],
 )
 def test_page_builds(module: str, func: str) -> None:
