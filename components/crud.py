@@ -10,8 +10,8 @@ from typing import Any
 
 import reflex as rx
 
-from components.forms import field
-from components.modal_form import modal_form, textarea_field
+from components.forms import field, select_field
+from components.modal_form import modal_form, options_field, textarea_field
 
 ALL_KINDS = ("text", "textarea", "number", "date", "select", "checkbox")
 
@@ -45,7 +45,7 @@ def _cell(row: Any, col: Column) -> rx.Component:
     if col.kind == "code":
         return rx.cond(row[col.key] != "", rx.code(row[col.key], size="1"))
     if col.kind == "muted":
-        return rx.text(row[col.key], size="1", color_scheme="gray")
+        return rx.text(row[col.key], size="2", color_scheme="gray")
     return rx.text(row[col.key], size="2")
 
 
@@ -112,22 +112,8 @@ def crud_table(
 
 def _select(f: FormField, default: Any, error: Any) -> rx.Component:
     if isinstance(f.options, rx.Var):
-        items: Any = rx.foreach(f.options, lambda o: rx.select.item(o["label"], value=o["value"]))
-    else:
-        items = [rx.select.item(text, value=value) for value, text in f.options]
-    content = rx.select.content(items) if isinstance(items, rx.Component) else rx.select.content(*items)
-    return rx.vstack(
-        rx.text(f.label, as_="label", size="2", weight="medium", html_for=f.name),
-        rx.select.root(
-            rx.select.trigger(width="100%", id=f.name, placeholder="Selecione"),
-            content,
-            name=f.name,
-            default_value=default,
-        ),
-        rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
-        spacing="1",
-        width="100%",
-    )
+        return options_field(f.label, f.name, f.options, error, default=default)
+    return select_field(f.label, f.name, list(f.options), default, error)
 
 
 def form_input(f: FormField, values: Any, errors: Any) -> rx.Component:

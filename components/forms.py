@@ -16,7 +16,7 @@ def field(label: str, name: str, error: Any = "", **input_props: Any) -> rx.Comp
 
 
 def select_field(
-    label: str, name: str, options: list[tuple[str, str]], default: str, error: Any = ""
+    label: str, name: str, options: list[tuple[str, str]], default: Any, error: Any = ""
 ) -> rx.Component:
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),

@@ -75,10 +75,7 @@ def run_bulk_sync(schema: str, job_id: int, workers: int = BULK_WORKERS) -> dict
         job = customers.finish_bulk_job(db, job_id, error)
         db.commit()
         changed = job.params.get("changed", 0)
-    if get_backend().name != "postgres":
-        # Owner/status/tags changed: bring the external index up to date (owner_id drives its RBAC filter).
-        for part in customers.chunks(ids, 5000):
-            sync_search_sync(schema, part)
+    # The external search index follows each committed chunk (app.search.sync, after_commit).
     log.info("bulk job %s %s in %s: %s of %s changed", job_id, job.state, schema, changed, job.total)
     return {"state": job.state, "total": job.total, "changed": changed}
 
@@ -89,6 +86,7 @@ async def run_bulk(schema: str, job_id: int) -> dict[str, Any]:
 
 
 def sync_search_sync(schema: str, ids: list[int]) -> int:
+    """Index these customers now; returns once the engine applied them (raises SearchUnavailable)."""
     with session(schema) as db:
         return get_backend().index_customers(db, schema, ids)
 
@@ -99,16 +97,12 @@ async def sync_search(schema: str, ids: list[int]) -> int:
     return await asyncio.to_thread(sync_search_sync, schema, ids)
 
 
+def reindex_search_sync(schema: str) -> int:
+    with session(schema) as db:
+        return get_backend().reindex_all(db, schema)
+
+
 @broker.task(task_name="crm.reindex_search")
 async def reindex_search(schema: str) -> int:
-    def _run() -> int:
-        with session(schema) as db:
-            return get_backend().reindex_all(db, schema)
-
-    return await asyncio.to_thread(_run)
-
-
-async def after_customer_write(schema: str, ids: list[int]) -> None:
-    """Called by routes/pages after a commit touching customers: queue an index sync when needed."""
-    if ids and get_backend().name != "postgres":
-        await sync_search.kiq(schema, ids)
+    """Rebuild the tenant's search index from PostgreSQL (after imports, or to repair it)."""
+    return await asyncio.to_thread(reindex_search_sync, schema)

@@ -64,7 +64,7 @@ def session(schema: str) -> Iterator[Session]:
     if not is_tenant_schema(schema):
         raise ValueError(f"not a tenant schema name: {schema!r}")
     bound = engine().execution_options(schema_translate_map={None: schema})
-    with Session(bound, expire_on_commit=False) as db:
+    with Session(bound, expire_on_commit=False, info={"schema": schema}) as db:
         yield db
 
 

@@ -24,7 +24,7 @@ from app.crm.customers import (
 from app.errors import Invalid
 from app.search import SearchHit, get_backend
 from models.tenant import BulkJob, Contact, Note
-from tasks.crm import after_customer_write, run_bulk
+from tasks.crm import run_bulk
 from tenants.database import session
 
 router = APIRouter(prefix="/api", tags=["clientes"])
@@ -163,10 +163,8 @@ def count_customers(body: CustomerFilter, actor: TenantActor, db: TenantDB) -> d
 
 
 @router.post("/clientes", response_model=CustomerRow, status_code=201, summary="Cria cliente")
-async def create_customer(body: CustomerIn, actor: TenantActor, db: TenantDB) -> CustomerRow:
+def create_customer(body: CustomerIn, actor: TenantActor, db: TenantDB) -> CustomerRow:
     customer = customers.create_customer(db, actor, body)
-    db.commit()
-    await after_customer_write(actor.schema or "", [customer.id or 0])
     return CustomerRow.model_validate(customer.model_dump())
 
 
@@ -176,20 +174,14 @@ def get_customer(customer_id: int, actor: TenantActor, db: TenantDB) -> Customer
 
 
 @router.put("/clientes/{customer_id}", response_model=CustomerRow, summary="Altera cliente")
-async def update_customer(
-    customer_id: int, body: CustomerUpdate, actor: TenantActor, db: TenantDB
-) -> CustomerRow:
+def update_customer(customer_id: int, body: CustomerUpdate, actor: TenantActor, db: TenantDB) -> CustomerRow:
     customer = customers.update_customer(db, actor, customer_id, body)
-    db.commit()
-    await after_customer_write(actor.schema or "", [customer_id])
     return CustomerRow.model_validate(customer.model_dump())
 
 
 @router.delete("/clientes/{customer_id}", status_code=204, summary="Exclui cliente (lógica)")
-async def delete_customer(customer_id: int, actor: TenantActor, db: TenantDB) -> Response:
+def delete_customer(customer_id: int, actor: TenantActor, db: TenantDB) -> Response:
     customers.delete_customer(db, actor, customer_id)
-    db.commit()
-    await after_customer_write(actor.schema or "", [customer_id])
     return Response(status_code=204)
 
 

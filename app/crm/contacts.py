@@ -12,6 +12,7 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import get_visible_customer
 from app.errors import Conflict, Invalid, NotFound
+from app.search import sync as search_sync
 from models.base import utcnow
 from models.tenant import Contact
 
@@ -76,6 +77,7 @@ def add_contact(
     db.add(contact)
     db.flush()
     record(db, actor, "contact.create", "contact", contact.id, None, contact)
+    search_sync.mark_dirty(db, [contact.customer_id])
     return contact
 
 
@@ -114,6 +116,7 @@ def update_contact(db: Session, actor: Actor, contact_id: int, data: ContactUpda
         contact.is_primary = data.is_primary
     db.add(contact)
     record(db, actor, "contact.update", "contact", contact.id, before, contact)
+    search_sync.mark_dirty(db, [contact.customer_id])
     return contact
 
 
@@ -122,6 +125,7 @@ def delete_contact(db: Session, actor: Actor, contact_id: int) -> None:
     contact = _visible_contact(db, actor, contact_id)
     record(db, actor, "contact.delete", "contact", contact.id, contact, None)
     db.delete(contact)
+    search_sync.mark_dirty(db, [contact.customer_id])
 
 
 def set_opt_out(

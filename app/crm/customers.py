@@ -24,6 +24,7 @@ from app.crm.pagination import Page, decode_cursor, encode_cursor
 from app.crm.visibility import check_assignable, customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound
 from app.search import get_backend
+from app.search import sync as search_sync
 from app.search.postgres import text_clause
 from models.base import utcnow
 from models.tenant import BulkJob, Contact, Customer, Interaction, Segment, Tag, Wallet
@@ -456,6 +457,7 @@ def create_customer(db: Session, actor: Actor, data: CustomerIn) -> Customer:
         actor,
         ("customer", customer.id),
     )
+    search_sync.mark_dirty(db, [customer.id or 0])
     return customer
 
 
@@ -545,6 +547,7 @@ def update_customer(db: Session, actor: Actor, customer_id: int, changes: Custom
             actor,
             ("customer", customer.id),
         )
+    search_sync.mark_dirty(db, [customer_id])
     return customer
 
 
@@ -556,6 +559,7 @@ def delete_customer(db: Session, actor: Actor, customer_id: int) -> None:
     customer.deleted_at = utcnow()
     db.add(customer)
     record(db, actor, "customer.delete", "customer", customer.id, before, customer)
+    search_sync.mark_dirty(db, [customer_id])
 
 
 # ---------------------------------------------------------------- bulk actions
@@ -616,6 +620,7 @@ def _apply_chunk(db: Session, actor: Actor, action: str, value: str | int, ids: 
         summary = f"Status alterado para {STATUSES.get(str(value), value)}"
     stmt = stmt.values(updated_at=func.now()).returning(table.c.id)
     changed = [r[0] for r in db.exec(stmt)]  # type: ignore[call-overload]
+    search_sync.mark_dirty(db, changed)
     if changed:
         kind = "status_change" if action == "set_status" else "field_change"
         payload = {"bulk": True, "action": action, "value": value}

@@ -188,7 +188,8 @@ def issues_of(frame: pl.DataFrame, plan: Plan, import_id: int) -> pl.DataFrame:
     parts: list[pl.DataFrame] = []
     invalid = frame.filter(~pl.col("valid"))
     if invalid.height:
-        raw = pl.concat_list([pl.col(c).fill_null("") for c in data_cols])
+        # Cells are cut before encoding so the stored JSON stays valid for any line length.
+        raw = pl.concat_list([pl.col(c).fill_null("").str.slice(0, 10_000) for c in data_cols])
         parts.append(
             invalid.select(
                 line=pl.col("_line"),
@@ -196,7 +197,7 @@ def issues_of(frame: pl.DataFrame, plan: Plan, import_id: int) -> pl.DataFrame:
                 reason=pl.col("reason"),
                 field=pl.lit(None, pl.String),
                 value=pl.lit(None, pl.String),
-                raw=pl.struct(cells=raw).struct.json_encode().str.slice(0, 1_000_000),
+                raw=pl.struct(cells=raw).struct.json_encode(),
             )
         )
     valid = frame.filter(pl.col("valid"))
@@ -279,17 +280,30 @@ def keys_of(valid: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     return keys.sort("row", "pos").unique(subset=["row", "key"], keep="first", maintain_order=True)
 
 
-def components(keys: pl.DataFrame) -> pl.DataFrame:
-    """row -> comp (smallest row sharing a key with it, transitively): min-label propagation."""
-    comp = keys.select("row").unique().with_columns(comp=pl.col("row"))
-    edges = keys.select("row", "key")
+def resolve_owners(rows: pl.DataFrame, cands: pl.DataFrame) -> pl.DataFrame:
+    """row -> owner: "c<id>" (a known customer) or "r<row>" (a new customer started by that row).
+
+    Each row takes its first candidate (by column position); a candidate that is an earlier row of the
+    batch resolves to that row's owner, transitively (a dup of a dup points at the first row).
+    """
+    chosen = cands.group_by("row", maintain_order=True).first()
+    out = rows.join(chosen.select("row", "ref", "cid"), on="row", how="left").select(
+        "row",
+        owner=pl.when(pl.col("cid").is_not_null())
+        .then(pl.lit("c") + pl.col("cid").cast(pl.String))
+        .when(pl.col("ref").is_not_null())
+        .then(pl.lit("?") + pl.col("ref").cast(pl.String))
+        .otherwise(pl.lit("r") + pl.col("row").cast(pl.String)),
+    )
     while True:
-        by_key = edges.join(comp, on="row").group_by("key").agg(pl.col("comp").min())
-        by_row = edges.join(by_key, on="key").group_by("row").agg(pl.col("comp").min().alias("new"))
-        nxt = comp.join(by_row, on="row").select("row", comp=pl.min_horizontal("comp", "new"))
-        if nxt.join(comp, on="row").filter(pl.col("comp") != pl.col("comp_right")).height == 0:
-            return nxt
-        comp = nxt
+        pending = out.filter(pl.col("owner").str.starts_with("?"))
+        if pending.height == 0:
+            return out
+        lookup = out.select(ref="row", target="owner")
+        step = pending.with_columns(ref=pl.col("owner").str.slice(1).cast(pl.Int64)).join(lookup, on="ref")
+        out = out.join(step.select("row", "target"), on="row", how="left").select(
+            "row", owner=pl.coalesce(pl.col("target"), pl.col("owner"))
+        )
 
 
 # ----------------------------------------------------------------------------------------- database
@@ -477,12 +491,16 @@ def prepare_batch(
     if valid is None or valid.height == 0:
         return prep
     keys = keys_of(valid, plan)
-    comp = components(keys)
     seen = st.keys_frame()
-    # Candidate owners of each component: earlier rows of this file, then existing customers.
-    cand = [keys.join(seen, on="key").select("row", "pos", "cid")]
+    # Candidate owners of each row, in the row's column order: a customer already known (a key of an
+    # earlier batch, an existing contact, the source key of an earlier import) or an earlier row of
+    # this batch that introduced one of its keys. Later rows never reach back to earlier ones.
+    # One join against the (large) in-file key map per batch; everything else joins small frames.
+    in_seen = keys.join(seen, on="key")
+    cand = [in_seen.select("row", "pos", "cid")]
+    known_keys = in_seen.select("key").unique()
     if ctx.lookup_db or dry:
-        rest = keys.join(seen, on="key", how="anti")
+        rest = keys.join(known_keys, on="key", how="anti")
         existing = _lookup_existing(ctx.db, rest, plan.import_id)
         cand.append(rest.join(existing, on="key").select("row", "pos", "cid"))
     if ctx.lookup_source and plan.columns("document"):
@@ -496,28 +514,43 @@ def prepare_batch(
                     row=pl.col("_line"), pos=pl.lit(-1, pl.Int32), cid=pl.col("cid")
                 )
             )
-    cands = pl.concat(cand).join(comp, on="row")
-    chosen = (
-        cands.sort("row", "pos")
-        .group_by("comp", maintain_order=True)
-        .agg(cid=pl.col("cid").first(), n=pl.col("cid").n_unique())
+    known = pl.concat(cand).select("row", "pos", ref=pl.lit(None, pl.Int64), cid="cid")
+    first = keys.group_by("key").agg(first=pl.col("row").min())
+    earlier = (
+        keys.join(first, on="key")
+        .filter(pl.col("first") < pl.col("row"))
+        .select("row", "pos", ref=pl.col("first"), cid=pl.lit(None, pl.Int64))
     )
-    prep.conflicts = chosen.filter(pl.col("n") > 1).get_column("comp").to_list()
-    comps = (
-        comp.select("comp").unique().sort("comp").join(chosen.select("comp", "cid"), on="comp", how="left")
+    cands = pl.concat([known, earlier]).sort("row", "pos")
+    owners = resolve_owners(keys.select("row").unique(), cands)
+    # Conflict: the row's keys belong to more than one customer; it goes to the first, nothing is merged.
+    finals = cands.join(owners.select(ref="row", ref_owner="owner"), on="ref", how="left").select(
+        "row", owner=pl.coalesce(pl.col("cid").cast(pl.String), pl.col("ref_owner"))
     )
-    new_comps = comps.filter(pl.col("cid").is_null())
+    prep.conflicts = (
+        finals.group_by("row").agg(n=pl.col("owner").n_unique()).filter(pl.col("n") > 1)["row"].to_list()
+    )
+    roots = owners.filter(pl.col("owner").str.starts_with("r")).select("owner").unique().sort("owner")
     if dry:
-        comps = comps.filter(pl.col("cid").is_not_null()).with_columns(is_new=pl.lit(False))
+        ids: list[int | None] = [None] * roots.height
     else:
-        ids = _allocate_ids(ctx.db, new_comps.height)
-        comps = pl.concat(
-            [
-                comps.filter(pl.col("cid").is_not_null()).with_columns(is_new=pl.lit(False)),
-                new_comps.with_columns(cid=pl.Series(ids, dtype=pl.Int64), is_new=pl.lit(True)),
-            ]
+        ids = list(_allocate_ids(ctx.db, roots.height))
+    new_ids = roots.with_columns(new_cid=pl.Series(ids, dtype=pl.Int64))
+    rows = (
+        owners.join(new_ids, on="owner", how="left")
+        .with_columns(
+            is_new=pl.col("owner").str.starts_with("r"),
+            cid=pl.coalesce(
+                pl.col("new_cid"), pl.col("owner").str.strip_prefix("c").cast(pl.Int64, strict=False)
+            ),
         )
-    rows = comp.join(comps, on="comp").with_columns(was_seen=pl.col("cid").is_in(st.cids().implode()))
+        .filter(pl.col("cid").is_not_null())
+        .select("row", "cid", "is_new")
+    )
+    cands = finals.filter(pl.col("owner").str.starts_with("c")).select(
+        cid=pl.col("owner").str.strip_prefix("c").cast(pl.Int64)
+    )
+    rows = rows.with_columns(was_seen=pl.col("cid").is_in(st.cids().implode()))
     rows = rows.with_columns(
         lead=pl.col("row").min().over("cid"), last=pl.col("row").max().over("cid")
     ).with_columns(
@@ -537,7 +570,8 @@ def prepare_batch(
         # then this batch waits for the earlier ones to commit (a row must see the row it updates).
         prep.depends = plan.policy != "keep-first" and bool(rows.get_column("was_seen").any())
     # Every key of every valid row now points at the customer its row was folded into.
-    st.seen_keys.append(keys.join(rows.select("row", "cid"), on="row").select("key", "cid"))
+    fresh = keys.join(known_keys, on="key", how="anti").sort("row", "pos").unique("key", keep="first")
+    st.seen_keys.append(fresh.join(rows.select("row", "cid"), on="row").select("key", "cid"))
     # Customers a row pointed at (conflict losers too) are in this version of the source: not missing.
     st.seen_cids.append(pl.concat([rows.get_column("cid"), cands.get_column("cid")]).unique())
     return prep

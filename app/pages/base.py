@@ -9,6 +9,7 @@ user's open tab stops working on its next click.
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
@@ -153,6 +154,15 @@ class SessionState(rx.State):
             return [rx.toast.error("Você não tem acesso a esta página."), rx.redirect(home_route(actor.role))]
         self.ready = True
         return None
+
+
+def checked(form: dict[str, Any], name: str) -> bool:
+    """Whether a form's checkbox was ticked.
+
+    A Radix checkbox with an id is read through its ref (a bool); without one the browser submits
+    "on" when ticked and nothing otherwise, so absence means unticked.
+    """
+    return form.get(name) in (True, "on", "true")
 
 
 def home_route(role: str) -> str:

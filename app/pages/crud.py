@@ -18,11 +18,6 @@ from app.pages.base import SessionState
 from components.crud import Column, FormField, confirm_dialog, crud_form, crud_table, crud_toolbar
 
 
-def checked(form: dict[str, Any], name: str) -> bool:
-    # An unchecked checkbox is absent from the submitted form; a checked one sends "on".
-    return form.get(name) == "on"
-
-
 def lines(raw: str) -> list[str]:
     """Options typed one per line (commas also separate), blanks dropped; the service checks repeats."""
     return [part.strip() for line in raw.splitlines() for part in line.split(",") if part.strip()]

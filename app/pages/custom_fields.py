@@ -8,8 +8,8 @@ from sqlmodel import Session
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import custom_fields
-from app.pages.base import SessionState, page
-from app.pages.crud import CrudMixin, checked, crud_view, lines
+from app.pages.base import SessionState, checked, page
+from app.pages.crud import CrudMixin, crud_view, lines
 from components.crud import Column, FormField
 
 FLAGS = ("required", "show_in_list", "show_in_filters")

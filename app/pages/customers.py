@@ -13,7 +13,7 @@ from app.crm import custom_fields, customers, segments, tags, wallets
 from app.crm.customers import STATUSES, BulkRequest, CustomerFilter, CustomerIn, CustomerQuery
 from app.crm.visibility import assignable_users
 from app.errors import DomainError, Invalid
-from app.pages.base import SessionState, page
+from app.pages.base import SessionState, checked, page
 from components.data_table import column_chooser, data_table, pager
 from components.forms import field
 from components.modal_form import modal_form, options_field
@@ -385,9 +385,7 @@ class CustomersState(SessionState):
                 segments.create_segment(
                     db,
                     actor,
-                    segments.SegmentIn(
-                        name=form.get("name", ""), filters=f, shared=form.get("shared") == "on"
-                    ),
+                    segments.SegmentIn(name=form.get("name", ""), filters=f, shared=checked(form, "shared")),
                 )
         except DomainError as exc:
             self.error = " ".join(exc.fields.values()) if isinstance(exc, Invalid) else exc.message
@@ -574,7 +572,7 @@ def segment_dialog() -> rx.Component:
         CustomersState.set_segment_open,
         CustomersState.save_segment,
         field("Nome do segmento", "name"),
-        rx.checkbox("Compartilhar com a equipe", name="shared", default_checked=True),
+        rx.checkbox("Compartilhar com a equipe", name="shared", id="shared", default_checked=True),
         error=CustomersState.error,
         form_id="segment-form",
     )

@@ -12,8 +12,8 @@ from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import segments
 from app.crm.customers import STATUSES, CustomerFilter
-from app.pages.base import SessionState, page
-from app.pages.crud import CrudMixin, checked, crud_view
+from app.pages.base import SessionState, checked, page
+from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
 
 _LABELS = {

@@ -17,6 +17,7 @@ and raise `SearchUnavailable` on any failure, so the task runner records and ret
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from meilisearch_python_sdk import Client
 from meilisearch_python_sdk.errors import (
@@ -116,7 +117,10 @@ class MeiliSearch:
     name = "meilisearch"
 
     def __init__(self, url: str, api_key: str | None, timeout_s: int = REQUEST_TIMEOUT_S) -> None:
-        self.url = url
+        # For logs: a URL may carry user:password (proxies); only scheme, host and path are shown.
+        parts = urlsplit(url)
+        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+        self.url = urlunsplit((parts.scheme, host, parts.path, "", ""))
         self.client = Client(url, api_key, timeout=timeout_s)
         # Schemas whose index exists with our settings (per process; ensure_index is idempotent).
         self._ready: set[str] = set()
@@ -136,7 +140,7 @@ class MeiliSearch:
 
     def _failed(self, exc: BaseException, doing: str) -> SearchUnavailable:
         log.error("Meilisearch at %s failed while %s: %s", self.url, doing, _describe(exc))
-        return SearchUnavailable(code=getattr(exc, "code", None) or type(exc).__name__)
+        return SearchUnavailable(cause=getattr(exc, "code", None) or type(exc).__name__)
 
     def ensure_index(self, schema: str) -> None:
         """Create the tenant's index if missing and apply our settings, waiting until they are live
@@ -262,7 +266,10 @@ class MeiliSearch:
         while True:
             ids = list(
                 db.exec(
-                    select(Customer.id).where(col(Customer.id) > last_id).order_by(Customer.id).limit(batch)
+                    select(Customer.id)
+                    .where(col(Customer.id) > last_id)
+                    .order_by(col(Customer.id))
+                    .limit(batch)
                 )
             )
             if not ids:

@@ -464,6 +464,10 @@ def _compare(doc_value: Any, op: str, filter_value: str) -> bool:
     return {">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]
 
 
+def _any_of(options: list[Predicate]) -> Predicate:
+    return lambda d: any(p(d) for p in options)
+
+
 def compile_filter(spec: Any, filterable: list[str]) -> Predicate:
     """A filter string, or an array of strings/arrays (outer AND, inner OR), as Meilisearch takes."""
     if spec is None:
@@ -474,8 +478,7 @@ def compile_filter(spec: Any, filterable: list[str]) -> Predicate:
         parts: list[Predicate] = []
         for item in spec:
             if isinstance(item, list):
-                inner = [compile_filter(x, filterable) for x in item]
-                parts.append(lambda d, inner=inner: any(p(d) for p in inner))
+                parts.append(_any_of([compile_filter(x, filterable) for x in item]))
             else:
                 parts.append(compile_filter(item, filterable))
         return lambda d: all(p(d) for p in parts)

@@ -246,3 +246,41 @@ def test_agents_cannot_import(tenant, storage, tmp_path) -> None:  # type: ignor
     path.write_text(HEAD + "Ana;11987654321;;;;;\n")
     with session(tenant.schema) as db, pytest.raises(Forbidden):
         jobs.create_import(db, tenant.actor("agent"), jobs.ImportOptions(), local_path=path, storage=storage)
+
+
+def test_line_over_1mb_and_nul_bytes_are_per_line_errors(run_import) -> None:  # type: ignore[no-untyped-def]
+    big = "x" * (1024 * 1024 + 10)
+    data = (HEAD + f"Grande;11987654321;;;;{big};\nA\x00na;21999998888;;;;;\n").encode()
+    r = run_import(data)
+    identity(r)
+    assert (r["read"], r["invalid"], r["created"]) == (2, 1, 1)
+    assert r["errors"] == {"linha_longa": 1}
+    assert r["samples"]["linha_longa"][0]["line"] == 2
+
+
+def test_rows_fold_only_into_earlier_rows_whatever_the_batch_size(
+    make_tenant, storage, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    # r2 shares nothing with r1 when it is read, so it is a customer of its own even though r3 later
+    # links both (r3 is attached to the first and reported as a conflict).
+    base = (
+        HEAD + "R1;11987654321;;;;;\nR2;21999998888;;;;;\nR3;11987654321;21999998888;;;;\nR4;;;r4@x.com;;;\n"
+    )
+    many = base + "".join(f"N{i};319{i:08d};;n{i % 7}@x.com;;;\n" for i in range(300))
+    results = []
+    for block in (200, 1 << 20):
+        monkeypatch.setattr(readers, "BLOCK_BYTES", block)
+        t = make_tenant()
+        path = tmp_path / f"o{block}.csv"
+        path.write_text(many)
+        with session(t.schema) as db:
+            job = jobs.create_import(
+                db, t.actor("admin"), jobs.ImportOptions(), local_path=path, storage=storage
+            )
+            db.commit()
+        r = pipeline.run(t.schema, job.id, storage=storage)  # type: ignore[arg-type]
+        identity(r)
+        results.append({k: r[k] for k in ("created", "duplicates", "conflicts")})
+        if block == 200:
+            assert [c.name for c in customers(t.schema)][:3] == ["R1", "R2", "R4"]
+    assert results[0] == results[1] == {"created": 3 + 7, "duplicates": 1 + 293, "conflicts": 1}

@@ -174,7 +174,8 @@ def test_one_typo_from_five_letters(backend: MeiliSearch, orgs: tuple[Org, Org],
 
 
 @pytest.mark.parametrize(
-    "typed", ["(11) 98765-4321", "11987654321", "+55 11 98765-4321", "011 98765 4321", "5511987654321"]
+    "typed",
+    ["(11) 98765-4321", "11987654321", "+55 11 98765-4321", "011 98765 4321", "5511987654321", "1187654321"],
 )
 def test_phone_in_common_formats(
     backend: MeiliSearch, orgs: tuple[Org, Org], db_a: Session, typed: str
@@ -225,7 +226,7 @@ async def test_sync_task_follows_create_update_and_soft_delete(
 
 
 def test_api_writes_queue_the_sync(meili: MeiliSimulator, orgs: tuple[Org, Org], client: TestClient) -> None:
-    """POST/PUT /api/clientes commit, then after_customer_write queues crm.sync_search (in-process broker)."""
+    """API writes reach the index after their commit (app.search.sync after_commit hook, in-process)."""
     a = orgs[0]
     uid = index_uid(a.schema)
     headers = api_login(client, _handle(a), a.admin.email)
@@ -316,3 +317,21 @@ def test_index_not_built_yet_falls_back_to_postgres(orgs: tuple[Org, Org], db_a:
         fresh = MeiliSearch(empty.url, MEILI_KEY)
         assert ids(fresh, db_a, orgs[0].admin, "pedro silva") == [orgs[0].ids["pedro"]]
         assert ("POST", f"/indexes/{index_uid(orgs[0].schema)}/search") in empty.requests
+
+
+def test_search_route_answers_in_portuguese_when_meilisearch_is_misconfigured(
+    meili: MeiliSimulator, orgs: tuple[Org, Org], client: TestClient
+) -> None:
+    a = orgs[0]
+    headers = api_login(client, _handle(a), a.admin.email)
+    with meili_configured(meili.url):
+        r = client.get("/api/clientes/busca", params={"q": "pedro silva"}, headers=headers)
+        assert r.status_code == 200 and [h["id"] for h in r.json()] == [a.ids["pedro"]]
+    with meili_configured(meili.url, key="wrong-key-93ab"):
+        r = client.get("/api/clientes/busca", params={"q": "pedro"}, headers=headers)
+        assert r.status_code == 503
+        assert r.json()["error"] == "search_unavailable" and "indisponível" in r.json()["detail"]
+        assert "wrong-key-93ab" not in r.text
+    with meili_configured(f"http://127.0.0.1:{_free_port()}"):
+        r = client.get("/api/clientes/busca", params={"q": "pedro"}, headers=headers)
+        assert r.status_code == 200 and [h["id"] for h in r.json()] == [a.ids["pedro"]]
