@@ -15,6 +15,7 @@ from app.crm import customers
 from app.search import get_backend
 from models.tenant import BulkJob
 from tasks.broker import broker
+from tasks.tenancy import inactive
 from tenants.database import platform_session, session
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ def run_bulk_sync(schema: str, job_id: int, workers: int = BULK_WORKERS) -> dict
 
 @broker.task(task_name="crm.run_bulk")
 async def run_bulk(schema: str, job_id: int) -> dict[str, Any]:
+    if inactive(schema, "crm.run_bulk"):
+        return {"state": "skipped"}
     return await asyncio.to_thread(run_bulk_sync, schema, job_id)
 
 
@@ -94,6 +97,8 @@ def sync_search_sync(schema: str, ids: list[int]) -> int:
 @broker.task(task_name="crm.sync_search")
 async def sync_search(schema: str, ids: list[int]) -> int:
     """Push changed customers to the search index (no-op for the PostgreSQL backend)."""
+    if inactive(schema, "crm.sync_search"):
+        return 0
     return await asyncio.to_thread(sync_search_sync, schema, ids)
 
 
@@ -105,4 +110,6 @@ def reindex_search_sync(schema: str) -> int:
 @broker.task(task_name="crm.reindex_search")
 async def reindex_search(schema: str) -> int:
     """Rebuild the tenant's search index from PostgreSQL (after imports, or to repair it)."""
+    if inactive(schema, "crm.reindex_search"):
+        return 0
     return await asyncio.to_thread(reindex_search_sync, schema)

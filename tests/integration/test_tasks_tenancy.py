@@ -35,3 +35,15 @@ def test_queue_stats_reads_redis(monkeypatch, redis_url) -> None:
         client.delete("crm:tasks")
     monkeypatch.setattr(get_settings(), "redis_url", None)
     assert queue_stats().backend == "in-process"
+
+
+async def test_task_wrappers_skip_suspended_tenants(tenant) -> None:
+    from tasks.crm import reindex_search, run_bulk
+    from tasks.imports import run_import
+
+    with platform_session() as db:
+        admin.set_status(db, None, tenant.slug, "suspended")
+        db.commit()
+    assert await run_bulk.original_func(tenant.schema, 1) == {"state": "skipped"}
+    assert await reindex_search.original_func(tenant.schema) == 0
+    assert await run_import.original_func(tenant.schema, 1) == {"state": "skipped"}
