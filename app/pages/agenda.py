@@ -69,21 +69,13 @@ class AgendaState(SessionState):
     @rx.event
     def set_owner(self, owner: str):  # type: ignore[no-untyped-def]
         self.owner = owner
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(self._reload)
 
     @rx.event
     def shift(self, days: int):  # type: ignore[no-untyped-def]
         step = 7 if self.span == "week" else 1
         self.day = (date.fromisoformat(self.day) + timedelta(days=days * step)).isoformat()
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(self._reload)
 
     @rx.event
     def today(self):  # type: ignore[no-untyped-def]

@@ -76,6 +76,14 @@ class SessionState(rx.State):
         with platform_session() as db, unit_of_work(db):
             yield db, actor
 
+    def attempt(self, action: Callable[[], object]):  # type: ignore[no-untyped-def]
+        """Run a service call for an event; a DomainError becomes what the user sees (see fail)."""
+        try:
+            action()
+        except DomainError as exc:
+            return self.fail(exc)
+        return None
+
     def fail(self, exc: DomainError):  # type: ignore[no-untyped-def]
         """Turn a domain error into what the user sees: a toast, or back to login."""
         if isinstance(exc, Unauthorized | Forbidden) and self._user_id is not None:

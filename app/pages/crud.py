@@ -62,11 +62,7 @@ class CrudMixin(SessionState, mixin=True):
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
         self.dialog_open, self.confirm_id = False, ""
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(self._reload)
 
     @rx.event
     def open_new(self) -> None:

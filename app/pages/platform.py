@@ -50,11 +50,7 @@ class PlatformState(SessionState):
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(self._reload)
 
     @rx.event
     def set_status(self, slug: str, status: str):  # type: ignore[no-untyped-def]

@@ -35,11 +35,7 @@ class UsersState(SessionState):
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(self._reload)
 
     @rx.event
     def set_dialog(self, open_: bool) -> None:
