@@ -525,7 +525,7 @@ def prepare_batch(
     owners = resolve_owners(keys.select("row").unique(), cands)
     # Conflict: the row's keys belong to more than one customer; it goes to the first, nothing is merged.
     finals = cands.join(owners.select(ref="row", ref_owner="owner"), on="ref", how="left").select(
-        "row", owner=pl.coalesce(pl.col("cid").cast(pl.String), pl.col("ref_owner"))
+        "row", owner=pl.coalesce(pl.lit("c") + pl.col("cid").cast(pl.String), pl.col("ref_owner"))
     )
     prep.conflicts = (
         finals.group_by("row").agg(n=pl.col("owner").n_unique()).filter(pl.col("n") > 1)["row"].to_list()

@@ -284,3 +284,14 @@ def test_rows_fold_only_into_earlier_rows_whatever_the_batch_size(
         if block == 200:
             assert [c.name for c in customers(t.schema)][:3] == ["R1", "R2", "R4"]
     assert results[0] == results[1] == {"created": 3 + 7, "duplicates": 1 + 293, "conflicts": 1}
+
+
+def test_reimport_of_a_file_with_duplicates_has_no_false_conflicts(run_import) -> None:  # type: ignore[no-untyped-def]
+    csv = (
+        HEAD + "A;11987654321;;a@x.com;;;\nA2;;;a@x.com;;;\nA3;11987654321;;;;;\nB;21999998888;;b@x.com;;;\n"
+    )
+    first = run_import(csv, source="dup")
+    again = run_import(csv, source="dup")
+    identity(again)
+    assert (first["created"], first["duplicates"], first["conflicts"]) == (2, 2, 0)
+    assert (again["unchanged"], again["duplicates"], again["conflicts"], again["missing"]) == (2, 2, 0, 0)
