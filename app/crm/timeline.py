@@ -115,7 +115,7 @@ def list_timeline(
 ) -> Page[TimelineItem]:
     """Newest-first page of a visible customer's timeline, optionally only some kinds."""
     actor.require(Perm.CUSTOMERS_READ)
-    get_visible_customer(db, actor, customer_id)
+    customer = get_visible_customer(db, actor, customer_id)
     limit = max(1, min(limit, 200))
     stmt = select(Interaction).where(Interaction.customer_id == customer_id)
     if kinds:
@@ -133,4 +133,29 @@ def list_timeline(
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = encode_cursor("timeline", last.at, last.id or 0)
-    return Page(rows=[_item(r) for r in rows], next_cursor=next_cursor)
+    items = [_item(r) for r in rows]
+    if next_cursor is None and customer.import_id and (not kinds or "import" in kinds):
+        items.append(_created_by_import(customer.id or 0, customer.import_id, customer.created_at))
+    return Page(rows=items, next_cursor=next_cursor)
+
+
+def _created_by_import(customer_id: int, import_id: int, created_at: datetime) -> TimelineItem:
+    """The import that created a customer, derived from customers.import_id rather than stored.
+
+    Writing one interaction per created customer would double the import's write volume (500k rows);
+    the customer row already says which import made it, and creation is the oldest event of its
+    history, so the entry closes the last page.
+    """
+    return TimelineItem(
+        id=0,
+        customer_id=customer_id,
+        kind="import",
+        label=KIND_LABELS["import"],
+        summary=f"Cliente criado pela importação #{import_id}",
+        payload={"import_id": import_id, "derived": True},
+        actor_id=None,
+        origin="system",
+        ref_type="import",
+        ref_id=import_id,
+        at=created_at,
+    )

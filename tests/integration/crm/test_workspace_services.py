@@ -307,3 +307,25 @@ def test_home_lists_my_work(db: Session, crm: Crm) -> None:
     assert [r.id for r in h.recent] == [c.id]
     assert "Ligar hoje" in {a.title for a in h.agenda}
     assert db.exec(select(Interaction).where(Interaction.actor_id == actor.user_id)).first() is not None
+
+
+def test_timeline_derives_the_creating_import(tenant) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from app.crm import timeline
+    from tenants.database import session
+
+    actor = tenant.actor("admin")
+    with session(tenant.schema) as db:
+        cid = db.exec(  # type: ignore[call-overload]
+            text(
+                f'INSERT INTO "{tenant.schema}".customers (name, kind, status, import_id) '
+                "VALUES (:n, 'PJ', 'ativo', 7) RETURNING id"
+            ),
+            params={"n": "Importada Ltda"},
+        ).one()[0]
+        db.commit()
+        page = timeline.list_timeline(db, actor, cid)
+        assert [(i.kind, i.ref_type, i.ref_id) for i in page.rows] == [("import", "import", 7)]
+        assert "importação #7" in page.rows[0].summary
+        assert timeline.list_timeline(db, actor, cid, kinds=["note"]).rows == []
