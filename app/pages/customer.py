@@ -350,6 +350,28 @@ class CustomerState(SessionState):
         return None
 
     @rx.event
+    def add_contact(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        try:
+            data = contacts.ContactIn(
+                kind=form.get("kind") or "phone", value=form.get("value", ""), label=form.get("label") or None
+            )
+            with self.db() as (db, actor):
+                contacts.add_contact(db, actor, self.customer_id, data)
+            return self._done("Contato adicionado.")
+        except (DomainError, ValidationError) as exc:
+            self._failed(exc)
+        return None
+
+    @rx.event
+    def remove_contact(self, contact_id: str):  # type: ignore[no-untyped-def]
+        try:
+            with self.db() as (db, actor):
+                contacts.delete_contact(db, actor, int(contact_id))
+            return self._done("Contato removido.")
+        except DomainError as exc:
+            return self.fail(exc)
+
+    @rx.event
     def toggle_opt_out(self, contact_id: str, opt_out: bool):  # type: ignore[no-untyped-def]
         try:
             with self.db() as (db, actor):
@@ -402,9 +424,25 @@ def header_card() -> rx.Component:
                             on_click=CustomerState.toggle_opt_out(c["id"], c["opt_out"] == ""),
                             title="Alternar descadastro",
                         ),
+                        rx.icon_button(
+                            rx.icon("x", size=14),
+                            size="1",
+                            variant="ghost",
+                            color_scheme="gray",
+                            on_click=CustomerState.remove_contact(c["id"]),
+                            title="Remover contato",
+                        ),
                         spacing="1",
                         align="center",
                     ),
+                ),
+                rx.button(
+                    rx.icon("plus", size=14),
+                    "Contato",
+                    size="1",
+                    variant="soft",
+                    on_click=CustomerState.open_dialog("contact"),
+                    id="qa-contact",
                 ),
                 wrap="wrap",
                 spacing="4",
@@ -418,6 +456,7 @@ def header_card() -> rx.Component:
             width="100%",
         ),
         width="100%",
+        id="customer-header",
     )
 
 
@@ -453,6 +492,13 @@ def quick_actions() -> rx.Component:
     )
 
 
+CONTACT_KINDS = [
+    {"value": "phone", "label": "Telefone"},
+    {"value": "email", "label": "E-mail"},
+    {"value": "whatsapp", "label": "WhatsApp"},
+]
+
+
 def dialogs() -> rx.Component:
     s, e = CustomerState, CustomerState.errors
     custom_inputs = rx.foreach(
@@ -462,6 +508,17 @@ def dialogs() -> rx.Component:
         ),
     )
     return rx.fragment(
+        modal_form(
+            "Novo contato",
+            s.dialog == "contact",
+            s.close_dialog,
+            s.add_contact,
+            options_field("Tipo", "kind", CONTACT_KINDS, e.get("kind", ""), default="phone"),
+            field("Telefone ou e-mail", "value", e.get("value", ""), placeholder="(11) 98765-4321"),
+            field("Rótulo (opcional)", "label", e.get("label", ""), placeholder="Comercial"),
+            error=s.error,
+            form_id="contact-form",
+        ),
         modal_form(
             "Nova nota",
             s.dialog == "note",

@@ -67,6 +67,18 @@ def test_find_customer_by_phone_note_followup_opportunity(page: Page, browser: B
     expect(page.locator("#customer-name")).to_have_text(TARGET)
     expect(page.locator("#timeline")).to_contain_text("Cliente cadastrado")
 
+    # Contacts: an invalid e-mail is refused in pt-BR, a valid one is added (normalised) to the header.
+    page.click("#qa-contact")
+    page.click("#contact-form #kind")
+    page.get_by_role("option", name="E-mail").click()
+    page.fill("#contact-form input[name=value]", "nao-e-email")
+    page.click("#contact-form-save")
+    expect(page.locator("#contact-form .field-error").first).to_be_visible()
+    page.fill("#contact-form input[name=value]", "  Maria.Souza@Exemplo.com.BR ")
+    page.click("#contact-form-save")
+    expect(page.locator("#contact-form")).to_have_count(0)
+    expect(page.locator("#customer-header")).to_contain_text("maria.souza@exemplo.com.br")
+
     # A note goes to the top of the timeline; an empty one is refused under the field.
     page.click("#qa-note")
     page.click("#note-form-save")
