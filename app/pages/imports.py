@@ -17,7 +17,6 @@ from app.importing import jobs
 from app.importing.mapping import FIELD_LABELS, fold
 from app.importing.report import message_for
 from app.pages.base import SessionState, page
-from components.forms import form_error
 
 UPLOAD_ID = "imports_upload"
 FIELD_OPTIONS = [
@@ -109,6 +108,7 @@ class ImportsState(SessionState):
     dedupe: str = "keep-first"
     default_ddd: str = ""
     preset_name: str = ""
+    upload_error: str = ""
     error: str = ""
     uploading: bool = False
     # Report of the selected import
@@ -127,9 +127,13 @@ class ImportsState(SessionState):
                 self._fill_report(jobs.get_status(db, actor, int(self.selected_id)))
 
     def _fill_report(self, status: dict[str, Any]) -> None:
-        self.report = [{"label": _REPORT_LABELS[k], "value": str(status.get(k, 0))} for k in _REPORT_KEYS]
+        self.report = [
+            {"key": k, "label": _REPORT_LABELS[k], "value": str(status.get(k, 0))} for k in _REPORT_KEYS
+        ]
         if status.get("duration_s") is not None:
-            self.report.append({"label": "Duração", "value": f"{status['duration_s']:.1f} s"})
+            self.report.append(
+                {"key": "duration", "label": "Duração", "value": f"{status['duration_s']:.1f} s"}
+            )
         self.issues = [
             {"kind": "Erro", "message": message_for(k), "count": str(v)} for k, v in status["errors"].items()
         ] + [
@@ -177,27 +181,35 @@ class ImportsState(SessionState):
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):  # type: ignore[no-untyped-def]
         """Streams the chosen file into an upload session (1 MB at a time), then shows the preview."""
-        self.error = ""
+        # A new file replaces whatever was being mapped, also when it turns out to be unreadable.
+        self._clear_mapping()
+        self.upload_error = self.error = ""
         if not files:
-            self.error = "Escolha um arquivo CSV ou XLSX."
+            self.upload_error = "Escolha um arquivo CSV ou XLSX."
             return None
         upload = files[0]
-        name = getattr(upload, "name", None) or getattr(upload, "filename", None) or "arquivo.csv"
+        name = str(getattr(upload, "name", None) or getattr(upload, "filename", None) or "arquivo.csv")
         try:
             actor = self.actor()
-            session = jobs.start_upload(None, actor, str(name))  # type: ignore[arg-type]
+            session = jobs.start_upload(None, actor, name)  # type: ignore[arg-type]
             offset = 0
             while piece := await upload.read(1024 * 1024):
                 session = jobs.upload_chunk(None, actor, session.upload_id, offset, [piece])  # type: ignore[arg-type]
                 offset = session.offset
             self._upload_id = session.upload_id
-            self.filename = str(name)
-            self.source = re.sub(r"\.[A-Za-z0-9]+$", "", self.filename)[:200]
-            self.sheet, self.header_row = "", ""
+            self.filename = name
+            self.source = re.sub(r"\.[A-Za-z0-9]+$", "", name)[:200]
             self._preview(actor, suggest=True)
         except DomainError as exc:
-            self.error = exc.message
-        return None
+            self._clear_mapping()
+            self.upload_error = exc.message
+            return rx.clear_selected_files(UPLOAD_ID)
+        return rx.clear_selected_files(UPLOAD_ID)
+
+    def _clear_mapping(self) -> None:
+        self._upload_id = ""
+        self.filename = self.file_format = self.sheet = self.header_row = ""
+        self.headers, self.preview_rows, self.sheets, self.mapping = [], [], [], {}
 
     def _preview(self, actor: Any, suggest: bool) -> None:
         p = jobs.preview_upload(
@@ -296,10 +308,12 @@ class ImportsState(SessionState):
         except DomainError as exc:
             self.error = exc.message
             return None
-        self._upload_id = ""
-        self.headers, self.preview_rows, self.mapping, self.filename = [], [], {}, ""
+        self._clear_mapping()
         self.selected_id = str(job.id)
-        self._reload()
+        try:
+            self._reload()
+        except DomainError as exc:
+            return [self.fail(exc), ImportsState.poll]
         return [rx.toast.success("Importação iniciada."), ImportsState.poll]
 
     @rx.event
@@ -331,12 +345,29 @@ class ImportsState(SessionState):
         return rx.download(data=body, filename=f"importacao-{import_id}-erros.csv")
 
 
-def _mapping_cell(header: rx.Var) -> rx.Component:
+def _error(message: Any, id: str) -> rx.Component:
+    # Each step has its own callout (and id): one shared message showed up twice under two ids.
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert", width="100%", id=id),
+    )
+
+
+def _labelled(label: str, control: rx.Component, html_for: str | None = None) -> rx.Component:
+    # A placeholder alone disappears once the field has a value ("1" said nothing about the header).
+    return rx.vstack(
+        rx.text(label, as_="label", size="1", weight="medium", html_for=html_for),
+        control,
+        spacing="1",
+    )
+
+
+def _mapping_cell(header: rx.Var, index: rx.Var) -> rx.Component:
     return rx.table.column_header_cell(
         rx.vstack(
             rx.text(header, weight="bold", size="2"),
             rx.select.root(
-                rx.select.trigger(width="100%"),
+                rx.select.trigger(width="100%", id="map-" + index.to_string()),
                 rx.select.content(*[rx.select.item(OPTION_LABELS[f], value=f) for f in FIELD_OPTIONS]),
                 value=ImportsState.mapping[header].to(str),
                 on_change=lambda v: ImportsState.set_mapping(header, v),
@@ -371,7 +402,7 @@ def upload_step() -> rx.Component:
                 on_click=ImportsState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),
                 id="send-file",
             ),
-            form_error(ImportsState.error),
+            _error(ImportsState.upload_error, "upload-error"),
             width="100%",
         ),
         width="100%",
@@ -382,22 +413,29 @@ def mapping_step() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("2. Colunas → campos", size="4"),
-            rx.text(ImportsState.filename, size="2", color_scheme="gray"),
+            rx.text(ImportsState.filename, size="2", color_scheme="gray", id="preview-filename"),
             rx.hstack(
                 rx.cond(
                     ImportsState.sheets.length() > 0,
-                    rx.select(
-                        ImportsState.sheets, value=ImportsState.sheet, on_change=ImportsState.set_sheet
+                    _labelled(
+                        "Aba",
+                        rx.select(
+                            ImportsState.sheets, value=ImportsState.sheet, on_change=ImportsState.set_sheet
+                        ),
                     ),
                 ),
-                rx.input(
-                    value=ImportsState.header_row,
-                    on_change=ImportsState.set_header_row,
-                    placeholder="Linha do cabeçalho",
-                    width="10em",
+                _labelled(
+                    "Linha do cabeçalho",
+                    rx.input(
+                        value=ImportsState.header_row,
+                        on_change=ImportsState.set_header_row,
+                        id="import-header-row",
+                        width="10em",
+                    ),
+                    "import-header-row",
                 ),
                 rx.button("Recarregar", variant="soft", on_click=ImportsState.reload_preview),
-                align="center",
+                align="end",
             ),
             rx.scroll_area(
                 rx.table.root(
@@ -409,6 +447,7 @@ def mapping_step() -> rx.Component:
                         )
                     ),
                     size="1",
+                    id="preview-table",
                 ),
                 type="auto",
                 scrollbars="horizontal",
@@ -416,37 +455,63 @@ def mapping_step() -> rx.Component:
             ),
             rx.heading("3. Opções", size="4"),
             rx.hstack(
-                rx.input(value=ImportsState.source, on_change=ImportsState.set_source, placeholder="Origem"),
-                rx.select.root(
-                    rx.select.trigger(),
-                    rx.select.content(*[rx.select.item(v, value=k) for k, v in DEDUPE_OPTIONS.items()]),
-                    value=ImportsState.dedupe,
-                    on_change=ImportsState.set_dedupe,
+                _labelled(
+                    "Origem",
+                    rx.input(
+                        value=ImportsState.source,
+                        on_change=ImportsState.set_source,
+                        id="import-source",
+                        width="16em",
+                    ),
+                    "import-source",
                 ),
-                rx.input(
-                    value=ImportsState.default_ddd,
-                    on_change=ImportsState.set_default_ddd,
-                    placeholder="DDD padrão (opcional)",
-                    max_length=2,
-                    width="12em",
+                _labelled(
+                    "Duplicados no arquivo",
+                    rx.select.root(
+                        rx.select.trigger(id="import-dedupe"),
+                        rx.select.content(*[rx.select.item(v, value=k) for k, v in DEDUPE_OPTIONS.items()]),
+                        value=ImportsState.dedupe,
+                        on_change=ImportsState.set_dedupe,
+                    ),
+                ),
+                _labelled(
+                    "DDD padrão (opcional)",
+                    rx.input(
+                        value=ImportsState.default_ddd,
+                        on_change=ImportsState.set_default_ddd,
+                        placeholder="ex.: 11",
+                        id="import-ddd",
+                        max_length=2,
+                        width="8em",
+                    ),
+                    "import-ddd",
                 ),
                 wrap="wrap",
+                align="end",
             ),
             rx.hstack(
-                rx.input(
-                    value=ImportsState.preset_name,
-                    on_change=ImportsState.set_preset_name,
-                    placeholder="Nome do modelo de mapeamento",
+                _labelled(
+                    "Modelo de mapeamento",
+                    rx.input(
+                        value=ImportsState.preset_name,
+                        on_change=ImportsState.set_preset_name,
+                        placeholder="Nome (padrão: a origem)",
+                        id="import-preset",
+                        width="16em",
+                    ),
+                    "import-preset",
                 ),
                 rx.button("Salvar modelo", variant="soft", on_click=ImportsState.save_preset),
                 rx.spacer(),
                 rx.button(rx.icon("play"), "Importar", on_click=ImportsState.start_import, id="start-import"),
                 width="100%",
+                align="end",
             ),
-            form_error(ImportsState.error),
+            _error(ImportsState.error, "import-error"),
             width="100%",
         ),
         width="100%",
+        id="mapping-step",
     )
 
 
@@ -465,9 +530,19 @@ def import_row(r: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(r["rate"], " ", r["eta"], size="1")),
         rx.table.cell(
             rx.hstack(
-                rx.button("Relatório", size="1", variant="soft", on_click=ImportsState.select(r["id"])),
                 rx.button(
-                    "Erros (CSV)", size="1", variant="soft", on_click=ImportsState.download_errors(r["id"])
+                    "Relatório",
+                    size="1",
+                    variant="soft",
+                    on_click=ImportsState.select(r["id"]),
+                    id="open-report-" + r["id"],
+                ),
+                rx.button(
+                    "Erros (CSV)",
+                    size="1",
+                    variant="soft",
+                    on_click=ImportsState.download_errors(r["id"]),
+                    id="errors-csv-" + r["id"],
                 ),
                 rx.cond(
                     active,
@@ -479,6 +554,8 @@ def import_row(r: rx.Var) -> rx.Component:
                         on_click=ImportsState.cancel(r["id"]),
                     ),
                 ),
+                wrap="wrap",
+                spacing="1",
             )
         ),
     )
@@ -493,13 +570,13 @@ def report_panel() -> rx.Component:
                     ImportsState.report,
                     lambda m: rx.box(
                         rx.text(m["label"], size="1", color_scheme="gray"),
-                        rx.text(m["value"], size="5", weight="bold"),
+                        rx.text(m["value"], size="5", weight="bold", id="report-" + m["key"]),
                         padding="0.5em 1em",
                     ),
                 ),
                 wrap="wrap",
             ),
-            form_error(ImportsState.report_error),
+            _error(ImportsState.report_error, "report-error"),
             rx.table.root(
                 rx.table.body(
                     rx.foreach(
@@ -512,6 +589,7 @@ def report_panel() -> rx.Component:
                     )
                 ),
                 size="1",
+                id="import-issues",
             ),
             rx.heading("Exemplos", size="3"),
             rx.table.root(
@@ -531,10 +609,12 @@ def report_panel() -> rx.Component:
                     )
                 ),
                 size="1",
+                id="import-samples",
             ),
             width="100%",
         ),
         width="100%",
+        id="import-report",
     )
 
 
@@ -573,6 +653,11 @@ def imports_page() -> rx.Component:
             ),
             rx.table.body(rx.foreach(ImportsState.imports, import_row)),
             width="100%",
+            id="imports-table",
+        ),
+        rx.cond(
+            ImportsState.imports.length() == 0,
+            rx.text("Nenhuma importação ainda.", size="2", color_scheme="gray", id="imports-empty"),
         ),
         rx.cond(ImportsState.selected_id != "", report_panel()),
         spacing="4",

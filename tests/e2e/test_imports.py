@@ -1,0 +1,158 @@
+"""Importações in Chromium: a tenant admin uploads a messy spreadsheet export (semicolons, cp1252,
+masked phones, a duplicate, a row without contacts), checks the preview and the suggested mapping,
+runs it (in-process tasks: no REDIS_URL) and reads the report; the imported customer is then found
+on /clientes by the phone typed with its mask. A binary file named .csv is refused in pt-BR."""
+
+import random
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import login
+
+HEADERS = ["Nome/Razão Social", "CNPJ/CPF", "Telefone 1", "Celular", "E-mail", "Situação"]
+FIRST = "Maria Aparecida Souza"
+PHONE_TYPED = "(11) 98765-4321"
+SOURCE = "Planilha Vendas Externas"
+
+
+def _cpf(seed: int) -> str:
+    """A valid CPF (check digits computed), masked the way exports show it."""
+    base = [int(d) for d in f"{100000000 + seed * 7919:09d}"[-9:]]
+    for n in (9, 10):
+        total = sum(d * w for d, w in zip(base, range(n + 1, 1, -1), strict=True))
+        base.append(0 if total % 11 < 2 else 11 - total % 11)
+    s = "".join(map(str, base))
+    return f"{s[:3]}.{s[3:6]}.{s[6:9]}-{s[9:]}"
+
+
+def _messy_csv(path: Path) -> None:
+    """30 data rows: 28 new customers, one duplicate phone (row 29) and one row without contacts."""
+    rows = [
+        [FIRST, _cpf(1), PHONE_TYPED, "", "maria.souza@example.com.br", "Ativo"],
+        ["Padaria Pão Quente Ltda", "", "0xx11 3333-4444", "", "contato@paoquente.com.br", "Ativo"],
+    ]
+    for i in range(3, 29):
+        rows.append(
+            [
+                f"Cliente Número {i:02d} Ação",
+                _cpf(i) if i % 3 == 0 else "",
+                f"(21) 9{8100 + i:04d}-{1000 + i:04d}" if i % 2 else "",
+                f"21 9 {8200 + i:04d} {2000 + i:04d}" if i % 2 == 0 else "",
+                f"cliente{i}@example.com" if i % 4 == 0 else "",
+                "Inadimplente" if i % 5 == 0 else "Ativo",
+            ]
+        )
+    # Same phone as row 3, typed differently: folded into it (keep-first).
+    rows.append(["José Duplicado", "", "+55 (21) 98103-1003", "", "", "Ativo"])
+    rows.append(["Sem Contato Nenhum", "", "", "", "", "Cancelado"])
+    assert len(rows) == 30
+    text = "\r\n".join(";".join(r) for r in [HEADERS, *rows]) + "\r\n"
+    path.write_bytes(text.encode("cp1252"))
+
+
+def test_import_messy_csv_report_and_search(page: Page, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant()
+    csv_path = tmp_path / "clientes_vendas.csv"
+    _messy_csv(csv_path)
+    garbage = tmp_path / "exportacao.csv"
+    rng = random.Random(7)
+    garbage.write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
+
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/importacoes")
+    expect(page.locator("#send-file")).to_be_visible()
+    expect(page.locator("#imports-empty")).to_have_text("Nenhuma importação ainda.")
+
+    # Nothing chosen yet: a pt-BR message, not a crash.
+    page.click("#send-file")
+    expect(page.locator("#upload-error")).to_contain_text("Escolha um arquivo CSV ou XLSX.")
+
+    # Binary garbage with a .csv name: refused in pt-BR; the page stays usable.
+    page.set_input_files("#imports_upload input[type=file]", str(garbage))
+    page.click("#send-file")
+    expect(page.locator("#upload-error")).to_contain_text("binário ou corrompido")
+    expect(page.locator("#mapping-step")).to_have_count(0)
+
+    # The real file: preview (accents decoded from cp1252) and the suggested mapping.
+    page.set_input_files("#imports_upload input[type=file]", str(csv_path))
+    page.click("#send-file")
+    step = page.locator("#mapping-step")
+    expect(step).to_be_visible()
+    expect(page.locator("#upload-error")).to_have_count(0)
+    expect(page.locator("#preview-filename")).to_contain_text("clientes_vendas.csv")
+    preview = page.locator("#preview-table")
+    expect(preview.locator("thead")).to_contain_text("Nome/Razão Social")
+    expect(preview.locator("tbody tr")).to_have_count(10)
+    expect(preview.locator("tbody tr").first).to_contain_text(FIRST)
+    expect(preview).to_contain_text("Padaria Pão Quente Ltda")
+    expected = ["Nome / Razão social", "CPF/CNPJ", "Telefone", "Telefone", "E-mail", "Situação"]
+    for i, label in enumerate(expected):
+        expect(page.locator(f"#map-{i}")).to_have_text(label)
+
+    expect(page.locator("#import-source")).to_have_value("clientes_vendas")
+    # The mapping can be changed per column: this file's "Situação" is not the CRM's status.
+    page.click("#map-5")
+    page.get_by_role("option", name="Ignorar", exact=True).click()
+    expect(page.locator("#map-5")).to_have_text("Ignorar")
+    page.fill("#import-preset", "Vendas externas")
+    page.get_by_role("button", name="Salvar modelo").click()
+    expect(page.get_by_text("Modelo de mapeamento salvo.")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "import-mapping.png"), full_page=True)
+
+    # A mistyped default DDD is refused before anything is queued; the mapping step stays.
+    page.fill("#import-source", SOURCE)
+    page.fill("#import-ddd", "00")
+    page.click("#start-import")
+    expect(page.locator("#import-error")).to_contain_text("DDD padrão inválido")
+    expect(page.locator("#imports-empty")).to_be_visible()
+    page.fill("#import-ddd", "11")
+    page.click("#start-import")
+    expect(step).to_have_count(0)
+
+    # Progress: the new import is listed and reaches "Concluída"; the report follows it live.
+    row = page.locator("#imports-table tbody tr").first
+    expect(row).to_contain_text(SOURCE)
+    expect(row).to_contain_text("Concluída", timeout=45_000)
+    expect(row).to_contain_text("100%")
+    report = page.locator("#import-report")
+    expect(report).to_be_visible()
+    numbers = {
+        "read": "30",
+        "valid": "29",
+        "invalid": "1",
+        "duplicates": "1",
+        "created": "28",
+        "updated": "0",
+    }
+    for key, value in numbers.items():
+        expect(page.locator(f"#report-{key}")).to_have_text(value)
+    expect(page.locator("#import-issues")).to_contain_text("Linha sem telefone nem e-mail.")
+    # Line numbers as the spreadsheet shows them: header is line 1, the last row is line 31.
+    sample = page.locator("#import-samples tbody tr", has_text="Linha sem telefone nem e-mail.")
+    expect(sample).to_have_count(1)
+    expect(sample.locator("td").first).to_have_text("31")
+    page.screenshot(path=str(tmp_path / "import-report.png"), full_page=True)
+
+    # The rejected rows as CSV: pt-BR reason, spreadsheet line and the original cells.
+    import_id = row.locator("td").first.inner_text().strip()
+    with page.expect_download() as download:
+        page.click(f"#errors-csv-{import_id}")
+    assert download.value.suggested_filename == f"importacao-{import_id}-erros.csv"
+    body = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert body[0].startswith("linha;motivo;campo;valor;Nome/Razão Social;CNPJ/CPF;")
+    assert len(body) == 2
+    assert body[1].startswith("31;Linha sem telefone nem e-mail.;")
+    assert "Sem Contato Nenhum" in body[1]
+
+    # The imported customer is found by the phone typed with its mask.
+    page.goto("/clientes")
+    box = page.locator("#customer-search")
+    expect(box).to_be_visible()
+    box.fill(PHONE_TYPED)
+    rows = page.locator("#data-table tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(FIRST)
+    expect(page.locator("#list-total")).to_contain_text(re.compile(r"^1 clientes"))
