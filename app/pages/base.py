@@ -86,6 +86,9 @@ class SessionState(rx.State):
 
     def fail(self, exc: DomainError):  # type: ignore[no-untyped-def]
         """Turn a domain error into what the user sees: a toast, or back to login."""
+        if self._user_id is None:
+            # Not logged in: the page's guard has already sent the browser to the login.
+            return None
         if isinstance(exc, Unauthorized | Forbidden) and self._user_id is not None:
             try:
                 self.actor()
