@@ -25,7 +25,7 @@ from app.crm.visibility import check_assignable, customer_visible, get_visible_c
 from app.errors import Invalid, NotFound
 from app.search import get_backend
 from app.search import sync as search_sync
-from app.search.postgres import text_clause
+from app.search.postgres import record_name_words, text_clause
 from models.base import utcnow
 from models.tenant import BulkJob, Contact, Customer, Interaction, Segment, Tag, Wallet
 
@@ -445,6 +445,7 @@ def create_customer(db: Session, actor: Actor, data: CustomerIn) -> Customer:
     )
     db.add(customer)
     db.flush()
+    record_name_words(db, [customer.name])  # typo correction knows the new name's words
     for i, contact in enumerate(data.contacts):
         add_contact(db, actor, customer.id or 0, contact, field=f"contacts.{i}.value")
     record(db, actor, "customer.create", "customer", customer.id, None, customer)
@@ -523,6 +524,8 @@ def update_customer(db: Session, actor: Actor, customer_id: int, changes: Custom
         raise Invalid(errors)
     customer.updated_at = utcnow()
     db.add(customer)
+    if customer.name != before.get("name"):
+        record_name_words(db, [customer.name])  # typo correction knows the new name's words
     audit_row = record(db, actor, "customer.update", "customer", customer.id, before, customer)
     changed_before, changed_after = audit_row.before, audit_row.after
     if "status" in changed_after:

@@ -40,6 +40,7 @@ from app.importing.emails import normalise_emails
 from app.importing.mapping import fold
 from app.importing.phones import normalise_phones
 from app.importing.report import Counters
+from app.search.postgres import name_words_sql
 from app.storage import Storage, get_storage
 from tenants.database import engine
 from tenants.naming import is_tenant_schema
@@ -394,9 +395,11 @@ def _lookup_existing(db: Db, keys: pl.DataFrame, import_id: int) -> pl.DataFrame
 
 
 def _lookup_source_keys(db: Db, docs: list[str], source: str, import_id: int) -> pl.DataFrame:
+    # A document several customers share (colliding CPFs) resolves to the oldest one: without the ORDER
+    # BY it was whichever the index returned first, which varied with the heap order of the first import.
     rows = db.all(
         f"SELECT source_key, id FROM {db.s}.customers WHERE source = %s AND source_key = ANY(%s) "
-        "AND deleted_at IS NULL AND import_id IS DISTINCT FROM %s",
+        "AND deleted_at IS NULL AND import_id IS DISTINCT FROM %s ORDER BY id",
         (source, docs, import_id),
     )
     return pl.DataFrame(rows, schema={"n_document": pl.String, "cid": pl.Int64}, orient="row").unique(
@@ -499,10 +502,12 @@ def prepare_batch(
     in_seen = keys.join(seen, on="key")
     cand = [in_seen.select("row", "pos", "cid")]
     known_keys = in_seen.select("key").unique()
+    in_db: pl.DataFrame | None = None  # keys some customer already has in the database
     if ctx.lookup_db or dry:
         rest = keys.join(known_keys, on="key", how="anti")
         existing = _lookup_existing(ctx.db, rest, plan.import_id)
         cand.append(rest.join(existing, on="key").select("row", "pos", "cid"))
+        in_db = existing.select("key")
     if ctx.lookup_source and plan.columns("document"):
         docs = valid.filter(pl.col("n_document").is_not_null()).select("_line", "n_document")
         if docs.height:
@@ -565,7 +570,10 @@ def prepare_batch(
         prep.apply = _apply_values(ctx, valid, rows)
         if prep.apply.height and plan.columns("wallet"):
             _resolve_wallets(ctx, prep.apply.get_column("wallet").drop_nulls().unique().to_list())
-        prep.contacts = _contacts_to_add(ctx, keys, rows)
+        # A contact the database already has would be a no-op ON CONFLICT insert (a re-import is
+        # mostly those): not sent. New customers never have one (their keys matched nobody).
+        new_keys = keys if in_db is None else keys.join(in_db, on="key", how="anti")
+        prep.contacts = _contacts_to_add(ctx, new_keys, rows)
         # keep-first never writes to a customer an earlier batch touched; the other policies may, and
         # then this batch waits for the earlier ones to commit (a row must see the row it updates).
         prep.depends = plan.policy != "keep-first" and bool(rows.get_column("was_seen").any())
@@ -809,10 +817,11 @@ _TYPES = {
 
 # ----------------------------------------------------------------------------------------- writers
 
-# One writer: the main thread prepares batch N+1 (polars, lookups) while batch N is written. Two
-# writers were tried: statement triggers on customers that upsert shared rows (the search "words"
-# table) make concurrent batches wait on each other's row locks while one waits for its commit turn.
-WRITERS = 1
+# Two writers: the main thread prepares batch N+2 (polars, lookups) while batches N and N+1 are written
+# on their own connections. search_words is no longer upserted by a trigger on every statement (which
+# made concurrent batches wait on each other's word locks while one waited for its commit turn): each
+# batch records its words in its ordered commit section (Writers._commit).
+WRITERS = 2
 
 
 class _Aborted(Exception):
@@ -914,6 +923,15 @@ class Writers:
 
     def _commit(self, db: Db, prep: Prepared, updated: list[tuple[int, list[str]]]) -> dict[str, Any]:
         ctx = self.ctx
+        if prep.apply is not None and prep.apply.height:
+            # Typo-correction dictionary: the words of the names this batch created or changed. Here, in
+            # the ordered commit section, so concurrent writers never wait on each other's words.
+            renamed = [cid for cid, fields in updated if "name" in fields]
+            names = (
+                "SELECT COALESCE(a.name, a.fallback, 'Sem nome') FROM imp_apply a WHERE a.is_new "
+                f"UNION ALL SELECT c.name FROM {db.s}.customers c WHERE c.id = ANY(%s)"
+            )
+            db.run(name_words_sql(self.schema, names), (renamed,))
         issues = account_batch(ctx, prep, updated)
         if issues.height:
             db.copy_frame(
@@ -950,9 +968,10 @@ class Writers:
 # A tenant's first big import (customers table empty) loads without the secondary indexes of
 # customers/contacts and rebuilds them at the end: a sorted build costs a fraction of maintaining a
 # dozen btree/GIN/trigram indexes row by row. Unique indexes (primary keys, the contacts dedupe key)
-# and foreign keys stay, so integrity never depends on this. The dropped definitions are committed in
-# the job's checkpoint before anything is dropped: a crashed run is finished (and the indexes rebuilt)
-# by the resume, and any other ending rebuilds them on the spot.
+# stay; the contacts -> customers foreign key is dropped too and re-added NOT VALID + validated at the
+# end (every contact written references a customer this import just wrote). The dropped definitions
+# are committed in the job's checkpoint before anything is dropped: a crashed run is finished (and the
+# indexes rebuilt) by the resume, and any other ending rebuilds them on the spot.
 BULK_MIN_BYTES = 32 * 1024 * 1024
 _BULK_TABLES = ("customers", "contacts")
 
@@ -981,12 +1000,33 @@ def _enter_bulk_mode(db: Db, schema: str, import_id: int, size: int) -> list[lis
                 (schema, list(_BULK_TABLES)),
             )
         ]
+        # The contacts -> customers foreign key too: its per-row check (a key-share lock on the customer)
+        # cost as much as the rest of the contact insert; it is re-added and validated in one pass.
+        defs += [
+            [name, f'ALTER TABLE {db.s}.contacts ADD CONSTRAINT "{name}" {definition}']
+            for name, definition in db.all(
+                """
+                SELECT k.conname, pg_get_constraintdef(k.oid)
+                FROM pg_constraint k
+                JOIN pg_class t ON t.oid = k.conrelid
+                JOIN pg_class r ON r.oid = k.confrelid
+                JOIN pg_namespace n ON n.oid = t.relnamespace
+                WHERE n.nspname = %s AND k.contype = 'f'
+                  AND t.relname = 'contacts' AND r.relname = 'customers'
+                ORDER BY k.conname
+                """,
+                (schema,),
+            )
+        ]
         db.run(
             f"UPDATE {db.s}.import_jobs SET checkpoint = checkpoint || %s::jsonb WHERE id = %s",
             (json.dumps({"dropped_indexes": defs}), import_id),
         )
-        for name, _ in defs:
-            db.run(f'DROP INDEX {db.s}."{name}"')
+        for name, ddl in defs:
+            if _is_constraint(ddl):
+                db.run(f'ALTER TABLE {db.s}.contacts DROP CONSTRAINT "{name}"')
+            else:
+                db.run(f'DROP INDEX {db.s}."{name}"')
         db.conn.commit()
     except psycopg.errors.LockNotAvailable:
         db.conn.rollback()
@@ -997,8 +1037,13 @@ def _enter_bulk_mode(db: Db, schema: str, import_id: int, size: int) -> list[lis
     return defs
 
 
+def _is_constraint(ddl: str) -> bool:
+    return ddl.startswith("ALTER TABLE ")
+
+
 def _restore_indexes(db: Db, import_id: int, defs: list[list[str]]) -> None:
-    """Rebuilds the dropped indexes (two at a time, one connection each), then forgets them."""
+    """Rebuilds the dropped indexes (two at a time, one connection each), re-adds the dropped foreign
+    keys (validated in one pass), then forgets them."""
     if not defs:
         return
 
@@ -1009,8 +1054,28 @@ def _restore_indexes(db: Db, import_id: int, defs: list[list[str]]) -> None:
             conn.commit()
 
     with ThreadPoolExecutor(2, thread_name_prefix="import-index") as pool:
-        for f in [pool.submit(build, ddl) for _, ddl in defs]:
+        for f in [pool.submit(build, ddl) for _, ddl in defs if not _is_constraint(ddl)]:
             f.result()
+    for name, ddl in defs:
+        if not _is_constraint(ddl):
+            continue
+        # Added NOT VALID (enforced for new rows at once, idempotent for a resume), then validated by one
+        # join. Rows come only from this import's own customers; a failed validation (an orphan from a
+        # concurrent hard delete) leaves the key enforced-but-unvalidated and is logged, not raised.
+        exists = db.one(
+            "SELECT 1 FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
+            "WHERE t.oid = %s::regclass AND k.conname = %s",
+            (f"{db.s}.contacts", name),
+        )
+        if not exists:
+            db.run(ddl + " NOT VALID")
+            db.conn.commit()
+        try:
+            db.run(f'ALTER TABLE {db.s}.contacts VALIDATE CONSTRAINT "{name}"')
+            db.conn.commit()
+        except psycopg.errors.ForeignKeyViolation:
+            db.conn.rollback()
+            log.exception("import %s: foreign key %s left NOT VALID", import_id, name)
     db.run(
         f"UPDATE {db.s}.import_jobs SET checkpoint = checkpoint - 'dropped_indexes' WHERE id = %s",
         (import_id,),

@@ -90,3 +90,11 @@ def test_superadmin_cannot_search_tenant_data(db: Session, crm: Crm) -> None:
 
     with pytest.raises(Forbidden):
         search.search(db, replace(crm.admin, role="superadmin"), "joao")
+
+
+def test_renamed_customer_is_found_with_one_typo(db: Session, crm: Crm, people: dict[str, int]) -> None:
+    from app.crm.customers import CustomerUpdate, update_customer
+
+    update_customer(db, crm.admin, people["joana"], CustomerUpdate(name="Joana Wanderley Bastos"))
+    db.flush()
+    assert ids(db, crm.admin, "joana wanderlei") == [people["joana"]]

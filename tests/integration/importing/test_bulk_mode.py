@@ -1,5 +1,6 @@
-"""First big import into an empty tenant: secondary indexes dropped, rebuilt identical at the end,
-also after a failure, and by the resume after a worker that died without cleaning up."""
+"""First big import into an empty tenant: secondary indexes and the contacts foreign key dropped,
+restored identical (and validated) at the end, also after a failure, and by the resume after a worker
+that died without cleaning up."""
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +13,7 @@ HEAD = "Nome;Telefone 1;E-mail\n"
 
 
 def index_defs(schema: str) -> list[str]:
+    """Index definitions of customers/contacts, then the contacts foreign keys (with their validation)."""
     with session(schema) as db:
         rows = db.exec(
             text(
@@ -20,7 +22,16 @@ def index_defs(schema: str) -> list[str]:
             ),
             params={"s": schema},
         ).all()
-    return [r[0] for r in rows]
+        fks = db.exec(
+            text(
+                "SELECT k.conname || ' ' || pg_get_constraintdef(k.oid) || ' valid=' || k.convalidated "
+                "FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
+                "JOIN pg_namespace n ON n.oid = t.relnamespace "
+                "WHERE n.nspname = :s AND t.relname = 'contacts' AND k.contype = 'f' ORDER BY k.conname"
+            ),
+            params={"s": schema},
+        ).all()
+    return [r[0] for r in rows] + [r[0] for r in fks]
 
 
 class WorkerKilled(BaseException):

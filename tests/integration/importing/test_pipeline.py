@@ -295,3 +295,28 @@ def test_reimport_of_a_file_with_duplicates_has_no_false_conflicts(run_import) -
     identity(again)
     assert (first["created"], first["duplicates"], first["conflicts"]) == (2, 2, 0)
     assert (again["unchanged"], again["duplicates"], again["conflicts"], again["missing"]) == (2, 2, 0, 0)
+
+
+def test_imported_names_are_found_with_one_typo(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+    """The import records its names' words for typo correction (no trigger does it since t0004)."""
+    from app.search.postgres import PostgresSearch
+
+    search = PostgresSearch()
+    r = run_import(
+        HEAD + "Valdomiro Quaresma Tavares;(11) 98765-4321;;;;;\nBenedita Amaral;(21) 3333-4444;;;;;\n",
+        source="legado",
+    )
+    assert r["created"] == 2
+    admin = tenant.actor("admin")
+    with session(tenant.schema) as db:
+        hits = [h.name for h in search.search(db, admin, "valdomiro quaresna")]  # one letter wrong
+        assert hits == ["Valdomiro Quaresma Tavares"]
+        assert [h.name for h in search.search(db, admin, "benedita amarak")] == ["Benedita Amaral"]
+    # A re-import that renames a customer: the new name's words are known too.
+    run_import(
+        HEAD + "Valdomiro Quaresma Teixeira;(11) 98765-4321;;;;;\n", source="legado", dedupe="keep-last"
+    )
+    with session(tenant.schema) as db:
+        assert [h.name for h in search.search(db, admin, "teixeira valdomirp")] == [
+            "Valdomiro Quaresma Teixeira"
+        ]
