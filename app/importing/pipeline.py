@@ -40,6 +40,7 @@ from app.importing.emails import normalise_emails
 from app.importing.mapping import fold
 from app.importing.phones import normalise_phones
 from app.importing.report import Counters
+from app.search import sync as search_sync
 from app.search.postgres import name_words_sql
 from app.storage import Storage, get_storage
 from tenants.database import engine
@@ -1149,11 +1150,15 @@ def run(
             log.info("import %s in %s is already running elsewhere", import_id, schema)
             return {}
         try:
-            return _run_locked(db, schema, import_id, storage, on_progress)
+            report = _run_locked(db, schema, import_id, storage, on_progress)
         finally:
             conn.rollback()
             db.run("SELECT pg_advisory_unlock(hashtext(%s), %s)", (schema, import_id))
             conn.commit()
+    # The pipeline writes with raw SQL, outside any Session: rebuild the external index (if any).
+    if (report.get("created") or report.get("updated")) and search_sync.external_index_enabled():
+        search_sync.dispatch(schema, None)
+    return report
 
 
 def _run_locked(
