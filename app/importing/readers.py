@@ -181,8 +181,14 @@ def detect_encoding(sample: bytes) -> str:
 def _looks_binary(text: str) -> bool:
     if not text:
         return False
-    control = sum(1 for c in text[:65536] if ord(c) < 32 and c not in "\t\r\n")
-    return control > max(8, len(text[:65536]) // 50)
+    sample = text[:65536]
+    control = sum(1 for c in sample if ord(c) < 32 and c not in "\t\r\n")
+    if control > max(8, len(sample) // 50):
+        return True
+    # Bytes with no control characters can still be garbage (e.g. a run of one high byte decodes as
+    # "¥¥¥…" in cp1252); a real export, even a Portuguese one, is mostly ASCII letters and digits.
+    alnum = sum(1 for c in sample if c.isascii() and c.isalnum())
+    return len(sample) >= 64 and alnum * 10 < len(sample)
 
 
 def detect_delimiter(lines: list[str]) -> str:

@@ -214,3 +214,16 @@ def test_fuzz_xlsx_reader_never_crashes(tmp_path: Path, data: bytes) -> None:
         info = readers.inspect_file(path, "fuzz.xlsx")
         list(readers.iter_batches(path, info))
         raise Invalid("file", "ok")
+
+
+def test_a_run_of_one_high_byte_is_binary_not_a_one_column_csv(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from app.errors import Invalid
+    from app.importing.readers import inspect_csv
+
+    path = tmp_path / "exportacao.csv"
+    path.write_bytes(b"\xa5" * 4096)
+    with pytest.raises(Invalid) as err:
+        inspect_csv(path)
+    assert "binário" in err.value.message
