@@ -46,10 +46,13 @@ def data_table(
     on_select_all: Any,
     on_open: Any,
     render_cell: Any = None,
+    extra_columns: Any = None,
 ) -> rx.Component:
     """rows: list of dicts with "id"; columns: (key, label, sortable); visible: keys shown.
 
     `render_cell(row, key)` may format a cell; by default the value is printed as text.
+    `extra_columns` is a state list of {"key", "label"} known only at run time (custom fields);
+    their cells read row[key] as text.
     """
     cell = render_cell or (lambda row, key: rx.text(row[key]))
     header = [
@@ -58,6 +61,8 @@ def data_table(
     for key, label, sortable in columns:
         head = sort_header(label, key, sort, on_sort) if sortable else rx.table.column_header_cell(label)
         header.append(rx.cond(visible.contains(key), head, rx.fragment()))
+    if extra_columns is not None:
+        header.append(rx.foreach(extra_columns, lambda c: rx.table.column_header_cell(c["label"])))
 
     def row_view(row: Any) -> rx.Component:
         cells = [
@@ -71,6 +76,15 @@ def data_table(
                     visible.contains(key),
                     rx.table.cell(cell(row, key), on_click=on_open(row["id"]), cursor="pointer"),
                     rx.fragment(),
+                )
+            )
+        if extra_columns is not None:
+            cells.append(
+                rx.foreach(
+                    extra_columns,
+                    lambda c: rx.table.cell(
+                        rx.text(row[c["key"]]), on_click=on_open(row["id"]), cursor="pointer"
+                    ),
                 )
             )
         return rx.table.row(*cells, _hover={"background": "var(--gray-a3)"})

@@ -36,6 +36,14 @@ BULK_OPTIONS = [{"value": k, "label": v} for k, v in customers.BULK_ACTIONS.item
 ALL = "__all__"  # radix select items cannot have an empty value
 
 
+def _fmt_custom(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Sim" if value else "Não"
+    return str(value)
+
+
 def _fmt_doc(doc: str | None) -> str:
     if not doc:
         return ""
@@ -76,6 +84,7 @@ class CustomersState(SessionState):
     owner_options: list[dict[str, str]] = []
     wallet_options: list[dict[str, str]] = []
     custom_options: list[dict[str, str]] = []
+    custom_columns: list[dict[str, str]] = []
     _owner_names: dict[str, str] = {}
     _wallet_names: dict[str, str] = {}
     # dialogs
@@ -126,6 +135,8 @@ class CustomersState(SessionState):
             "score": str(r.score),
             "created_at": _fmt_dt(r.created_at),
             "updated_at": _fmt_dt(r.updated_at),
+            # Custom fields shown as columns are read as cf_<key> (see custom_columns).
+            **{f"cf_{k}": _fmt_custom(v) for k, v in (r.custom or {}).items()},
         }
 
     def _reload(self, cursor: str | None = None) -> None:
@@ -170,10 +181,12 @@ class CustomersState(SessionState):
                 ws = wallets.list_wallets(db, actor)
                 self._wallet_names = {str(w.id): w.name for w in ws}
                 self.wallet_options = [{"value": str(w.id), "label": w.name} for w in ws]
+                definitions = custom_fields.list_fields(db, actor)
                 self.custom_options = [
-                    {"value": d.key, "label": d.label}
-                    for d in custom_fields.list_fields(db, actor)
-                    if d.show_in_filters
+                    {"value": d.key, "label": d.label} for d in definitions if d.show_in_filters
+                ]
+                self.custom_columns = [
+                    {"key": f"cf_{d.key}", "label": d.label} for d in definitions if d.show_in_list
                 ]
         except DomainError as exc:
             return self.fail(exc)
@@ -610,6 +623,7 @@ def customers_page() -> rx.Component:
             s.toggle_all,
             s.open_customer,
             _cell,
+            extra_columns=s.custom_columns,
         ),
         pager(s.has_prev, s.has_next, s.prev_page, s.next_page, s.total_label),
         new_customer_dialog(),

@@ -17,7 +17,7 @@ TARGET = "Maria Aparecida Souza"
 
 def _seed(t: TenantHandle, people: list[tuple[str, str, str | None]]) -> dict[str, int]:
     """Customers created through the service, as an import or the API would; returns name -> id."""
-    from app.crm import customers
+    from app.crm import custom_fields, customers
     from app.crm.contacts import ContactIn
     from app.crm.customers import CustomerIn
     from tenants.database import session, unit_of_work
@@ -25,11 +25,21 @@ def _seed(t: TenantHandle, people: list[tuple[str, str, str | None]]) -> dict[st
     actor = t.actor()
     ids: dict[str, int] = {}
     with session(t.schema) as db, unit_of_work(db):
+        # A custom field shown in the list: its values become a column of /clientes.
+        custom_fields.create_field(
+            db, actor, custom_fields.CustomFieldIn(key="operadora", label="Operadora atual", type="text")
+        )
+    with session(t.schema) as db, unit_of_work(db):
         for name, phone, plan in people:
             row = customers.create_customer(
                 db,
                 actor,
-                CustomerIn(name=name, plan=plan, contacts=[ContactIn(kind="phone", value=phone)]),
+                CustomerIn(
+                    name=name,
+                    plan=plan,
+                    contacts=[ContactIn(kind="phone", value=phone)],
+                    custom={"operadora": "Vivo"},
+                ),
             )
             ids[name] = row.id or 0
     return ids
@@ -60,6 +70,8 @@ def test_find_customer_by_phone_note_followup_opportunity(page: Page, browser: B
     rows = page.locator("#data-table tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(TARGET)
+    expect(page.locator("#data-table thead")).to_contain_text("Operadora atual")
+    expect(rows.first).to_contain_text("Vivo")
     expect(page.locator("#list-total")).to_contain_text("1 clientes")
 
     rows.first.locator("td").nth(1).click()
