@@ -460,33 +460,22 @@ def header_card() -> rx.Component:
     )
 
 
+# (icon, label, dialog): each quick action opens its modal; ids are qa-<dialog> for tests.
+QUICK_ACTIONS = (
+    ("sticky-note", "Nota", "note"),
+    ("calendar-plus", "Agendar retorno", "followup"),
+    ("badge-dollar-sign", "Converter em oportunidade", "opportunity"),
+    ("user-round-check", "Atribuir", "assign"),
+)
+
+
 def quick_actions() -> rx.Component:
     s = CustomerState
     return rx.hstack(
-        rx.button(
-            rx.icon("sticky-note"), "Nota", variant="soft", on_click=s.open_dialog("note"), id="qa-note"
-        ),
-        rx.button(
-            rx.icon("calendar-plus"),
-            "Agendar retorno",
-            variant="soft",
-            on_click=s.open_dialog("followup"),
-            id="qa-followup",
-        ),
-        rx.button(
-            rx.icon("badge-dollar-sign"),
-            "Converter em oportunidade",
-            variant="soft",
-            on_click=s.open_dialog("opportunity"),
-            id="qa-opportunity",
-        ),
-        rx.button(
-            rx.icon("user-round-check"),
-            "Atribuir",
-            variant="soft",
-            on_click=s.open_dialog("assign"),
-            id="qa-assign",
-        ),
+        *[
+            rx.button(rx.icon(icon), label, variant="soft", on_click=s.open_dialog(name), id=f"qa-{name}")
+            for icon, label, name in QUICK_ACTIONS
+        ],
         wrap="wrap",
         spacing="2",
     )
