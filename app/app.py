@@ -7,6 +7,7 @@ import reflex as rx
 from app.api import api
 from app.pages.base import PAGES
 from app.pages.login import LoginState, SignupState, login_page, signup_page
+from app.settings import get_settings
 from components.theme import STYLE
 
 # Screens register themselves with @page on import; optional ones may not exist yet.
@@ -42,3 +43,9 @@ app.add_page(
 )
 for render, route, title, on_load in PAGES:
     app.add_page(render, route=route, title=title, on_load=on_load)
+
+if not get_settings().redis_url:
+    # Embedded mode has no taskiq worker or scheduler process: the backend sweeps reminders itself.
+    from tasks.notifications import reminder_loop
+
+    app.register_lifespan_task(reminder_loop)

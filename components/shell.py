@@ -75,10 +75,109 @@ def sidebar(nav: Any, current: Any, org_name: Any) -> rx.Component:
     )
 
 
-def top_bar(title: str, user_label: Any, on_logout: Any) -> rx.Component:
+def notification_item(item: Any, on_select: Any) -> rx.Component:
+    unread = item["unread"] != ""
+    return rx.box(
+        rx.hstack(
+            rx.box(
+                width="8px",
+                height="8px",
+                min_width="8px",
+                border_radius="999px",
+                margin_top="6px",
+                background=rx.cond(unread, PRIMARY, "transparent"),
+            ),
+            rx.vstack(
+                rx.text(item["title"], size="2", weight=rx.cond(unread, "bold", "regular")),
+                rx.text(item["body"], size="1", color_scheme="gray"),
+                rx.text(item["when"], size="1", color_scheme="gray"),
+                spacing="0",
+                align="start",
+            ),
+            spacing="2",
+            align="start",
+        ),
+        on_click=on_select(item["id"]),
+        cursor="pointer",
+        padding="8px",
+        border_radius="6px",
+        width="100%",
+        _hover={"background": "var(--gray-a3)"},
+        class_name="notification-item",
+    )
+
+
+def notification_bell(
+    unread_label: Any, items: Any, open_: Any, on_open_change: Any, on_select: Any, on_mark_all: Any
+) -> rx.Component:
+    """The bell with the unread count; opens the latest notifications (click one to open its link)."""
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.box(
+                rx.icon_button(
+                    rx.icon("bell"), variant="ghost", aria_label="Notificações", id="notification-bell"
+                ),
+                rx.cond(
+                    unread_label != "",
+                    rx.badge(
+                        unread_label,
+                        color_scheme="red",
+                        variant="solid",
+                        radius="full",
+                        size="1",
+                        position="absolute",
+                        top="-6px",
+                        right="-8px",
+                        pointer_events="none",
+                        id="notification-count",
+                    ),
+                ),
+                position="relative",
+            ),
+        ),
+        rx.popover.content(
+            rx.vstack(
+                rx.hstack(
+                    rx.text("Notificações", weight="bold"),
+                    rx.spacer(),
+                    rx.button(
+                        "Marcar todas como lidas",
+                        size="1",
+                        variant="ghost",
+                        on_click=on_mark_all,
+                        disabled=unread_label == "",
+                        id="notifications-mark-all",
+                    ),
+                    width="100%",
+                    align="center",
+                ),
+                rx.cond(
+                    items.length() > 0,
+                    rx.vstack(
+                        rx.foreach(items, lambda item: notification_item(item, on_select)),
+                        spacing="1",
+                        width="100%",
+                        max_height="420px",
+                        overflow_y="auto",
+                    ),
+                    rx.text("Nenhuma notificação.", size="2", color_scheme="gray"),
+                ),
+                spacing="2",
+                width="100%",
+                id="notification-list",
+            ),
+            width="360px",
+        ),
+        open=open_,
+        on_open_change=on_open_change,
+    )
+
+
+def top_bar(title: str, user_label: Any, on_logout: Any, bell: rx.Component | None = None) -> rx.Component:
     return rx.hstack(
         rx.heading(title, size="6"),
         rx.spacer(),
+        *([bell] if bell is not None else []),
         color_mode_toggle(),
         rx.menu.root(
             rx.menu.trigger(
@@ -106,12 +205,13 @@ def app_shell(
     user_label: Any,
     on_logout: Any,
     ready: Any,
+    bell: rx.Component | None = None,
 ) -> rx.Component:
     """Sidebar + top bar around `content`; renders a spinner until the session is confirmed."""
     return rx.hstack(
         sidebar(nav, current, org_name),
         rx.box(
-            top_bar(title, user_label, on_logout),
+            top_bar(title, user_label, on_logout, bell),
             rx.cond(ready, content, rx.center(rx.spinner(size="3"), padding="64px")),
             flex="1",
             padding="24px 32px",

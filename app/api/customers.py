@@ -165,7 +165,7 @@ def count_customers(body: CustomerFilter, actor: TenantActor, db: TenantDB) -> d
 @router.post("/clientes", response_model=CustomerRow, status_code=201, summary="Cria cliente")
 def create_customer(body: CustomerIn, actor: TenantActor, db: TenantDB) -> CustomerRow:
     customer = customers.create_customer(db, actor, body)
-    return CustomerRow.model_validate(customer.model_dump())
+    return customers.customer_row(db, customer)
 
 
 @router.get("/clientes/{customer_id}", response_model=CustomerDetail, summary="Perfil do cliente")
@@ -176,7 +176,7 @@ def get_customer(customer_id: int, actor: TenantActor, db: TenantDB) -> Customer
 @router.put("/clientes/{customer_id}", response_model=CustomerRow, summary="Altera cliente")
 def update_customer(customer_id: int, body: CustomerUpdate, actor: TenantActor, db: TenantDB) -> CustomerRow:
     customer = customers.update_customer(db, actor, customer_id, body)
-    return CustomerRow.model_validate(customer.model_dump())
+    return customers.customer_row(db, customer)
 
 
 @router.delete("/clientes/{customer_id}", status_code=204, summary="Exclui cliente (lógica)")

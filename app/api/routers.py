@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.api.auth import router as auth_router
 from app.api.customers import router as customers_router
 from app.api.imports import router as imports_router
+from app.api.notifications import router as notifications_router
 from app.api.platform import router as platform_router
 from app.api.tenant_admin import router as tenant_admin_router
 from app.api.workspace import router as workspace_router
@@ -16,4 +17,5 @@ ALL: list[APIRouter] = [
     customers_router,
     workspace_router,
     imports_router,
+    notifications_router,
 ]

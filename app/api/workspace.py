@@ -280,6 +280,30 @@ def update_template(
     return templates.update_template(db, actor, template_id, body)
 
 
+@router.post(
+    "/modelos/previa",
+    response_model=templates.TemplatePreview,
+    tags=["modelos"],
+    summary="Pré-visualizar um texto ainda não salvo",
+)
+def preview_text(
+    body: templates.TextPreviewIn, actor: TenantActor, db: TenantDB
+) -> templates.TemplatePreview:
+    return templates.preview_text(db, actor, body.subject, body.body, body.customer_id)
+
+
+@router.post(
+    "/modelos/{template_id}/previa",
+    response_model=templates.TemplatePreview,
+    tags=["modelos"],
+    summary="Pré-visualizar o modelo para um cliente (ou com valores de exemplo)",
+)
+def preview_template(
+    template_id: int, body: templates.PreviewIn, actor: TenantActor, db: TenantDB
+) -> templates.TemplatePreview:
+    return templates.preview_template(db, actor, template_id, body.customer_id)
+
+
 @router.delete("/modelos/{template_id}", status_code=204, tags=["modelos"])
 def delete_template(template_id: int, actor: TenantActor, db: TenantDB) -> Response:
     templates.delete_template(db, actor, template_id)

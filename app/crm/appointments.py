@@ -1,10 +1,10 @@
 """Appointments and follow-ups: stored in UTC, entered and shown in the user's time zone (zoneinfo)."""
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
@@ -162,6 +162,9 @@ def update_appointment(
     appt.ends_at = appt.starts_at + duration
     if "remind_minutes" in sent:
         appt.remind_minutes = sent["remind_minutes"]
+    if (appt.starts_at, appt.remind_minutes) != (before["starts_at"], before["remind_minutes"]):
+        # Rescheduled: the new time gets its own reminder.
+        appt.reminded_at = None
     if sent.get("done") is not None:
         appt.done_at = utcnow() if sent["done"] else None
     appt.updated_at = utcnow()
@@ -238,20 +241,58 @@ def _agenda_item(a: Appointment, customer_name: str | None, tz: ZoneInfo, now: d
     )
 
 
-def due_reminders(db: Session, now: datetime | None = None, window_minutes: int = 5) -> list[dict[str, Any]]:
-    """Open appointments whose reminder time falls in the next window (for a scheduler task)."""
+# A sweep that was down (deploy, crash) still reminds of what started this recently; older is moot.
+REMINDER_GRACE = timedelta(minutes=30)
+# remind_minutes is validated to at most a week, so nothing further out can be due.
+_MAX_REMIND = timedelta(days=7)
+
+
+class DueReminder(BaseModel):
+    appointment_id: int
+    owner_id: int
+    customer_id: int | None
+    title: str
+    kind: str
+    starts_at: datetime  # UTC
+    time_zone: str
+
+
+def claim_due_reminders(db: Session, now: datetime | None = None) -> list[DueReminder]:
+    """Mark the open appointments whose reminder time has come as reminded, and return them.
+
+    One set-based UPDATE ... WHERE reminded_at IS NULL ... RETURNING: when two sweeps race, the second
+    waits on the row locks, re-checks the condition after the first commits and skips those rows, so a
+    reminder is claimed exactly once. The caller commits together with the notifications it creates.
+    """
     now = now or utcnow()
-    rows = db.exec(
-        select(Appointment).where(
-            col(Appointment.done_at).is_(None),
-            col(Appointment.remind_minutes).is_not(None),
-            col(Appointment.starts_at) > now,
-            col(Appointment.starts_at) <= now + timedelta(days=7),
+    a = Appointment
+    remind_at = col(a.starts_at) - func.make_interval(0, 0, 0, 0, 0, a.remind_minutes)
+    # ORM-enabled UPDATE: objects already loaded in this session see reminded_at too.
+    stmt = (
+        update(a)
+        .where(
+            col(a.reminded_at).is_(None),
+            col(a.done_at).is_(None),
+            col(a.remind_minutes).is_not(None),
+            col(a.owner_id).is_not(None),
+            # The starts_at range keeps the scan on ix_appointments_remind_pending.
+            col(a.starts_at) > now - REMINDER_GRACE,
+            col(a.starts_at) <= now + _MAX_REMIND,
+            remind_at <= now,
         )
-    ).all()
-    out = []
-    for a in rows:
-        remind_at = a.starts_at - timedelta(minutes=a.remind_minutes or 0)
-        if now <= remind_at < now + timedelta(minutes=window_minutes):
-            out.append({"id": a.id, "owner_id": a.owner_id, "title": a.title, "starts_at": a.starts_at})
-    return out
+        .values(reminded_at=now)
+        .returning(a.id, a.owner_id, a.customer_id, a.title, a.kind, a.starts_at, a.time_zone)
+    )
+    rows = db.exec(stmt).all()  # type: ignore[call-overload]
+    return [
+        DueReminder(
+            appointment_id=r.id,
+            owner_id=r.owner_id,
+            customer_id=r.customer_id,
+            title=r.title,
+            kind=r.kind,
+            starts_at=r.starts_at,
+            time_zone=r.time_zone,
+        )
+        for r in sorted(rows, key=lambda r: (r.starts_at, r.id))
+    ]

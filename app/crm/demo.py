@@ -237,17 +237,26 @@ _CUSTOMER_COLUMNS = (
     "owner_id",
     "score",
     "custom",
-    "tags",
     "source",
     "source_key",
     "created_at",
     "updated_at",
 )
 
-_ANALYZE = ("customers", "contacts", "interactions", "conversations", "messages", "appointments")
+_ANALYZE = (
+    "interactions",
+    "contacts",
+    "customers",
+    "customer_tags",
+    "messages",
+    "conversations",
+    "appointments",
+)
 # {s} is the tenant schema (validated by is_tenant_schema before use); values go as parameters.
 SQL = {
-    "tag": 'INSERT INTO "{s}".tags (name, color) VALUES (%s, %s) ON CONFLICT DO NOTHING',
+    "tag": """
+        INSERT INTO "{s}".tags (name, color) VALUES (%s, %s)
+        ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id""",
     "wallet": """
         INSERT INTO "{s}".wallets (name, description) VALUES (%s, '')
         ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id""",
@@ -261,12 +270,25 @@ SQL = {
         SELECT i.indexname, i.indexdef FROM pg_indexes i
         JOIN pg_namespace n ON n.nspname = i.schemaname
         JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = n.oid
-        WHERE i.schemaname = %s AND i.tablename IN ('customers', 'contacts', 'interactions')
+        WHERE i.schemaname = %s AND i.tablename IN ('customers', 'contacts', 'interactions', 'customer_tags')
           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)""",
     "foreign_keys": """
         SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k
         JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = %s AND k.contype = 'f' AND c.relname IN ('contacts', 'interactions')""",
+        WHERE n.nspname = %s AND k.contype = 'f'
+          AND c.relname IN ('customers', 'contacts', 'interactions', 'customer_tags')""",
+    # About 30% of customers get one tag and 10% two (distinct), picked by hashing the id: set-based,
+    # reproducible, and no per-row work in Python.
+    "customer_tags": """
+        INSERT INTO "{s}".customer_tags (customer_id, tag_id, created_at)
+        SELECT c.id, ids[1 + (pick + CASE WHEN g = 1 THEN 0 ELSE 1 + c.id %% (n - 1) END) %% n], c.created_at
+        FROM (SELECT %s::bigint[] AS ids, cardinality(%s::bigint[]) AS n) t
+        CROSS JOIN "{s}".customers c
+        CROSS JOIN LATERAL (
+            SELECT abs(hashint8(c.id)::bigint) %% 100 AS dice, abs(hashint8(c.id + 7919)::bigint) AS pick
+        ) h
+        CROSS JOIN generate_series(1, 2) g
+        WHERE g <= CASE WHEN dice < 30 THEN 1 WHEN dice >= 90 THEN 2 ELSE 0 END""",
     # Phone numbers embed the customer id, so they are unique as the real dedupe key demands.
     "phones": """
         INSERT INTO "{s}".contacts (customer_id, kind, value, is_primary, opt_out, created_at)
@@ -376,7 +398,6 @@ def _users(tenant: Tenant, agents: int) -> list[int]:
 def _customer_lines(n: int, owners: list[int], wallet_ids: list[int], rng: random.Random) -> Iterator[str]:
     """COPY text-format lines, built directly (write_row per row costs more than the data)."""
     now = datetime.now(UTC)
-    tag_names = [t for t, _ in TAGS]
     # A wallet is a portfolio: most of an agent's customers sit in the agent's home wallet.
     home = {o: wallet_ids[k % len(wallet_ids)] for k, o in enumerate(owners)}
     span = 730 * 86400
@@ -394,27 +415,24 @@ def _customer_lines(n: int, owners: list[int], wallet_ids: list[int], rng: rando
         age = rng.random() * span
         created = now - timedelta(seconds=age)
         updated = created + timedelta(seconds=age * rng.random())
-        k = rng.random()
-        tags = (
-            "{" + rng.choice(tag_names) + "}"
-            if k < 0.3
-            else ("{}" if k < 0.9 else _pg_array(rng.sample(tag_names, 2)))
-        )
         yield (
             f"{name}\t{trade}\t{document}\t{kind}\t{rng.choice(STATUSES)}\t{rng.choice(PLANS)}\t{wallet}\t"
-            f"{owner}\t{rng.randint(0, 1000)}\t{custom}\t{tags}\tdemo\t{i + 1}\t{created.isoformat()}\t"
+            f"{owner}\t{rng.randint(0, 1000)}\t{custom}\tdemo\t{i + 1}\t{created.isoformat()}\t"
             f"{updated.isoformat()}\n"
         )
 
 
-def _parallel(dsn: str, units: list[list[tuple[str, Any]]], workers: int = 2) -> None:
-    """Run units (lists of (sql, params)) on `workers` connections, each unit in its own transaction."""
+def _parallel(
+    dsn: str, units: list[list[tuple[str, Any]]], workers: int = 2, autocommit: bool = False
+) -> None:
+    """Run units (lists of (sql, params)) on `workers` connections, each unit in its own transaction
+    (or none with `autocommit`, for VACUUM)."""
     pending: queue.SimpleQueue[list[tuple[str, Any]]] = queue.SimpleQueue()
     for unit in units:
         pending.put(unit)
 
     def worker() -> None:
-        with psycopg.connect(dsn) as conn:
+        with psycopg.connect(dsn, autocommit=autocommit) as conn:
             conn.execute("SET maintenance_work_mem = '256MB'")
             conn.execute("SET synchronous_commit = off")
             while True:
@@ -422,6 +440,10 @@ def _parallel(dsn: str, units: list[list[tuple[str, Any]]], workers: int = 2) ->
                     unit = pending.get_nowait()
                 except queue.Empty:
                     return
+                if autocommit:
+                    for sql, params in unit:
+                        conn.execute(sql, params)
+                    continue
                 with conn.transaction():
                     for sql, params in unit:
                         conn.execute(sql, params)
@@ -466,8 +488,10 @@ def seed_demo(
                     "Esta organização já tem clientes; use uma organização vazia para a demonstração."
                 )
             cur.execute("SET LOCAL synchronous_commit = off")
+            tag_ids = []
             for name, color in TAGS:
                 cur.execute(SQL["tag"].format(s=schema), (name, color))
+                tag_ids.append(cur.fetchone()[0])
             wallet_ids = []
             for name in WALLETS:
                 cur.execute(SQL["wallet"].format(s=schema), (name,))
@@ -505,7 +529,6 @@ def seed_demo(
         # Everything below reads the committed customers; two connections use both cores.
         t = time.perf_counter()
         dsn = database_url()
-        half = interactions_per_customer // 2
         kinds = _pg_array(INTERACTION_KINDS)
         summaries = _pg_array([SUMMARIES[k] for k in INTERACTION_KINDS])
         contacts_unit: list[tuple[str, Any]] = [(SQL["phones"].format(s=schema), None)]
@@ -517,20 +540,36 @@ def seed_demo(
         contacts_unit += [
             (SQL[step].format(s=schema), None) for step in ("conversations", "messages", "appointments")
         ]
-        interaction_units = [
-            [(SQL["interactions"].format(s=schema), (kinds, summaries, interactions_per_customer, lo, hi))]
-            for lo, hi in ((1, half), (half + 1, interactions_per_customer))
-            if lo <= hi
+        contacts_unit.append((SQL["customer_tags"].format(s=schema), (tag_ids, tag_ids)))
+        # Two connections, two units of about the same number of rows (a third unit would run alone
+        # at the end): the first takes `split` interactions per customer, the second the rest plus
+        # contacts, conversations, appointments and tags (about 0.7 rows per customer).
+        split = min(
+            interactions_per_customer, round((interactions_per_customer + contacts_per_customer + 0.7) / 2)
+        )
+        interactions_sql = SQL["interactions"].format(s=schema)
+        interactions_args = (kinds, summaries, interactions_per_customer)
+        units = [
+            [(interactions_sql, (*interactions_args, 1, split))] if split >= 1 else [],
+            [(interactions_sql, (*interactions_args, split + 1, interactions_per_customer))]
+            if split < interactions_per_customer
+            else [],
         ]
+        units[1] += contacts_unit
         weight = {"interactions": 0, "contacts": 1, "customers": 2}
         ordered = sorted(indexes, key=lambda ix: (weight.get(_index_table(ix[1]), 3), "gin" not in ix[1]))
         try:
-            _parallel(dsn, [*interaction_units, contacts_unit])
+            _parallel(dsn, [u for u in units if u])
             timings["contacts_interactions"] = time.perf_counter() - t
             say(f"rebuild {len(indexes)} indexes (2 connections)")
             t = time.perf_counter()
             _parallel(dsn, [[(definition, None)] for _, definition in ordered])
-            _parallel(dsn, [[(_add_fk(schema, *fk), None)] for fk in foreign_keys])
+            # One unit per table: two FKs of one table added at once (customer_tags has two) deadlock.
+            tables = sorted({fk[0] for fk in foreign_keys})
+            _parallel(
+                dsn,
+                [[(_add_fk(schema, *fk), None) for fk in foreign_keys if fk[0] == table] for table in tables],
+            )
             timings["indexes"] = time.perf_counter() - t
         except Exception:
             # The drops were committed with the customers: never leave the tenant without them.
@@ -548,18 +587,10 @@ def seed_demo(
                         fix.execute(_add_fk(schema, *fk))
             raise
         t = time.perf_counter()
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            for table in (
-                "customers",
-                "contacts",
-                "interactions",
-                "conversations",
-                "messages",
-                "appointments",
-            ):
-                cur.execute(f'VACUUM (ANALYZE) "{schema}".{table}')
-        conn.autocommit = False
+        # Biggest first, two at a time; customer_tags needs statistics for the tag filter's plans.
+        _parallel(
+            dsn, [[(f'VACUUM (ANALYZE) "{schema}".{table}', None)] for table in _ANALYZE], autocommit=True
+        )
         timings["analyze"] = time.perf_counter() - t
     finally:
         raw.close()

@@ -1,4 +1,5 @@
-"""The agent's home: open conversations, today's follow-ups (and overdue), recently touched customers."""
+"""The agent's home: open conversations, today's follow-ups (and overdue), unread reminders, recently
+touched customers."""
 
 from datetime import date, datetime
 from typing import Any
@@ -10,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
-from app.crm import appointments, conversations
+from app.crm import appointments, conversations, notifications
 from app.crm.visibility import customer_visible
 from models.base import utcnow
 from models.tenant import Customer, Interaction
@@ -26,6 +27,7 @@ class RecentCustomer(BaseModel):
 class Home(BaseModel):
     conversations: list[conversations.ConversationRow]
     agenda: list[appointments.AgendaItem]
+    reminders: list[notifications.NotificationRow]
     recent: list[RecentCustomer]
     counts: dict[str, Any]
 
@@ -62,13 +64,18 @@ def home(db: Session, actor: Actor, today: date | None = None) -> Home:
     today = today or utcnow().astimezone(ZoneInfo(tz_name)).date()
     open_convs = conversations.list_conversations(db, actor, status="open", mine=True, limit=20)
     agenda = [a for a in appointments.agenda(db, actor, today, "day", tz_name=tz_name) if not a.done]
+    reminders = notifications.list_notifications(
+        db, actor, unread_only=True, kind=notifications.REMINDER, limit=10
+    )
     return Home(
         conversations=open_convs,
         agenda=agenda,
+        reminders=reminders,
         recent=recent_customers(db, actor),
         counts={
             "open_conversations": len(open_convs),
             "overdue": sum(1 for a in agenda if a.overdue),
             "today": sum(1 for a in agenda if not a.overdue),
+            "reminders": len(reminders),
         },
     )

@@ -1,14 +1,21 @@
-"""Tags (etiquetas): definitions here, membership in customers.tags (renames and deletes propagate)."""
+"""Tags (etiquetas): definitions, and membership in customer_tags (one row per customer and tag).
+
+Membership is keyed by tag id, so a rename is one row in `tags` and a delete cascades; neither
+touches the customers table.
+"""
+
+from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, update
+from sqlalchemy import BigInteger, ColumnElement, Text, cast, delete, exists, func, literal
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.errors import Conflict, Invalid, NotFound
-from models.tenant import Customer, Tag
+from models.tenant import Customer, CustomerTag, Tag
 
 COLORS = ("gray", "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink")
 
@@ -55,13 +62,6 @@ def update_tag(db: Session, actor: Actor, tag_id: int, data: TagIn) -> Tag:
         raise NotFound("Etiqueta não encontrada.")
     name = _validate(db, data, tag.id)
     before = tag.model_dump()
-    if name != tag.name:
-        table = Customer.__table__
-        db.exec(  # type: ignore[call-overload]
-            update(table)
-            .where(table.c.tags.contains([tag.name]))
-            .values(tags=func.array_replace(table.c.tags, tag.name, name))
-        )
     tag.name, tag.color = name, data.color
     db.add(tag)
     record(db, actor, "tag.update", "tag", tag.id, before, tag)
@@ -73,11 +73,72 @@ def delete_tag(db: Session, actor: Actor, tag_id: int) -> None:
     tag = db.get(Tag, tag_id)
     if tag is None:
         raise NotFound("Etiqueta não encontrada.")
-    table = Customer.__table__
-    db.exec(  # type: ignore[call-overload]
-        update(table)
-        .where(table.c.tags.contains([tag.name]))
-        .values(tags=func.array_remove(table.c.tags, tag.name))
-    )
     record(db, actor, "tag.delete", "tag", tag.id, tag, None)
-    db.delete(tag)
+    db.delete(tag)  # customer_tags rows go with it (ON DELETE CASCADE)
+
+
+# ---------------------------------------------------------------- membership
+def any_of(names: list[str]) -> ColumnElement[bool]:
+    """SQL predicate on customers: the customer carries at least one of these tag names."""
+    ct, t = CustomerTag.__table__, Tag.__table__
+    return exists(
+        select(1)
+        .select_from(ct.join(t, t.c.id == ct.c.tag_id))
+        .where(ct.c.customer_id == Customer.__table__.c.id, t.c.name.in_(names))
+    )
+
+
+def names_column() -> ColumnElement[list[str]]:
+    """A correlated ARRAY(...) of the customer's tag names, sorted; for streams (export)."""
+    ct, t = CustomerTag.__table__, Tag.__table__
+    inner = (
+        select(func.array_agg(aggregate_order_by(t.c.name, t.c.name)))
+        .select_from(ct.join(t, t.c.id == ct.c.tag_id))
+        .where(ct.c.customer_id == Customer.__table__.c.id)
+        .scalar_subquery()
+    )
+    return func.coalesce(inner, cast([], ARRAY(Text)))
+
+
+def names_of(db: Session, customer_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Tag names (sorted) of these customers; one query for a whole page of rows."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    ct, t = CustomerTag.__table__, Tag.__table__
+    rows = db.exec(  # type: ignore[call-overload]
+        select(ct.c.customer_id, func.array_agg(aggregate_order_by(t.c.name, t.c.name)))
+        .select_from(ct.join(t, t.c.id == ct.c.tag_id))
+        .where(ct.c.customer_id.in_(ids))
+        .group_by(ct.c.customer_id)
+    )
+    found = {cid: list(names) for cid, names in rows}
+    return {i: found.get(i, []) for i in ids}
+
+
+def set_names(db: Session, customer_id: int, names: list[str]) -> tuple[list[str], list[str]]:
+    """Make the customer's tags exactly `names` (already validated); returns (added, removed).
+
+    Only customer_tags changes: the customers row, and so its updated_at, is left alone.
+    """
+    wanted = set(names)
+    current = set(names_of(db, [customer_id]).get(customer_id, []))
+    added, removed = sorted(wanted - current), sorted(current - wanted)
+    ct = CustomerTag.__table__
+    if removed:
+        db.exec(  # type: ignore[call-overload]
+            delete(ct).where(
+                ct.c.customer_id == customer_id,
+                ct.c.tag_id.in_(select(Tag.id).where(col(Tag.name).in_(removed))),
+            )
+        )
+    if added:
+        db.exec(  # type: ignore[call-overload]
+            insert(ct)
+            .from_select(
+                ["customer_id", "tag_id"],
+                select(literal(customer_id, BigInteger), Tag.id).where(col(Tag.name).in_(added)),
+            )
+            .on_conflict_do_nothing()
+        )
+    return added, removed

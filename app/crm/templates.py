@@ -10,6 +10,7 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import custom_fields
+from app.crm.visibility import get_visible_customer
 from app.errors import Conflict, Invalid, NotFound
 from models.base import utcnow
 from models.tenant import Customer, Template
@@ -150,3 +151,112 @@ def variables_for(customer: Customer) -> dict[str, Any]:
 def render(text: str, values: dict[str, Any]) -> str:
     """Fill {{variables}}; a missing value renders empty rather than leaking the placeholder."""
     return _VAR.sub(lambda m: str(values.get(m.group(1), "") or ""), text)
+
+
+# ---------------------------------------------------------------- preview
+# What a preview shows when no customer is chosen: plausible values, clearly an example.
+SAMPLE_VALUES = {
+    "nome": "Maria da Silva",
+    "primeiro_nome": "Maria",
+    "razao_social": "Silva Telecom Ltda",
+    "nome_fantasia": "Silva Telecom",
+    "documento": "12.345.678/0001-95",
+    "plano_atual": "Controle 20 GB",
+    "status": "ativo",
+}
+_SAMPLE_BY_TYPE = {"number": "42", "date": "31/12/2025", "bool": "Sim"}
+
+
+class PreviewPart(BaseModel):
+    text: str
+    # text: the template's own words | value: a filled variable | empty: a known variable with no
+    # value for this customer (sends as nothing) | unknown: not a variable the template may use
+    kind: str
+    variable: str | None = None
+
+
+class TemplatePreview(BaseModel):
+    subject: str | None
+    body: str
+    subject_parts: list[PreviewPart]
+    body_parts: list[PreviewPart]
+    customer_id: int | None
+    customer_name: str | None
+    sample: bool  # True: sample values, no customer chosen
+    unknown: list[str]  # variables nobody can fill: the send would leave them empty
+    empty: list[str]  # known variables this customer has no value for
+
+
+class PreviewIn(BaseModel):
+    customer_id: int | None = None
+
+
+class TextPreviewIn(PreviewIn):
+    subject: str | None = Field(default=None, max_length=300)
+    body: str = Field(max_length=20_000)
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Sim" if value else "Não"
+    return str(value)
+
+
+def _parts(text: str, values: dict[str, Any], known: set[str]) -> list[PreviewPart]:
+    parts: list[PreviewPart] = []
+    pos = 0
+    for m in _VAR.finditer(text):
+        if m.start() > pos:
+            parts.append(PreviewPart(text=text[pos : m.start()], kind="text"))
+        name = m.group(1)
+        if name not in known:
+            # Shown as typed, so the author sees exactly which placeholder is wrong.
+            parts.append(PreviewPart(text=m.group(0), kind="unknown", variable=name))
+        else:
+            value = _display(values.get(name))
+            parts.append(PreviewPart(text=value, kind="value" if value else "empty", variable=name))
+        pos = m.end()
+    if pos < len(text):
+        parts.append(PreviewPart(text=text[pos:], kind="text"))
+    return parts
+
+
+def preview_text(
+    db: Session, actor: Actor, subject: str | None, body: str, customer_id: int | None = None
+) -> TemplatePreview:
+    """Render a subject/body for one visible customer (or sample values), flagging unknown variables."""
+    actor.require(Perm.CUSTOMERS_READ)
+    definitions = custom_fields.definitions(db)
+    known = set(BUILTIN_VARIABLES) | {d.key for d in definitions}
+    customer = get_visible_customer(db, actor, customer_id) if customer_id is not None else None
+    if customer is not None:
+        values = variables_for(customer)
+    else:
+        values = {
+            **{d.key: _SAMPLE_BY_TYPE.get(d.type, f"[{d.label}]") for d in definitions},
+            **SAMPLE_VALUES,
+        }
+    body_parts = _parts(body, values, known)
+    subject_parts = _parts(subject, values, known) if subject else []
+    used = subject_parts + body_parts
+    return TemplatePreview(
+        subject="".join(p.text for p in subject_parts) if subject else None,
+        body="".join(p.text for p in body_parts),
+        subject_parts=subject_parts,
+        body_parts=body_parts,
+        customer_id=customer.id if customer else None,
+        customer_name=customer.name if customer else None,
+        sample=customer is None,
+        unknown=list(dict.fromkeys(p.variable for p in used if p.kind == "unknown" and p.variable)),
+        empty=list(dict.fromkeys(p.variable for p in used if p.kind == "empty" and p.variable)),
+    )
+
+
+def preview_template(
+    db: Session, actor: Actor, template_id: int, customer_id: int | None = None
+) -> TemplatePreview:
+    """A saved template rendered for a customer (or sample values); see preview_text."""
+    template = get_template(db, actor, template_id)
+    return preview_text(db, actor, template.subject, template.body, customer_id)

@@ -21,6 +21,7 @@ import io
 import json
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -373,35 +374,37 @@ def _setup_temp(db: Db) -> None:
     )
 
 
+# Lookups probe the unique/btree indexes once per key, in key order (neighbouring keys share index
+# pages). Left to itself the planner prefers hashing a sequential scan of the whole table for a batch
+# of 40k keys: cheaper at 500k contacts, but a cost that grows with the tenant on every batch (the
+# super-linear 2M-row import), so hash and merge joins are switched off for these statements only.
+_INDEX_PROBE = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+
+
 def _lookup_existing(db: Db, keys: pl.DataFrame, import_id: int) -> pl.DataFrame:
     """(key, cid) for keys already owned by a customer: index lookups through uq_contacts_kind_value."""
-    out = []
-    for kind in ("phone", "email"):
-        values = keys.filter(pl.col("kind") == kind).get_column("value").unique().to_list()
-        if not values:
-            continue
-        rows = db.all(
-            f"SELECT value, customer_id FROM {db.s}.contacts WHERE kind = %s AND value = ANY(%s)",
-            (kind, values),
-        )
-        if rows:
-            out.append(
-                pl.DataFrame(rows, schema={"value": pl.String, "cid": pl.Int64}, orient="row").with_columns(
-                    key=pl.lit(kind[0]) + pl.col("value")
-                )
-            )
-    if not out:
+    wanted = keys.select("kind", "value").unique().sort("kind", "value")
+    if wanted.height == 0:
         return pl.DataFrame(schema={"key": pl.String, "cid": pl.Int64})
-    return pl.concat(out).select("key", "cid")
+    db.run(_INDEX_PROBE)
+    rows = db.all(
+        f"SELECT c.kind, c.value, c.customer_id FROM unnest(%s::text[], %s::text[]) AS k(kind, value) "
+        f"JOIN {db.s}.contacts c ON c.kind = k.kind AND c.value = k.value",
+        (wanted.get_column("kind").to_list(), wanted.get_column("value").to_list()),
+    )
+    found = pl.DataFrame(rows, schema={"kind": pl.String, "value": pl.String, "cid": pl.Int64}, orient="row")
+    return found.select(key=pl.col("kind").str.slice(0, 1) + pl.col("value"), cid=pl.col("cid"))
 
 
 def _lookup_source_keys(db: Db, docs: list[str], source: str, import_id: int) -> pl.DataFrame:
     # A document several customers share (colliding CPFs) resolves to the oldest one: without the ORDER
     # BY it was whichever the index returned first, which varied with the heap order of the first import.
+    db.run(_INDEX_PROBE)
     rows = db.all(
-        f"SELECT source_key, id FROM {db.s}.customers WHERE source = %s AND source_key = ANY(%s) "
-        "AND deleted_at IS NULL AND import_id IS DISTINCT FROM %s ORDER BY id",
-        (source, docs, import_id),
+        f"SELECT c.source_key, c.id FROM unnest(%s::text[]) AS d(doc) JOIN {db.s}.customers c "
+        "ON c.source = %s AND c.source_key = d.doc "
+        "WHERE c.deleted_at IS NULL AND c.import_id IS DISTINCT FROM %s ORDER BY c.id",
+        (sorted(docs), source, import_id),
     )
     return pl.DataFrame(rows, schema={"n_document": pl.String, "cid": pl.Int64}, orient="row").unique(
         "n_document", keep="first"
@@ -430,6 +433,7 @@ class Context:
     wallets: dict[str, int]
     lookup_db: bool  # the tenant had contacts before this import
     lookup_source: bool  # earlier imports of this source exist
+    contacts_unindexed: bool = False  # bulk mode dropped uq_contacts_kind_value (rebuilt at the end)
 
 
 def _resolve_wallets(ctx: Context, names: list[str]) -> None:
@@ -445,6 +449,20 @@ def _resolve_wallets(ctx: Context, names: list[str]) -> None:
         ctx.wallets[name] = wid
 
 
+def _resolve_tags(ctx: Context, values: list[str]) -> None:
+    """Creates the tags rows this batch names (customer_tags refers to them by id), on the preparing
+    connection, which commits before the batch is written: two writers inserting one new name in their
+    ordered transactions would wait on each other forever."""
+    if not values:
+        return
+    ctx.db.run(
+        f"INSERT INTO {ctx.db.s}.tags (name, color) SELECT DISTINCT left(btrim(t), 60), 'purple' "
+        "FROM unnest(%s::text[]) AS v(s), unnest(string_to_array(v.s, ',')) AS t WHERE btrim(t) <> '' "
+        "ON CONFLICT (name) DO NOTHING",
+        (values,),
+    )
+
+
 @dataclass
 class Prepared:
     """One batch, normalised and grouped, ready for a writer connection."""
@@ -458,6 +476,7 @@ class Prepared:
     apply: pl.DataFrame | None = None
     contacts: pl.DataFrame | None = None
     depends: bool = False  # touches customers an earlier (maybe uncommitted) batch wrote
+    plain_insert: bool = False  # bulk mode dropped the contacts unique index: no ON CONFLICT
     resume: int = 0
     next_line: int = 0
     bytes_read: int = 0
@@ -571,10 +590,19 @@ def prepare_batch(
         prep.apply = _apply_values(ctx, valid, rows)
         if prep.apply.height and plan.columns("wallet"):
             _resolve_wallets(ctx, prep.apply.get_column("wallet").drop_nulls().unique().to_list())
+        if prep.apply.height and plan.columns("tags"):
+            _resolve_tags(ctx, prep.apply.get_column("tags").drop_nulls().unique().to_list())
         # A contact the database already has would be a no-op ON CONFLICT insert (a re-import is
         # mostly those): not sent. New customers never have one (their keys matched nobody).
         new_keys = keys if in_db is None else keys.join(in_db, on="key", how="anti")
+        if plan.policy != "keep-last":
+            # A key an earlier batch introduced was written then (merge writes every row's keys), or
+            # belongs to rows that are never written (keep-first skips duplicates): never resent, so
+            # each key reaches the contacts insert at most once per import (bulk mode relies on it).
+            # keep-last may write it later, with the customer's last row: it keeps ON CONFLICT.
+            new_keys = new_keys.join(known_keys, on="key", how="anti")
         prep.contacts = _contacts_to_add(ctx, new_keys, rows)
+        prep.plain_insert = ctx.contacts_unindexed
         # keep-first never writes to a customer an earlier batch touched; the other policies may, and
         # then this batch waits for the earlier ones to commit (a row must see the row it updates).
         prep.depends = plan.policy != "keep-first" and bool(rows.get_column("was_seen").any())
@@ -718,36 +746,43 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         if plan.columns("wallet")
         else "NULL::bigint"
     )
+    # Tag names as tags.name holds them; _resolve_tags created the missing tags rows at prepare time.
     tags_expr = (
-        "ARRAY(SELECT DISTINCT btrim(t) FROM unnest(string_to_array(a.tags, ',')) t WHERE btrim(t) <> '')"
+        "ARRAY(SELECT DISTINCT left(btrim(t), 60) FROM unnest(string_to_array(a.tags, ',')) t "
+        "WHERE btrim(t) <> '')"
     )
     # New customers: the name falls back to the first e-mail/phone so the list never shows a blank.
     db.run(
         f"""
         INSERT INTO {db.s}.customers
-            (id, name, document, kind, plan, status, wallet_id, owner_id, tags, custom, source, source_key,
+            (id, name, document, kind, plan, status, wallet_id, owner_id, custom, source, source_key,
              import_id)
         SELECT a.cid,
                COALESCE(a.name, a.fallback, 'Sem nome'),
                a.document, COALESCE(a.kind, 'PF'), a.plan, COALESCE(a.status, 'ativo'), {wallet_ids},
-               a.owner_id, {tags_expr}, COALESCE(jsonb_strip_nulls(a.custom::jsonb), '{{}}'::jsonb), %s,
+               a.owner_id, COALESCE(jsonb_strip_nulls(a.custom::jsonb), '{{}}'::jsonb), %s,
                a.source_key, %s
         FROM imp_apply a WHERE a.is_new
         """,
         (plan.source, plan.import_id),
+    )
+    # Tags live in customer_tags (t0005), never on the customers row.
+    db.run(
+        f"""
+        INSERT INTO {db.s}.customer_tags (customer_id, tag_id)
+        SELECT a.cid, g.id
+        FROM imp_apply a CROSS JOIN LATERAL unnest({tags_expr}) AS x(name)
+        JOIN {db.s}.tags g ON g.name = x.name
+        WHERE a.is_new AND a.tags IS NOT NULL
+        ON CONFLICT DO NOTHING
+        """
     )
     merge = plan.policy == "merge"
 
     def upd(col: str, new: str) -> str:
         # keep-first/keep-last: the file's non-empty value wins; merge: only fill what is empty.
         if merge:
-            return (
-                f"COALESCE(NULLIF(c.{col}::text, '')::{_TYPES[col]}, {new})"
-                if col != "tags"
-                else (f"ARRAY(SELECT DISTINCT x FROM unnest(c.tags || {new}) x)")
-            )
-        if col == "tags":
-            return f"CASE WHEN cardinality({new}) > 0 THEN {new} ELSE c.tags END"
+            return f"COALESCE(NULLIF(c.{col}::text, '')::{_TYPES[col]}, {new})"
         return f"COALESCE({new}, c.{col})"
 
     custom_new = "COALESCE(jsonb_strip_nulls(a.custom::jsonb), '{}'::jsonb)"
@@ -760,7 +795,6 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         "status": upd("status", "a.status"),
         "wallet_id": upd("wallet_id", wallet_ids),
         "owner_id": upd("owner_id", "a.owner_id"),
-        "tags": upd("tags", tags_expr),
         "custom": custom_expr,
     }
     calc_cols = ",\n".join(f"{expr} AS {col}" for col, expr in cols.items())
@@ -768,6 +802,21 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         f"CASE WHEN n.{col} IS DISTINCT FROM c.{col} THEN '{col}' END" for col in cols if col != "kind"
     )
     set_cols = ", ".join(f"{col} = n.{col}" for col in cols)
+    # Tags (customer_tags) of matched customers: merge adds the file's tags; keep-first/keep-last make
+    # them the file's tags when it has any. A tags-only change counts as a change ('tags' in the timeline
+    # row and the report) but does not rewrite the customers row nor bump its updated_at.
+    tags_replace = (
+        ""
+        if merge
+        else f"""
+        , td AS (
+            DELETE FROM {db.s}.customer_tags ct USING tn
+            WHERE ct.customer_id = tn.id AND cardinality(tn.names) > 0
+              AND ct.tag_id NOT IN (SELECT g.id FROM {db.s}.tags g WHERE g.name = ANY(tn.names))
+            RETURNING ct.customer_id
+        )"""
+    )
+    tags_changed = "SELECT customer_id FROM ti" + ("" if merge else " UNION ALL SELECT customer_id FROM td")
     summary = f"Atualizado pela importação #{plan.import_id} ({plan.source})"[:500]
     updated = db.all(
         f"""
@@ -775,30 +824,42 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
             SELECT c.id, {calc_cols}
             FROM imp_apply a JOIN {db.s}.customers c ON c.id = a.cid
             WHERE NOT a.is_new
-        ), d AS (
-            SELECT n.*, array_remove(ARRAY[{changed}], NULL) AS changed
+        ), tn AS (
+            SELECT a.cid AS id, {tags_expr} AS names
+            FROM imp_apply a WHERE NOT a.is_new AND a.tags IS NOT NULL
+        ), ti AS (
+            INSERT INTO {db.s}.customer_tags (customer_id, tag_id)
+            SELECT tn.id, g.id FROM tn CROSS JOIN LATERAL unnest(tn.names) AS x(name)
+            JOIN {db.s}.tags g ON g.name = x.name
+            ON CONFLICT DO NOTHING
+            RETURNING customer_id
+        ){tags_replace}, d AS (
+            SELECT n.*, array_remove(
+                ARRAY[{changed}, CASE WHEN n.id IN ({tags_changed}) THEN 'tags' END], NULL
+            ) AS changed
             FROM n JOIN {db.s}.customers c ON c.id = n.id
         ), u AS (
             UPDATE {db.s}.customers c SET {set_cols}, updated_at = now()
-            FROM d n WHERE c.id = n.id AND cardinality(n.changed) > 0
-            RETURNING c.id, n.changed
+            FROM d n WHERE c.id = n.id AND cardinality(array_remove(n.changed, 'tags')) > 0
         ), t AS (
             INSERT INTO {db.s}.interactions (customer_id, kind, summary, payload, origin, ref_type, ref_id)
-            SELECT u.id, 'import', %s,
-                   jsonb_build_object('import_id', %s::bigint, 'fields', to_jsonb(u.changed)),
+            SELECT d.id, 'import', %s,
+                   jsonb_build_object('import_id', %s::bigint, 'fields', to_jsonb(d.changed)),
                    'system', 'import', %s
-            FROM u
+            FROM d WHERE cardinality(d.changed) > 0
         )
-        SELECT id, changed FROM u
+        SELECT id, changed FROM d WHERE cardinality(changed) > 0
         """,
         (summary, plan.import_id, plan.import_id),
     )
     db.copy_frame("imp_contacts", prep.contacts)
+    # In key order: consecutive inserts land on neighbouring pages of the (kind, value) index.
     db.run(
         f"""
         INSERT INTO {db.s}.contacts (customer_id, kind, value, label, is_primary, import_id)
         SELECT cid, kind, value, label, COALESCE(is_primary, false), %s FROM imp_contacts
-        ON CONFLICT (kind, value) DO NOTHING
+        ORDER BY kind, value
+        {"" if prep.plain_insert else "ON CONFLICT (kind, value) DO NOTHING"}
         """,
         (plan.import_id,),
     )
@@ -974,10 +1035,23 @@ class Writers:
 # are committed in the job's checkpoint before anything is dropped: a crashed run is finished (and the
 # indexes rebuilt) by the resume, and any other ending rebuilds them on the spot.
 BULK_MIN_BYTES = 32 * 1024 * 1024
-_BULK_TABLES = ("customers", "contacts")
+_BULK_TABLES = ("customers", "contacts", "customer_tags")
+# Foreign keys checked row by row on the write path: contacts -> customers, customer_tags -> customers
+# and -> tags (every imported tag row key-share-locks one of a handful of tags rows from two writer
+# transactions at once, which turns each lock into a multixact update).
+_BULK_FK_TABLES = ("contacts", "customer_tags")
+_ADD_FK = re.compile(r"^ALTER TABLE (\S+) ADD CONSTRAINT ")
+# The contacts dedupe key is dropped too when every key reaches the insert at most once (see
+# prepare_batch): maintaining it row by row was the largest single cost of a first import (600k random
+# inserts into a btree, ~2x the cost of the rest of the contact insert). It is rebuilt first at the end.
+_CONTACTS_UNIQUE = "uq_contacts_kind_value"
 
 
-def _enter_bulk_mode(db: Db, schema: str, import_id: int, size: int) -> list[list[str]]:
+def _bulk_unique(policy: str) -> tuple[str, ...]:
+    return () if policy == "keep-last" else (_CONTACTS_UNIQUE,)
+
+
+def _enter_bulk_mode(db: Db, schema: str, import_id: int, size: int, policy: str) -> list[list[str]]:
     if size < BULK_MIN_BYTES:
         return []
     try:
@@ -995,28 +1069,29 @@ def _enter_bulk_mode(db: Db, schema: str, import_id: int, size: int) -> list[lis
                 JOIN pg_class c ON c.oid = i.indexrelid
                 JOIN pg_class t ON t.oid = i.indrelid
                 JOIN pg_namespace n ON n.oid = t.relnamespace
-                WHERE n.nspname = %s AND t.relname = ANY(%s) AND NOT i.indisunique AND NOT i.indisprimary
+                WHERE n.nspname = %s AND t.relname = ANY(%s) AND NOT i.indisprimary
+                  AND (NOT i.indisunique OR c.relname = ANY(%s))
                 ORDER BY c.relname
                 """,
-                (schema, list(_BULK_TABLES)),
+                (schema, list(_BULK_TABLES), list(_bulk_unique(policy))),
             )
         ]
-        # The contacts -> customers foreign key too: its per-row check (a key-share lock on the customer)
-        # cost as much as the rest of the contact insert; it is re-added and validated in one pass.
+        # The foreign keys too: the per-row check (a key-share lock on the referenced row) cost as much
+        # as the rest of the contact insert; they are re-added and validated in one pass each.
         defs += [
-            [name, f'ALTER TABLE {db.s}.contacts ADD CONSTRAINT "{name}" {definition}']
-            for name, definition in db.all(
+            [name, f'ALTER TABLE {db.s}."{table}" ADD CONSTRAINT "{name}" {definition}']
+            for table, name, definition in db.all(
                 """
-                SELECT k.conname, pg_get_constraintdef(k.oid)
+                SELECT t.relname, k.conname, pg_get_constraintdef(k.oid)
                 FROM pg_constraint k
                 JOIN pg_class t ON t.oid = k.conrelid
                 JOIN pg_class r ON r.oid = k.confrelid
                 JOIN pg_namespace n ON n.oid = t.relnamespace
                 WHERE n.nspname = %s AND k.contype = 'f'
-                  AND t.relname = 'contacts' AND r.relname = 'customers'
-                ORDER BY k.conname
+                  AND t.relname = ANY(%s) AND r.relname = ANY(%s)
+                ORDER BY t.relname, k.conname
                 """,
-                (schema,),
+                (schema, list(_BULK_FK_TABLES), [*_BULK_TABLES, "tags"]),
             )
         ]
         db.run(
@@ -1025,7 +1100,7 @@ def _enter_bulk_mode(db: Db, schema: str, import_id: int, size: int) -> list[lis
         )
         for name, ddl in defs:
             if _is_constraint(ddl):
-                db.run(f'ALTER TABLE {db.s}.contacts DROP CONSTRAINT "{name}"')
+                db.run(f'ALTER TABLE {_fk_table(ddl)} DROP CONSTRAINT "{name}"')
             else:
                 db.run(f'DROP INDEX {db.s}."{name}"')
         db.conn.commit()
@@ -1038,8 +1113,34 @@ def _enter_bulk_mode(db: Db, schema: str, import_id: int, size: int) -> list[lis
     return defs
 
 
+def _drop_duplicate_contacts(conn: psycopg.Connection[Any], s: str, import_id: int) -> None:
+    """Another writer added a phone/e-mail this import also wrote while the unique index was down (the
+    import's own keys are unique): the other customer keeps it, this import's copy goes, and the log
+    says so."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""
+            DELETE FROM {s}.contacts c USING {s}.contacts o
+            WHERE c.import_id = %s AND o.kind = c.kind AND o.value = c.value AND o.id <> c.id
+              AND (o.import_id IS DISTINCT FROM %s OR o.id < c.id)
+            """,
+            (import_id, import_id),
+        )
+        log.warning(
+            "import %s: %d contacts written concurrently elsewhere kept there", import_id, cur.rowcount
+        )
+
+
 def _is_constraint(ddl: str) -> bool:
     return ddl.startswith("ALTER TABLE ")
+
+
+def _fk_table(ddl: str) -> str:
+    """The (quoted, schema-qualified) table of a saved ADD CONSTRAINT statement."""
+    match = _ADD_FK.match(ddl)
+    if match is None:
+        raise ValueError(f"not a saved foreign key: {ddl[:80]!r}")
+    return match.group(1)
 
 
 def _restore_indexes(db: Db, import_id: int, defs: list[list[str]]) -> None:
@@ -1048,14 +1149,26 @@ def _restore_indexes(db: Db, import_id: int, defs: list[list[str]]) -> None:
     if not defs:
         return
 
-    def build(ddl: str) -> None:
+    def build(name: str, ddl: str) -> None:
+        ddl = ddl.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+        ddl = ddl.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1)
         with _connection() as conn:
             conn.execute("SET maintenance_work_mem = '256MB'")
-            conn.execute(ddl.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+            try:
+                conn.execute(ddl)
+            except psycopg.errors.UniqueViolation:
+                conn.rollback()
+                _drop_duplicate_contacts(conn, db.s, import_id)
+                conn.execute(ddl)
             conn.commit()
 
+    # Longest first (GIN and the contacts key), two at a time: the rebuild ends with the short ones.
+    order = sorted(
+        (d for d in defs if not _is_constraint(d[1])),
+        key=lambda d: (" USING gin " not in d[1], d[0] != _CONTACTS_UNIQUE, d[0]),
+    )
     with ThreadPoolExecutor(2, thread_name_prefix="import-index") as pool:
-        for f in [pool.submit(build, ddl) for _, ddl in defs if not _is_constraint(ddl)]:
+        for f in [pool.submit(build, name, ddl) for name, ddl in order]:
             f.result()
     for name, ddl in defs:
         if not _is_constraint(ddl):
@@ -1066,13 +1179,13 @@ def _restore_indexes(db: Db, import_id: int, defs: list[list[str]]) -> None:
         exists = db.one(
             "SELECT 1 FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
             "WHERE t.oid = %s::regclass AND k.conname = %s",
-            (f"{db.s}.contacts", name),
+            (_fk_table(ddl), name),
         )
         if not exists:
             db.run(ddl + " NOT VALID")
             db.conn.commit()
         try:
-            db.run(f'ALTER TABLE {db.s}.contacts VALIDATE CONSTRAINT "{name}"')
+            db.run(f'ALTER TABLE {_fk_table(ddl)} VALIDATE CONSTRAINT "{name}"')
             db.conn.commit()
         except psycopg.errors.ForeignKeyViolation:
             db.conn.rollback()
@@ -1185,7 +1298,7 @@ def _run_locked(
     dropped: list[list[str]] = checkpoint.get("dropped_indexes") or []
     try:
         if checkpoint.get("resume") is None and not dropped:
-            dropped = _enter_bulk_mode(db, schema, import_id, int(job["file_size"] or 0))
+            dropped = _enter_bulk_mode(db, schema, import_id, int(job["file_size"] or 0), plan.policy)
         _setup_temp(db)
         ctx = Context(
             db=db,
@@ -1199,6 +1312,7 @@ def _run_locked(
                     (import_id,),
                 )[0]
             ),
+            contacts_unindexed=any(name == _CONTACTS_UNIQUE for name, _ in dropped),
             lookup_source=bool(
                 db.one(
                     f"SELECT EXISTS (SELECT 1 FROM {db.s}.customers WHERE source = %s "

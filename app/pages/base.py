@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import reflex as rx
 from sqlmodel import Session
@@ -17,8 +18,9 @@ from sqlmodel import Session
 from app.auth import sessions
 from app.auth.actor import Actor
 from app.auth.permissions import Perm, Role
+from app.crm import appointments, notifications
 from app.errors import DomainError, Forbidden, Unauthorized
-from components.shell import app_shell
+from components.shell import app_shell, notification_bell
 from tenants.database import platform_session, unit_of_work
 from tenants.database import session as tenant_session
 
@@ -167,6 +169,95 @@ class SessionState(rx.State):
         return None
 
 
+class BellState(SessionState):
+    """The header bell: my unread count (refreshed on every page load) and, when opened, my latest
+    notifications. There is no push: a reminder that fires while the user stays on one page shows on
+    the next navigation or when the bell is opened."""
+
+    unread: int = 0
+    items: list[dict[str, str]] = []
+    is_open: bool = False
+
+    def _load(self, with_items: bool) -> None:
+        with self.db() as (db, actor):
+            self.unread = notifications.unread_count(db, actor)
+            if with_items:
+                tz = ZoneInfo(appointments.user_zone(db, actor))
+                self.items = [
+                    {
+                        "id": str(n.id),
+                        "title": n.title,
+                        "body": n.body,
+                        "when": n.created_at.astimezone(tz).strftime("%d/%m %H:%M"),
+                        "unread": "" if n.read else "1",
+                    }
+                    for n in notifications.list_notifications(db, actor, limit=20)
+                ]
+
+    @rx.event
+    def refresh(self) -> None:
+        # Runs after the guard on every page: a stale or platform session just shows no bell count.
+        self.is_open = False
+        if self._user_id is None:
+            return
+        try:
+            self._load(with_items=False)
+        except DomainError:
+            self.unread, self.items = 0, []
+
+    @rx.event
+    def set_open(self, open_: bool):  # type: ignore[no-untyped-def]
+        self.is_open = open_
+        return self.attempt(lambda: self._load(with_items=True)) if open_ else None
+
+    @rx.event
+    def open_item(self, notification_id: str):  # type: ignore[no-untyped-def]
+        """Mark it read and go where it points."""
+        self.is_open = False
+        link: list[str | None] = [None]
+
+        def mark() -> None:
+            with self.db() as (db, actor):
+                link[0] = notifications.open_link(db, actor, int(notification_id))
+            self._load(with_items=True)
+
+        if not notification_id.isdigit():
+            return None
+        if (error := self.attempt(mark)) is not None:
+            return error
+        return rx.redirect(link[0]) if link[0] else None
+
+    @rx.event
+    def mark_all(self):  # type: ignore[no-untyped-def]
+        def mark() -> None:
+            with self.db() as (db, actor):
+                notifications.mark_all_read(db, actor)
+            self._load(with_items=True)
+
+        return self.attempt(mark)
+
+    @rx.var
+    def unread_label(self) -> str:
+        if self.unread <= 0:
+            return ""
+        return f"{notifications.COUNT_CAP}+" if self.unread > notifications.COUNT_CAP else str(self.unread)
+
+
+def bell() -> rx.Component:
+    """The bell for tenant users (platform superadmins have no notifications)."""
+    return rx.cond(
+        SessionState.tenant_slug != "",
+        notification_bell(
+            BellState.unread_label,
+            BellState.items,
+            BellState.is_open,
+            BellState.set_open,
+            BellState.open_item,
+            BellState.mark_all,
+        ),
+    )
+
+
 def checked(form: dict[str, Any], name: str) -> bool:
     """Whether a form's checkbox was ticked.
 
@@ -207,10 +298,11 @@ def page(
                 user_label=SessionState.user_name,
                 on_logout=SessionState.logout,
                 ready=SessionState.ready,
+                bell=bell(),
             )
 
         wrapped.__name__ = render.__name__
-        loads: list[object] = [SessionState.guard(route)]
+        loads: list[object] = [SessionState.guard(route), BellState.refresh]
         if on_load is not None:
             loads += list(on_load) if isinstance(on_load, list | tuple) else [on_load]
         PAGES.append((wrapped, route, f"{title} · CRM Telecom", loads))

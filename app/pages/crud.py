@@ -154,6 +154,7 @@ def crud_view(
     delete_message: str = "Esta ação não pode ser desfeita.",
     can_create: bool = True,
     on_open: Any = None,
+    open_label: str = "Abrir",
     form_extra: rx.Component | None = None,
 ) -> rx.Component:
     """A whole admin screen for `state` (a CrudMixin screen); ids derive from `slug` for tests."""
@@ -165,6 +166,7 @@ def crud_view(
             on_edit=state.open_edit,
             on_delete=state.ask_delete,
             on_open=on_open,
+            open_label=open_label,
             table_id=f"{slug}-table",
         ),
         crud_form(

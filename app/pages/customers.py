@@ -70,6 +70,10 @@ class CustomersState(SessionState):
     custom_value: str = ""
     score_min: str = ""
     updated_from: str = ""
+    # Date-only bounds (YYYY-MM-DD from <input type=date>): whole days in the user's zone, ends included.
+    updated_to: str = ""
+    created_from: str = ""
+    created_to: str = ""
     # A saved segment applied on top of the filters (opened from /admin/segmentos as ?segmento=<id>).
     segment: str = ""
     segment_name: str = ""
@@ -116,8 +120,9 @@ class CustomersState(SessionState):
             data["custom"] = {self.custom_key: self.custom_value}
         if self.score_min:
             data["score_min"] = int(self.score_min) if self.score_min.isdigit() else None
-        if self.updated_from:
-            data["updated_from"] = self.updated_from
+        for bound in ("created_from", "created_to", "updated_from", "updated_to"):
+            if getattr(self, bound):
+                data[bound] = getattr(self, bound)
         if self.segment:
             data["segment_id"] = int(self.segment)
         return CustomerFilter.model_validate(data)
@@ -209,6 +214,9 @@ class CustomersState(SessionState):
             "custom_value",
             "score_min",
             "updated_from",
+            "updated_to",
+            "created_from",
+            "created_to",
         }:
             setattr(self, name, value)
         return self._restart()
@@ -216,6 +224,7 @@ class CustomersState(SessionState):
     @rx.event
     def clear_filters(self):  # type: ignore[no-untyped-def]
         self.text, self.plan, self.custom_value, self.score_min, self.updated_from = "", "", "", "", ""
+        self.updated_to = self.created_from = self.created_to = ""
         self.status = self.tag = self.owner = self.wallet = self.custom_key = ALL
         self.segment, self.segment_name = "", ""
         return self._restart()
@@ -435,6 +444,28 @@ def _select(name: str, value: Any, options: Any, placeholder: str, all_label: st
     )
 
 
+def date_range(label: str, prefix: str, start: rx.Var, end: rx.Var) -> rx.Component:
+    """Two date inputs (controlled, so "Limpar filtros" empties them): `label` de ... até ...."""
+
+    def one(bound: str, value: rx.Var, title: str) -> rx.Component:
+        return rx.input(
+            type="date",
+            value=value,
+            on_change=lambda v: CustomersState.set_filter(f"{prefix}_{bound}", v),
+            title=title,
+            id=f"filter-{prefix}-{bound}",
+        )
+
+    return rx.hstack(
+        rx.text(label, size="2", color_scheme="gray"),
+        one("from", start, f"{label} de (inclusive)"),
+        rx.text("até", size="2", color_scheme="gray"),
+        one("to", end, f"{label} até (inclusive)"),
+        align="center",
+        spacing="1",
+    )
+
+
 def filters_bar() -> rx.Component:
     s = CustomersState
     return rx.vstack(
@@ -476,12 +507,8 @@ def filters_bar() -> rx.Component:
                 on_blur=lambda v: s.set_filter("score_min", v),
                 width="120px",
             ),
-            rx.input(
-                type="date",
-                default_value=s.updated_from,
-                on_change=lambda v: s.set_filter("updated_from", v),
-                title="Atualizado desde",
-            ),
+            date_range("Criado", "created", s.created_from, s.created_to),
+            date_range("Atualizado", "updated", s.updated_from, s.updated_to),
             rx.button("Limpar filtros", variant="ghost", on_click=s.clear_filters),
             rx.cond(
                 s.segment != "",

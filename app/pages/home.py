@@ -1,8 +1,10 @@
-"""Home ("Início"): my open conversations, today's follow-ups (overdue highlighted), recent customers."""
+"""Home ("Início"): my open conversations, today's follow-ups (overdue highlighted), unread reminders,
+recent customers."""
 
 import reflex as rx
 
 from app.crm import home as home_service
+from app.crm import notifications
 from app.errors import DomainError
 from app.pages.base import SessionState, page
 from components.theme import PRIMARY
@@ -13,6 +15,7 @@ CHANNELS = {"whatsapp": "WhatsApp", "email": "E-mail"}
 class HomeState(SessionState):
     conversations: list[dict[str, str]] = []
     agenda: list[dict[str, str]] = []
+    reminders: list[dict[str, str]] = []
     recent: list[dict[str, str]] = []
     counts: dict[str, int] = {}
 
@@ -45,12 +48,26 @@ class HomeState(SessionState):
             }
             for a in data.agenda
         ]
+        self.reminders = [{"id": str(n.id), "title": n.title, "body": n.body} for n in data.reminders]
         self.recent = [
             {"id": str(r.id), "name": r.name, "status": r.status, "at": r.touched_at.strftime("%d/%m %H:%M")}
             for r in data.recent
         ]
         self.counts = {k: int(v) for k, v in data.counts.items()}
         return None
+
+    @rx.event
+    def open_reminder(self, notification_id: str):  # type: ignore[no-untyped-def]
+        """Mark the reminder read and open what it points to (the customer, or the agenda)."""
+        if not notification_id.isdigit():
+            return None
+        try:
+            with self.db() as (db, actor):
+                link = notifications.open_link(db, actor, int(notification_id))
+        except DomainError as exc:
+            return self.fail(exc)
+        self.reminders = [r for r in self.reminders if r["id"] != notification_id]
+        return rx.redirect(link) if link else None
 
 
 def panel(title: str, icon: str, body: rx.Component, id_: str) -> rx.Component:
@@ -100,6 +117,23 @@ def agenda_item(a: rx.Var) -> rx.Component:
     )
 
 
+def reminder_item(r: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.icon("bell-ring", size=16, color=PRIMARY),
+        rx.vstack(
+            rx.text(r["title"], weight="medium", size="2"),
+            rx.text(r["body"], size="1", color_scheme="gray"),
+            spacing="0",
+            align="start",
+        ),
+        on_click=HomeState.open_reminder(r["id"]),
+        cursor="pointer",
+        width="100%",
+        align="start",
+        class_name="home-reminder",
+    )
+
+
 def recent_item(r: rx.Var) -> rx.Component:
     return rx.link(
         rx.hstack(
@@ -142,6 +176,16 @@ def home_page() -> rx.Component:
                 "home-agenda",
             ),
             panel(
+                "Lembretes",
+                "bell-ring",
+                rx.cond(
+                    HomeState.reminders,
+                    rx.vstack(rx.foreach(HomeState.reminders, reminder_item), width="100%"),
+                    empty("Nenhum lembrete pendente."),
+                ),
+                "home-reminders",
+            ),
+            panel(
                 "Clientes recentes",
                 "history",
                 rx.cond(
@@ -151,7 +195,7 @@ def home_page() -> rx.Component:
                 ),
                 "home-recent",
             ),
-            columns=rx.breakpoints(initial="1", lg="3"),
+            columns=rx.breakpoints(initial="1", lg="2", xl="4"),
             spacing="4",
             width="100%",
         ),

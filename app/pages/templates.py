@@ -7,10 +7,14 @@ from sqlmodel import Session
 
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
-from app.crm import custom_fields, templates
+from app.crm import custom_fields, customers, templates
+from app.errors import DomainError
 from app.pages.base import SessionState, page
 from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
+from components.template_preview import customer_picker, template_preview_dialog
+
+SAMPLE_LABEL = "exemplo (nenhum cliente escolhido)"
 
 
 class TemplatesState(CrudMixin, SessionState):
@@ -70,6 +74,85 @@ class TemplatesState(CrudMixin, SessionState):
     def _remove(self, db: Session, actor: Actor, row_id: int) -> None:
         templates.delete_template(db, actor, row_id)
 
+    # ---- preview ------------------------------------------------------------------------
+    preview_open: bool = False
+    preview_id: str = ""
+    preview_title: str = ""
+    preview_customer: str = ""  # customer id; "" = sample values
+    preview_customer_label: str = SAMPLE_LABEL
+    preview_query: str = ""
+    preview_options: list[dict[str, str]] = []
+    preview_subject: list[dict[str, str]] = []
+    preview_body: list[dict[str, str]] = []
+    preview_unknown: str = ""
+    preview_empty: str = ""
+
+    def _render_preview(self):  # type: ignore[no-untyped-def]
+        customer_id = int(self.preview_customer) if self.preview_customer.isdigit() else None
+        try:
+            with self.db() as (db, actor):
+                result = templates.preview_template(db, actor, int(self.preview_id), customer_id)
+        except DomainError as exc:
+            return self.fail(exc)
+
+        def plain(parts: list[templates.PreviewPart]) -> list[dict[str, str]]:
+            return [{"text": p.text, "kind": p.kind, "variable": p.variable or ""} for p in parts]
+
+        def braces(names: list[str]) -> str:
+            return ", ".join("{{" + n + "}}" for n in names)
+
+        self.preview_subject, self.preview_body = plain(result.subject_parts), plain(result.body_parts)
+        self.preview_customer_label = result.customer_name or SAMPLE_LABEL
+        self.preview_unknown = (
+            f"Variáveis desconhecidas (sairiam vazias): {braces(result.unknown)}." if result.unknown else ""
+        )
+        self.preview_empty = (
+            f"Sem valor para este cliente (sairiam vazias): {braces(result.empty)}." if result.empty else ""
+        )
+        return None
+
+    @rx.event
+    def open_preview(self, row_id: str):  # type: ignore[no-untyped-def]
+        row = next((r for r in self.rows if r["id"] == row_id), None)
+        if row is None:
+            return None
+        self.preview_id, self.preview_title = row_id, row["name"]
+        self.preview_query, self.preview_options = "", []
+        self.preview_open = True
+        # Keep the customer chosen for the previous template: comparing templates for one customer.
+        return self._render_preview()
+
+    @rx.event
+    def set_preview_open(self, open_: bool) -> None:
+        self.preview_open = open_
+
+    @rx.event
+    def search_preview_customer(self, text: str):  # type: ignore[no-untyped-def]
+        self.preview_query = text
+        if len(text.strip()) < 2:
+            self.preview_options = []
+            return None
+        try:
+            with self.db() as (db, actor):
+                page_ = customers.list_customers(
+                    db, actor, customers.CustomerQuery(text=text.strip(), limit=8)
+                )
+        except DomainError as exc:
+            return self.fail(exc)
+        self.preview_options = [{"value": str(r.id), "label": r.name} for r in page_.rows]
+        return None
+
+    @rx.event
+    def choose_preview_customer(self, customer_id: str):  # type: ignore[no-untyped-def]
+        self.preview_customer = customer_id if customer_id.isdigit() else ""
+        self.preview_query, self.preview_options = "", []
+        return self._render_preview()
+
+    @rx.event
+    def clear_preview_customer(self):  # type: ignore[no-untyped-def]
+        self.preview_customer = ""
+        return self._render_preview()
+
 
 def variables_help() -> rx.Component:
     return rx.vstack(
@@ -101,6 +184,28 @@ def variables_help() -> rx.Component:
     on_load=TemplatesState.load,
 )
 def templates_page() -> rx.Component:
+    s = TemplatesState
+    preview = template_preview_dialog(
+        s.preview_open,
+        s.set_preview_open,
+        s.preview_title,
+        s.preview_subject,
+        s.preview_body,
+        s.preview_unknown,
+        s.preview_empty,
+        customer_picker(
+            s.preview_customer_label,
+            s.preview_query,
+            s.search_preview_customer,
+            s.preview_options,
+            s.choose_preview_customer,
+            s.clear_preview_customer,
+        ),
+    )
+    return rx.fragment(templates_crud(), preview)
+
+
+def templates_crud() -> rx.Component:
     return crud_view(
         TemplatesState,
         noun="template",
@@ -128,5 +233,7 @@ def templates_page() -> rx.Component:
         ],
         slug="template",
         new_label="Novo template",
+        on_open=TemplatesState.open_preview,
+        open_label="Pré-visualizar",
         form_extra=variables_help(),
     )

@@ -2,8 +2,9 @@
 
 from models.tenant.audit import AuditLog
 from models.tenant.conversations import Conversation, Message
-from models.tenant.customers import Contact, Customer, CustomField, Segment, Tag, Wallet
+from models.tenant.customers import Contact, Customer, CustomerTag, CustomField, Segment, Tag, Wallet
 from models.tenant.imports import ImportJob, MappingPreset
+from models.tenant.notifications import Notification
 from models.tenant.sales import Opportunity, Pipeline, Stage
 from models.tenant.templates import Template
 from models.tenant.timeline import Appointment, Interaction, Note
@@ -17,11 +18,13 @@ __all__ = [
     "Conversation",
     "CustomField",
     "Customer",
+    "CustomerTag",
     "ImportJob",
     "Interaction",
     "MappingPreset",
     "Message",
     "Note",
+    "Notification",
     "Opportunity",
     "Pipeline",
     "SearchWord",

@@ -30,7 +30,6 @@ class Customer(SQLModel, table=True):
         Index("ix_customers_wallet", "wallet_id", "id"),
         Index("ix_customers_updated", "updated_at", "id"),
         Index("ix_customers_created", "created_at", "id"),
-        Index("ix_customers_tags", "tags", postgresql_using="gin"),
         Index(
             "ix_customers_custom",
             "custom",
@@ -46,11 +45,24 @@ class Customer(SQLModel, table=True):
         # with the name-words trigger and extended statistics, live only in the migration.
         Index("ix_customers_name_id", "name", "id"),
         Index("ix_customers_score_id", "score", "id"),
-        # Agents' lists (their own portfolio) in every sort order; they replaced (owner_id, id).
-        Index("ix_customers_owner_updated", "owner_id", "updated_at", "id"),
-        Index("ix_customers_owner_name", "owner_id", "name", "id"),
-        Index("ix_customers_owner_created", "owner_id", "created_at", "id"),
-        Index("ix_customers_owner_score", "owner_id", "score", "id"),
+        # Agents' lists (their own portfolio) in every sort order; they replaced (owner_id, id). Partial
+        # (t0007): the visibility predicate `owner_id IN (...)` implies NOT NULL, and unassigned
+        # customers (most imported ones) then cost nothing to index.
+        *(
+            Index(
+                f"ix_customers_owner_{name}",
+                "owner_id",
+                column,
+                "id",
+                postgresql_where=text("owner_id IS NOT NULL"),
+            )
+            for name, column in (
+                ("updated", "updated_at"),
+                ("name", "name"),
+                ("created", "created_at"),
+                ("score", "score"),
+            )
+        ),
     )
 
     id: int | None = pk()
@@ -66,7 +78,7 @@ class Customer(SQLModel, table=True):
     owner_id: int | None = Field(default=None, sa_column=Column(BigInteger))  # platform.users.id
     score: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     custom: dict[str, Any] = jsonb()
-    tags: list[str] = text_array()
+    # Tags live in customer_tags (t0005): tagging must not rewrite this row and its 15 indexes.
     # Where the row came from: the import source name and the row's key in that source.
     source: str | None = Field(default=None, max_length=200)
     source_key: str | None = Field(default=None, max_length=200)
@@ -84,6 +96,8 @@ class Contact(SQLModel, table=True):
         # One owner per normalised phone / e-mail in a tenant: this is the dedupe key.
         Index("uq_contacts_kind_value", "kind", "value", unique=True),
         Index("ix_contacts_customer", "customer_id"),
+        # Fragments typed in the search match as a suffix through reverse(value) (t0007, expression
+        # index kept in the migration only) or as a prefix through the unique index above.
     )
 
     id: int | None = pk()
@@ -109,6 +123,22 @@ class Tag(SQLModel, table=True):
     id: int | None = pk()
     name: str = Field(sa_column=Column(String(60), nullable=False, unique=True))
     color: str = Field(default="purple", max_length=20)
+    created_at: datetime = created_at()
+
+
+class CustomerTag(SQLModel, table=True):
+    """A tag on a customer. Adding or removing one never touches the customers row, so it does not
+    bump customers.updated_at (see docs/architecture.md, deviations)."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (Index("ix_customer_tags_tag", "tag_id", "customer_id"),)
+
+    customer_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    )
+    tag_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    )
     created_at: datetime = created_at()
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at, jsonb, pk, timestamp, updated_at
@@ -56,7 +56,15 @@ class Appointment(SQLModel, table=True):
     """A scheduled follow-up / meeting; starts_at is UTC, time_zone is the user's zone when booked."""
 
     __tablename__ = "appointments"
-    __table_args__ = (Index("ix_appointments_owner_start", "owner_id", "starts_at"),)
+    __table_args__ = (
+        Index("ix_appointments_owner_start", "owner_id", "starts_at"),
+        # The reminder sweep reads only appointments still waiting for their reminder (t0006).
+        Index(
+            "ix_appointments_remind_pending",
+            "starts_at",
+            postgresql_where=text("reminded_at IS NULL AND done_at IS NULL AND remind_minutes IS NOT NULL"),
+        ),
+    )
 
     id: int | None = pk()
     customer_id: int | None = Field(
@@ -68,8 +76,11 @@ class Appointment(SQLModel, table=True):
     starts_at: datetime = timestamp(nullable=False)
     ends_at: datetime | None = timestamp()
     time_zone: str = Field(default="America/Sao_Paulo", max_length=64)
-    remind_minutes: int | None = 15
+    # No column-level default: SQLAlchemy would write it over an explicit None ("no reminder").
+    remind_minutes: int | None = Field(default=15, sa_column=Column(Integer, nullable=True))
     owner_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     done_at: datetime | None = timestamp()
+    # Set when the reminder was sent (claimed by one sweep); a reschedule clears it.
+    reminded_at: datetime | None = timestamp()
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()

@@ -61,6 +61,8 @@ def test_one_typo_in_a_name(db: Session, crm: Crm, people: dict[str, int]) -> No
         "1187654321",
         "98765-4321",
         "8765-4321",
+        "11 98765",  # the start of the number (prefix of the E.164 value)
+        "55 11 98765-43",
     ],
 )
 def test_phone_in_any_format(db: Session, crm: Crm, people: dict[str, int], typed: str) -> None:
@@ -74,6 +76,7 @@ def test_document_and_email(db: Session, crm: Crm, people: dict[str, int]) -> No
     assert ids(db, crm.admin, "529982")[0] == people["joao"]
     assert ids(db, crm.admin, "JOAO.SILVA@exemplo.com.br") == [people["joao"]]
     assert people["joao"] in ids(db, crm.admin, "joao.silva@")
+    assert people["joao"] in ids(db, crm.admin, "@exemplo.com.br")  # the end of the address
 
 
 def test_results_respect_rbac(db: Session, crm: Crm, people: dict[str, int]) -> None:

@@ -18,7 +18,7 @@ def index_defs(schema: str) -> list[str]:
         rows = db.exec(
             text(
                 "SELECT indexdef FROM pg_indexes WHERE schemaname = :s "
-                "AND tablename IN ('customers', 'contacts') ORDER BY indexname"
+                "AND tablename IN ('customers', 'contacts', 'customer_tags') ORDER BY indexname"
             ),
             params={"s": schema},
         ).all()
@@ -27,7 +27,8 @@ def index_defs(schema: str) -> list[str]:
                 "SELECT k.conname || ' ' || pg_get_constraintdef(k.oid) || ' valid=' || k.convalidated "
                 "FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
                 "JOIN pg_namespace n ON n.oid = t.relnamespace "
-                "WHERE n.nspname = :s AND t.relname = 'contacts' AND k.contype = 'f' ORDER BY k.conname"
+                "WHERE n.nspname = :s AND t.relname IN ('contacts', 'customer_tags') AND k.contype = 'f' "
+                "ORDER BY k.conname"
             ),
             params={"s": schema},
         ).all()
@@ -101,3 +102,103 @@ def test_failure_in_bulk_mode_restores_indexes(tenant, storage, monkeypatch) -> 
     with pytest.raises(RuntimeError):
         pipeline.run(tenant.schema, import_id, storage=storage)
     assert index_defs(tenant.schema) == before
+
+
+@pytest.mark.parametrize("policy", ["keep-first", "merge", "keep-last"])
+def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monkeypatch, policy) -> None:  # type: ignore[no-untyped-def]
+    """Rows of later batches repeat phones/e-mails of earlier ones: with the contacts unique index down
+    (keep-first, merge) no key may be written twice, and none may be lost."""
+    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
+    before = index_defs(tenant.schema)
+    path = storage.root / "bulk-dups.csv"
+    lines = [f"C{i};119{i:08d};c{i}@x.com\n" for i in range(1, 201)]
+    # Each repeats an earlier customer's phone and brings a new e-mail (merge adds it as a contact).
+    lines += [f"D{i};(11) 9{i:08d};d{i}@x.com\n" for i in range(1, 201, 2)]
+    path.write_text(HEAD + "".join(lines))
+    with session(tenant.schema) as db:
+        job = jobs.create_import(
+            db, tenant.actor("admin"), jobs.ImportOptions(dedupe=policy), local_path=path, storage=storage
+        )
+        db.commit()
+        import_id = job.id
+    report = pipeline.run(tenant.schema, import_id, storage=storage)
+    assert (report["created"], report["duplicates"]) == (200, 100)
+    assert index_defs(tenant.schema) == before
+    with session(tenant.schema) as db:
+        kinds = dict(
+            db.exec(text(f'SELECT kind, count(*) FROM "{tenant.schema}".contacts GROUP BY kind')).all()  # type: ignore[call-overload]
+        )
+        extra = db.exec(  # type: ignore[call-overload]
+            text(
+                f'SELECT count(*) FROM "{tenant.schema}".contacts c JOIN "{tenant.schema}".contacts o '
+                "ON o.customer_id = c.customer_id WHERE c.value LIKE 'd%%' AND o.value LIKE 'c%%'"
+            )
+        ).one()[0]
+    assert kinds["phone"] == 200
+    # keep-first drops the duplicates' other contacts; merge and keep-last add them to the customer.
+    assert kinds["email"] == (200 if policy == "keep-first" else 300)
+    assert extra == (0 if policy == "keep-first" else 100)
+
+
+def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """While the unique index is down another writer adds a phone the import also writes: the rebuild
+    still succeeds, the other customer keeps the phone."""
+    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    import_id = _job(tenant, storage, 30)
+    real = pipeline.write_batch
+
+    other_id: list[int] = []
+
+    def with_concurrent_writer(db, plan, prep):  # type: ignore[no-untyped-def]
+        if not other_id:
+            from app.crm.customers import CustomerIn, create_customer
+
+            with session(tenant.schema) as other:
+                made = create_customer(
+                    other,
+                    tenant.actor("admin"),
+                    CustomerIn.model_validate(
+                        {"name": "Outro", "contacts": [{"kind": "phone", "value": "(11) 90000-0007"}]}
+                    ),
+                )
+                other.commit()
+                other_id.append(made.id)
+        return real(db, plan, prep)
+
+    monkeypatch.setattr(pipeline, "write_batch", with_concurrent_writer)
+    report = pipeline.run(tenant.schema, import_id, storage=storage)
+    assert report["created"] == 30
+    with session(tenant.schema) as db:
+        owners = db.exec(  # type: ignore[call-overload]
+            text(f"SELECT customer_id FROM \"{tenant.schema}\".contacts WHERE value = '+5511900000007'")
+        ).all()
+    assert [r[0] for r in owners] == other_id
+
+
+def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    before = index_defs(tenant.schema)
+    path = storage.root / "bulk-tags.csv"
+    path.write_text(
+        "Nome;Telefone 1;Tags\n"
+        + "".join(f"C{i};119{i:08d};vip,{'ouro' if i % 2 else 'prata'}\n" for i in range(1, 41))
+    )
+    with session(tenant.schema) as db:
+        job = jobs.create_import(
+            db, tenant.actor("admin"), jobs.ImportOptions(), local_path=path, storage=storage
+        )
+        db.commit()
+        import_id = job.id
+    assert pipeline.run(tenant.schema, import_id, storage=storage)["created"] == 40
+    assert index_defs(tenant.schema) == before  # customer_tags keys back and validated
+    with session(tenant.schema) as db:
+        counts = dict(
+            db.exec(  # type: ignore[call-overload]
+                text(
+                    f'SELECT g.name, count(*) FROM "{tenant.schema}".customer_tags ct '
+                    f'JOIN "{tenant.schema}".tags g ON g.id = ct.tag_id GROUP BY g.name'
+                )
+            ).all()
+        )
+    assert counts == {"vip": 40, "ouro": 20, "prata": 20}

@@ -16,6 +16,7 @@ pytest.importorskip("reflex")
         ("app.pages.custom_fields", "custom_fields_page"),
         ("app.pages.templates", "templates_page"),
         ("app.pages.segments", "segments_page"),
+        ("app.pages.home", "home_page"),
     ],
 )
 def test_page_builds(module: str, func: str) -> None:
