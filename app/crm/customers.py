@@ -163,7 +163,7 @@ def filter_clauses(db: Session, actor: Actor, f: CustomerFilter) -> list[ColumnE
     if f.owner_id:
         clauses.append(col(Customer.owner_id).in_(f.owner_id))
     if f.tags:
-        clauses.append(tagging.any_of(f.tags))
+        clauses.append(tagging.any_of(db, f.tags))
     if f.custom:
         defs = {d.key: d for d in custom_fields.definitions(db)}
         for key, wanted in f.custom.items():
@@ -230,7 +230,9 @@ def list_customers(db: Session, actor: Actor, q: CustomerQuery) -> Page[Customer
     key, desc = _parse_sort(q.sort)
     sort_col = SORTS[key]
     # Plain columns, not ORM entities: identity-map bookkeeping for 50 rows costs more than the query.
-    stmt = select(*_row_columns()).where(*filter_clauses(db, actor, q))
+    # Tag names through a correlated subquery: PostgreSQL evaluates it only for the rows the LIMIT keeps
+    # (after a top-N sort too), so they are aggregated for the page alone, in the same round trip.
+    stmt = select(*_row_columns(), tagging.names_column().label("tags")).where(*filter_clauses(db, actor, q))
     if q.cursor:
         value, last_id = decode_cursor(q.cursor, q.sort)
         pair = tuple_(sort_col, Customer.id)
@@ -245,12 +247,7 @@ def list_customers(db: Session, actor: Actor, q: CustomerQuery) -> Page[Customer
         rows = rows[: q.limit]
         last = rows[-1]
         next_cursor = encode_cursor(q.sort, getattr(last, key), last.id)
-    # Tag names are aggregated for the page's rows only, in one query, never for the whole filter.
-    names = tagging.names_of(db, [r.id for r in rows])
-    return Page(
-        rows=[CustomerRow.model_validate({**r._mapping, "tags": names[r.id]}) for r in rows],
-        next_cursor=next_cursor,
-    )
+    return Page(rows=[CustomerRow.model_validate(dict(r._mapping)) for r in rows], next_cursor=next_cursor)
 
 
 def _row_columns() -> list[Any]:

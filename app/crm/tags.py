@@ -7,7 +7,7 @@ touches the customers table.
 from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, ColumnElement, Text, cast, delete, exists, func, literal
+from sqlalchemy import BigInteger, ColumnElement, Text, cast, delete, exists, false, func, literal
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
 from sqlmodel import Session, col, select
 
@@ -78,13 +78,20 @@ def delete_tag(db: Session, actor: Actor, tag_id: int) -> None:
 
 
 # ---------------------------------------------------------------- membership
-def any_of(names: list[str]) -> ColumnElement[bool]:
-    """SQL predicate on customers: the customer carries at least one of these tag names."""
-    ct, t = CustomerTag.__table__, Tag.__table__
+def any_of(db: Session, names: list[str]) -> ColumnElement[bool]:
+    """SQL predicate on customers: the customer carries at least one of these tag names.
+
+    The names are resolved to ids first (a tiny indexed lookup) and the EXISTS compares tag_id with
+    constants: joined to tags by name inside the EXISTS, the planner cannot see how common the tag is
+    (it estimated ~1k of 25k matches and sorted them all, 250 ms), while with the ids it knows and walks
+    the sort index, probing customer_tags' primary key per row (about 10 ms), as the GIN filter did.
+    """
+    ids = list(db.exec(select(Tag.id).where(col(Tag.name).in_(names))).all())
+    if not ids:
+        return false()
+    ct = CustomerTag.__table__
     return exists(
-        select(1)
-        .select_from(ct.join(t, t.c.id == ct.c.tag_id))
-        .where(ct.c.customer_id == Customer.__table__.c.id, t.c.name.in_(names))
+        select(1).select_from(ct).where(ct.c.customer_id == Customer.__table__.c.id, ct.c.tag_id.in_(ids))
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from app.errors import Invalid
+from app.importing import xlsx
 
 BLOCK_BYTES = 4 * 1024 * 1024  # polars parses one block at a time: memory stays flat
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # an open quote this long is a broken line, not a real field
@@ -51,7 +52,9 @@ class LineError:
 @dataclass
 class Batch:
     frame: pl.DataFrame
-    resume: int  # CSV: byte offset of the next record; XLSX: index of the next data row
+    resume: (
+        int  # CSV: byte offset of the next record; XLSX: sheet row of the last row read; XLS: data rows read
+    )
     next_line: int
     bytes_read: int
     errors: list[LineError] = field(default_factory=list)
@@ -69,6 +72,7 @@ class FileInfo:
     sheet: str | None = None
     data_offset: int = 0  # CSV: byte offset of the first data record
     size: int = 0
+    first_col: int = 0  # XLSX: 0-based sheet column of c0 (leading empty columns are skipped)
 
     def to_options(self) -> dict[str, Any]:
         return {
@@ -79,6 +83,7 @@ class FileInfo:
             "header_row": self.header_row,
             "headers": self.headers,
             "data_offset": self.data_offset,
+            "first_col": self.first_col,
         }
 
 
@@ -438,27 +443,75 @@ def _open_workbook(path: Path, fmt: str) -> Any:
         raise Invalid("file", "Não foi possível ler a planilha: arquivo corrompido ou protegido.") from exc
 
 
+def _open_xlsx(path: Path) -> xlsx.XlsxReader:
+    check_zip(path)
+    try:
+        return xlsx.XlsxReader(str(path))
+    except xlsx.XlsxError as exc:
+        raise Invalid("file", "Não foi possível ler a planilha: arquivo corrompido ou protegido.") from exc
+
+
+def _first_rows_xlsx(
+    path: Path, sheet: str | None
+) -> tuple[list[str], str, list[list[str | None]], int, int]:
+    """(sheets, chosen sheet, the first rows as lists from the first used column, that column, the
+    sheet row of rows[0]) read with the streaming reader: only the first block is inflated."""
+    with _open_xlsx(path) as book:
+        sheets = list(book.sheets)
+        if not sheets:
+            raise Invalid("file", "A planilha não tem abas.")
+        name = sheet or sheets[0]
+        if name not in sheets:
+            raise Invalid("sheet", f"A aba “{name}” não existe na planilha.")
+        try:
+            cells = next(iter(book.iter_blocks(name, block_bytes=256 * 1024)), None)
+        except xlsx.XlsxError as exc:
+            raise Invalid(
+                "file", "Não foi possível ler a planilha: arquivo corrompido ou protegido."
+            ) from exc
+    if cells is None or cells.cells.height == 0:
+        raise Invalid("file", "A aba escolhida está vazia.")
+    frame = cells.cells
+    top = int(frame.get_column("row").min())  # type: ignore[arg-type]
+    frame = frame.filter(pl.col("row") < top + _HEADER_SCAN_ROWS + 11)
+    first_col = int(frame.get_column("col").min())  # type: ignore[arg-type]
+    width = int(frame.get_column("col").max()) - first_col + 1  # type: ignore[operator]
+    by_row: dict[int, list[str | None]] = {}
+    for row, col, value in frame.iter_rows():
+        by_row.setdefault(row, [None] * width)[col - first_col] = value
+    rows = [by_row.get(r, [None] * width) for r in range(top, top + _HEADER_SCAN_ROWS + 11)]
+    while rows and not any(v is not None for v in rows[-1]):
+        rows.pop()
+    return sheets, name, rows, first_col, top
+
+
 def inspect_xlsx(
     path: Path, fmt: str = "xlsx", sheet: str | None = None, header_row: int | None = None
 ) -> FileInfo:
-    wb = _open_workbook(path, fmt)
-    sheets = list(wb.sheet_names)
-    if not sheets:
-        raise Invalid("file", "A planilha não tem abas.")
-    name = sheet or sheets[0]
-    if name not in sheets:
-        raise Invalid("sheet", f"A aba “{name}” não existe na planilha.")
-    rows: list[list[str | None]] = []
-    for i, r in enumerate(wb.get_sheet_by_name(name).iter_rows()):
-        rows.append([_cell(c) for c in r])
-        if i >= _HEADER_SCAN_ROWS + 10:
-            break
+    first_col, top = 0, 1
+    if fmt == "xlsx":
+        sheets, name, rows, first_col, top = _first_rows_xlsx(path, sheet)
+    else:
+        wb = _open_workbook(path, fmt)
+        sheets = list(wb.sheet_names)
+        if not sheets:
+            raise Invalid("file", "A planilha não tem abas.")
+        name = sheet or sheets[0]
+        if name not in sheets:
+            raise Invalid("sheet", f"A aba “{name}” não existe na planilha.")
+        rows = []
+        for i, r in enumerate(wb.get_sheet_by_name(name).iter_rows()):
+            rows.append([_cell(c) for c in r])
+            if i >= _HEADER_SCAN_ROWS + 10:
+                break
     if not any(any(c is not None for c in r) for r in rows):
         raise Invalid("file", "A aba escolhida está vazia.")
+    # Row numbers are the sheet's own (what the user sees in the spreadsheet program); `top` is the
+    # sheet row of rows[0].
     if header_row is not None:
-        if header_row < 1 or header_row > len(rows):
+        if header_row < top or header_row >= top + len(rows):
             raise Invalid("header_row", "Linha de cabeçalho fora da planilha.")
-        idx = header_row - 1
+        idx = header_row - top
     else:
         idx = _guess_header(rows[:_HEADER_SCAN_ROWS])
     head = rows[idx]
@@ -469,16 +522,43 @@ def inspect_xlsx(
     return FileInfo(
         format=fmt,
         headers=headers,
-        header_row=idx + 1,
+        header_row=top + idx,
         preview=preview,
         sheets=sheets,
         sheet=name,
         size=path.stat().st_size,
+        first_col=first_col,
     )
 
 
 def iter_xlsx(path: Path, info: FileInfo, resume: int | None = None) -> Iterator[Batch]:
-    """Rows of the chosen sheet after the header, XLSX_BATCH_ROWS at a time; resume = data row index."""
+    """Rows of the chosen sheet below the header, one inflated block at a time (memory stays flat);
+    resume = the sheet row of the last row of the last committed batch."""
+    if info.format != "xlsx":
+        yield from _iter_calamine(path, info, resume)
+        return
+    n = len(info.headers)
+    size = path.stat().st_size
+    with _open_xlsx(path) as book:
+        part = book.sheets.get(info.sheet or "")
+        if part is None:
+            raise Invalid("sheet", f"A aba “{info.sheet}” não existe na planilha.")
+        total = max(book.zip.getinfo(part).file_size, 1)
+        skip = max(info.header_row, resume or 0)
+        try:
+            for block in book.iter_blocks(info.sheet or "", skip_to_row=skip):
+                frame = xlsx.wide(block.cells, info.first_col, n)
+                done = min(size, size * block.inflated // total)
+                yield Batch(frame, block.last_row, block.last_row + 1, done)
+        except xlsx.XlsxError as exc:
+            raise Invalid(
+                "file", "Não foi possível ler a planilha: arquivo corrompido ou protegido."
+            ) from exc
+
+
+def _iter_calamine(path: Path, info: FileInfo, resume: int | None = None) -> Iterator[Batch]:
+    """Legacy .xls through calamine, XLSX_BATCH_ROWS at a time; resume = data rows read."""
+
     wb = _open_workbook(path, info.format)
     sheet = wb.get_sheet_by_name(info.sheet)
     n = len(info.headers)
@@ -543,6 +623,7 @@ def info_from_options(path: Path, options: dict[str, Any]) -> FileInfo:
         sheet=options.get("sheet"),
         data_offset=int(options.get("data_offset") or 0),
         size=path.stat().st_size,
+        first_col=int(options.get("first_col") or 0),
     )
 
 

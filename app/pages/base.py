@@ -198,7 +198,7 @@ class BellState(SessionState):
     def refresh(self) -> None:
         # Runs after the guard on every page: a stale or platform session just shows no bell count.
         self.is_open = False
-        if self._user_id is None:
+        if self._user_id is None or not self.tenant_slug:
             return
         try:
             self._load(with_items=False)

@@ -208,7 +208,9 @@ def main() -> None:
                 cap = Capture()
                 with cap.on(engine()):
                     svc.list_customers(db, actor, q)
-                plans_explained[label] = explain(db, *cap.statements[-1])
+                # The page query (the one with LIMIT), not the tag-names lookup for its rows that follows.
+                page_sql = [st for st in cap.statements if "LIMIT" in st[0]]
+                plans_explained[label] = explain(db, *page_sql[-1])
 
         if "search" in sections:
             # ---- search

@@ -17,7 +17,7 @@ TARGET = "Maria Aparecida Souza"
 
 def _seed(t: TenantHandle, people: list[tuple[str, str, str | None]]) -> dict[str, int]:
     """Customers created through the service, as an import or the API would; returns name -> id."""
-    from app.crm import custom_fields, customers
+    from app.crm import custom_fields, customers, tags
     from app.crm.contacts import ContactIn
     from app.crm.customers import CustomerIn
     from tenants.database import session, unit_of_work
@@ -29,6 +29,7 @@ def _seed(t: TenantHandle, people: list[tuple[str, str, str | None]]) -> dict[st
         custom_fields.create_field(
             db, actor, custom_fields.CustomFieldIn(key="operadora", label="Operadora atual", type="text")
         )
+        tags.create_tag(db, actor, tags.TagIn(name="vip", color="yellow"))
     with session(t.schema) as db, unit_of_work(db):
         for name, phone, plan in people:
             row = customers.create_customer(
@@ -39,6 +40,7 @@ def _seed(t: TenantHandle, people: list[tuple[str, str, str | None]]) -> dict[st
                     plan=plan,
                     contacts=[ContactIn(kind="phone", value=phone)],
                     custom={"operadora": "Vivo"},
+                    tags=["vip"] if name == TARGET else [],
                 ),
             )
             ids[name] = row.id or 0
@@ -72,11 +74,13 @@ def test_find_customer_by_phone_note_followup_opportunity(page: Page, browser: B
     expect(rows.first).to_contain_text(TARGET)
     expect(page.locator("#data-table thead")).to_contain_text("Operadora atual")
     expect(rows.first).to_contain_text("Vivo")
+    expect(rows.first).to_contain_text("vip")  # tag names come from customer_tags
     expect(page.locator("#list-total")).to_contain_text("1 clientes")
 
     rows.first.locator("td").nth(1).click()
     page.wait_for_url(f"**/clientes/{ids[TARGET]}")
     expect(page.locator("#customer-name")).to_have_text(TARGET)
+    expect(page.locator("#customer-header")).to_contain_text("Etiquetas: vip")
     expect(page.locator("#timeline")).to_contain_text("Cliente cadastrado")
 
     # Contacts: an invalid e-mail is refused in pt-BR, a valid one is added (normalised) to the header.

@@ -227,3 +227,130 @@ def test_a_run_of_one_high_byte_is_binary_not_a_one_column_csv(tmp_path) -> None
     with pytest.raises(Invalid) as err:
         inspect_csv(path)
     assert "binário" in err.value.message
+
+
+def test_xlsx_cell_types_come_out_as_the_csv_path_sees_them(tmp_path: Path) -> None:
+    """Shared strings (openpyxl), numbers, floats, booleans, dates, XML-escaped text, blank cells, a
+    leading empty column and columns past Z: the streaming reader's text for each cell."""
+    from datetime import date, datetime
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Base"
+    ws["B2"] = "Relatório"  # a title row
+    header = ["Nome", "CPF", "Fone", "Valor", "Ativo", "Desde", "Visto", "Obs"]
+    for i, h in enumerate(header):
+        ws.cell(row=4, column=2 + i, value=h)
+    ws.cell(row=4, column=28, value="Extra")  # column AB
+    values = [
+        'M&M <Ltda> "SA"',
+        4374417802,
+        11987654321.0,
+        3.5,
+        True,
+        date(2024, 3, 1),
+        datetime(2024, 3, 1, 10, 30),
+        "  ",
+    ]
+    for i, v in enumerate(values):
+        ws.cell(row=5, column=2 + i, value=v)
+    ws.cell(row=5, column=28, value="ab")
+    for r in (7, 8, 9):
+        for i, v in enumerate(["Zé\nda Silva", 1, 2, 3, False, "x", "y", "z"]):
+            ws.cell(row=r, column=2 + i, value=v)
+    path = tmp_path / "tipos.xlsx"
+    wb.save(path)
+    info, frame, _ = read_all(path, "tipos.xlsx")
+    assert info.header_row == 4 and info.headers[:8] == header and info.headers[-1] == "Extra"
+    assert len(info.headers) == 27  # B..AB, blanks named "Coluna N"
+    first = frame.row(0, named=True)
+    assert [first[f"c{i}"] for i in range(8)] == [
+        'M&M <Ltda> "SA"',
+        "4374417802",
+        "11987654321",
+        "3.5",
+        "true",
+        "2024-03-01",
+        "2024-03-01T10:30:00",
+        None,
+    ]
+    assert first["c26"] == "ab"
+    assert frame.get_column("_line").to_list() == [5, 7, 8, 9]  # the blank row 6 is skipped
+    assert frame.row(1, named=True)["c0"] == "Zé\nda Silva"
+
+
+def test_xlsx_inline_rich_text_escapes_and_missing_row_numbers(tmp_path: Path) -> None:
+    """What other writers produce: inline strings, rich-text runs, _xHHHH_ escapes, character
+    references, rows and cells without r="" and self-closed empty rows."""
+    sheet = (
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>Nome</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>Fone</t></is></c></row>'
+        '<row r="2"/>'
+        '<row r="3"><c r="A3" t="inlineStr"><is><r><t>Jo</t></r>'
+        '<r><rPr><b/></rPr><t xml:space="preserve">ão </t></r>'
+        '<r><t>Silva</t></r></is></c><c r="B3" t="n"><v>1.1987654321E10</v></c></row>'
+        '<row><c t="inlineStr"><is><t>Ana_x000D_Lima &#233;</t></is></c>'
+        '<c t="str"><v>11 3333-4444</v></c></row>'
+        "</sheetData></worksheet>"
+    )
+    path = tmp_path / "outro.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(
+            "xl/workbook.xml",
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<sheets><sheet name="Dados" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        zf.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Target="worksheets/dados.xml" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/></Relationships>',
+        )
+        zf.writestr("xl/worksheets/dados.xml", sheet)
+    info, frame, _ = read_all(path, "outro.xlsx")
+    assert info.sheets == ["Dados"] and info.headers == ["Nome", "Fone"] and info.header_row == 1
+    assert frame.select("c0", "c1", "_line").rows() == [
+        ("João Silva", "11987654321", 3),
+        ("Ana\rLima é", "11 3333-4444", 4),
+    ]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.lists(st.text(alphabet="abcçãé &<>\"'AZ09;,.@-_x", max_size=10), min_size=3, max_size=3),
+        max_size=25,
+    )
+)
+def test_fuzz_xlsx_round_trip(tmp_path: Path, rows: list[list[str]]) -> None:
+    path = _xlsx(tmp_path / "rt.xlsx", [["Nome", "Fone", "Obs"], *rows])
+    info = readers.inspect_file(path, "rt.xlsx", header_row=1)
+    frames = [b.frame for b in readers.iter_batches(path, info)]
+    got = [
+        tuple(c or "" for c in r)
+        for r in (pl.concat(frames).select("c0", "c1", "c2").rows() if frames else [])
+    ]
+    want = [tuple(c if c.strip() else "" for c in r) for r in rows]
+    assert got == [r for r in want if any(r)]
+
+
+def test_xlsx_batches_resume_after_the_last_committed_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.importing import xlsx
+
+    monkeypatch.setattr(xlsx, "BLOCK_BYTES", 2000)
+    path = _xlsx(tmp_path / "r.xlsx", [["Nome", "Fone"], *[[f"n{i}", f"1198765{i:04d}"] for i in range(300)]])
+    info = readers.inspect_file(path, "r.xlsx")
+    batches = list(readers.iter_batches(path, info))
+    assert len(batches) > 5
+    whole = pl.concat([b.frame for b in batches])
+    rest = pl.concat([b.frame for b in readers.iter_batches(path, info, batches[2].resume)])
+    assert whole.height == 300
+    assert rest.to_dicts() == whole.tail(rest.height).to_dicts()
+    assert rest.get_column("_line").min() == batches[2].resume + 1
