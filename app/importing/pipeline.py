@@ -370,6 +370,7 @@ def _setup_temp(db: Db) -> None:
             cid bigint, kind text, value text, label text, is_primary boolean
         ) ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE IF NOT EXISTS imp_seen (id bigint) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE IF NOT EXISTS imp_tags (cid bigint, tag_id bigint) ON COMMIT DELETE ROWS;
         """
     )
 
@@ -434,6 +435,7 @@ class Context:
     lookup_db: bool  # the tenant had contacts before this import
     lookup_source: bool  # earlier imports of this source exist
     contacts_unindexed: bool = False  # bulk mode dropped uq_contacts_kind_value (rebuilt at the end)
+    tags: dict[str, int] = field(default_factory=dict)  # tag name -> id
 
 
 def _resolve_wallets(ctx: Context, names: list[str]) -> None:
@@ -449,18 +451,38 @@ def _resolve_wallets(ctx: Context, names: list[str]) -> None:
         ctx.wallets[name] = wid
 
 
-def _resolve_tags(ctx: Context, values: list[str]) -> None:
-    """Creates the tags rows this batch names (customer_tags refers to them by id), on the preparing
-    connection, which commits before the batch is written: two writers inserting one new name in their
-    ordered transactions would wait on each other forever."""
-    if not values:
+def _resolve_tags(ctx: Context, names: list[str]) -> None:
+    """Creates the tags rows this batch names (customer_tags refers to them by id) and learns their ids,
+    on the preparing connection, which commits before the batch is written: two writers inserting one
+    new name in their ordered transactions would wait on each other forever."""
+    missing = sorted(n for n in names if n not in ctx.tags)
+    if not missing:
         return
     ctx.db.run(
-        f"INSERT INTO {ctx.db.s}.tags (name, color) SELECT DISTINCT left(btrim(t), 60), 'purple' "
-        "FROM unnest(%s::text[]) AS v(s), unnest(string_to_array(v.s, ',')) AS t WHERE btrim(t) <> '' "
+        f"INSERT INTO {ctx.db.s}.tags (name, color) SELECT unnest(%s::text[]), 'purple' "
         "ON CONFLICT (name) DO NOTHING",
-        (values,),
+        (missing,),
     )
+    for tid, name in ctx.db.all(f"SELECT id, name FROM {ctx.db.s}.tags WHERE name = ANY(%s)", (missing,)):
+        ctx.tags[name] = tid
+
+
+def _tag_pairs(ctx: Context, apply: pl.DataFrame) -> pl.DataFrame:
+    """(cid, is_new, tag_id) of the customers a batch writes, from their comma-separated tag names
+    (cut like tags.name: spaces trimmed, 60 characters)."""
+    names = (
+        apply.filter(pl.col("tags").is_not_null())
+        .select("cid", "is_new", name=pl.col("tags").str.split(","))
+        .explode("name")
+        .with_columns(pl.col("name").str.strip_chars(" ").str.slice(0, 60))
+        .filter(pl.col("name").str.len_bytes() > 0)
+    )
+    _resolve_tags(ctx, names.get_column("name").unique().to_list())
+    ids = pl.DataFrame(
+        {"name": list(ctx.tags), "tag_id": list(ctx.tags.values())},
+        schema={"name": pl.String, "tag_id": pl.Int64},
+    )
+    return names.join(ids, on="name").select("cid", "is_new", "tag_id").unique(["cid", "tag_id"])
 
 
 @dataclass
@@ -477,6 +499,7 @@ class Prepared:
     contacts: pl.DataFrame | None = None
     depends: bool = False  # touches customers an earlier (maybe uncommitted) batch wrote
     plain_insert: bool = False  # bulk mode dropped the contacts unique index: no ON CONFLICT
+    tags: pl.DataFrame | None = None  # cid, is_new, tag_id
     resume: int = 0
     next_line: int = 0
     bytes_read: int = 0
@@ -591,7 +614,7 @@ def prepare_batch(
         if prep.apply.height and plan.columns("wallet"):
             _resolve_wallets(ctx, prep.apply.get_column("wallet").drop_nulls().unique().to_list())
         if prep.apply.height and plan.columns("tags"):
-            _resolve_tags(ctx, prep.apply.get_column("tags").drop_nulls().unique().to_list())
+            prep.tags = _tag_pairs(ctx, prep.apply)
         # A contact the database already has would be a no-op ON CONFLICT insert (a re-import is
         # mostly those): not sent. New customers never have one (their keys matched nobody).
         new_keys = keys if in_db is None else keys.join(in_db, on="key", how="anti")
@@ -746,11 +769,6 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         if plan.columns("wallet")
         else "NULL::bigint"
     )
-    # Tag names as tags.name holds them; _resolve_tags created the missing tags rows at prepare time.
-    tags_expr = (
-        "ARRAY(SELECT DISTINCT left(btrim(t), 60) FROM unnest(string_to_array(a.tags, ',')) t "
-        "WHERE btrim(t) <> '')"
-    )
     # New customers: the name falls back to the first e-mail/phone so the list never shows a blank.
     db.run(
         f"""
@@ -766,17 +784,17 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         """,
         (plan.source, plan.import_id),
     )
-    # Tags live in customer_tags (t0005), never on the customers row.
-    db.run(
-        f"""
-        INSERT INTO {db.s}.customer_tags (customer_id, tag_id)
-        SELECT a.cid, g.id
-        FROM imp_apply a CROSS JOIN LATERAL unnest({tags_expr}) AS x(name)
-        JOIN {db.s}.tags g ON g.name = x.name
-        WHERE a.is_new AND a.tags IS NOT NULL
-        ON CONFLICT DO NOTHING
-        """
-    )
+    # Tags live in customer_tags (t0005), never on the customers row. The (customer, tag) pairs were
+    # resolved to ids at prepare time: new customers' pairs are unique and cannot exist yet, so they go
+    # in by COPY; matched customers' pairs go through imp_tags into the update statement below.
+    if prep.tags is not None and prep.tags.height:
+        new_tags = prep.tags.filter(pl.col("is_new")).select(customer_id="cid", tag_id="tag_id")
+        db.copy_frame(f"{db.s}.customer_tags", new_tags)
+        db.copy_frame("imp_tags", prep.tags.filter(~pl.col("is_new")).select("cid", "tag_id"))
+    if not prep.apply.select((~pl.col("is_new")).any()).item():
+        db.copy_frame("imp_contacts", prep.contacts)
+        _insert_contacts(db, plan, prep)
+        return []
     merge = plan.policy == "merge"
 
     def upd(col: str, new: str) -> str:
@@ -810,13 +828,13 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         if merge
         else f"""
         , td AS (
-            DELETE FROM {db.s}.customer_tags ct USING tn
-            WHERE ct.customer_id = tn.id AND cardinality(tn.names) > 0
-              AND ct.tag_id NOT IN (SELECT g.id FROM {db.s}.tags g WHERE g.name = ANY(tn.names))
+            DELETE FROM {db.s}.customer_tags ct
+            WHERE ct.customer_id IN (SELECT cid FROM imp_tags)
+              AND NOT EXISTS (SELECT 1 FROM imp_tags t WHERE t.cid = ct.customer_id AND t.tag_id = ct.tag_id)
             RETURNING ct.customer_id
         )"""
     )
-    tags_changed = "SELECT customer_id FROM ti" + ("" if merge else " UNION ALL SELECT customer_id FROM td")
+    tags_changed = "SELECT customer_id FROM ti" + ("" if merge else " UNION SELECT customer_id FROM td")
     summary = f"Atualizado pela importação #{plan.import_id} ({plan.source})"[:500]
     updated = db.all(
         f"""
@@ -824,20 +842,18 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
             SELECT c.id, {calc_cols}
             FROM imp_apply a JOIN {db.s}.customers c ON c.id = a.cid
             WHERE NOT a.is_new
-        ), tn AS (
-            SELECT a.cid AS id, {tags_expr} AS names
-            FROM imp_apply a WHERE NOT a.is_new AND a.tags IS NOT NULL
         ), ti AS (
             INSERT INTO {db.s}.customer_tags (customer_id, tag_id)
-            SELECT tn.id, g.id FROM tn CROSS JOIN LATERAL unnest(tn.names) AS x(name)
-            JOIN {db.s}.tags g ON g.name = x.name
+            SELECT cid, tag_id FROM imp_tags
             ON CONFLICT DO NOTHING
             RETURNING customer_id
-        ){tags_replace}, d AS (
+        ){tags_replace}, tc AS (
+            SELECT DISTINCT customer_id FROM ({tags_changed}) x
+        ), d AS (
             SELECT n.*, array_remove(
-                ARRAY[{changed}, CASE WHEN n.id IN ({tags_changed}) THEN 'tags' END], NULL
+                ARRAY[{changed}, CASE WHEN tc.customer_id IS NOT NULL THEN 'tags' END], NULL
             ) AS changed
-            FROM n JOIN {db.s}.customers c ON c.id = n.id
+            FROM n JOIN {db.s}.customers c ON c.id = n.id LEFT JOIN tc ON tc.customer_id = n.id
         ), u AS (
             UPDATE {db.s}.customers c SET {set_cols}, updated_at = now()
             FROM d n WHERE c.id = n.id AND cardinality(array_remove(n.changed, 'tags')) > 0
@@ -853,6 +869,11 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         (summary, plan.import_id, plan.import_id),
     )
     db.copy_frame("imp_contacts", prep.contacts)
+    _insert_contacts(db, plan, prep)
+    return [(cid, list(fields)) for cid, fields in updated]
+
+
+def _insert_contacts(db: Db, plan: Plan, prep: Prepared) -> None:
     # In key order: consecutive inserts land on neighbouring pages of the (kind, value) index.
     db.run(
         f"""
@@ -863,7 +884,6 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         """,
         (plan.import_id,),
     )
-    return [(cid, list(fields)) for cid, fields in updated]
 
 
 _TYPES = {

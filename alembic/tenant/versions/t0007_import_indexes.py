@@ -8,6 +8,9 @@
 - The four (owner_id, <sort column>, id) indexes serve only the lists of agents and managers, whose
   visibility predicate (`owner_id IN (...)`) implies `owner_id IS NOT NULL`: partial indexes keep
   unassigned customers (what most imports create) out of them.
+- `ix_customers_source` becomes (source_key, source) WHERE source_key IS NOT NULL: all rows of an import
+  share one source, so the old (source, source_key) order compared two full strings at every step of
+  its build (2.4 s at 500k, the slowest btree of the rebuild).
 
 Revision ID: t0007
 Revises: t0006
@@ -38,9 +41,18 @@ def upgrade() -> None:
         op.create_index(
             name, "customers", ["owner_id", column, "id"], postgresql_where="owner_id IS NOT NULL"
         )
+    op.drop_index("ix_customers_source", table_name="customers")
+    op.create_index(
+        "ix_customers_source",
+        "customers",
+        ["source_key", "source"],
+        postgresql_where="source_key IS NOT NULL",
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_customers_source", table_name="customers")
+    op.create_index("ix_customers_source", "customers", ["source", "source_key"])
     for name, column in _OWNER_INDEXES.items():
         op.drop_index(name, table_name="customers")
         op.create_index(name, "customers", ["owner_id", column, "id"])

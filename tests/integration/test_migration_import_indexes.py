@@ -1,0 +1,37 @@
+"""t0007 swaps the contacts trigram index for a reverse(value) btree, makes the owner list indexes
+partial and reorders the source index; its downgrade restores the t0006 definitions."""
+
+import uuid
+
+from alembic import command
+from sqlalchemy import text
+
+from tenants.database import engine
+from tenants.migrations import _config, upgrade_tenant
+
+
+def _indexes(schema: str) -> dict[str, str]:
+    with engine().connect() as conn:
+        rows = conn.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = :s"), {"s": schema}
+        )
+        return {name: ddl for name, ddl in rows}
+
+
+def test_t0007_up_and_down(database_url: str) -> None:
+    schema = "t_i" + uuid.uuid4().hex[:8]
+    upgrade_tenant(schema, "t0006")
+    before = _indexes(schema)
+    assert "ix_contacts_value_trgm" in before
+    upgrade_tenant(schema, "t0007")
+    after = _indexes(schema)
+    assert "ix_contacts_value_trgm" not in after
+    assert "reverse((value)::text) text_pattern_ops" in after["ix_contacts_value_rev"]
+    assert after["ix_customers_owner_name"].endswith("WHERE (owner_id IS NOT NULL)")
+    assert "(source_key, source) WHERE (source_key IS NOT NULL)" in after["ix_customers_source"]
+    with engine().begin() as conn:
+        command.downgrade(_config("tenant", conn, schema), "t0006")
+        conn.execute(text("SET search_path TO public"))
+    assert _indexes(schema) == before
+    with engine().begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
