@@ -370,7 +370,7 @@ def _setup_temp(db: Db) -> None:
             cid bigint, kind text, value text, label text, is_primary boolean
         ) ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE IF NOT EXISTS imp_seen (id bigint) ON COMMIT DELETE ROWS;
-        CREATE TEMP TABLE IF NOT EXISTS imp_tags (cid bigint, tag_id bigint) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE IF NOT EXISTS imp_tags (cid bigint, tag_id bigint, op text) ON COMMIT DELETE ROWS;
         """
     )
 
@@ -519,24 +519,84 @@ def _line_error_frame(line_errors: list[readers.LineError]) -> pl.DataFrame:
     )
 
 
-def prepare_batch(
-    ctx: Context, frame: pl.DataFrame, line_errors: list[readers.LineError], dry: bool, index: int = 0
-) -> Prepared:
-    """Normalise and group one batch and advance the in-file dedupe state (no customer writes).
+@dataclass
+class Looked:
+    """The part of a batch's preparation that needs no in-file state: normalised rows, their keys, and
+    what the database already knows about those keys. Computed one batch ahead, on its own thread and
+    connection, while the main thread groups the previous batch (the lookups are the largest cost of a
+    re-import, and they wait on PostgreSQL, not on Python)."""
 
-    `dry` replays an already committed batch after a crash: only the dedupe state is rebuilt.
-    """
-    plan, st = ctx.plan, ctx.state
+    valid: pl.DataFrame | None
+    issues: pl.DataFrame
+    keys: pl.DataFrame | None = None
+    existing: pl.DataFrame | None = None  # key, cid: contacts in the database (all keys of the batch)
+    by_source: pl.DataFrame | None = None  # n_document, cid: customers of earlier imports of the source
+
+
+def look_up(
+    ctx: Context,
+    db: Db,
+    frame: pl.DataFrame,
+    line_errors: list[readers.LineError],
+    dry: bool,
+    side: tuple[ThreadPoolExecutor, Db] | None = None,
+) -> Looked:
+    """`side` (a thread and a second connection) runs the e-mail and source-key lookups while `db` looks
+    up the phones: on a re-import the lookups are most of the work, and they are PostgreSQL's."""
+    plan = ctx.plan
     norm = normalise(frame, plan, ctx.owners) if frame.height else None
     issues = issues_of(norm, plan, plan.import_id) if norm is not None and not dry else empty_issues()
     if line_errors and not dry:
         issues = pl.concat([issues, _line_error_frame(line_errors)])
     valid = norm.filter(pl.col("valid")) if norm is not None else None
+    looked = Looked(valid, issues)
+    if valid is None or valid.height == 0:
+        return looked
+    keys = looked.keys = keys_of(valid, plan)
+    docs = valid.get_column("n_document").drop_nulls().unique().to_list()
+
+    def other_lookups(on: Db) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+        emails = by_source = None
+        if ctx.lookup_db or dry:
+            emails = _lookup_existing(on, keys.filter(pl.col("kind") == "email"), plan.import_id)
+        if ctx.lookup_source and plan.columns("document") and docs:
+            by_source = _lookup_source_keys(on, docs, plan.source, plan.import_id)
+        on.conn.commit()  # lookups only: keep no transaction (nor its SET LOCALs) open between batches
+        return emails, by_source
+
+    pending = side[0].submit(other_lookups, side[1]) if side else None
+    phones = None
+    if ctx.lookup_db or dry:
+        phones = _lookup_existing(db, keys.filter(pl.col("kind") != "email"), plan.import_id)
+    db.conn.commit()
+    emails, looked.by_source = pending.result() if pending else other_lookups(db)
+    if phones is not None and emails is not None:
+        looked.existing = pl.concat([phones, emails])
+    return looked
+
+
+def prepare_batch(
+    ctx: Context,
+    frame: pl.DataFrame,
+    line_errors: list[readers.LineError],
+    dry: bool,
+    index: int = 0,
+    looked: Looked | None = None,
+) -> Prepared:
+    """Normalise and group one batch and advance the in-file dedupe state (no customer writes).
+
+    `dry` replays an already committed batch after a crash: only the dedupe state is rebuilt.
+    `looked` is the batch's look_up() when it was computed ahead.
+    """
+    plan, st = ctx.plan, ctx.state
+    if looked is None:
+        looked = look_up(ctx, ctx.db, frame, line_errors, dry)
+    valid, issues = looked.valid, looked.issues
     n_read = frame.height + len(line_errors)
     prep = Prepared(index, n_read, valid.height if valid is not None else 0, issues, [])
-    if valid is None or valid.height == 0:
+    if valid is None or valid.height == 0 or looked.keys is None:
         return prep
-    keys = keys_of(valid, plan)
+    keys = looked.keys
     seen = st.keys_frame()
     # Candidate owners of each row, in the row's column order: a customer already known (a key of an
     # earlier batch, an existing contact, the source key of an earlier import) or an earlier row of
@@ -546,22 +606,19 @@ def prepare_batch(
     cand = [in_seen.select("row", "pos", "cid")]
     known_keys = in_seen.select("key").unique()
     in_db: pl.DataFrame | None = None  # keys some customer already has in the database
-    if ctx.lookup_db or dry:
+    if looked.existing is not None:
+        # A key the file introduced earlier resolves through the in-file map (the same customer the
+        # database has for it once that batch committed); the database answers for the rest.
         rest = keys.join(known_keys, on="key", how="anti")
-        existing = _lookup_existing(ctx.db, rest, plan.import_id)
-        cand.append(rest.join(existing, on="key").select("row", "pos", "cid"))
-        in_db = existing.select("key")
-    if ctx.lookup_source and plan.columns("document"):
+        cand.append(rest.join(looked.existing, on="key").select("row", "pos", "cid"))
+        in_db = looked.existing.select("key")
+    if looked.by_source is not None:
         docs = valid.filter(pl.col("n_document").is_not_null()).select("_line", "n_document")
-        if docs.height:
-            found = _lookup_source_keys(
-                ctx.db, docs.get_column("n_document").unique().to_list(), plan.source, plan.import_id
+        cand.append(
+            docs.join(looked.by_source, on="n_document").select(
+                row=pl.col("_line"), pos=pl.lit(-1, pl.Int32), cid=pl.col("cid")
             )
-            cand.append(
-                docs.join(found, on="n_document").select(
-                    row=pl.col("_line"), pos=pl.lit(-1, pl.Int32), cid=pl.col("cid")
-                )
-            )
+        )
     known = pl.concat(cand).select("row", "pos", ref=pl.lit(None, pl.Int64), cid="cid")
     first = keys.group_by("key").agg(first=pl.col("row").min())
     earlier = (
@@ -786,11 +843,11 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
     )
     # Tags live in customer_tags (t0005), never on the customers row. The (customer, tag) pairs were
     # resolved to ids at prepare time: new customers' pairs are unique and cannot exist yet, so they go
-    # in by COPY; matched customers' pairs go through imp_tags into the update statement below.
+    # in by COPY; matched customers' tags are compared with what they have (_write_matched_tags).
     if prep.tags is not None and prep.tags.height:
         new_tags = prep.tags.filter(pl.col("is_new")).select(customer_id="cid", tag_id="tag_id")
         db.copy_frame(f"{db.s}.customer_tags", new_tags)
-        db.copy_frame("imp_tags", prep.tags.filter(~pl.col("is_new")).select("cid", "tag_id"))
+        _write_matched_tags(db, prep.tags.filter(~pl.col("is_new")), plan.policy == "merge")
     if not prep.apply.select((~pl.col("is_new")).any()).item():
         db.copy_frame("imp_contacts", prep.contacts)
         _insert_contacts(db, plan, prep)
@@ -820,21 +877,8 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         f"CASE WHEN n.{col} IS DISTINCT FROM c.{col} THEN '{col}' END" for col in cols if col != "kind"
     )
     set_cols = ", ".join(f"{col} = n.{col}" for col in cols)
-    # Tags (customer_tags) of matched customers: merge adds the file's tags; keep-first/keep-last make
-    # them the file's tags when it has any. A tags-only change counts as a change ('tags' in the timeline
-    # row and the report) but does not rewrite the customers row nor bump its updated_at.
-    tags_replace = (
-        ""
-        if merge
-        else f"""
-        , td AS (
-            DELETE FROM {db.s}.customer_tags ct
-            WHERE ct.customer_id IN (SELECT cid FROM imp_tags)
-              AND NOT EXISTS (SELECT 1 FROM imp_tags t WHERE t.cid = ct.customer_id AND t.tag_id = ct.tag_id)
-            RETURNING ct.customer_id
-        )"""
-    )
-    tags_changed = "SELECT customer_id FROM ti" + ("" if merge else " UNION SELECT customer_id FROM td")
+    # A tags-only change (imp_tags, written above) counts as a change ('tags' in the timeline row and the
+    # report) but does not rewrite the customers row nor bump its updated_at.
     summary = f"Atualizado pela importação #{plan.import_id} ({plan.source})"[:500]
     updated = db.all(
         f"""
@@ -842,13 +886,8 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
             SELECT c.id, {calc_cols}
             FROM imp_apply a JOIN {db.s}.customers c ON c.id = a.cid
             WHERE NOT a.is_new
-        ), ti AS (
-            INSERT INTO {db.s}.customer_tags (customer_id, tag_id)
-            SELECT cid, tag_id FROM imp_tags
-            ON CONFLICT DO NOTHING
-            RETURNING customer_id
-        ){tags_replace}, tc AS (
-            SELECT DISTINCT customer_id FROM ({tags_changed}) x
+        ), tc AS (
+            SELECT DISTINCT cid AS customer_id FROM imp_tags
         ), d AS (
             SELECT n.*, array_remove(
                 ARRAY[{changed}, CASE WHEN tc.customer_id IS NOT NULL THEN 'tags' END], NULL
@@ -871,6 +910,43 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
     db.copy_frame("imp_contacts", prep.contacts)
     _insert_contacts(db, plan, prep)
     return [(cid, list(fields)) for cid, fields in updated]
+
+
+def _write_matched_tags(db: Db, want: pl.DataFrame, merge: bool) -> None:
+    """Tags of customers that existed before the batch: merge adds the file's tags; keep-first/keep-last
+    make them the file's tags (the file names some for these customers). The difference is computed
+    here against what the customers have (one index probe per customer), so a re-import that changes
+    nothing writes nothing; imp_tags keeps the changed pairs for the update statement."""
+    if want.height == 0:
+        return
+    cids = want.get_column("cid").unique().sort().to_list()
+    db.run(_INDEX_PROBE)
+    have = pl.DataFrame(
+        db.all(
+            f"SELECT ct.customer_id, ct.tag_id FROM unnest(%s::bigint[]) AS m(cid) "
+            f"JOIN {db.s}.customer_tags ct ON ct.customer_id = m.cid",
+            (cids,),
+        ),
+        schema={"cid": pl.Int64, "tag_id": pl.Int64},
+        orient="row",
+    )
+    want = want.select("cid", "tag_id")
+    ops = [want.join(have, on=["cid", "tag_id"], how="anti").with_columns(op=pl.lit("a"))]
+    if not merge:
+        ops.append(have.join(want, on=["cid", "tag_id"], how="anti").with_columns(op=pl.lit("d")))
+    changes = pl.concat(ops)
+    if changes.height:
+        db.copy_frame("imp_tags", changes)
+        db.run(
+            f"INSERT INTO {db.s}.customer_tags (customer_id, tag_id) SELECT cid, tag_id FROM imp_tags "
+            "WHERE op = 'a' ON CONFLICT DO NOTHING"
+        )
+        db.run(
+            f"DELETE FROM {db.s}.customer_tags ct USING imp_tags t "
+            "WHERE t.op = 'd' AND ct.customer_id = t.cid AND ct.tag_id = t.tag_id"
+        )
+    # The update statement joins on its own terms.
+    db.run("SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on")
 
 
 def _insert_contacts(db: Db, plan: Plan, prep: Prepared) -> None:
@@ -1349,15 +1425,20 @@ def _run_locked(
                 _replay(ctx, path, info, int(resume))
             batches = readers.iter_batches(path, info, resume, checkpoint.get("next_line"))
             timing = (started, elapsed_before, info.size)
-            with Writers(ctx, schema, WRITERS, timing, on_progress) as writers:
-                for index, batch in enumerate(batches):
+            with (
+                Writers(ctx, schema, WRITERS, timing, on_progress) as writers,
+                _ahead(ctx, schema, batches) as looked_batches,
+            ):
+                for index, (batch, looked) in enumerate(looked_batches):
                     writers.raise_if_failed()
                     if db.one(f"SELECT cancel_requested FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[
                         0
                     ]:
                         writers.drain()
                         raise Cancelled()
-                    prep = prepare_batch(ctx, batch.frame, batch.errors, dry=False, index=index)
+                    prep = prepare_batch(
+                        ctx, batch.frame, batch.errors, dry=False, index=index, looked=looked
+                    )
                     db.conn.commit()  # lookups and id allocation only: keep no transaction open
                     prep.resume, prep.next_line, prep.bytes_read = (
                         batch.resume,
@@ -1406,6 +1487,58 @@ def _run_locked(
             db, import_id, "failed", "Falha inesperada na importação; as partes já gravadas foram mantidas."
         )
         raise
+
+
+@contextmanager
+def _ahead(
+    ctx: Context, schema: str, batches: Iterator[readers.Batch]
+) -> Iterator[Iterator[tuple[readers.Batch, Looked]]]:
+    """Reads and looks up the next batch on a thread of its own (own connection) while the caller
+    prepares the current one. At most one batch waits ready: memory stays flat. Errors of the reader
+    or the lookups come out of the iteration; leaving the block stops the thread."""
+    ready: queue.Queue[tuple[readers.Batch, Looked] | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: tuple[readers.Batch, Looked] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            with (
+                _connection() as conn,
+                _connection() as side_conn,
+                ThreadPoolExecutor(1, thread_name_prefix="import-lookup") as pool,
+            ):
+                db, side = Db(conn, schema), (pool, Db(side_conn, schema))
+                for batch in batches:
+                    if not put((batch, look_up(ctx, db, batch.frame, batch.errors, dry=False, side=side))):
+                        return
+            put(None)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+
+    def consume() -> Iterator[tuple[readers.Batch, Looked]]:
+        while True:
+            item = ready.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    thread = threading.Thread(target=produce, name="import-lookahead", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _stop(db: Db, import_id: int, state: str, error: str | None) -> dict[str, Any]:

@@ -84,6 +84,7 @@ class CustomersState(SessionState):
     selected: list[str] = []
     visible: list[str] = DEFAULT_VISIBLE
     total_label: str = ""
+    _count_text: str = ""
     tag_options: list[dict[str, str]] = []
     owner_options: list[dict[str, str]] = []
     wallet_options: list[dict[str, str]] = []
@@ -144,22 +145,25 @@ class CustomersState(SessionState):
             **{f"cf_{k}": _fmt_custom(v) for k, v in (r.custom or {}).items()},
         }
 
-    def _reload(self, cursor: str | None = None) -> None:
+    def _reload(self, cursor: str | None = None, *, recount: bool = False) -> None:
         with self.db() as (db, actor):
-            query = CustomerQuery(
-                **self._filter().model_dump(), sort=self.sort, cursor=cursor or None, limit=50
-            )
+            f = self._filter()
+            query = CustomerQuery(**f.model_dump(), sort=self.sort, cursor=cursor or None, limit=50)
             result = customers.list_customers(db, actor, query)
-            count = customers.count_customers(db, actor, self._filter(), cap=10_000)
+            # The count (up to 10k rows walked) is taken when the filter changes, not on every page turn:
+            # it cost more than the page itself, and paging does not change it.
+            if recount or not self._count_text:
+                count = customers.count_customers(db, actor, f, cap=10_000)
+                n = f"{count['count']:,}".replace(",", ".")
+                self._count_text = f"{'mais de ' if count['capped'] else ''}{n} clientes"
         self.rows = [self._row(r) for r in result.rows]
         self.next_cursor = result.next_cursor or ""
-        n = f"{count['count']:,}".replace(",", ".")
-        self.total_label = f"{'mais de ' if count['capped'] else ''}{n} clientes · página {self.page_no}"
+        self.total_label = f"{self._count_text} · página {self.page_no}"
 
     def _restart(self):  # type: ignore[no-untyped-def]
         self._cursors, self.page_no, self.selected = [], 1, []
         try:
-            self._reload()
+            self._reload(recount=True)
         except Invalid as exc:
             return rx.toast.error(next(iter(exc.fields.values())))
         except DomainError as exc:

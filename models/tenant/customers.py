@@ -68,6 +68,7 @@ class Customer(SQLModel, table=True):
                 ("name", "name"),
                 ("created", "created_at"),
                 ("score", "score"),
+                ("status", "status"),  # t0008
             )
         ),
     )
