@@ -199,7 +199,9 @@ class PostgresSearch:
         # Nothing matched every word as a prefix: assume a typo. Correct each word against the
         # dictionary of name words (small, trigram-indexed) and search again with the alternatives.
         alternatives = self._corrections(db, q.words)
-        if alternatives is None:
+        # Every word is already a name word (or the start of one): the same search would run again and
+        # find nothing again (e.g. a name outside an agent's portfolio), at the cost of the first pass.
+        if alternatives is None or alternatives == [[w] for w in q.words]:
             return []
         return self._ranked_prefix(db, alternatives, q.folded, base, limit)
 

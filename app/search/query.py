@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 
 _NON_DIGITS = re.compile(r"\D+")
 _NUMERIC_SHAPE = re.compile(r"^[\d\s().+\-/]+$")
-_WORD = re.compile(r"[a-z0-9]+")
+# A word as PostgreSQL's text-search parser reads it from a folded name: "s.a." and "s/a" stay one token
+# ('s.a', 's/a' in the index), so splitting them at the dot made "... s.a." match no name and fall
+# through to the typo pass, the slowest searches measured.
+_WORD = re.compile(r"[a-z0-9]+(?:[./][a-z0-9]+)*")
 
 
 def fold(text: str) -> str:
@@ -75,6 +78,7 @@ def tsquery_prefix(words: list[str] | list[list[str]]) -> str:
         safe = [a for a in ("".join(_WORD.findall(x)) for x in alternatives) if a]
         suffix = ":*" if i == len(words) - 1 else ""
         if safe:
-            terms = [a + suffix for a in safe]
+            # Quoted, so to_tsquery reads 's.a' as the parser's single token; no quote can be inside.
+            terms = [(a if a.isalnum() else f"'{a}'") + suffix for a in safe]
             parts.append(terms[0] if len(terms) == 1 else "(" + " | ".join(terms) + ")")
     return " & ".join(parts)
