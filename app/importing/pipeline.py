@@ -87,9 +87,8 @@ class State:
     def keys_frame(self) -> pl.DataFrame:
         if not self.seen_keys:
             return pl.DataFrame(schema={"key": pl.String, "cid": pl.Int64})
-        # Chunked concat is free; compacting copies everything, so only every few batches.
-        if len(self.seen_keys) > 8:
-            self.seen_keys = [pl.concat(self.seen_keys, rechunk=True)]
+        # Chunked concat is free; the map is only scanned (filtered), so it is never compacted: a compaction
+        # copies the whole map and doubled the peak memory of a 2M-row import.
         return pl.concat(self.seen_keys, rechunk=False)
 
     def cids(self) -> pl.Series:
@@ -438,33 +437,29 @@ class Context:
     tags: dict[str, int] = field(default_factory=dict)  # tag name -> id
 
 
-def _resolve_wallets(ctx: Context, names: list[str]) -> None:
-    missing = [n for n in names if n not in ctx.wallets]
+def _resolve_names(ctx: Context, table: str, defaults: str, names: list[str], known: dict[str, int]) -> None:
+    """Creates the `table` rows (wallets, tags) a batch names and learns their ids into `known`, on the
+    preparing connection, which commits before the batch is written: two writers inserting one new
+    name in their ordered transactions would wait on each other forever."""
+    missing = sorted(n for n in names if n not in known)
     if not missing:
         return
     ctx.db.run(
-        f"INSERT INTO {ctx.db.s}.wallets (name, description) SELECT unnest(%s::text[]), '' "
-        "ON CONFLICT (name) DO NOTHING",
+        f"INSERT INTO {ctx.db.s}.{table} (name, {defaults}) SELECT unnest(%s::text[]), "
+        + ("''" if table == "wallets" else "'purple'")
+        + " ON CONFLICT (name) DO NOTHING",
         (missing,),
     )
-    for wid, name in ctx.db.all(f"SELECT id, name FROM {ctx.db.s}.wallets WHERE name = ANY(%s)", (missing,)):
-        ctx.wallets[name] = wid
+    for rid, name in ctx.db.all(f"SELECT id, name FROM {ctx.db.s}.{table} WHERE name = ANY(%s)", (missing,)):
+        known[name] = rid
+
+
+def _resolve_wallets(ctx: Context, names: list[str]) -> None:
+    _resolve_names(ctx, "wallets", "description", names, ctx.wallets)
 
 
 def _resolve_tags(ctx: Context, names: list[str]) -> None:
-    """Creates the tags rows this batch names (customer_tags refers to them by id) and learns their ids,
-    on the preparing connection, which commits before the batch is written: two writers inserting one
-    new name in their ordered transactions would wait on each other forever."""
-    missing = sorted(n for n in names if n not in ctx.tags)
-    if not missing:
-        return
-    ctx.db.run(
-        f"INSERT INTO {ctx.db.s}.tags (name, color) SELECT unnest(%s::text[]), 'purple' "
-        "ON CONFLICT (name) DO NOTHING",
-        (missing,),
-    )
-    for tid, name in ctx.db.all(f"SELECT id, name FROM {ctx.db.s}.tags WHERE name = ANY(%s)", (missing,)):
-        ctx.tags[name] = tid
+    _resolve_names(ctx, "tags", "color", names, ctx.tags)
 
 
 def _tag_pairs(ctx: Context, apply: pl.DataFrame) -> pl.DataFrame:
@@ -602,7 +597,9 @@ def prepare_batch(
     # earlier batch, an existing contact, the source key of an earlier import) or an earlier row of
     # this batch that introduced one of its keys. Later rows never reach back to earlier ones.
     # One join against the (large) in-file key map per batch; everything else joins small frames.
-    in_seen = keys.join(seen, on="key")
+    # Filtering the map by the batch's keys first (a scan probing a small hash set) keeps the join's hash
+    # table to the batch's size; joining the whole map built one as large as the file so far per batch.
+    in_seen = keys.join(seen.filter(pl.col("key").is_in(keys.get_column("key").implode())), on="key")
     cand = [in_seen.select("row", "pos", "cid")]
     known_keys = in_seen.select("key").unique()
     in_db: pl.DataFrame | None = None  # keys some customer already has in the database

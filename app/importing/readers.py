@@ -451,6 +451,15 @@ def _open_xlsx(path: Path) -> xlsx.XlsxReader:
         raise Invalid("file", "Não foi possível ler a planilha: arquivo corrompido ou protegido.") from exc
 
 
+def _chosen_sheet(sheets: list[str], sheet: str | None) -> str:
+    if not sheets:
+        raise Invalid("file", "A planilha não tem abas.")
+    name = sheet or sheets[0]
+    if name not in sheets:
+        raise Invalid("sheet", f"A aba “{name}” não existe na planilha.")
+    return name
+
+
 def _first_rows_xlsx(
     path: Path, sheet: str | None
 ) -> tuple[list[str], str, list[list[str | None]], int, int]:
@@ -458,11 +467,7 @@ def _first_rows_xlsx(
     sheet row of rows[0]) read with the streaming reader: only the first block is inflated."""
     with _open_xlsx(path) as book:
         sheets = list(book.sheets)
-        if not sheets:
-            raise Invalid("file", "A planilha não tem abas.")
-        name = sheet or sheets[0]
-        if name not in sheets:
-            raise Invalid("sheet", f"A aba “{name}” não existe na planilha.")
+        name = _chosen_sheet(sheets, sheet)
         try:
             cells = next(iter(book.iter_blocks(name, block_bytes=256 * 1024)), None)
         except xlsx.XlsxError as exc:
@@ -494,11 +499,7 @@ def inspect_xlsx(
     else:
         wb = _open_workbook(path, fmt)
         sheets = list(wb.sheet_names)
-        if not sheets:
-            raise Invalid("file", "A planilha não tem abas.")
-        name = sheet or sheets[0]
-        if name not in sheets:
-            raise Invalid("sheet", f"A aba “{name}” não existe na planilha.")
+        name = _chosen_sheet(sheets, sheet)
         rows = []
         for i, r in enumerate(wb.get_sheet_by_name(name).iter_rows()):
             rows.append([_cell(c) for c in r])

@@ -19,11 +19,7 @@ builds and serves: do not wrap it in `flock` yourself (or pass --no-lock when yo
 import argparse
 import fcntl
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -146,61 +142,15 @@ def e2e_lock(enabled: bool) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(database_url: str) -> Iterator[str]:
-    import httpx
+    from tests.e2e.server import serve_app
 
-    from app.cli import frontend_env
-
-    port = _free_port()
-    log_path = Path(tempfile.mkdtemp(prefix="bench-paint-")) / "reflex.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "APP_PORT": str(port),
-        "REDIS_URL": "",
-        **frontend_env(),
-    }
     started = time.monotonic()
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"app exited early:\n{log_path.read_text()[-4000:]}")
-                try:
-                    if (
-                        httpx.get(f"{url}/ping", timeout=2).status_code == 200
-                        and httpx.get(url, timeout=5).status_code == 200
-                    ):
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() - started > 420:
-                    raise RuntimeError(f"app did not start in time:\n{log_path.read_text()[-4000:]}")
-                time.sleep(1)
-            print(f"app built and serving in {time.monotonic() - started:.0f} s ({url})", flush=True)
-            yield url
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+    log_path = Path(tempfile.mkdtemp(prefix="bench-paint-")) / "reflex.log"
+    with serve_app(database_url, log_path, timeout_s=420, REDIS_URL="") as url:
+        print(f"app built and serving in {time.monotonic() - started:.0f} s ({url})", flush=True)
+        yield url
 
 
 def _login(page: Any) -> None:

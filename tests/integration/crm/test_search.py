@@ -101,3 +101,26 @@ def test_renamed_customer_is_found_with_one_typo(db: Session, crm: Crm, people: 
     update_customer(db, crm.admin, people["joana"], CustomerUpdate(name="Joana Wanderley Bastos"))
     db.flush()
     assert ids(db, crm.admin, "joana wanderlei") == [people["joana"]]
+
+
+def test_company_suffix_is_one_word_as_in_the_index(db: Session, crm: Crm) -> None:
+    # "S.A." is one token ('s.a') for PostgreSQL's parser: split at the dot it matched no name at all.
+    made = new_customer(db, crm.admin, name="Comércio Magalhães Machado S.A.")
+    assert ids(db, crm.admin, "comercio magalhaes machado s.a.") == [made.id]
+    assert ids(db, crm.admin, "Comércio Machado S.A") == [made.id]
+
+
+def test_known_words_outside_the_portfolio_skip_the_typo_pass(
+    db: Session, crm: Crm, people: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    passes: list[object] = []
+    ranked = search._ranked_prefix
+
+    def counting(*args: object, **kwargs: object) -> object:
+        passes.append(args)
+        return ranked(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "_ranked_prefix", counting)
+    # Every word is a name word, but the only such customer belongs to another portfolio.
+    assert ids(db, crm.agent, "maria pereira") == []
+    assert len(passes) == 1

@@ -38,6 +38,11 @@ def test_classifies_email_and_names() -> None:
     assert tsquery_prefix(q.words) == "jose & d & avila & neto:*"
     assert tsquery_prefix([["joao", "joana"], ["silva"]]) == "(joao | joana) & silva:*"
     assert tsquery_prefix(["a&b", "c:*|d"]) == "ab & cd:*"
+    # Dotted and slashed tokens stay whole, as the text-search parser keeps them, and are quoted.
+    company = parse_query("Comércio Machado S.A.")
+    assert company.words == ["comercio", "machado", "s.a"]
+    assert tsquery_prefix(company.words) == "comercio & machado & 's.a':*"
+    assert tsquery_prefix(["s/a", "x'y"]) == "'s/a' & xy:*"
     assert parse_query("   ").empty
 
 
