@@ -43,6 +43,16 @@ class Settings(BaseSettings):
 
     meili_url: str | None = None
     meili_key: SecretStr | None = None
+    # A search waits at most this long per Meilisearch request before answering from PostgreSQL.
+    meili_search_timeout_ms: int = 400
+    # Index writes carry up to thousands of documents, so they get longer; still bounded so a hung
+    # Meilisearch frees the worker (the ids stay pending and are retried).
+    meili_write_timeout_s: float = 10.0
+    meili_task_wait_s: float = 30.0
+    # Circuit breaker: after this many consecutive outages (timeout, refused, 5xx) Meilisearch is
+    # skipped for the cool-down, then one trial request decides whether it is back.
+    meili_breaker_failures: int = 3
+    meili_breaker_cooldown_s: float = 30.0
 
     resend_api_key: SecretStr | None = None
     resend_base_url: str = "https://api.resend.com"

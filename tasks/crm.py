@@ -12,7 +12,7 @@ from typing import Any
 
 from app.auth.actor import Actor, system_actor
 from app.crm import customers
-from app.search import get_backend
+from app.search import sync as search_sync
 from models.tenant import BulkJob
 from tasks.broker import broker
 from tasks.tenancy import inactive
@@ -89,9 +89,9 @@ async def run_bulk(schema: str, job_id: int) -> dict[str, Any]:
 
 
 def sync_search_sync(schema: str, ids: list[int]) -> int:
-    """Index these customers now; returns once the engine applied them (raises SearchUnavailable)."""
-    with session(schema) as db:
-        return get_backend().index_customers(db, schema, ids)
+    """Index these customers (and any left pending); returns once the engine applied them. Raises
+    SearchUnavailable at once while Meilisearch is down, leaving the ids pending for a retry."""
+    return search_sync.sync_now(schema, ids)
 
 
 @broker.task(task_name="crm.sync_search")
@@ -103,8 +103,7 @@ async def sync_search(schema: str, ids: list[int]) -> int:
 
 
 def reindex_search_sync(schema: str) -> int:
-    with session(schema) as db:
-        return get_backend().reindex_all(db, schema)
+    return search_sync.reindex_now(schema)
 
 
 @broker.task(task_name="crm.reindex_search")
@@ -113,3 +112,25 @@ async def reindex_search(schema: str) -> int:
     if inactive(schema, "crm.reindex_search"):
         return 0
     return await asyncio.to_thread(reindex_search_sync, schema)
+
+
+def sync_pending_search_sync() -> int:
+    """Retry every tenant's pending index updates; one failing tenant does not hold up the others."""
+    done = 0
+    for schema in search_sync.pending_schemas():
+        if inactive(schema, "crm.sync_pending_search"):
+            continue
+        try:
+            done += search_sync.sync_now(schema, [])
+        except Exception as exc:  # still pending; the backend logged why
+            log.warning("pending search sync of %s failed again: %s", schema, type(exc).__name__)
+    return done
+
+
+@broker.task(
+    task_name="crm.sync_pending_search",
+    schedule=[{"cron": "* * * * *", "schedule_id": "search-pending-every-minute"}],
+)
+async def sync_pending_search() -> int:
+    """Index updates that failed while the search engine was down, retried every minute."""
+    return await asyncio.to_thread(sync_pending_search_sync)

@@ -3,14 +3,17 @@
     taskiq scheduler tasks.scheduler:scheduler
     taskiq worker tasks.broker:broker tasks.crm tasks.imports tasks.notifications
 
-Scheduled today: `notifications.sweep_reminders` every minute. Embedded mode (no REDIS_URL) has no
+Scheduled today: `notifications.sweep_reminders` and `crm.sync_pending_search` (index updates that
+failed while Meilisearch was down) every minute. Embedded mode (no REDIS_URL) has no
 scheduler process; the app runs the sweep itself (tasks.notifications.reminder_loop).
 """
 
 from taskiq import TaskiqScheduler
 from taskiq.schedule_sources import LabelScheduleSource
 
-import tasks.notifications  # noqa: F401  (registers the scheduled tasks on the broker)
+# Imported for their scheduled tasks, which register on the broker.
+import tasks.crm
+import tasks.notifications  # noqa: F401
 from tasks.broker import broker
 
 scheduler = TaskiqScheduler(broker=broker, sources=[LabelScheduleSource(broker)])

@@ -548,6 +548,9 @@ def look_up(
     if valid is None or valid.height == 0:
         return looked
     keys = looked.keys = keys_of(valid, plan)
+    # Only what grouping and writing read from here on: a batch waiting in the look-ahead queue then
+    # holds a third of its normalised width (raw cells and per-column phones are gone).
+    valid = looked.valid = valid.select("_line", *_APPLY_FIELDS)
     docs = valid.get_column("n_document").drop_nulls().unique().to_list()
 
     def other_lookups(on: Db) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
@@ -751,20 +754,23 @@ def account_batch(ctx: Context, prep: Prepared, updated: list[tuple[int, list[st
     return issues
 
 
+_APPLY_FIELDS = (
+    "n_name",
+    "n_document",
+    "n_plan",
+    "n_status",
+    "n_wallet",
+    "owner_id",
+    "n_tags",
+    "n_custom",
+    "n_fallback",
+)
+
+
 def _apply_values(ctx: Context, valid: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     """The field values each touched customer gets, by the duplicate policy."""
     policy = ctx.plan.policy
-    fields = [
-        "n_name",
-        "n_document",
-        "n_plan",
-        "n_status",
-        "n_wallet",
-        "owner_id",
-        "n_tags",
-        "n_custom",
-        "n_fallback",
-    ]
+    fields = list(_APPLY_FIELDS)
     data = rows.join(valid.select("_line", *fields), left_on="row", right_on="_line").sort("row")
     if policy == "keep-first":
         picked = data.filter((pl.col("row") == pl.col("lead")) & ~pl.col("was_seen"))

@@ -30,6 +30,12 @@ Contract followed (https://www.meilisearch.com/docs/reference/api and /errors):
   disableOnNumbers honoured. Ranking: words, typo, attribute, exactness, then insertion order; the
   ranking score is a lexicographic encoding of those rules (same order, not Meilisearch's numbers).
 
+Faults, for tests of the callers' resilience (what a real deployment does when it is overloaded or
+behind a failing proxy): `hang(seconds)` makes every route wait that long before answering (a hung
+instance: the connection is accepted, nothing comes back), `fail(status)` makes every route answer
+that status, 500 with Meilisearch's `internal` error body, anything else with a reverse proxy's
+plain-text page; `heal()` ends both. Requests are recorded in `requests` before the fault applies.
+
 Not implemented: API keys routes and per-key permissions (only the master key), tenant tokens,
 facets, highlighting/cropping, proximity ranking, synonyms/stop words, geo, vectors, multi-search,
 swaps, dumps/snapshots, task cancellation/deletion, payload size limits, gzip bodies, NDJSON/CSV.
@@ -37,6 +43,7 @@ swaps, dumps/snapshots, task cancellation/deletion, payload size limits, gzip bo
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -49,12 +56,13 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 ERRORS_LINK = "https://docs.meilisearch.com/errors#"
@@ -500,6 +508,8 @@ class MeiliSimulator:
         self.tasks: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []  # (method, path), for tests asserting the calls made
         self.searches: list[tuple[str, dict[str, Any]]] = []  # (index uid, body) of every search
+        self.hang_s = 0.0  # faults: see the module docstring
+        self.fail_status: int | None = None
         self._lock = threading.RLock()
         self._queue: queue.Queue[tuple[dict[str, Any], Callable[[], dict[str, Any] | None]] | None] = (
             queue.Queue()
@@ -531,7 +541,17 @@ class MeiliSimulator:
             time.sleep(0.01)
         return self
 
+    def hang(self, seconds: float) -> None:
+        self.hang_s = seconds
+
+    def fail(self, status: int = 500) -> None:
+        self.fail_status = status
+
+    def heal(self) -> None:
+        self.hang_s, self.fail_status = 0.0, None
+
     def stop(self) -> None:
+        self.heal()  # hung handlers return, so the server can shut down
         if self._server is not None:
             self._server.should_exit = True
         self._queue.put(None)
@@ -652,10 +672,26 @@ class MeiliSimulator:
         if scheme != "Bearer" or token != self.master_key:
             raise MeiliError(403, "invalid_api_key", "The provided API key is invalid.", "auth")
 
+    async def _fault(self) -> Response | None:
+        deadline = time.monotonic() + self.hang_s
+        # Sleeps in steps, so heal() (and stop()) release requests already hanging.
+        while self.hang_s and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        status = self.fail_status
+        if status is None:
+            return None
+        if status == 500:
+            error = MeiliError(500, "internal", "An internal error has occurred.", "internal")
+            return JSONResponse(error.body(), status_code=500)
+        return PlainTextResponse(f"{status} {HTTPStatus(status).phrase}", status_code=status)
+
     def _routes(self) -> list[Route]:
         def route(path: str, handler: Callable[..., Any], methods: list[str]) -> Route:
             async def endpoint(request: Request) -> Response:
                 self.requests.append((request.method, request.url.path))
+                fault = await self._fault()
+                if fault is not None:
+                    return fault
                 try:
                     self._authorise(request)
                     result = await handler(request, **request.path_params)

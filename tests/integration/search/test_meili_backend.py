@@ -306,7 +306,7 @@ def test_hung_server_times_out_then_falls_back(orgs: tuple[Org, Org], db_a: Sess
     with socket.socket() as hung:
         hung.bind(("127.0.0.1", 0))
         hung.listen(8)
-        slow = MeiliSearch(f"http://127.0.0.1:{hung.getsockname()[1]}", MEILI_KEY, timeout_s=1)
+        slow = MeiliSearch(f"http://127.0.0.1:{hung.getsockname()[1]}", MEILI_KEY, search_timeout_s=1)
         started = time.monotonic()
         assert ids(slow, db_a, orgs[0].admin, "pedro") == [orgs[0].ids["pedro"]]
         assert time.monotonic() - started < 3

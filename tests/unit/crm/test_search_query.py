@@ -5,7 +5,14 @@ from datetime import UTC, datetime
 import pytest
 
 from app.auth.actor import Actor
-from app.search.meili import customer_document, index_uid, owner_filter
+from app.search.meili import (
+    CircuitBreaker,
+    customer_document,
+    index_uid,
+    owner_filter,
+    phone_forms,
+    phone_terms,
+)
 from app.search.query import fold, parse_query, phone_candidates, tsquery_prefix
 from models.tenant import Contact, Customer
 
@@ -81,5 +88,80 @@ def test_meili_document_has_phone_digit_forms() -> None:
             Contact(customer_id=5, kind="email", value="j@x.com"),
         ],
     )
-    assert doc["name_folded"] == "joao" and doc["phones"] == ["5511987654321", "11987654321"]
+    assert doc["name_folded"] == "joao"
+    # Whole number (with and without the country code) and the ends people type, each a word.
+    assert doc["phones"] == ["5511987654321", "11987654321", "987654321", "87654321", "4321"]
     assert doc["emails"] == ["j@x.com"] and doc["owner_id"] == 0
+
+
+@pytest.mark.parametrize(
+    ("stored", "forms"),
+    [
+        ("+5511987654321", ["5511987654321", "11987654321", "987654321", "87654321", "4321"]),
+        ("+552133445566", ["552133445566", "2133445566", "33445566", "5566"]),  # landline: 8 = local
+        ("+14155550123", ["14155550123", "55550123", "0123"]),  # not Brazilian: whole and ends
+    ],
+)
+def test_meili_phone_forms(stored: str, forms: list[str]) -> None:
+    assert phone_forms(stored) == forms
+
+
+@pytest.mark.parametrize(
+    ("typed", "terms"),
+    [
+        ("98765-4321", ["987654321"]),
+        ("011 98765", ["01198765", "1198765"]),  # trunk "0" dropped, as the PostgreSQL backend does
+        ("1187654321", ["1187654321", "11987654321"]),  # without the ninth digit: normalised too
+        ("011 98765 4321", ["011987654321", "11987654321", "1187654321"]),
+    ],
+)
+def test_meili_phone_terms(typed: str, terms: list[str]) -> None:
+    assert phone_terms(parse_query(typed)) == terms
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["(11) 98765-4321", "11987654321", "+55 11 98765-4321", "5511987654321", "011 98765 4321",
+     "1187654321", "98765-4321", "8765-4321", "4321", "11 98765", "55 11 98765-43"],
+)  # fmt: skip
+def test_every_typed_phone_is_the_start_of_a_stored_form(typed: str) -> None:
+    """Meilisearch matches the start of a word: some term must start some stored form."""
+    forms = phone_forms("+5511987654321")
+    assert any(f.startswith(t) for t in phone_terms(parse_query(typed)) for f in forms)
+
+
+def test_circuit_breaker_opens_after_n_failures_and_lets_one_trial_through() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker("http://meili:7700", failures=3, cooldown_s=30, clock=lambda: now[0])
+    for _ in range(2):
+        assert breaker.allow()
+        breaker.failure("timeout")
+    breaker.success()  # an answer resets the count: only consecutive failures open it
+    for _ in range(3):
+        assert breaker.allow()
+        breaker.failure("timeout")
+    assert breaker.is_open and not breaker.allow()
+    now[0] = 29.9
+    assert not breaker.allow()
+    now[0] = 30.0
+    assert breaker.allow()  # the trial
+    assert not breaker.allow()  # only one at a time
+    breaker.failure("timeout")  # the trial failed: another full cool-down
+    now[0] = 59.0
+    assert not breaker.allow()
+    now[0] = 60.0
+    assert breaker.allow()
+    breaker.success()
+    assert not breaker.is_open and breaker.allow() and breaker.allow()
+
+
+def test_circuit_breaker_trial_slot_expires() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker("http://meili:7700", failures=1, cooldown_s=10, clock=lambda: now[0])
+    breaker.failure("refused")
+    now[0] = 10.0
+    assert breaker.allow()  # a trial whose caller never reports back...
+    now[0] = 19.0
+    assert not breaker.allow()
+    now[0] = 20.0
+    assert breaker.allow()  # ...does not keep the breaker open for good
