@@ -61,7 +61,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -697,6 +697,8 @@ class MeiliSimulator:
                     result = await handler(request, **request.path_params)
                 except MeiliError as exc:
                     return JSONResponse(exc.body(), status_code=exc.status)
+                except ClientDisconnect:  # the client gave up (timed out) while the server hung
+                    return Response(status_code=499)
                 return result if isinstance(result, Response) else JSONResponse(result)
 
             return Route(path, endpoint, methods=methods)

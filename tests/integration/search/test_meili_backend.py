@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from app.auth.actor import Actor
 from app.crm.customers import CustomerIn, CustomerUpdate, create_customer, delete_customer, update_customer
-from app.search.meili import MeiliSearch, index_uid
+from app.search.meili import CircuitBreaker, MeiliSearch, index_uid
 from app.search.postgres import PostgresSearch
 from app.search.protocol import SearchUnavailable
 from tenants.database import session
@@ -173,15 +173,36 @@ def test_one_typo_from_five_letters(backend: MeiliSearch, orgs: tuple[Org, Org],
     assert ids(backend, db_a, a.admin, "xyzqwk") == []
 
 
-@pytest.mark.parametrize(
-    "typed",
-    ["(11) 98765-4321", "11987654321", "+55 11 98765-4321", "011 98765 4321", "5511987654321", "1187654321"],
-)
-def test_phone_in_common_formats(
-    backend: MeiliSearch, orgs: tuple[Org, Org], db_a: Session, typed: str
+# The list of tests/integration/crm/test_search.py::test_phone_in_any_format (PostgreSQL backend), plus
+# the last four digits alone.
+TYPED_PHONES = [
+    "(11) 98765-4321",
+    "11987654321",
+    "+55 11 98765-4321",
+    "5511987654321",
+    "011 98765 4321",
+    "1187654321",
+    "98765-4321",
+    "8765-4321",
+    "11 98765",  # the start of the number
+    "55 11 98765-43",
+    "4321",
+]
+
+
+@pytest.mark.parametrize("typed", TYPED_PHONES)
+def test_phone_in_any_format_as_in_postgres(
+    backend: MeiliSearch, meili: MeiliSimulator, orgs: tuple[Org, Org], db_a: Session, typed: str
 ) -> None:
-    hits = backend.search(db_a, orgs[0].admin, typed)
-    assert [h.id for h in hits] == [orgs[0].ids["joao"]] and hits[0].matched == "telefone"
+    a = orgs[0]
+    hits = backend.search(db_a, a.admin, typed)
+    assert meili.searches[-1][0] == index_uid(a.schema)  # answered by Meilisearch, not the fallback
+    assert [h.id for h in hits] == [a.ids["joao"]] and hits[0].matched == "telefone"
+    assert [h.id for h in hits] == ids(PostgresSearch(), db_a, a.admin, typed)
+    # Digits never reach names or e-mails (where typo tolerance could turn them into somebody else).
+    assert meili.searches[-1][1]["attributesToSearchOn"] == ["document", "phones"]
+    # RBAC is unchanged: the phone of an agent's customer is invisible to another team's agent.
+    assert ids(backend, db_a, a.outsider, typed) == []
 
 
 def test_digits_allow_no_typo_and_documents_and_emails_match(
@@ -189,7 +210,9 @@ def test_digits_allow_no_typo_and_documents_and_emails_match(
 ) -> None:
     a = orgs[0]
     assert ids(backend, db_a, a.admin, "(11) 98765-4322") == []  # one digit off is another customer
-    assert ids(backend, db_a, a.admin, "529.982.247-25") == [a.ids["joao"]]
+    hits = backend.search(db_a, a.admin, "529.982.247-25")
+    assert [h.id for h in hits] == [a.ids["joao"]] and hits[0].matched == "documento"
+    assert ids(backend, db_a, a.admin, "43") == []  # too short to mean anything (as in PostgreSQL)
     assert ids(backend, db_a, a.admin, "529982") == [a.ids["joao"]]
     assert ids(backend, db_a, a.admin, "JOAO.SILVA@exemplo.com.br") == [a.ids["joao"]]
 
@@ -335,3 +358,155 @@ def test_search_route_answers_in_portuguese_when_meilisearch_is_misconfigured(
     with meili_configured(f"http://127.0.0.1:{_free_port()}"):
         r = client.get("/api/clientes/busca", params={"q": "pedro"}, headers=headers)
         assert r.status_code == 200 and [h["id"] for h in r.json()] == [a.ids["pedro"]]
+
+
+# ---------------------------------------------------------------- outages: timeouts and the breaker
+@pytest.fixture
+def healed(meili: MeiliSimulator) -> Iterator[MeiliSimulator]:
+    """The shared simulator, its faults cleared whatever the test does."""
+    yield meili
+    meili.heal()
+
+
+def test_search_answers_from_postgres_within_the_timeout_while_meilisearch_hangs(
+    healed: MeiliSimulator, orgs: tuple[Org, Org], db_a: Session
+) -> None:
+    a = orgs[0]
+    quick = MeiliSearch(healed.url, MEILI_KEY, search_timeout_s=0.3)
+    healed.hang(5)
+    for actor, typed in ((a.admin, "pedro silva"), (a.agent, "98765-4321"), (a.agent, "silva")):
+        started = time.monotonic()
+        hits = quick.search(db_a, actor, typed)
+        assert time.monotonic() - started < 1.0  # 0.3 s budget + the PostgreSQL search
+        assert hits == PostgresSearch().search(db_a, actor, typed)  # same SearchHit shape and rows
+        assert hits
+    assert healed.requests[-1] == ("POST", f"/indexes/{index_uid(a.schema)}/search")
+
+
+@pytest.mark.parametrize("fault", ["hang", 500, 502, 503])
+def test_breaker_opens_after_n_failures_and_closes_when_meilisearch_is_back(
+    healed: MeiliSimulator,
+    orgs: tuple[Org, Org],
+    db_a: Session,
+    caplog: pytest.LogCaptureFixture,
+    fault: str | int,
+) -> None:
+    a = orgs[0]
+    now = [1000.0]
+    breaker = CircuitBreaker(healed.url, failures=3, cooldown_s=30, clock=lambda: now[0])
+    flaky = MeiliSearch(healed.url, MEILI_KEY, search_timeout_s=0.3, write_timeout_s=0.3, breaker=breaker)
+    caplog.set_level(logging.WARNING, logger="app.search.meili")
+    if fault == "hang":
+        healed.hang(5)
+    else:
+        healed.fail(int(fault))
+    expected = ids(PostgresSearch(), db_a, a.agent, "silva")
+    for _ in range(3):
+        assert ids(flaky, db_a, a.agent, "silva") == expected
+    assert breaker.is_open
+    opened = [r.getMessage() for r in caplog.records if "circuit open" in r.getMessage()]
+    assert len(opened) == 1 and "failed 3 times in a row" in opened[0]
+    # Open: nothing reaches Meilisearch during the cool-down; searches answer at PostgreSQL's speed
+    # and index writes fail at once (their ids stay pending, see below).
+    calls = len(healed.requests)
+    started = time.monotonic()
+    for _ in range(5):
+        assert ids(flaky, db_a, a.agent, "silva") == expected
+    with pytest.raises(SearchUnavailable):
+        flaky.index_customers(db_a, a.schema, [a.ids["joao"]])
+    assert time.monotonic() - started < 1.0
+    now[0] += 29
+    assert ids(flaky, db_a, a.agent, "silva") == expected
+    assert len(healed.requests) == calls
+    # After the cool-down one trial goes through; still failing, it re-opens for another cool-down.
+    now[0] += 1
+    assert ids(flaky, db_a, a.agent, "silva") == expected
+    assert len(healed.requests) == calls + 1 and breaker.is_open
+    assert ids(flaky, db_a, a.agent, "silva") == expected
+    assert len(healed.requests) == calls + 1
+    # Back: the next trial closes it and searches are Meilisearch's again.
+    healed.heal()
+    now[0] += 30
+    assert ids(flaky, db_a, a.agent, "silva") == [a.ids["joao"], a.ids["joana"]]  # Meilisearch's answer
+    assert not breaker.is_open
+    assert healed.searches[-1][0] == index_uid(a.schema)
+    assert ids(flaky, db_a, a.agent, "joao conceicao") == [a.ids["joao"]]
+    assert len(healed.requests) == calls + 3
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("circuit closed" in m for m in messages)
+    assert not any(MEILI_KEY in m for m in messages)
+
+
+def test_refused_key_or_missing_index_never_open_the_breaker(
+    meili: MeiliSimulator, orgs: tuple[Org, Org], db_a: Session
+) -> None:
+    a = orgs[0]
+    wrong = MeiliSearch(meili.url, "not-the-key-7d1e")
+    for _ in range(5):
+        with pytest.raises(SearchUnavailable):
+            wrong.search(db_a, a.admin, "joao")
+    assert not wrong.breaker.is_open
+    with running(MEILI_KEY) as empty:
+        fresh = MeiliSearch(empty.url, MEILI_KEY)
+        for _ in range(5):
+            assert ids(fresh, db_a, a.admin, "pedro silva") == [a.ids["pedro"]]
+        assert not fresh.breaker.is_open
+
+
+def test_sync_fails_fast_while_meilisearch_hangs_and_the_ids_follow_later(
+    healed: MeiliSimulator, orgs: tuple[Org, Org], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.search.sync import pending
+    from tasks.crm import sync_pending_search_sync, sync_search_sync
+
+    a = orgs[0]
+    with session(a.schema) as db:  # written with no MEILI_URL: nothing is dispatched
+        cid = create_customer(db, a.agent, CustomerIn(name="Rosilene Bastos")).id or 0
+        other = create_customer(db, a.agent, CustomerIn(name="Gercina Bastos")).id or 0
+        db.commit()
+    monkeypatch.setenv("MEILI_WRITE_TIMEOUT_S", "0.3")
+    with meili_configured(healed.url):
+        healed.hang(5)
+        started = time.monotonic()
+        with pytest.raises(SearchUnavailable):
+            sync_search_sync(a.schema, [cid])
+        assert time.monotonic() - started < 2  # a worker is not held for the whole outage
+        assert pending(a.schema) == {str(cid)}
+        healed.heal()
+        # The tenant's next sync takes the pending id along.
+        assert sync_search_sync(a.schema, [other]) == 2
+        assert pending(a.schema) == set()
+        documents = healed.indexes[index_uid(a.schema)].documents
+        assert str(cid) in documents and str(other) in documents
+        # A failed rebuild stays pending as a whole, and the scheduled sweep retries it.
+        healed.fail(503)
+        from tasks.crm import reindex_search_sync
+
+        with pytest.raises(SearchUnavailable):
+            reindex_search_sync(a.schema)
+        assert pending(a.schema) == {"all"}
+        assert sync_pending_search_sync() == 0  # still down: stays pending
+        healed.heal()
+        assert sync_pending_search_sync() == len(documents)
+        assert pending(a.schema) == set()
+
+
+def test_pending_ids_live_in_redis_when_configured(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    from app.search import sync
+    from app.settings import get_settings
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    get_settings.cache_clear()
+    schema = f"t_pending{uuid.uuid4().hex[:8]}"
+    try:
+        sync.defer(schema, [3, 1])
+        sync.defer(schema, [2])
+        assert sync.pending(schema) == {"1", "2", "3"} and schema in sync.pending_schemas()
+        sync._forget(schema, {"1", "3"})
+        assert sync.pending(schema) == {"2"}
+        sync._forget(schema, {"2"})
+        assert schema not in sync.pending_schemas()
+    finally:
+        get_settings.cache_clear()
