@@ -128,10 +128,18 @@ def normalise(frame: pl.DataFrame, plan: Plan, owners: dict[str, int] | None = N
         exprs.append(pl.lit(None, pl.String).alias("n_tags"))
     custom = plan.custom_columns()
     if custom:
+        # A JSON object of the non-empty cells only (what jsonb_strip_nulls would leave), so new customers
+        # can be COPYed as they are: each '"key":"value"' pair is a one-field struct's JSON, braces cut.
+        pairs = [
+            pl.when(_text(c, 2000).is_not_null()).then(
+                pl.struct(_text(c, 2000).alias(k)).struct.json_encode().str.slice(1).str.strip_suffix("}")
+            )
+            for k, c in custom.items()
+        ]
         exprs.append(
-            pl.struct([_text(c, 2000).alias(k) for k, c in custom.items()])
-            .struct.json_encode()
-            .alias("n_custom")
+            (pl.lit("{") + pl.concat_str(pairs, separator=",", ignore_nulls=True) + pl.lit("}")).alias(
+                "n_custom"
+            )
         )
     else:
         exprs.append(pl.lit(None, pl.String).alias("n_custom"))
@@ -670,6 +678,11 @@ def prepare_batch(
         prep.apply = _apply_values(ctx, valid, rows)
         if prep.apply.height and plan.columns("wallet"):
             _resolve_wallets(ctx, prep.apply.get_column("wallet").drop_nulls().unique().to_list())
+        prep.apply = prep.apply.with_columns(
+            wallet_id=pl.col("wallet").replace_strict(ctx.wallets, default=None, return_dtype=pl.Int64)
+            if ctx.wallets
+            else pl.lit(None, pl.Int64)
+        )
         if prep.apply.height and plan.columns("tags"):
             prep.tags = _tag_pairs(ctx, prep.apply)
         # A contact the database already has would be a no-op ON CONFLICT insert (a re-import is
@@ -823,26 +836,31 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
     """Set-based writes of one batch on a writer connection; returns (id, changed fields) of updates."""
     if prep.apply is None or prep.contacts is None:
         return []
-    db.copy_frame("imp_apply", prep.apply)
+    new = prep.apply.filter(pl.col("is_new"))
+    # New customers go straight into the table by COPY (ids allocated at prepare time); only matched ones
+    # pass through imp_apply for the update statement.
+    db.copy_frame(
+        f"{db.s}.customers",
+        new.select(
+            id="cid",
+            name=pl.coalesce("name", "fallback", pl.lit("Sem nome")),
+            document="document",
+            kind=pl.col("kind").fill_null("PF"),
+            plan="plan",
+            status=pl.col("status").fill_null("ativo"),
+            wallet_id="wallet_id",
+            owner_id="owner_id",
+            custom=pl.col("custom").fill_null("{}"),
+            source=pl.lit(plan.source),
+            source_key="source_key",
+            import_id=pl.lit(plan.import_id, pl.Int64),
+        ),
+    )
+    db.copy_frame("imp_apply", prep.apply.filter(~pl.col("is_new")).drop("wallet_id"))
     wallet_ids = (
         f"(SELECT w.id FROM {db.s}.wallets w WHERE w.name = a.wallet)"
         if plan.columns("wallet")
         else "NULL::bigint"
-    )
-    # New customers: the name falls back to the first e-mail/phone so the list never shows a blank.
-    db.run(
-        f"""
-        INSERT INTO {db.s}.customers
-            (id, name, document, kind, plan, status, wallet_id, owner_id, custom, source, source_key,
-             import_id)
-        SELECT a.cid,
-               COALESCE(a.name, a.fallback, 'Sem nome'),
-               a.document, COALESCE(a.kind, 'PF'), a.plan, COALESCE(a.status, 'ativo'), {wallet_ids},
-               a.owner_id, COALESCE(jsonb_strip_nulls(a.custom::jsonb), '{{}}'::jsonb), %s,
-               a.source_key, %s
-        FROM imp_apply a WHERE a.is_new
-        """,
-        (plan.source, plan.import_id),
     )
     # Tags live in customer_tags (t0005), never on the customers row. The (customer, tag) pairs were
     # resolved to ids at prepare time: new customers' pairs are unique and cannot exist yet, so they go
@@ -852,7 +870,6 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         db.copy_frame(f"{db.s}.customer_tags", new_tags)
         _write_matched_tags(db, prep.tags.filter(~pl.col("is_new")), plan.policy == "merge")
     if not prep.apply.select((~pl.col("is_new")).any()).item():
-        db.copy_frame("imp_contacts", prep.contacts)
         _insert_contacts(db, plan, prep)
         return []
     merge = plan.policy == "merge"
@@ -910,7 +927,6 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         """,
         (summary, plan.import_id, plan.import_id),
     )
-    db.copy_frame("imp_contacts", prep.contacts)
     _insert_contacts(db, plan, prep)
     return [(cid, list(fields)) for cid, fields in updated]
 
@@ -953,6 +969,20 @@ def _write_matched_tags(db: Db, want: pl.DataFrame, merge: bool) -> None:
 
 
 def _insert_contacts(db: Db, plan: Plan, prep: Prepared) -> None:
+    if prep.plain_insert:  # bulk mode: no unique index to respect, every key arrives once
+        db.copy_frame(
+            f"{db.s}.contacts",
+            prep.contacts.select(
+                customer_id="cid",
+                kind="kind",
+                value="value",
+                label="label",
+                is_primary=pl.col("is_primary").fill_null(False),
+                import_id=pl.lit(plan.import_id, pl.Int64),
+            ),
+        )
+        return
+    db.copy_frame("imp_contacts", prep.contacts)
     # In key order: consecutive inserts land on neighbouring pages of the (kind, value) index.
     db.run(
         f"""
@@ -1088,11 +1118,20 @@ class Writers:
             # Typo-correction dictionary: the words of the names this batch created or changed. Here, in
             # the ordered commit section, so concurrent writers never wait on each other's words.
             renamed = [cid for cid, fields in updated if "name" in fields]
+            # New customers' names as their distinct space-separated pieces (a few thousand per batch).
+            pieces = (
+                prep.apply.filter(pl.col("is_new"))
+                .select(p=pl.coalesce("name", "fallback", pl.lit("Sem nome")).str.split(" "))
+                .explode("p")
+                .get_column("p")
+                .unique()
+                .to_list()
+            )
             names = (
-                "SELECT COALESCE(a.name, a.fallback, 'Sem nome') FROM imp_apply a WHERE a.is_new "
+                "SELECT unnest(%s::text[]) "
                 f"UNION ALL SELECT c.name FROM {db.s}.customers c WHERE c.id = ANY(%s)"
             )
-            db.run(name_words_sql(self.schema, names), (renamed,))
+            db.run(name_words_sql(self.schema, names), (pieces, renamed))
         issues = account_batch(ctx, prep, updated)
         if issues.height:
             db.copy_frame(

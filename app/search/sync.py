@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 _KEY = "search_dirty"
 _PENDING = "crm:search:pending:"  # + schema: a Redis set of customer ids, ALL for a full rebuild
 _ALL = "all"
+SYNC_BATCH = 5000
 _local_pending: dict[str, set[str]] = {}
 _local_lock = threading.Lock()
 
@@ -97,15 +98,17 @@ def sync_now(schema: str, ids: list[int]) -> int:
     if _ALL in waiting:
         return reindex_now(schema)
     todo = sorted(set(ids) | {int(i) for i in waiting})
-    if not todo:
-        return 0
-    try:
-        with session(schema) as db:
-            count = get_backend().index_customers(db, schema, todo)
-    except Exception:
-        defer(schema, ids)
-        raise
-    _forget(schema, waiting)
+    count = 0
+    with session(schema) as db:
+        # In batches: after a long outage the pending ids can be a bulk job's hundred thousand.
+        for start in range(0, len(todo), SYNC_BATCH):
+            part = todo[start : start + SYNC_BATCH]
+            try:
+                count += get_backend().index_customers(db, schema, part)
+            except Exception:
+                defer(schema, todo[start:])
+                raise
+            _forget(schema, waiting & {str(i) for i in part})
     return count
 
 
