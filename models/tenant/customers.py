@@ -102,7 +102,8 @@ class Contact(SQLModel, table=True):
     __tablename__ = "contacts"
     __table_args__ = (
         # One owner per normalised phone / e-mail in a tenant: this is the dedupe key.
-        Index("uq_contacts_kind_value", "kind", "value", unique=True),
+        # customer_id included (t0009): the import's lookups read only the index.
+        Index("uq_contacts_kind_value", "kind", "value", unique=True, postgresql_include=["customer_id"]),
         Index("ix_contacts_customer", "customer_id"),
         # Fragments typed in the search match as a suffix through reverse(value) (t0007, expression
         # index kept in the migration only) or as a prefix through the unique index above.

@@ -35,3 +35,18 @@ def test_t0007_up_and_down(database_url: str) -> None:
     assert _indexes(schema) == before
     with engine().begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_t0009_contacts_key_carries_customer_id(database_url: str) -> None:
+    schema = "t_k" + uuid.uuid4().hex[:8]
+    upgrade_tenant(schema, "t0008")
+    before = _indexes(schema)["uq_contacts_kind_value"]
+    upgrade_tenant(schema, "t0009")
+    after = _indexes(schema)["uq_contacts_kind_value"]
+    assert after.startswith("CREATE UNIQUE INDEX") and after.endswith("(kind, value) INCLUDE (customer_id)")
+    with engine().begin() as conn:
+        command.downgrade(_config("tenant", conn, schema), "t0008")
+        conn.execute(text("SET search_path TO public"))
+    assert _indexes(schema)["uq_contacts_kind_value"] == before
+    with engine().begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
