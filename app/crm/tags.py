@@ -86,7 +86,9 @@ def any_of(db: Session, names: list[str]) -> ColumnElement[bool]:
     (it estimated ~1k of 25k matches and sorted them all, 250 ms), while with the ids it knows and walks
     the sort index, probing customer_tags' primary key per row (about 10 ms), as the GIN filter did.
     """
-    ids = list(db.exec(select(Tag.id).where(col(Tag.name).in_(names))).all())
+    # Core on the session's connection: the ORM result machinery cost ~1 ms of a ~8 ms list page.
+    tags = Tag.__table__
+    ids = [row[0] for row in db.connection().execute(select(tags.c.id).where(tags.c.name.in_(names)))]
     if not ids:
         return false()
     ct = CustomerTag.__table__
