@@ -86,7 +86,9 @@ def any_of(db: Session, names: list[str]) -> ColumnElement[bool]:
     (it estimated ~1k of 25k matches and sorted them all, 250 ms), while with the ids it knows and walks
     the sort index, probing customer_tags' primary key per row (about 10 ms), as the GIN filter did.
     """
-    # Core on the session's connection: the ORM result machinery cost ~1 ms of a ~8 ms list page.
+    # Core on the session's connection: the ORM result machinery cost ~1 ms of a ~8 ms list page. Core
+    # does not autoflush: pending renames/creations of this transaction must be visible.
+    db.flush()
     tags = Tag.__table__
     ids = [row[0] for row in db.connection().execute(select(tags.c.id).where(tags.c.name.in_(names)))]
     if not ids:
