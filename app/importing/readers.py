@@ -547,7 +547,7 @@ def iter_xlsx(path: Path, info: FileInfo, resume: int | None = None) -> Iterator
         total = max(book.zip.getinfo(part).file_size, 1)
         skip = max(info.header_row, resume or 0)
         try:
-            for block in book.iter_blocks(info.sheet or "", skip_to_row=skip):
+            for block in book.iter_blocks_parallel(info.sheet or "", skip_to_row=skip):
                 frame = xlsx.wide(block.cells, info.first_col, n)
                 done = min(size, size * block.inflated // total)
                 yield Batch(frame, block.last_row, block.last_row + 1, done)

@@ -16,7 +16,9 @@ phone typed in a numeric cell is its digits), date-formatted numbers as ISO date
 import html
 import re
 import zipfile
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -218,7 +220,31 @@ class XlsxReader:
     def iter_blocks(
         self, sheet: str, skip_to_row: int = 0, block_bytes: int | None = None
     ) -> Iterator[Block]:
-        """Cells of `sheet`, block by block, for rows after `skip_to_row`.
+        """Cells of `sheet`, block by block, for rows after `skip_to_row`."""
+        for block in self._cut_blocks(sheet, skip_to_row, block_bytes):
+            yield Block(
+                self._decode(block.cells) if block.cells.height else _empty_cells(),
+                block.last_row,
+                block.inflated,
+            )
+
+    def iter_blocks_parallel(self, sheet: str, skip_to_row: int = 0, workers: int = 2) -> Iterator[Block]:
+        """iter_blocks with the cell decoding of consecutive blocks on `workers` threads (polars releases
+        the GIL), in order. The sequential part (inflating, cutting rows, numbering them) is a tenth of
+        the work; at most `workers` + 1 blocks are in memory."""
+        self.shared_strings()  # read once, before the threads share it
+        pending: deque[tuple[Future[pl.DataFrame] | None, Block]] = deque()
+        with ThreadPoolExecutor(workers, thread_name_prefix="xlsx-decode") as pool:
+            for block in self._cut_blocks(sheet, skip_to_row, None):
+                job = pool.submit(self._decode, block.cells) if block.cells.height else None
+                pending.append((job, block))
+                while len(pending) > workers:
+                    yield _finished(*pending.popleft())
+            while pending:
+                yield _finished(*pending.popleft())
+
+    def _cut_blocks(self, sheet: str, skip_to_row: int, block_bytes: int | None) -> Iterator[Block]:
+        """Blocks whose `cells` are still raw: row (Int64), c (the text after "<c "), pos (Int32).
 
         Splitting on literal tags ("</row>", "<c ") is what keeps this fast: lazy `.*?` regexes over a
         24 MB block cost 25x more in the regex engine than a literal split.
@@ -247,7 +273,7 @@ class XlsxReader:
                 .drop_nulls("c")
                 .with_columns(pos=pl.int_range(pl.len()).over("row").cast(pl.Int32))
             )
-            yield Block(self._decode(cells) if cells.height else _empty_cells(), next_row - 1, inflated)
+            yield Block(cells, next_row - 1, inflated)
 
     def _decode(self, cells: pl.DataFrame) -> pl.DataFrame:
         # One anchored pattern with capture groups recognises what every common writer emits (Excel,
@@ -385,6 +411,11 @@ def _patch(frame: pl.DataFrame, mask: pl.Expr, column: str, expr: pl.Expr) -> pl
         return frame
     fixed = rows.select("_i", expr.alias(column))
     return frame.update(fixed, on="_i")
+
+
+def _finished(job: "Future[pl.DataFrame] | None", block: Block) -> Block:
+    cells = job.result() if job is not None else _empty_cells()
+    return Block(cells, block.last_row, block.inflated)
 
 
 def _row_numbers(given: pl.Series, start: int) -> pl.Series:
