@@ -231,14 +231,14 @@ class XlsxReader:
     def iter_blocks_parallel(self, sheet: str, skip_to_row: int = 0, workers: int = 2) -> Iterator[Block]:
         """iter_blocks with the cell decoding of consecutive blocks on `workers` threads (polars releases
         the GIL), in order. The sequential part (inflating, cutting rows, numbering them) is a tenth of
-        the work; at most `workers` + 1 blocks are in memory."""
+        the work; at most `workers` blocks are decoded or waiting at once (memory)."""
         self.shared_strings()  # read once, before the threads share it
         pending: deque[tuple[Future[pl.DataFrame] | None, Block]] = deque()
         with ThreadPoolExecutor(workers, thread_name_prefix="xlsx-decode") as pool:
             for block in self._cut_blocks(sheet, skip_to_row, None):
                 job = pool.submit(self._decode, block.cells) if block.cells.height else None
                 pending.append((job, block))
-                while len(pending) > workers:
+                while len(pending) >= workers:
                     yield _finished(*pending.popleft())
             while pending:
                 yield _finished(*pending.popleft())
