@@ -156,93 +156,82 @@ def assign(conversation_id: int, body: AssignBody, actor: TenantActor, db: Tenan
     return {"id": conv.id, "assignee_id": conv.assignee_id}
 
 
-# ---------------------------------------------------------------- tags and wallets
-@router.get("/etiquetas", response_model=list[Tag], tags=["etiquetas"])
-def list_tags(actor: TenantActor, db: TenantDB) -> list[Tag]:
-    return tags.list_tags(db, actor)
+# ---------------------------------------------------------------- admin catalogues
+# Tags, wallets, custom fields and segments have the same four routes (list, create, update, delete),
+# each a thin call into its service: one registration instead of four copies.
 
 
-@router.post("/etiquetas", response_model=Tag, status_code=201, tags=["etiquetas"])
-def create_tag(body: tags.TagIn, actor: TenantActor, db: TenantDB) -> Tag:
-    return tags.create_tag(db, actor, body)
+def _crud_routes(
+    path: str,
+    label: str,
+    out: Any,
+    create_in: Any,
+    update_in: Any,
+    service: Any,
+    noun: str,
+) -> None:
+    """GET/POST `path` and PUT/DELETE `path/{id}` for `service.list_<noun>s`, `create_<noun>`, ..."""
+    list_fn = getattr(service, f"list_{noun}s")
+    create_fn, update_fn, delete_fn = (
+        getattr(service, f"{verb}_{noun}") for verb in ("create", "update", "delete")
+    )
+
+    def list_items(actor: TenantActor, db: TenantDB) -> Any:
+        return list_fn(db, actor)
+
+    def create_item(body: create_in, actor: TenantActor, db: TenantDB) -> Any:  # type: ignore[valid-type]
+        return create_fn(db, actor, body)
+
+    def update_item(item_id: int, body: update_in, actor: TenantActor, db: TenantDB) -> Any:  # type: ignore[valid-type]
+        return update_fn(db, actor, item_id, body)
+
+    def delete_item(item_id: int, actor: TenantActor, db: TenantDB) -> Response:
+        delete_fn(db, actor, item_id)
+        return Response(status_code=204)
+
+    tags_ = [label]
+    router.add_api_route(
+        path, list_items, methods=["GET"], response_model=list[out], tags=tags_, name=f"list_{noun}s"
+    )
+    router.add_api_route(
+        path,
+        create_item,
+        methods=["POST"],
+        response_model=out,
+        status_code=201,
+        tags=tags_,
+        name=f"create_{noun}",
+    )
+    router.add_api_route(
+        path + "/{item_id}",
+        update_item,
+        methods=["PUT"],
+        response_model=out,
+        tags=tags_,
+        name=f"update_{noun}",
+    )
+    router.add_api_route(
+        path + "/{item_id}",
+        delete_item,
+        methods=["DELETE"],
+        status_code=204,
+        tags=tags_,
+        name=f"delete_{noun}",
+    )
 
 
-@router.put("/etiquetas/{tag_id}", response_model=Tag, tags=["etiquetas"])
-def update_tag(tag_id: int, body: tags.TagIn, actor: TenantActor, db: TenantDB) -> Tag:
-    return tags.update_tag(db, actor, tag_id, body)
-
-
-@router.delete("/etiquetas/{tag_id}", status_code=204, tags=["etiquetas"])
-def delete_tag(tag_id: int, actor: TenantActor, db: TenantDB) -> Response:
-    tags.delete_tag(db, actor, tag_id)
-    return Response(status_code=204)
-
-
-@router.get("/carteiras", response_model=list[Wallet], tags=["carteiras"])
-def list_wallets(actor: TenantActor, db: TenantDB) -> list[Wallet]:
-    return wallets.list_wallets(db, actor)
-
-
-@router.post("/carteiras", response_model=Wallet, status_code=201, tags=["carteiras"])
-def create_wallet(body: wallets.WalletIn, actor: TenantActor, db: TenantDB) -> Wallet:
-    return wallets.create_wallet(db, actor, body)
-
-
-@router.put("/carteiras/{wallet_id}", response_model=Wallet, tags=["carteiras"])
-def update_wallet(wallet_id: int, body: wallets.WalletIn, actor: TenantActor, db: TenantDB) -> Wallet:
-    return wallets.update_wallet(db, actor, wallet_id, body)
-
-
-@router.delete("/carteiras/{wallet_id}", status_code=204, tags=["carteiras"])
-def delete_wallet(wallet_id: int, actor: TenantActor, db: TenantDB) -> Response:
-    wallets.delete_wallet(db, actor, wallet_id)
-    return Response(status_code=204)
-
-
-# ---------------------------------------------------------------- custom fields
-@router.get("/campos", response_model=list[CustomField], tags=["campos personalizados"])
-def list_fields(actor: TenantActor, db: TenantDB) -> list[CustomField]:
-    return custom_fields.list_fields(db, actor)
-
-
-@router.post("/campos", response_model=CustomField, status_code=201, tags=["campos personalizados"])
-def create_field(body: custom_fields.CustomFieldIn, actor: TenantActor, db: TenantDB) -> CustomField:
-    return custom_fields.create_field(db, actor, body)
-
-
-@router.put("/campos/{field_id}", response_model=CustomField, tags=["campos personalizados"])
-def update_field(
-    field_id: int, body: custom_fields.CustomFieldUpdate, actor: TenantActor, db: TenantDB
-) -> CustomField:
-    return custom_fields.update_field(db, actor, field_id, body)
-
-
-@router.delete("/campos/{field_id}", status_code=204, tags=["campos personalizados"])
-def delete_field(field_id: int, actor: TenantActor, db: TenantDB) -> Response:
-    custom_fields.delete_field(db, actor, field_id)
-    return Response(status_code=204)
-
-
-# ---------------------------------------------------------------- segments
-@router.get("/segmentos", response_model=list[Segment], tags=["segmentos"])
-def list_segments(actor: TenantActor, db: TenantDB) -> list[Segment]:
-    return segments.list_segments(db, actor)
-
-
-@router.post("/segmentos", response_model=Segment, status_code=201, tags=["segmentos"])
-def create_segment(body: segments.SegmentIn, actor: TenantActor, db: TenantDB) -> Segment:
-    return segments.create_segment(db, actor, body)
-
-
-@router.put("/segmentos/{segment_id}", response_model=Segment, tags=["segmentos"])
-def update_segment(segment_id: int, body: segments.SegmentIn, actor: TenantActor, db: TenantDB) -> Segment:
-    return segments.update_segment(db, actor, segment_id, body)
-
-
-@router.delete("/segmentos/{segment_id}", status_code=204, tags=["segmentos"])
-def delete_segment(segment_id: int, actor: TenantActor, db: TenantDB) -> Response:
-    segments.delete_segment(db, actor, segment_id)
-    return Response(status_code=204)
+_crud_routes("/etiquetas", "etiquetas", Tag, tags.TagIn, tags.TagIn, tags, "tag")
+_crud_routes("/carteiras", "carteiras", Wallet, wallets.WalletIn, wallets.WalletIn, wallets, "wallet")
+_crud_routes(
+    "/campos",
+    "campos personalizados",
+    CustomField,
+    custom_fields.CustomFieldIn,
+    custom_fields.CustomFieldUpdate,
+    custom_fields,
+    "field",
+)
+_crud_routes("/segmentos", "segmentos", Segment, segments.SegmentIn, segments.SegmentIn, segments, "segment")
 
 
 @router.get("/segmentos/{segment_id}/clientes", response_model=SegmentResult, tags=["segmentos"])
