@@ -1,5 +1,6 @@
 """The Reflex app: theme, pages, and the REST API mounted through api_transformer."""
 
+import gc
 import importlib
 
 import reflex as rx
@@ -49,3 +50,8 @@ if not get_settings().redis_url:
     from tasks.notifications import reminder_loop
 
     app.register_lifespan_task(reminder_loop)
+
+# Everything imported so far (Reflex, SQLAlchemy, pydantic schemas, the pages) lives as long as the
+# process: moved out of the collector's generations, full collections stop re-scanning ~160k objects,
+# which showed up as single 100-290 ms pauses on otherwise 2-5 ms list requests.
+gc.freeze()

@@ -211,6 +211,7 @@ def _register_optional(module: str, attr: str, name: str) -> None:
 
 _register_optional("app.importing.cli", "import_command", "import")
 _register_optional("app.crm.demo_cli", "seed_demo_command", "seed-demo")
+_register_optional("app.search.cli", "reindex_command", "search-reindex")
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """The Meilisearch backend over real HTTP (meilisearch-python-sdk -> the local Meilisearch simulator)
 and real PostgreSQL: per-tenant indexes, RBAC filter, matching, sync after service writes, failures."""
 
+import json
 import logging
 import socket
 import time
@@ -499,3 +500,23 @@ def test_pending_ids_live_in_redis_when_configured(redis_url: str, monkeypatch: 
         assert schema not in sync.pending_schemas()
     finally:
         get_settings.cache_clear()
+
+
+# ---------------------------------------------------------------- operations
+def test_cli_rebuilds_a_tenants_index(meili: MeiliSimulator, orgs: tuple[Org, Org]) -> None:
+    """`crm search-reindex --tenant SLUG` rebuilds one index from PostgreSQL (after the document shape
+    changes, or to repair one); an unknown slug is a pt-BR error."""
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    a, _ = orgs
+    index = meili.indexes[index_uid(a.schema)]
+    index.documents.clear()
+    with meili_configured(meili.url):
+        out = CliRunner().invoke(cli, ["search-reindex", "--tenant", a.slug])
+        assert out.exit_code == 0, out.output
+        assert json.loads(out.output.strip().splitlines()[-1]) == {a.slug: len(A_PEOPLE)}
+        assert sorted(int(i) for i in index.documents) == sorted(a.ids.values())
+        bad = CliRunner().invoke(cli, ["search-reindex", "--tenant", "nao-existe"])
+        assert bad.exit_code == 1 and "Organização não encontrada" in bad.output
