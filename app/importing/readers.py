@@ -206,7 +206,10 @@ def detect_delimiter(lines: list[str]) -> str:
             continue
         counts = [len(r) for r in rows]
         common = max(set(counts), key=counts.count)
-        score = (counts.count(common) if common > 1 else 0, common)
+        # Rows that disagree count against the candidate: a quoted ";" file whose cells hold commas also
+        # splits on "," into a steady 2 columns, but its header line then does not.
+        consistent = counts.count(common)
+        score = (2 * consistent - len(counts) if common > 1 else 0, common)
         if score > best_score:
             best, best_score = d, score
     return best

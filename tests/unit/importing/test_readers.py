@@ -354,3 +354,12 @@ def test_xlsx_batches_resume_after_the_last_committed_row(
     assert whole.height == 300
     assert rest.to_dicts() == whole.tail(rest.height).to_dicts()
     assert rest.get_column("_line").min() == batches[2].resume + 1
+
+
+def test_quoted_semicolon_file_with_commas_in_cells_keeps_its_delimiter(tmp_path: Path) -> None:
+    """Found by the round-trip fuzz: split on ",", this file also gives a steady two columns, but its
+    header line does not; the delimiter whose every row agrees wins."""
+    path = write(tmp_path, b'"Nome";"Fone"\r\n"";",\n"\r\n",\n";","\r\n', "q.csv")
+    info, frame, _ = read_all(path, "q.csv")
+    assert (info.delimiter, info.headers) == (";", ["Nome", "Fone"])
+    assert frame.select("c0", "c1").rows() == [("", ",\n"), (",\n", ",")]
