@@ -130,11 +130,12 @@ def normalise(frame: pl.DataFrame, plan: Plan, owners: dict[str, int] | None = N
     if custom:
         # A JSON object of the non-empty cells only (what jsonb_strip_nulls would leave), so new customers
         # can be COPYed as they are: each '"key":"value"' pair is a one-field struct's JSON, braces cut.
+        cells = {k: _text(c, 2000) for k, c in custom.items()}
         pairs = [
-            pl.when(_text(c, 2000).is_not_null()).then(
-                pl.struct(_text(c, 2000).alias(k)).struct.json_encode().str.slice(1).str.strip_suffix("}")
+            pl.when(v.is_not_null()).then(
+                pl.struct(v.alias(k)).struct.json_encode().str.slice(1).str.strip_suffix("}")
             )
-            for k, c in custom.items()
+            for k, v in cells.items()
         ]
         exprs.append(
             (pl.lit("{") + pl.concat_str(pairs, separator=",", ignore_nulls=True) + pl.lit("}")).alias(
@@ -371,7 +372,8 @@ def _setup_temp(db: Db) -> None:
         """
         CREATE TEMP TABLE IF NOT EXISTS imp_apply (
             cid bigint, is_new boolean, name text, document text, kind text, plan text, status text,
-            wallet text, owner_id bigint, tags text, custom text, source_key text, fallback text
+            wallet text, owner_id bigint, tags text, custom text, source_key text, fallback text,
+            wallet_id bigint
         ) ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE IF NOT EXISTS imp_contacts (
             cid bigint, kind text, value text, label text, is_primary boolean
@@ -445,7 +447,9 @@ class Context:
     tags: dict[str, int] = field(default_factory=dict)  # tag name -> id
 
 
-def _resolve_names(ctx: Context, table: str, defaults: str, names: list[str], known: dict[str, int]) -> None:
+def _resolve_names(
+    ctx: Context, table: str, extra: tuple[str, str], names: list[str], known: dict[str, int]
+) -> None:
     """Creates the `table` rows (wallets, tags) a batch names and learns their ids into `known`, on the
     preparing connection, which commits before the batch is written: two writers inserting one new
     name in their ordered transactions would wait on each other forever."""
@@ -453,21 +457,20 @@ def _resolve_names(ctx: Context, table: str, defaults: str, names: list[str], kn
     if not missing:
         return
     ctx.db.run(
-        f"INSERT INTO {ctx.db.s}.{table} (name, {defaults}) SELECT unnest(%s::text[]), "
-        + ("''" if table == "wallets" else "'purple'")
-        + " ON CONFLICT (name) DO NOTHING",
-        (missing,),
+        f"INSERT INTO {ctx.db.s}.{table} (name, {extra[0]}) SELECT unnest(%s::text[]), %s "
+        "ON CONFLICT (name) DO NOTHING",
+        (missing, extra[1]),
     )
     for rid, name in ctx.db.all(f"SELECT id, name FROM {ctx.db.s}.{table} WHERE name = ANY(%s)", (missing,)):
         known[name] = rid
 
 
 def _resolve_wallets(ctx: Context, names: list[str]) -> None:
-    _resolve_names(ctx, "wallets", "description", names, ctx.wallets)
+    _resolve_names(ctx, "wallets", ("description", ""), names, ctx.wallets)
 
 
 def _resolve_tags(ctx: Context, names: list[str]) -> None:
-    _resolve_names(ctx, "tags", "color", names, ctx.tags)
+    _resolve_names(ctx, "tags", ("color", "purple"), names, ctx.tags)
 
 
 def _tag_pairs(ctx: Context, apply: pl.DataFrame) -> pl.DataFrame:
@@ -767,6 +770,9 @@ def account_batch(ctx: Context, prep: Prepared, updated: list[tuple[int, list[st
     return issues
 
 
+# A new customer needs a name: the file's, else its first e-mail/phone, so the list never shows a blank.
+_NEW_NAME = pl.coalesce("name", "fallback", pl.lit("Sem nome"))
+
 _APPLY_FIELDS = (
     "n_name",
     "n_document",
@@ -843,7 +849,7 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         f"{db.s}.customers",
         new.select(
             id="cid",
-            name=pl.coalesce("name", "fallback", pl.lit("Sem nome")),
+            name=_NEW_NAME,
             document="document",
             kind=pl.col("kind").fill_null("PF"),
             plan="plan",
@@ -856,12 +862,7 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
             import_id=pl.lit(plan.import_id, pl.Int64),
         ),
     )
-    db.copy_frame("imp_apply", prep.apply.filter(~pl.col("is_new")).drop("wallet_id"))
-    wallet_ids = (
-        f"(SELECT w.id FROM {db.s}.wallets w WHERE w.name = a.wallet)"
-        if plan.columns("wallet")
-        else "NULL::bigint"
-    )
+    db.copy_frame("imp_apply", prep.apply.filter(~pl.col("is_new")))
     # Tags live in customer_tags (t0005), never on the customers row. The (customer, tag) pairs were
     # resolved to ids at prepare time: new customers' pairs are unique and cannot exist yet, so they go
     # in by COPY; matched customers' tags are compared with what they have (_write_matched_tags).
@@ -888,7 +889,7 @@ def write_batch(db: Db, plan: Plan, prep: Prepared) -> list[tuple[int, list[str]
         "kind": upd("kind", "a.kind"),
         "plan": upd("plan", "a.plan"),
         "status": upd("status", "a.status"),
-        "wallet_id": upd("wallet_id", wallet_ids),
+        "wallet_id": upd("wallet_id", "a.wallet_id"),
         "owner_id": upd("owner_id", "a.owner_id"),
         "custom": custom_expr,
     }
@@ -989,7 +990,7 @@ def _insert_contacts(db: Db, plan: Plan, prep: Prepared) -> None:
         INSERT INTO {db.s}.contacts (customer_id, kind, value, label, is_primary, import_id)
         SELECT cid, kind, value, label, COALESCE(is_primary, false), %s FROM imp_contacts
         ORDER BY kind, value
-        {"" if prep.plain_insert else "ON CONFLICT (kind, value) DO NOTHING"}
+        ON CONFLICT (kind, value) DO NOTHING
         """,
         (plan.import_id,),
     )
@@ -1121,7 +1122,7 @@ class Writers:
             # New customers' names as their distinct space-separated pieces (a few thousand per batch).
             pieces = (
                 prep.apply.filter(pl.col("is_new"))
-                .select(p=pl.coalesce("name", "fallback", pl.lit("Sem nome")).str.split(" "))
+                .select(p=_NEW_NAME.str.split(" "))
                 .explode("p")
                 .get_column("p")
                 .unique()

@@ -320,3 +320,23 @@ def test_imported_names_are_found_with_one_typo(run_import, tenant) -> None:  # 
         assert [h.name for h in search.search(db, admin, "teixeira valdomirp")] == [
             "Valdomiro Quaresma Teixeira"
         ]
+
+
+def test_wallets_of_new_and_matched_customers(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+    """Wallet names become wallets (created once) for new customers and, on a re-import, for the
+    customers the source already had; an empty cell keeps the customer's wallet."""
+    from models.tenant import Wallet
+
+    head = "Nome;Celular;CPF;Carteira\n"
+    r1 = run_import(head + "Ana;11987654321;52998224725;Varejo\nBia;21999998888;;\n", source="erp")
+    assert r1["created"] == 2
+    r2 = run_import(head + "Ana;11987654321;52998224725;Empresas\nBia;21999998888;;Varejo\n", source="erp")
+    identity(r2)
+    assert (r2["updated"], r2["changed_fields"]) == (2, {"wallet_id": 2})
+    r3 = run_import(head + "Ana;11987654321;52998224725;\n", source="erp")
+    assert (r3["updated"], r3["unchanged"]) == (0, 1)
+    with session(tenant.schema) as db:
+        wallets = {w.id: w.name for w in db.exec(select(Wallet)).all()}
+        by_name = {c.name: wallets.get(c.wallet_id or 0) for c in db.exec(select(Customer)).all()}
+    assert sorted(wallets.values()) == ["Empresas", "Varejo"]
+    assert by_name == {"Ana": "Empresas", "Bia": "Varejo"}
