@@ -50,3 +50,29 @@ def test_t0009_contacts_key_carries_customer_id(database_url: str) -> None:
     assert _indexes(schema)["uq_contacts_kind_value"] == before
     with engine().begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_t0010_customers_import_hash(database_url: str) -> None:
+    schema = "t_h" + uuid.uuid4().hex[:8]
+    upgrade_tenant(schema, "t0009")
+
+    def columns() -> set[str]:
+        with engine().connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = :s "
+                    "AND table_name = 'customers'"
+                ),
+                {"s": schema},
+            )
+            return {r[0] for r in rows}
+
+    assert "import_hash" not in columns()
+    upgrade_tenant(schema, "t0010")
+    assert "import_hash" in columns()
+    with engine().begin() as conn:
+        command.downgrade(_config("tenant", conn, schema), "t0009")
+        conn.execute(text("SET search_path TO public"))
+    assert "import_hash" not in columns()
+    with engine().begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

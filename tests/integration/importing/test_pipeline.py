@@ -340,3 +340,69 @@ def test_wallets_of_new_and_matched_customers(run_import, tenant) -> None:  # ty
         by_name = {c.name: wallets.get(c.wallet_id or 0) for c in db.exec(select(Customer)).all()}
     assert sorted(wallets.values()) == ["Empresas", "Varejo"]
     assert by_name == {"Ana": "Empresas", "Bia": "Varejo"}
+
+
+def _hashes(schema: str) -> dict[str, int | None]:
+    return {c.name: c.import_hash for c in customers(schema)}
+
+
+def test_reimport_skips_rows_unchanged_since_the_previous_version(run_import, tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A row identical to the one that last wrote its customer (same source key, same row hash) is
+    reported unchanged without a lookup or a write, so edits made in the CRM since the previous version
+    stay; a row that changed in the file is applied as before; a customer whose hash is unknown (written
+    before t0010, or by another policy) takes the full comparison once and gets the hash."""
+    v1 = (
+        HEAD
+        + "Ana;11987654321;;ana@x.com;52998224725;Ativo;Pré\n"
+        + "Bia;21999998888;;;11144477735;Ativo;Pré\n"
+        + "Bia dup;21999998888;;bia@x.com;;Ativo;\n"  # a duplicate of Bia: never settled (no source key)
+        + "Caio;31988887777;;;;Ativo;\n"  # no document: no source key, always compared
+    )
+    r1 = run_import(v1, source="erp")
+    assert r1["created"] == 3
+    first = _hashes(tenant.schema)
+    assert first["Ana"] is not None and first["Bia"] is not None and first["Caio"] is not None
+    # An agent edits Ana and Bia in the CRM after the first import.
+    with session(tenant.schema) as db:
+        db.exec(
+            text(f"UPDATE \"{tenant.schema}\".customers SET plan = 'Editado' WHERE name IN ('Ana', 'Bia')")
+        )
+        db.commit()
+    looked_up: list[str] = []
+    real = pipeline._lookup_existing
+
+    def spy(db, keys, import_id):  # type: ignore[no-untyped-def]
+        looked_up.extend(keys.get_column("value").to_list())
+        return real(db, keys, import_id)
+
+    monkeypatch.setattr(pipeline, "_lookup_existing", spy)
+    # v2: Ana unchanged; Bia's row changed (new plan); Caio unchanged but without a source key.
+    v2 = v1.replace("Bia;21999998888;;;11144477735;Ativo;Pré", "Bia;21999998888;;;11144477735;Ativo;Pós")
+    r2 = run_import(v2, source="erp")
+    identity(r2)
+    assert (r2["created"], r2["updated"], r2["unchanged"], r2["duplicates"], r2["missing"]) == (0, 1, 2, 1, 0)
+    assert r2["changed_fields"] == {"plan": 1}
+    plans = {c.name: c.plan for c in customers(tenant.schema)}
+    assert plans == {"Ana": "Editado", "Bia": "Pós", "Caio": None}  # Ana's edit stays; Bia's row applied
+    # Ana's row was settled by its source key: none of its keys went to the database.
+    assert "+5511987654321" not in looked_up and "ana@x.com" not in looked_up
+    assert "+5521999998888" in looked_up and "+5531988887777" in looked_up
+    second = _hashes(tenant.schema)
+    assert second["Ana"] == first["Ana"] and second["Bia"] != first["Bia"]
+    # Hashes lost (customers imported before t0010): the full comparison runs once and stores them.
+    with session(tenant.schema) as db:
+        db.exec(text(f'UPDATE "{tenant.schema}".customers SET import_hash = NULL'))
+        db.commit()
+    looked_up.clear()
+    r3 = run_import(v2, source="erp")
+    assert (r3["updated"], r3["unchanged"]) == (1, 2)  # keep-first: the file's plan wins over Ana's edit
+    assert "+5511987654321" in looked_up
+    assert _hashes(tenant.schema)["Ana"] == first["Ana"]
+    # The same file under another policy is another row: compared in full, not skipped.
+    looked_up.clear()
+    r4 = run_import(v2, source="erp", dedupe="merge")
+    identity(r4)
+    assert "+5511987654321" in looked_up
+    looked_up.clear()
+    run_import(v2, source="erp", dedupe="merge")
+    assert "+5511987654321" not in looked_up
