@@ -90,7 +90,7 @@ def _fragment_ids(db: Session, kinds: tuple[str, ...], prefixes: list[str], suff
     """Customers with a contact of `kinds` starting with one of `prefixes` or ending with `suffix`.
 
     Fragments are matched at either end of the stored value, never in the middle: a prefix as a range
-    on the unique (kind, value) btree, a suffix as a prefix of reverse(value) (ix_contacts_value_rev,
+    on the unique (value, kind) btree (t0011), a suffix as a prefix of reverse(value) (ix_contacts_value_rev,
     t0007), which replaced a trigram index that cost more than half of the index rebuild of an import.
     """
     conds: list[ColumnElement[bool]] = [
