@@ -76,3 +76,60 @@ def test_t0010_customers_import_hash(database_url: str) -> None:
     assert "import_hash" not in columns()
     with engine().begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_t0011_identifiers_compare_bytewise(database_url: str) -> None:
+    schema = "t_c" + uuid.uuid4().hex[:8]
+    upgrade_tenant(schema, "t0010")
+
+    def collations() -> dict[str, str | None]:
+        with engine().connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT table_name || '.' || column_name, collation_name FROM information_schema.columns "
+                    "WHERE table_schema = :s AND column_name IN ('value', 'document', 'source_key') "
+                    "AND table_name IN ('contacts', 'customers')"
+                ),
+                {"s": schema},
+            )
+            return {name: coll for name, coll in rows}
+
+    before, key_before = collations(), _indexes(schema)["uq_contacts_kind_value"]
+    assert set(before.values()) == {None}
+    with engine().begin() as conn:  # a customer with two contacts survives the change
+        conn.execute(
+            text(
+                f'INSERT INTO "{schema}".customers (name, kind, status, document) '
+                "VALUES ('Ana', 'PF', 'ativo', '52998224725')"
+            )
+        )
+        conn.execute(
+            text(
+                f'INSERT INTO "{schema}".contacts (customer_id, kind, value) SELECT id, k, v '
+                f"FROM \"{schema}\".customers, (VALUES ('phone', '+5511987654321'), "
+                "('email', 'ana@x.com')) AS c(k, v)"
+            )
+        )
+    upgrade_tenant(schema, "t0011")
+    assert collations() == {"contacts.value": "C", "customers.document": "C", "customers.source_key": "C"}
+    key = _indexes(schema)["uq_contacts_kind_value"]
+    assert key.startswith("CREATE UNIQUE INDEX") and key.endswith("(value, kind) INCLUDE (customer_id)")
+    with engine().connect() as conn:
+        # The dedupe key still refuses a second owner of a phone.
+        try:
+            conn.execute(
+                text(
+                    f'INSERT INTO "{schema}".contacts (customer_id, kind, value) '
+                    f"SELECT id, 'phone', '+5511987654321' FROM \"{schema}\".customers"
+                )
+            )
+            raise AssertionError("duplicate phone accepted")
+        except Exception as exc:
+            assert "uq_contacts_kind_value" in str(exc)
+            conn.rollback()
+    with engine().begin() as conn:
+        command.downgrade(_config("tenant", conn, schema), "t0010")
+        conn.execute(text("SET search_path TO public"))
+    assert collations() == before and _indexes(schema)["uq_contacts_kind_value"] == key_before
+    with engine().begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
