@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1343,9 +1343,41 @@ def _fk_table(ddl: str) -> str:
     return match.group(1)
 
 
-def _restore_indexes(db: Db, import_id: int, defs: list[list[str]]) -> None:
-    """Rebuilds the dropped indexes (two at a time, one connection each), re-adds the dropped foreign
-    keys (validated in one pass), then forgets them."""
+_INDEX_TABLE = re.compile(r" ON (?:ONLY )?(\S+) USING ")
+
+
+def _table_of(ddl: str) -> str:
+    """The bare table name a saved CREATE INDEX / ADD CONSTRAINT statement is about."""
+    match = _INDEX_TABLE.search(ddl) if not _is_constraint(ddl) else _ADD_FK.match(ddl)
+    if match is None:
+        raise ValueError(f"not a saved index or foreign key: {ddl[:80]!r}")
+    return match.group(1).rsplit(".", 1)[-1].strip('"')
+
+
+# Statistics (and, for contacts, the visibility map) refreshed once a table is complete: fresh statistics
+# keep the next import's lookups on the index, and a set visibility map makes the contact lookups
+# index-only scans on the dedupe key (it carries customer_id, t0009), ~35% cheaper per probe.
+_MAINTENANCE = {"contacts": "VACUUM (ANALYZE) {t}", "customers": "ANALYZE {t}"}
+
+
+def maintain_tables(db: Db, tables: tuple[str, ...] = tuple(_MAINTENANCE)) -> None:
+    db.conn.commit()
+    db.conn.autocommit = True
+    try:
+        for table in tables:
+            db.run(_MAINTENANCE[table].format(t=f"{db.s}.{table}"))
+    finally:
+        db.conn.autocommit = False
+
+
+def _restore_indexes(db: Db, import_id: int, defs: list[list[str]], maintain: bool = False) -> None:
+    """Rebuilds the dropped indexes and re-adds the dropped foreign keys (validated in one pass each),
+    two tasks at a time on connections of their own, then forgets them.
+
+    A table is finished (its foreign keys validated, with `maintain` its statistics refreshed) as soon
+    as its own indexes are built, while the other connection still builds another table's: those
+    statements lock out index builds on their own table only, and this way they fill the rebuild's
+    tail instead of running after it (0.6-1 s of a 500k import)."""
     if not defs:
         return
 
@@ -1364,39 +1396,75 @@ def _restore_indexes(db: Db, import_id: int, defs: list[list[str]]) -> None:
             conn.commit()
         log.info("import %s: index %s rebuilt in %.2fs", import_id, name, time.monotonic() - started)
 
-    # Longest first (GIN and the contacts key), two at a time: the rebuild ends with the short ones.
-    order = sorted(
+    def finish(table: str) -> None:
+        with _connection() as conn:
+            side = Db(conn, db.s.strip('"'))
+            for name, ddl in defs:
+                if _is_constraint(ddl) and _table_of(ddl) == table:
+                    _validate_foreign_key(side, import_id, name, ddl)
+            if maintain and table in _MAINTENANCE:
+                maintain_tables(side, (table,))
+
+    # Longest first (GIN, then the contacts indexes so that table finishes early), then the rest.
+    builds = sorted(
         (d for d in defs if not _is_constraint(d[1])),
-        key=lambda d: (" USING gin " not in d[1], d[0] != _CONTACTS_UNIQUE, d[0]),
+        key=lambda d: (
+            " USING gin " not in d[1],
+            _table_of(d[1]) != "contacts",
+            d[0] != _CONTACTS_UNIQUE,
+            d[0],
+        ),
     )
+    tables = sorted({_table_of(ddl) for _, ddl in defs} | (set(_MAINTENANCE) if maintain else set()))
+    left = {t: sum(1 for _, ddl in builds if _table_of(ddl) == t) for t in tables}
+    ready = [t for t in tables if left[t] == 0]
+    running: dict[Future[None], str | None] = {}
     with ThreadPoolExecutor(2, thread_name_prefix="import-index") as pool:
-        for f in [pool.submit(build, name, ddl) for name, ddl in order]:
-            f.result()
-    for name, ddl in defs:
-        if not _is_constraint(ddl):
-            continue
-        # Added NOT VALID (enforced for new rows at once, idempotent for a resume), then validated by one
-        # join. Rows come only from this import's own customers; a failed validation (an orphan from a
-        # concurrent hard delete) leaves the key enforced-but-unvalidated and is logged, not raised.
-        exists = db.one(
-            "SELECT 1 FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
-            "WHERE t.oid = %s::regclass AND k.conname = %s",
-            (_fk_table(ddl), name),
-        )
-        if not exists:
-            db.run(ddl + " NOT VALID")
-            db.conn.commit()
-        try:
-            db.run(f'ALTER TABLE {_fk_table(ddl)} VALIDATE CONSTRAINT "{name}"')
-            db.conn.commit()
-        except psycopg.errors.ForeignKeyViolation:
-            db.conn.rollback()
-            log.exception("import %s: foreign key %s left NOT VALID", import_id, name)
+
+        def launch() -> None:
+            while len(running) < 2 and (ready or builds):
+                if ready:
+                    running[pool.submit(finish, ready.pop(0))] = None
+                else:
+                    name, ddl = builds.pop(0)
+                    running[pool.submit(build, name, ddl)] = _table_of(ddl)
+
+        launch()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                table = running.pop(future)
+                future.result()
+                if table is not None:
+                    left[table] -= 1
+                    if left[table] == 0:
+                        ready.append(table)
+            launch()
     db.run(
         f"UPDATE {db.s}.import_jobs SET checkpoint = checkpoint - 'dropped_indexes' WHERE id = %s",
         (import_id,),
     )
     db.conn.commit()
+
+
+def _validate_foreign_key(db: Db, import_id: int, name: str, ddl: str) -> None:
+    """Added NOT VALID (enforced for new rows at once, idempotent for a resume), then validated by one
+    join. Rows come only from this import's own customers; a failed validation (an orphan from a
+    concurrent hard delete) leaves the key enforced-but-unvalidated and is logged, not raised."""
+    exists = db.one(
+        "SELECT 1 FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
+        "WHERE t.oid = %s::regclass AND k.conname = %s",
+        (_fk_table(ddl), name),
+    )
+    if not exists:
+        db.run(ddl + " NOT VALID")
+        db.conn.commit()
+    try:
+        db.run(f'ALTER TABLE {_fk_table(ddl)} VALIDATE CONSTRAINT "{name}"')
+        db.conn.commit()
+    except psycopg.errors.ForeignKeyViolation:
+        db.conn.rollback()
+        log.exception("import %s: foreign key %s left NOT VALID", import_id, name)
 
 
 # ----------------------------------------------------------------------------------------- run
@@ -1556,8 +1624,11 @@ def _run_locked(
                     writers.submit(prep)
                 writers.drain()
             _finish_missing(ctx)
-        _restore_indexes(db, import_id, dropped)
+        maintained = bool(dropped)
+        _restore_indexes(db, import_id, dropped, maintain=True)
         dropped = []
+        if not maintained:
+            maintain_tables(db)
         report = ctx.state.counters.to_dict()
         report["duration_s"] = round(elapsed_before + time.monotonic() - started, 3)
         report["progress"] = 1.0
@@ -1567,15 +1638,6 @@ def _run_locked(
             (json.dumps(report), import_id),
         )
         db.conn.commit()
-        # Fresh statistics keep the next import's index lookups on the index; the VACUUM sets the
-        # visibility map, so the next import's contact lookups are index-only scans on the dedupe key
-        # (it carries customer_id, t0009): ~35% cheaper per probe than visiting the heap.
-        db.conn.autocommit = True
-        try:
-            db.run(f"VACUUM (ANALYZE) {db.s}.contacts")
-            db.run(f"ANALYZE {db.s}.customers")
-        finally:
-            db.conn.autocommit = False
         log.info(
             "import %s in %s done: %s rows in %.1fs", import_id, schema, report["read"], report["duration_s"]
         )
