@@ -4,6 +4,8 @@ import re
 
 import polars as pl
 
+from app.importing.vectors import on_present
+
 _CPF_W1 = list(range(10, 1, -1))
 _CPF_W2 = list(range(11, 1, -1))
 _CNPJ_W1 = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
@@ -61,13 +63,11 @@ def normalise_document(raw: str | None) -> str | None:
     return None
 
 
-def _check(col: pl.Expr, w1: list[int], w2: list[int], cpf: bool) -> pl.Expr:
-    """Check digits of a zero-padded digit string, with integer arithmetic (no per-digit slicing)."""
-    n = len(w2) + 1
-    number = col.cast(pl.Int64, strict=False)
-    digit = [(number // (10 ** (n - 1 - i))) % 10 for i in range(n)]
-    s1 = sum(digit[i] * w for i, w in enumerate(w1))
-    s2 = sum(digit[i] * w for i, w in enumerate(w2))
+def _check(digits: list[pl.Expr], number: pl.Expr, w1: list[int], w2: list[int], cpf: bool) -> pl.Expr:
+    """Check digits of a document from its digit columns (most significant first)."""
+    n = len(digits)
+    s1 = sum(digits[i] * w for i, w in enumerate(w1))
+    s2 = sum(digits[i] * w for i, w in enumerate(w2))
     if cpf:
         dv1 = (s1 * 10) % 11
         dv1 = pl.when(dv1 == 10).then(0).otherwise(dv1)
@@ -79,29 +79,36 @@ def _check(col: pl.Expr, w1: list[int], w2: list[int], cpf: bool) -> pl.Expr:
         dv2 = pl.when(r2 < 2).then(0).otherwise(11 - r2)
     # Repeated digits (000..., 111...) pass the arithmetic but are not real documents.
     all_same = number % int("1" * n) == 0
-    return (dv1 == digit[n - 2]) & (dv2 == digit[n - 1]) & ~all_same
+    return (dv1 == digits[n - 2]) & (dv2 == digits[n - 1]) & ~all_same
 
 
 def normalise_documents(values: pl.Series) -> pl.Series:
     """Vectorised normalise_document."""
-    # Lazy: the check-digit expressions reuse the same integer cast many times, and only the lazy
-    # engine eliminates the common subexpressions (~35% faster per batch).
-    frame = pl.DataFrame({"raw": values.cast(pl.String)}).lazy()
+    return on_present(values.cast(pl.String), _normalise_present)
+
+
+def _normalise_present(values: pl.Series) -> pl.Series:
+    # Eager, with the digits parsed once into an integer column the check expressions read: the lazy
+    # engine's common-subexpression pass did the same but cost ~8 ms of planning per batch.
     s = pl.col("raw").str.strip_chars()
     s = pl.when(s.str.contains(r"^\d+\.0+$")).then(s.str.replace(r"\.0+$", "")).otherwise(s)
-    frame = frame.with_columns(s=s).with_columns(d=pl.col("s").str.replace_all(r"\D", ""))
-    d = pl.col("d")
+    frame = pl.DataFrame({"raw": values}).select(d=s.str.replace_all(r"\D", ""))
+    length = pl.col("d").str.len_bytes()
     frame = frame.with_columns(
-        cpf=pl.when(d.str.len_bytes().is_between(1, 11)).then(d.str.zfill(11)),
-        cnpj=pl.when(d.str.len_bytes().is_between(1, 14)).then(d.str.zfill(14)),
+        number=pl.when(length.is_between(1, 14)).then(pl.col("d").cast(pl.Int64, strict=False)), length=length
     )
+    number = pl.col("number")
+    # The 14 digits of the zero-padded number, each computed once; a CPF is the last 11 of them.
+    frame = frame.with_columns([((number // 10 ** (13 - i)) % 10).alias(f"_d{i}") for i in range(14)])
+    digits = [pl.col(f"_d{i}") for i in range(14)]
+    cpf_ok = (pl.col("length") <= 11) & _check(digits[3:], number, _CPF_W1, _CPF_W2, True).fill_null(False)
+    cnpj_ok = _check(digits, number, _CNPJ_W1, _CNPJ_W2, False).fill_null(False)
     out = (
-        pl.when(pl.col("cpf").is_not_null() & _check(pl.col("cpf"), _CPF_W1, _CPF_W2, True).fill_null(False))
-        .then(pl.col("cpf"))
-        .when(
-            pl.col("cnpj").is_not_null() & _check(pl.col("cnpj"), _CNPJ_W1, _CNPJ_W2, False).fill_null(False)
-        )
-        .then(pl.col("cnpj"))
-        .otherwise(None)
+        pl.when(number.is_null())
+        .then(None)
+        .when(cpf_ok)
+        .then(pl.col("d").str.zfill(11))
+        .when(cnpj_ok)
+        .then(pl.col("d").str.zfill(14))
     )
-    return frame.select(out.alias(values.name or "document")).collect().to_series()
+    return frame.select(out.alias(values.name or "document")).to_series()

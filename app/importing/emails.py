@@ -4,6 +4,8 @@ import re
 
 import polars as pl
 
+from app.importing.vectors import on_present
+
 # Practical subset of RFC 5321/5322 addresses: dot-atom local part, LDH labels, alphabetic TLD.
 _LOCAL = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -23,7 +25,11 @@ def normalise_email(raw: str | None) -> str | None:
 
 def normalise_emails(values: pl.Series) -> pl.Series:
     """Vectorised normalise_email."""
-    s = values.cast(pl.String).str.strip_chars().str.to_lowercase()
+    return on_present(values.cast(pl.String), _normalise_present)
+
+
+def _normalise_present(values: pl.Series) -> pl.Series:
+    s = values.str.strip_chars().str.to_lowercase()
     ok = (
         s.str.contains(EMAIL_PATTERN)
         & (s.str.len_bytes() <= 254)

