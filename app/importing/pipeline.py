@@ -81,6 +81,8 @@ class Plan:
 class State:
     counters: Counters = field(default_factory=Counters)
     seen_keys: list[pl.DataFrame] = field(default_factory=list)  # key -> cid, earlier batches
+    # Customers that existed before this import and a row already pointed at (the ones this import
+    # creates are reached through seen_keys): a first import keeps this empty.
     seen_cids: list[pl.Series] = field(default_factory=list)
     seen_rows: int = 0
     batches: int = 0
@@ -713,7 +715,12 @@ def prepare_batch(
         .select("row", "cid", "is_new")
     )
     cands = finals.filter(pl.col("owner") > 0).select(cid="owner")
-    rows = rows.with_columns(was_seen=pl.col("cid").is_in(st.cids().implode()))
+    # Touched by an earlier batch: a customer reached through the in-file key map, or an existing
+    # customer an earlier row pointed at.
+    rows = rows.with_columns(
+        was_seen=pl.col("cid").is_in(in_seen.get_column("cid").implode())
+        | pl.col("cid").is_in(st.cids().implode())
+    )
     # A settled row counts as it would (unchanged, or a duplicate) but writes nothing.
     settled = looked.settled if looked.settled is not None else pl.Series("row", [], dtype=pl.Int64)
     rows = rows.with_columns(settled=pl.col("row").is_in(settled.implode()))
@@ -757,7 +764,9 @@ def prepare_batch(
     fresh = keys.join(known_keys, on="key", how="anti").filter(pl.col("key").is_first_distinct())
     st.seen_keys.append(fresh.join(rows.select("row", "cid"), on="row").select("key", "cid"))
     # Customers a row pointed at (conflict losers too) are in this version of the source: not missing.
-    st.seen_cids.append(pl.concat([rows.get_column("cid"), cands.get_column("cid")]).unique())
+    existing = pl.concat([rows.filter(~pl.col("is_new")).get_column("cid"), cands.get_column("cid")])
+    if existing.len():
+        st.seen_cids.append(existing.unique())
     return prep
 
 

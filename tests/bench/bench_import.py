@@ -214,7 +214,7 @@ def main() -> None:
             return t.schema_name
 
         storage_dir = args.dir / "storage"
-        # Best of three: a single \\copy of 47 MB varied 0.6-1.1 s between runs on this VM.
+        # Best of three: a single \copy of 47 MB varied 0.6-1.1 s between runs on this VM.
         copies = [_psql_copy(url, files["csv"], len(HEADERS)) for _ in range(3)]
         results["psql-copy"] = {"total_s": round(min(copies), 2), "runs_s": [round(c, 2) for c in copies]}
         print("psql-copy", results["psql-copy"], flush=True)
