@@ -3,13 +3,14 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from app.auth.actor import Actor
-from app.auth.sessions import actor_from_token
+from app.auth.sessions import actor_for_user, actor_from_token
 from app.errors import Forbidden, Unauthorized
+from app.importing import upload_grants
 from tenants.database import platform_session, session, unit_of_work
 
 _bearer = HTTPBearer(auto_error=False)
@@ -45,6 +46,24 @@ def get_tenant_actor(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
     return actor
 
 
+def get_upload_actor(
+    upload_id: str,
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    upload_token: str | None = Header(default=None, alias="Upload-Token"),
+) -> Actor:
+    """A tenant actor from a Bearer token, or from the page's grant for this one upload (the web app
+    keeps session tokens out of the browser): user, tenant and login session are checked again."""
+    if credentials is not None or upload_token is None:
+        return get_tenant_actor(get_actor(request, credentials))
+    grant = upload_grants.verify(upload_token, upload_id)
+    with platform_session() as db:
+        actor = actor_for_user(db, grant.user_id, client_ip(request), grant.family)
+    if actor.schema != grant.schema:
+        raise Forbidden("Esta autorização é de outra organização.")
+    return actor
+
+
 def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> Iterator[Session]:
     """The actor's own tenant Session: the schema comes from the token, never from the request."""
     assert actor.schema is not None
@@ -54,5 +73,6 @@ def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> Iterato
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 TenantActor = Annotated[Actor, Depends(get_tenant_actor)]
+UploadActor = Annotated[Actor, Depends(get_upload_actor)]
 TenantDB = Annotated[Session, Depends(get_tenant_db)]
 PlatformDB = Annotated[Session, Depends(get_platform_db)]

@@ -1,11 +1,13 @@
 """Importações: upload a CSV/XLSX, map columns, choose the duplicate policy, follow progress, read the report.
 
 The page calls the same services as the REST API and the CLI (app.importing.jobs) and queues the same
-task (tasks.imports.run_import). Large files: the browser upload is streamed to an upload session in
-1 MB pieces; the resumable chunked protocol for very large files is the REST one (/api/imports/uploads).
+task (tasks.imports.run_import). Files reach the server the way the REST API takes them: in 8 MB
+slices, resumable after a dropped connection (assets/js/resumable_upload.js, with a grant for that one
+upload session: app/importing/upload_grants.py); the browser never holds a session token.
 """
 
 import asyncio
+import json
 import re
 from typing import Any
 
@@ -13,12 +15,15 @@ import reflex as rx
 
 from app.auth.permissions import Perm
 from app.errors import DomainError, Invalid
-from app.importing import jobs
+from app.importing import jobs, upload_grants
 from app.importing.mapping import FIELD_LABELS, fold
 from app.importing.report import message_for
 from app.pages.base import SessionState, page
 
-UPLOAD_ID = "imports_upload"
+FILE_INPUT_ID = "imports-file"
+UPLOAD_DONE_ID = "imports-upload-done"
+UPLOAD_RETRIES = 8  # attempts per slice after a dropped connection (backing off up to 15 s each)
+_ACCEPT = ".csv,.txt,.tsv,.xlsx,.xls"
 FIELD_OPTIONS = [
     "ignore",
     "name",
@@ -119,6 +124,8 @@ class ImportsState(SessionState):
     report_error: str = ""
     polling: bool = False
     _upload_id: str = ""
+    _sending: str = ""  # upload session the browser is sending
+    _sending_name: str = ""
 
     def _reload(self) -> None:
         with self.db() as (db, actor):
@@ -179,32 +186,67 @@ class ImportsState(SessionState):
                 self.polling = False
 
     @rx.event
-    async def handle_upload(self, files: list[rx.UploadFile]):  # type: ignore[no-untyped-def]
-        """Streams the chosen file into an upload session (1 MB at a time), then shows the preview."""
+    def begin_upload(self, info: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+        """Opens an upload session for the file the browser chose and lets the browser send it."""
         # A new file replaces whatever was being mapped, also when it turns out to be unreadable.
         self._clear_mapping()
         self.upload_error = self.error = ""
-        if not files:
+        if not info or not info.get("name"):
             self.upload_error = "Escolha um arquivo CSV ou XLSX."
             return None
-        upload = files[0]
-        name = str(getattr(upload, "name", None) or getattr(upload, "filename", None) or "arquivo.csv")
+        name = str(info["name"])[:500]
+        try:
+            size = int(info.get("size") or 0)
+            actor = self.actor()
+            session = jobs.start_upload(None, actor, name, size)  # type: ignore[arg-type]
+            token = upload_grants.issue(actor, self._family, session.upload_id)
+        except (DomainError, ValueError) as exc:
+            self.upload_error = getattr(exc, "message", "Arquivo inválido.")
+            return None
+        self._sending, self._sending_name = session.upload_id, name
+        self.uploading = True
+        cfg = {
+            "url": f"/api/imports/uploads/{session.upload_id}",
+            "token": token,
+            "doneId": UPLOAD_DONE_ID,
+            "progressId": "upload-progress",
+            "barId": "upload-bar",
+            "retries": UPLOAD_RETRIES,
+        }
+        return rx.call_script(f"window.crmUploads.send({json.dumps(FILE_INPUT_ID)}, {json.dumps(cfg)})")
+
+    @rx.event
+    def collect_upload(self):  # type: ignore[no-untyped-def]
+        """The browser finished (or gave up): read its outcome."""
+        return rx.call_script("window.crmUploads.result()", callback=ImportsState.upload_sent)
+
+    @rx.event
+    def upload_sent(self, result: dict[str, Any] | None) -> None:
+        """Checks with the server that every byte arrived, then shows the preview."""
+        self.uploading = False
+        upload_id, name = self._sending, self._sending_name
+        self._sending = self._sending_name = ""
+        if not upload_id:
+            return
+        if not result or not result.get("ok"):
+            self.upload_error = str((result or {}).get("error") or "O envio falhou.")[:300]
+            return
         try:
             actor = self.actor()
-            session = jobs.start_upload(None, actor, name)  # type: ignore[arg-type]
-            offset = 0
-            while piece := await upload.read(1024 * 1024):
-                session = jobs.upload_chunk(None, actor, session.upload_id, offset, [piece])  # type: ignore[arg-type]
-                offset = session.offset
-            self._upload_id = session.upload_id
+            status = jobs.upload_status(None, actor, upload_id)  # type: ignore[arg-type]
+            if status.size is not None and status.offset != status.size:
+                raise Invalid("file", f"Envio incompleto: {status.offset} de {status.size} bytes.")
+            self._upload_id = upload_id
             self.filename = name
             self.source = re.sub(r"\.[A-Za-z0-9]+$", "", name)[:200]
             self._preview(actor, suggest=True)
         except DomainError as exc:
             self._clear_mapping()
             self.upload_error = exc.message
-            return rx.clear_selected_files(UPLOAD_ID)
-        return rx.clear_selected_files(UPLOAD_ID)
+
+    @rx.event
+    def cancel_upload(self):  # type: ignore[no-untyped-def]
+        return rx.call_script("window.crmUploads.abort()")
 
     def _clear_mapping(self) -> None:
         self._upload_id = ""
@@ -382,27 +424,60 @@ def upload_step() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("1. Arquivo", size="4"),
-            rx.upload(
+            rx.box(
                 rx.vstack(
                     rx.icon("file-up", size=28),
-                    rx.text("Arraste um CSV ou XLSX aqui, ou clique para escolher."),
-                    rx.text(rx.selected_files(UPLOAD_ID), size="1", color_scheme="gray"),
+                    rx.text("Escolha (ou arraste até aqui) um CSV ou XLSX, de qualquer tamanho."),
+                    rx.el.input(
+                        type="file", id=FILE_INPUT_ID, accept=_ACCEPT, disabled=ImportsState.uploading
+                    ),
                     align="center",
                 ),
-                id=UPLOAD_ID,
-                max_files=1,
-                multiple=False,
                 border="1px dashed var(--gray-7)",
                 padding="1.5em",
                 width="100%",
             ),
-            rx.button(
-                rx.icon("upload"),
-                "Enviar e visualizar",
-                on_click=ImportsState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),
-                id="send-file",
+            rx.hstack(
+                rx.button(
+                    rx.icon("upload"),
+                    "Enviar e visualizar",
+                    on_click=rx.call_script(
+                        f"window.crmUploads.describe({json.dumps(FILE_INPUT_ID)})",
+                        callback=ImportsState.begin_upload,
+                    ),
+                    loading=ImportsState.uploading,
+                    id="send-file",
+                ),
+                rx.cond(
+                    ImportsState.uploading,
+                    rx.button(
+                        "Cancelar envio",
+                        on_click=ImportsState.cancel_upload,
+                        variant="soft",
+                        color_scheme="gray",
+                        id="cancel-upload",
+                    ),
+                ),
+                # Clicked by the upload script when it is done (hidden: nothing for the user to press).
+                rx.button(on_click=ImportsState.collect_upload, id=UPLOAD_DONE_ID, display="none"),
+            ),
+            rx.cond(
+                ImportsState.uploading,
+                rx.vstack(
+                    rx.box(
+                        rx.box(id="upload-bar", height="100%", width="0%", background="var(--accent-9)"),
+                        height="6px",
+                        width="100%",
+                        background="var(--gray-4)",
+                        border_radius="3px",
+                        overflow="hidden",
+                    ),
+                    rx.text("Enviando…", id="upload-progress", size="1", color_scheme="gray"),
+                    width="100%",
+                ),
             ),
             _error(ImportsState.upload_error, "upload-error"),
+            rx.script(src="/js/resumable_upload.js"),
             width="100%",
         ),
         width="100%",

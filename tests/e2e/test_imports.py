@@ -7,7 +7,7 @@ import random
 import re
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.conftest import login
 
@@ -71,16 +71,31 @@ def test_import_messy_csv_report_and_search(page: Page, make_tenant, tmp_path: P
     expect(page.locator("#upload-error")).to_contain_text("Escolha um arquivo CSV ou XLSX.")
 
     # Binary garbage with a .csv name: refused in pt-BR; the page stays usable.
-    page.set_input_files("#imports_upload input[type=file]", str(garbage))
+    page.set_input_files("#imports-file", str(garbage))
     page.click("#send-file")
     expect(page.locator("#upload-error")).to_contain_text("binário ou corrompido")
     expect(page.locator("#mapping-step")).to_have_count(0)
 
     # The real file: preview (accents decoded from cp1252) and the suggested mapping.
-    page.set_input_files("#imports_upload input[type=file]", str(csv_path))
+    # The real file, over a connection that drops once: the first slice reaches the server but its answer
+    # is lost. The page asks the server where the upload stopped and goes on from there (no byte twice).
+    dropped: list[str] = []
+
+    def drop_first_answer(route: Route) -> None:
+        if route.request.method == "PATCH" and not dropped:
+            route.fetch()  # the server stores the slice...
+            dropped.append(route.request.headers.get("upload-offset", ""))
+            route.abort("connectionreset")  # ...and the browser never hears back
+        else:
+            route.continue_()
+
+    page.route("**/api/imports/uploads/*", drop_first_answer)
+    page.set_input_files("#imports-file", str(csv_path))
     page.click("#send-file")
     step = page.locator("#mapping-step")
-    expect(step).to_be_visible()
+    expect(step).to_be_visible(timeout=20_000)
+    page.unroute("**/api/imports/uploads/*")
+    assert dropped == ["0"]
     expect(page.locator("#upload-error")).to_have_count(0)
     expect(page.locator("#preview-filename")).to_contain_text("clientes_vendas.csv")
     preview = page.locator("#preview-table")

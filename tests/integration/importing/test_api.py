@@ -20,7 +20,7 @@ CSV = (
 
 @pytest.fixture
 def client(tenant, make_tenant) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    from app.api.deps import get_actor
+    from app.api.deps import get_actor, get_upload_actor
     from app.api.main import api
 
     other = make_tenant()
@@ -35,10 +35,16 @@ def client(tenant, make_tenant) -> Iterator[TestClient]:  # type: ignore[no-unty
         # Authentication has its own suite; the header picks a ready-made actor.
         return actors[request.headers.get("x-as", "admin")]
 
+    def fake_upload_actor(request: Request) -> Actor:
+        return fake_actor(request)
+
     api.dependency_overrides[get_actor] = fake_actor
+    # The upload routes take a Bearer token or the page's Upload-Token grant (test_upload_grants.py).
+    api.dependency_overrides[get_upload_actor] = fake_upload_actor
     with TestClient(api) as c:
         yield c
     api.dependency_overrides.pop(get_actor, None)
+    api.dependency_overrides.pop(get_upload_actor, None)
 
 
 def wait_done(client: TestClient, import_id: int, who: str = "admin") -> dict[str, Any]:
