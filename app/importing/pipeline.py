@@ -24,7 +24,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -1269,7 +1269,27 @@ def _bulk_unique(policy: str) -> tuple[str, ...]:
     return () if policy == "keep-last" else (_CONTACTS_UNIQUE,)
 
 
-def _enter_bulk_mode(db: Db, schema: str, import_id: int, size: int, policy: str) -> list[list[str]]:
+_NOT_NULL_PREDICATE = re.compile(r" WHERE \((\w+) IS NOT NULL\)$")
+
+
+def _null_columns(plan: Plan) -> set[str]:
+    """customers columns this import leaves NULL on every row it creates."""
+    out = set()
+    if not plan.columns("owner"):
+        out.add("owner_id")
+    if not plan.columns("document"):
+        out |= {"document", "source_key"}
+    return out
+
+
+def _enter_bulk_mode(
+    db: Db,
+    schema: str,
+    import_id: int,
+    size: int,
+    policy: str,
+    null_columns: Collection[str] = (),
+) -> list[list[str]]:
     if size < BULK_MIN_BYTES:
         return []
     try:
@@ -1293,6 +1313,10 @@ def _enter_bulk_mode(db: Db, schema: str, import_id: int, size: int, policy: str
                 """,
                 (schema, list(_BULK_TABLES), list(_bulk_unique(policy))),
             )
+            # A partial index on "<column> IS NOT NULL" stays when the import leaves that column NULL
+            # (owner_id without an owner column): no row enters it, and a rebuild would still scan the
+            # whole table for nothing (five owner list indexes: ~0.4 s of a 500k rebuild).
+            if not ((m := _NOT_NULL_PREDICATE.search(ddl)) and m.group(1) in null_columns)
         ]
         # The foreign keys too: the per-row check (a key-share lock on the referenced row) cost as much
         # as the rest of the contact insert; they are re-added and validated in one pass each.
@@ -1586,7 +1610,9 @@ def _run_locked(
     dropped: list[list[str]] = checkpoint.get("dropped_indexes") or []
     try:
         if checkpoint.get("resume") is None and not dropped:
-            dropped = _enter_bulk_mode(db, schema, import_id, int(job["file_size"] or 0), plan.policy)
+            dropped = _enter_bulk_mode(
+                db, schema, import_id, int(job["file_size"] or 0), plan.policy, _null_columns(plan)
+            )
         _setup_temp(db)
         ctx = Context(
             db=db,

@@ -66,6 +66,34 @@ def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> No
     assert pipeline.run(tenant.schema, import_id2, storage=storage)["unchanged"] == 10
 
 
+def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No owner and no document column: every new customer has owner_id, document and source_key NULL,
+    so the partial indexes on those columns stay (nothing enters them; rebuilding would scan the table
+    for nothing) while the others are dropped and rebuilt."""
+    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    dropped: list[str] = []
+    real = pipeline._enter_bulk_mode
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        defs = real(*args, **kwargs)
+        dropped.extend(name for name, _ in defs)
+        return defs
+
+    monkeypatch.setattr(pipeline, "_enter_bulk_mode", spy)
+    before = index_defs(tenant.schema)
+    report = pipeline.run(tenant.schema, _job(tenant, storage, 300), storage=storage)
+    assert report["created"] == 300
+    kept = {
+        "ix_customers_owner_name",
+        "ix_customers_owner_status",
+        "ix_customers_document",
+        "ix_customers_source",
+    }
+    assert not kept & set(dropped)
+    assert {"ix_customers_name_id", "ix_customers_status", "uq_contacts_kind_value"} <= set(dropped)
+    assert index_defs(tenant.schema) == before
+
+
 def test_killed_worker_in_bulk_mode_is_finished_by_the_resume(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
