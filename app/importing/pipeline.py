@@ -77,22 +77,64 @@ class Plan:
         return {f.split(":", 1)[1]: c for c, f in self.mapping.items() if f.startswith("custom:")}
 
 
+_PHONE_NUMBER = pl.when(pl.col("key").str.starts_with("p+")).then(
+    pl.col("key").str.slice(2).cast(pl.Int64, strict=False)
+)
+
+
+@dataclass
+class KeyMap:
+    """The in-file key map: every phone/e-mail key an earlier batch introduced -> its customer.
+
+    It is the one structure that grows with the file, so phones (E.164, at most 15 digits) are kept as
+    integers: 16 bytes an entry instead of ~40 for the string. Chunks are only scanned, never compacted
+    (a compaction copies the whole map and doubled the peak memory of a 2M-row import)."""
+
+    phones: list[pl.DataFrame] = field(default_factory=list)  # num (Int64), cid
+    others: list[pl.DataFrame] = field(default_factory=list)  # key (String), cid
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Adds (key, cid) rows."""
+        split = frame.select("key", "cid", num=_PHONE_NUMBER)
+        phones = split.filter(pl.col("num").is_not_null()).select("num", "cid")
+        others = split.filter(pl.col("num").is_null()).select("key", "cid")
+        if phones.height:
+            self.phones.append(phones)
+        if others.height:
+            self.others.append(others)
+
+    def lookup(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """The rows of `keys` whose key the map has, with its customer (column cid)."""
+        split = keys.with_columns(num=_PHONE_NUMBER)
+        phones = split.filter(pl.col("num").is_not_null())
+        others = split.filter(pl.col("num").is_null())
+        found = []
+        # Each part of the map is filtered by the batch's keys first (a scan probing a small hash set),
+        # so the join's hash table has the batch's size, not the file's.
+        if self.phones and phones.height:
+            seen = pl.concat(self.phones, rechunk=False)
+            found.append(
+                phones.join(seen.filter(pl.col("num").is_in(phones.get_column("num").implode())), on="num")
+            )
+        if self.others and others.height:
+            seen = pl.concat(self.others, rechunk=False)
+            found.append(
+                others.join(seen.filter(pl.col("key").is_in(others.get_column("key").implode())), on="key")
+            )
+        if not found:
+            return split.clear().with_columns(cid=pl.lit(None, pl.Int64)).drop("num")
+        return pl.concat(found).drop("num")
+
+
 @dataclass
 class State:
     counters: Counters = field(default_factory=Counters)
-    seen_keys: list[pl.DataFrame] = field(default_factory=list)  # key -> cid, earlier batches
+    seen_keys: KeyMap = field(default_factory=KeyMap)  # key -> cid, earlier batches
     # Customers that existed before this import and a row already pointed at (the ones this import
     # creates are reached through seen_keys): a first import keeps this empty.
     seen_cids: list[pl.Series] = field(default_factory=list)
     seen_rows: int = 0
     batches: int = 0
-
-    def keys_frame(self) -> pl.DataFrame:
-        if not self.seen_keys:
-            return pl.DataFrame(schema={"key": pl.String, "cid": pl.Int64})
-        # Chunked concat is free; the map is only scanned (filtered), so it is never compacted: a compaction
-        # copies the whole map and doubled the peak memory of a 2M-row import.
-        return pl.concat(self.seen_keys, rechunk=False)
 
     def cids(self) -> pl.Series:
         if not self.seen_cids:
@@ -658,14 +700,11 @@ def prepare_batch(
     if valid is None or valid.height == 0 or looked.keys is None:
         return prep
     keys = looked.keys
-    seen = st.keys_frame()
     # Candidate owners of each row, in the row's column order: a customer already known (a key of an
     # earlier batch, an existing contact, the source key of an earlier import) or an earlier row of
     # this batch that introduced one of its keys. Later rows never reach back to earlier ones.
-    # One join against the (large) in-file key map per batch; everything else joins small frames.
-    # Filtering the map by the batch's keys first (a scan probing a small hash set) keeps the join's hash
-    # table to the batch's size; joining the whole map built one as large as the file so far per batch.
-    in_seen = keys.join(seen.filter(pl.col("key").is_in(keys.get_column("key").implode())), on="key")
+    # One lookup in the (large) in-file key map per batch; everything else joins small frames.
+    in_seen = st.seen_keys.lookup(keys)
     cand = [in_seen.select("row", "pos", "cid")]
     known_keys = in_seen.select("key").unique()
     in_db: pl.DataFrame | None = None  # keys some customer already has in the database
@@ -762,7 +801,7 @@ def prepare_batch(
     # Every key of every valid row now points at the customer its row was folded into.
     # keys come in (row, pos) order (keys_of) and an anti join keeps it: first occurrence = first row.
     fresh = keys.join(known_keys, on="key", how="anti").filter(pl.col("key").is_first_distinct())
-    st.seen_keys.append(fresh.join(rows.select("row", "cid"), on="row").select("key", "cid"))
+    st.seen_keys.add(fresh.join(rows.select("row", "cid"), on="row").select("key", "cid"))
     # Customers a row pointed at (conflict losers too) are in this version of the source: not missing.
     existing = pl.concat([rows.filter(~pl.col("is_new")).get_column("cid"), cands.get_column("cid")])
     if existing.len():

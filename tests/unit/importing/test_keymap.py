@@ -1,0 +1,35 @@
+"""The in-file key map: phones kept as integers, everything else as text, same answers either way."""
+
+import polars as pl
+
+from app.importing.pipeline import KeyMap
+
+
+def test_lookup_finds_keys_of_earlier_batches_by_kind() -> None:
+    m = KeyMap()
+    assert m.lookup(pl.DataFrame({"row": [1], "key": ["p+5511987654321"]})).height == 0
+    m.add(pl.DataFrame({"key": ["p+5511987654321", "eana@x.com", "p+12025550143"], "cid": [10, 10, 11]}))
+    m.add(pl.DataFrame({"key": ["ebia@x.com", "p+not-a-number"], "cid": [12, 13]}))
+    assert [f.columns for f in m.phones] == [["num", "cid"]]  # phones as Int64 numbers
+    keys = pl.DataFrame(
+        {
+            "row": [5, 6, 7, 8, 9, 9],
+            "key": [
+                "p+12025550143",
+                "eana@x.com",
+                "p+5511900000000",
+                "p+not-a-number",
+                "ebia@x.com",
+                "p+5511987654321",
+            ],
+        }
+    )
+    found = m.lookup(keys).sort("row", "cid")
+    assert found.columns == ["row", "key", "cid"]
+    assert found.rows() == [
+        (5, "p+12025550143", 11),
+        (6, "eana@x.com", 10),
+        (8, "p+not-a-number", 13),
+        (9, "p+5511987654321", 10),
+        (9, "ebia@x.com", 12),
+    ]
