@@ -171,3 +171,49 @@ def test_import_messy_csv_report_and_search(page: Page, make_tenant, tmp_path: P
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(FIRST)
     expect(page.locator("#list-total")).to_contain_text(re.compile(r"^1 clientes"))
+
+
+def test_large_upload_resumes_where_the_server_stopped(page: Page, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A file of two 8 MB slices over a connection that drops after the first slice reached the server:
+    the page asks the server for its offset and sends only the rest; the stored file is byte-identical."""
+    from app.importing import jobs
+    from tests.e2e.conftest import login as _login
+
+    t = make_tenant()
+    big = tmp_path / "base_grande.csv"
+    line = "Cliente {i};119{i:08d};cliente{i}@example.com\n"
+    with big.open("w") as fh:
+        fh.write("Nome;Telefone;E-mail\n")
+        i = 0
+        while fh.tell() < 9 * 1024 * 1024:
+            i += 1
+            fh.write(line.format(i=i))
+    _login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/importacoes")
+    sent: list[tuple[str, int]] = []
+
+    def lose_first_answer(route: Route) -> None:
+        if route.request.method != "PATCH":
+            route.continue_()
+            return
+        sent.append((route.request.headers["upload-offset"], len(route.request.post_data_buffer or b"")))
+        if len(sent) == 1:
+            route.fetch()  # the slice is stored...
+            route.abort("connectionreset")  # ...the answer never arrives
+        else:
+            route.continue_()
+
+    page.route("**/api/imports/uploads/*", lose_first_answer)
+    page.set_input_files("#imports-file", str(big))
+    page.click("#send-file")
+    expect(page.locator("#mapping-step")).to_be_visible(timeout=60_000)
+    expect(page.locator("#preview-filename")).to_contain_text("base_grande.csv")
+    slice_bytes = 8 * 1024 * 1024
+    size = big.stat().st_size
+    # Slice 1 once (its answer was lost, the server's offset said it had arrived), then only slice 2.
+    assert sent == [("0", slice_bytes), (str(slice_bytes), size - slice_bytes)]
+    uploads = [
+        p for p in (jobs._storage(None).uploads.root).rglob("*") if p.is_file() and p.stat().st_size == size
+    ]
+    assert any(p.read_bytes() == big.read_bytes() for p in uploads)
