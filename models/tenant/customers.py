@@ -74,6 +74,8 @@ class Customer(SQLModel, table=True):
     )
 
     id: int | None = pk()
+    # t0012: COLLATE "C" where the database's default is code-point order (same order, cheaper sorts);
+    # left in the database's collation elsewhere (linguistic order), hence not declared here.
     name: str = Field(sa_column=Column(String(300), nullable=False))
     trade_name: str | None = Field(default=None, max_length=300)  # nome fantasia
     # Identifiers compare byte-wise (COLLATE "C", t0011): cheaper index builds and lookups.

@@ -133,3 +133,46 @@ def test_t0011_identifiers_compare_bytewise(database_url: str) -> None:
     assert collations() == before and _indexes(schema)["uq_contacts_kind_value"] == key_before
     with engine().begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_t0012_name_codepoint_collation(database_url: str) -> None:
+    schema = "t_n" + uuid.uuid4().hex[:8]
+    upgrade_tenant(schema, "t0011")
+
+    def name_collation() -> str | None:
+        with engine().connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT collation_name FROM information_schema.columns WHERE table_schema = :s "
+                    "AND table_name = 'customers' AND column_name = 'name'"
+                ),
+                {"s": schema},
+            ).scalar()
+
+    with engine().connect() as conn:
+        codepoint = conn.execute(
+            text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+        ).scalar() in ("C.UTF-8", "C.utf8", "C.UTF8", "C.utf-8")
+    with engine().begin() as conn:
+        conn.execute(
+            text(
+                f'INSERT INTO "{schema}".customers (name, kind, status) '
+                "VALUES ('Zé', 'PF', 'ativo'), ('Álvaro', 'PF', 'ativo'), ('Ana', 'PF', 'ativo')"
+            )
+        )
+
+    def names() -> list[str]:
+        with engine().connect() as conn:
+            rows = conn.execute(text(f'SELECT name FROM "{schema}".customers ORDER BY name, id'))
+            return list(rows.scalars())
+
+    before = names()
+    upgrade_tenant(schema, "t0012")
+    assert name_collation() == ("C" if codepoint else None)
+    assert names() == before  # the order people see does not change
+    with engine().begin() as conn:
+        command.downgrade(_config("tenant", conn, schema), "t0011")
+        conn.execute(text("SET search_path TO public"))
+    assert name_collation() is None and names() == before
+    with engine().begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
