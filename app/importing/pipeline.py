@@ -809,13 +809,29 @@ def prepare_batch(
     return prep
 
 
-def account_batch(ctx: Context, prep: Prepared, updated: list[tuple[int, list[str]]]) -> pl.DataFrame:
-    """Adds a written batch to the counters; returns the issue rows to store with it."""
+def issue_rows(prep: Prepared) -> pl.DataFrame:
+    """The batch's rows for import_issues: per-line errors and warnings, plus one per conflict."""
+    if not prep.conflicts:
+        return prep.issues
+    n = len(prep.conflicts)
+    conflict_rows = pl.DataFrame(
+        {"line": prep.conflicts, "severity": ["warning"] * n, "reason": ["conflito"] * n},
+        schema={"line": pl.Int64, "severity": pl.String, "reason": pl.String},
+    ).with_columns(field=pl.lit(None, pl.String), value=pl.lit(None, pl.String), raw=pl.lit(None, pl.String))
+    return pl.concat([prep.issues, conflict_rows.select(list(ISSUE_SCHEMA))])
+
+
+def account_batch(
+    ctx: Context, prep: Prepared, updated: list[tuple[int, list[str]]], issues: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Adds a written batch to the counters (`issues`: its issue_rows, computed here when not given);
+    returns the issue rows to store with it."""
     c = ctx.state.counters
     c.read += prep.n_read
     c.valid += prep.n_valid
     c.invalid += prep.n_read - prep.n_valid
-    issues = prep.issues
+    if issues is None:
+        issues = issue_rows(prep)
     if prep.rows is not None:
         lead_matched = set(prep.rows.filter(pl.col("outcome") == "matched").get_column("cid").to_list())
         changed = []
@@ -838,16 +854,8 @@ def account_batch(ctx: Context, prep: Prepared, updated: list[tuple[int, list[st
         c.unchanged += counts.get("unchanged", 0)
         c.duplicates += counts.get("dup", 0)
     if prep.conflicts:
-        n = len(prep.conflicts)
-        c.conflicts += n
-        c.warnings["conflito"] += n
-        conflict_rows = pl.DataFrame(
-            {"line": prep.conflicts, "severity": ["warning"] * n, "reason": ["conflito"] * n},
-            schema={"line": pl.Int64, "severity": pl.String, "reason": pl.String},
-        ).with_columns(
-            field=pl.lit(None, pl.String), value=pl.lit(None, pl.String), raw=pl.lit(None, pl.String)
-        )
-        issues = pl.concat([issues, conflict_rows.select(list(ISSUE_SCHEMA))])
+        c.conflicts += len(prep.conflicts)
+        c.warnings["conflito"] += len(prep.conflicts)
     if issues.height:
         for sev, reason, n in issues.group_by("severity", "reason").len().iter_rows():
             if sev == "error":
@@ -1215,9 +1223,20 @@ class Writers:
             if prep.depends:
                 self._wait_turn(prep.index)
             updated = write_batch(db, self.ctx.plan, prep)
+            # The batch's issue rows go in before its turn: they depend on nothing another batch does,
+            # and the ordered section is the one part of the write path that runs one batch at a time.
+            issues = issue_rows(prep)
+            if issues.height:
+                db.copy_frame(
+                    f"{db.s}.import_issues",
+                    issues.with_columns(import_id=pl.lit(self.ctx.plan.import_id, pl.Int64)),
+                )
             self._wait_turn(prep.index)
+            # Our turn is exclusive by construction (batch N+1 waits for `committed` to reach N), so the
+            # section runs without the condition's lock: the main thread's submit and the other writer
+            # never wait for a commit in progress.
+            progress = self._commit(db, prep, updated, issues)
             with self.cond:
-                progress = self._commit(db, prep, updated)
                 self.committed = prep.index
                 self.cond.notify_all()
             if self.on_progress:
@@ -1231,7 +1250,9 @@ class Writers:
         finally:
             self.free.put(db)
 
-    def _commit(self, db: Db, prep: Prepared, updated: list[tuple[int, list[str]]]) -> dict[str, Any]:
+    def _commit(
+        self, db: Db, prep: Prepared, updated: list[tuple[int, list[str]]], issues: pl.DataFrame
+    ) -> dict[str, Any]:
         ctx = self.ctx
         if prep.apply is not None and prep.apply.height:
             # Typo-correction dictionary: the words of the names this batch created or changed. Here, in
@@ -1251,11 +1272,7 @@ class Writers:
                 f"UNION ALL SELECT c.name FROM {db.s}.customers c WHERE c.id = ANY(%s)"
             )
             db.run(name_words_sql(self.schema, names), (pieces, renamed))
-        issues = account_batch(ctx, prep, updated)
-        if issues.height:
-            db.copy_frame(
-                f"{db.s}.import_issues", issues.with_columns(import_id=pl.lit(ctx.plan.import_id, pl.Int64))
-            )
+        account_batch(ctx, prep, updated, issues)
         started, elapsed_before, size = self.timing
         elapsed = elapsed_before + time.monotonic() - started
         counters = ctx.state.counters
@@ -1277,6 +1294,10 @@ class Writers:
                 ctx.plan.import_id,
             ),
         )
+        # The commit does not wait for its WAL to reach the disk: batches commit strictly in order, so a
+        # database crash can only lose a suffix of them, each with its own checkpoint, and the resume
+        # redoes exactly those. Waiting for the flush in this one-at-a-time section cost ~35 ms a batch.
+        db.run("SET LOCAL synchronous_commit = off")
         db.conn.commit()
         ctx.state.batches += 1
         return progress
