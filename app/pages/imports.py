@@ -24,6 +24,7 @@ FILE_INPUT_ID = "imports-file"
 UPLOAD_DONE_ID = "imports-upload-done"
 UPLOAD_RETRIES = 8  # attempts per slice after a dropped connection (backing off up to 15 s each)
 _ACCEPT = ".csv,.txt,.tsv,.xlsx,.xls"
+_FORM_OPTIONS = frozenset({"header_row", "source", "dedupe", "default_ddd", "preset_name"})
 FIELD_OPTIONS = [
     "ignore",
     "name",
@@ -289,24 +290,11 @@ class ImportsState(SessionState):
         return ImportsState.reload_preview
 
     @rx.event
-    def set_header_row(self, value: str) -> None:
-        self.header_row = value
-
-    @rx.event
-    def set_source(self, value: str) -> None:
-        self.source = value
-
-    @rx.event
-    def set_dedupe(self, value: str) -> None:
-        self.dedupe = value
-
-    @rx.event
-    def set_default_ddd(self, value: str) -> None:
-        self.default_ddd = value
-
-    @rx.event
-    def set_preset_name(self, value: str) -> None:
-        self.preset_name = value
+    def set_option(self, name: str, value: str) -> None:
+        """One setter for the form's plain text options (the browser may call it with any name: only
+        these are accepted; everything is validated again when the import is created)."""
+        if name in _FORM_OPTIONS:
+            setattr(self, name, str(value)[:500])
 
     def _final_mapping(self) -> dict[str, str]:
         return {h: (f"custom:{_custom_key(h)}" if f == "custom" else f) for h, f in self.mapping.items()}
@@ -503,7 +491,7 @@ def mapping_step() -> rx.Component:
                     "Linha do cabeçalho",
                     rx.input(
                         value=ImportsState.header_row,
-                        on_change=ImportsState.set_header_row,
+                        on_change=lambda value: ImportsState.set_option("header_row", value),
                         id="import-header-row",
                         width="10em",
                     ),
@@ -534,7 +522,7 @@ def mapping_step() -> rx.Component:
                     "Origem",
                     rx.input(
                         value=ImportsState.source,
-                        on_change=ImportsState.set_source,
+                        on_change=lambda value: ImportsState.set_option("source", value),
                         id="import-source",
                         width="16em",
                     ),
@@ -546,14 +534,14 @@ def mapping_step() -> rx.Component:
                         rx.select.trigger(id="import-dedupe"),
                         rx.select.content(*[rx.select.item(v, value=k) for k, v in DEDUPE_OPTIONS.items()]),
                         value=ImportsState.dedupe,
-                        on_change=ImportsState.set_dedupe,
+                        on_change=lambda value: ImportsState.set_option("dedupe", value),
                     ),
                 ),
                 _labelled(
                     "DDD padrão (opcional)",
                     rx.input(
                         value=ImportsState.default_ddd,
-                        on_change=ImportsState.set_default_ddd,
+                        on_change=lambda value: ImportsState.set_option("default_ddd", value),
                         placeholder="ex.: 11",
                         id="import-ddd",
                         max_length=2,
@@ -569,7 +557,7 @@ def mapping_step() -> rx.Component:
                     "Modelo de mapeamento",
                     rx.input(
                         value=ImportsState.preset_name,
-                        on_change=ImportsState.set_preset_name,
+                        on_change=lambda value: ImportsState.set_option("preset_name", value),
                         placeholder="Nome (padrão: a origem)",
                         id="import-preset",
                         width="16em",
