@@ -1,6 +1,8 @@
-"""Import task: a thin wrapper that runs the pipeline for one tenant schema and import id."""
+"""Import tasks: run the pipeline for one tenant schema and import id; purge abandoned uploads."""
 
 import asyncio
+import logging
+import time
 from typing import Any
 
 from tasks.broker import broker
@@ -17,3 +19,32 @@ async def run_import(schema: str, import_id: int) -> dict[str, Any]:
 
     # The pipeline is blocking (polars + psycopg, its own connection, commits per batch).
     return await asyncio.to_thread(pipeline.run, schema, import_id)
+
+
+PURGE_CRON = "17 * * * *"  # hourly
+PURGE_SECONDS = 3600.0
+log = logging.getLogger(__name__)
+
+
+@broker.task(
+    task_name="imports.purge_stale_uploads",
+    schedule=[{"cron": PURGE_CRON, "schedule_id": "uploads-purge-hourly"}],
+)
+async def purge_stale_uploads() -> int:
+    """Removes upload sessions nobody touched for two days (their part files can be gigabytes)."""
+    from app.importing import jobs
+
+    return await asyncio.to_thread(jobs.purge_stale_uploads)
+
+
+async def purge_loop(interval: float = PURGE_SECONDS) -> None:
+    """Embedded mode (no taskiq scheduler): the app purges abandoned uploads itself, hourly."""
+    from app.importing import jobs
+
+    while True:
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(jobs.purge_stale_uploads)
+        except Exception:  # storage briefly unavailable: next round
+            log.exception("upload purge failed")
+        await asyncio.sleep(max(1.0, interval - (time.monotonic() - started)))

@@ -4,8 +4,9 @@
     taskiq worker tasks.broker:broker tasks.crm tasks.imports tasks.notifications
 
 Scheduled today: `notifications.sweep_reminders` and `crm.sync_pending_search` (index updates that
-failed while Meilisearch was down) every minute. Embedded mode (no REDIS_URL) has no
-scheduler process; the app runs the sweep itself (tasks.notifications.reminder_loop).
+failed while Meilisearch was down) every minute, `imports.purge_stale_uploads` hourly. Embedded mode
+(no REDIS_URL) has no scheduler process; the app runs the sweep and the purge itself
+(tasks.notifications.reminder_loop, tasks.imports.purge_loop).
 """
 
 from taskiq import TaskiqScheduler
@@ -13,6 +14,7 @@ from taskiq.schedule_sources import LabelScheduleSource
 
 # Imported for their scheduled tasks, which register on the broker.
 import tasks.crm
+import tasks.imports
 import tasks.notifications  # noqa: F401
 from tasks.broker import broker
 

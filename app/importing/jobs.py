@@ -7,6 +7,7 @@ page event or CLI owns the transaction and enqueues `tasks.imports.run_import` a
 import csv
 import io
 import json
+import logging
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,8 @@ from app.storage import Storage, UploadSession, get_storage
 from app.storage.base import safe_filename
 from models.tenant import ImportJob, MappingPreset
 from models.tenant.imports import ImportIssue
+
+log = logging.getLogger(__name__)
 
 # DDDs in use in Brazil (Anatel); a default DDD outside this list is a typo.
 _DDDS = (
@@ -97,6 +100,18 @@ def upload_chunk(
 ) -> UploadSession:
     """Appends bytes at `offset`; a chunk sent at any other offset is refused with the current offset."""
     return _storage(storage).uploads.append(_namespace(actor), upload_id, offset, chunks)
+
+
+# Upload sessions untouched this long are abandoned: the page's grant lasts a day, a day more is slack.
+UPLOAD_MAX_AGE_S = 2 * 24 * 3600
+
+
+def purge_stale_uploads(storage: Storage | None = None, max_age_s: float = UPLOAD_MAX_AGE_S) -> int:
+    """Maintenance (no actor: it only removes what nobody can finish any more), all tenants at once."""
+    removed = _storage(storage).uploads.purge_stale(max_age_s)
+    if removed:
+        log.info("removed %d abandoned upload sessions", removed)
+    return removed
 
 
 def upload_status(db: Session, actor: Actor, upload_id: str, storage: Storage | None = None) -> UploadSession:

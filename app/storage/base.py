@@ -4,6 +4,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -130,6 +131,26 @@ class UploadArea:
     def discard(self, namespace: str, upload_id: str) -> None:
         for p in self._paths(namespace, upload_id):
             p.unlink(missing_ok=True)
+
+    def purge_stale(self, max_age_s: float, now: float | None = None) -> int:
+        """Removes the upload sessions nobody touched for `max_age_s` (a page closed halfway through a
+        10 GB file, a preview never imported); returns how many. Appending touches the part file, so a
+        slow upload in progress is never taken."""
+        if not self.root.exists():
+            return 0
+        cutoff = (now if now is not None else time.time()) - max_age_s
+        removed = 0
+        for meta in self.root.glob("*/*.json"):
+            part = meta.with_suffix(".part")
+            try:
+                touched = max(meta.stat().st_mtime, part.stat().st_mtime if part.exists() else 0.0)
+            except FileNotFoundError:  # removed meanwhile (the import started, or another purge)
+                continue
+            if touched < cutoff:
+                part.unlink(missing_ok=True)
+                meta.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
 
 def copy_stream(stream: BinaryIO | Iterable[bytes], dest: BinaryIO) -> int:

@@ -109,3 +109,31 @@ def test_pipeline_reads_from_s3(tenant, tmp_path: Path, s3_endpoint: str) -> Non
     assert storage.exists(job.storage_key)
     report = pipeline.run(tenant.schema, job.id, storage=storage)  # type: ignore[arg-type]
     assert report["created"] == 1
+
+
+def test_abandoned_upload_sessions_are_purged(tmp_path: Path) -> None:
+    """Sessions untouched for two days go (part file and all); one still being appended to stays, and
+    so does a recent one; the import service's purge is what the hourly task and the embedded loop run."""
+    import os
+    import time
+
+    from app.importing import jobs
+
+    storage = LocalStorage(tmp_path / "storage")
+    uploads = storage.uploads
+    old = uploads.start("t_a", "abandonada.csv", 10)
+    uploads.append("t_a", old.upload_id, 0, [b"Nome;Fone\n"])
+    slow = uploads.start("t_b", "lenta.csv", 20)
+    recent = uploads.start("t_b", "recente.csv", None)
+    three_days_ago = time.time() - 3 * 24 * 3600
+    for session, ns in ((old, "t_a"), (slow, "t_b")):
+        for p in uploads._paths(ns, session.upload_id):
+            os.utime(p, (three_days_ago, three_days_ago))
+    uploads.append("t_b", slow.upload_id, 0, [b"ainda enviando"])  # touched now: not abandoned
+    assert jobs.purge_stale_uploads(storage) == 1
+    with pytest.raises(NotFound):
+        uploads.get("t_a", old.upload_id)
+    assert not list((tmp_path / "storage" / ".uploads" / "t_a").iterdir())
+    assert uploads.get("t_b", slow.upload_id).offset == len(b"ainda enviando")
+    assert uploads.get("t_b", recent.upload_id).offset == 0
+    assert jobs.purge_stale_uploads(storage) == 0

@@ -1,0 +1,21 @@
+"""What the taskiq scheduler runs (cron labels on the tasks), so a renamed task cannot drop silently."""
+
+import asyncio
+
+from taskiq.schedule_sources import LabelScheduleSource
+
+
+def test_scheduled_tasks() -> None:
+    import tasks.scheduler  # noqa: F401 - registers every scheduled task on the broker
+    from tasks.broker import broker
+
+    async def collect():  # type: ignore[no-untyped-def]
+        source = LabelScheduleSource(broker)
+        await source.startup()  # reads the cron labels, as the scheduler process does
+        return await source.get_schedules()
+
+    schedules = asyncio.run(collect())
+    crons = {s.task_name: s.cron for s in schedules}
+    assert crons["imports.purge_stale_uploads"] == "17 * * * *"
+    assert crons["notifications.sweep_reminders"] == "* * * * *"
+    assert crons["crm.sync_pending_search"] == "* * * * *"
