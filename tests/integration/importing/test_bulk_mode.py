@@ -230,3 +230,48 @@ def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeyp
             ).all()
         )
     assert counts == {"vip": 40, "ouro": 20, "prata": 20}
+
+
+def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """customer_tags' primary key is down during a bulk import; a user who tags an imported customer
+    with a tag the import also gave it (a pair written twice) does not stop the key from coming back:
+    one copy of the pair stays."""
+    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    before = index_defs(tenant.schema)
+    path = storage.root / "bulk-tags2.csv"
+    path.write_text("Nome;Telefone 1;Tags\n" + "".join(f"C{i};119{i:08d};vip\n" for i in range(1, 21)))
+    with session(tenant.schema) as db:
+        job = jobs.create_import(
+            db, tenant.actor("admin"), jobs.ImportOptions(), local_path=path, storage=storage
+        )
+        db.commit()
+        import_id = job.id
+    real = pipeline._restore_indexes
+
+    def tag_meanwhile(db, import_id, defs, maintain=False):  # type: ignore[no-untyped-def]
+        if defs:  # the import's rows are in, its keys still down: the same pair once more, elsewhere
+            with session(tenant.schema) as other:
+                other.exec(  # type: ignore[call-overload]
+                    text(
+                        f'INSERT INTO "{tenant.schema}".customer_tags (customer_id, tag_id) '
+                        f'SELECT customer_id, tag_id FROM "{tenant.schema}".customer_tags LIMIT 1 '
+                        "ON CONFLICT DO NOTHING"
+                    )
+                )
+                other.commit()
+                total = other.exec(  # type: ignore[call-overload]
+                    text(f'SELECT count(*) FROM "{tenant.schema}".customer_tags')
+                ).one()[0]
+                assert total == 21  # the pair really is there twice
+        return real(db, import_id, defs, maintain)
+
+    monkeypatch.setattr(pipeline, "_restore_indexes", tag_meanwhile)
+    assert pipeline.run(tenant.schema, import_id, storage=storage)["created"] == 20
+    assert index_defs(tenant.schema) == before  # the key is back
+    with session(tenant.schema) as db:
+        pairs = db.exec(  # type: ignore[call-overload]
+            text(
+                f'SELECT count(*), count(DISTINCT (customer_id, tag_id)) FROM "{tenant.schema}".customer_tags'
+            )
+        ).one()
+    assert tuple(pairs) == (20, 20)
