@@ -88,9 +88,20 @@ def child(schema: str, path: Path, source: str, storage_dir: Path) -> None:
     )
 
 
+def _host_pressure() -> float | None:
+    """CPU pressure the VM itself reports ("some avg10", %): a busy host slows every figure here, so
+    each scenario prints it (measured on this VM: 0-50 % with nothing of ours running)."""
+    try:
+        with open("/proc/pressure/cpu") as fh:
+            return float(fh.readline().split("avg10=")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _run_child(
     env: dict[str, str], schema: str, path: Path, source: str, storage_dir: Path
 ) -> dict[str, Any]:
+    before = _host_pressure()
     out = subprocess.run(
         [
             sys.executable,
@@ -108,7 +119,9 @@ def _run_child(
         capture_output=True,
         text=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["host_cpu_pressure_pct"] = [before, _host_pressure()]  # before / after the scenario
+    return result
 
 
 def _quiesce(url: str, limit_s: float = 120.0) -> None:
@@ -243,7 +256,10 @@ def main() -> None:
     base = results["csv-500k"]["total_s"]
     print("\n== import benchmark (2 cores) ==")
     for k, v in results.items():
-        print(f"{k:14s} total {v['total_s']:7.2f} s   peak RSS {v.get('peak_rss_mb', '-')} MB")
+        print(
+            f"{k:14s} total {v['total_s']:7.2f} s   peak RSS {v.get('peak_rss_mb', '-')} MB"
+            f"   host CPU pressure {v.get('host_cpu_pressure_pct', '-')} %"
+        )
     print(f"500k CSV / psql \\copy ratio: {base / results['psql-copy']['total_s']:.1f}x")
     if "csv-2m" in results:
         print(f"2M / 500k ratio: {results['csv-2m']['total_s'] / base:.2f}x")
