@@ -391,6 +391,13 @@ def resolve_owners(rows: pl.DataFrame, cands: pl.DataFrame) -> pl.DataFrame:
                 .otherwise(None),
             )
             .drop("t_owner", "t_ref")
+            # A chain that led nowhere (cannot happen: refs are rows of this batch) starts a customer
+            # rather than looping forever.
+            .with_columns(
+                owner=pl.when(pl.col("owner").is_null() & pl.col("ref").is_null())
+                .then(-pl.col("row"))
+                .otherwise(pl.col("owner"))
+            )
         )
 
 
