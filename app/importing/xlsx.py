@@ -285,7 +285,13 @@ class XlsxReader:
                 .with_columns(pos=(pl.int_range(pl.len()) - pl.col("start")).cast(pl.Int32))
                 # Self-closed empty cells (<c r="D4" t="inlineStr"/>, a third of a typical export) hold
                 # no value: dropped before the regex work. Booleans keep theirs (an empty one reads false).
-                .filter(~(pl.col("c").str.ends_with("/>") & ~pl.col("c").str.contains('t="b"', literal=True)))
+                .filter(
+                    ~(
+                        pl.col("c").str.ends_with("/>")
+                        & ~pl.col("c").str.contains("</c>", literal=True)  # not a cell followed by <extLst/>
+                        & ~pl.col("c").str.contains('t="b"', literal=True)
+                    )
+                )
                 .drop("start")
             )
             yield Block(cells, next_row - 1, inflated)

@@ -284,7 +284,7 @@ def test_xlsx_cell_types_come_out_as_the_csv_path_sees_them(tmp_path: Path) -> N
 
 def test_xlsx_inline_rich_text_escapes_and_missing_row_numbers(tmp_path: Path) -> None:
     """What other writers produce: inline strings, rich-text runs, _xHHHH_ escapes, character
-    references, rows and cells without r="" and self-closed empty rows."""
+    references, rows and cells without r="", self-closed empty rows and cells, a row's extLst."""
     sheet = (
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
         '<row r="1"><c r="A1" t="inlineStr"><is><t>Nome</t></is></c>'
@@ -292,9 +292,11 @@ def test_xlsx_inline_rich_text_escapes_and_missing_row_numbers(tmp_path: Path) -
         '<row r="2"/>'
         '<row r="3"><c r="A3" t="inlineStr"><is><r><t>Jo</t></r>'
         '<r><rPr><b/></rPr><t xml:space="preserve">ão </t></r>'
-        '<r><t>Silva</t></r></is></c><c r="B3" t="n"><v>1.1987654321E10</v></c></row>'
+        '<r><t>Silva</t></r></is></c><c r="B3" t="n"><v>1.1987654321E10</v></c><extLst/></row>'
         '<row><c t="inlineStr"><is><t>Ana_x000D_Lima &#233;</t></is></c>'
         '<c t="str"><v>11 3333-4444</v></c></row>'
+        # An empty self-closed cell still takes its column: the next one is column C, outside the table.
+        '<row><c t="inlineStr"><is><t>Bia</t></is></c><c t="inlineStr"/><c t="str"><v>C5</v></c></row>'
         "</sheetData></worksheet>"
     )
     path = tmp_path / "outro.xlsx"
@@ -317,6 +319,7 @@ def test_xlsx_inline_rich_text_escapes_and_missing_row_numbers(tmp_path: Path) -
     assert frame.select("c0", "c1", "_line").rows() == [
         ("João Silva", "11987654321", 3),
         ("Ana\rLima é", "11 3333-4444", 4),
+        ("Bia", None, 5),
     ]
 
 
