@@ -208,6 +208,7 @@ class ImportsState(SessionState):
         self.uploading = True
         cfg = {
             "url": f"/api/imports/uploads/{session.upload_id}",
+            "api": rx.config.get_config().api_url,
             "token": token,
             "doneId": UPLOAD_DONE_ID,
             "progressId": "upload-progress",

@@ -32,8 +32,20 @@
     }
   }
 
+  // Same server in production (one port serves the page and the API): a relative URL. In development the
+  // page comes from the frontend dev server on another port, so the API's own origin is used.
+  function endpoint(cfg) {
+    try {
+      const api = new URL(cfg.api);
+      if (api.port !== window.location.port) return api.origin + cfg.url;
+    } catch (e) {
+      /* no API origin given: same server */
+    }
+    return cfg.url;
+  }
+
   async function serverOffset(cfg) {
-    const response = await fetch(cfg.url, { headers: { "Upload-Token": cfg.token }, cache: "no-store" });
+    const response = await fetch(endpoint(cfg), { headers: { "Upload-Token": cfg.token }, cache: "no-store" });
     if (!response.ok) throw new Error(await message(response));
     return (await response.json()).offset;
   }
@@ -61,7 +73,7 @@
       const end = Math.min(offset + CHUNK, file.size);
       let response;
       try {
-        response = await fetch(cfg.url, {
+        response = await fetch(endpoint(cfg), {
           method: "PATCH",
           headers: {
             "Upload-Token": cfg.token,
