@@ -1779,7 +1779,10 @@ def _run_locked(
         maintained = bool(dropped)
         _restore_indexes(db, import_id, dropped, maintain=True)
         dropped = []
-        if not maintained:
+        counters = ctx.state.counters
+        # A re-import that created and changed nothing (the usual weekly export) leaves the statistics
+        # and the visibility map as they were: ~0.4 s of VACUUM/ANALYZE for nothing at 500k.
+        if not maintained and (counters.created or counters.updated):
             maintain_tables(db)
         report = ctx.state.counters.to_dict()
         report["duration_s"] = round(elapsed_before + time.monotonic() - started, 3)

@@ -406,3 +406,13 @@ def test_reimport_skips_rows_unchanged_since_the_previous_version(run_import, te
     looked_up.clear()
     run_import(v2, source="erp", dedupe="merge")
     assert "+5511987654321" not in looked_up
+
+
+def test_statistics_refreshed_only_when_an_import_wrote(run_import, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    calls: list[object] = []
+    real = pipeline.maintain_tables
+    monkeypatch.setattr(pipeline, "maintain_tables", lambda db, *a: (calls.append(a), real(db, *a)))
+    csv = HEAD + "Ana;11987654321;;;52998224725;Ativo;Pré\nBia;21999998888;;;;Ativo;\n"
+    assert run_import(csv, source="erp")["created"] == 2 and len(calls) == 1
+    assert run_import(csv, source="erp")["unchanged"] == 2 and len(calls) == 1  # nothing written
+    assert run_import(csv.replace("Pré", "Pós"), source="erp")["updated"] == 1 and len(calls) == 2
