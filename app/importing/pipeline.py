@@ -829,16 +829,13 @@ def issue_rows(prep: Prepared) -> pl.DataFrame:
 
 
 def account_batch(
-    ctx: Context, prep: Prepared, updated: list[tuple[int, list[str]]], issues: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """Adds a written batch to the counters (`issues`: its issue_rows, computed here when not given);
-    returns the issue rows to store with it."""
+    ctx: Context, prep: Prepared, updated: list[tuple[int, list[str]]], issues: pl.DataFrame
+) -> None:
+    """Adds a written batch (`issues`: its issue_rows) to the counters."""
     c = ctx.state.counters
     c.read += prep.n_read
     c.valid += prep.n_valid
     c.invalid += prep.n_read - prep.n_valid
-    if issues is None:
-        issues = issue_rows(prep)
     if prep.rows is not None:
         lead_matched = set(prep.rows.filter(pl.col("outcome") == "matched").get_column("cid").to_list())
         changed = []
@@ -881,7 +878,6 @@ def account_batch(
                 sample = ";".join(json.loads(raw)["cells"])[:200]
             c.sample(reason, line, sample)
     c.check()
-    return issues
 
 
 # A new customer needs a name: the file's, else its first e-mail/phone, so the list never shows a blank.
@@ -1391,23 +1387,8 @@ def _enter_bulk_mode(
             if not ((m := _NOT_NULL_PREDICATE.search(ddl)) and m.group(1) in null_columns)
         ]
         # The foreign keys too: the per-row check (a key-share lock on the referenced row) cost as much
-        # as the rest of the contact insert; they are re-added and validated in one pass each.
-        defs += [
-            [name, f'ALTER TABLE {db.s}."{table}" ADD CONSTRAINT "{name}" {definition}']
-            for table, name, definition in db.all(
-                """
-                SELECT t.relname, k.conname, pg_get_constraintdef(k.oid)
-                FROM pg_constraint k
-                JOIN pg_class t ON t.oid = k.conrelid
-                JOIN pg_class r ON r.oid = k.confrelid
-                JOIN pg_namespace n ON n.oid = t.relnamespace
-                WHERE n.nspname = %s AND k.contype = 'f'
-                  AND t.relname = ANY(%s) AND r.relname = ANY(%s)
-                ORDER BY t.relname, k.conname
-                """,
-                (schema, list(_BULK_FK_TABLES), [*_BULK_TABLES, "tags"]),
-            )
-        ]
+        # as the rest of the contact insert; they are re-added and validated in one pass each. Then the
+        # primary keys of _BULK_PK_TABLES (after the foreign keys, in the saved order).
         defs += [
             [name, f'ALTER TABLE {db.s}."{table}" ADD CONSTRAINT "{name}" {definition}']
             for table, name, definition in db.all(
@@ -1416,10 +1397,13 @@ def _enter_bulk_mode(
                 FROM pg_constraint k
                 JOIN pg_class t ON t.oid = k.conrelid
                 JOIN pg_namespace n ON n.oid = t.relnamespace
-                WHERE n.nspname = %s AND k.contype = 'p' AND t.relname = ANY(%s)
-                ORDER BY t.relname, k.conname
+                LEFT JOIN pg_class r ON r.oid = k.confrelid
+                WHERE n.nspname = %s AND (
+                    (k.contype = 'f' AND t.relname = ANY(%s) AND r.relname = ANY(%s))
+                    OR (k.contype = 'p' AND t.relname = ANY(%s)))
+                ORDER BY k.contype = 'p', t.relname, k.conname
                 """,
-                (schema, list(_BULK_PK_TABLES)),
+                (schema, list(_BULK_FK_TABLES), [*_BULK_TABLES, "tags"], list(_BULK_PK_TABLES)),
             )
         ]
         db.run(
