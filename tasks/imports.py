@@ -1,11 +1,10 @@
 """Import tasks: run the pipeline for one tenant schema and import id; purge abandoned uploads."""
 
 import asyncio
-import logging
-import time
 from typing import Any
 
 from tasks.broker import broker
+from tasks.periodic import every
 from tasks.tenancy import inactive
 
 
@@ -23,7 +22,6 @@ async def run_import(schema: str, import_id: int) -> dict[str, Any]:
 
 PURGE_CRON = "17 * * * *"  # hourly
 PURGE_SECONDS = 3600.0
-log = logging.getLogger(__name__)
 
 
 @broker.task(
@@ -41,10 +39,4 @@ async def purge_loop(interval: float = PURGE_SECONDS) -> None:
     """Embedded mode (no taskiq scheduler): the app purges abandoned uploads itself, hourly."""
     from app.importing import jobs
 
-    while True:
-        started = time.monotonic()
-        try:
-            await asyncio.to_thread(jobs.purge_stale_uploads)
-        except Exception:  # storage briefly unavailable: next round
-            log.exception("upload purge failed")
-        await asyncio.sleep(max(1.0, interval - (time.monotonic() - started)))
+    await every(interval, jobs.purge_stale_uploads, "upload purge")

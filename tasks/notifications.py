@@ -9,7 +9,6 @@ The claim in `appointments.claim_due_reminders` makes overlapping sweeps harmles
 
 import asyncio
 import logging
-import time
 
 from sqlmodel import select
 
@@ -17,6 +16,7 @@ from app.auth.actor import system_actor
 from app.crm import notifications
 from models.platform import Tenant
 from tasks.broker import broker
+from tasks.periodic import every
 from tasks.tenancy import inactive, require_active
 from tenants.database import platform_session, session
 
@@ -77,11 +77,4 @@ def sweep_all_sync() -> int:
 
 async def reminder_loop(interval: float = SWEEP_SECONDS) -> None:
     """Embedded mode's scheduler: run the sweep about once a minute for the life of the app."""
-    log.info("reminder sweep running in-process every %ss (no REDIS_URL: no taskiq scheduler)", interval)
-    while True:
-        started = time.monotonic()
-        try:
-            await asyncio.to_thread(sweep_all_sync)
-        except Exception:  # the database may be restarting; try again next round
-            log.exception("reminder sweep failed")
-        await asyncio.sleep(max(1.0, interval - (time.monotonic() - started)))
+    await every(interval, sweep_all_sync, "reminder sweep")
