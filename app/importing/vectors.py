@@ -13,7 +13,7 @@ def on_present(values: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Se
     n = int(present.sum())
     if n == values.len():
         return fn(values)
-    out = pl.Series(values.name, [None] * values.len(), dtype=pl.String)
+    out = pl.repeat(None, values.len(), dtype=pl.String, eager=True).alias(values.name)
     if n:
         out = out.scatter(present.arg_true(), fn(values.filter(present)))
     return out

@@ -27,7 +27,8 @@ class Customer(SQLModel, table=True):
     __table_args__ = (
         Index("ix_customers_document", "document", postgresql_where=text("document IS NOT NULL")),
         Index("ix_customers_status", "status", "id"),
-        Index("ix_customers_wallet", "wallet_id", "id"),
+        # Partial (t0013): wallet filters are `wallet_id IN (...)`; unassigned customers cost nothing.
+        Index("ix_customers_wallet", "wallet_id", "id", postgresql_where=text("wallet_id IS NOT NULL")),
         Index("ix_customers_updated", "updated_at", "id"),
         Index("ix_customers_created", "created_at", "id"),
         Index(
@@ -39,14 +40,7 @@ class Customer(SQLModel, table=True):
         Index(
             "ix_customers_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
         ),
-        # Re-import lookups (source = :s AND source_key = :k). source_key first (t0007): every row of an
-        # import has the same source, so a (source, source_key) build compared two strings per step.
-        Index(
-            "ix_customers_source",
-            "source_key",
-            "source",
-            postgresql_where=text("source_key IS NOT NULL"),
-        ),
+        # No index on (source, source_key): a re-import reads its source's map in one scan (t0013).
         # Keyset pagination for the sortable list columns (t0003). t0003 replaced the raw-name trigram
         # index by accent-insensitive trigram/FTS expression indexes on public.crm_norm(name), which,
         # with the name-words trigger and extended statistics, live only in the migration.

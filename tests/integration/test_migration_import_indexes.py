@@ -176,3 +176,30 @@ def test_t0012_name_codepoint_collation(database_url: str) -> None:
     assert name_collation() is None and names() == before
     with engine().begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_t0013_unused_source_index_dropped_wallet_index_partial(database_url: str) -> None:
+    schema = "t_w" + uuid.uuid4().hex[:8]
+    upgrade_tenant(schema, "t0012")
+    before = _indexes(schema)
+    assert "ix_customers_source" in before
+    upgrade_tenant(schema, "t0013")
+    after = _indexes(schema)
+    assert "ix_customers_source" not in after
+    assert after["ix_customers_wallet"].endswith("(wallet_id, id) WHERE (wallet_id IS NOT NULL)")
+    with engine().begin() as conn:
+        # A wallet filter still reads the (now partial) index: `IN (...)` implies NOT NULL.
+        conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(
+            conn.execute(text("EXPLAIN SELECT id FROM customers WHERE wallet_id IN (1, 2) ORDER BY id"))
+            .scalars()
+            .all()
+        )
+        assert "ix_customers_wallet" in plan
+    with engine().begin() as conn:
+        command.downgrade(_config("tenant", conn, schema), "t0012")
+        conn.execute(text("SET search_path TO public"))
+    assert _indexes(schema) == before
+    with engine().begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

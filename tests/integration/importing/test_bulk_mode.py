@@ -67,9 +67,9 @@ def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> No
 
 
 def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """No owner and no document column: every new customer has owner_id, document and source_key NULL,
-    so the partial indexes on those columns stay (nothing enters them; rebuilding would scan the table
-    for nothing) while the others are dropped and rebuilt."""
+    """No owner, wallet or document column: every new customer has owner_id, wallet_id, document and
+    source_key NULL, so the partial indexes on those columns stay (nothing enters them; rebuilding
+    would scan the table for nothing) while the others are dropped and rebuilt."""
     monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
     dropped: list[str] = []
     real = pipeline._enter_bulk_mode
@@ -87,7 +87,7 @@ def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage
         "ix_customers_owner_name",
         "ix_customers_owner_status",
         "ix_customers_document",
-        "ix_customers_source",
+        "ix_customers_wallet",
     }
     assert not kept & set(dropped)
     assert {"ix_customers_name_id", "ix_customers_status", "uq_contacts_kind_value"} <= set(dropped)
