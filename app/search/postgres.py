@@ -1,4 +1,5 @@
-"""PostgreSQL search: full text on public.crm_norm(name) (+ pg_trgm typo correction), digits on contacts.
+"""PostgreSQL search: full text on the unaccented name (text search configuration public.crm_simple,
+t0014) (+ pg_trgm typo correction), digits on contacts.
 
 Ranking with similarity() over every trigram match is slow on 500k rows (measured p95 425 ms),
 so the search takes a small candidate set through an index first (full-text prefix match, newest
@@ -27,6 +28,8 @@ MAX_CONTACT_MATCHES = 1000
 TYPO_THRESHOLD = 0.3
 
 _PHONE_KINDS = ("phone", "whatsapp")
+# 'simple' with unaccent in front (t0014): the configuration of ix_customers_name_fts.
+NAME_TS_CONFIG = "'public.crm_simple'::regconfig"
 
 
 def name_words_sql(schema: str, names: str) -> str:
@@ -42,7 +45,7 @@ def name_words_sql(schema: str, names: str) -> str:
         f'INSERT INTO "{schema}".search_words (word) '
         "SELECT DISTINCT w FROM ("
         f"SELECT DISTINCT p FROM ({names}) AS n(name), string_to_table(n.name, ' ') AS p WHERE p <> ''"
-        ") AS d, unnest(tsvector_to_array(to_tsvector('simple'::regconfig, public.crm_norm(d.p)))) AS w "
+        ") AS d, unnest(tsvector_to_array(to_tsvector(" + NAME_TS_CONFIG + ", d.p))) AS w "
         "ORDER BY w ON CONFLICT DO NOTHING"
     )
 
@@ -66,8 +69,8 @@ def norm_name() -> Any:
 
 def _name_fts(words: list[str] | list[list[str]]) -> ColumnElement[bool]:
     # Same expression as ix_customers_name_fts, so the planner uses the index.
-    simple = text("'simple'::regconfig")
-    return func.to_tsvector(simple, norm_name()).op("@@")(func.to_tsquery(simple, tsquery_prefix(words)))
+    config = text(NAME_TS_CONFIG)
+    return func.to_tsvector(config, Customer.name).op("@@")(func.to_tsquery(config, tsquery_prefix(words)))
 
 
 def document_prefix(digits: str) -> ColumnElement[bool]:

@@ -4,8 +4,10 @@ partial and reorders the source index; its downgrade restores the t0006 definiti
 import uuid
 
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from app.search.postgres import _name_fts
+from models.tenant import Customer
 from tenants.database import engine
 from tenants.migrations import _config, upgrade_tenant
 
@@ -199,6 +201,57 @@ def test_t0013_unused_source_index_dropped_wallet_index_partial(database_url: st
         assert "ix_customers_wallet" in plan
     with engine().begin() as conn:
         command.downgrade(_config("tenant", conn, schema), "t0012")
+        conn.execute(text("SET search_path TO public"))
+    assert _indexes(schema) == before
+    with engine().begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_t0014_name_fts_through_the_unaccenting_configuration(database_url: str) -> None:
+    """The index expression changes, the words it yields for names do not."""
+    schema = "t_f" + uuid.uuid4().hex[:8]
+    upgrade_tenant(schema, "t0013")
+    before = _indexes(schema)
+    assert "crm_norm" in before["ix_customers_name_fts"]
+    upgrade_tenant(schema, "t0014")
+    after = _indexes(schema)["ix_customers_name_fts"]
+    assert after.endswith("USING gin (to_tsvector('crm_simple'::regconfig, (name)::text))")
+    names = [
+        "JOÃO D'ÁVILA São-Paulo Ltda.",
+        "Conceição & Filhos ME",
+        "Açougue Irmãos 2 Ltda",
+        "Élan Über-Cöln Ñandú",
+        "Maria das Graças",
+    ]
+    with engine().connect() as conn:
+        for name in names:
+            old, new = conn.execute(
+                text(
+                    "SELECT to_tsvector('simple', public.crm_norm(:n))::text, "
+                    "to_tsvector('public.crm_simple', :n)::text"
+                ),
+                {"n": name},
+            ).one()
+            assert old == new, name
+    with engine().begin() as conn:
+        # The search's own expression is the index's: the planner can use it.
+        conn.execute(text(f'SET LOCAL search_path TO "{schema}", public'))
+        conn.execute(
+            text(
+                "INSERT INTO customers (name, kind, status) "
+                "SELECT 'Cliente ' || i || ' Souza', 'PF', 'ativo' FROM generate_series(1, 3000) i"
+            )
+        )
+        conn.execute(text("ANALYZE customers"))
+        query = select(Customer.id).where(_name_fts(["joao", "silva"]))
+        plan = "\n".join(
+            conn.execute(
+                text("EXPLAIN " + str(query.compile(compile_kwargs={"literal_binds": True})))
+            ).scalars()
+        )
+        assert "ix_customers_name_fts" in plan
+    with engine().begin() as conn:
+        command.downgrade(_config("tenant", conn, schema), "t0013")
         conn.execute(text("SET search_path TO public"))
     assert _indexes(schema) == before
     with engine().begin() as conn:
