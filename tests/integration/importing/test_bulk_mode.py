@@ -13,7 +13,8 @@ HEAD = "Nome;Telefone 1;E-mail\n"
 
 
 def index_defs(schema: str) -> list[str]:
-    """Index definitions of customers/contacts, then the contacts foreign keys (with their validation)."""
+    """Index definitions of customers/contacts/customer_tags, then every foreign and primary key of the
+    schema (with its validation): bulk mode drops those that reference customers and contacts too."""
     with session(schema) as db:
         rows = db.exec(
             text(
@@ -27,8 +28,7 @@ def index_defs(schema: str) -> list[str]:
                 "SELECT k.conname || ' ' || pg_get_constraintdef(k.oid) || ' valid=' || k.convalidated "
                 "FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
                 "JOIN pg_namespace n ON n.oid = t.relnamespace "
-                "WHERE n.nspname = :s AND t.relname IN ('contacts', 'customer_tags') AND k.contype = 'f' "
-                "ORDER BY k.conname"
+                "WHERE n.nspname = :s AND k.contype IN ('f', 'p') ORDER BY k.conname"
             ),
             params={"s": schema},
         ).all()
@@ -64,6 +64,56 @@ def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> No
     # A second import into the now non-empty tenant keeps its indexes.
     import_id2 = _job(tenant, storage, 10)
     assert pipeline.run(tenant.schema, import_id2, storage=storage)["unchanged"] == 10
+
+
+@pytest.mark.parametrize("policy", ["keep-first", "merge"])
+def test_primary_keys_dropped_only_when_the_import_only_inserts(tenant, storage, monkeypatch, policy) -> None:  # type: ignore[no-untyped-def]
+    """keep-first only inserts customers and contacts: their primary keys go during the load, with every
+    foreign key that references them (interactions, conversations, ...), and all come back validated.
+    merge updates customers an earlier batch wrote: their primary keys stay."""
+    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)  # several batches
+    dropped: list[str] = []
+    real = pipeline._enter_bulk_mode
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        defs = real(*args, **kwargs)
+        dropped.extend(name for name, _ in defs)
+        return defs
+
+    monkeypatch.setattr(pipeline, "_enter_bulk_mode", spy)
+    before = index_defs(tenant.schema)
+    path = storage.root / "bulk.csv"
+    # Row 2 repeats row 1's phone in a later batch: merge writes to the customer row 1 created.
+    path.write_text(
+        HEAD + "".join(f"C{i};119{i:08d};c{i}@x.com\n" for i in range(1, 301)) + "D;11900000001;d@x.com\n"
+    )
+    with session(tenant.schema) as db:
+        job = jobs.create_import(
+            db, tenant.actor("admin"), jobs.ImportOptions(dedupe=policy), local_path=path, storage=storage
+        )
+        db.commit()
+        assert job.id is not None
+    report = pipeline.run(tenant.schema, job.id, storage=storage)
+    assert report["created"] == 300 and report["duplicates"] == 1
+    keys = {
+        "customers_pkey",
+        "contacts_pkey",
+        "interactions_customer_id_fkey",
+        "conversations_contact_id_fkey",
+    }
+    if policy == "keep-first":
+        assert keys <= set(dropped)
+    else:
+        assert not keys & set(dropped)
+    assert index_defs(tenant.schema) == before  # every key back, every foreign key validated
+    with session(tenant.schema) as db, pytest.raises(Exception, match="interactions_customer_id_fkey"):
+        db.exec(
+            text(
+                f'INSERT INTO "{tenant.schema}".interactions (customer_id, kind, summary, origin) '
+                "VALUES (999999999, 'note', 'x', 'user')"
+            )
+        )
 
 
 def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
