@@ -1562,10 +1562,10 @@ def _restore_indexes(db: Db, import_id: int, defs: list[list[str]], maintain: bo
     """Rebuilds the dropped indexes and re-adds the dropped foreign keys (validated in one pass each),
     two tasks at a time on connections of their own, then forgets them.
 
-    A table is finished (its foreign keys validated, with `maintain` its statistics refreshed) as soon
-    as its own indexes are built, while the other connection still builds another table's: those
-    statements lock out index builds on their own table only, and this way they fill the rebuild's
-    tail instead of running after it (0.6-1 s of a 500k import)."""
+    A table is finished (its foreign keys validated, with `maintain` its statistics refreshed) once its
+    own indexes are built and no build is left to start: those statements lock out index builds on
+    their own table only, so they run beside the last builds and beside each other, filling the
+    rebuild's tail two at a time instead of one after another (0.6-1 s of a 500k import)."""
     if not defs:
         return
 
@@ -1613,7 +1613,7 @@ def _restore_indexes(db: Db, import_id: int, defs: list[list[str]], maintain: bo
     for name, ddl in defs:
         if _is_foreign_key(ddl):
             _add_foreign_key(db, name, ddl)
-    # Then the longest first (GIN, then the contacts indexes so that table finishes early), the rest.
+    # Then the builds, the longest first (GIN, then the contacts indexes), the rest.
     builds = sorted(
         (d for d in defs if not _is_foreign_key(d[1]) and d not in keys),
         key=lambda d: (
@@ -1630,12 +1630,15 @@ def _restore_indexes(db: Db, import_id: int, defs: list[list[str]], maintain: bo
     with ThreadPoolExecutor(2, thread_name_prefix="import-index") as pool:
 
         def launch() -> None:
+            # Builds before finishes: the finishes (0.3-0.8 s each at 500k) then run side by side at the
+            # end, and the one that must come last (customers' ANALYZE, after its last build) has the
+            # others beside it instead of running alone.
             while len(running) < 2 and (ready or builds):
-                if ready:
-                    running[pool.submit(finish, ready.pop(0))] = None
-                else:
+                if builds:
                     name, ddl = builds.pop(0)
                     running[pool.submit(build, name, ddl)] = _table_of(ddl)
+                else:
+                    running[pool.submit(finish, ready.pop(0))] = None
 
         launch()
         while running:
