@@ -20,6 +20,17 @@ def _indexes(schema: str) -> dict[str, str]:
         return {name: ddl for name, ddl in rows}
 
 
+def _downgrade(schema: str, revision: str) -> None:
+    with engine().begin() as conn:
+        command.downgrade(_config("tenant", conn, schema), revision)
+        conn.execute(text("SET search_path TO public"))
+
+
+def _drop(schema: str) -> None:
+    with engine().begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
 def test_t0007_up_and_down(database_url: str) -> None:
     schema = "t_i" + uuid.uuid4().hex[:8]
     upgrade_tenant(schema, "t0006")
@@ -31,12 +42,9 @@ def test_t0007_up_and_down(database_url: str) -> None:
     assert "reverse((value)::text) text_pattern_ops" in after["ix_contacts_value_rev"]
     assert after["ix_customers_owner_name"].endswith("WHERE (owner_id IS NOT NULL)")
     assert "(source_key, source) WHERE (source_key IS NOT NULL)" in after["ix_customers_source"]
-    with engine().begin() as conn:
-        command.downgrade(_config("tenant", conn, schema), "t0006")
-        conn.execute(text("SET search_path TO public"))
+    _downgrade(schema, "t0006")
     assert _indexes(schema) == before
-    with engine().begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    _drop(schema)
 
 
 def test_t0009_contacts_key_carries_customer_id(database_url: str) -> None:
@@ -46,12 +54,9 @@ def test_t0009_contacts_key_carries_customer_id(database_url: str) -> None:
     upgrade_tenant(schema, "t0009")
     after = _indexes(schema)["uq_contacts_kind_value"]
     assert after.startswith("CREATE UNIQUE INDEX") and after.endswith("(kind, value) INCLUDE (customer_id)")
-    with engine().begin() as conn:
-        command.downgrade(_config("tenant", conn, schema), "t0008")
-        conn.execute(text("SET search_path TO public"))
+    _downgrade(schema, "t0008")
     assert _indexes(schema)["uq_contacts_kind_value"] == before
-    with engine().begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    _drop(schema)
 
 
 def test_t0010_customers_import_hash(database_url: str) -> None:
@@ -72,12 +77,9 @@ def test_t0010_customers_import_hash(database_url: str) -> None:
     assert "import_hash" not in columns()
     upgrade_tenant(schema, "t0010")
     assert "import_hash" in columns()
-    with engine().begin() as conn:
-        command.downgrade(_config("tenant", conn, schema), "t0009")
-        conn.execute(text("SET search_path TO public"))
+    _downgrade(schema, "t0009")
     assert "import_hash" not in columns()
-    with engine().begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    _drop(schema)
 
 
 def test_t0011_identifiers_compare_bytewise(database_url: str) -> None:
@@ -129,12 +131,9 @@ def test_t0011_identifiers_compare_bytewise(database_url: str) -> None:
         except Exception as exc:
             assert "uq_contacts_kind_value" in str(exc)
             conn.rollback()
-    with engine().begin() as conn:
-        command.downgrade(_config("tenant", conn, schema), "t0010")
-        conn.execute(text("SET search_path TO public"))
+    _downgrade(schema, "t0010")
     assert collations() == before and _indexes(schema)["uq_contacts_kind_value"] == key_before
-    with engine().begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    _drop(schema)
 
 
 def test_t0012_name_codepoint_collation(database_url: str) -> None:
@@ -172,12 +171,9 @@ def test_t0012_name_codepoint_collation(database_url: str) -> None:
     upgrade_tenant(schema, "t0012")
     assert name_collation() == ("C" if codepoint else None)
     assert names() == before  # the order people see does not change
-    with engine().begin() as conn:
-        command.downgrade(_config("tenant", conn, schema), "t0011")
-        conn.execute(text("SET search_path TO public"))
+    _downgrade(schema, "t0011")
     assert name_collation() is None and names() == before
-    with engine().begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    _drop(schema)
 
 
 def test_t0013_unused_source_index_dropped_wallet_index_partial(database_url: str) -> None:
@@ -199,12 +195,9 @@ def test_t0013_unused_source_index_dropped_wallet_index_partial(database_url: st
             .all()
         )
         assert "ix_customers_wallet" in plan
-    with engine().begin() as conn:
-        command.downgrade(_config("tenant", conn, schema), "t0012")
-        conn.execute(text("SET search_path TO public"))
+    _downgrade(schema, "t0012")
     assert _indexes(schema) == before
-    with engine().begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    _drop(schema)
 
 
 def test_t0014_name_fts_through_the_unaccenting_configuration(database_url: str) -> None:
@@ -250,9 +243,6 @@ def test_t0014_name_fts_through_the_unaccenting_configuration(database_url: str)
             ).scalars()
         )
         assert "ix_customers_name_fts" in plan
-    with engine().begin() as conn:
-        command.downgrade(_config("tenant", conn, schema), "t0013")
-        conn.execute(text("SET search_path TO public"))
+    _downgrade(schema, "t0013")
     assert _indexes(schema) == before
-    with engine().begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    _drop(schema)

@@ -35,6 +35,20 @@ def index_defs(schema: str) -> list[str]:
     return [r[0] for r in rows] + [r[0] for r in fks]
 
 
+def _spy_dropped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of what bulk mode drops, as it drops them."""
+    dropped: list[str] = []
+    real = pipeline._enter_bulk_mode
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        defs = real(*args, **kwargs)
+        dropped.extend(name for name, _ in defs)
+        return defs
+
+    monkeypatch.setattr(pipeline, "_enter_bulk_mode", spy)
+    return dropped
+
+
 class WorkerKilled(BaseException):
     """Stands for SIGKILL: nothing in the pipeline may catch it."""
 
@@ -73,15 +87,7 @@ def test_primary_keys_dropped_only_when_the_import_only_inserts(tenant, storage,
     merge updates customers an earlier batch wrote: their primary keys stay."""
     monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)  # several batches
-    dropped: list[str] = []
-    real = pipeline._enter_bulk_mode
-
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        defs = real(*args, **kwargs)
-        dropped.extend(name for name, _ in defs)
-        return defs
-
-    monkeypatch.setattr(pipeline, "_enter_bulk_mode", spy)
+    dropped = _spy_dropped(monkeypatch)
     before = index_defs(tenant.schema)
     path = storage.root / "bulk.csv"
     # Row 2 repeats row 1's phone in a later batch: merge writes to the customer row 1 created.
@@ -121,15 +127,7 @@ def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage
     source_key NULL, so the partial indexes on those columns stay (nothing enters them; rebuilding
     would scan the table for nothing) while the others are dropped and rebuilt."""
     monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
-    dropped: list[str] = []
-    real = pipeline._enter_bulk_mode
-
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        defs = real(*args, **kwargs)
-        dropped.extend(name for name, _ in defs)
-        return defs
-
-    monkeypatch.setattr(pipeline, "_enter_bulk_mode", spy)
+    dropped = _spy_dropped(monkeypatch)
     before = index_defs(tenant.schema)
     report = pipeline.run(tenant.schema, _job(tenant, storage, 300), storage=storage)
     assert report["created"] == 300
