@@ -1756,7 +1756,15 @@ def run(
             log.info("import %s in %s is already running elsewhere", import_id, schema)
             return {}
         try:
-            report = _run_locked(db, schema, import_id, storage, on_progress)
+            if _take_tenant_slot(db, schema, import_id):
+                try:
+                    report = _run_locked(db, schema, import_id, storage, on_progress)
+                finally:
+                    conn.rollback()
+                    db.run("SELECT pg_advisory_unlock(hashtext(%s), %s)", (schema, _TENANT_SLOT))
+                    conn.commit()
+            else:
+                report = _stop(db, import_id, "cancelled", None)
         finally:
             conn.rollback()
             db.run("SELECT pg_advisory_unlock(hashtext(%s), %s)", (schema, import_id))
@@ -1765,6 +1773,33 @@ def run(
     if (report.get("created") or report.get("updated")) and search_sync.external_index_enabled():
         search_sync.dispatch(schema, None)
     return report
+
+
+# Imports of one tenant run one at a time. Two at once would each miss the other's uncommitted keys
+# (a phone both files have ends up on one customer, the other customer without it), and a first big
+# import runs in bulk mode, without the contacts dedupe key and the primary keys the other import's
+# lookups and ON CONFLICT need. The slot is a session advisory lock (key 0: import ids start at 1), so
+# a crashed worker's slot is freed with its connection; a waiting import stays queued and can be
+# cancelled.
+_TENANT_SLOT = 0
+SLOT_POLL_S = 1.0
+
+
+def _take_tenant_slot(db: Db, schema: str, import_id: int) -> bool:
+    """Waits for the tenant's import slot; False when the import was cancelled while it waited."""
+    waited = False
+    while True:
+        got = db.one("SELECT pg_try_advisory_lock(hashtext(%s), %s)", (schema, _TENANT_SLOT))[0]
+        cancel = db.one(f"SELECT cancel_requested FROM {db.s}.import_jobs WHERE id = %s", (import_id,))
+        db.conn.commit()
+        if got:
+            return True
+        if cancel is None or cancel[0]:
+            return False
+        if not waited:
+            log.info("import %s in %s waits for the tenant's running import", import_id, schema)
+            waited = True
+        time.sleep(SLOT_POLL_S)
 
 
 def _run_locked(
