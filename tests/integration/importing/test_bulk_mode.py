@@ -5,9 +5,10 @@ that died without cleaning up."""
 import pytest
 from sqlalchemy import text
 
-from app.importing import jobs, pipeline, readers
+from app.importing import pipeline, readers
 from models.tenant import ImportJob
 from tenants.database import session
+from tests.integration.importing.conftest import queue_import
 
 HEAD = "Nome;Telefone 1;E-mail\n"
 
@@ -56,13 +57,7 @@ class WorkerKilled(BaseException):
 def _job(tenant, storage, rows: int) -> int:  # type: ignore[no-untyped-def]
     path = storage.root / "bulk.csv"
     path.write_text(HEAD + "".join(f"C{i};119{i:08d};c{i}@x.com\n" for i in range(1, rows + 1)))
-    with session(tenant.schema) as db:
-        job = jobs.create_import(
-            db, tenant.actor("admin"), jobs.ImportOptions(), local_path=path, storage=storage
-        )
-        db.commit()
-        assert job.id is not None
-        return job.id
+    return queue_import(tenant, storage, path)
 
 
 def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -94,13 +89,8 @@ def test_primary_keys_dropped_only_when_the_import_only_inserts(tenant, storage,
     path.write_text(
         HEAD + "".join(f"C{i};119{i:08d};c{i}@x.com\n" for i in range(1, 301)) + "D;11900000001;d@x.com\n"
     )
-    with session(tenant.schema) as db:
-        job = jobs.create_import(
-            db, tenant.actor("admin"), jobs.ImportOptions(dedupe=policy), local_path=path, storage=storage
-        )
-        db.commit()
-        assert job.id is not None
-    report = pipeline.run(tenant.schema, job.id, storage=storage)
+    import_id = queue_import(tenant, storage, path, dedupe=policy)
+    report = pipeline.run(tenant.schema, import_id, storage=storage)
     assert report["created"] == 300 and report["duplicates"] == 1
     keys = {
         "customers_pkey",
@@ -192,12 +182,7 @@ def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monk
     # Each repeats an earlier customer's phone and brings a new e-mail (merge adds it as a contact).
     lines += [f"D{i};(11) 9{i:08d};d{i}@x.com\n" for i in range(1, 201, 2)]
     path.write_text(HEAD + "".join(lines))
-    with session(tenant.schema) as db:
-        job = jobs.create_import(
-            db, tenant.actor("admin"), jobs.ImportOptions(dedupe=policy), local_path=path, storage=storage
-        )
-        db.commit()
-        import_id = job.id
+    import_id = queue_import(tenant, storage, path, dedupe=policy)
     report = pipeline.run(tenant.schema, import_id, storage=storage)
     assert (report["created"], report["duplicates"]) == (200, 100)
     assert index_defs(tenant.schema) == before
@@ -260,12 +245,7 @@ def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeyp
         "Nome;Telefone 1;Tags\n"
         + "".join(f"C{i};119{i:08d};vip,{'ouro' if i % 2 else 'prata'}\n" for i in range(1, 41))
     )
-    with session(tenant.schema) as db:
-        job = jobs.create_import(
-            db, tenant.actor("admin"), jobs.ImportOptions(), local_path=path, storage=storage
-        )
-        db.commit()
-        import_id = job.id
+    import_id = queue_import(tenant, storage, path)
     assert pipeline.run(tenant.schema, import_id, storage=storage)["created"] == 40
     assert index_defs(tenant.schema) == before  # customer_tags keys back and validated
     with session(tenant.schema) as db:
@@ -288,12 +268,7 @@ def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeyp
     before = index_defs(tenant.schema)
     path = storage.root / "bulk-tags2.csv"
     path.write_text("Nome;Telefone 1;Tags\n" + "".join(f"C{i};119{i:08d};vip\n" for i in range(1, 21)))
-    with session(tenant.schema) as db:
-        job = jobs.create_import(
-            db, tenant.actor("admin"), jobs.ImportOptions(), local_path=path, storage=storage
-        )
-        db.commit()
-        import_id = job.id
+    import_id = queue_import(tenant, storage, path)
     real = pipeline._restore_indexes
 
     def tag_meanwhile(db, import_id, defs, maintain=False):  # type: ignore[no-untyped-def]

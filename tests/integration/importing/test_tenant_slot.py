@@ -11,6 +11,7 @@ from sqlmodel import select
 from app.importing import jobs, pipeline
 from models.tenant import Customer, ImportJob
 from tenants.database import session
+from tests.integration.importing.conftest import queue_import
 
 CSV = "Nome;Telefone 1\n" + "".join(f"C{i};1198765{i:04d}\n" for i in range(20))
 
@@ -19,13 +20,7 @@ CSV = "Nome;Telefone 1\n" + "".join(f"C{i};1198765{i:04d}\n" for i in range(20))
 def queued_job(tenant, storage, tmp_path) -> int:  # type: ignore[no-untyped-def]
     path = tmp_path / "clientes.csv"
     path.write_text(CSV)
-    with session(tenant.schema) as db:
-        job = jobs.create_import(
-            db, tenant.actor("admin"), jobs.ImportOptions(), local_path=path, storage=storage
-        )
-        db.commit()
-        assert job.id is not None
-        return job.id
+    return queue_import(tenant, storage, path)
 
 
 def _state(schema: str, import_id: int) -> str:
