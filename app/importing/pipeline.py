@@ -20,6 +20,7 @@ would cost seconds the performance target does not have.
 import io
 import json
 import logging
+import os
 import queue
 import re
 import threading
@@ -1562,6 +1563,12 @@ def maintain_tables(db: Db, tables: tuple[str, ...] = tuple(_MAINTENANCE)) -> No
         db.conn.autocommit = False
 
 
+# Two builds run side by side; each gets parallel workers only for cores beyond those two. On two cores a
+# build's workers would only split its sort three ways, pass the runs through shared memory and merge
+# them again in the leader: 6-8 % more CPU for the whole rebuild, at 500k and at 2M rows (measured).
+_BUILD_HELPERS = max(0, (os.cpu_count() or 2) // 2 - 1)
+
+
 def _restore_indexes(db: Db, import_id: int, defs: list[list[str]], maintain: bool = False) -> None:
     """Rebuilds the dropped indexes and re-adds the dropped foreign keys (validated in one pass each),
     two tasks at a time on connections of their own, then forgets them.
@@ -1580,6 +1587,7 @@ def _restore_indexes(db: Db, import_id: int, defs: list[list[str]], maintain: bo
         started = time.monotonic()
         with _connection() as conn:
             conn.execute("SET maintenance_work_mem = '256MB'")
+            conn.execute(f"SET max_parallel_maintenance_workers = {_BUILD_HELPERS}")
             if key and _constraint_exists(conn, _fk_table(ddl), name):  # a resume after it was added
                 return
             try:
