@@ -1,7 +1,10 @@
-"""The in-file key map: phones kept as integers, everything else as text, same answers either way."""
+"""The in-file key map: phones kept as integers, everything else by a hash next to its text, same
+answers either way."""
 
 import polars as pl
+import pytest
 
+from app.importing import pipeline
 from app.importing.pipeline import KeyMap
 
 
@@ -33,3 +36,17 @@ def test_lookup_finds_keys_of_earlier_batches_by_kind() -> None:
         (9, "p+5511987654321", 10),
         (9, "ebia@x.com", 12),
     ]
+
+
+def test_colliding_hashes_never_mix_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """E-mails are scanned by a 64-bit hash; e-mails that share a hash still answer only for themselves
+    (here every key of the same length collides)."""
+    monkeypatch.setattr(pipeline, "_key_hash", lambda key: key.str.len_bytes().cast(pl.UInt64))
+    m = KeyMap()
+    m.add(pl.DataFrame({"key": ["eana@x.com", "ebia@x.com", "p+5511987654321"], "cid": [1, 2, 3]}))
+    m.add(pl.DataFrame({"key": ["ecid@x.com"], "cid": [4]}))
+    assert [f.columns for f in m.others] == [["h", "key", "cid"]] * 2
+    probe = ["ebia@x.com", "edan@x.com", "ecid@x.com", "eana@x.com", "e@x.com"]
+    found = m.lookup(pl.DataFrame({"row": [1, 2, 3, 4, 5], "key": probe}))
+    assert found.columns == ["row", "key", "cid"]
+    assert sorted(found.select("row", "cid").rows()) == [(1, 2), (3, 4), (4, 1)]
