@@ -779,7 +779,10 @@ def prepare_batch(
         .filter(pl.col("first") < pl.col("row"))
         .select("row", "pos", ref=pl.col("first"), cid=pl.lit(None, pl.Int64))
     )
-    cands = pl.concat([known, earlier]).sort("row", "pos")
+    # Stable: at the same (row, column) a customer the key already belongs to comes before an earlier row
+    # of this batch with that key (which may itself have gone elsewhere through a conflict). Unstable,
+    # the same file re-imported flipped a row between "updated" and "duplicate" from run to run.
+    cands = pl.concat([known, earlier]).sort("row", "pos", maintain_order=True)
     owners = resolve_owners(keys.select("row").unique(), cands)
     # Conflict: the row's keys belong to more than one customer; it goes to the first, nothing is merged.
     finals = cands.join(owners.select(ref="row", ref_owner="owner"), on="ref", how="left").select(

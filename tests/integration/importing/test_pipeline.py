@@ -416,3 +416,22 @@ def test_statistics_refreshed_only_when_an_import_wrote(run_import, monkeypatch)
     assert run_import(csv, source="erp")["created"] == 2 and len(calls) == 1
     assert run_import(csv, source="erp")["unchanged"] == 2 and len(calls) == 1  # nothing written
     assert run_import(csv.replace("Pré", "Pós"), source="erp")["updated"] == 1 and len(calls) == 2
+
+
+def test_a_key_its_customer_has_wins_over_an_earlier_rows_conflict(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+    """Two customers share a CPF (an export's typo); the re-import's source key sends the second one's row
+    to the first (a conflict). The next row has only the second customer's phone: it belongs to that
+    customer, not to wherever the conflicting row went. Both candidates sit at the same column, so this
+    pins the tie-break (candidates were sorted unstably: the 500k bench flipped between outcomes)."""
+    csv = (
+        HEAD
+        + "Serviços;21999990001;;;52998224725;Ativo;\n"
+        + "Padaria;11987654321;;padaria@x.com;52998224725;Ativo;Pós\n"
+        + "PADARIA;11987654321;;;;ativo;Fibra\n"
+    )
+    first = run_import(csv, source="erp")
+    assert (first["created"], first["duplicates"], first["conflicts"]) == (2, 1, 0)
+    again = run_import(csv, source="erp")
+    identity(again)
+    assert (again["unchanged"], again["duplicates"], again["updated"], again["conflicts"]) == (1, 1, 1, 2)
+    assert [(c.name, c.plan) for c in customers(tenant.schema)] == [("Serviços", None), ("PADARIA", "Fibra")]
