@@ -858,8 +858,10 @@ def prepare_batch(
         # then this batch waits for the earlier ones to commit (a row must see the row it updates).
         prep.depends = plan.policy != "keep-first" and bool(rows.get_column("was_seen").any())
     # Every key of every valid row now points at the customer its row was folded into.
-    # keys come in (row, pos) order (keys_of) and an anti join keeps it: first occurrence = first row.
-    fresh = keys.join(known_keys, on="key", how="anti").filter(pl.col("key").is_first_distinct())
+    # keys come in (row, pos) order (keys_of) and the anti join keeps it: first occurrence = first row.
+    fresh = keys.join(known_keys, on="key", how="anti", maintain_order="left").filter(
+        pl.col("key").is_first_distinct()
+    )
     st.seen_keys.add(fresh.join(rows.select("row", "cid"), on="row").select("key", "cid"))
     # Customers a row pointed at (conflict losers too) are in this version of the source: not missing.
     existing = pl.concat([rows.filter(~pl.col("is_new")).get_column("cid"), cands.get_column("cid")])
