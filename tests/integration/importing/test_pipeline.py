@@ -167,8 +167,12 @@ def test_error_rows_csv(run_import, tenant) -> None:  # type: ignore[no-untyped-
     assert len(lines) == 2
 
 
-def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("key_map_budget", [None, 40], ids=["in-memory", "temporary-table"])
+def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeypatch, key_map_budget) -> None:  # type: ignore[no-untyped-def]
+    """With a small key-map budget the resumed run rebuilds the map through the temporary table too."""
     monkeypatch.setattr(readers, "BLOCK_BYTES", 2000)
+    if key_map_budget:
+        monkeypatch.setattr(pipeline, "KEYMAP_MEMORY_ENTRIES", key_map_budget)
     rows = "".join(f"Cliente {i};119{i:08d};;c{i % 150}@x.com;;;\n" for i in range(1, 600))
     bad = HEAD + rows + "Ruim;abc;;;;;\n"
     actor = tenant.actor("admin")
@@ -435,3 +439,46 @@ def test_a_key_its_customer_has_wins_over_an_earlier_rows_conflict(run_import, t
     identity(again)
     assert (again["unchanged"], again["duplicates"], again["updated"], again["conflicts"]) == (1, 1, 1, 2)
     assert [(c.name, c.plan) for c in customers(tenant.schema)] == [("Serviços", None), ("PADARIA", "Fibra")]
+
+
+def test_key_map_moved_to_a_temporary_table_gives_the_same_report(
+    make_tenant, storage, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A file bigger than the key map's memory budget: the map moves to a temporary table as it grows
+    (here after every few keys, 200-byte batches) and every report is what the in-memory map gives,
+    first import and re-import alike; contacts end up on the same customers."""
+    rows = [
+        f"N{i};319{i % 211:08d};;n{i % 97}@x.com;{'' if i % 3 else '52998224725'};;\n" for i in range(400)
+    ]
+    path = tmp_path / "big.csv"
+    path.write_text(HEAD + "".join(rows))
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 200)
+    spills: list[int] = []
+    spill = pipeline.KeyMap._spill
+
+    def counted(self, db):  # type: ignore[no-untyped-def]
+        spills.append(self.entries)
+        spill(self, db)
+
+    monkeypatch.setattr(pipeline.KeyMap, "_spill", counted)
+    results = []
+    for budget in (pipeline.KEYMAP_MEMORY_ENTRIES, 5):
+        monkeypatch.setattr(pipeline, "KEYMAP_MEMORY_ENTRIES", budget)
+        t = make_tenant()
+        reports = []
+        for _ in range(2):
+            with session(t.schema) as db:
+                job = jobs.create_import(
+                    db, t.actor("admin"), jobs.ImportOptions(source="erp"), local_path=path, storage=storage
+                )
+                db.commit()
+            r = pipeline.run(t.schema, job.id, storage=storage)  # type: ignore[arg-type]
+            identity(r)
+            reports.append({k: r[k] for k in ("created", "updated", "unchanged", "duplicates", "conflicts")})
+        owners = contacts(t.schema)
+        names = {c.id: c.name for c in customers(t.schema)}
+        results.append((reports, {value: names[cid] for value, cid in owners.items()}))
+    assert spills, "the small budget must have moved the map"
+    assert results[0] == results[1]
+    # A row starts a customer only when neither its phone nor its e-mail class was seen: the first 97.
+    assert results[0][0][0]["created"] == 97 and results[0][0][0]["duplicates"] == 400 - 97
