@@ -1860,6 +1860,9 @@ def run(
                     report = _run_locked(db, schema, import_id, storage, on_progress)
                 finally:
                     conn.rollback()
+                    # The key map's temporary table (if it spilled) would outlive the import on this
+                    # pooled connection, with the tenant's keys in it.
+                    db.run(f"DROP TABLE IF EXISTS {_SPILL_TABLE}")
                     db.run("SELECT pg_advisory_unlock(hashtext(%s), %s)", (schema, _TENANT_SLOT))
                     conn.commit()
             else:

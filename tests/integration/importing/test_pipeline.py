@@ -479,6 +479,8 @@ def test_key_map_moved_to_a_temporary_table_gives_the_same_report(
         names = {c.id: c.name for c in customers(t.schema)}
         results.append((reports, {value: names[cid] for value, cid in owners.items()}))
     assert spills, "the small budget must have moved the map"
+    with pipeline._connection() as conn:  # back in the pool, most likely the one the imports used
+        assert conn.execute("SELECT to_regclass('pg_temp.imp_keymap')").fetchone() == (None,)
     assert results[0] == results[1]
     # A row starts a customer only when neither its phone nor its e-mail class was seen: the first 97.
     assert results[0][0][0]["created"] == 97 and results[0][0][0]["duplicates"] == 400 - 97
