@@ -169,19 +169,22 @@ class KeyMap:
             found.append(
                 phones.join(seen.filter(pl.col("num").is_in(phones.get_column("num").implode())), on="num")
             )
+        wanted = others.select(_key_hash(pl.col("key"))).to_series().unique()
         if self.others and others.height:
             seen = pl.concat(self.others, rechunk=False)
-            wanted = others.select(_key_hash(pl.col("key"))).to_series()
             found.append(others.join(seen.filter(pl.col("h").is_in(wanted.implode())).drop("h"), on="key"))
         if self.spilled and self.spill_to is not None:
-            found += self._lookup_spilled(self.spill_to, phones, others)
+            found += self._lookup_spilled(self.spill_to, phones, others, wanted)
         if not found:
             return split.clear().with_columns(cid=pl.lit(None, pl.Int64)).drop("num")
         return pl.concat(found).drop("num")
 
     @staticmethod
-    def _lookup_spilled(db: "Db", phones: pl.DataFrame, others: pl.DataFrame) -> list[pl.DataFrame]:
-        """The probes' customers in the temporary table: index probes, one statement per kind."""
+    def _lookup_spilled(
+        db: "Db", phones: pl.DataFrame, others: pl.DataFrame, wanted: pl.Series
+    ) -> list[pl.DataFrame]:
+        """The probes' customers in the temporary table: index probes, one statement per kind (`wanted`:
+        the distinct hashes of the `others` keys)."""
         found = []
         if phones.height:
             rows = db.all(
@@ -194,7 +197,7 @@ class KeyMap:
         if others.height:
             rows = db.all(
                 f"SELECT m.key, m.cid FROM unnest(%s::bigint[]) AS k(h) JOIN {_SPILL_TABLE} m ON m.h = k.h",
-                (others.select(_key_hash(pl.col("key"))).to_series().unique().to_list(),),
+                (wanted.to_list(),),
             )
             hits = pl.DataFrame(rows, schema={"key": pl.String, "cid": pl.Int64}, orient="row")
             found.append(others.join(hits, on="key"))
