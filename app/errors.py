@@ -47,6 +47,11 @@ class TooManyRequests(DomainError):
     code = "rate_limited"
     status = 429
 
+    def __init__(self, message_pt: str, retry_after: int = 60, **details: Any) -> None:
+        super().__init__(message_pt, **details)
+        # Seconds until a retry can succeed: sent as the Retry-After header.
+        self.retry_after = max(1, int(retry_after))
+
 
 class Invalid(DomainError):
     """Validation failure of one or more fields: {field: pt-BR message}."""

@@ -1,9 +1,10 @@
 """The one place that reads the environment (12-factor, pydantic-settings)."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,10 +29,18 @@ class Settings(BaseSettings):
     refresh_token_days: int = 30
     jwt_issuer: str = "crm"
 
-    # Brute-force protection: failures allowed in the window, per account and per IP.
+    # Brute-force protection (docs/security.md). Per IP: a hard block after this many failures in the
+    # window. Per account: this many failures (since the last sign-in, within LOGIN_BACKOFF_HOURS) are
+    # free, then each further attempt waits base * 2^(extra failures) seconds, capped.
     login_max_failures_account: int = 5
     login_max_failures_ip: int = 30
     login_window_minutes: int = 15
+    login_backoff_base_seconds: float = 30.0
+    login_backoff_max_seconds: float = 900.0
+    login_backoff_hours: int = 24
+    # Reverse proxies whose X-Forwarded-For is believed: comma-separated IPs or CIDRs. Empty: none,
+    # the TCP peer is the client.
+    trusted_proxies: str = ""
 
     # Storage: local directory unless S3_ENDPOINT is set (MinIO / S3).
     storage_dir: Path | None = None
@@ -65,6 +74,15 @@ class Settings(BaseSettings):
 
     app_port: int = Field(default=3000)
     log_level: str = "INFO"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        # A typo here would silently trust nobody (or the wrong hop): fail at startup instead.
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)
+        return value
 
     @property
     def storage_path(self) -> Path:

@@ -8,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from app.auth.actor import Actor
+from app.auth.network import client_address
 from app.auth.sessions import actor_for_user, actor_from_token
 from app.errors import Forbidden, Unauthorized
 from app.importing import upload_grants
@@ -17,11 +18,9 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 def client_ip(request: Request) -> str:
-    # Behind a proxy, X-Forwarded-For's first hop is the client (the proxy is ours).
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.split(",")[0].strip()[:64]
-    return request.client.host if request.client else "unknown"
+    """The caller's address: X-Forwarded-For is believed only from `TRUSTED_PROXIES` (app.auth.network)."""
+    forwarded = ", ".join(request.headers.getlist("x-forwarded-for"))
+    return client_address(request.client.host if request.client else None, forwarded or None)
 
 
 def get_platform_db() -> Iterator[Session]:

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.errors import DomainError, Invalid, invalid_from
+from app.errors import DomainError, Invalid, TooManyRequests, invalid_from
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
         body["fields"] = {k: exc.message for k in [exc.details.get("field")] if k}
     if exc.status >= 500:
         log.error("domain error %s on %s", exc.code, request.url.path)
-    return JSONResponse(status_code=exc.status, content=body)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return JSONResponse(status_code=exc.status, content=body, headers=headers)
 
 
 @api.exception_handler(RequestValidationError)

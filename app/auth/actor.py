@@ -19,8 +19,13 @@ class Actor:
     ip: str | None = None
     # Users the actor may see customers of (managers: their team); None = everyone in the tenant.
     visible_owner_ids: frozenset[int] | None = field(default=None, compare=False)
+    # API clients: the permissions their token's scopes grant; None for people (the role alone decides).
+    scope_perms: frozenset[Perm] | None = None
 
     def can(self, perm: Perm) -> bool:
+        """Role permission, narrowed by the token's scopes for API clients (role ∩ scopes)."""
+        if self.scope_perms is not None and perm not in self.scope_perms:
+            return False
         return has_permission(self.role, perm)
 
     def require(self, perm: Perm) -> None:

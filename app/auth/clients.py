@@ -8,12 +8,13 @@ from sqlmodel import Session, select
 
 from app.audit.log import record
 from app.auth.actor import Actor
-from app.auth.permissions import Perm, Role
+from app.auth.permissions import Perm, Role, scope_permissions
 from app.auth.tokens import AccessClaims, issue_access_token, token_hash
 from app.errors import Forbidden, Invalid, NotFound, Unauthorized
 from models.platform import ApiClient, Tenant
 
-# Scopes map onto the role the client acts with; "read" clients cannot write.
+# The role a client acts with (its ceiling); what it may actually do is that role narrowed by its
+# scopes' permissions (permissions.SCOPE_PERMISSIONS), so a "read" client cannot write.
 SCOPES = {"customers:read": Role.AGENT, "customers:write": Role.AGENT, "imports:write": Role.MANAGER}
 
 
@@ -96,6 +97,9 @@ def actor_for_client(db: Session, claims: AccessClaims, ip: str | None) -> Actor
     tenant = db.get(Tenant, client.tenant_id)
     if tenant is None or tenant.status != "active":
         raise Forbidden("Esta organização está suspensa.")
+    # The token carries the scopes it was issued with (a subset the client asked for); the client's
+    # current scopes bound them again, so narrowing a client takes effect on tokens already issued.
+    scopes = set(claims.scopes) & set(client.scopes)
     return Actor(
         user_id=None,
         email=f"api:{client.client_id}",
@@ -105,4 +109,5 @@ def actor_for_client(db: Session, claims: AccessClaims, ip: str | None) -> Actor
         tenant_slug=tenant.slug,
         name=client.name,
         ip=ip,
+        scope_perms=scope_permissions(scopes),
     )

@@ -1,5 +1,6 @@
 """Role-based access control: one table in code, checked in the service layer."""
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -75,6 +76,31 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     # Superadmins manage the platform; they do not act inside tenants' data.
     Role.SUPERADMIN: frozenset({Perm.PLATFORM_MANAGE, Perm.AUDIT_READ}),
 }
+
+
+# API-client scopes: what each one lets a client token do. A token's effective permissions are its
+# role's permissions intersected with the union of its scopes' (checked by Actor.can, like roles).
+SCOPE_PERMISSIONS: dict[str, frozenset[Perm]] = {
+    "customers:read": frozenset({Perm.CUSTOMERS_READ}),
+    "customers:write": frozenset(
+        {
+            Perm.CUSTOMERS_READ,
+            Perm.CUSTOMERS_WRITE,
+            Perm.TIMELINE_WRITE,
+            Perm.OPPORTUNITIES_WRITE,
+            Perm.APPOINTMENTS_WRITE,
+        }
+    ),
+    "imports:write": frozenset({Perm.IMPORTS_RUN}),
+}
+
+
+def scope_permissions(scopes: Iterable[str]) -> frozenset[Perm]:
+    """The permissions a set of scopes grants; unknown scopes grant nothing."""
+    granted: set[Perm] = set()
+    for scope in scopes:
+        granted |= SCOPE_PERMISSIONS.get(scope, frozenset())
+    return frozenset(granted)
 
 
 def has_permission(role: str, perm: Perm) -> bool:

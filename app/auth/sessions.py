@@ -7,17 +7,18 @@ so logging out (or a suspension) stops both the API tokens and the open browser 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from app.audit.log import record_platform
+from app.auth import throttle
 from app.auth.actor import Actor
 from app.auth.passwords import verify_password
 from app.auth.permissions import Role
 from app.auth.tokens import decode_access_token, issue_access_token, new_opaque_token, token_hash
-from app.errors import Forbidden, TooManyRequests, Unauthorized
+from app.errors import Forbidden, Unauthorized
 from app.settings import get_settings
-from models.platform import LoginFailure, RefreshToken, Tenant, User
+from models.platform import RefreshToken, Tenant, User
 
 BAD_CREDENTIALS = "E-mail, senha ou organização incorretos."
 SUSPENDED = "Esta organização está suspensa. Fale com o suporte."
@@ -44,26 +45,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _check_rate_limit(db: Session, account: str, ip: str) -> None:
-    settings = get_settings()
-    since = _now() - timedelta(minutes=settings.login_window_minutes)
-    by_account = db.exec(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.account == account, LoginFailure.at > since)
-    ).one()
-    by_ip = db.exec(
-        select(func.count()).select_from(LoginFailure).where(LoginFailure.ip == ip, LoginFailure.at > since)
-    ).one()
-    if by_account >= settings.login_max_failures_account or by_ip >= settings.login_max_failures_ip:
-        record_platform(db, None, "auth.login_blocked", "account", account, ip=ip)
-        raise TooManyRequests(
-            f"Muitas tentativas de acesso. Aguarde {settings.login_window_minutes} minutos e tente novamente."
-        )
-
-
 def _fail(db: Session, account: str, ip: str, tenant_id: int | None, reason: str) -> None:
-    db.add(LoginFailure(account=account, ip=ip))
+    throttle.record_failure(db, account, ip)
     record_platform(
         db,
         None,
@@ -93,15 +76,18 @@ def _issue(db: Session, user: User, family: str, ip: str | None) -> TokenPair:
 
 
 def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: str = "unknown") -> TokenPair:
-    """Check credentials (rate limited per account and IP) and start a refresh-token family.
+    """Check credentials (throttled per account and IP, app.auth.throttle) and start a refresh-token family.
 
-    The failure path writes LoginFailure rows, so callers commit on failure too (see api.auth).
-    `tenant_slug` None logs in a superadmin.
+    The failure path writes LoginFailure rows, so callers commit on failure too (see api.auth); the
+    throttle's locks are held until that commit. `tenant_slug` None logs in a superadmin. Every answer
+    that depends on the password is the same for all refusals (wrong password, unknown or inactive
+    user), and a suspended organisation is refused before its password is looked at, so no refusal
+    confirms a password.
     """
     email = email.strip().lower()
     slug = (tenant_slug or "").strip().lower()
     account = f"{slug}/{email}"
-    _check_rate_limit(db, account, ip)
+    throttle.lock(db, account, ip)
     tenant = None
     if slug:
         tenant = db.exec(select(Tenant).where(Tenant.slug == slug)).first()
@@ -112,15 +98,17 @@ def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: s
         )
     else:
         user = db.exec(select(User).where(User.tenant_id.is_(None), User.email == email)).first()  # type: ignore[union-attr]
+    tenant_id = tenant.id if tenant else None
+    throttle.check(db, account, ip, user, tenant_id)
+    if tenant is not None and tenant.status != "active":
+        _fail(db, account, ip, tenant_id, "tenant_suspended")
+        raise Forbidden(SUSPENDED)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        _fail(db, account, ip, tenant.id if tenant else None, "bad_credentials")
+        _fail(db, account, ip, tenant_id, "bad_credentials")
         raise Unauthorized(BAD_CREDENTIALS)
     if user.status != "active":
-        _fail(db, account, ip, user.tenant_id, "user_inactive")
-        raise Unauthorized("Usuário desativado. Fale com o administrador da sua organização.")
-    if tenant is not None and tenant.status != "active":
-        _fail(db, account, ip, tenant.id, "tenant_suspended")
-        raise Forbidden(SUSPENDED)
+        _fail(db, account, ip, tenant_id, "user_inactive")
+        raise Unauthorized(BAD_CREDENTIALS)
     user.last_login_at = _now()
     db.add(user)
     pair = _issue(db, user, new_opaque_token()[:32], ip)
@@ -131,8 +119,17 @@ def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: s
 
 
 def refresh(db: Session, refresh_token: str, ip: str = "unknown") -> TokenPair:
-    """Rotate a refresh token; presenting an already-rotated one revokes its whole family."""
-    row = db.exec(select(RefreshToken).where(RefreshToken.token_hash == token_hash(refresh_token))).first()
+    """Rotate a refresh token; presenting an already-rotated one revokes its whole family.
+
+    The row is locked (FOR UPDATE) before it is checked, so two requests racing with one token
+    serialise: the first rotates it, the second then sees it rotated and revokes the family.
+    """
+    row = db.exec(
+        select(RefreshToken)
+        .where(RefreshToken.token_hash == token_hash(refresh_token))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if row is None:
         raise Unauthorized("Sessão inválida. Entre novamente.")
     if row.rotated_at is not None or row.revoked_at is not None:
@@ -230,6 +227,8 @@ def actor_from_token(db: Session, token: str, ip: str | None = None) -> Actor:
         from app.auth.clients import actor_for_client
 
         return actor_for_client(db, claims, ip)
-    if claims.user_id is None:
+    # A user token is only good while its login session (refresh family) is: one without a
+    # family would skip the revocation check, so it is refused even when validly signed.
+    if claims.kind != "user" or claims.user_id is None or not claims.family:
         raise Unauthorized("Sessão inválida.")
     return actor_for_user(db, claims.user_id, ip, claims.family)

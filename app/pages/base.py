@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from app.auth import sessions
 from app.auth.actor import Actor
+from app.auth.network import reflex_client_address
 from app.auth.permissions import Perm, Role
 from app.crm import appointments, notifications
 from app.errors import DomainError, Forbidden, Unauthorized
@@ -60,7 +61,7 @@ class SessionState(rx.State):
             raise Unauthorized("Sua sessão terminou. Entre novamente.")
         with platform_session() as db:
             return sessions.actor_for_user(
-                db, self._user_id, self.router.session.client_ip or None, self._family
+                db, self._user_id, reflex_client_address(self.router), self._family
             )
 
     @contextmanager
@@ -138,7 +139,7 @@ class SessionState(rx.State):
             with platform_session() as db:
                 try:
                     actor = sessions.actor_for_user(
-                        db, self._user_id or 0, self.router.session.client_ip or None
+                        db, self._user_id or 0, reflex_client_address(self.router)
                     )
                     sessions.logout(db, actor, self._family)
                 except DomainError:

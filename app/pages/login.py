@@ -3,6 +3,7 @@
 import reflex as rx
 
 from app.auth import sessions
+from app.auth.network import reflex_client_address
 from app.errors import DomainError, Invalid
 from app.pages.base import SessionState, home_route
 from components.forms import field, form_error, primary_button
@@ -18,7 +19,7 @@ class LoginState(SessionState):
     @rx.event
     def submit(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
         self.error = ""
-        ip = self.router.session.client_ip or "unknown"
+        ip = reflex_client_address(self.router)
         with platform_session() as db:
             try:
                 pair = sessions.login(
@@ -101,7 +102,7 @@ class SignupState(SessionState):
             admin_password=form.get("admin_password", ""),
         )
         try:
-            tenant = provision_tenant(data, ip=self.router.session.client_ip or None)
+            tenant = provision_tenant(data, ip=reflex_client_address(self.router))
         except Invalid as exc:
             self.errors = exc.fields
             self.error = "Corrija os campos destacados."

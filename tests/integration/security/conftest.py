@@ -24,6 +24,9 @@ def live_url(database_url: str) -> Iterator[str]:
 
     port = _free_port()
     config = uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # As in production (granian): uvicorn's own X-Forwarded-For handling, which trusts 127.0.0.1 by
+    # default, stays off, so the app's TRUSTED_PROXIES alone decides which hops to believe.
+    config.proxy_headers = False
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
