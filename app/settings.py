@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
 
     app_port: int = Field(default=3000)
+    # The address people open (https://crm.example.com.br): links in e-mails, HSTS when https.
+    public_url: str | None = None
+    # Content-Security-Policy of every response; empty means the default in app/api/security_headers.py.
+    content_security_policy: str | None = None
     log_level: str = "INFO"
 
     @property

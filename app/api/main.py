@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from app.api.security_headers import SecurityHeadersMiddleware
 from app.errors import DomainError, Invalid, invalid_from
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,9 @@ api = FastAPI(
     docs_url="/api/docs",
     openapi_url="/openapi.json",
 )
+# Outermost: Reflex mounts its backend and prod frontend inside this app (app/app.py), so the headers
+# reach every response of the Reflex port as well.
+api.add_middleware(SecurityHeadersMiddleware)
 
 
 @api.exception_handler(DomainError)

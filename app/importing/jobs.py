@@ -4,7 +4,6 @@ Every function takes (db, actor, ...), checks Perm.IMPORTS_RUN and never commits
 page event or CLI owns the transaction and enqueues `tasks.imports.run_import` after committing.
 """
 
-import csv
 import io
 import json
 import logging
@@ -25,6 +24,7 @@ from app.importing import readers
 from app.importing.mapping import FIELD_LABELS, suggest_mapping, validate_mapping
 from app.importing.pipeline import POLICIES
 from app.importing.report import message_for
+from app.security.spreadsheet import csv_writer
 from app.storage import Storage, UploadSession, get_storage
 from app.storage.base import safe_filename
 from models.tenant import ImportJob, MappingPreset
@@ -340,7 +340,7 @@ def error_rows_csv(
     job = _job(db, actor, import_id)
     headers = list(job.options.get("headers") or [])
     buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=";")
+    writer = csv_writer(buf)
     writer.writerow(["linha", "motivo", "campo", "valor", *headers])
     yield "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 accents correctly
     q = select(ImportIssue).where(ImportIssue.import_id == import_id).order_by(col(ImportIssue.line))

@@ -1,0 +1,63 @@
+"""The Content-Security-Policy and the other security headers on the Reflex port, in Chromium: the login
+and sign-up pages and the main workspace screens render and work with no CSP violation (neither a
+`securitypolicyviolation` event nor a console message), and the served HTML carries the headers."""
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import login
+
+# Recorded by every page before its own scripts run.
+COLLECT_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+WORKSPACE = ["/inicio", "/clientes", "/agenda", "/importacoes", "/admin/usuarios", "/admin/etiquetas"]
+
+
+def _violations(page: Page) -> list[str]:
+    return list(page.evaluate("window.__cspViolations || []"))
+
+
+def test_security_headers_on_the_reflex_port(app_url: str) -> None:
+    for path in ["/", "/cadastro", "/ping"]:
+        r = httpx.get(app_url + path)
+        assert r.status_code == 200, path
+        assert "content-security-policy" in r.headers, path
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["referrer-policy"]
+        assert "server" not in r.headers, (path, r.headers.get("server"))
+        assert "strict-transport-security" not in r.headers  # plain http here
+
+
+def test_no_csp_violation_on_login_and_workspace_pages(page: Page, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.add_init_script(COLLECT_VIOLATIONS)
+    seen: dict[str, list[str]] = {}
+
+    page.goto("/cadastro")
+    page.wait_for_selector("#signup-submit")
+    seen["/cadastro"] = _violations(page)
+
+    t = make_tenant()
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    expect(page.locator("#sidebar")).to_be_visible()
+    for path in WORKSPACE:
+        page.goto(path)
+        expect(page.locator("#sidebar")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        seen[path] = _violations(page)
+
+    page.goto("/")
+    seen["/"] = _violations(page)
+    offending = {path: v for path, v in seen.items() if v}
+    csp_console = [m for m in console if "Content Security Policy" in m or "Content-Security-Policy" in m]
+    assert not offending, offending
+    assert not csp_console, csp_console
