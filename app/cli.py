@@ -60,7 +60,7 @@ def run(
     cmd = [
         sys.executable,
         "-m",
-        "reflex",
+        "app.serve",  # `reflex run`, serving prod with uvicorn without a `server` header
         "run",
         "--env",
         "dev" if dev else "prod",

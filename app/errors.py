@@ -48,6 +48,18 @@ class TooManyRequests(DomainError):
     status = 429
 
 
+class TooLarge(DomainError):
+    """A body, file or upload over a size limit or the tenant's storage quota."""
+
+    code = "too_large"
+    status = 413
+
+
+class LengthRequired(DomainError):
+    code = "length_required"
+    status = 411
+
+
 class Invalid(DomainError):
     """Validation failure of one or more fields: {field: pt-BR message}."""
 

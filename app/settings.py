@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     s3_bucket: str = "crm"
     s3_secure: bool = False
+    # One upload (chunked or multipart) may declare at most this many bytes (the product's 10 GB promise).
+    upload_max_bytes: int = 10 * 1024**3
+    # Import files kept plus uploads in progress, per tenant; `limits.storage_bytes` on the tenant row
+    # overrides it for one tenant.
+    tenant_storage_quota_bytes: int = 50 * 1024**3
 
     meili_url: str | None = None
     meili_key: SecretStr | None = None

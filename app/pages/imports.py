@@ -198,8 +198,8 @@ class ImportsState(SessionState):
         name = str(info["name"])[:500]
         try:
             size = int(info.get("size") or 0)
-            actor = self.actor()
-            session = jobs.start_upload(None, actor, name, size)  # type: ignore[arg-type]
+            with self.db() as (db, actor):
+                session = jobs.start_upload(db, actor, name, size)
             token = upload_grants.issue(actor, self._family, session.upload_id)
         except (DomainError, ValueError) as exc:
             self.upload_error = getattr(exc, "message", "Arquivo inválido.")

@@ -24,7 +24,7 @@ def _violations(page: Page) -> list[str]:
 
 def test_security_headers_on_the_reflex_port(app_url: str) -> None:
     for path in ["/", "/cadastro", "/ping"]:
-        r = httpx.get(app_url + path)
+        r = httpx.get(app_url + path, follow_redirects=True)
         assert r.status_code == 200, path
         assert "content-security-policy" in r.headers, path
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
