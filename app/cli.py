@@ -167,6 +167,27 @@ def _set_status(slug: str, status: str) -> None:
     typer.echo(f"tenant {slug}: {status}")
 
 
+@tenants_cli.command("purge-unconfirmed")
+def tenants_purge_unconfirmed(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option("--older-than-days", help="Idade mínima em dias (padrão: SIGNUP_CONFIRM_DAYS)."),
+    ] = None,
+) -> None:
+    """Remove sign-ups whose e-mail was never confirmed (tenant, users and schema)."""
+    from app.errors import DomainError
+    from tenants import admin
+    from tenants.database import platform_session, unit_of_work
+
+    try:
+        with platform_session() as db, unit_of_work(db):
+            purged = admin.purge_unconfirmed(db, None, older_than_days)
+    except DomainError as exc:
+        _fail(exc.message)
+        return
+    typer.echo(f"purged {len(purged)} unconfirmed tenants{': ' + ', '.join(purged) if purged else ''}")
+
+
 @tenants_cli.command("suspend")
 def tenants_suspend(slug: str) -> None:
     """Suspend a tenant: its users cannot log in and its tokens stop working."""

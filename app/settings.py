@@ -64,6 +64,19 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
 
+    # The platform's own mail (sign-up confirmation links). Without PLATFORM_SMTP_HOST a public sign-up
+    # is confirmed at once (logged), as in a local `make run`.
+    platform_smtp_host: str | None = None
+    platform_smtp_port: int = 587
+    platform_smtp_user: str | None = None
+    platform_smtp_password: SecretStr | None = None
+    platform_smtp_from: str = "CRM <nao-responda@localhost>"
+    platform_smtp_starttls: bool = True
+    # Public sign-ups per client IP in the window; links (and unconfirmed tenants) live this many days.
+    signup_max_per_ip: int = 5
+    signup_window_minutes: int = 60
+    signup_confirm_days: int = 7
+
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"

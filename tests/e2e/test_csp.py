@@ -39,11 +39,19 @@ def test_no_csp_violation_on_login_and_workspace_pages(page: Page, make_tenant) 
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     page.add_init_script(COLLECT_VIOLATIONS)
-    seen: dict[str, list[str]] = {}
 
+    def check(path: str) -> None:
+        violations = _violations(page)
+        csp_console = [m for m in console if "Content Security Policy" in m or "Content-Security-Policy" in m]
+        assert not violations, (path, violations)
+        assert not csp_console, (path, csp_console)
+
+    page.goto("/")
+    page.wait_for_selector("#login-submit")
+    check("/")
     page.goto("/cadastro")
     page.wait_for_selector("#signup-submit")
-    seen["/cadastro"] = _violations(page)
+    check("/cadastro")
 
     t = make_tenant()
     login(page, t.slug, t.admin_email, t.password)
@@ -53,11 +61,4 @@ def test_no_csp_violation_on_login_and_workspace_pages(page: Page, make_tenant) 
         page.goto(path)
         expect(page.locator("#sidebar")).to_be_visible()
         page.wait_for_load_state("networkidle")
-        seen[path] = _violations(page)
-
-    page.goto("/")
-    seen["/"] = _violations(page)
-    offending = {path: v for path, v in seen.items() if v}
-    csp_console = [m for m in console if "Content Security Policy" in m or "Content-Security-Policy" in m]
-    assert not offending, offending
-    assert not csp_console, csp_console
+        check(path)
