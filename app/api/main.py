@@ -32,7 +32,9 @@ async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
         body["fields"] = {k: exc.message for k in [exc.details.get("field")] if k}
     if exc.status >= 500:
         log.error("domain error %s on %s", exc.code, request.url.path)
-    return JSONResponse(status_code=exc.status, content=body)
+    # A refused upload's remaining bytes are not worth draining: the server closes the connection.
+    headers = {"Connection": "close"} if exc.status == 413 else None
+    return JSONResponse(status_code=exc.status, content=body, headers=headers)
 
 
 @api.exception_handler(RequestValidationError)

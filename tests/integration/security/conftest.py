@@ -23,7 +23,10 @@ def live_url(database_url: str) -> Iterator[str]:
     from app.api import api
 
     port = _free_port()
-    config = uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # As served in production (app/serve.py, README): no `server` header.
+    config = uvicorn.Config(
+        api, host="127.0.0.1", port=port, log_level="warning", lifespan="off", server_header=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
