@@ -109,7 +109,7 @@ async def upload_chunk(
         actor,
         upload_id,
         upload_offset,
-        length,  # type: ignore[arg-type]
+        length,
     )
     limit = session_.size if session_.size is not None else get_settings().upload_max_bytes
     remaining = max(limit - upload_offset, 0)

@@ -15,12 +15,14 @@ from app.settings import get_settings
 # What the Reflex frontend needs, checked in Chromium (tests/e2e/test_csp.py):
 # - script-src 'unsafe-inline': React Router's prerendered pages hydrate from inline <script> blocks
 #   whose content changes with every build, so hashes cannot be pinned in configuration.
+# - script-src 'unsafe-eval': Reflex runs `rx.call_script` / `rx.call_function` payloads (the import
+#   page's resumable upload) and server-rendered components through eval() in .web/utils/state.js.
 # - style-src 'unsafe-inline': Radix/Emotion put computed styles in style attributes and <style> tags.
 # - connect-src 'self' plus the public origin: the state websocket and the REST/upload calls go to
 #   Reflex's api_url (PUBLIC_URL), which need not be the origin the page was opened on.
 CSP_TEMPLATE = (
     "default-src 'self'; "
-    "script-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
     "style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; "
     "font-src 'self' data:; "

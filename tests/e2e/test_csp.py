@@ -62,3 +62,10 @@ def test_no_csp_violation_on_login_and_workspace_pages(page: Page, make_tenant) 
         expect(page.locator("#sidebar")).to_be_visible()
         page.wait_for_load_state("networkidle")
         check(path)
+
+    # An event that runs client script (rx.call_script, evaluated by Reflex's state.js): the import
+    # page reads the chosen file through it.
+    page.goto("/importacoes")
+    page.click("#send-file")
+    expect(page.locator("#upload-error")).to_contain_text("Escolha um arquivo")
+    check("/importacoes (call_script)")
