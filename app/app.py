@@ -7,7 +7,14 @@ import reflex as rx
 
 from app.api import api
 from app.pages.base import PAGES
-from app.pages.login import LoginState, SignupState, login_page, signup_page
+from app.pages.login import (
+    ConfirmSignupState,
+    LoginState,
+    SignupState,
+    confirm_signup_page,
+    login_page,
+    signup_page,
+)
 from app.settings import get_settings
 from components.theme import STYLE
 
@@ -42,6 +49,12 @@ app.add_page(login_page, route="/", title="Entrar · CRM Telecom", on_load=Login
 app.add_page(
     signup_page, route="/cadastro", title="Criar organização · CRM Telecom", on_load=SignupState.reset_form
 )
+app.add_page(
+    confirm_signup_page,
+    route="/cadastro/confirmar",
+    title="Confirmar cadastro · CRM Telecom",
+    on_load=ConfirmSignupState.confirm,
+)
 for render, route, title, on_load in PAGES:
     app.add_page(render, route=route, title=title, on_load=on_load)
 
@@ -50,9 +63,11 @@ if not get_settings().redis_url:
     # abandoned uploads itself.
     from tasks.imports import purge_loop
     from tasks.notifications import reminder_loop
+    from tasks.platform import purge_unconfirmed_loop
 
     app.register_lifespan_task(reminder_loop)
     app.register_lifespan_task(purge_loop)
+    app.register_lifespan_task(purge_unconfirmed_loop)
 
 # Everything imported so far (Reflex, SQLAlchemy, pydantic schemas, the pages) lives as long as the
 # process: moved out of the collector's generations, full collections stop re-scanning ~160k objects,

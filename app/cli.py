@@ -60,7 +60,7 @@ def run(
     cmd = [
         sys.executable,
         "-m",
-        "reflex",
+        "app.serve",  # `reflex run`, serving prod with uvicorn without a `server` header
         "run",
         "--env",
         "dev" if dev else "prod",
@@ -165,6 +165,27 @@ def _set_status(slug: str, status: str) -> None:
             _fail(exc.message)
         db.commit()
     typer.echo(f"tenant {slug}: {status}")
+
+
+@tenants_cli.command("purge-unconfirmed")
+def tenants_purge_unconfirmed(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option("--older-than-days", help="Idade mínima em dias (padrão: SIGNUP_CONFIRM_DAYS)."),
+    ] = None,
+) -> None:
+    """Remove sign-ups whose e-mail was never confirmed (tenant, users and schema)."""
+    from app.errors import DomainError
+    from tenants import admin
+    from tenants.database import platform_session, unit_of_work
+
+    try:
+        with platform_session() as db, unit_of_work(db):
+            purged = admin.purge_unconfirmed(db, None, older_than_days)
+    except DomainError as exc:
+        _fail(exc.message)
+        return
+    typer.echo(f"purged {len(purged)} unconfirmed tenants{': ' + ', '.join(purged) if purged else ''}")
 
 
 @tenants_cli.command("suspend")

@@ -53,6 +53,18 @@ class TooManyRequests(DomainError):
         self.retry_after = max(1, int(retry_after))
 
 
+class TooLarge(DomainError):
+    """A body, file or upload over a size limit or the tenant's storage quota."""
+
+    code = "too_large"
+    status = 413
+
+
+class LengthRequired(DomainError):
+    code = "length_required"
+    status = 411
+
+
 class Invalid(DomainError):
     """Validation failure of one or more fields: {field: pt-BR message}."""
 

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     s3_bucket: str = "crm"
     s3_secure: bool = False
+    # One upload (chunked or multipart) may declare at most this many bytes (the product's 10 GB promise).
+    upload_max_bytes: int = 10 * 1024**3
+    # Import files kept plus uploads in progress, per tenant; `limits.storage_bytes` on the tenant row
+    # overrides it for one tenant.
+    tenant_storage_quota_bytes: int = 50 * 1024**3
 
     meili_url: str | None = None
     meili_key: SecretStr | None = None
@@ -68,11 +73,28 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
 
+    # The platform's own mail (sign-up confirmation links). Without PLATFORM_SMTP_HOST a public sign-up
+    # is confirmed at once (logged), as in a local `make run`.
+    platform_smtp_host: str | None = None
+    platform_smtp_port: int = 587
+    platform_smtp_user: str | None = None
+    platform_smtp_password: SecretStr | None = None
+    platform_smtp_from: str = "CRM <nao-responda@localhost>"
+    platform_smtp_starttls: bool = True
+    # Public sign-ups per client IP in the window; links (and unconfirmed tenants) live this many days.
+    signup_max_per_ip: int = 5
+    signup_window_minutes: int = 60
+    signup_confirm_days: int = 7
+
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
 
     app_port: int = Field(default=3000)
+    # The address people open (https://crm.example.com.br): links in e-mails, HSTS when https.
+    public_url: str | None = None
+    # Content-Security-Policy of every response; empty means the default in app/api/security_headers.py.
+    content_security_policy: str | None = None
     log_level: str = "INFO"
 
     @field_validator("trusted_proxies")

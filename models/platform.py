@@ -18,11 +18,15 @@ class Tenant(SQLModel, table=True):
     id: int | None = pk()
     slug: str = Field(sa_column=Column(String(63), nullable=False, unique=True))
     name: str = Field(max_length=200)
-    # provisioning -> active <-> suspended; a tenant is only usable when active.
+    # provisioning -> [unconfirmed ->] active <-> suspended; a tenant is only usable when active. A public
+    # sign-up stays unconfirmed until its admin opens the e-mailed link (tenants/signup.py).
     status: str = Field(default="provisioning", max_length=20)
     plan: str = Field(default="standard", max_length=40)
     schema_name: str | None = Field(default=None, max_length=63, unique=True)
+    # Per-tenant overrides of platform limits, e.g. {"storage_bytes": 107374182400}.
     limits: dict[str, Any] = jsonb()
+    # When the admin's e-mail was confirmed (or the tenant was created by an operator).
+    confirmed_at: datetime | None = timestamp()
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 

@@ -1,12 +1,13 @@
 """The taskiq scheduler (one per deployment, beside the workers): cron labels on the tasks.
 
     taskiq scheduler tasks.scheduler:scheduler
-    taskiq worker tasks.broker:broker tasks.crm tasks.imports tasks.notifications
+    taskiq worker tasks.broker:broker tasks.crm tasks.imports tasks.notifications tasks.platform
 
 Scheduled today: `notifications.sweep_reminders` and `crm.sync_pending_search` (index updates that
-failed while Meilisearch was down) every minute, `imports.purge_stale_uploads` hourly. Embedded mode
-(no REDIS_URL) has no scheduler process; the app runs the sweep and the purge itself
-(tasks.notifications.reminder_loop, tasks.imports.purge_loop).
+failed while Meilisearch was down) every minute, `imports.purge_stale_uploads` hourly,
+`platform.purge_unconfirmed` (sign-ups never confirmed) daily. Embedded mode (no REDIS_URL) has no
+scheduler process; the app runs the sweep and the purges itself (tasks.notifications.reminder_loop,
+tasks.imports.purge_loop, tasks.platform.purge_unconfirmed_loop).
 """
 
 from taskiq import TaskiqScheduler
@@ -15,7 +16,8 @@ from taskiq.schedule_sources import LabelScheduleSource
 # Imported for their scheduled tasks, which register on the broker.
 import tasks.crm
 import tasks.imports
-import tasks.notifications  # noqa: F401
+import tasks.notifications
+import tasks.platform  # noqa: F401
 from tasks.broker import broker
 
 scheduler = TaskiqScheduler(broker=broker, sources=[LabelScheduleSource(broker)])

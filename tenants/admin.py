@@ -1,15 +1,21 @@
-"""Superadmin operations on tenants: list with usage, suspend, reactivate."""
+"""Superadmin operations on tenants: list with usage, suspend, reactivate, purge unconfirmed sign-ups."""
 
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, text, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.audit.log import record_platform
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.errors import Invalid, NotFound
+from app.settings import get_settings
 from models.platform import RefreshToken, Tenant, User
+from tenants.naming import is_tenant_schema
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,3 +96,48 @@ def set_status(db: Session, actor: Actor | None, slug: str, status: str) -> Tena
         tenant_id=tenant.id,
     )
     return tenant
+
+
+def purge_unconfirmed(db: Session, actor: Actor | None, older_than_days: int | None = None) -> list[str]:
+    """Removes public sign-ups whose e-mail was never confirmed (tenant row, users, schema), created
+    more than `older_than_days` ago (SIGNUP_CONFIRM_DAYS by default; 0 = all). Superadmins only, or the
+    scheduled task (no actor). Returns the purged slugs; every purge is in the platform audit log."""
+    if actor is not None:
+        actor.require(Perm.PLATFORM_MANAGE)
+    days = get_settings().signup_confirm_days if older_than_days is None else older_than_days
+    if days < 0:
+        raise Invalid("older_than_days", "Informe um número de dias igual ou maior que zero.")
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    # Row locks: a confirmation racing the purge either wins first (the row no longer matches when
+    # the lock is granted) or waits and then finds no tenant.
+    doomed = db.exec(
+        select(Tenant)
+        .where(Tenant.status == "unconfirmed", col(Tenant.created_at) <= cutoff)
+        .order_by(col(Tenant.id))
+        .with_for_update(skip_locked=True)
+    ).all()
+    purged = []
+    for tenant in doomed:
+        if tenant.schema_name and is_tenant_schema(tenant.schema_name):
+            db.exec(text(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE'))  # type: ignore[call-overload]
+        record_platform(
+            db,
+            actor,
+            "tenant.purge",
+            "tenant",
+            tenant.id,
+            before={
+                "slug": tenant.slug,
+                "name": tenant.name,
+                "status": tenant.status,
+                "schema": tenant.schema_name,
+            },
+            after={"reason": "unconfirmed", "created_at": tenant.created_at.isoformat()},
+            tenant_id=tenant.id,
+        )
+        db.delete(tenant)
+        purged.append(tenant.slug)
+    db.flush()
+    if purged:
+        log.info("purged %d unconfirmed sign-ups older than %d days", len(purged), days)
+    return purged

@@ -6,7 +6,9 @@ simply be retried.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
@@ -68,6 +70,10 @@ def validate_signup(data: SignupInput) -> SignupInput:
     return SignupInput(name, slug, data.admin_name.strip(), email, data.admin_password, data.plan)
 
 
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
 def seed_defaults(db: Session) -> None:
     """What a new workspace starts with: the default sales pipeline."""
     pipeline = Pipeline(name="Vendas", is_default=True)
@@ -77,11 +83,26 @@ def seed_defaults(db: Session) -> None:
         db.add(Stage(pipeline_id=pipeline.id, name=name, position=position, outcome=outcome))  # type: ignore[arg-type]
 
 
-def provision_tenant(data: SignupInput, actor: Actor | None = None, ip: str | None = None) -> Tenant:
-    """Create a tenant and its first admin; commits its own transaction (it is a whole unit of work)."""
+def provision_tenant(
+    data: SignupInput,
+    actor: Actor | None = None,
+    ip: str | None = None,
+    *,
+    status: str = "active",
+    guard: Callable[[Session], None] | None = None,
+    on_created: Callable[[Session, Tenant, User], None] | None = None,
+) -> Tenant:
+    """Create a tenant and its first admin; commits its own transaction (it is a whole unit of work).
+
+    `status` is where the tenant ends ("unconfirmed" for a public sign-up awaiting its e-mail link);
+    `guard` runs first in the transaction (the sign-up rate limit), `on_created` last, before the
+    commit (sending the confirmation link): either raising rolls the whole tenant back.
+    """
     data = validate_signup(data)
     with engine().connect() as conn, conn.begin():
         platform_db = Session(bind=conn, expire_on_commit=False)
+        if guard is not None:
+            guard(platform_db)
         if platform_db.exec(select(Tenant.id).where(Tenant.slug == data.slug)).first():
             raise Conflict("Este identificador já está em uso. Escolha outro.", field="slug")
         tenant = Tenant(slug=data.slug, name=data.name, plan=data.plan, status="provisioning")
@@ -99,7 +120,8 @@ def provision_tenant(data: SignupInput, actor: Actor | None = None, ip: str | No
             password_hash=hash_password(data.admin_password),
         )
         platform_db.add(admin)
-        tenant.status = "active"
+        tenant.status = status
+        tenant.confirmed_at = now_utc() if status == "active" else None
         platform_db.flush()
         record_platform(
             platform_db, actor, "tenant.create", "tenant", tenant.id, after=tenant, tenant_id=tenant.id, ip=ip
@@ -119,6 +141,8 @@ def provision_tenant(data: SignupInput, actor: Actor | None = None, ip: str | No
             after={"slug": tenant.slug, "admin": admin.email},
         )
         tenant_db.flush()
+        if on_created is not None:
+            on_created(platform_db, tenant, admin)
         platform_db.expunge(tenant)
     log.info("provisioned tenant %s (%s)", tenant.slug, tenant.schema_name)
     return tenant

@@ -2,6 +2,8 @@
 error rows as CSV, mapping presets. Thin: parse, authorise (in the service), call app.importing.jobs."""
 
 import json
+import queue
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import TenantActor, TenantDB, UploadActor
 from app.auth.actor import Actor
-from app.errors import Invalid
+from app.errors import Invalid, LengthRequired
 from app.importing import jobs
+from app.settings import get_settings
 from tenants.database import session
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
@@ -93,12 +96,24 @@ async def upload_chunk(
     actor: UploadActor,
     upload_offset: int = Header(alias="Upload-Offset", ge=0),
 ) -> UploadOut:
-    """Appends the raw request body at `Upload-Offset` (streamed to disk, never buffered whole)."""
-    jobs.upload_status(None, actor, upload_id)  # type: ignore[arg-type]  # 404 before reading the body
-    # The body is streamed chunk by chunk into a thread that appends to the part file.
-    import queue
-    import threading
+    """Appends the raw request body at `Upload-Offset` (streamed to disk, never buffered whole).
 
+    A body that would pass the upload's declared size is refused (413) before it is read when it
+    declares its length, and after at most one byte too many when it does not; either way the upload
+    and its bytes are deleted."""
+    length = _content_length(request)
+    # 404 / 413 before reading the body.
+    session_ = await run_in_threadpool(
+        jobs.check_chunk_length,
+        None,
+        actor,
+        upload_id,
+        upload_offset,
+        length,
+    )
+    limit = session_.size if session_.size is not None else get_settings().upload_max_bytes
+    remaining = max(limit - upload_offset, 0)
+    # The body is streamed chunk by chunk into a thread that appends to the part file.
     chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
     result: dict[str, Any] = {}
 
@@ -116,8 +131,16 @@ async def upload_chunk(
 
     worker = threading.Thread(target=consume, daemon=True)
     worker.start()
+    received = 0
     try:
         async for piece in request.stream():
+            if "error" in result:
+                break  # refused (offset, size): stop reading the body
+            received += len(piece)
+            if received > remaining:
+                # Stop reading here; the consumer sees the same overflow and deletes the upload.
+                await run_in_threadpool(chunks.put, piece[: remaining - received + len(piece) + 1])
+                break
             if piece:
                 await run_in_threadpool(chunks.put, piece)
     finally:
@@ -126,6 +149,15 @@ async def upload_chunk(
     if "error" in result:
         raise result["error"]
     return _upload_out(result["session"])
+
+
+def _content_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise Invalid("Content-Length", "Content-Length inválido.")
+    return int(raw)
 
 
 @router.get("/uploads/{upload_id}/preview")
@@ -140,19 +172,39 @@ def preview(
 # ----------------------------------------------------------------------------------------- imports
 
 
+# Room for the multipart envelope (boundaries, part headers, the option fields) around the file.
+MULTIPART_OVERHEAD = 1024 * 1024
+
+
 async def _form_to_import(request: Request, actor: Actor) -> tuple[str, jobs.ImportOptions]:
+    # Cap and quota are checked on the declared length before a byte of the body is read.
+    length = _content_length(request)
+    if length is None:
+        raise LengthRequired("Envie o arquivo com Content-Length (ou use o envio em partes).")
+
+    def check() -> None:
+        with session(actor.schema) as db:  # type: ignore[arg-type]
+            jobs.check_upload_size(db, actor, max(length - MULTIPART_OVERHEAD, 0))
+
+    await run_in_threadpool(check)
     form = await request.form(max_part_size=64 * 1024 * 1024)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise Invalid("file", "Envie o arquivo no campo “file”.")
-    session_ = jobs.start_upload(None, actor, upload.filename or "arquivo.csv")  # type: ignore[arg-type]
 
-    def chunks() -> Iterator[bytes]:
-        upload.file.seek(0)
-        while piece := upload.file.read(1024 * 1024):
-            yield piece
+    def store() -> str:
+        with session(actor.schema) as db:  # type: ignore[arg-type]
+            session_ = jobs.start_upload(db, actor, upload.filename or "arquivo.csv", upload.size or 0)
 
-    await run_in_threadpool(jobs.upload_chunk, None, actor, session_.upload_id, 0, chunks())  # type: ignore[arg-type]
+        def chunks() -> Iterator[bytes]:
+            upload.file.seek(0)
+            while piece := upload.file.read(1024 * 1024):
+                yield piece
+
+        jobs.upload_chunk(None, actor, session_.upload_id, 0, chunks())  # type: ignore[arg-type]
+        return session_.upload_id
+
+    upload_id = await run_in_threadpool(store)
     raw_mapping = form.get("mapping")
     try:
         mapping = json.loads(str(raw_mapping)) if raw_mapping else None
@@ -167,13 +219,14 @@ async def _form_to_import(request: Request, actor: Actor) -> tuple[str, jobs.Imp
         sheet=str(form.get("sheet") or "") or None,
         header_row=int(str(header_row)) if header_row and str(header_row).isdigit() else None,
     )
-    return session_.upload_id, opts
+    return upload_id, opts
 
 
 @router.post("", response_model=ImportCreated, status_code=201)
 async def create_import(request: Request, actor: TenantActor) -> ImportCreated:
     """Creates an import from a multipart file or from a finished chunked upload, and queues it."""
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+    if multipart:
         upload_id, opts = await _form_to_import(request, actor)
     else:
         try:
@@ -199,7 +252,12 @@ async def create_import(request: Request, actor: TenantActor) -> ImportCreated:
             assert job.id is not None
             return job.id
 
-    import_id = await run_in_threadpool(create)
+    try:
+        import_id = await run_in_threadpool(create)
+    except Exception:
+        if multipart:  # the file came with this request: a rejected one leaves nothing behind
+            await run_in_threadpool(jobs.discard_upload, None, actor, upload_id)  # type: ignore[arg-type]
+        raise
     await _enqueue(actor.schema, import_id)
     return ImportCreated(id=import_id)
 

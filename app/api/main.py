@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from app.api.security_headers import SecurityHeadersMiddleware
 from app.errors import DomainError, Invalid, TooManyRequests, invalid_from
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,9 @@ api = FastAPI(
     docs_url="/api/docs",
     openapi_url="/openapi.json",
 )
+# Outermost: Reflex mounts its backend and prod frontend inside this app (app/app.py), so the headers
+# reach every response of the Reflex port as well.
+api.add_middleware(SecurityHeadersMiddleware)
 
 
 @api.exception_handler(DomainError)
@@ -28,7 +32,12 @@ async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
         body["fields"] = {k: exc.message for k in [exc.details.get("field")] if k}
     if exc.status >= 500:
         log.error("domain error %s on %s", exc.code, request.url.path)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif exc.status == 413:
+        # A refused upload's remaining bytes are not worth draining: the server closes the connection.
+        headers = {"Connection": "close"}
     return JSONResponse(status_code=exc.status, content=body, headers=headers)
 
 

@@ -2,13 +2,14 @@
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentActor, PlatformDB, client_ip
 from app.audit import queries as audit_queries
 from app.auth.permissions import Perm
 from tenants import admin
+from tenants import signup as signup_service
 from tenants.provisioning import SignupInput, provision_tenant
 
 router = APIRouter(prefix="/api", tags=["platform"])
@@ -22,10 +23,30 @@ class SignupBody(BaseModel):
     admin_password: str
 
 
+class ConfirmBody(BaseModel):
+    token: str = Field(min_length=1, max_length=1000)
+
+
 @router.post("/signup", status_code=201)
 def signup(body: SignupBody, request: Request) -> dict[str, object]:
-    tenant = provision_tenant(SignupInput(**body.model_dump()), ip=client_ip(request))
-    return {"id": tenant.id, "slug": tenant.slug, "schema": tenant.schema_name}
+    """Public sign-up, limited per client IP. With platform SMTP configured the organisation stays
+    `unconfirmed` (no login) until its admin opens the e-mailed link; without it, it is active at once."""
+    result = signup_service.self_signup(SignupInput(**body.model_dump()), ip=client_ip(request))
+    tenant = result.tenant
+    return {
+        "id": tenant.id,
+        "slug": tenant.slug,
+        "schema": tenant.schema_name,
+        "status": tenant.status,
+        "confirmation_sent": result.confirmation_sent,
+    }
+
+
+@router.post("/signup/confirm")
+def confirm_signup(body: ConfirmBody, request: Request, db: PlatformDB) -> dict[str, object]:
+    """Confirms a sign-up with the token of the e-mailed link (valid once, until it expires)."""
+    tenant = signup_service.confirm(db, body.token, ip=client_ip(request))
+    return {"slug": tenant.slug, "status": tenant.status}
 
 
 @router.get("/platform/tenants")
@@ -48,6 +69,14 @@ def suspend(slug: str, actor: CurrentActor, db: PlatformDB) -> dict[str, str]:
 @router.post("/platform/tenants/{slug}/reactivate")
 def reactivate(slug: str, actor: CurrentActor, db: PlatformDB) -> dict[str, str]:
     return {"status": admin.set_status(db, actor, slug, "active").status}
+
+
+@router.post("/platform/tenants/purge-unconfirmed")
+def purge_unconfirmed(
+    actor: CurrentActor, db: PlatformDB, older_than_days: int | None = Query(default=None, ge=0, le=3650)
+) -> dict[str, list[str]]:
+    """Removes unconfirmed sign-ups older than `older_than_days` (default SIGNUP_CONFIRM_DAYS)."""
+    return {"purged": admin.purge_unconfirmed(db, actor, older_than_days)}
 
 
 @router.get("/platform/audit")

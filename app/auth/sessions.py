@@ -22,6 +22,7 @@ from models.platform import RefreshToken, Tenant, User
 
 BAD_CREDENTIALS = "E-mail, senha ou organização incorretos."
 SUSPENDED = "Esta organização está suspensa. Fale com o suporte."
+UNCONFIRMED = "Confirme o cadastro da organização pelo link enviado ao e-mail do administrador."
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,10 @@ def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: s
         user = db.exec(select(User).where(User.tenant_id.is_(None), User.email == email)).first()  # type: ignore[union-attr]
     tenant_id = tenant.id if tenant else None
     throttle.check(db, account, ip, user, tenant_id)
+    # Answered before the password is checked, so a right and a wrong password get the same answer.
+    if tenant is not None and tenant.status == "unconfirmed":
+        _fail(db, account, ip, tenant_id, "tenant_unconfirmed")
+        raise Forbidden(UNCONFIRMED)
     if tenant is not None and tenant.status != "active":
         _fail(db, account, ip, tenant_id, "tenant_suspended")
         raise Forbidden(SUSPENDED)

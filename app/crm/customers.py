@@ -2,7 +2,6 @@
 bulk actions (inline for small selections, a background job with progress for large ones), CSV export.
 """
 
-import csv
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from app.errors import Invalid, NotFound
 from app.search import get_backend
 from app.search import sync as search_sync
 from app.search.postgres import record_name_words, text_clause
+from app.security.spreadsheet import csv_writer
 from models.base import utcnow
 from models.tenant import BulkJob, Contact, Customer, CustomerTag, Interaction, Segment, Tag, Wallet
 
@@ -901,7 +901,7 @@ def export_csv(db: Session, actor: Actor, f: CustomerFilter, ids: list[int] | No
 
     def lines() -> Iterator[str]:
         buf = io.StringIO()
-        writer = csv.writer(buf, delimiter=";")
+        writer = csv_writer(buf)
         writer.writerow([h for h, _ in EXPORT_COLUMNS] + [d.key for d in defs])
         for c, tags in db.exec(stmt):
             values = [getattr(c, a) if a != "tags" else ",".join(tags) for _, a in EXPORT_COLUMNS]

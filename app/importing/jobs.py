@@ -4,7 +4,6 @@ Every function takes (db, actor, ...), checks Perm.IMPORTS_RUN and never commits
 page event or CLI owns the transaction and enqueues `tasks.imports.run_import` after committing.
 """
 
-import csv
 import io
 import json
 import logging
@@ -15,18 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, TooLarge
 from app.importing import readers
 from app.importing.mapping import FIELD_LABELS, suggest_mapping, validate_mapping
 from app.importing.pipeline import POLICIES
 from app.importing.report import message_for
+from app.security.spreadsheet import csv_writer
+from app.settings import get_settings
 from app.storage import Storage, UploadSession, get_storage
 from app.storage.base import safe_filename
+from models.platform import Tenant
 from models.tenant import ImportJob, MappingPreset
 from models.tenant.imports import ImportIssue
 
@@ -80,14 +83,72 @@ def _storage(storage: Storage | None) -> Any:
 # ----------------------------------------------------------------------------------------- uploads
 
 
-def start_upload(
-    db: Session, actor: Actor, filename: str, size: int | None = None, storage: Storage | None = None
-) -> UploadSession:
-    """Opens a resumable upload session (offset 0)."""
+def _gib(n: int) -> str:
+    return f"{n / 1024**3:.1f}".replace(".", ",").removesuffix(",0") + " GB"
+
+
+def storage_quota(db: Session, schema: str) -> int:
+    """The tenant's storage quota: `limits.storage_bytes` on its row, else TENANT_STORAGE_QUOTA_BYTES."""
+    limits = db.exec(select(Tenant.limits).where(Tenant.schema_name == schema)).first() or {}
+    try:
+        return int(limits.get("storage_bytes") or get_settings().tenant_storage_quota_bytes)
+    except (TypeError, ValueError):
+        return get_settings().tenant_storage_quota_bytes
+
+
+def storage_used(db: Session, schema: str, storage: Storage | None = None) -> int:
+    """Bytes the tenant holds: kept import files plus what its open uploads hold or declared."""
+    kept = db.exec(select(func.coalesce(func.sum(ImportJob.file_size), 0))).one()
+    return int(kept) + _storage(storage).uploads.reserved(schema)
+
+
+def check_upload_size(db: Session, actor: Actor, size: int | None, storage: Storage | None = None) -> None:
+    """Refuses, before any byte is received, an upload without a size, over the per-upload cap
+    (UPLOAD_MAX_BYTES) or over what is left of the tenant's storage quota."""
     ns = _namespace(actor)
-    if size is not None and size < 0:
+    if size is None:
+        raise Invalid("size", "Informe o tamanho do arquivo em bytes.")
+    if size < 0:
         raise Invalid("size", "Tamanho inválido.")
-    return _storage(storage).uploads.start(ns, safe_filename(filename), size)
+    cap = get_settings().upload_max_bytes
+    if size > cap:
+        raise TooLarge(f"O arquivo passa do limite de {_gib(cap)} por envio.", field="size")
+    quota = storage_quota(db, ns)
+    if storage_used(db, ns, storage) + size > quota:
+        raise TooLarge(
+            f"O arquivo não cabe na cota de armazenamento da organização ({_gib(quota)}).", field="size"
+        )
+
+
+def start_upload(
+    db: Session, actor: Actor, filename: str, size: int | None, storage: Storage | None = None
+) -> UploadSession:
+    """Opens a resumable upload session (offset 0) for `size` bytes, within the cap and the quota."""
+    ns = _namespace(actor)
+    uploads = _storage(storage).uploads
+    with uploads.reserving(ns):
+        check_upload_size(db, actor, size, storage)
+        return uploads.start(ns, safe_filename(filename), size)
+
+
+def check_chunk_length(
+    db: Session | None,
+    actor: Actor,
+    upload_id: str,
+    offset: int,
+    length: int | None,
+    storage: Storage | None = None,
+) -> UploadSession:
+    """Before a chunk's bytes are read: a request body that would pass the declared size rejects the
+    upload (deleted, 413). Returns the session."""
+    ns = _namespace(actor)
+    uploads = _storage(storage).uploads
+    session = uploads.get(ns, upload_id)
+    limit = session.size if session.size is not None else get_settings().upload_max_bytes
+    if length is not None and offset + length > limit:
+        uploads.discard(ns, upload_id)
+        raise TooLarge("O envio passou do tamanho declarado e foi descartado.")
+    return session
 
 
 def upload_chunk(
@@ -98,8 +159,15 @@ def upload_chunk(
     chunks: Iterable[bytes],
     storage: Storage | None = None,
 ) -> UploadSession:
-    """Appends bytes at `offset`; a chunk sent at any other offset is refused with the current offset."""
-    return _storage(storage).uploads.append(_namespace(actor), upload_id, offset, chunks)
+    """Appends bytes at `offset`; a chunk sent at any other offset is refused with the current offset,
+    and a byte past the declared size deletes the upload (413)."""
+    max_size = get_settings().upload_max_bytes
+    return _storage(storage).uploads.append(_namespace(actor), upload_id, offset, chunks, max_size)
+
+
+def discard_upload(db: Session | None, actor: Actor, upload_id: str, storage: Storage | None = None) -> None:
+    """Deletes an upload session and its bytes (a rejected upload leaves nothing behind)."""
+    _storage(storage).uploads.discard(_namespace(actor), upload_id)
 
 
 # Upload sessions untouched this long are abandoned: the page's grant lasts a day, a day more is slack.
@@ -340,7 +408,7 @@ def error_rows_csv(
     job = _job(db, actor, import_id)
     headers = list(job.options.get("headers") or [])
     buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=";")
+    writer = csv_writer(buf)
     writer.writerow(["linha", "motivo", "campo", "valor", *headers])
     yield "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 accents correctly
     q = select(ImportIssue).where(ImportIssue.import_id == import_id).order_by(col(ImportIssue.line))

@@ -61,7 +61,8 @@ def clean_phone(raw: str | None, default_ddd: str | None = None) -> str | None:
     """The string handed to phonenumbers for `raw` (digits, or "+digits" for a foreign number)."""
     if raw is None:
         return None
-    s = str(raw).strip()
+    # A leading quote is the spreadsheet's text marker (our own CSV exports write `'+55...`).
+    s = str(raw).strip().removeprefix("'")
     if _FLOAT_RE.match(s):
         s = s.split(".", 1)[0]
     plus = s.startswith("+")
@@ -103,7 +104,7 @@ def normalise_phone(raw: str | None, default_ddd: str | None = None) -> str | No
 
 def _clean_frame(frame: pl.DataFrame, default_ddd: str | None) -> pl.DataFrame:
     """Vectorised clean_phone on column "raw" -> "cand" (steps materialised: each regex runs once)."""
-    s = pl.col("raw").str.strip_chars()
+    s = pl.col("raw").str.strip_chars().str.strip_prefix("'")
     frame = frame.with_columns(
         s=pl.when(s.str.contains(r"^\d+\.0+$")).then(s.str.replace(r"\.0+$", "")).otherwise(s)
     )

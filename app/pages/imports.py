@@ -22,6 +22,13 @@ from app.pages.base import SessionState, page
 
 FILE_INPUT_ID = "imports-file"
 UPLOAD_DONE_ID = "imports-upload-done"
+# The chosen file's name and size, read inline: the button can be pressed before the upload script
+# (loaded after hydration) has arrived.
+_DESCRIBE_FILE = (
+    f"(() => {{ const input = document.getElementById({json.dumps(FILE_INPUT_ID)}); "
+    "const file = input && input.files && input.files[0]; "
+    "return file ? { name: file.name, size: file.size } : null; })()"
+)
 UPLOAD_RETRIES = 8  # attempts per slice after a dropped connection (backing off up to 15 s each)
 _ACCEPT = ".csv,.txt,.tsv,.xlsx,.xls"
 _FORM_OPTIONS = frozenset({"header_row", "source", "dedupe", "default_ddd", "preset_name"})
@@ -198,8 +205,8 @@ class ImportsState(SessionState):
         name = str(info["name"])[:500]
         try:
             size = int(info.get("size") or 0)
-            actor = self.actor()
-            session = jobs.start_upload(None, actor, name, size)  # type: ignore[arg-type]
+            with self.db() as (db, actor):
+                session = jobs.start_upload(db, actor, name, size)
             token = upload_grants.issue(actor, self._family, session.upload_id)
         except (DomainError, ValueError) as exc:
             self.upload_error = getattr(exc, "message", "Arquivo inválido.")
@@ -430,10 +437,7 @@ def upload_step() -> rx.Component:
                 rx.button(
                     rx.icon("upload"),
                     "Enviar e visualizar",
-                    on_click=rx.call_script(
-                        f"window.crmUploads.describe({json.dumps(FILE_INPUT_ID)})",
-                        callback=ImportsState.begin_upload,
-                    ),
+                    on_click=rx.call_script(_DESCRIBE_FILE, callback=ImportsState.begin_upload),
                     loading=ImportsState.uploading,
                     id="send-file",
                 ),

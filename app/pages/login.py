@@ -8,8 +8,10 @@ from app.errors import DomainError, Invalid
 from app.pages.base import SessionState, home_route
 from components.forms import field, form_error, primary_button
 from components.shell import centered_card
-from tenants.database import platform_session
-from tenants.provisioning import SignupInput, provision_tenant
+from tenants.database import platform_session, unit_of_work
+from tenants.provisioning import SignupInput
+from tenants.signup import confirm as confirm_signup
+from tenants.signup import self_signup
 
 
 class LoginState(SessionState):
@@ -86,10 +88,11 @@ class SignupState(SessionState):
     errors: dict[str, str] = {}
     error: str = ""
     done_slug: str = ""
+    confirmation_sent: bool = False
 
     @rx.event
     def reset_form(self) -> None:
-        self.errors, self.error, self.done_slug = {}, "", ""
+        self.errors, self.error, self.done_slug, self.confirmation_sent = {}, "", "", False
 
     @rx.event
     def submit(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -102,7 +105,7 @@ class SignupState(SessionState):
             admin_password=form.get("admin_password", ""),
         )
         try:
-            tenant = provision_tenant(data, ip=reflex_client_address(self.router))
+            result = self_signup(data, ip=reflex_client_address(self.router))
         except Invalid as exc:
             self.errors = exc.fields
             self.error = "Corrija os campos destacados."
@@ -112,7 +115,12 @@ class SignupState(SessionState):
                 self.errors = {field_name: exc.message}
             self.error = exc.message
             return None
-        self.done_slug = tenant.slug
+        self.done_slug = result.tenant.slug
+        self.confirmation_sent = result.confirmation_sent
+        if result.confirmation_sent:
+            return rx.toast.success(
+                "Quase lá! Enviamos um link de confirmação para o e-mail do administrador."
+            )
         return rx.toast.success("Organização criada! Entre com o e-mail e a senha do administrador.")
 
 
@@ -124,7 +132,16 @@ def signup_page() -> rx.Component:
             SignupState.done_slug != "",
             rx.vstack(
                 rx.callout(
-                    rx.text("Organização ", rx.code(SignupState.done_slug), " criada com sucesso."),
+                    rx.cond(
+                        SignupState.confirmation_sent,
+                        rx.text(
+                            "Organização ",
+                            rx.code(SignupState.done_slug),
+                            " cadastrada. Abra o link que enviamos para o e-mail do administrador "
+                            "para ativá-la; só depois será possível entrar.",
+                        ),
+                        rx.text("Organização ", rx.code(SignupState.done_slug), " criada com sucesso."),
+                    ),
                     icon="circle-check",
                     color_scheme="green",
                     id="signup-done",
@@ -154,5 +171,66 @@ def signup_page() -> rx.Component:
             ),
         ),
         rx.link("Já tenho conta: entrar", href="/", size="2"),
+        max_width="480px",
+    )
+
+
+class ConfirmSignupState(SessionState):
+    """/cadastro/confirmar?token=...: the page the e-mailed link opens; confirming needs the page's
+    script to run, so link scanners that only fetch the URL confirm nothing."""
+
+    state: str = "pending"  # pending | done | failed
+    message: str = ""
+    slug: str = ""
+
+    @rx.event
+    def confirm(self) -> None:
+        token = str(self.router.page.params.get("token", ""))
+        try:
+            with platform_session() as db, unit_of_work(db):
+                tenant = confirm_signup(db, token, self.router.session.client_ip or None)
+        except DomainError as exc:
+            self.state, self.message, self.slug = "failed", exc.message, ""
+            return
+        self.state, self.message, self.slug = "done", "", tenant.slug
+
+
+def confirm_signup_page() -> rx.Component:
+    return centered_card(
+        rx.heading("Confirmação de cadastro", size="6"),
+        rx.match(
+            ConfirmSignupState.state,
+            (
+                "done",
+                rx.vstack(
+                    rx.callout(
+                        rx.text(
+                            "E-mail confirmado: a organização ",
+                            rx.code(ConfirmSignupState.slug),
+                            " está ativa.",
+                        ),
+                        icon="circle-check",
+                        color_scheme="green",
+                        id="confirm-done",
+                    ),
+                    rx.link(rx.button("Entrar", width="100%"), href="/", width="100%"),
+                    width="100%",
+                ),
+            ),
+            (
+                "failed",
+                rx.vstack(
+                    rx.callout(
+                        ConfirmSignupState.message,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        id="confirm-failed",
+                    ),
+                    rx.link("Fazer o cadastro de novo", href="/cadastro", size="2"),
+                    width="100%",
+                ),
+            ),
+            rx.text("Confirmando…", color_scheme="gray"),
+        ),
         max_width="480px",
     )

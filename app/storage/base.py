@@ -1,5 +1,6 @@
 """The Storage protocol and the resumable upload sessions every backend shares."""
 
+import fcntl
 import json
 import os
 import re
@@ -7,12 +8,12 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, TooLarge
 
 COPY_CHUNK = 1024 * 1024
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -89,7 +90,39 @@ class UploadArea:
             upload_id, data["filename"], part.stat().st_size, data.get("size"), data["complete"]
         )
 
-    def append(self, namespace: str, upload_id: str, offset: int, chunks: Iterable[bytes]) -> UploadSession:
+    @contextmanager
+    def reserving(self, namespace: str) -> Iterator[None]:
+        """Serialises quota checks of one namespace (start of an upload) across threads and processes
+        of this host: two uploads started at once cannot both take the last free bytes."""
+        with (self._dir(namespace) / ".lock").open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def reserved(self, namespace: str) -> int:
+        """Bytes the namespace's open upload sessions hold or may still write (their declared sizes)."""
+        total = 0
+        for meta in self._dir(namespace).glob("*.json"):
+            try:
+                declared = json.loads(meta.read_text()).get("size")
+                part = meta.with_suffix(".part")
+                total += max(int(declared or 0), part.stat().st_size if part.exists() else 0)
+            except (FileNotFoundError, ValueError):  # finished or discarded meanwhile
+                continue
+        return total
+
+    def append(
+        self,
+        namespace: str,
+        upload_id: str,
+        offset: int,
+        chunks: Iterable[bytes],
+        max_size: int | None = None,
+    ) -> UploadSession:
+        """Appends at `offset`. A byte past the declared size (or `max_size` for a session without
+        one) rejects the whole upload: the session and its bytes are deleted."""
         session = self.get(namespace, upload_id)
         if session.complete:
             raise Conflict("Este envio já foi concluído.")
@@ -97,18 +130,24 @@ class UploadArea:
             raise Conflict(
                 f"Posição incorreta: o envio está em {session.offset} bytes.", offset=session.offset
             )
+        limit = session.size if session.size is not None else max_size
         part, _ = self._paths(namespace, upload_id)
         written = 0
+        overflow = False
         with part.open("ab") as fh:
             try:
                 for chunk in chunks:
+                    if limit is not None and offset + written + len(chunk) > limit:
+                        overflow = True
+                        break
                     fh.write(chunk)
                     written += len(chunk)
-                    if session.size is not None and offset + written > session.size:
-                        raise Invalid("file", "O envio passou do tamanho declarado.")
             finally:
                 fh.flush()
                 os.fsync(fh.fileno())
+        if overflow:
+            self.discard(namespace, upload_id)
+            raise TooLarge("O envio passou do tamanho declarado e foi descartado.")
         return self.get(namespace, upload_id)
 
     def part_path(self, namespace: str, upload_id: str) -> Path:

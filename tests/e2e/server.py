@@ -30,7 +30,7 @@ def serve_app(database_url: str, log_path: Path, timeout_s: float = 300, **env_e
     env = {**os.environ, "DATABASE_URL": database_url, "APP_PORT": str(port), **frontend_env(), **env_extra}
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-port", str(port)],
+            [sys.executable, "-m", "app.serve", "run", "--env", "prod", "--backend-port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -19,3 +19,4 @@ def test_scheduled_tasks() -> None:
     assert crons["imports.purge_stale_uploads"] == "17 * * * *"
     assert crons["notifications.sweep_reminders"] == "* * * * *"
     assert crons["crm.sync_pending_search"] == "* * * * *"
+    assert crons["platform.purge_unconfirmed"] == "41 3 * * *"

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from app.auth import sessions
 from app.importing import jobs, upload_grants
 from tenants.database import platform_session, unit_of_work
+from tenants.database import session as session_of
 
 CSV = ("Nome;Telefone\n" + "".join(f"Cliente {i};119{i:08d}\n" for i in range(1, 2001))).encode()
 
@@ -30,8 +31,9 @@ def test_grant_resumes_its_upload_only(api_client: TestClient, make_tenant) -> N
     t = make_tenant()
     pair = _login(t)
     actor = t.actor("admin")
-    session = jobs.start_upload(None, actor, "base.csv", len(CSV))  # type: ignore[arg-type]
-    other = jobs.start_upload(None, actor, "outra.csv", len(CSV))  # type: ignore[arg-type]
+    with session_of(t.schema) as db:
+        session = jobs.start_upload(db, actor, "base.csv", len(CSV))
+        other = jobs.start_upload(db, actor, "outra.csv", len(CSV))
     token = upload_grants.issue(actor, pair.family, session.upload_id)
     url = f"/api/imports/uploads/{session.upload_id}"
     grant = {"Upload-Token": token}
@@ -75,7 +77,8 @@ def test_grant_resumes_its_upload_only(api_client: TestClient, make_tenant) -> N
 def test_grant_needs_import_permission(api_client: TestClient, make_tenant) -> None:  # type: ignore[no-untyped-def]
     t = make_tenant()
     admin = t.actor("admin")
-    session = jobs.start_upload(None, admin, "base.csv", len(CSV))  # type: ignore[arg-type]
+    with session_of(t.schema) as db:
+        session = jobs.start_upload(db, admin, "base.csv", len(CSV))
     # A grant minted for an agent (who may not import) is refused by the service on use.
     agent = t.actor("agent")
     token = upload_grants.issue(agent, None, session.upload_id)

@@ -23,10 +23,18 @@ def live_url(database_url: str) -> Iterator[str]:
     from app.api import api
 
     port = _free_port()
-    config = uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    # As in production (granian): uvicorn's own X-Forwarded-For handling, which trusts 127.0.0.1 by
-    # default, stays off, so the app's TRUSTED_PROXIES alone decides which hops to believe.
-    config.proxy_headers = False
+    # As served in production (app/serve.py, README): no `server` header, and uvicorn's own
+    # X-Forwarded-For handling (which trusts 127.0.0.1 by default) off, so the app's TRUSTED_PROXIES
+    # alone decides which hops to believe.
+    config = uvicorn.Config(
+        api,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        server_header=False,
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
