@@ -3,10 +3,11 @@
     taskiq scheduler tasks.scheduler:scheduler
     taskiq worker tasks.broker:broker tasks.crm tasks.imports tasks.notifications
 
-Scheduled today: `notifications.sweep_reminders` and `crm.sync_pending_search` (index updates that
-failed while Meilisearch was down) every minute, `imports.purge_stale_uploads` hourly. Embedded mode
-(no REDIS_URL) has no scheduler process; the app runs the sweep and the purge itself
-(tasks.notifications.reminder_loop, tasks.imports.purge_loop).
+Scheduled today: `notifications.sweep_reminders`, `crm.sync_pending_search` (index updates that
+failed while Meilisearch was down) and `imports.recover_dead_imports` (imports whose worker died are
+resumed; every worker also does it at start) every minute, `imports.purge_stale_uploads` hourly.
+Embedded mode (no REDIS_URL) has no scheduler process; the app runs the sweep, the purge and the
+recovery itself (tasks.notifications.reminder_loop, tasks.imports.purge_loop, recover_loop).
 """
 
 from taskiq import TaskiqScheduler
