@@ -46,6 +46,7 @@ from app.importing.recovery import Heartbeat
 from app.importing.report import Counters
 from app.search import sync as search_sync
 from app.search.postgres import name_words_sql
+from app.settings import get_settings
 from app.storage import Storage, get_storage
 from tenants.database import engine
 from tenants.naming import is_tenant_schema
@@ -1451,7 +1452,7 @@ class Writers:
 # end (every contact written references a customer this import just wrote). The dropped definitions
 # are committed in the job's checkpoint before anything is dropped: a crashed run is finished (and the
 # indexes rebuilt) by the resume, and any other ending rebuilds them on the spot.
-BULK_MIN_BYTES = 32 * 1024 * 1024
+BULK_MIN_BYTES: int | None = None  # None: settings.import_bulk_min_bytes (32 MiB)
 _BULK_TABLES = ("customers", "contacts", "customer_tags")
 # Foreign keys checked row by row on the write path: contacts -> customers, customer_tags -> customers
 # and -> tags (every imported tag row key-share-locks one of a handful of tags rows from two writer
@@ -1510,7 +1511,7 @@ def _enter_bulk_mode(
     policy: str,
     null_columns: Collection[str] = (),
 ) -> list[list[str]]:
-    if size < BULK_MIN_BYTES:
+    if size < (BULK_MIN_BYTES if BULK_MIN_BYTES is not None else get_settings().import_bulk_min_bytes):
         return []
     try:
         db.run("SET LOCAL lock_timeout = '3s'")
