@@ -174,9 +174,16 @@ def reference(database_url: str, crash_env: dict[str, str], big_file: Path) -> O
     import_id = json.loads(out.strip().splitlines()[-1])["id"]
     report = _report(database_url, schema, import_id)
     assert report["created"] > 150_000
-    print(
-        f"\nuninterrupted import: {seconds:.1f}s (report {report['read']} read, {report['created']} created)"
-    )
+    with _conn(database_url) as conn:
+        row = conn.execute(
+            f'SELECT report FROM "{schema}".import_jobs WHERE id = %s', (import_id,)
+        ).fetchone()
+    # Compared with the import's own time (the resumes run in this process, with no interpreter start-up
+    # nor file inspection either), not with the command's.
+    assert row is not None
+    duration = float(row[0]["duration_s"])
+    print(f"\nuninterrupted import: {duration:.1f}s in the pipeline, {seconds:.1f}s for the command")
+    seconds = duration
     return Outcome(
         schema, import_id, seconds, report, _data(database_url, schema), _keys(database_url, schema)
     )
@@ -225,10 +232,6 @@ def _resume(url: str, schema: str, import_id: int) -> float:
     return time.monotonic() - started
 
 
-def _early(conn: psycopg.Connection[Any], job: Any) -> bool:
-    return 10_000 <= job[2] < ROWS // 4
-
-
 def _late(conn: psycopg.Connection[Any], job: Any) -> bool:
     return job[2] >= ROWS * 8 // 10
 
@@ -241,7 +244,8 @@ def _validation(schema: str) -> Callable[[psycopg.Connection[Any], Any], bool]:
     return lambda conn, job: _activity(conn, schema, "%VALIDATE CONSTRAINT%")
 
 
-CASES = {"early batch": _early, "late batch": _late, "index rebuild": _rebuild, "fk validation": _validation}
+# An early batch: the worker test below (the same resume, through a real worker's start-up).
+CASES = {"late batch": _late, "index rebuild": _rebuild, "fk validation": _validation}
 
 
 @pytest.mark.parametrize("point", list(CASES))
@@ -269,8 +273,8 @@ def test_cli_import_killed_and_resumed(
 def test_killed_taskiq_worker_loses_nothing(
     database_url: str, redis_url: str, crash_env: dict[str, str], big_file: Path, reference: Outcome
 ) -> None:
-    """The worker popped the task and died with it (SIGKILL); the next worker to start finds the dead
-    import and resumes it; the CLI that queued it sees it finish."""
+    """The worker popped the task and died with it (SIGKILL) right after the first batch committed; the
+    next worker to start finds the dead import and resumes it; the CLI that queued it sees it finish."""
     client = redis.Redis.from_url(redis_url)
     client.delete(QUEUE_NAME)
     env = {**crash_env, "REDIS_URL": redis_url}
@@ -304,11 +308,12 @@ def test_killed_taskiq_worker_loses_nothing(
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 job = _job(database_url, schema)
-                if job is not None and job[2] >= ROWS // 3:
+                if job is not None and job[2] > 0:
+                    assert job[2] < ROWS // 4  # an early batch
                     break
                 time.sleep(0.01)
             else:
-                raise AssertionError("the worker never got a third of the way")
+                raise AssertionError("the worker never committed a batch")
         os.killpg(first.pid, signal.SIGKILL)  # the worker's whole process group: no clean-up
         first.wait(timeout=30)
         killed_at = time.monotonic()
