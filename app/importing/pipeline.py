@@ -1931,6 +1931,32 @@ def _take_tenant_slot(db: Db, schema: str, import_id: int) -> bool:
         time.sleep(SLOT_POLL_S)
 
 
+def _restore_for_dead_imports(db: Db, schema: str, import_id: int) -> None:
+    """Gives the tenant back the keys and indexes a dead bulk import of it still has down, before this
+    import runs: it would otherwise look its keys up without them (a scan per batch). The dead import,
+    resumed later, goes on in normal mode (its checkpoint no longer lists anything dropped)."""
+    others = db.all(
+        f"SELECT id FROM {db.s}.import_jobs WHERE id <> %s AND checkpoint ? 'dropped_indexes' ORDER BY id",
+        (import_id,),
+    )
+    db.conn.commit()
+    for (other,) in others:
+        if not db.one("SELECT pg_try_advisory_lock(hashtext(%s), %s)", (schema, other))[0]:
+            db.conn.commit()
+            continue  # alive (waiting for this tenant's slot): it restores them itself
+        try:
+            row = db.one(f"SELECT checkpoint FROM {db.s}.import_jobs WHERE id = %s", (other,))
+            db.conn.commit()
+            log.warning(
+                "import %s in %s: restoring the keys dead import %s left down", import_id, schema, other
+            )
+            _restore_indexes(db, other, _saved_definitions(row[0] if row else None))
+        finally:
+            db.conn.rollback()
+            db.run("SELECT pg_advisory_unlock(hashtext(%s), %s)", (schema, other))
+            db.conn.commit()
+
+
 def _saved_definitions(checkpoint: Any) -> list[list[str]]:
     """What bulk mode dropped, as saved in the checkpoint (well-formed entries only)."""
     saved = checkpoint.get("dropped_indexes") if isinstance(checkpoint, dict) else None
@@ -2016,6 +2042,7 @@ def _run_locked(
     db.conn.commit()
     started = time.monotonic()
     try:
+        _restore_for_dead_imports(db, schema, import_id)
         plan, job = _load_plan(db, schema, import_id)
         checkpoint = _check_checkpoint(job["checkpoint"])
         elapsed_before = float(checkpoint.get("elapsed", 0.0))

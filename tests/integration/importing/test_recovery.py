@@ -261,3 +261,32 @@ def test_impossible_resume_restores_the_keys_and_fails(tenant, storage, monkeypa
             params={"v": PHONE_1},
         ).all()
     assert owners == [(cid,)]  # reconciled: the other customer keeps it, the import's copy went
+
+
+def test_next_import_restores_the_keys_a_dead_one_left_down(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Another import of the tenant, started before the dead one was resumed, gets the keys back first
+    (it would look its keys up without them); the dead one then resumes in normal mode."""
+    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
+    before = index_defs(tenant.schema)
+    dead = queue_import(tenant, storage, _file(storage, 400))
+    real = _kill_at(monkeypatch, "write_batch", 3)
+    with pytest.raises(WorkerKilled):
+        pipeline.run(tenant.schema, dead, storage=storage)
+    monkeypatch.setattr(pipeline, "write_batch", real)
+    assert index_defs(tenant.schema) != before
+    seen: list[list[str]] = []
+    real_lookup = pipeline._lookup_existing
+
+    def spy(db, keys, import_id):  # type: ignore[no-untyped-def]
+        seen.append(index_defs(tenant.schema))
+        return real_lookup(db, keys, import_id)
+
+    monkeypatch.setattr(pipeline, "_lookup_existing", spy)
+    second = queue_import(tenant, storage, _file(storage, 30, "second.csv"), source="outra")
+    assert pipeline.run(tenant.schema, second, storage=storage)["unchanged"] == 30
+    assert seen and all(defs == before for defs in seen)
+    assert "dropped_indexes" not in _job(tenant.schema, dead).checkpoint
+    report = pipeline.run(tenant.schema, dead, storage=storage)
+    assert (report["read"], report["created"], report["duplicates"]) == (400, 400, 0)
+    assert index_defs(tenant.schema) == before
