@@ -19,3 +19,5 @@ def test_scheduled_tasks() -> None:
     assert crons["imports.purge_stale_uploads"] == "17 * * * *"
     assert crons["notifications.sweep_reminders"] == "* * * * *"
     assert crons["crm.sync_pending_search"] == "* * * * *"
+    # Imports whose worker died are resumed (app/importing/recovery.py).
+    assert crons["imports.recover_dead_imports"] == "* * * * *"
