@@ -290,3 +290,33 @@ def test_next_import_restores_the_keys_a_dead_one_left_down(tenant, storage, mon
     report = pipeline.run(tenant.schema, dead, storage=storage)
     assert (report["read"], report["created"], report["duplicates"]) == (400, 400, 0)
     assert index_defs(tenant.schema) == before
+
+
+def test_embedded_app_resumes_dead_imports_at_start(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No worker, no scheduler: the app's own loop (tasks.imports.recover_loop) takes over, at its start,
+    the imports that died with the previous process, queued ones included, and runs them in-process."""
+    import asyncio
+
+    from tasks.imports import recover_loop
+
+    monkeypatch.setattr(pipeline, "get_storage", lambda: storage)
+    running = queue_import(tenant, storage, _file(storage, 20))
+    _set(tenant.schema, running, "state = 'running'")
+    queued = queue_import(tenant, storage, _file(storage, 10, "other.csv"), source="outra")
+
+    async def start_app() -> None:
+        loop = asyncio.create_task(recover_loop(interval=3600))
+        for _ in range(300):
+            await asyncio.sleep(0.1)
+            if {_job(tenant.schema, i).state for i in (running, queued)} == {"done"}:
+                break
+        loop.cancel()
+
+    asyncio.run(start_app())
+    assert _job(tenant.schema, running).state == "done"
+    assert _job(tenant.schema, queued).state == "done"
+    # Both ran (one after the other, in either order: the tenant's import slot): every row read.
+    assert (_job(tenant.schema, running).report["read"], _job(tenant.schema, queued).report["read"]) == (
+        20,
+        10,
+    )
