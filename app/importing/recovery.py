@@ -88,6 +88,7 @@ def _terminate_holder(conn: psycopg.Connection[Any], schema: str, import_id: int
         SELECT pg_terminate_backend(l.pid) FROM pg_locks l
         WHERE l.locktype = 'advisory' AND l.granted AND l.classid = hashtext(%s)::oid
           AND l.objid = %s::oid AND l.objsubid = 2
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         """,
         (schema, import_id),
     ).fetchall()
