@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
 
+    # A tenant's first import of at least this many bytes loads in bulk mode (keys and indexes rebuilt
+    # at the end, app/importing/pipeline.py).
+    import_bulk_min_bytes: int = 32 * 1024 * 1024
+
     app_port: int = Field(default=3000)
     # The address people open (https://crm.example.com.br): links in e-mails, HSTS when https.
     public_url: str | None = None

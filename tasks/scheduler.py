@@ -3,11 +3,13 @@
     taskiq scheduler tasks.scheduler:scheduler
     taskiq worker tasks.broker:broker tasks.crm tasks.imports tasks.notifications tasks.platform
 
-Scheduled today: `notifications.sweep_reminders` and `crm.sync_pending_search` (index updates that
-failed while Meilisearch was down) every minute, `imports.purge_stale_uploads` hourly,
+Scheduled today: `notifications.sweep_reminders`, `crm.sync_pending_search` (index updates that
+failed while Meilisearch was down) and `imports.recover_dead_imports` (imports whose worker died are
+resumed; every worker also does it at start) every minute, `imports.purge_stale_uploads` hourly,
 `platform.purge_unconfirmed` (sign-ups never confirmed) daily. Embedded mode (no REDIS_URL) has no
-scheduler process; the app runs the sweep and the purges itself (tasks.notifications.reminder_loop,
-tasks.imports.purge_loop, tasks.platform.purge_unconfirmed_loop).
+scheduler process; the app runs the sweep, the purges and the recovery itself
+(tasks.notifications.reminder_loop, tasks.imports.purge_loop, tasks.platform.purge_unconfirmed_loop,
+recover_loop).
 """
 
 from taskiq import TaskiqScheduler

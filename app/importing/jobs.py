@@ -24,6 +24,7 @@ from app.errors import Conflict, Invalid, NotFound, TooLarge
 from app.importing import readers
 from app.importing.mapping import FIELD_LABELS, suggest_mapping, validate_mapping
 from app.importing.pipeline import POLICIES
+from app.importing.recovery import RECOVERING_LABEL
 from app.importing.report import message_for
 from app.security.spreadsheet import csv_writer
 from app.settings import get_settings
@@ -329,10 +330,15 @@ def _job(db: Session, actor: Actor, import_id: int) -> ImportJob:
 def status_of(job: ImportJob) -> dict[str, Any]:
     report = dict(job.report or {})
     done = job.state == "done"
+    # Taken over after its worker died (recovery.py): the page and the API say so until it ends.
+    recovering = bool(job.recoveries) and job.state in ("queued", "running")
     progress = 1.0 if done else (job.bytes_read / job.file_size if job.file_size else 0.0)
     return {
         "id": job.id,
         "state": job.state,
+        "recovering": recovering,
+        "state_label": RECOVERING_LABEL if recovering else None,
+        "recoveries": job.recoveries,
         "source": job.source,
         "filename": job.filename,
         "file_size": job.file_size,

@@ -42,9 +42,11 @@ from app.importing.documents import normalise_documents
 from app.importing.emails import normalise_emails
 from app.importing.mapping import fold
 from app.importing.phones import normalise_phones
+from app.importing.recovery import Heartbeat
 from app.importing.report import Counters
 from app.search import sync as search_sync
 from app.search.postgres import name_words_sql
+from app.settings import get_settings
 from app.storage import Storage, get_storage
 from tenants.database import engine
 from tenants.naming import is_tenant_schema
@@ -542,6 +544,10 @@ def _connection() -> Iterator[psycopg.Connection[Any]]:
         conn = raw.driver_connection
         assert isinstance(conn, psycopg.Connection)
         conn.rollback()
+        # A killed import's statements in flight (an index build, a validation) would otherwise run to
+        # their end before their backend notices the client is gone, holding the locks its resume needs.
+        conn.execute("SET client_connection_check_interval = '1s'")
+        conn.commit()
         yield conn
     finally:
         raw.close()
@@ -649,6 +655,9 @@ class Context:
     lookup_source: bool  # earlier imports of this source exist
     source_map: pl.DataFrame | None = None  # load_source_map(): n_document, cid, hash
     contacts_unindexed: bool = False  # bulk mode dropped uq_contacts_kind_value (rebuilt at the end)
+    # A resume's replay in bulk mode: every contact (key, cid), read once, answers the replayed batches'
+    # lookups instead of the dropped dedupe key (each probe would scan contacts).
+    replay_contacts: pl.DataFrame | None = None
     tags: dict[str, int] = field(default_factory=dict)  # tag name -> id
 
 
@@ -776,6 +785,10 @@ def look_up(
         looked.by_source = matched.select("n_document", "cid").unique("n_document")
         looked.settled = matched.filter(pl.col("hash") == pl.col("row_hash")).get_column("_line")
         probe = keys.filter(~pl.col("row").is_in(looked.settled.implode()))
+
+    if dry and ctx.replay_contacts is not None:
+        looked.existing = probe.select("key").unique().join(ctx.replay_contacts, on="key")
+        return looked
 
     def email_lookups(on: Db) -> pl.DataFrame | None:
         emails = None
@@ -1439,7 +1452,7 @@ class Writers:
 # end (every contact written references a customer this import just wrote). The dropped definitions
 # are committed in the job's checkpoint before anything is dropped: a crashed run is finished (and the
 # indexes rebuilt) by the resume, and any other ending rebuilds them on the spot.
-BULK_MIN_BYTES = 32 * 1024 * 1024
+BULK_MIN_BYTES: int | None = None  # None: settings.import_bulk_min_bytes (32 MiB)
 _BULK_TABLES = ("customers", "contacts", "customer_tags")
 # Foreign keys checked row by row on the write path: contacts -> customers, customer_tags -> customers
 # and -> tags (every imported tag row key-share-locks one of a handful of tags rows from two writer
@@ -1498,7 +1511,7 @@ def _enter_bulk_mode(
     policy: str,
     null_columns: Collection[str] = (),
 ) -> list[list[str]]:
-    if size < BULK_MIN_BYTES:
+    if size < (BULK_MIN_BYTES if BULK_MIN_BYTES is not None else get_settings().import_bulk_min_bytes):
         return []
     try:
         db.run("SET LOCAL lock_timeout = '3s'")
@@ -1858,18 +1871,8 @@ def run(
             log.info("import %s in %s is already running elsewhere", import_id, schema)
             return {}
         try:
-            if _take_tenant_slot(db, schema, import_id):
-                try:
-                    report = _run_locked(db, schema, import_id, storage, on_progress)
-                finally:
-                    conn.rollback()
-                    # The key map's temporary table (if it spilled) would outlive the import on this
-                    # pooled connection, with the tenant's keys in it.
-                    db.run(f"DROP TABLE IF EXISTS {_SPILL_TABLE}")
-                    db.run("SELECT pg_advisory_unlock(hashtext(%s), %s)", (schema, _TENANT_SLOT))
-                    conn.commit()
-            else:
-                report = _stop(db, import_id, "cancelled", None)
+            with Heartbeat(schema, import_id):
+                report = _run_with_slot(db, schema, import_id, storage, on_progress)
         finally:
             conn.rollback()
             db.run("SELECT pg_advisory_unlock(hashtext(%s), %s)", (schema, import_id))
@@ -1878,6 +1881,27 @@ def run(
     if (report.get("created") or report.get("updated")) and search_sync.external_index_enabled():
         search_sync.dispatch(schema, None)
     return report
+
+
+def _run_with_slot(
+    db: Db,
+    schema: str,
+    import_id: int,
+    storage: Storage,
+    on_progress: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    """The import under the tenant's import slot (one import per tenant at a time)."""
+    if not _take_tenant_slot(db, schema, import_id):
+        return _stop(db, import_id, "cancelled", None)
+    try:
+        return _run_locked(db, schema, import_id, storage, on_progress)
+    finally:
+        db.conn.rollback()
+        # The key map's temporary table (if it spilled) would outlive the import on this pooled
+        # connection, with the tenant's keys in it.
+        db.run(f"DROP TABLE IF EXISTS {_SPILL_TABLE}")
+        db.run("SELECT pg_advisory_unlock(hashtext(%s), %s)", (schema, _TENANT_SLOT))
+        db.conn.commit()
 
 
 # Imports of one tenant run one at a time. Two at once would each miss the other's uncommitted keys
@@ -1907,6 +1931,93 @@ def _take_tenant_slot(db: Db, schema: str, import_id: int) -> bool:
         time.sleep(SLOT_POLL_S)
 
 
+def _restore_for_dead_imports(db: Db, schema: str, import_id: int) -> None:
+    """Gives the tenant back the keys and indexes a dead bulk import of it still has down, before this
+    import runs: it would otherwise look its keys up without them (a scan per batch). The dead import,
+    resumed later, goes on in normal mode (its checkpoint no longer lists anything dropped)."""
+    others = db.all(
+        f"SELECT id FROM {db.s}.import_jobs WHERE id <> %s AND checkpoint ? 'dropped_indexes' ORDER BY id",
+        (import_id,),
+    )
+    db.conn.commit()
+    for (other,) in others:
+        if not db.one("SELECT pg_try_advisory_lock(hashtext(%s), %s)", (schema, other))[0]:
+            db.conn.commit()
+            continue  # alive (waiting for this tenant's slot): it restores them itself
+        try:
+            row = db.one(f"SELECT checkpoint FROM {db.s}.import_jobs WHERE id = %s", (other,))
+            db.conn.commit()
+            log.warning(
+                "import %s in %s: restoring the keys dead import %s left down", import_id, schema, other
+            )
+            _restore_indexes(db, other, _saved_definitions(row[0] if row else None))
+        finally:
+            db.conn.rollback()
+            db.run("SELECT pg_advisory_unlock(hashtext(%s), %s)", (schema, other))
+            db.conn.commit()
+
+
+def _saved_definitions(checkpoint: Any) -> list[list[str]]:
+    """What bulk mode dropped, as saved in the checkpoint (well-formed entries only)."""
+    saved = checkpoint.get("dropped_indexes") if isinstance(checkpoint, dict) else None
+    if not isinstance(saved, list):
+        return []
+    defs = [
+        [item[0], item[1]]
+        for item in saved
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+    ]
+    if len(defs) != len(saved):
+        log.error(
+            "import checkpoint: %d of %d dropped definitions unreadable", len(saved) - len(defs), len(saved)
+        )
+    return defs
+
+
+_CORRUPT_CHECKPOINT = "O ponto de retomada da importação está corrompido."
+
+
+def _check_checkpoint(checkpoint: Any) -> dict[str, Any]:
+    """The checkpoint a resume starts from, or DomainError (pt-BR) when it cannot be trusted."""
+    if not isinstance(checkpoint, dict):
+        raise DomainError(_CORRUPT_CHECKPOINT)
+    for key in ("resume", "next_line"):
+        value = checkpoint.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise DomainError(_CORRUPT_CHECKPOINT)
+    if not isinstance(checkpoint.get("elapsed", 0.0), int | float):
+        raise DomainError(_CORRUPT_CHECKPOINT)
+    if checkpoint.get("phase") not in (None, "rebuild"):
+        raise DomainError(_CORRUPT_CHECKPOINT)
+    try:
+        Counters.from_dict(checkpoint.get("counters", {}))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise DomainError(_CORRUPT_CHECKPOINT) from exc
+    return checkpoint
+
+
+def _contacts_snapshot(db: Db) -> pl.DataFrame:
+    """Every contact as (key, cid), read by one COPY: the replay's lookups while the dedupe key is down."""
+    query = psql.SQL(
+        "COPY (SELECT kind, value, customer_id FROM {}.contacts) TO STDOUT WITH (FORMAT csv)"
+    ).format(psql.Identifier(db.s.strip('"')))
+    buf = io.BytesIO()
+    with db.conn.cursor() as cur, cur.copy(query) as cp:
+        for chunk in cp:
+            buf.write(chunk)
+    empty = pl.DataFrame(schema={"key": pl.String, "cid": pl.Int64})
+    if buf.tell() == 0:
+        return empty
+    buf.seek(0)
+    frame = pl.read_csv(
+        buf,
+        has_header=False,
+        new_columns=["kind", "value", "cid"],
+        schema={"kind": pl.String, "value": pl.String, "cid": pl.Int64},
+    )
+    return frame.select(key=pl.col("kind").str.slice(0, 1) + pl.col("value"), cid="cid")
+
+
 def _run_locked(
     db: Db,
     schema: str,
@@ -1914,11 +2025,14 @@ def _run_locked(
     storage: Storage,
     on_progress: Callable[[dict[str, Any]], None] | None,
 ) -> dict[str, Any]:
-    plan, job = _load_plan(db, schema, import_id)
-    checkpoint = job["checkpoint"]
-    if job["state"] in ("done", "failed", "cancelled"):
+    row = db.one(f"SELECT state, checkpoint FROM {db.s}.import_jobs WHERE id = %s", (import_id,))
+    if row is None:
+        raise LookupError(f"import {import_id} not found in {schema}")
+    # Read before anything else can fail: whatever happens next, what bulk mode dropped comes back.
+    dropped: list[list[str]] = _saved_definitions(row[1])
+    if row[0] in ("done", "failed", "cancelled"):
         db.conn.rollback()
-        _restore_indexes(db, import_id, checkpoint.get("dropped_indexes") or [])
+        _restore_indexes(db, import_id, dropped)
         return dict(db.one(f"SELECT report FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[0] or {})
     db.run(
         f"UPDATE {db.s}.import_jobs SET state = 'running', started_at = COALESCE(started_at, now()), "
@@ -1927,14 +2041,32 @@ def _run_locked(
     )
     db.conn.commit()
     started = time.monotonic()
-    elapsed_before = float(checkpoint.get("elapsed", 0.0))
-    dropped: list[list[str]] = checkpoint.get("dropped_indexes") or []
     try:
-        if checkpoint.get("resume") is None and not dropped:
+        _restore_for_dead_imports(db, schema, import_id)
+        plan, job = _load_plan(db, schema, import_id)
+        checkpoint = _check_checkpoint(job["checkpoint"])
+        elapsed_before = float(checkpoint.get("elapsed", 0.0))
+        resume = checkpoint.get("resume")
+        rebuilding = checkpoint.get("phase") == "rebuild"  # every batch committed before the crash
+        if resume is None and not rebuilding and not dropped:
             dropped = _enter_bulk_mode(
                 db, schema, import_id, int(job["file_size"] or 0), plan.policy, _null_columns(plan)
             )
         _setup_temp(db)
+        lookup_db = bool(
+            db.one(
+                f"SELECT EXISTS (SELECT 1 FROM {db.s}.contacts WHERE import_id IS DISTINCT FROM %s)",
+                (import_id,),
+            )[0]
+        )
+        db.conn.commit()
+        if dropped and not rebuilding and lookup_db:
+            # Someone wrote contacts while the keys were down: the remaining batches must look keys up in
+            # the database, which without the dedupe key is a scan per batch. Keys and indexes come back
+            # first (duplicates reconciled), and the import goes on in normal mode.
+            log.warning("import %s in %s: resuming in normal mode, keys restored first", import_id, schema)
+            _restore_indexes(db, import_id, dropped)
+            dropped = []
         ctx = Context(
             db=db,
             plan=plan,
@@ -1943,12 +2075,7 @@ def _run_locked(
             ),
             owners=_owners(db, schema) if plan.columns("owner") else {},
             wallets={},
-            lookup_db=bool(
-                db.one(
-                    f"SELECT EXISTS (SELECT 1 FROM {db.s}.contacts WHERE import_id IS DISTINCT FROM %s)",
-                    (import_id,),
-                )[0]
-            ),
+            lookup_db=lookup_db,
             contacts_unindexed=any(name == _CONTACTS_UNIQUE for name, _ in dropped),
             lookup_source=bool(
                 db.one(
@@ -1958,39 +2085,8 @@ def _run_locked(
                 )[0]
             ),
         )
-        if ctx.lookup_source and plan.columns("document"):
-            ctx.source_map = load_source_map(db, plan.source, import_id)
-        db.conn.commit()
-        with storage.open_local(job["storage_key"]) as path:
-            info = readers.info_from_options(path, job["options"])
-            resume = checkpoint.get("resume")
-            if resume is not None:
-                _replay(ctx, path, info, int(resume))
-            batches = readers.iter_batches(path, info, resume, checkpoint.get("next_line"))
-            timing = (started, elapsed_before, info.size)
-            with (
-                Writers(ctx, schema, WRITERS, timing, on_progress) as writers,
-                _ahead(ctx, schema, batches) as looked_batches,
-            ):
-                for index, (batch, looked) in enumerate(looked_batches):
-                    writers.raise_if_failed()
-                    if db.one(f"SELECT cancel_requested FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[
-                        0
-                    ]:
-                        writers.drain()
-                        raise Cancelled()
-                    prep = prepare_batch(
-                        ctx, batch.frame, batch.errors, dry=False, index=index, looked=looked
-                    )
-                    db.conn.commit()  # lookups and id allocation only: keep no transaction open
-                    prep.resume, prep.next_line, prep.bytes_read = (
-                        batch.resume,
-                        batch.next_line,
-                        batch.bytes_read,
-                    )
-                    writers.submit(prep)
-                writers.drain()
-            _finish_missing(ctx)
+        if not rebuilding:
+            _read_and_write(ctx, schema, storage, job, checkpoint, (started, elapsed_before), on_progress)
         maintained = bool(dropped)
         _restore_indexes(db, import_id, dropped, maintain=True)
         dropped = []
@@ -2017,6 +2113,8 @@ def _run_locked(
         _restore_indexes(db, import_id, dropped)
         return _stop(db, import_id, "cancelled", None)
     except DomainError as exc:
+        # Nothing to resume from (file gone, checkpoint corrupt): the tenant gets its keys back now, the
+        # duplicates written meanwhile reconciled, and the job fails with the reason.
         db.conn.rollback()
         _restore_indexes(db, import_id, dropped)
         return _stop(db, import_id, "failed", exc.message)
@@ -2032,6 +2130,68 @@ def _run_locked(
             db, import_id, "failed", "Falha inesperada na importação; as partes já gravadas foram mantidas."
         )
         raise
+
+
+def _read_and_write(
+    ctx: Context,
+    schema: str,
+    storage: Storage,
+    job: dict[str, Any],
+    checkpoint: dict[str, Any],
+    timing: tuple[float, float],
+    on_progress: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    """Reads the file from the checkpoint on, writes every batch, then records the rebuild phase."""
+    db, plan, import_id = ctx.db, ctx.plan, ctx.plan.import_id
+    if ctx.lookup_source and plan.columns("document"):
+        ctx.source_map = load_source_map(db, plan.source, import_id)
+    db.conn.commit()
+    started, elapsed_before = timing
+    with storage.open_local(job["storage_key"]) as path:
+        info = readers.info_from_options(path, job["options"])
+        resume = checkpoint.get("resume")
+        if resume is not None:
+            if ctx.contacts_unindexed:
+                ctx.replay_contacts = _contacts_snapshot(db)
+                db.conn.commit()
+            _replay(ctx, path, info, int(resume))
+            ctx.replay_contacts = None
+        batches = readers.iter_batches(path, info, resume, checkpoint.get("next_line"))
+        with (
+            Writers(ctx, schema, WRITERS, (started, elapsed_before, info.size), on_progress) as writers,
+            _ahead(ctx, schema, batches) as looked_batches,
+        ):
+            for index, (batch, looked) in enumerate(looked_batches):
+                writers.raise_if_failed()
+                if db.one(f"SELECT cancel_requested FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[0]:
+                    writers.drain()
+                    raise Cancelled()
+                prep = prepare_batch(ctx, batch.frame, batch.errors, dry=False, index=index, looked=looked)
+                db.conn.commit()  # lookups and id allocation only: keep no transaction open
+                prep.resume, prep.next_line, prep.bytes_read = (
+                    batch.resume,
+                    batch.next_line,
+                    batch.bytes_read,
+                )
+                writers.submit(prep)
+            writers.drain()
+        _finish_missing(ctx)
+    # Every row is written: a crash from here on (index rebuild, key validation, VACUUM/ANALYZE) resumes
+    # straight at the rebuild, without reading the file again.
+    db.run(
+        f"UPDATE {db.s}.import_jobs SET checkpoint = checkpoint || %s::jsonb WHERE id = %s",
+        (
+            json.dumps(
+                {
+                    "phase": "rebuild",
+                    "counters": ctx.state.counters.to_dict(),
+                    "elapsed": elapsed_before + time.monotonic() - started,
+                }
+            ),
+            import_id,
+        ),
+    )
+    db.conn.commit()
 
 
 @contextmanager

@@ -99,6 +99,8 @@ class Counters:
         c.warnings = Counter(data.get("warnings", {}))
         c.changed_fields = Counter(data.get("changed_fields", {}))
         c.samples = {k: list(v) for k, v in data.get("samples", {}).items()}
+        # A resume after the last batch (the rebuild phase) starts from these counters, missing included.
+        c.missing_sample = list(data.get("missing_sample", []))
         return c
 
 

@@ -94,7 +94,8 @@ def _row(status: dict[str, Any]) -> dict[str, str]:
         "id": str(status["id"]),
         "source": status["source"],
         "filename": status["filename"],
-        "state": STATE_LABELS.get(status["state"], status["state"]),
+        # A dead import taken over by the recovery says so until it ends (app/importing/recovery.py).
+        "state": status.get("state_label") or STATE_LABELS.get(status["state"], status["state"]),
         "raw_state": status["state"],
         "progress": f"{100 * (status.get('progress') or 0):.0f}%",
         "read": str(status.get("read") or status.get("rows_read") or 0),

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -32,6 +32,10 @@ class ImportJob(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=2000)
     created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
     cancel_requested: bool = False
+    # Liveness (app/importing/recovery.py): refreshed by the running import; stale or with its advisory
+    # lock free, an active job is dead and is resumed by whoever notices. `recoveries` counts take-overs.
+    heartbeat_at: datetime | None = timestamp()
+    recoveries: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     started_at: datetime | None = timestamp()
     finished_at: datetime | None = timestamp()
     created_at: datetime = created_at()

@@ -20,3 +20,5 @@ def test_scheduled_tasks() -> None:
     assert crons["notifications.sweep_reminders"] == "* * * * *"
     assert crons["crm.sync_pending_search"] == "* * * * *"
     assert crons["platform.purge_unconfirmed"] == "41 3 * * *"
+    # Imports whose worker died are resumed (app/importing/recovery.py).
+    assert crons["imports.recover_dead_imports"] == "* * * * *"
