@@ -193,9 +193,10 @@ def _looks_binary(text: str) -> bool:
     if control > max(8, len(sample) // 50):
         return True
     # Bytes with no control characters can still be garbage (e.g. a run of one high byte decodes as
-    # "¥¥¥…" in cp1252); a real export, even a Portuguese one, is mostly ASCII letters and digits.
-    alnum = sum(1 for c in sample if c.isascii() and c.isalnum())
-    return len(sample) >= 64 and alnum * 10 < len(sample)
+    # "¥¥¥…" in cp1252); a real export, even a Portuguese one, is mostly ASCII text. Punctuation counts
+    # as text: a sheet of empty cells is mostly delimiters and quotes.
+    text_like = sum(1 for c in sample if c.isascii() and (c.isprintable() or c in "\t\r\n"))
+    return len(sample) >= 64 and text_like * 10 < len(sample)
 
 
 def detect_delimiter(lines: list[str]) -> str:
