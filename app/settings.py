@@ -26,6 +26,9 @@ class Settings(BaseSettings):
 
     access_token_minutes: int = 15
     refresh_token_days: int = 30
+    # A web UI session ends after this long without an event that reaches the server (absolute
+    # lifetime: REFRESH_TOKEN_DAYS from the login, as for API refresh families).
+    session_idle_minutes: int = 60
     jwt_issuer: str = "crm"
 
     # Brute-force protection: failures allowed in the window, per account and per IP.
@@ -64,7 +67,18 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
 
     app_port: int = Field(default=3000)
+    # The browser-facing address: the websocket's Origin must match it, and https here makes the
+    # session cookie Secure. Empty means http://localhost:APP_PORT (as rxconfig.py).
+    public_url: str | None = None
     log_level: str = "INFO"
+
+    @property
+    def public_origin(self) -> str:
+        """scheme://host[:port] of PUBLIC_URL, as browsers send it in the Origin header."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.public_url or f"http://localhost:{self.app_port}")
+        return f"{parts.scheme}://{parts.netloc}".lower()
 
     @property
     def storage_path(self) -> Path:

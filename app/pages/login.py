@@ -2,9 +2,9 @@
 
 import reflex as rx
 
-from app.auth import sessions
+from app.auth import sessions, ui_sessions
 from app.errors import DomainError, Invalid
-from app.pages.base import SessionState, home_route
+from app.pages.base import SessionState, bind_script, home_route
 from components.forms import field, form_error, primary_button
 from components.shell import centered_card
 from tenants.database import platform_session
@@ -26,13 +26,17 @@ class LoginState(SessionState):
                 )
                 db.flush()
                 actor = sessions.actor_for_user(db, sessions.decode_user_id(pair), ip)
+                # A new UI session (new key and secret) on every login, bound to this browser below.
+                row, secret = ui_sessions.open_session(
+                    db, actor, pair.family, self.router.session.client_token
+                )
             except DomainError as exc:
                 db.commit()  # keep the failed-attempt record (brute-force throttling)
                 self.error = exc.message
                 return None
             db.commit()
-        self.start(pair, actor)
-        return rx.redirect(home_route(actor.role))
+        self.start(pair, actor, row.key)
+        return rx.call_script(bind_script(secret, home_route(actor.role)))
 
     @rx.event
     def redirect_if_logged_in(self):  # type: ignore[no-untyped-def]
