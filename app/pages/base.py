@@ -315,16 +315,17 @@ def handle_exception(exception: Exception) -> list[EventSpec]:
     return [rx.toast.error(UNEXPECTED_ERROR)]
 
 
-def bind_script(secret: str, then: str) -> str:
-    """JavaScript a login returns: trade the one-shot secret for the HttpOnly cookie, then navigate.
+def bind_script(secret: str) -> str:
+    """JavaScript a login returns: trade the one-shot secret for the HttpOnly cookie, then reload.
 
-    The navigation reconnects the websocket, whose handshake now carries the cookie.
+    The reload reconnects the websocket, whose handshake now carries the cookie; the login page's
+    on_load then sends the user home (a client-side redirect, so the URL stays /inicio).
     """
     body = json.dumps({"secret": secret})
     return (
         'fetch("/api/auth/sessao-web", {method: "POST", credentials: "same-origin", '
         f'headers: {{"Content-Type": "application/json"}}, body: {json.dumps(body)}}})'
-        f".finally(() => window.location.assign({json.dumps(then)}))"
+        ".finally(() => window.location.reload())"
     )
 
 

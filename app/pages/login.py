@@ -36,7 +36,7 @@ class LoginState(SessionState):
                 return None
             db.commit()
         self.start(pair, actor, row.key)
-        return rx.call_script(bind_script(secret, home_route(actor.role)))
+        return rx.call_script(bind_script(secret))
 
     @rx.event
     def redirect_if_logged_in(self):  # type: ignore[no-untyped-def]

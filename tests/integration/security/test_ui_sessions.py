@@ -99,9 +99,9 @@ def capture_secrets(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     secrets: list[str] = []
     original = login_page.bind_script
 
-    def spy(secret: str, then: str) -> str:
+    def spy(secret: str) -> str:
         secrets.append(secret)
-        return original(secret, then)
+        return original(secret)
 
     monkeypatch.setattr(login_page, "bind_script", spy)
     return secrets
