@@ -43,7 +43,7 @@ def _ws_opens(page, url: str) -> bool:  # type: ignore[no-untyped-def]
 def test_copied_storage_is_not_the_session_and_expired_sessions_go_to_login(  # type: ignore[no-untyped-def]
     page, browser, app_url, make_tenant
 ) -> None:
-    from models.platform import RefreshToken, UiSession
+    from models.platform import PlatformAudit, RefreshToken, UiSession
     from tenants.database import platform_session
 
     t = make_tenant()
@@ -96,6 +96,7 @@ def test_copied_storage_is_not_the_session_and_expired_sessions_go_to_login(  # 
     # Past the absolute lifetime (the login's refresh family is older than REFRESH_TOKEN_DAYS).
     login(page, t.slug, t.admin_email, t.password)
     page.wait_for_url("**/inicio")
+    expect(page.locator("#sidebar")).to_contain_text(f"Org {t.slug}")
     with platform_session() as db:
         family = db.exec(
             select(UiSession.family)
@@ -109,5 +110,38 @@ def test_copied_storage_is_not_the_session_and_expired_sessions_go_to_login(  # 
         )
         db.commit()
     page.goto("/admin/usuarios")
-    expect(page.get_by_text("Sessão encerrada. Entre novamente.")).to_be_visible()
     page.wait_for_selector("#login-submit")
+    with platform_session() as db:
+        # The page that noticed may be /admin/usuarios or a load still running on /inicio; either way
+        # the session was ended because its family is past its lifetime, and the browser is at the login.
+        ends = db.exec(
+            select(PlatformAudit.after).where(
+                PlatformAudit.action == "auth.ui_session_end",
+                PlatformAudit.entity_id == str(t.actor().user_id),
+            )
+        ).all()
+    assert {"reason": "invalid"} in ends
+
+
+def test_websocket_refuses_other_origins(page, app_url) -> None:  # type: ignore[no-untyped-def]
+    port = urlsplit(app_url).port
+    socket = f"ws://127.0.0.1:{port}/_event/?EIO=4&transport=websocket&token=e2e-origin-check"
+    page.goto("/")
+    assert _ws_opens(page, socket)  # from the public origin
+    page.goto(f"http://localhost:{port}/")  # same app, another origin
+    assert not _ws_opens(page, socket)
+
+
+def test_agent_browser_never_receives_the_user_directory(page, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    t = make_tenant()
+    agent = t.actor("agent")
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    login(page, t.slug, agent.email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/admin/usuarios")
+    page.wait_for_url("**/inicio")
+    expect(page.get_by_text("Você não tem acesso a esta página.")).to_be_visible()
+    page.wait_for_timeout(1000)
+    assert frames, "no websocket traffic was observed"
+    assert not any(t.admin_email in f for f in frames)
