@@ -199,8 +199,14 @@ class SessionState(rx.State):
             return rx.redirect(home_route(actor.role))
         if permission is not None and not actor.can(permission):
             return [rx.toast.error("Você não tem acesso a esta página."), rx.redirect(home_route(actor.role))]
-        self.ready = True
-        return PAGE_LOADS.get(route) or None
+        # The content appears once the page's loads ran (they are processed in order), so nothing on
+        # it can be clicked before its loader has reset it.
+        return [*PAGE_LOADS.get(route, []), SessionState.show]
+
+    @rx.event
+    def show(self) -> None:
+        """The last of a page's load events: reveal its content."""
+        self.ready = self._user_id is not None
 
 
 class BellState(SessionState):
