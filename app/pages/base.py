@@ -112,10 +112,10 @@ class SessionState(rx.State):
     def fail(self, exc: DomainError) -> list[EventSpec]:
         """Turn a domain error into what the user sees: a toast, or back to login.
 
-        Always a list (possibly empty), so callers may add their own events after it.
+        Always a list, so callers may add their own events after it.
         """
         if self._user_id is None:
-            # Not logged in: the page's guard has already sent the browser to the login.
+            # Not logged in (a handler called before a login, or after the session ended).
             return [rx.redirect(LOGIN_ROUTE)]
         if isinstance(exc, Unauthorized | Forbidden):
             try:
