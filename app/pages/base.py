@@ -64,6 +64,9 @@ class SessionState(rx.State):
     org_name: str = ""
     nav: list[dict[str, str]] = []
     ready: bool = False
+    # Why the last session ended (idle, expired, another browser...), shown on the login page: a toast
+    # sent together with the redirect can be lost in the navigation.
+    ended_notice: str = ""
 
     # ---- used by every page state -------------------------------------------------
     def actor(self) -> Actor:
@@ -121,12 +124,13 @@ class SessionState(rx.State):
             try:
                 self.actor()
             except DomainError:
-                self._clear()
+                self._end(exc.message)
                 return [rx.toast.error(exc.message), rx.redirect(LOGIN_ROUTE)]
         return [rx.toast.error(exc.message)]
 
     # ---- session lifecycle -----------------------------------------------------------
     def start(self, pair: sessions.TokenPair, actor: Actor, ui_key: str) -> None:
+        self.ended_notice = ""
         self._user_id = actor.user_id
         self._family = pair.family
         self._ui_key = ui_key
@@ -160,6 +164,11 @@ class SessionState(rx.State):
         self.nav = []
         self.ready = False
 
+    def _end(self, notice: str) -> None:
+        """The session is over: forget it, and tell the login page why."""
+        self._clear()
+        self.ended_notice = notice
+
     @rx.event
     def logout(self):  # type: ignore[no-untyped-def]
         if self._family is not None:
@@ -191,7 +200,7 @@ class SessionState(rx.State):
         try:
             actor = self.actor()
         except DomainError as exc:
-            self._clear()
+            self._end(exc.message)
             return [rx.toast.error(exc.message), rx.redirect(LOGIN_ROUTE)]
         if superadmin and not actor.is_superadmin:
             return rx.redirect(home_route(actor.role))

@@ -43,8 +43,8 @@ class LoginState(SessionState):
         if self._user_id is not None:
             try:
                 actor = self.actor()
-            except DomainError:
-                self._clear()
+            except DomainError as exc:
+                self._end(exc.message)
                 return None
             return rx.redirect(home_route(actor.role))
         return None
@@ -68,6 +68,16 @@ def login_page() -> rx.Component:
                 ),
                 field("Senha", "password", type="password", required=True),
                 form_error(LoginState.error),
+                rx.cond(
+                    (LoginState.ended_notice != "") & (LoginState.error == ""),
+                    rx.callout(
+                        LoginState.ended_notice,
+                        icon="info",
+                        color_scheme="amber",
+                        width="100%",
+                        id="ended-notice",
+                    ),
+                ),
                 primary_button("Entrar", type="submit", id="login-submit"),
                 spacing="3",
                 width="100%",

@@ -106,6 +106,7 @@ def test_copied_storage_is_not_the_session_and_expired_sessions_go_to_login(  # 
         db.commit()
     page.goto("/admin/usuarios")
     page.wait_for_selector("#login-submit")
+    expect(page.locator("#ended-notice")).to_have_text("Sua sessão expirou por inatividade. Entre novamente.")
     assert {"reason": "idle"} in _session_ends(t.actor().user_id)
 
     # Past the absolute lifetime (the login's refresh family is older than REFRESH_TOKEN_DAYS).
@@ -126,6 +127,7 @@ def test_copied_storage_is_not_the_session_and_expired_sessions_go_to_login(  # 
         db.commit()
     page.goto("/admin/usuarios")
     page.wait_for_selector("#login-submit")
+    expect(page.locator("#ended-notice")).to_contain_text("Entre novamente.")
     # The page that noticed may be /admin/usuarios or a load still running on /inicio; either way the
     # session ended because its family is past its lifetime, and the browser is at the login.
     assert {"reason": "invalid"} in _session_ends(t.actor().user_id)

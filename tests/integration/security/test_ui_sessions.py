@@ -197,6 +197,7 @@ def test_ui_session_idle_past_session_idle_minutes_ends(tenant, http, monkeypatc
     result = tab.state(SessionState).guard("/inicio")
     assert _is_login_redirect(result)
     assert "inatividade" in repr(result)
+    assert tab.state(SessionState).ended_notice == "Sua sessão expirou por inatividade. Entre novamente."
     row = _row(tab)
     assert row.ended_at is not None
     with platform_session() as db:  # the refresh family ends with it
