@@ -6,7 +6,7 @@ import importlib
 import reflex as rx
 
 from app.api import api
-from app.pages.base import PAGES
+from app.pages.base import PAGES, handle_exception
 from app.pages.login import (
     ConfirmSignupState,
     LoginState,
@@ -15,6 +15,7 @@ from app.pages.login import (
     login_page,
     signup_page,
 )
+from app.security.ui_socket import socket_guard
 from app.settings import get_settings
 from components.theme import STYLE
 
@@ -42,7 +43,10 @@ for _module in (
 
 app = rx.App(
     style=STYLE,
-    api_transformer=api,
+    # The REST app mounts Reflex's backend; the guard then checks the websocket's handshake (Origin,
+    # browser binding) before Reflex sends a tab any state.
+    api_transformer=[api, socket_guard],
+    backend_exception_handler=handle_exception,
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
 app.add_page(login_page, route="/", title="Entrar · CRM Telecom", on_load=LoginState.redirect_if_logged_in)

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
 
     access_token_minutes: int = 15
     refresh_token_days: int = 30
+    # A web UI session ends after this long without an event that reaches the server (absolute
+    # lifetime: REFRESH_TOKEN_DAYS from the login, as for API refresh families).
+    session_idle_minutes: int = 60
     jwt_issuer: str = "crm"
 
     # Brute-force protection (docs/security.md). Per IP: a hard block after this many failures in the
@@ -95,7 +98,9 @@ class Settings(BaseSettings):
     import_bulk_min_bytes: int = 32 * 1024 * 1024
 
     app_port: int = Field(default=3000)
-    # The address people open (https://crm.example.com.br): links in e-mails, HSTS when https.
+    # The browser-facing address (https://crm.example.com.br): the websocket's Origin must match it,
+    # links in e-mails point at it, and https here turns on HSTS and the Secure session cookie. Empty
+    # means http://localhost:APP_PORT (as rxconfig.py).
     public_url: str | None = None
     # Content-Security-Policy of every response; empty means the default in app/api/security_headers.py.
     content_security_policy: str | None = None
@@ -109,6 +114,14 @@ class Settings(BaseSettings):
             if part.strip():
                 ipaddress.ip_network(part.strip(), strict=False)
         return value
+
+    @property
+    def public_origin(self) -> str:
+        """scheme://host[:port] of PUBLIC_URL, as browsers send it in the Origin header."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.public_url or f"http://localhost:{self.app_port}")
+        return f"{parts.scheme}://{parts.netloc}".lower()
 
     @property
     def storage_path(self) -> Path:

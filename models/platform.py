@@ -84,6 +84,34 @@ class RefreshToken(SQLModel, table=True):
     created_at: datetime = created_at()
 
 
+class UiSession(SQLModel, table=True):
+    """A web UI login: binds the tab's Reflex client token to a secret held in an HttpOnly cookie.
+
+    The refresh family gives the absolute lifetime and revocation; this row adds the browser
+    binding, the idle clock and the role the session was opened with.
+    """
+
+    __tablename__ = "ui_sessions"
+    __table_args__ = {"schema": PLATFORM}
+
+    id: int | None = pk()
+    # Public id: names the session's cookie (crm_ui_<key>).
+    key: str = Field(sa_column=Column(String(32), nullable=False, unique=True))
+    family: str = Field(max_length=64, index=True)
+    user_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("platform.users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    role: str = Field(max_length=20)
+    client_token_hash: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    binding_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    bound_at: datetime | None = timestamp()
+    last_seen_at: datetime = created_at()
+    ended_at: datetime | None = timestamp()
+    created_at: datetime = created_at()
+
+
 class ApiClient(SQLModel, table=True):
     """OAuth2 client-credentials integration of a tenant; the secret is stored hashed."""
 
@@ -139,4 +167,13 @@ class PlatformAudit(SQLModel, table=True):
     ip: str | None = Field(default=None, max_length=64)
 
 
-__all__ = ["PLATFORM", "ApiClient", "LoginFailure", "PlatformAudit", "RefreshToken", "Tenant", "User"]
+__all__ = [
+    "PLATFORM",
+    "ApiClient",
+    "LoginFailure",
+    "PlatformAudit",
+    "RefreshToken",
+    "Tenant",
+    "UiSession",
+    "User",
+]

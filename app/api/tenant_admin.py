@@ -8,6 +8,8 @@ from pydantic import BaseModel
 from app.api.deps import TenantActor, TenantDB
 from app.audit import queries as audit_queries
 from app.auth import clients, users
+from app.auth.permissions import Perm
+from app.crm.visibility import assignable_users
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
@@ -41,9 +43,25 @@ def _user_out(u) -> UserOut:  # type: ignore[no-untyped-def]
     return UserOut(id=u.id, email=u.email, name=u.name, role=u.role, team=u.team, status=u.status)
 
 
+class AssignableUserOut(BaseModel):
+    id: int
+    name: str
+
+
 @router.get("/users", response_model=list[UserOut])
 def list_users(actor: TenantActor, db: TenantDB) -> list[UserOut]:
+    """The user directory (admins and managers)."""
     return [_user_out(u) for u in users.list_users(db, actor)]
+
+
+@router.get("/users/assignable", response_model=list[AssignableUserOut])
+def list_assignable_users(actor: TenantActor, db: TenantDB) -> list[AssignableUserOut]:
+    """Who the caller may assign customers, tasks and conversations to: id and name only."""
+    actor.require(Perm.CUSTOMERS_READ)
+    return [
+        AssignableUserOut(id=u.id, name=u.name or u.email)  # type: ignore[arg-type]
+        for u in assignable_users(db, actor)
+    ]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)

@@ -36,6 +36,9 @@ class Perm(StrEnum):
     TAGS_WRITE = "tags.write"
     WALLETS_WRITE = "wallets.write"
     CUSTOM_FIELDS_WRITE = "custom_fields.write"
+    # The user directory (names, e-mails, roles, teams, status). Pickers use the narrower
+    # assignable list (visibility.assignable_users: id and name of users the actor may assign to).
+    USERS_READ = "users.read"
     USERS_MANAGE = "users.manage"
     API_CLIENTS_MANAGE = "api_clients.manage"
     AUDIT_READ = "audit.read"
@@ -59,6 +62,7 @@ _MANAGER = _AGENT | {
     Perm.TEMPLATES_WRITE,
     Perm.TAGS_WRITE,
     Perm.WALLETS_WRITE,
+    Perm.USERS_READ,
 }
 _ADMIN = _MANAGER | {
     Perm.CUSTOMERS_DELETE,

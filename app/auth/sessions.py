@@ -7,7 +7,7 @@ so logging out (or a suspension) stops both the API tokens and the open browser 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from app.audit.log import record_platform
@@ -167,12 +167,20 @@ def logout(db: Session, actor: Actor, family: str | None) -> None:
 
 
 def family_active(db: Session, family: str) -> bool:
-    return (
-        db.exec(
-            select(RefreshToken.id).where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr]
-        ).first()
-        is not None
-    )
+    """A session family lives until revoked and at most REFRESH_TOKEN_DAYS from its login.
+
+    The absolute lifetime counts from the family's first token, so rotating refresh tokens (or
+    keeping a browser tab busy) never extends it. UI sessions add an idle limit on top (ui_sessions).
+    """
+    started, live = db.exec(  # type: ignore[call-overload]
+        select(
+            func.min(RefreshToken.created_at),
+            func.count().filter(RefreshToken.revoked_at.is_(None)),  # type: ignore[union-attr]
+        ).where(RefreshToken.family == family)
+    ).one()
+    if started is None or not live:
+        return False
+    return started > _now() - timedelta(days=get_settings().refresh_token_days)
 
 
 def _require_active(db: Session, user: User | None) -> Tenant | None:

@@ -42,7 +42,8 @@ def _validate_role(role: str) -> str:
 
 
 def list_users(db: Session, actor: Actor) -> list[User]:
-    actor.require(Perm.CUSTOMERS_READ)
+    """The tenant's user directory; agents get the assignable list instead (visibility.assignable_users)."""
+    actor.require(Perm.USERS_READ)
     return list(db.exec(select(User).where(User.tenant_id == actor.tenant_id).order_by(User.name, User.id)))
 
 

@@ -1,6 +1,6 @@
 """Agenda: my appointments and follow-ups by day or week, overdue highlighted, mark as done."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import reflex as rx
 
@@ -13,6 +13,13 @@ from app.pages.base import SessionState, page
 WEEKDAYS = ["seg", "ter", "qua", "qui", "sex", "sáb", "dom"]
 
 
+def _parse_day(day: str) -> date | None:
+    try:
+        return date.fromisoformat(day)
+    except (TypeError, ValueError):
+        return None
+
+
 class AgendaState(SessionState):
     day: str = ""
     span: str = "day"
@@ -22,9 +29,14 @@ class AgendaState(SessionState):
     title: str = ""
 
     def _reload(self) -> None:
-        current = date.fromisoformat(self.day)
+        owner = int(self.owner) if self.owner.isdigit() else None
         with self.db() as (db, actor):
-            rows = appointments.agenda(db, actor, current, self.span, int(self.owner) if self.owner else None)
+            current = _parse_day(self.day)
+            if current is None:
+                # Not loaded yet (or a crafted value): today in the viewer's zone, as load does.
+                current = datetime.now(appointments.zone(appointments.user_zone(db, actor))).date()
+                self.day = current.isoformat()
+            rows = appointments.agenda(db, actor, current, self.span, owner)
         self.items = [
             {
                 "id": str(a.id),
@@ -53,8 +65,6 @@ class AgendaState(SessionState):
                     {"value": str(u.id), "label": u.name or u.email} for u in assignable_users(db, actor)
                 ]
                 self.owner = str(actor.user_id or "")
-            from datetime import datetime
-
             self.day = self.day or datetime.now(zone).date().isoformat()
             self._reload()
         except DomainError as exc:
@@ -74,7 +84,9 @@ class AgendaState(SessionState):
     @rx.event
     def shift(self, days: int):  # type: ignore[no-untyped-def]
         step = 7 if self.span == "week" else 1
-        self.day = (date.fromisoformat(self.day) + timedelta(days=days * step)).isoformat()
+        current = _parse_day(self.day)
+        if current is not None:
+            self.day = (current + timedelta(days=days * step)).isoformat()
         return self.attempt(self._reload)
 
     @rx.event

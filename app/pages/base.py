@@ -6,6 +6,8 @@ through the same auth service the REST API uses: a logged-out, deactivated or su
 user's open tab stops working on its next click.
 """
 
+import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,9 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import reflex as rx
+from reflex.event import EventSpec
 from sqlmodel import Session
 
-from app.auth import sessions
+from app.auth import sessions, ui_sessions
 from app.auth.actor import Actor
 from app.auth.network import reflex_client_address
 from app.auth.permissions import Perm, Role
@@ -25,7 +28,12 @@ from components.shell import app_shell, notification_bell
 from tenants.database import platform_session, unit_of_work
 from tenants.database import session as tenant_session
 
+log = logging.getLogger(__name__)
+
 LOGIN_ROUTE = "/"
+UNEXPECTED_ERROR = (
+    "Não foi possível concluir a ação. Tente de novo; se o problema continuar, fale com o suporte."
+)
 
 
 @dataclass(frozen=True)
@@ -41,11 +49,15 @@ NAV: list[NavEntry] = []
 PAGES: list[tuple[Callable[[], rx.Component], str, str, object]] = []
 # route -> (permission, superadmin-only); looked up by the on_load guard.
 PAGE_RULES: dict[str, tuple[Perm | None, bool]] = {}
+# route -> the page's own load events: the guard returns them only once it has let the user in.
+PAGE_LOADS: dict[str, list[Any]] = {}
 
 
 class SessionState(rx.State):
     _user_id: int | None = None
     _family: str | None = None
+    # The UI session (app.auth.ui_sessions): names the HttpOnly cookie every event must carry.
+    _ui_key: str | None = None
     user_name: str = ""
     user_email: str = ""
     role: str = ""
@@ -53,16 +65,30 @@ class SessionState(rx.State):
     org_name: str = ""
     nav: list[dict[str, str]] = []
     ready: bool = False
+    # Why the last session ended (idle, expired, another browser...), shown on the login page: a toast
+    # sent together with the redirect can be lost in the navigation.
+    ended_notice: str = ""
 
     # ---- used by every page state -------------------------------------------------
     def actor(self) -> Actor:
-        """The live Actor (raises Unauthorized/Forbidden when the session is no longer valid)."""
-        if self._user_id is None:
-            raise Unauthorized("Sua sessão terminou. Entre novamente.")
+        """The live Actor (raises Unauthorized/Forbidden when the session is no longer valid).
+
+        Checks the browser binding (the websocket handshake's cookie), the idle and absolute
+        lifetimes and the role, besides the user, tenant and family (app.auth.ui_sessions.resolve).
+        """
+        if self._user_id is None or self._ui_key is None:
+            raise Unauthorized(ui_sessions.ENDED)
+        cookies = ui_sessions.parse_cookies(self.router.headers.cookie)
         with platform_session() as db:
-            return sessions.actor_for_user(
-                db, self._user_id, reflex_client_address(self.router), self._family
-            )
+            try:
+                actor = ui_sessions.resolve(
+                    db, self._ui_key, self._user_id, cookies, reflex_client_address(self.router)
+                )
+            except DomainError:
+                db.commit()  # an ended session stays ended
+                raise
+            db.commit()
+        return actor
 
     @contextmanager
     def db(self, actor: Actor | None = None) -> Iterator[tuple[Session, Actor]]:
@@ -87,23 +113,28 @@ class SessionState(rx.State):
             return self.fail(exc)
         return None
 
-    def fail(self, exc: DomainError):  # type: ignore[no-untyped-def]
-        """Turn a domain error into what the user sees: a toast, or back to login."""
+    def fail(self, exc: DomainError) -> list[EventSpec]:
+        """Turn a domain error into what the user sees: a toast, or back to login.
+
+        Always a list, so callers may add their own events after it.
+        """
         if self._user_id is None:
-            # Not logged in: the page's guard has already sent the browser to the login.
-            return None
-        if isinstance(exc, Unauthorized | Forbidden) and self._user_id is not None:
+            # Not logged in (a handler called before a login, or after the session ended).
+            return [rx.redirect(LOGIN_ROUTE)]
+        if isinstance(exc, Unauthorized | Forbidden):
             try:
                 self.actor()
             except DomainError:
-                self._clear()
+                self._end(exc.message)
                 return [rx.toast.error(exc.message), rx.redirect(LOGIN_ROUTE)]
-        return rx.toast.error(exc.message)
+        return [rx.toast.error(exc.message)]
 
     # ---- session lifecycle -----------------------------------------------------------
-    def start(self, pair: sessions.TokenPair, actor: Actor) -> None:
+    def start(self, pair: sessions.TokenPair, actor: Actor, ui_key: str) -> None:
+        self.ended_notice = ""
         self._user_id = actor.user_id
         self._family = pair.family
+        self._ui_key = ui_key
         self.user_name = actor.name or actor.email
         self.user_email = actor.email
         self.role = actor.role
@@ -129,9 +160,15 @@ class SessionState(rx.State):
     def _clear(self) -> None:
         self._user_id = None
         self._family = None
+        self._ui_key = None
         self.user_name = self.user_email = self.role = self.tenant_slug = self.org_name = ""
         self.nav = []
         self.ready = False
+
+    def _end(self, notice: str) -> None:
+        """The session is over: forget it, and tell the login page why."""
+        self._clear()
+        self.ended_notice = notice
 
     @rx.event
     def logout(self):  # type: ignore[no-untyped-def]
@@ -144,13 +181,19 @@ class SessionState(rx.State):
                     sessions.logout(db, actor, self._family)
                 except DomainError:
                     sessions.revoke_family(db, self._family)
+                if self._ui_key is not None:
+                    ui_sessions.end_by_key(db, self._ui_key)
                 db.commit()
         self._clear()
         return rx.redirect(LOGIN_ROUTE)
 
     @rx.event
     def guard(self, route: str):  # type: ignore[no-untyped-def]
-        """on_load check: a valid session with the page's permission, else redirect."""
+        """on_load check: a valid session with the page's permission, else redirect.
+
+        The page's own load events are returned from here on success only: a user who may not open
+        the page never runs its loader (which would send its data to the browser before the redirect).
+        """
         self.ready = False
         permission, superadmin = PAGE_RULES.get(route, (Perm.PLATFORM_MANAGE, True))
         if self._user_id is None:
@@ -158,7 +201,7 @@ class SessionState(rx.State):
         try:
             actor = self.actor()
         except DomainError as exc:
-            self._clear()
+            self._end(exc.message)
             return [rx.toast.error(exc.message), rx.redirect(LOGIN_ROUTE)]
         if superadmin and not actor.is_superadmin:
             return rx.redirect(home_route(actor.role))
@@ -166,8 +209,14 @@ class SessionState(rx.State):
             return rx.redirect(home_route(actor.role))
         if permission is not None and not actor.can(permission):
             return [rx.toast.error("Você não tem acesso a esta página."), rx.redirect(home_route(actor.role))]
-        self.ready = True
-        return None
+        # The content appears once the page's loads ran (they are processed in order), so nothing on
+        # it can be clicked before its loader has reset it.
+        return [*PAGE_LOADS.get(route, []), SessionState.show]
+
+    @rx.event
+    def show(self) -> None:
+        """The last of a page's load events: reveal its content."""
+        self.ready = self._user_id is not None
 
 
 class BellState(SessionState):
@@ -268,6 +317,34 @@ def checked(form: dict[str, Any], name: str) -> bool:
     return form.get(name) in (True, "on", "true")
 
 
+def handle_exception(exception: Exception) -> list[EventSpec]:
+    """rx.App's backend_exception_handler: any exception an event handler lets through.
+
+    Fails closed with a pt-BR message (never the exception's text): a domain error shows its own
+    message, an ended session goes back to the login, anything else is logged with its traceback.
+    """
+    if isinstance(exception, Unauthorized):
+        return [rx.toast.error(exception.message), rx.redirect(LOGIN_ROUTE)]
+    if isinstance(exception, DomainError):
+        return [rx.toast.error(exception.message)]
+    log.error("unhandled exception in a UI event", exc_info=exception)
+    return [rx.toast.error(UNEXPECTED_ERROR)]
+
+
+def bind_script(secret: str) -> str:
+    """JavaScript a login returns: trade the one-shot secret for the HttpOnly cookie, then reload.
+
+    The reload reconnects the websocket, whose handshake now carries the cookie; the login page's
+    on_load then sends the user home (a client-side redirect, so the URL stays /inicio).
+    """
+    body = json.dumps({"secret": secret})
+    return (
+        'fetch("/api/auth/sessao-web", {method: "POST", credentials: "same-origin", '
+        f'headers: {{"Content-Type": "application/json"}}, body: {json.dumps(body)}}})'
+        ".finally(() => window.location.reload())"
+    )
+
+
 def home_route(role: str) -> str:
     return "/plataforma" if role == Role.SUPERADMIN else "/inicio"
 
@@ -303,10 +380,11 @@ def page(
             )
 
         wrapped.__name__ = render.__name__
-        loads: list[object] = [SessionState.guard(route), BellState.refresh]
+        page_loads: list[Any] = [BellState.refresh]
         if on_load is not None:
-            loads += list(on_load) if isinstance(on_load, list | tuple) else [on_load]
-        PAGES.append((wrapped, route, f"{title} · CRM Telecom", loads))
+            page_loads += list(on_load) if isinstance(on_load, list | tuple) else [on_load]
+        PAGE_LOADS[route] = page_loads
+        PAGES.append((wrapped, route, f"{title} · CRM Telecom", [SessionState.guard(route)]))
         if nav is not None:
             NAV.append(NavEntry(route, nav[0], nav[1], permission, nav[2]))
         return wrapped

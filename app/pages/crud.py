@@ -123,7 +123,7 @@ class CrudMixin(SessionState, mixin=True):
     @rx.event
     def confirm_delete(self):  # type: ignore[no-untyped-def]
         row_id, self.confirm_id = self.confirm_id, ""
-        if not row_id:
+        if not row_id.isdigit():
             return None
         try:
             with self.db() as (db, actor):

@@ -129,7 +129,9 @@ class CustomerState(SessionState):
         try:
             self._load_profile()
         except DomainError as exc:
-            return [self.fail(exc), rx.redirect("/clientes")]
+            events = self.fail(exc)
+            # A session that ended goes to the login (fail says so); anything else back to the list.
+            return events if self._user_id is None else [*events, rx.redirect("/clientes")]
         return None
 
     def _reload_timeline(self) -> None:

@@ -352,7 +352,8 @@ class ImportsState(SessionState):
         try:
             self._reload()
         except DomainError as exc:
-            return [self.fail(exc), ImportsState.poll]
+            events = self.fail(exc)
+            return events if self._user_id is None else [*events, ImportsState.poll]
         return [rx.toast.success("Importação iniciada."), ImportsState.poll]
 
     @rx.event

@@ -2,10 +2,10 @@
 
 import reflex as rx
 
-from app.auth import sessions
+from app.auth import sessions, ui_sessions
 from app.auth.network import reflex_client_address
 from app.errors import DomainError, Invalid
-from app.pages.base import SessionState, home_route
+from app.pages.base import SessionState, bind_script, home_route
 from components.forms import field, form_error, primary_button
 from components.shell import centered_card
 from tenants.database import platform_session, unit_of_work
@@ -29,21 +29,25 @@ class LoginState(SessionState):
                 )
                 db.flush()
                 actor = sessions.actor_for_user(db, sessions.decode_user_id(pair), ip)
+                # A new UI session (new key and secret) on every login, bound to this browser below.
+                row, secret = ui_sessions.open_session(
+                    db, actor, pair.family, self.router.session.client_token
+                )
             except DomainError as exc:
                 db.commit()  # keep the failed-attempt record (brute-force throttling)
                 self.error = exc.message
                 return None
             db.commit()
-        self.start(pair, actor)
-        return rx.redirect(home_route(actor.role))
+        self.start(pair, actor, row.key)
+        return rx.call_script(bind_script(secret))
 
     @rx.event
     def redirect_if_logged_in(self):  # type: ignore[no-untyped-def]
         if self._user_id is not None:
             try:
                 actor = self.actor()
-            except DomainError:
-                self._clear()
+            except DomainError as exc:
+                self._end(exc.message)
                 return None
             return rx.redirect(home_route(actor.role))
         return None
@@ -67,6 +71,16 @@ def login_page() -> rx.Component:
                 ),
                 field("Senha", "password", type="password", required=True),
                 form_error(LoginState.error),
+                rx.cond(
+                    (LoginState.ended_notice != "") & (LoginState.error == ""),
+                    rx.callout(
+                        LoginState.ended_notice,
+                        icon="info",
+                        color_scheme="amber",
+                        width="100%",
+                        id="ended-notice",
+                    ),
+                ),
                 primary_button("Entrar", type="submit", id="login-submit"),
                 spacing="3",
                 width="100%",
@@ -188,7 +202,7 @@ class ConfirmSignupState(SessionState):
         token = str(self.router.page.params.get("token", ""))
         try:
             with platform_session() as db, unit_of_work(db):
-                tenant = confirm_signup(db, token, self.router.session.client_ip or None)
+                tenant = confirm_signup(db, token, reflex_client_address(self.router))
         except DomainError as exc:
             self.state, self.message, self.slug = "failed", exc.message, ""
             return

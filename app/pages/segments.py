@@ -12,6 +12,7 @@ from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import segments
 from app.crm.customers import STATUSES, CustomerFilter
+from app.errors import NotFound
 from app.pages.base import SessionState, checked, page
 from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
@@ -66,7 +67,9 @@ class SegmentsState(CrudMixin, SessionState):
     def _save(self, db: Session, actor: Actor, row_id: int | None, form: dict[str, Any]) -> None:
         if row_id is None:
             return  # segments are created from the customers list, where the filter is
-        current = next(s for s in segments.list_segments(db, actor) if s.id == row_id)
+        current = next((s for s in segments.list_segments(db, actor) if s.id == row_id), None)
+        if current is None:
+            raise NotFound("Segmento não encontrado.")
         segments.update_segment(
             db,
             actor,

@@ -27,7 +27,15 @@ def serve_app(database_url: str, log_path: Path, timeout_s: float = 300, **env_e
     from app.cli import frontend_env
 
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "APP_PORT": str(port), **frontend_env(), **env_extra}
+    # The browser opens the app at 127.0.0.1: that is the public origin the websocket must come from.
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "APP_PORT": str(port),
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        **frontend_env(),
+        **env_extra,
+    }
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "app.serve", "run", "--env", "prod", "--backend-port", str(port)],

@@ -146,8 +146,8 @@ def test_client_credentials(client, tenant) -> None:
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
     me = client.get("/api/auth/me", headers=headers).json()
     assert me["tenant"] == tenant.slug and me["role"] == "agent"
-    # An integration is not an admin.
-    assert client.get("/api/users", headers=headers).status_code == 200
+    # An integration is not an admin: no user directory (USERS_READ), no user management.
+    assert client.get("/api/users", headers=headers).status_code == 403
     assert (
         client.post(
             "/api/users",
