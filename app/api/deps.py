@@ -1,4 +1,11 @@
-"""FastAPI dependencies: the calling Actor and a tenant Session that commits when the route succeeds."""
+"""FastAPI dependencies: the calling Actor and a tenant Session that commits when the route succeeds.
+
+The Sessions are function-scoped yield dependencies: FastAPI runs their exit (the commit) after the
+route returned and its result was serialised, but before the first byte of the response is sent. A
+request-scoped dependency would commit after the response left: a client could read its own write
+back as a 404, a revoked credential would work for a moment, and a failing commit would follow a 2xx.
+A commit that fails propagates as an exception, i.e. a 500 with the usual error body.
+"""
 
 from collections.abc import Iterator
 from typing import Annotated
@@ -74,5 +81,5 @@ def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> Iterato
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 TenantActor = Annotated[Actor, Depends(get_tenant_actor)]
 UploadActor = Annotated[Actor, Depends(get_upload_actor)]
-TenantDB = Annotated[Session, Depends(get_tenant_db)]
-PlatformDB = Annotated[Session, Depends(get_platform_db)]
+TenantDB = Annotated[Session, Depends(get_tenant_db, scope="function")]
+PlatformDB = Annotated[Session, Depends(get_platform_db, scope="function")]

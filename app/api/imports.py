@@ -3,9 +3,9 @@ error rows as CSV, mapping presets. Thin: parse, authorise (in the service), cal
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -14,14 +14,15 @@ from app.api.deps import TenantActor, TenantDB, UploadActor
 from app.auth.actor import Actor
 from app.errors import Invalid
 from app.importing import jobs
+from app.validation import Id, Int64, NonNegInt32, Str10, Str20, Str60, Str120, Str200, Str500
 from tenants.database import session
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 
 
 class UploadStart(BaseModel):
-    filename: str = Field(min_length=1, max_length=500)
-    size: int | None = Field(default=None, ge=0)
+    filename: Str500 = Field(min_length=1)
+    size: Int64 | None = Field(default=None, ge=0)
 
 
 class UploadOut(BaseModel):
@@ -33,13 +34,13 @@ class UploadOut(BaseModel):
 
 
 class ImportIn(BaseModel):
-    upload_id: str
-    source: str | None = None
-    mapping: dict[str, str] | None = None
-    dedupe: str = "keep-first"
-    default_ddd: str | None = None
-    sheet: str | None = None
-    header_row: int | None = Field(default=None, ge=1)
+    upload_id: Str120
+    source: Str200 | None = None
+    mapping: dict[Str200, Str60] | None = Field(default=None, max_length=500)
+    dedupe: Str20 = "keep-first"
+    default_ddd: Str10 | None = None
+    sheet: Str200 | None = None
+    header_row: NonNegInt32 | None = Field(default=None, ge=1)
 
 
 class ImportCreated(BaseModel):
@@ -47,9 +48,9 @@ class ImportCreated(BaseModel):
 
 
 class PresetIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    mapping: dict[str, str]
-    source: str | None = None
+    name: Str200 = Field(min_length=1)
+    mapping: dict[Str200, Str60] = Field(max_length=500)
+    source: Str200 | None = None
 
 
 class PresetOut(BaseModel):
@@ -65,7 +66,7 @@ def _upload_out(s: Any) -> UploadOut:
     )
 
 
-async def _enqueue(schema: str, import_id: int) -> None:
+async def _enqueue(schema: str, import_id: Id) -> None:
     from tasks.imports import run_import
 
     await run_import.kiq(schema, import_id)
@@ -81,17 +82,17 @@ def start_upload(body: UploadStart, actor: TenantActor, db: TenantDB) -> UploadO
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)
-def upload_status(upload_id: str, actor: UploadActor) -> UploadOut:
+def upload_status(upload_id: Str120, actor: UploadActor) -> UploadOut:
     """Where to resume after a dropped connection (Bearer token, or the page's Upload-Token grant)."""
     return _upload_out(jobs.upload_status(None, actor, upload_id))  # type: ignore[arg-type]
 
 
 @router.patch("/uploads/{upload_id}", response_model=UploadOut)
 async def upload_chunk(
-    upload_id: str,
+    upload_id: Str120,
     request: Request,
     actor: UploadActor,
-    upload_offset: int = Header(alias="Upload-Offset", ge=0),
+    upload_offset: Int64 = Header(alias="Upload-Offset", ge=0),
 ) -> UploadOut:
     """Appends the raw request body at `Upload-Offset` (streamed to disk, never buffered whole)."""
     jobs.upload_status(None, actor, upload_id)  # type: ignore[arg-type]  # 404 before reading the body
@@ -130,7 +131,11 @@ async def upload_chunk(
 
 @router.get("/uploads/{upload_id}/preview")
 def preview(
-    upload_id: str, actor: TenantActor, db: TenantDB, sheet: str | None = None, header_row: int | None = None
+    upload_id: Str120,
+    actor: TenantActor,
+    db: TenantDB,
+    sheet: Str200 | None = None,
+    header_row: Annotated[NonNegInt32 | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
     """Headers, first rows, sheets and the suggested {column: field} mapping."""
     p = jobs.preview_upload(db, actor, upload_id, sheet, header_row)
@@ -205,12 +210,12 @@ async def create_import(request: Request, actor: TenantActor) -> ImportCreated:
 
 
 @router.get("")
-def list_imports(actor: TenantActor, db: TenantDB, source: str | None = None) -> list[dict[str, Any]]:
+def list_imports(actor: TenantActor, db: TenantDB, source: Str200 | None = None) -> list[dict[str, Any]]:
     return [jobs.status_of(j) for j in jobs.list_imports(db, actor, source)]
 
 
 @router.get("/presets", response_model=list[PresetOut])
-def list_presets(actor: TenantActor, db: TenantDB, source: str | None = None) -> list[PresetOut]:
+def list_presets(actor: TenantActor, db: TenantDB, source: Str200 | None = None) -> list[PresetOut]:
     return [
         PresetOut(id=p.id or 0, name=p.name, source=p.source, mapping=dict(p.mapping))
         for p in jobs.list_presets(db, actor, source)
@@ -224,23 +229,23 @@ def save_preset(body: PresetIn, actor: TenantActor, db: TenantDB) -> PresetOut:
 
 
 @router.delete("/presets/{preset_id}", status_code=204)
-def delete_preset(preset_id: int, actor: TenantActor, db: TenantDB) -> None:
+def delete_preset(preset_id: Id, actor: TenantActor, db: TenantDB) -> None:
     jobs.delete_preset(db, actor, preset_id)
 
 
 @router.get("/{import_id}/status")
-def import_status(import_id: int, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+def import_status(import_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     """State, progress (rows read, rate, ETA) and the report fields."""
     return jobs.get_status(db, actor, import_id)
 
 
 @router.post("/{import_id}/cancel")
-def cancel_import(import_id: int, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+def cancel_import(import_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     return jobs.status_of(jobs.cancel(db, actor, import_id))
 
 
 @router.post("/{import_id}/resume", response_model=ImportCreated)
-async def resume_import(import_id: int, actor: TenantActor) -> ImportCreated:
+async def resume_import(import_id: Id, actor: TenantActor) -> ImportCreated:
     """Re-queues a failed import: it resumes from its last committed batch."""
     assert actor.schema is not None
 
@@ -255,7 +260,7 @@ async def resume_import(import_id: int, actor: TenantActor) -> ImportCreated:
 
 
 @router.get("/{import_id}/errors.csv")
-def error_rows(import_id: int, actor: TenantActor, db: TenantDB, warnings: bool = False) -> StreamingResponse:
+def error_rows(import_id: Id, actor: TenantActor, db: TenantDB, warnings: bool = False) -> StreamingResponse:
     """Every rejected row (line, reason in pt-BR, original cells) as CSV."""
     jobs.get_status(db, actor, import_id)  # 404 / 403 before streaming
     assert actor.schema is not None

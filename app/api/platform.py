@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from app.api.deps import CurrentActor, PlatformDB, client_ip
 from app.audit import queries as audit_queries
 from app.auth.permissions import Perm
+from app.validation import Id, Secret, Str60, Str120, Str200, Str320
 from tenants import admin
 from tenants.provisioning import SignupInput, provision_tenant
 
@@ -15,11 +16,11 @@ router = APIRouter(prefix="/api", tags=["platform"])
 
 
 class SignupBody(BaseModel):
-    name: str
-    slug: str
-    admin_name: str
-    admin_email: str
-    admin_password: str
+    name: Str200
+    slug: Str60
+    admin_name: Str120
+    admin_email: Str320
+    admin_password: Secret
 
 
 @router.post("/signup", status_code=201)
@@ -41,18 +42,18 @@ def create_tenant(body: SignupBody, actor: CurrentActor, request: Request) -> di
 
 
 @router.post("/platform/tenants/{slug}/suspend")
-def suspend(slug: str, actor: CurrentActor, db: PlatformDB) -> dict[str, str]:
+def suspend(slug: Str60, actor: CurrentActor, db: PlatformDB) -> dict[str, str]:
     return {"status": admin.set_status(db, actor, slug, "suspended").status}
 
 
 @router.post("/platform/tenants/{slug}/reactivate")
-def reactivate(slug: str, actor: CurrentActor, db: PlatformDB) -> dict[str, str]:
+def reactivate(slug: Str60, actor: CurrentActor, db: PlatformDB) -> dict[str, str]:
     return {"status": admin.set_status(db, actor, slug, "active").status}
 
 
 @router.get("/platform/audit")
 def platform_audit(
-    actor: CurrentActor, db: PlatformDB, action: str | None = None, before_id: int | None = None
+    actor: CurrentActor, db: PlatformDB, action: Str60 | None = None, before_id: Id | None = None
 ) -> list[dict[str, object]]:
     rows = audit_queries.platform_log(
         db, actor, audit_queries.AuditFilter(action=action), before_id=before_id

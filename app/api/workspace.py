@@ -20,18 +20,19 @@ from app.crm import (
     wallets,
 )
 from app.crm.customers import CustomerRow
+from app.validation import Id, Int32, Str20, Str1000
 from models.tenant import Appointment, CustomField, Message, Opportunity, Segment, Tag, Template, Wallet
 
 router = APIRouter(prefix="/api")
 
 
 class MoveBody(BaseModel):
-    stage_id: int
-    position: int = 0
+    stage_id: Id
+    position: Int32 = 0
 
 
 class AssignBody(BaseModel):
-    user_id: int
+    user_id: Id
 
 
 class SegmentResult(BaseModel):
@@ -53,7 +54,7 @@ def get_agenda(
     db: TenantDB,
     day: date,
     span: Annotated[str, Query(pattern="^(day|week)$")] = "day",
-    owner_id: int | None = None,
+    owner_id: Id | None = None,
 ) -> list[appointments.AgendaItem]:
     return appointments.agenda(db, actor, day, span, owner_id)
 
@@ -65,13 +66,13 @@ def create_appointment(body: appointments.AppointmentIn, actor: TenantActor, db:
 
 @router.put("/agendamentos/{appointment_id}", response_model=Appointment, tags=["agenda"])
 def update_appointment(
-    appointment_id: int, body: appointments.AppointmentUpdate, actor: TenantActor, db: TenantDB
+    appointment_id: Id, body: appointments.AppointmentUpdate, actor: TenantActor, db: TenantDB
 ) -> Appointment:
     return appointments.update_appointment(db, actor, appointment_id, body)
 
 
 @router.delete("/agendamentos/{appointment_id}", status_code=204, tags=["agenda"])
-def delete_appointment(appointment_id: int, actor: TenantActor, db: TenantDB) -> Response:
+def delete_appointment(appointment_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     appointments.delete_appointment(db, actor, appointment_id)
     return Response(status_code=204)
 
@@ -83,7 +84,7 @@ def list_pipelines(actor: TenantActor, db: TenantDB) -> list[dict[str, Any]]:
 
 
 @router.get("/clientes/{customer_id}/oportunidades", response_model=list[Opportunity], tags=["oportunidades"])
-def customer_opportunities(customer_id: int, actor: TenantActor, db: TenantDB) -> list[Opportunity]:
+def customer_opportunities(customer_id: Id, actor: TenantActor, db: TenantDB) -> list[Opportunity]:
     return opportunities.list_for_customer(db, actor, customer_id)
 
 
@@ -93,24 +94,24 @@ def create_opportunity(body: opportunities.OpportunityIn, actor: TenantActor, db
 
 
 @router.get("/oportunidades/{opportunity_id}", response_model=Opportunity, tags=["oportunidades"])
-def get_opportunity(opportunity_id: int, actor: TenantActor, db: TenantDB) -> Opportunity:
+def get_opportunity(opportunity_id: Id, actor: TenantActor, db: TenantDB) -> Opportunity:
     return opportunities.get_opportunity(db, actor, opportunity_id)
 
 
 @router.put("/oportunidades/{opportunity_id}", response_model=Opportunity, tags=["oportunidades"])
 def update_opportunity(
-    opportunity_id: int, body: opportunities.OpportunityUpdate, actor: TenantActor, db: TenantDB
+    opportunity_id: Id, body: opportunities.OpportunityUpdate, actor: TenantActor, db: TenantDB
 ) -> Opportunity:
     return opportunities.update_opportunity(db, actor, opportunity_id, body)
 
 
 @router.post("/oportunidades/{opportunity_id}/mover", response_model=Opportunity, tags=["oportunidades"])
-def move_opportunity(opportunity_id: int, body: MoveBody, actor: TenantActor, db: TenantDB) -> Opportunity:
+def move_opportunity(opportunity_id: Id, body: MoveBody, actor: TenantActor, db: TenantDB) -> Opportunity:
     return opportunities.move_opportunity(db, actor, opportunity_id, body.stage_id, body.position)
 
 
 @router.delete("/oportunidades/{opportunity_id}", status_code=204, tags=["oportunidades"])
-def delete_opportunity(opportunity_id: int, actor: TenantActor, db: TenantDB) -> Response:
+def delete_opportunity(opportunity_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     opportunities.delete_opportunity(db, actor, opportunity_id)
     return Response(status_code=204)
 
@@ -120,9 +121,9 @@ def delete_opportunity(opportunity_id: int, actor: TenantActor, db: TenantDB) ->
 def list_conversations(
     actor: TenantActor,
     db: TenantDB,
-    status: str | None = None,
+    status: Str20 | None = None,
     mine: bool = False,
-    customer_id: int | None = None,
+    customer_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[conversations.ConversationRow]:
     return conversations.list_conversations(db, actor, status, mine, customer_id, limit)
@@ -132,7 +133,7 @@ def list_conversations(
     "/conversas/{conversation_id}", response_model=conversations.ConversationDetail, tags=["conversas"]
 )
 def get_conversation(
-    conversation_id: int, actor: TenantActor, db: TenantDB
+    conversation_id: Id, actor: TenantActor, db: TenantDB
 ) -> conversations.ConversationDetail:
     return conversations.get_conversation(db, actor, conversation_id)
 
@@ -140,18 +141,18 @@ def get_conversation(
 @router.post(
     "/conversas/{conversation_id}/responder", response_model=Message, status_code=201, tags=["conversas"]
 )
-def reply(conversation_id: int, body: conversations.ReplyIn, actor: TenantActor, db: TenantDB) -> Message:
+def reply(conversation_id: Id, body: conversations.ReplyIn, actor: TenantActor, db: TenantDB) -> Message:
     return conversations.reply(db, actor, conversation_id, body)
 
 
 @router.post("/conversas/{conversation_id}/resolver", tags=["conversas"])
-def resolve(conversation_id: int, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+def resolve(conversation_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     conv = conversations.resolve(db, actor, conversation_id)
     return {"id": conv.id, "status": conv.status}
 
 
 @router.post("/conversas/{conversation_id}/atribuir", tags=["conversas"])
-def assign(conversation_id: int, body: AssignBody, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+def assign(conversation_id: Id, body: AssignBody, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     conv = conversations.assign(db, actor, conversation_id, body.user_id)
     return {"id": conv.id, "assignee_id": conv.assignee_id}
 
@@ -182,10 +183,10 @@ def _crud_routes(
     def create_item(body: create_in, actor: TenantActor, db: TenantDB) -> Any:  # type: ignore[valid-type]
         return create_fn(db, actor, body)
 
-    def update_item(item_id: int, body: update_in, actor: TenantActor, db: TenantDB) -> Any:  # type: ignore[valid-type]
+    def update_item(item_id: Id, body: update_in, actor: TenantActor, db: TenantDB) -> Any:  # type: ignore[valid-type]
         return update_fn(db, actor, item_id, body)
 
-    def delete_item(item_id: int, actor: TenantActor, db: TenantDB) -> Response:
+    def delete_item(item_id: Id, actor: TenantActor, db: TenantDB) -> Response:
         delete_fn(db, actor, item_id)
         return Response(status_code=204)
 
@@ -236,10 +237,10 @@ _crud_routes("/segmentos", "segmentos", Segment, segments.SegmentIn, segments.Se
 
 @router.get("/segmentos/{segment_id}/clientes", response_model=SegmentResult, tags=["segmentos"])
 def segment_customers(
-    segment_id: int,
+    segment_id: Id,
     actor: TenantActor,
     db: TenantDB,
-    cursor: str | None = None,
+    cursor: Str1000 | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SegmentResult:
     page, count = segments.evaluate(db, actor, segment_id, cursor, limit)
@@ -248,7 +249,7 @@ def segment_customers(
 
 # ---------------------------------------------------------------- templates
 @router.get("/modelos", response_model=list[Template], tags=["modelos"])
-def list_templates(actor: TenantActor, db: TenantDB, channel: str | None = None) -> list[Template]:
+def list_templates(actor: TenantActor, db: TenantDB, channel: Str20 | None = None) -> list[Template]:
     return templates.list_templates(db, actor, channel)
 
 
@@ -258,13 +259,13 @@ def create_template(body: templates.TemplateIn, actor: TenantActor, db: TenantDB
 
 
 @router.get("/modelos/{template_id}", response_model=Template, tags=["modelos"])
-def get_template(template_id: int, actor: TenantActor, db: TenantDB) -> Template:
+def get_template(template_id: Id, actor: TenantActor, db: TenantDB) -> Template:
     return templates.get_template(db, actor, template_id)
 
 
 @router.put("/modelos/{template_id}", response_model=Template, tags=["modelos"])
 def update_template(
-    template_id: int, body: templates.TemplateIn, actor: TenantActor, db: TenantDB
+    template_id: Id, body: templates.TemplateIn, actor: TenantActor, db: TenantDB
 ) -> Template:
     return templates.update_template(db, actor, template_id, body)
 
@@ -288,12 +289,12 @@ def preview_text(
     summary="Pré-visualizar o modelo para um cliente (ou com valores de exemplo)",
 )
 def preview_template(
-    template_id: int, body: templates.PreviewIn, actor: TenantActor, db: TenantDB
+    template_id: Id, body: templates.PreviewIn, actor: TenantActor, db: TenantDB
 ) -> templates.TemplatePreview:
     return templates.preview_template(db, actor, template_id, body.customer_id)
 
 
 @router.delete("/modelos/{template_id}", status_code=204, tags=["modelos"])
-def delete_template(template_id: int, actor: TenantActor, db: TenantDB) -> Response:
+def delete_template(template_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     templates.delete_template(db, actor, template_id)
     return Response(status_code=204)

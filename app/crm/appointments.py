@@ -13,6 +13,7 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import can_see_owner, check_assignable, get_visible_customer
 from app.errors import Invalid, NotFound
+from app.validation import Id, Str20, Str60, Str200, Str5000
 from models.base import utcnow
 from models.platform import User
 from models.tenant import Appointment, Customer
@@ -22,23 +23,23 @@ DEFAULT_TZ = "America/Sao_Paulo"
 
 
 class AppointmentIn(BaseModel):
-    customer_id: int | None = None
-    title: str = Field(max_length=200)
-    description: str = Field(default="", max_length=5000)
-    kind: str = "follow_up"
+    customer_id: Id | None = None
+    title: Str200
+    description: Str5000 = ""
+    kind: Str20 = "follow_up"
     # Wall-clock date/time as the user typed it, in `time_zone` (default: the user's zone).
     starts_local: datetime
     duration_minutes: int = Field(default=30, ge=0, le=24 * 60)
-    time_zone: str | None = None
+    time_zone: Str60 | None = None
     remind_minutes: int | None = Field(default=15, ge=0, le=7 * 24 * 60)
-    owner_id: int | None = None
+    owner_id: Id | None = None
 
 
 class AppointmentUpdate(BaseModel):
-    title: str | None = Field(default=None, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
+    title: Str200 | None = None
+    description: Str5000 | None = None
     starts_local: datetime | None = None
-    time_zone: str | None = None
+    time_zone: Str60 | None = None
     duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
     remind_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     done: bool | None = None

@@ -13,6 +13,7 @@ from app.crm import timeline
 from app.crm.visibility import get_visible_customer
 from app.errors import Conflict, Invalid, NotFound
 from app.search import sync as search_sync
+from app.validation import Str10, Str60, Str320
 from models.base import utcnow
 from models.tenant import Contact
 
@@ -21,15 +22,15 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ContactIn(BaseModel):
-    kind: str
-    value: str = Field(min_length=1, max_length=320)
-    label: str | None = Field(default=None, max_length=60)
+    kind: Str10
+    value: Str320 = Field(min_length=1)
+    label: Str60 | None = None
     is_primary: bool = False
 
 
 class ContactUpdate(BaseModel):
-    value: str | None = Field(default=None, min_length=1, max_length=320)
-    label: str | None = Field(default=None, max_length=60)
+    value: Str320 | None = Field(default=None, min_length=1)
+    label: Str60 | None = None
     is_primary: bool | None = None
 
 

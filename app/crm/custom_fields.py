@@ -12,6 +12,7 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.errors import Conflict, Invalid, NotFound
+from app.validation import Int32, Str10, Str60, Str120, Str1000
 from models.base import utcnow
 from models.tenant import CustomField
 
@@ -22,21 +23,21 @@ _FALSE = {"false", "0", "nao", "não", "n", "no"}
 
 
 class CustomFieldIn(BaseModel):
-    key: str = Field(max_length=60)
-    label: str = Field(min_length=1, max_length=120)
-    type: str
-    options: list[str] = []
+    key: Str60
+    label: Str120 = Field(min_length=1)
+    type: Str10
+    options: list[Str1000] = Field(default=[], max_length=200)
     required: bool = False
-    position: int = 0
+    position: Int32 = 0
     show_in_list: bool = True
     show_in_filters: bool = True
 
 
 class CustomFieldUpdate(BaseModel):
-    label: str | None = Field(default=None, min_length=1, max_length=120)
-    options: list[str] | None = None
+    label: Str120 | None = Field(default=None, min_length=1)
+    options: list[Str1000] | None = Field(default=None, max_length=200)
     required: bool | None = None
-    position: int | None = None
+    position: Int32 | None = None
     show_in_list: bool | None = None
     show_in_filters: bool | None = None
 
