@@ -32,6 +32,13 @@ class RefreshBody(BaseModel):
     refresh_token: Secret
 
 
+class ClientTokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    scope: str
+
+
 class MeOut(BaseModel):
     user: int | None
     name: str
@@ -78,7 +85,7 @@ def me(actor: CurrentActor) -> MeOut:
     )
 
 
-@router.post("/token")
+@router.post("/token", response_model=ClientTokenOut)
 def client_token(
     db: PlatformDB,
     grant_type: Annotated[Str60, Form()],

@@ -41,6 +41,11 @@ class TimelinePage(BaseModel):
     next_cursor: str | None
 
 
+class CountOut(BaseModel):
+    count: int
+    capped: bool  # True: at least `count` (counting stops at a cap)
+
+
 class OptOutBody(BaseModel):
     opt_out: bool = True
     reason: Str200 | None = None
@@ -160,7 +165,9 @@ def search_customers(
     return get_backend().search(db, actor, q, limit)
 
 
-@router.post("/clientes/contagem", summary="Conta os clientes de um filtro (limitado)")
+@router.post(
+    "/clientes/contagem", response_model=CountOut, summary="Conta os clientes de um filtro (limitado)"
+)
 def count_customers(body: CustomerFilter, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     return customers.count_customers(db, actor, body)
 

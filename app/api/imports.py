@@ -60,6 +60,57 @@ class PresetOut(BaseModel):
     mapping: dict[str, str]
 
 
+class PreviewOut(BaseModel):
+    filename: str
+    format: str
+    headers: list[str]
+    rows: list[list[str | None]]
+    suggested: dict[str, str]  # {column: field}
+    sheets: list[str]
+    sheet: str | None
+    header_row: int
+    encoding: str | None
+    delimiter: str | None
+    fields: dict[str, str]  # {field: pt-BR label}
+
+
+class ImportStatusOut(BaseModel):
+    id: int
+    state: str
+    source: str | None
+    filename: str
+    file_size: int
+    rows_read: int
+    bytes_read: int
+    progress: float
+    rate: float | None
+    eta_s: float | None
+    error: str | None
+    cancel_requested: bool
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    mapping: dict[str, Any]
+    options: dict[str, Any]
+    read: int
+    valid: int
+    invalid: int
+    duplicates: int
+    duplicates_existing: int
+    created: int
+    updated: int
+    unchanged: int
+    conflicts: int
+    missing: int
+    errors: dict[str, Any]
+    warnings: dict[str, Any]
+    changed_fields: dict[str, Any]
+    samples: dict[str, Any]
+    missing_sample: list[Any]
+    duration_s: float | None
+    messages: dict[str, str]
+
+
 def _upload_out(s: Any) -> UploadOut:
     return UploadOut(
         upload_id=s.upload_id, filename=s.filename, offset=s.offset, size=s.size, complete=s.complete
@@ -129,7 +180,7 @@ async def upload_chunk(
     return _upload_out(result["session"])
 
 
-@router.get("/uploads/{upload_id}/preview")
+@router.get("/uploads/{upload_id}/preview", response_model=PreviewOut)
 def preview(
     upload_id: Str120,
     actor: TenantActor,
@@ -209,7 +260,7 @@ async def create_import(request: Request, actor: TenantActor) -> ImportCreated:
     return ImportCreated(id=import_id)
 
 
-@router.get("")
+@router.get("", response_model=list[ImportStatusOut])
 def list_imports(actor: TenantActor, db: TenantDB, source: Str200 | None = None) -> list[dict[str, Any]]:
     return [jobs.status_of(j) for j in jobs.list_imports(db, actor, source)]
 
@@ -233,13 +284,13 @@ def delete_preset(preset_id: Id, actor: TenantActor, db: TenantDB) -> None:
     jobs.delete_preset(db, actor, preset_id)
 
 
-@router.get("/{import_id}/status")
+@router.get("/{import_id}/status", response_model=ImportStatusOut)
 def import_status(import_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     """State, progress (rows read, rate, ETA) and the report fields."""
     return jobs.get_status(db, actor, import_id)
 
 
-@router.post("/{import_id}/cancel")
+@router.post("/{import_id}/cancel", response_model=ImportStatusOut)
 def cancel_import(import_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     return jobs.status_of(jobs.cancel(db, actor, import_id))
 
@@ -259,7 +310,11 @@ async def resume_import(import_id: Id, actor: TenantActor) -> ImportCreated:
     return ImportCreated(id=import_id)
 
 
-@router.get("/{import_id}/errors.csv")
+@router.get(
+    "/{import_id}/errors.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "Linhas rejeitadas (CSV)"}},
+)
 def error_rows(import_id: Id, actor: TenantActor, db: TenantDB, warnings: bool = False) -> StreamingResponse:
     """Every rejected row (line, reason in pt-BR, original cells) as CSV."""
     jobs.get_status(db, actor, import_id)  # 404 / 403 before streaming

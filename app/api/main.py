@@ -10,7 +10,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -90,9 +90,13 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(500, "internal", "Erro interno. Tente novamente; se persistir, avise o suporte.")
 
 
-@api.get("/api/health", tags=["meta"])
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+class HealthOut(BaseModel):
+    status: str
+
+
+@api.get("/api/health", response_model=HealthOut, tags=["meta"])
+def health() -> HealthOut:
+    return HealthOut(status="ok")
 
 
 def _include_routers() -> None:

@@ -69,13 +69,26 @@ class ClientCreate(BaseModel):
     scopes: list[Str60] = Field(max_length=20)
 
 
-@router.post("/api-clients", status_code=201)
+class ClientCreated(BaseModel):
+    client_id: str
+    client_secret: str  # shown once
+    scopes: list[str]
+
+
+class ClientOut(BaseModel):
+    client_id: str
+    name: str
+    scopes: list[str]
+    revoked: bool
+
+
+@router.post("/api-clients", response_model=ClientCreated, status_code=201)
 def create_client(body: ClientCreate, actor: TenantActor, db: TenantDB) -> dict[str, object]:
     new = clients.create_client(db, actor, body.name, body.scopes)
     return {"client_id": new.client.client_id, "client_secret": new.secret, "scopes": new.client.scopes}
 
 
-@router.get("/api-clients")
+@router.get("/api-clients", response_model=list[ClientOut])
 def list_clients(actor: TenantActor, db: TenantDB) -> list[dict[str, object]]:
     return [
         {"client_id": c.client_id, "name": c.name, "scopes": c.scopes, "revoked": c.revoked_at is not None}

@@ -35,6 +35,30 @@ class AssignBody(BaseModel):
     user_id: Id
 
 
+class StageOut(BaseModel):
+    id: int
+    name: str
+    position: int
+    outcome: str | None
+
+
+class PipelineOut(BaseModel):
+    id: int
+    name: str
+    is_default: bool
+    stages: list[StageOut]
+
+
+class ResolvedOut(BaseModel):
+    id: int
+    status: str
+
+
+class AssignedOut(BaseModel):
+    id: int
+    assignee_id: int | None
+
+
 class SegmentResult(BaseModel):
     items: list[CustomerRow]
     next_cursor: str | None
@@ -78,7 +102,7 @@ def delete_appointment(appointment_id: Id, actor: TenantActor, db: TenantDB) -> 
 
 
 # ---------------------------------------------------------------- opportunities
-@router.get("/funis", tags=["oportunidades"])
+@router.get("/funis", response_model=list[PipelineOut], tags=["oportunidades"])
 def list_pipelines(actor: TenantActor, db: TenantDB) -> list[dict[str, Any]]:
     return opportunities.list_pipelines(db, actor)
 
@@ -145,13 +169,13 @@ def reply(conversation_id: Id, body: conversations.ReplyIn, actor: TenantActor, 
     return conversations.reply(db, actor, conversation_id, body)
 
 
-@router.post("/conversas/{conversation_id}/resolver", tags=["conversas"])
+@router.post("/conversas/{conversation_id}/resolver", response_model=ResolvedOut, tags=["conversas"])
 def resolve(conversation_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     conv = conversations.resolve(db, actor, conversation_id)
     return {"id": conv.id, "status": conv.status}
 
 
-@router.post("/conversas/{conversation_id}/atribuir", tags=["conversas"])
+@router.post("/conversas/{conversation_id}/atribuir", response_model=AssignedOut, tags=["conversas"])
 def assign(conversation_id: Id, body: AssignBody, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     conv = conversations.assign(db, actor, conversation_id, body.user_id)
     return {"id": conv.id, "assignee_id": conv.assignee_id}
