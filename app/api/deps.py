@@ -18,6 +18,7 @@ from app.auth.actor import Actor
 from app.auth.sessions import actor_for_user, actor_from_token
 from app.errors import Forbidden, Unauthorized
 from app.importing import upload_grants
+from app.validation import Str120, Str2000
 from tenants.database import platform_session, session, unit_of_work
 
 _bearer = HTTPBearer(auto_error=False)
@@ -54,10 +55,10 @@ def get_tenant_actor(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
 
 
 def get_upload_actor(
-    upload_id: str,
+    upload_id: Str120,
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    upload_token: str | None = Header(default=None, alias="Upload-Token"),
+    upload_token: Str2000 | None = Header(default=None, alias="Upload-Token"),
 ) -> Actor:
     """A tenant actor from a Bearer token, or from the page's grant for this one upload (the web app
     keeps session tokens out of the browser): user, tenant and login session are checked again."""

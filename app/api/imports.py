@@ -14,7 +14,7 @@ from app.api.deps import TenantActor, TenantDB, UploadActor
 from app.auth.actor import Actor
 from app.errors import Invalid
 from app.importing import jobs
-from app.validation import Id, Int64, NonNegInt32, Str10, Str20, Str60, Str120, Str200, Str500
+from app.validation import INT64_MAX, Id, Int64, NonNegInt32, Str10, Str20, Str60, Str120, Str200, Str500
 from tenants.database import session
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
@@ -143,7 +143,7 @@ async def upload_chunk(
     upload_id: Str120,
     request: Request,
     actor: UploadActor,
-    upload_offset: Int64 = Header(alias="Upload-Offset", ge=0),
+    upload_offset: int = Header(alias="Upload-Offset", ge=0, le=INT64_MAX),
 ) -> UploadOut:
     """Appends the raw request body at `Upload-Offset` (streamed to disk, never buffered whole)."""
     jobs.upload_status(None, actor, upload_id)  # type: ignore[arg-type]  # 404 before reading the body

@@ -2,7 +2,7 @@
 tags, wallets, custom fields, segments, templates and the agent home."""
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -77,7 +77,7 @@ def get_agenda(
     actor: TenantActor,
     db: TenantDB,
     day: date,
-    span: Annotated[str, Query(pattern="^(day|week)$")] = "day",
+    span: Literal["day", "week"] = "day",
     owner_id: Id | None = None,
 ) -> list[appointments.AgendaItem]:
     return appointments.agenda(db, actor, day, span, owner_id)

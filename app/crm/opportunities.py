@@ -23,14 +23,18 @@ class OpportunityIn(BaseModel):
     pipeline_id: Id | None = None  # default pipeline when omitted
     stage_id: Id | None = None  # first stage when omitted
     title: Str200
-    value: Decimal = Field(default=Decimal(0), ge=0, max_digits=14, decimal_places=2)
+    value: Decimal = Field(
+        default=Decimal(0), ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2
+    )
     expected_close: date | None = None
     owner_id: Id | None = None
 
 
 class OpportunityUpdate(BaseModel):
     title: Str200 | None = None
-    value: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    value: Decimal | None = Field(
+        default=None, ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2
+    )
     expected_close: date | None = None
     owner_id: Id | None = None
 
