@@ -63,7 +63,10 @@ def error_statuses(route: APIRoute) -> set[int]:
     calls = _calls(route.dependant)
     if get_actor in calls or get_upload_actor in calls:
         statuses |= {401, 403}
-    if route.dependant.path_params:
+    has_input = bool(route.dependant.path_params or route.dependant.query_params or route.body_field)
+    # Authenticated inputs name rows (path ids, `customer_id` in a body, `segment_id` in a query):
+    # unknown or invisible ones are 404.
+    if route.dependant.path_params or (401 in statuses and has_input):
         statuses.add(404)
     if statuses & {401} and route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
         statuses.add(409)

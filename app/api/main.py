@@ -10,6 +10,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -65,12 +66,29 @@ _HTTP_CODES = {
 }
 
 
+def _allowed_methods(path: str) -> str:
+    """Every method served at `path`. Starlette's 405 names only the first route that matched the
+    path, while FastAPI registers one route per method: GET /x and POST /x are two routes."""
+    from app.api import routers
+
+    methods: set[str] = set()
+    for router in (api, *routers.ALL):
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.path_regex.match(path):
+                methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
 @api.exception_handler(StarletteHTTPException)
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code, detail = _HTTP_CODES.get(exc.status_code, ("error", "Não foi possível atender a requisição."))
     response = _error(exc.status_code, code, detail)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request.url.path)
     return response
 
 
