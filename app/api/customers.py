@@ -178,24 +178,24 @@ def create_customer(body: CustomerIn, actor: TenantActor, db: TenantDB) -> Custo
     return customers.customer_row(db, customer)
 
 
-@router.get("/clientes/{customer_id}", response_model=CustomerDetail, summary="Perfil do cliente")
+@router.get("/clientes/{customer_id:int}", response_model=CustomerDetail, summary="Perfil do cliente")
 def get_customer(customer_id: Id, actor: TenantActor, db: TenantDB) -> CustomerDetail:
     return customers.get_customer(db, actor, customer_id)
 
 
-@router.put("/clientes/{customer_id}", response_model=CustomerRow, summary="Altera cliente")
+@router.put("/clientes/{customer_id:int}", response_model=CustomerRow, summary="Altera cliente")
 def update_customer(customer_id: Id, body: CustomerUpdate, actor: TenantActor, db: TenantDB) -> CustomerRow:
     customer = customers.update_customer(db, actor, customer_id, body)
     return customers.customer_row(db, customer)
 
 
-@router.delete("/clientes/{customer_id}", status_code=204, summary="Exclui cliente (lógica)")
+@router.delete("/clientes/{customer_id:int}", status_code=204, summary="Exclui cliente (lógica)")
 def delete_customer(customer_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     customers.delete_customer(db, actor, customer_id)
     return Response(status_code=204)
 
 
-@router.get("/clientes/{customer_id}/timeline", response_model=TimelinePage, summary="Linha do tempo")
+@router.get("/clientes/{customer_id:int}/timeline", response_model=TimelinePage, summary="Linha do tempo")
 def get_timeline(
     customer_id: Id,
     actor: TenantActor,
@@ -208,48 +208,50 @@ def get_timeline(
     return TimelinePage(items=page.rows, next_cursor=page.next_cursor)
 
 
-@router.get("/clientes/{customer_id}/contatos", response_model=list[Contact], tags=["contatos"])
+@router.get("/clientes/{customer_id:int}/contatos", response_model=list[Contact], tags=["contatos"])
 def list_contacts(customer_id: Id, actor: TenantActor, db: TenantDB) -> list[Contact]:
     return contacts.list_contacts(db, actor, customer_id)
 
 
-@router.post("/clientes/{customer_id}/contatos", response_model=Contact, status_code=201, tags=["contatos"])
+@router.post(
+    "/clientes/{customer_id:int}/contatos", response_model=Contact, status_code=201, tags=["contatos"]
+)
 def add_contact(customer_id: Id, body: contacts.ContactIn, actor: TenantActor, db: TenantDB) -> Contact:
     return contacts.add_contact(db, actor, customer_id, body)
 
 
-@router.put("/contatos/{contact_id}", response_model=Contact, tags=["contatos"])
+@router.put("/contatos/{contact_id:int}", response_model=Contact, tags=["contatos"])
 def update_contact(contact_id: Id, body: contacts.ContactUpdate, actor: TenantActor, db: TenantDB) -> Contact:
     return contacts.update_contact(db, actor, contact_id, body)
 
 
-@router.delete("/contatos/{contact_id}", status_code=204, tags=["contatos"])
+@router.delete("/contatos/{contact_id:int}", status_code=204, tags=["contatos"])
 def delete_contact(contact_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     contacts.delete_contact(db, actor, contact_id)
     return Response(status_code=204)
 
 
-@router.post("/contatos/{contact_id}/opt-out", response_model=Contact, tags=["contatos"])
+@router.post("/contatos/{contact_id:int}/opt-out", response_model=Contact, tags=["contatos"])
 def opt_out(contact_id: Id, body: OptOutBody, actor: TenantActor, db: TenantDB) -> Contact:
     return contacts.set_opt_out(db, actor, contact_id, body.opt_out, body.reason)
 
 
-@router.get("/clientes/{customer_id}/notas", response_model=list[Note], tags=["notas"])
+@router.get("/clientes/{customer_id:int}/notas", response_model=list[Note], tags=["notas"])
 def list_notes(customer_id: Id, actor: TenantActor, db: TenantDB) -> list[Note]:
     return notes.list_notes(db, actor, customer_id)
 
 
-@router.post("/clientes/{customer_id}/notas", response_model=Note, status_code=201, tags=["notas"])
+@router.post("/clientes/{customer_id:int}/notas", response_model=Note, status_code=201, tags=["notas"])
 def add_note(customer_id: Id, body: notes.NoteIn, actor: TenantActor, db: TenantDB) -> Note:
     return notes.add_note(db, actor, customer_id, body)
 
 
-@router.put("/notas/{note_id}", response_model=Note, tags=["notas"])
+@router.put("/notas/{note_id:int}", response_model=Note, tags=["notas"])
 def update_note(note_id: Id, body: notes.NoteIn, actor: TenantActor, db: TenantDB) -> Note:
     return notes.update_note(db, actor, note_id, body)
 
 
-@router.delete("/notas/{note_id}", status_code=204, tags=["notas"])
+@router.delete("/notas/{note_id:int}", status_code=204, tags=["notas"])
 def delete_note(note_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     notes.delete_note(db, actor, note_id)
     return Response(status_code=204)
@@ -265,7 +267,9 @@ async def bulk(body: BulkRequest, actor: TenantActor, db: TenantDB) -> BulkJob:
     return job
 
 
-@router.get("/clientes/acoes-em-massa/{job_id}", response_model=BulkJob, summary="Progresso da ação em massa")
+@router.get(
+    "/clientes/acoes-em-massa/{job_id:int}", response_model=BulkJob, summary="Progresso da ação em massa"
+)
 def bulk_progress(job_id: Id, actor: TenantActor, db: TenantDB) -> BulkJob:
     return customers.get_bulk_job(db, actor, job_id)
 

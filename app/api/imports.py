@@ -279,23 +279,23 @@ def save_preset(body: PresetIn, actor: TenantActor, db: TenantDB) -> PresetOut:
     return PresetOut(id=p.id or 0, name=p.name, source=p.source, mapping=dict(p.mapping))
 
 
-@router.delete("/presets/{preset_id}", status_code=204)
+@router.delete("/presets/{preset_id:int}", status_code=204)
 def delete_preset(preset_id: Id, actor: TenantActor, db: TenantDB) -> None:
     jobs.delete_preset(db, actor, preset_id)
 
 
-@router.get("/{import_id}/status", response_model=ImportStatusOut)
+@router.get("/{import_id:int}/status", response_model=ImportStatusOut)
 def import_status(import_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     """State, progress (rows read, rate, ETA) and the report fields."""
     return jobs.get_status(db, actor, import_id)
 
 
-@router.post("/{import_id}/cancel", response_model=ImportStatusOut)
+@router.post("/{import_id:int}/cancel", response_model=ImportStatusOut)
 def cancel_import(import_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     return jobs.status_of(jobs.cancel(db, actor, import_id))
 
 
-@router.post("/{import_id}/resume", response_model=ImportCreated)
+@router.post("/{import_id:int}/resume", response_model=ImportCreated)
 async def resume_import(import_id: Id, actor: TenantActor) -> ImportCreated:
     """Re-queues a failed import: it resumes from its last committed batch."""
     assert actor.schema is not None
@@ -311,7 +311,7 @@ async def resume_import(import_id: Id, actor: TenantActor) -> ImportCreated:
 
 
 @router.get(
-    "/{import_id}/errors.csv",
+    "/{import_id:int}/errors.csv",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "Linhas rejeitadas (CSV)"}},
 )

@@ -40,7 +40,7 @@ def mark_all_read(actor: TenantActor, db: TenantDB) -> MarkedAll:
 
 
 @router.post(
-    "/{notification_id}/lida", response_model=notifications.NotificationRow, summary="Marcar como lida"
+    "/{notification_id:int}/lida", response_model=notifications.NotificationRow, summary="Marcar como lida"
 )
 def mark_read(notification_id: Id, actor: TenantActor, db: TenantDB) -> notifications.NotificationRow:
     return notifications.mark_read(db, actor, notification_id)

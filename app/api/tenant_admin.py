@@ -54,7 +54,7 @@ def create_user(body: UserCreate, actor: TenantActor, db: TenantDB) -> UserOut:
     return _user_out(user)
 
 
-@router.patch("/users/{user_id}", response_model=UserOut)
+@router.patch("/users/{user_id:int}", response_model=UserOut)
 def patch_user(user_id: Id, body: UserPatch, actor: TenantActor, db: TenantDB) -> UserOut:
     user = users.update_user(db, actor, user_id, name=body.name, role=body.role, team=body.team)
     if body.active is not None:

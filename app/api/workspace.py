@@ -88,14 +88,14 @@ def create_appointment(body: appointments.AppointmentIn, actor: TenantActor, db:
     return appointments.create_appointment(db, actor, body)
 
 
-@router.put("/agendamentos/{appointment_id}", response_model=Appointment, tags=["agenda"])
+@router.put("/agendamentos/{appointment_id:int}", response_model=Appointment, tags=["agenda"])
 def update_appointment(
     appointment_id: Id, body: appointments.AppointmentUpdate, actor: TenantActor, db: TenantDB
 ) -> Appointment:
     return appointments.update_appointment(db, actor, appointment_id, body)
 
 
-@router.delete("/agendamentos/{appointment_id}", status_code=204, tags=["agenda"])
+@router.delete("/agendamentos/{appointment_id:int}", status_code=204, tags=["agenda"])
 def delete_appointment(appointment_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     appointments.delete_appointment(db, actor, appointment_id)
     return Response(status_code=204)
@@ -107,7 +107,9 @@ def list_pipelines(actor: TenantActor, db: TenantDB) -> list[dict[str, Any]]:
     return opportunities.list_pipelines(db, actor)
 
 
-@router.get("/clientes/{customer_id}/oportunidades", response_model=list[Opportunity], tags=["oportunidades"])
+@router.get(
+    "/clientes/{customer_id:int}/oportunidades", response_model=list[Opportunity], tags=["oportunidades"]
+)
 def customer_opportunities(customer_id: Id, actor: TenantActor, db: TenantDB) -> list[Opportunity]:
     return opportunities.list_for_customer(db, actor, customer_id)
 
@@ -117,24 +119,24 @@ def create_opportunity(body: opportunities.OpportunityIn, actor: TenantActor, db
     return opportunities.create_opportunity(db, actor, body)
 
 
-@router.get("/oportunidades/{opportunity_id}", response_model=Opportunity, tags=["oportunidades"])
+@router.get("/oportunidades/{opportunity_id:int}", response_model=Opportunity, tags=["oportunidades"])
 def get_opportunity(opportunity_id: Id, actor: TenantActor, db: TenantDB) -> Opportunity:
     return opportunities.get_opportunity(db, actor, opportunity_id)
 
 
-@router.put("/oportunidades/{opportunity_id}", response_model=Opportunity, tags=["oportunidades"])
+@router.put("/oportunidades/{opportunity_id:int}", response_model=Opportunity, tags=["oportunidades"])
 def update_opportunity(
     opportunity_id: Id, body: opportunities.OpportunityUpdate, actor: TenantActor, db: TenantDB
 ) -> Opportunity:
     return opportunities.update_opportunity(db, actor, opportunity_id, body)
 
 
-@router.post("/oportunidades/{opportunity_id}/mover", response_model=Opportunity, tags=["oportunidades"])
+@router.post("/oportunidades/{opportunity_id:int}/mover", response_model=Opportunity, tags=["oportunidades"])
 def move_opportunity(opportunity_id: Id, body: MoveBody, actor: TenantActor, db: TenantDB) -> Opportunity:
     return opportunities.move_opportunity(db, actor, opportunity_id, body.stage_id, body.position)
 
 
-@router.delete("/oportunidades/{opportunity_id}", status_code=204, tags=["oportunidades"])
+@router.delete("/oportunidades/{opportunity_id:int}", status_code=204, tags=["oportunidades"])
 def delete_opportunity(opportunity_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     opportunities.delete_opportunity(db, actor, opportunity_id)
     return Response(status_code=204)
@@ -154,7 +156,7 @@ def list_conversations(
 
 
 @router.get(
-    "/conversas/{conversation_id}", response_model=conversations.ConversationDetail, tags=["conversas"]
+    "/conversas/{conversation_id:int}", response_model=conversations.ConversationDetail, tags=["conversas"]
 )
 def get_conversation(
     conversation_id: Id, actor: TenantActor, db: TenantDB
@@ -163,19 +165,19 @@ def get_conversation(
 
 
 @router.post(
-    "/conversas/{conversation_id}/responder", response_model=Message, status_code=201, tags=["conversas"]
+    "/conversas/{conversation_id:int}/responder", response_model=Message, status_code=201, tags=["conversas"]
 )
 def reply(conversation_id: Id, body: conversations.ReplyIn, actor: TenantActor, db: TenantDB) -> Message:
     return conversations.reply(db, actor, conversation_id, body)
 
 
-@router.post("/conversas/{conversation_id}/resolver", response_model=ResolvedOut, tags=["conversas"])
+@router.post("/conversas/{conversation_id:int}/resolver", response_model=ResolvedOut, tags=["conversas"])
 def resolve(conversation_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     conv = conversations.resolve(db, actor, conversation_id)
     return {"id": conv.id, "status": conv.status}
 
 
-@router.post("/conversas/{conversation_id}/atribuir", response_model=AssignedOut, tags=["conversas"])
+@router.post("/conversas/{conversation_id:int}/atribuir", response_model=AssignedOut, tags=["conversas"])
 def assign(conversation_id: Id, body: AssignBody, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     conv = conversations.assign(db, actor, conversation_id, body.user_id)
     return {"id": conv.id, "assignee_id": conv.assignee_id}
@@ -228,7 +230,7 @@ def _crud_routes(
         name=f"create_{noun}",
     )
     router.add_api_route(
-        path + "/{item_id}",
+        path + "/{item_id:int}",
         update_item,
         methods=["PUT"],
         response_model=out,
@@ -236,7 +238,7 @@ def _crud_routes(
         name=f"update_{noun}",
     )
     router.add_api_route(
-        path + "/{item_id}",
+        path + "/{item_id:int}",
         delete_item,
         methods=["DELETE"],
         status_code=204,
@@ -259,7 +261,7 @@ _crud_routes(
 _crud_routes("/segmentos", "segmentos", Segment, segments.SegmentIn, segments.SegmentIn, segments, "segment")
 
 
-@router.get("/segmentos/{segment_id}/clientes", response_model=SegmentResult, tags=["segmentos"])
+@router.get("/segmentos/{segment_id:int}/clientes", response_model=SegmentResult, tags=["segmentos"])
 def segment_customers(
     segment_id: Id,
     actor: TenantActor,
@@ -282,12 +284,12 @@ def create_template(body: templates.TemplateIn, actor: TenantActor, db: TenantDB
     return templates.create_template(db, actor, body)
 
 
-@router.get("/modelos/{template_id}", response_model=Template, tags=["modelos"])
+@router.get("/modelos/{template_id:int}", response_model=Template, tags=["modelos"])
 def get_template(template_id: Id, actor: TenantActor, db: TenantDB) -> Template:
     return templates.get_template(db, actor, template_id)
 
 
-@router.put("/modelos/{template_id}", response_model=Template, tags=["modelos"])
+@router.put("/modelos/{template_id:int}", response_model=Template, tags=["modelos"])
 def update_template(
     template_id: Id, body: templates.TemplateIn, actor: TenantActor, db: TenantDB
 ) -> Template:
@@ -307,7 +309,7 @@ def preview_text(
 
 
 @router.post(
-    "/modelos/{template_id}/previa",
+    "/modelos/{template_id:int}/previa",
     response_model=templates.TemplatePreview,
     tags=["modelos"],
     summary="Pré-visualizar o modelo para um cliente (ou com valores de exemplo)",
@@ -318,7 +320,7 @@ def preview_template(
     return templates.preview_template(db, actor, template_id, body.customer_id)
 
 
-@router.delete("/modelos/{template_id}", status_code=204, tags=["modelos"])
+@router.delete("/modelos/{template_id:int}", status_code=204, tags=["modelos"])
 def delete_template(template_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     templates.delete_template(db, actor, template_id)
     return Response(status_code=204)

@@ -66,6 +66,7 @@ def _run(
     done = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     out = done.stdout[-20_000:] + done.stderr[-5_000:]
     if keep := os.environ.get("SCHEMATHESIS_KEEP"):  # a directory for the full output and report
+        keep = str(Path(keep, tmp_path.name))
         Path(keep).mkdir(parents=True, exist_ok=True)
         Path(keep, "out.txt").write_text(done.stdout + done.stderr)
         if report.exists():
