@@ -9,17 +9,28 @@ are integer); every string has a length limit and no NUL byte.
 from typing import Annotated
 
 from annotated_types import Ge, Le
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-Int32 = Annotated[int, Ge(INT32_MIN), Le(INT32_MAX)]
-Int64 = Annotated[int, Ge(INT64_MIN), Le(INT64_MAX)]
+
+def _not_bool(value: object) -> object:
+    # pydantic's lax mode reads JSON true/false as 1/0; an integer field must not accept them.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "booleans are not integers")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+# An integer, never a boolean; for fields with their own narrower bounds (Field(ge=..., le=...)).
+Int = Annotated[int, NotBool]
+Int32 = Annotated[int, NotBool, Ge(INT32_MIN), Le(INT32_MAX)]
+Int64 = Annotated[int, NotBool, Ge(INT64_MIN), Le(INT64_MAX)]
 # Row ids: bigint identities start at 1, so 0 and negatives are unknown ids, not errors of range.
-Id = Annotated[int, Ge(1), Le(INT64_MAX)]
-NonNegInt32 = Annotated[int, Ge(0), Le(INT32_MAX)]
+Id = Annotated[int, NotBool, Ge(1), Le(INT64_MAX)]
+NonNegInt32 = Annotated[int, NotBool, Ge(0), Le(INT32_MAX)]
 
 
 def _no_nul(value: str) -> str:

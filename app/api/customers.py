@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from app.api.deps import TenantActor, TenantDB
 from app.crm import contacts, customers, notes, timeline
@@ -47,7 +47,7 @@ class CountOut(BaseModel):
 
 
 class OptOutBody(BaseModel):
-    opt_out: bool = True
+    opt_out: StrictBool = True
     reason: Str200 | None = None
 
 

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from app.api.deps import TenantActor, TenantDB
 from app.audit import queries as audit_queries
@@ -35,7 +35,7 @@ class UserPatch(BaseModel):
     name: Str120 | None = None
     role: Str20 | None = None
     team: Str120 | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
     password: Secret | None = None
 
 

@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
@@ -13,7 +13,7 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import can_see_owner, check_assignable, get_visible_customer
 from app.errors import Invalid, NotFound
-from app.validation import Id, Str20, Str60, Str200, Str5000
+from app.validation import Id, Int, Str20, Str60, Str200, Str5000
 from models.base import utcnow
 from models.platform import User
 from models.tenant import Appointment, Customer
@@ -29,9 +29,9 @@ class AppointmentIn(BaseModel):
     kind: Str20 = "follow_up"
     # Wall-clock date/time as the user typed it, in `time_zone` (default: the user's zone).
     starts_local: datetime
-    duration_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    duration_minutes: Int = Field(default=30, ge=0, le=24 * 60)
     time_zone: Str60 | None = None
-    remind_minutes: int | None = Field(default=15, ge=0, le=7 * 24 * 60)
+    remind_minutes: Int | None = Field(default=15, ge=0, le=7 * 24 * 60)
     owner_id: Id | None = None
 
 
@@ -40,9 +40,9 @@ class AppointmentUpdate(BaseModel):
     description: Str5000 | None = None
     starts_local: datetime | None = None
     time_zone: Str60 | None = None
-    duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
-    remind_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
-    done: bool | None = None
+    duration_minutes: Int | None = Field(default=None, ge=0, le=24 * 60)
+    remind_minutes: Int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    done: StrictBool | None = None
 
 
 class AgendaItem(BaseModel):

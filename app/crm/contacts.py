@@ -3,7 +3,7 @@
 import re
 
 import phonenumbers
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlmodel import Session, select
 
 from app.audit.log import record
@@ -25,13 +25,13 @@ class ContactIn(BaseModel):
     kind: Str10
     value: Str320 = Field(min_length=1)
     label: Str60 | None = None
-    is_primary: bool = False
+    is_primary: StrictBool = False
 
 
 class ContactUpdate(BaseModel):
     value: Str320 | None = Field(default=None, min_length=1)
     label: Str60 | None = None
-    is_primary: bool | None = None
+    is_primary: StrictBool | None = None
 
 
 def normalise(kind: str, value: str, field: str = "value") -> str:

@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
@@ -27,19 +27,19 @@ class CustomFieldIn(BaseModel):
     label: Str120 = Field(min_length=1)
     type: Str10
     options: list[Str1000] = Field(default=[], max_length=200)
-    required: bool = False
+    required: StrictBool = False
     position: Int32 = 0
-    show_in_list: bool = True
-    show_in_filters: bool = True
+    show_in_list: StrictBool = True
+    show_in_filters: StrictBool = True
 
 
 class CustomFieldUpdate(BaseModel):
     label: Str120 | None = Field(default=None, min_length=1)
     options: list[Str1000] | None = Field(default=None, max_length=200)
-    required: bool | None = None
+    required: StrictBool | None = None
     position: Int32 | None = None
-    show_in_list: bool | None = None
-    show_in_filters: bool | None = None
+    show_in_list: StrictBool | None = None
+    show_in_filters: StrictBool | None = None
 
 
 def list_fields(db: Session, actor: Actor) -> list[CustomField]:

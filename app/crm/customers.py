@@ -42,7 +42,7 @@ from app.errors import Invalid, NotFound, invalid_from
 from app.search import get_backend
 from app.search import sync as search_sync
 from app.search.postgres import record_name_words, text_clause
-from app.validation import Id, Int32, Int64, Str20, Str60, Str120, Str200, Str300, Str1000
+from app.validation import Id, Int, Int32, Int64, Str20, Str60, Str120, Str200, Str300, Str1000
 from models.base import utcnow
 from models.tenant import BulkJob, Contact, Customer, CustomerTag, Interaction, Segment, Tag, Wallet
 
@@ -111,7 +111,7 @@ class CustomerQuery(CustomerFilter):
     # "-updated_at" = newest first; "relevance" ranks by the search backend (needs text).
     sort: Str20 = "-updated_at"
     cursor: Str1000 | None = None
-    limit: int = Field(default=50, ge=1, le=200)
+    limit: Int = Field(default=50, ge=1, le=200)
 
 
 _F = TypeVar("_F", bound=CustomerFilter)
@@ -404,7 +404,7 @@ class CustomerIn(BaseModel):
     plan: Str120 | None = None
     wallet_id: Id | None = None
     owner_id: Id | None = None
-    score: int = Field(default=0, ge=0, le=1000)
+    score: Int = Field(default=0, ge=0, le=1000)
     tags: list[Str60] = Field(default=[], max_length=200)
     custom: dict[Str60, Any] = Field(default={}, max_length=200)
     contacts: list[ContactIn] = Field(default=[], max_length=200)
@@ -423,7 +423,7 @@ class CustomerUpdate(BaseModel):
     plan: Str120 | None = None
     wallet_id: Id | None = None
     owner_id: Id | None = None
-    score: int | None = Field(default=None, ge=0, le=1000)
+    score: Int | None = Field(default=None, ge=0, le=1000)
     tags: list[Str60] | None = Field(default=None, max_length=200)
     # Merged into the stored values; a key set to null clears that field.
     custom: dict[Str60, Any] | None = Field(default=None, max_length=200)

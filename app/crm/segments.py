@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, StrictBool
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
@@ -27,7 +27,7 @@ from models.tenant import Segment
 class SegmentIn(BaseModel):
     name: Str120
     filters: CustomerFilter
-    shared: bool = True
+    shared: StrictBool = True
 
 
 def _visible(db: Session, actor: Actor, segment_id: int) -> Segment:
