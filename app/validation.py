@@ -6,6 +6,7 @@ driver. Integer aliases follow the column types (ids are bigint identities, coun
 are integer); every string has a length limit and no NUL byte.
 """
 
+from datetime import date, datetime
 from typing import Annotated
 
 from annotated_types import Ge, Le
@@ -25,12 +26,24 @@ def _not_bool(value: object) -> object:
 
 NotBool = BeforeValidator(_not_bool)
 # An integer, never a boolean; for fields with their own narrower bounds (Field(ge=..., le=...)).
+# (The validator comes last: it runs first, and the bounds stay in the OpenAPI schema.)
 Int = Annotated[int, NotBool]
-Int32 = Annotated[int, NotBool, Ge(INT32_MIN), Le(INT32_MAX)]
-Int64 = Annotated[int, NotBool, Ge(INT64_MIN), Le(INT64_MAX)]
+Int32 = Annotated[int, Ge(INT32_MIN), Le(INT32_MAX), NotBool]
+Int64 = Annotated[int, Ge(INT64_MIN), Le(INT64_MAX), NotBool]
 # Row ids: bigint identities start at 1, so 0 and negatives are unknown ids, not errors of range.
-Id = Annotated[int, NotBool, Ge(1), Le(INT64_MAX)]
-NonNegInt32 = Annotated[int, NotBool, Ge(0), Le(INT32_MAX)]
+Id = Annotated[int, Ge(1), Le(INT64_MAX), NotBool]
+NonNegInt32 = Annotated[int, Ge(0), Le(INT32_MAX), NotBool]
+
+
+def _not_number(value: object) -> object:
+    # pydantic's lax mode reads a number as a Unix timestamp; a day or an instant is written out.
+    if isinstance(value, int | float):
+        raise PydanticCustomError("date_type", "dates are written as text")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_not_number)]
+Instant = Annotated[datetime, BeforeValidator(_not_number)]
 
 
 def _no_nul(value: str) -> str:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, TypeAdapter, ValidationError, field_validator
@@ -42,7 +42,7 @@ from app.errors import Invalid, NotFound, invalid_from
 from app.search import get_backend
 from app.search import sync as search_sync
 from app.search.postgres import record_name_words, text_clause
-from app.validation import Id, Int, Int32, Int64, Str20, Str60, Str120, Str200, Str300, Str1000
+from app.validation import Day, Id, Int, Int32, Int64, NotBool, Str20, Str60, Str120, Str200, Str300, Str1000
 from models.base import utcnow
 from models.tenant import BulkJob, Contact, Customer, CustomerTag, Interaction, Segment, Tag, Wallet
 
@@ -98,10 +98,10 @@ class CustomerFilter(BaseModel):
     tags: list[Str60] = Field(default=[], max_length=200)  # any of these
     # {key: value} equality, or {key: {"min": a, "max": b}} range for number/date fields.
     custom: dict[Str60, CustomValue | CustomRange] = Field(default={}, max_length=100)
-    created_from: date | None = None
-    created_to: date | None = None
-    updated_from: date | None = None
-    updated_to: date | None = None
+    created_from: Day | None = None
+    created_to: Day | None = None
+    updated_from: Day | None = None
+    updated_to: Day | None = None
     score_min: Int32 | None = None
     score_max: Int32 | None = None
     segment_id: Id | None = None
@@ -423,7 +423,7 @@ class CustomerUpdate(BaseModel):
     plan: Str120 | None = None
     wallet_id: Id | None = None
     owner_id: Id | None = None
-    score: Int | None = Field(default=None, ge=0, le=1000)
+    score: Annotated[int, Field(ge=0, le=1000), NotBool] | None = None
     tags: list[Str60] | None = Field(default=None, max_length=200)
     # Merged into the stored values; a key set to null clears that field.
     custom: dict[Str60, Any] | None = Field(default=None, max_length=200)

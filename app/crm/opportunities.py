@@ -1,6 +1,5 @@
 """Opportunities: create/convert from a customer, move between stages keeping Kanban positions."""
 
-from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
@@ -13,7 +12,7 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import check_assignable, customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound
-from app.validation import Id, Str200
+from app.validation import Day, Id, Str200
 from models.base import utcnow
 from models.tenant import Customer, Opportunity, Pipeline, Stage
 
@@ -26,7 +25,7 @@ class OpportunityIn(BaseModel):
     value: Decimal = Field(
         default=Decimal(0), ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2
     )
-    expected_close: date | None = None
+    expected_close: Day | None = None
     owner_id: Id | None = None
 
 
@@ -35,7 +34,7 @@ class OpportunityUpdate(BaseModel):
     value: Decimal | None = Field(
         default=None, ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2
     )
-    expected_close: date | None = None
+    expected_close: Day | None = None
     owner_id: Id | None = None
 
 
