@@ -275,7 +275,7 @@ def test_unknown_routes_and_methods_answer_the_error_body(http: httpx.Client) ->
 
 @pytest.fixture(scope="module")
 def spec(live_url: str) -> dict[str, Any]:
-    return httpx.get(f"{live_url}/openapi.json").json()
+    return httpx.get(f"{live_url}/openapi.json", timeout=60).json()
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
