@@ -80,6 +80,18 @@ class Invalid(DomainError):
 
 # pydantic error types -> what a user reads under the field.
 _PT_MESSAGES = {
+    "no_nul": "Texto com caractere inválido.",
+    "too_long": "Itens demais.",
+    "finite_number": "Informe um número finito.",
+    "extra_forbidden": "Campo não permitido.",
+    "int_from_float": "Informe um número inteiro.",
+    "int_type": "Informe um número inteiro.",
+    "string_type": "Informe um texto.",
+    "list_type": "Informe uma lista.",
+    "dict_type": "Formato inválido.",
+    "model_type": "Formato inválido.",
+    "model_attributes_type": "Formato inválido.",
+    "recursion_loop": "Estrutura aninhada demais.",
     "missing": "Campo obrigatório.",
     "string_too_long": "Texto longo demais.",
     "string_too_short": "Texto curto demais.",

@@ -1,12 +1,16 @@
 """Engine and sessions: one engine per process, one tenant per Session."""
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from app.errors import Conflict, DomainError, Invalid
 from app.settings import get_settings
 from tenants.naming import is_tenant_schema
 
@@ -70,13 +74,43 @@ def session(schema: str) -> Iterator[Session]:
 
 @contextmanager
 def unit_of_work(db: Session) -> Iterator[Session]:
-    """Commit when the block succeeds, roll back when it raises (callers own the transaction)."""
+    """Commit when the block succeeds, roll back when it raises (callers own the transaction).
+
+    A unique violation or a value the database refuses becomes the domain error every caller
+    already translates (REST: 409/422, UI: a message under the field), see `domain_error_from`."""
     try:
         yield db
         db.commit()
+    except DBAPIError as exc:
+        db.rollback()
+        translated = domain_error_from(exc)
+        if translated is None:
+            raise
+        raise translated from exc
     except Exception:
         db.rollback()
         raise
+
+
+_KEY_COLUMNS = re.compile(r"^Key \(([^)]*)\)=")
+
+
+def domain_error_from(exc: DBAPIError) -> DomainError | None:
+    """What a database error means to the user, when it is the user's input and not our bug.
+
+    - unique violation (two requests racing to create the same name: the check before the insert
+      saw neither) → Conflict naming the column;
+    - data errors (number out of the column's range, NUL byte in text, bad encoding) → Invalid.
+    Anything else (deadlocks, lost connections, our own constraint bugs) stays a 500."""
+    orig = exc.orig
+    if isinstance(orig, psycopg.errors.UniqueViolation):
+        detail = orig.diag.message_detail or ""
+        match = _KEY_COLUMNS.match(detail)
+        column = match.group(1).split(",")[-1].strip() if match else None
+        return Conflict("Já existe um registro com este valor.", **({"field": column} if column else {}))
+    if isinstance(orig, psycopg.DataError):
+        return Invalid("body", "Valor fora do permitido (número grande demais ou caractere inválido).")
+    return None
 
 
 def reset_engine() -> None:

@@ -9,15 +9,16 @@ from app.api.deps import CurrentActor, PlatformDB, client_ip
 from app.auth import clients, sessions
 from app.auth.tokens import decode_access_token
 from app.errors import DomainError, Invalid
+from app.validation import Secret, Str60, Str120, Str320, Str1000
 from tenants.database import platform_session
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 class LoginBody(BaseModel):
-    tenant: str | None = None
-    email: str
-    password: str
+    tenant: Str60 | None = None
+    email: Str320
+    password: Secret
 
 
 class TokenOut(BaseModel):
@@ -28,7 +29,14 @@ class TokenOut(BaseModel):
 
 
 class RefreshBody(BaseModel):
-    refresh_token: str
+    refresh_token: Secret
+
+
+class ClientTokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    scope: str
 
 
 class MeOut(BaseModel):
@@ -77,13 +85,13 @@ def me(actor: CurrentActor) -> MeOut:
     )
 
 
-@router.post("/token")
+@router.post("/token", response_model=ClientTokenOut)
 def client_token(
     db: PlatformDB,
-    grant_type: Annotated[str, Form()],
-    client_id: Annotated[str, Form()],
-    client_secret: Annotated[str, Form()],
-    scope: Annotated[str | None, Form()] = None,
+    grant_type: Annotated[Str60, Form()],
+    client_id: Annotated[Str120, Form()],
+    client_secret: Annotated[Secret, Form()],
+    scope: Annotated[Str1000 | None, Form()] = None,
 ) -> dict[str, object]:
     """OAuth2 client-credentials grant (RFC 6749 §4.4), form-encoded."""
     if grant_type != "client_credentials":

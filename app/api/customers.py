@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StrictBool
 
 from app.api.deps import TenantActor, TenantDB
 from app.crm import contacts, customers, notes, timeline
@@ -23,6 +23,7 @@ from app.crm.customers import (
 )
 from app.errors import Invalid
 from app.search import SearchHit, get_backend
+from app.validation import Id, Int32, Str20, Str30, Str60, Str120, Str200, Str1000, Str5000
 from models.tenant import BulkJob, Contact, Note
 from tasks.crm import run_bulk
 from tenants.database import session
@@ -40,14 +41,19 @@ class TimelinePage(BaseModel):
     next_cursor: str | None
 
 
+class CountOut(BaseModel):
+    count: int
+    capped: bool  # True: at least `count` (counting stops at a cap)
+
+
 class OptOutBody(BaseModel):
-    opt_out: bool = True
-    reason: str | None = None
+    opt_out: StrictBool = True
+    reason: Str200 | None = None
 
 
 class ExportBody(BaseModel):
     filter: CustomerFilter = CustomerFilter()
-    ids: list[int] | None = None
+    ids: list[Id] | None = Field(default=None, max_length=100_000)
 
 
 def _filter_params(
@@ -64,13 +70,13 @@ def _filter_params(
     updated_to: date | None,
     score_min: int | None,
     score_max: int | None,
-    segment_id: int | None,
+    segment_id: Id | None,
 ) -> dict[str, Any]:
     try:
         custom_filter = json.loads(custom) if custom else {}
         if not isinstance(custom_filter, dict):
             raise ValueError
-    except ValueError:
+    except (ValueError, RecursionError):
         raise Invalid("custom", 'Use JSON, por exemplo {"porte": "M"}.') from None
     return {
         "text": q,
@@ -95,15 +101,17 @@ def list_customers(
     actor: TenantActor,
     db: TenantDB,
     q: Annotated[
-        str | None, Query(description="Nome, documento, telefone em qualquer formato ou e-mail")
+        Str200 | None, Query(description="Nome, documento, telefone em qualquer formato ou e-mail")
     ] = None,
-    status: Annotated[list[str] | None, Query()] = None,
-    plan: Annotated[list[str] | None, Query()] = None,
-    wallet_id: Annotated[list[int] | None, Query()] = None,
-    owner_id: Annotated[list[int] | None, Query()] = None,
-    tag: Annotated[list[str] | None, Query(description="Qualquer uma das etiquetas")] = None,
+    status: Annotated[list[Str60] | None, Query(max_length=50)] = None,
+    plan: Annotated[list[Str120] | None, Query(max_length=200)] = None,
+    wallet_id: Annotated[list[Id] | None, Query(max_length=1000)] = None,
+    owner_id: Annotated[list[Id] | None, Query(max_length=1000)] = None,
+    tag: Annotated[
+        list[Str60] | None, Query(max_length=200, description="Qualquer uma das etiquetas")
+    ] = None,
     custom: Annotated[
-        str | None,
+        Str5000 | None,
         Query(
             description='Campos personalizados em JSON: {"chave": valor} ou {"chave": {"min": a, "max": b}}'
         ),
@@ -112,17 +120,17 @@ def list_customers(
     created_to: date | None = None,
     updated_from: date | None = None,
     updated_to: date | None = None,
-    score_min: int | None = None,
-    score_max: int | None = None,
-    segment_id: int | None = None,
+    score_min: Int32 | None = None,
+    score_max: Int32 | None = None,
+    segment_id: Id | None = None,
     sort: Annotated[
-        str,
+        Str20,
         Query(
             description="name, created_at, updated_at, score, status, id; '-' = "
             "decrescente; relevance (com q)"
         ),
     ] = "-updated_at",
-    cursor: str | None = None,
+    cursor: Str1000 | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CustomerPage:
     query = CustomerQuery(
@@ -152,12 +160,14 @@ def list_customers(
 
 @router.get("/clientes/busca", response_model=list[SearchHit], summary="Busca com relevância")
 def search_customers(
-    actor: TenantActor, db: TenantDB, q: str, limit: Annotated[int, Query(ge=1, le=50)] = 20
+    actor: TenantActor, db: TenantDB, q: Str200, limit: Annotated[int, Query(ge=1, le=50)] = 20
 ) -> list[SearchHit]:
     return get_backend().search(db, actor, q, limit)
 
 
-@router.post("/clientes/contagem", summary="Conta os clientes de um filtro (limitado)")
+@router.post(
+    "/clientes/contagem", response_model=CountOut, summary="Conta os clientes de um filtro (limitado)"
+)
 def count_customers(body: CustomerFilter, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     return customers.count_customers(db, actor, body)
 
@@ -168,81 +178,81 @@ def create_customer(body: CustomerIn, actor: TenantActor, db: TenantDB) -> Custo
     return customers.customer_row(db, customer)
 
 
-@router.get("/clientes/{customer_id}", response_model=CustomerDetail, summary="Perfil do cliente")
-def get_customer(customer_id: int, actor: TenantActor, db: TenantDB) -> CustomerDetail:
+@router.get("/clientes/{customer_id:int}", response_model=CustomerDetail, summary="Perfil do cliente")
+def get_customer(customer_id: Id, actor: TenantActor, db: TenantDB) -> CustomerDetail:
     return customers.get_customer(db, actor, customer_id)
 
 
-@router.put("/clientes/{customer_id}", response_model=CustomerRow, summary="Altera cliente")
-def update_customer(customer_id: int, body: CustomerUpdate, actor: TenantActor, db: TenantDB) -> CustomerRow:
+@router.put("/clientes/{customer_id:int}", response_model=CustomerRow, summary="Altera cliente")
+def update_customer(customer_id: Id, body: CustomerUpdate, actor: TenantActor, db: TenantDB) -> CustomerRow:
     customer = customers.update_customer(db, actor, customer_id, body)
     return customers.customer_row(db, customer)
 
 
-@router.delete("/clientes/{customer_id}", status_code=204, summary="Exclui cliente (lógica)")
-def delete_customer(customer_id: int, actor: TenantActor, db: TenantDB) -> Response:
+@router.delete("/clientes/{customer_id:int}", status_code=204, summary="Exclui cliente (lógica)")
+def delete_customer(customer_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     customers.delete_customer(db, actor, customer_id)
     return Response(status_code=204)
 
 
-@router.get("/clientes/{customer_id}/timeline", response_model=TimelinePage, summary="Linha do tempo")
+@router.get("/clientes/{customer_id:int}/timeline", response_model=TimelinePage, summary="Linha do tempo")
 def get_timeline(
-    customer_id: int,
+    customer_id: Id,
     actor: TenantActor,
     db: TenantDB,
-    kind: Annotated[list[str] | None, Query()] = None,
-    cursor: str | None = None,
+    kind: Annotated[list[Str30] | None, Query(max_length=50)] = None,
+    cursor: Str1000 | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TimelinePage:
     page = timeline.list_timeline(db, actor, customer_id, kind, cursor, limit)
     return TimelinePage(items=page.rows, next_cursor=page.next_cursor)
 
 
-@router.get("/clientes/{customer_id}/contatos", response_model=list[Contact], tags=["contatos"])
-def list_contacts(customer_id: int, actor: TenantActor, db: TenantDB) -> list[Contact]:
+@router.get("/clientes/{customer_id:int}/contatos", response_model=list[Contact], tags=["contatos"])
+def list_contacts(customer_id: Id, actor: TenantActor, db: TenantDB) -> list[Contact]:
     return contacts.list_contacts(db, actor, customer_id)
 
 
-@router.post("/clientes/{customer_id}/contatos", response_model=Contact, status_code=201, tags=["contatos"])
-def add_contact(customer_id: int, body: contacts.ContactIn, actor: TenantActor, db: TenantDB) -> Contact:
+@router.post(
+    "/clientes/{customer_id:int}/contatos", response_model=Contact, status_code=201, tags=["contatos"]
+)
+def add_contact(customer_id: Id, body: contacts.ContactIn, actor: TenantActor, db: TenantDB) -> Contact:
     return contacts.add_contact(db, actor, customer_id, body)
 
 
-@router.put("/contatos/{contact_id}", response_model=Contact, tags=["contatos"])
-def update_contact(
-    contact_id: int, body: contacts.ContactUpdate, actor: TenantActor, db: TenantDB
-) -> Contact:
+@router.put("/contatos/{contact_id:int}", response_model=Contact, tags=["contatos"])
+def update_contact(contact_id: Id, body: contacts.ContactUpdate, actor: TenantActor, db: TenantDB) -> Contact:
     return contacts.update_contact(db, actor, contact_id, body)
 
 
-@router.delete("/contatos/{contact_id}", status_code=204, tags=["contatos"])
-def delete_contact(contact_id: int, actor: TenantActor, db: TenantDB) -> Response:
+@router.delete("/contatos/{contact_id:int}", status_code=204, tags=["contatos"])
+def delete_contact(contact_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     contacts.delete_contact(db, actor, contact_id)
     return Response(status_code=204)
 
 
-@router.post("/contatos/{contact_id}/opt-out", response_model=Contact, tags=["contatos"])
-def opt_out(contact_id: int, body: OptOutBody, actor: TenantActor, db: TenantDB) -> Contact:
+@router.post("/contatos/{contact_id:int}/opt-out", response_model=Contact, tags=["contatos"])
+def opt_out(contact_id: Id, body: OptOutBody, actor: TenantActor, db: TenantDB) -> Contact:
     return contacts.set_opt_out(db, actor, contact_id, body.opt_out, body.reason)
 
 
-@router.get("/clientes/{customer_id}/notas", response_model=list[Note], tags=["notas"])
-def list_notes(customer_id: int, actor: TenantActor, db: TenantDB) -> list[Note]:
+@router.get("/clientes/{customer_id:int}/notas", response_model=list[Note], tags=["notas"])
+def list_notes(customer_id: Id, actor: TenantActor, db: TenantDB) -> list[Note]:
     return notes.list_notes(db, actor, customer_id)
 
 
-@router.post("/clientes/{customer_id}/notas", response_model=Note, status_code=201, tags=["notas"])
-def add_note(customer_id: int, body: notes.NoteIn, actor: TenantActor, db: TenantDB) -> Note:
+@router.post("/clientes/{customer_id:int}/notas", response_model=Note, status_code=201, tags=["notas"])
+def add_note(customer_id: Id, body: notes.NoteIn, actor: TenantActor, db: TenantDB) -> Note:
     return notes.add_note(db, actor, customer_id, body)
 
 
-@router.put("/notas/{note_id}", response_model=Note, tags=["notas"])
-def update_note(note_id: int, body: notes.NoteIn, actor: TenantActor, db: TenantDB) -> Note:
+@router.put("/notas/{note_id:int}", response_model=Note, tags=["notas"])
+def update_note(note_id: Id, body: notes.NoteIn, actor: TenantActor, db: TenantDB) -> Note:
     return notes.update_note(db, actor, note_id, body)
 
 
-@router.delete("/notas/{note_id}", status_code=204, tags=["notas"])
-def delete_note(note_id: int, actor: TenantActor, db: TenantDB) -> Response:
+@router.delete("/notas/{note_id:int}", status_code=204, tags=["notas"])
+def delete_note(note_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     notes.delete_note(db, actor, note_id)
     return Response(status_code=204)
 
@@ -257,8 +267,10 @@ async def bulk(body: BulkRequest, actor: TenantActor, db: TenantDB) -> BulkJob:
     return job
 
 
-@router.get("/clientes/acoes-em-massa/{job_id}", response_model=BulkJob, summary="Progresso da ação em massa")
-def bulk_progress(job_id: int, actor: TenantActor, db: TenantDB) -> BulkJob:
+@router.get(
+    "/clientes/acoes-em-massa/{job_id:int}", response_model=BulkJob, summary="Progresso da ação em massa"
+)
+def bulk_progress(job_id: Id, actor: TenantActor, db: TenantDB) -> BulkJob:
     return customers.get_bulk_job(db, actor, job_id)
 
 

@@ -1,4 +1,11 @@
-"""FastAPI dependencies: the calling Actor and a tenant Session that commits when the route succeeds."""
+"""FastAPI dependencies: the calling Actor and a tenant Session that commits when the route succeeds.
+
+The Sessions are function-scoped yield dependencies: FastAPI runs their exit (the commit) after the
+route returned and its result was serialised, but before the first byte of the response is sent. A
+request-scoped dependency would commit after the response left: a client could read its own write
+back as a 404, a revoked credential would work for a moment, and a failing commit would follow a 2xx.
+A commit that fails propagates as an exception, i.e. a 500 with the usual error body.
+"""
 
 from collections.abc import Iterator
 from typing import Annotated
@@ -12,6 +19,7 @@ from app.auth.network import client_address
 from app.auth.sessions import actor_for_user, actor_from_token
 from app.errors import Forbidden, Unauthorized
 from app.importing import upload_grants
+from app.validation import Str120, Str2000
 from tenants.database import platform_session, session, unit_of_work
 
 _bearer = HTTPBearer(auto_error=False)
@@ -46,10 +54,10 @@ def get_tenant_actor(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
 
 
 def get_upload_actor(
-    upload_id: str,
+    upload_id: Str120,
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    upload_token: str | None = Header(default=None, alias="Upload-Token"),
+    upload_token: Str2000 | None = Header(default=None, alias="Upload-Token"),
 ) -> Actor:
     """A tenant actor from a Bearer token, or from the page's grant for this one upload (the web app
     keeps session tokens out of the browser): user, tenant and login session are checked again."""
@@ -73,5 +81,5 @@ def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> Iterato
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 TenantActor = Annotated[Actor, Depends(get_tenant_actor)]
 UploadActor = Annotated[Actor, Depends(get_upload_actor)]
-TenantDB = Annotated[Session, Depends(get_tenant_db)]
-PlatformDB = Annotated[Session, Depends(get_platform_db)]
+TenantDB = Annotated[Session, Depends(get_tenant_db, scope="function")]
+PlatformDB = Annotated[Session, Depends(get_platform_db, scope="function")]

@@ -5,9 +5,9 @@ import json
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -17,14 +17,15 @@ from app.auth.actor import Actor
 from app.errors import Invalid, LengthRequired
 from app.importing import jobs
 from app.settings import get_settings
+from app.validation import INT64_MAX, Id, Int64, NonNegInt32, Str10, Str20, Str60, Str120, Str200, Str500
 from tenants.database import session
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 
 
 class UploadStart(BaseModel):
-    filename: str = Field(min_length=1, max_length=500)
-    size: int | None = Field(default=None, ge=0)
+    filename: Str500 = Field(min_length=1)
+    size: Int64 | None = Field(default=None, ge=0)
 
 
 class UploadOut(BaseModel):
@@ -36,13 +37,13 @@ class UploadOut(BaseModel):
 
 
 class ImportIn(BaseModel):
-    upload_id: str
-    source: str | None = None
-    mapping: dict[str, str] | None = None
-    dedupe: str = "keep-first"
-    default_ddd: str | None = None
-    sheet: str | None = None
-    header_row: int | None = Field(default=None, ge=1)
+    upload_id: Str120
+    source: Str200 | None = None
+    mapping: dict[Str200, Str60] | None = Field(default=None, max_length=500)
+    dedupe: Str20 = "keep-first"
+    default_ddd: Str10 | None = None
+    sheet: Str200 | None = None
+    header_row: NonNegInt32 | None = Field(default=None, ge=1)
 
 
 class ImportCreated(BaseModel):
@@ -50,9 +51,9 @@ class ImportCreated(BaseModel):
 
 
 class PresetIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    mapping: dict[str, str]
-    source: str | None = None
+    name: Str200 = Field(min_length=1)
+    mapping: dict[Str200, Str60] = Field(max_length=500)
+    source: Str200 | None = None
 
 
 class PresetOut(BaseModel):
@@ -62,13 +63,64 @@ class PresetOut(BaseModel):
     mapping: dict[str, str]
 
 
+class PreviewOut(BaseModel):
+    filename: str
+    format: str
+    headers: list[str]
+    rows: list[list[str | None]]
+    suggested: dict[str, str]  # {column: field}
+    sheets: list[str]
+    sheet: str | None
+    header_row: int
+    encoding: str | None
+    delimiter: str | None
+    fields: dict[str, str]  # {field: pt-BR label}
+
+
+class ImportStatusOut(BaseModel):
+    id: int
+    state: str
+    source: str | None
+    filename: str
+    file_size: int
+    rows_read: int
+    bytes_read: int
+    progress: float
+    rate: float | None
+    eta_s: float | None
+    error: str | None
+    cancel_requested: bool
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    mapping: dict[str, Any]
+    options: dict[str, Any]
+    read: int
+    valid: int
+    invalid: int
+    duplicates: int
+    duplicates_existing: int
+    created: int
+    updated: int
+    unchanged: int
+    conflicts: int
+    missing: int
+    errors: dict[str, Any]
+    warnings: dict[str, Any]
+    changed_fields: dict[str, Any]
+    samples: dict[str, Any]
+    missing_sample: list[Any]
+    duration_s: float | None
+    messages: dict[str, str]
+
+
 def _upload_out(s: Any) -> UploadOut:
     return UploadOut(
         upload_id=s.upload_id, filename=s.filename, offset=s.offset, size=s.size, complete=s.complete
     )
 
 
-async def _enqueue(schema: str, import_id: int) -> None:
+async def _enqueue(schema: str, import_id: Id) -> None:
     from tasks.imports import run_import
 
     await run_import.kiq(schema, import_id)
@@ -84,17 +136,17 @@ def start_upload(body: UploadStart, actor: TenantActor, db: TenantDB) -> UploadO
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)
-def upload_status(upload_id: str, actor: UploadActor) -> UploadOut:
+def upload_status(upload_id: Str120, actor: UploadActor) -> UploadOut:
     """Where to resume after a dropped connection (Bearer token, or the page's Upload-Token grant)."""
     return _upload_out(jobs.upload_status(None, actor, upload_id))  # type: ignore[arg-type]
 
 
 @router.patch("/uploads/{upload_id}", response_model=UploadOut)
 async def upload_chunk(
-    upload_id: str,
+    upload_id: Str120,
     request: Request,
     actor: UploadActor,
-    upload_offset: int = Header(alias="Upload-Offset", ge=0),
+    upload_offset: int = Header(alias="Upload-Offset", ge=0, le=INT64_MAX),
 ) -> UploadOut:
     """Appends the raw request body at `Upload-Offset` (streamed to disk, never buffered whole).
 
@@ -160,9 +212,13 @@ def _content_length(request: Request) -> int | None:
     return int(raw)
 
 
-@router.get("/uploads/{upload_id}/preview")
+@router.get("/uploads/{upload_id}/preview", response_model=PreviewOut)
 def preview(
-    upload_id: str, actor: TenantActor, db: TenantDB, sheet: str | None = None, header_row: int | None = None
+    upload_id: Str120,
+    actor: TenantActor,
+    db: TenantDB,
+    sheet: Str200 | None = None,
+    header_row: Annotated[NonNegInt32 | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
     """Headers, first rows, sheets and the suggested {column: field} mapping."""
     p = jobs.preview_upload(db, actor, upload_id, sheet, header_row)
@@ -262,13 +318,13 @@ async def create_import(request: Request, actor: TenantActor) -> ImportCreated:
     return ImportCreated(id=import_id)
 
 
-@router.get("")
-def list_imports(actor: TenantActor, db: TenantDB, source: str | None = None) -> list[dict[str, Any]]:
+@router.get("", response_model=list[ImportStatusOut])
+def list_imports(actor: TenantActor, db: TenantDB, source: Str200 | None = None) -> list[dict[str, Any]]:
     return [jobs.status_of(j) for j in jobs.list_imports(db, actor, source)]
 
 
 @router.get("/presets", response_model=list[PresetOut])
-def list_presets(actor: TenantActor, db: TenantDB, source: str | None = None) -> list[PresetOut]:
+def list_presets(actor: TenantActor, db: TenantDB, source: Str200 | None = None) -> list[PresetOut]:
     return [
         PresetOut(id=p.id or 0, name=p.name, source=p.source, mapping=dict(p.mapping))
         for p in jobs.list_presets(db, actor, source)
@@ -281,24 +337,24 @@ def save_preset(body: PresetIn, actor: TenantActor, db: TenantDB) -> PresetOut:
     return PresetOut(id=p.id or 0, name=p.name, source=p.source, mapping=dict(p.mapping))
 
 
-@router.delete("/presets/{preset_id}", status_code=204)
-def delete_preset(preset_id: int, actor: TenantActor, db: TenantDB) -> None:
+@router.delete("/presets/{preset_id:int}", status_code=204)
+def delete_preset(preset_id: Id, actor: TenantActor, db: TenantDB) -> None:
     jobs.delete_preset(db, actor, preset_id)
 
 
-@router.get("/{import_id}/status")
-def import_status(import_id: int, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+@router.get("/{import_id:int}/status", response_model=ImportStatusOut)
+def import_status(import_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     """State, progress (rows read, rate, ETA) and the report fields."""
     return jobs.get_status(db, actor, import_id)
 
 
-@router.post("/{import_id}/cancel")
-def cancel_import(import_id: int, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+@router.post("/{import_id:int}/cancel", response_model=ImportStatusOut)
+def cancel_import(import_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     return jobs.status_of(jobs.cancel(db, actor, import_id))
 
 
-@router.post("/{import_id}/resume", response_model=ImportCreated)
-async def resume_import(import_id: int, actor: TenantActor) -> ImportCreated:
+@router.post("/{import_id:int}/resume", response_model=ImportCreated)
+async def resume_import(import_id: Id, actor: TenantActor) -> ImportCreated:
     """Re-queues a failed import: it resumes from its last committed batch."""
     assert actor.schema is not None
 
@@ -312,8 +368,12 @@ async def resume_import(import_id: int, actor: TenantActor) -> ImportCreated:
     return ImportCreated(id=import_id)
 
 
-@router.get("/{import_id}/errors.csv")
-def error_rows(import_id: int, actor: TenantActor, db: TenantDB, warnings: bool = False) -> StreamingResponse:
+@router.get(
+    "/{import_id:int}/errors.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "Linhas rejeitadas (CSV)"}},
+)
+def error_rows(import_id: Id, actor: TenantActor, db: TenantDB, warnings: bool = False) -> StreamingResponse:
     """Every rejected row (line, reason in pt-BR, original cells) as CSV."""
     jobs.get_status(db, actor, import_id)  # 404 / 403 before streaming
     assert actor.schema is not None

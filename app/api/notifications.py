@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from app.api.deps import TenantActor, TenantDB
 from app.crm import notifications
+from app.validation import Id
 
 router = APIRouter(prefix="/api/notificacoes", tags=["notificações"])
 
@@ -39,7 +40,7 @@ def mark_all_read(actor: TenantActor, db: TenantDB) -> MarkedAll:
 
 
 @router.post(
-    "/{notification_id}/lida", response_model=notifications.NotificationRow, summary="Marcar como lida"
+    "/{notification_id:int}/lida", response_model=notifications.NotificationRow, summary="Marcar como lida"
 )
-def mark_read(notification_id: int, actor: TenantActor, db: TenantDB) -> notifications.NotificationRow:
+def mark_read(notification_id: Id, actor: TenantActor, db: TenantDB) -> notifications.NotificationRow:
     return notifications.mark_read(db, actor, notification_id)

@@ -1,15 +1,17 @@
 """/api/users, /api/api-clients, /api/audit: tenant administration."""
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field, StrictBool
 
 from app.api.deps import TenantActor, TenantDB
 from app.audit import queries as audit_queries
 from app.auth import clients, users
 from app.auth.permissions import Perm
 from app.crm.visibility import assignable_users
+from app.validation import Id, Secret, Str20, Str60, Str120, Str320
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
@@ -24,19 +26,19 @@ class UserOut(BaseModel):
 
 
 class UserCreate(BaseModel):
-    email: str
-    name: str
-    role: str
-    password: str
-    team: str | None = None
+    email: Str320
+    name: Str120
+    role: Str20
+    password: Secret
+    team: Str120 | None = None
 
 
 class UserPatch(BaseModel):
-    name: str | None = None
-    role: str | None = None
-    team: str | None = None
-    active: bool | None = None
-    password: str | None = None
+    name: Str120 | None = None
+    role: Str20 | None = None
+    team: Str120 | None = None
+    active: StrictBool | None = None
+    password: Secret | None = None
 
 
 def _user_out(u) -> UserOut:  # type: ignore[no-untyped-def]
@@ -70,8 +72,8 @@ def create_user(body: UserCreate, actor: TenantActor, db: TenantDB) -> UserOut:
     return _user_out(user)
 
 
-@router.patch("/users/{user_id}", response_model=UserOut)
-def patch_user(user_id: int, body: UserPatch, actor: TenantActor, db: TenantDB) -> UserOut:
+@router.patch("/users/{user_id:int}", response_model=UserOut)
+def patch_user(user_id: Id, body: UserPatch, actor: TenantActor, db: TenantDB) -> UserOut:
     user = users.update_user(db, actor, user_id, name=body.name, role=body.role, team=body.team)
     if body.active is not None:
         user = users.set_active(db, actor, user_id, body.active)
@@ -81,17 +83,30 @@ def patch_user(user_id: int, body: UserPatch, actor: TenantActor, db: TenantDB) 
 
 
 class ClientCreate(BaseModel):
-    name: str
+    name: Str120
+    scopes: list[Str60] = Field(max_length=20)
+
+
+class ClientCreated(BaseModel):
+    client_id: str
+    client_secret: str  # shown once
     scopes: list[str]
 
 
-@router.post("/api-clients", status_code=201)
+class ClientOut(BaseModel):
+    client_id: str
+    name: str
+    scopes: list[str]
+    revoked: bool
+
+
+@router.post("/api-clients", response_model=ClientCreated, status_code=201)
 def create_client(body: ClientCreate, actor: TenantActor, db: TenantDB) -> dict[str, object]:
     new = clients.create_client(db, actor, body.name, body.scopes)
     return {"client_id": new.client.client_id, "client_secret": new.secret, "scopes": new.client.scopes}
 
 
-@router.get("/api-clients")
+@router.get("/api-clients", response_model=list[ClientOut])
 def list_clients(actor: TenantActor, db: TenantDB) -> list[dict[str, object]]:
     return [
         {"client_id": c.client_id, "name": c.name, "scopes": c.scopes, "revoked": c.revoked_at is not None}
@@ -100,7 +115,7 @@ def list_clients(actor: TenantActor, db: TenantDB) -> list[dict[str, object]]:
 
 
 @router.delete("/api-clients/{client_id}", status_code=204)
-def revoke_client(client_id: str, actor: TenantActor, db: TenantDB) -> None:
+def revoke_client(client_id: Str120, actor: TenantActor, db: TenantDB) -> None:
     clients.revoke_client(db, actor, client_id)
 
 
@@ -120,11 +135,11 @@ class AuditOut(BaseModel):
 def audit_log(
     actor: TenantActor,
     db: TenantDB,
-    action: str | None = None,
-    entity: str | None = None,
-    actor_email: str | None = None,
-    before_id: int | None = None,
-    limit: int = 50,
+    action: Str60 | None = None,
+    entity: Str60 | None = None,
+    actor_email: Str320 | None = None,
+    before_id: Id | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[AuditOut]:
     rows = audit_queries.tenant_log(
         db,

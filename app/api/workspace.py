@@ -2,7 +2,7 @@
 tags, wallets, custom fields, segments, templates and the agent home."""
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -20,18 +20,43 @@ from app.crm import (
     wallets,
 )
 from app.crm.customers import CustomerRow
+from app.validation import Id, Int32, Str20, Str1000
 from models.tenant import Appointment, CustomField, Message, Opportunity, Segment, Tag, Template, Wallet
 
 router = APIRouter(prefix="/api")
 
 
 class MoveBody(BaseModel):
-    stage_id: int
-    position: int = 0
+    stage_id: Id
+    position: Int32 = 0
 
 
 class AssignBody(BaseModel):
-    user_id: int
+    user_id: Id
+
+
+class StageOut(BaseModel):
+    id: int
+    name: str
+    position: int
+    outcome: str | None
+
+
+class PipelineOut(BaseModel):
+    id: int
+    name: str
+    is_default: bool
+    stages: list[StageOut]
+
+
+class ResolvedOut(BaseModel):
+    id: int
+    status: str
+
+
+class AssignedOut(BaseModel):
+    id: int
+    assignee_id: int | None
 
 
 class SegmentResult(BaseModel):
@@ -52,8 +77,8 @@ def get_agenda(
     actor: TenantActor,
     db: TenantDB,
     day: date,
-    span: Annotated[str, Query(pattern="^(day|week)$")] = "day",
-    owner_id: int | None = None,
+    span: Literal["day", "week"] = "day",
+    owner_id: Id | None = None,
 ) -> list[appointments.AgendaItem]:
     return appointments.agenda(db, actor, day, span, owner_id)
 
@@ -63,27 +88,29 @@ def create_appointment(body: appointments.AppointmentIn, actor: TenantActor, db:
     return appointments.create_appointment(db, actor, body)
 
 
-@router.put("/agendamentos/{appointment_id}", response_model=Appointment, tags=["agenda"])
+@router.put("/agendamentos/{appointment_id:int}", response_model=Appointment, tags=["agenda"])
 def update_appointment(
-    appointment_id: int, body: appointments.AppointmentUpdate, actor: TenantActor, db: TenantDB
+    appointment_id: Id, body: appointments.AppointmentUpdate, actor: TenantActor, db: TenantDB
 ) -> Appointment:
     return appointments.update_appointment(db, actor, appointment_id, body)
 
 
-@router.delete("/agendamentos/{appointment_id}", status_code=204, tags=["agenda"])
-def delete_appointment(appointment_id: int, actor: TenantActor, db: TenantDB) -> Response:
+@router.delete("/agendamentos/{appointment_id:int}", status_code=204, tags=["agenda"])
+def delete_appointment(appointment_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     appointments.delete_appointment(db, actor, appointment_id)
     return Response(status_code=204)
 
 
 # ---------------------------------------------------------------- opportunities
-@router.get("/funis", tags=["oportunidades"])
+@router.get("/funis", response_model=list[PipelineOut], tags=["oportunidades"])
 def list_pipelines(actor: TenantActor, db: TenantDB) -> list[dict[str, Any]]:
     return opportunities.list_pipelines(db, actor)
 
 
-@router.get("/clientes/{customer_id}/oportunidades", response_model=list[Opportunity], tags=["oportunidades"])
-def customer_opportunities(customer_id: int, actor: TenantActor, db: TenantDB) -> list[Opportunity]:
+@router.get(
+    "/clientes/{customer_id:int}/oportunidades", response_model=list[Opportunity], tags=["oportunidades"]
+)
+def customer_opportunities(customer_id: Id, actor: TenantActor, db: TenantDB) -> list[Opportunity]:
     return opportunities.list_for_customer(db, actor, customer_id)
 
 
@@ -92,25 +119,25 @@ def create_opportunity(body: opportunities.OpportunityIn, actor: TenantActor, db
     return opportunities.create_opportunity(db, actor, body)
 
 
-@router.get("/oportunidades/{opportunity_id}", response_model=Opportunity, tags=["oportunidades"])
-def get_opportunity(opportunity_id: int, actor: TenantActor, db: TenantDB) -> Opportunity:
+@router.get("/oportunidades/{opportunity_id:int}", response_model=Opportunity, tags=["oportunidades"])
+def get_opportunity(opportunity_id: Id, actor: TenantActor, db: TenantDB) -> Opportunity:
     return opportunities.get_opportunity(db, actor, opportunity_id)
 
 
-@router.put("/oportunidades/{opportunity_id}", response_model=Opportunity, tags=["oportunidades"])
+@router.put("/oportunidades/{opportunity_id:int}", response_model=Opportunity, tags=["oportunidades"])
 def update_opportunity(
-    opportunity_id: int, body: opportunities.OpportunityUpdate, actor: TenantActor, db: TenantDB
+    opportunity_id: Id, body: opportunities.OpportunityUpdate, actor: TenantActor, db: TenantDB
 ) -> Opportunity:
     return opportunities.update_opportunity(db, actor, opportunity_id, body)
 
 
-@router.post("/oportunidades/{opportunity_id}/mover", response_model=Opportunity, tags=["oportunidades"])
-def move_opportunity(opportunity_id: int, body: MoveBody, actor: TenantActor, db: TenantDB) -> Opportunity:
+@router.post("/oportunidades/{opportunity_id:int}/mover", response_model=Opportunity, tags=["oportunidades"])
+def move_opportunity(opportunity_id: Id, body: MoveBody, actor: TenantActor, db: TenantDB) -> Opportunity:
     return opportunities.move_opportunity(db, actor, opportunity_id, body.stage_id, body.position)
 
 
-@router.delete("/oportunidades/{opportunity_id}", status_code=204, tags=["oportunidades"])
-def delete_opportunity(opportunity_id: int, actor: TenantActor, db: TenantDB) -> Response:
+@router.delete("/oportunidades/{opportunity_id:int}", status_code=204, tags=["oportunidades"])
+def delete_opportunity(opportunity_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     opportunities.delete_opportunity(db, actor, opportunity_id)
     return Response(status_code=204)
 
@@ -120,38 +147,38 @@ def delete_opportunity(opportunity_id: int, actor: TenantActor, db: TenantDB) ->
 def list_conversations(
     actor: TenantActor,
     db: TenantDB,
-    status: str | None = None,
+    status: Str20 | None = None,
     mine: bool = False,
-    customer_id: int | None = None,
+    customer_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[conversations.ConversationRow]:
     return conversations.list_conversations(db, actor, status, mine, customer_id, limit)
 
 
 @router.get(
-    "/conversas/{conversation_id}", response_model=conversations.ConversationDetail, tags=["conversas"]
+    "/conversas/{conversation_id:int}", response_model=conversations.ConversationDetail, tags=["conversas"]
 )
 def get_conversation(
-    conversation_id: int, actor: TenantActor, db: TenantDB
+    conversation_id: Id, actor: TenantActor, db: TenantDB
 ) -> conversations.ConversationDetail:
     return conversations.get_conversation(db, actor, conversation_id)
 
 
 @router.post(
-    "/conversas/{conversation_id}/responder", response_model=Message, status_code=201, tags=["conversas"]
+    "/conversas/{conversation_id:int}/responder", response_model=Message, status_code=201, tags=["conversas"]
 )
-def reply(conversation_id: int, body: conversations.ReplyIn, actor: TenantActor, db: TenantDB) -> Message:
+def reply(conversation_id: Id, body: conversations.ReplyIn, actor: TenantActor, db: TenantDB) -> Message:
     return conversations.reply(db, actor, conversation_id, body)
 
 
-@router.post("/conversas/{conversation_id}/resolver", tags=["conversas"])
-def resolve(conversation_id: int, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+@router.post("/conversas/{conversation_id:int}/resolver", response_model=ResolvedOut, tags=["conversas"])
+def resolve(conversation_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     conv = conversations.resolve(db, actor, conversation_id)
     return {"id": conv.id, "status": conv.status}
 
 
-@router.post("/conversas/{conversation_id}/atribuir", tags=["conversas"])
-def assign(conversation_id: int, body: AssignBody, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+@router.post("/conversas/{conversation_id:int}/atribuir", response_model=AssignedOut, tags=["conversas"])
+def assign(conversation_id: Id, body: AssignBody, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
     conv = conversations.assign(db, actor, conversation_id, body.user_id)
     return {"id": conv.id, "assignee_id": conv.assignee_id}
 
@@ -182,10 +209,10 @@ def _crud_routes(
     def create_item(body: create_in, actor: TenantActor, db: TenantDB) -> Any:  # type: ignore[valid-type]
         return create_fn(db, actor, body)
 
-    def update_item(item_id: int, body: update_in, actor: TenantActor, db: TenantDB) -> Any:  # type: ignore[valid-type]
+    def update_item(item_id: Id, body: update_in, actor: TenantActor, db: TenantDB) -> Any:  # type: ignore[valid-type]
         return update_fn(db, actor, item_id, body)
 
-    def delete_item(item_id: int, actor: TenantActor, db: TenantDB) -> Response:
+    def delete_item(item_id: Id, actor: TenantActor, db: TenantDB) -> Response:
         delete_fn(db, actor, item_id)
         return Response(status_code=204)
 
@@ -203,7 +230,7 @@ def _crud_routes(
         name=f"create_{noun}",
     )
     router.add_api_route(
-        path + "/{item_id}",
+        path + "/{item_id:int}",
         update_item,
         methods=["PUT"],
         response_model=out,
@@ -211,7 +238,7 @@ def _crud_routes(
         name=f"update_{noun}",
     )
     router.add_api_route(
-        path + "/{item_id}",
+        path + "/{item_id:int}",
         delete_item,
         methods=["DELETE"],
         status_code=204,
@@ -234,12 +261,12 @@ _crud_routes(
 _crud_routes("/segmentos", "segmentos", Segment, segments.SegmentIn, segments.SegmentIn, segments, "segment")
 
 
-@router.get("/segmentos/{segment_id}/clientes", response_model=SegmentResult, tags=["segmentos"])
+@router.get("/segmentos/{segment_id:int}/clientes", response_model=SegmentResult, tags=["segmentos"])
 def segment_customers(
-    segment_id: int,
+    segment_id: Id,
     actor: TenantActor,
     db: TenantDB,
-    cursor: str | None = None,
+    cursor: Str1000 | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SegmentResult:
     page, count = segments.evaluate(db, actor, segment_id, cursor, limit)
@@ -248,7 +275,7 @@ def segment_customers(
 
 # ---------------------------------------------------------------- templates
 @router.get("/modelos", response_model=list[Template], tags=["modelos"])
-def list_templates(actor: TenantActor, db: TenantDB, channel: str | None = None) -> list[Template]:
+def list_templates(actor: TenantActor, db: TenantDB, channel: Str20 | None = None) -> list[Template]:
     return templates.list_templates(db, actor, channel)
 
 
@@ -257,14 +284,14 @@ def create_template(body: templates.TemplateIn, actor: TenantActor, db: TenantDB
     return templates.create_template(db, actor, body)
 
 
-@router.get("/modelos/{template_id}", response_model=Template, tags=["modelos"])
-def get_template(template_id: int, actor: TenantActor, db: TenantDB) -> Template:
+@router.get("/modelos/{template_id:int}", response_model=Template, tags=["modelos"])
+def get_template(template_id: Id, actor: TenantActor, db: TenantDB) -> Template:
     return templates.get_template(db, actor, template_id)
 
 
-@router.put("/modelos/{template_id}", response_model=Template, tags=["modelos"])
+@router.put("/modelos/{template_id:int}", response_model=Template, tags=["modelos"])
 def update_template(
-    template_id: int, body: templates.TemplateIn, actor: TenantActor, db: TenantDB
+    template_id: Id, body: templates.TemplateIn, actor: TenantActor, db: TenantDB
 ) -> Template:
     return templates.update_template(db, actor, template_id, body)
 
@@ -282,18 +309,18 @@ def preview_text(
 
 
 @router.post(
-    "/modelos/{template_id}/previa",
+    "/modelos/{template_id:int}/previa",
     response_model=templates.TemplatePreview,
     tags=["modelos"],
     summary="Pré-visualizar o modelo para um cliente (ou com valores de exemplo)",
 )
 def preview_template(
-    template_id: int, body: templates.PreviewIn, actor: TenantActor, db: TenantDB
+    template_id: Id, body: templates.PreviewIn, actor: TenantActor, db: TenantDB
 ) -> templates.TemplatePreview:
     return templates.preview_template(db, actor, template_id, body.customer_id)
 
 
-@router.delete("/modelos/{template_id}", status_code=204, tags=["modelos"])
-def delete_template(template_id: int, actor: TenantActor, db: TenantDB) -> Response:
+@router.delete("/modelos/{template_id:int}", status_code=204, tags=["modelos"])
+def delete_template(template_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     templates.delete_template(db, actor, template_id)
     return Response(status_code=204)

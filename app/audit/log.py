@@ -10,6 +10,7 @@ from app.auth.actor import Actor
 from models.platform import PlatformAudit
 from models.tenant import AuditLog
 
+ENTITY_ID_MAX = 80
 _SECRET_FIELDS = {"password_hash", "secret_hash", "token_hash", "password", "secret", "credentials"}
 
 
@@ -58,13 +59,19 @@ def record(
         actor_email=actor.email,
         action=action,
         entity=entity,
-        entity_id=None if entity_id is None else str(entity_id),
+        entity_id=_entity_id(entity_id),
         before=b,
         after=a,
         ip=actor.ip,
     )
     db.add(row)
     return row
+
+
+def _entity_id(entity_id: Any) -> str | None:
+    # The column holds 80 characters; keys such as "tenant/e-mail" of a failed login can be longer,
+    # and an audit row must never be the reason a request fails.
+    return None if entity_id is None else str(entity_id)[:ENTITY_ID_MAX]
 
 
 def record_platform(
@@ -87,7 +94,7 @@ def record_platform(
         tenant_id=tenant_id if tenant_id is not None else (actor.tenant_id if actor else None),
         action=action,
         entity=entity,
-        entity_id=None if entity_id is None else str(entity_id),
+        entity_id=_entity_id(entity_id),
         before=b,
         after=a,
         ip=ip or (actor.ip if actor else None),

@@ -1,9 +1,10 @@
 """Appointments and follow-ups: stored in UTC, entered and shown in the user's time zone (zoneinfo)."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
@@ -13,6 +14,7 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import can_see_owner, check_assignable, get_visible_customer
 from app.errors import Invalid, NotFound
+from app.validation import Id, Instant, Int, NotBool, Str20, Str60, Str200, Str5000
 from models.base import utcnow
 from models.platform import User
 from models.tenant import Appointment, Customer
@@ -22,26 +24,26 @@ DEFAULT_TZ = "America/Sao_Paulo"
 
 
 class AppointmentIn(BaseModel):
-    customer_id: int | None = None
-    title: str = Field(max_length=200)
-    description: str = Field(default="", max_length=5000)
-    kind: str = "follow_up"
+    customer_id: Id | None = None
+    title: Str200
+    description: Str5000 = ""
+    kind: Str20 = "follow_up"
     # Wall-clock date/time as the user typed it, in `time_zone` (default: the user's zone).
-    starts_local: datetime
-    duration_minutes: int = Field(default=30, ge=0, le=24 * 60)
-    time_zone: str | None = None
-    remind_minutes: int | None = Field(default=15, ge=0, le=7 * 24 * 60)
-    owner_id: int | None = None
+    starts_local: Instant
+    duration_minutes: Int = Field(default=30, ge=0, le=24 * 60)
+    time_zone: Str60 | None = None
+    remind_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60), NotBool] | None = 15
+    owner_id: Id | None = None
 
 
 class AppointmentUpdate(BaseModel):
-    title: str | None = Field(default=None, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
-    starts_local: datetime | None = None
-    time_zone: str | None = None
-    duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
-    remind_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
-    done: bool | None = None
+    title: Str200 | None = None
+    description: Str5000 | None = None
+    starts_local: Instant | None = None
+    time_zone: Str60 | None = None
+    duration_minutes: Annotated[int, Field(ge=0, le=24 * 60), NotBool] | None = None
+    remind_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60), NotBool] | None = None
+    done: StrictBool | None = None
 
 
 class AgendaItem(BaseModel):

@@ -3,7 +3,7 @@
 import re
 
 import phonenumbers
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlmodel import Session, select
 
 from app.audit.log import record
@@ -13,6 +13,7 @@ from app.crm import timeline
 from app.crm.visibility import get_visible_customer
 from app.errors import Conflict, Invalid, NotFound
 from app.search import sync as search_sync
+from app.validation import Str10, Str60, Str320
 from models.base import utcnow
 from models.tenant import Contact
 
@@ -21,16 +22,16 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ContactIn(BaseModel):
-    kind: str
-    value: str = Field(min_length=1, max_length=320)
-    label: str | None = Field(default=None, max_length=60)
-    is_primary: bool = False
+    kind: Str10
+    value: Str320 = Field(min_length=1)
+    label: Str60 | None = None
+    is_primary: StrictBool = False
 
 
 class ContactUpdate(BaseModel):
-    value: str | None = Field(default=None, min_length=1, max_length=320)
-    label: str | None = Field(default=None, max_length=60)
-    is_primary: bool | None = None
+    value: Str320 | None = Field(default=None, min_length=1)
+    label: Str60 | None = None
+    is_primary: StrictBool | None = None
 
 
 def normalise(kind: str, value: str, field: str = "value") -> str:

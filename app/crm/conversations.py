@@ -7,7 +7,7 @@ its timeline entry; the worker asks the throttle governor and re-checks the opt-
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select
 
@@ -17,6 +17,7 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import check_assignable, customer_visible
 from app.errors import Invalid, NotFound
+from app.validation import Str4096
 from models.base import utcnow
 from models.tenant import Contact, Conversation, Customer, Message
 
@@ -41,7 +42,7 @@ class ConversationDetail(BaseModel):
 
 
 class ReplyIn(BaseModel):
-    body: str = Field(max_length=4096)
+    body: Str4096
 
 
 def _visible_clause(actor: Actor) -> ColumnElement[bool]:

@@ -5,13 +5,14 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.errors import Conflict, Invalid, NotFound
+from app.validation import Int32, Str10, Str60, Str120, Str1000
 from models.base import utcnow
 from models.tenant import CustomField
 
@@ -22,23 +23,23 @@ _FALSE = {"false", "0", "nao", "não", "n", "no"}
 
 
 class CustomFieldIn(BaseModel):
-    key: str = Field(max_length=60)
-    label: str = Field(min_length=1, max_length=120)
-    type: str
-    options: list[str] = []
-    required: bool = False
-    position: int = 0
-    show_in_list: bool = True
-    show_in_filters: bool = True
+    key: Str60
+    label: Str120 = Field(min_length=1)
+    type: Str10
+    options: list[Str1000] = Field(default=[], max_length=200)
+    required: StrictBool = False
+    position: Int32 = 0
+    show_in_list: StrictBool = True
+    show_in_filters: StrictBool = True
 
 
 class CustomFieldUpdate(BaseModel):
-    label: str | None = Field(default=None, min_length=1, max_length=120)
-    options: list[str] | None = None
-    required: bool | None = None
-    position: int | None = None
-    show_in_list: bool | None = None
-    show_in_filters: bool | None = None
+    label: Str120 | None = Field(default=None, min_length=1)
+    options: list[Str1000] | None = Field(default=None, max_length=200)
+    required: StrictBool | None = None
+    position: Int32 | None = None
+    show_in_list: StrictBool | None = None
+    show_in_filters: StrictBool | None = None
 
 
 def list_fields(db: Session, actor: Actor) -> list[CustomField]:

@@ -7,10 +7,10 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from typing import Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, TypeAdapter, ValidationError, field_validator
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -37,11 +37,12 @@ from app.crm.appointments import user_zone
 from app.crm.contacts import ContactIn, add_contact
 from app.crm.pagination import Page, decode_cursor, encode_cursor
 from app.crm.visibility import check_assignable, customer_visible, get_visible_customer
-from app.errors import Invalid, NotFound
+from app.errors import Invalid, NotFound, invalid_from
 from app.search import get_backend
 from app.search import sync as search_sync
 from app.search.postgres import record_name_words, text_clause
 from app.security.spreadsheet import csv_writer
+from app.validation import Day, Id, Int, Int32, Int64, NotBool, Str20, Str60, Str120, Str200, Str300, Str1000
 from models.base import utcnow
 from models.tenant import BulkJob, Contact, Customer, CustomerTag, Interaction, Segment, Tag, Wallet
 
@@ -72,34 +73,48 @@ BULK_CHUNK = 10000
 _DIGITS = re.compile(r"\D+")
 _ONE_DAY = timedelta(days=1)
 BUSINESS_TZ = ZoneInfo("America/Sao_Paulo")
+# A custom field's value in a filter: flat, so a filter cannot nest (a 2,000-deep JSON is a 422).
+CustomValue = bool | Int64 | FiniteFloat | Str1000
 
 
 # ---------------------------------------------------------------- filters and queries
+class CustomRange(BaseModel):
+    """A range filter on a number/date custom field: {"min": a, "max": b}, either end optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min: CustomValue | None = None
+    max: CustomValue | None = None
+
+
 class CustomerFilter(BaseModel):
     """Every filter of the customers list; also what a segment stores."""
 
-    text: str | None = Field(default=None, max_length=200)
-    status: list[str] = []
-    plan: list[str] = []
-    wallet_id: list[int] = []
-    owner_id: list[int] = []
-    tags: list[str] = []  # any of these
+    text: Str200 | None = None
+    status: list[Str60] = Field(default=[], max_length=50)
+    plan: list[Str120] = Field(default=[], max_length=200)
+    wallet_id: list[Id] = Field(default=[], max_length=1000)
+    owner_id: list[Id] = Field(default=[], max_length=1000)
+    tags: list[Str60] = Field(default=[], max_length=200)  # any of these
     # {key: value} equality, or {key: {"min": a, "max": b}} range for number/date fields.
-    custom: dict[str, Any] = {}
-    created_from: date | None = None
-    created_to: date | None = None
-    updated_from: date | None = None
-    updated_to: date | None = None
-    score_min: int | None = None
-    score_max: int | None = None
-    segment_id: int | None = None
+    custom: dict[Str60, CustomValue | CustomRange] = Field(default={}, max_length=100)
+    created_from: Day | None = None
+    created_to: Day | None = None
+    updated_from: Day | None = None
+    updated_to: Day | None = None
+    score_min: Int32 | None = None
+    score_max: Int32 | None = None
+    segment_id: Id | None = None
 
 
 class CustomerQuery(CustomerFilter):
     # "-updated_at" = newest first; "relevance" ranks by the search backend (needs text).
-    sort: str = "-updated_at"
-    cursor: str | None = None
-    limit: int = Field(default=50, ge=1, le=200)
+    sort: Str20 = "-updated_at"
+    cursor: Str1000 | None = None
+    limit: Int = Field(default=50, ge=1, le=200)
+
+
+_F = TypeVar("_F", bound=CustomerFilter)
 
 
 class CustomerRow(BaseModel):
@@ -141,11 +156,21 @@ def _filter_zone(db: Session, actor: Actor) -> ZoneInfo:
         return BUSINESS_TZ
 
 
+def stored_filter(model: type[_F], data: dict[str, Any]) -> _F:
+    """A filter read back from a segment. Rows saved before the bounds existed may break them: that
+    is the segment's fault, so a 422 naming the field (`filters.score_min`), not a 500."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = invalid_from(exc.errors()).fields
+        raise Invalid({f"filters.{k}": v for k, v in fields.items()}) from None
+
+
 def _segment_filter(db: Session, actor: Actor, segment_id: int) -> CustomerFilter:
     segment = db.get(Segment, segment_id)
     if segment is None or (not segment.shared and segment.created_by != actor.user_id):
         raise NotFound("Segmento não encontrado.")
-    return CustomerFilter.model_validate({**segment.filters, "segment_id": None})
+    return stored_filter(CustomerFilter, {**segment.filters, "segment_id": None})
 
 
 def filter_clauses(db: Session, actor: Actor, f: CustomerFilter) -> list[ColumnElement[bool]]:
@@ -171,20 +196,12 @@ def filter_clauses(db: Session, actor: Actor, f: CustomerFilter) -> list[ColumnE
             definition = defs.get(key)
             if definition is None:
                 raise Invalid(f"custom.{key}", "Campo personalizado desconhecido.")
-            if isinstance(wanted, dict):
+            if isinstance(wanted, CustomRange):
                 value = Customer.custom[key].astext  # type: ignore[index]
                 typed = cast(value, Float) if definition.type == "number" else value
                 try:
-                    lo = (
-                        custom_fields._coerce(definition, wanted["min"])
-                        if wanted.get("min") is not None
-                        else None
-                    )
-                    hi = (
-                        custom_fields._coerce(definition, wanted["max"])
-                        if wanted.get("max") is not None
-                        else None
-                    )
+                    lo = custom_fields._coerce(definition, wanted.min) if wanted.min is not None else None
+                    hi = custom_fields._coerce(definition, wanted.max) if wanted.max is not None else None
                 except ValueError as exc:
                     raise Invalid(f"custom.{key}", str(exc)) from None
                 if lo is not None:
@@ -380,17 +397,17 @@ def _cnpj_ok(d: str) -> bool:
 
 
 class CustomerIn(BaseModel):
-    name: str = Field(max_length=300)
-    trade_name: str | None = Field(default=None, max_length=300)
-    document: str | None = Field(default=None, max_length=20)
-    status: str = "ativo"
-    plan: str | None = Field(default=None, max_length=120)
-    wallet_id: int | None = None
-    owner_id: int | None = None
-    score: int = Field(default=0, ge=0, le=1000)
-    tags: list[str] = []
-    custom: dict[str, Any] = {}
-    contacts: list[ContactIn] = []
+    name: Str300
+    trade_name: Str300 | None = None
+    document: Str20 | None = None
+    status: Str60 = "ativo"
+    plan: Str120 | None = None
+    wallet_id: Id | None = None
+    owner_id: Id | None = None
+    score: Int = Field(default=0, ge=0, le=1000)
+    tags: list[Str60] = Field(default=[], max_length=200)
+    custom: dict[Str60, Any] = Field(default={}, max_length=200)
+    contacts: list[ContactIn] = Field(default=[], max_length=200)
 
     @field_validator("name")
     @classmethod
@@ -399,17 +416,17 @@ class CustomerIn(BaseModel):
 
 
 class CustomerUpdate(BaseModel):
-    name: str | None = Field(default=None, max_length=300)
-    trade_name: str | None = Field(default=None, max_length=300)
-    document: str | None = Field(default=None, max_length=20)
-    status: str | None = None
-    plan: str | None = Field(default=None, max_length=120)
-    wallet_id: int | None = None
-    owner_id: int | None = None
-    score: int | None = Field(default=None, ge=0, le=1000)
-    tags: list[str] | None = None
+    name: Str300 | None = None
+    trade_name: Str300 | None = None
+    document: Str20 | None = None
+    status: Str60 | None = None
+    plan: Str120 | None = None
+    wallet_id: Id | None = None
+    owner_id: Id | None = None
+    score: Annotated[int, Field(ge=0, le=1000), NotBool] | None = None
+    tags: list[Str60] | None = Field(default=None, max_length=200)
     # Merged into the stored values; a key set to null clears that field.
-    custom: dict[str, Any] | None = None
+    custom: dict[Str60, Any] | None = Field(default=None, max_length=200)
 
 
 def _check_status(status: str) -> None:
@@ -637,9 +654,9 @@ def delete_customer(db: Session, actor: Actor, customer_id: int) -> None:
 
 # ---------------------------------------------------------------- bulk actions
 class BulkRequest(BaseModel):
-    action: str
-    value: str | int
-    ids: list[int] | None = None
+    action: Str20
+    value: Str120 | Int64
+    ids: list[Id] | None = Field(default=None, max_length=100_000)
     filter: CustomerFilter | None = None
 
 

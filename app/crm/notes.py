@@ -1,6 +1,6 @@
 """Notes on a customer: each one is also a timeline entry pointing back to it."""
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
@@ -9,12 +9,13 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import get_visible_customer
 from app.errors import Forbidden, Invalid, NotFound
+from app.validation import Str10000
 from models.base import utcnow
 from models.tenant import Interaction, Note
 
 
 class NoteIn(BaseModel):
-    body: str = Field(max_length=10_000)
+    body: Str10000
 
 
 def _preview(body: str) -> str:

@@ -1,6 +1,5 @@
 """Opportunities: create/convert from a customer, move between stages keeping Kanban positions."""
 
-from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
@@ -13,25 +12,30 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import check_assignable, customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound
+from app.validation import Day, Id, Str200
 from models.base import utcnow
 from models.tenant import Customer, Opportunity, Pipeline, Stage
 
 
 class OpportunityIn(BaseModel):
-    customer_id: int
-    pipeline_id: int | None = None  # default pipeline when omitted
-    stage_id: int | None = None  # first stage when omitted
-    title: str = Field(max_length=200)
-    value: Decimal = Field(default=Decimal(0), ge=0, max_digits=14, decimal_places=2)
-    expected_close: date | None = None
-    owner_id: int | None = None
+    customer_id: Id
+    pipeline_id: Id | None = None  # default pipeline when omitted
+    stage_id: Id | None = None  # first stage when omitted
+    title: Str200
+    value: Decimal = Field(
+        default=Decimal(0), ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2
+    )
+    expected_close: Day | None = None
+    owner_id: Id | None = None
 
 
 class OpportunityUpdate(BaseModel):
-    title: str | None = Field(default=None, max_length=200)
-    value: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
-    expected_close: date | None = None
-    owner_id: int | None = None
+    title: Str200 | None = None
+    value: Decimal | None = Field(
+        default=None, ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2
+    )
+    expected_close: Day | None = None
+    owner_id: Id | None = None
 
 
 def brl(value: Decimal) -> str:

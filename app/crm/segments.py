@@ -2,24 +2,32 @@
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, StrictBool
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
-from app.crm.customers import CustomerFilter, CustomerQuery, CustomerRow, count_customers, list_customers
+from app.crm.customers import (
+    CustomerFilter,
+    CustomerQuery,
+    CustomerRow,
+    count_customers,
+    list_customers,
+    stored_filter,
+)
 from app.crm.pagination import Page
 from app.errors import Forbidden, Invalid, NotFound
+from app.validation import Str120
 from models.base import utcnow
 from models.tenant import Segment
 
 
 class SegmentIn(BaseModel):
-    name: str = Field(max_length=120)
+    name: Str120
     filters: CustomerFilter
-    shared: bool = True
+    shared: StrictBool = True
 
 
 def _visible(db: Session, actor: Actor, segment_id: int) -> Segment:
@@ -93,5 +101,5 @@ def evaluate(
 ) -> tuple[Page[CustomerRow], dict[str, Any]]:
     """The segment's customers right now, as the actor sees them (RBAC applies), plus a count."""
     segment = _visible(db, actor, segment_id)
-    query = CustomerQuery.model_validate({**segment.filters, "cursor": cursor, "limit": limit})
+    query = stored_filter(CustomerQuery, {**segment.filters, "cursor": cursor, "limit": limit})
     return list_customers(db, actor, query), count_customers(db, actor, query)

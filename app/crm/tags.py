@@ -6,7 +6,7 @@ touches the customers table.
 
 from collections.abc import Iterable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import BigInteger, ColumnElement, Text, cast, delete, exists, false, func, literal
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
 from sqlmodel import Session, col, select
@@ -15,14 +15,15 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.errors import Conflict, Invalid, NotFound
+from app.validation import Str20, Str60
 from models.tenant import Customer, CustomerTag, Tag
 
 COLORS = ("gray", "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink")
 
 
 class TagIn(BaseModel):
-    name: str = Field(max_length=60)
-    color: str = "purple"
+    name: Str60
+    color: Str20 = "purple"
 
 
 def list_tags(db: Session, actor: Actor) -> list[Tag]:

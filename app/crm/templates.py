@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
@@ -12,6 +12,7 @@ from app.auth.permissions import Perm
 from app.crm import custom_fields
 from app.crm.visibility import get_visible_customer
 from app.errors import Conflict, Invalid, NotFound
+from app.validation import Id, Str10, Str20, Str120, Str200, Str300, Str20000
 from models.base import utcnow
 from models.tenant import Customer, Template
 
@@ -30,12 +31,12 @@ BUILTIN_VARIABLES = {
 
 
 class TemplateIn(BaseModel):
-    name: str = Field(max_length=120)
-    channel: str
-    subject: str | None = Field(default=None, max_length=300)
-    body: str = Field(max_length=20_000)
-    provider_name: str | None = Field(default=None, max_length=200)
-    language: str = Field(default="pt_BR", max_length=10)
+    name: Str120
+    channel: Str20
+    subject: Str300 | None = None
+    body: Str20000
+    provider_name: Str200 | None = None
+    language: Str10 = "pt_BR"
 
 
 def extract_variables(*texts: str | None) -> list[str]:
@@ -188,12 +189,12 @@ class TemplatePreview(BaseModel):
 
 
 class PreviewIn(BaseModel):
-    customer_id: int | None = None
+    customer_id: Id | None = None
 
 
 class TextPreviewIn(PreviewIn):
-    subject: str | None = Field(default=None, max_length=300)
-    body: str = Field(max_length=20_000)
+    subject: Str300 | None = None
+    body: Str20000
 
 
 def _display(value: Any) -> str:

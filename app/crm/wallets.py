@@ -1,6 +1,6 @@
 """Wallets (carteiras): named portfolios of customers with a responsible user."""
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
@@ -8,14 +8,15 @@ from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm.visibility import check_assignable
 from app.errors import Conflict, Invalid, NotFound
+from app.validation import Id, Str120, Str500
 from models.base import utcnow
 from models.tenant import Wallet
 
 
 class WalletIn(BaseModel):
-    name: str = Field(max_length=120)
-    description: str = Field(default="", max_length=500)
-    owner_id: int | None = None
+    name: Str120
+    description: Str500 = ""
+    owner_id: Id | None = None
 
 
 def list_wallets(db: Session, actor: Actor) -> list[Wallet]:
