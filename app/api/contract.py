@@ -34,6 +34,7 @@ _DESCRIPTIONS = {
     413: "Conteúdo grande demais",
     422: "Dados inválidos: `fields` diz o que corrigir",
     429: "Tentativas demais: aguarde (ver Retry-After)",
+    503: "Serviço indisponível no momento (ex.: e-mail da plataforma): tente de novo",
 }
 
 # Public routes that authenticate by what they receive (credentials, refresh token) or are limited
