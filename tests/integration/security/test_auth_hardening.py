@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import delete, select
+from sqlmodel import delete, select, update
 
 from app.settings import get_settings
-from models.platform import LoginFailure, PlatformAudit
+from models.platform import LoginFailure, PlatformAudit, Tenant
 from tenants.database import platform_session
 
 
@@ -289,7 +289,7 @@ def test_suspended_tenant_and_inactive_user_do_not_confirm_passwords(
         == (wrong.status_code, wrong.json())
         == (
             401,
-            {"error": "unauthorized", "detail": "E-mail, senha ou organização incorretos."},
+            {"error": "unauthorized", "detail": "E-mail, senha ou organização incorretos.", "fields": {}},
         )
     )
 
@@ -302,6 +302,15 @@ def test_suspended_tenant_and_inactive_user_do_not_confirm_passwords(
         assert right.status_code == wrong.status_code == 403
         assert right.json() == wrong.json()
         assert "suspensa" in right.json()["detail"]
+        # An organisation whose sign-up is not confirmed yet: the same answer whatever the password.
+        with platform_session() as db:
+            db.exec(update(Tenant).where(Tenant.slug == tenant.slug).values(status="unconfirmed"))
+            db.commit()
+        right = _login(http, tenant, tenant.password, _random_ip())
+        wrong = _login(http, tenant, "errada-123", _random_ip())
+        assert right.status_code == wrong.status_code == 403
+        assert right.json() == wrong.json()
+        assert "Confirme o cadastro" in right.json()["detail"]
     finally:
         with platform_session() as db:
             admin.set_status(db, None, tenant.slug, "active")

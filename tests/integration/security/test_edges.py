@@ -418,10 +418,16 @@ def test_declared_size_over_cap_or_missing_is_refused_before_any_byte(
     http: httpx.Client, tenant: TenantHandle
 ) -> None:
     headers = api_login(http, tenant)
-    for size in [2**64, get_settings().upload_max_bytes + 1]:
-        r = http.post("/api/imports/uploads", json={"filename": "a.csv", "size": size}, headers=headers)
-        assert r.status_code == 413, r.text
-        assert r.json()["error"] == "too_large" and "GB" in r.json()["detail"]
+    # Beyond the 64-bit range the shared input types refuse it; within it, the cap does.
+    r = http.post("/api/imports/uploads", json={"filename": "a.csv", "size": 2**64}, headers=headers)
+    assert r.status_code == 422 and "size" in r.json()["fields"], r.text
+    r = http.post(
+        "/api/imports/uploads",
+        json={"filename": "a.csv", "size": get_settings().upload_max_bytes + 1},
+        headers=headers,
+    )
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "too_large" and "GB" in r.json()["detail"]
     r = http.post("/api/imports/uploads", json={"filename": "a.csv"}, headers=headers)
     assert r.status_code == 422 and "size" in r.json()["fields"]
     assert _leftovers(tenant.schema) == []
