@@ -39,10 +39,15 @@ def get_actor(
     return read(lambda db: actor_from_token(db, token, ip))
 
 
-def get_tenant_actor(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+def _tenant_only(actor: Actor) -> Actor:
     if actor.schema is None:
         raise Forbidden("Esta ação é de uma organização; entre com um usuário dela.")
     return actor
+
+
+async def get_tenant_actor(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+    # async: no I/O here, so FastAPI runs it on the event loop instead of a thread-pool hop.
+    return _tenant_only(actor)
 
 
 def get_upload_actor(
@@ -54,7 +59,7 @@ def get_upload_actor(
     """A tenant actor from a Bearer token, or from the page's grant for this one upload (the web app
     keeps session tokens out of the browser): user, tenant and login session are checked again."""
     if credentials is not None or upload_token is None:
-        return get_tenant_actor(get_actor(request, credentials))
+        return _tenant_only(get_actor(request, credentials))
     grant = upload_grants.verify(upload_token, upload_id)
     ip = client_ip(request)
     actor = read(lambda db: actor_for_user(db, grant.user_id, ip, grant.family))
