@@ -178,15 +178,15 @@ def text_clause(db: Session, text_query: str, base: list[Any] | None = None) -> 
             clauses.append(document_prefix(q.digits))
         return or_(*clauses) if clauses else false()
     where = list(base or [])
-    exact = _probe(db, [*where, _name_fts(q.words, prefix=False)], LIST_CANDIDATES + 1)
-    if len(exact) > LIST_CANDIDATES:
-        return _name_fts(q.words)
     for words in (q.words, None):
         if words is None:
             # Nothing matched as typed: the ranked search's typo correction, then its matches.
             words = word_corrections(db, q.words)
             if words is None or words == [[w] for w in q.words]:
                 return false()
+        # Whole words first: an exact lexeme is a cheap GIN lookup, a prefix of a common word is not.
+        if len(_probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)) > LIST_CANDIDATES:
+            return _name_fts(words)
         found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
         if len(found) > LIST_CANDIDATES:
             return _name_fts(words)
