@@ -69,7 +69,7 @@ def read_engine() -> Engine:
     eng = create_engine(
         to_sqlalchemy_url(database_url()),
         pool_size=5,
-        max_overflow=20,
+        max_overflow=10,
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
     )

@@ -22,7 +22,7 @@ from app.auth.permissions import Perm, Role
 from app.crm import appointments, notifications
 from app.errors import DomainError, Forbidden, Unauthorized
 from components.shell import app_shell, notification_bell
-from tenants.database import platform_session, unit_of_work
+from tenants.database import platform_session, read, unit_of_work
 from tenants.database import session as tenant_session
 
 LOGIN_ROUTE = "/"
@@ -59,10 +59,8 @@ class SessionState(rx.State):
         """The live Actor (raises Unauthorized/Forbidden when the session is no longer valid)."""
         if self._user_id is None:
             raise Unauthorized("Sua sessão terminou. Entre novamente.")
-        with platform_session() as db:
-            return sessions.actor_for_user(
-                db, self._user_id, reflex_client_address(self.router), self._family
-            )
+        user_id, ip, family = self._user_id, reflex_client_address(self.router), self._family
+        return read(lambda db: sessions.actor_for_user(db, user_id, ip, family))
 
     @contextmanager
     def db(self, actor: Actor | None = None) -> Iterator[tuple[Session, Actor]]:
