@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
@@ -59,7 +59,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(env: dict[str, str]) -> Iterator[int]:
+def serve(env: dict[str, str], cwd: str | None = None) -> Iterator[int]:
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -78,6 +78,7 @@ def serve(env: dict[str, str]) -> Iterator[int]:
             "600",
         ],
         env=env,
+        cwd=cwd,
     )
     try:
         deadline = time.monotonic() + 60
@@ -125,12 +126,14 @@ class Client:
         return resp.status, json.loads(raw) if raw else None, ms
 
 
-def row(label: str, times: list[float], floor: list[float] | None, note: str = "") -> str:
+def stats(times: list[float]) -> str:
+    return f"{statistics.median(times):.1f} | {pct(times, 95):.1f} | {max(times):.1f}"
+
+
+def row(label: str, times: dict[str, list[float]], floor: list[float] | None, note: str = "") -> str:
     fl = f"{statistics.median(floor):.2f} / {pct(floor, 95):.2f}" if floor else "—"
-    return (
-        f"| {label} | {len(times)} | {statistics.median(times):.1f} | {pct(times, 95):.1f} | "
-        f"{max(times):.1f} | {fl} | {note} |"
-    )
+    before = f" {stats(times['before'])} |" if "before" in times else ""
+    return f"| {label} | {len(times['after'])} | {stats(times['after'])} |{before} {fl} | {note} |"
 
 
 def main() -> None:
@@ -138,6 +141,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=500_000)
     parser.add_argument("--markdown", help="write the results section to this file")
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each search query")
+    parser.add_argument(
+        "--baseline",
+        help="a checkout of the code to compare with (e.g. `git worktree add /tmp/base <commit>`): served "
+        "side by side on the same database, each request sent to both in turn, so both see the same load",
+    )
     args, _unknown = parser.parse_known_args()
     _prepare_database()
 
@@ -229,23 +237,27 @@ def main() -> None:
                 best = min(best, (time.perf_counter() - t) * 1000)
         return best
 
-    with serve(env) as port:
-        client = Client(port)
-        status, body, _ = client.call(
-            "POST",
-            "/api/auth/login",
-            body={"tenant": slug, "email": f"admin@{slug}.com.br", "password": PASSWORD},
-        )
-        assert status == 200, body
-        admin_token = body["access_token"]
-        status, body, _ = client.call(
-            "POST",
-            "/api/auth/login",
-            body={"tenant": slug, "email": f"atendente02@{slug}.demo", "password": DEMO_PASSWORD},
-        )
-        assert status == 200, body
-        agent_token = body["access_token"]
-        tokens = {"admin": admin_token, "agent": agent_token}
+    def login(client: Client) -> dict[str, str]:
+        out = {}
+        for who, email, password in (
+            ("admin", f"admin@{slug}.com.br", PASSWORD),
+            ("agent", f"atendente02@{slug}.demo", DEMO_PASSWORD),
+        ):
+            status, body, _ = client.call(
+                "POST", "/api/auth/login", body={"tenant": slug, "email": email, "password": password}
+            )
+            assert status == 200, body
+            out[who] = body["access_token"]
+        return out
+
+    with ExitStack() as stack:
+        servers: dict[str, tuple[Client, dict[str, str]]] = {}
+        for name, cwd in (("after", None), ("before", args.baseline)):
+            if name == "before" and not cwd:
+                continue
+            c = Client(stack.enter_context(serve(env, cwd)))
+            servers[name] = (c, login(c))
+        tokens = servers["after"][1]
 
         # In-process actors and sessions for the floors.
         from app.api.deps import get_actor
@@ -281,11 +293,12 @@ def main() -> None:
             return floor_of(run)
 
         # Warm-up: caches, prepared statements, the server's imports.
-        for _ in range(50):
-            client.call("GET", "/api/auth/me", admin_token)
-            client.call("GET", "/api/clientes?limit=50", admin_token)
-        for w in COMMON[:4]:
-            client.call("GET", "/api/clientes/busca?" + urllib.parse.urlencode({"q": w}), admin_token)
+        for c, toks in servers.values():
+            for _ in range(50):
+                c.call("GET", "/api/auth/me", toks["admin"])
+                c.call("GET", "/api/clientes?limit=50", toks["admin"])
+            for w in COMMON[:4]:
+                c.call("GET", "/api/clientes/busca?" + urllib.parse.urlencode({"q": w}), toks["admin"])
 
         say(f"### Latency over HTTP — {args.customers:,} customers (tenant `{slug}`)")
         say()
@@ -295,25 +308,40 @@ def main() -> None:
             "(median / p95 over the class's queries)."
         )
         say()
-        say("| class | n | p50 | p95 | max | floor p50 / p95 | notes |")
-        say("|---|---|---|---|---|---|---|")
+        if "before" in servers:
+            say(
+                f"Before and after served side by side (before = `{args.baseline}`), every request sent "
+                "to both in turn (alternating which goes first), so both saw the same machine load."
+            )
+            say()
+            say(
+                "| class | n | p50 | p95 | max | before p50 | before p95 | before max "
+                "| floor p50 / p95 | notes |"
+            )
+            say("|---|---|---|---|---|---|---|---|---|---|")
+        else:
+            say("| class | n | p50 | p95 | max | floor p50 / p95 | notes |")
+            say("|---|---|---|---|---|---|---|")
 
-        def measure(paths: list[tuple[str, str]], reps: int) -> tuple[list[float], list[Any]]:
-            times: list[float] = []
+        def measure(
+            paths: list[tuple[str, str | None]], reps: int
+        ) -> tuple[dict[str, list[float]], list[Any]]:
+            times: dict[str, list[float]] = {name: [] for name in servers}
             bodies: list[Any] = []
             order = [p for p in paths for _ in range(reps)]
             rng.shuffle(order)
-            for who, path in order:
-                status, body, ms = client.call("GET", path, tokens[who])
-                assert status == 200, (path, status, body)
-                times.append(ms)
-                bodies.append((path, body))
+            names = list(servers)
+            for i, (who, path) in enumerate(order):
+                for name in names if i % 2 == 0 else names[::-1]:
+                    c, toks = servers[name]
+                    status, body, ms = c.call("GET", path, toks[who] if path != "/api/health" else None)
+                    assert status == 200, (name, path, status, body)
+                    times[name].append(ms)
+                    if name == "after":
+                        bodies.append((path, body))
             return times, bodies
 
-        health = []
-        for _ in range(300):
-            _s, _b, ms = client.call("GET", "/api/health")
-            health.append(ms)
+        health, _ = measure([("admin", "/api/health")], 300)
         say(row("`GET /api/health`", health, None))
 
         me, _ = measure([("admin", "/api/auth/me"), ("agent", "/api/auth/me")], 250)
