@@ -9,6 +9,7 @@ names through `name_words_sql`: customer create/update, the import, the demo see
 the prefix search runs again with the alternatives: one typo ("joao slva") still finds "João Silva".
 """
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,8 +59,7 @@ def record_name_words(db: Session, names: Iterable[str | None]) -> None:
     values = sorted({n for n in names if n})
     if not values:
         return
-    translate = db.get_bind().get_execution_options().get("schema_translate_map") or {}
-    schema = db.info.get("schema") or translate.get(None)
+    schema = _tenant_schema(db)
     if not schema:
         raise RuntimeError("record_name_words needs a tenant session")
     sql = name_words_sql(str(schema), "SELECT unnest(CAST(:names AS text[]))")
@@ -158,6 +158,41 @@ def contact_customer_ids(db: Session, q: ParsedQuery) -> tuple[list[int], list[i
     return exact, partial
 
 
+# Per schema: (read at, {word: estimated customers}); statistics are a hint, so a few minutes old is fine.
+_COMMON_WORDS: dict[str, tuple[float, dict[str, float]]] = {}
+_COMMON_WORDS_TTL = 300.0
+
+
+def _tenant_schema(db: Session) -> str | None:
+    translate = db.get_bind().get_execution_options().get("schema_translate_map") or {}
+    schema = db.info.get("schema") or translate.get(None)
+    return str(schema) if schema else None
+
+
+def common_words(db: Session) -> dict[str, float]:
+    """Estimated customers per word for the most common words of names: ANALYZE's statistics of
+    ix_customers_name_fts (what the planner itself uses), read once per schema every few minutes."""
+    schema = _tenant_schema(db)
+    if not schema or not is_tenant_schema(schema):
+        return {}
+    cached = _COMMON_WORDS.get(schema)
+    now = time.monotonic()
+    if cached and now - cached[0] < _COMMON_WORDS_TTL:
+        return cached[1]
+    row = db.exec(  # type: ignore[call-overload]
+        text(
+            "SELECT s.most_common_elems::text::text[] AS words, s.most_common_elem_freqs AS freqs, "
+            "c.reltuples FROM pg_stats s JOIN pg_class c ON c.oid = to_regclass(:table) "
+            "WHERE s.schemaname = :schema AND s.tablename = 'ix_customers_name_fts'"
+        ).bindparams(schema=schema, table=f'"{schema}".customers')
+    ).first()
+    words: dict[str, float] = {}
+    if row is not None and row.words and row.freqs and row.reltuples and row.reltuples > 0:
+        words = {w: f * row.reltuples for w, f in zip(row.words, row.freqs, strict=False)}
+    _COMMON_WORDS[schema] = (now, words)
+    return words
+
+
 def text_clause(db: Session, text_query: str, base: list[Any] | None = None) -> ColumnElement[bool]:
     """A WHERE predicate for the customers list: the typed text as a filter (no ranking).
 
@@ -178,6 +213,10 @@ def text_clause(db: Session, text_query: str, base: list[Any] | None = None) -> 
             clauses.append(document_prefix(q.digits))
         return or_(*clauses) if clauses else false()
     where = list(base or [])
+    if len(q.words) == 1 and common_words(db).get(q.words[0], 0.0) > 4 * LIST_CANDIDATES:
+        # One word the statistics know as common: the sort index meets a match every few rows, and
+        # the probe below would only add its cost.
+        return _name_fts(q.words)
     for words in (q.words, None):
         if words is None:
             # Nothing matched as typed: the ranked search's typo correction, then its matches.

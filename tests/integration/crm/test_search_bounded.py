@@ -4,6 +4,7 @@ tolerance and the visibility rules."""
 from typing import Any
 
 import pytest
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col
 
@@ -107,3 +108,28 @@ def test_common_word_candidates_are_bounded_and_the_best_match_still_wins(
     rows = list_customers(db, crm.admin, CustomerQuery(text="zuleica", sort="name", limit=200)).rows
     assert len(rows) == 200 and [r.name for r in rows] == sorted(r.name for r in rows)
     assert listed(db, crm.admin, "zuleica wanderlna") == [target.id]
+
+
+def test_a_word_the_statistics_know_as_common_skips_the_probe(
+    db: Session, crm: Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(4 * pg.LIST_CANDIDATES + 100):
+        new_customer(db, crm.admin, name=f"Zuleica Nomecomum{i:03d} Bastos")
+    rare = new_customer(db, crm.admin, name="Wanderlina Bastos")
+    db.exec(sql_text(f'ANALYZE "{crm.schema}".customers'))  # type: ignore[call-overload]
+    monkeypatch.setattr(pg, "_COMMON_WORDS", {})
+    assert pg.common_words(db).get("zuleica", 0) > 4 * pg.LIST_CANDIDATES
+    probes: list[int] = []
+    probe = pg._probe
+
+    def counting(db: Session, where: list[Any], limit: int) -> list[int]:
+        probes.append(limit)
+        return probe(db, where, limit)
+
+    monkeypatch.setattr(pg, "_probe", counting)
+    rows = list_customers(db, crm.admin, CustomerQuery(text="zuleica", limit=50)).rows
+    assert len(rows) == 50 and all(r.name.startswith("Zuleica") for r in rows)
+    assert probes == []
+    # Rarer words still go through the bounded probe.
+    assert listed(db, crm.admin, "wanderlina") == [rare.id]
+    assert probes
