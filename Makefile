@@ -53,6 +53,7 @@ format: deps
 bench: deps ## benchmarks: print numbers (see docs/benchmarks.md); BENCH_ARGS passes options through
 	$(PY) -m tests.bench.bench_import $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_workspace $(BENCH_ARGS)
+	$(PY) -m tests.bench.bench_latency $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_profile_paint $(BENCH_ARGS)  # takes /tmp/crm-e2e.lock itself (shared .web)
 
 clean:

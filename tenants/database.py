@@ -1,9 +1,10 @@
 """Engine and sessions: one engine per process, one tenant per Session."""
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TypeVar
 
 import psycopg
 from sqlalchemy import Engine, create_engine, event
@@ -34,6 +35,19 @@ def database_url() -> str:
     return embedded_url(settings.data_dir)
 
 
+T = TypeVar("T")
+
+
+def _search_path_public(eng: Engine) -> None:
+    @event.listens_for(eng, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # Sessions place tenant tables with schema_translate_map; the search_path default
+        # keeps raw SQL from silently touching another schema's tables.
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET search_path TO public")
+        dbapi_conn.commit()
+
+
 @lru_cache
 def engine() -> Engine:
     eng = create_engine(
@@ -43,16 +57,40 @@ def engine() -> Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
     )
-
-    @event.listens_for(eng, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        # Sessions place tenant tables with schema_translate_map; the search_path default
-        # keeps raw SQL from silently touching another schema's tables.
-        with dbapi_conn.cursor() as cur:
-            cur.execute("SET search_path TO public")
-        dbapi_conn.commit()
-
+    _search_path_public(eng)
     return eng
+
+
+@lru_cache
+def read_engine() -> Engine:
+    """Autocommit connections for the per-request authentication reads.
+
+    Every round trip counts there: on `engine()` a check-out costs a ping (BEGIN + SELECT 1) and the
+    session a ROLLBACK at the end. In autocommit no BEGIN/ROLLBACK is sent, and instead of pinging on
+    every check-out a dead connection is noticed when used and the read retried once (`read`).
+    """
+    eng = create_engine(
+        to_sqlalchemy_url(database_url()),
+        pool_size=5,
+        max_overflow=10,
+        pool_recycle=1800,
+        isolation_level="AUTOCOMMIT",
+    )
+    _search_path_public(eng)
+    return eng
+
+
+def read(fn: Callable[[Session], T]) -> T:
+    """Run `fn` on a platform Session of `read_engine()` (autocommit: reads only, nothing it adds is
+    written); once more on a fresh connection if the pooled one turned out dead."""
+    try:
+        with Session(read_engine(), expire_on_commit=False) as db:
+            return fn(db)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    with Session(read_engine(), expire_on_commit=False) as db:
+        return fn(db)
 
 
 @contextmanager
@@ -118,4 +156,7 @@ def reset_engine() -> None:
     if engine.cache_info().currsize:
         engine().dispose()
     engine.cache_clear()
+    if read_engine.cache_info().currsize:
+        read_engine().dispose()
+    read_engine.cache_clear()
     database_url.cache_clear()

@@ -79,7 +79,8 @@ def logout(actor: CurrentActor, db: PlatformDB, request: Request) -> None:
 
 
 @router.get("/me", response_model=MeOut)
-def me(actor: CurrentActor) -> MeOut:
+async def me(actor: CurrentActor) -> MeOut:
+    # async: no I/O of its own, so it runs on the event loop instead of another thread-pool hop.
     return MeOut(
         user=actor.user_id, name=actor.name, email=actor.email, tenant=actor.tenant_slug, role=actor.role
     )

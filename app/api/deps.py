@@ -20,7 +20,7 @@ from app.auth.sessions import actor_for_user, actor_from_token
 from app.errors import Forbidden, Unauthorized
 from app.importing import upload_grants
 from app.validation import Str120, Str2000
-from tenants.database import platform_session, session, unit_of_work
+from tenants.database import platform_session, read, session, unit_of_work
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -43,14 +43,19 @@ def get_actor(
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Autenticação necessária.")
-    with platform_session() as db:
-        return actor_from_token(db, credentials.credentials, client_ip(request))
+    token, ip = credentials.credentials, client_ip(request)
+    return read(lambda db: actor_from_token(db, token, ip))
 
 
-def get_tenant_actor(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+def _tenant_only(actor: Actor) -> Actor:
     if actor.schema is None:
         raise Forbidden("Esta ação é de uma organização; entre com um usuário dela.")
     return actor
+
+
+async def get_tenant_actor(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+    # async: no I/O here, so FastAPI runs it on the event loop instead of a thread-pool hop.
+    return _tenant_only(actor)
 
 
 def get_upload_actor(
@@ -62,10 +67,10 @@ def get_upload_actor(
     """A tenant actor from a Bearer token, or from the page's grant for this one upload (the web app
     keeps session tokens out of the browser): user, tenant and login session are checked again."""
     if credentials is not None or upload_token is None:
-        return get_tenant_actor(get_actor(request, credentials))
+        return _tenant_only(get_actor(request, credentials))
     grant = upload_grants.verify(upload_token, upload_id)
-    with platform_session() as db:
-        actor = actor_for_user(db, grant.user_id, client_ip(request), grant.family)
+    ip = client_ip(request)
+    actor = read(lambda db: actor_for_user(db, grant.user_id, ip, grant.family))
     if actor.schema != grant.schema:
         raise Forbidden("Esta autorização é de outra organização.")
     return actor

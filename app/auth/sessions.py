@@ -7,7 +7,7 @@ so logging out (or a suspension) stops both the API tokens and the open browser 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, text, update
 from sqlmodel import Session, select
 
 from app.audit.log import record_platform
@@ -194,34 +194,52 @@ def _require_active(db: Session, user: User | None) -> Tenant | None:
     return tenant
 
 
-def team_owner_ids(db: Session, user: User) -> frozenset[int] | None:
-    """Whose customers a user sees: admins everyone (None), managers their team, agents themselves."""
-    if user.role == Role.ADMIN or user.tenant_id is None:
-        return None
-    if user.role == Role.MANAGER and user.team:
-        ids = db.exec(select(User.id).where(User.tenant_id == user.tenant_id, User.team == user.team)).all()
-        return frozenset(i for i in ids if i is not None) | {user.id}  # type: ignore[operator]
-    return frozenset({user.id}) if user.id is not None else frozenset()
+# User, tenant and (for managers) the team in one indexed round trip: this runs on every request.
+# The login session is checked apart, by `family_active`, so whatever that decides (revocation,
+# expiry) applies unchanged.
+_ACTOR_ROW = text(
+    """
+    SELECT u.id, u.email, u.name, u.role, u.team, u.status, u.tenant_id,
+           t.status AS tenant_status, t.schema_name, t.slug,
+           CASE WHEN u.role = :manager AND u.team IS NOT NULL AND u.tenant_id IS NOT NULL THEN
+               ARRAY(SELECT m.id FROM platform.users m WHERE m.tenant_id = u.tenant_id AND m.team = u.team)
+           END AS team_ids
+    FROM platform.users u LEFT JOIN platform.tenants t ON t.id = u.tenant_id
+    WHERE u.id = :user_id
+    """
+)
 
 
 def actor_for_user(db: Session, user_id: int, ip: str | None = None, family: str | None = None) -> Actor:
-    """Load a live Actor for a user, refusing inactive users, suspended tenants and revoked sessions."""
-    user = db.get(User, user_id)
-    tenant = _require_active(db, user)
-    assert user is not None
+    """Load a live Actor for a user, refusing inactive users, suspended tenants and revoked sessions.
+
+    Nothing is cached between calls: every call reads the current rows, so a revocation, deactivation
+    or suspension committed by any process refuses the very next request."""
+    row = db.connection().execute(_ACTOR_ROW, {"user_id": user_id, "manager": Role.MANAGER}).first()
+    if row is None or row.status != "active":
+        raise Unauthorized("Usuário desativado ou inexistente.")
+    if row.tenant_id is not None and row.tenant_status != "active":
+        raise Forbidden(SUSPENDED)
     if family is not None and not family_active(db, family):
         raise Unauthorized("Sessão encerrada. Entre novamente.")
+    visible: frozenset[int] | None
+    if row.role == Role.ADMIN or row.tenant_id is None:
+        visible = None
+    elif row.team_ids is not None:
+        visible = frozenset(row.team_ids) | {row.id}
+    else:
+        visible = frozenset({row.id})
     return Actor(
-        user_id=user.id,
-        email=user.email,
-        role=user.role,
-        tenant_id=user.tenant_id,
-        schema=tenant.schema_name if tenant else None,
-        tenant_slug=tenant.slug if tenant else None,
-        name=user.name,
-        team=user.team,
+        user_id=row.id,
+        email=row.email,
+        role=row.role,
+        tenant_id=row.tenant_id,
+        schema=row.schema_name,
+        tenant_slug=row.slug,
+        name=row.name,
+        team=row.team,
         ip=ip,
-        visible_owner_ids=team_owner_ids(db, user),
+        visible_owner_ids=visible,
     )
 
 

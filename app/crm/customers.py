@@ -179,7 +179,8 @@ def filter_clauses(db: Session, actor: Actor, f: CustomerFilter) -> list[ColumnE
     if f.segment_id is not None:
         clauses += filter_clauses(db, actor, _segment_filter(db, actor, f.segment_id))[2:]
     if f.text and f.text.strip():
-        clauses.append(text_clause(db, f.text))
+        # Bounded by the same liveness and visibility as the list (clauses[:2]).
+        clauses.append(text_clause(db, f.text, clauses[:2]))
     if f.status:
         clauses.append(col(Customer.status).in_(f.status))
     if f.plan:

@@ -9,6 +9,7 @@ names through `name_words_sql`: customer create/update, the import, the demo see
 the prefix search runs again with the alternatives: one typo ("joao slva") still finds "João Silva".
 """
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,9 @@ from models.tenant import Contact, Customer, SearchWord
 from tenants.naming import is_tenant_schema
 
 CANDIDATES = 200
+# The list's search box pages up to this many matches from their ids; more matches than this are
+# dense enough for the list's own sort index to find a page quickly.
+LIST_CANDIDATES = 200
 MAX_CONTACT_MATCHES = 1000
 TYPO_THRESHOLD = 0.3
 
@@ -55,8 +59,7 @@ def record_name_words(db: Session, names: Iterable[str | None]) -> None:
     values = sorted({n for n in names if n})
     if not values:
         return
-    translate = db.get_bind().get_execution_options().get("schema_translate_map") or {}
-    schema = db.info.get("schema") or translate.get(None)
+    schema = _tenant_schema(db)
     if not schema:
         raise RuntimeError("record_name_words needs a tenant session")
     sql = name_words_sql(str(schema), "SELECT unnest(CAST(:names AS text[]))")
@@ -67,10 +70,19 @@ def norm_name() -> Any:
     return func.public.crm_norm(Customer.name)
 
 
-def _name_fts(words: list[str] | list[list[str]]) -> ColumnElement[bool]:
+def _name_fts(words: list[str] | list[list[str]], prefix: bool = True) -> ColumnElement[bool]:
     # Same expression as ix_customers_name_fts, so the planner uses the index.
     config = text(NAME_TS_CONFIG)
-    return func.to_tsvector(config, Customer.name).op("@@")(func.to_tsquery(config, tsquery_prefix(words)))
+    query = func.to_tsquery(config, tsquery_prefix(words, prefix))
+    return func.to_tsvector(config, Customer.name).op("@@")(query)
+
+
+def _probe(db: Session, where: list[Any], limit: int) -> list[int]:
+    """Up to `limit` ids matching `where`, in no particular order. Without an ORDER BY the full-text
+    match is a GIN bitmap whose heap scan stops after `limit` rows, so the cost is bounded however
+    many customers match; ordering the matches first (newest, by name) made a common word fetch and
+    sort all of its tens of thousands of rows, and a word matching nothing walk the whole table."""
+    return list(db.exec(select(Customer.id).where(*where).limit(limit)).scalars())  # type: ignore[call-overload]
 
 
 def document_prefix(digits: str) -> ColumnElement[bool]:
@@ -146,8 +158,50 @@ def contact_customer_ids(db: Session, q: ParsedQuery) -> tuple[list[int], list[i
     return exact, partial
 
 
-def text_clause(db: Session, text_query: str) -> ColumnElement[bool]:
-    """A WHERE predicate for the customers list: the typed text as a filter (no ranking)."""
+# Per schema: (read at, {word: estimated customers}); statistics are a hint, so a few minutes old is fine.
+_COMMON_WORDS: dict[str, tuple[float, dict[str, float]]] = {}
+_COMMON_WORDS_TTL = 300.0
+
+
+def _tenant_schema(db: Session) -> str | None:
+    translate = db.get_bind().get_execution_options().get("schema_translate_map") or {}
+    schema = db.info.get("schema") or translate.get(None)
+    return str(schema) if schema else None
+
+
+def common_words(db: Session) -> dict[str, float]:
+    """Estimated customers per word for the most common words of names: ANALYZE's statistics of
+    ix_customers_name_fts (what the planner itself uses), read once per schema every few minutes."""
+    schema = _tenant_schema(db)
+    if not schema or not is_tenant_schema(schema):
+        return {}
+    cached = _COMMON_WORDS.get(schema)
+    now = time.monotonic()
+    if cached and now - cached[0] < _COMMON_WORDS_TTL:
+        return cached[1]
+    row = db.exec(  # type: ignore[call-overload]
+        text(
+            "SELECT s.most_common_elems::text::text[] AS words, s.most_common_elem_freqs AS freqs, "
+            "c.reltuples FROM pg_stats s JOIN pg_class c ON c.oid = to_regclass(:table) "
+            "WHERE s.schemaname = :schema AND s.tablename = 'ix_customers_name_fts'"
+        ).bindparams(schema=schema, table=f'"{schema}".customers')
+    ).first()
+    words: dict[str, float] = {}
+    if row is not None and row.words and row.freqs and row.reltuples and row.reltuples > 0:
+        words = {w: f * row.reltuples for w, f in zip(row.words, row.freqs, strict=False)}
+    _COMMON_WORDS[schema] = (now, words)
+    return words
+
+
+def text_clause(db: Session, text_query: str, base: list[Any] | None = None) -> ColumnElement[bool]:
+    """A WHERE predicate for the customers list: the typed text as a filter (no ranking).
+
+    `base` (liveness and the actor's visibility) bounds the probes. Names: when few customers match,
+    the list pages their ids (bounded, found through the GIN index); when none match, the typed words
+    are corrected as in the ranked search (one typo) and the corrections' matches are listed; a text
+    that matches nothing either way lists nothing without touching the table. Only words matching
+    more than `LIST_CANDIDATES` customers stay a full-text filter, which the list's sort index meets
+    every few rows."""
     q = parse_query(text_query)
     if q.empty:
         return literal(True)  # type: ignore[return-value]
@@ -158,8 +212,64 @@ def text_clause(db: Session, text_query: str) -> ColumnElement[bool]:
         if q.numeric and len(q.digits) >= 3:
             clauses.append(document_prefix(q.digits))
         return or_(*clauses) if clauses else false()
-    # Same word matching as the search (index-backed full text), without the typo pass.
-    return _name_fts(q.words)
+    where = list(base or [])
+    if len(q.words) == 1 and common_words(db).get(q.words[0], 0.0) > 4 * LIST_CANDIDATES:
+        # One word the statistics know as common: the sort index meets a match every few rows, and
+        # the probe below would only add its cost.
+        return _name_fts(q.words)
+    for words in (q.words, None):
+        if words is None:
+            # Nothing matched as typed: the ranked search's typo correction, then its matches.
+            words = word_corrections(db, q.words)
+            if words is None or words == [[w] for w in q.words]:
+                return false()
+        # Whole words first: an exact lexeme is a cheap GIN lookup, a prefix of a common word is not.
+        if len(_probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)) > LIST_CANDIDATES:
+            return _name_fts(words)
+        found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
+        if len(found) > LIST_CANDIDATES:
+            return _name_fts(words)
+        if found:
+            return col(Customer.id).in_(sorted(found))
+    return false()
+
+
+def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
+    """Per typed word, the dictionary words it may mean: itself when it is a name word (or, for the
+    last word, a prefix of one), else its completions, else up to 3 words within one typo; None when
+    a word has no such word. Shared by the ranked search and the list's search box."""
+    out: list[list[str]] = []
+    db.exec(text(f"SET LOCAL pg_trgm.similarity_threshold = {TYPO_THRESHOLD}"))  # type: ignore[call-overload]
+    for i, word in enumerate(words):
+        last = i == len(words) - 1
+        completions = list(
+            db.exec(  # type: ignore[call-overload]
+                select(SearchWord.word)
+                .where(col(SearchWord.word).startswith(word, autoescape=True))
+                .order_by(func.length(SearchWord.word))
+                .limit(5)
+            ).scalars()
+        )
+        if completions and (last or completions[0] == word):
+            out.append([word])
+            continue
+        if completions:
+            out.append(completions)
+            continue
+        if len(word) < 3:
+            return None
+        close = list(
+            db.exec(  # type: ignore[call-overload]
+                select(SearchWord.word)
+                .where(col(SearchWord.word).op("%")(word))
+                .order_by(func.similarity(SearchWord.word, word).desc())
+                .limit(3)
+            ).scalars()
+        )
+        if not close:
+            return None
+        out.append(close)
+    return out
 
 
 class PostgresSearch:
@@ -211,54 +321,24 @@ class PostgresSearch:
     def _ranked_prefix(
         self, db: Session, words: list[str] | list[list[str]], folded: str, base: list[Any], limit: int
     ) -> list[SearchHit]:
-        # 1) candidates through the GIN full-text index, newest first; 2) rank only those.
-        candidates = (
-            select(Customer.id)
-            .where(*base, _name_fts(words))
-            .order_by(col(Customer.updated_at).desc())
-            .limit(CANDIDATES)
-            .scalar_subquery()
-        )
+        # A bounded candidate set in relevance order, then rank only those: whole-word matches first
+        # (exact lexemes, the cheapest GIN lookups), widened to the last word as a prefix only when
+        # they are fewer than a page. Common words match tens of thousands of customers; ranking all
+        # of them (or sorting them by date to cut them) is what made such searches slow.
+        ids = _probe(db, [*base, _name_fts(words, prefix=False)], CANDIDATES)
+        if len(ids) < limit:
+            seen = set(ids)
+            more = _probe(db, [*base, _name_fts(words)], CANDIDATES)
+            ids += [i for i in more if i not in seen][: CANDIDATES - len(ids)]
+        if not ids:
+            return []
         rank = func.similarity(norm_name(), folded) + case(
             (norm_name() == folded, 1.0), (norm_name().startswith(folded), 0.5), else_=0.0
         )
-        return self._rows(db, [col(Customer.id).in_(candidates)], rank, limit, literal("nome"))
+        return self._rows(db, [col(Customer.id).in_(sorted(ids))], rank, limit, literal("nome"))
 
     def _corrections(self, db: Session, words: list[str]) -> list[list[str]] | None:
-        """Per typed word, the dictionary words it may mean: itself when it is a name word (or, for the
-        last word, a prefix of one), else its completions, else up to 3 words within one typo."""
-        out: list[list[str]] = []
-        db.exec(text(f"SET LOCAL pg_trgm.similarity_threshold = {TYPO_THRESHOLD}"))  # type: ignore[call-overload]
-        for i, word in enumerate(words):
-            last = i == len(words) - 1
-            completions = list(
-                db.exec(  # type: ignore[call-overload]
-                    select(SearchWord.word)
-                    .where(col(SearchWord.word).startswith(word, autoescape=True))
-                    .order_by(func.length(SearchWord.word))
-                    .limit(5)
-                ).scalars()
-            )
-            if completions and (last or completions[0] == word):
-                out.append([word])
-                continue
-            if completions:
-                out.append(completions)
-                continue
-            if len(word) < 3:
-                return None
-            close = list(
-                db.exec(  # type: ignore[call-overload]
-                    select(SearchWord.word)
-                    .where(col(SearchWord.word).op("%")(word))
-                    .order_by(func.similarity(SearchWord.word, word).desc())
-                    .limit(3)
-                ).scalars()
-            )
-            if not close:
-                return None
-            out.append(close)
-        return out
+        return word_corrections(db, words)
 
     def _search_contacts(self, db: Session, q: ParsedQuery, base: list[Any], limit: int) -> list[SearchHit]:
         exact, partial = contact_customer_ids(db, q)

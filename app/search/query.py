@@ -68,15 +68,16 @@ def parse_query(text: str) -> ParsedQuery:
     return ParsedQuery(raw=raw, folded=" ".join(words), words=words)
 
 
-def tsquery_prefix(words: list[str] | list[list[str]]) -> str:
+def tsquery_prefix(words: list[str] | list[list[str]], prefix: bool = True) -> str:
     """A to_tsquery('simple') string: every word must match, the last one as a prefix (it is the one
-    still being typed; exact lexemes are much cheaper GIN lookups than prefixes). A list of
-    alternatives for a word becomes (a | b). Words are [a-z0-9] only: no tsquery syntax gets in."""
+    still being typed; exact lexemes are much cheaper GIN lookups than prefixes), or as a whole word
+    with `prefix` False. A list of alternatives for a word becomes (a | b). Words are [a-z0-9] only:
+    no tsquery syntax gets in."""
     parts = []
     for i, w in enumerate(words):
         alternatives = [w] if isinstance(w, str) else w
         safe = [a for a in ("".join(_WORD.findall(x)) for x in alternatives) if a]
-        suffix = ":*" if i == len(words) - 1 else ""
+        suffix = ":*" if prefix and i == len(words) - 1 else ""
         if safe:
             # Quoted, so to_tsquery reads 's.a' as the parser's single token; no quote can be inside.
             terms = [(a if a.isalnum() else f"'{a}'") + suffix for a in safe]
