@@ -71,7 +71,9 @@ def time_zone_choices() -> list[str]:
         "America/Rio_Branco",
         "America/Noronha",
     ]
-    rest = sorted(z for z in available_timezones() if "/" in z and z not in brazil and not z.startswith("Etc/"))
+    rest = sorted(
+        z for z in available_timezones() if "/" in z and z not in brazil and not z.startswith("Etc/")
+    )
     return [z for z in brazil if is_time_zone(z)] + rest
 
 
@@ -127,7 +129,9 @@ def phone_br(value: str | None) -> str:
     except phonenumbers.NumberParseException:
         return value
     fmt = phonenumbers.PhoneNumberFormat
-    return phonenumbers.format_number(parsed, fmt.NATIONAL if parsed.country_code == 55 else fmt.INTERNATIONAL)
+    return phonenumbers.format_number(
+        parsed, fmt.NATIONAL if parsed.country_code == 55 else fmt.INTERNATIONAL
+    )
 
 
 def cpf(digits: str) -> str:

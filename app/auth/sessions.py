@@ -17,6 +17,7 @@ from app.auth.passwords import verify_password
 from app.auth.permissions import Role
 from app.auth.tokens import decode_access_token, issue_access_token, new_opaque_token, token_hash
 from app.errors import Forbidden, Unauthorized
+from app.formatting import effective_zone
 from app.settings import get_settings
 from models.platform import RefreshToken, Tenant, User
 
@@ -222,6 +223,7 @@ def actor_for_user(db: Session, user_id: int, ip: str | None = None, family: str
         team=user.team,
         ip=ip,
         visible_owner_ids=team_owner_ids(db, user),
+        time_zone=effective_zone(tenant.time_zone if tenant else None, user.time_zone),
     )
 
 
