@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import reflex as rx
 from pydantic import ValidationError
@@ -16,6 +15,7 @@ from app.crm import appointments, contacts, conversations, customers, notes, opp
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
 from app.errors import DomainError, Invalid, invalid_from
+from app.formatting import contact_br, datetime_br, document_br
 from app.pages.base import SessionState, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
@@ -41,7 +41,7 @@ def _money(raw: str) -> Decimal:
 
 
 def _when(at: datetime, tz: str) -> str:
-    return at.astimezone(ZoneInfo(tz)).strftime("%d/%m/%Y %H:%M")
+    return datetime_br(at, tz)
 
 
 class CustomerState(SessionState):
@@ -89,7 +89,7 @@ class CustomerState(SessionState):
         c = detail.customer
         self.header = {
             "name": c.name,
-            "document": c.document or "",
+            "document": document_br(c.document),
             "status": STATUSES.get(c.status, c.status),
             "status_key": c.status,
             "plan": c.plan or "",
@@ -104,7 +104,7 @@ class CustomerState(SessionState):
                 "kind": {"phone": "Telefone", "email": "E-mail", "whatsapp": "WhatsApp"}.get(
                     x["kind"], x["kind"]
                 ),
-                "value": x["value"],
+                "value": contact_br(x["kind"], x["value"]),
                 "opt_out": "sim" if x["opt_out"] else "",
             }
             for x in detail.contacts
@@ -176,7 +176,7 @@ class CustomerState(SessionState):
             "channel": "WhatsApp" if conv.channel == "whatsapp" else "E-mail",
             "status": conversations.STATUSES.get(conv.status, conv.status),
             "status_key": conv.status,
-            "contact": detail.contact["value"] if detail.contact else "",
+            "contact": contact_br(detail.contact["kind"], detail.contact["value"]) if detail.contact else "",
             "opt_out": "sim" if detail.contact and detail.contact["opt_out"] else "",
         }
         self.messages = [
