@@ -17,6 +17,9 @@ pytest.importorskip("reflex")
         ("app.pages.templates", "templates_page"),
         ("app.pages.segments", "segments_page"),
         ("app.pages.home", "home_page"),
+        ("app.pages.not_found", "not_found_page"),
+        ("app.pages.imports", "imports_page"),
+        ("app.pages.audit", "audit_page"),
     ],
 )
 def test_page_builds(module: str, func: str) -> None:
