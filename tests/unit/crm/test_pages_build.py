@@ -20,6 +20,7 @@ pytest.importorskip("reflex")
         ("app.pages.not_found", "not_found_page"),
         ("app.pages.imports", "imports_page"),
         ("app.pages.audit", "audit_page"),
+        ("app.pages.users", "users_page"),
     ],
 )
 def test_page_builds(module: str, func: str) -> None:
