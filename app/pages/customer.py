@@ -15,7 +15,7 @@ from app.crm import appointments, contacts, conversations, customers, notes, opp
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
 from app.errors import DomainError, Invalid, invalid_from
-from app.formatting import contact_br, datetime_br, document_br
+from app.formatting import contact_br, datetime_br, document_br, label
 from app.pages.base import SessionState, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
@@ -25,6 +25,16 @@ from components.timeline import timeline as timeline_view
 ALL = "__all__"
 KIND_OPTIONS = [{"value": k, "label": v} for k, v in timeline.KIND_LABELS.items()]
 STATUS_OPTIONS = [{"value": k, "label": v} for k, v in STATUSES.items()]
+MESSAGE_STATUSES = {
+    "queued": "Na fila",
+    "reserved": "Enviando",
+    "sent": "Enviada",
+    "delivered": "Entregue",
+    "read": "Lida",
+    "failed": "Falhou",
+    "skipped": "Não enviada",
+    "received": "Recebida",
+}
 
 
 def _money(raw: str) -> Decimal:
@@ -183,7 +193,7 @@ class CustomerState(SessionState):
             {
                 "body": m["body"],
                 "direction": m["direction"],
-                "meta": f"{_when(m['created_at'], self.tz)} · {m['status']}",
+                "meta": f"{_when(m['created_at'], self.tz)} · {label(m['status'], MESSAGE_STATUSES)}",
             }
             for m in detail.messages
         ]
