@@ -428,7 +428,7 @@ def header_card() -> rx.Component:
                     lambda c: rx.hstack(
                         rx.badge(c["kind"], variant="soft"),
                         rx.text(c["value"], size="2"),
-                        rx.cond(c["opt_out"] != "", rx.badge("opt-out", color_scheme="red")),
+                        rx.cond(c["opt_out"] != "", rx.badge("Opt-out", color_scheme="red")),
                         rx.icon_button(
                             rx.icon(rx.cond(c["opt_out"] != "", "bell", "bell-off"), size=14),
                             size="1",
@@ -590,7 +590,7 @@ def conversation_panel() -> rx.Component:
                     rx.hstack(
                         rx.heading(c["channel"], " · ", c["contact"], size="4"),
                         rx.badge(c["status"]),
-                        rx.cond(c["opt_out"] != "", rx.badge("opt-out", color_scheme="red")),
+                        rx.cond(c["opt_out"] != "", rx.badge("Opt-out", color_scheme="red")),
                         rx.spacer(),
                         rx.drawer.close(rx.icon_button(rx.icon("x"), variant="ghost")),
                         width="100%",

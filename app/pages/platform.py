@@ -5,7 +5,7 @@ import reflex as rx
 from app.audit import queries
 from app.auth.permissions import Perm
 from app.errors import DomainError, Invalid
-from app.formatting import number_br
+from app.formatting import label, number_br
 from app.pages.audit import audit_row
 from app.pages.base import SessionState, page
 from components.audit import audit_table
@@ -14,7 +14,12 @@ from tenants import admin
 from tenants.provisioning import SignupInput, provision_tenant
 from tenants.queues import queue_stats
 
-STATUS_LABELS = {"active": "Ativa", "suspended": "Suspensa", "provisioning": "Provisionando"}
+STATUS_LABELS = {
+    "active": "Ativa",
+    "suspended": "Suspensa",
+    "provisioning": "Provisionando",
+    "unconfirmed": "Aguardando confirmação",
+}
 
 
 class PlatformState(SessionState):
@@ -36,7 +41,7 @@ class PlatformState(SessionState):
                     "slug": t.slug,
                     "name": t.name,
                     "status": t.status,
-                    "status_label": STATUS_LABELS.get(t.status, t.status),
+                    "status_label": label(t.status, STATUS_LABELS),
                     "schema": t.schema or "",
                     "users": number_br(t.users),
                     "customers": number_br(t.customers),
