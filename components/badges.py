@@ -12,7 +12,7 @@ def severity_badge(kind: Any) -> rx.Component:
     """'Erro' in red, 'Aviso' in amber, anything else grey."""
     return rx.badge(
         kind,
-        color_scheme=rx.match(kind, ("Erro", "red"), ("Aviso", "amber"), "gray"),
+        color_scheme=rx.match(kind, *SEVERITY_COLORS.items(), "gray"),
         variant="soft",
         class_name="severity-badge",
     )
