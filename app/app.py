@@ -15,6 +15,8 @@ from app.pages.login import (
     login_page,
     signup_page,
 )
+from app.pages.not_found import TITLE as NOT_FOUND_TITLE
+from app.pages.not_found import not_found_page
 from app.security.ui_socket import socket_guard
 from app.settings import get_settings
 from components.theme import STYLE
@@ -43,6 +45,7 @@ for _module in (
 
 app = rx.App(
     style=STYLE,
+    html_lang="pt-BR",
     # The REST app mounts Reflex's backend; the guard then checks the websocket's handshake (Origin,
     # browser binding) before Reflex sends a tab any state.
     api_transformer=[api, socket_guard],
@@ -61,6 +64,13 @@ app.add_page(
 )
 for render, route, title, on_load in PAGES:
     app.add_page(render, route=route, title=title, on_load=on_load)
+# Reflex serves the "404" route for every unknown address.
+app.add_page(
+    not_found_page,
+    route="404",
+    title=f"{NOT_FOUND_TITLE} · CRM Telecom",
+    description="Página não encontrada",
+)
 
 if not get_settings().redis_url:
     # Embedded mode has no taskiq worker or scheduler process: the backend sweeps reminders and purges

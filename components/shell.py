@@ -27,6 +27,15 @@ def color_mode_toggle() -> rx.Component:
     )
 
 
+# The sidebar: brand purple in light mode; in dark mode the dark palette, with #660098 only as the
+# accent of the current entry (a bright purple slab glares next to dark content).
+SIDEBAR_BG = rx.color_mode_cond(light=PRIMARY, dark="var(--gray-2)")
+SIDEBAR_TEXT = rx.color_mode_cond(light="white", dark="var(--gray-12)")
+SIDEBAR_MUTED = rx.color_mode_cond(light="rgba(255,255,255,0.75)", dark="var(--gray-11)")
+NAV_ACTIVE = rx.color_mode_cond(light="rgba(255,255,255,0.18)", dark=PRIMARY)
+NAV_HOVER = rx.color_mode_cond(light="rgba(255,255,255,0.12)", dark="var(--gray-a4)")
+
+
 def nav_link(item: Any, current: Any) -> rx.Component:
     active = item["route"] == current
     return rx.link(
@@ -39,11 +48,12 @@ def nav_link(item: Any, current: Any) -> rx.Component:
             padding_y="8px",
             border_radius="8px",
             width="100%",
-            background=rx.cond(active, "rgba(255,255,255,0.18)", "transparent"),
-            _hover={"background": "rgba(255,255,255,0.12)"},
+            background=rx.cond(active, NAV_ACTIVE, "transparent"),
+            color=rx.cond(active, "white", SIDEBAR_TEXT),
+            _hover={"background": rx.cond(active, NAV_ACTIVE, NAV_HOVER)},
         ),
         href=item["route"],
-        color="white",
+        color=SIDEBAR_TEXT,
         underline="none",
         width="100%",
     )
@@ -52,17 +62,17 @@ def nav_link(item: Any, current: Any) -> rx.Component:
 def sidebar(nav: Any, current: Any, org_name: Any) -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.image(
-                src="/logo.svg", width="28px", height="28px", alt="CRM", filter="brightness(0) invert(1)"
-            ),
-            rx.heading("CRM Telecom", size="4", color="white"),
+            # The logo as drawn (purple tile, white mark): a whitening filter turned it into a blank square.
+            rx.image(src="/logo.svg", width="28px", height="28px", alt="CRM", id="sidebar-logo"),
+            rx.heading("CRM Telecom", size="4", color=SIDEBAR_TEXT),
             align="center",
             spacing="2",
             padding_bottom="8px",
         ),
-        rx.text(org_name, size="2", color="rgba(255,255,255,0.75)", padding_bottom="12px"),
+        rx.text(org_name, size="2", color=SIDEBAR_MUTED, padding_bottom="12px"),
         rx.foreach(nav, lambda item: nav_link(item, current)),
-        background=PRIMARY,
+        background=SIDEBAR_BG,
+        border_right=rx.color_mode_cond(light="none", dark="1px solid var(--gray-a5)"),
         width="240px",
         min_width="240px",
         height="100vh",

@@ -27,6 +27,11 @@ class Tenant(SQLModel, table=True):
     limits: dict[str, Any] = jsonb()
     # When the admin's e-mail was confirmed (or the tenant was created by an operator).
     confirmed_at: datetime | None = timestamp()
+    # IANA zone every date is shown in (p0005); users may override it.
+    time_zone: str = Field(
+        default="America/Sao_Paulo",
+        sa_column=Column(String(64), nullable=False, server_default="America/Sao_Paulo"),
+    )
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 
@@ -57,7 +62,8 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=20)  # superadmin | admin | manager | agent
     team: str | None = Field(default=None, max_length=80)
     status: str = Field(default="active", max_length=20)  # active | inactive
-    time_zone: str = Field(default="America/Sao_Paulo", max_length=64)
+    # The user's own zone; None = the organisation's (p0005, app/formatting.effective_zone).
+    time_zone: str | None = Field(default=None, max_length=64)
     last_login_at: datetime | None = timestamp()
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()

@@ -1,4 +1,4 @@
-"""/api/users, /api/api-clients, /api/audit: tenant administration."""
+"""/api/users, /api/api-clients, /api/audit, /api/configuracoes: tenant administration."""
 
 from datetime import datetime
 from typing import Annotated
@@ -8,9 +8,10 @@ from pydantic import BaseModel, Field, StrictBool
 
 from app.api.deps import TenantActor, TenantDB
 from app.audit import queries as audit_queries
-from app.auth import clients, users
+from app.auth import clients, time_zones, users
 from app.auth.permissions import Perm
 from app.crm.visibility import assignable_users
+from app.errors import Forbidden
 from app.validation import Id, Secret, Str20, Str60, Str120, Str320
 
 router = APIRouter(prefix="/api", tags=["admin"])
@@ -39,6 +40,8 @@ class UserPatch(BaseModel):
     team: Str120 | None = None
     active: StrictBool | None = None
     password: Secret | None = None
+    # IANA zone the user reads dates in; "" = the organisation's.
+    time_zone: Str60 | None = None
 
 
 def _user_out(u) -> UserOut:  # type: ignore[no-untyped-def]
@@ -79,7 +82,52 @@ def patch_user(user_id: Id, body: UserPatch, actor: TenantActor, db: TenantDB) -
         user = users.set_active(db, actor, user_id, body.active)
     if body.password:
         user = users.reset_password(db, actor, user_id, body.password)
+    if body.time_zone is not None:
+        user = time_zones.set_user_zone(db, actor, user_id, body.time_zone)
     return _user_out(user)
+
+
+class TimeZonesOut(BaseModel):
+    time_zone: str  # the organisation's
+    user_time_zone: str | None  # the caller's own, None = the organisation's
+    effective_time_zone: str  # where the caller's dates are shown
+
+
+class OrganisationZoneIn(BaseModel):
+    time_zone: str
+
+
+class UserZoneIn(BaseModel):
+    time_zone: str | None = None
+
+
+def _zones_out(db: TenantDB, actor: TenantActor) -> TimeZonesOut:
+    z = time_zones.get_time_zones(db, actor)
+    return TimeZonesOut(time_zone=z.organisation, user_time_zone=z.user, effective_time_zone=z.effective)
+
+
+@router.get("/configuracoes/fuso-horario", response_model=TimeZonesOut)
+def get_time_zone(actor: TenantActor, db: TenantDB) -> TimeZonesOut:
+    """The organisation's time zone and the caller's own override."""
+    return _zones_out(db, actor)
+
+
+@router.put("/configuracoes/fuso-horario", response_model=TimeZonesOut)
+def set_time_zone(body: OrganisationZoneIn, actor: TenantActor, db: TenantDB) -> TimeZonesOut:
+    """Change the organisation's time zone (admins)."""
+    time_zones.set_organisation_zone(db, actor, body.time_zone)
+    db.flush()
+    return _zones_out(db, actor)
+
+
+@router.put("/configuracoes/fuso-horario/meu", response_model=TimeZonesOut)
+def set_my_time_zone(body: UserZoneIn, actor: TenantActor, db: TenantDB) -> TimeZonesOut:
+    """The caller's own time zone; null or "" follows the organisation's."""
+    if actor.user_id is None:
+        raise Forbidden("Integrações não têm fuso horário próprio.")
+    time_zones.set_user_zone(db, actor, actor.user_id, body.time_zone)
+    db.flush()
+    return _zones_out(db, actor)
 
 
 class ClientCreate(BaseModel):

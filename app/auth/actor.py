@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from app.auth.permissions import Perm, Role, has_permission
 from app.errors import Forbidden
+from app.formatting import DEFAULT_TZ
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Actor:
     visible_owner_ids: frozenset[int] | None = field(default=None, compare=False)
     # API clients: the permissions their token's scopes grant; None for people (the role alone decides).
     scope_perms: frozenset[Perm] | None = None
+    # Where the actor reads dates: their own zone, else the organisation's (app.formatting.effective_zone).
+    time_zone: str = DEFAULT_TZ
 
     def can(self, perm: Perm) -> bool:
         """Role permission, narrowed by the token's scopes for API clients (role ∩ scopes)."""

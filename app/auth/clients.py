@@ -11,6 +11,7 @@ from app.auth.actor import Actor
 from app.auth.permissions import Perm, Role, scope_permissions
 from app.auth.tokens import AccessClaims, issue_access_token, token_hash
 from app.errors import Forbidden, Invalid, NotFound, Unauthorized
+from app.formatting import effective_zone
 from models.platform import ApiClient, Tenant
 
 # The role a client acts with (its ceiling); what it may actually do is that role narrowed by its
@@ -110,4 +111,5 @@ def actor_for_client(db: Session, claims: AccessClaims, ip: str | None) -> Actor
         name=client.name,
         ip=ip,
         scope_perms=scope_permissions(scopes),
+        time_zone=effective_zone(tenant.time_zone, None),
     )

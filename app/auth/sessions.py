@@ -17,6 +17,7 @@ from app.auth.passwords import verify_password
 from app.auth.permissions import Role
 from app.auth.tokens import decode_access_token, issue_access_token, new_opaque_token, token_hash
 from app.errors import Forbidden, Unauthorized
+from app.formatting import effective_zone
 from app.settings import get_settings
 from models.platform import RefreshToken, Tenant, User
 
@@ -199,8 +200,8 @@ def _require_active(db: Session, user: User | None) -> Tenant | None:
 # expiry) applies unchanged.
 _ACTOR_ROW = text(
     """
-    SELECT u.id, u.email, u.name, u.role, u.team, u.status, u.tenant_id,
-           t.status AS tenant_status, t.schema_name, t.slug,
+    SELECT u.id, u.email, u.name, u.role, u.team, u.status, u.tenant_id, u.time_zone,
+           t.status AS tenant_status, t.schema_name, t.slug, t.time_zone AS tenant_time_zone,
            CASE WHEN u.role = :manager AND u.team IS NOT NULL AND u.tenant_id IS NOT NULL THEN
                ARRAY(SELECT m.id FROM platform.users m WHERE m.tenant_id = u.tenant_id AND m.team = u.team)
            END AS team_ids
@@ -240,6 +241,7 @@ def actor_for_user(db: Session, user_id: int, ip: str | None = None, family: str
         team=row.team,
         ip=ip,
         visible_owner_ids=visible,
+        time_zone=effective_zone(row.tenant_time_zone, row.time_zone),
     )
 
 

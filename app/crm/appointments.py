@@ -14,9 +14,10 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import can_see_owner, check_assignable, get_visible_customer
 from app.errors import Invalid, NotFound
+from app.formatting import effective_zone
 from app.validation import Id, Instant, Int, NotBool, Str20, Str60, Str200, Str5000
 from models.base import utcnow
-from models.platform import User
+from models.platform import Tenant, User
 from models.tenant import Appointment, Customer
 
 KINDS = {"follow_up": "Retorno", "call": "Ligação", "meeting": "Reunião", "task": "Tarefa"}
@@ -62,8 +63,12 @@ class AgendaItem(BaseModel):
 
 
 def user_zone(db: Session, actor: Actor) -> str:
+    """Where the actor reads dates: their own zone, else their organisation's (America/Sao_Paulo)."""
     user = db.get(User, actor.user_id) if actor.user_id else None
-    return user.time_zone if user and user.time_zone else DEFAULT_TZ
+    tenant = db.get(Tenant, actor.tenant_id) if actor.tenant_id else None
+    if user is None and tenant is None:
+        return actor.time_zone
+    return effective_zone(tenant.time_zone if tenant else None, user.time_zone if user else None)
 
 
 def zone(name: str, field: str = "time_zone") -> ZoneInfo:

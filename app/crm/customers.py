@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import Session, col, select
 
+from app import formatting
 from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
@@ -44,6 +45,7 @@ from app.search.postgres import record_name_words, text_clause
 from app.security.spreadsheet import csv_writer
 from app.validation import Day, Id, Int, Int32, Int64, NotBool, Str20, Str60, Str120, Str200, Str300, Str1000
 from models.base import utcnow
+from models.platform import User
 from models.tenant import BulkJob, Contact, Customer, CustomerTag, Interaction, Segment, Tag, Wallet
 
 STATUSES = {
@@ -875,25 +877,60 @@ def get_bulk_job(db: Session, actor: Actor, job_id: int) -> BulkJob:
 
 
 # ---------------------------------------------------------------- export
+# Headers of the export. Dates in the reader's zone, documents and phones as written in Brazil,
+# wallet and owner by name: the file is for people; the API keeps ids, E.164 and UTC.
 EXPORT_COLUMNS = [
-    ("id", "id"),
-    ("nome", "name"),
-    ("nome_fantasia", "trade_name"),
-    ("documento", "document"),
-    ("tipo", "kind"),
-    ("status", "status"),
-    ("plano", "plan"),
-    ("carteira_id", "wallet_id"),
-    ("responsavel_id", "owner_id"),
-    ("score", "score"),
-    ("etiquetas", "tags"),
-    ("criado_em", "created_at"),
-    ("atualizado_em", "updated_at"),
+    "id",
+    "nome",
+    "nome_fantasia",
+    "documento",
+    "tipo",
+    "status",
+    "plano",
+    "telefone",
+    "email",
+    "carteira",
+    "responsavel",
+    "score",
+    "etiquetas",
+    "criado_em",
+    "atualizado_em",
 ]
 
 
+def _primary_contact(kinds: tuple[str, ...]) -> Any:
+    """The customer's primary contact of these kinds (else its oldest), one index probe per row."""
+    return (
+        select(Contact.value)
+        .where(Contact.customer_id == Customer.id, col(Contact.kind).in_(kinds))
+        .order_by(col(Contact.is_primary).desc(), col(Contact.kind) == "whatsapp", Contact.id)
+        .limit(1)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+def _export_custom(value: Any, type_: str) -> Any:
+    if value is None or value == "":
+        return ""
+    if type_ == "bool" and isinstance(value, bool):
+        return "Sim" if value else "Não"
+    if type_ == "date" and isinstance(value, str):
+        try:
+            return formatting.date_br(date.fromisoformat(value))
+        except ValueError:
+            return value
+    if type_ == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value).replace(".", ",")  # pt-BR spreadsheets read a comma as the decimal mark
+    return value
+
+
 def export_csv(db: Session, actor: Actor, f: CustomerFilter, ids: list[int] | None = None) -> Iterator[str]:
-    """Stream the filtered (or selected) visible customers as CSV (;-separated, as Excel pt-BR expects)."""
+    """Stream the filtered (or selected) visible customers as CSV (;-separated, as Excel pt-BR expects).
+
+    One query, streamed in batches: wallet and owner through outer joins, tags and the primary phone
+    and e-mail through correlated subqueries (one index probe each), never a query per row.
+    """
     actor.require(Perm.CUSTOMERS_EXPORT)
     defs = custom_fields.definitions(db)
     record(
@@ -908,22 +945,51 @@ def export_csv(db: Session, actor: Actor, f: CustomerFilter, ids: list[int] | No
     where = filter_clauses(db, actor, f)
     if ids is not None:
         where.append(col(Customer.id).in_(ids))
-    # Tag names per row through a correlated subquery (one PK probe each): the export streams, so
-    # there is no page to aggregate for.
+    owner_name = func.coalesce(func.nullif(User.name, ""), User.email)
     stmt = (
-        select(Customer, tagging.names_column())
+        select(
+            Customer,
+            tagging.names_column(),
+            Wallet.name,
+            owner_name,
+            _primary_contact(("phone", "whatsapp")),
+            _primary_contact(("email",)),
+        )
+        .outerjoin(Wallet, col(Wallet.id) == Customer.wallet_id)
+        # Owners are platform users: the tenant condition keeps another organisation's names out.
+        .outerjoin(User, (col(User.id) == Customer.owner_id) & (col(User.tenant_id) == actor.tenant_id))
         .where(*where)
         .order_by(Customer.id)
         .execution_options(yield_per=2000)
     )
+    tz = formatting.zone(actor.time_zone)
 
     def lines() -> Iterator[str]:
         buf = io.StringIO()
         writer = csv_writer(buf)
-        writer.writerow([h for h, _ in EXPORT_COLUMNS] + [d.key for d in defs])
-        for c, tags in db.exec(stmt):
-            values = [getattr(c, a) if a != "tags" else ",".join(tags) for _, a in EXPORT_COLUMNS]
-            writer.writerow(values + [c.custom.get(d.key, "") for d in defs])
+        writer.writerow(EXPORT_COLUMNS + [d.key for d in defs])
+        for c, tags, wallet, owner, phone, email in db.exec(stmt):
+            custom = c.custom or {}
+            writer.writerow(
+                [
+                    c.id,
+                    c.name,
+                    c.trade_name or "",
+                    formatting.document_br(c.document),
+                    c.kind,
+                    formatting.label(c.status, STATUSES),
+                    c.plan or "",
+                    formatting.phone_br(phone),
+                    email or "",
+                    wallet or "",
+                    owner or "",
+                    c.score,
+                    ",".join(tags),
+                    formatting.datetime_br(c.created_at, tz),
+                    formatting.datetime_br(c.updated_at, tz),
+                ]
+                + [_export_custom(custom.get(d.key), d.type) for d in defs]
+            )
             if buf.tell() > 64_000:
                 yield buf.getvalue()
                 buf.seek(0)

@@ -5,7 +5,6 @@ else's id is NotFound. API clients (no user) have none.
 """
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, computed_field
 from sqlalchemy import func, update
@@ -16,8 +15,9 @@ from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import appointments
 from app.errors import NotFound
+from app.formatting import datetime_br, effective_zone
 from models.base import utcnow
-from models.platform import User
+from models.platform import Tenant, User
 from models.tenant import Customer, Notification
 
 REMINDER = "reminder"
@@ -54,8 +54,12 @@ def _row(n: Notification) -> NotificationRow:
 def _zones(db: Session, user_ids: set[int]) -> dict[int, str]:
     if not user_ids:
         return {}
-    rows = db.exec(select(User.id, User.time_zone).where(col(User.id).in_(user_ids))).all()
-    return {uid: tz or appointments.DEFAULT_TZ for uid, tz in rows}
+    rows = db.exec(
+        select(User.id, User.time_zone, Tenant.time_zone)
+        .join(Tenant, col(Tenant.id) == User.tenant_id)
+        .where(col(User.id).in_(user_ids))
+    ).all()
+    return {uid: effective_zone(tenant_tz, user_tz) for uid, user_tz, tenant_tz in rows}
 
 
 def create_reminders(db: Session, actor: Actor, now: datetime | None = None) -> list[Notification]:
@@ -77,9 +81,8 @@ def create_reminders(db: Session, actor: Actor, now: datetime | None = None) -> 
     )
     created = []
     for d in due:
-        local = d.starts_at.astimezone(ZoneInfo(zones.get(d.owner_id, d.time_zone)))
         kind = appointments.KINDS.get(d.kind, "Compromisso")
-        body = f"{kind} às {local:%H:%M} de {local:%d/%m}"
+        body = f"{kind} em {datetime_br(d.starts_at, zones.get(d.owner_id, d.time_zone))}"
         if d.customer_id is not None and d.customer_id in names:
             body += f" · {names[d.customer_id]}"
         notification = Notification(

@@ -12,6 +12,7 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import check_assignable, customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound
+from app.formatting import money_br
 from app.validation import Day, Id, Str200
 from models.base import utcnow
 from models.tenant import Customer, Opportunity, Pipeline, Stage
@@ -40,7 +41,7 @@ class OpportunityUpdate(BaseModel):
 
 def brl(value: Decimal) -> str:
     """R$ 1.234,56: users read Brazilian money notation, not Python's."""
-    return "R$ " + f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return money_br(value)
 
 
 def list_pipelines(db: Session, actor: Actor) -> list[dict[str, object]]:

@@ -8,14 +8,15 @@ import reflex as rx
 from app.audit import queries
 from app.auth.permissions import Perm
 from app.errors import DomainError
+from app.formatting import datetime_br
 from app.pages.base import SessionState, page
 from components.audit import audit_filters, audit_table
 
 
-def audit_row(r: Any, tenant: str = "") -> dict[str, str]:
+def audit_row(r: Any, tz: str, tenant: str = "") -> dict[str, str]:
     return {
         "id": str(r.id),
-        "at": r.at.astimezone().strftime("%d/%m/%Y %H:%M:%S"),
+        "at": datetime_br(r.at, tz),
         "actor": r.actor_email or "sistema",
         "action": r.action,
         "entity": f"{r.entity} #{r.entity_id}" if r.entity_id else r.entity,
@@ -35,7 +36,9 @@ class AuditState(SessionState):
         try:
             with self.db() as (db, actor):
                 f = queries.AuditFilter(**{k: v for k, v in self._filter.items() if v})
-                self.rows = [audit_row(r) for r in queries.tenant_log(db, actor, f, limit=200)]
+                self.rows = [
+                    audit_row(r, actor.time_zone) for r in queries.tenant_log(db, actor, f, limit=200)
+                ]
         except DomainError as exc:
             return self.fail(exc)
         return None

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -22,8 +21,9 @@ from app.auth import sessions, ui_sessions
 from app.auth.actor import Actor
 from app.auth.network import reflex_client_address
 from app.auth.permissions import Perm, Role
-from app.crm import appointments, notifications
+from app.crm import notifications
 from app.errors import DomainError, Forbidden, Unauthorized
+from app.formatting import datetime_br
 from components.shell import app_shell, notification_bell
 from tenants.database import platform_session, unit_of_work
 from tenants.database import session as tenant_session
@@ -232,13 +232,12 @@ class BellState(SessionState):
         with self.db() as (db, actor):
             self.unread = notifications.unread_count(db, actor)
             if with_items:
-                tz = ZoneInfo(appointments.user_zone(db, actor))
                 self.items = [
                     {
                         "id": str(n.id),
                         "title": n.title,
                         "body": n.body,
-                        "when": n.created_at.astimezone(tz).strftime("%d/%m %H:%M"),
+                        "when": datetime_br(n.created_at, actor.time_zone),
                         "unread": "" if n.read else "1",
                     }
                     for n in notifications.list_notifications(db, actor, limit=20)

@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import reflex as rx
 from pydantic import ValidationError
@@ -16,6 +15,7 @@ from app.crm import appointments, contacts, conversations, customers, notes, opp
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
 from app.errors import DomainError, Invalid, invalid_from
+from app.formatting import contact_br, datetime_br, document_br, label
 from app.pages.base import SessionState, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
@@ -25,6 +25,16 @@ from components.timeline import timeline as timeline_view
 ALL = "__all__"
 KIND_OPTIONS = [{"value": k, "label": v} for k, v in timeline.KIND_LABELS.items()]
 STATUS_OPTIONS = [{"value": k, "label": v} for k, v in STATUSES.items()]
+MESSAGE_STATUSES = {
+    "queued": "Na fila",
+    "reserved": "Enviando",
+    "sent": "Enviada",
+    "delivered": "Entregue",
+    "read": "Lida",
+    "failed": "Falhou",
+    "skipped": "Não enviada",
+    "received": "Recebida",
+}
 
 
 def _money(raw: str) -> Decimal:
@@ -41,7 +51,7 @@ def _money(raw: str) -> Decimal:
 
 
 def _when(at: datetime, tz: str) -> str:
-    return at.astimezone(ZoneInfo(tz)).strftime("%d/%m/%Y %H:%M")
+    return datetime_br(at, tz)
 
 
 class CustomerState(SessionState):
@@ -89,7 +99,7 @@ class CustomerState(SessionState):
         c = detail.customer
         self.header = {
             "name": c.name,
-            "document": c.document or "",
+            "document": document_br(c.document),
             "status": STATUSES.get(c.status, c.status),
             "status_key": c.status,
             "plan": c.plan or "",
@@ -104,7 +114,7 @@ class CustomerState(SessionState):
                 "kind": {"phone": "Telefone", "email": "E-mail", "whatsapp": "WhatsApp"}.get(
                     x["kind"], x["kind"]
                 ),
-                "value": x["value"],
+                "value": contact_br(x["kind"], x["value"]),
                 "opt_out": "sim" if x["opt_out"] else "",
             }
             for x in detail.contacts
@@ -176,14 +186,14 @@ class CustomerState(SessionState):
             "channel": "WhatsApp" if conv.channel == "whatsapp" else "E-mail",
             "status": conversations.STATUSES.get(conv.status, conv.status),
             "status_key": conv.status,
-            "contact": detail.contact["value"] if detail.contact else "",
+            "contact": contact_br(detail.contact["kind"], detail.contact["value"]) if detail.contact else "",
             "opt_out": "sim" if detail.contact and detail.contact["opt_out"] else "",
         }
         self.messages = [
             {
                 "body": m["body"],
                 "direction": m["direction"],
-                "meta": f"{_when(m['created_at'], self.tz)} · {m['status']}",
+                "meta": f"{_when(m['created_at'], self.tz)} · {label(m['status'], MESSAGE_STATUSES)}",
             }
             for m in detail.messages
         ]
@@ -418,7 +428,7 @@ def header_card() -> rx.Component:
                     lambda c: rx.hstack(
                         rx.badge(c["kind"], variant="soft"),
                         rx.text(c["value"], size="2"),
-                        rx.cond(c["opt_out"] != "", rx.badge("opt-out", color_scheme="red")),
+                        rx.cond(c["opt_out"] != "", rx.badge("Opt-out", color_scheme="red")),
                         rx.icon_button(
                             rx.icon(rx.cond(c["opt_out"] != "", "bell", "bell-off"), size=14),
                             size="1",
@@ -580,7 +590,7 @@ def conversation_panel() -> rx.Component:
                     rx.hstack(
                         rx.heading(c["channel"], " · ", c["contact"], size="4"),
                         rx.badge(c["status"]),
-                        rx.cond(c["opt_out"] != "", rx.badge("opt-out", color_scheme="red")),
+                        rx.cond(c["opt_out"] != "", rx.badge("Opt-out", color_scheme="red")),
                         rx.spacer(),
                         rx.drawer.close(rx.icon_button(rx.icon("x"), variant="ghost")),
                         width="100%",

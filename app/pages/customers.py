@@ -3,7 +3,6 @@ bulk actions on a selection or on the whole filtered set (with live progress), C
 "save as segment"."""
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 import reflex as rx
@@ -13,6 +12,7 @@ from app.crm import custom_fields, customers, segments, tags, wallets
 from app.crm.customers import STATUSES, BulkRequest, CustomerFilter, CustomerIn, CustomerQuery
 from app.crm.visibility import assignable_users
 from app.errors import DomainError, Invalid
+from app.formatting import DEFAULT_TZ, date_br, document_br, plural
 from app.pages.base import SessionState, checked, page
 from components.data_table import column_chooser, data_table, pager
 from components.forms import field
@@ -42,20 +42,6 @@ def _fmt_custom(value: object) -> str:
     if isinstance(value, bool):
         return "Sim" if value else "Não"
     return str(value)
-
-
-def _fmt_doc(doc: str | None) -> str:
-    if not doc:
-        return ""
-    if len(doc) == 11:
-        return f"{doc[:3]}.{doc[3:6]}.{doc[6:9]}-{doc[9:]}"
-    if len(doc) == 14:
-        return f"{doc[:2]}.{doc[2:5]}.{doc[5:8]}/{doc[8:12]}-{doc[12:]}"
-    return doc
-
-
-def _fmt_dt(value: datetime) -> str:
-    return value.strftime("%d/%m/%Y")
 
 
 class CustomersState(SessionState):
@@ -92,6 +78,7 @@ class CustomersState(SessionState):
     custom_columns: list[dict[str, str]] = []
     _owner_names: dict[str, str] = {}
     _wallet_names: dict[str, str] = {}
+    _tz: str = DEFAULT_TZ
     # dialogs
     new_open: bool = False
     bulk_open: bool = False
@@ -132,21 +119,22 @@ class CustomersState(SessionState):
         return {
             "id": str(r.id),
             "name": r.name,
-            "document": _fmt_doc(r.document),
+            "document": document_br(r.document),
             "status": STATUSES.get(r.status, r.status),
             "plan": r.plan or "",
             "owner": self._owner_names.get(str(r.owner_id), ""),
             "wallet": self._wallet_names.get(str(r.wallet_id), ""),
             "tags": ", ".join(r.tags),
             "score": str(r.score),
-            "created_at": _fmt_dt(r.created_at),
-            "updated_at": _fmt_dt(r.updated_at),
+            "created_at": date_br(r.created_at, self._tz),
+            "updated_at": date_br(r.updated_at, self._tz),
             # Custom fields shown as columns are read as cf_<key> (see custom_columns).
             **{f"cf_{k}": _fmt_custom(v) for k, v in (r.custom or {}).items()},
         }
 
     def _reload(self, cursor: str | None = None, *, recount: bool = False) -> None:
         with self.db() as (db, actor):
+            self._tz = actor.time_zone
             f = self._filter()
             query = CustomerQuery(**f.model_dump(), sort=self.sort, cursor=cursor or None, limit=50)
             result = customers.list_customers(db, actor, query)
@@ -154,8 +142,7 @@ class CustomersState(SessionState):
             # it cost more than the page itself, and paging does not change it.
             if recount or not self._count_text:
                 count = customers.count_customers(db, actor, f, cap=10_000)
-                n = f"{count['count']:,}".replace(",", ".")
-                self._count_text = f"{'mais de ' if count['capped'] else ''}{n} clientes"
+                self._count_text = ("mais de " if count["capped"] else "") + plural(count["count"], "cliente")
         self.rows = [self._row(r) for r in result.rows]
         self.next_cursor = result.next_cursor or ""
         self.total_label = f"{self._count_text} · página {self.page_no}"
@@ -366,7 +353,7 @@ class CustomersState(SessionState):
             return CustomersState.watch_job
         self.bulk_open = False
         self._restart()
-        return rx.toast.success(f"Ação aplicada a {self.job_total} clientes.")
+        return rx.toast.success(f"Ação aplicada a {plural(self.job_total, 'cliente')}.")
 
     @rx.event(background=True)
     async def watch_job(self):  # type: ignore[no-untyped-def]
@@ -384,7 +371,7 @@ class CustomersState(SessionState):
                     self.bulk_open = False
                     self._restart()
                     if self.job_state == "done":
-                        return rx.toast.success(f"Ação concluída em {self.job_total} clientes.")
+                        return rx.toast.success(f"Ação concluída em {plural(self.job_total, 'cliente')}.")
                     return rx.toast.error("A ação em massa falhou; tente novamente.")
         return None
 

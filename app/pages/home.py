@@ -5,7 +5,9 @@ import reflex as rx
 
 from app.crm import home as home_service
 from app.crm import notifications
+from app.crm.customers import STATUSES
 from app.errors import DomainError
+from app.formatting import datetime_br, label
 from app.pages.base import SessionState, page
 from components.theme import PRIMARY
 
@@ -24,6 +26,7 @@ class HomeState(SessionState):
         try:
             with self.db() as (db, actor):
                 data = home_service.home(db, actor)
+                tz = actor.time_zone
         except DomainError as exc:
             return self.fail(exc)
         self.conversations = [
@@ -33,7 +36,7 @@ class HomeState(SessionState):
                 "customer": c.customer_name,
                 "channel": CHANNELS.get(c.channel, c.channel),
                 "subject": c.subject or "",
-                "at": c.last_message_at.strftime("%d/%m %H:%M") if c.last_message_at else "",
+                "at": datetime_br(c.last_message_at, tz),
             }
             for c in data.conversations
         ]
@@ -50,7 +53,12 @@ class HomeState(SessionState):
         ]
         self.reminders = [{"id": str(n.id), "title": n.title, "body": n.body} for n in data.reminders]
         self.recent = [
-            {"id": str(r.id), "name": r.name, "status": r.status, "at": r.touched_at.strftime("%d/%m %H:%M")}
+            {
+                "id": str(r.id),
+                "name": r.name,
+                "status": label(r.status, STATUSES),
+                "at": datetime_br(r.touched_at, tz),
+            }
             for r in data.recent
         ]
         self.counts = {k: int(v) for k, v in data.counts.items()}

@@ -19,6 +19,7 @@ from app.importing import jobs, upload_grants
 from app.importing.mapping import FIELD_LABELS, fold
 from app.importing.report import message_for
 from app.pages.base import SessionState, page
+from components.badges import severity_badge
 
 FILE_INPUT_ID = "imports-file"
 UPLOAD_DONE_ID = "imports-upload-done"
@@ -652,7 +653,7 @@ def report_panel() -> rx.Component:
                     rx.foreach(
                         ImportsState.issues,
                         lambda i: rx.table.row(
-                            rx.table.cell(rx.badge(i["kind"])),
+                            rx.table.cell(severity_badge(i["kind"])),
                             rx.table.cell(i["message"]),
                             rx.table.cell(i["count"]),
                         ),

@@ -5,6 +5,7 @@ import reflex as rx
 from app.audit import queries
 from app.auth.permissions import Perm
 from app.errors import DomainError, Invalid
+from app.formatting import label, number_br
 from app.pages.audit import audit_row
 from app.pages.base import SessionState, page
 from components.audit import audit_table
@@ -13,7 +14,12 @@ from tenants import admin
 from tenants.provisioning import SignupInput, provision_tenant
 from tenants.queues import queue_stats
 
-STATUS_LABELS = {"active": "Ativa", "suspended": "Suspensa", "provisioning": "Provisionando"}
+STATUS_LABELS = {
+    "active": "Ativa",
+    "suspended": "Suspensa",
+    "provisioning": "Provisionando",
+    "unconfirmed": "Aguardando confirmação",
+}
 
 
 class PlatformState(SessionState):
@@ -35,16 +41,16 @@ class PlatformState(SessionState):
                     "slug": t.slug,
                     "name": t.name,
                     "status": t.status,
-                    "status_label": STATUS_LABELS.get(t.status, t.status),
+                    "status_label": label(t.status, STATUS_LABELS),
                     "schema": t.schema or "",
-                    "users": str(t.users),
-                    "customers": str(t.customers),
+                    "users": number_br(t.users),
+                    "customers": number_br(t.customers),
                     "plan": t.plan,
                 }
                 for t in admin.list_tenants(db, actor)
             ]
             self.audit = [
-                audit_row(r, str(r.tenant_id or ""))
+                audit_row(r, actor.time_zone, str(r.tenant_id or ""))
                 for r in queries.platform_log(db, actor, queries.AuditFilter(), limit=100)
             ]
 

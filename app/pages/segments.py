@@ -13,6 +13,7 @@ from app.auth.permissions import Perm
 from app.crm import segments
 from app.crm.customers import STATUSES, CustomerFilter
 from app.errors import NotFound
+from app.formatting import datetime_br
 from app.pages.base import SessionState, checked, page
 from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
@@ -59,7 +60,7 @@ class SegmentsState(CrudMixin, SessionState):
                 "filters": describe(s.filters),
                 "shared": "on" if s.shared else "",
                 "shared_label": "Equipe" if s.shared else "Só eu",
-                "updated": s.updated_at.strftime("%d/%m/%Y %H:%M"),
+                "updated": datetime_br(s.updated_at, actor.time_zone),
             }
             for s in segments.list_segments(db, actor)
         ]

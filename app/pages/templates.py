@@ -9,6 +9,7 @@ from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import custom_fields, customers, templates
 from app.errors import DomainError
+from app.formatting import datetime_br
 from app.pages.base import SessionState, page
 from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
@@ -42,7 +43,7 @@ class TemplatesState(CrudMixin, SessionState):
                 "provider_name": t.provider_name or "",
                 "language": t.language,
                 "variables_label": " ".join("{{" + v + "}}" for v in t.variables),
-                "updated": t.updated_at.strftime("%d/%m/%Y %H:%M"),
+                "updated": datetime_br(t.updated_at, actor.time_zone),
             }
             for t in templates.list_templates(db, actor)
         ]

@@ -1,10 +1,12 @@
-"""Admin: users of the organisation ("Usuários"): create, change role, deactivate, reset password."""
+"""Admin: users of the organisation ("Usuários"): create, change role, deactivate, reset password; and the
+organisation's time zone (every date its users read is shown in it)."""
 
 import reflex as rx
 
-from app.auth import users
+from app.auth import time_zones, users
 from app.auth.permissions import ROLE_LABELS, TENANT_ROLES, Perm
 from app.errors import DomainError, Invalid
+from app.formatting import time_zone_choices
 from app.pages.base import SessionState, page
 from components.forms import field, form_error, select_field
 
@@ -18,9 +20,12 @@ class UsersState(SessionState):
     errors: dict[str, str] = {}
     error: str = ""
     reset_user_id: str = ""
+    org_time_zone: str = ""
+    time_zone_error: str = ""
 
     def _reload(self) -> None:
         with self.db() as (db, actor):
+            self.org_time_zone = time_zones.get_time_zones(db, actor).organisation
             self.rows = [
                 {
                     "id": str(u.id),
@@ -77,6 +82,24 @@ class UsersState(SessionState):
             return self.fail(exc)
         self._reload()
         return rx.toast.success("Usuário reativado." if active else "Usuário desativado.")
+
+    @rx.event
+    def set_org_time_zone(self, value: str) -> None:
+        self.org_time_zone, self.time_zone_error = value, ""
+
+    @rx.event
+    def save_time_zone(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        self.time_zone_error = ""
+        try:
+            with self.db() as (db, actor):
+                tenant = time_zones.set_organisation_zone(db, actor, form.get("time_zone", ""))
+                self.org_time_zone = tenant.time_zone
+        except Invalid as exc:
+            self.time_zone_error = next(iter(exc.fields.values()), exc.message)
+            return None
+        except DomainError as exc:
+            return self.fail(exc)
+        return rx.toast.success("Fuso horário da organização salvo.")
 
     @rx.event
     def open_reset(self, user_id: str) -> None:
@@ -176,6 +199,46 @@ def user_row(u: rx.Var) -> rx.Component:
     )
 
 
+def time_zone_form() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.vstack(
+                rx.text(
+                    "Fuso horário da organização",
+                    as_="label",
+                    size="2",
+                    weight="medium",
+                    html_for="time_zone",
+                ),
+                rx.el.select(
+                    *[rx.el.option(z.replace("_", " "), value=z) for z in time_zone_choices()],
+                    name="time_zone",
+                    id="time_zone",
+                    value=UsersState.org_time_zone,
+                    on_change=UsersState.set_org_time_zone,
+                    style={"padding": "6px 8px", "border_radius": "6px", "min_width": "260px"},
+                ),
+                rx.text(
+                    "Datas e horários aparecem neste fuso para todos os usuários (telas e exportações).",
+                    size="1",
+                    color_scheme="gray",
+                ),
+                rx.cond(
+                    UsersState.time_zone_error != "",
+                    rx.text(UsersState.time_zone_error, color="red", size="1", class_name="field-error"),
+                ),
+                spacing="1",
+            ),
+            rx.button("Salvar fuso", type="submit", id="save-time-zone"),
+            align="center",
+            spacing="3",
+        ),
+        on_submit=UsersState.save_time_zone,
+        reset_on_submit=False,
+        id="time-zone-form",
+    )
+
+
 @page(
     "/admin/usuarios",
     "Usuários",
@@ -200,6 +263,7 @@ def users_page() -> rx.Component:
             id="users-table",
         ),
         reset_dialog(),
+        rx.card(time_zone_form(), width="100%"),
         width="100%",
         spacing="4",
     )

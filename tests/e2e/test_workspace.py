@@ -75,7 +75,7 @@ def test_find_customer_by_phone_note_followup_opportunity(page: Page, browser: B
     expect(page.locator("#data-table thead")).to_contain_text("Operadora atual")
     expect(rows.first).to_contain_text("Vivo")
     expect(rows.first).to_contain_text("vip")  # tag names come from customer_tags
-    expect(page.locator("#list-total")).to_contain_text("1 clientes")
+    expect(page.locator("#list-total")).to_contain_text(re.compile(r"^1 cliente\b"))
 
     rows.first.locator("td").nth(1).click()
     page.wait_for_url(f"**/clientes/{ids[TARGET]}")

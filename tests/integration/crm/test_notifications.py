@@ -51,7 +51,7 @@ def test_due_reminder_becomes_one_notification_for_the_owner(db: Session, crm: C
     n = created[0]
     assert n.kind == "reminder" and n.title == "Lembrete: Ligar sobre o plano"
     assert n.link == f"/clientes/{c.id}"
-    assert n.body == "Retorno às 12:10 de 10/05 · Padaria Central"  # the owner's zone (São Paulo)
+    assert n.body == "Retorno em 10/05/2031 12:10 · Padaria Central"  # the owner's zone (São Paulo)
     assert db.get(Appointment, due.id).reminded_at == NOW  # type: ignore[union-attr]
     assert sweep(db, crm) == []  # claimed once
     # 45 minutes later the other one is due (15 min before it starts); the first stays done.

@@ -17,6 +17,10 @@ pytest.importorskip("reflex")
         ("app.pages.templates", "templates_page"),
         ("app.pages.segments", "segments_page"),
         ("app.pages.home", "home_page"),
+        ("app.pages.not_found", "not_found_page"),
+        ("app.pages.imports", "imports_page"),
+        ("app.pages.audit", "audit_page"),
+        ("app.pages.users", "users_page"),
     ],
 )
 def test_page_builds(module: str, func: str) -> None:
@@ -33,3 +37,11 @@ def test_pages_register_routes() -> None:
     from app.pages.base import PAGE_RULES
 
     assert {"/clientes", "/clientes/[customer_id]", "/agenda"} <= set(PAGE_RULES)
+
+
+def test_error_and_warning_badges_differ() -> None:
+    from components.badges import SEVERITY_COLORS, severity_badge
+
+    assert SEVERITY_COLORS["Erro"] != SEVERITY_COLORS["Aviso"]
+    rendered = str(severity_badge("Aviso"))
+    assert '"amber"' in rendered and '"red"' in rendered
