@@ -94,11 +94,11 @@ class TimeZonesOut(BaseModel):
 
 
 class OrganisationZoneIn(BaseModel):
-    time_zone: str
+    time_zone: Str60
 
 
 class UserZoneIn(BaseModel):
-    time_zone: str | None = None
+    time_zone: Str60 | None = None
 
 
 def _zones_out(db: TenantDB, actor: TenantActor) -> TimeZonesOut:
