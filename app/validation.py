@@ -36,8 +36,11 @@ NonNegInt32 = Annotated[int, Ge(0), Le(INT32_MAX), NotBool]
 
 
 def _not_number(value: object) -> object:
-    # pydantic's lax mode reads a number as a Unix timestamp; a day or an instant is written out.
+    # pydantic's lax mode reads a number (and a numeric string, as query parameters arrive) as a Unix
+    # timestamp; a day or an instant is written out.
     if isinstance(value, int | float):
+        raise PydanticCustomError("date_type", "dates are written as text")
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
         raise PydanticCustomError("date_type", "dates are written as text")
     return value
 

@@ -31,7 +31,8 @@ _DESCRIPTIONS = {
     403: "Sem permissão para esta ação",
     404: "Não encontrado (ou não visível para quem chama)",
     409: "Conflito (valor já usado, estado que não permite a ação)",
-    413: "Conteúdo grande demais",
+    411: "Tamanho do envio (Content-Length) obrigatório",
+    413: "Conteúdo grande demais (limite por envio, cota da organização ou tamanho declarado)",
     422: "Dados inválidos: `fields` diz o que corrigir",
     429: "Tentativas demais: aguarde (ver Retry-After)",
     503: "Serviço indisponível no momento (ex.: e-mail da plataforma): tente de novo",
@@ -44,6 +45,13 @@ _PUBLIC = {
     "refresh": {401, 429},
     "client_token": {401, 429},
     "signup": {409, 429, 503},
+}
+
+# Routes that receive files: the per-upload cap, the tenant's quota and the declared size.
+_UPLOADS = {
+    "start_upload": {413},
+    "upload_chunk": {413},
+    "create_import": {411, 413},
 }
 
 
@@ -72,6 +80,7 @@ def error_statuses(route: APIRoute) -> set[int]:
     if statuses & {401} and route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
         statuses.add(409)
     statuses |= _PUBLIC.get(route.name, set())
+    statuses |= _UPLOADS.get(route.name, set())
     return statuses
 
 

@@ -3,7 +3,6 @@ contacts and opt-out, notes, bulk actions with progress, CSV export, ranked sear
 
 import json
 from collections.abc import Iterator
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -23,7 +22,7 @@ from app.crm.customers import (
 )
 from app.errors import Invalid
 from app.search import SearchHit, get_backend
-from app.validation import Id, Int32, Str20, Str30, Str60, Str120, Str200, Str1000, Str5000
+from app.validation import Day, Id, Int32, Str20, Str30, Str60, Str120, Str200, Str1000, Str5000
 from models.tenant import BulkJob, Contact, Note
 from tasks.crm import run_bulk
 from tenants.database import session
@@ -64,10 +63,10 @@ def _filter_params(
     owner_id: list[int] | None,
     tag: list[str] | None,
     custom: str | None,
-    created_from: date | None,
-    created_to: date | None,
-    updated_from: date | None,
-    updated_to: date | None,
+    created_from: Day | None,
+    created_to: Day | None,
+    updated_from: Day | None,
+    updated_to: Day | None,
     score_min: int | None,
     score_max: int | None,
     segment_id: Id | None,
@@ -116,10 +115,10 @@ def list_customers(
             description='Campos personalizados em JSON: {"chave": valor} ou {"chave": {"min": a, "max": b}}'
         ),
     ] = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
-    updated_from: date | None = None,
-    updated_to: date | None = None,
+    created_from: Day | None = None,
+    created_to: Day | None = None,
+    updated_from: Day | None = None,
+    updated_to: Day | None = None,
     score_min: Int32 | None = None,
     score_max: Int32 | None = None,
     segment_id: Id | None = None,

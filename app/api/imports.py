@@ -112,6 +112,10 @@ class ImportStatusOut(BaseModel):
     missing_sample: list[Any]
     duration_s: float | None
     messages: dict[str, str]
+    # A job taken over after its process died: `state_label` is "retomando após falha" meanwhile.
+    recovering: bool
+    state_label: str | None
+    recoveries: int
 
 
 def _upload_out(s: Any) -> UploadOut:

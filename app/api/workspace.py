@@ -1,7 +1,6 @@
 """The rest of the workspace API: agenda and appointments, opportunities and pipelines, conversations,
 tags, wallets, custom fields, segments, templates and the agent home."""
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -20,7 +19,7 @@ from app.crm import (
     wallets,
 )
 from app.crm.customers import CustomerRow
-from app.validation import Id, Int32, Str20, Str1000
+from app.validation import Day, Id, Int32, Str20, Str1000
 from models.tenant import Appointment, CustomField, Message, Opportunity, Segment, Tag, Template, Wallet
 
 router = APIRouter(prefix="/api")
@@ -76,7 +75,7 @@ def get_home(actor: TenantActor, db: TenantDB) -> home.Home:
 def get_agenda(
     actor: TenantActor,
     db: TenantDB,
-    day: date,
+    day: Day,
     span: Literal["day", "week"] = "day",
     owner_id: Id | None = None,
 ) -> list[appointments.AgendaItem]:
