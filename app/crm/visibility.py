@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, false, true
 from sqlmodel import Session, col, select
 
 from app.auth.actor import Actor
+from app.auth.permissions import Perm
 from app.errors import Invalid, NotFound
 from models.platform import User
 from models.tenant import Customer
@@ -58,6 +59,7 @@ def check_assignable(db: Session, actor: Actor, user_id: int, field: str = "owne
 
 def assignable_users(db: Session, actor: Actor) -> list[User]:
     """Active users of the actor's tenant it may assign work to (pickers for owner/assignee)."""
+    actor.require(Perm.CUSTOMERS_READ)
     stmt = (
         select(User)
         .where(User.tenant_id == actor.tenant_id, User.status == "active")
