@@ -42,9 +42,10 @@ test: setup browser ## the whole suite: unit, integration (PostgreSQL, Redis), e
 test-fast: deps
 	$(PY) -m pytest -q -m "not e2e"
 
-lint: deps
+lint: deps ## ruff (lint + format) and mypy (pydantic plugin; configured in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: deps
 	$(VENV)/bin/ruff format .
