@@ -94,7 +94,7 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 # The app's own values for these names give way to ours; `server` is dropped (the
-                # servers themselves are told not to add it: app/cli.py, README).
+                # servers themselves are told not to add it: app/cli/, README).
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
                 message = {**message, "headers": kept + extra}
             await send(message)

@@ -6,7 +6,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from app.importing.cli import import_command
+from app.cli.imports import import_command
 
 app = typer.Typer()
 app.command("import")(import_command)

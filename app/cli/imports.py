@@ -1,6 +1,6 @@
 """`crm import FILE --tenant SLUG ...`: the same pipeline as the page and the API, from a shell.
 
-Registered by app/cli.py as `crm import` (function `import_command`). Runs the pipeline in this
+Registered by app/cli/__init__.py as `crm import` (function `import_command`). Runs the pipeline in this
 process, or through the Taskiq broker when REDIS_URL is set (then it waits for the worker).
 """
 

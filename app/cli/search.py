@@ -2,7 +2,7 @@
 or of every active tenant, synchronously. Needed once after the indexed document changes shape (e.g.
 the phone forms added in session 2) and to repair an index after an outage longer than the retries.
 
-Registered by app/cli.py as `crm search-reindex` (function `reindex_command`).
+Registered by app/cli/__init__.py as `crm search-reindex` (function `reindex_command`).
 """
 
 import json

@@ -1,6 +1,6 @@
 """`crm seed-demo --tenant SLUG --customers N`: fill an empty tenant with realistic demo data (COPY-based).
 
-Registered by app/cli.py as `crm seed-demo` (function `seed_demo_command`).
+Registered by app/cli/__init__.py as `crm seed-demo` (function `seed_demo_command`).
 """
 
 import json

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from app.cli import demo, imports, search
 from app.settings import ROOT, get_settings
 
 cli = typer.Typer(help="CRM multi-tenant para operadoras e revendas.", no_args_is_help=True)
@@ -219,26 +220,11 @@ def superadmin_create(
     typer.echo(f"superadmin {email} created")
 
 
-def _register_optional(module: str, attr: str, name: str) -> None:
-    """Commands owned by other packages register here when present."""
-    import importlib
-
-    try:
-        fn = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        return
-    cli.command(name)(fn)
-
-
-_register_optional("app.importing.cli", "import_command", "import")
-_register_optional("app.crm.demo_cli", "seed_demo_command", "seed-demo")
-_register_optional("app.search.cli", "reindex_command", "search-reindex")
+cli.command("import")(imports.import_command)
+cli.command("seed-demo")(demo.seed_demo_command)
+cli.command("search-reindex")(search.reindex_command)
 
 
 def main() -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
     cli()
-
-
-if __name__ == "__main__":
-    main()

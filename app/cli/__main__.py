@@ -1,0 +1,5 @@
+"""`python -m app.cli ...` (what `make run` uses)."""
+
+from app.cli import main
+
+main()
