@@ -41,8 +41,9 @@ from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm.visibility import customer_visible
 from app.search.protocol import SearchHit, SearchUnavailable
-from app.search.query import ParsedQuery, fold, parse_query
+from app.search.query import ParsedQuery, parse_query
 from app.settings import get_settings
+from app.text import fold
 from models.tenant import Contact, Customer
 from tenants.naming import is_tenant_schema
 
