@@ -110,7 +110,7 @@ def delete_field(db: Session, actor: Actor, field_id: int) -> None:
     db.delete(row)
 
 
-def _coerce(definition: CustomField, value: Any) -> Any:
+def coerce_value(definition: CustomField, value: Any) -> Any:
     """The stored JSON form of a value, or raise ValueError with a pt-BR reason."""
     if definition.type == "text":
         text = str(value).strip()
@@ -170,7 +170,7 @@ def validate_values(definitions: list[CustomField], values: dict[str, Any]) -> d
         if value is None or value == "":
             continue
         try:
-            out[key] = _coerce(definition, value)
+            out[key] = coerce_value(definition, value)
         except ValueError as exc:
             errors[f"custom.{key}"] = str(exc)
     for definition in definitions:
