@@ -136,11 +136,11 @@ def create_appointment(db: Session, actor: Actor, data: AppointmentIn) -> Appoin
         timeline.add(
             db,
             appt.customer_id,
-            "appointment",
-            f"{KINDS[appt.kind]} agendado para {local}: {title}",
-            {"appointment_id": appt.id, "starts_at": starts.isoformat(), "time_zone": tz_name},
-            actor,
-            ("appointment", appt.id),
+            kind="appointment",
+            summary=f"{KINDS[appt.kind]} agendado para {local}: {title}",
+            payload={"appointment_id": appt.id, "starts_at": starts.isoformat(), "time_zone": tz_name},
+            actor=actor,
+            ref=("appointment", appt.id),
         )
     return appt
 
@@ -181,11 +181,11 @@ def update_appointment(
         timeline.add(
             db,
             appt.customer_id,
-            "appointment",
-            f"Concluído: {appt.title}",
-            {"appointment_id": appt.id, "done": True},
-            actor,
-            ("appointment", appt.id),
+            kind="appointment",
+            summary=f"Concluído: {appt.title}",
+            payload={"appointment_id": appt.id, "done": True},
+            actor=actor,
+            ref=("appointment", appt.id),
         )
     return appt
 
@@ -201,6 +201,7 @@ def agenda(
     db: Session,
     actor: Actor,
     day: date,
+    *,
     span: str = "day",
     owner_id: int | None = None,
     tz_name: str | None = None,

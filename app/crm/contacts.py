@@ -130,7 +130,7 @@ def delete_contact(db: Session, actor: Actor, contact_id: int) -> None:
 
 
 def set_opt_out(
-    db: Session, actor: Actor, contact_id: int, opt_out: bool, reason: str | None = None
+    db: Session, actor: Actor, contact_id: int, *, opt_out: bool, reason: str | None = None
 ) -> Contact:
     """Mark (or clear) a contact's opt-out; sends check this flag at send time, always."""
     actor.require(Perm.CUSTOMERS_WRITE)
@@ -149,10 +149,10 @@ def set_opt_out(
     timeline.add(
         db,
         contact.customer_id,
-        "opt_out",
-        summary,
-        {"contact_id": contact.id, "opt_out": opt_out, "reason": contact.opt_out_reason},
-        actor,
-        ("contact", contact.id),
+        kind="opt_out",
+        summary=summary,
+        payload={"contact_id": contact.id, "opt_out": opt_out, "reason": contact.opt_out_reason},
+        actor=actor,
+        ref=("contact", contact.id),
     )
     return contact

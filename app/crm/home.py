@@ -63,7 +63,7 @@ def home(db: Session, actor: Actor, today: date | None = None) -> Home:
     tz_name = appointments.user_zone(db, actor)
     today = today or utcnow().astimezone(ZoneInfo(tz_name)).date()
     open_convs = conversations.list_conversations(db, actor, status="open", mine=True, limit=20)
-    agenda = [a for a in appointments.agenda(db, actor, today, "day", tz_name=tz_name) if not a.done]
+    agenda = [a for a in appointments.agenda(db, actor, today, span="day", tz_name=tz_name) if not a.done]
     reminders = notifications.list_notifications(
         db, actor, unread_only=True, kind=notifications.REMINDER, limit=10
     )

@@ -142,11 +142,16 @@ def create_opportunity(db: Session, actor: Actor, data: OpportunityIn) -> Opport
     timeline.add(
         db,
         opp.customer_id,
-        "opportunity",
-        f"Oportunidade criada: {title} ({brl(data.value)})",
-        {"opportunity_id": opp.id, "pipeline": pipeline.name, "stage": stage.name, "value": str(data.value)},
-        actor,
-        ("opportunity", opp.id),
+        kind="opportunity",
+        summary=f"Oportunidade criada: {title} ({brl(data.value)})",
+        payload={
+            "opportunity_id": opp.id,
+            "pipeline": pipeline.name,
+            "stage": stage.name,
+            "value": str(data.value),
+        },
+        actor=actor,
+        ref=("opportunity", opp.id),
     )
     return opp
 
@@ -176,7 +181,7 @@ def update_opportunity(
 
 
 def move_opportunity(
-    db: Session, actor: Actor, opportunity_id: int, stage_id: int, position: int
+    db: Session, actor: Actor, opportunity_id: int, *, stage_id: int, position: int
 ) -> Opportunity:
     """Move a card to `position` in `stage_id` (same pipeline), shifting the others; logs a stage_change."""
     actor.require(Perm.OPPORTUNITIES_WRITE)
@@ -213,16 +218,16 @@ def move_opportunity(
         timeline.add(
             db,
             opp.customer_id,
-            "stage_change",
-            f"{opp.title}: {old_stage.name if old_stage else '?'} → {stage.name}",
-            {
+            kind="stage_change",
+            summary=f"{opp.title}: {old_stage.name if old_stage else '?'} → {stage.name}",
+            payload={
                 "opportunity_id": opp.id,
                 "from_stage": old_stage.id if old_stage else None,
                 "to_stage": stage.id,
                 "outcome": stage.outcome,
             },
-            actor,
-            ("opportunity", opp.id),
+            actor=actor,
+            ref=("opportunity", opp.id),
         )
     return opp
 

@@ -97,7 +97,7 @@ def delete_segment(db: Session, actor: Actor, segment_id: int) -> None:
 
 
 def evaluate(
-    db: Session, actor: Actor, segment_id: int, cursor: str | None = None, limit: int = 50
+    db: Session, actor: Actor, segment_id: int, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[Page[CustomerRow], dict[str, Any]]:
     """The segment's customers right now, as the actor sees them (RBAC applies), plus a count."""
     segment = _visible(db, actor, segment_id)

@@ -172,6 +172,7 @@ class CircuitBreaker:
     def __init__(
         self,
         target: str,
+        *,
         failures: int,
         cooldown_s: float,
         clock: Callable[[], float] = time.monotonic,
@@ -264,7 +265,7 @@ class MeiliSearch:
         self.writer = _client(url, api_key, write_timeout_s)
         self.task_wait_ms = int(settings.meili_task_wait_s * 1000)
         self.breaker = breaker or CircuitBreaker(
-            self.url, settings.meili_breaker_failures, settings.meili_breaker_cooldown_s
+            self.url, failures=settings.meili_breaker_failures, cooldown_s=settings.meili_breaker_cooldown_s
         )
         # Schemas whose index exists with our settings (per process; ensure_index is idempotent).
         self._ready: set[str] = set()
@@ -324,7 +325,7 @@ class MeiliSearch:
         self._answered(None)
         self._ready.add(schema)
 
-    def search(self, db: Session, actor: Actor, text_query: str, limit: int = 20) -> list[SearchHit]:
+    def search(self, db: Session, actor: Actor, text_query: str, *, limit: int = 20) -> list[SearchHit]:
         """Customers matching every typed word (like the PostgreSQL backend), Meilisearch's order."""
         actor.require(Perm.CUSTOMERS_READ)
         schema = self._schema(db)
@@ -383,7 +384,7 @@ class MeiliSearch:
     def _fallback(self, db: Session, actor: Actor, text_query: str, limit: int) -> list[SearchHit]:
         from app.search.postgres import PostgresSearch
 
-        return PostgresSearch().search(db, actor, text_query, limit)
+        return PostgresSearch().search(db, actor, text_query, limit=limit)
 
     def _hits(
         self, db: Session, actor: Actor, q: ParsedQuery, found: dict[int, float], limit: int

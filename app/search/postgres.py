@@ -275,7 +275,7 @@ def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
 class PostgresSearch:
     name = "postgres"
 
-    def search(self, db: Session, actor: Actor, text_query: str, limit: int = 20) -> list[SearchHit]:
+    def search(self, db: Session, actor: Actor, text_query: str, *, limit: int = 20) -> list[SearchHit]:
         actor.require(Perm.CUSTOMERS_READ)
         q = parse_query(text_query)
         limit = max(1, min(limit, CANDIDATES))

@@ -104,7 +104,7 @@ def _field_chunk(db: Session, action: str, value: str | int, ids: list[int]) -> 
 
 
 def _note_chunk(
-    db: Session, actor: Actor, action: str, value: str | int, changed: list[int], summary: str
+    db: Session, actor: Actor, *, action: str, value: str | int, changed: list[int], summary: str
 ) -> None:
     """One INSERT of the timeline rows of a chunk."""
     kind = "status_change" if action == "set_status" else "field_change"
@@ -124,7 +124,7 @@ def _note_chunk(
     )
 
 
-def _apply_chunk(db: Session, actor: Actor, action: str, value: str | int, ids: list[int]) -> int:
+def _apply_chunk(db: Session, actor: Actor, *, action: str, value: str | int, ids: list[int]) -> int:
     """One set-based write plus one INSERT of timeline rows; returns how many customers changed."""
     if action in ("add_tag", "remove_tag"):
         changed = _tag_chunk(db, action, str(value), ids)
@@ -133,7 +133,7 @@ def _apply_chunk(db: Session, actor: Actor, action: str, value: str | int, ids: 
     else:
         changed, summary = _field_chunk(db, action, value, ids)
     if changed:
-        _note_chunk(db, actor, action, value, changed, summary)
+        _note_chunk(db, actor, action=action, value=value, changed=changed, summary=summary)
     return len(changed)
 
 
@@ -196,10 +196,10 @@ def begin_bulk_job(db: Session, actor: Actor, job_id: int) -> tuple[BulkJob, lis
     return job, ids
 
 
-def apply_bulk_chunk(db: Session, actor: Actor, job_id: int, ids: list[int]) -> int:
+def apply_bulk_chunk(db: Session, actor: Actor, job_id: int, *, ids: list[int]) -> int:
     """Apply one chunk and count it on the job row atomically (chunks may run in parallel sessions)."""
     job = _own_job(db, actor, job_id)
-    changed = _apply_chunk(db, actor, job.action, job.params["value"], ids)
+    changed = _apply_chunk(db, actor, action=job.action, value=job.params["value"], ids=ids)
     table = table_of(BulkJob)
     db.exec(
         update(table)
@@ -235,6 +235,7 @@ def run_bulk_job(
     db: Session,
     actor: Actor,
     job_id: int,
+    *,
     checkpoint: Callable[[], None] | None = None,
     chunk: int = BULK_CHUNK,
 ) -> BulkJob:
@@ -245,7 +246,7 @@ def run_bulk_job(
     if checkpoint:
         checkpoint()
     for part in chunks(ids, chunk):
-        apply_bulk_chunk(db, actor, job_id, part)
+        apply_bulk_chunk(db, actor, job_id, ids=part)
         if checkpoint:
             checkpoint()
     return finish_bulk_job(db, job_id)

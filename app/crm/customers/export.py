@@ -130,7 +130,9 @@ def _csv_chunks(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
     yield buf.getvalue()
 
 
-def export_csv(db: Session, actor: Actor, f: CustomerFilter, ids: list[int] | None = None) -> Iterator[str]:
+def export_csv(
+    db: Session, actor: Actor, f: CustomerFilter, *, ids: list[int] | None = None
+) -> Iterator[str]:
     """Stream the filtered (or selected) visible customers as CSV (;-separated, as Excel pt-BR expects),
     in batches of one query. Permission, audit and the query are checked before the first chunk."""
     actor.require(Perm.CUSTOMERS_EXPORT)

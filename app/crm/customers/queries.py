@@ -239,7 +239,7 @@ def _list_by_relevance(db: Session, actor: Actor, q: CustomerQuery) -> Page[Cust
     )
 
 
-def count_customers(db: Session, actor: Actor, f: CustomerFilter, cap: int = 100_000) -> dict[str, Any]:
+def count_customers(db: Session, actor: Actor, f: CustomerFilter, *, cap: int = 100_000) -> dict[str, Any]:
     """How many customers match, counted up to `cap` (exact counts of 500k rows are not instant)."""
     actor.require(Perm.CUSTOMERS_READ)
     inner = (
@@ -254,7 +254,7 @@ def count_customers(db: Session, actor: Actor, f: CustomerFilter, cap: int = 100
 
 
 # ---------------------------------------------------------------- profile
-def get_customer(db: Session, actor: Actor, customer_id: int, interactions: int = 20) -> CustomerDetail:
+def get_customer(db: Session, actor: Actor, customer_id: int, *, interactions: int = 20) -> CustomerDetail:
     """The profile: customer, contacts (with opt-out), custom field values and the latest interactions."""
     actor.require(Perm.CUSTOMERS_READ)
     customer = get_visible_customer(db, actor, customer_id)

@@ -90,7 +90,7 @@ def _name(raw: str | None) -> str:
 
 
 def _note(
-    db: Session, actor: Actor, customer: Customer, kind: str, summary: str, payload: dict[str, Any]
+    db: Session, actor: Actor, customer: Customer, *, kind: str, summary: str, payload: dict[str, Any]
 ) -> None:
     timeline.add(
         db,
@@ -140,7 +140,7 @@ def create_customer(db: Session, actor: Actor, data: CustomerIn) -> Customer:
     record(
         db, actor, "customer.create", "customer", customer.id, None, {**customer.model_dump(), "tags": tags}
     )
-    _note(db, actor, customer, "field_change", "Cliente cadastrado", {"created": True})
+    _note(db, actor, customer, kind="field_change", summary="Cliente cadastrado", payload={"created": True})
     search_sync.mark_dirty(db, [customer.id or 0])
     return customer
 
@@ -246,12 +246,19 @@ def _note_update(
     if "status" in after:
         label = STATUSES.get(customer.status, customer.status)
         payload = {"from": before.get("status"), "to": customer.status}
-        _note(db, actor, customer, "status_change", f"Status alterado para {label}", payload)
+        _note(
+            db,
+            actor,
+            customer,
+            kind="status_change",
+            summary=f"Status alterado para {label}",
+            payload=payload,
+        )
     rest = {k: v for k, v in after.items() if k != "status"}
     if rest:
         summary = "Dados alterados: " + ", ".join(sorted(rest))
         payload = {"before": {k: before.get(k) for k in rest}, "after": rest}
-        _note(db, actor, customer, "field_change", summary, payload)
+        _note(db, actor, customer, kind="field_change", summary=summary, payload=payload)
 
 
 def update_customer(db: Session, actor: Actor, customer_id: int, changes: CustomerUpdate) -> Customer:
