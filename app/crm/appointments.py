@@ -289,9 +289,17 @@ def claim_due_reminders(db: Session, now: datetime | None = None) -> list[DueRem
             remind_at <= now,
         )
         .values(reminded_at=now)
-        .returning(a.id, a.owner_id, a.customer_id, a.title, a.kind, a.starts_at, a.time_zone)
+        .returning(
+            col(a.id),
+            col(a.owner_id),
+            col(a.customer_id),
+            col(a.title),
+            col(a.kind),
+            col(a.starts_at),
+            col(a.time_zone),
+        )
     )
-    rows = db.exec(stmt).all()  # type: ignore[call-overload]
+    rows = db.exec(stmt).all()
     return [
         DueReminder(
             appointment_id=r.id,

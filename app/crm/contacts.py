@@ -4,7 +4,7 @@ import re
 
 import phonenumbers
 from pydantic import BaseModel, Field, StrictBool
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.audit.log import record
 from app.auth.actor import Actor
@@ -98,7 +98,9 @@ def list_contacts(db: Session, actor: Actor, customer_id: int) -> list[Contact]:
     get_visible_customer(db, actor, customer_id)
     return list(
         db.exec(
-            select(Contact).where(Contact.customer_id == customer_id).order_by(Contact.kind, Contact.id)  # type: ignore[arg-type]
+            select(Contact)
+            .where(Contact.customer_id == customer_id)
+            .order_by(col(Contact.kind), col(Contact.id))
         ).all()
     )
 

@@ -55,7 +55,7 @@ def recent_customers(db: Session, actor: Actor, limit: int = 10) -> list[RecentC
         .order_by(touched.c.at.desc())
         .limit(limit)
     ).all()
-    return [RecentCustomer(id=r[0], name=r[1], status=r[2], touched_at=r[3]) for r in rows]
+    return [RecentCustomer(id=r[0] or 0, name=r[1], status=r[2], touched_at=r[3]) for r in rows]
 
 
 def home(db: Session, actor: Actor, today: date | None = None) -> Home:

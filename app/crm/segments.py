@@ -42,7 +42,7 @@ def list_segments(db: Session, actor: Actor) -> list[Segment]:
     return list(
         db.exec(
             select(Segment)
-            .where(or_(col(Segment.shared).is_(True), Segment.created_by == actor.user_id))
+            .where(or_(col(Segment.shared).is_(True), col(Segment.created_by) == actor.user_id))
             .order_by(col(Segment.name))
         ).all()
     )

@@ -477,5 +477,5 @@ def _client(url: str, api_key: str | None, timeout_s: float) -> Client:
     client = Client(url, api_key)
     # Set on the HTTP client itself: the SDK's `timeout` argument is typed as whole seconds, and a
     # search budget is a fraction of one. httpx applies it to connect, read, write and pool waits.
-    client.http_client.timeout = timeout_s  # type: ignore[assignment]
+    client.http_client.timeout = timeout_s
     return client
