@@ -1,7 +1,7 @@
 """Appointments and follow-ups: stored in UTC, entered and shown in the user's time zone (zoneinfo)."""
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, StrictBool
@@ -145,19 +145,17 @@ def create_appointment(db: Session, actor: Actor, data: AppointmentIn) -> Appoin
     return appt
 
 
-def update_appointment(
-    db: Session, actor: Actor, appointment_id: int, data: AppointmentUpdate
-) -> Appointment:
-    actor.require(Perm.APPOINTMENTS_WRITE)
-    appt = _visible(db, actor, db.get(Appointment, appointment_id))
-    before = appt.model_dump()
-    sent = data.model_dump(exclude_unset=True)
+def _apply_text(appt: Appointment, sent: dict[str, Any]) -> None:
     if sent.get("title") is not None:
         if not sent["title"].strip():
             raise Invalid("title", "Informe o título.")
         appt.title = sent["title"].strip()
     if sent.get("description") is not None:
         appt.description = sent["description"]
+
+
+def _apply_time(appt: Appointment, sent: dict[str, Any]) -> None:
+    """Zone, start and duration; the end follows the start, keeping the duration unless one was sent."""
     if sent.get("time_zone"):
         zone(sent["time_zone"])
         appt.time_zone = sent["time_zone"]
@@ -167,6 +165,17 @@ def update_appointment(
     if sent.get("starts_local") is not None:
         appt.starts_at = to_utc(sent["starts_local"], zone(appt.time_zone))
     appt.ends_at = appt.starts_at + duration
+
+
+def update_appointment(
+    db: Session, actor: Actor, appointment_id: int, data: AppointmentUpdate
+) -> Appointment:
+    actor.require(Perm.APPOINTMENTS_WRITE)
+    appt = _visible(db, actor, db.get(Appointment, appointment_id))
+    before = appt.model_dump()
+    sent = data.model_dump(exclude_unset=True)
+    _apply_text(appt, sent)
+    _apply_time(appt, sent)
     if "remind_minutes" in sent:
         appt.remind_minutes = sent["remind_minutes"]
     if (appt.starts_at, appt.remind_minutes) != (before["starts_at"], before["remind_minutes"]):

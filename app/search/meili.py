@@ -40,6 +40,7 @@ from sqlmodel import Session, col, select
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm.visibility import customer_visible
+from app.search.postgres import PostgresSearch
 from app.search.protocol import SearchHit, SearchUnavailable
 from app.search.query import ParsedQuery, parse_query
 from app.settings import get_settings
@@ -332,41 +333,15 @@ class MeiliSearch:
         if actor.schema != schema:
             raise RuntimeError("actor and session belong to different tenants")
         q = parse_query(text_query)
-        if q.empty:
+        plan = _search_plan(q)
+        if plan is None:
             return []
-        on: list[str] | None = None
-        if q.numeric:
-            # As in the PostgreSQL backend: digits are a document (from 3) or a phone (from 4), never a
-            # name or an e-mail, so typo tolerance on names cannot turn a phone into somebody else.
-            if len(q.digits) < 3:
-                return []
-            on = ["document"] if len(q.digits) < 4 else ["document", "phones"]
-            terms = phone_terms(q)
-        else:
-            terms = [q.email or q.folded]
+        terms, on = plan
         if not self.breaker.allow():
             return self._fallback(db, actor, text_query, limit)
         uid = index_uid(schema)
-        found: dict[int, float] = {}  # id -> score, in Meilisearch's order, terms in order
         try:
-            for term in terms:
-                result = self.client.index(uid).search(
-                    term,
-                    limit=limit,
-                    filter=owner_filter(actor),
-                    attributes_to_retrieve=["id"],  # the rest is read from PostgreSQL
-                    attributes_to_search_on=on,
-                    # "all" (not the SDK's "last"): a customer must match every word, as in the
-                    # PostgreSQL backend and the list's text filter that relevance sort combines with.
-                    matching_strategy="all",
-                    show_ranking_score=True,
-                )
-                for h in result.hits:
-                    found.setdefault(int(h["id"]), float(h.get("_rankingScore") or 0))
-                # The PostgreSQL backend returns every customer any form of the digits matches; one
-                # term after the other gives the same set, cut at `limit`.
-                if len(found) >= limit:
-                    break
+            found = self._found(uid, actor, terms, on, limit)
         except Exception as exc:
             if not _is_transient(exc):
                 raise self._failed(exc, f"searching index {uid}") from exc
@@ -381,9 +356,32 @@ class MeiliSearch:
         self._answered(None)
         return self._hits(db, actor, q, found, limit)
 
-    def _fallback(self, db: Session, actor: Actor, text_query: str, limit: int) -> list[SearchHit]:
-        from app.search.postgres import PostgresSearch
+    def _found(
+        self, uid: str, actor: Actor, terms: list[str], on: list[str] | None, limit: int
+    ) -> dict[int, float]:
+        """id -> ranking score, in Meilisearch's order, terms in order."""
+        found: dict[int, float] = {}
+        for term in terms:
+            result = self.client.index(uid).search(
+                term,
+                limit=limit,
+                filter=owner_filter(actor),
+                attributes_to_retrieve=["id"],  # the rest is read from PostgreSQL
+                attributes_to_search_on=on,
+                # "all" (not the SDK's "last"): a customer must match every word, as in the
+                # PostgreSQL backend and the list's text filter that relevance sort combines with.
+                matching_strategy="all",
+                show_ranking_score=True,
+            )
+            for h in result.hits:
+                found.setdefault(int(h["id"]), float(h.get("_rankingScore") or 0))
+            # The PostgreSQL backend returns every customer any form of the digits matches; one
+            # term after the other gives the same set, cut at `limit`.
+            if len(found) >= limit:
+                break
+        return found
 
+    def _fallback(self, db: Session, actor: Actor, text_query: str, limit: int) -> list[SearchHit]:
         return PostgresSearch().search(db, actor, text_query, limit=limit)
 
     def _hits(
@@ -471,6 +469,19 @@ class MeiliSearch:
             total += self.index_customers(db, schema, [i for i in ids if i is not None])
             last_id = ids[-1] or last_id
             log.info("meili reindex %s: %d customers", schema, total)
+
+
+def _search_plan(q: ParsedQuery) -> tuple[list[str], list[str] | None] | None:
+    """The terms to send and the attributes to search them on; None when nothing can match."""
+    if q.empty:
+        return None
+    if not q.numeric:
+        return [q.email or q.folded], None
+    # As in the PostgreSQL backend: digits are a document (from 3) or a phone (from 4), never a
+    # name or an e-mail, so typo tolerance on names cannot turn a phone into somebody else.
+    if len(q.digits) < 3:
+        return None
+    return phone_terms(q), ["document"] if len(q.digits) < 4 else ["document", "phones"]
 
 
 def _client(url: str, api_key: str | None, timeout_s: float) -> Client:
