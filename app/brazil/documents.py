@@ -27,23 +27,33 @@ def _dv_cnpj(total: int) -> int:
     return 0 if r < 2 else 11 - r
 
 
+def complete_cpf(base: str) -> str:
+    """The 9 base digits of a CPF followed by its two check digits."""
+    for weights in (CPF_W1, CPF_W2):
+        base += str(_dv_cpf(sum(int(c) * w for c, w in zip(base, weights, strict=True))))
+    return base
+
+
+def complete_cnpj(base: str) -> str:
+    """The 12 base digits of a CNPJ followed by its two check digits."""
+    for weights in (CNPJ_W1, CNPJ_W2):
+        base += str(_dv_cnpj(sum(int(c) * w for c, w in zip(base, weights, strict=True))))
+    return base
+
+
 def is_valid_cpf(digits: str) -> bool:
-    if len(digits) != 11 or not digits.isdigit() or len(set(digits)) == 1:
-        return False
-    d = [int(c) for c in digits]
+    # Repeated digits (000..., 111...) pass the arithmetic but are not real documents.
     return (
-        _dv_cpf(sum(a * b for a, b in zip(d, CPF_W1, strict=False))) == d[9]
-        and _dv_cpf(sum(a * b for a, b in zip(d, CPF_W2, strict=False))) == d[10]
+        len(digits) == 11 and digits.isdigit() and len(set(digits)) > 1 and complete_cpf(digits[:9]) == digits
     )
 
 
 def is_valid_cnpj(digits: str) -> bool:
-    if len(digits) != 14 or not digits.isdigit() or len(set(digits)) == 1:
-        return False
-    d = [int(c) for c in digits]
     return (
-        _dv_cnpj(sum(a * b for a, b in zip(d, CNPJ_W1, strict=False))) == d[12]
-        and _dv_cnpj(sum(a * b for a, b in zip(d, CNPJ_W2, strict=False))) == d[13]
+        len(digits) == 14
+        and digits.isdigit()
+        and len(set(digits)) > 1
+        and complete_cnpj(digits[:12]) == digits
     )
 
 

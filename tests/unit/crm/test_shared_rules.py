@@ -2,7 +2,15 @@
 
 import pytest
 
-from app.brazil.documents import clean_document, is_valid_cnpj, is_valid_cpf, kind_of, normalise_document
+from app.brazil.documents import (
+    clean_document,
+    complete_cnpj,
+    complete_cpf,
+    is_valid_cnpj,
+    is_valid_cpf,
+    kind_of,
+    normalise_document,
+)
 from app.errors import Invalid
 from app.importing import mapping
 from app.search import query
@@ -63,3 +71,9 @@ def test_fold_is_one_function() -> None:
     # Search and import read the same function, not copies of it.
     assert query.fold is fold
     assert mapping.fold is fold_words
+
+
+def test_check_digits_complete_a_base() -> None:
+    # The demo seed builds its documents with these: one arithmetic for generating and validating.
+    assert complete_cpf(CPF[:9]) == CPF and complete_cpf(CPF_LEADING_ZERO[:9]) == CPF_LEADING_ZERO
+    assert complete_cnpj(CNPJ[:12]) == CNPJ and complete_cnpj(CNPJ_LEADING_ZERO[:12]) == CNPJ_LEADING_ZERO
