@@ -58,7 +58,7 @@ def run_bulk_sync(schema: str, job_id: int, workers: int = BULK_WORKERS) -> dict
                 except queue.Empty:
                     return
                 try:
-                    customers.apply_bulk_chunk(wdb, actor, job_id, part)
+                    customers.apply_bulk_chunk(wdb, actor, job_id, ids=part)
                     wdb.commit()
                 except Exception:
                     wdb.rollback()

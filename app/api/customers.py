@@ -161,7 +161,7 @@ def list_customers(
 def search_customers(
     actor: TenantActor, db: TenantDB, q: Str200, limit: Annotated[int, Query(ge=1, le=50)] = 20
 ) -> list[SearchHit]:
-    return get_backend().search(db, actor, q, limit)
+    return get_backend().search(db, actor, q, limit=limit)
 
 
 @router.post(
@@ -203,7 +203,7 @@ def get_timeline(
     cursor: Str1000 | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TimelinePage:
-    page = timeline.list_timeline(db, actor, customer_id, kind, cursor, limit)
+    page = timeline.list_timeline(db, actor, customer_id, kinds=kind, cursor=cursor, limit=limit)
     return TimelinePage(items=page.rows, next_cursor=page.next_cursor)
 
 
@@ -232,7 +232,7 @@ def delete_contact(contact_id: Id, actor: TenantActor, db: TenantDB) -> Response
 
 @router.post("/contatos/{contact_id:int}/opt-out", response_model=Contact, tags=["contatos"])
 def opt_out(contact_id: Id, body: OptOutBody, actor: TenantActor, db: TenantDB) -> Contact:
-    return contacts.set_opt_out(db, actor, contact_id, body.opt_out, body.reason)
+    return contacts.set_opt_out(db, actor, contact_id, opt_out=body.opt_out, reason=body.reason)
 
 
 @router.get("/clientes/{customer_id:int}/notas", response_model=list[Note], tags=["notas"])
@@ -283,13 +283,13 @@ def export(body: ExportBody, actor: TenantActor) -> StreamingResponse:
     schema = actor.schema or ""
     # Validate and authorise before the first byte, so errors are proper 403/422 responses.
     with session(schema) as db:
-        customers.export_csv(db, actor, body.filter, body.ids)
+        customers.export_csv(db, actor, body.filter, ids=body.ids)
 
     def stream() -> Iterator[bytes]:
         # The response outlives the request's session, so the stream opens its own.
         with session(schema) as db:
             yield "\ufeff".encode()  # BOM: Excel opens UTF-8 with accents correctly
-            for chunk in customers.export_csv(db, actor, body.filter, body.ids):
+            for chunk in customers.export_csv(db, actor, body.filter, ids=body.ids):
                 yield chunk.encode()
             db.commit()  # the export's audit row
 

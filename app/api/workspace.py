@@ -79,7 +79,7 @@ def get_agenda(
     span: Literal["day", "week"] = "day",
     owner_id: Id | None = None,
 ) -> list[appointments.AgendaItem]:
-    return appointments.agenda(db, actor, day, span, owner_id)
+    return appointments.agenda(db, actor, day, span=span, owner_id=owner_id)
 
 
 @router.post("/agendamentos", response_model=Appointment, status_code=201, tags=["agenda"])
@@ -132,7 +132,9 @@ def update_opportunity(
 
 @router.post("/oportunidades/{opportunity_id:int}/mover", response_model=Opportunity, tags=["oportunidades"])
 def move_opportunity(opportunity_id: Id, body: MoveBody, actor: TenantActor, db: TenantDB) -> Opportunity:
-    return opportunities.move_opportunity(db, actor, opportunity_id, body.stage_id, body.position)
+    return opportunities.move_opportunity(
+        db, actor, opportunity_id, stage_id=body.stage_id, position=body.position
+    )
 
 
 @router.delete("/oportunidades/{opportunity_id:int}", status_code=204, tags=["oportunidades"])
@@ -151,7 +153,9 @@ def list_conversations(
     customer_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[conversations.ConversationRow]:
-    return conversations.list_conversations(db, actor, status, mine, customer_id, limit)
+    return conversations.list_conversations(
+        db, actor, status=status, mine=mine, customer_id=customer_id, limit=limit
+    )
 
 
 @router.get(
@@ -268,7 +272,7 @@ def segment_customers(
     cursor: Str1000 | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SegmentResult:
-    page, count = segments.evaluate(db, actor, segment_id, cursor, limit)
+    page, count = segments.evaluate(db, actor, segment_id, cursor=cursor, limit=limit)
     return SegmentResult(items=page.rows, next_cursor=page.next_cursor, **count)
 
 
@@ -304,7 +308,9 @@ def update_template(
 def preview_text(
     body: templates.TextPreviewIn, actor: TenantActor, db: TenantDB
 ) -> templates.TemplatePreview:
-    return templates.preview_text(db, actor, body.subject, body.body, body.customer_id)
+    return templates.preview_text(
+        db, actor, subject=body.subject, body=body.body, customer_id=body.customer_id
+    )
 
 
 @router.post(
@@ -316,7 +322,7 @@ def preview_text(
 def preview_template(
     template_id: Id, body: templates.PreviewIn, actor: TenantActor, db: TenantDB
 ) -> templates.TemplatePreview:
-    return templates.preview_template(db, actor, template_id, body.customer_id)
+    return templates.preview_template(db, actor, template_id, customer_id=body.customer_id)
 
 
 @router.delete("/modelos/{template_id:int}", status_code=204, tags=["modelos"])

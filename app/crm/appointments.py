@@ -1,7 +1,7 @@
 """Appointments and follow-ups: stored in UTC, entered and shown in the user's time zone (zoneinfo)."""
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, StrictBool
@@ -136,28 +136,26 @@ def create_appointment(db: Session, actor: Actor, data: AppointmentIn) -> Appoin
         timeline.add(
             db,
             appt.customer_id,
-            "appointment",
-            f"{KINDS[appt.kind]} agendado para {local}: {title}",
-            {"appointment_id": appt.id, "starts_at": starts.isoformat(), "time_zone": tz_name},
-            actor,
-            ("appointment", appt.id),
+            kind="appointment",
+            summary=f"{KINDS[appt.kind]} agendado para {local}: {title}",
+            payload={"appointment_id": appt.id, "starts_at": starts.isoformat(), "time_zone": tz_name},
+            actor=actor,
+            ref=("appointment", appt.id),
         )
     return appt
 
 
-def update_appointment(
-    db: Session, actor: Actor, appointment_id: int, data: AppointmentUpdate
-) -> Appointment:
-    actor.require(Perm.APPOINTMENTS_WRITE)
-    appt = _visible(db, actor, db.get(Appointment, appointment_id))
-    before = appt.model_dump()
-    sent = data.model_dump(exclude_unset=True)
+def _apply_text(appt: Appointment, sent: dict[str, Any]) -> None:
     if sent.get("title") is not None:
         if not sent["title"].strip():
             raise Invalid("title", "Informe o título.")
         appt.title = sent["title"].strip()
     if sent.get("description") is not None:
         appt.description = sent["description"]
+
+
+def _apply_time(appt: Appointment, sent: dict[str, Any]) -> None:
+    """Zone, start and duration; the end follows the start, keeping the duration unless one was sent."""
     if sent.get("time_zone"):
         zone(sent["time_zone"])
         appt.time_zone = sent["time_zone"]
@@ -167,6 +165,17 @@ def update_appointment(
     if sent.get("starts_local") is not None:
         appt.starts_at = to_utc(sent["starts_local"], zone(appt.time_zone))
     appt.ends_at = appt.starts_at + duration
+
+
+def update_appointment(
+    db: Session, actor: Actor, appointment_id: int, data: AppointmentUpdate
+) -> Appointment:
+    actor.require(Perm.APPOINTMENTS_WRITE)
+    appt = _visible(db, actor, db.get(Appointment, appointment_id))
+    before = appt.model_dump()
+    sent = data.model_dump(exclude_unset=True)
+    _apply_text(appt, sent)
+    _apply_time(appt, sent)
     if "remind_minutes" in sent:
         appt.remind_minutes = sent["remind_minutes"]
     if (appt.starts_at, appt.remind_minutes) != (before["starts_at"], before["remind_minutes"]):
@@ -181,11 +190,11 @@ def update_appointment(
         timeline.add(
             db,
             appt.customer_id,
-            "appointment",
-            f"Concluído: {appt.title}",
-            {"appointment_id": appt.id, "done": True},
-            actor,
-            ("appointment", appt.id),
+            kind="appointment",
+            summary=f"Concluído: {appt.title}",
+            payload={"appointment_id": appt.id, "done": True},
+            actor=actor,
+            ref=("appointment", appt.id),
         )
     return appt
 
@@ -201,6 +210,7 @@ def agenda(
     db: Session,
     actor: Actor,
     day: date,
+    *,
     span: str = "day",
     owner_id: int | None = None,
     tz_name: str | None = None,
@@ -288,9 +298,17 @@ def claim_due_reminders(db: Session, now: datetime | None = None) -> list[DueRem
             remind_at <= now,
         )
         .values(reminded_at=now)
-        .returning(a.id, a.owner_id, a.customer_id, a.title, a.kind, a.starts_at, a.time_zone)
+        .returning(
+            col(a.id),
+            col(a.owner_id),
+            col(a.customer_id),
+            col(a.title),
+            col(a.kind),
+            col(a.starts_at),
+            col(a.time_zone),
+        )
     )
-    rows = db.exec(stmt).all()  # type: ignore[call-overload]
+    rows = db.exec(stmt).all()
     return [
         DueReminder(
             appointment_id=r.id,

@@ -4,7 +4,7 @@ import re
 
 import phonenumbers
 from pydantic import BaseModel, Field, StrictBool
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.audit.log import record
 from app.auth.actor import Actor
@@ -98,7 +98,9 @@ def list_contacts(db: Session, actor: Actor, customer_id: int) -> list[Contact]:
     get_visible_customer(db, actor, customer_id)
     return list(
         db.exec(
-            select(Contact).where(Contact.customer_id == customer_id).order_by(Contact.kind, Contact.id)  # type: ignore[arg-type]
+            select(Contact)
+            .where(Contact.customer_id == customer_id)
+            .order_by(col(Contact.kind), col(Contact.id))
         ).all()
     )
 
@@ -130,7 +132,7 @@ def delete_contact(db: Session, actor: Actor, contact_id: int) -> None:
 
 
 def set_opt_out(
-    db: Session, actor: Actor, contact_id: int, opt_out: bool, reason: str | None = None
+    db: Session, actor: Actor, contact_id: int, *, opt_out: bool, reason: str | None = None
 ) -> Contact:
     """Mark (or clear) a contact's opt-out; sends check this flag at send time, always."""
     actor.require(Perm.CUSTOMERS_WRITE)
@@ -149,10 +151,10 @@ def set_opt_out(
     timeline.add(
         db,
         contact.customer_id,
-        "opt_out",
-        summary,
-        {"contact_id": contact.id, "opt_out": opt_out, "reason": contact.opt_out_reason},
-        actor,
-        ("contact", contact.id),
+        kind="opt_out",
+        summary=summary,
+        payload={"contact_id": contact.id, "opt_out": opt_out, "reason": contact.opt_out_reason},
+        actor=actor,
+        ref=("contact", contact.id),
     )
     return contact

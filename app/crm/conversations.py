@@ -79,6 +79,7 @@ def _visible(db: Session, actor: Actor, conversation_id: int) -> tuple[Conversat
 def list_conversations(
     db: Session,
     actor: Actor,
+    *,
     status: str | None = None,
     mine: bool = False,
     customer_id: int | None = None,
@@ -103,7 +104,7 @@ def list_conversations(
 
 
 def get_conversation(
-    db: Session, actor: Actor, conversation_id: int, messages: int = 100
+    db: Session, actor: Actor, conversation_id: int, *, messages: int = 100
 ) -> ConversationDetail:
     """A visible conversation with its latest messages (oldest first, as a chat reads)."""
     actor.require(Perm.CUSTOMERS_READ)
@@ -151,11 +152,16 @@ def reply(db: Session, actor: Actor, conversation_id: int, data: ReplyIn) -> Mes
     timeline.add(
         db,
         conv.customer_id,
-        "message_out",
-        preview,
-        {"conversation_id": conv.id, "message_id": msg.id, "channel": conv.channel, "status": "queued"},
-        actor,
-        ("conversation", conv.id),
+        kind="message_out",
+        summary=preview,
+        payload={
+            "conversation_id": conv.id,
+            "message_id": msg.id,
+            "channel": conv.channel,
+            "status": "queued",
+        },
+        actor=actor,
+        ref=("conversation", conv.id),
     )
     return msg
 
@@ -172,11 +178,11 @@ def resolve(db: Session, actor: Actor, conversation_id: int) -> Conversation:
     timeline.add(
         db,
         conv.customer_id,
-        "conversation",
-        "Conversa marcada como resolvida",
-        {"conversation_id": conv.id, "status": "resolved"},
-        actor,
-        ("conversation", conv.id),
+        kind="conversation",
+        summary="Conversa marcada como resolvida",
+        payload={"conversation_id": conv.id, "status": "resolved"},
+        actor=actor,
+        ref=("conversation", conv.id),
     )
     return conv
 
@@ -193,10 +199,10 @@ def assign(db: Session, actor: Actor, conversation_id: int, user_id: int) -> Con
     timeline.add(
         db,
         conv.customer_id,
-        "conversation",
-        f"Conversa atribuída a {user.name or user.email}",
-        {"conversation_id": conv.id, "assignee_id": user_id},
-        actor,
-        ("conversation", conv.id),
+        kind="conversation",
+        summary=f"Conversa atribuída a {user.name or user.email}",
+        payload={"conversation_id": conv.id, "assignee_id": user_id},
+        actor=actor,
+        ref=("conversation", conv.id),
     )
     return conv

@@ -1,6 +1,7 @@
 """Custom field definitions (admin) and validation of the values stored in customers.custom."""
 
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -110,51 +111,73 @@ def delete_field(db: Session, actor: Actor, field_id: int) -> None:
     db.delete(row)
 
 
-def _coerce(definition: CustomField, value: Any) -> Any:
-    """The stored JSON form of a value, or raise ValueError with a pt-BR reason."""
-    if definition.type == "text":
-        text = str(value).strip()
-        if len(text) > 1000:
-            raise ValueError("Texto longo demais (máximo 1000 caracteres).")
-        return text
-    if definition.type == "number":
-        if isinstance(value, bool):
-            raise ValueError("Informe um número.")
-        if isinstance(value, int | float):
-            return value
-        raw = str(value).strip().replace(" ", "")
-        if "," in raw:  # Brazilian notation: 1.234,56
-            raw = raw.replace(".", "").replace(",", ".")
-        try:
-            number = Decimal(raw)
-        except InvalidOperation:
-            raise ValueError("Informe um número.") from None
-        return int(number) if number == number.to_integral_value() else float(number)
-    if definition.type == "select":
-        if str(value) not in definition.options:
-            raise ValueError("Escolha uma das opções: " + ", ".join(definition.options) + ".")
-        return str(value)
-    if definition.type == "date":
-        if isinstance(value, date):
-            return value.isoformat()
-        raw = str(value).strip()
-        try:
-            if re.match(r"^\d{2}/\d{2}/\d{4}$", raw):
-                day, month, year = raw.split("/")
-                return date(int(year), int(month), int(day)).isoformat()
-            return date.fromisoformat(raw).isoformat()
-        except ValueError:
-            raise ValueError("Informe uma data válida (dd/mm/aaaa).") from None
-    if definition.type == "bool":
-        if isinstance(value, bool):
-            return value
-        raw = str(value).strip().lower()
-        if raw in _TRUE:
-            return True
-        if raw in _FALSE:
-            return False
-        raise ValueError("Informe sim ou não.")
-    raise ValueError("Tipo de campo desconhecido.")
+def _text(definition: CustomField, value: Any) -> Any:
+    text = str(value).strip()
+    if len(text) > 1000:
+        raise ValueError("Texto longo demais (máximo 1000 caracteres).")
+    return text
+
+
+def _number(definition: CustomField, value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("Informe um número.")
+    if isinstance(value, int | float):
+        return value
+    raw = str(value).strip().replace(" ", "")
+    if "," in raw:  # Brazilian notation: 1.234,56
+        raw = raw.replace(".", "").replace(",", ".")
+    try:
+        number = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError("Informe um número.") from None
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _select(definition: CustomField, value: Any) -> Any:
+    if str(value) not in definition.options:
+        raise ValueError("Escolha uma das opções: " + ", ".join(definition.options) + ".")
+    return str(value)
+
+
+def _date(definition: CustomField, value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    raw = str(value).strip()
+    try:
+        if re.match(r"^\d{2}/\d{2}/\d{4}$", raw):
+            day, month, year = raw.split("/")
+            return date(int(year), int(month), int(day)).isoformat()
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise ValueError("Informe uma data válida (dd/mm/aaaa).") from None
+
+
+def _bool(definition: CustomField, value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    raw = str(value).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError("Informe sim ou não.")
+
+
+_COERCERS: dict[str, Callable[[CustomField, Any], Any]] = {
+    "text": _text,
+    "number": _number,
+    "select": _select,
+    "date": _date,
+    "bool": _bool,
+}
+
+
+def coerce_value(definition: CustomField, value: Any) -> Any:
+    """The stored JSON form of a value for this field, or raise ValueError with a pt-BR reason."""
+    coerce = _COERCERS.get(definition.type)
+    if coerce is None:
+        raise ValueError("Tipo de campo desconhecido.")
+    return coerce(definition, value)
 
 
 def validate_values(definitions: list[CustomField], values: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +193,7 @@ def validate_values(definitions: list[CustomField], values: dict[str, Any]) -> d
         if value is None or value == "":
             continue
         try:
-            out[key] = _coerce(definition, value)
+            out[key] = coerce_value(definition, value)
         except ValueError as exc:
             errors[f"custom.{key}"] = str(exc)
     for definition in definitions:

@@ -20,6 +20,7 @@ import psycopg
 from sqlmodel import select
 
 from app.auth.passwords import hash_password
+from app.brazil.documents import complete_cnpj, complete_cpf
 from app.errors import Conflict, NotFound
 from app.search.postgres import name_words_sql
 from models.platform import Tenant, User
@@ -346,23 +347,6 @@ def _index_table(definition: str) -> str:
     return definition.split(" ON ", 1)[1].split(" ", 1)[0].rsplit(".", 1)[-1]
 
 
-def _cpf(base: int) -> str:
-    d = [int(c) for c in f"{base % 1_000_000_000:09d}"]
-    for n in (9, 10):
-        total = sum(d[i] * (n + 1 - i) for i in range(n))
-        d.append(total * 10 % 11 % 10)
-    return "".join(map(str, d))
-
-
-def _cnpj(base: int) -> str:
-    d = [int(c) for c in f"{base % 100_000_000:08d}0001"]
-    for n in (12, 13):
-        weights = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2][13 - n :]
-        total = sum(d[i] * weights[i] for i in range(n))
-        d.append(0 if total % 11 < 2 else 11 - total % 11)
-    return "".join(map(str, d))
-
-
 def _pg_array(values: list[str]) -> str:
     return "{" + ",".join('"' + v.replace('"', '\\"') + '"' for v in values) + "}"
 
@@ -407,11 +391,20 @@ def _customer_lines(n: int, owners: list[int], wallet_ids: list[int], rng: rando
         if rng.random() < 0.2:
             last = rng.choice(LAST)
             name = f"{rng.choice(BUSINESS)} {last} {rng.choice(LAST)} {rng.choice(SUFFIX)}"
-            trade, document, kind = name.split(" ", 1)[0] + " " + last, _cnpj(i + 1), "PJ"
+            trade, document, kind = (
+                name.split(" ", 1)[0] + " " + last,
+                complete_cnpj(f"{(i + 1) % 100_000_000:08d}0001"),
+                "PJ",
+            )
             custom = f'{{"linhas": {rng.randint(1, 50)}, "porte": "{rng.choice("PMG")}"}}'
         else:
             name = f"{rng.choice(FIRST)} {rng.choice(LAST)} {rng.choice(LAST)}"
-            trade, document, kind, custom = "\\N", _cpf(i + 1), "PF", '{"porte": "P"}'
+            trade, document, kind, custom = (
+                "\\N",
+                complete_cpf(f"{(i + 1) % 1_000_000_000:09d}"),
+                "PF",
+                '{"porte": "P"}',
+            )
         age = rng.random() * span
         created = now - timedelta(seconds=age)
         updated = created + timedelta(seconds=age * rng.random())

@@ -55,7 +55,7 @@ def recent_customers(db: Session, actor: Actor, limit: int = 10) -> list[RecentC
         .order_by(touched.c.at.desc())
         .limit(limit)
     ).all()
-    return [RecentCustomer(id=r[0], name=r[1], status=r[2], touched_at=r[3]) for r in rows]
+    return [RecentCustomer(id=r[0] or 0, name=r[1], status=r[2], touched_at=r[3]) for r in rows]
 
 
 def home(db: Session, actor: Actor, today: date | None = None) -> Home:
@@ -63,7 +63,7 @@ def home(db: Session, actor: Actor, today: date | None = None) -> Home:
     tz_name = appointments.user_zone(db, actor)
     today = today or utcnow().astimezone(ZoneInfo(tz_name)).date()
     open_convs = conversations.list_conversations(db, actor, status="open", mine=True, limit=20)
-    agenda = [a for a in appointments.agenda(db, actor, today, "day", tz_name=tz_name) if not a.done]
+    agenda = [a for a in appointments.agenda(db, actor, today, span="day", tz_name=tz_name) if not a.done]
     reminders = notifications.list_notifications(
         db, actor, unread_only=True, kind=notifications.REMINDER, limit=10
     )

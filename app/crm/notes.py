@@ -34,7 +34,15 @@ def add_note(db: Session, actor: Actor, customer_id: int, data: NoteIn) -> Note:
     db.add(note)
     db.flush()
     record(db, actor, "note.create", "note", note.id, None, note)
-    timeline.add(db, customer_id, "note", _preview(body), {"note_id": note.id}, actor, ("note", note.id))
+    timeline.add(
+        db,
+        customer_id,
+        kind="note",
+        summary=_preview(body),
+        payload={"note_id": note.id},
+        actor=actor,
+        ref=("note", note.id),
+    )
     return note
 
 

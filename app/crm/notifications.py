@@ -14,6 +14,7 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import appointments
+from app.crm.tables import table_of
 from app.errors import NotFound
 from app.formatting import datetime_br, effective_zone
 from models.base import utcnow
@@ -36,7 +37,7 @@ class NotificationRow(BaseModel):
     created_at: datetime
     read_at: datetime | None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy rejects decorators stacked on @property (pydantic docs)
     @property
     def read(self) -> bool:
         return self.read_at is not None
@@ -59,7 +60,7 @@ def _zones(db: Session, user_ids: set[int]) -> dict[int, str]:
         .join(Tenant, col(Tenant.id) == User.tenant_id)
         .where(col(User.id).in_(user_ids))
     ).all()
-    return {uid: effective_zone(tenant_tz, user_tz) for uid, user_tz, tenant_tz in rows}
+    return {uid: effective_zone(tenant_tz, user_tz) for uid, user_tz, tenant_tz in rows if uid is not None}
 
 
 def create_reminders(db: Session, actor: Actor, now: datetime | None = None) -> list[Notification]:
@@ -151,14 +152,14 @@ def mark_all_read(db: Session, actor: Actor) -> int:
     actor.require(Perm.CUSTOMERS_READ)
     if actor.user_id is None:
         return 0
-    t = Notification.__table__
+    t = table_of(Notification)
     stmt = (
         update(t)
         .where(t.c.user_id == actor.user_id, t.c.read_at.is_(None))
         .values(read_at=utcnow())
         .returning(t.c.id)
     )
-    ids = [r[0] for r in db.exec(stmt)]  # type: ignore[call-overload]
+    ids = [r[0] for r in db.exec(stmt)]
     if ids:
         record(
             db, actor, "notification.read_all", "notification", None, None, {"count": len(ids), "ids": ids}

@@ -10,6 +10,7 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import timeline
+from app.crm.tables import table_of
 from app.crm.visibility import check_assignable, customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound
 from app.formatting import money_br
@@ -142,11 +143,16 @@ def create_opportunity(db: Session, actor: Actor, data: OpportunityIn) -> Opport
     timeline.add(
         db,
         opp.customer_id,
-        "opportunity",
-        f"Oportunidade criada: {title} ({brl(data.value)})",
-        {"opportunity_id": opp.id, "pipeline": pipeline.name, "stage": stage.name, "value": str(data.value)},
-        actor,
-        ("opportunity", opp.id),
+        kind="opportunity",
+        summary=f"Oportunidade criada: {title} ({brl(data.value)})",
+        payload={
+            "opportunity_id": opp.id,
+            "pipeline": pipeline.name,
+            "stage": stage.name,
+            "value": str(data.value),
+        },
+        actor=actor,
+        ref=("opportunity", opp.id),
     )
     return opp
 
@@ -176,7 +182,7 @@ def update_opportunity(
 
 
 def move_opportunity(
-    db: Session, actor: Actor, opportunity_id: int, stage_id: int, position: int
+    db: Session, actor: Actor, opportunity_id: int, *, stage_id: int, position: int
 ) -> Opportunity:
     """Move a card to `position` in `stage_id` (same pipeline), shifting the others; logs a stage_change."""
     actor.require(Perm.OPPORTUNITIES_WRITE)
@@ -186,15 +192,15 @@ def move_opportunity(
         raise Invalid("stage_id", "Etapa não encontrada neste funil.")
     before = opp.model_dump()
     old_stage = db.get(Stage, opp.stage_id)
-    table = Opportunity.__table__
+    table = table_of(Opportunity)
     # Close the gap in the old column, open one in the new column, then place the card.
-    db.exec(  # type: ignore[call-overload]
+    db.exec(
         update(table)
         .where(table.c.stage_id == opp.stage_id, table.c.position > opp.position, table.c.id != opp.id)
         .values(position=table.c.position - 1)
     )
     position = max(0, position)
-    db.exec(  # type: ignore[call-overload]
+    db.exec(
         update(table)
         .where(table.c.stage_id == stage_id, table.c.position >= position, table.c.id != opp.id)
         .values(position=table.c.position + 1)
@@ -213,16 +219,16 @@ def move_opportunity(
         timeline.add(
             db,
             opp.customer_id,
-            "stage_change",
-            f"{opp.title}: {old_stage.name if old_stage else '?'} → {stage.name}",
-            {
+            kind="stage_change",
+            summary=f"{opp.title}: {old_stage.name if old_stage else '?'} → {stage.name}",
+            payload={
                 "opportunity_id": opp.id,
                 "from_stage": old_stage.id if old_stage else None,
                 "to_stage": stage.id,
                 "outcome": stage.outcome,
             },
-            actor,
-            ("opportunity", opp.id),
+            actor=actor,
+            ref=("opportunity", opp.id),
         )
     return opp
 
@@ -231,8 +237,8 @@ def delete_opportunity(db: Session, actor: Actor, opportunity_id: int) -> None:
     actor.require(Perm.OPPORTUNITIES_WRITE)
     opp = _visible(db, actor, opportunity_id)
     record(db, actor, "opportunity.delete", "opportunity", opp.id, opp, None)
-    table = Opportunity.__table__
-    db.exec(  # type: ignore[call-overload]
+    table = table_of(Opportunity)
+    db.exec(
         update(table)
         .where(table.c.stage_id == opp.stage_id, table.c.position > opp.position)
         .values(position=table.c.position - 1)

@@ -42,7 +42,7 @@ def list_segments(db: Session, actor: Actor) -> list[Segment]:
     return list(
         db.exec(
             select(Segment)
-            .where(or_(col(Segment.shared).is_(True), Segment.created_by == actor.user_id))
+            .where(or_(col(Segment.shared).is_(True), col(Segment.created_by) == actor.user_id))
             .order_by(col(Segment.name))
         ).all()
     )
@@ -97,7 +97,7 @@ def delete_segment(db: Session, actor: Actor, segment_id: int) -> None:
 
 
 def evaluate(
-    db: Session, actor: Actor, segment_id: int, cursor: str | None = None, limit: int = 50
+    db: Session, actor: Actor, segment_id: int, *, cursor: str | None = None, limit: int = 50
 ) -> tuple[Page[CustomerRow], dict[str, Any]]:
     """The segment's customers right now, as the actor sees them (RBAC applies), plus a count."""
     segment = _visible(db, actor, segment_id)

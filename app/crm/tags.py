@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
+from app.crm.tables import table_of
 from app.errors import Conflict, Invalid, NotFound
 from app.validation import Str20, Str60
 from models.tenant import Customer, CustomerTag, Tag
@@ -90,23 +91,23 @@ def any_of(db: Session, names: list[str]) -> ColumnElement[bool]:
     # Core on the session's connection: the ORM result machinery cost ~1 ms of a ~8 ms list page. Core
     # does not autoflush: pending renames/creations of this transaction must be visible.
     db.flush()
-    tags = Tag.__table__
+    tags = table_of(Tag)
     ids = [row[0] for row in db.connection().execute(select(tags.c.id).where(tags.c.name.in_(names)))]
     if not ids:
         return false()
-    ct = CustomerTag.__table__
+    ct = table_of(CustomerTag)
     return exists(
-        select(1).select_from(ct).where(ct.c.customer_id == Customer.__table__.c.id, ct.c.tag_id.in_(ids))
+        select(1).select_from(ct).where(ct.c.customer_id == table_of(Customer).c.id, ct.c.tag_id.in_(ids))
     )
 
 
 def names_column() -> ColumnElement[list[str]]:
     """A correlated ARRAY(...) of the customer's tag names, sorted; for streams (export)."""
-    ct, t = CustomerTag.__table__, Tag.__table__
+    ct, t = table_of(CustomerTag), table_of(Tag)
     inner = (
         select(func.array_agg(aggregate_order_by(t.c.name, t.c.name)))
         .select_from(ct.join(t, t.c.id == ct.c.tag_id))
-        .where(ct.c.customer_id == Customer.__table__.c.id)
+        .where(ct.c.customer_id == table_of(Customer).c.id)
         .scalar_subquery()
     )
     return func.coalesce(inner, cast([], ARRAY(Text)))
@@ -117,8 +118,8 @@ def names_of(db: Session, customer_ids: Iterable[int]) -> dict[int, list[str]]:
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
-    ct, t = CustomerTag.__table__, Tag.__table__
-    rows = db.exec(  # type: ignore[call-overload]
+    ct, t = table_of(CustomerTag), table_of(Tag)
+    rows = db.execute(
         select(ct.c.customer_id, func.array_agg(aggregate_order_by(t.c.name, t.c.name)))
         .select_from(ct.join(t, t.c.id == ct.c.tag_id))
         .where(ct.c.customer_id.in_(ids))
@@ -136,16 +137,16 @@ def set_names(db: Session, customer_id: int, names: list[str]) -> tuple[list[str
     wanted = set(names)
     current = set(names_of(db, [customer_id]).get(customer_id, []))
     added, removed = sorted(wanted - current), sorted(current - wanted)
-    ct = CustomerTag.__table__
+    ct = table_of(CustomerTag)
     if removed:
-        db.exec(  # type: ignore[call-overload]
+        db.exec(
             delete(ct).where(
                 ct.c.customer_id == customer_id,
                 ct.c.tag_id.in_(select(Tag.id).where(col(Tag.name).in_(removed))),
             )
         )
     if added:
-        db.exec(  # type: ignore[call-overload]
+        db.exec(
             insert(ct)
             .from_select(
                 ["customer_id", "tag_id"],

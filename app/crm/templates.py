@@ -225,7 +225,7 @@ def _parts(text: str, values: dict[str, Any], known: set[str]) -> list[PreviewPa
 
 
 def preview_text(
-    db: Session, actor: Actor, subject: str | None, body: str, customer_id: int | None = None
+    db: Session, actor: Actor, *, subject: str | None, body: str, customer_id: int | None = None
 ) -> TemplatePreview:
     """Render a subject/body for one visible customer (or sample values), flagging unknown variables."""
     actor.require(Perm.CUSTOMERS_READ)
@@ -256,8 +256,8 @@ def preview_text(
 
 
 def preview_template(
-    db: Session, actor: Actor, template_id: int, customer_id: int | None = None
+    db: Session, actor: Actor, template_id: int, *, customer_id: int | None = None
 ) -> TemplatePreview:
     """A saved template rendered for a customer (or sample values); see preview_text."""
     template = get_template(db, actor, template_id)
-    return preview_text(db, actor, template.subject, template.body, customer_id)
+    return preview_text(db, actor, subject=template.subject, body=template.body, customer_id=customer_id)

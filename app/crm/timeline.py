@@ -64,6 +64,7 @@ class TimelineItem(BaseModel):
 def add(
     db: Session,
     customer_id: int,
+    *,
     kind: str,
     summary: str = "",
     payload: dict[str, Any] | None = None,
@@ -109,6 +110,7 @@ def list_timeline(
     db: Session,
     actor: Actor,
     customer_id: int,
+    *,
     kinds: list[str] | None = None,
     cursor: str | None = None,
     limit: int = 50,

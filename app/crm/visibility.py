@@ -47,7 +47,7 @@ def get_visible_customer(
     return customer
 
 
-def check_assignable(db: Session, actor: Actor, user_id: int, field: str = "owner_id") -> User:
+def check_assignable(db: Session, actor: Actor, user_id: int, *, field: str = "owner_id") -> User:
     """A user the actor may hand work to: active, of the same tenant, inside the actor's visibility."""
     user = db.get(User, user_id)
     if user is None or user.tenant_id != actor.tenant_id or user.status != "active":

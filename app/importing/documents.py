@@ -1,66 +1,20 @@
-"""CPF/CNPJ: digits only, leading zeros restored, check digits verified (vectorised and scalar)."""
-
-import re
+"""CPF/CNPJ for a whole column: the vectorised form of app.brazil.documents.normalise_document."""
 
 import polars as pl
 
+from app.brazil.documents import (
+    CNPJ_W1,
+    CNPJ_W2,
+    CPF_W1,
+    CPF_W2,
+    is_valid_cnpj,
+    is_valid_cpf,
+    normalise_document,
+)
 from app.importing.vectors import on_present
 
-_CPF_W1 = list(range(10, 1, -1))
-_CPF_W2 = list(range(11, 1, -1))
-_CNPJ_W1 = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-_CNPJ_W2 = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-
-
-def _dv_cpf(total: int) -> int:
-    r = (total * 10) % 11
-    return 0 if r == 10 else r
-
-
-def _dv_cnpj(total: int) -> int:
-    r = total % 11
-    return 0 if r < 2 else 11 - r
-
-
-def is_valid_cpf(digits: str) -> bool:
-    if len(digits) != 11 or not digits.isdigit() or len(set(digits)) == 1:
-        return False
-    d = [int(c) for c in digits]
-    return (
-        _dv_cpf(sum(a * b for a, b in zip(d, _CPF_W1, strict=False))) == d[9]
-        and _dv_cpf(sum(a * b for a, b in zip(d, _CPF_W2, strict=False))) == d[10]
-    )
-
-
-def is_valid_cnpj(digits: str) -> bool:
-    if len(digits) != 14 or not digits.isdigit() or len(set(digits)) == 1:
-        return False
-    d = [int(c) for c in digits]
-    return (
-        _dv_cnpj(sum(a * b for a, b in zip(d, _CNPJ_W1, strict=False))) == d[12]
-        and _dv_cnpj(sum(a * b for a, b in zip(d, _CNPJ_W2, strict=False))) == d[13]
-    )
-
-
-def _digits(raw: str) -> str:
-    s = raw.strip()
-    if re.fullmatch(r"\d+\.0+", s):  # numeric spreadsheet cell read as float
-        s = s.split(".", 1)[0]
-    return re.sub(r"\D", "", s)
-
-
-def normalise_document(raw: str | None) -> str | None:
-    """CPF (11 digits) or CNPJ (14 digits) with valid check digits; zeros lost by spreadsheets restored."""
-    if raw is None:
-        return None
-    d = _digits(str(raw))
-    if not d or len(d) > 14:
-        return None
-    if len(d) <= 11 and is_valid_cpf(d.zfill(11)):
-        return d.zfill(11)
-    if is_valid_cnpj(d.zfill(14)):
-        return d.zfill(14)
-    return None
+# The scalar rule is app.brazil.documents (shared with the CRM form); re-exported for the import's callers.
+__all__ = ["is_valid_cnpj", "is_valid_cpf", "normalise_document", "normalise_documents"]
 
 
 def _check(digits: list[pl.Expr], number: pl.Expr, w1: list[int], w2: list[int], cpf: bool) -> pl.Expr:
@@ -101,8 +55,8 @@ def _normalise_present(values: pl.Series) -> pl.Series:
     # The 14 digits of the zero-padded number, each computed once; a CPF is the last 11 of them.
     frame = frame.with_columns([((number // 10 ** (13 - i)) % 10).alias(f"_d{i}") for i in range(14)])
     digits = [pl.col(f"_d{i}") for i in range(14)]
-    cpf_ok = (pl.col("length") <= 11) & _check(digits[3:], number, _CPF_W1, _CPF_W2, True).fill_null(False)
-    cnpj_ok = _check(digits, number, _CNPJ_W1, _CNPJ_W2, False).fill_null(False)
+    cpf_ok = (pl.col("length") <= 11) & _check(digits[3:], number, CPF_W1, CPF_W2, True).fill_null(False)
+    cnpj_ok = _check(digits, number, CNPJ_W1, CNPJ_W2, False).fill_null(False)
     out = (
         pl.when(number.is_null())
         .then(None)

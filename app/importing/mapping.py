@@ -1,9 +1,9 @@
 """Column mapping: which source column feeds which customer field, and suggestions from headers."""
 
 import re
-import unicodedata
 
 from app.errors import Invalid
+from app.text import fold_words as fold  # headers compare as folded words; importers read it from here
 
 FIELDS = ("name", "document", "phone", "whatsapp", "email", "plan", "status", "wallet", "owner", "tags")
 FIELD_LABELS = {
@@ -96,13 +96,6 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "owner": ("responsavel", "vendedor", "consultor", "executivo", "owner", "atendente", "gerente de conta"),
     "tags": ("tags", "etiquetas", "marcadores", "tag", "rotulos"),
 }
-
-
-def fold(text: str) -> str:
-    """Lower case, no accents, punctuation as single spaces: "Nome/Razão Social" -> "nome razao social"."""
-    nfkd = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in nfkd if not unicodedata.combining(c)).lower()
-    return re.sub(r"[^a-z0-9]+", " ", plain).strip()
 
 
 _LOOKUP = {fold(s): field for field, syns in _SYNONYMS.items() for s in syns}

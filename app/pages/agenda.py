@@ -36,7 +36,7 @@ class AgendaState(SessionState):
                 # Not loaded yet (or a crafted value): today in the viewer's zone, as load does.
                 current = datetime.now(appointments.zone(appointments.user_zone(db, actor))).date()
                 self.day = current.isoformat()
-            rows = appointments.agenda(db, actor, current, self.span, owner)
+            rows = appointments.agenda(db, actor, current, span=self.span, owner_id=owner)
         self.items = [
             {
                 "id": str(a.id),

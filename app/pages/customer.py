@@ -147,7 +147,7 @@ class CustomerState(SessionState):
     def _reload_timeline(self) -> None:
         with self.db() as (db, actor):
             page_ = timeline.list_timeline(
-                db, actor, self.customer_id, None if self.kind == ALL else [self.kind], limit=30
+                db, actor, self.customer_id, kinds=None if self.kind == ALL else [self.kind], limit=30
             )
         self.items = [self._item(i) for i in page_.rows]
         self.cursor = page_.next_cursor or ""
@@ -168,7 +168,11 @@ class CustomerState(SessionState):
         try:
             with self.db() as (db, actor):
                 page_ = timeline.list_timeline(
-                    db, actor, self.customer_id, None if self.kind == ALL else [self.kind], cursor=self.cursor
+                    db,
+                    actor,
+                    self.customer_id,
+                    kinds=None if self.kind == ALL else [self.kind],
+                    cursor=self.cursor,
                 )
         except DomainError as exc:
             return self.fail(exc)
@@ -387,7 +391,7 @@ class CustomerState(SessionState):
     def toggle_opt_out(self, contact_id: str, opt_out: bool):  # type: ignore[no-untyped-def]
         try:
             with self.db() as (db, actor):
-                contacts.set_opt_out(db, actor, int(contact_id), opt_out, "Marcado no perfil")
+                contacts.set_opt_out(db, actor, int(contact_id), opt_out=opt_out, reason="Marcado no perfil")
             self._load_profile()
         except DomainError as exc:
             return self.fail(exc)

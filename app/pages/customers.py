@@ -381,7 +381,7 @@ class CustomersState(SessionState):
         ids = [int(i) for i in self.selected] if scope == "selection" else None
         try:
             with self.db() as (db, actor):
-                data = "\ufeff" + "".join(customers.export_csv(db, actor, self._filter(), ids))
+                data = "\ufeff" + "".join(customers.export_csv(db, actor, self._filter(), ids=ids))
         except DomainError as exc:
             return self.fail(exc)
         return rx.download(data=data.encode("utf-8"), filename="clientes.csv")

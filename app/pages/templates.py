@@ -92,7 +92,7 @@ class TemplatesState(CrudMixin, SessionState):
         customer_id = int(self.preview_customer) if self.preview_customer.isdigit() else None
         try:
             with self.db() as (db, actor):
-                result = templates.preview_template(db, actor, int(self.preview_id), customer_id)
+                result = templates.preview_template(db, actor, int(self.preview_id), customer_id=customer_id)
         except DomainError as exc:
             return self.fail(exc)
 

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 
+from app.search.postgres import PostgresSearch
 from app.search.protocol import SearchBackend, SearchHit
 from app.settings import get_settings
 
@@ -11,12 +12,12 @@ def get_backend() -> SearchBackend:
     """Meilisearch when MEILI_URL is configured, PostgreSQL (pg_trgm + FTS) otherwise."""
     settings = get_settings()
     if settings.meili_url:
+        # Imported only when configured: the Meilisearch SDK (and its HTTP client) is start-up cost
+        # that a PostgreSQL-only deployment does not pay.
         from app.search.meili import MeiliSearch
 
         key = settings.meili_key.get_secret_value() if settings.meili_key else None
         return MeiliSearch(settings.meili_url, key)
-    from app.search.postgres import PostgresSearch
-
     return PostgresSearch()
 
 

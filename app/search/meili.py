@@ -40,9 +40,11 @@ from sqlmodel import Session, col, select
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm.visibility import customer_visible
+from app.search.postgres import PostgresSearch
 from app.search.protocol import SearchHit, SearchUnavailable
-from app.search.query import ParsedQuery, fold, parse_query
+from app.search.query import ParsedQuery, parse_query
 from app.settings import get_settings
+from app.text import fold
 from models.tenant import Contact, Customer
 from tenants.naming import is_tenant_schema
 
@@ -171,6 +173,7 @@ class CircuitBreaker:
     def __init__(
         self,
         target: str,
+        *,
         failures: int,
         cooldown_s: float,
         clock: Callable[[], float] = time.monotonic,
@@ -263,7 +266,7 @@ class MeiliSearch:
         self.writer = _client(url, api_key, write_timeout_s)
         self.task_wait_ms = int(settings.meili_task_wait_s * 1000)
         self.breaker = breaker or CircuitBreaker(
-            self.url, settings.meili_breaker_failures, settings.meili_breaker_cooldown_s
+            self.url, failures=settings.meili_breaker_failures, cooldown_s=settings.meili_breaker_cooldown_s
         )
         # Schemas whose index exists with our settings (per process; ensure_index is idempotent).
         self._ready: set[str] = set()
@@ -323,48 +326,22 @@ class MeiliSearch:
         self._answered(None)
         self._ready.add(schema)
 
-    def search(self, db: Session, actor: Actor, text_query: str, limit: int = 20) -> list[SearchHit]:
+    def search(self, db: Session, actor: Actor, text_query: str, *, limit: int = 20) -> list[SearchHit]:
         """Customers matching every typed word (like the PostgreSQL backend), Meilisearch's order."""
         actor.require(Perm.CUSTOMERS_READ)
         schema = self._schema(db)
         if actor.schema != schema:
             raise RuntimeError("actor and session belong to different tenants")
         q = parse_query(text_query)
-        if q.empty:
+        plan = _search_plan(q)
+        if plan is None:
             return []
-        on: list[str] | None = None
-        if q.numeric:
-            # As in the PostgreSQL backend: digits are a document (from 3) or a phone (from 4), never a
-            # name or an e-mail, so typo tolerance on names cannot turn a phone into somebody else.
-            if len(q.digits) < 3:
-                return []
-            on = ["document"] if len(q.digits) < 4 else ["document", "phones"]
-            terms = phone_terms(q)
-        else:
-            terms = [q.email or q.folded]
+        terms, on = plan
         if not self.breaker.allow():
             return self._fallback(db, actor, text_query, limit)
         uid = index_uid(schema)
-        found: dict[int, float] = {}  # id -> score, in Meilisearch's order, terms in order
         try:
-            for term in terms:
-                result = self.client.index(uid).search(
-                    term,
-                    limit=limit,
-                    filter=owner_filter(actor),
-                    attributes_to_retrieve=["id"],  # the rest is read from PostgreSQL
-                    attributes_to_search_on=on,
-                    # "all" (not the SDK's "last"): a customer must match every word, as in the
-                    # PostgreSQL backend and the list's text filter that relevance sort combines with.
-                    matching_strategy="all",
-                    show_ranking_score=True,
-                )
-                for h in result.hits:
-                    found.setdefault(int(h["id"]), float(h.get("_rankingScore") or 0))
-                # The PostgreSQL backend returns every customer any form of the digits matches; one
-                # term after the other gives the same set, cut at `limit`.
-                if len(found) >= limit:
-                    break
+            found = self._found(uid, actor, terms, on, limit)
         except Exception as exc:
             if not _is_transient(exc):
                 raise self._failed(exc, f"searching index {uid}") from exc
@@ -379,10 +356,33 @@ class MeiliSearch:
         self._answered(None)
         return self._hits(db, actor, q, found, limit)
 
-    def _fallback(self, db: Session, actor: Actor, text_query: str, limit: int) -> list[SearchHit]:
-        from app.search.postgres import PostgresSearch
+    def _found(
+        self, uid: str, actor: Actor, terms: list[str], on: list[str] | None, limit: int
+    ) -> dict[int, float]:
+        """id -> ranking score, in Meilisearch's order, terms in order."""
+        found: dict[int, float] = {}
+        for term in terms:
+            result = self.client.index(uid).search(
+                term,
+                limit=limit,
+                filter=owner_filter(actor),
+                attributes_to_retrieve=["id"],  # the rest is read from PostgreSQL
+                attributes_to_search_on=on,
+                # "all" (not the SDK's "last"): a customer must match every word, as in the
+                # PostgreSQL backend and the list's text filter that relevance sort combines with.
+                matching_strategy="all",
+                show_ranking_score=True,
+            )
+            for h in result.hits:
+                found.setdefault(int(h["id"]), float(h.get("_rankingScore") or 0))
+            # The PostgreSQL backend returns every customer any form of the digits matches; one
+            # term after the other gives the same set, cut at `limit`.
+            if len(found) >= limit:
+                break
+        return found
 
-        return PostgresSearch().search(db, actor, text_query, limit)
+    def _fallback(self, db: Session, actor: Actor, text_query: str, limit: int) -> list[SearchHit]:
+        return PostgresSearch().search(db, actor, text_query, limit=limit)
 
     def _hits(
         self, db: Session, actor: Actor, q: ParsedQuery, found: dict[int, float], limit: int
@@ -471,9 +471,22 @@ class MeiliSearch:
             log.info("meili reindex %s: %d customers", schema, total)
 
 
+def _search_plan(q: ParsedQuery) -> tuple[list[str], list[str] | None] | None:
+    """The terms to send and the attributes to search them on; None when nothing can match."""
+    if q.empty:
+        return None
+    if not q.numeric:
+        return [q.email or q.folded], None
+    # As in the PostgreSQL backend: digits are a document (from 3) or a phone (from 4), never a
+    # name or an e-mail, so typo tolerance on names cannot turn a phone into somebody else.
+    if len(q.digits) < 3:
+        return None
+    return phone_terms(q), ["document"] if len(q.digits) < 4 else ["document", "phones"]
+
+
 def _client(url: str, api_key: str | None, timeout_s: float) -> Client:
     client = Client(url, api_key)
     # Set on the HTTP client itself: the SDK's `timeout` argument is typed as whole seconds, and a
     # search budget is a fraction of one. httpx applies it to connect, read, write and pool waits.
-    client.http_client.timeout = timeout_s  # type: ignore[assignment]
+    client.http_client.timeout = timeout_s
     return client

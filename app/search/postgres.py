@@ -13,8 +13,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select, text
-from sqlmodel import Session, col
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, text, true
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
@@ -63,7 +64,8 @@ def record_name_words(db: Session, names: Iterable[str | None]) -> None:
     if not schema:
         raise RuntimeError("record_name_words needs a tenant session")
     sql = name_words_sql(str(schema), "SELECT unnest(CAST(:names AS text[]))")
-    db.exec(text(sql).bindparams(names=values))  # type: ignore[call-overload]
+    # Core, like every text() statement here: no pending ORM row is read by it.
+    db.connection().execute(text(sql).bindparams(names=values))
 
 
 def norm_name() -> Any:
@@ -82,7 +84,12 @@ def _probe(db: Session, where: list[Any], limit: int) -> list[int]:
     match is a GIN bitmap whose heap scan stops after `limit` rows, so the cost is bounded however
     many customers match; ordering the matches first (newest, by name) made a common word fetch and
     sort all of its tens of thousands of rows, and a word matching nothing walk the whole table."""
-    return list(db.exec(select(Customer.id).where(*where).limit(limit)).scalars())  # type: ignore[call-overload]
+    return _ids(db.exec(select(Customer.id).where(*where).limit(limit)).all())
+
+
+def _ids(values: Iterable[int | None]) -> list[int]:
+    """Ids from a column SQLModel types as optional (primary and foreign keys are never NULL when read)."""
+    return [v for v in values if v is not None]
 
 
 def document_prefix(digits: str) -> ColumnElement[bool]:
@@ -126,7 +133,7 @@ def _fragment_ids(db: Session, kinds: tuple[str, ...], prefixes: list[str], suff
         .where(col(Contact.kind).in_(kinds), or_(*conds))
         .limit(MAX_CONTACT_MATCHES)
     )
-    return list(db.exec(stmt).scalars())  # type: ignore[call-overload]
+    return _ids(db.exec(stmt).all())
 
 
 def contact_customer_ids(db: Session, q: ParsedQuery) -> tuple[list[int], list[int]]:
@@ -134,21 +141,21 @@ def contact_customer_ids(db: Session, q: ParsedQuery) -> tuple[list[int], list[i
     exact: list[int] = []
     partial: list[int] = []
     if q.email:
-        exact = list(
-            db.exec(  # type: ignore[call-overload]
+        exact = _ids(
+            db.exec(
                 select(Contact.customer_id).where(Contact.kind == "email", Contact.value == q.email)
-            ).scalars()
+            ).all()
         )
         if len(q.email) >= 3 and not exact:
             partial = _fragment_ids(db, ("email",), [q.email], q.email)
     elif q.numeric:
         if q.phones:
-            exact = list(
-                db.exec(  # type: ignore[call-overload]
+            exact = _ids(
+                db.exec(
                     select(Contact.customer_id).where(
                         col(Contact.kind).in_(_PHONE_KINDS), col(Contact.value).in_(q.phones)
                     )
-                ).scalars()
+                ).all()
             )
         if len(q.digits) >= 4 and not exact:
             # "11 98765" is the start of +5511987654321, "55 11 98765" too; "4321" or "98765-4321" its end.
@@ -179,13 +186,17 @@ def common_words(db: Session) -> dict[str, float]:
     now = time.monotonic()
     if cached and now - cached[0] < _COMMON_WORDS_TTL:
         return cached[1]
-    row = db.exec(  # type: ignore[call-overload]
-        text(
-            "SELECT s.most_common_elems::text::text[] AS words, s.most_common_elem_freqs AS freqs, "
-            "c.reltuples FROM pg_stats s JOIN pg_class c ON c.oid = to_regclass(:table) "
-            "WHERE s.schemaname = :schema AND s.tablename = 'ix_customers_name_fts'"
-        ).bindparams(schema=schema, table=f'"{schema}".customers')
-    ).first()
+    row = (
+        db.connection()
+        .execute(
+            text(
+                "SELECT s.most_common_elems::text::text[] AS words, s.most_common_elem_freqs AS freqs, "
+                "c.reltuples FROM pg_stats s JOIN pg_class c ON c.oid = to_regclass(:table) "
+                "WHERE s.schemaname = :schema AND s.tablename = 'ix_customers_name_fts'"
+            ).bindparams(schema=schema, table=f'"{schema}".customers')
+        )
+        .first()
+    )
     words: dict[str, float] = {}
     if row is not None and row.words and row.freqs and row.reltuples and row.reltuples > 0:
         words = {w: f * row.reltuples for w, f in zip(row.words, row.freqs, strict=False)}
@@ -204,34 +215,47 @@ def text_clause(db: Session, text_query: str, base: list[Any] | None = None) -> 
     every few rows."""
     q = parse_query(text_query)
     if q.empty:
-        return literal(True)  # type: ignore[return-value]
+        return true()
     if q.email or q.numeric:
-        exact, partial = contact_customer_ids(db, q)
-        ids = sorted(set(exact) | set(partial))
-        clauses: list[ColumnElement[bool]] = [col(Customer.id).in_(ids)] if ids else []
-        if q.numeric and len(q.digits) >= 3:
-            clauses.append(document_prefix(q.digits))
-        return or_(*clauses) if clauses else false()
+        return _contact_clause(db, q)
     where = list(base or [])
     if len(q.words) == 1 and common_words(db).get(q.words[0], 0.0) > 4 * LIST_CANDIDATES:
         # One word the statistics know as common: the sort index meets a match every few rows, and
         # the probe below would only add its cost.
         return _name_fts(q.words)
-    for words in (q.words, None):
-        if words is None:
-            # Nothing matched as typed: the ranked search's typo correction, then its matches.
-            words = word_corrections(db, q.words)
-            if words is None or words == [[w] for w in q.words]:
-                return false()
-        # Whole words first: an exact lexeme is a cheap GIN lookup, a prefix of a common word is not.
-        if len(_probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)) > LIST_CANDIDATES:
-            return _name_fts(words)
-        found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
-        if len(found) > LIST_CANDIDATES:
-            return _name_fts(words)
-        if found:
-            return col(Customer.id).in_(sorted(found))
-    return false()
+    listed = _listed_names(db, where, q.words)
+    if listed is not None:
+        return listed
+    # Nothing matched as typed: the ranked search's typo correction, then its matches.
+    corrected = word_corrections(db, q.words)
+    if corrected is None or corrected == [[w] for w in q.words]:
+        return false()
+    listed = _listed_names(db, where, corrected)
+    return listed if listed is not None else false()
+
+
+def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
+    """Customers whose phone/e-mail matches, or whose document starts with the typed digits."""
+    exact, partial = contact_customer_ids(db, q)
+    ids = sorted(set(exact) | set(partial))
+    clauses: list[ColumnElement[bool]] = [col(Customer.id).in_(ids)] if ids else []
+    if q.numeric and len(q.digits) >= 3:
+        clauses.append(document_prefix(q.digits))
+    return or_(*clauses) if clauses else false()
+
+
+def _listed_names(
+    db: Session, where: list[Any], words: list[str] | list[list[str]]
+) -> ColumnElement[bool] | None:
+    """The list's name predicate for `words`: their ids when few match, the full-text filter when
+    many do, None when none do."""
+    # Whole words first: an exact lexeme is a cheap GIN lookup, a prefix of a common word is not.
+    if len(_probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)) > LIST_CANDIDATES:
+        return _name_fts(words)
+    found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
+    if len(found) > LIST_CANDIDATES:
+        return _name_fts(words)
+    return col(Customer.id).in_(sorted(found)) if found else None
 
 
 def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
@@ -239,16 +263,16 @@ def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
     last word, a prefix of one), else its completions, else up to 3 words within one typo; None when
     a word has no such word. Shared by the ranked search and the list's search box."""
     out: list[list[str]] = []
-    db.exec(text(f"SET LOCAL pg_trgm.similarity_threshold = {TYPO_THRESHOLD}"))  # type: ignore[call-overload]
+    db.connection().execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {TYPO_THRESHOLD}"))
     for i, word in enumerate(words):
         last = i == len(words) - 1
         completions = list(
-            db.exec(  # type: ignore[call-overload]
+            db.exec(
                 select(SearchWord.word)
                 .where(col(SearchWord.word).startswith(word, autoescape=True))
                 .order_by(func.length(SearchWord.word))
                 .limit(5)
-            ).scalars()
+            ).all()
         )
         if completions and (last or completions[0] == word):
             out.append([word])
@@ -259,12 +283,12 @@ def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
         if len(word) < 3:
             return None
         close = list(
-            db.exec(  # type: ignore[call-overload]
+            db.exec(
                 select(SearchWord.word)
                 .where(col(SearchWord.word).op("%")(word))
                 .order_by(func.similarity(SearchWord.word, word).desc())
                 .limit(3)
-            ).scalars()
+            ).all()
         )
         if not close:
             return None
@@ -275,7 +299,7 @@ def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
 class PostgresSearch:
     name = "postgres"
 
-    def search(self, db: Session, actor: Actor, text_query: str, limit: int = 20) -> list[SearchHit]:
+    def search(self, db: Session, actor: Actor, text_query: str, *, limit: int = 20) -> list[SearchHit]:
         actor.require(Perm.CUSTOMERS_READ)
         q = parse_query(text_query)
         limit = max(1, min(limit, CANDIDATES))
@@ -288,14 +312,14 @@ class PostgresSearch:
 
     def _rows(self, db: Session, where: list[Any], rank: Any, limit: int, matched: Any) -> list[SearchHit]:
         stmt = (
-            select(
-                Customer.id,
-                Customer.name,
-                Customer.document,
-                Customer.status,
-                Customer.plan,
-                Customer.owner_id,
-                Customer.updated_at,
+            sa_select(
+                col(Customer.id),
+                col(Customer.name),
+                col(Customer.document),
+                col(Customer.status),
+                col(Customer.plan),
+                col(Customer.owner_id),
+                col(Customer.updated_at),
                 rank.label("rank"),
                 matched.label("matched"),
             )
@@ -303,7 +327,7 @@ class PostgresSearch:
             .order_by(text("rank DESC"), col(Customer.updated_at).desc(), col(Customer.id).desc())
             .limit(limit)
         )
-        return [SearchHit(**dict(r._mapping)) for r in db.exec(stmt)]  # type: ignore[call-overload]
+        return [SearchHit(**dict(r._mapping)) for r in db.execute(stmt)]
 
     def _search_names(self, db: Session, q: ParsedQuery, base: list[Any], limit: int) -> list[SearchHit]:
         hits = self._ranked_prefix(db, q.words, q.folded, base, limit)

@@ -25,7 +25,7 @@ class SearchHit(BaseModel):
 class SearchBackend(Protocol):
     name: str
 
-    def search(self, db: Session, actor: Actor, text: str, limit: int = 20) -> list[SearchHit]:
+    def search(self, db: Session, actor: Actor, text: str, *, limit: int = 20) -> list[SearchHit]:
         """Relevance-ranked customers the actor may see; the tenant comes from `db`/`actor`, never input."""
         ...
 

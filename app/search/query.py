@@ -6,8 +6,9 @@ also yields its E.164 candidates (with and without the ninth digit) for an exact
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
+
+from app.text import fold
 
 _NON_DIGITS = re.compile(r"\D+")
 _NUMERIC_SHAPE = re.compile(r"^[\d\s().+\-/]+$")
@@ -15,12 +16,6 @@ _NUMERIC_SHAPE = re.compile(r"^[\d\s().+\-/]+$")
 # ('s.a', 's/a' in the index), so splitting them at the dot made "... s.a." match no name and fall
 # through to the typo pass, the slowest searches measured.
 _WORD = re.compile(r"[a-z0-9]+(?:[./][a-z0-9]+)*")
-
-
-def fold(text: str) -> str:
-    """Lower-case without accents, the same folding as public.crm_norm() in SQL."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def phone_candidates(digits: str) -> list[str]:

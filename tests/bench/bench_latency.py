@@ -288,7 +288,7 @@ def main() -> None:
         def search_floor(who: str, q: str) -> float:
             def run() -> None:
                 with session(schema) as db:
-                    get_backend().search(db, actors[who], q, 20)
+                    get_backend().search(db, actors[who], q, limit=20)
 
             return floor_of(run)
 

@@ -274,7 +274,7 @@ def test_bulk_queued_with_progress_and_export(
 ) -> None:
     from app.crm import customers
 
-    monkeypatch.setattr(customers, "INLINE_BULK_LIMIT", 1)
+    monkeypatch.setattr(customers.bulk, "INLINE_BULK_LIMIT", 1)
     with session(crm.schema) as db:
         db.add(Tag(name="api-lote"))
         db.commit()

@@ -119,7 +119,7 @@ def test_bulk_tag_on_filtered_set_runs_in_background_chunks(
 ) -> None:  # type: ignore[no-untyped-def]
     tenant = make_tenant()
     admin = tenant.actor("admin")
-    monkeypatch.setattr(customers, "INLINE_BULK_LIMIT", 5)
+    monkeypatch.setattr(customers.bulk, "INLINE_BULK_LIMIT", 5)
     monkeypatch.setattr(
         customers, "chunks", lambda ids, size=7: [ids[i : i + 7] for i in range(0, len(ids), 7)]
     )

@@ -177,7 +177,7 @@ def test_bulk_on_filter_and_ids_respects_visibility(db: Session, crm: Crm) -> No
 def test_large_bulk_is_queued_and_runs_in_chunks(
     db: Session, crm: Crm, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(customers, "INLINE_BULK_LIMIT", 2)
+    monkeypatch.setattr(customers.bulk, "INLINE_BULK_LIMIT", 2)
     db.add(Tag(name="lote"))
     made = [new_customer(db, crm.admin, plan="Lote XYZ") for _ in range(5)]
     job = customers.start_bulk(

@@ -29,7 +29,7 @@ def saved(db: Session, body: str, subject: str | None = None, channel: str = "wh
 def test_preview_for_a_customer_flags_unknown_and_empty(db: Session, crm: Crm) -> None:
     c = new_customer(db, crm.agent, name="João Pereira", plan=None)
     t = saved(db, "Olá {{primeiro_nome}}, seu plano {{plano_atual}} {{cupom}}!", subject="Oi {{nome}}")
-    p = templates.preview_template(db, crm.agent, t.id, c.id)  # type: ignore[arg-type]
+    p = templates.preview_template(db, crm.agent, t.id, customer_id=c.id)  # type: ignore[arg-type]
     assert not p.sample and p.customer_name == "João Pereira"
     assert p.subject == "Oi João Pereira"
     assert p.body == "Olá João, seu plano  {{cupom}}!"
@@ -51,7 +51,7 @@ def test_preview_without_customer_uses_samples_including_custom_fields(db: Sessi
         db, crm.admin, custom_fields.CustomFieldIn(key=key, label="Renovação", type="date")
     )
     db.flush()
-    p = templates.preview_text(db, crm.agent, None, "{{nome}} renova em {{" + key + "}}")
+    p = templates.preview_text(db, crm.agent, subject=None, body="{{nome}} renova em {{" + key + "}}")
     assert p.sample and p.customer_id is None
     assert p.body == f"{templates.SAMPLE_VALUES['nome']} renova em 31/12/2025"
     assert p.unknown == [] and p.empty == []
@@ -62,7 +62,7 @@ def test_preview_respects_customer_visibility(db: Session, crm: Crm) -> None:
     theirs = new_customer(db, crm.outsider)
     t = saved(db, "Olá {{nome}}")
     with pytest.raises(NotFound):
-        templates.preview_template(db, crm.agent, t.id, theirs.id)  # type: ignore[arg-type]
+        templates.preview_template(db, crm.agent, t.id, customer_id=theirs.id)  # type: ignore[arg-type]
     with pytest.raises(NotFound):
         templates.preview_template(db, crm.agent, 10**9)
 

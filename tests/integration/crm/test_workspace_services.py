@@ -40,7 +40,9 @@ def test_timeline_newest_first_keyset_and_kind_filter(db: Session, crm: Crm) -> 
     c = new_customer(db, crm.agent)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(7):
-        timeline.add(db, c.id, "note" if i % 2 else "call", f"item {i}", at=base + timedelta(hours=i))
+        timeline.add(
+            db, c.id, kind="note" if i % 2 else "call", summary=f"item {i}", at=base + timedelta(hours=i)
+        )
     db.flush()
     seen, cursor = [], None
     while True:
@@ -87,12 +89,12 @@ def test_contacts_normalise_conflict_and_opt_out(db: Session, crm: Crm) -> None:
         contacts.add_contact(
             db, crm.outsider, other.id, contacts.ContactIn(kind="phone", value="+55 11 3333-4444")
         )
-    contacts.set_opt_out(db, crm.agent, phone.id, True, "pediu pelo WhatsApp")
+    contacts.set_opt_out(db, crm.agent, phone.id, opt_out=True, reason="pediu pelo WhatsApp")
     assert phone.opt_out and phone.opt_out_at is not None
     assert timeline.list_timeline(db, crm.agent, c.id, kinds=["opt_out"]).rows[0].payload["opt_out"] is True
     assert audited(db, "contact.opt_out", phone.id)
     with pytest.raises(NotFound):
-        contacts.set_opt_out(db, crm.outsider, phone.id, False)
+        contacts.set_opt_out(db, crm.outsider, phone.id, opt_out=False)
 
 
 def test_appointments_time_zones_agenda_and_overdue(db: Session, crm: Crm) -> None:
@@ -119,11 +121,11 @@ def test_appointments_time_zones_agenda_and_overdue(db: Session, crm: Crm) -> No
             customer_id=c.id, title="Atrasado", starts_local=datetime(2020, 1, 1, 9, 0)
         ),
     )
-    day = appointments.agenda(db, crm.agent, date(2030, 3, 10), "day", tz_name="America/Sao_Paulo")
+    day = appointments.agenda(db, crm.agent, date(2030, 3, 10), span="day", tz_name="America/Sao_Paulo")
     by_title = {a.title: a for a in day}
     assert by_title["Retornar proposta"].starts_local.hour == 15 and not by_title["Retornar proposta"].overdue
     assert by_title["Atrasado"].overdue
-    week = appointments.agenda(db, crm.agent, date(2030, 3, 7), "week")  # Mon 4 .. Sun 10
+    week = appointments.agenda(db, crm.agent, date(2030, 3, 7), span="week")  # Mon 4 .. Sun 10
     assert "Retornar proposta" in {a.title for a in week}
     appointments.update_appointment(db, crm.agent, old.id, appointments.AppointmentUpdate(done=True))
     assert "Atrasado" not in {a.title for a in appointments.agenda(db, crm.agent, date(2030, 3, 10))}
@@ -153,7 +155,7 @@ def test_opportunity_convert_and_move_writes_stage_change(db: Session, crm: Crm)
         db, crm.agent, opportunities.OpportunityIn(customer_id=c.id, title="Fibra", stage_id=first)
     )
     assert (a.stage_id, a.position, b.position) == (first, a.position, a.position + 1)
-    opportunities.move_opportunity(db, crm.agent, b.id, second, 0)
+    opportunities.move_opportunity(db, crm.agent, b.id, stage_id=second, position=0)
     db.flush()
     db.refresh(a)
     assert b.stage_id == second and b.position == 0
@@ -161,7 +163,7 @@ def test_opportunity_convert_and_move_writes_stage_change(db: Session, crm: Crm)
     assert items and items[0].payload["to_stage"] == second
     assert audited(db, "opportunity.move", b.id)
     with pytest.raises(NotFound):
-        opportunities.move_opportunity(db, crm.outsider, b.id, first, 0)
+        opportunities.move_opportunity(db, crm.outsider, b.id, stage_id=first, position=0)
     with pytest.raises(Invalid):
         opportunities.create_opportunity(
             db, crm.agent, opportunities.OpportunityIn(customer_id=c.id, title="x", stage_id=999999)

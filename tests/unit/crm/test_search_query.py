@@ -13,7 +13,8 @@ from app.search.meili import (
     phone_forms,
     phone_terms,
 )
-from app.search.query import fold, parse_query, phone_candidates, tsquery_prefix
+from app.search.query import parse_query, phone_candidates, tsquery_prefix
+from app.text import fold
 from models.tenant import Contact, Customer
 
 

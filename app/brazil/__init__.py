@@ -1,0 +1,1 @@
+"""Brazilian rules shared by every entry point (the CRM form, the REST API, the spreadsheet import)."""
