@@ -188,7 +188,9 @@ def update_customer(customer_id: Id, body: CustomerUpdate, actor: TenantActor, d
     return customers.customer_row(db, customer)
 
 
-@router.delete("/clientes/{customer_id:int}", status_code=204, summary="Exclui cliente (lógica)")
+@router.delete(
+    "/clientes/{customer_id:int}", status_code=204, response_model=None, summary="Exclui cliente (lógica)"
+)
 def delete_customer(customer_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     customers.delete_customer(db, actor, customer_id)
     return Response(status_code=204)
@@ -224,7 +226,7 @@ def update_contact(contact_id: Id, body: contacts.ContactUpdate, actor: TenantAc
     return contacts.update_contact(db, actor, contact_id, body)
 
 
-@router.delete("/contatos/{contact_id:int}", status_code=204, tags=["contatos"])
+@router.delete("/contatos/{contact_id:int}", status_code=204, response_model=None, tags=["contatos"])
 def delete_contact(contact_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     contacts.delete_contact(db, actor, contact_id)
     return Response(status_code=204)
@@ -250,7 +252,7 @@ def update_note(note_id: Id, body: notes.NoteIn, actor: TenantActor, db: TenantD
     return notes.update_note(db, actor, note_id, body)
 
 
-@router.delete("/notas/{note_id:int}", status_code=204, tags=["notas"])
+@router.delete("/notas/{note_id:int}", status_code=204, response_model=None, tags=["notas"])
 def delete_note(note_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     notes.delete_note(db, actor, note_id)
     return Response(status_code=204)
@@ -276,6 +278,7 @@ def bulk_progress(job_id: Id, actor: TenantActor, db: TenantDB) -> BulkJob:
 @router.post(
     "/clientes/exportar",
     summary="Exporta CSV do filtro ou da seleção",
+    response_model=None,
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
 )

@@ -160,7 +160,7 @@ def list_clients(actor: TenantActor, db: TenantDB) -> list[dict[str, object]]:
     ]
 
 
-@router.delete("/api-clients/{client_id}", status_code=204)
+@router.delete("/api-clients/{client_id}", status_code=204, response_model=None)
 def revoke_client(client_id: Str120, actor: TenantActor, db: TenantDB) -> None:
     clients.revoke_client(db, actor, client_id)
 
