@@ -11,7 +11,7 @@ PURGE_SECONDS = 24 * 3600
 
 def purge_unconfirmed_now() -> list[str]:
     """Unconfirmed sign-ups older than SIGNUP_CONFIRM_DAYS, removed in one transaction."""
-    from tenants import admin
+    from app.platform import admin
     from tenants.database import platform_session, unit_of_work
 
     with platform_session() as db, unit_of_work(db):

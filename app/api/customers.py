@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
 
+from app.after_commit import enqueue_after_commit
 from app.api.deps import TenantActor, TenantDB
 from app.crm import contacts, customers, notes, timeline
 from app.crm.customers import (
@@ -262,9 +263,9 @@ def delete_note(note_id: Id, actor: TenantActor, db: TenantDB) -> Response:
 async def bulk(body: BulkRequest, actor: TenantActor, db: TenantDB) -> BulkJob:
     """Small selections run at once (state done); large ones are queued: poll GET .../{id} for progress."""
     job = customers.start_bulk(db, actor, body)
-    db.commit()
     if job.state == "queued":
-        await run_bulk.kiq(actor.schema or "", job.id or 0)
+        enqueue_after_commit(db, run_bulk, actor.schema or "", job.id or 0)
+    db.commit()
     return job
 
 

@@ -114,7 +114,7 @@ def tenants_create(
 ) -> None:
     """Provision a tenant (schema + migrations + first admin)."""
     from app.errors import DomainError
-    from tenants.provisioning import SignupInput, provision_tenant
+    from app.platform.provisioning import SignupInput, provision_tenant
 
     try:
         tenant = provision_tenant(SignupInput(name, slug, admin_name, admin_email, admin_password))
@@ -127,7 +127,7 @@ def tenants_create(
 @tenants_cli.command("list")
 def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List tenants with usage (users, customers)."""
-    from tenants import admin
+    from app.platform import admin
     from tenants.database import platform_session
 
     with platform_session() as db:
@@ -156,7 +156,7 @@ def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 
 def _set_status(slug: str, status: str) -> None:
     from app.errors import DomainError
-    from tenants import admin
+    from app.platform import admin
     from tenants.database import platform_session
 
     with platform_session() as db:
@@ -177,7 +177,7 @@ def tenants_purge_unconfirmed(
 ) -> None:
     """Remove sign-ups whose e-mail was never confirmed (tenant, users and schema)."""
     from app.errors import DomainError
-    from tenants import admin
+    from app.platform import admin
     from tenants.database import platform_session, unit_of_work
 
     try:

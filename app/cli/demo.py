@@ -22,7 +22,7 @@ def seed_demo_command(
 ) -> None:
     """Gera clientes, contatos, interações, conversas e agendamentos de demonstração."""
     from app.crm.demo import seed_demo
-    from tenants.admin import get_by_slug
+    from app.platform.admin import get_by_slug
     from tenants.database import platform_session
 
     try:

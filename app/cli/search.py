@@ -20,10 +20,10 @@ def reindex_command(
     ] = None,
 ) -> None:
     """Reconstrói o índice de busca externo (Meilisearch) a partir do PostgreSQL."""
+    from app.platform.admin import get_by_slug
     from app.search import sync
     from app.search.protocol import SearchUnavailable
     from models.platform import Tenant
-    from tenants.admin import get_by_slug
     from tenants.database import platform_session
 
     if not sync.external_index_enabled():

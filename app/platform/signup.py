@@ -9,7 +9,7 @@ e-mail address through a link the platform sends.
   admin can never get the link). The link carries a signed, expiring token for the tenant; confirming
   is one conditional UPDATE (`unconfirmed` -> `active`), so a token works once. Without platform SMTP
   (a local `make run`) the tenant is confirmed at once and the log says so.
-- Unconfirmed tenants older than SIGNUP_CONFIRM_DAYS are purged (tenants/admin.py
+- Unconfirmed tenants older than SIGNUP_CONFIRM_DAYS are purged (app/platform/admin.py
   purge_unconfirmed: superadmin REST/CLI, and the daily task platform.purge_unconfirmed).
 """
 
@@ -32,10 +32,10 @@ from sqlmodel import Session, col, select
 
 from app.audit.log import record_platform
 from app.errors import DomainError, Invalid, TooManyRequests
+from app.platform.provisioning import SignupInput, provision_tenant
 from app.security.keys import jwt_secret
 from app.settings import get_settings
 from models.platform import PlatformAudit, Tenant, User
-from tenants.provisioning import SignupInput, provision_tenant
 
 log = logging.getLogger(__name__)
 
