@@ -40,7 +40,7 @@ def main() -> None:
     from reflex.reflex import cli
     from reflex.utils import exec as rx_exec
 
-    rx_exec.run_backend_prod = run_backend_prod  # type: ignore[assignment]
+    rx_exec.run_backend_prod = run_backend_prod
     sys.argv[0] = "reflex"
     cli()
 

@@ -43,6 +43,6 @@ def queue_stats() -> QueueStats:
 
     try:
         client = redis.Redis.from_url(url, socket_timeout=1)
-        return QueueStats("redis", int(client.llen(QUEUE_NAME)))  # type: ignore[arg-type]
+        return QueueStats("redis", int(client.llen(QUEUE_NAME)))  # type: ignore[arg-type]  # redis-py types llen as int | Awaitable[int]
     except redis.RedisError:
         return QueueStats("redis (indisponível)", None)

@@ -77,7 +77,7 @@ def error_statuses(route: APIRoute) -> set[int]:
     # unknown or invisible ones are 404.
     if route.dependant.path_params or (401 in statuses and has_input):
         statuses.add(404)
-    if statuses & {401} and route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+    if statuses & {401} and route.methods and route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
         statuses.add(409)
     statuses |= _PUBLIC.get(route.name, set())
     statuses |= _UPLOADS.get(route.name, set())

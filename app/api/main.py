@@ -7,7 +7,7 @@ a value the database refused, or a bug (500, logged with its traceback).
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -82,10 +82,11 @@ def _allowed_methods(path: str) -> str:
     from app.api import routers
 
     methods: set[str] = set()
-    for router in (api, *routers.ALL):
+    sources: list[FastAPI | APIRouter] = [api, *routers.ALL]
+    for router in sources:
         for route in router.routes:
             if isinstance(route, APIRoute) and route.path_regex.match(path):
-                methods |= route.methods
+                methods |= route.methods or set()
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))

@@ -79,8 +79,9 @@ def seed_defaults(db: Session) -> None:
     pipeline = Pipeline(name="Vendas", is_default=True)
     db.add(pipeline)
     db.flush()
+    assert pipeline.id is not None  # flushed
     for position, (name, outcome) in enumerate(DEFAULT_STAGES):
-        db.add(Stage(pipeline_id=pipeline.id, name=name, position=position, outcome=outcome))  # type: ignore[arg-type]
+        db.add(Stage(pipeline_id=pipeline.id, name=name, position=position, outcome=outcome))
 
 
 def provision_tenant(
