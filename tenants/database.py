@@ -30,7 +30,7 @@ def database_url() -> str:
     settings = get_settings()
     if settings.database_url:
         return settings.database_url
-    from tenants.embedded import embedded_url
+    from tenants.embedded import embedded_url  # function-level: only without DATABASE_URL
 
     return embedded_url(settings.data_dir)
 

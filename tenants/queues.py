@@ -18,7 +18,10 @@ QUEUE_NAME = "crm:tasks"
 def _make_broker() -> AsyncBroker:
     url = get_settings().redis_url
     if url:
-        from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
+        from taskiq_redis import (  # function-level: only with REDIS_URL
+            ListQueueBroker,
+            RedisAsyncResultBackend,
+        )
 
         return ListQueueBroker(url=url, queue_name=QUEUE_NAME).with_result_backend(
             RedisAsyncResultBackend(redis_url=url, result_ex_time=3600)
@@ -39,7 +42,7 @@ def queue_stats() -> QueueStats:
     url = get_settings().redis_url
     if not url:
         return QueueStats("in-process", None)
-    import redis
+    import redis  # function-level: only with REDIS_URL
 
     try:
         client = redis.Redis.from_url(url, socket_timeout=1)

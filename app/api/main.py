@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api import routers
 from app.api.contract import document_errors
 from app.api.security_headers import SecurityHeadersMiddleware
 from app.errors import DomainError, Invalid, TooManyRequests, invalid_from
@@ -79,7 +80,6 @@ _HTTP_CODES = {
 def _allowed_methods(path: str) -> str:
     """Every method served at `path`. Starlette's 405 names only the first route that matched the
     path, while FastAPI registers one route per method: GET /x and POST /x are two routes."""
-    from app.api import routers
 
     methods: set[str] = set()
     sources: list[FastAPI | APIRouter] = [api, *routers.ALL]
@@ -129,7 +129,6 @@ def health() -> HealthOut:
 
 
 def _include_routers() -> None:
-    from app.api import routers
 
     for router in routers.ALL:
         document_errors(router)

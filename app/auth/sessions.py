@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from app.audit.log import record_platform
 from app.auth import throttle
 from app.auth.actor import Actor
+from app.auth.clients import actor_for_client
 from app.auth.passwords import verify_password
 from app.auth.permissions import Role
 from app.auth.tokens import decode_access_token, issue_access_token, new_opaque_token, token_hash
@@ -258,8 +259,6 @@ def actor_from_token(db: Session, token: str, ip: str | None = None) -> Actor:
     """Resolve a bearer token; status is re-checked on every call so suspension acts at once."""
     claims = decode_access_token(token)
     if claims.kind == "client":
-        from app.auth.clients import actor_for_client
-
         return actor_for_client(db, claims, ip)
     # A user token is only good while its login session (refresh family) is: one without a
     # family would skip the revocation check, so it is refused even when validly signed.

@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
@@ -141,7 +142,6 @@ def reset_password(db: Session, actor: Actor, user_id: int, new_password: str) -
 
 
 def _revoke_all(db: Session, user: User) -> None:
-    from datetime import UTC, datetime
 
     for token in db.exec(
         select(RefreshToken).where(RefreshToken.user_id == user.id, col(RefreshToken.revoked_at).is_(None))
