@@ -28,7 +28,7 @@ from typing import Any, ParamSpec, overload
 from anyio import from_thread
 from sqlalchemy import event
 from sqlmodel import Session
-from taskiq import AsyncTaskiqDecoratedTask, InMemoryBroker
+from taskiq import AsyncTaskiqDecoratedTask
 from taskiq.kicker import AsyncKicker
 
 from tenants.queues import broker
@@ -89,8 +89,10 @@ async def _kick(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Non
 
 async def _kick_and_wait(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     await _kick(name, args, kwargs)
-    if isinstance(broker, InMemoryBroker):  # in-process: the job runs on this thread's loop
-        await broker.wait_all()
+    # In-process (no REDIS_URL) the job runs on this thread's loop: keep the loop until it, and what it
+    # started, has finished. With Redis nothing else runs here.
+    while others := asyncio.all_tasks() - {asyncio.current_task()}:
+        await asyncio.wait(others)
 
 
 def _dispatch(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
