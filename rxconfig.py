@@ -4,6 +4,7 @@ import os
 from urllib.parse import urlsplit
 
 import reflex as rx
+from reflex.constants import StateManagerMode
 from reflex.plugins.sitemap import SitemapPlugin
 
 from components.theme import THEME
@@ -19,7 +20,7 @@ config = rx.Config(
     show_built_with_reflex=False,
     # Several backends share UI state through Redis when it is configured.
     redis_url=_redis,
-    state_manager_mode="redis" if _redis else "disk",
+    state_manager_mode=StateManagerMode.REDIS if _redis else StateManagerMode.DISK,
     frontend_port=_port,
     backend_port=_port,
     api_url=_public_url,

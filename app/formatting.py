@@ -12,6 +12,7 @@ Actor (`Actor.time_zone`), read once per request / UI event with the user and te
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+from typing import TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
@@ -30,7 +31,7 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def is_time_zone(name: str | None) -> bool:
+def is_time_zone(name: str | None) -> TypeGuard[str]:
     """Whether `name` is an IANA zone this system knows (e.g. America/Manaus)."""
     if not name or name != name.strip() or ("/" not in name and name != "UTC"):
         return False
@@ -50,7 +51,7 @@ def effective_zone(tenant_zone: str | None, user_zone: str | None) -> str:
     """The user's own zone when set (and valid), else the organisation's, else the default."""
     for name in (user_zone, tenant_zone):
         if is_time_zone(name):
-            return name  # type: ignore[return-value]
+            return name
     return DEFAULT_TZ
 
 
@@ -160,7 +161,7 @@ def contact_br(kind: str, value: str | None) -> str:
 
 # ---------------------------------------------------------------- numbers, money, words
 def _group(integer: str) -> str:
-    out = []
+    out: list[str] = []
     while len(integer) > 3:
         out.insert(0, integer[-3:])
         integer = integer[:-3]

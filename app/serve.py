@@ -10,6 +10,11 @@ only the final "serve the backend" step is ours: uvicorn with `server_header=Fal
 
 import sys
 
+import uvicorn
+from reflex.environment import environment
+from reflex.reflex import cli
+from reflex.utils import exec as rx_exec
+
 
 def run_backend_prod(
     host: str,
@@ -17,9 +22,6 @@ def run_backend_prod(
     loglevel: object = None,
     mount_frontend_compiled_app: bool = False,
 ) -> None:
-    import uvicorn
-    from reflex.environment import environment
-    from reflex.utils import exec as rx_exec
 
     environment.REFLEX_MOUNT_FRONTEND_COMPILED_APP.set(mount_frontend_compiled_app)
     environment.REFLEX_SKIP_COMPILE.set(True)
@@ -37,10 +39,7 @@ def run_backend_prod(
 
 
 def main() -> None:
-    from reflex.reflex import cli
-    from reflex.utils import exec as rx_exec
-
-    rx_exec.run_backend_prod = run_backend_prod  # type: ignore[assignment]
+    rx_exec.run_backend_prod = run_backend_prod
     sys.argv[0] = "reflex"
     cli()
 

@@ -3,6 +3,7 @@
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,7 +119,6 @@ class Settings(BaseSettings):
     @property
     def public_origin(self) -> str:
         """scheme://host[:port] of PUBLIC_URL, as browsers send it in the Origin header."""
-        from urllib.parse import urlsplit
 
         parts = urlsplit(self.public_url or f"http://localhost:{self.app_port}")
         return f"{parts.scheme}://{parts.netloc}".lower()

@@ -19,7 +19,7 @@ class Tenant(SQLModel, table=True):
     slug: str = Field(sa_column=Column(String(63), nullable=False, unique=True))
     name: str = Field(max_length=200)
     # provisioning -> [unconfirmed ->] active <-> suspended; a tenant is only usable when active. A public
-    # sign-up stays unconfirmed until its admin opens the e-mailed link (tenants/signup.py).
+    # sign-up stays unconfirmed until its admin opens the e-mailed link (app/platform/signup.py).
     status: str = Field(default="provisioning", max_length=20)
     plan: str = Field(default="standard", max_length=40)
     schema_name: str | None = Field(default=None, max_length=63, unique=True)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from app.auth.actor import Actor, system_actor
+from app.auth.sessions import actor_for_user
 from app.crm import customers
 from app.search import sync as search_sync
 from models.tenant import BulkJob
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 def _actor_for(user_id: int | None, schema: str) -> Actor:
     if user_id is None:
         return system_actor(None, schema)
-    from app.auth.sessions import actor_for_user
 
     with platform_session() as pdb:
         return actor_for_user(pdb, user_id)

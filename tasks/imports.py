@@ -8,6 +8,7 @@ from typing import Any
 
 from taskiq import TaskiqEvents, TaskiqState
 
+from app.importing import jobs, pipeline, recovery
 from tasks.broker import broker
 from tasks.periodic import every
 from tasks.tenancy import inactive
@@ -18,7 +19,6 @@ log = logging.getLogger(__name__)
 @broker.task(task_name="imports.run_import")
 async def run_import(schema: str, import_id: int) -> dict[str, Any]:
     """Runs (or resumes, after a crash) import `import_id` of tenant `schema`."""
-    from app.importing import pipeline
 
     if inactive(schema, "imports.run_import"):
         return {"state": "skipped"}
@@ -37,14 +37,12 @@ PURGE_SECONDS = 3600.0
 )
 async def purge_stale_uploads() -> int:
     """Removes upload sessions nobody touched for two days (their part files can be gigabytes)."""
-    from app.importing import jobs
 
     return await asyncio.to_thread(jobs.purge_stale_uploads)
 
 
 async def purge_loop(interval: float = PURGE_SECONDS) -> None:
     """Embedded mode (no taskiq scheduler): the app purges abandoned uploads itself, hourly."""
-    from app.importing import jobs
 
     await every(interval, jobs.purge_stale_uploads, "upload purge")
 
@@ -64,7 +62,6 @@ async def _resume(dead: list[tuple[str, int]]) -> None:
 )
 async def recover_dead_imports() -> int:
     """Finds imports whose worker died (advisory lock free, or heartbeat stale) and queues their resume."""
-    from app.importing import recovery
 
     dead = await asyncio.to_thread(recovery.recover_all)
     await _resume(dead)
@@ -97,7 +94,6 @@ async def recover_loop(interval: float = RECOVER_SECONDS) -> None:
     """Embedded mode (no worker, no scheduler): the app resumes dead imports at start, then every minute.
 
     At start every queued import is dead too: the in-process queue died with the previous process."""
-    from app.importing import recovery
 
     stale = 0.0
     while True:

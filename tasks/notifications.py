@@ -10,7 +10,7 @@ The claim in `appointments.claim_due_reminders` makes overlapping sweeps harmles
 import asyncio
 import logging
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.auth.actor import system_actor
 from app.crm import notifications
@@ -47,7 +47,7 @@ async def send_reminders(schema: str) -> int:
 def active_schemas() -> list[str]:
     with platform_session() as db:
         rows = db.exec(
-            select(Tenant.schema_name).where(Tenant.status == "active", Tenant.schema_name.is_not(None))  # type: ignore[union-attr]
+            select(Tenant.schema_name).where(Tenant.status == "active", col(Tenant.schema_name).is_not(None))
         ).all()
     return [s for s in rows if s]
 

@@ -2,8 +2,10 @@
 
 import asyncio
 
+from app.platform import admin
 from tasks.broker import broker
 from tasks.periodic import every
+from tenants.database import platform_session, unit_of_work
 
 PURGE_CRON = "41 3 * * *"  # daily, off the hour
 PURGE_SECONDS = 24 * 3600
@@ -11,8 +13,6 @@ PURGE_SECONDS = 24 * 3600
 
 def purge_unconfirmed_now() -> list[str]:
     """Unconfirmed sign-ups older than SIGNUP_CONFIRM_DAYS, removed in one transaction."""
-    from tenants import admin
-    from tenants.database import platform_session, unit_of_work
 
     with platform_session() as db, unit_of_work(db):
         return admin.purge_unconfirmed(db, None)

@@ -4,7 +4,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import Engine, create_engine, event
@@ -30,7 +30,7 @@ def database_url() -> str:
     settings = get_settings()
     if settings.database_url:
         return settings.database_url
-    from tenants.embedded import embedded_url
+    from tenants.embedded import embedded_url  # function-level: only without DATABASE_URL
 
     return embedded_url(settings.data_dir)
 
@@ -40,7 +40,7 @@ T = TypeVar("T")
 
 def _search_path_public(eng: Engine) -> None:
     @event.listens_for(eng, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: Any, _record: object) -> None:
         # Sessions place tenant tables with schema_translate_map; the search_path default
         # keeps raw SQL from silently touching another schema's tables.
         with dbapi_conn.cursor() as cur:

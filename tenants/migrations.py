@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
-from sqlmodel import select
+from sqlmodel import col, select
 
 from models.platform import Tenant
 from tenants.database import engine, platform_session
@@ -66,7 +66,9 @@ def migrate_all() -> MigrateReport:
     report = MigrateReport()
     with platform_session() as db:
         schemas = [
-            s for s in db.exec(select(Tenant.schema_name).where(Tenant.schema_name.is_not(None))).all() if s
+            s
+            for s in db.exec(select(Tenant.schema_name).where(col(Tenant.schema_name).is_not(None))).all()
+            if s
         ]
     for schema in schemas:
         try:

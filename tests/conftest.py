@@ -101,7 +101,7 @@ class TenantHandle:
 
 @pytest.fixture
 def make_tenant(database_url: str):  # type: ignore[no-untyped-def]
-    from tenants.provisioning import SignupInput, provision_tenant
+    from app.platform.provisioning import SignupInput, provision_tenant
 
     def _make(slug: str | None = None, name: str | None = None) -> TenantHandle:
         slug = slug or f"t{uuid.uuid4().hex[:10]}"

@@ -72,7 +72,7 @@ def refresh(body: RefreshBody, request: Request) -> dict[str, object]:
     return pair.as_dict()
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, response_model=None)
 def logout(actor: CurrentActor, db: PlatformDB, request: Request) -> None:
     token = request.headers.get("authorization", "").split(" ", 1)[-1]
     sessions.logout(db, actor, decode_access_token(token).family)

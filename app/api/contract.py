@@ -14,6 +14,8 @@ from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field
 from pydantic import BaseModel, Field
 
+from app.api.deps import get_actor, get_upload_actor
+
 
 class ErrorOut(BaseModel):
     """Every 4xx/5xx body of the API."""
@@ -64,7 +66,6 @@ def _calls(dependant: Dependant) -> set[Any]:
 
 def error_statuses(route: APIRoute) -> set[int]:
     """The error statuses `route` can answer."""
-    from app.api.deps import get_actor, get_upload_actor
 
     statuses = {422}
     if route.body_field is not None:
@@ -77,7 +78,7 @@ def error_statuses(route: APIRoute) -> set[int]:
     # unknown or invisible ones are 404.
     if route.dependant.path_params or (401 in statuses and has_input):
         statuses.add(404)
-    if statuses & {401} and route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+    if statuses & {401} and route.methods and route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
         statuses.add(409)
     statuses |= _PUBLIC.get(route.name, set())
     statuses |= _UPLOADS.get(route.name, set())

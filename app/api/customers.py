@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
 
+from app.after_commit import enqueue_after_commit
 from app.api.deps import TenantActor, TenantDB
 from app.crm import contacts, customers, notes, timeline
 from app.crm.customers import (
@@ -188,7 +189,9 @@ def update_customer(customer_id: Id, body: CustomerUpdate, actor: TenantActor, d
     return customers.customer_row(db, customer)
 
 
-@router.delete("/clientes/{customer_id:int}", status_code=204, summary="Exclui cliente (lógica)")
+@router.delete(
+    "/clientes/{customer_id:int}", status_code=204, response_model=None, summary="Exclui cliente (lógica)"
+)
 def delete_customer(customer_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     customers.delete_customer(db, actor, customer_id)
     return Response(status_code=204)
@@ -224,7 +227,7 @@ def update_contact(contact_id: Id, body: contacts.ContactUpdate, actor: TenantAc
     return contacts.update_contact(db, actor, contact_id, body)
 
 
-@router.delete("/contatos/{contact_id:int}", status_code=204, tags=["contatos"])
+@router.delete("/contatos/{contact_id:int}", status_code=204, response_model=None, tags=["contatos"])
 def delete_contact(contact_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     contacts.delete_contact(db, actor, contact_id)
     return Response(status_code=204)
@@ -250,7 +253,7 @@ def update_note(note_id: Id, body: notes.NoteIn, actor: TenantActor, db: TenantD
     return notes.update_note(db, actor, note_id, body)
 
 
-@router.delete("/notas/{note_id:int}", status_code=204, tags=["notas"])
+@router.delete("/notas/{note_id:int}", status_code=204, response_model=None, tags=["notas"])
 def delete_note(note_id: Id, actor: TenantActor, db: TenantDB) -> Response:
     notes.delete_note(db, actor, note_id)
     return Response(status_code=204)
@@ -260,9 +263,9 @@ def delete_note(note_id: Id, actor: TenantActor, db: TenantDB) -> Response:
 async def bulk(body: BulkRequest, actor: TenantActor, db: TenantDB) -> BulkJob:
     """Small selections run at once (state done); large ones are queued: poll GET .../{id} for progress."""
     job = customers.start_bulk(db, actor, body)
-    db.commit()
     if job.state == "queued":
-        await run_bulk.kiq(actor.schema or "", job.id or 0)
+        enqueue_after_commit(db, run_bulk, actor.schema or "", job.id or 0)
+    db.commit()
     return job
 
 
@@ -276,6 +279,7 @@ def bulk_progress(job_id: Id, actor: TenantActor, db: TenantDB) -> BulkJob:
 @router.post(
     "/clientes/exportar",
     summary="Exporta CSV do filtro ou da seleção",
+    response_model=None,
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
 )

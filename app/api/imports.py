@@ -12,12 +12,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from app.after_commit import enqueue_after_commit
 from app.api.deps import TenantActor, TenantDB, UploadActor
 from app.auth.actor import Actor
 from app.errors import Invalid, LengthRequired
 from app.importing import jobs
 from app.settings import get_settings
 from app.validation import INT64_MAX, Id, Int64, NonNegInt32, Str10, Str20, Str60, Str120, Str200, Str500
+from tasks.imports import run_import
 from tenants.database import session
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
@@ -122,12 +124,6 @@ def _upload_out(s: Any) -> UploadOut:
     return UploadOut(
         upload_id=s.upload_id, filename=s.filename, offset=s.offset, size=s.size, complete=s.complete
     )
-
-
-async def _enqueue(schema: str, import_id: Id) -> None:
-    from tasks.imports import run_import
-
-    await run_import.kiq(schema, import_id)
 
 
 # ----------------------------------------------------------------------------------------- uploads
@@ -307,9 +303,9 @@ async def create_import(request: Request, actor: TenantActor) -> ImportCreated:
     def create() -> int:
         with session(actor.schema) as db:  # type: ignore[arg-type]
             job = jobs.create_import(db, actor, opts, upload_id=upload_id)
-            # Committed before queueing: a worker must find the job row.
-            db.commit()
             assert job.id is not None
+            enqueue_after_commit(db, run_import, actor.schema or "", job.id)  # a worker must find the row
+            db.commit()
             return job.id
 
     try:
@@ -318,7 +314,6 @@ async def create_import(request: Request, actor: TenantActor) -> ImportCreated:
         if multipart:  # the file came with this request: a rejected one leaves nothing behind
             await run_in_threadpool(jobs.discard_upload, None, actor, upload_id)  # type: ignore[arg-type]
         raise
-    await _enqueue(actor.schema, import_id)
     return ImportCreated(id=import_id)
 
 
@@ -365,10 +360,10 @@ async def resume_import(import_id: Id, actor: TenantActor) -> ImportCreated:
     def reset() -> None:
         with session(actor.schema) as db:  # type: ignore[arg-type]
             jobs.mark_for_resume(db, actor, import_id)
+            enqueue_after_commit(db, run_import, actor.schema or "", import_id)
             db.commit()
 
     await run_in_threadpool(reset)
-    await _enqueue(actor.schema, import_id)
     return ImportCreated(id=import_id)
 
 

@@ -7,7 +7,7 @@ a value the database refused, or a bug (500, logged with its traceback).
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api import routers
 from app.api.contract import document_errors
 from app.api.security_headers import SecurityHeadersMiddleware
 from app.errors import DomainError, Invalid, TooManyRequests, invalid_from
@@ -79,13 +80,13 @@ _HTTP_CODES = {
 def _allowed_methods(path: str) -> str:
     """Every method served at `path`. Starlette's 405 names only the first route that matched the
     path, while FastAPI registers one route per method: GET /x and POST /x are two routes."""
-    from app.api import routers
 
     methods: set[str] = set()
-    for router in (api, *routers.ALL):
+    sources: list[FastAPI | APIRouter] = [api, *routers.ALL]
+    for router in sources:
         for route in router.routes:
             if isinstance(route, APIRoute) and route.path_regex.match(path):
-                methods |= route.methods
+                methods |= route.methods or set()
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))
@@ -128,7 +129,6 @@ def health() -> HealthOut:
 
 
 def _include_routers() -> None:
-    from app.api import routers
 
     for router in routers.ALL:
         document_errors(router)

@@ -1,22 +1,38 @@
-"""The list of routers the REST app serves; add a module's router here."""
+"""The list of routers the REST app serves, one module per domain; add a module's router here."""
 
 from fastapi import APIRouter
 
+from app.api.appointments import router as appointments_router
 from app.api.auth import router as auth_router
+from app.api.conversations import router as conversations_router
+from app.api.custom_fields import router as custom_fields_router
 from app.api.customers import router as customers_router
+from app.api.home import router as home_router
 from app.api.imports import router as imports_router
 from app.api.notifications import router as notifications_router
+from app.api.opportunities import router as opportunities_router
 from app.api.platform import router as platform_router
+from app.api.segments import router as segments_router
+from app.api.tags import router as tags_router
+from app.api.templates import router as templates_router
 from app.api.tenant_admin import router as tenant_admin_router
 from app.api.ui_session import router as ui_session_router
-from app.api.workspace import router as workspace_router
+from app.api.wallets import router as wallets_router
 
 ALL: list[APIRouter] = [
     auth_router,
     tenant_admin_router,
     platform_router,
     customers_router,
-    workspace_router,
+    home_router,
+    appointments_router,
+    opportunities_router,
+    conversations_router,
+    tags_router,
+    wallets_router,
+    custom_fields_router,
+    segments_router,
+    templates_router,
     imports_router,
     notifications_router,
     ui_session_router,

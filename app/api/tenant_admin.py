@@ -12,6 +12,7 @@ from app.auth import clients, time_zones, users
 from app.crm.visibility import assignable_users
 from app.errors import Forbidden
 from app.validation import Id, Secret, Str20, Str60, Str120, Str320
+from models.platform import User
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
@@ -43,8 +44,8 @@ class UserPatch(BaseModel):
     time_zone: Str60 | None = None
 
 
-def _user_out(u) -> UserOut:  # type: ignore[no-untyped-def]
-    return UserOut(id=u.id, email=u.email, name=u.name, role=u.role, team=u.team, status=u.status)
+def _user_out(u: User) -> UserOut:
+    return UserOut(id=u.id or 0, email=u.email, name=u.name, role=u.role, team=u.team, status=u.status)
 
 
 class AssignableUserOut(BaseModel):
@@ -61,10 +62,7 @@ def list_users(actor: TenantActor, db: TenantDB) -> list[UserOut]:
 @router.get("/users/assignable", response_model=list[AssignableUserOut])
 def list_assignable_users(actor: TenantActor, db: TenantDB) -> list[AssignableUserOut]:
     """Who the caller may assign customers, tasks and conversations to: id and name only."""
-    return [
-        AssignableUserOut(id=u.id, name=u.name or u.email)  # type: ignore[arg-type]
-        for u in assignable_users(db, actor)
-    ]
+    return [AssignableUserOut(id=u.id or 0, name=u.name or u.email) for u in assignable_users(db, actor)]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
@@ -160,7 +158,7 @@ def list_clients(actor: TenantActor, db: TenantDB) -> list[dict[str, object]]:
     ]
 
 
-@router.delete("/api-clients/{client_id}", status_code=204)
+@router.delete("/api-clients/{client_id}", status_code=204, response_model=None)
 def revoke_client(client_id: Str120, actor: TenantActor, db: TenantDB) -> None:
     clients.revoke_client(db, actor, client_id)
 

@@ -20,7 +20,7 @@ class BindBody(BaseModel):
     secret: str = Field(min_length=1, max_length=128)
 
 
-@router.post("/sessao-web", status_code=204)
+@router.post("/sessao-web", status_code=204, response_model=None)
 def bind_ui_session(body: BindBody, request: Request) -> Response:
     with platform_session() as db, unit_of_work(db):
         row = ui_sessions.bind(db, body.secret)

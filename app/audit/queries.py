@@ -2,13 +2,17 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from models.platform import PlatformAudit
 from models.tenant import AuditLog
+
+M = TypeVar("M", AuditLog, PlatformAudit)
 
 MAX_PAGE = 200
 
@@ -22,7 +26,7 @@ class AuditFilter:
     until: datetime | None = None
 
 
-def _apply(stmt, model, f: AuditFilter):  # type: ignore[no-untyped-def]
+def _apply(stmt: SelectOfScalar[M], model: type[M], f: AuditFilter) -> SelectOfScalar[M]:
     if f.action:
         stmt = stmt.where(col(model.action).startswith(f.action))
     if f.entity:
@@ -43,7 +47,7 @@ def tenant_log(
     actor.require(Perm.AUDIT_READ)
     stmt = _apply(select(AuditLog), AuditLog, f)
     if before_id:
-        stmt = stmt.where(AuditLog.id < before_id)  # type: ignore[operator]
+        stmt = stmt.where(col(AuditLog.id) < before_id)
     return list(db.exec(stmt.order_by(col(AuditLog.id).desc()).limit(min(limit, MAX_PAGE))))
 
 
@@ -61,5 +65,5 @@ def platform_log(
     if tenant_id is not None:
         stmt = stmt.where(PlatformAudit.tenant_id == tenant_id)
     if before_id:
-        stmt = stmt.where(PlatformAudit.id < before_id)  # type: ignore[operator]
+        stmt = stmt.where(col(PlatformAudit.id) < before_id)
     return list(db.exec(stmt.order_by(col(PlatformAudit.id).desc()).limit(min(limit, MAX_PAGE))))

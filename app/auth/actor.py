@@ -1,6 +1,6 @@
 """The actor: who is calling a service, for which tenant, from where."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.auth.permissions import Perm, Role, has_permission
 from app.errors import Forbidden
@@ -44,7 +44,6 @@ class Actor:
         return self.role == Role.ADMIN
 
     def with_ip(self, ip: str | None) -> "Actor":
-        from dataclasses import replace
 
         return replace(self, ip=ip)
 

@@ -4,7 +4,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.audit.log import record
 from app.auth.actor import Actor
@@ -35,8 +35,9 @@ def create_client(db: Session, actor: Actor, name: str, scopes: list[str]) -> Ne
         raise Invalid("scopes", f"Escopos inválidos: {', '.join(unknown) or 'nenhum informado'}.")
     role = Role.MANAGER if any(SCOPES[s] == Role.MANAGER for s in scopes) else Role.AGENT
     secret = secrets.token_urlsafe(32)
+    assert actor.tenant_id is not None  # API_CLIENTS is a tenant permission: superadmins lack it
     client = ApiClient(
-        tenant_id=actor.tenant_id,  # type: ignore[arg-type]
+        tenant_id=actor.tenant_id,
         client_id="cli_" + secrets.token_hex(12),
         secret_hash=token_hash(secret),
         name=name,
@@ -53,7 +54,7 @@ def create_client(db: Session, actor: Actor, name: str, scopes: list[str]) -> Ne
 def list_clients(db: Session, actor: Actor) -> list[ApiClient]:
     actor.require(Perm.API_CLIENTS_MANAGE)
     return list(
-        db.exec(select(ApiClient).where(ApiClient.tenant_id == actor.tenant_id).order_by(ApiClient.id))
+        db.exec(select(ApiClient).where(ApiClient.tenant_id == actor.tenant_id).order_by(col(ApiClient.id)))
     )
 
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, text, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.audit.log import record_platform
 from app.auth import throttle
 from app.auth.actor import Actor
+from app.auth.clients import actor_for_client
 from app.auth.passwords import verify_password
 from app.auth.permissions import Role
 from app.auth.tokens import decode_access_token, issue_access_token, new_opaque_token, token_hash
@@ -64,9 +65,10 @@ def _fail(db: Session, account: str, ip: str, tenant_id: int | None, reason: str
 def _issue(db: Session, user: User, family: str, ip: str | None) -> TokenPair:
     settings = get_settings()
     refresh = new_opaque_token()
+    assert user.id is not None  # a stored user
     db.add(
         RefreshToken(
-            user_id=user.id,  # type: ignore[arg-type]
+            user_id=user.id,
             family=family,
             token_hash=token_hash(refresh),
             expires_at=_now() + timedelta(days=settings.refresh_token_days),
@@ -99,7 +101,7 @@ def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: s
             else None
         )
     else:
-        user = db.exec(select(User).where(User.tenant_id.is_(None), User.email == email)).first()  # type: ignore[union-attr]
+        user = db.exec(select(User).where(col(User.tenant_id).is_(None), User.email == email)).first()
     tenant_id = tenant.id if tenant else None
     throttle.check(db, account, ip, user, tenant_id)
     # Answered before the password is checked, so a right and a wrong password get the same answer.
@@ -154,9 +156,9 @@ def refresh(db: Session, refresh_token: str, ip: str = "unknown") -> TokenPair:
 
 
 def revoke_family(db: Session, family: str) -> None:
-    db.exec(  # type: ignore[call-overload]
+    db.exec(
         update(RefreshToken)
-        .where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(RefreshToken.family) == family, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=_now())
     )
 
@@ -173,10 +175,10 @@ def family_active(db: Session, family: str) -> bool:
     The absolute lifetime counts from the family's first token, so rotating refresh tokens (or
     keeping a browser tab busy) never extends it. UI sessions add an idle limit on top (ui_sessions).
     """
-    started, live = db.exec(  # type: ignore[call-overload]
+    started, live = db.exec(
         select(
             func.min(RefreshToken.created_at),
-            func.count().filter(RefreshToken.revoked_at.is_(None)),  # type: ignore[union-attr]
+            func.count().filter(col(RefreshToken.revoked_at).is_(None)),
         ).where(RefreshToken.family == family)
     ).one()
     if started is None or not live:
@@ -257,8 +259,6 @@ def actor_from_token(db: Session, token: str, ip: str | None = None) -> Actor:
     """Resolve a bearer token; status is re-checked on every call so suspension acts at once."""
     claims = decode_access_token(token)
     if claims.kind == "client":
-        from app.auth.clients import actor_for_client
-
         return actor_for_client(db, claims, ip)
     # A user token is only good while its login session (refresh family) is: one without a
     # family would skip the revocation check, so it is refused even when validly signed.

@@ -57,7 +57,7 @@ def lock(db: Session, account: str, ip: str) -> None:
     Always account first, then IP: every attempt takes one of each in that order, so no cycle forms.
     """
     for key, kind in ((account, _ACCOUNT_LOCK), (ip, _IP_LOCK)):
-        db.exec(text("SELECT pg_advisory_xact_lock(hashtext(:key), :kind)").bindparams(key=key, kind=kind))  # type: ignore[call-overload]
+        db.exec(text("SELECT pg_advisory_xact_lock(hashtext(:key), :kind)").bindparams(key=key, kind=kind))  # type: ignore[call-overload]  # sqlmodel's Session.exec has no overload for text()
 
 
 def _known_address(db: Session, user: User, ip: str) -> bool:

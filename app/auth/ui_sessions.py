@@ -62,16 +62,17 @@ def open_session(db: Session, actor: Actor, family: str, client_token: str) -> t
     Any session this tab held before ends: a login always starts from a new secret.
     """
     token_digest = token_hash(client_token)
-    db.exec(  # type: ignore[call-overload]
+    db.exec(
         update(UiSession)
         .where(col(UiSession.client_token_hash) == token_digest, col(UiSession.ended_at).is_(None))
         .values(ended_at=_now())
     )
     secret = new_opaque_token()
+    assert actor.user_id is not None  # the actor of a login is a person
     row = UiSession(
         key=new_opaque_token()[:24],
         family=family,
-        user_id=actor.user_id,  # type: ignore[arg-type]
+        user_id=actor.user_id,
         role=actor.role,
         client_token_hash=token_digest,
         binding_hash=token_hash(secret),
@@ -142,9 +143,9 @@ def end(db: Session, row: UiSession, reason: str, ip: str | None = None) -> None
 
 def end_by_key(db: Session, key: str) -> None:
     """Logout: the session ends (its family is revoked by sessions.logout)."""
-    db.exec(  # type: ignore[call-overload]
+    db.exec(
         update(UiSession)
-        .where(UiSession.key == key, col(UiSession.ended_at).is_(None))
+        .where(col(UiSession.key) == key, col(UiSession.ended_at).is_(None))
         .values(ended_at=_now())
     )
 

@@ -2,8 +2,9 @@
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.audit.log import record, snapshot
 from app.auth.actor import Actor
@@ -44,7 +45,9 @@ def _validate_role(role: str) -> str:
 def list_users(db: Session, actor: Actor) -> list[User]:
     """The tenant's user directory; agents get the assignable list instead (visibility.assignable_users)."""
     actor.require(Perm.USERS_READ)
-    return list(db.exec(select(User).where(User.tenant_id == actor.tenant_id).order_by(User.name, User.id)))
+    return list(
+        db.exec(select(User).where(User.tenant_id == actor.tenant_id).order_by(col(User.name), col(User.id)))
+    )
 
 
 def get_user(db: Session, actor: Actor, user_id: int) -> User:
@@ -139,10 +142,9 @@ def reset_password(db: Session, actor: Actor, user_id: int, new_password: str) -
 
 
 def _revoke_all(db: Session, user: User) -> None:
-    from datetime import UTC, datetime
 
     for token in db.exec(
-        select(RefreshToken).where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        select(RefreshToken).where(RefreshToken.user_id == user.id, col(RefreshToken.revoked_at).is_(None))
     ):
         token.revoked_at = datetime.now(UTC)
         db.add(token)

@@ -1,6 +1,8 @@
 """`crm seed-demo --tenant SLUG --customers N`: fill an empty tenant with realistic demo data (COPY-based).
 
 Registered by app/cli/__init__.py as `crm seed-demo` (function `seed_demo_command`).
+The command imports the database layer inside its body, so that `crm --help` and the other commands do
+not load it (start-up cost).
 """
 
 import json
@@ -22,7 +24,7 @@ def seed_demo_command(
 ) -> None:
     """Gera clientes, contatos, interações, conversas e agendamentos de demonstração."""
     from app.crm.demo import seed_demo
-    from tenants.admin import get_by_slug
+    from app.platform.admin import get_by_slug
     from tenants.database import platform_session
 
     try:

@@ -4,7 +4,6 @@ Registered by app/cli/__init__.py as `crm import` (function `import_command`). R
 process, or through the Taskiq broker when REDIS_URL is set (then it waits for the worker).
 """
 
-import asyncio
 import json
 import sys
 import time
@@ -48,10 +47,12 @@ def run_import_file(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Creates the import for tenant `tenant` (slug), runs it and returns its status/report dict."""
+    from app.after_commit import enqueue_after_commit
     from app.auth.actor import system_actor
     from app.importing import jobs, pipeline
+    from app.platform.admin import get_by_slug
     from app.settings import get_settings
-    from tenants.admin import get_by_slug
+    from tasks.imports import run_import
     from tenants.database import platform_session, session
 
     with platform_session() as pdb:
@@ -68,12 +69,14 @@ def run_import_file(
         sheet=sheet,
         header_row=header_row,
     )
+    broker = bool(get_settings().redis_url) if use_broker is None else use_broker
     with session(schema) as db:
         job = jobs.create_import(db, actor, opts, local_path=file)
-        db.commit()
         import_id = job.id
-    assert import_id is not None
-    broker = bool(get_settings().redis_url) if use_broker is None else use_broker
+        assert import_id is not None
+        if broker:
+            enqueue_after_commit(db, run_import, schema, import_id)
+        db.commit()
 
     def show(p: dict[str, Any]) -> None:
         if progress:
@@ -86,16 +89,6 @@ def run_import_file(
             )
 
     if broker:
-        from tasks.imports import run_import
-
-        async def kick() -> None:
-            from tasks.broker import broker as b
-
-            await b.startup()
-            await run_import.kiq(schema, import_id)
-            await b.shutdown()
-
-        asyncio.run(kick())
         while True:
             with session(schema) as db:
                 status = jobs.get_status(db, actor, import_id)

@@ -3,6 +3,8 @@ or of every active tenant, synchronously. Needed once after the indexed document
 the phone forms added in session 2) and to repair an index after an outage longer than the retries.
 
 Registered by app/cli/__init__.py as `crm search-reindex` (function `reindex_command`).
+The command imports the database layer inside its body, so that `crm --help` and the other commands do
+not load it (start-up cost).
 """
 
 import json
@@ -20,10 +22,12 @@ def reindex_command(
     ] = None,
 ) -> None:
     """Reconstrói o índice de busca externo (Meilisearch) a partir do PostgreSQL."""
+    from sqlmodel import select
+
+    from app.platform.admin import get_by_slug
     from app.search import sync
     from app.search.protocol import SearchUnavailable
     from models.platform import Tenant
-    from tenants.admin import get_by_slug
     from tenants.database import platform_session
 
     if not sync.external_index_enabled():
@@ -34,8 +38,6 @@ def reindex_command(
             if tenant:
                 targets = [get_by_slug(db, tenant)]
             else:
-                from sqlmodel import select
-
                 targets = list(db.exec(select(Tenant).where(Tenant.status == "active")).all())
     except DomainError as exc:
         typer.secho(exc.message, fg=typer.colors.RED, err=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from app.after_commit import enqueue_after_commit
 from app.auth.permissions import Perm
 from app.crm import custom_fields, customers, segments, tags, wallets
 from app.crm.customers import STATUSES, BulkRequest, CustomerFilter, CustomerIn, CustomerQuery
@@ -17,6 +18,7 @@ from app.pages.base import SessionState, checked, page
 from components.data_table import column_chooser, data_table, pager
 from components.forms import field
 from components.modal_form import modal_form, options_field
+from tasks.crm import run_bulk
 
 COLUMNS: list[tuple[str, str, bool]] = [
     ("name", "Nome", True),
@@ -340,6 +342,8 @@ class CustomersState(SessionState):
                     job.total,
                     job.done,
                 )
+                if job.state == "queued":
+                    enqueue_after_commit(db, run_bulk, actor.schema or "", self.job_id)
         except Invalid as exc:
             self.error = " ".join(exc.fields.values())
             return None
@@ -347,9 +351,6 @@ class CustomersState(SessionState):
             self.error = exc.message
             return None
         if self.job_state == "queued":
-            from tasks.crm import run_bulk
-
-            await run_bulk.kiq(actor.schema or "", self.job_id)
             return CustomersState.watch_job
         self.bulk_open = False
         self._restart()

@@ -13,6 +13,7 @@ from typing import Any
 
 import reflex as rx
 
+from app.after_commit import enqueue_after_commit
 from app.auth.permissions import Perm
 from app.errors import DomainError, Invalid
 from app.importing import jobs, upload_grants
@@ -20,6 +21,7 @@ from app.importing.mapping import FIELD_LABELS, fold
 from app.importing.report import message_for
 from app.pages.base import SessionState, page
 from components.badges import severity_badge
+from tasks.imports import run_import
 
 FILE_INPUT_ID = "imports-file"
 UPLOAD_DONE_ID = "imports-upload-done"
@@ -323,8 +325,6 @@ class ImportsState(SessionState):
 
     @rx.event
     async def start_import(self):  # type: ignore[no-untyped-def]
-        from tasks.imports import run_import
-
         self.error = ""
         if not self._upload_id:
             self.error = "Envie um arquivo primeiro."
@@ -340,8 +340,8 @@ class ImportsState(SessionState):
         try:
             with self.db() as (db, actor):
                 job = jobs.create_import(db, actor, opts, upload_id=self._upload_id)
-            assert actor.schema is not None and job.id is not None
-            await run_import.kiq(actor.schema, job.id)
+                assert actor.schema is not None and job.id is not None
+                enqueue_after_commit(db, run_import, actor.schema, job.id)
         except Invalid as exc:
             self.error = exc.message
             return None

@@ -6,12 +6,12 @@ from app.auth import sessions, ui_sessions
 from app.auth.network import reflex_client_address
 from app.errors import DomainError, Invalid
 from app.pages.base import SessionState, bind_script, home_route
+from app.platform.provisioning import SignupInput
+from app.platform.signup import confirm as confirm_signup
+from app.platform.signup import self_signup
 from components.forms import field, form_error, primary_button
 from components.shell import centered_card
 from tenants.database import platform_session, unit_of_work
-from tenants.provisioning import SignupInput
-from tenants.signup import confirm as confirm_signup
-from tenants.signup import self_signup
 
 
 class LoginState(SessionState):

@@ -15,14 +15,18 @@ tenants nobody writes to. Taskiq's retry middlewares would retry the task at onc
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import event
 from sqlmodel import Session
 
+from app.after_commit import kicker
+from app.search import get_backend
+from app.search.protocol import SearchUnavailable
 from app.settings import get_settings
+from tenants.database import session
 
 log = logging.getLogger(__name__)
 _KEY = "search_dirty"
@@ -65,21 +69,25 @@ def _after_rollback(db: Session) -> None:
 
 def dispatch(schema: str, ids: list[int] | None) -> None:
     """Queue the index update: through the broker with Redis, on a background thread in-process."""
-    from tasks import crm as crm_tasks
-
+    target: Callable[[], object]
     if get_settings().redis_url:
-        task = crm_tasks.reindex_search.kiq(schema) if ids is None else crm_tasks.sync_search.kiq(schema, ids)
-        target = lambda: asyncio.run(task)  # noqa: E731  (kiq only pushes to Redis: quick)
+        target = partial(_kick, schema, ids)
     elif ids is None:
-        target = lambda: crm_tasks.reindex_search_sync(schema)  # noqa: E731
+        target = partial(reindex_now, schema)
     else:
-        target = lambda: crm_tasks.sync_search_sync(schema, ids)  # noqa: E731
+        target = partial(sync_now, schema, ids)
     threading.Thread(target=_safely, args=(target, schema), daemon=True, name="search-sync").start()
 
 
-def _safely(target, schema: str) -> None:  # type: ignore[no-untyped-def]
-    from app.search.protocol import SearchUnavailable
+def _kick(schema: str, ids: list[int] | None) -> None:
+    # By task name: the tasks (tasks/crm.py) import this module. kiq only pushes to Redis: quick.
+    if ids is None:
+        asyncio.run(kicker("crm.reindex_search").kiq(schema))
+    else:
+        asyncio.run(kicker("crm.sync_search").kiq(schema, ids))
 
+
+def _safely(target: Callable[[], object], schema: str) -> None:
     try:
         target()
     except SearchUnavailable as exc:  # logged by the backend; the ids are pending, retried later
@@ -91,9 +99,6 @@ def _safely(target, schema: str) -> None:  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- running syncs, pending ids
 def sync_now(schema: str, ids: list[int]) -> int:
     """Index these customers and any a failed sync left pending; on failure they all stay pending."""
-    from app.search import get_backend
-    from tenants.database import session
-
     waiting = pending(schema)
     if _ALL in waiting:
         return reindex_now(schema)
@@ -114,9 +119,6 @@ def sync_now(schema: str, ids: list[int]) -> int:
 
 def reindex_now(schema: str) -> int:
     """Rebuild the tenant's index; on failure a rebuild stays pending."""
-    from app.search import get_backend
-    from tenants.database import session
-
     waiting = pending(schema)
     try:
         with session(schema) as db:
@@ -148,7 +150,7 @@ def pending(schema: str) -> set[str]:
         with _local_lock:
             return set(_local_pending.get(schema, ()))
     try:
-        return {str(m) for m in client.smembers(_PENDING + schema)}  # type: ignore[union-attr]
+        return {str(m) for m in client.smembers(_PENDING + schema)}
     except Exception as exc:
         log.warning("pending search syncs of %s unreadable from Redis: %s", schema, type(exc).__name__)
         return set()
@@ -193,7 +195,7 @@ def _forget(schema: str, members: set[str]) -> None:
 
 @lru_cache
 def _redis_for(url: str) -> Any:
-    import redis
+    import redis  # function-level: needed only with REDIS_URL
 
     # Short timeouts: every sync task reads it, and Redis down must not hang them either.
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)

@@ -15,7 +15,7 @@ from app.storage.local import LocalStorage
 def get_storage() -> Storage:
     settings = get_settings()
     if settings.s3_endpoint:
-        from app.storage.s3 import S3Storage
+        from app.storage.s3 import S3Storage  # function-level: minio is loaded only when S3 is configured
 
         return S3Storage.from_settings(settings)
     return LocalStorage(settings.storage_path)

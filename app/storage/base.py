@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol, cast
 
 from app.errors import Conflict, Invalid, NotFound, TooLarge
 
@@ -192,10 +192,11 @@ class UploadArea:
         return removed
 
 
-def copy_stream(stream: BinaryIO | Iterable[bytes], dest: BinaryIO) -> int:
+def copy_stream(stream: BinaryIO | Iterable[bytes], dest: IO[bytes]) -> int:
     total = 0
-    if hasattr(stream, "read"):
-        while chunk := stream.read(COPY_CHUNK):  # type: ignore[union-attr]
+    if isinstance(stream, IO) or hasattr(stream, "read"):
+        reader = cast(BinaryIO, stream)
+        while chunk := reader.read(COPY_CHUNK):
             dest.write(chunk)
             total += len(chunk)
     else:

@@ -11,6 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from minio import Minio
+from minio.error import S3Error
+
 from app.errors import NotFound
 from app.settings import Settings
 from app.storage.base import UploadArea, check_key, copy_stream
@@ -28,7 +31,6 @@ class S3Storage:
         secure: bool,
         spool_dir: Path,
     ) -> None:
-        from minio import Minio
 
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure)
         self.bucket = bucket
@@ -69,7 +71,6 @@ class S3Storage:
 
     @contextmanager
     def open_local(self, key: str) -> Iterator[Path]:
-        from minio.error import S3Error
 
         with tempfile.TemporaryDirectory(dir=self.spool_dir) as tmpdir:
             path = Path(tmpdir) / "object"
@@ -88,7 +89,6 @@ class S3Storage:
         return int(self.client.stat_object(self.bucket, check_key(key)).size or 0)
 
     def exists(self, key: str) -> bool:
-        from minio.error import S3Error
 
         try:
             self.client.stat_object(self.bucket, check_key(key))

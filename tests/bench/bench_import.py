@@ -218,8 +218,8 @@ def main() -> None:
     os.environ.update(env)
     results: dict[str, Any] = {}
     try:
+        from app.platform.provisioning import SignupInput, provision_tenant
         from tenants.migrations import upgrade_platform
-        from tenants.provisioning import SignupInput, provision_tenant
 
         upgrade_platform()
 

@@ -154,10 +154,10 @@ def main() -> None:
     from sqlmodel import select
 
     from app.crm.demo import seed_demo
+    from app.platform.provisioning import SignupInput, provision_tenant
     from models.platform import Tenant
     from tenants.database import database_url, platform_session
     from tenants.migrations import upgrade_platform
-    from tenants.provisioning import SignupInput, provision_tenant
 
     upgrade_platform()
     slug = f"bench-{args.customers}"

@@ -76,11 +76,11 @@ def seed(items: int) -> tuple[int, int]:
 
     from app.auth.sessions import actor_for_user
     from app.crm.customers import CustomerIn, create_customer
+    from app.platform.provisioning import SignupInput, provision_tenant
     from models.platform import Tenant, User
     from models.tenant import Customer
     from tenants.database import platform_session, session
     from tenants.migrations import migrate_all
-    from tenants.provisioning import SignupInput, provision_tenant
 
     report = migrate_all()
     if not report.ok:

@@ -97,13 +97,13 @@ def main() -> None:
     from app.crm import timeline
     from app.crm.customers import BulkRequest, CustomerFilter, CustomerQuery
     from app.crm.demo import seed_demo
+    from app.platform.provisioning import SignupInput, provision_tenant
     from app.search.postgres import PostgresSearch
     from models.platform import Tenant, User
     from models.tenant import Contact, Customer, Wallet
     from tasks.crm import run_bulk_sync
     from tenants.database import engine, platform_session, session
     from tenants.migrations import upgrade_platform
-    from tenants.provisioning import SignupInput, provision_tenant
 
     out: list[str] = []
 

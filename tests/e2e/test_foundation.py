@@ -88,7 +88,7 @@ def test_two_tenants_signup_login_users_isolation_dark_mode_logout(page, browser
 
 
 def test_suspended_tenant_tab_stops_working(page, app_url, make_tenant) -> None:  # type: ignore[no-untyped-def]
-    from tenants import admin
+    from app.platform import admin
     from tenants.database import platform_session
 
     t = make_tenant()

@@ -11,8 +11,8 @@ PASSWORD = "Senha-forte-123"
 
 
 def test_confirmation_link_page(page: Page) -> None:  # type: ignore[no-untyped-def]
-    from tenants import signup
-    from tenants.provisioning import SignupInput, provision_tenant
+    from app.platform import signup
+    from app.platform.provisioning import SignupInput, provision_tenant
 
     slug = f"c{uuid.uuid4().hex[:8]}"
     email = f"admin@{slug}.com.br"

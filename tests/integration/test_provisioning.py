@@ -17,3 +17,28 @@ def test_provision_creates_schema_admin_and_defaults(tenant) -> None:
         assert version[0]
     with session(tenant.schema) as db:
         assert len(db.exec(select(Stage)).all()) == 6
+
+
+def test_platform_service_refuses_a_tenant_admin(tenant) -> None:
+    """The platform operations check PLATFORM_MANAGE themselves, not only the route or the page."""
+    import pytest
+
+    from app.errors import Forbidden
+    from app.platform import admin
+    from app.platform.provisioning import SignupInput, provision_tenant
+
+    tenant_admin = tenant.actor("admin")
+    slug = f"x{tenant.slug}"[:20]
+    with pytest.raises(Forbidden):
+        provision_tenant(
+            SignupInput("Outra", slug, "Admin", f"a@{slug}.com.br", "Senha-forte-123"), actor=tenant_admin
+        )
+    with platform_session() as db:
+        assert db.exec(select(Tenant).where(Tenant.slug == slug)).first() is None
+        with pytest.raises(Forbidden):
+            admin.list_tenants(db, tenant_admin)
+        with pytest.raises(Forbidden):
+            admin.set_status(db, tenant_admin, tenant.slug, "suspended")
+        with pytest.raises(Forbidden):
+            admin.purge_unconfirmed(db, tenant_admin, 0)
+        assert db.exec(select(Tenant.status).where(Tenant.slug == tenant.slug)).one() == "active"

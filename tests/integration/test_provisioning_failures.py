@@ -5,11 +5,11 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from app.errors import Conflict, Invalid
+from app.platform import provisioning
+from app.platform.provisioning import SignupInput, provision_tenant
 from models.platform import Tenant, User
-from tenants import provisioning
 from tenants.database import platform_session
 from tenants.migrations import migrate_all
-from tenants.provisioning import SignupInput, provision_tenant
 
 
 def _input(slug: str) -> SignupInput:

@@ -1,7 +1,7 @@
 import pytest
 
+from app.platform import admin
 from tasks.tenancy import TenantInactive, require_active
-from tenants import admin
 from tenants.database import platform_session
 from tenants.queues import queue_stats
 

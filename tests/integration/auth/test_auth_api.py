@@ -99,7 +99,7 @@ def test_brute_force_is_rate_limited_per_account(client, tenant) -> None:
 
 
 def test_suspension_stops_tokens_at_once(client, tenant) -> None:
-    from tenants import admin
+    from app.platform import admin
     from tenants.database import platform_session
 
     headers = api_login(client, tenant)

@@ -47,7 +47,7 @@ def make_user(tenant_id: int, slug: str, role: str, team: str | None) -> Actor:
 
 @pytest.fixture(scope="module")
 def crm(database_url: str) -> Crm:
-    from tenants.provisioning import SignupInput, provision_tenant
+    from app.platform.provisioning import SignupInput, provision_tenant
 
     slug = f"c{uuid.uuid4().hex[:10]}"
     tenant = provision_tenant(

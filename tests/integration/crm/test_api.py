@@ -62,7 +62,7 @@ def make_tenant_module(database_url: str) -> dict[str, int]:
     """Rows of another tenant: their ids must be 404 here whatever the role."""
     from app.crm import appointments, notes, opportunities
     from app.crm.customers import CustomerIn, create_customer
-    from tenants.provisioning import SignupInput, provision_tenant
+    from app.platform.provisioning import SignupInput, provision_tenant
 
     slug = f"o{uuid.uuid4().hex[:10]}"
     tenant = provision_tenant(

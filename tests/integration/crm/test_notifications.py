@@ -186,8 +186,8 @@ def test_two_racing_sweeps_send_each_reminder_once(make_tenant: Any) -> None:
 
 
 async def test_tasks_sweep_active_tenants_and_skip_suspended(make_tenant: Any) -> None:
+    from app.platform import admin
     from tasks import notifications as reminder_tasks
-    from tenants import admin
     from tenants.database import platform_session
 
     active, agent = _committed_tenant(make_tenant)

@@ -49,7 +49,7 @@ def _conn(url: str) -> psycopg.Connection[Any]:
 
 
 def _provision() -> tuple[str, str]:
-    from tenants.provisioning import SignupInput, provision_tenant
+    from app.platform.provisioning import SignupInput, provision_tenant
 
     slug = f"c{uuid.uuid4().hex[:10]}"
     tenant = provision_tenant(

@@ -69,9 +69,9 @@ def make_org(id_start: int = 1) -> Org:
     from sqlmodel import select
 
     from app.auth.sessions import actor_for_user
+    from app.platform.provisioning import SignupInput, provision_tenant
     from models.platform import User
     from tenants.database import platform_session, session
-    from tenants.provisioning import SignupInput, provision_tenant
 
     slug = f"s{uuid.uuid4().hex[:10]}"
     tenant = provision_tenant(

@@ -274,7 +274,7 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(
 def test_suspended_tenant_and_inactive_user_do_not_confirm_passwords(
     http: httpx.Client, tenant: Any, behind_proxy: None
 ) -> None:
-    from tenants import admin
+    from app.platform import admin
 
     agent = tenant.actor("agent")
     admin_headers = _bearer(_login(http, tenant, tenant.password, _random_ip()).json()["access_token"])

@@ -143,7 +143,7 @@ def test_signup_without_platform_smtp_is_confirmed_at_once_and_logged(
     http: httpx.Client, signups: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     slug = _slug()
-    with caplog.at_level("WARNING", logger="tenants.signup"):
+    with caplog.at_level("WARNING", logger="app.platform.signup"):
         r = http.post("/api/signup", json=_signup_body(slug))
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "active" and r.json()["confirmation_sent"] is False
@@ -188,7 +188,7 @@ def test_signup_waits_for_the_emailed_link(http: httpx.Client, smtp: _Inbox, liv
 
 
 def test_expired_confirmation_token_is_refused(http: httpx.Client, smtp: _Inbox) -> None:
-    from tenants import signup
+    from app.platform import signup
 
     slug = _slug()
     assert http.post("/api/signup", json=_signup_body(slug)).status_code == 201

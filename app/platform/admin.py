@@ -35,15 +35,16 @@ def _count(db: Session, schema: str | None, table: str) -> int:
     if not schema:
         return 0
     # Estimated counts would be cheaper at 500k+, but exact numbers are what superadmins audit.
-    return int(db.exec(text(f'SELECT count(*) FROM "{schema}".{table}')).one()[0])  # type: ignore[call-overload]
+    return int(db.exec(text(f'SELECT count(*) FROM "{schema}".{table}')).one()[0])  # type: ignore[call-overload]  # sqlmodel's Session.exec has no overload for text()
 
 
 def list_tenants(db: Session, actor: Actor | None) -> list[TenantUsage]:
     if actor is not None:
         actor.require(Perm.PLATFORM_MANAGE)
-    users = dict(db.exec(select(User.tenant_id, func.count()).group_by(User.tenant_id)).all())  # type: ignore[arg-type]
+    counts = db.exec(select(User.tenant_id, func.count()).group_by(col(User.tenant_id))).all()
+    users = {tenant_id: int(n) for tenant_id, n in counts}
     out = []
-    for t in db.exec(select(Tenant).order_by(Tenant.id)).all():
+    for t in db.exec(select(Tenant).order_by(col(Tenant.id))).all():
         ready = t.status != "provisioning"
         out.append(
             TenantUsage(
@@ -80,9 +81,9 @@ def set_status(db: Session, actor: Actor | None, slug: str, status: str) -> Tena
     db.add(tenant)
     if status == "suspended":
         user_ids = select(User.id).where(User.tenant_id == tenant.id)
-        db.exec(  # type: ignore[call-overload]
+        db.exec(
             update(RefreshToken)
-            .where(RefreshToken.user_id.in_(user_ids), RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr,attr-defined]
+            .where(col(RefreshToken.user_id).in_(user_ids), col(RefreshToken.revoked_at).is_(None))
             .values(revoked_at=func.now())
         )
     record_platform(
@@ -119,7 +120,7 @@ def purge_unconfirmed(db: Session, actor: Actor | None, older_than_days: int | N
     purged = []
     for tenant in doomed:
         if tenant.schema_name and is_tenant_schema(tenant.schema_name):
-            db.exec(text(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE'))  # type: ignore[call-overload]
+            db.exec(text(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE'))  # type: ignore[call-overload]  # sqlmodel's Session.exec has no overload for text()
         record_platform(
             db,
             actor,

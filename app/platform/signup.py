@@ -9,7 +9,7 @@ e-mail address through a link the platform sends.
   admin can never get the link). The link carries a signed, expiring token for the tenant; confirming
   is one conditional UPDATE (`unconfirmed` -> `active`), so a token works once. Without platform SMTP
   (a local `make run`) the tenant is confirmed at once and the log says so.
-- Unconfirmed tenants older than SIGNUP_CONFIRM_DAYS are purged (tenants/admin.py
+- Unconfirmed tenants older than SIGNUP_CONFIRM_DAYS are purged (app/platform/admin.py
   purge_unconfirmed: superadmin REST/CLI, and the daily task platform.purge_unconfirmed).
 """
 
@@ -32,10 +32,10 @@ from sqlmodel import Session, col, select
 
 from app.audit.log import record_platform
 from app.errors import DomainError, Invalid, TooManyRequests
+from app.platform.provisioning import SignupInput, provision_tenant
 from app.security.keys import jwt_secret
 from app.settings import get_settings
 from models.platform import PlatformAudit, Tenant, User
-from tenants.provisioning import SignupInput, provision_tenant
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def confirmation_link(token: str) -> str:
 def _rate_limit(db: Session, ip: str) -> None:
     settings = get_settings()
     # Serialise sign-ups of one IP until this transaction ends, then count what committed before.
-    db.exec(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))").bindparams(k=f"signup:{ip}"))  # type: ignore[call-overload]
+    db.exec(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))").bindparams(k=f"signup:{ip}"))  # type: ignore[call-overload]  # sqlmodel's Session.exec has no overload for text()
     since = datetime.now(UTC) - timedelta(minutes=settings.signup_window_minutes)
     count = db.exec(
         select(func.count())
@@ -197,11 +197,11 @@ def self_signup(data: SignupInput, ip: str | None) -> SignupResult:
 def confirm(db: Session, token: str, ip: str | None = None) -> Tenant:
     """Activates the tenant of a confirmation link: genuine, unexpired, and only once."""
     tenant_id, email = _verify(token)
-    confirmed = db.exec(  # type: ignore[call-overload]
+    confirmed = db.exec(
         update(Tenant)
         .where(col(Tenant.id) == tenant_id, col(Tenant.status) == "unconfirmed")
         .values(status="active", confirmed_at=func.now(), updated_at=func.now())
-        .returning(Tenant.id)
+        .returning(col(Tenant.id))
     ).first()
     if confirmed is None:
         raise Invalid("token", INVALID_LINK)

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from app.audit.log import record, record_platform
 from app.auth.actor import Actor, system_actor
 from app.auth.passwords import check_strength, hash_password
-from app.auth.permissions import Role
+from app.auth.permissions import Perm, Role
 from app.auth.users import validate_email
 from app.errors import Conflict, Invalid
 from models.platform import Tenant, User
@@ -79,8 +79,9 @@ def seed_defaults(db: Session) -> None:
     pipeline = Pipeline(name="Vendas", is_default=True)
     db.add(pipeline)
     db.flush()
+    assert pipeline.id is not None  # flushed
     for position, (name, outcome) in enumerate(DEFAULT_STAGES):
-        db.add(Stage(pipeline_id=pipeline.id, name=name, position=position, outcome=outcome))  # type: ignore[arg-type]
+        db.add(Stage(pipeline_id=pipeline.id, name=name, position=position, outcome=outcome))
 
 
 def provision_tenant(
@@ -97,7 +98,12 @@ def provision_tenant(
     `status` is where the tenant ends ("unconfirmed" for a public sign-up awaiting its e-mail link);
     `guard` runs first in the transaction (the sign-up rate limit), `on_created` last, before the
     commit (sending the confirmation link): either raising rolls the whole tenant back.
+
+    With an `actor` (a person creating an organisation) it must hold PLATFORM_MANAGE; without one it is
+    the public sign-up (`app.platform.signup`) or the CLI, run by whoever holds the server.
     """
+    if actor is not None:
+        actor.require(Perm.PLATFORM_MANAGE)
     data = validate_signup(data)
     with engine().connect() as conn, conn.begin():
         platform_db = Session(bind=conn, expire_on_commit=False)
