@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from app.importing import pipeline, readers
+from app.importing.pipeline import bulk, writers
 from models.tenant import ImportJob
 from tenants.database import session
 from tests.integration.importing.conftest import queue_import
@@ -39,14 +40,14 @@ def index_defs(schema: str) -> list[str]:
 def _spy_dropped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of what bulk mode drops, as it drops them."""
     dropped: list[str] = []
-    real = pipeline._enter_bulk_mode
+    real = bulk.enter_bulk_mode
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         defs = real(*args, **kwargs)
         dropped.extend(name for name, _ in defs)
         return defs
 
-    monkeypatch.setattr(pipeline, "_enter_bulk_mode", spy)
+    monkeypatch.setattr(bulk, "enter_bulk_mode", spy)
     return dropped
 
 
@@ -61,7 +62,7 @@ def _job(tenant, storage, rows: int) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     import_id = _job(tenant, storage, 300)
     report = pipeline.run(tenant.schema, import_id, storage=storage)
@@ -80,7 +81,7 @@ def test_primary_keys_dropped_only_when_the_import_only_inserts(tenant, storage,
     """keep-first only inserts customers and contacts: their primary keys go during the load, with every
     foreign key that references them (interactions, conversations, ...), and all come back validated.
     merge updates customers an earlier batch wrote: their primary keys stay."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)  # several batches
     dropped = _spy_dropped(monkeypatch)
     before = index_defs(tenant.schema)
@@ -116,7 +117,7 @@ def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage
     """No owner, wallet or document column: every new customer has owner_id, wallet_id, document and
     source_key NULL, so the partial indexes on those columns stay (nothing enters them; rebuilding
     would scan the table for nothing) while the others are dropped and rebuilt."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     dropped = _spy_dropped(monkeypatch)
     before = index_defs(tenant.schema)
     report = pipeline.run(tenant.schema, _job(tenant, storage, 300), storage=storage)
@@ -133,11 +134,11 @@ def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage
 
 
 def test_killed_worker_in_bulk_mode_is_finished_by_the_resume(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
     before = index_defs(tenant.schema)
     import_id = _job(tenant, storage, 400)
-    real = pipeline.write_batch
+    real = writers.write_batch
     calls = {"n": 0}
 
     def dies(db, plan, prep):  # type: ignore[no-untyped-def]
@@ -146,25 +147,25 @@ def test_killed_worker_in_bulk_mode_is_finished_by_the_resume(tenant, storage, m
             raise WorkerKilled()
         return real(db, plan, prep)
 
-    monkeypatch.setattr(pipeline, "write_batch", dies)
+    monkeypatch.setattr(writers, "write_batch", dies)
     with pytest.raises(WorkerKilled):
         pipeline.run(tenant.schema, import_id, storage=storage)
     assert len(index_defs(tenant.schema)) < len(before)  # still dropped: nobody cleaned up
-    monkeypatch.setattr(pipeline, "write_batch", real)
+    monkeypatch.setattr(writers, "write_batch", real)
     report = pipeline.run(tenant.schema, import_id, storage=storage)  # the task is delivered again
     assert (report["read"], report["created"]) == (400, 400)
     assert index_defs(tenant.schema) == before
 
 
 def test_failure_in_bulk_mode_restores_indexes(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     import_id = _job(tenant, storage, 50)
 
     def broken(db, plan, prep):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(pipeline, "write_batch", broken)
+    monkeypatch.setattr(writers, "write_batch", broken)
     with pytest.raises(RuntimeError):
         pipeline.run(tenant.schema, import_id, storage=storage)
     assert index_defs(tenant.schema) == before
@@ -174,7 +175,7 @@ def test_failure_in_bulk_mode_restores_indexes(tenant, storage, monkeypatch) -> 
 def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monkeypatch, policy) -> None:  # type: ignore[no-untyped-def]
     """Rows of later batches repeat phones/e-mails of earlier ones: with the contacts unique index down
     (keep-first, merge) no key may be written twice, and none may be lost."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
     before = index_defs(tenant.schema)
     path = storage.root / "bulk-dups.csv"
@@ -205,9 +206,9 @@ def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monk
 def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """While the unique index is down another writer adds a phone the import also writes: the rebuild
     still succeeds, the other customer keeps the phone."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     import_id = _job(tenant, storage, 30)
-    real = pipeline.write_batch
+    real = writers.write_batch
 
     other_id: list[int] = []
 
@@ -227,7 +228,7 @@ def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, st
                 other_id.append(made.id)
         return real(db, plan, prep)
 
-    monkeypatch.setattr(pipeline, "write_batch", with_concurrent_writer)
+    monkeypatch.setattr(writers, "write_batch", with_concurrent_writer)
     report = pipeline.run(tenant.schema, import_id, storage=storage)
     assert report["created"] == 30
     with session(tenant.schema) as db:
@@ -238,7 +239,7 @@ def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, st
 
 
 def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     path = storage.root / "bulk-tags.csv"
     path.write_text(
@@ -264,12 +265,12 @@ def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeyp
     """customer_tags' primary key is down during a bulk import; a user who tags an imported customer
     with a tag the import also gave it (a pair written twice) does not stop the key from coming back:
     one copy of the pair stays."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     path = storage.root / "bulk-tags2.csv"
     path.write_text("Nome;Telefone 1;Tags\n" + "".join(f"C{i};119{i:08d};vip\n" for i in range(1, 21)))
     import_id = queue_import(tenant, storage, path)
-    real = pipeline._restore_indexes
+    real = bulk.restore_indexes
 
     def tag_meanwhile(db, import_id, defs, maintain=False):  # type: ignore[no-untyped-def]
         if defs:  # the import's rows are in, its keys still down: the same pair once more, elsewhere
@@ -288,7 +289,7 @@ def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeyp
                 assert total == 21  # the pair really is there twice
         return real(db, import_id, defs, maintain)
 
-    monkeypatch.setattr(pipeline, "_restore_indexes", tag_meanwhile)
+    monkeypatch.setattr(bulk, "restore_indexes", tag_meanwhile)
     assert pipeline.run(tenant.schema, import_id, storage=storage)["created"] == 20
     assert index_defs(tenant.schema) == before  # the key is back
     with session(tenant.schema) as db:

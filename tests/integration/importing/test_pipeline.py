@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from app.errors import Invalid
 from app.importing import jobs, pipeline, readers
+from app.importing.pipeline import batches, bulk, keymap, writers
 from models.tenant import Contact, Customer, ImportJob, Interaction
 from tenants.database import session
 
@@ -172,7 +173,7 @@ def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeyp
     """With a small key-map budget the resumed run rebuilds the map through the temporary table too."""
     monkeypatch.setattr(readers, "BLOCK_BYTES", 2000)
     if key_map_budget:
-        monkeypatch.setattr(pipeline, "KEYMAP_MEMORY_ENTRIES", key_map_budget)
+        monkeypatch.setattr(keymap, "KEYMAP_MEMORY_ENTRIES", key_map_budget)
     rows = "".join(f"Cliente {i};119{i:08d};;c{i % 150}@x.com;;;\n" for i in range(1, 600))
     bad = HEAD + rows + "Ruim;abc;;;;;\n"
     actor = tenant.actor("admin")
@@ -183,7 +184,7 @@ def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeyp
             db, actor, jobs.ImportOptions(source="crash"), local_path=path, storage=storage
         )
         db.commit()
-    real = pipeline.write_batch
+    real = writers.write_batch
     calls = {"n": 0}
 
     def flaky(db, plan, prep):  # type: ignore[no-untyped-def]
@@ -192,7 +193,7 @@ def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeyp
             raise RuntimeError("worker killed")
         return real(db, plan, prep)
 
-    monkeypatch.setattr(pipeline, "write_batch", flaky)
+    monkeypatch.setattr(writers, "write_batch", flaky)
     with pytest.raises(RuntimeError):
         pipeline.run(tenant.schema, job.id, storage=storage)  # type: ignore[arg-type]
     with session(tenant.schema) as db:
@@ -202,7 +203,7 @@ def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeyp
         assert 0 < partial < 599
         jobs.mark_for_resume(db, actor, job.id)  # type: ignore[arg-type]
         db.commit()
-    monkeypatch.setattr(pipeline, "write_batch", real)
+    monkeypatch.setattr(writers, "write_batch", real)
     r = pipeline.run(tenant.schema, job.id, storage=storage)  # type: ignore[arg-type]
     identity(r)
     # Reference: the same file in one go (a re-import here: every customer is then unchanged).
@@ -373,13 +374,13 @@ def test_reimport_skips_rows_unchanged_since_the_previous_version(run_import, te
         )
         db.commit()
     looked_up: list[str] = []
-    real = pipeline._lookup_existing
+    real = batches.lookup_existing
 
     def spy(db, keys, import_id):  # type: ignore[no-untyped-def]
         looked_up.extend(keys.get_column("value").to_list())
         return real(db, keys, import_id)
 
-    monkeypatch.setattr(pipeline, "_lookup_existing", spy)
+    monkeypatch.setattr(batches, "lookup_existing", spy)
     # v2: Ana unchanged; Bia's row changed (new plan); Caio unchanged but without a source key.
     v2 = v1.replace("Bia;21999998888;;;11144477735;Ativo;Pré", "Bia;21999998888;;;11144477735;Ativo;Pós")
     r2 = run_import(v2, source="erp")
@@ -414,8 +415,8 @@ def test_reimport_skips_rows_unchanged_since_the_previous_version(run_import, te
 
 def test_statistics_refreshed_only_when_an_import_wrote(run_import, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     calls: list[object] = []
-    real = pipeline.maintain_tables
-    monkeypatch.setattr(pipeline, "maintain_tables", lambda db, *a: (calls.append(a), real(db, *a)))
+    real = bulk.maintain_tables
+    monkeypatch.setattr(bulk, "maintain_tables", lambda db, *a: (calls.append(a), real(db, *a)))
     csv = HEAD + "Ana;11987654321;;;52998224725;Ativo;Pré\nBia;21999998888;;;;Ativo;\n"
     assert run_import(csv, source="erp")["created"] == 2 and len(calls) == 1
     assert run_import(csv, source="erp")["unchanged"] == 2 and len(calls) == 1  # nothing written
@@ -462,8 +463,8 @@ def test_key_map_moved_to_a_temporary_table_gives_the_same_report(
 
     monkeypatch.setattr(pipeline.KeyMap, "_spill", counted)
     results = []
-    for budget in (pipeline.KEYMAP_MEMORY_ENTRIES, 5):
-        monkeypatch.setattr(pipeline, "KEYMAP_MEMORY_ENTRIES", budget)
+    for budget in (keymap.KEYMAP_MEMORY_ENTRIES, 5):
+        monkeypatch.setattr(keymap, "KEYMAP_MEMORY_ENTRIES", budget)
         t = make_tenant()
         reports = []
         for _ in range(2):
@@ -479,7 +480,7 @@ def test_key_map_moved_to_a_temporary_table_gives_the_same_report(
         names = {c.id: c.name for c in customers(t.schema)}
         results.append((reports, {value: names[cid] for value, cid in owners.items()}))
     assert spills, "the small budget must have moved the map"
-    with pipeline._connection() as conn:  # back in the pool, most likely the one the imports used
+    with pipeline.connection() as conn:  # back in the pool, most likely the one the imports used
         assert conn.execute("SELECT to_regclass('pg_temp.imp_keymap')").fetchone() == (None,)
     assert results[0] == results[1]
     # A row starts a customer only when neither its phone nor its e-mail class was seen: the first 97.

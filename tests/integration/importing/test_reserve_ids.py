@@ -18,7 +18,7 @@ def _insert_customer(conn: psycopg.Connection, schema: str) -> int:  # type: ign
 
 
 def test_blocks_are_consecutive_and_the_sequence_moves_past_them(tenant) -> None:  # type: ignore[no-untyped-def]
-    with pipeline._connection() as conn:
+    with pipeline.connection() as conn:
         db = Db(conn, tenant.schema)
         first = reserve_ids(db, "customers", 1000)
         second = reserve_ids(db, "customers", 10)
@@ -31,7 +31,7 @@ def test_blocks_are_consecutive_and_the_sequence_moves_past_them(tenant) -> None
 def test_an_insert_in_flight_never_shares_the_block(tenant) -> None:  # type: ignore[no-untyped-def]
     """Another session drew an id and has not committed: the reservation waits for it (the sequence
     lock), then starts after it."""
-    with pipeline._connection() as other, pipeline._connection() as conn:
+    with pipeline.connection() as other, pipeline.connection() as conn:
         taken = _insert_customer(other, tenant.schema)  # transaction left open
         result: list[int] = []
         worker = threading.Thread(
@@ -51,7 +51,7 @@ def test_an_insert_in_flight_never_shares_the_block(tenant) -> None:  # type: ig
 def test_a_rolled_back_reservation_hands_out_nothing_twice(tenant) -> None:  # type: ignore[no-untyped-def]
     """The block is usable only once committed (reserve_ids commits); a failure before that gives the
     values back, and no id was used."""
-    with pipeline._connection() as conn:
+    with pipeline.connection() as conn:
         db = Db(conn, tenant.schema)
         seq = db.sequence("customers")
         db.run(f"ALTER SEQUENCE {seq} INCREMENT BY 1")

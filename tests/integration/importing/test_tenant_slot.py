@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from app.importing import jobs, pipeline
+from app.importing.pipeline import orchestration
 from models.tenant import Customer, ImportJob
 from tenants.database import session
 from tests.integration.importing.conftest import queue_import
@@ -43,8 +44,8 @@ def _run_in_thread(schema: str, import_id: int, storage: Any) -> tuple[threading
 
 
 def test_a_second_import_waits_for_the_tenants_running_one(tenant, storage, queued_job, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "SLOT_POLL_S", 0.05)
-    with pipeline._connection() as other:  # another import of the tenant holds the slot
+    monkeypatch.setattr(orchestration, "SLOT_POLL_S", 0.05)
+    with pipeline.connection() as other:  # another import of the tenant holds the slot
         other.execute("SELECT pg_advisory_lock(hashtext(%s), 0)", (tenant.schema,))
         thread, report = _run_in_thread(tenant.schema, queued_job, storage)
         thread.join(1.0)
@@ -57,8 +58,8 @@ def test_a_second_import_waits_for_the_tenants_running_one(tenant, storage, queu
 
 
 def test_a_waiting_import_can_be_cancelled(tenant, storage, queued_job, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "SLOT_POLL_S", 0.05)
-    with pipeline._connection() as other:
+    monkeypatch.setattr(orchestration, "SLOT_POLL_S", 0.05)
+    with pipeline.connection() as other:
         other.execute("SELECT pg_advisory_lock(hashtext(%s), 0)", (tenant.schema,))
         thread, _ = _run_in_thread(tenant.schema, queued_job, storage)
         thread.join(0.5)
