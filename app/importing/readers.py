@@ -483,10 +483,10 @@ def _first_rows_xlsx(
     if cells is None or cells.cells.height == 0:
         raise Invalid("file", "A aba escolhida está vazia.")
     frame = cells.cells
-    top = int(frame.get_column("row").min())  # type: ignore[arg-type]
+    top = int(frame.select(pl.col("row").min()).item())
     frame = frame.filter(pl.col("row") < top + _HEADER_SCAN_ROWS + 11)
-    first_col = int(frame.get_column("col").min())  # type: ignore[arg-type]
-    width = int(frame.get_column("col").max()) - first_col + 1  # type: ignore[operator]
+    first_col = int(frame.select(pl.col("col").min()).item())
+    width = int(frame.select(pl.col("col").max()).item()) - first_col + 1
     by_row: dict[int, list[str | None]] = {}
     for row, col, value in frame.iter_rows():
         by_row.setdefault(row, [None] * width)[col - first_col] = value

@@ -277,7 +277,7 @@ class XlsxReader:
             )
             frame = frame.with_columns(given=given.cast(pl.Int64, strict=False))
             frame = frame.with_columns(row=_row_numbers(frame.get_column("given"), next_row))
-            next_row = int(frame.get_column("row").max() or next_row) + 1  # type: ignore[arg-type]
+            next_row = int(frame.select(pl.col("row").max()).item() or next_row) + 1
             rows = (
                 frame.filter(pl.col("row") > skip_to_row)
                 .select("row", c=pl.col("x").str.split("<c ").list.slice(1))
