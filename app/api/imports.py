@@ -19,6 +19,7 @@ from app.importing import jobs
 from app.importing.status import ImportStatus
 from app.settings import get_settings
 from app.validation import INT64_MAX, Id, Int64, NonNegInt32, Str10, Str20, Str60, Str120, Str200, Str500
+from tasks.imports import run_import
 from tenants.database import session
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
@@ -91,8 +92,6 @@ def _schema(actor: Actor) -> str:
 
 
 async def _enqueue(schema: str, import_id: Id) -> None:
-    from tasks.imports import run_import
-
     await run_import.kiq(schema, import_id)
 
 

@@ -45,8 +45,8 @@ SOURCE_MAP_SCHEMA = {"n_document": pl.String, "cid": pl.Int64, "hash": pl.Int64}
 
 def load_source_map(db: Db, source: str, import_id: int) -> pl.DataFrame:
     """source key -> (customer, import_hash) of every live customer earlier imports of `source` wrote,
-    read once per import by one COPY (~0.3 s and ~40 bytes a customer at 400k): probing the source index
-    per row cost 7 us a key, 2.9 s of a 500k re-import. It grows with the source, not with the file.
+    read once per import by one COPY: probing the source index per row cost far more on a re-import
+    (docs/benchmarks.md). It grows with the source, not with the file.
 
     A document several customers share (colliding CPFs) resolves to the oldest one."""
     query = psql.SQL(
@@ -242,7 +242,7 @@ def prepare_batch(
     `dry` replays an already committed batch after a crash: only the dedupe state is rebuilt.
     `looked` is the batch's look_up() when it was computed ahead.
     """
-    plan, st = ctx.plan, ctx.state
+    st = ctx.state
     if looked is None:
         looked = look_up(ctx, ctx.db, frame, line_errors, dry)
     valid, issues = looked.valid, looked.issues
@@ -251,20 +251,39 @@ def prepare_batch(
     if valid is None or valid.height == 0 or looked.keys is None:
         return prep
     keys = looked.keys
-    # Candidate owners of each row, in the row's column order: a customer already known (a key of an
-    # earlier batch, an existing contact, the source key of an earlier import) or an earlier row of
-    # this batch that introduced one of its keys. Later rows never reach back to earlier ones.
     # One lookup in the (large) in-file key map per batch; everything else joins small frames.
     in_seen = st.seen_keys.lookup(keys)
-    cand = [in_seen.select("row", "pos", "cid")]
     known_keys = in_seen.select("key").unique()
-    in_db: pl.DataFrame | None = None  # keys some customer already has in the database
+    cands = _candidates(looked, valid, keys, in_seen, known_keys)
+    owners = resolve_owners(keys.select("row").unique(), cands)
+    # Conflict: the row's keys belong to more than one customer; it goes to the first, nothing is merged.
+    finals = cands.join(owners.select(ref="row", ref_owner="owner"), on="ref", how="left").select(
+        "row", owner=pl.coalesce("cid", "ref_owner")
+    )
+    prep.conflicts = (
+        finals.group_by("row").agg(n=pl.col("owner").n_unique()).filter(pl.col("n") > 1)["row"].to_list()
+    )
+    rows = _outcomes(ctx, _customers_of(ctx, owners, dry), in_seen.get_column("cid"), looked.settled)
+    if not dry:
+        in_db = looked.existing.select("key") if looked.existing is not None else None
+        _stage_writes(ctx, prep, valid, rows, _new_keys(ctx.plan, keys, in_db, known_keys))
+    _remember(st, keys, known_keys, rows, finals.filter(pl.col("owner") > 0).select(cid="owner"))
+    return prep
+
+
+def _candidates(
+    looked: Looked, valid: pl.DataFrame, keys: pl.DataFrame, in_seen: pl.DataFrame, known_keys: pl.DataFrame
+) -> pl.DataFrame:
+    """Candidate owners of each row (row, pos, ref, cid), in the row's column order: a customer already
+    known (a key of an earlier batch, an existing contact, the source key of an earlier import) or an
+    earlier row of this batch that introduced one of its keys. Later rows never reach back to earlier
+    ones."""
+    cand = [in_seen.select("row", "pos", "cid")]
     if looked.existing is not None:
         # A key the file introduced earlier resolves through the in-file map (the same customer the
         # database has for it once that batch committed); the database answers for the rest.
         rest = keys.join(known_keys, on="key", how="anti")
         cand.append(rest.join(looked.existing, on="key").select("row", "pos", "cid"))
-        in_db = looked.existing.select("key")
     if looked.by_source is not None:
         docs = valid.filter(pl.col("n_document").is_not_null()).select("_line", "n_document")
         cand.append(
@@ -282,23 +301,19 @@ def prepare_batch(
     # Stable: at the same (row, column) a customer the key already belongs to comes before an earlier row
     # of this batch with that key (which may itself have gone elsewhere through a conflict). Unstable,
     # the same file re-imported flipped a row between "updated" and "duplicate" from run to run.
-    cands = pl.concat([known, earlier]).sort("row", "pos", maintain_order=True)
-    owners = resolve_owners(keys.select("row").unique(), cands)
-    # Conflict: the row's keys belong to more than one customer; it goes to the first, nothing is merged.
-    finals = cands.join(owners.select(ref="row", ref_owner="owner"), on="ref", how="left").select(
-        "row", owner=pl.coalesce("cid", "ref_owner")
-    )
-    prep.conflicts = (
-        finals.group_by("row").agg(n=pl.col("owner").n_unique()).filter(pl.col("n") > 1)["row"].to_list()
-    )
-    # New customers get their ids in file order (owner = -row).
+    return pl.concat([known, earlier]).sort("row", "pos", maintain_order=True)
+
+
+def _customers_of(ctx: Context, owners: pl.DataFrame, dry: bool) -> pl.DataFrame:
+    """row -> (cid, is_new): new customers get their ids in file order (owner = -row); a dry replay
+    allocates none (its rows were written before the crash)."""
     roots = owners.filter(pl.col("owner") < 0).select("owner").unique().sort("owner", descending=True)
     if dry:
         new_ids = roots.with_columns(new_cid=pl.lit(None, pl.Int64))
     else:
         first_id = reserve_ids(ctx.db, "customers", roots.height)
         new_ids = roots.with_columns(new_cid=pl.int_range(first_id, first_id + roots.height, dtype=pl.Int64))
-    rows = (
+    return (
         owners.join(new_ids, on="owner", how="left")
         .with_columns(
             is_new=pl.col("owner") < 0,
@@ -307,17 +322,22 @@ def prepare_batch(
         .filter(pl.col("cid").is_not_null())
         .select("row", "cid", "is_new")
     )
-    cands = finals.filter(pl.col("owner") > 0).select(cid="owner")
+
+
+def _outcomes(
+    ctx: Context, rows: pl.DataFrame, seen_cids: pl.Series, settled: pl.Series | None
+) -> pl.DataFrame:
+    """Adds was_seen, settled, lead/last (the customer's first and last row) and each row's outcome
+    (dup | created | matched)."""
     # Touched by an earlier batch: a customer reached through the in-file key map, or an existing
     # customer an earlier row pointed at.
     rows = rows.with_columns(
-        was_seen=pl.col("cid").is_in(in_seen.get_column("cid").implode())
-        | pl.col("cid").is_in(st.cids().implode())
+        was_seen=pl.col("cid").is_in(seen_cids.implode()) | pl.col("cid").is_in(ctx.state.cids().implode())
     )
     # A settled row counts as it would (unchanged, or a duplicate) but writes nothing.
-    settled = looked.settled if looked.settled is not None else pl.Series("row", [], dtype=pl.Int64)
+    settled = settled if settled is not None else pl.Series("row", [], dtype=pl.Int64)
     rows = rows.with_columns(settled=pl.col("row").is_in(settled.implode()))
-    rows = rows.with_columns(
+    return rows.with_columns(
         lead=pl.col("row").min().over("cid"), last=pl.col("row").max().over("cid")
     ).with_columns(
         outcome=pl.when(pl.col("was_seen") | (pl.col("row") != pl.col("lead")))
@@ -326,48 +346,69 @@ def prepare_batch(
         .then(pl.lit("created"))
         .otherwise(pl.lit("matched"))
     )
-    if not dry:
-        prep.rows = rows.select("row", "cid", "outcome")
-        prep.apply = _apply_values(ctx, valid, rows)
-        if prep.apply.height and plan.columns("wallet"):
-            _resolve_wallets(ctx, prep.apply.get_column("wallet").drop_nulls().unique().to_list())
-        prep.apply = prep.apply.with_columns(
-            wallet_id=pl.col("wallet").replace_strict(ctx.wallets, default=None, return_dtype=pl.Int64)
-            if ctx.wallets
-            else pl.lit(None, pl.Int64)
+
+
+def _new_keys(
+    plan: Plan, keys: pl.DataFrame, in_db: pl.DataFrame | None, known_keys: pl.DataFrame
+) -> pl.DataFrame:
+    """The keys whose contacts the batch sends to the insert."""
+    # A contact the database already has would be a no-op ON CONFLICT insert (a re-import is mostly
+    # those): not sent. New customers never have one (their keys matched nobody).
+    new_keys = keys if in_db is None else keys.join(in_db, on="key", how="anti")
+    if plan.policy != "keep-last":
+        # A key an earlier batch introduced was written then (merge writes every row's keys), or
+        # belongs to rows that are never written (keep-first skips duplicates): never resent, so
+        # each key reaches the contacts insert at most once per import (bulk mode relies on it).
+        # keep-last may write it later, with the customer's last row: it keeps ON CONFLICT.
+        new_keys = new_keys.join(known_keys, on="key", how="anti")
+    return new_keys
+
+
+def _stage_writes(
+    ctx: Context, prep: Prepared, valid: pl.DataFrame, rows: pl.DataFrame, new_keys: pl.DataFrame
+) -> None:
+    """What the writers will write: the customers' values, wallets and tags resolved to ids, the
+    contacts to insert, and whether the batch must wait for the earlier ones to commit."""
+    plan = ctx.plan
+    prep.rows = rows.select("row", "cid", "outcome")
+    apply = _apply_values(ctx, valid, rows)
+    if apply.height and plan.columns("wallet"):
+        _resolve_wallets(ctx, apply.get_column("wallet").drop_nulls().unique().to_list())
+    prep.apply = apply = apply.with_columns(
+        wallet_id=pl.col("wallet").replace_strict(ctx.wallets, default=None, return_dtype=pl.Int64)
+        if ctx.wallets
+        else pl.lit(None, pl.Int64)
+    )
+    if apply.height and plan.columns("tags"):
+        prep.tags = _tag_pairs(ctx, apply)
+    contacts = _contacts_to_add(ctx, new_keys, rows)
+    prep.plain_insert = ctx.contacts_unindexed
+    if prep.plain_insert:  # ids drawn here in one block, not by COPY one nextval at a time
+        first_id = reserve_ids(ctx.db, "contacts", contacts.height)
+        contacts = contacts.with_columns(
+            id=pl.int_range(first_id, first_id + contacts.height, dtype=pl.Int64)
         )
-        if prep.apply.height and plan.columns("tags"):
-            prep.tags = _tag_pairs(ctx, prep.apply)
-        # A contact the database already has would be a no-op ON CONFLICT insert (a re-import is
-        # mostly those): not sent. New customers never have one (their keys matched nobody).
-        new_keys = keys if in_db is None else keys.join(in_db, on="key", how="anti")
-        if plan.policy != "keep-last":
-            # A key an earlier batch introduced was written then (merge writes every row's keys), or
-            # belongs to rows that are never written (keep-first skips duplicates): never resent, so
-            # each key reaches the contacts insert at most once per import (bulk mode relies on it).
-            # keep-last may write it later, with the customer's last row: it keeps ON CONFLICT.
-            new_keys = new_keys.join(known_keys, on="key", how="anti")
-        prep.contacts = _contacts_to_add(ctx, new_keys, rows)
-        prep.plain_insert = ctx.contacts_unindexed
-        if prep.plain_insert:  # ids drawn here in one block, not by COPY one nextval at a time
-            first_id = reserve_ids(ctx.db, "contacts", prep.contacts.height)
-            prep.contacts = prep.contacts.with_columns(
-                id=pl.int_range(first_id, first_id + prep.contacts.height, dtype=pl.Int64)
-            )
-        # keep-first never writes to a customer an earlier batch touched; the other policies may, and
-        # then this batch waits for the earlier ones to commit (a row must see the row it updates).
-        prep.depends = plan.policy != "keep-first" and bool(rows.get_column("was_seen").any())
+    prep.contacts = contacts
+    # keep-first never writes to a customer an earlier batch touched; the other policies may, and
+    # then this batch waits for the earlier ones to commit (a row must see the row it updates).
+    prep.depends = plan.policy != "keep-first" and bool(rows.get_column("was_seen").any())
+
+
+def _remember(
+    st: State, keys: pl.DataFrame, known_keys: pl.DataFrame, rows: pl.DataFrame, pointed: pl.DataFrame
+) -> None:
+    """Advances the in-file dedupe state past the batch (`pointed`: the existing customers a row's keys
+    pointed at, conflict losers too)."""
     # Every key of every valid row now points at the customer its row was folded into.
     # keys come in (row, pos) order (keys_of) and the anti join keeps it: first occurrence = first row.
     fresh = keys.join(known_keys, on="key", how="anti", maintain_order="left").filter(
         pl.col("key").is_first_distinct()
     )
     st.seen_keys.add(fresh.join(rows.select("row", "cid"), on="row").select("key", "cid"))
-    # Customers a row pointed at (conflict losers too) are in this version of the source: not missing.
-    existing = pl.concat([rows.filter(~pl.col("is_new")).get_column("cid"), cands.get_column("cid")])
+    # Customers a row pointed at are in this version of the source: not missing.
+    existing = pl.concat([rows.filter(~pl.col("is_new")).get_column("cid"), pointed.get_column("cid")])
     if existing.len():
         st.seen_cids.append(existing.unique())
-    return prep
 
 
 def issue_rows(prep: Prepared) -> pl.DataFrame:

@@ -32,15 +32,15 @@ _BULK_TABLES = ("customers", "contacts", "customer_tags")
 # and -> tags (every imported tag row key-share-locks one of a handful of tags rows from two writer
 # transactions at once, which turns each lock into a multixact update).
 _BULK_FK_TABLES = ("contacts", "customer_tags")
-# Primary keys dropped too: customer_tags' (customer_id, tag_id) took 0.78 s of COPY for 413k pairs when
-# maintained row by row, 0.13 s + 0.20 s to re-add after a plain COPY. Every pair an import writes is
-# unique (new customers only, in bulk mode); a pair another writer adds meanwhile is deduplicated before
-# the key comes back (_drop_duplicate_tags).
+# Primary keys dropped too: customer_tags' (customer_id, tag_id) costs far more maintained row by row
+# during the COPY than re-added after it (docs/benchmarks.md, "pipeline design figures"). Every pair an
+# import writes is unique (new customers only, in bulk mode); a pair another writer adds meanwhile is
+# deduplicated before the key comes back (_drop_duplicate_tags).
 _BULK_PK_TABLES = ("customer_tags",)
 # With keep-first an import only ever inserts customers and contacts (no row of the file updates one
 # an earlier batch wrote), so their primary keys can go as well: each row's btree insert, WAL record
-# included, was ~40% of the COPY (0.5 s of 1.15 s for 413k customers, 0.45 s for 770k contacts), and
-# the ids are presorted, so each key is re-added in ~0.2 s. Their ids come from the tables' sequences
+# included, is a large share of the COPY, and the ids are presorted, so each key is re-added quickly
+# (docs/benchmarks.md, "pipeline design figures"). Their ids come from the tables' sequences
 # (reserve_ids, and nextval for anyone else's insert), so none can repeat meanwhile. Every foreign key
 # that references them (interactions, notes, deals, ...) is dropped with them and re-added once the key
 # is back; the tables were empty of references (no customer existed when bulk mode began).
@@ -53,8 +53,8 @@ def _bulk_pk_tables(policy: str) -> tuple[str, ...]:
 
 _ADD_FK = re.compile(r"^ALTER TABLE (\S+) ADD CONSTRAINT ")
 # The contacts dedupe key is dropped too when every key reaches the insert at most once (see
-# prepare_batch): maintaining it row by row was the largest single cost of a first import (600k random
-# inserts into a btree, ~2x the cost of the rest of the contact insert). It is rebuilt first at the end.
+# prepare_batch): maintaining it row by row was the largest single cost of a first import (random inserts
+# into a btree, more than the rest of the contact insert). It is rebuilt first at the end.
 CONTACTS_UNIQUE = "uq_contacts_kind_value"
 
 
@@ -111,7 +111,7 @@ def enter_bulk_mode(
             # A partial index on "<column> IS NOT NULL" stays when the import leaves that column NULL
             # (owner_id without an owner column, wallet_id without a wallet column): no row enters it,
             # and a rebuild would still scan the whole table for nothing (the five owner list indexes
-            # and the wallet one: ~0.8 s of a 500k rebuild).
+            # and the wallet one).
             if not ((m := _NOT_NULL_PREDICATE.search(ddl)) and m.group(1) in null_columns)
         ]
         # The foreign keys too: the per-row check (a key-share lock on the referenced row) cost as much
@@ -234,7 +234,7 @@ def maintain_tables(db: Db, tables: tuple[str, ...] = tuple(_MAINTENANCE)) -> No
 
 # Two builds run side by side; each gets parallel workers only for cores beyond those two. On two cores a
 # build's workers would only split its sort three ways, pass the runs through shared memory and merge
-# them again in the leader: 6-8 % more CPU for the whole rebuild, at 500k and at 2M rows (measured).
+# them again in the leader: more CPU for the whole rebuild, at 500k and at 2M rows (measured).
 _BUILD_HELPERS = max(0, (os.cpu_count() or 2) // 2 - 1)
 
 
@@ -245,51 +245,18 @@ def restore_indexes(db: Db, import_id: int, defs: list[list[str]], maintain: boo
     A table is finished (its foreign keys validated, with `maintain` its statistics refreshed) once its
     own indexes are built and no build is left to start: those statements lock out index builds on
     their own table only, so they run beside the last builds and beside each other, filling the
-    rebuild's tail two at a time instead of one after another (0.6-1 s of a 500k import)."""
+    rebuild's tail two at a time instead of one after another."""
     if not defs:
         return
-
-    def build(name: str, ddl: str) -> None:
-        ddl = ddl.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
-        ddl = ddl.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1)
-        key = _is_constraint(ddl)  # a primary key: ADD CONSTRAINT builds its index
-        started = time.monotonic()
-        with connection() as conn:
-            conn.execute("SET maintenance_work_mem = '256MB'")
-            conn.execute(f"SET max_parallel_maintenance_workers = {_BUILD_HELPERS}")
-            if key and _constraint_exists(conn, _fk_table(ddl), name):  # a resume after it was added
-                return
-            try:
-                conn.execute(ddl)
-            except psycopg.errors.UniqueViolation:
-                # Only keys that outsiders can duplicate while they are down: tag pairs, contacts. The
-                # customers/contacts ids come from their sequences and never repeat.
-                if key and _table_of(ddl) != "customer_tags":
-                    raise
-                conn.rollback()
-                (_drop_duplicate_tags if key else _drop_duplicate_contacts)(conn, db.s, import_id)
-                conn.execute(ddl)
-            conn.commit()
-        log.info("import %s: index %s rebuilt in %.2fs", import_id, name, time.monotonic() - started)
-
-    def finish(table: str) -> None:
-        with connection() as conn:
-            side = Db(conn, db.s.strip('"'))
-            for name, ddl in defs:
-                if _is_foreign_key(ddl) and _table_of(ddl) == table:
-                    validate_foreign_key(side, import_id, name, ddl)
-            if maintain and table in _MAINTENANCE:
-                maintain_tables(side, (table,))
-
     # The primary keys that dropped foreign keys reference (customers, contacts) come back first, side by
     # side; then every foreign key, NOT VALID: enforced for new rows at once, and added now because
     # ADD FOREIGN KEY locks the referenced table against index builds (SHARE ROW EXCLUSIVE), so later it
     # would queue behind a long build and hold up the builds queued behind it. Its validation, the costly
-    # part, locks the referenced table only in ROW SHARE mode and runs in finish() below.
+    # part, locks the referenced table only in ROW SHARE mode and runs in _finish_table().
     referenced = {m.group(1) for _, ddl in defs if _is_foreign_key(ddl) and (m := _REFERENCES.search(ddl))}
     keys = [d for d in defs if _is_primary_key(d[1]) and _table_of(d[1]) in referenced]
     with ThreadPoolExecutor(2, thread_name_prefix="import-index") as pool:
-        for future in [pool.submit(build, name, ddl) for name, ddl in keys]:
+        for future in [pool.submit(_build, db, import_id, name, ddl) for name, ddl in keys]:
             future.result()
     for name, ddl in defs:
         if _is_foreign_key(ddl):
@@ -304,6 +271,18 @@ def restore_indexes(db: Db, import_id: int, defs: list[list[str]], maintain: boo
             d[0],
         ),
     )
+    _build_then_finish(db, import_id, defs, builds, maintain)
+    db.run(
+        f"UPDATE {db.s}.import_jobs SET checkpoint = checkpoint - 'dropped_indexes' WHERE id = %s",
+        (import_id,),
+    )
+    db.conn.commit()
+
+
+def _build_then_finish(
+    db: Db, import_id: int, defs: list[list[str]], builds: list[list[str]], maintain: bool
+) -> None:
+    """Runs `builds` two at a time and finishes each table as soon as its last build is done."""
     tables = sorted({_table_of(ddl) for _, ddl in defs} | (set(_MAINTENANCE) if maintain else set()))
     left = {t: sum(1 for _, ddl in builds if _table_of(ddl) == t) for t in tables}
     ready = [t for t in tables if left[t] == 0]
@@ -311,15 +290,15 @@ def restore_indexes(db: Db, import_id: int, defs: list[list[str]], maintain: boo
     with ThreadPoolExecutor(2, thread_name_prefix="import-index") as pool:
 
         def launch() -> None:
-            # Builds before finishes: the finishes (0.3-0.8 s each at 500k) then run side by side at the
-            # end, and the one that must come last (customers' ANALYZE, after its last build) has the
-            # others beside it instead of running alone.
+            # Builds before finishes: the finishes then run side by side at the end, and the one that
+            # must come last (customers' ANALYZE, after its last build) has the others beside it instead
+            # of running alone.
             while len(running) < 2 and (ready or builds):
                 if builds:
                     name, ddl = builds.pop(0)
-                    running[pool.submit(build, name, ddl)] = _table_of(ddl)
+                    running[pool.submit(_build, db, import_id, name, ddl)] = _table_of(ddl)
                 else:
-                    running[pool.submit(finish, ready.pop(0))] = None
+                    running[pool.submit(_finish_table, db, import_id, defs, maintain, ready.pop(0))] = None
 
         launch()
         while running:
@@ -332,11 +311,42 @@ def restore_indexes(db: Db, import_id: int, defs: list[list[str]], maintain: boo
                     if left[table] == 0:
                         ready.append(table)
             launch()
-    db.run(
-        f"UPDATE {db.s}.import_jobs SET checkpoint = checkpoint - 'dropped_indexes' WHERE id = %s",
-        (import_id,),
-    )
-    db.conn.commit()
+
+
+def _build(db: Db, import_id: int, name: str, ddl: str) -> None:
+    """One saved index or primary key, rebuilt on a connection of its own (idempotent for a resume)."""
+    ddl = ddl.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+    ddl = ddl.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1)
+    key = _is_constraint(ddl)  # a primary key: ADD CONSTRAINT builds its index
+    started = time.monotonic()
+    with connection() as conn:
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        conn.execute(f"SET max_parallel_maintenance_workers = {_BUILD_HELPERS}")
+        if key and _constraint_exists(conn, _fk_table(ddl), name):  # a resume after it was added
+            return
+        try:
+            conn.execute(ddl)
+        except psycopg.errors.UniqueViolation:
+            # Only keys that outsiders can duplicate while they are down: tag pairs, contacts. The
+            # customers/contacts ids come from their sequences and never repeat.
+            if key and _table_of(ddl) != "customer_tags":
+                raise
+            conn.rollback()
+            (_drop_duplicate_tags if key else _drop_duplicate_contacts)(conn, db.s, import_id)
+            conn.execute(ddl)
+        conn.commit()
+    log.info("import %s: index %s rebuilt in %.2fs", import_id, name, time.monotonic() - started)
+
+
+def _finish_table(db: Db, import_id: int, defs: list[list[str]], maintain: bool, table: str) -> None:
+    """Validates `table`'s re-added foreign keys and, with `maintain`, refreshes its statistics."""
+    with connection() as conn:
+        side = Db(conn, db.s.strip('"'))
+        for name, ddl in defs:
+            if _is_foreign_key(ddl) and _table_of(ddl) == table:
+                validate_foreign_key(side, import_id, name, ddl)
+        if maintain and table in _MAINTENANCE:
+            maintain_tables(side, (table,))
 
 
 def _constraint_exists(conn: psycopg.Connection[Any], table: str, name: str) -> bool:
@@ -367,9 +377,8 @@ def validate_foreign_key(db: Db, import_id: int, name: str, ddl: str) -> None:
         # The validation is one anti join of the referencing column against the referenced key. Both
         # sides have their btree by now (referenced keys are rebuilt first, a table is finished after its
         # own builds), so a merge join reads two indexes in order. The planner's default, a hash join,
-        # hashed 1.65M customer ids in batches and probed them at random: 1.8-2.2 s per key at 2M rows
-        # against 0.3 s at 500k, the one part of the rebuild that grew 7x for 4x the rows; merged,
-        # 0.7-1.0 s. One process each: the finishes already run two at a time.
+        # hashed the customer ids in batches and probed them at random: the one part of the rebuild
+        # that grew much faster than the rows. One process each: the finishes already run two at a time.
         db.run("SET LOCAL enable_hashjoin = off")
         db.run("SET LOCAL max_parallel_workers_per_gather = 0")
         db.run(f'ALTER TABLE {_fk_table(ddl)} VALIDATE CONSTRAINT "{name}"')

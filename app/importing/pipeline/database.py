@@ -93,7 +93,7 @@ def setup_temp(db: Db) -> None:
 
 # Lookups probe the unique/btree indexes once per key, in key order (neighbouring keys share index
 # pages). Left to itself the planner prefers hashing a sequential scan of the whole table for a batch
-# of 40k keys: cheaper at 500k contacts, but a cost that grows with the tenant on every batch (the
+# of keys: cheaper for a small tenant, but a cost that grows with the tenant on every batch (the
 # super-linear 2M-row import), so hash and merge joins are switched off for these statements only.
 INDEX_PROBE = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
 
@@ -102,8 +102,8 @@ def reserve_ids(db: Db, table: str, n: int) -> int:
     """The first of `n` consecutive fresh ids of `table` (customers, contacts), taken from the table's
     own identity sequence in one step; commits.
 
-    One nextval per id cost ~0.8 us each: 0.35 s of a 500k-row import's customers on the preparing
-    thread, and 0.5 s more of COPY where each contact drew its id from the column default. Instead
+    One nextval per id, on the preparing thread, and one more per contact in COPY where each contact
+    drew its id from the column default, added up over a large import. Instead
     ALTER SEQUENCE locks the sequence (an INSERT elsewhere that needs a value waits a few ms for the
     commit below; nobody gets a value twice), nextval takes the block's first value and setval moves
     past the block. ALTER SEQUENCE also makes these two transactional, so the block is handed out only
@@ -114,7 +114,7 @@ def reserve_ids(db: Db, table: str, n: int) -> int:
     db.run(f"ALTER SEQUENCE {seq} INCREMENT BY 1")  # the lock; identity sequences step by 1
     first = int(db.one(f"SELECT nextval('{seq}'::regclass)")[0])
     db.run(f"SELECT setval('{seq}'::regclass, %s)", (first + n - 1,))
-    # Not waiting for the flush (~2 ms a reservation, two per batch on the preparing thread) loses
+    # Not waiting for the flush (two reservations per batch on the preparing thread) loses
     # nothing: WAL is written in order, so any later commit that could use or collide with the block
     # (the batch's own, or another session's insert) flushes this one first.
     db.run("SET LOCAL synchronous_commit = off")

@@ -26,9 +26,9 @@ def key_hash(key: pl.Expr) -> pl.Expr:
 
 
 # Entries the in-file key map keeps in memory before it moves them to a temporary table on the import's
-# own connection, so a file of any size peaks where a 2M-row file does (~3.2M entries, 420-450 MB for the
-# whole import) and under the 512 MB budget. Past it, each batch adds two indexed lookups: forced at 1M
-# entries, the 2M-row file took 51 s instead of 36 s and peaked at 361 MB instead of 452 MB.
+# own connection, so a file of any size peaks where a 2M-row file does, under the 512 MB budget. Past it,
+# each batch adds two indexed lookups: slower, for less memory (docs/benchmarks.md, "pipeline design
+# figures").
 KEYMAP_MEMORY_ENTRIES = 3_500_000
 SPILL_TABLE = "pg_temp.imp_keymap"
 
@@ -42,7 +42,7 @@ class KeyMap:
     - phones (E.164, at most 15 digits) are their number: 16 bytes an entry instead of ~40 for the string;
     - other keys (e-mails) by a 64-bit hash, kept next to the key, which settles the rare collision in
       the join that follows the scan. Scanned as text, every string of the map was hashed and compared
-      per batch: twice the CPU of the integer probe at 2M rows (perf samples, 230 against 112).
+      per batch: about twice the CPU of the integer probe at 2M rows.
     Chunks are only scanned, never compacted (a compaction copies the whole map and doubled the peak
     memory of a 2M-row import). Past KEYMAP_MEMORY_ENTRIES they move to a temporary table on the
     import's connection (`spill_to`), which later lookups probe by index: memory stays bounded for a

@@ -195,6 +195,7 @@ def _run_locked(
     if row is None:
         raise LookupError(f"import {import_id} not found in {schema}")
     # Read before anything else can fail: whatever happens next, what bulk mode dropped comes back.
+    # Kept up to date in place by the steps below, so each ending restores what is down at that moment.
     dropped: list[list[str]] = bulk.saved_definitions(row[1])
     if row[0] in ("done", "failed", "cancelled"):
         db.conn.rollback()
@@ -206,74 +207,8 @@ def _run_locked(
         (import_id,),
     )
     db.conn.commit()
-    started = time.monotonic()
     try:
-        bulk.restore_for_dead_imports(db, schema, import_id)
-        plan, job = _load_plan(db, schema, import_id)
-        checkpoint = _check_checkpoint(job["checkpoint"])
-        elapsed_before = float(checkpoint.get("elapsed", 0.0))
-        resume = checkpoint.get("resume")
-        rebuilding = checkpoint.get("phase") == "rebuild"  # every batch committed before the crash
-        if resume is None and not rebuilding and not dropped:
-            dropped = bulk.enter_bulk_mode(
-                db, schema, import_id, int(job["file_size"] or 0), plan.policy, bulk.null_columns(plan)
-            )
-        setup_temp(db)
-        lookup_db = bool(
-            db.one(
-                f"SELECT EXISTS (SELECT 1 FROM {db.s}.contacts WHERE import_id IS DISTINCT FROM %s)",
-                (import_id,),
-            )[0]
-        )
-        db.conn.commit()
-        if dropped and not rebuilding and lookup_db:
-            # Someone wrote contacts while the keys were down: the remaining batches must look keys up in
-            # the database, which without the dedupe key is a scan per batch. Keys and indexes come back
-            # first (duplicates reconciled), and the import goes on in normal mode.
-            log.warning("import %s in %s: resuming in normal mode, keys restored first", import_id, schema)
-            bulk.restore_indexes(db, import_id, dropped)
-            dropped = []
-        ctx = Context(
-            db=db,
-            plan=plan,
-            state=State(
-                counters=Counters.from_dict(checkpoint.get("counters", {})), seen_keys=KeyMap(spill_to=db)
-            ),
-            owners=_owners(db, schema) if plan.columns("owner") else {},
-            wallets={},
-            lookup_db=lookup_db,
-            contacts_unindexed=any(name == bulk.CONTACTS_UNIQUE for name, _ in dropped),
-            lookup_source=bool(
-                db.one(
-                    f"SELECT EXISTS (SELECT 1 FROM {db.s}.customers WHERE source = %s "
-                    "AND import_id IS DISTINCT FROM %s)",
-                    (plan.source, import_id),
-                )[0]
-            ),
-        )
-        if not rebuilding:
-            _read_and_write(ctx, schema, storage, job, checkpoint, (started, elapsed_before), on_progress)
-        maintained = bool(dropped)
-        bulk.restore_indexes(db, import_id, dropped, maintain=True)
-        dropped = []
-        counters = ctx.state.counters
-        # A re-import that created and changed nothing (the usual weekly export) leaves the statistics
-        # and the visibility map as they were: ~0.4 s of VACUUM/ANALYZE for nothing at 500k.
-        if not maintained and (counters.created or counters.updated):
-            bulk.maintain_tables(db)
-        report = ctx.state.counters.to_dict()
-        report["duration_s"] = round(elapsed_before + time.monotonic() - started, 3)
-        report["progress"] = 1.0
-        db.run(
-            f"UPDATE {db.s}.import_jobs SET state = 'done', report = %s, bytes_read = file_size, "
-            "finished_at = now(), updated_at = now() WHERE id = %s",
-            (json.dumps(report), import_id),
-        )
-        db.conn.commit()
-        log.info(
-            "import %s in %s done: %s rows in %.1fs", import_id, schema, report["read"], report["duration_s"]
-        )
-        return report
+        return _run_from_checkpoint(db, schema, import_id, storage, on_progress, dropped)
     except Cancelled:
         db.conn.rollback()
         bulk.restore_indexes(db, import_id, dropped)
@@ -296,6 +231,93 @@ def _run_locked(
             db, import_id, "failed", "Falha inesperada na importação; as partes já gravadas foram mantidas."
         )
         raise
+
+
+def _run_from_checkpoint(
+    db: Db,
+    schema: str,
+    import_id: int,
+    storage: Storage,
+    on_progress: Callable[[dict[str, Any]], None] | None,
+    dropped: list[list[str]],
+) -> dict[str, Any]:
+    """The running import from its checkpoint (none: the start) to its report; `dropped` is updated in
+    place as bulk mode drops and restores."""
+    started = time.monotonic()
+    bulk.restore_for_dead_imports(db, schema, import_id)
+    plan, job = _load_plan(db, schema, import_id)
+    checkpoint = _check_checkpoint(job["checkpoint"])
+    elapsed_before = float(checkpoint.get("elapsed", 0.0))
+    rebuilding = checkpoint.get("phase") == "rebuild"  # every batch committed before the crash
+    if checkpoint.get("resume") is None and not rebuilding and not dropped:
+        dropped[:] = bulk.enter_bulk_mode(
+            db, schema, import_id, int(job["file_size"] or 0), plan.policy, bulk.null_columns(plan)
+        )
+    ctx = _context(db, plan, checkpoint, dropped, rebuilding)
+    if not rebuilding:
+        _read_and_write(ctx, schema, storage, job, checkpoint, (started, elapsed_before), on_progress)
+    maintained = bool(dropped)
+    bulk.restore_indexes(db, import_id, dropped, maintain=True)
+    dropped.clear()
+    counters = ctx.state.counters
+    # A re-import that created and changed nothing (the usual weekly export) leaves the statistics
+    # and the visibility map as they were: no VACUUM/ANALYZE for nothing.
+    if not maintained and (counters.created or counters.updated):
+        bulk.maintain_tables(db)
+    report = counters.to_dict()
+    report["duration_s"] = round(elapsed_before + time.monotonic() - started, 3)
+    report["progress"] = 1.0
+    db.run(
+        f"UPDATE {db.s}.import_jobs SET state = 'done', report = %s, bytes_read = file_size, "
+        "finished_at = now(), updated_at = now() WHERE id = %s",
+        (json.dumps(report), import_id),
+    )
+    db.conn.commit()
+    log.info(
+        "import %s in %s done: %s rows in %.1fs", import_id, schema, report["read"], report["duration_s"]
+    )
+    return report
+
+
+def _context(
+    db: Db, plan: Plan, checkpoint: dict[str, Any], dropped: list[list[str]], rebuilding: bool
+) -> Context:
+    """What every batch of the run shares: the plan, the dedupe state from the checkpoint, the tenant's
+    users and what the database already holds."""
+    import_id, schema = plan.import_id, plan.schema
+    setup_temp(db)
+    lookup_db = bool(
+        db.one(
+            f"SELECT EXISTS (SELECT 1 FROM {db.s}.contacts WHERE import_id IS DISTINCT FROM %s)",
+            (import_id,),
+        )[0]
+    )
+    db.conn.commit()
+    if dropped and not rebuilding and lookup_db:
+        # Someone wrote contacts while the keys were down: the remaining batches must look keys up in
+        # the database, which without the dedupe key is a scan per batch. Keys and indexes come back
+        # first (duplicates reconciled), and the import goes on in normal mode.
+        log.warning("import %s in %s: resuming in normal mode, keys restored first", import_id, schema)
+        bulk.restore_indexes(db, import_id, dropped)
+        dropped.clear()
+    return Context(
+        db=db,
+        plan=plan,
+        state=State(
+            counters=Counters.from_dict(checkpoint.get("counters", {})), seen_keys=KeyMap(spill_to=db)
+        ),
+        owners=_owners(db, schema) if plan.columns("owner") else {},
+        wallets={},
+        lookup_db=lookup_db,
+        contacts_unindexed=any(name == bulk.CONTACTS_UNIQUE for name, _ in dropped),
+        lookup_source=bool(
+            db.one(
+                f"SELECT EXISTS (SELECT 1 FROM {db.s}.customers WHERE source = %s "
+                "AND import_id IS DISTINCT FROM %s)",
+                (plan.source, import_id),
+            )[0]
+        ),
+    )
 
 
 def _read_and_write(

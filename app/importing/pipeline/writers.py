@@ -378,7 +378,7 @@ class Writers:
         )
         # The commit does not wait for its WAL to reach the disk: batches commit strictly in order, so a
         # database crash can only lose a suffix of them, each with its own checkpoint, and the resume
-        # redoes exactly those. Waiting for the flush in this one-at-a-time section cost ~35 ms a batch.
+        # redoes exactly those. Waiting for the flush would stall this one-at-a-time section every batch.
         db.run("SET LOCAL synchronous_commit = off")
         db.conn.commit()
         ctx.state.batches += 1
