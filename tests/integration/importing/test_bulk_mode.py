@@ -42,7 +42,7 @@ def _spy_dropped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     dropped: list[str] = []
     real = bulk.enter_bulk_mode
 
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def spy(*args, **kwargs):
         defs = real(*args, **kwargs)
         dropped.extend(name for name, _ in defs)
         return defs
@@ -55,13 +55,13 @@ class WorkerKilled(BaseException):
     """Stands for SIGKILL: nothing in the pipeline may catch it."""
 
 
-def _job(tenant, storage, rows: int) -> int:  # type: ignore[no-untyped-def]
+def _job(tenant, storage, rows: int) -> int:
     path = storage.root / "bulk.csv"
     path.write_text(HEAD + "".join(f"C{i};119{i:08d};c{i}@x.com\n" for i in range(1, rows + 1)))
     return queue_import(tenant, storage, path)
 
 
-def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> None:
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     import_id = _job(tenant, storage, 300)
@@ -77,7 +77,7 @@ def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> No
 
 
 @pytest.mark.parametrize("policy", ["keep-first", "merge"])
-def test_primary_keys_dropped_only_when_the_import_only_inserts(tenant, storage, monkeypatch, policy) -> None:  # type: ignore[no-untyped-def]
+def test_primary_keys_dropped_only_when_the_import_only_inserts(tenant, storage, monkeypatch, policy) -> None:
     """keep-first only inserts customers and contacts: their primary keys go during the load, with every
     foreign key that references them (interactions, conversations, ...), and all come back validated.
     merge updates customers an earlier batch wrote: their primary keys stay."""
@@ -113,7 +113,7 @@ def test_primary_keys_dropped_only_when_the_import_only_inserts(tenant, storage,
         )
 
 
-def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage, monkeypatch) -> None:
     """No owner, wallet or document column: every new customer has owner_id, wallet_id, document and
     source_key NULL, so the partial indexes on those columns stay (nothing enters them; rebuilding
     would scan the table for nothing) while the others are dropped and rebuilt."""
@@ -133,7 +133,7 @@ def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage
     assert index_defs(tenant.schema) == before
 
 
-def test_killed_worker_in_bulk_mode_is_finished_by_the_resume(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_killed_worker_in_bulk_mode_is_finished_by_the_resume(tenant, storage, monkeypatch) -> None:
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
     before = index_defs(tenant.schema)
@@ -141,7 +141,7 @@ def test_killed_worker_in_bulk_mode_is_finished_by_the_resume(tenant, storage, m
     real = writers.write_batch
     calls = {"n": 0}
 
-    def dies(db, plan, prep):  # type: ignore[no-untyped-def]
+    def dies(db, plan, prep):
         calls["n"] += 1
         if calls["n"] == 3:
             raise WorkerKilled()
@@ -157,12 +157,12 @@ def test_killed_worker_in_bulk_mode_is_finished_by_the_resume(tenant, storage, m
     assert index_defs(tenant.schema) == before
 
 
-def test_failure_in_bulk_mode_restores_indexes(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_failure_in_bulk_mode_restores_indexes(tenant, storage, monkeypatch) -> None:
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     import_id = _job(tenant, storage, 50)
 
-    def broken(db, plan, prep):  # type: ignore[no-untyped-def]
+    def broken(db, plan, prep):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(writers, "write_batch", broken)
@@ -172,7 +172,7 @@ def test_failure_in_bulk_mode_restores_indexes(tenant, storage, monkeypatch) -> 
 
 
 @pytest.mark.parametrize("policy", ["keep-first", "merge", "keep-last"])
-def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monkeypatch, policy) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monkeypatch, policy) -> None:
     """Rows of later batches repeat phones/e-mails of earlier ones: with the contacts unique index down
     (keep-first, merge) no key may be written twice, and none may be lost."""
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
@@ -189,9 +189,9 @@ def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monk
     assert index_defs(tenant.schema) == before
     with session(tenant.schema) as db:
         kinds = dict(
-            db.exec(text(f'SELECT kind, count(*) FROM "{tenant.schema}".contacts GROUP BY kind')).all()  # type: ignore[call-overload]
+            db.exec(text(f'SELECT kind, count(*) FROM "{tenant.schema}".contacts GROUP BY kind')).all()
         )
-        extra = db.exec(  # type: ignore[call-overload]
+        extra = db.exec(
             text(
                 f'SELECT count(*) FROM "{tenant.schema}".contacts c JOIN "{tenant.schema}".contacts o '
                 "ON o.customer_id = c.customer_id WHERE c.value LIKE 'd%%' AND o.value LIKE 'c%%'"
@@ -203,7 +203,7 @@ def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monk
     assert extra == (0 if policy == "keep-first" else 100)
 
 
-def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, storage, monkeypatch) -> None:
     """While the unique index is down another writer adds a phone the import also writes: the rebuild
     still succeeds, the other customer keeps the phone."""
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
@@ -212,7 +212,7 @@ def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, st
 
     other_id: list[int] = []
 
-    def with_concurrent_writer(db, plan, prep):  # type: ignore[no-untyped-def]
+    def with_concurrent_writer(db, plan, prep):
         if not other_id:
             from app.crm.customers import CustomerIn, create_customer
 
@@ -232,13 +232,13 @@ def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, st
     report = pipeline.run(tenant.schema, import_id, storage=storage)
     assert report["created"] == 30
     with session(tenant.schema) as db:
-        owners = db.exec(  # type: ignore[call-overload]
+        owners = db.exec(
             text(f"SELECT customer_id FROM \"{tenant.schema}\".contacts WHERE value = '+5511900000007'")
         ).all()
     assert [r[0] for r in owners] == other_id
 
 
-def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeypatch) -> None:
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     path = storage.root / "bulk-tags.csv"
@@ -251,7 +251,7 @@ def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeyp
     assert index_defs(tenant.schema) == before  # customer_tags keys back and validated
     with session(tenant.schema) as db:
         counts = dict(
-            db.exec(  # type: ignore[call-overload]
+            db.exec(
                 text(
                     f'SELECT g.name, count(*) FROM "{tenant.schema}".customer_tags ct '
                     f'JOIN "{tenant.schema}".tags g ON g.id = ct.tag_id GROUP BY g.name'
@@ -261,7 +261,7 @@ def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeyp
     assert counts == {"vip": 40, "ouro": 20, "prata": 20}
 
 
-def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeypatch) -> None:
     """customer_tags' primary key is down during a bulk import; a user who tags an imported customer
     with a tag the import also gave it (a pair written twice) does not stop the key from coming back:
     one copy of the pair stays."""
@@ -272,10 +272,10 @@ def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeyp
     import_id = queue_import(tenant, storage, path)
     real = bulk.restore_indexes
 
-    def tag_meanwhile(db, import_id, defs, maintain=False):  # type: ignore[no-untyped-def]
+    def tag_meanwhile(db, import_id, defs, maintain=False):
         if defs:  # the import's rows are in, its keys still down: the same pair once more, elsewhere
             with session(tenant.schema) as other:
-                other.exec(  # type: ignore[call-overload]
+                other.exec(
                     text(
                         f'INSERT INTO "{tenant.schema}".customer_tags (customer_id, tag_id) '
                         f'SELECT customer_id, tag_id FROM "{tenant.schema}".customer_tags LIMIT 1 '
@@ -283,9 +283,7 @@ def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeyp
                     )
                 )
                 other.commit()
-                total = other.exec(  # type: ignore[call-overload]
-                    text(f'SELECT count(*) FROM "{tenant.schema}".customer_tags')
-                ).one()[0]
+                total = other.exec(text(f'SELECT count(*) FROM "{tenant.schema}".customer_tags')).one()[0]
                 assert total == 21  # the pair really is there twice
         return real(db, import_id, defs, maintain)
 
@@ -293,7 +291,7 @@ def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeyp
     assert pipeline.run(tenant.schema, import_id, storage=storage)["created"] == 20
     assert index_defs(tenant.schema) == before  # the key is back
     with session(tenant.schema) as db:
-        pairs = db.exec(  # type: ignore[call-overload]
+        pairs = db.exec(
             text(
                 f'SELECT count(*), count(DISTINCT (customer_id, tag_id)) FROM "{tenant.schema}".customer_tags'
             )

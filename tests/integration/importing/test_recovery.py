@@ -20,7 +20,7 @@ from tests.integration.importing.test_bulk_mode import WorkerKilled, index_defs
 HEAD = "Nome;Telefone 1;E-mail\n"
 
 
-def _file(storage, rows: int, name: str = "bulk.csv"):  # type: ignore[no-untyped-def]
+def _file(storage, rows: int, name: str = "bulk.csv"):
     path = storage.root / name
     path.write_text(HEAD + "".join(f"C{i};119{i:08d};c{i}@x.com\n" for i in range(1, rows + 1)))
     return path
@@ -65,12 +65,12 @@ def _holder(database_url: str, schema: str, import_id: int) -> psycopg.Connectio
     return conn
 
 
-def _kill_at(monkeypatch: pytest.MonkeyPatch, module: ModuleType, name: str, call: int = 1):  # type: ignore[no-untyped-def]
+def _kill_at(monkeypatch: pytest.MonkeyPatch, module: ModuleType, name: str, call: int = 1):
     """`module`.`name` raises WorkerKilled (SIGKILL: nothing may catch it) on its `call`-th call."""
     real = getattr(module, name)
     calls = {"n": 0}
 
-    def dies(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def dies(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == call:
             raise WorkerKilled()
@@ -80,7 +80,7 @@ def _kill_at(monkeypatch: pytest.MonkeyPatch, module: ModuleType, name: str, cal
     return real
 
 
-def test_dead_running_import_is_taken_over_and_says_so(tenant, storage, client, auth_headers) -> None:  # type: ignore[no-untyped-def]
+def test_dead_running_import_is_taken_over_and_says_so(tenant, storage, client, auth_headers) -> None:
     headers = auth_headers(tenant)
     import_id = queue_import(tenant, storage, _file(storage, 20))
     _set(tenant.schema, import_id, "state = 'running'")  # its process died: nobody holds the lock
@@ -97,7 +97,7 @@ def test_dead_running_import_is_taken_over_and_says_so(tenant, storage, client, 
     assert (status["state"], status["recovering"], status["state_label"]) == ("done", False, None)
 
 
-def test_live_import_is_left_alone_until_its_heartbeat_stops(tenant, storage, database_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_live_import_is_left_alone_until_its_heartbeat_stops(tenant, storage, database_url: str) -> None:
     import_id = queue_import(tenant, storage, _file(storage, 5))
     _set(tenant.schema, import_id, "state = 'running', heartbeat_at = now()")
     holder = _holder(database_url, tenant.schema, import_id)
@@ -113,7 +113,7 @@ def test_live_import_is_left_alone_until_its_heartbeat_stops(tenant, storage, da
         holder.close()
 
 
-def test_queued_import_waits_for_its_message_until_stale(tenant, storage) -> None:  # type: ignore[no-untyped-def]
+def test_queued_import_waits_for_its_message_until_stale(tenant, storage) -> None:
     import_id = queue_import(tenant, storage, _file(storage, 5))
     assert recovery.recover_tenant(tenant.schema) == []  # its message may still be in the queue
     # At the embedded app's start nothing is in the in-process queue any more.
@@ -122,13 +122,13 @@ def test_queued_import_waits_for_its_message_until_stale(tenant, storage) -> Non
     assert (tenant.schema, import_id) not in recovery.recover_all()
 
 
-def test_running_import_keeps_a_heartbeat(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_running_import_keeps_a_heartbeat(tenant, storage, monkeypatch) -> None:
     monkeypatch.setattr(readers, "BLOCK_BYTES", 200)
     import_id = queue_import(tenant, storage, _file(storage, 50))
     seen = []
     real = writers.write_batch
 
-    def spy(db, plan, prep):  # type: ignore[no-untyped-def]
+    def spy(db, plan, prep):
         seen.append(_job(tenant.schema, import_id).heartbeat_at)
         return real(db, plan, prep)
 
@@ -140,7 +140,7 @@ def test_running_import_keeps_a_heartbeat(tenant, storage, monkeypatch) -> None:
 @pytest.mark.parametrize("stage", ["validate_foreign_key", "maintain_tables"])
 def test_resume_after_the_last_batch_goes_straight_to_the_rebuild(
     tenant, storage, monkeypatch, stage
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     import_id = queue_import(tenant, storage, _file(storage, 300))
@@ -150,7 +150,7 @@ def test_resume_after_the_last_batch_goes_straight_to_the_rebuild(
     assert _job(tenant.schema, import_id).checkpoint["phase"] == "rebuild"
     monkeypatch.setattr(bulk, stage, real)
 
-    def no_reading(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def no_reading(*args, **kwargs):
         raise AssertionError("the file is read again")
 
     monkeypatch.setattr(readers, "iter_batches", no_reading)
@@ -161,7 +161,7 @@ def test_resume_after_the_last_batch_goes_straight_to_the_rebuild(
 
 def test_bulk_resume_replays_without_probing_the_dropped_key(
     tenant, make_tenant, storage, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The replay's lookups come from one read of the contacts, not from a probe per batch (a scan of
     contacts each, with the dedupe key down); the import goes on in bulk mode."""
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
@@ -180,7 +180,7 @@ def test_bulk_resume_replays_without_probing_the_dropped_key(
         pipeline.run(tenant.schema, import_id, storage=storage)
     monkeypatch.setattr(writers, "write_batch", real)
 
-    def no_probe(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def no_probe(*args, **kwargs):
         raise AssertionError("contacts probed without their unique key")
 
     monkeypatch.setattr(batches, "lookup_existing", no_probe)
@@ -204,7 +204,7 @@ def test_bulk_resume_replays_without_probing_the_dropped_key(
     assert contacts(tenant.schema) == contacts(other.schema)
 
 
-def test_contacts_written_meanwhile_resume_in_normal_mode(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_contacts_written_meanwhile_resume_in_normal_mode(tenant, storage, monkeypatch) -> None:
     """Someone added a contact while the keys were down: the resume restores keys and indexes first
     (looking keys up without them would scan contacts per batch) and goes on in normal mode."""
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
@@ -220,7 +220,7 @@ def test_contacts_written_meanwhile_resume_in_normal_mode(tenant, storage, monke
     seen: list[bool] = []
     real_prepare = batches.prepare_batch
 
-    def spy(ctx, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def spy(ctx, *args, **kwargs):
         seen.append(ctx.contacts_unindexed)
         return real_prepare(ctx, *args, **kwargs)
 
@@ -232,7 +232,7 @@ def test_contacts_written_meanwhile_resume_in_normal_mode(tenant, storage, monke
 
 
 @pytest.mark.parametrize("why", ["file gone", "corrupt checkpoint"])
-def test_impossible_resume_restores_the_keys_and_fails(tenant, storage, monkeypatch, why) -> None:  # type: ignore[no-untyped-def]
+def test_impossible_resume_restores_the_keys_and_fails(tenant, storage, monkeypatch, why) -> None:
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
     before = index_defs(tenant.schema)
@@ -266,7 +266,7 @@ def test_impossible_resume_restores_the_keys_and_fails(tenant, storage, monkeypa
     assert owners == [(cid,)]  # reconciled: the other customer keeps it, the import's copy went
 
 
-def test_next_import_restores_the_keys_a_dead_one_left_down(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_next_import_restores_the_keys_a_dead_one_left_down(tenant, storage, monkeypatch) -> None:
     """Another import of the tenant, started before the dead one was resumed, gets the keys back first
     (it would look its keys up without them); the dead one then resumes in normal mode."""
     monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
@@ -281,7 +281,7 @@ def test_next_import_restores_the_keys_a_dead_one_left_down(tenant, storage, mon
     seen: list[list[str]] = []
     real_lookup = batches.lookup_existing
 
-    def spy(db, keys, import_id):  # type: ignore[no-untyped-def]
+    def spy(db, keys, import_id):
         seen.append(index_defs(tenant.schema))
         return real_lookup(db, keys, import_id)
 
@@ -295,7 +295,7 @@ def test_next_import_restores_the_keys_a_dead_one_left_down(tenant, storage, mon
     assert index_defs(tenant.schema) == before
 
 
-def test_embedded_app_resumes_dead_imports_at_start(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_embedded_app_resumes_dead_imports_at_start(tenant, storage, monkeypatch) -> None:
     """No worker, no scheduler: the app's own loop (tasks.imports.recover_loop) takes over, at its start,
     the imports that died with the previous process, queued ones included, and runs them in-process."""
     import asyncio

@@ -18,7 +18,7 @@ CSV = "Nome;Telefone 1\n" + "".join(f"C{i};1198765{i:04d}\n" for i in range(20))
 
 
 @pytest.fixture
-def queued_job(tenant, storage, tmp_path) -> int:  # type: ignore[no-untyped-def]
+def queued_job(tenant, storage, tmp_path) -> int:
     path = tmp_path / "clientes.csv"
     path.write_text(CSV)
     return queue_import(tenant, storage, path)
@@ -43,7 +43,7 @@ def _run_in_thread(schema: str, import_id: int, storage: Any) -> tuple[threading
     return thread, out
 
 
-def test_a_second_import_waits_for_the_tenants_running_one(tenant, storage, queued_job, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_import_waits_for_the_tenants_running_one(tenant, storage, queued_job, monkeypatch) -> None:
     monkeypatch.setattr(orchestration, "SLOT_POLL_S", 0.05)
     with pipeline.connection() as other:  # another import of the tenant holds the slot
         other.execute("SELECT pg_advisory_lock(hashtext(%s), 0)", (tenant.schema,))
@@ -57,7 +57,7 @@ def test_a_second_import_waits_for_the_tenants_running_one(tenant, storage, queu
     assert report["created"] == 20 and _state(tenant.schema, queued_job) == "done"
 
 
-def test_a_waiting_import_can_be_cancelled(tenant, storage, queued_job, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_waiting_import_can_be_cancelled(tenant, storage, queued_job, monkeypatch) -> None:
     monkeypatch.setattr(orchestration, "SLOT_POLL_S", 0.05)
     with pipeline.connection() as other:
         other.execute("SELECT pg_advisory_lock(hashtext(%s), 0)", (tenant.schema,))
