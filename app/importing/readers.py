@@ -22,7 +22,7 @@ from app.errors import Invalid
 from app.importing import xlsx
 
 # One batch per block; ~5 batches are in flight (look-ahead, grouping, two writers): 2 MB keeps a
-# 2M-row import under 512 MB (4 MB peaked at 599 MB) at the same speed.
+# 2M-row import under the 512 MB budget at the same speed as larger blocks (docs/benchmarks.md).
 BLOCK_BYTES = 2 * 1024 * 1024
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # an open quote this long is a broken line, not a real field
 MAX_LINE_BYTES = 1024 * 1024  # rows longer than this are rejected as errors, line by line
