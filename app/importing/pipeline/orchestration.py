@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 class Cancelled(Exception):
-    pass
+    """The user asked the import to stop: raised between batches, committed batches stay."""
 
 
 def _load_plan(db: Db, schema: str, import_id: int) -> tuple[Plan, dict[str, Any]]:
