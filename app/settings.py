@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
 
     # A tenant's first import of at least this many bytes loads in bulk mode (keys and indexes rebuilt
-    # at the end, app/importing/pipeline.py).
+    # at the end, app/importing/pipeline/bulk.py).
     import_bulk_min_bytes: int = 32 * 1024 * 1024
 
     app_port: int = Field(default=3000)

@@ -1,5 +1,8 @@
 """Import tasks: run the pipeline for one tenant schema and import id; resume dead imports; purge
-abandoned uploads."""
+abandoned uploads.
+
+The app modules are imported inside the tasks (start-up cost): the taskiq scheduler imports this module
+for its schedules only and should not load the pipeline (polars, psycopg, the database engine)."""
 
 import asyncio
 import logging

@@ -17,6 +17,7 @@ from app.api.deps import TenantActor, TenantDB, UploadActor
 from app.auth.actor import Actor
 from app.errors import Invalid, LengthRequired
 from app.importing import jobs
+from app.importing.status import ImportStatus
 from app.settings import get_settings
 from app.validation import INT64_MAX, Id, Int64, NonNegInt32, Str10, Str20, Str60, Str120, Str200, Str500
 from tasks.imports import run_import
@@ -79,51 +80,16 @@ class PreviewOut(BaseModel):
     fields: dict[str, str]  # {field: pt-BR label}
 
 
-class ImportStatusOut(BaseModel):
-    id: int
-    state: str
-    source: str | None
-    filename: str
-    file_size: int
-    rows_read: int
-    bytes_read: int
-    progress: float
-    rate: float | None
-    eta_s: float | None
-    error: str | None
-    cancel_requested: bool
-    created_at: str | None
-    started_at: str | None
-    finished_at: str | None
-    mapping: dict[str, Any]
-    options: dict[str, Any]
-    read: int
-    valid: int
-    invalid: int
-    duplicates: int
-    duplicates_existing: int
-    created: int
-    updated: int
-    unchanged: int
-    conflicts: int
-    missing: int
-    errors: dict[str, Any]
-    warnings: dict[str, Any]
-    changed_fields: dict[str, Any]
-    samples: dict[str, Any]
-    missing_sample: list[Any]
-    duration_s: float | None
-    messages: dict[str, str]
-    # A job taken over after its process died: `state_label` is "retomando após falha" meanwhile.
-    recovering: bool
-    state_label: str | None
-    recoveries: int
-
-
 def _upload_out(s: Any) -> UploadOut:
     return UploadOut(
         upload_id=s.upload_id, filename=s.filename, offset=s.offset, size=s.size, complete=s.complete
     )
+
+
+def _schema(actor: Actor) -> str:
+    """The tenant schema of a tenant route's actor (TenantActor / UploadActor guarantee one)."""
+    assert actor.schema is not None
+    return actor.schema
 
 
 # ----------------------------------------------------------------------------------------- uploads
@@ -138,7 +104,7 @@ def start_upload(body: UploadStart, actor: TenantActor, db: TenantDB) -> UploadO
 @router.get("/uploads/{upload_id}", response_model=UploadOut)
 def upload_status(upload_id: Str120, actor: UploadActor) -> UploadOut:
     """Where to resume after a dropped connection (Bearer token, or the page's Upload-Token grant)."""
-    return _upload_out(jobs.upload_status(None, actor, upload_id))  # type: ignore[arg-type]
+    return _upload_out(jobs.upload_status(None, actor, upload_id))
 
 
 @router.patch("/uploads/{upload_id}", response_model=UploadOut)
@@ -175,7 +141,7 @@ async def upload_chunk(
                 yield item
 
         try:
-            result["session"] = jobs.upload_chunk(None, actor, upload_id, upload_offset, gen())  # type: ignore[arg-type]
+            result["session"] = jobs.upload_chunk(None, actor, upload_id, upload_offset, gen())
         except Exception as exc:
             result["error"] = exc
             while chunks.get() is not None:  # drain so the producer never blocks
@@ -219,10 +185,10 @@ def preview(
     db: TenantDB,
     sheet: Str200 | None = None,
     header_row: Annotated[NonNegInt32 | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
+) -> PreviewOut:
     """Headers, first rows, sheets and the suggested {column: field} mapping."""
     p = jobs.preview_upload(db, actor, upload_id, sheet, header_row)
-    return p.__dict__
+    return PreviewOut.model_validate(p, from_attributes=True)
 
 
 # ----------------------------------------------------------------------------------------- imports
@@ -239,7 +205,7 @@ async def _form_to_import(request: Request, actor: Actor) -> tuple[str, jobs.Imp
         raise LengthRequired("Envie o arquivo com Content-Length (ou use o envio em partes).")
 
     def check() -> None:
-        with session(actor.schema) as db:  # type: ignore[arg-type]
+        with session(_schema(actor)) as db:
             jobs.check_upload_size(db, actor, max(length - MULTIPART_OVERHEAD, 0))
 
     await run_in_threadpool(check)
@@ -249,7 +215,7 @@ async def _form_to_import(request: Request, actor: Actor) -> tuple[str, jobs.Imp
         raise Invalid("file", "Envie o arquivo no campo “file”.")
 
     def store() -> str:
-        with session(actor.schema) as db:  # type: ignore[arg-type]
+        with session(_schema(actor)) as db:
             session_ = jobs.start_upload(db, actor, upload.filename or "arquivo.csv", upload.size or 0)
 
         def chunks() -> Iterator[bytes]:
@@ -257,7 +223,7 @@ async def _form_to_import(request: Request, actor: Actor) -> tuple[str, jobs.Imp
             while piece := upload.file.read(1024 * 1024):
                 yield piece
 
-        jobs.upload_chunk(None, actor, session_.upload_id, 0, chunks())  # type: ignore[arg-type]
+        jobs.upload_chunk(None, actor, session_.upload_id, 0, chunks())
         return session_.upload_id
 
     upload_id = await run_in_threadpool(store)
@@ -301,10 +267,10 @@ async def create_import(request: Request, actor: TenantActor) -> ImportCreated:
     assert actor.schema is not None
 
     def create() -> int:
-        with session(actor.schema) as db:  # type: ignore[arg-type]
+        with session(_schema(actor)) as db:
             job = jobs.create_import(db, actor, opts, upload_id=upload_id)
             assert job.id is not None
-            enqueue_after_commit(db, run_import, actor.schema or "", job.id)  # a worker must find the row
+            enqueue_after_commit(db, run_import, _schema(actor), job.id)  # a worker must find the row
             db.commit()
             return job.id
 
@@ -312,14 +278,14 @@ async def create_import(request: Request, actor: TenantActor) -> ImportCreated:
         import_id = await run_in_threadpool(create)
     except Exception:
         if multipart:  # the file came with this request: a rejected one leaves nothing behind
-            await run_in_threadpool(jobs.discard_upload, None, actor, upload_id)  # type: ignore[arg-type]
+            await run_in_threadpool(jobs.discard_upload, None, actor, upload_id)
         raise
     return ImportCreated(id=import_id)
 
 
-@router.get("", response_model=list[ImportStatusOut])
-def list_imports(actor: TenantActor, db: TenantDB, source: Str200 | None = None) -> list[dict[str, Any]]:
-    return [jobs.status_of(j) for j in jobs.list_imports(db, actor, source)]
+@router.get("", response_model=list[ImportStatus])
+def list_imports(actor: TenantActor, db: TenantDB, source: Str200 | None = None) -> list[ImportStatus]:
+    return [jobs.import_status(j) for j in jobs.list_imports(db, actor, source)]
 
 
 @router.get("/presets", response_model=list[PresetOut])
@@ -336,20 +302,20 @@ def save_preset(body: PresetIn, actor: TenantActor, db: TenantDB) -> PresetOut:
     return PresetOut(id=p.id or 0, name=p.name, source=p.source, mapping=dict(p.mapping))
 
 
-@router.delete("/presets/{preset_id:int}", status_code=204)
+@router.delete("/presets/{preset_id:int}", status_code=204, response_model=None)
 def delete_preset(preset_id: Id, actor: TenantActor, db: TenantDB) -> None:
     jobs.delete_preset(db, actor, preset_id)
 
 
-@router.get("/{import_id:int}/status", response_model=ImportStatusOut)
-def import_status(import_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
+@router.get("/{import_id:int}/status", response_model=ImportStatus)
+def import_status(import_id: Id, actor: TenantActor, db: TenantDB) -> ImportStatus:
     """State, progress (rows read, rate, ETA) and the report fields."""
-    return jobs.get_status(db, actor, import_id)
+    return jobs.get_import_status(db, actor, import_id)
 
 
-@router.post("/{import_id:int}/cancel", response_model=ImportStatusOut)
-def cancel_import(import_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
-    return jobs.status_of(jobs.cancel(db, actor, import_id))
+@router.post("/{import_id:int}/cancel", response_model=ImportStatus)
+def cancel_import(import_id: Id, actor: TenantActor, db: TenantDB) -> ImportStatus:
+    return jobs.import_status(jobs.cancel(db, actor, import_id))
 
 
 @router.post("/{import_id:int}/resume", response_model=ImportCreated)
@@ -358,9 +324,9 @@ async def resume_import(import_id: Id, actor: TenantActor) -> ImportCreated:
     assert actor.schema is not None
 
     def reset() -> None:
-        with session(actor.schema) as db:  # type: ignore[arg-type]
+        with session(_schema(actor)) as db:
             jobs.mark_for_resume(db, actor, import_id)
-            enqueue_after_commit(db, run_import, actor.schema or "", import_id)
+            enqueue_after_commit(db, run_import, _schema(actor), import_id)
             db.commit()
 
     await run_in_threadpool(reset)
@@ -370,11 +336,12 @@ async def resume_import(import_id: Id, actor: TenantActor) -> ImportCreated:
 @router.get(
     "/{import_id:int}/errors.csv",
     response_class=StreamingResponse,
+    response_model=None,
     responses={200: {"content": {"text/csv": {}}, "description": "Linhas rejeitadas (CSV)"}},
 )
 def error_rows(import_id: Id, actor: TenantActor, db: TenantDB, warnings: bool = False) -> StreamingResponse:
     """Every rejected row (line, reason in pt-BR, original cells) as CSV."""
-    jobs.get_status(db, actor, import_id)  # 404 / 403 before streaming
+    jobs.get_import_status(db, actor, import_id)  # 404 / 403 before streaming
     assert actor.schema is not None
     schema = actor.schema
 

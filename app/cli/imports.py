@@ -8,11 +8,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from app.errors import DomainError
+
+if TYPE_CHECKING:
+    from app.importing.status import ImportStatus
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -45,8 +48,10 @@ def run_import_file(
     header_row: int | None = None,
     use_broker: bool | None = None,
     progress: bool = False,
-) -> dict[str, Any]:
-    """Creates the import for tenant `tenant` (slug), runs it and returns its status/report dict."""
+) -> "ImportStatus":
+    """Creates the import for tenant `tenant` (slug), runs it and returns its status and report."""
+    # Imported when the command runs: the pipeline (polars, the database engine) is start-up cost that
+    # `crm --help` and the other commands should not pay.
     from app.after_commit import enqueue_after_commit
     from app.auth.actor import system_actor
     from app.importing import jobs, pipeline
@@ -91,9 +96,9 @@ def run_import_file(
     if broker:
         while True:
             with session(schema) as db:
-                status = jobs.get_status(db, actor, import_id)
-            show(status)
-            if status["state"] in ("done", "failed", "cancelled"):
+                status = jobs.get_import_status(db, actor, import_id)
+            show(status.model_dump())
+            if status.state in ("done", "failed", "cancelled"):
                 break
             time.sleep(1.0)
     else:
@@ -101,7 +106,7 @@ def run_import_file(
     if progress:
         typer.echo("", err=True)
     with session(schema) as db:
-        return jobs.get_status(db, actor, import_id)
+        return jobs.get_import_status(db, actor, import_id)
 
 
 def import_command(
@@ -144,32 +149,12 @@ def import_command(
         _fail(exc.message if not fields else "; ".join(f"{k}: {v}" for k, v in fields.items()))
         return
     if as_json:
-        keys = (
-            "id",
-            "state",
-            "source",
-            "read",
-            "valid",
-            "invalid",
-            "duplicates",
-            "duplicates_existing",
-            "created",
-            "updated",
-            "unchanged",
-            "missing",
-            "conflicts",
-            "errors",
-            "warnings",
-            "changed_fields",
-            "duration_s",
-            "error",
-        )
-        typer.echo(json.dumps({k: status.get(k) for k in keys}, ensure_ascii=False))
+        typer.echo(json.dumps(status.cli_summary(), ensure_ascii=False))
     else:
-        typer.echo(f"Importação #{status['id']} ({status['source']}): {status['state']}")
-        for line in describe(status):
+        typer.echo(f"Importação #{status.id} ({status.source}): {status.state}")
+        for line in describe(status.model_dump()):
             typer.echo(line)
-        if status.get("error"):
-            typer.secho(status["error"], fg=typer.colors.RED, err=True)
-    if status["state"] != "done":
+        if status.error:
+            typer.secho(status.error, fg=typer.colors.RED, err=True)
+    if status.state != "done":
         raise typer.Exit(1)

@@ -24,8 +24,8 @@ from app.errors import Conflict, Invalid, NotFound, TooLarge
 from app.importing import readers
 from app.importing.mapping import FIELD_LABELS, suggest_mapping, validate_mapping
 from app.importing.pipeline import POLICIES
-from app.importing.recovery import RECOVERING_LABEL
 from app.importing.report import message_for
+from app.importing.status import ImportStatus
 from app.security.spreadsheet import csv_writer
 from app.settings import get_settings
 from app.storage import Storage, UploadSession, get_storage
@@ -153,7 +153,7 @@ def check_chunk_length(
 
 
 def upload_chunk(
-    db: Session,
+    db: Session | None,
     actor: Actor,
     upload_id: str,
     offset: int,
@@ -183,12 +183,14 @@ def purge_stale_uploads(storage: Storage | None = None, max_age_s: float = UPLOA
     return removed
 
 
-def upload_status(db: Session, actor: Actor, upload_id: str, storage: Storage | None = None) -> UploadSession:
+def upload_status(
+    db: Session | None, actor: Actor, upload_id: str, storage: Storage | None = None
+) -> UploadSession:
     return _storage(storage).uploads.get(_namespace(actor), upload_id)
 
 
 def preview_upload(
-    db: Session,
+    db: Session | None,
     actor: Actor,
     upload_id: str,
     sheet: str | None = None,
@@ -203,7 +205,7 @@ def preview_upload(
 
 
 def preview_file(
-    db: Session,
+    db: Session | None,
     actor: Actor,
     path: Path,
     filename: str,
@@ -327,63 +329,23 @@ def _job(db: Session, actor: Actor, import_id: int) -> ImportJob:
     return job
 
 
+def import_status(job: ImportJob) -> ImportStatus:
+    """The job as users follow it: state, live progress (rows read, rate, ETA) and the report."""
+    return ImportStatus.of_job(job)
+
+
+def get_import_status(db: Session, actor: Actor, import_id: int) -> ImportStatus:
+    """State, live progress (rows read, rate, ETA) and the report of one import."""
+    return import_status(_job(db, actor, import_id))
+
+
+# The same status as a plain dict, for callers that have not moved to ImportStatus yet (the page).
 def status_of(job: ImportJob) -> dict[str, Any]:
-    report = dict(job.report or {})
-    done = job.state == "done"
-    # Taken over after its worker died (recovery.py): the page and the API say so until it ends.
-    recovering = bool(job.recoveries) and job.state in ("queued", "running")
-    progress = 1.0 if done else (job.bytes_read / job.file_size if job.file_size else 0.0)
-    return {
-        "id": job.id,
-        "state": job.state,
-        "recovering": recovering,
-        "state_label": RECOVERING_LABEL if recovering else None,
-        "recoveries": job.recoveries,
-        "source": job.source,
-        "filename": job.filename,
-        "file_size": job.file_size,
-        "rows_read": job.rows_read,
-        "bytes_read": job.bytes_read,
-        "progress": round(min(progress, 1.0), 4),
-        "rate": report.get("rate"),
-        "eta_s": None if done else report.get("eta_s"),
-        "error": job.error,
-        "cancel_requested": job.cancel_requested,
-        "created_at": job.created_at.isoformat() if job.created_at else None,
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "mapping": job.mapping,
-        "options": {
-            k: job.options.get(k) for k in ("dedupe", "default_ddd", "sheet", "header_row", "format")
-        },
-        **{
-            k: report.get(k, 0)
-            for k in (
-                "read",
-                "valid",
-                "invalid",
-                "duplicates",
-                "duplicates_existing",
-                "created",
-                "updated",
-                "unchanged",
-                "conflicts",
-                "missing",
-            )
-        },
-        "errors": report.get("errors", {}),
-        "warnings": report.get("warnings", {}),
-        "changed_fields": report.get("changed_fields", {}),
-        "samples": report.get("samples", {}),
-        "missing_sample": report.get("missing_sample", []),
-        "duration_s": report.get("duration_s", report.get("elapsed_s")),
-        "messages": {k: message_for(k) for k in [*report.get("errors", {}), *report.get("warnings", {})]},
-    }
+    return import_status(job).model_dump()
 
 
 def get_status(db: Session, actor: Actor, import_id: int) -> dict[str, Any]:
-    """State, live progress (rows read, rate, ETA) and the report fields of one import."""
-    return status_of(_job(db, actor, import_id))
+    return get_import_status(db, actor, import_id).model_dump()
 
 
 def list_imports(db: Session, actor: Actor, source: str | None = None, limit: int = 50) -> list[ImportJob]:

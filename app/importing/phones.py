@@ -17,7 +17,7 @@ import re
 
 import phonenumbers
 import polars as pl
-from phonenumbers.phonemetadata import PhoneMetadata
+from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 
 from app.importing.vectors import on_present
 
@@ -28,10 +28,10 @@ _META = PhoneMetadata.metadata_for_region("BR")
 assert _META is not None
 
 
-def _desc_rule(desc: object) -> tuple[str, tuple[int, ...]] | None:
-    if desc is None or getattr(desc, "national_number_pattern", None) is None:
+def _desc_rule(desc: PhoneNumberDesc | None) -> tuple[str, tuple[int, ...]] | None:
+    if desc is None or desc.national_number_pattern is None:
         return None
-    return f"^(?:{desc.national_number_pattern})$", tuple(desc.possible_length or ())  # type: ignore[attr-defined]
+    return f"^(?:{desc.national_number_pattern})$", tuple(desc.possible_length or ())
 
 
 _GENERAL = _desc_rule(_META.general_desc)

@@ -22,7 +22,7 @@ from app.errors import Invalid
 from app.importing import xlsx
 
 # One batch per block; ~5 batches are in flight (look-ahead, grouping, two writers): 2 MB keeps a
-# 2M-row import under 512 MB (4 MB peaked at 599 MB) at the same speed.
+# 2M-row import under the 512 MB budget at the same speed as larger blocks (docs/benchmarks.md).
 BLOCK_BYTES = 2 * 1024 * 1024
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # an open quote this long is a broken line, not a real field
 MAX_LINE_BYTES = 1024 * 1024  # rows longer than this are rejected as errors, line by line
@@ -483,10 +483,10 @@ def _first_rows_xlsx(
     if cells is None or cells.cells.height == 0:
         raise Invalid("file", "A aba escolhida está vazia.")
     frame = cells.cells
-    top = int(frame.get_column("row").min())  # type: ignore[arg-type]
+    top = int(frame.select(pl.col("row").min()).item())
     frame = frame.filter(pl.col("row") < top + _HEADER_SCAN_ROWS + 11)
-    first_col = int(frame.get_column("col").min())  # type: ignore[arg-type]
-    width = int(frame.get_column("col").max()) - first_col + 1  # type: ignore[operator]
+    first_col = int(frame.select(pl.col("col").min()).item())
+    width = int(frame.select(pl.col("col").max()).item()) - first_col + 1
     by_row: dict[int, list[str | None]] = {}
     for row, col, value in frame.iter_rows():
         by_row.setdefault(row, [None] * width)[col - first_col] = value

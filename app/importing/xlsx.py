@@ -27,7 +27,7 @@ from xml.etree import ElementTree
 import polars as pl
 
 # Of inflated XML: ~15k rows of a 10-column export. Larger blocks are no faster (the work is per cell)
-# and peak memory grows with them (24 MB blocks: 650 MB peak at 500k rows; 8 MB: 330 MB).
+# and peak memory grows with them (docs/benchmarks.md).
 BLOCK_BYTES = 8 * 1024 * 1024
 
 _NS = {
@@ -43,8 +43,8 @@ _FORMAT_NOISE = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
 _DATE_TOKENS = re.compile(r"[dmyhs]", re.IGNORECASE)
 # Written so that at every point the next byte decides the branch (a "one-pass" pattern: the shared "<"
 # of <v>, <is> and </c> and the shared " " of s="" and t="" are factored out). The regex engine then
-# extracts the groups with its one-pass DFA instead of the PikeVM: 2x cheaper per cell, which was a
-# third of the reader's work. The type is in `type` after s="", in `type2` without it.
+# extracts the groups with its one-pass DFA instead of the PikeVM: cheaper per cell, where a third of
+# the reader's work was. The type is in `type` after s="", in `type2` without it.
 _FAST_CELL = (
     r'^r="(?<letters>[A-Z]{1,3})(?<number>\d+)"'
     r'(?: (?:s="(?<style>\d+)"(?: t="(?<type>[a-zA-Z]+)")?|t="(?<type2>[a-zA-Z]+)"))?'
@@ -267,7 +267,7 @@ class XlsxReader:
             frame = pieces.to_frame().filter(pl.col("x").str.contains("<row", literal=True))
             if frame.height == 0:
                 continue
-            # A cell without attributes (<c>) is rare; polars' SIMD search finds out 4x faster than
+            # A cell without attributes (<c>) is rare; polars' SIMD search finds out faster than
             # `b"<c>" in data` did, and only then are its rows rewritten.
             if frame.select(pl.col("x").str.contains("<c>", literal=True).any()).item():
                 frame = frame.with_columns(pl.col("x").str.replace_all("<c>", "<c >", literal=True))
@@ -277,14 +277,14 @@ class XlsxReader:
             )
             frame = frame.with_columns(given=given.cast(pl.Int64, strict=False))
             frame = frame.with_columns(row=_row_numbers(frame.get_column("given"), next_row))
-            next_row = int(frame.get_column("row").max() or next_row) + 1  # type: ignore[arg-type]
+            next_row = int(frame.select(pl.col("row").max()).item() or next_row) + 1
             rows = (
                 frame.filter(pl.col("row") > skip_to_row)
                 .select("row", c=pl.col("x").str.split("<c ").list.slice(1))
                 .filter(pl.col("c").list.len() > 0)
             )
             # A cell's position in its row (for cells without r=""): its index in the exploded column
-            # minus where its row starts; a window over the rows cost 10x more.
+            # minus where its row starts; a window over the rows cost far more.
             lengths = pl.col("c").list.len()
             cells = (
                 rows.with_columns(start=lengths.cum_sum() - lengths)
@@ -307,7 +307,7 @@ class XlsxReader:
         # One anchored pattern with capture groups recognises what every common writer emits (Excel,
         # LibreOffice, openpyxl, the usual export libraries: r="" first, then s="" and t="", and the short
         # <v>/<is><t> forms); the cells it does not recognise go through the general path. One pass of
-        # the regex engine per cell is ~3x cheaper than the dozen literal operations of the general path.
+        # the regex engine per cell is cheaper than the dozen literal operations of the general path.
         parts = cells.with_columns(g=pl.col("c").str.extract_groups(_FAST_CELL)).unnest("g")
         known = pl.col("letters").is_not_null()
         fast = parts.filter(known).select(

@@ -91,7 +91,7 @@ class Customer(SQLModel, table=True):
     source_key: str | None = Field(default=None, sa_column=Column(String(200, collation="C")))
     import_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     # Hash of the normalised file row that last wrote this customer (t0010): a re-import of the same
-    # source skips rows whose hash is unchanged (app/importing/pipeline.py).
+    # source skips rows whose hash is unchanged (app/importing/pipeline/batches.py).
     import_hash: int | None = Field(default=None, sa_column=Column(BigInteger))
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()

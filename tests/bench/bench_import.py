@@ -36,6 +36,7 @@ def child(schema: str, path: Path, source: str, storage_dir: Path) -> None:
     """Runs one import in this process and prints a JSON line with timing and memory."""
     from app.auth.actor import system_actor
     from app.importing import jobs, pipeline
+    from app.importing.status import ImportReport
     from app.storage import LocalStorage
     from tenants.database import session
 
@@ -68,22 +69,7 @@ def child(schema: str, path: Path, source: str, storage_dir: Path) -> None:
                 "pipeline_s": report.get("duration_s"),
                 "peak_rss_mb": round(max(samples or [_rss_mb()]), 1),
                 "rss_p10_mb": round(sorted(samples)[len(samples) // 10], 1) if samples else None,
-                "report": {
-                    k: report.get(k)
-                    for k in (
-                        "read",
-                        "valid",
-                        "invalid",
-                        "duplicates",
-                        "created",
-                        "updated",
-                        "unchanged",
-                        "missing",
-                        "conflicts",
-                        "errors",
-                        "warnings",
-                    )
-                },
+                "report": ImportReport.of(report).summary(),
             }
         )
     )

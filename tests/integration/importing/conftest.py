@@ -16,7 +16,7 @@ def storage(tmp_path: Path) -> LocalStorage:
     return LocalStorage(tmp_path / "storage")
 
 
-def queue_import(tenant, storage: LocalStorage, path: Path, **opts: Any) -> int:  # type: ignore[no-untyped-def]
+def queue_import(tenant, storage: LocalStorage, path: Path, **opts: Any) -> int:
     """Creates an import of `path` through the service, as the tenant's admin; returns its id."""
     with session(tenant.schema) as db:
         job = jobs.create_import(
@@ -28,7 +28,7 @@ def queue_import(tenant, storage: LocalStorage, path: Path, **opts: Any) -> int:
 
 
 @pytest.fixture
-def run_import(tenant, storage: LocalStorage, tmp_path: Path) -> Callable[..., dict[str, Any]]:  # type: ignore[no-untyped-def]
+def run_import(tenant, storage: LocalStorage, tmp_path: Path) -> Callable[..., dict[str, Any]]:
     """run_import(content, name="clientes.csv", **ImportOptions fields) -> report (import id in "id")."""
     counter = {"n": 0}
 

@@ -19,7 +19,7 @@ CSV = (
 
 
 @pytest.fixture
-def client(tenant, make_tenant) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def client(tenant, make_tenant) -> Iterator[TestClient]:
     from app.api.deps import get_actor, get_upload_actor
     from app.api.main import api
 

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from app.importing import pipeline, readers
+from app.importing.pipeline import bulk, writers
 from models.tenant import ImportJob
 from tenants.database import session
 from tests.integration.importing.conftest import queue_import
@@ -39,14 +40,14 @@ def index_defs(schema: str) -> list[str]:
 def _spy_dropped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of what bulk mode drops, as it drops them."""
     dropped: list[str] = []
-    real = pipeline._enter_bulk_mode
+    real = bulk.enter_bulk_mode
 
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def spy(*args, **kwargs):
         defs = real(*args, **kwargs)
         dropped.extend(name for name, _ in defs)
         return defs
 
-    monkeypatch.setattr(pipeline, "_enter_bulk_mode", spy)
+    monkeypatch.setattr(bulk, "enter_bulk_mode", spy)
     return dropped
 
 
@@ -54,14 +55,14 @@ class WorkerKilled(BaseException):
     """Stands for SIGKILL: nothing in the pipeline may catch it."""
 
 
-def _job(tenant, storage, rows: int) -> int:  # type: ignore[no-untyped-def]
+def _job(tenant, storage, rows: int) -> int:
     path = storage.root / "bulk.csv"
     path.write_text(HEAD + "".join(f"C{i};119{i:08d};c{i}@x.com\n" for i in range(1, rows + 1)))
     return queue_import(tenant, storage, path)
 
 
-def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> None:
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     import_id = _job(tenant, storage, 300)
     report = pipeline.run(tenant.schema, import_id, storage=storage)
@@ -76,11 +77,11 @@ def test_bulk_mode_rebuilds_the_same_indexes(tenant, storage, monkeypatch) -> No
 
 
 @pytest.mark.parametrize("policy", ["keep-first", "merge"])
-def test_primary_keys_dropped_only_when_the_import_only_inserts(tenant, storage, monkeypatch, policy) -> None:  # type: ignore[no-untyped-def]
+def test_primary_keys_dropped_only_when_the_import_only_inserts(tenant, storage, monkeypatch, policy) -> None:
     """keep-first only inserts customers and contacts: their primary keys go during the load, with every
     foreign key that references them (interactions, conversations, ...), and all come back validated.
     merge updates customers an earlier batch wrote: their primary keys stay."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)  # several batches
     dropped = _spy_dropped(monkeypatch)
     before = index_defs(tenant.schema)
@@ -112,11 +113,11 @@ def test_primary_keys_dropped_only_when_the_import_only_inserts(tenant, storage,
         )
 
 
-def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage, monkeypatch) -> None:
     """No owner, wallet or document column: every new customer has owner_id, wallet_id, document and
     source_key NULL, so the partial indexes on those columns stay (nothing enters them; rebuilding
     would scan the table for nothing) while the others are dropped and rebuilt."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     dropped = _spy_dropped(monkeypatch)
     before = index_defs(tenant.schema)
     report = pipeline.run(tenant.schema, _job(tenant, storage, 300), storage=storage)
@@ -132,49 +133,49 @@ def test_bulk_mode_keeps_partial_indexes_the_import_never_enters(tenant, storage
     assert index_defs(tenant.schema) == before
 
 
-def test_killed_worker_in_bulk_mode_is_finished_by_the_resume(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+def test_killed_worker_in_bulk_mode_is_finished_by_the_resume(tenant, storage, monkeypatch) -> None:
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
     before = index_defs(tenant.schema)
     import_id = _job(tenant, storage, 400)
-    real = pipeline.write_batch
+    real = writers.write_batch
     calls = {"n": 0}
 
-    def dies(db, plan, prep):  # type: ignore[no-untyped-def]
+    def dies(db, plan, prep):
         calls["n"] += 1
         if calls["n"] == 3:
             raise WorkerKilled()
         return real(db, plan, prep)
 
-    monkeypatch.setattr(pipeline, "write_batch", dies)
+    monkeypatch.setattr(writers, "write_batch", dies)
     with pytest.raises(WorkerKilled):
         pipeline.run(tenant.schema, import_id, storage=storage)
     assert len(index_defs(tenant.schema)) < len(before)  # still dropped: nobody cleaned up
-    monkeypatch.setattr(pipeline, "write_batch", real)
+    monkeypatch.setattr(writers, "write_batch", real)
     report = pipeline.run(tenant.schema, import_id, storage=storage)  # the task is delivered again
     assert (report["read"], report["created"]) == (400, 400)
     assert index_defs(tenant.schema) == before
 
 
-def test_failure_in_bulk_mode_restores_indexes(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+def test_failure_in_bulk_mode_restores_indexes(tenant, storage, monkeypatch) -> None:
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     import_id = _job(tenant, storage, 50)
 
-    def broken(db, plan, prep):  # type: ignore[no-untyped-def]
+    def broken(db, plan, prep):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(pipeline, "write_batch", broken)
+    monkeypatch.setattr(writers, "write_batch", broken)
     with pytest.raises(RuntimeError):
         pipeline.run(tenant.schema, import_id, storage=storage)
     assert index_defs(tenant.schema) == before
 
 
 @pytest.mark.parametrize("policy", ["keep-first", "merge", "keep-last"])
-def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monkeypatch, policy) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monkeypatch, policy) -> None:
     """Rows of later batches repeat phones/e-mails of earlier ones: with the contacts unique index down
     (keep-first, merge) no key may be written twice, and none may be lost."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
     before = index_defs(tenant.schema)
     path = storage.root / "bulk-dups.csv"
@@ -188,9 +189,9 @@ def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monk
     assert index_defs(tenant.schema) == before
     with session(tenant.schema) as db:
         kinds = dict(
-            db.exec(text(f'SELECT kind, count(*) FROM "{tenant.schema}".contacts GROUP BY kind')).all()  # type: ignore[call-overload]
+            db.exec(text(f'SELECT kind, count(*) FROM "{tenant.schema}".contacts GROUP BY kind')).all()
         )
-        extra = db.exec(  # type: ignore[call-overload]
+        extra = db.exec(
             text(
                 f'SELECT count(*) FROM "{tenant.schema}".contacts c JOIN "{tenant.schema}".contacts o '
                 "ON o.customer_id = c.customer_id WHERE c.value LIKE 'd%%' AND o.value LIKE 'c%%'"
@@ -202,16 +203,16 @@ def test_bulk_mode_writes_each_contact_once_across_batches(tenant, storage, monk
     assert extra == (0 if policy == "keep-first" else 100)
 
 
-def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, storage, monkeypatch) -> None:
     """While the unique index is down another writer adds a phone the import also writes: the rebuild
     still succeeds, the other customer keeps the phone."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     import_id = _job(tenant, storage, 30)
-    real = pipeline.write_batch
+    real = writers.write_batch
 
     other_id: list[int] = []
 
-    def with_concurrent_writer(db, plan, prep):  # type: ignore[no-untyped-def]
+    def with_concurrent_writer(db, plan, prep):
         if not other_id:
             from app.crm.customers import CustomerIn, create_customer
 
@@ -227,18 +228,18 @@ def test_contact_added_elsewhere_in_bulk_mode_stays_with_its_customer(tenant, st
                 other_id.append(made.id)
         return real(db, plan, prep)
 
-    monkeypatch.setattr(pipeline, "write_batch", with_concurrent_writer)
+    monkeypatch.setattr(writers, "write_batch", with_concurrent_writer)
     report = pipeline.run(tenant.schema, import_id, storage=storage)
     assert report["created"] == 30
     with session(tenant.schema) as db:
-        owners = db.exec(  # type: ignore[call-overload]
+        owners = db.exec(
             text(f"SELECT customer_id FROM \"{tenant.schema}\".contacts WHERE value = '+5511900000007'")
         ).all()
     assert [r[0] for r in owners] == other_id
 
 
-def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeypatch) -> None:
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     path = storage.root / "bulk-tags.csv"
     path.write_text(
@@ -250,7 +251,7 @@ def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeyp
     assert index_defs(tenant.schema) == before  # customer_tags keys back and validated
     with session(tenant.schema) as db:
         counts = dict(
-            db.exec(  # type: ignore[call-overload]
+            db.exec(
                 text(
                     f'SELECT g.name, count(*) FROM "{tenant.schema}".customer_tags ct '
                     f'JOIN "{tenant.schema}".tags g ON g.id = ct.tag_id GROUP BY g.name'
@@ -260,21 +261,21 @@ def test_bulk_mode_keeps_the_tags_of_imported_customers(tenant, storage, monkeyp
     assert counts == {"vip": 40, "ouro": 20, "prata": 20}
 
 
-def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeypatch) -> None:
     """customer_tags' primary key is down during a bulk import; a user who tags an imported customer
     with a tag the import also gave it (a pair written twice) does not stop the key from coming back:
     one copy of the pair stays."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     path = storage.root / "bulk-tags2.csv"
     path.write_text("Nome;Telefone 1;Tags\n" + "".join(f"C{i};119{i:08d};vip\n" for i in range(1, 21)))
     import_id = queue_import(tenant, storage, path)
-    real = pipeline._restore_indexes
+    real = bulk.restore_indexes
 
-    def tag_meanwhile(db, import_id, defs, maintain=False):  # type: ignore[no-untyped-def]
+    def tag_meanwhile(db, import_id, defs, maintain=False):
         if defs:  # the import's rows are in, its keys still down: the same pair once more, elsewhere
             with session(tenant.schema) as other:
-                other.exec(  # type: ignore[call-overload]
+                other.exec(
                     text(
                         f'INSERT INTO "{tenant.schema}".customer_tags (customer_id, tag_id) '
                         f'SELECT customer_id, tag_id FROM "{tenant.schema}".customer_tags LIMIT 1 '
@@ -282,17 +283,15 @@ def test_tag_added_elsewhere_while_the_tags_key_is_down(tenant, storage, monkeyp
                     )
                 )
                 other.commit()
-                total = other.exec(  # type: ignore[call-overload]
-                    text(f'SELECT count(*) FROM "{tenant.schema}".customer_tags')
-                ).one()[0]
+                total = other.exec(text(f'SELECT count(*) FROM "{tenant.schema}".customer_tags')).one()[0]
                 assert total == 21  # the pair really is there twice
         return real(db, import_id, defs, maintain)
 
-    monkeypatch.setattr(pipeline, "_restore_indexes", tag_meanwhile)
+    monkeypatch.setattr(bulk, "restore_indexes", tag_meanwhile)
     assert pipeline.run(tenant.schema, import_id, storage=storage)["created"] == 20
     assert index_defs(tenant.schema) == before  # the key is back
     with session(tenant.schema) as db:
-        pairs = db.exec(  # type: ignore[call-overload]
+        pairs = db.exec(
             text(
                 f'SELECT count(*), count(DISTINCT (customer_id, tag_id)) FROM "{tenant.schema}".customer_tags'
             )

@@ -13,7 +13,7 @@ app.command("import")(import_command)
 app.command("noop")(lambda: None)  # a second command keeps typer from collapsing to a single one
 
 
-def test_cli_json_report(tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_json_report(tenant, tmp_path: Path) -> None:
     src = tmp_path / "legado.csv"
     src.write_text(
         "Cliente;Fone A;Fone B;Obs\nAna;98765-4321;;vip\nBia;(21) 2233-4455;;\nRuim;x;;\n", encoding="cp1252"
@@ -60,7 +60,7 @@ def test_cli_json_report(tenant, tmp_path: Path) -> None:  # type: ignore[no-unt
     assert (out2["unchanged"], out2["created"], out2["missing"]) == (2, 0, 0)
 
 
-def test_cli_errors_are_pt_br(tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_errors_are_pt_br(tenant, tmp_path: Path) -> None:
     src = tmp_path / "vazio.csv"
     src.write_bytes(b"")
     result = CliRunner().invoke(app, ["import", str(src), "--tenant", tenant.slug, "--json"])

@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from app.errors import Invalid
 from app.importing import jobs, pipeline, readers
+from app.importing.pipeline import batches, bulk, keymap, writers
 from models.tenant import Contact, Customer, ImportJob, Interaction
 from tenants.database import session
 
@@ -30,7 +31,7 @@ def contacts(schema: str) -> dict[str, int]:
         return {c.value: c.customer_id for c in db.exec(select(Contact)).all()}
 
 
-def test_counts_dedupe_and_normalisation(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+def test_counts_dedupe_and_normalisation(run_import, tenant) -> None:
     csv = HEAD + (
         "Ana;(11) 98765-4321;;ANA@X.COM ;529.982.247-25;Ativo;Pós\n"  # 2 created
         "Bia;0xx11 3333-4444;11987654321.0;;;;\n"  # 3 dup of Ana via phone
@@ -61,7 +62,7 @@ def test_counts_dedupe_and_normalisation(run_import, tenant) -> None:  # type: i
     }
 
 
-def test_policies(run_import, tenant, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_policies(run_import, tenant, make_tenant) -> None:
     csv = HEAD + "Ana;11987654321;;;;Ativo;\nAna Maria;11987654321;21999998888;ana@x.com;;Inativo;Pós 50\n"
     r = run_import(csv, source="s", dedupe="keep-last")
     identity(r)
@@ -70,7 +71,7 @@ def test_policies(run_import, tenant, make_tenant) -> None:  # type: ignore[no-u
     assert set(contacts(tenant.schema)) == {"+5511987654321", "+5521999998888", "ana@x.com"}
 
 
-def test_merge_fills_empty_fields_and_adds_contacts(make_tenant, storage, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_merge_fills_empty_fields_and_adds_contacts(make_tenant, storage, tmp_path) -> None:
     t = make_tenant()
     actor = t.actor("manager")
     path = tmp_path / "m.csv"
@@ -80,14 +81,14 @@ def test_merge_fills_empty_fields_and_adds_contacts(make_tenant, storage, tmp_pa
             db, actor, jobs.ImportOptions(dedupe="merge"), local_path=path, storage=storage
         )
         db.commit()
-    r = pipeline.run(t.schema, job.id, storage=storage)  # type: ignore[arg-type]
+    r = pipeline.run(t.schema, job.id, storage=storage)
     identity(r)
     (c,) = customers(t.schema)
     assert (c.name, c.status, c.plan) == ("Ana", "ativo", "Pós")
     assert set(contacts(t.schema)) == {"+5511987654321", "+5521999998888", "ana@x.com"}
 
 
-def test_against_existing_customers_and_conflicts(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+def test_against_existing_customers_and_conflicts(run_import, tenant) -> None:
     run_import(HEAD + "Ana;11987654321;;;;;\nBia;21999998888;;bia@x.com;;;\n", source="crm-antigo")
     r = run_import(
         HEAD
@@ -107,7 +108,7 @@ def test_against_existing_customers_and_conflicts(run_import, tenant) -> None:  
         assert len(events) == 1 and events[0].payload["fields"] == ["name"] and events[0].ref_id == r["id"]
 
 
-def test_reimport_same_source(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+def test_reimport_same_source(run_import, tenant) -> None:
     v1 = (
         HEAD + "Ana;11987654321;;;52998224725;Ativo;\nBia;21999998888;;;;Ativo;\nCaio;31988887777;;;;Ativo;\n"
     )
@@ -126,7 +127,7 @@ def test_reimport_same_source(run_import, tenant) -> None:  # type: ignore[no-un
     assert len(customers(tenant.schema)) == 4  # never deletes
 
 
-def test_default_ddd_and_whatsapp(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+def test_default_ddd_and_whatsapp(run_import, tenant) -> None:
     csv = "Nome;Fone;WhatsApp\nAna;98765-4321;(21) 98765-4321\n"
     r = run_import(csv, default_ddd="21")
     assert (r["created"], r["duplicates"]) == (1, 0)
@@ -135,7 +136,7 @@ def test_default_ddd_and_whatsapp(run_import, tenant) -> None:  # type: ignore[n
         assert c.value == "+5521987654321" and c.is_primary
 
 
-def test_invalid_options_and_files(run_import) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_options_and_files(run_import) -> None:
     with pytest.raises(Invalid, match="DDD"):
         run_import(HEAD + "Ana;11987654321;;;;;\n", default_ddd="00")
     with pytest.raises(Invalid, match="duplicados"):
@@ -148,7 +149,7 @@ def test_invalid_options_and_files(run_import) -> None:  # type: ignore[no-untyp
         run_import(HEAD, mapping={"Fone": "phone"})
 
 
-def test_header_only_and_mapping_file(run_import) -> None:  # type: ignore[no-untyped-def]
+def test_header_only_and_mapping_file(run_import) -> None:
     r = run_import(HEAD)
     identity(r)
     assert r["read"] == 0
@@ -156,7 +157,7 @@ def test_header_only_and_mapping_file(run_import) -> None:  # type: ignore[no-un
     assert r["created"] == 1
 
 
-def test_error_rows_csv(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+def test_error_rows_csv(run_import, tenant) -> None:
     r = run_import(HEAD + "Caio;abc;;;;;\nAna;11987654321;;;;;\n")
     actor = tenant.actor("admin")
     with session(tenant.schema) as db:
@@ -168,11 +169,11 @@ def test_error_rows_csv(run_import, tenant) -> None:  # type: ignore[no-untyped-
 
 
 @pytest.mark.parametrize("key_map_budget", [None, 40], ids=["in-memory", "temporary-table"])
-def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeypatch, key_map_budget) -> None:  # type: ignore[no-untyped-def]
+def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeypatch, key_map_budget) -> None:
     """With a small key-map budget the resumed run rebuilds the map through the temporary table too."""
     monkeypatch.setattr(readers, "BLOCK_BYTES", 2000)
     if key_map_budget:
-        monkeypatch.setattr(pipeline, "KEYMAP_MEMORY_ENTRIES", key_map_budget)
+        monkeypatch.setattr(keymap, "KEYMAP_MEMORY_ENTRIES", key_map_budget)
     rows = "".join(f"Cliente {i};119{i:08d};;c{i % 150}@x.com;;;\n" for i in range(1, 600))
     bad = HEAD + rows + "Ruim;abc;;;;;\n"
     actor = tenant.actor("admin")
@@ -183,27 +184,27 @@ def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeyp
             db, actor, jobs.ImportOptions(source="crash"), local_path=path, storage=storage
         )
         db.commit()
-    real = pipeline.write_batch
+    real = writers.write_batch
     calls = {"n": 0}
 
-    def flaky(db, plan, prep):  # type: ignore[no-untyped-def]
+    def flaky(db, plan, prep):
         calls["n"] += 1
         if calls["n"] == 4:
             raise RuntimeError("worker killed")
         return real(db, plan, prep)
 
-    monkeypatch.setattr(pipeline, "write_batch", flaky)
+    monkeypatch.setattr(writers, "write_batch", flaky)
     with pytest.raises(RuntimeError):
-        pipeline.run(tenant.schema, job.id, storage=storage)  # type: ignore[arg-type]
+        pipeline.run(tenant.schema, job.id, storage=storage)
     with session(tenant.schema) as db:
         j = db.get(ImportJob, job.id)
         assert j is not None and j.state == "failed" and j.checkpoint["resume"] > 0
         partial = db.exec(text(f'SELECT count(*) FROM "{tenant.schema}".customers')).one()[0]
         assert 0 < partial < 599
-        jobs.mark_for_resume(db, actor, job.id)  # type: ignore[arg-type]
+        jobs.mark_for_resume(db, actor, job.id)
         db.commit()
-    monkeypatch.setattr(pipeline, "write_batch", real)
-    r = pipeline.run(tenant.schema, job.id, storage=storage)  # type: ignore[arg-type]
+    monkeypatch.setattr(writers, "write_batch", real)
+    r = pipeline.run(tenant.schema, job.id, storage=storage)
     identity(r)
     # Reference: the same file in one go (a re-import here: every customer is then unchanged).
     clean = run_import(bad, source="crash")
@@ -221,7 +222,7 @@ def test_crash_resume_counts_every_row_once(run_import, tenant, storage, monkeyp
     assert n == r["created"] == 150
 
 
-def test_cancel_stops_between_batches(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_stops_between_batches(tenant, storage, monkeypatch) -> None:
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1000)
     actor = tenant.actor("admin")
     path = storage.root / "c.csv"
@@ -232,18 +233,18 @@ def test_cancel_stops_between_batches(tenant, storage, monkeypatch) -> None:  # 
 
     def on_progress(p: dict[str, Any]) -> None:
         with session(tenant.schema) as db:
-            jobs.cancel(db, actor, job.id)  # type: ignore[arg-type]
+            jobs.cancel(db, actor, job.id)
             db.commit()
 
-    pipeline.run(tenant.schema, job.id, storage=storage, on_progress=on_progress)  # type: ignore[arg-type]
+    pipeline.run(tenant.schema, job.id, storage=storage, on_progress=on_progress)
     with session(tenant.schema) as db:
-        status = jobs.get_status(db, actor, job.id)  # type: ignore[arg-type]
+        status = jobs.get_status(db, actor, job.id)
     assert status["state"] == "cancelled"
     identity(status)
     assert 0 < status["created"] < 399
 
 
-def test_agents_cannot_import(tenant, storage, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_agents_cannot_import(tenant, storage, tmp_path) -> None:
     from app.errors import Forbidden
 
     path = tmp_path / "a.csv"
@@ -252,7 +253,7 @@ def test_agents_cannot_import(tenant, storage, tmp_path) -> None:  # type: ignor
         jobs.create_import(db, tenant.actor("agent"), jobs.ImportOptions(), local_path=path, storage=storage)
 
 
-def test_line_over_1mb_and_nul_bytes_are_per_line_errors(run_import) -> None:  # type: ignore[no-untyped-def]
+def test_line_over_1mb_and_nul_bytes_are_per_line_errors(run_import) -> None:
     big = "x" * (1024 * 1024 + 10)
     data = (HEAD + f"Grande;11987654321;;;;{big};\nA\x00na;21999998888;;;;;\n").encode()
     r = run_import(data)
@@ -264,7 +265,7 @@ def test_line_over_1mb_and_nul_bytes_are_per_line_errors(run_import) -> None:  #
 
 def test_rows_fold_only_into_earlier_rows_whatever_the_batch_size(
     make_tenant, storage, tmp_path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # r2 shares nothing with r1 when it is read, so it is a customer of its own even though r3 later
     # links both (r3 is attached to the first and reported as a conflict).
     base = (
@@ -282,7 +283,7 @@ def test_rows_fold_only_into_earlier_rows_whatever_the_batch_size(
                 db, t.actor("admin"), jobs.ImportOptions(), local_path=path, storage=storage
             )
             db.commit()
-        r = pipeline.run(t.schema, job.id, storage=storage)  # type: ignore[arg-type]
+        r = pipeline.run(t.schema, job.id, storage=storage)
         identity(r)
         results.append({k: r[k] for k in ("created", "duplicates", "conflicts")})
         if block == 200:
@@ -290,7 +291,7 @@ def test_rows_fold_only_into_earlier_rows_whatever_the_batch_size(
     assert results[0] == results[1] == {"created": 3 + 7, "duplicates": 1 + 293, "conflicts": 1}
 
 
-def test_reimport_of_a_file_with_duplicates_has_no_false_conflicts(run_import) -> None:  # type: ignore[no-untyped-def]
+def test_reimport_of_a_file_with_duplicates_has_no_false_conflicts(run_import) -> None:
     csv = (
         HEAD + "A;11987654321;;a@x.com;;;\nA2;;;a@x.com;;;\nA3;11987654321;;;;;\nB;21999998888;;b@x.com;;;\n"
     )
@@ -301,7 +302,7 @@ def test_reimport_of_a_file_with_duplicates_has_no_false_conflicts(run_import) -
     assert (again["unchanged"], again["duplicates"], again["conflicts"], again["missing"]) == (2, 2, 0, 0)
 
 
-def test_imported_names_are_found_with_one_typo(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+def test_imported_names_are_found_with_one_typo(run_import, tenant) -> None:
     """The import records its names' words for typo correction (no trigger does it since t0004)."""
     from app.search.postgres import PostgresSearch
 
@@ -326,7 +327,7 @@ def test_imported_names_are_found_with_one_typo(run_import, tenant) -> None:  # 
         ]
 
 
-def test_wallets_of_new_and_matched_customers(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+def test_wallets_of_new_and_matched_customers(run_import, tenant) -> None:
     """Wallet names become wallets (created once) for new customers and, on a re-import, for the
     customers the source already had; an empty cell keeps the customer's wallet."""
     from models.tenant import Wallet
@@ -350,7 +351,7 @@ def _hashes(schema: str) -> dict[str, int | None]:
     return {c.name: c.import_hash for c in customers(schema)}
 
 
-def test_reimport_skips_rows_unchanged_since_the_previous_version(run_import, tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_reimport_skips_rows_unchanged_since_the_previous_version(run_import, tenant, monkeypatch) -> None:
     """A row identical to the one that last wrote its customer (same source key, same row hash) is
     reported unchanged without a lookup or a write, so edits made in the CRM since the previous version
     stay; a row that changed in the file is applied as before; a customer whose hash is unknown (written
@@ -373,13 +374,13 @@ def test_reimport_skips_rows_unchanged_since_the_previous_version(run_import, te
         )
         db.commit()
     looked_up: list[str] = []
-    real = pipeline._lookup_existing
+    real = batches.lookup_existing
 
-    def spy(db, keys, import_id):  # type: ignore[no-untyped-def]
+    def spy(db, keys, import_id):
         looked_up.extend(keys.get_column("value").to_list())
         return real(db, keys, import_id)
 
-    monkeypatch.setattr(pipeline, "_lookup_existing", spy)
+    monkeypatch.setattr(batches, "lookup_existing", spy)
     # v2: Ana unchanged; Bia's row changed (new plan); Caio unchanged but without a source key.
     v2 = v1.replace("Bia;21999998888;;;11144477735;Ativo;Pré", "Bia;21999998888;;;11144477735;Ativo;Pós")
     r2 = run_import(v2, source="erp")
@@ -412,17 +413,17 @@ def test_reimport_skips_rows_unchanged_since_the_previous_version(run_import, te
     assert "+5511987654321" not in looked_up
 
 
-def test_statistics_refreshed_only_when_an_import_wrote(run_import, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_statistics_refreshed_only_when_an_import_wrote(run_import, monkeypatch) -> None:
     calls: list[object] = []
-    real = pipeline.maintain_tables
-    monkeypatch.setattr(pipeline, "maintain_tables", lambda db, *a: (calls.append(a), real(db, *a)))
+    real = bulk.maintain_tables
+    monkeypatch.setattr(bulk, "maintain_tables", lambda db, *a: (calls.append(a), real(db, *a)))
     csv = HEAD + "Ana;11987654321;;;52998224725;Ativo;Pré\nBia;21999998888;;;;Ativo;\n"
     assert run_import(csv, source="erp")["created"] == 2 and len(calls) == 1
     assert run_import(csv, source="erp")["unchanged"] == 2 and len(calls) == 1  # nothing written
     assert run_import(csv.replace("Pré", "Pós"), source="erp")["updated"] == 1 and len(calls) == 2
 
 
-def test_a_key_its_customer_has_wins_over_an_earlier_rows_conflict(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_its_customer_has_wins_over_an_earlier_rows_conflict(run_import, tenant) -> None:
     """Two customers share a CPF (an export's typo); the re-import's source key sends the second one's row
     to the first (a conflict). The next row has only the second customer's phone: it belongs to that
     customer, not to wherever the conflicting row went. Both candidates sit at the same column, so this
@@ -443,7 +444,7 @@ def test_a_key_its_customer_has_wins_over_an_earlier_rows_conflict(run_import, t
 
 def test_key_map_moved_to_a_temporary_table_gives_the_same_report(
     make_tenant, storage, tmp_path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A file bigger than the key map's memory budget: the map moves to a temporary table as it grows
     (here after every few keys, 200-byte batches) and every report is what the in-memory map gives,
     first import and re-import alike; contacts end up on the same customers."""
@@ -456,14 +457,14 @@ def test_key_map_moved_to_a_temporary_table_gives_the_same_report(
     spills: list[int] = []
     spill = pipeline.KeyMap._spill
 
-    def counted(self, db):  # type: ignore[no-untyped-def]
+    def counted(self, db):
         spills.append(self.entries)
         spill(self, db)
 
     monkeypatch.setattr(pipeline.KeyMap, "_spill", counted)
     results = []
-    for budget in (pipeline.KEYMAP_MEMORY_ENTRIES, 5):
-        monkeypatch.setattr(pipeline, "KEYMAP_MEMORY_ENTRIES", budget)
+    for budget in (keymap.KEYMAP_MEMORY_ENTRIES, 5):
+        monkeypatch.setattr(keymap, "KEYMAP_MEMORY_ENTRIES", budget)
         t = make_tenant()
         reports = []
         for _ in range(2):
@@ -472,14 +473,14 @@ def test_key_map_moved_to_a_temporary_table_gives_the_same_report(
                     db, t.actor("admin"), jobs.ImportOptions(source="erp"), local_path=path, storage=storage
                 )
                 db.commit()
-            r = pipeline.run(t.schema, job.id, storage=storage)  # type: ignore[arg-type]
+            r = pipeline.run(t.schema, job.id, storage=storage)
             identity(r)
             reports.append({k: r[k] for k in ("created", "updated", "unchanged", "duplicates", "conflicts")})
         owners = contacts(t.schema)
         names = {c.id: c.name for c in customers(t.schema)}
         results.append((reports, {value: names[cid] for value, cid in owners.items()}))
     assert spills, "the small budget must have moved the map"
-    with pipeline._connection() as conn:  # back in the pool, most likely the one the imports used
+    with pipeline.connection() as conn:  # back in the pool, most likely the one the imports used
         assert conn.execute("SELECT to_regclass('pg_temp.imp_keymap')").fetchone() == (None,)
     assert results[0] == results[1]
     # A row starts a customer only when neither its phone nor its e-mail class was seen: the first 97.

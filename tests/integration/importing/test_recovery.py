@@ -4,11 +4,14 @@ when it cannot continue at all it gives the tenant its keys back and fails with 
 
 The real processes killed with SIGKILL are in test_crash.py; here the kill is simulated in-process."""
 
+from types import ModuleType
+
 import psycopg
 import pytest
 from sqlalchemy import text
 
 from app.importing import pipeline, readers, recovery
+from app.importing.pipeline import batches, bulk, orchestration, writers
 from models.tenant import ImportJob
 from tenants.database import session
 from tests.integration.importing.conftest import queue_import
@@ -17,7 +20,7 @@ from tests.integration.importing.test_bulk_mode import WorkerKilled, index_defs
 HEAD = "Nome;Telefone 1;E-mail\n"
 
 
-def _file(storage, rows: int, name: str = "bulk.csv"):  # type: ignore[no-untyped-def]
+def _file(storage, rows: int, name: str = "bulk.csv"):
     path = storage.root / name
     path.write_text(HEAD + "".join(f"C{i};119{i:08d};c{i}@x.com\n" for i in range(1, rows + 1)))
     return path
@@ -62,22 +65,22 @@ def _holder(database_url: str, schema: str, import_id: int) -> psycopg.Connectio
     return conn
 
 
-def _kill_at(monkeypatch: pytest.MonkeyPatch, name: str, call: int = 1):  # type: ignore[no-untyped-def]
-    """pipeline.`name` raises WorkerKilled (SIGKILL: nothing may catch it) on its `call`-th call."""
-    real = getattr(pipeline, name)
+def _kill_at(monkeypatch: pytest.MonkeyPatch, module: ModuleType, name: str, call: int = 1):
+    """`module`.`name` raises WorkerKilled (SIGKILL: nothing may catch it) on its `call`-th call."""
+    real = getattr(module, name)
     calls = {"n": 0}
 
-    def dies(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def dies(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == call:
             raise WorkerKilled()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, name, dies)
+    monkeypatch.setattr(module, name, dies)
     return real
 
 
-def test_dead_running_import_is_taken_over_and_says_so(tenant, storage, client, auth_headers) -> None:  # type: ignore[no-untyped-def]
+def test_dead_running_import_is_taken_over_and_says_so(tenant, storage, client, auth_headers) -> None:
     headers = auth_headers(tenant)
     import_id = queue_import(tenant, storage, _file(storage, 20))
     _set(tenant.schema, import_id, "state = 'running'")  # its process died: nobody holds the lock
@@ -94,7 +97,7 @@ def test_dead_running_import_is_taken_over_and_says_so(tenant, storage, client, 
     assert (status["state"], status["recovering"], status["state_label"]) == ("done", False, None)
 
 
-def test_live_import_is_left_alone_until_its_heartbeat_stops(tenant, storage, database_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_live_import_is_left_alone_until_its_heartbeat_stops(tenant, storage, database_url: str) -> None:
     import_id = queue_import(tenant, storage, _file(storage, 5))
     _set(tenant.schema, import_id, "state = 'running', heartbeat_at = now()")
     holder = _holder(database_url, tenant.schema, import_id)
@@ -110,7 +113,7 @@ def test_live_import_is_left_alone_until_its_heartbeat_stops(tenant, storage, da
         holder.close()
 
 
-def test_queued_import_waits_for_its_message_until_stale(tenant, storage) -> None:  # type: ignore[no-untyped-def]
+def test_queued_import_waits_for_its_message_until_stale(tenant, storage) -> None:
     import_id = queue_import(tenant, storage, _file(storage, 5))
     assert recovery.recover_tenant(tenant.schema) == []  # its message may still be in the queue
     # At the embedded app's start nothing is in the in-process queue any more.
@@ -119,35 +122,35 @@ def test_queued_import_waits_for_its_message_until_stale(tenant, storage) -> Non
     assert (tenant.schema, import_id) not in recovery.recover_all()
 
 
-def test_running_import_keeps_a_heartbeat(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_running_import_keeps_a_heartbeat(tenant, storage, monkeypatch) -> None:
     monkeypatch.setattr(readers, "BLOCK_BYTES", 200)
     import_id = queue_import(tenant, storage, _file(storage, 50))
     seen = []
-    real = pipeline.write_batch
+    real = writers.write_batch
 
-    def spy(db, plan, prep):  # type: ignore[no-untyped-def]
+    def spy(db, plan, prep):
         seen.append(_job(tenant.schema, import_id).heartbeat_at)
         return real(db, plan, prep)
 
-    monkeypatch.setattr(pipeline, "write_batch", spy)
+    monkeypatch.setattr(writers, "write_batch", spy)
     pipeline.run(tenant.schema, import_id, storage=storage)
     assert seen and all(beat is not None for beat in seen)
 
 
-@pytest.mark.parametrize("stage", ["_validate_foreign_key", "maintain_tables"])
+@pytest.mark.parametrize("stage", ["validate_foreign_key", "maintain_tables"])
 def test_resume_after_the_last_batch_goes_straight_to_the_rebuild(
     tenant, storage, monkeypatch, stage
-) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+) -> None:
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     before = index_defs(tenant.schema)
     import_id = queue_import(tenant, storage, _file(storage, 300))
-    real = _kill_at(monkeypatch, stage)
+    real = _kill_at(monkeypatch, bulk, stage)
     with pytest.raises(WorkerKilled):
         pipeline.run(tenant.schema, import_id, storage=storage)
     assert _job(tenant.schema, import_id).checkpoint["phase"] == "rebuild"
-    monkeypatch.setattr(pipeline, stage, real)
+    monkeypatch.setattr(bulk, stage, real)
 
-    def no_reading(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def no_reading(*args, **kwargs):
         raise AssertionError("the file is read again")
 
     monkeypatch.setattr(readers, "iter_batches", no_reading)
@@ -158,10 +161,10 @@ def test_resume_after_the_last_batch_goes_straight_to_the_rebuild(
 
 def test_bulk_resume_replays_without_probing_the_dropped_key(
     tenant, make_tenant, storage, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The replay's lookups come from one read of the contacts, not from a probe per batch (a scan of
     contacts each, with the dedupe key down); the import goes on in bulk mode."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
     before = index_defs(tenant.schema)
     path = storage.root / "dups.csv"
@@ -172,15 +175,15 @@ def test_bulk_resume_replays_without_probing_the_dropped_key(
     other = make_tenant()
     reference = pipeline.run(other.schema, queue_import(other, storage, path), storage=storage)
     import_id = queue_import(tenant, storage, path)
-    real = _kill_at(monkeypatch, "write_batch", 4)
+    real = _kill_at(monkeypatch, writers, "write_batch", 4)
     with pytest.raises(WorkerKilled):
         pipeline.run(tenant.schema, import_id, storage=storage)
-    monkeypatch.setattr(pipeline, "write_batch", real)
+    monkeypatch.setattr(writers, "write_batch", real)
 
-    def no_probe(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def no_probe(*args, **kwargs):
         raise AssertionError("contacts probed without their unique key")
 
-    monkeypatch.setattr(pipeline, "_lookup_existing", no_probe)
+    monkeypatch.setattr(batches, "lookup_existing", no_probe)
     report = pipeline.run(tenant.schema, import_id, storage=storage)
     timing = ("duration_s", "elapsed_s", "rate", "eta_s", "progress", "rows_read")
     assert {k: v for k, v in report.items() if k not in timing} == {
@@ -201,27 +204,27 @@ def test_bulk_resume_replays_without_probing_the_dropped_key(
     assert contacts(tenant.schema) == contacts(other.schema)
 
 
-def test_contacts_written_meanwhile_resume_in_normal_mode(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_contacts_written_meanwhile_resume_in_normal_mode(tenant, storage, monkeypatch) -> None:
     """Someone added a contact while the keys were down: the resume restores keys and indexes first
     (looking keys up without them would scan contacts per batch) and goes on in normal mode."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
     before = index_defs(tenant.schema)
     import_id = queue_import(tenant, storage, _file(storage, 400))
-    real = _kill_at(monkeypatch, "write_batch", 3)
+    real = _kill_at(monkeypatch, writers, "write_batch", 3)
     with pytest.raises(WorkerKilled):
         pipeline.run(tenant.schema, import_id, storage=storage)
-    monkeypatch.setattr(pipeline, "write_batch", real)
+    monkeypatch.setattr(writers, "write_batch", real)
     s = tenant.schema
     _outsider(s, "email", "x@y.com")
     seen: list[bool] = []
-    real_prepare = pipeline.prepare_batch
+    real_prepare = batches.prepare_batch
 
-    def spy(ctx, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def spy(ctx, *args, **kwargs):
         seen.append(ctx.contacts_unindexed)
         return real_prepare(ctx, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "prepare_batch", spy)
+    monkeypatch.setattr(batches, "prepare_batch", spy)
     report = pipeline.run(tenant.schema, import_id, storage=storage)
     assert (report["read"], report["created"]) == (400, 400)
     assert seen and not any(seen)
@@ -229,12 +232,12 @@ def test_contacts_written_meanwhile_resume_in_normal_mode(tenant, storage, monke
 
 
 @pytest.mark.parametrize("why", ["file gone", "corrupt checkpoint"])
-def test_impossible_resume_restores_the_keys_and_fails(tenant, storage, monkeypatch, why) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+def test_impossible_resume_restores_the_keys_and_fails(tenant, storage, monkeypatch, why) -> None:
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
     before = index_defs(tenant.schema)
     import_id = queue_import(tenant, storage, _file(storage, 400))
-    _kill_at(monkeypatch, "write_batch", 3)
+    _kill_at(monkeypatch, writers, "write_batch", 3)
     with pytest.raises(WorkerKilled):
         pipeline.run(tenant.schema, import_id, storage=storage)
     s = tenant.schema
@@ -263,26 +266,26 @@ def test_impossible_resume_restores_the_keys_and_fails(tenant, storage, monkeypa
     assert owners == [(cid,)]  # reconciled: the other customer keeps it, the import's copy went
 
 
-def test_next_import_restores_the_keys_a_dead_one_left_down(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_next_import_restores_the_keys_a_dead_one_left_down(tenant, storage, monkeypatch) -> None:
     """Another import of the tenant, started before the dead one was resumed, gets the keys back first
     (it would look its keys up without them); the dead one then resumes in normal mode."""
-    monkeypatch.setattr(pipeline, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1500)
     before = index_defs(tenant.schema)
     dead = queue_import(tenant, storage, _file(storage, 400))
-    real = _kill_at(monkeypatch, "write_batch", 3)
+    real = _kill_at(monkeypatch, writers, "write_batch", 3)
     with pytest.raises(WorkerKilled):
         pipeline.run(tenant.schema, dead, storage=storage)
-    monkeypatch.setattr(pipeline, "write_batch", real)
+    monkeypatch.setattr(writers, "write_batch", real)
     assert index_defs(tenant.schema) != before
     seen: list[list[str]] = []
-    real_lookup = pipeline._lookup_existing
+    real_lookup = batches.lookup_existing
 
-    def spy(db, keys, import_id):  # type: ignore[no-untyped-def]
+    def spy(db, keys, import_id):
         seen.append(index_defs(tenant.schema))
         return real_lookup(db, keys, import_id)
 
-    monkeypatch.setattr(pipeline, "_lookup_existing", spy)
+    monkeypatch.setattr(batches, "lookup_existing", spy)
     second = queue_import(tenant, storage, _file(storage, 30, "second.csv"), source="outra")
     assert pipeline.run(tenant.schema, second, storage=storage)["unchanged"] == 30
     assert seen and all(defs == before for defs in seen)
@@ -292,14 +295,14 @@ def test_next_import_restores_the_keys_a_dead_one_left_down(tenant, storage, mon
     assert index_defs(tenant.schema) == before
 
 
-def test_embedded_app_resumes_dead_imports_at_start(tenant, storage, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_embedded_app_resumes_dead_imports_at_start(tenant, storage, monkeypatch) -> None:
     """No worker, no scheduler: the app's own loop (tasks.imports.recover_loop) takes over, at its start,
     the imports that died with the previous process, queued ones included, and runs them in-process."""
     import asyncio
 
     from tasks.imports import recover_loop
 
-    monkeypatch.setattr(pipeline, "get_storage", lambda: storage)
+    monkeypatch.setattr(orchestration, "get_storage", lambda: storage)
     running = queue_import(tenant, storage, _file(storage, 20))
     _set(tenant.schema, running, "state = 'running'")
     queued = queue_import(tenant, storage, _file(storage, 10, "other.csv"), source="outra")

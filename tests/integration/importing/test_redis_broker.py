@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def worker(database_url: str, redis_url: str):  # type: ignore[no-untyped-def]
+def worker(database_url: str, redis_url: str):
     client = redis.Redis.from_url(redis_url)
     client.delete(QUEUE_NAME)
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url}
@@ -38,7 +38,7 @@ def worker(database_url: str, redis_url: str):  # type: ignore[no-untyped-def]
     client.delete(QUEUE_NAME)
 
 
-def test_cli_import_runs_in_a_worker_through_redis(tenant, worker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_import_runs_in_a_worker_through_redis(tenant, worker, tmp_path: Path) -> None:
     path = tmp_path / "clientes.csv"
     path.write_text(
         "Nome;Celular;E-mail\nAna;(11) 98765-4321;ana@x.com\nBia;11 98765 4321;bia@x.com\nSem;123;\n",

@@ -9,7 +9,7 @@ from app.importing import pipeline
 from app.importing.pipeline import Db, reserve_ids
 
 
-def _insert_customer(conn: psycopg.Connection, schema: str) -> int:  # type: ignore[type-arg]
+def _insert_customer(conn: psycopg.Connection, schema: str) -> int:
     row = conn.execute(
         f"INSERT INTO \"{schema}\".customers (name, kind, status) VALUES ('X', 'PF', 'ativo') RETURNING id"
     ).fetchone()
@@ -17,8 +17,8 @@ def _insert_customer(conn: psycopg.Connection, schema: str) -> int:  # type: ign
     return int(row[0])
 
 
-def test_blocks_are_consecutive_and_the_sequence_moves_past_them(tenant) -> None:  # type: ignore[no-untyped-def]
-    with pipeline._connection() as conn:
+def test_blocks_are_consecutive_and_the_sequence_moves_past_them(tenant) -> None:
+    with pipeline.connection() as conn:
         db = Db(conn, tenant.schema)
         first = reserve_ids(db, "customers", 1000)
         second = reserve_ids(db, "customers", 10)
@@ -28,10 +28,10 @@ def test_blocks_are_consecutive_and_the_sequence_moves_past_them(tenant) -> None
         conn.commit()
 
 
-def test_an_insert_in_flight_never_shares_the_block(tenant) -> None:  # type: ignore[no-untyped-def]
+def test_an_insert_in_flight_never_shares_the_block(tenant) -> None:
     """Another session drew an id and has not committed: the reservation waits for it (the sequence
     lock), then starts after it."""
-    with pipeline._connection() as other, pipeline._connection() as conn:
+    with pipeline.connection() as other, pipeline.connection() as conn:
         taken = _insert_customer(other, tenant.schema)  # transaction left open
         result: list[int] = []
         worker = threading.Thread(
@@ -48,10 +48,10 @@ def test_an_insert_in_flight_never_shares_the_block(tenant) -> None:  # type: ig
         other.commit()
 
 
-def test_a_rolled_back_reservation_hands_out_nothing_twice(tenant) -> None:  # type: ignore[no-untyped-def]
+def test_a_rolled_back_reservation_hands_out_nothing_twice(tenant) -> None:
     """The block is usable only once committed (reserve_ids commits); a failure before that gives the
     values back, and no id was used."""
-    with pipeline._connection() as conn:
+    with pipeline.connection() as conn:
         db = Db(conn, tenant.schema)
         seq = db.sequence("customers")
         db.run(f"ALTER SEQUENCE {seq} INCREMENT BY 1")

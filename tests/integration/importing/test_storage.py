@@ -27,7 +27,7 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
-def _roundtrip(storage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _roundtrip(storage, tmp_path: Path) -> None:
     data = b"Nome;Fone\n" + b"Ana;11987654321\n" * 50_000
     session = storage.uploads.start("t_1", "base.csv", len(data))
     storage.uploads.append("t_1", session.upload_id, 0, [data[:1000], data[1000:300_000]])
@@ -93,7 +93,7 @@ def test_get_storage_picks_s3_when_configured(
         storage_mod.get_storage.cache_clear()
 
 
-def test_pipeline_reads_from_s3(tenant, tmp_path: Path, s3_endpoint: str) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_reads_from_s3(tenant, tmp_path: Path, s3_endpoint: str) -> None:
     from app.importing import jobs, pipeline
     from app.storage.s3 import S3Storage
     from tenants.database import session
@@ -107,7 +107,7 @@ def test_pipeline_reads_from_s3(tenant, tmp_path: Path, s3_endpoint: str) -> Non
         )
         db.commit()
     assert storage.exists(job.storage_key)
-    report = pipeline.run(tenant.schema, job.id, storage=storage)  # type: ignore[arg-type]
+    report = pipeline.run(tenant.schema, job.id, storage=storage)
     assert report["created"] == 1
 
 

@@ -19,7 +19,7 @@ def _state(schema: str) -> tuple[dict[str, list[str]], dict[str, Any]]:
         return {r[1]: names[r[0]] for r in rows}, {r[1]: r[2] for r in rows}
 
 
-def test_import_creates_missing_tags_and_attaches_them(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+def test_import_creates_missing_tags_and_attaches_them(run_import, tenant) -> None:
     with session(tenant.schema) as db:
         db.add(Tag(name="vip", color="yellow"))
         db.commit()
@@ -45,7 +45,7 @@ def test_import_creates_missing_tags_and_attaches_them(run_import, tenant) -> No
     }  # existing tag kept as it was
 
 
-def test_reimport_merges_or_replaces_tags_without_touching_the_row(run_import, tenant) -> None:  # type: ignore[no-untyped-def]
+def test_reimport_merges_or_replaces_tags_without_touching_the_row(run_import, tenant) -> None:
     run_import(HEAD + "Ana;11987654321;vip\nBia;21999998888;\nCaio;31988887777;antigo\n", source="erp")
     _, stamps = _state(tenant.schema)
     # merge: the file's tags are added to what each customer has.

@@ -6,7 +6,7 @@ from app.importing import jobs
 from tenants.database import session
 
 
-async def test_run_import_task(tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_run_import_task(tenant, tmp_path: Path) -> None:
     from tasks.imports import run_import
 
     src = tmp_path / "c.csv"

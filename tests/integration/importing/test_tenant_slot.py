@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from app.importing import jobs, pipeline
+from app.importing.pipeline import orchestration
 from models.tenant import Customer, ImportJob
 from tenants.database import session
 from tests.integration.importing.conftest import queue_import
@@ -17,7 +18,7 @@ CSV = "Nome;Telefone 1\n" + "".join(f"C{i};1198765{i:04d}\n" for i in range(20))
 
 
 @pytest.fixture
-def queued_job(tenant, storage, tmp_path) -> int:  # type: ignore[no-untyped-def]
+def queued_job(tenant, storage, tmp_path) -> int:
     path = tmp_path / "clientes.csv"
     path.write_text(CSV)
     return queue_import(tenant, storage, path)
@@ -42,9 +43,9 @@ def _run_in_thread(schema: str, import_id: int, storage: Any) -> tuple[threading
     return thread, out
 
 
-def test_a_second_import_waits_for_the_tenants_running_one(tenant, storage, queued_job, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "SLOT_POLL_S", 0.05)
-    with pipeline._connection() as other:  # another import of the tenant holds the slot
+def test_a_second_import_waits_for_the_tenants_running_one(tenant, storage, queued_job, monkeypatch) -> None:
+    monkeypatch.setattr(orchestration, "SLOT_POLL_S", 0.05)
+    with pipeline.connection() as other:  # another import of the tenant holds the slot
         other.execute("SELECT pg_advisory_lock(hashtext(%s), 0)", (tenant.schema,))
         thread, report = _run_in_thread(tenant.schema, queued_job, storage)
         thread.join(1.0)
@@ -56,9 +57,9 @@ def test_a_second_import_waits_for_the_tenants_running_one(tenant, storage, queu
     assert report["created"] == 20 and _state(tenant.schema, queued_job) == "done"
 
 
-def test_a_waiting_import_can_be_cancelled(tenant, storage, queued_job, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(pipeline, "SLOT_POLL_S", 0.05)
-    with pipeline._connection() as other:
+def test_a_waiting_import_can_be_cancelled(tenant, storage, queued_job, monkeypatch) -> None:
+    monkeypatch.setattr(orchestration, "SLOT_POLL_S", 0.05)
+    with pipeline.connection() as other:
         other.execute("SELECT pg_advisory_lock(hashtext(%s), 0)", (tenant.schema,))
         thread, _ = _run_in_thread(tenant.schema, queued_job, storage)
         thread.join(0.5)

@@ -22,12 +22,12 @@ def api_client() -> Iterator[TestClient]:
         yield c
 
 
-def _login(t) -> sessions.TokenPair:  # type: ignore[no-untyped-def]
+def _login(t) -> sessions.TokenPair:
     with platform_session() as db, unit_of_work(db):
         return sessions.login(db, t.slug, t.admin_email, t.password)
 
 
-def test_grant_resumes_its_upload_only(api_client: TestClient, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_grant_resumes_its_upload_only(api_client: TestClient, make_tenant) -> None:
     t = make_tenant()
     pair = _login(t)
     actor = t.actor("admin")
@@ -49,7 +49,7 @@ def test_grant_resumes_its_upload_only(api_client: TestClient, make_tenant) -> N
     assert r.status_code == 409
     r = api_client.patch(url, content=CSV[5000:], headers={**grant, "Upload-Offset": "5000"})
     assert r.status_code == 200 and r.json()["offset"] == len(CSV)
-    preview = jobs.preview_upload(None, actor, session.upload_id)  # type: ignore[arg-type]
+    preview = jobs.preview_upload(None, actor, session.upload_id)
     assert preview.headers == ["Nome", "Telefone"]
 
     # The grant is for that session only, and cannot be altered.
@@ -66,7 +66,7 @@ def test_grant_resumes_its_upload_only(api_client: TestClient, make_tenant) -> N
     # A user of another tenant cannot use it either way: a grant carries its tenant.
     stranger = make_tenant().actor("admin")
     with pytest.raises(Exception):  # noqa: B017 - NotFound: the session is not in their namespace
-        jobs.upload_status(None, stranger, session.upload_id)  # type: ignore[arg-type]
+        jobs.upload_status(None, stranger, session.upload_id)
 
     # Logging out ends the grant with the login session.
     with platform_session() as db, unit_of_work(db):
@@ -74,7 +74,7 @@ def test_grant_resumes_its_upload_only(api_client: TestClient, make_tenant) -> N
     assert api_client.get(url, headers=grant).status_code == 401
 
 
-def test_grant_needs_import_permission(api_client: TestClient, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_grant_needs_import_permission(api_client: TestClient, make_tenant) -> None:
     t = make_tenant()
     admin = t.actor("admin")
     with session_of(t.schema) as db:

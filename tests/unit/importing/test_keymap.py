@@ -4,8 +4,7 @@ answers either way."""
 import polars as pl
 import pytest
 
-from app.importing import pipeline
-from app.importing.pipeline import KeyMap
+from app.importing.pipeline import KeyMap, keymap
 
 
 def test_lookup_finds_keys_of_earlier_batches_by_kind() -> None:
@@ -41,7 +40,7 @@ def test_lookup_finds_keys_of_earlier_batches_by_kind() -> None:
 def test_colliding_hashes_never_mix_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """E-mails are scanned by a 64-bit hash; e-mails that share a hash still answer only for themselves
     (here every key of the same length collides)."""
-    monkeypatch.setattr(pipeline, "_key_hash", lambda key: key.str.len_bytes().cast(pl.UInt64))
+    monkeypatch.setattr(keymap, "key_hash", lambda key: key.str.len_bytes().cast(pl.UInt64))
     m = KeyMap()
     m.add(pl.DataFrame({"key": ["eana@x.com", "ebia@x.com", "p+5511987654321"], "cid": [1, 2, 3]}))
     m.add(pl.DataFrame({"key": ["ecid@x.com"], "cid": [4]}))

@@ -14,7 +14,7 @@ from app.importing import readers
 
 
 def read_all(path: Path, name: str = "f.csv", **kw: object) -> tuple[readers.FileInfo, pl.DataFrame, list]:
-    info = readers.inspect_file(path, name, **kw)  # type: ignore[arg-type]
+    info = readers.inspect_file(path, name, **kw)
     frames, errors = [], []
     for b in readers.iter_batches(path, info):
         frames.append(b.frame)
@@ -216,7 +216,7 @@ def test_fuzz_xlsx_reader_never_crashes(tmp_path: Path, data: bytes) -> None:
         raise Invalid("file", "ok")
 
 
-def test_a_run_of_one_high_byte_is_binary_not_a_one_column_csv(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_of_one_high_byte_is_binary_not_a_one_column_csv(tmp_path) -> None:
     import pytest
 
     from app.errors import Invalid

@@ -1,0 +1,156 @@
+"""The in-file key map: every phone/e-mail key an earlier batch of the file introduced -> its customer,
+and the rest of the in-file dedupe state (counters, customers already pointed at)."""
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from app.importing.report import Counters
+
+if TYPE_CHECKING:  # the key map only spills through a Db; database.py needs nothing from here
+    from app.importing.pipeline.database import Db
+
+log = logging.getLogger(__name__)
+
+_PHONE_NUMBER = pl.when(pl.col("key").str.starts_with("p+")).then(
+    pl.col("key").str.slice(2).cast(pl.Int64, strict=False)
+)
+
+
+def key_hash(key: pl.Expr) -> pl.Expr:
+    """A text key's integer in the key map (fixed seed: hashes only ever meet this process's own), signed
+    so that PostgreSQL's bigint holds it when the map spills."""
+    return key.hash(20_241).reinterpret(signed=True)
+
+
+# Entries the in-file key map keeps in memory before it moves them to a temporary table on the import's
+# own connection, so a file of any size peaks where a 2M-row file does, under the 512 MB budget. Past it,
+# each batch adds two indexed lookups: slower, for less memory (docs/benchmarks.md, "pipeline design
+# figures").
+KEYMAP_MEMORY_ENTRIES = 3_500_000
+SPILL_TABLE = "pg_temp.imp_keymap"
+
+
+@dataclass
+class KeyMap:
+    """The in-file key map: every phone/e-mail key an earlier batch introduced -> its customer.
+
+    It is the one structure that grows with the file, and each batch scans all of it (a filter probing a
+    hash set of the batch's keys), so every entry is scanned as an integer:
+    - phones (E.164, at most 15 digits) are their number: 16 bytes an entry instead of ~40 for the string;
+    - other keys (e-mails) by a 64-bit hash, kept next to the key, which settles the rare collision in
+      the join that follows the scan. Scanned as text, every string of the map was hashed and compared
+      per batch: about twice the CPU of the integer probe at 2M rows.
+    Chunks are only scanned, never compacted (a compaction copies the whole map and doubled the peak
+    memory of a 2M-row import). Past KEYMAP_MEMORY_ENTRIES they move to a temporary table on the
+    import's connection (`spill_to`), which later lookups probe by index: memory stays bounded for a
+    file of any size, at the price of one indexed lookup per kind and batch once it has spilled."""
+
+    phones: list[pl.DataFrame] = field(default_factory=list)  # num (Int64), cid
+    others: list[pl.DataFrame] = field(default_factory=list)  # h (Int64), key (String), cid
+    # The connection whose temporary table takes the map once it outgrows KEYMAP_MEMORY_ENTRIES (None:
+    # memory only). Lookups then also probe that table's indexes, per batch, in one statement per kind.
+    spill_to: "Db | None" = None
+    spilled: bool = False
+    entries: int = 0  # in memory
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Adds (key, cid) rows."""
+        split = frame.select("key", "cid", num=_PHONE_NUMBER)
+        phones = split.filter(pl.col("num").is_not_null()).select("num", "cid")
+        others = split.filter(pl.col("num").is_null()).select(h=key_hash(pl.col("key")), key="key", cid="cid")
+        if phones.height:
+            self.phones.append(phones)
+        if others.height:
+            self.others.append(others)
+        self.entries += phones.height + others.height
+        if self.spill_to is not None and self.entries > KEYMAP_MEMORY_ENTRIES:
+            self._spill(self.spill_to)
+
+    def _spill(self, db: "Db") -> None:
+        """Moves the in-memory chunks into the temporary table, one COPY per chunk (no second copy of the
+        map is ever built in memory); the table's indexes are built after its first load."""
+        if not self.spilled:
+            # A pooled connection may hold an earlier import's table: reused, emptied.
+            db.run("CREATE TEMP TABLE IF NOT EXISTS imp_keymap (num bigint, h bigint, key text, cid bigint)")
+            db.run(f"TRUNCATE {SPILL_TABLE}")
+        for chunk in self.phones:
+            db.copy_frame(SPILL_TABLE, chunk)
+        for chunk in self.others:
+            db.copy_frame(SPILL_TABLE, chunk)
+        if not self.spilled:
+            db.run(f"CREATE INDEX IF NOT EXISTS imp_keymap_num ON {SPILL_TABLE} (num) WHERE num IS NOT NULL")
+            db.run(f"CREATE INDEX IF NOT EXISTS imp_keymap_h ON {SPILL_TABLE} (h) WHERE h IS NOT NULL")
+            db.run(f"ANALYZE {SPILL_TABLE}")
+        self.phones, self.others, self.entries, self.spilled = [], [], 0, True
+        log.info(
+            "import key map moved to a temporary table (%d entries kept in memory at most)",
+            KEYMAP_MEMORY_ENTRIES,
+        )
+
+    def lookup(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """The rows of `keys` whose key the map has, with its customer (column cid)."""
+        split = keys.with_columns(num=_PHONE_NUMBER)
+        phones = split.filter(pl.col("num").is_not_null())
+        others = split.filter(pl.col("num").is_null())
+        found = []
+        # Each part of the map is filtered by the batch's keys first (a scan probing a small hash set),
+        # so the join's hash table has the batch's size, not the file's.
+        if self.phones and phones.height:
+            seen = pl.concat(self.phones, rechunk=False)
+            found.append(
+                phones.join(seen.filter(pl.col("num").is_in(phones.get_column("num").implode())), on="num")
+            )
+        wanted = others.select(key_hash(pl.col("key"))).to_series().unique()
+        if self.others and others.height:
+            seen = pl.concat(self.others, rechunk=False)
+            found.append(others.join(seen.filter(pl.col("h").is_in(wanted.implode())).drop("h"), on="key"))
+        if self.spilled and self.spill_to is not None:
+            found += self._lookup_spilled(self.spill_to, phones, others, wanted)
+        if not found:
+            return split.clear().with_columns(cid=pl.lit(None, pl.Int64)).drop("num")
+        return pl.concat(found).drop("num")
+
+    @staticmethod
+    def _lookup_spilled(
+        db: "Db", phones: pl.DataFrame, others: pl.DataFrame, wanted: pl.Series
+    ) -> list[pl.DataFrame]:
+        """The probes' customers in the temporary table: index probes, one statement per kind (`wanted`:
+        the distinct hashes of the `others` keys)."""
+        found = []
+        if phones.height:
+            rows = db.all(
+                f"SELECT m.num, m.cid FROM unnest(%s::bigint[]) AS k(num) "
+                f"JOIN {SPILL_TABLE} m ON m.num = k.num",
+                (phones.get_column("num").unique().to_list(),),
+            )
+            hits = pl.DataFrame(rows, schema={"num": pl.Int64, "cid": pl.Int64}, orient="row")
+            found.append(phones.join(hits, on="num"))
+        if others.height:
+            rows = db.all(
+                f"SELECT m.key, m.cid FROM unnest(%s::bigint[]) AS k(h) JOIN {SPILL_TABLE} m ON m.h = k.h",
+                (wanted.to_list(),),
+            )
+            hits = pl.DataFrame(rows, schema={"key": pl.String, "cid": pl.Int64}, orient="row")
+            found.append(others.join(hits, on="key"))
+        return found
+
+
+@dataclass
+class State:
+    counters: Counters = field(default_factory=Counters)
+    seen_keys: KeyMap = field(default_factory=KeyMap)  # key -> cid, earlier batches
+    # Customers that existed before this import and a row already pointed at (the ones this import
+    # creates are reached through seen_keys): a first import keeps this empty.
+    seen_cids: list[pl.Series] = field(default_factory=list)
+    seen_rows: int = 0
+    batches: int = 0
+
+    def cids(self) -> pl.Series:
+        if not self.seen_cids:
+            return pl.Series("cid", [], dtype=pl.Int64)
+        if len(self.seen_cids) > 8:
+            self.seen_cids = [pl.concat(self.seen_cids, rechunk=True).unique()]
+        return pl.concat(self.seen_cids, rechunk=False)
