@@ -7,7 +7,6 @@ import reflex as rx
 from app.auth.permissions import Perm
 from app.crm import appointments
 from app.crm.visibility import assignable_users
-from app.errors import DomainError
 from app.pages.base import SessionState, page
 
 WEEKDAYS = ["seg", "ter", "qua", "qui", "sex", "sáb", "dom"]
@@ -58,7 +57,7 @@ class AgendaState(SessionState):
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
-        try:
+        with self.calling() as call:
             with self.db() as (db, actor):
                 zone = appointments.zone(appointments.user_zone(db, actor))
                 self.owner_options = [
@@ -67,9 +66,7 @@ class AgendaState(SessionState):
                 self.owner = str(actor.user_id or "")
             self.day = self.day or datetime.now(zone).date().isoformat()
             self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return call.events
 
     @rx.event
     def set_span(self, span: str | list[str]):  # type: ignore[no-untyped-def]
@@ -96,14 +93,14 @@ class AgendaState(SessionState):
 
     @rx.event
     def mark_done(self, appointment_id: str):  # type: ignore[no-untyped-def]
-        try:
+        with self.calling() as call:
             with self.db() as (db, actor):
                 appointments.update_appointment(
                     db, actor, int(appointment_id), appointments.AppointmentUpdate(done=True)
                 )
             self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.success("Concluído.")
 
 

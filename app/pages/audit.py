@@ -7,7 +7,6 @@ import reflex as rx
 
 from app.audit import queries
 from app.auth.permissions import Perm
-from app.errors import DomainError
 from app.formatting import datetime_br
 from app.pages.base import SessionState, page
 from components.audit import audit_filters, audit_table
@@ -33,15 +32,10 @@ class AuditState(SessionState):
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                f = queries.AuditFilter(**{k: v for k, v in self._filter.items() if v})
-                self.rows = [
-                    audit_row(r, actor.time_zone) for r in queries.tenant_log(db, actor, f, limit=200)
-                ]
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        with self.calling() as call, self.db() as (db, actor):
+            f = queries.AuditFilter(**{k: v for k, v in self._filter.items() if v})
+            self.rows = [audit_row(r, actor.time_zone) for r in queries.tenant_log(db, actor, f, limit=200)]
+        return call.events
 
     @rx.event
     def apply(self, form: dict[str, str]):  # type: ignore[no-untyped-def]

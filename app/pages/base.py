@@ -8,13 +8,14 @@ user's open tab stops working on its next click.
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import reflex as rx
-from reflex.event import EventSpec
+from pydantic import ValidationError
+from reflex.event import EventCallback, EventSpec
 from sqlmodel import Session
 
 from app.auth import sessions, ui_sessions
@@ -22,7 +23,7 @@ from app.auth.actor import Actor
 from app.auth.network import reflex_client_address
 from app.auth.permissions import Perm, Role
 from app.crm import notifications
-from app.errors import DomainError, Forbidden, Unauthorized
+from app.errors import DomainError, Forbidden, Invalid, Unauthorized, invalid_from
 from app.formatting import datetime_br
 from components.shell import app_shell, notification_bell
 from tenants.database import platform_session, unit_of_work
@@ -30,10 +31,24 @@ from tenants.database import session as tenant_session
 
 log = logging.getLogger(__name__)
 
+# What an event handler returns: nothing, one event, or several (a handler of this or another state,
+# or a spec such as a toast or a redirect).
+Event = EventSpec | EventCallback[()]
+Events = Event | list[Event] | None
+
 LOGIN_ROUTE = "/"
 UNEXPECTED_ERROR = (
     "Não foi possível concluir a ação. Tente de novo; se o problema continuar, fale com o suporte."
 )
+
+
+@dataclass
+class Outcome:
+    """How a `SessionState.calling` block ended: `failed` when the service refused, and the events
+    the handler returns then (empty when the error is shown in the form instead)."""
+
+    failed: bool = False
+    events: list[EventSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -105,13 +120,63 @@ class SessionState(rx.State):
         with platform_session() as db, unit_of_work(db):
             yield db, actor
 
-    def attempt(self, action: Callable[[], object]):  # type: ignore[no-untyped-def]
-        """Run a service call for an event; a DomainError becomes what the user sees (see fail)."""
+    @contextmanager
+    def calling(
+        self,
+        *,
+        fields: str | None = None,
+        rename: Mapping[str, str] | None = None,
+        field_conflicts: bool = False,
+        invalid: str | None = None,
+        message: str | None = None,
+        quiet: bool = False,
+    ) -> Iterator[Outcome]:
+        """Run an event's service calls; a DomainError ends the block and is shown to the user.
+
+        By default it becomes a toast (or back to the login when the session ended: see fail), whose
+        events the handler returns as `outcome.events`. A form shows it in place instead:
+        `fields` names the dict var an Invalid's {field: message} goes to (keys through `rename`;
+        with `field_conflicts`, also an error naming its `field`, e.g. a duplicate name), `invalid`
+        the str var an Invalid's message goes to, `message` the str var any other error's message
+        goes to. With `fields`, a pydantic ValidationError counts as an Invalid. `quiet` only records
+        the failure (a background poll that just stops).
+
+            with self.calling(fields="errors", message="error") as call, self.db() as (db, actor):
+                users.create_user(db, actor, data)
+            if call.failed:
+                return call.events
+        """
+        outcome = Outcome()
         try:
-            action()
+            try:
+                yield outcome
+            except ValidationError as exc:
+                # A form's model limits (lengths, ranges) fail before the service runs: the same field
+                # errors as the service's. Outside a form it stays an unexpected error.
+                if fields is None:
+                    raise
+                raise invalid_from(exc.errors()) from exc
         except DomainError as exc:
-            return self.fail(exc)
-        return None
+            outcome.failed = True
+            if quiet:
+                return
+            where = exc.details.get("field")
+            if fields is not None and isinstance(exc, Invalid):
+                setattr(self, fields, {(rename or {}).get(k, k): v for k, v in exc.fields.items()})
+            elif fields is not None and field_conflicts and isinstance(where, str):
+                setattr(self, fields, {where: exc.message})
+            elif invalid is not None and isinstance(exc, Invalid):
+                setattr(self, invalid, exc.message)
+            elif message is not None:
+                setattr(self, message, exc.message)
+            else:
+                outcome.events = self.fail(exc)
+
+    def attempt(self, action: Callable[[], object]) -> list[EventSpec] | None:
+        """Run a service call for an event; a DomainError becomes what the user sees (see calling)."""
+        with self.calling() as outcome:
+            action()
+        return outcome.events if outcome.failed else None
 
     def fail(self, exc: DomainError) -> list[EventSpec]:
         """Turn a domain error into what the user sees: a toast, or back to login.
@@ -249,9 +314,9 @@ class BellState(SessionState):
         self.is_open = False
         if self._user_id is None or not self.tenant_slug:
             return
-        try:
+        with self.calling(quiet=True) as outcome:
             self._load(with_items=False)
-        except DomainError:
+        if outcome.failed:
             self.unread, self.items = 0, []
 
     @rx.event

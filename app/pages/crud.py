@@ -9,11 +9,9 @@ or an open dialog. A screen supplies `_rows`, `_save` and `_remove`, each callin
 from typing import Any, ClassVar
 
 import reflex as rx
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.auth.actor import Actor
-from app.errors import DomainError, Invalid, invalid_from
 from app.pages.base import SessionState
 from components.crud import Column, FormField, confirm_dialog, crud_form, crud_table, crud_toolbar
 
@@ -88,27 +86,14 @@ class CrudMixin(SessionState, mixin=True):
         """Create or update through the service; field problems go under their inputs."""
         self.errors, self.error = {}, ""
         creating = self.editing == ""
-        try:
-            with self.db() as (db, actor):
-                self._save(db, actor, None if creating else int(self.editing), form)
-        except ValidationError as exc:
-            self.errors = invalid_from(exc.errors()).fields
-            return None
-        except Invalid as exc:
-            self.errors = exc.fields
-            return None
-        except DomainError as exc:
-            # A Conflict naming its field (duplicate name/key) belongs under that input too.
-            where = exc.details.get("field")
-            if isinstance(where, str):
-                self.errors = {where: exc.message}
-                return None
-            return self.fail(exc)
+        # A Conflict naming its field (duplicate name/key) belongs under that input too.
+        with self.calling(fields="errors", field_conflicts=True) as call, self.db() as (db, actor):
+            self._save(db, actor, None if creating else int(self.editing), form)
+        if call.failed:
+            return call.events
         self.dialog_open = False
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
+        if (failed := self.attempt(self._reload)) is not None:
+            return failed
         return rx.toast.success(self.saved_new if creating else self.saved_edit)
 
     @rx.event
@@ -125,12 +110,12 @@ class CrudMixin(SessionState, mixin=True):
         row_id, self.confirm_id = self.confirm_id, ""
         if not row_id.isdigit():
             return None
-        try:
+        with self.calling() as call:
             with self.db() as (db, actor):
                 self._remove(db, actor, int(row_id))
             self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.success(self.deleted)
 
     @rx.var

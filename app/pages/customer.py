@@ -8,13 +8,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import reflex as rx
-from pydantic import ValidationError
 
 from app.auth.permissions import Perm
 from app.crm import appointments, contacts, conversations, customers, notes, opportunities, timeline
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
-from app.errors import DomainError, Invalid, invalid_from
 from app.formatting import contact_br, datetime_br, document_br, label
 from app.pages.base import SessionState, page
 from components.forms import field
@@ -136,12 +134,11 @@ class CustomerState(SessionState):
         raw = self.router.page.params.get("customer_id", "")
         self.customer_id = int(raw) if str(raw).isdigit() else 0
         self.kind, self.panel_open, self.dialog = ALL, False, ""
-        try:
+        with self.calling() as call:
             self._load_profile()
-        except DomainError as exc:
-            events = self.fail(exc)
+        if call.failed:
             # A session that ended goes to the login (fail says so); anything else back to the list.
-            return events if self._user_id is None else [*events, rx.redirect("/clientes")]
+            return call.events if self._user_id is None else [*call.events, rx.redirect("/clientes")]
         return None
 
     def _reload_timeline(self) -> None:
@@ -155,23 +152,18 @@ class CustomerState(SessionState):
     @rx.event
     def set_kind(self, kind: str):  # type: ignore[no-untyped-def]
         self.kind = kind
-        try:
-            self._reload_timeline()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(self._reload_timeline)
 
     @rx.event
     def more(self):  # type: ignore[no-untyped-def]
         if not self.cursor:
             return None
-        try:
-            with self.db() as (db, actor):
-                page_ = timeline.list_timeline(
-                    db, actor, self.customer_id, None if self.kind == ALL else [self.kind], cursor=self.cursor
-                )
-        except DomainError as exc:
-            return self.fail(exc)
+        with self.calling() as call, self.db() as (db, actor):
+            page_ = timeline.list_timeline(
+                db, actor, self.customer_id, None if self.kind == ALL else [self.kind], cursor=self.cursor
+            )
+        if call.failed:
+            return call.events
         self.items = self.items + [self._item(i) for i in page_.rows]
         self.cursor = page_.next_cursor or ""
         return None
@@ -200,10 +192,8 @@ class CustomerState(SessionState):
 
     @rx.event
     def open_conversation(self, conversation_id: str):  # type: ignore[no-untyped-def]
-        try:
-            self._load_conversation(int(conversation_id))
-        except DomainError as exc:
-            return self.fail(exc)
+        if (failed := self.attempt(lambda: self._load_conversation(int(conversation_id)))) is not None:
+            return failed
         self.panel_open = True
         return None
 
@@ -213,28 +203,26 @@ class CustomerState(SessionState):
 
     @rx.event
     def reply(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        try:
+        with self.calling() as call:
             with self.db() as (db, actor):
                 conversations.reply(
                     db, actor, int(self.conversation["id"]), conversations.ReplyIn(body=form.get("body", ""))
                 )
             self._load_conversation(int(self.conversation["id"]))
             self._reload_timeline()
-        except Invalid as exc:
-            return rx.toast.error(" ".join(exc.fields.values()))
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.success("Mensagem na fila de envio.")
 
     @rx.event
     def resolve(self):  # type: ignore[no-untyped-def]
-        try:
+        with self.calling() as call:
             with self.db() as (db, actor):
                 conversations.resolve(db, actor, int(self.conversation["id"]))
             self._load_conversation(int(self.conversation["id"]))
             self._reload_timeline()
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.success("Conversa resolvida.")
 
     # ---- quick actions ----------------------------------------------------------------
@@ -252,24 +240,13 @@ class CustomerState(SessionState):
         self._load_profile()
         return rx.toast.success(message)
 
-    def _failed(self, exc: DomainError | ValidationError) -> None:
-        # Model limits (lengths, ranges) fail before the service runs: same field errors as the service's.
-        if isinstance(exc, ValidationError):
-            self.errors = invalid_from(exc.errors()).fields
-        elif isinstance(exc, Invalid):
-            self.errors = exc.fields
-        else:
-            self.error = exc.message
-
     @rx.event
     def add_note(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        try:
+        with self.calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 notes.add_note(db, actor, self.customer_id, notes.NoteIn(body=form.get("body", "")))
             return self._done("Nota adicionada.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
     @rx.event
     def schedule(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -279,7 +256,7 @@ class CustomerState(SessionState):
             self.errors = {"date": "Informe data e hora válidas."}
             return None
         remind = form.get("remind", "15")
-        try:
+        with self.calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 appointments.create_appointment(
                     db,
@@ -294,9 +271,7 @@ class CustomerState(SessionState):
                     ),
                 )
             return self._done("Retorno agendado.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
     @rx.event
     def convert(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -308,7 +283,7 @@ class CustomerState(SessionState):
         except InvalidOperation:
             self.errors = {"value": "Informe um valor válido (ex.: 1.234,56)."}
             return None
-        try:
+        with self.calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 opportunities.create_opportunity(
                     db,
@@ -322,9 +297,7 @@ class CustomerState(SessionState):
                     ),
                 )
             return self._done("Oportunidade criada.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
     @rx.event
     def assign(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -332,16 +305,14 @@ class CustomerState(SessionState):
         if not user:
             self.errors = {"user_id": "Escolha alguém."}
             return None
-        try:
+        with self.calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 if self.panel_open and self.conversation:
                     conversations.assign(db, actor, int(self.conversation["id"]), int(user))
                 else:
                     customers.update_customer(db, actor, self.customer_id, CustomerUpdate(owner_id=int(user)))
             return self._done("Atribuído.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
     @rx.event
     def save(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -353,44 +324,39 @@ class CustomerState(SessionState):
             status=form.get("status") or None,
             custom=custom,
         )
-        try:
+        with self.calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 customers.update_customer(db, actor, self.customer_id, changes)
             return self._done("Dados salvos.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
     @rx.event
     def add_contact(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        try:
+        with self.calling(fields="errors", message="error") as call:
             data = contacts.ContactIn(
                 kind=form.get("kind") or "phone", value=form.get("value", ""), label=form.get("label") or None
             )
             with self.db() as (db, actor):
                 contacts.add_contact(db, actor, self.customer_id, data)
             return self._done("Contato adicionado.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
     @rx.event
     def remove_contact(self, contact_id: str):  # type: ignore[no-untyped-def]
-        try:
+        with self.calling() as call:
             with self.db() as (db, actor):
                 contacts.delete_contact(db, actor, int(contact_id))
             return self._done("Contato removido.")
-        except DomainError as exc:
-            return self.fail(exc)
+        return call.events
 
     @rx.event
     def toggle_opt_out(self, contact_id: str, opt_out: bool):  # type: ignore[no-untyped-def]
-        try:
+        with self.calling() as call:
             with self.db() as (db, actor):
                 contacts.set_opt_out(db, actor, int(contact_id), opt_out, "Marcado no perfil")
             self._load_profile()
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.success("Descadastro registrado." if opt_out else "Contato reativado.")
 
 

@@ -11,9 +11,9 @@ from app.auth.permissions import Perm
 from app.crm import custom_fields, customers, segments, tags, wallets
 from app.crm.customers import STATUSES, BulkRequest, CustomerFilter, CustomerIn, CustomerQuery
 from app.crm.visibility import assignable_users
-from app.errors import DomainError, Invalid
+from app.errors import DomainError
 from app.formatting import DEFAULT_TZ, date_br, document_br, plural
-from app.pages.base import SessionState, checked, page
+from app.pages.base import Events, SessionState, checked, page
 from components.data_table import column_chooser, data_table, pager
 from components.forms import field
 from components.modal_form import modal_form, options_field
@@ -34,6 +34,8 @@ DEFAULT_VISIBLE = ["name", "document", "status", "plan", "owner", "tags", "updat
 STATUS_OPTIONS = [{"value": k, "label": v} for k, v in STATUSES.items()]
 BULK_OPTIONS = [{"value": k, "label": v} for k, v in customers.BULK_ACTIONS.items()]
 ALL = "__all__"  # radix select items cannot have an empty value
+# The create form's inputs for the contacts it sends (a field error names the contact's position).
+CONTACT_FIELDS = {"contacts.0.value": "phone", "contacts.1.value": "email"}
 
 
 def _fmt_custom(value: object) -> str:
@@ -147,45 +149,38 @@ class CustomersState(SessionState):
         self.next_cursor = result.next_cursor or ""
         self.total_label = f"{self._count_text} · página {self.page_no}"
 
-    def _restart(self):  # type: ignore[no-untyped-def]
+    def _restart(self) -> Events:
         self._cursors, self.page_no, self.selected = [], 1, []
-        try:
-            self._reload(recount=True)
-        except Invalid as exc:
-            return rx.toast.error(next(iter(exc.fields.values())))
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(lambda: self._reload(recount=True))
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
         raw = str(self.router.page.params.get("segmento", ""))
         self.segment, self.segment_name = (raw, "") if raw.isdigit() else ("", "")
-        try:
-            with self.db() as (db, actor):
-                if self.segment:
-                    # Only segments this user may see are listed, so another's private one is not found.
-                    found = [g.name for g in segments.list_segments(db, actor) if str(g.id) == self.segment]
-                    if not found:
-                        self.segment = ""
-                        return [rx.toast.error("Segmento não encontrado."), rx.redirect("/clientes")]
-                    self.segment_name = found[0]
-                self.tag_options = [{"value": t.name, "label": t.name} for t in tags.list_tags(db, actor)]
-                users = assignable_users(db, actor)
-                self._owner_names = {str(u.id): u.name or u.email for u in users}
-                self.owner_options = [{"value": str(u.id), "label": u.name or u.email} for u in users]
-                ws = wallets.list_wallets(db, actor)
-                self._wallet_names = {str(w.id): w.name for w in ws}
-                self.wallet_options = [{"value": str(w.id), "label": w.name} for w in ws]
-                definitions = custom_fields.list_fields(db, actor)
-                self.custom_options = [
-                    {"value": d.key, "label": d.label} for d in definitions if d.show_in_filters
-                ]
-                self.custom_columns = [
-                    {"key": f"cf_{d.key}", "label": d.label} for d in definitions if d.show_in_list
-                ]
-        except DomainError as exc:
-            return self.fail(exc)
+        with self.calling() as call, self.db() as (db, actor):
+            if self.segment:
+                # Only segments this user may see are listed, so another's private one is not found.
+                found = [g.name for g in segments.list_segments(db, actor) if str(g.id) == self.segment]
+                if not found:
+                    self.segment = ""
+                    return [rx.toast.error("Segmento não encontrado."), rx.redirect("/clientes")]
+                self.segment_name = found[0]
+            self.tag_options = [{"value": t.name, "label": t.name} for t in tags.list_tags(db, actor)]
+            users = assignable_users(db, actor)
+            self._owner_names = {str(u.id): u.name or u.email for u in users}
+            self.owner_options = [{"value": str(u.id), "label": u.name or u.email} for u in users]
+            ws = wallets.list_wallets(db, actor)
+            self._wallet_names = {str(w.id): w.name for w in ws}
+            self.wallet_options = [{"value": str(w.id), "label": w.name} for w in ws]
+            definitions = custom_fields.list_fields(db, actor)
+            self.custom_options = [
+                {"value": d.key, "label": d.label} for d in definitions if d.show_in_filters
+            ]
+            self.custom_columns = [
+                {"key": f"cf_{d.key}", "label": d.label} for d in definitions if d.show_in_list
+            ]
+        if call.failed:
+            return call.events
         return self._restart()
 
     @rx.event
@@ -236,11 +231,7 @@ class CustomersState(SessionState):
             return None
         self._cursors = [*self._cursors, self.next_cursor]
         self.page_no += 1
-        try:
-            self._reload(self.next_cursor)
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(lambda: self._reload(self.next_cursor))
 
     @rx.event
     def prev_page(self):  # type: ignore[no-untyped-def]
@@ -248,11 +239,7 @@ class CustomersState(SessionState):
             return None
         self._cursors = self._cursors[:-1]
         self.page_no -= 1
-        try:
-            self._reload(self._cursors[-1] if self._cursors else None)
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(lambda: self._reload(self._cursors[-1] if self._cursors else None))
 
     @rx.event
     def toggle_select(self, row_id: str) -> None:
@@ -281,29 +268,24 @@ class CustomersState(SessionState):
     def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
         self.errors, self.error = {}, ""
         contacts = [{"kind": k, "value": form[k]} for k in ("phone", "email") if form.get(k)]
-        try:
-            with self.db() as (db, actor):
-                customer = customers.create_customer(
-                    db,
-                    actor,
-                    CustomerIn(
-                        name=form.get("name", ""),
-                        document=form.get("document") or None,
-                        plan=form.get("plan") or None,
-                        status=form.get("status") or "ativo",
-                        contacts=contacts,  # type: ignore[arg-type]
-                    ),
-                )
-                new_id = customer.id
-        except Invalid as exc:
-            self.errors = {
-                k.replace("contacts.0.value", "phone").replace("contacts.1.value", "email"): v
-                for k, v in exc.fields.items()
-            }
-            return None
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        with (
+            self.calling(fields="errors", rename=CONTACT_FIELDS, message="error") as call,
+            self.db() as (db, actor),
+        ):
+            customer = customers.create_customer(
+                db,
+                actor,
+                CustomerIn(
+                    name=form.get("name", ""),
+                    document=form.get("document") or None,
+                    plan=form.get("plan") or None,
+                    status=form.get("status") or "ativo",
+                    contacts=contacts,  # type: ignore[arg-type]
+                ),
+            )
+            new_id = customer.id
+        if call.failed:
+            return call.events
         self.new_open = False
         return [rx.toast.success("Cliente cadastrado."), rx.redirect(f"/clientes/{new_id}")]
 
@@ -331,21 +313,16 @@ class CustomersState(SessionState):
             ids=[int(i) for i in self.selected] if self.bulk_scope == "selection" else None,
             filter=self._filter() if self.bulk_scope == "filter" else None,
         )
-        try:
-            with self.db() as (db, actor):
-                job = customers.start_bulk(db, actor, request)
-                self.job_id, self.job_state, self.job_total, self.job_done = (
-                    job.id or 0,
-                    job.state,
-                    job.total,
-                    job.done,
-                )
-        except Invalid as exc:
-            self.error = " ".join(exc.fields.values())
-            return None
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        with self.calling(message="error") as call, self.db() as (db, actor):
+            job = customers.start_bulk(db, actor, request)
+            self.job_id, self.job_state, self.job_total, self.job_done = (
+                job.id or 0,
+                job.state,
+                job.total,
+                job.done,
+            )
+        if call.failed:
+            return call.events
         if self.job_state == "queued":
             from tasks.crm import run_bulk
 
@@ -361,12 +338,11 @@ class CustomersState(SessionState):
         for _ in range(1200):
             await asyncio.sleep(0.5)
             async with self:
-                try:
-                    with self.db() as (db, actor):
-                        job = customers.get_bulk_job(db, actor, self.job_id)
-                        self.job_state, self.job_done, self.job_total = job.state, job.done, job.total
-                except DomainError:
-                    return
+                with self.calling(quiet=True) as call, self.db() as (db, actor):
+                    job = customers.get_bulk_job(db, actor, self.job_id)
+                    self.job_state, self.job_done, self.job_total = job.state, job.done, job.total
+                if call.failed:
+                    return None
                 if self.job_state in ("done", "failed"):
                     self.bulk_open = False
                     self._restart()
@@ -393,16 +369,14 @@ class CustomersState(SessionState):
     @rx.event
     def save_segment(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
         f = self._filter()
-        try:
-            with self.db() as (db, actor):
-                segments.create_segment(
-                    db,
-                    actor,
-                    segments.SegmentIn(name=form.get("name", ""), filters=f, shared=checked(form, "shared")),
-                )
-        except DomainError as exc:
-            self.error = " ".join(exc.fields.values()) if isinstance(exc, Invalid) else exc.message
-            return None
+        with self.calling(message="error") as call, self.db() as (db, actor):
+            segments.create_segment(
+                db,
+                actor,
+                segments.SegmentIn(name=form.get("name", ""), filters=f, shared=checked(form, "shared")),
+            )
+        if call.failed:
+            return call.events
         self.segment_open = False
         return rx.toast.success("Segmento salvo; ele é recalculado a cada uso.")
 

@@ -6,7 +6,6 @@ import reflex as rx
 from app.crm import home as home_service
 from app.crm import notifications
 from app.crm.customers import STATUSES
-from app.errors import DomainError
 from app.formatting import datetime_br, label
 from app.pages.base import SessionState, page
 from components.theme import PRIMARY
@@ -23,12 +22,11 @@ class HomeState(SessionState):
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                data = home_service.home(db, actor)
-                tz = actor.time_zone
-        except DomainError as exc:
-            return self.fail(exc)
+        with self.calling() as call, self.db() as (db, actor):
+            data = home_service.home(db, actor)
+            tz = actor.time_zone
+        if call.failed:
+            return call.events
         self.conversations = [
             {
                 "id": str(c.id),
@@ -69,11 +67,10 @@ class HomeState(SessionState):
         """Mark the reminder read and open what it points to (the customer, or the agenda)."""
         if not notification_id.isdigit():
             return None
-        try:
-            with self.db() as (db, actor):
-                link = notifications.open_link(db, actor, int(notification_id))
-        except DomainError as exc:
-            return self.fail(exc)
+        with self.calling() as call, self.db() as (db, actor):
+            link = notifications.open_link(db, actor, int(notification_id))
+        if call.failed:
+            return call.events
         self.reminders = [r for r in self.reminders if r["id"] != notification_id]
         return rx.redirect(link) if link else None
 

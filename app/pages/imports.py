@@ -14,7 +14,7 @@ from typing import Any
 import reflex as rx
 
 from app.auth.permissions import Perm
-from app.errors import DomainError, Invalid
+from app.errors import Invalid
 from app.importing import jobs, upload_grants
 from app.importing.mapping import FIELD_LABELS, fold
 from app.importing.report import message_for
@@ -166,10 +166,8 @@ class ImportsState(SessionState):
 
     @rx.event
     def load(self):  # type: ignore[no-untyped-def]
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
+        if (failed := self.attempt(self._reload)) is not None:
+            return failed
         if any(r["raw_state"] in ("queued", "running") for r in self.imports):
             return ImportsState.poll
         return None
@@ -185,9 +183,9 @@ class ImportsState(SessionState):
             while True:
                 await asyncio.sleep(1.0)
                 async with self:
-                    try:
+                    with self.calling(quiet=True) as call:
                         self._reload()
-                    except DomainError:
+                    if call.failed:
                         return
                     if not any(r["raw_state"] in ("queued", "running") for r in self.imports):
                         return
@@ -207,12 +205,15 @@ class ImportsState(SessionState):
         name = str(info["name"])[:500]
         try:
             size = int(info.get("size") or 0)
+        except ValueError:
+            self.upload_error = "Arquivo inválido."
+            return None
+        with self.calling(message="upload_error") as call:
             with self.db() as (db, actor):
                 session = jobs.start_upload(db, actor, name, size)
             token = upload_grants.issue(actor, self._family, session.upload_id)
-        except (DomainError, ValueError) as exc:
-            self.upload_error = getattr(exc, "message", "Arquivo inválido.")
-            return None
+        if call.failed:
+            return call.events
         self._sending, self._sending_name = session.upload_id, name
         self.uploading = True
         cfg = {
@@ -242,7 +243,7 @@ class ImportsState(SessionState):
         if not result or not result.get("ok"):
             self.upload_error = str((result or {}).get("error") or "O envio falhou.")[:300]
             return
-        try:
+        with self.calling(message="upload_error") as call:
             actor = self.actor()
             status = jobs.upload_status(None, actor, upload_id)  # type: ignore[arg-type]
             if status.size is not None and status.offset != status.size:
@@ -251,9 +252,8 @@ class ImportsState(SessionState):
             self.filename = name
             self.source = re.sub(r"\.[A-Za-z0-9]+$", "", name)[:200]
             self._preview(actor, suggest=True)
-        except DomainError as exc:
+        if call.failed:
             self._clear_mapping()
-            self.upload_error = exc.message
 
     @rx.event
     def cancel_upload(self):  # type: ignore[no-untyped-def]
@@ -284,10 +284,8 @@ class ImportsState(SessionState):
     @rx.event
     def reload_preview(self):  # type: ignore[no-untyped-def]
         self.error = ""
-        try:
+        with self.calling(message="error"):
             self._preview(self.actor(), suggest=True)
-        except DomainError as exc:
-            self.error = exc.message
 
     @rx.event
     def set_mapping(self, header: str, field: str) -> None:
@@ -311,14 +309,10 @@ class ImportsState(SessionState):
 
     @rx.event
     def save_preset(self):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                jobs.save_preset(
-                    db, actor, self.preset_name or self.source, self._final_mapping(), self.source
-                )
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        with self.calling(message="error") as call, self.db() as (db, actor):
+            jobs.save_preset(db, actor, self.preset_name or self.source, self._final_mapping(), self.source)
+        if call.failed:
+            return call.events
         return rx.toast.success("Modelo de mapeamento salvo.")
 
     @rx.event
@@ -337,52 +331,40 @@ class ImportsState(SessionState):
             sheet=self.sheet or None,
             header_row=int(self.header_row) if self.header_row.isdigit() else None,
         )
-        try:
+        with self.calling(message="error") as call:
             with self.db() as (db, actor):
                 job = jobs.create_import(db, actor, opts, upload_id=self._upload_id)
             assert actor.schema is not None and job.id is not None
             await run_import.kiq(actor.schema, job.id)
-        except Invalid as exc:
-            self.error = exc.message
-            return None
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        if call.failed:
+            return call.events
         self._clear_mapping()
         self.selected_id = str(job.id)
-        try:
-            self._reload()
-        except DomainError as exc:
-            events = self.fail(exc)
-            return events if self._user_id is None else [*events, ImportsState.poll]
+        if (failed := self.attempt(self._reload)) is not None:
+            return failed if self._user_id is None else [*failed, ImportsState.poll]
         return [rx.toast.success("Importação iniciada."), ImportsState.poll]
 
     @rx.event
     def select(self, import_id: str):  # type: ignore[no-untyped-def]
         self.selected_id = import_id
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(self._reload)
 
     @rx.event
     def cancel(self, import_id: str):  # type: ignore[no-untyped-def]
-        try:
+        with self.calling() as call:
             with self.db() as (db, actor):
                 jobs.cancel(db, actor, int(import_id))
             self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.info("Cancelamento solicitado: o lote atual termina e a importação para.")
 
     @rx.event
     def download_errors(self, import_id: str):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                body = "".join(jobs.error_rows_csv(db, actor, int(import_id)))
-        except DomainError as exc:
-            return self.fail(exc)
+        with self.calling() as call, self.db() as (db, actor):
+            body = "".join(jobs.error_rows_csv(db, actor, int(import_id)))
+        if call.failed:
+            return call.events
         return rx.download(data=body, filename=f"importacao-{import_id}-erros.csv")
 
 

@@ -4,7 +4,6 @@ import reflex as rx
 
 from app.audit import queries
 from app.auth.permissions import Perm
-from app.errors import DomainError, Invalid
 from app.formatting import label, number_br
 from app.pages.audit import audit_row
 from app.pages.base import SessionState, page
@@ -60,11 +59,10 @@ class PlatformState(SessionState):
 
     @rx.event
     def set_status(self, slug: str, status: str):  # type: ignore[no-untyped-def]
-        try:
-            with self.platform_db() as (db, actor):
-                admin.set_status(db, actor, slug, status)
-        except DomainError as exc:
-            return self.fail(exc)
+        with self.calling() as call, self.platform_db() as (db, actor):
+            admin.set_status(db, actor, slug, status)
+        if call.failed:
+            return call.events
         self._reload()
         return rx.toast.success(
             "Organização suspensa." if status == "suspended" else "Organização reativada."
@@ -78,7 +76,7 @@ class PlatformState(SessionState):
     @rx.event
     def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
         self.errors, self.error = {}, ""
-        try:
+        with self.calling(fields="errors", message="error") as call:
             actor = self.actor()
             actor.require(Perm.PLATFORM_MANAGE)
             provision_tenant(
@@ -91,12 +89,8 @@ class PlatformState(SessionState):
                 ),
                 actor=actor,
             )
-        except Invalid as exc:
-            self.errors = exc.fields
-            return None
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        if call.failed:
+            return call.events
         self.dialog_open = False
         self._reload()
         return rx.toast.success("Organização criada.")

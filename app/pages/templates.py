@@ -8,7 +8,6 @@ from sqlmodel import Session
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import custom_fields, customers, templates
-from app.errors import DomainError
 from app.formatting import datetime_br
 from app.pages.base import SessionState, page
 from app.pages.crud import CrudMixin, crud_view
@@ -90,11 +89,10 @@ class TemplatesState(CrudMixin, SessionState):
 
     def _render_preview(self):  # type: ignore[no-untyped-def]
         customer_id = int(self.preview_customer) if self.preview_customer.isdigit() else None
-        try:
-            with self.db() as (db, actor):
-                result = templates.preview_template(db, actor, int(self.preview_id), customer_id)
-        except DomainError as exc:
-            return self.fail(exc)
+        with self.calling() as call, self.db() as (db, actor):
+            result = templates.preview_template(db, actor, int(self.preview_id), customer_id)
+        if call.failed:
+            return call.events
 
         def plain(parts: list[templates.PreviewPart]) -> list[dict[str, str]]:
             return [{"text": p.text, "kind": p.kind, "variable": p.variable or ""} for p in parts]
@@ -133,13 +131,10 @@ class TemplatesState(CrudMixin, SessionState):
         if len(text.strip()) < 2:
             self.preview_options = []
             return None
-        try:
-            with self.db() as (db, actor):
-                page_ = customers.list_customers(
-                    db, actor, customers.CustomerQuery(text=text.strip(), limit=8)
-                )
-        except DomainError as exc:
-            return self.fail(exc)
+        with self.calling() as call, self.db() as (db, actor):
+            page_ = customers.list_customers(db, actor, customers.CustomerQuery(text=text.strip(), limit=8))
+        if call.failed:
+            return call.events
         self.preview_options = [{"value": str(r.id), "label": r.name} for r in page_.rows]
         return None
 

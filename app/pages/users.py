@@ -5,7 +5,6 @@ import reflex as rx
 
 from app.auth import time_zones, users
 from app.auth.permissions import ROLE_LABELS, TENANT_ROLES, Perm
-from app.errors import DomainError, Invalid
 from app.formatting import time_zone_choices
 from app.pages.base import SessionState, page
 from components.forms import field, form_error, select_field
@@ -50,36 +49,30 @@ class UsersState(SessionState):
     @rx.event
     def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
         self.errors, self.error = {}, ""
-        try:
-            with self.db() as (db, actor):
-                users.create_user(
-                    db,
-                    actor,
-                    users.UserInput(
-                        email=form.get("email", ""),
-                        name=form.get("name", ""),
-                        role=form.get("role", "agent"),
-                        password=form.get("password", ""),
-                        team=form.get("team") or None,
-                    ),
-                )
-        except Invalid as exc:
-            self.errors = exc.fields
-            return None
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        with self.calling(fields="errors", message="error") as call, self.db() as (db, actor):
+            users.create_user(
+                db,
+                actor,
+                users.UserInput(
+                    email=form.get("email", ""),
+                    name=form.get("name", ""),
+                    role=form.get("role", "agent"),
+                    password=form.get("password", ""),
+                    team=form.get("team") or None,
+                ),
+            )
+        if call.failed:
+            return call.events
         self.dialog_open = False
         self._reload()
         return rx.toast.success("Usuário criado.")
 
     @rx.event
     def toggle_active(self, user_id: str, active: bool):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                users.set_active(db, actor, int(user_id), active)
-        except DomainError as exc:
-            return self.fail(exc)
+        with self.calling() as call, self.db() as (db, actor):
+            users.set_active(db, actor, int(user_id), active)
+        if call.failed:
+            return call.events
         self._reload()
         return rx.toast.success("Usuário reativado." if active else "Usuário desativado.")
 
@@ -90,15 +83,11 @@ class UsersState(SessionState):
     @rx.event
     def save_time_zone(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
         self.time_zone_error = ""
-        try:
-            with self.db() as (db, actor):
-                tenant = time_zones.set_organisation_zone(db, actor, form.get("time_zone", ""))
-                self.org_time_zone = tenant.time_zone
-        except Invalid as exc:
-            self.time_zone_error = next(iter(exc.fields.values()), exc.message)
-            return None
-        except DomainError as exc:
-            return self.fail(exc)
+        with self.calling(invalid="time_zone_error") as call, self.db() as (db, actor):
+            tenant = time_zones.set_organisation_zone(db, actor, form.get("time_zone", ""))
+            self.org_time_zone = tenant.time_zone
+        if call.failed:
+            return call.events
         return rx.toast.success("Fuso horário da organização salvo.")
 
     @rx.event
@@ -112,12 +101,10 @@ class UsersState(SessionState):
 
     @rx.event
     def reset_password(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                users.reset_password(db, actor, int(self.reset_user_id), form.get("password", ""))
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        with self.calling(message="error") as call, self.db() as (db, actor):
+            users.reset_password(db, actor, int(self.reset_user_id), form.get("password", ""))
+        if call.failed:
+            return call.events
         self.reset_user_id = ""
         return rx.toast.success("Senha redefinida; as sessões do usuário foram encerradas.")
 
