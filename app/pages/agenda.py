@@ -7,7 +7,7 @@ import reflex as rx
 from app.auth.permissions import Perm
 from app.crm import appointments
 from app.crm.visibility import assignable_users
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 
 WEEKDAYS = ["seg", "ter", "qua", "qui", "sex", "sáb", "dom"]
 
@@ -55,8 +55,8 @@ class AgendaState(SessionState):
         else:
             self.title = f"{WEEKDAYS[current.weekday()]}, {current:%d/%m/%Y}"
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         with self.calling() as call:
             with self.db() as (db, actor):
                 zone = appointments.zone(appointments.user_zone(db, actor))
@@ -68,31 +68,31 @@ class AgendaState(SessionState):
             self._reload()
         return call.events
 
-    @rx.event
-    def set_span(self, span: str | list[str]):  # type: ignore[no-untyped-def]
+    @event
+    def set_span(self, span: str | list[str]) -> Events:
         self.span = span if isinstance(span, str) else (span[0] if span else "day")
         return AgendaState.load
 
-    @rx.event
-    def set_owner(self, owner: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_owner(self, owner: str) -> Events:
         self.owner = owner
         return self.attempt(self._reload)
 
-    @rx.event
-    def shift(self, days: int):  # type: ignore[no-untyped-def]
+    @event
+    def shift(self, days: int) -> Events:
         step = 7 if self.span == "week" else 1
         current = _parse_day(self.day)
         if current is not None:
             self.day = (current + timedelta(days=days * step)).isoformat()
         return self.attempt(self._reload)
 
-    @rx.event
-    def today(self):  # type: ignore[no-untyped-def]
+    @event
+    def today(self) -> Events:
         self.day = ""
         return AgendaState.load
 
-    @rx.event
-    def mark_done(self, appointment_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def mark_done(self, appointment_id: str) -> Events:
         with self.calling() as call:
             with self.db() as (db, actor):
                 appointments.update_appointment(

@@ -8,10 +8,10 @@ user's open tab stops working on its next click.
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVarTuple, overload
 
 import reflex as rx
 from pydantic import ValidationError
@@ -34,7 +34,24 @@ log = logging.getLogger(__name__)
 # What an event handler returns: nothing, one event, or several (a handler of this or another state,
 # or a spec such as a toast or a redirect).
 Event = EventSpec | EventCallback[()]
-Events = Event | list[Event] | None
+Events = Event | Sequence[Event] | None
+
+Ts = TypeVarTuple("Ts")
+if TYPE_CHECKING:
+    # mypy types `rx.event` as the EventNamespace class it is (its __new__ returns the handler), so a
+    # decorated handler could be neither called with its arguments nor returned as an event. These are
+    # the signatures rx.event declares for its two forms; at run time `event` is rx.event itself.
+
+    @overload
+    def event(fn: Callable[[Any, *Ts], object], /) -> EventCallback[*Ts]: ...
+
+    @overload
+    def event(*, background: bool) -> Callable[[Callable[[Any, *Ts], object]], EventCallback[*Ts]]: ...
+
+    def event(*args: Any, **kwargs: Any) -> Any: ...
+
+else:
+    event = rx.event
 
 LOGIN_ROUTE = "/"
 UNEXPECTED_ERROR = (
@@ -235,8 +252,8 @@ class SessionState(rx.State):
         self._clear()
         self.ended_notice = notice
 
-    @rx.event
-    def logout(self):  # type: ignore[no-untyped-def]
+    @event
+    def logout(self) -> Events:
         if self._family is not None:
             with platform_session() as db:
                 try:
@@ -252,8 +269,8 @@ class SessionState(rx.State):
         self._clear()
         return rx.redirect(LOGIN_ROUTE)
 
-    @rx.event
-    def guard(self, route: str):  # type: ignore[no-untyped-def]
+    @event
+    def guard(self, route: str) -> Events:
         """on_load check: a valid session with the page's permission, else redirect.
 
         The page's own load events are returned from here on success only: a user who may not open
@@ -278,7 +295,7 @@ class SessionState(rx.State):
         # it can be clicked before its loader has reset it.
         return [*PAGE_LOADS.get(route, []), SessionState.show]
 
-    @rx.event
+    @event
     def show(self) -> None:
         """The last of a page's load events: reveal its content."""
         self.ready = self._user_id is not None
@@ -308,7 +325,7 @@ class BellState(SessionState):
                     for n in notifications.list_notifications(db, actor, limit=20)
                 ]
 
-    @rx.event
+    @event
     def refresh(self) -> None:
         # Runs after the guard on every page: a stale or platform session just shows no bell count.
         self.is_open = False
@@ -319,13 +336,13 @@ class BellState(SessionState):
         if outcome.failed:
             self.unread, self.items = 0, []
 
-    @rx.event
-    def set_open(self, open_: bool):  # type: ignore[no-untyped-def]
+    @event
+    def set_open(self, open_: bool) -> Events:
         self.is_open = open_
         return self.attempt(lambda: self._load(with_items=True)) if open_ else None
 
-    @rx.event
-    def open_item(self, notification_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def open_item(self, notification_id: str) -> Events:
         """Mark it read and go where it points."""
         self.is_open = False
         link: list[str | None] = [None]
@@ -341,8 +358,8 @@ class BellState(SessionState):
             return error
         return rx.redirect(link[0]) if link[0] else None
 
-    @rx.event
-    def mark_all(self):  # type: ignore[no-untyped-def]
+    @event
+    def mark_all(self) -> Events:
         def mark() -> None:
             with self.db() as (db, actor):
                 notifications.mark_all_read(db, actor)

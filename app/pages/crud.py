@@ -12,7 +12,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from app.auth.actor import Actor
-from app.pages.base import SessionState
+from app.pages.base import Events, SessionState, event
 from components.crud import Column, FormField, confirm_dialog, crud_form, crud_table, crud_toolbar
 
 
@@ -57,17 +57,17 @@ class CrudMixin(SessionState, mixin=True):
             self._extra_load(db, actor)
             self.rows = self._rows(db, actor)
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         self.dialog_open, self.confirm_id = False, ""
         return self.attempt(self._reload)
 
-    @rx.event
+    @event
     def open_new(self) -> None:
         self.editing, self.form_values, self.errors, self.error = "", self._blank(), {}, ""
         self.dialog_open = True
 
-    @rx.event
+    @event
     def open_edit(self, row_id: str) -> None:
         row = next((r for r in self.rows if r["id"] == row_id), None)
         if row is None:
@@ -75,14 +75,14 @@ class CrudMixin(SessionState, mixin=True):
         self.editing, self.form_values, self.errors, self.error = row_id, dict(row), {}, ""
         self.dialog_open = True
 
-    @rx.event
+    @event
     def set_dialog(self, open_: bool) -> None:
         self.dialog_open = open_
         if not open_:
             self.errors, self.error = {}, ""
 
-    @rx.event
-    def submit(self, form: dict[str, Any]):  # type: ignore[no-untyped-def]
+    @event
+    def submit(self, form: dict[str, Any]) -> Events:
         """Create or update through the service; field problems go under their inputs."""
         self.errors, self.error = {}, ""
         creating = self.editing == ""
@@ -96,17 +96,17 @@ class CrudMixin(SessionState, mixin=True):
             return failed
         return rx.toast.success(self.saved_new if creating else self.saved_edit)
 
-    @rx.event
+    @event
     def ask_delete(self, row_id: str) -> None:
         self.confirm_id = row_id
 
-    @rx.event
+    @event
     def set_confirm(self, open_: bool) -> None:
         if not open_:
             self.confirm_id = ""
 
-    @rx.event
-    def confirm_delete(self):  # type: ignore[no-untyped-def]
+    @event
+    def confirm_delete(self) -> Events:
         row_id, self.confirm_id = self.confirm_id, ""
         if not row_id.isdigit():
             return None

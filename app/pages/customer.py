@@ -14,7 +14,7 @@ from app.crm import appointments, contacts, conversations, customers, notes, opp
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
 from app.formatting import contact_br, datetime_br, document_br, label
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
 from components.timeline import message_bubble
@@ -129,8 +129,8 @@ class CustomerState(SessionState):
         self.items = [self._item(i) for i in detail.last_interactions]
         self.cursor = detail.timeline_cursor or ""
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         raw = self.router.page.params.get("customer_id", "")
         self.customer_id = int(raw) if str(raw).isdigit() else 0
         self.kind, self.panel_open, self.dialog = ALL, False, ""
@@ -149,13 +149,13 @@ class CustomerState(SessionState):
         self.items = [self._item(i) for i in page_.rows]
         self.cursor = page_.next_cursor or ""
 
-    @rx.event
-    def set_kind(self, kind: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_kind(self, kind: str) -> Events:
         self.kind = kind
         return self.attempt(self._reload_timeline)
 
-    @rx.event
-    def more(self):  # type: ignore[no-untyped-def]
+    @event
+    def more(self) -> Events:
         if not self.cursor:
             return None
         with self.calling() as call, self.db() as (db, actor):
@@ -190,19 +190,19 @@ class CustomerState(SessionState):
             for m in detail.messages
         ]
 
-    @rx.event
-    def open_conversation(self, conversation_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def open_conversation(self, conversation_id: str) -> Events:
         if (failed := self.attempt(lambda: self._load_conversation(int(conversation_id)))) is not None:
             return failed
         self.panel_open = True
         return None
 
-    @rx.event
+    @event
     def set_panel(self, open_: bool) -> None:
         self.panel_open = open_
 
-    @rx.event
-    def reply(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def reply(self, form: dict[str, str]) -> Events:
         with self.calling() as call:
             with self.db() as (db, actor):
                 conversations.reply(
@@ -214,8 +214,8 @@ class CustomerState(SessionState):
             return call.events
         return rx.toast.success("Mensagem na fila de envio.")
 
-    @rx.event
-    def resolve(self):  # type: ignore[no-untyped-def]
+    @event
+    def resolve(self) -> Events:
         with self.calling() as call:
             with self.db() as (db, actor):
                 conversations.resolve(db, actor, int(self.conversation["id"]))
@@ -226,30 +226,30 @@ class CustomerState(SessionState):
         return rx.toast.success("Conversa resolvida.")
 
     # ---- quick actions ----------------------------------------------------------------
-    @rx.event
+    @event
     def open_dialog(self, name: str) -> None:
         self.dialog, self.errors, self.error = name, {}, ""
 
-    @rx.event
+    @event
     def close_dialog(self, open_: bool = False) -> None:
         if not open_:
             self.dialog = ""
 
-    def _done(self, message: str):  # type: ignore[no-untyped-def]
+    def _done(self, message: str) -> Events:
         self.dialog = ""
         self._load_profile()
         return rx.toast.success(message)
 
-    @rx.event
-    def add_note(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def add_note(self, form: dict[str, str]) -> Events:
         with self.calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 notes.add_note(db, actor, self.customer_id, notes.NoteIn(body=form.get("body", "")))
             return self._done("Nota adicionada.")
         return call.events
 
-    @rx.event
-    def schedule(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def schedule(self, form: dict[str, str]) -> Events:
         try:
             starts = datetime.fromisoformat(f"{form.get('date', '')}T{form.get('time', '') or '09:00'}")
         except ValueError:
@@ -273,8 +273,8 @@ class CustomerState(SessionState):
             return self._done("Retorno agendado.")
         return call.events
 
-    @rx.event
-    def convert(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def convert(self, form: dict[str, str]) -> Events:
         pipeline_id = stage_id = None
         if form.get("stage"):
             pipeline_id, stage_id = (int(x) for x in form["stage"].split(":"))
@@ -299,8 +299,8 @@ class CustomerState(SessionState):
             return self._done("Oportunidade criada.")
         return call.events
 
-    @rx.event
-    def assign(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def assign(self, form: dict[str, str]) -> Events:
         user = form.get("user_id", "")
         if not user:
             self.errors = {"user_id": "Escolha alguém."}
@@ -314,8 +314,8 @@ class CustomerState(SessionState):
             return self._done("Atribuído.")
         return call.events
 
-    @rx.event
-    def save(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def save(self, form: dict[str, str]) -> Events:
         custom = {c["key"]: (form.get(f"custom_{c['key']}") or None) for c in self.custom}
         changes = CustomerUpdate(
             name=form.get("name"),
@@ -330,8 +330,8 @@ class CustomerState(SessionState):
             return self._done("Dados salvos.")
         return call.events
 
-    @rx.event
-    def add_contact(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def add_contact(self, form: dict[str, str]) -> Events:
         with self.calling(fields="errors", message="error") as call:
             data = contacts.ContactIn(
                 kind=form.get("kind") or "phone", value=form.get("value", ""), label=form.get("label") or None
@@ -341,16 +341,16 @@ class CustomerState(SessionState):
             return self._done("Contato adicionado.")
         return call.events
 
-    @rx.event
-    def remove_contact(self, contact_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def remove_contact(self, contact_id: str) -> Events:
         with self.calling() as call:
             with self.db() as (db, actor):
                 contacts.delete_contact(db, actor, int(contact_id))
             return self._done("Contato removido.")
         return call.events
 
-    @rx.event
-    def toggle_opt_out(self, contact_id: str, opt_out: bool):  # type: ignore[no-untyped-def]
+    @event
+    def toggle_opt_out(self, contact_id: str, opt_out: bool) -> Events:
         with self.calling() as call:
             with self.db() as (db, actor):
                 contacts.set_opt_out(db, actor, int(contact_id), opt_out, "Marcado no perfil")

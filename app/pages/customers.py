@@ -13,7 +13,7 @@ from app.crm.customers import STATUSES, BulkRequest, CustomerFilter, CustomerIn,
 from app.crm.visibility import assignable_users
 from app.errors import DomainError
 from app.formatting import DEFAULT_TZ, date_br, document_br, plural
-from app.pages.base import Events, SessionState, checked, page
+from app.pages.base import Events, SessionState, checked, event, page
 from components.data_table import column_chooser, data_table, pager
 from components.forms import field
 from components.modal_form import modal_form, options_field
@@ -153,8 +153,8 @@ class CustomersState(SessionState):
         self._cursors, self.page_no, self.selected = [], 1, []
         return self.attempt(lambda: self._reload(recount=True))
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         raw = str(self.router.page.params.get("segmento", ""))
         self.segment, self.segment_name = (raw, "") if raw.isdigit() else ("", "")
         with self.calling() as call, self.db() as (db, actor):
@@ -183,13 +183,13 @@ class CustomersState(SessionState):
             return call.events
         return self._restart()
 
-    @rx.event
-    def search(self, text: str):  # type: ignore[no-untyped-def]
+    @event
+    def search(self, text: str) -> Events:
         self.text = text
         return self._restart()
 
-    @rx.event
-    def set_filter(self, name: str, value: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_filter(self, name: str, value: str) -> Events:
         if name in {
             "status",
             "plan",
@@ -207,65 +207,65 @@ class CustomersState(SessionState):
             setattr(self, name, value)
         return self._restart()
 
-    @rx.event
-    def clear_filters(self):  # type: ignore[no-untyped-def]
+    @event
+    def clear_filters(self) -> Events:
         self.text, self.plan, self.custom_value, self.score_min, self.updated_from = "", "", "", "", ""
         self.updated_to = self.created_from = self.created_to = ""
         self.status = self.tag = self.owner = self.wallet = self.custom_key = ALL
         self.segment, self.segment_name = "", ""
         return self._restart()
 
-    @rx.event
-    def clear_segment(self):  # type: ignore[no-untyped-def]
+    @event
+    def clear_segment(self) -> Events:
         self.segment, self.segment_name = "", ""
         return [rx.redirect("/clientes")]
 
-    @rx.event
-    def set_sort(self, sort: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_sort(self, sort: str) -> Events:
         self.sort = sort
         return self._restart()
 
-    @rx.event
-    def next_page(self):  # type: ignore[no-untyped-def]
+    @event
+    def next_page(self) -> Events:
         if not self.next_cursor:
             return None
         self._cursors = [*self._cursors, self.next_cursor]
         self.page_no += 1
         return self.attempt(lambda: self._reload(self.next_cursor))
 
-    @rx.event
-    def prev_page(self):  # type: ignore[no-untyped-def]
+    @event
+    def prev_page(self) -> Events:
         if not self._cursors:
             return None
         self._cursors = self._cursors[:-1]
         self.page_no -= 1
         return self.attempt(lambda: self._reload(self._cursors[-1] if self._cursors else None))
 
-    @rx.event
+    @event
     def toggle_select(self, row_id: str) -> None:
         self.selected = (
             [s for s in self.selected if s != row_id] if row_id in self.selected else [*self.selected, row_id]
         )
 
-    @rx.event
+    @event
     def toggle_all(self, checked: bool) -> None:
         self.selected = [r["id"] for r in self.rows] if checked else []
 
-    @rx.event
+    @event
     def toggle_column(self, key: str) -> None:
         self.visible = [k for k in self.visible if k != key] if key in self.visible else [*self.visible, key]
 
-    @rx.event
-    def open_customer(self, row_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def open_customer(self, row_id: str) -> Events:
         return rx.redirect(f"/clientes/{row_id}")
 
     # ---- create ---------------------------------------------------------------------
-    @rx.event
+    @event
     def set_new_open(self, open_: bool) -> None:
         self.new_open, self.errors, self.error = open_, {}, ""
 
-    @rx.event
-    def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def create(self, form: dict[str, str]) -> Events:
         self.errors, self.error = {}, ""
         contacts = [{"kind": k, "value": form[k]} for k in ("phone", "email") if form.get(k)]
         with (
@@ -290,16 +290,16 @@ class CustomersState(SessionState):
         return [rx.toast.success("Cliente cadastrado."), rx.redirect(f"/clientes/{new_id}")]
 
     # ---- bulk -----------------------------------------------------------------------
-    @rx.event
+    @event
     def open_bulk(self, scope: str) -> None:
         self.bulk_scope, self.bulk_open, self.error, self.job_state = scope, True, "", ""
 
-    @rx.event
+    @event
     def set_bulk_open(self, open_: bool) -> None:
         self.bulk_open = open_
 
-    @rx.event
-    async def run_bulk(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    async def run_bulk(self, form: dict[str, str]) -> Events:
         self.error = ""
         action = form.get("action", "")
         value: str | int = form.get("value", "")
@@ -332,8 +332,8 @@ class CustomersState(SessionState):
         self._restart()
         return rx.toast.success(f"Ação aplicada a {plural(self.job_total, 'cliente')}.")
 
-    @rx.event(background=True)
-    async def watch_job(self):  # type: ignore[no-untyped-def]
+    @event(background=True)
+    async def watch_job(self) -> Events:
         """Poll the job row so the dialog shows live progress of a large bulk action."""
         for _ in range(1200):
             await asyncio.sleep(0.5)
@@ -352,8 +352,8 @@ class CustomersState(SessionState):
         return None
 
     # ---- export and segments --------------------------------------------------------
-    @rx.event
-    def export(self, scope: str):  # type: ignore[no-untyped-def]
+    @event
+    def export(self, scope: str) -> Events:
         ids = [int(i) for i in self.selected] if scope == "selection" else None
         try:
             with self.db() as (db, actor):
@@ -362,12 +362,12 @@ class CustomersState(SessionState):
             return self.fail(exc)
         return rx.download(data=data.encode("utf-8"), filename="clientes.csv")
 
-    @rx.event
+    @event
     def set_segment_open(self, open_: bool) -> None:
         self.segment_open, self.error = open_, ""
 
-    @rx.event
-    def save_segment(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def save_segment(self, form: dict[str, str]) -> Events:
         f = self._filter()
         with self.calling(message="error") as call, self.db() as (db, actor):
             segments.create_segment(

@@ -7,7 +7,7 @@ from app.crm import home as home_service
 from app.crm import notifications
 from app.crm.customers import STATUSES
 from app.formatting import datetime_br, label
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from components.theme import PRIMARY
 
 CHANNELS = {"whatsapp": "WhatsApp", "email": "E-mail"}
@@ -20,8 +20,8 @@ class HomeState(SessionState):
     recent: list[dict[str, str]] = []
     counts: dict[str, int] = {}
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         with self.calling() as call, self.db() as (db, actor):
             data = home_service.home(db, actor)
             tz = actor.time_zone
@@ -62,8 +62,8 @@ class HomeState(SessionState):
         self.counts = {k: int(v) for k, v in data.counts.items()}
         return None
 
-    @rx.event
-    def open_reminder(self, notification_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def open_reminder(self, notification_id: str) -> Events:
         """Mark the reminder read and open what it points to (the customer, or the agenda)."""
         if not notification_id.isdigit():
             return None

@@ -18,7 +18,7 @@ from app.errors import Invalid
 from app.importing import jobs, upload_grants
 from app.importing.mapping import FIELD_LABELS, fold
 from app.importing.report import message_for
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from components.badges import severity_badge
 
 FILE_INPUT_ID = "imports-file"
@@ -164,16 +164,16 @@ class ImportsState(SessionState):
         ]
         self.report_error = status.get("error") or ""
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         if (failed := self.attempt(self._reload)) is not None:
             return failed
         if any(r["raw_state"] in ("queued", "running") for r in self.imports):
             return ImportsState.poll
         return None
 
-    @rx.event(background=True)
-    async def poll(self):  # type: ignore[no-untyped-def]
+    @event(background=True)
+    async def poll(self) -> Events:
         """Refreshes progress every second while an import of this tenant is queued or running."""
         async with self:
             if self.polling:
@@ -193,8 +193,8 @@ class ImportsState(SessionState):
             async with self:
                 self.polling = False
 
-    @rx.event
-    def begin_upload(self, info: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+    @event
+    def begin_upload(self, info: dict[str, Any] | None) -> Events:
         """Opens an upload session for the file the browser chose and lets the browser send it."""
         # A new file replaces whatever was being mapped, also when it turns out to be unreadable.
         self._clear_mapping()
@@ -227,12 +227,12 @@ class ImportsState(SessionState):
         }
         return rx.call_script(f"window.crmUploads.send({json.dumps(FILE_INPUT_ID)}, {json.dumps(cfg)})")
 
-    @rx.event
-    def collect_upload(self):  # type: ignore[no-untyped-def]
+    @event
+    def collect_upload(self) -> Events:
         """The browser finished (or gave up): read its outcome."""
         return rx.call_script("window.crmUploads.result()", callback=ImportsState.upload_sent)
 
-    @rx.event
+    @event
     def upload_sent(self, result: dict[str, Any] | None) -> None:
         """Checks with the server that every byte arrived, then shows the preview."""
         self.uploading = False
@@ -255,8 +255,8 @@ class ImportsState(SessionState):
         if call.failed:
             self._clear_mapping()
 
-    @rx.event
-    def cancel_upload(self):  # type: ignore[no-untyped-def]
+    @event
+    def cancel_upload(self) -> Events:
         return rx.call_script("window.crmUploads.abort()")
 
     def _clear_mapping(self) -> None:
@@ -281,23 +281,23 @@ class ImportsState(SessionState):
         if suggest or set(self.mapping) != set(p.headers):
             self.mapping = dict(p.suggested)
 
-    @rx.event
-    def reload_preview(self):  # type: ignore[no-untyped-def]
+    @event
+    def reload_preview(self) -> Events:
         self.error = ""
         with self.calling(message="error"):
             self._preview(self.actor(), suggest=True)
 
-    @rx.event
+    @event
     def set_mapping(self, header: str, field: str) -> None:
         self.mapping = {**self.mapping, header: field}
 
-    @rx.event
-    def set_sheet(self, value: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_sheet(self, value: str) -> Events:
         self.sheet = value
         self.header_row = ""
         return ImportsState.reload_preview
 
-    @rx.event
+    @event
     def set_option(self, name: str, value: str) -> None:
         """One setter for the form's plain text options (the browser may call it with any name: only
         these are accepted; everything is validated again when the import is created)."""
@@ -307,16 +307,16 @@ class ImportsState(SessionState):
     def _final_mapping(self) -> dict[str, str]:
         return {h: (f"custom:{_custom_key(h)}" if f == "custom" else f) for h, f in self.mapping.items()}
 
-    @rx.event
-    def save_preset(self):  # type: ignore[no-untyped-def]
+    @event
+    def save_preset(self) -> Events:
         with self.calling(message="error") as call, self.db() as (db, actor):
             jobs.save_preset(db, actor, self.preset_name or self.source, self._final_mapping(), self.source)
         if call.failed:
             return call.events
         return rx.toast.success("Modelo de mapeamento salvo.")
 
-    @rx.event
-    async def start_import(self):  # type: ignore[no-untyped-def]
+    @event
+    async def start_import(self) -> Events:
         from tasks.imports import run_import
 
         self.error = ""
@@ -344,13 +344,13 @@ class ImportsState(SessionState):
             return failed if self._user_id is None else [*failed, ImportsState.poll]
         return [rx.toast.success("Importação iniciada."), ImportsState.poll]
 
-    @rx.event
-    def select(self, import_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def select(self, import_id: str) -> Events:
         self.selected_id = import_id
         return self.attempt(self._reload)
 
-    @rx.event
-    def cancel(self, import_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def cancel(self, import_id: str) -> Events:
         with self.calling() as call:
             with self.db() as (db, actor):
                 jobs.cancel(db, actor, int(import_id))
@@ -359,8 +359,8 @@ class ImportsState(SessionState):
             return call.events
         return rx.toast.info("Cancelamento solicitado: o lote atual termina e a importação para.")
 
-    @rx.event
-    def download_errors(self, import_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def download_errors(self, import_id: str) -> Events:
         with self.calling() as call, self.db() as (db, actor):
             body = "".join(jobs.error_rows_csv(db, actor, int(import_id)))
         if call.failed:

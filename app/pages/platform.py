@@ -6,7 +6,7 @@ from app.audit import queries
 from app.auth.permissions import Perm
 from app.formatting import label, number_br
 from app.pages.audit import audit_row
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from components.audit import audit_table
 from components.forms import field, form_error
 from tenants import admin
@@ -53,12 +53,12 @@ class PlatformState(SessionState):
                 for r in queries.platform_log(db, actor, queries.AuditFilter(), limit=100)
             ]
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         return self.attempt(self._reload)
 
-    @rx.event
-    def set_status(self, slug: str, status: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_status(self, slug: str, status: str) -> Events:
         with self.calling() as call, self.platform_db() as (db, actor):
             admin.set_status(db, actor, slug, status)
         if call.failed:
@@ -68,13 +68,13 @@ class PlatformState(SessionState):
             "Organização suspensa." if status == "suspended" else "Organização reativada."
         )
 
-    @rx.event
+    @event
     def set_dialog(self, open_: bool) -> None:
         self.dialog_open = open_
         self.errors, self.error = {}, ""
 
-    @rx.event
-    def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def create(self, form: dict[str, str]) -> Events:
         self.errors, self.error = {}, ""
         with self.calling(fields="errors", message="error") as call:
             actor = self.actor()

@@ -9,7 +9,7 @@ from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import custom_fields, customers, templates
 from app.formatting import datetime_br
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
 from components.template_preview import customer_picker, template_preview_dialog
@@ -87,7 +87,7 @@ class TemplatesState(CrudMixin, SessionState):
     preview_unknown: str = ""
     preview_empty: str = ""
 
-    def _render_preview(self):  # type: ignore[no-untyped-def]
+    def _render_preview(self) -> Events:
         customer_id = int(self.preview_customer) if self.preview_customer.isdigit() else None
         with self.calling() as call, self.db() as (db, actor):
             result = templates.preview_template(db, actor, int(self.preview_id), customer_id)
@@ -110,8 +110,8 @@ class TemplatesState(CrudMixin, SessionState):
         )
         return None
 
-    @rx.event
-    def open_preview(self, row_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def open_preview(self, row_id: str) -> Events:
         row = next((r for r in self.rows if r["id"] == row_id), None)
         if row is None:
             return None
@@ -121,12 +121,12 @@ class TemplatesState(CrudMixin, SessionState):
         # Keep the customer chosen for the previous template: comparing templates for one customer.
         return self._render_preview()
 
-    @rx.event
+    @event
     def set_preview_open(self, open_: bool) -> None:
         self.preview_open = open_
 
-    @rx.event
-    def search_preview_customer(self, text: str):  # type: ignore[no-untyped-def]
+    @event
+    def search_preview_customer(self, text: str) -> Events:
         self.preview_query = text
         if len(text.strip()) < 2:
             self.preview_options = []
@@ -138,14 +138,14 @@ class TemplatesState(CrudMixin, SessionState):
         self.preview_options = [{"value": str(r.id), "label": r.name} for r in page_.rows]
         return None
 
-    @rx.event
-    def choose_preview_customer(self, customer_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def choose_preview_customer(self, customer_id: str) -> Events:
         self.preview_customer = customer_id if customer_id.isdigit() else ""
         self.preview_query, self.preview_options = "", []
         return self._render_preview()
 
-    @rx.event
-    def clear_preview_customer(self):  # type: ignore[no-untyped-def]
+    @event
+    def clear_preview_customer(self) -> Events:
         self.preview_customer = ""
         return self._render_preview()
 

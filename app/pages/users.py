@@ -6,7 +6,7 @@ import reflex as rx
 from app.auth import time_zones, users
 from app.auth.permissions import ROLE_LABELS, TENANT_ROLES, Perm
 from app.formatting import time_zone_choices
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from components.forms import field, form_error, select_field
 
 ROLE_OPTIONS = [(r.value, ROLE_LABELS[r]) for r in TENANT_ROLES]
@@ -37,17 +37,17 @@ class UsersState(SessionState):
                 for u in users.list_users(db, actor)
             ]
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         return self.attempt(self._reload)
 
-    @rx.event
+    @event
     def set_dialog(self, open_: bool) -> None:
         self.dialog_open = open_
         self.errors, self.error = {}, ""
 
-    @rx.event
-    def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def create(self, form: dict[str, str]) -> Events:
         self.errors, self.error = {}, ""
         with self.calling(fields="errors", message="error") as call, self.db() as (db, actor):
             users.create_user(
@@ -67,8 +67,8 @@ class UsersState(SessionState):
         self._reload()
         return rx.toast.success("Usuário criado.")
 
-    @rx.event
-    def toggle_active(self, user_id: str, active: bool):  # type: ignore[no-untyped-def]
+    @event
+    def toggle_active(self, user_id: str, active: bool) -> Events:
         with self.calling() as call, self.db() as (db, actor):
             users.set_active(db, actor, int(user_id), active)
         if call.failed:
@@ -76,12 +76,12 @@ class UsersState(SessionState):
         self._reload()
         return rx.toast.success("Usuário reativado." if active else "Usuário desativado.")
 
-    @rx.event
+    @event
     def set_org_time_zone(self, value: str) -> None:
         self.org_time_zone, self.time_zone_error = value, ""
 
-    @rx.event
-    def save_time_zone(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def save_time_zone(self, form: dict[str, str]) -> Events:
         self.time_zone_error = ""
         with self.calling(invalid="time_zone_error") as call, self.db() as (db, actor):
             tenant = time_zones.set_organisation_zone(db, actor, form.get("time_zone", ""))
@@ -90,17 +90,17 @@ class UsersState(SessionState):
             return call.events
         return rx.toast.success("Fuso horário da organização salvo.")
 
-    @rx.event
+    @event
     def open_reset(self, user_id: str) -> None:
         self.reset_user_id = user_id
         self.error = ""
 
-    @rx.event
+    @event
     def close_reset(self, _open: bool = False) -> None:
         self.reset_user_id = ""
 
-    @rx.event
-    def reset_password(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def reset_password(self, form: dict[str, str]) -> Events:
         with self.calling(message="error") as call, self.db() as (db, actor):
             users.reset_password(db, actor, int(self.reset_user_id), form.get("password", ""))
         if call.failed:
