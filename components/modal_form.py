@@ -60,7 +60,7 @@ def options_field(label: str, name: str, options: Any, error: Any = "", default:
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),
         rx.select.root(
             rx.select.trigger(width="100%", id=name, placeholder="Selecione"),
-            rx.select.content(rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"]))),
+            rx.select.content(rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value))),
             name=name,
             default_value=default,
         ),

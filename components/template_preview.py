@@ -57,10 +57,10 @@ def customer_picker(
                 rx.foreach(
                     options,
                     lambda o: rx.button(
-                        o["label"],
+                        o.label,
                         size="1",
                         variant="soft",
-                        on_click=on_choose(o["value"]),
+                        on_click=on_choose(o.value),
                         class_name="preview-customer-option",
                     ),
                 ),

@@ -1,13 +1,16 @@
 """Agenda: my appointments and follow-ups by day or week, overdue highlighted, mark as done."""
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.auth.permissions import Perm
 from app.crm import appointments
 from app.crm.visibility import assignable_users
 from app.pages.base import Events, SessionState, event, page
+from components.types import Option, array_var
 
 WEEKDAYS = ["seg", "ter", "qua", "qui", "sex", "sáb", "dom"]
 
@@ -19,12 +22,24 @@ def _parse_day(day: str) -> date | None:
         return None
 
 
+@dataclass
+class AgendaItem:
+    id: str
+    title: str
+    customer: str
+    customer_id: str
+    when: str
+    kind: str
+    overdue: bool
+    done: bool
+
+
 class AgendaState(SessionState):
     day: str = ""
     span: str = "day"
     owner: str = ""
-    owner_options: list[dict[str, str]] = []
-    items: list[dict[str, str]] = []
+    owner_options: list[Option] = []
+    items: list[AgendaItem] = []
     title: str = ""
 
     def _reload(self) -> None:
@@ -37,16 +52,16 @@ class AgendaState(SessionState):
                 self.day = current.isoformat()
             rows = appointments.agenda(db, actor, current, self.span, owner)
         self.items = [
-            {
-                "id": str(a.id),
-                "title": a.title,
-                "customer": a.customer_name or "",
-                "customer_id": str(a.customer_id or ""),
-                "when": f"{WEEKDAYS[a.starts_local.weekday()]} {a.starts_local:%d/%m %H:%M}",
-                "kind": appointments.KINDS.get(a.kind, a.kind),
-                "overdue": "sim" if a.overdue else "",
-                "done": "sim" if a.done else "",
-            }
+            AgendaItem(
+                id=str(a.id),
+                title=a.title,
+                customer=a.customer_name or "",
+                customer_id=str(a.customer_id or ""),
+                when=f"{WEEKDAYS[a.starts_local.weekday()]} {a.starts_local:%d/%m %H:%M}",
+                kind=appointments.KINDS.get(a.kind, a.kind),
+                overdue=bool(a.overdue),
+                done=bool(a.done),
+            )
             for a in rows
         ]
         if self.span == "week":
@@ -57,11 +72,11 @@ class AgendaState(SessionState):
 
     @event
     def load(self) -> Events:
-        with self.calling() as call:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 zone = appointments.zone(appointments.user_zone(db, actor))
                 self.owner_options = [
-                    {"value": str(u.id), "label": u.name or u.email} for u in assignable_users(db, actor)
+                    Option(str(u.id), u.name or u.email) for u in assignable_users(db, actor)
                 ]
                 self.owner = str(actor.user_id or "")
             self.day = self.day or datetime.now(zone).date().isoformat()
@@ -93,7 +108,7 @@ class AgendaState(SessionState):
 
     @event
     def mark_done(self, appointment_id: str) -> Events:
-        with self.calling() as call:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 appointments.update_appointment(
                     db, actor, int(appointment_id), appointments.AppointmentUpdate(done=True)
@@ -104,28 +119,26 @@ class AgendaState(SessionState):
         return rx.toast.success("Concluído.")
 
 
-def item_row(item: rx.Var) -> rx.Component:
-    overdue = item["overdue"] != ""
+def item_row(item: ObjectVar[AgendaItem]) -> rx.Component:
+    overdue = item.overdue
     return rx.table.row(
-        rx.table.cell(rx.text(item["when"], color=rx.cond(overdue, "red", "inherit"), weight="medium")),
-        rx.table.cell(item["kind"]),
-        rx.table.cell(item["title"]),
+        rx.table.cell(rx.text(item.when, color=rx.cond(overdue, "red", "inherit"), weight="medium")),
+        rx.table.cell(item.kind),
+        rx.table.cell(item.title),
         rx.table.cell(
-            rx.cond(
-                item["customer_id"] != "", rx.link(item["customer"], href="/clientes/" + item["customer_id"])
-            )
+            rx.cond(item.customer_id != "", rx.link(item.customer, href=f"/clientes/{item.customer_id}"))
         ),
         rx.table.cell(
             rx.cond(
                 overdue,
                 rx.badge("Atrasado", color_scheme="red"),
-                rx.cond(item["done"] != "", rx.badge("Concluído", color_scheme="green")),
+                rx.cond(item.done, rx.badge("Concluído", color_scheme="green")),
             )
         ),
         rx.table.cell(
             rx.cond(
-                item["done"] == "",
-                rx.button("Concluir", size="1", variant="soft", on_click=AgendaState.mark_done(item["id"])),
+                ~item.done,
+                rx.button("Concluir", size="1", variant="soft", on_click=AgendaState.mark_done(item.id)),
             )
         ),
         background=rx.cond(overdue, "var(--red-a2)", "transparent"),
@@ -169,7 +182,7 @@ def agenda_page() -> rx.Component:
             rx.select.root(
                 rx.select.trigger(placeholder="Agenda de"),
                 rx.select.content(
-                    rx.foreach(s.owner_options, lambda o: rx.select.item(o["label"], value=o["value"]))
+                    rx.foreach(s.owner_options, lambda o: rx.select.item(o.label, value=o.value))
                 ),
                 value=s.owner,
                 on_change=s.set_owner,
@@ -191,7 +204,9 @@ def agenda_page() -> rx.Component:
             width="100%",
             id="agenda-table",
         ),
-        rx.cond(s.items.length() == 0, rx.text("Nada agendado neste período.", color_scheme="gray")),
+        rx.cond(
+            array_var(s.items).length() == 0, rx.text("Nada agendado neste período.", color_scheme="gray")
+        ),
         width="100%",
         spacing="4",
     )

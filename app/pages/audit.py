@@ -33,7 +33,7 @@ class AuditState(SessionState):
 
     @event
     def load(self) -> Events:
-        with self.calling() as call, self.db() as (db, actor):
+        with self._calling() as call, self.db() as (db, actor):
             f = queries.AuditFilter(**{k: v for k, v in self._filter.items() if v})
             self.rows = [audit_row(r, actor.time_zone) for r in queries.tenant_log(db, actor, f, limit=200)]
         return call.events

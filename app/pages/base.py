@@ -61,7 +61,7 @@ UNEXPECTED_ERROR = (
 
 @dataclass
 class Outcome:
-    """How a `SessionState.calling` block ended: `failed` when the service refused, and the events
+    """How a `SessionState._calling` block ended: `failed` when the service refused, and the events
     the handler returns then (empty when the error is shown in the form instead)."""
 
     failed: bool = False
@@ -138,7 +138,7 @@ class SessionState(rx.State):
             yield db, actor
 
     @contextmanager
-    def calling(
+    def _calling(
         self,
         *,
         fields: str | None = None,
@@ -150,6 +150,9 @@ class SessionState(rx.State):
     ) -> Iterator[Outcome]:
         """Run an event's service calls; a DomainError ends the block and is shown to the user.
 
+        Private on purpose: Reflex turns a state's public methods into event handlers bound to the
+        state that declares them (SessionState), and this one must set the calling page's vars.
+
         By default it becomes a toast (or back to the login when the session ended: see fail), whose
         events the handler returns as `outcome.events`. A form shows it in place instead:
         `fields` names the dict var an Invalid's {field: message} goes to (keys through `rename`;
@@ -158,7 +161,7 @@ class SessionState(rx.State):
         goes to. With `fields`, a pydantic ValidationError counts as an Invalid. `quiet` only records
         the failure (a background poll that just stops).
 
-            with self.calling(fields="errors", message="error") as call, self.db() as (db, actor):
+            with self._calling(fields="errors", message="error") as call, self.db() as (db, actor):
                 users.create_user(db, actor, data)
             if call.failed:
                 return call.events
@@ -190,8 +193,8 @@ class SessionState(rx.State):
                 outcome.events = self.fail(exc)
 
     def attempt(self, action: Callable[[], object]) -> list[EventSpec] | None:
-        """Run a service call for an event; a DomainError becomes what the user sees (see calling)."""
-        with self.calling() as outcome:
+        """Run a service call for an event; a DomainError becomes what the user sees (see _calling)."""
+        with self._calling() as outcome:
             action()
         return outcome.events if outcome.failed else None
 
@@ -331,7 +334,7 @@ class BellState(SessionState):
         self.is_open = False
         if self._user_id is None or not self.tenant_slug:
             return
-        with self.calling(quiet=True) as outcome:
+        with self._calling(quiet=True) as outcome:
             self._load(with_items=False)
         if outcome.failed:
             self.unread, self.items = 0, []

@@ -87,7 +87,7 @@ class CrudMixin(SessionState, mixin=True):
         self.errors, self.error = {}, ""
         creating = self.editing == ""
         # A Conflict naming its field (duplicate name/key) belongs under that input too.
-        with self.calling(fields="errors", field_conflicts=True) as call, self.db() as (db, actor):
+        with self._calling(fields="errors", field_conflicts=True) as call, self.db() as (db, actor):
             self._save(db, actor, None if creating else int(self.editing), form)
         if call.failed:
             return call.events
@@ -110,7 +110,7 @@ class CrudMixin(SessionState, mixin=True):
         row_id, self.confirm_id = self.confirm_id, ""
         if not row_id.isdigit():
             return None
-        with self.calling() as call:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 self._remove(db, actor, int(row_id))
             self._reload()

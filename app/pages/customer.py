@@ -19,10 +19,11 @@ from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
 from components.timeline import message_bubble
 from components.timeline import timeline as timeline_view
+from components.types import Option
 
 ALL = "__all__"
-KIND_OPTIONS = [{"value": k, "label": v} for k, v in timeline.KIND_LABELS.items()]
-STATUS_OPTIONS = [{"value": k, "label": v} for k, v in STATUSES.items()]
+KIND_OPTIONS = [Option(k, v) for k, v in timeline.KIND_LABELS.items()]
+STATUS_OPTIONS = [Option(k, v) for k, v in STATUSES.items()]
 MESSAGE_STATUSES = {
     "queued": "Na fila",
     "reserved": "Enviando",
@@ -61,8 +62,8 @@ class CustomerState(SessionState):
     kind: str = ALL
     cursor: str = ""
     tz: str = "America/Sao_Paulo"
-    owner_options: list[dict[str, str]] = []
-    stage_options: list[dict[str, str]] = []
+    owner_options: list[Option] = []
+    stage_options: list[Option] = []
     # side panel
     panel_open: bool = False
     conversation: dict[str, str] = {}
@@ -88,9 +89,9 @@ class CustomerState(SessionState):
             detail = customers.get_customer(db, actor, self.customer_id, interactions=30)
             self.tz = appointments.user_zone(db, actor)
             users = {str(u.id): u.name or u.email for u in assignable_users(db, actor)}
-            self.owner_options = [{"value": k, "label": v} for k, v in users.items()]
+            self.owner_options = [Option(k, v) for k, v in users.items()]
             self.stage_options = [
-                {"value": f"{p['id']}:{s['id']}", "label": f"{p['name']} · {s['name']}"}
+                Option(f"{p['id']}:{s['id']}", f"{p['name']} · {s['name']}")
                 for p in opportunities.list_pipelines(db, actor)
                 for s in p["stages"]  # type: ignore[attr-defined]
             ]
@@ -134,7 +135,7 @@ class CustomerState(SessionState):
         raw = self.router.page.params.get("customer_id", "")
         self.customer_id = int(raw) if str(raw).isdigit() else 0
         self.kind, self.panel_open, self.dialog = ALL, False, ""
-        with self.calling() as call:
+        with self._calling() as call:
             self._load_profile()
         if call.failed:
             # A session that ended goes to the login (fail says so); anything else back to the list.
@@ -158,7 +159,7 @@ class CustomerState(SessionState):
     def more(self) -> Events:
         if not self.cursor:
             return None
-        with self.calling() as call, self.db() as (db, actor):
+        with self._calling() as call, self.db() as (db, actor):
             page_ = timeline.list_timeline(
                 db, actor, self.customer_id, None if self.kind == ALL else [self.kind], cursor=self.cursor
             )
@@ -203,7 +204,7 @@ class CustomerState(SessionState):
 
     @event
     def reply(self, form: dict[str, str]) -> Events:
-        with self.calling() as call:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 conversations.reply(
                     db, actor, int(self.conversation["id"]), conversations.ReplyIn(body=form.get("body", ""))
@@ -216,7 +217,7 @@ class CustomerState(SessionState):
 
     @event
     def resolve(self) -> Events:
-        with self.calling() as call:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 conversations.resolve(db, actor, int(self.conversation["id"]))
             self._load_conversation(int(self.conversation["id"]))
@@ -242,7 +243,7 @@ class CustomerState(SessionState):
 
     @event
     def add_note(self, form: dict[str, str]) -> Events:
-        with self.calling(fields="errors", message="error") as call:
+        with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 notes.add_note(db, actor, self.customer_id, notes.NoteIn(body=form.get("body", "")))
             return self._done("Nota adicionada.")
@@ -256,7 +257,7 @@ class CustomerState(SessionState):
             self.errors = {"date": "Informe data e hora válidas."}
             return None
         remind = form.get("remind", "15")
-        with self.calling(fields="errors", message="error") as call:
+        with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 appointments.create_appointment(
                     db,
@@ -283,7 +284,7 @@ class CustomerState(SessionState):
         except InvalidOperation:
             self.errors = {"value": "Informe um valor válido (ex.: 1.234,56)."}
             return None
-        with self.calling(fields="errors", message="error") as call:
+        with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 opportunities.create_opportunity(
                     db,
@@ -305,7 +306,7 @@ class CustomerState(SessionState):
         if not user:
             self.errors = {"user_id": "Escolha alguém."}
             return None
-        with self.calling(fields="errors", message="error") as call:
+        with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 if self.panel_open and self.conversation:
                     conversations.assign(db, actor, int(self.conversation["id"]), int(user))
@@ -324,7 +325,7 @@ class CustomerState(SessionState):
             status=form.get("status") or None,
             custom=custom,
         )
-        with self.calling(fields="errors", message="error") as call:
+        with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 customers.update_customer(db, actor, self.customer_id, changes)
             return self._done("Dados salvos.")
@@ -332,7 +333,7 @@ class CustomerState(SessionState):
 
     @event
     def add_contact(self, form: dict[str, str]) -> Events:
-        with self.calling(fields="errors", message="error") as call:
+        with self._calling(fields="errors", message="error") as call:
             data = contacts.ContactIn(
                 kind=form.get("kind") or "phone", value=form.get("value", ""), label=form.get("label") or None
             )
@@ -343,7 +344,7 @@ class CustomerState(SessionState):
 
     @event
     def remove_contact(self, contact_id: str) -> Events:
-        with self.calling() as call:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 contacts.delete_contact(db, actor, int(contact_id))
             return self._done("Contato removido.")
@@ -351,7 +352,7 @@ class CustomerState(SessionState):
 
     @event
     def toggle_opt_out(self, contact_id: str, opt_out: bool) -> Events:
-        with self.calling() as call:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 contacts.set_opt_out(db, actor, int(contact_id), opt_out, "Marcado no perfil")
             self._load_profile()
@@ -460,9 +461,9 @@ def quick_actions() -> rx.Component:
 
 
 CONTACT_KINDS = [
-    {"value": "phone", "label": "Telefone"},
-    {"value": "email", "label": "E-mail"},
-    {"value": "whatsapp", "label": "WhatsApp"},
+    Option("phone", "Telefone"),
+    Option("email", "E-mail"),
+    Option("whatsapp", "WhatsApp"),
 ]
 
 
@@ -618,7 +619,7 @@ def customer_page() -> rx.Component:
                 rx.select.trigger(placeholder="Tipo"),
                 rx.select.content(
                     rx.select.item("Todos os tipos", value=ALL),
-                    *[rx.select.item(o["label"], value=o["value"]) for o in KIND_OPTIONS],
+                    *[rx.select.item(o.label, value=o.value) for o in KIND_OPTIONS],
                 ),
                 value=s.kind,
                 on_change=s.set_kind,

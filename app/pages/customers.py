@@ -17,6 +17,7 @@ from app.pages.base import Events, SessionState, checked, event, page
 from components.data_table import column_chooser, data_table, pager
 from components.forms import field
 from components.modal_form import modal_form, options_field
+from components.types import Option
 
 COLUMNS: list[tuple[str, str, bool]] = [
     ("name", "Nome", True),
@@ -31,8 +32,8 @@ COLUMNS: list[tuple[str, str, bool]] = [
     ("updated_at", "Atualizado em", True),
 ]
 DEFAULT_VISIBLE = ["name", "document", "status", "plan", "owner", "tags", "updated_at"]
-STATUS_OPTIONS = [{"value": k, "label": v} for k, v in STATUSES.items()]
-BULK_OPTIONS = [{"value": k, "label": v} for k, v in customers.BULK_ACTIONS.items()]
+STATUS_OPTIONS = [Option(k, v) for k, v in STATUSES.items()]
+BULK_OPTIONS = [Option(k, v) for k, v in customers.BULK_ACTIONS.items()]
 ALL = "__all__"  # radix select items cannot have an empty value
 # The create form's inputs for the contacts it sends (a field error names the contact's position).
 CONTACT_FIELDS = {"contacts.0.value": "phone", "contacts.1.value": "email"}
@@ -73,10 +74,10 @@ class CustomersState(SessionState):
     visible: list[str] = DEFAULT_VISIBLE
     total_label: str = ""
     _count_text: str = ""
-    tag_options: list[dict[str, str]] = []
-    owner_options: list[dict[str, str]] = []
-    wallet_options: list[dict[str, str]] = []
-    custom_options: list[dict[str, str]] = []
+    tag_options: list[Option] = []
+    owner_options: list[Option] = []
+    wallet_options: list[Option] = []
+    custom_options: list[Option] = []
     custom_columns: list[dict[str, str]] = []
     _owner_names: dict[str, str] = {}
     _wallet_names: dict[str, str] = {}
@@ -157,7 +158,7 @@ class CustomersState(SessionState):
     def load(self) -> Events:
         raw = str(self.router.page.params.get("segmento", ""))
         self.segment, self.segment_name = (raw, "") if raw.isdigit() else ("", "")
-        with self.calling() as call, self.db() as (db, actor):
+        with self._calling() as call, self.db() as (db, actor):
             if self.segment:
                 # Only segments this user may see are listed, so another's private one is not found.
                 found = [g.name for g in segments.list_segments(db, actor) if str(g.id) == self.segment]
@@ -165,17 +166,15 @@ class CustomersState(SessionState):
                     self.segment = ""
                     return [rx.toast.error("Segmento não encontrado."), rx.redirect("/clientes")]
                 self.segment_name = found[0]
-            self.tag_options = [{"value": t.name, "label": t.name} for t in tags.list_tags(db, actor)]
+            self.tag_options = [Option(t.name, t.name) for t in tags.list_tags(db, actor)]
             users = assignable_users(db, actor)
             self._owner_names = {str(u.id): u.name or u.email for u in users}
-            self.owner_options = [{"value": str(u.id), "label": u.name or u.email} for u in users]
+            self.owner_options = [Option(str(u.id), u.name or u.email) for u in users]
             ws = wallets.list_wallets(db, actor)
             self._wallet_names = {str(w.id): w.name for w in ws}
-            self.wallet_options = [{"value": str(w.id), "label": w.name} for w in ws]
+            self.wallet_options = [Option(str(w.id), w.name) for w in ws]
             definitions = custom_fields.list_fields(db, actor)
-            self.custom_options = [
-                {"value": d.key, "label": d.label} for d in definitions if d.show_in_filters
-            ]
+            self.custom_options = [Option(d.key, d.label) for d in definitions if d.show_in_filters]
             self.custom_columns = [
                 {"key": f"cf_{d.key}", "label": d.label} for d in definitions if d.show_in_list
             ]
@@ -269,7 +268,7 @@ class CustomersState(SessionState):
         self.errors, self.error = {}, ""
         contacts = [{"kind": k, "value": form[k]} for k in ("phone", "email") if form.get(k)]
         with (
-            self.calling(fields="errors", rename=CONTACT_FIELDS, message="error") as call,
+            self._calling(fields="errors", rename=CONTACT_FIELDS, message="error") as call,
             self.db() as (db, actor),
         ):
             customer = customers.create_customer(
@@ -313,7 +312,7 @@ class CustomersState(SessionState):
             ids=[int(i) for i in self.selected] if self.bulk_scope == "selection" else None,
             filter=self._filter() if self.bulk_scope == "filter" else None,
         )
-        with self.calling(message="error") as call, self.db() as (db, actor):
+        with self._calling(message="error") as call, self.db() as (db, actor):
             job = customers.start_bulk(db, actor, request)
             self.job_id, self.job_state, self.job_total, self.job_done = (
                 job.id or 0,
@@ -338,7 +337,7 @@ class CustomersState(SessionState):
         for _ in range(1200):
             await asyncio.sleep(0.5)
             async with self:
-                with self.calling(quiet=True) as call, self.db() as (db, actor):
+                with self._calling(quiet=True) as call, self.db() as (db, actor):
                     job = customers.get_bulk_job(db, actor, self.job_id)
                     self.job_state, self.job_done, self.job_total = job.state, job.done, job.total
                 if call.failed:
@@ -369,7 +368,7 @@ class CustomersState(SessionState):
     @event
     def save_segment(self, form: dict[str, str]) -> Events:
         f = self._filter()
-        with self.calling(message="error") as call, self.db() as (db, actor):
+        with self._calling(message="error") as call, self.db() as (db, actor):
             segments.create_segment(
                 db,
                 actor,
@@ -402,7 +401,7 @@ def _select(name: str, value: Any, options: Any, placeholder: str, all_label: st
         rx.select.trigger(placeholder=placeholder, min_width="140px"),
         rx.select.content(
             rx.select.item(all_label, value=ALL),
-            rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"])),
+            rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value)),
         ),
         value=value,
         on_change=lambda v: CustomersState.set_filter(name, v),

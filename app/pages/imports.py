@@ -183,7 +183,7 @@ class ImportsState(SessionState):
             while True:
                 await asyncio.sleep(1.0)
                 async with self:
-                    with self.calling(quiet=True) as call:
+                    with self._calling(quiet=True) as call:
                         self._reload()
                     if call.failed:
                         return
@@ -208,7 +208,7 @@ class ImportsState(SessionState):
         except ValueError:
             self.upload_error = "Arquivo inválido."
             return None
-        with self.calling(message="upload_error") as call:
+        with self._calling(message="upload_error") as call:
             with self.db() as (db, actor):
                 session = jobs.start_upload(db, actor, name, size)
             token = upload_grants.issue(actor, self._family, session.upload_id)
@@ -243,7 +243,7 @@ class ImportsState(SessionState):
         if not result or not result.get("ok"):
             self.upload_error = str((result or {}).get("error") or "O envio falhou.")[:300]
             return
-        with self.calling(message="upload_error") as call:
+        with self._calling(message="upload_error") as call:
             actor = self.actor()
             status = jobs.upload_status(None, actor, upload_id)  # type: ignore[arg-type]
             if status.size is not None and status.offset != status.size:
@@ -284,7 +284,7 @@ class ImportsState(SessionState):
     @event
     def reload_preview(self) -> Events:
         self.error = ""
-        with self.calling(message="error"):
+        with self._calling(message="error"):
             self._preview(self.actor(), suggest=True)
 
     @event
@@ -309,7 +309,7 @@ class ImportsState(SessionState):
 
     @event
     def save_preset(self) -> Events:
-        with self.calling(message="error") as call, self.db() as (db, actor):
+        with self._calling(message="error") as call, self.db() as (db, actor):
             jobs.save_preset(db, actor, self.preset_name or self.source, self._final_mapping(), self.source)
         if call.failed:
             return call.events
@@ -331,7 +331,7 @@ class ImportsState(SessionState):
             sheet=self.sheet or None,
             header_row=int(self.header_row) if self.header_row.isdigit() else None,
         )
-        with self.calling(message="error") as call:
+        with self._calling(message="error") as call:
             with self.db() as (db, actor):
                 job = jobs.create_import(db, actor, opts, upload_id=self._upload_id)
             assert actor.schema is not None and job.id is not None
@@ -351,7 +351,7 @@ class ImportsState(SessionState):
 
     @event
     def cancel(self, import_id: str) -> Events:
-        with self.calling() as call:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 jobs.cancel(db, actor, int(import_id))
             self._reload()
@@ -361,7 +361,7 @@ class ImportsState(SessionState):
 
     @event
     def download_errors(self, import_id: str) -> Events:
-        with self.calling() as call, self.db() as (db, actor):
+        with self._calling() as call, self.db() as (db, actor):
             body = "".join(jobs.error_rows_csv(db, actor, int(import_id)))
         if call.failed:
             return call.events

@@ -59,7 +59,7 @@ class PlatformState(SessionState):
 
     @event
     def set_status(self, slug: str, status: str) -> Events:
-        with self.calling() as call, self.platform_db() as (db, actor):
+        with self._calling() as call, self.platform_db() as (db, actor):
             admin.set_status(db, actor, slug, status)
         if call.failed:
             return call.events
@@ -76,7 +76,7 @@ class PlatformState(SessionState):
     @event
     def create(self, form: dict[str, str]) -> Events:
         self.errors, self.error = {}, ""
-        with self.calling(fields="errors", message="error") as call:
+        with self._calling(fields="errors", message="error") as call:
             actor = self.actor()
             actor.require(Perm.PLATFORM_MANAGE)
             provision_tenant(

@@ -13,6 +13,7 @@ from app.pages.base import Events, SessionState, event, page
 from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
 from components.template_preview import customer_picker, template_preview_dialog
+from components.types import Option
 
 SAMPLE_LABEL = "exemplo (nenhum cliente escolhido)"
 
@@ -81,7 +82,7 @@ class TemplatesState(CrudMixin, SessionState):
     preview_customer: str = ""  # customer id; "" = sample values
     preview_customer_label: str = SAMPLE_LABEL
     preview_query: str = ""
-    preview_options: list[dict[str, str]] = []
+    preview_options: list[Option] = []
     preview_subject: list[dict[str, str]] = []
     preview_body: list[dict[str, str]] = []
     preview_unknown: str = ""
@@ -89,7 +90,7 @@ class TemplatesState(CrudMixin, SessionState):
 
     def _render_preview(self) -> Events:
         customer_id = int(self.preview_customer) if self.preview_customer.isdigit() else None
-        with self.calling() as call, self.db() as (db, actor):
+        with self._calling() as call, self.db() as (db, actor):
             result = templates.preview_template(db, actor, int(self.preview_id), customer_id)
         if call.failed:
             return call.events
@@ -131,11 +132,11 @@ class TemplatesState(CrudMixin, SessionState):
         if len(text.strip()) < 2:
             self.preview_options = []
             return None
-        with self.calling() as call, self.db() as (db, actor):
+        with self._calling() as call, self.db() as (db, actor):
             page_ = customers.list_customers(db, actor, customers.CustomerQuery(text=text.strip(), limit=8))
         if call.failed:
             return call.events
-        self.preview_options = [{"value": str(r.id), "label": r.name} for r in page_.rows]
+        self.preview_options = [Option(str(r.id), r.name) for r in page_.rows]
         return None
 
     @event

@@ -49,7 +49,7 @@ class UsersState(SessionState):
     @event
     def create(self, form: dict[str, str]) -> Events:
         self.errors, self.error = {}, ""
-        with self.calling(fields="errors", message="error") as call, self.db() as (db, actor):
+        with self._calling(fields="errors", message="error") as call, self.db() as (db, actor):
             users.create_user(
                 db,
                 actor,
@@ -69,7 +69,7 @@ class UsersState(SessionState):
 
     @event
     def toggle_active(self, user_id: str, active: bool) -> Events:
-        with self.calling() as call, self.db() as (db, actor):
+        with self._calling() as call, self.db() as (db, actor):
             users.set_active(db, actor, int(user_id), active)
         if call.failed:
             return call.events
@@ -83,7 +83,7 @@ class UsersState(SessionState):
     @event
     def save_time_zone(self, form: dict[str, str]) -> Events:
         self.time_zone_error = ""
-        with self.calling(invalid="time_zone_error") as call, self.db() as (db, actor):
+        with self._calling(invalid="time_zone_error") as call, self.db() as (db, actor):
             tenant = time_zones.set_organisation_zone(db, actor, form.get("time_zone", ""))
             self.org_time_zone = tenant.time_zone
         if call.failed:
@@ -101,7 +101,7 @@ class UsersState(SessionState):
 
     @event
     def reset_password(self, form: dict[str, str]) -> Events:
-        with self.calling(message="error") as call, self.db() as (db, actor):
+        with self._calling(message="error") as call, self.db() as (db, actor):
             users.reset_password(db, actor, int(self.reset_user_id), form.get("password", ""))
         if call.failed:
             return call.events
