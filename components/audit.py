@@ -6,6 +6,8 @@ import reflex as rx
 from reflex.event import EventType
 from reflex.vars import ObjectVar
 
+from components.types import StateVar
+
 
 @dataclass
 class AuditRow:
@@ -22,7 +24,7 @@ class AuditRow:
     tenant: str = ""
 
 
-def audit_table(rows: rx.Var[list[AuditRow]], show_tenant: bool = False) -> rx.Component:
+def audit_table(rows: StateVar[list[AuditRow]], show_tenant: bool = False) -> rx.Component:
     headers = ["Quando", "Quem", "Ação", "Entidade", "Antes", "Depois", "IP"]
     if show_tenant:
         headers.insert(1, "Organização")

@@ -28,13 +28,17 @@ def audit_row(r: AuditLog | PlatformAudit, tz: str, tenant: str = "") -> AuditRo
 
 
 class AuditState(SessionState):
-    rows: rx.Field[list[AuditRow]] = rx.field(default_factory=list)
+    rows: list[AuditRow] = []
     _filter: dict[str, str] = {}
 
     @event
     def load(self) -> Events:
         with self._calling() as call, self.db() as (db, actor):
-            f = queries.AuditFilter(**{k: v for k, v in self._filter.items() if v})
+            f = queries.AuditFilter(
+                action=self._filter.get("action") or None,
+                entity=self._filter.get("entity") or None,
+                actor_email=self._filter.get("actor_email") or None,
+            )
             self.rows = [audit_row(r, actor.time_zone) for r in queries.tenant_log(db, actor, f, limit=200)]
         return call.events
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.auth.permissions import Perm
 from app.crm import custom_fields, customers, segments, tags, wallets
@@ -14,22 +15,30 @@ from app.crm.visibility import assignable_users
 from app.errors import DomainError
 from app.formatting import DEFAULT_TZ, date_br, document_br, plural
 from app.pages.base import Events, SessionState, checked, event, page
-from components.data_table import column_chooser, data_table, pager
+from components.data_table import (
+    ExtraColumn,
+    Selection,
+    Sorting,
+    TableColumn,
+    column_chooser,
+    data_table,
+    pager,
+)
 from components.forms import field
 from components.modal_form import modal_form, options_field
-from components.types import Option
+from components.types import Option, StateVar, array_var
 
-COLUMNS: list[tuple[str, str, bool]] = [
-    ("name", "Nome", True),
-    ("document", "CPF/CNPJ", False),
-    ("status", "Status", True),
-    ("plan", "Plano", False),
-    ("owner", "Responsável", False),
-    ("wallet", "Carteira", False),
-    ("tags", "Etiquetas", False),
-    ("score", "Score", True),
-    ("created_at", "Criado em", True),
-    ("updated_at", "Atualizado em", True),
+COLUMNS = [
+    TableColumn("name", "Nome", sortable=True),
+    TableColumn("document", "CPF/CNPJ"),
+    TableColumn("status", "Status", sortable=True),
+    TableColumn("plan", "Plano"),
+    TableColumn("owner", "Responsável"),
+    TableColumn("wallet", "Carteira"),
+    TableColumn("tags", "Etiquetas"),
+    TableColumn("score", "Score", sortable=True),
+    TableColumn("created_at", "Criado em", sortable=True),
+    TableColumn("updated_at", "Atualizado em", sortable=True),
 ]
 DEFAULT_VISIBLE = ["name", "document", "status", "plan", "owner", "tags", "updated_at"]
 STATUS_OPTIONS = [Option(k, v) for k, v in STATUSES.items()]
@@ -78,7 +87,7 @@ class CustomersState(SessionState):
     owner_options: list[Option] = []
     wallet_options: list[Option] = []
     custom_options: list[Option] = []
-    custom_columns: list[dict[str, str]] = []
+    custom_columns: list[ExtraColumn] = []
     _owner_names: dict[str, str] = {}
     _wallet_names: dict[str, str] = {}
     _tz: str = DEFAULT_TZ
@@ -175,9 +184,7 @@ class CustomersState(SessionState):
             self.wallet_options = [Option(str(w.id), w.name) for w in ws]
             definitions = custom_fields.list_fields(db, actor)
             self.custom_options = [Option(d.key, d.label) for d in definitions if d.show_in_filters]
-            self.custom_columns = [
-                {"key": f"cf_{d.key}", "label": d.label} for d in definitions if d.show_in_list
-            ]
+            self.custom_columns = [ExtraColumn(f"cf_{d.key}", d.label) for d in definitions if d.show_in_list]
         if call.failed:
             return call.events
         return self._restart()
@@ -408,10 +415,10 @@ def _select(name: str, value: Any, options: Any, placeholder: str, all_label: st
     )
 
 
-def date_range(label: str, prefix: str, start: rx.Var, end: rx.Var) -> rx.Component:
+def date_range(label: str, prefix: str, start: StateVar[str], end: StateVar[str]) -> rx.Component:
     """Two date inputs (controlled, so "Limpar filtros" empties them): `label` de ... até ...."""
 
-    def one(bound: str, value: rx.Var, title: str) -> rx.Component:
+    def one(bound: str, value: StateVar[str], title: str) -> rx.Component:
         return rx.input(
             type="date",
             value=value,
@@ -495,20 +502,19 @@ def filters_bar() -> rx.Component:
 
 def actions_bar() -> rx.Component:
     s = CustomersState
+    selected = array_var(s.selected).length()
     return rx.hstack(
-        rx.text(s.selected.length(), " selecionado(s)", size="2"),
+        rx.text(selected, " selecionado(s)", size="2"),
         rx.menu.root(
             rx.menu.trigger(rx.button(rx.icon("layers"), "Ações em massa", variant="soft", id="bulk-menu")),
             rx.menu.content(
-                rx.menu.item(
-                    "Nos selecionados", on_select=s.open_bulk("selection"), disabled=s.selected.length() == 0
-                ),
+                rx.menu.item("Nos selecionados", on_select=s.open_bulk("selection"), disabled=selected == 0),
                 rx.menu.item("Em todo o filtro", on_select=s.open_bulk("filter")),
                 rx.menu.separator(),
                 rx.menu.item(
                     "Exportar selecionados (CSV)",
                     on_select=s.export("selection"),
-                    disabled=s.selected.length() == 0,
+                    disabled=selected == 0,
                 ),
                 rx.menu.item("Exportar filtro (CSV)", on_select=s.export("filter")),
             ),
@@ -520,7 +526,7 @@ def actions_bar() -> rx.Component:
             on_click=s.set_segment_open(True),
         ),
         rx.spacer(),
-        column_chooser([(k, label) for k, label, _ in COLUMNS], s.visible, s.toggle_column),
+        column_chooser(COLUMNS, s.visible, s.toggle_column),
         rx.button(rx.icon("user-plus"), "Novo cliente", on_click=s.set_new_open(True), id="new-customer"),
         width="100%",
         align="center",
@@ -548,7 +554,7 @@ def new_customer_dialog() -> rx.Component:
 def bulk_dialog() -> rx.Component:
     s = CustomersState
     return modal_form(
-        rx.cond(s.bulk_scope == "selection", "Ação nos selecionados", "Ação em todo o filtro"),  # type: ignore[arg-type]
+        rx.cond(s.bulk_scope == "selection", "Ação nos selecionados", "Ação em todo o filtro"),
         s.bulk_open,
         s.set_bulk_open,
         s.run_bulk,
@@ -582,7 +588,7 @@ def segment_dialog() -> rx.Component:
     )
 
 
-def _cell(row: Any, key: str) -> rx.Component:
+def _cell(row: ObjectVar[dict[str, str]], key: str) -> rx.Component:
     if key == "name":
         return rx.text(row[key], weight="medium")
     if key == "status":
@@ -606,14 +612,10 @@ def customers_page() -> rx.Component:
             s.rows,
             COLUMNS,
             s.visible,
-            s.sort,
-            s.set_sort,
-            s.selected,
-            s.toggle_select,
-            s.all_selected,
-            s.toggle_all,
-            s.open_customer,
-            _cell,
+            sorting=Sorting(s.sort, s.set_sort),
+            selection=Selection(s.selected, s.toggle_select, s.all_selected, s.toggle_all),
+            on_open=s.open_customer,
+            render_cell=_cell,
             extra_columns=s.custom_columns,
         ),
         pager(s.has_prev, s.has_next, s.prev_page, s.next_page, s.total_label),

@@ -1,13 +1,16 @@
 """Superadmin: tenants with usage, create / suspend / reactivate, and the platform audit log."""
 
+from dataclasses import dataclass
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.audit import queries
 from app.auth.permissions import Perm
 from app.formatting import label, number_br
 from app.pages.audit import audit_row
 from app.pages.base import Events, SessionState, event, page
-from components.audit import audit_table
+from components.audit import AuditRow, audit_table
 from components.forms import field, form_error
 from tenants import admin
 from tenants.provisioning import SignupInput, provision_tenant
@@ -21,9 +24,21 @@ STATUS_LABELS = {
 }
 
 
+@dataclass
+class TenantRow:
+    slug: str
+    name: str
+    status: str
+    status_label: str
+    schema: str
+    users: str
+    customers: str
+    plan: str
+
+
 class PlatformState(SessionState):
-    tenants: list[dict[str, str]] = []
-    audit: list[dict[str, str]] = []
+    tenants: list[TenantRow] = []
+    audit: list[AuditRow] = []
     dialog_open: bool = False
     errors: dict[str, str] = {}
     error: str = ""
@@ -36,16 +51,16 @@ class PlatformState(SessionState):
         )
         with self.platform_db() as (db, actor):
             self.tenants = [
-                {
-                    "slug": t.slug,
-                    "name": t.name,
-                    "status": t.status,
-                    "status_label": label(t.status, STATUS_LABELS),
-                    "schema": t.schema or "",
-                    "users": number_br(t.users),
-                    "customers": number_br(t.customers),
-                    "plan": t.plan,
-                }
+                TenantRow(
+                    slug=t.slug,
+                    name=t.name,
+                    status=t.status,
+                    status_label=label(t.status, STATUS_LABELS),
+                    schema=t.schema or "",
+                    users=number_br(t.users),
+                    customers=number_br(t.customers),
+                    plan=t.plan,
+                )
                 for t in admin.list_tenants(db, actor)
             ]
             self.audit = [
@@ -96,15 +111,15 @@ class PlatformState(SessionState):
         return rx.toast.success("Organização criada.")
 
 
-def tenant_row(t: rx.Var) -> rx.Component:
-    active = t["status"] == "active"
+def tenant_row(t: ObjectVar[TenantRow]) -> rx.Component:
+    active = t.status == "active"
     return rx.table.row(
-        rx.table.cell(rx.code(t["slug"])),
-        rx.table.cell(t["name"]),
-        rx.table.cell(rx.badge(t["status_label"], color_scheme=rx.cond(active, "green", "orange"))),
-        rx.table.cell(t["schema"]),
-        rx.table.cell(t["users"]),
-        rx.table.cell(t["customers"]),
+        rx.table.cell(rx.code(t.slug)),
+        rx.table.cell(t.name),
+        rx.table.cell(rx.badge(t.status_label, color_scheme=rx.cond(active, "green", "orange"))),
+        rx.table.cell(t.schema),
+        rx.table.cell(t.users),
+        rx.table.cell(t.customers),
         rx.table.cell(
             rx.cond(
                 active,
@@ -113,18 +128,18 @@ def tenant_row(t: rx.Var) -> rx.Component:
                     size="1",
                     color_scheme="red",
                     variant="soft",
-                    on_click=PlatformState.set_status(t["slug"], "suspended"),
+                    on_click=PlatformState.set_status(t.slug, "suspended"),
                 ),
                 rx.button(
                     "Reativar",
                     size="1",
                     color_scheme="green",
                     variant="soft",
-                    on_click=PlatformState.set_status(t["slug"], "active"),
+                    on_click=PlatformState.set_status(t.slug, "active"),
                 ),
             )
         ),
-        id=f"tenant-{t['slug']}",
+        id=f"tenant-{t.slug}",
     )
 
 

@@ -1,7 +1,10 @@
 """Admin: users of the organisation ("Usuários"): create, change role, deactivate, reset password; and the
 organisation's time zone (every date its users read is shown in it)."""
 
+from dataclasses import dataclass
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.auth import time_zones, users
 from app.auth.permissions import ROLE_LABELS, TENANT_ROLES, Perm
@@ -13,8 +16,18 @@ ROLE_OPTIONS = [(r.value, ROLE_LABELS[r]) for r in TENANT_ROLES]
 _LABELS = {r.value: ROLE_LABELS[r] for r in TENANT_ROLES}
 
 
+@dataclass
+class UserRow:
+    id: str
+    name: str
+    email: str
+    role: str
+    status: str
+    team: str
+
+
 class UsersState(SessionState):
-    rows: list[dict[str, str]] = []
+    rows: list[UserRow] = []
     dialog_open: bool = False
     errors: dict[str, str] = {}
     error: str = ""
@@ -26,14 +39,14 @@ class UsersState(SessionState):
         with self.db() as (db, actor):
             self.org_time_zone = time_zones.get_time_zones(db, actor).organisation
             self.rows = [
-                {
-                    "id": str(u.id),
-                    "name": u.name,
-                    "email": u.email,
-                    "role": _LABELS.get(u.role, u.role),
-                    "status": "Ativo" if u.status == "active" else "Inativo",
-                    "team": u.team or "",
-                }
+                UserRow(
+                    id=str(u.id),
+                    name=u.name,
+                    email=u.email,
+                    role=_LABELS.get(u.role, u.role),
+                    status="Ativo" if u.status == "active" else "Inativo",
+                    team=u.team or "",
+                )
                 for u in users.list_users(db, actor)
             ]
 
@@ -161,14 +174,14 @@ def reset_dialog() -> rx.Component:
     )
 
 
-def user_row(u: rx.Var) -> rx.Component:
-    active = u["status"] == "Ativo"
+def user_row(u: ObjectVar[UserRow]) -> rx.Component:
+    active = u.status == "Ativo"
     return rx.table.row(
-        rx.table.cell(u["name"]),
-        rx.table.cell(u["email"]),
-        rx.table.cell(rx.badge(u["role"])),
-        rx.table.cell(u["team"]),
-        rx.table.cell(rx.badge(u["status"], color_scheme=rx.cond(active, "green", "gray"))),
+        rx.table.cell(u.name),
+        rx.table.cell(u.email),
+        rx.table.cell(rx.badge(u.role)),
+        rx.table.cell(u.team),
+        rx.table.cell(rx.badge(u.status, color_scheme=rx.cond(active, "green", "gray"))),
         rx.table.cell(
             rx.hstack(
                 rx.button(
@@ -176,11 +189,9 @@ def user_row(u: rx.Var) -> rx.Component:
                     size="1",
                     variant="soft",
                     color_scheme=rx.cond(active, "red", "green"),
-                    on_click=UsersState.toggle_active(u["id"], ~active),
+                    on_click=UsersState.toggle_active(u.id, ~active),
                 ),
-                rx.button(
-                    "Redefinir senha", size="1", variant="soft", on_click=UsersState.open_reset(u["id"])
-                ),
+                rx.button("Redefinir senha", size="1", variant="soft", on_click=UsersState.open_reset(u.id)),
             )
         ),
     )
