@@ -1,6 +1,6 @@
 """Brand tokens: primary purple #660098 on neutral greys, light and dark."""
 
-from typing import Any
+from reflex_base.components.component import ComponentStyle
 
 PRIMARY = "#660098"
 PRIMARY_SOFT = "rgba(102, 0, 152, 0.10)"
@@ -10,8 +10,7 @@ FONT = "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 # is applied to primary buttons and the sidebar through PRIMARY.
 THEME = {"accent_color": "purple", "gray_color": "mauve", "radius": "medium", "scaling": "100%"}
 
-# rx.App(style=...) is typed with Any values.
-STYLE: dict[str, Any] = {
+STYLE: ComponentStyle = {
     "font_family": FONT,
     "::selection": {"background_color": PRIMARY_SOFT},
 }

@@ -6,14 +6,16 @@ alternative, rx.Field, does not resolve under mypy: a Field[dict] reads as an ar
 takes `StateVar[T]`, and narrows with `array_var` where it needs a Var's methods.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar
 
 import reflex as rx
-from reflex.vars import ArrayVar
+from reflex.vars import ArrayVar, ObjectVar
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 StateVar: TypeAlias = rx.Var[T] | T
 
 
@@ -32,8 +34,8 @@ def array_var(value: StateVar[Sequence[T]]) -> ArrayVar[Sequence[T]]:
     return value
 
 
-def any_var(value: Any) -> rx.Var[Any]:
-    """A state var read on its class, as the Var it is (for .to(), comparisons...)."""
-    if not isinstance(value, rx.Var):
-        raise TypeError(f"expected a state var, got {type(value).__name__}")
+def object_var(value: StateVar[Mapping[K, V]]) -> ObjectVar[Mapping[K, V]]:
+    """A dict state var read on its class, as the ObjectVar it is (to index it with another Var)."""
+    if not isinstance(value, ObjectVar):
+        raise TypeError(f"expected a dict state var, got {type(value).__name__}")
     return value

@@ -25,7 +25,7 @@ from app.auth.permissions import Perm, Role
 from app.crm import notifications
 from app.errors import DomainError, Forbidden, Invalid, Unauthorized, invalid_from
 from app.formatting import datetime_br
-from components.shell import app_shell, notification_bell
+from components.shell import NavItem, NotificationItem, app_shell, notification_bell
 from tenants.database import platform_session, unit_of_work
 from tenants.database import session as tenant_session
 
@@ -95,7 +95,7 @@ class SessionState(rx.State):
     role: str = ""
     tenant_slug: str = ""
     org_name: str = ""
-    nav: list[dict[str, str]] = []
+    nav: list[NavItem] = []
     ready: bool = False
     # Why the last session ended (idle, expired, another browser...), shown on the login page: a toast
     # sent together with the redirect can be lost in the navigation.
@@ -226,7 +226,7 @@ class SessionState(rx.State):
         self.tenant_slug = actor.tenant_slug or ""
         self.org_name = self._org_name(actor)
         self.nav = [
-            {"route": n.route, "label": n.label, "icon": n.icon}
+            NavItem(n.route, n.label, n.icon)
             for n in sorted(NAV, key=lambda n: n.order)
             if (n.permission is None and actor.schema is not None)
             or (n.permission and actor.can(n.permission))
@@ -310,7 +310,7 @@ class BellState(SessionState):
     the next navigation or when the bell is opened."""
 
     unread: int = 0
-    items: list[dict[str, str]] = []
+    items: list[NotificationItem] = []
     is_open: bool = False
 
     def _load(self, with_items: bool) -> None:
@@ -318,13 +318,13 @@ class BellState(SessionState):
             self.unread = notifications.unread_count(db, actor)
             if with_items:
                 self.items = [
-                    {
-                        "id": str(n.id),
-                        "title": n.title,
-                        "body": n.body,
-                        "when": datetime_br(n.created_at, actor.time_zone),
-                        "unread": "" if n.read else "1",
-                    }
+                    NotificationItem(
+                        id=str(n.id),
+                        title=n.title,
+                        body=n.body,
+                        when=datetime_br(n.created_at, actor.time_zone),
+                        unread=not n.read,
+                    )
                     for n in notifications.list_notifications(db, actor, limit=20)
                 ]
 

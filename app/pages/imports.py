@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.auth.permissions import Perm
 from app.errors import Invalid
@@ -20,6 +21,7 @@ from app.importing.mapping import FIELD_LABELS, fold
 from app.importing.report import message_for
 from app.pages.base import Events, SessionState, event, page
 from components.badges import severity_badge
+from components.types import array_var, object_var
 
 FILE_INPUT_ID = "imports-file"
 UPLOAD_DONE_ID = "imports-upload-done"
@@ -173,7 +175,7 @@ class ImportsState(SessionState):
         return None
 
     @event(background=True)
-    async def poll(self) -> Events:
+    async def poll(self) -> None:
         """Refreshes progress every second while an import of this tenant is queued or running."""
         async with self:
             if self.polling:
@@ -282,7 +284,7 @@ class ImportsState(SessionState):
             self.mapping = dict(p.suggested)
 
     @event
-    def reload_preview(self) -> Events:
+    def reload_preview(self) -> None:
         self.error = ""
         with self._calling(message="error"):
             self._preview(self.actor(), suggest=True)
@@ -392,7 +394,7 @@ def _mapping_cell(header: rx.Var, index: rx.Var) -> rx.Component:
             rx.select.root(
                 rx.select.trigger(width="100%", id="map-" + index.to_string()),
                 rx.select.content(*[rx.select.item(OPTION_LABELS[f], value=f) for f in FIELD_OPTIONS]),
-                value=ImportsState.mapping[header].to(str),
+                value=object_var(ImportsState.mapping)[header].to(str),
                 on_change=lambda v: ImportsState.set_mapping(header, v),
                 size="1",
             ),
@@ -469,7 +471,7 @@ def mapping_step() -> rx.Component:
             rx.text(ImportsState.filename, size="2", color_scheme="gray", id="preview-filename"),
             rx.hstack(
                 rx.cond(
-                    ImportsState.sheets.length() > 0,
+                    array_var(ImportsState.sheets).length() > 0,
                     _labelled(
                         "Aba",
                         rx.select(
@@ -568,7 +570,7 @@ def mapping_step() -> rx.Component:
     )
 
 
-def import_row(r: rx.Var) -> rx.Component:
+def import_row(r: ObjectVar[dict[str, str]]) -> rx.Component:
     active = (r["raw_state"] == "queued") | (r["raw_state"] == "running")
     return rx.table.row(
         rx.table.cell(r["id"]),
@@ -681,7 +683,7 @@ def report_panel() -> rx.Component:
 def imports_page() -> rx.Component:
     return rx.vstack(
         upload_step(),
-        rx.cond(ImportsState.headers.length() > 0, mapping_step()),
+        rx.cond(array_var(ImportsState.headers).length() > 0, mapping_step()),
         rx.heading("Importações recentes", size="4"),
         rx.table.root(
             rx.table.header(
@@ -709,7 +711,7 @@ def imports_page() -> rx.Component:
             id="imports-table",
         ),
         rx.cond(
-            ImportsState.imports.length() == 0,
+            array_var(ImportsState.imports).length() == 0,
             rx.text("Nenhuma importação ainda.", size="2", color_scheme="gray", id="imports-empty"),
         ),
         rx.cond(ImportsState.selected_id != "", report_panel()),
