@@ -49,6 +49,11 @@ def _money(raw: str) -> Decimal:
     return value
 
 
+def _stages(pipeline: dict[str, object]) -> list[dict[str, object]]:
+    stages = pipeline["stages"]
+    return stages if isinstance(stages, list) else []
+
+
 def _when(at: datetime, tz: str) -> str:
     return datetime_br(at, tz)
 
@@ -93,7 +98,7 @@ class CustomerState(SessionState):
             self.stage_options = [
                 Option(f"{p['id']}:{s['id']}", f"{p['name']} · {s['name']}")
                 for p in opportunities.list_pipelines(db, actor)
-                for s in p["stages"]  # type: ignore[attr-defined]
+                for s in _stages(p)
             ]
         c = detail.customer
         self.header = {

@@ -281,12 +281,14 @@ class CustomersState(SessionState):
             customer = customers.create_customer(
                 db,
                 actor,
-                CustomerIn(
-                    name=form.get("name", ""),
-                    document=form.get("document") or None,
-                    plan=form.get("plan") or None,
-                    status=form.get("status") or "ativo",
-                    contacts=contacts,  # type: ignore[arg-type]
+                CustomerIn.model_validate(
+                    {
+                        "name": form.get("name", ""),
+                        "document": form.get("document") or None,
+                        "plan": form.get("plan") or None,
+                        "status": form.get("status") or "ativo",
+                        "contacts": contacts,
+                    }
                 ),
             )
             new_id = customer.id

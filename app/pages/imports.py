@@ -247,7 +247,9 @@ class ImportsState(SessionState):
             return
         with self._calling(message="upload_error") as call:
             actor = self.actor()
-            status = jobs.upload_status(None, actor, upload_id)  # type: ignore[arg-type]
+            # No session is opened: upload_status and preview_upload read the storage only (their db
+            # parameter is unused, but typed Session).
+            status = jobs.upload_status(None, actor, upload_id)  # type: ignore[arg-type]  # db unused
             if status.size is not None and status.offset != status.size:
                 raise Invalid("file", f"Envio incompleto: {status.offset} de {status.size} bytes.")
             self._upload_id = upload_id
@@ -268,7 +270,7 @@ class ImportsState(SessionState):
 
     def _preview(self, actor: Any, suggest: bool) -> None:
         p = jobs.preview_upload(
-            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]  # db unused: preview_upload reads the storage only
             actor,
             self._upload_id,
             self.sheet or None,
@@ -464,104 +466,122 @@ def upload_step() -> rx.Component:
     )
 
 
+def _sheet_and_header() -> rx.Component:
+    """Which sheet and which row hold the headers (the preview reloads with them)."""
+    return rx.hstack(
+        rx.cond(
+            array_var(ImportsState.sheets).length() > 0,
+            _labelled(
+                "Aba",
+                rx.select(ImportsState.sheets, value=ImportsState.sheet, on_change=ImportsState.set_sheet),
+            ),
+        ),
+        _labelled(
+            "Linha do cabeçalho",
+            rx.input(
+                value=ImportsState.header_row,
+                on_change=lambda value: ImportsState.set_option("header_row", value),
+                id="import-header-row",
+                width="10em",
+            ),
+            "import-header-row",
+        ),
+        rx.button("Recarregar", variant="soft", on_click=ImportsState.reload_preview),
+        align="end",
+    )
+
+
+def _preview_table() -> rx.Component:
+    """The first rows as read, with a field chooser above each column."""
+    return rx.scroll_area(
+        rx.table.root(
+            rx.table.header(rx.table.row(rx.foreach(ImportsState.headers, _mapping_cell))),
+            rx.table.body(
+                rx.foreach(
+                    ImportsState.preview_rows,
+                    lambda r: rx.table.row(rx.foreach(r, lambda c: rx.table.cell(c))),
+                )
+            ),
+            size="1",
+            id="preview-table",
+        ),
+        type="auto",
+        scrollbars="horizontal",
+        width="100%",
+    )
+
+
+def _import_options() -> rx.Component:
+    """Source label, duplicate policy and default area code."""
+    return rx.hstack(
+        _labelled(
+            "Origem",
+            rx.input(
+                value=ImportsState.source,
+                on_change=lambda value: ImportsState.set_option("source", value),
+                id="import-source",
+                width="16em",
+            ),
+            "import-source",
+        ),
+        _labelled(
+            "Duplicados no arquivo",
+            rx.select.root(
+                rx.select.trigger(id="import-dedupe"),
+                rx.select.content(*[rx.select.item(v, value=k) for k, v in DEDUPE_OPTIONS.items()]),
+                value=ImportsState.dedupe,
+                on_change=lambda value: ImportsState.set_option("dedupe", value),
+            ),
+        ),
+        _labelled(
+            "DDD padrão (opcional)",
+            rx.input(
+                value=ImportsState.default_ddd,
+                on_change=lambda value: ImportsState.set_option("default_ddd", value),
+                placeholder="ex.: 11",
+                id="import-ddd",
+                max_length=2,
+                width="8em",
+            ),
+            "import-ddd",
+        ),
+        wrap="wrap",
+        align="end",
+    )
+
+
+def _preset_and_start() -> rx.Component:
+    """Save the mapping as a preset, or start the import."""
+    return rx.hstack(
+        _labelled(
+            "Modelo de mapeamento",
+            rx.input(
+                value=ImportsState.preset_name,
+                on_change=lambda value: ImportsState.set_option("preset_name", value),
+                placeholder="Nome (padrão: a origem)",
+                id="import-preset",
+                width="16em",
+            ),
+            "import-preset",
+        ),
+        rx.button("Salvar modelo", variant="soft", on_click=ImportsState.save_preset),
+        rx.spacer(),
+        rx.button(rx.icon("play"), "Importar", on_click=ImportsState.start_import, id="start-import"),
+        width="100%",
+        align="end",
+    )
+
+
 def mapping_step() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("2. Colunas → campos", size="4"),
             rx.text(ImportsState.filename, size="2", color_scheme="gray", id="preview-filename"),
-            rx.hstack(
-                rx.cond(
-                    array_var(ImportsState.sheets).length() > 0,
-                    _labelled(
-                        "Aba",
-                        rx.select(
-                            ImportsState.sheets, value=ImportsState.sheet, on_change=ImportsState.set_sheet
-                        ),
-                    ),
-                ),
-                _labelled(
-                    "Linha do cabeçalho",
-                    rx.input(
-                        value=ImportsState.header_row,
-                        on_change=lambda value: ImportsState.set_option("header_row", value),
-                        id="import-header-row",
-                        width="10em",
-                    ),
-                    "import-header-row",
-                ),
-                rx.button("Recarregar", variant="soft", on_click=ImportsState.reload_preview),
-                align="end",
-            ),
-            rx.scroll_area(
-                rx.table.root(
-                    rx.table.header(rx.table.row(rx.foreach(ImportsState.headers, _mapping_cell))),
-                    rx.table.body(
-                        rx.foreach(
-                            ImportsState.preview_rows,
-                            lambda r: rx.table.row(rx.foreach(r, lambda c: rx.table.cell(c))),
-                        )
-                    ),
-                    size="1",
-                    id="preview-table",
-                ),
-                type="auto",
-                scrollbars="horizontal",
-                width="100%",
-            ),
+            _sheet_and_header(),
+            _preview_table(),
             rx.heading("3. Opções", size="4"),
-            rx.hstack(
-                _labelled(
-                    "Origem",
-                    rx.input(
-                        value=ImportsState.source,
-                        on_change=lambda value: ImportsState.set_option("source", value),
-                        id="import-source",
-                        width="16em",
-                    ),
-                    "import-source",
-                ),
-                _labelled(
-                    "Duplicados no arquivo",
-                    rx.select.root(
-                        rx.select.trigger(id="import-dedupe"),
-                        rx.select.content(*[rx.select.item(v, value=k) for k, v in DEDUPE_OPTIONS.items()]),
-                        value=ImportsState.dedupe,
-                        on_change=lambda value: ImportsState.set_option("dedupe", value),
-                    ),
-                ),
-                _labelled(
-                    "DDD padrão (opcional)",
-                    rx.input(
-                        value=ImportsState.default_ddd,
-                        on_change=lambda value: ImportsState.set_option("default_ddd", value),
-                        placeholder="ex.: 11",
-                        id="import-ddd",
-                        max_length=2,
-                        width="8em",
-                    ),
-                    "import-ddd",
-                ),
-                wrap="wrap",
-                align="end",
-            ),
-            rx.hstack(
-                _labelled(
-                    "Modelo de mapeamento",
-                    rx.input(
-                        value=ImportsState.preset_name,
-                        on_change=lambda value: ImportsState.set_option("preset_name", value),
-                        placeholder="Nome (padrão: a origem)",
-                        id="import-preset",
-                        width="16em",
-                    ),
-                    "import-preset",
-                ),
-                rx.button("Salvar modelo", variant="soft", on_click=ImportsState.save_preset),
-                rx.spacer(),
-                rx.button(rx.icon("play"), "Importar", on_click=ImportsState.start_import, id="start-import"),
-                width="100%",
-                align="end",
-            ),
+            _import_options(),
+            _preset_and_start(),
             _error(ImportsState.error, "import-error"),
             width="100%",
         ),
