@@ -3,6 +3,7 @@ the central timeline (newest first, infinite scroll, kind filter), the conversat
 quick actions (reply, note, follow-up, opportunity, resolve, assign)."""
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,7 +18,7 @@ from app.formatting import contact_br, datetime_br, document_br, label
 from app.pages.base import Events, SessionState, event, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
-from components.timeline import message_bubble
+from components.timeline import MessageRow, TimelineRow, message_bubble
 from components.timeline import timeline as timeline_view
 from components.types import Option
 
@@ -58,12 +59,28 @@ def _when(at: datetime, tz: str) -> str:
     return datetime_br(at, tz)
 
 
+@dataclass
+class ContactRow:
+    id: str
+    kind: str
+    value: str
+    opt_out: bool
+
+
+@dataclass
+class CustomFieldRow:
+    key: str
+    label: str
+    type: str
+    value: str
+
+
 class CustomerState(SessionState):
     customer_id: int = 0
     header: dict[str, str] = {}
-    contacts: list[dict[str, str]] = []
-    custom: list[dict[str, str]] = []
-    items: list[dict[str, str]] = []
+    contacts: list[ContactRow] = []
+    custom: list[CustomFieldRow] = []
+    items: list[TimelineRow] = []
     kind: str = ALL
     cursor: str = ""
     tz: str = "America/Sao_Paulo"
@@ -72,22 +89,22 @@ class CustomerState(SessionState):
     # side panel
     panel_open: bool = False
     conversation: dict[str, str] = {}
-    messages: list[dict[str, str]] = []
+    messages: list[MessageRow] = []
     # dialogs: "" | note | followup | opportunity | edit | assign
     dialog: str = ""
     errors: dict[str, str] = {}
     error: str = ""
 
-    def _item(self, i: timeline.TimelineItem) -> dict[str, str]:
+    def _item(self, i: timeline.TimelineItem) -> TimelineRow:
         conv = i.payload.get("conversation_id") or (i.ref_id if i.ref_type == "conversation" else None)
-        return {
-            "id": str(i.id),
-            "kind": i.kind,
-            "label": i.label,
-            "summary": i.summary,
-            "when": _when(i.at, self.tz),
-            "conversation_id": str(conv or ""),
-        }
+        return TimelineRow(
+            id=str(i.id),
+            kind=i.kind,
+            label=i.label,
+            summary=i.summary,
+            when=_when(i.at, self.tz),
+            conversation_id=str(conv or ""),
+        )
 
     def _load_profile(self) -> None:
         with self.db() as (db, actor):
@@ -113,23 +130,23 @@ class CustomerState(SessionState):
             "wallet": detail.wallet["name"] if detail.wallet else "",
         }
         self.contacts = [
-            {
-                "id": str(x["id"]),
-                "kind": {"phone": "Telefone", "email": "E-mail", "whatsapp": "WhatsApp"}.get(
+            ContactRow(
+                id=str(x["id"]),
+                kind={"phone": "Telefone", "email": "E-mail", "whatsapp": "WhatsApp"}.get(
                     x["kind"], x["kind"]
                 ),
-                "value": contact_br(x["kind"], x["value"]),
-                "opt_out": "sim" if x["opt_out"] else "",
-            }
+                value=contact_br(x["kind"], x["value"]),
+                opt_out=bool(x["opt_out"]),
+            )
             for x in detail.contacts
         ]
         self.custom = [
-            {
-                "key": f["key"],
-                "label": f["label"],
-                "type": f["type"],
-                "value": "" if f["value"] is None else str(f["value"]),
-            }
+            CustomFieldRow(
+                key=f["key"],
+                label=f["label"],
+                type=f["type"],
+                value="" if f["value"] is None else str(f["value"]),
+            )
             for f in detail.custom_fields
         ]
         self.items = [self._item(i) for i in detail.last_interactions]
@@ -188,11 +205,11 @@ class CustomerState(SessionState):
             "opt_out": "sim" if detail.contact and detail.contact["opt_out"] else "",
         }
         self.messages = [
-            {
-                "body": m["body"],
-                "direction": m["direction"],
-                "meta": f"{_when(m['created_at'], self.tz)} · {label(m['status'], MESSAGE_STATUSES)}",
-            }
+            MessageRow(
+                body=m["body"],
+                direction=m["direction"],
+                meta=f"{_when(m['created_at'], self.tz)} · {label(m['status'], MESSAGE_STATUSES)}",
+            )
             for m in detail.messages
         ]
 
@@ -322,7 +339,7 @@ class CustomerState(SessionState):
 
     @event
     def save(self, form: dict[str, str]) -> Events:
-        custom = {c["key"]: (form.get(f"custom_{c['key']}") or None) for c in self.custom}
+        custom = {c.key: (form.get(f"custom_{c.key}") or None) for c in self.custom}
         changes = CustomerUpdate(
             name=form.get("name"),
             document=form.get("document") or None,
@@ -398,14 +415,14 @@ def header_card() -> rx.Component:
                 rx.foreach(
                     CustomerState.contacts,
                     lambda c: rx.hstack(
-                        rx.badge(c["kind"], variant="soft"),
-                        rx.text(c["value"], size="2"),
-                        rx.cond(c["opt_out"] != "", rx.badge("Opt-out", color_scheme="red")),
+                        rx.badge(c.kind, variant="soft"),
+                        rx.text(c.value, size="2"),
+                        rx.cond(c.opt_out, rx.badge("Opt-out", color_scheme="red")),
                         rx.icon_button(
-                            rx.icon(rx.cond(c["opt_out"] != "", "bell", "bell-off"), size=14),
+                            rx.icon(rx.cond(c.opt_out, "bell", "bell-off"), size=14),
                             size="1",
                             variant="ghost",
-                            on_click=CustomerState.toggle_opt_out(c["id"], c["opt_out"] == ""),
+                            on_click=CustomerState.toggle_opt_out(c.id, ~c.opt_out),
                             title="Alternar descadastro",
                         ),
                         rx.icon_button(
@@ -413,7 +430,7 @@ def header_card() -> rx.Component:
                             size="1",
                             variant="ghost",
                             color_scheme="gray",
-                            on_click=CustomerState.remove_contact(c["id"]),
+                            on_click=CustomerState.remove_contact(c.id),
                             title="Remover contato",
                         ),
                         spacing="1",
@@ -432,7 +449,7 @@ def header_card() -> rx.Component:
                 spacing="4",
             ),
             rx.hstack(
-                rx.foreach(CustomerState.custom, lambda f: rx.text(f["label"], ": ", f["value"], size="2")),
+                rx.foreach(CustomerState.custom, lambda f: rx.text(f.label, ": ", f.value, size="2")),
                 wrap="wrap",
                 spacing="4",
             ),
@@ -476,9 +493,7 @@ def dialogs() -> rx.Component:
     s, e = CustomerState, CustomerState.errors
     custom_inputs = rx.foreach(
         s.custom,
-        lambda f: field(
-            f["label"], "custom_" + f["key"], e.get("custom." + f["key"], ""), default_value=f["value"]
-        ),
+        lambda f: field(f.label, "custom_" + f.key, e.get("custom." + f.key, ""), default_value=f.value),
     )
     return rx.fragment(
         modal_form(
