@@ -8,6 +8,7 @@ from app.api.imports import router as imports_router
 from app.api.notifications import router as notifications_router
 from app.api.platform import router as platform_router
 from app.api.tenant_admin import router as tenant_admin_router
+from app.api.ui_downloads import router as ui_downloads_router
 from app.api.ui_session import router as ui_session_router
 from app.api.workspace import router as workspace_router
 
@@ -20,4 +21,5 @@ ALL: list[APIRouter] = [
     imports_router,
     notifications_router,
     ui_session_router,
+    ui_downloads_router,
 ]

@@ -8,11 +8,11 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from app.auth import ui_tickets
 from app.auth.permissions import Perm
 from app.crm import custom_fields, customers, segments, tags, wallets
 from app.crm.customers import STATUSES, BulkRequest, CustomerFilter, CustomerIn, CustomerQuery
 from app.crm.visibility import assignable_users
-from app.errors import DomainError
 from app.formatting import DEFAULT_TZ, date_br, document_br, plural
 from app.pages.base import Events, SessionState, checked, event, page
 from components.data_table import (
@@ -362,13 +362,20 @@ class CustomersState(SessionState):
     # ---- export and segments --------------------------------------------------------
     @event
     def export(self, scope: str) -> Events:
+        """Download the CSV of the selection or the filter, streamed by the REST export's code: the
+        browser follows a one-minute ticket (app.api.ui_downloads) instead of receiving the file
+        through the websocket."""
         ids = [int(i) for i in self.selected] if scope == "selection" else None
-        try:
-            with self.db() as (db, actor):
-                data = "\ufeff" + "".join(customers.export_csv(db, actor, self._filter(), ids))
-        except DomainError as exc:
-            return self.fail(exc)
-        return rx.download(data=data.encode("utf-8"), filename="clientes.csv")
+        with self._calling() as call:
+            actor = self.actor()
+            actor.require(Perm.CUSTOMERS_EXPORT)
+            payload = {"filter": self._filter().model_dump(mode="json", exclude_defaults=True), "ids": ids}
+            ticket = ui_tickets.issue(
+                self._ui_key or "", actor.user_id or 0, ui_tickets.CUSTOMERS_EXPORT, payload
+            )
+        if call.failed:
+            return call.events
+        return rx.download(url=f"/api/ui/clientes/exportar/{ticket}", filename="clientes.csv")
 
     @event
     def set_segment_open(self, open_: bool) -> None:
