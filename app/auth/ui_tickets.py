@@ -11,7 +11,6 @@ the session, user and tenant are re-checked as on any UI event.
 import hashlib
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from joserfc import jwt
@@ -35,9 +34,9 @@ class Ticket:
     payload: dict[str, Any]
 
 
-@lru_cache
 def _key() -> OctKey:
-    # Derived, so a ticket can never be replayed as (or forged from) an access token.
+    # Derived, so a ticket can never be replayed as (or forged from) an access token; not cached, as
+    # the secret's own cache may be cleared (tests do).
     return OctKey.import_key(hashlib.sha256(b"ui-ticket:" + jwt_secret()).digest())
 
 
