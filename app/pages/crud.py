@@ -9,6 +9,7 @@ or an open dialog. A screen supplies `_rows`, `_save` and `_remove`, each callin
 from typing import Any, ClassVar
 
 import reflex as rx
+from reflex.event import EventCallback
 from sqlmodel import Session
 
 from app.auth.actor import Actor
@@ -128,7 +129,7 @@ class CrudMixin(SessionState, mixin=True):
 
 
 def crud_view(
-    state: Any,
+    state: type[CrudMixin],
     *,
     noun: str,
     description: str,
@@ -138,7 +139,7 @@ def crud_view(
     new_label: str = "",
     delete_message: str = "Esta ação não pode ser desfeita.",
     can_create: bool = True,
-    on_open: Any = None,
+    on_open: EventCallback[str] | None = None,
     open_label: str = "Abrir",
     form_extra: rx.Component | None = None,
 ) -> rx.Component:
