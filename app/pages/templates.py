@@ -12,7 +12,7 @@ from app.formatting import datetime_br
 from app.pages.base import Events, SessionState, event, page
 from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
-from components.template_preview import customer_picker, template_preview_dialog
+from components.template_preview import PreviewPart, customer_picker, template_preview_dialog
 from components.types import Option
 
 SAMPLE_LABEL = "exemplo (nenhum cliente escolhido)"
@@ -83,8 +83,8 @@ class TemplatesState(CrudMixin, SessionState):
     preview_customer_label: str = SAMPLE_LABEL
     preview_query: str = ""
     preview_options: list[Option] = []
-    preview_subject: list[dict[str, str]] = []
-    preview_body: list[dict[str, str]] = []
+    preview_subject: list[PreviewPart] = []
+    preview_body: list[PreviewPart] = []
     preview_unknown: str = ""
     preview_empty: str = ""
 
@@ -95,8 +95,8 @@ class TemplatesState(CrudMixin, SessionState):
         if call.failed:
             return call.events
 
-        def plain(parts: list[templates.PreviewPart]) -> list[dict[str, str]]:
-            return [{"text": p.text, "kind": p.kind, "variable": p.variable or ""} for p in parts]
+        def plain(parts: list[templates.PreviewPart]) -> list[PreviewPart]:
+            return [PreviewPart(text=p.text, kind=p.kind, variable=p.variable or "") for p in parts]
 
         def braces(names: list[str]) -> str:
             return ", ".join("{{" + n + "}}" for n in names)
