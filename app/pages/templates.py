@@ -1,5 +1,6 @@
 """Admin: e-mail and WhatsApp templates ("Templates") with the Portuguese variables they may use."""
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import reflex as rx
@@ -18,18 +19,26 @@ from components.types import Option
 SAMPLE_LABEL = "exemplo (nenhum cliente escolhido)"
 
 
+@dataclass
+class Variable:
+    """A {{variable}} a template may use, and what it stands for."""
+
+    name: str
+    label: str
+
+
 class TemplatesState(CrudMixin, SessionState):
     # {{variable}} chips shown in the form: built-ins plus this tenant's custom field keys.
-    variables: list[dict[str, str]] = []
+    variables: list[Variable] = []
 
     saved_new: ClassVar[str] = "Template criado."
     saved_edit: ClassVar[str] = "Template salvo."
     deleted: ClassVar[str] = "Template excluído."
 
     def _extra_load(self, db: Session, actor: Actor) -> None:
-        self.variables = [
-            {"name": "{{" + k + "}}", "label": v} for k, v in templates.BUILTIN_VARIABLES.items()
-        ] + [{"name": "{{" + d.key + "}}", "label": d.label} for d in custom_fields.list_fields(db, actor)]
+        self.variables = [Variable("{{" + k + "}}", v) for k, v in templates.BUILTIN_VARIABLES.items()] + [
+            Variable("{{" + d.key + "}}", d.label) for d in custom_fields.list_fields(db, actor)
+        ]
 
     def _rows(self, db: Session, actor: Actor) -> list[dict[str, str]]:
         return [
@@ -157,7 +166,7 @@ def variables_help() -> rx.Component:
         rx.flex(
             rx.foreach(
                 TemplatesState.variables,
-                lambda v: rx.tooltip(rx.code(v["name"], size="1"), content=v["label"]),
+                lambda v: rx.tooltip(rx.code(v.name, size="1"), content=v.label),
             ),
             wrap="wrap",
             gap="6px",
