@@ -23,6 +23,7 @@ def lines(raw: str) -> list[str]:
 
 
 class CrudMixin(SessionState, mixin=True):
+    # A dict per row, not a model: each admin screen has its own columns (Column.key -> text).
     rows: list[dict[str, str]] = []
     dialog_open: bool = False
     editing: str = ""  # id of the row in the modal; "" while creating

@@ -57,6 +57,7 @@ def _fmt_custom(value: object) -> str:
 
 
 class CustomersState(SessionState):
+    # A dict per row, not a model: the custom-field columns (cf_<key>) are known only at run time.
     rows: list[dict[str, str]] = []
     text: str = ""
     status: str = ALL
