@@ -1,11 +1,27 @@
 """The Reflex app: theme, pages, and the REST API mounted through api_transformer."""
 
 import gc
-import importlib
 
 import reflex as rx
 
 from app.api import api
+
+# Screens register themselves with @page on import (the names are unused on purpose).
+from app.pages import (  # noqa: F401
+    agenda,
+    audit,
+    custom_fields,
+    customer,
+    customers,
+    home,
+    imports,
+    platform,
+    segments,
+    tags,
+    templates,
+    users,
+    wallets,
+)
 from app.pages.base import PAGES, handle_exception
 from app.pages.login import (
     ConfirmSignupState,
@@ -20,28 +36,6 @@ from app.pages.not_found import not_found_page
 from app.security.ui_socket import socket_guard
 from app.settings import get_settings
 from components.theme import STYLE
-
-# Screens register themselves with @page on import; optional ones may not exist yet.
-for _module in (
-    "home",
-    "users",
-    "audit",
-    "platform",
-    "customers",
-    "customer",
-    "agenda",
-    "imports",
-    "tags",
-    "wallets",
-    "custom_fields",
-    "templates",
-    "segments",
-):
-    try:
-        importlib.import_module(f"app.pages.{_module}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"app.pages.{_module}":
-            raise
 
 app = rx.App(
     style=STYLE,

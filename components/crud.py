@@ -9,9 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
+from reflex.vars import ObjectVar
 
 from components.forms import field, select_field
 from components.modal_form import modal_form, options_field, textarea_field
+from components.types import Option, StateVar, array_var, object_var
+
+# A row of an admin table: its "id" and one formatted string per column key.
+Row = dict[str, str]
 
 ALL_KINDS = ("text", "textarea", "number", "date", "select", "checkbox")
 
@@ -30,15 +36,15 @@ class FormField:
     name: str
     label: str
     kind: str = "text"  # one of ALL_KINDS
-    # Static (value, label) pairs, or a state var holding [{"value", "label"}] (e.g. users).
-    options: Sequence[tuple[str, str]] | Any = ()
+    # Static (value, label) pairs, or a state var of Option (e.g. users).
+    options: Sequence[tuple[str, str]] | StateVar[list[Option]] = ()
     placeholder: str = ""
     hint: str = ""
     # Shown when creating only: things the service keeps permanent (a custom field's key and type).
     create_only: bool = False
 
 
-def _cell(row: Any, col: Column) -> rx.Component:
+def _cell(row: ObjectVar[Row], col: Column) -> rx.Component:
     if col.kind == "badge":
         color = row[col.color_key] if col.color_key else "purple"
         return rx.cond(row[col.key] != "", rx.badge(row[col.key], color_scheme=color, variant="soft"))
@@ -50,12 +56,12 @@ def _cell(row: Any, col: Column) -> rx.Component:
 
 
 def crud_table(
-    rows: Any,
+    rows: StateVar[list[Row]],
     columns: Sequence[Column],
     *,
-    on_edit: Any,
-    on_delete: Any = None,
-    on_open: Any = None,
+    on_edit: EventCallback[str],
+    on_delete: EventCallback[str] | None = None,
+    on_open: EventCallback[str] | None = None,
     table_id: str,
     edit_label: str = "Editar",
     delete_label: str = "Excluir",
@@ -64,7 +70,7 @@ def crud_table(
 ) -> rx.Component:
     """rows: list of dicts with "id" and one string per column key; actions per row on the right."""
 
-    def row_view(row: Any) -> rx.Component:
+    def row_view(row: ObjectVar[Row]) -> rx.Component:
         actions = []
         if on_open is not None:
             actions.append(rx.button(open_label, size="1", variant="soft", on_click=on_open(row["id"])))
@@ -104,21 +110,21 @@ def crud_table(
             width="100%",
             id=table_id,
         ),
-        rx.cond(rows.length() == 0, rx.text(empty_text, color_scheme="gray", size="2")),
+        rx.cond(array_var(rows).length() == 0, rx.text(empty_text, color_scheme="gray", size="2")),
         width="100%",
         spacing="3",
     )
 
 
-def _select(f: FormField, default: Any, error: Any) -> rx.Component:
+def _select(f: FormField, default: StateVar[str], error: StateVar[str]) -> rx.Component:
     if isinstance(f.options, rx.Var):
         return options_field(f.label, f.name, f.options, error, default=default)
-    return select_field(f.label, f.name, list(f.options), default, error)
+    return select_field(f.label, f.name, [o for o in f.options if isinstance(o, tuple)], default, error)
 
 
-def form_input(f: FormField, values: Any, errors: Any) -> rx.Component:
+def form_input(f: FormField, values: StateVar[Row], errors: StateVar[Row]) -> rx.Component:
     """One input of the modal, pre-filled from values[name], with errors[name] under it."""
-    default, error = values[f.name], errors.get(f.name, "")
+    default, error = object_var(values)[f.name], object_var(errors).get(f.name, "")
     if f.kind == "select":
         widget = _select(f, default, error)
     elif f.kind == "textarea":
@@ -144,15 +150,15 @@ def form_input(f: FormField, values: Any, errors: Any) -> rx.Component:
 
 
 def crud_form(
-    title: Any,
-    open_: Any,
-    on_open_change: Any,
-    on_submit: Any,
+    title: StateVar[str],
+    open_: StateVar[bool],
+    on_open_change: EventCallback[bool],
+    on_submit: EventCallback[Any],
     fields: Sequence[FormField],
-    values: Any,
-    errors: Any,
-    error: Any,
-    creating: Any,
+    values: StateVar[Row],
+    errors: StateVar[Row],
+    error: StateVar[str],
+    creating: StateVar[bool],
     *,
     form_id: str,
     extra: rx.Component | None = None,
@@ -168,7 +174,13 @@ def crud_form(
 
 
 def confirm_dialog(
-    title: str, message: Any, open_: Any, on_open_change: Any, on_confirm: Any, *, confirm_id: str
+    title: str,
+    message: str,
+    open_: StateVar[bool],
+    on_open_change: EventCallback[bool],
+    on_confirm: EventCallback[()],
+    *,
+    confirm_id: str,
 ) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
@@ -189,7 +201,9 @@ def confirm_dialog(
     )
 
 
-def crud_toolbar(description: str, new_label: str = "", on_new: Any = None, new_id: str = "") -> rx.Component:
+def crud_toolbar(
+    description: str, new_label: str = "", on_new: EventCallback[()] | None = None, new_id: str = ""
+) -> rx.Component:
     parts: list[rx.Component] = [rx.text(description, size="2", color_scheme="gray"), rx.spacer()]
     if on_new is not None:
         parts.append(rx.button(rx.icon("plus"), new_label, on_click=on_new, id=new_id or None))

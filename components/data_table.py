@@ -1,32 +1,80 @@
 """A server-side data table: sortable headers, row selection, column chooser. Pure: values and handlers in."""
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import reflex as rx
+from reflex.event import EventCallback
+from reflex.vars import ObjectVar
+
+from components.types import StateVar, array_var
+
+Row = dict[str, str]
 
 
-def sort_header(label: str, key: str, sort: Any, on_sort: Any) -> rx.Component:
+@dataclass(frozen=True)
+class TableColumn:
+    """A column known when the page is built: the row key it prints, its header, whether it sorts."""
+
+    key: str
+    label: str
+    sortable: bool = False
+
+
+@dataclass
+class ExtraColumn:
+    """A column known only at run time (a custom field), held in a state var; its cells print row[key]."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Sorting:
+    """The sort key the state holds ("name", or "-name" for descending) and the handler that sets it."""
+
+    sort: StateVar[str]
+    on_sort: EventCallback[str]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The selected row ids, whether every row is selected, and the handlers that change them."""
+
+    selected: StateVar[list[str]]
+    on_select: EventCallback[str]
+    all_selected: StateVar[bool]
+    on_select_all: EventCallback[bool]
+
+
+def sort_header(label: str, key: str, sorting: Sorting) -> rx.Component:
     """A header cell that asks for `key` (or `-key` when already ascending) when clicked."""
+    sort = sorting.sort
     arrow = rx.cond(
         sort == key, rx.icon("arrow-up", size=14), rx.cond(sort == "-" + key, rx.icon("arrow-down", size=14))
     )
     return rx.table.column_header_cell(
         rx.hstack(rx.text(label), arrow, spacing="1", align="center", cursor="pointer"),
-        on_click=on_sort(rx.cond(sort == key, "-" + key, key)),
+        on_click=sorting.on_sort(rx.cond(sort == key, "-" + key, key)),
     )
 
 
-def column_chooser(columns: list[tuple[str, str]], visible: Any, on_toggle: Any) -> rx.Component:
+def column_chooser(
+    columns: Sequence[TableColumn], visible: StateVar[list[str]], on_toggle: EventCallback[str]
+) -> rx.Component:
     """A popover of checkboxes, one per column, calling on_toggle(key)."""
+    shown = array_var(visible)
     return rx.popover.root(
         rx.popover.trigger(rx.button(rx.icon("columns-3"), "Colunas", variant="soft", id="column-chooser")),
         rx.popover.content(
             rx.vstack(
                 *[
                     rx.checkbox(
-                        label, checked=visible.contains(key), on_change=lambda _v, k=key: on_toggle(k)
+                        c.label,
+                        checked=shown.contains(c.key),
+                        on_change=lambda _v, k=c.key: on_toggle(k),
                     )
-                    for key, label in columns
+                    for c in columns
                 ],
                 spacing="2",
             )
@@ -34,47 +82,50 @@ def column_chooser(columns: list[tuple[str, str]], visible: Any, on_toggle: Any)
     )
 
 
+def _text_cell(row: ObjectVar[Row], key: str) -> rx.Component:
+    return rx.text(row[key])
+
+
 def data_table(
-    rows: Any,
-    columns: list[tuple[str, str, bool]],
-    visible: Any,
-    sort: Any,
-    on_sort: Any,
-    selected: Any,
-    on_select: Any,
-    all_selected: Any,
-    on_select_all: Any,
-    on_open: Any,
-    render_cell: Any = None,
-    extra_columns: Any = None,
+    rows: StateVar[list[Row]],
+    columns: Sequence[TableColumn],
+    visible: StateVar[list[str]],
+    *,
+    sorting: Sorting,
+    selection: Selection,
+    on_open: EventCallback[str],
+    render_cell: Callable[[ObjectVar[Row], str], rx.Component] = _text_cell,
+    extra_columns: StateVar[list[ExtraColumn]] | None = None,
 ) -> rx.Component:
-    """rows: list of dicts with "id"; columns: (key, label, sortable); visible: keys shown.
+    """rows: dicts with "id" and one value per column key; visible: the keys shown.
 
     `render_cell(row, key)` may format a cell; by default the value is printed as text.
-    `extra_columns` is a state list of {"key", "label"} known only at run time (custom fields);
-    their cells read row[key] as text.
     """
-    cell = render_cell or (lambda row, key: rx.text(row[key]))
+    shown, selected = array_var(visible), array_var(selection.selected)
     header = [
-        rx.table.column_header_cell(rx.checkbox(checked=all_selected, on_change=on_select_all), width="32px")
+        rx.table.column_header_cell(
+            rx.checkbox(checked=selection.all_selected, on_change=selection.on_select_all), width="32px"
+        )
     ]
-    for key, label, sortable in columns:
-        head = sort_header(label, key, sort, on_sort) if sortable else rx.table.column_header_cell(label)
-        header.append(rx.cond(visible.contains(key), head, rx.fragment()))
+    for c in columns:
+        head = sort_header(c.label, c.key, sorting) if c.sortable else rx.table.column_header_cell(c.label)
+        header.append(rx.cond(shown.contains(c.key), head, rx.fragment()))
     if extra_columns is not None:
-        header.append(rx.foreach(extra_columns, lambda c: rx.table.column_header_cell(c["label"])))
+        header.append(rx.foreach(extra_columns, lambda x: rx.table.column_header_cell(x.label)))
 
-    def row_view(row: Any) -> rx.Component:
+    def row_view(row: ObjectVar[Row]) -> rx.Component:
         cells = [
             rx.table.cell(
-                rx.checkbox(checked=selected.contains(row["id"]), on_change=lambda _v: on_select(row["id"]))
+                rx.checkbox(
+                    checked=selected.contains(row["id"]), on_change=lambda _v: selection.on_select(row["id"])
+                )
             )
         ]
-        for key, _label, _sortable in columns:
+        for c in columns:
             cells.append(
                 rx.cond(
-                    visible.contains(key),
-                    rx.table.cell(cell(row, key), on_click=on_open(row["id"]), cursor="pointer"),
+                    shown.contains(c.key),
+                    rx.table.cell(render_cell(row, c.key), on_click=on_open(row["id"]), cursor="pointer"),
                     rx.fragment(),
                 )
             )
@@ -82,8 +133,8 @@ def data_table(
             cells.append(
                 rx.foreach(
                     extra_columns,
-                    lambda c: rx.table.cell(
-                        rx.text(row[c["key"]]), on_click=on_open(row["id"]), cursor="pointer"
+                    lambda x: rx.table.cell(
+                        rx.text(row[x.key]), on_click=on_open(row["id"]), cursor="pointer"
                     ),
                 )
             )
@@ -99,7 +150,13 @@ def data_table(
     )
 
 
-def pager(has_prev: Any, has_next: Any, on_prev: Any, on_next: Any, label: Any = "") -> rx.Component:
+def pager(
+    has_prev: StateVar[bool],
+    has_next: StateVar[bool],
+    on_prev: EventCallback[()],
+    on_next: EventCallback[()],
+    label: StateVar[str] = "",
+) -> rx.Component:
     return rx.hstack(
         rx.text(label, size="2", color_scheme="gray", id="list-total"),
         rx.spacer(),

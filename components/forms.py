@@ -4,8 +4,10 @@ from typing import Any
 
 import reflex as rx
 
+from components.types import StateVar
 
-def field(label: str, name: str, error: Any = "", **input_props: Any) -> rx.Component:
+
+def field(label: str, name: str, error: StateVar[str] = "", **input_props: Any) -> rx.Component:
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),
         rx.input(name=name, id=name, width="100%", **input_props),
@@ -16,7 +18,7 @@ def field(label: str, name: str, error: Any = "", **input_props: Any) -> rx.Comp
 
 
 def select_field(
-    label: str, name: str, options: list[tuple[str, str]], default: Any, error: Any = ""
+    label: str, name: str, options: list[tuple[str, str]], default: StateVar[str], error: StateVar[str] = ""
 ) -> rx.Component:
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),
@@ -32,7 +34,7 @@ def select_field(
     )
 
 
-def form_error(message: Any) -> rx.Component:
+def form_error(message: StateVar[str]) -> rx.Component:
     return rx.cond(
         message != "",
         rx.callout(

@@ -1,19 +1,22 @@
 """A dialog with a form, pt-BR field errors and Cancel/Save. Pure: fields and handlers in."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventCallback
 
 from components.forms import form_error
+from components.types import Option, StateVar
 
 
 def modal_form(
-    title: str,
-    open_: Any,
-    on_open_change: Any,
-    on_submit: Any,
+    title: StateVar[str],
+    open_: StateVar[bool],
+    on_open_change: EventCallback[bool],
+    on_submit: EventCallback[Any],
     *fields: rx.Component,
-    error: Any = "",
+    error: StateVar[str] = "",
     submit_label: str = "Salvar",
     form_id: str = "",
 ) -> rx.Component:
@@ -44,7 +47,7 @@ def modal_form(
     )
 
 
-def textarea_field(label: str, name: str, error: Any = "", **props: Any) -> rx.Component:
+def textarea_field(label: str, name: str, error: StateVar[str] = "", **props: Any) -> rx.Component:
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),
         rx.text_area(name=name, id=name, width="100%", **props),
@@ -54,13 +57,19 @@ def textarea_field(label: str, name: str, error: Any = "", **props: Any) -> rx.C
     )
 
 
-def options_field(label: str, name: str, options: Any, error: Any = "", default: Any = None) -> rx.Component:
-    """A select whose options are a state var: list of {"value", "label"} dicts."""
+def options_field(
+    label: str,
+    name: str,
+    options: StateVar[Sequence[Option]],
+    error: StateVar[str] = "",
+    default: StateVar[str] | None = None,
+) -> rx.Component:
+    """A select whose options are a state var (or a fixed list) of Option."""
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),
         rx.select.root(
             rx.select.trigger(width="100%", id=name, placeholder="Selecione"),
-            rx.select.content(rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"]))),
+            rx.select.content(rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value))),
             name=name,
             default_value=default,
         ),

@@ -1,10 +1,13 @@
 """The application shell: sidebar with the sections the user may open, top bar, content."""
 
-from typing import Any
+from dataclasses import dataclass
 
 import reflex as rx
+from reflex.event import EventCallback
+from reflex.vars import ObjectVar
 
 from components.theme import PRIMARY
+from components.types import StateVar, array_var
 
 
 def brand(size: str = "5") -> rx.Component:
@@ -36,12 +39,32 @@ NAV_ACTIVE = rx.color_mode_cond(light="rgba(255,255,255,0.18)", dark=PRIMARY)
 NAV_HOVER = rx.color_mode_cond(light="rgba(255,255,255,0.12)", dark="var(--gray-a4)")
 
 
-def nav_link(item: Any, current: Any) -> rx.Component:
-    active = item["route"] == current
+@dataclass
+class NavItem:
+    """A sidebar entry the user may open."""
+
+    route: str
+    label: str
+    icon: str
+
+
+@dataclass
+class NotificationItem:
+    """One of the latest notifications in the bell."""
+
+    id: str
+    title: str
+    body: str
+    when: str
+    unread: bool
+
+
+def nav_link(item: ObjectVar[NavItem], current: str) -> rx.Component:
+    active = item.route == current
     return rx.link(
         rx.hstack(
-            rx.icon(item["icon"], size=18),
-            rx.text(item["label"], size="3"),
+            rx.icon(item.icon, size=18),
+            rx.text(item.label, size="3"),
             spacing="3",
             align="center",
             padding_x="12px",
@@ -52,14 +75,14 @@ def nav_link(item: Any, current: Any) -> rx.Component:
             color=rx.cond(active, "white", SIDEBAR_TEXT),
             _hover={"background": rx.cond(active, NAV_ACTIVE, NAV_HOVER)},
         ),
-        href=item["route"],
+        href=item.route,
         color=SIDEBAR_TEXT,
         underline="none",
         width="100%",
     )
 
 
-def sidebar(nav: Any, current: Any, org_name: Any) -> rx.Component:
+def sidebar(nav: StateVar[list[NavItem]], current: str, org_name: StateVar[str]) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             # The logo as drawn (purple tile, white mark): a whitening filter turned it into a blank square.
@@ -85,8 +108,8 @@ def sidebar(nav: Any, current: Any, org_name: Any) -> rx.Component:
     )
 
 
-def notification_item(item: Any, on_select: Any) -> rx.Component:
-    unread = item["unread"] != ""
+def notification_item(item: ObjectVar[NotificationItem], on_select: EventCallback[str]) -> rx.Component:
+    unread = item.unread
     return rx.box(
         rx.hstack(
             rx.box(
@@ -98,16 +121,16 @@ def notification_item(item: Any, on_select: Any) -> rx.Component:
                 background=rx.cond(unread, PRIMARY, "transparent"),
             ),
             rx.vstack(
-                rx.text(item["title"], size="2", weight=rx.cond(unread, "bold", "regular")),
-                rx.text(item["body"], size="1", color_scheme="gray"),
-                rx.text(item["when"], size="1", color_scheme="gray"),
+                rx.text(item.title, size="2", weight=rx.cond(unread, "bold", "regular")),
+                rx.text(item.body, size="1", color_scheme="gray"),
+                rx.text(item.when, size="1", color_scheme="gray"),
                 spacing="0",
                 align="start",
             ),
             spacing="2",
             align="start",
         ),
-        on_click=on_select(item["id"]),
+        on_click=on_select(item.id),
         cursor="pointer",
         padding="8px",
         border_radius="6px",
@@ -118,7 +141,12 @@ def notification_item(item: Any, on_select: Any) -> rx.Component:
 
 
 def notification_bell(
-    unread_label: Any, items: Any, open_: Any, on_open_change: Any, on_select: Any, on_mark_all: Any
+    unread_label: StateVar[str],
+    items: StateVar[list[NotificationItem]],
+    open_: StateVar[bool],
+    on_open_change: EventCallback[bool],
+    on_select: EventCallback[str],
+    on_mark_all: EventCallback[()],
 ) -> rx.Component:
     """The bell with the unread count; opens the latest notifications (click one to open its link)."""
     return rx.popover.root(
@@ -162,7 +190,7 @@ def notification_bell(
                     align="center",
                 ),
                 rx.cond(
-                    items.length() > 0,
+                    array_var(items).length() > 0,
                     rx.vstack(
                         rx.foreach(items, lambda item: notification_item(item, on_select)),
                         spacing="1",
@@ -183,7 +211,9 @@ def notification_bell(
     )
 
 
-def top_bar(title: str, user_label: Any, on_logout: Any, bell: rx.Component | None = None) -> rx.Component:
+def top_bar(
+    title: str, user_label: StateVar[str], on_logout: EventCallback[()], bell: rx.Component | None = None
+) -> rx.Component:
     return rx.hstack(
         rx.heading(title, size="6"),
         rx.spacer(),
@@ -209,12 +239,12 @@ def app_shell(
     content: rx.Component,
     *,
     title: str,
-    nav: Any,
-    current: Any,
-    org_name: Any,
-    user_label: Any,
-    on_logout: Any,
-    ready: Any,
+    nav: StateVar[list[NavItem]],
+    current: str,
+    org_name: StateVar[str],
+    user_label: StateVar[str],
+    on_logout: EventCallback[()],
+    ready: StateVar[bool],
     bell: rx.Component | None = None,
 ) -> rx.Component:
     """Sidebar + top bar around `content`; renders a spinner until the session is confirmed."""

@@ -1,21 +1,32 @@
 """A template rendered for a customer (or sample values), unknown variables flagged. Pure: values in."""
 
-from typing import Any
+from dataclasses import dataclass
 
 import reflex as rx
+from reflex.event import EventCallback
+from reflex.vars import ObjectVar
 
 from components.theme import PRIMARY
+from components.types import Option, StateVar, array_var
 
 
-def _part(part: Any) -> rx.Component:
-    # kind: text | value | empty | unknown (see app.crm.templates.PreviewPart)
+@dataclass
+class PreviewPart:
+    """A piece of rendered text; kind: text | value | empty | unknown (see app.crm.templates.PreviewPart)."""
+
+    text: str
+    kind: str
+    variable: str
+
+
+def _part(part: ObjectVar[PreviewPart]) -> rx.Component:
     return rx.match(
-        part["kind"],
-        ("value", rx.text.span(part["text"], color=PRIMARY, weight="medium")),
+        part.kind,
+        ("value", rx.text.span(part.text, color=PRIMARY, weight="medium")),
         (
             "unknown",
             rx.text.span(
-                part["text"],
+                part.text,
                 color="var(--red-11)",
                 background="var(--red-a3)",
                 border_radius="4px",
@@ -23,17 +34,22 @@ def _part(part: Any) -> rx.Component:
                 class_name="preview-unknown",
             ),
         ),
-        ("empty", rx.text.span("∅", color="var(--amber-11)", title=part["variable"])),
-        rx.text.span(part["text"]),
+        ("empty", rx.text.span("∅", color="var(--amber-11)", title=part.variable)),
+        rx.text.span(part.text),
     )
 
 
-def rendered(parts: Any, id_: str) -> rx.Component:
+def rendered(parts: StateVar[list[PreviewPart]], id_: str) -> rx.Component:
     return rx.text(rx.foreach(parts, _part), white_space="pre-wrap", size="2", id=id_)
 
 
 def customer_picker(
-    chosen_label: Any, query: Any, on_query: Any, options: Any, on_choose: Any, on_clear: Any
+    chosen_label: StateVar[str],
+    query: StateVar[str],
+    on_query: EventCallback[str],
+    options: StateVar[list[Option]],
+    on_choose: EventCallback[str],
+    on_clear: EventCallback[()],
 ) -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -52,15 +68,15 @@ def customer_picker(
             id="preview-customer-search",
         ),
         rx.cond(
-            options.length() > 0,
+            array_var(options).length() > 0,
             rx.flex(
                 rx.foreach(
                     options,
                     lambda o: rx.button(
-                        o["label"],
+                        o.label,
                         size="1",
                         variant="soft",
-                        on_click=on_choose(o["value"]),
+                        on_click=on_choose(o.value),
                         class_name="preview-customer-option",
                     ),
                 ),
@@ -74,13 +90,13 @@ def customer_picker(
 
 
 def template_preview_dialog(
-    open_: Any,
-    on_open_change: Any,
-    title: Any,
-    subject_parts: Any,
-    body_parts: Any,
-    unknown_label: Any,
-    empty_label: Any,
+    open_: StateVar[bool],
+    on_open_change: EventCallback[bool],
+    title: StateVar[str],
+    subject_parts: StateVar[list[PreviewPart]],
+    body_parts: StateVar[list[PreviewPart]],
+    unknown_label: StateVar[str],
+    empty_label: StateVar[str],
     picker: rx.Component,
 ) -> rx.Component:
     """unknown_label / empty_label: "" when nothing to flag, else the variables as a sentence."""
@@ -91,7 +107,7 @@ def template_preview_dialog(
                 picker,
                 rx.separator(),
                 rx.cond(
-                    subject_parts.length() > 0,
+                    array_var(subject_parts).length() > 0,
                     rx.vstack(
                         rx.text("Assunto", size="1", color_scheme="gray"),
                         rendered(subject_parts, "preview-subject"),

@@ -1,8 +1,34 @@
-"""Timeline items of the customer profile. Pure: an item dict and handlers in."""
+"""Timeline items of the customer profile. Pure: typed items and handlers in."""
 
-from typing import Any
+from dataclasses import dataclass
 
 import reflex as rx
+from reflex.event import EventCallback
+from reflex.vars import ObjectVar
+
+from components.types import StateVar, array_var
+
+
+@dataclass
+class TimelineRow:
+    """One timeline entry as shown; conversation_id is "" when it does not open a conversation."""
+
+    id: str
+    kind: str
+    label: str
+    summary: str
+    when: str
+    conversation_id: str
+
+
+@dataclass
+class MessageRow:
+    """One message of the conversation panel; direction is "in" or "out"."""
+
+    body: str
+    direction: str
+    meta: str
+
 
 KIND_ICONS = {
     "message_in": "message-circle",
@@ -21,7 +47,7 @@ KIND_ICONS = {
 }
 
 
-def kind_icon(kind: Any) -> rx.Component:
+def kind_icon(kind: rx.Var[str]) -> rx.Component:
     return rx.match(
         kind,
         *[(k, rx.icon(icon, size=18)) for k, icon in KIND_ICONS.items()],
@@ -29,19 +55,19 @@ def kind_icon(kind: Any) -> rx.Component:
     )
 
 
-def timeline_item(item: Any, on_open_conversation: Any) -> rx.Component:
+def timeline_item(item: ObjectVar[TimelineRow], on_open_conversation: EventCallback[str]) -> rx.Component:
     """One entry: icon, label, summary, when; conversation items open the side panel on click."""
-    opens = item["conversation_id"] != ""
+    opens = item.conversation_id != ""
     return rx.hstack(
-        rx.box(kind_icon(item["kind"]), padding="6px", border_radius="999px", background="var(--accent-a3)"),
+        rx.box(kind_icon(item.kind), padding="6px", border_radius="999px", background="var(--accent-a3)"),
         rx.vstack(
             rx.hstack(
-                rx.text(item["label"], weight="bold", size="2"),
-                rx.text(item["when"], size="1", color_scheme="gray"),
+                rx.text(item.label, weight="bold", size="2"),
+                rx.text(item.when, size="1", color_scheme="gray"),
                 spacing="2",
                 align="baseline",
             ),
-            rx.text(item["summary"], size="2"),
+            rx.text(item.summary, size="2"),
             spacing="0",
             align="start",
         ),
@@ -52,7 +78,7 @@ def timeline_item(item: Any, on_open_conversation: Any) -> rx.Component:
                 "Abrir conversa",
                 size="1",
                 variant="ghost",
-                on_click=on_open_conversation(item["conversation_id"]),
+                on_click=on_open_conversation(item.conversation_id),
             ),
         ),
         width="100%",
@@ -63,23 +89,28 @@ def timeline_item(item: Any, on_open_conversation: Any) -> rx.Component:
     )
 
 
-def timeline(items: Any, on_open_conversation: Any, has_more: Any, on_more: Any) -> rx.Component:
+def timeline(
+    items: StateVar[list[TimelineRow]],
+    on_open_conversation: EventCallback[str],
+    has_more: StateVar[bool],
+    on_more: EventCallback[()],
+) -> rx.Component:
     return rx.vstack(
         rx.foreach(items, lambda item: timeline_item(item, on_open_conversation)),
         rx.cond(has_more, rx.button("Carregar mais", variant="soft", on_click=on_more, id="timeline-more")),
-        rx.cond(items.length() == 0, rx.text("Nenhuma interação ainda.", color_scheme="gray")),
+        rx.cond(array_var(items).length() == 0, rx.text("Nenhuma interação ainda.", color_scheme="gray")),
         width="100%",
         spacing="0",
         id="timeline",
     )
 
 
-def message_bubble(message: Any) -> rx.Component:
-    outbound = message["direction"] == "out"
+def message_bubble(message: ObjectVar[MessageRow]) -> rx.Component:
+    outbound = message.direction == "out"
     return rx.hstack(
         rx.box(
-            rx.text(message["body"], size="2", white_space="pre-wrap"),
-            rx.text(message["meta"], size="1", color_scheme="gray"),
+            rx.text(message.body, size="2", white_space="pre-wrap"),
+            rx.text(message.meta, size="1", color_scheme="gray"),
             background=rx.cond(outbound, "var(--accent-a4)", "var(--gray-a3)"),
             padding="8px 12px",
             border_radius="12px",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StrictBool
 
 from app.after_commit import enqueue_after_commit
 from app.api.deps import TenantActor, TenantDB
+from app.auth.actor import Actor
 from app.crm import contacts, customers, notes, timeline
 from app.crm.customers import (
     BulkRequest,
@@ -284,6 +285,11 @@ def bulk_progress(job_id: Id, actor: TenantActor, db: TenantDB) -> BulkJob:
     responses={200: {"content": {"text/csv": {}}}},
 )
 def export(body: ExportBody, actor: TenantActor) -> StreamingResponse:
+    return export_response(actor, body)
+
+
+def export_response(actor: Actor, body: ExportBody) -> StreamingResponse:
+    """The customers CSV, streamed: the REST export and the Clientes page's download both answer with it."""
     schema = actor.schema or ""
     # Validate and authorise before the first byte, so errors are proper 403/422 responses.
     with session(schema) as db:

@@ -16,6 +16,7 @@ from app.api.segments import router as segments_router
 from app.api.tags import router as tags_router
 from app.api.templates import router as templates_router
 from app.api.tenant_admin import router as tenant_admin_router
+from app.api.ui_downloads import router as ui_downloads_router
 from app.api.ui_session import router as ui_session_router
 from app.api.wallets import router as wallets_router
 
@@ -36,4 +37,5 @@ ALL: list[APIRouter] = [
     imports_router,
     notifications_router,
     ui_session_router,
+    ui_downloads_router,
 ]

@@ -1,14 +1,16 @@
 """Agenda: my appointments and follow-ups by day or week, overdue highlighted, mark as done."""
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.auth.permissions import Perm
 from app.crm import appointments
 from app.crm.visibility import assignable_users
-from app.errors import DomainError
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
+from components.types import Option, array_var
 
 WEEKDAYS = ["seg", "ter", "qua", "qui", "sex", "sáb", "dom"]
 
@@ -20,12 +22,24 @@ def _parse_day(day: str) -> date | None:
         return None
 
 
+@dataclass
+class AgendaItem:
+    id: str
+    title: str
+    customer: str
+    customer_id: str
+    when: str
+    kind: str
+    overdue: bool
+    done: bool
+
+
 class AgendaState(SessionState):
     day: str = ""
     span: str = "day"
     owner: str = ""
-    owner_options: list[dict[str, str]] = []
-    items: list[dict[str, str]] = []
+    owner_options: list[Option] = []
+    items: list[AgendaItem] = []
     title: str = ""
 
     def _reload(self) -> None:
@@ -38,16 +52,16 @@ class AgendaState(SessionState):
                 self.day = current.isoformat()
             rows = appointments.agenda(db, actor, current, span=self.span, owner_id=owner)
         self.items = [
-            {
-                "id": str(a.id),
-                "title": a.title,
-                "customer": a.customer_name or "",
-                "customer_id": str(a.customer_id or ""),
-                "when": f"{WEEKDAYS[a.starts_local.weekday()]} {a.starts_local:%d/%m %H:%M}",
-                "kind": appointments.KINDS.get(a.kind, a.kind),
-                "overdue": "sim" if a.overdue else "",
-                "done": "sim" if a.done else "",
-            }
+            AgendaItem(
+                id=str(a.id),
+                title=a.title,
+                customer=a.customer_name or "",
+                customer_id=str(a.customer_id or ""),
+                when=f"{WEEKDAYS[a.starts_local.weekday()]} {a.starts_local:%d/%m %H:%M}",
+                kind=appointments.KINDS.get(a.kind, a.kind),
+                overdue=bool(a.overdue),
+                done=bool(a.done),
+            )
             for a in rows
         ]
         if self.span == "week":
@@ -56,79 +70,75 @@ class AgendaState(SessionState):
         else:
             self.title = f"{WEEKDAYS[current.weekday()]}, {current:%d/%m/%Y}"
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
-        try:
+    @event
+    def load(self) -> Events:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 zone = appointments.zone(appointments.user_zone(db, actor))
                 self.owner_options = [
-                    {"value": str(u.id), "label": u.name or u.email} for u in assignable_users(db, actor)
+                    Option(str(u.id), u.name or u.email) for u in assignable_users(db, actor)
                 ]
                 self.owner = str(actor.user_id or "")
             self.day = self.day or datetime.now(zone).date().isoformat()
             self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return call.events
 
-    @rx.event
-    def set_span(self, span: str | list[str]):  # type: ignore[no-untyped-def]
+    @event
+    def set_span(self, span: str | list[str]) -> Events:
         self.span = span if isinstance(span, str) else (span[0] if span else "day")
         return AgendaState.load
 
-    @rx.event
-    def set_owner(self, owner: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_owner(self, owner: str) -> Events:
         self.owner = owner
         return self.attempt(self._reload)
 
-    @rx.event
-    def shift(self, days: int):  # type: ignore[no-untyped-def]
+    @event
+    def shift(self, days: int) -> Events:
         step = 7 if self.span == "week" else 1
         current = _parse_day(self.day)
         if current is not None:
             self.day = (current + timedelta(days=days * step)).isoformat()
         return self.attempt(self._reload)
 
-    @rx.event
-    def today(self):  # type: ignore[no-untyped-def]
+    @event
+    def today(self) -> Events:
         self.day = ""
         return AgendaState.load
 
-    @rx.event
-    def mark_done(self, appointment_id: str):  # type: ignore[no-untyped-def]
-        try:
+    @event
+    def mark_done(self, appointment_id: str) -> Events:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 appointments.update_appointment(
                     db, actor, int(appointment_id), appointments.AppointmentUpdate(done=True)
                 )
             self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.success("Concluído.")
 
 
-def item_row(item: rx.Var) -> rx.Component:
-    overdue = item["overdue"] != ""
+def item_row(item: ObjectVar[AgendaItem]) -> rx.Component:
+    overdue = item.overdue
     return rx.table.row(
-        rx.table.cell(rx.text(item["when"], color=rx.cond(overdue, "red", "inherit"), weight="medium")),
-        rx.table.cell(item["kind"]),
-        rx.table.cell(item["title"]),
+        rx.table.cell(rx.text(item.when, color=rx.cond(overdue, "red", "inherit"), weight="medium")),
+        rx.table.cell(item.kind),
+        rx.table.cell(item.title),
         rx.table.cell(
-            rx.cond(
-                item["customer_id"] != "", rx.link(item["customer"], href="/clientes/" + item["customer_id"])
-            )
+            rx.cond(item.customer_id != "", rx.link(item.customer, href=f"/clientes/{item.customer_id}"))
         ),
         rx.table.cell(
             rx.cond(
                 overdue,
                 rx.badge("Atrasado", color_scheme="red"),
-                rx.cond(item["done"] != "", rx.badge("Concluído", color_scheme="green")),
+                rx.cond(item.done, rx.badge("Concluído", color_scheme="green")),
             )
         ),
         rx.table.cell(
             rx.cond(
-                item["done"] == "",
-                rx.button("Concluir", size="1", variant="soft", on_click=AgendaState.mark_done(item["id"])),
+                ~item.done,
+                rx.button("Concluir", size="1", variant="soft", on_click=AgendaState.mark_done(item.id)),
             )
         ),
         background=rx.cond(overdue, "var(--red-a2)", "transparent"),
@@ -172,7 +182,7 @@ def agenda_page() -> rx.Component:
             rx.select.root(
                 rx.select.trigger(placeholder="Agenda de"),
                 rx.select.content(
-                    rx.foreach(s.owner_options, lambda o: rx.select.item(o["label"], value=o["value"]))
+                    rx.foreach(s.owner_options, lambda o: rx.select.item(o.label, value=o.value))
                 ),
                 value=s.owner,
                 on_change=s.set_owner,
@@ -194,7 +204,9 @@ def agenda_page() -> rx.Component:
             width="100%",
             id="agenda-table",
         ),
-        rx.cond(s.items.length() == 0, rx.text("Nada agendado neste período.", color_scheme="gray")),
+        rx.cond(
+            array_var(s.items).length() == 0, rx.text("Nada agendado neste período.", color_scheme="gray")
+        ),
         width="100%",
         spacing="4",
     )

@@ -1,50 +1,49 @@
 """Admin: the organisation's audit log ("Auditoria"), filterable, newest first."""
 
 import json
-from typing import Any
 
 import reflex as rx
 
 from app.audit import queries
 from app.auth.permissions import Perm
-from app.errors import DomainError
 from app.formatting import datetime_br
-from app.pages.base import SessionState, page
-from components.audit import audit_filters, audit_table
+from app.pages.base import Events, SessionState, event, page
+from components.audit import AuditRow, audit_filters, audit_table
+from models.platform import PlatformAudit
+from models.tenant import AuditLog
 
 
-def audit_row(r: Any, tz: str, tenant: str = "") -> dict[str, str]:
-    return {
-        "id": str(r.id),
-        "at": datetime_br(r.at, tz),
-        "actor": r.actor_email or "sistema",
-        "action": r.action,
-        "entity": f"{r.entity} #{r.entity_id}" if r.entity_id else r.entity,
-        "before": json.dumps(r.before, ensure_ascii=False)[:400] if r.before else "",
-        "after": json.dumps(r.after, ensure_ascii=False)[:400] if r.after else "",
-        "ip": r.ip or "",
-        "tenant": tenant,
-    }
+def audit_row(r: AuditLog | PlatformAudit, tz: str, tenant: str = "") -> AuditRow:
+    return AuditRow(
+        id=str(r.id),
+        at=datetime_br(r.at, tz),
+        actor=r.actor_email or "sistema",
+        action=r.action,
+        entity=f"{r.entity} #{r.entity_id}" if r.entity_id else r.entity,
+        before=json.dumps(r.before, ensure_ascii=False)[:400] if r.before else "",
+        after=json.dumps(r.after, ensure_ascii=False)[:400] if r.after else "",
+        ip=r.ip or "",
+        tenant=tenant,
+    )
 
 
 class AuditState(SessionState):
-    rows: list[dict[str, str]] = []
+    rows: list[AuditRow] = []
     _filter: dict[str, str] = {}
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                f = queries.AuditFilter(**{k: v for k, v in self._filter.items() if v})
-                self.rows = [
-                    audit_row(r, actor.time_zone) for r in queries.tenant_log(db, actor, f, limit=200)
-                ]
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+    @event
+    def load(self) -> Events:
+        with self._calling() as call, self.db() as (db, actor):
+            f = queries.AuditFilter(
+                action=self._filter.get("action") or None,
+                entity=self._filter.get("entity") or None,
+                actor_email=self._filter.get("actor_email") or None,
+            )
+            self.rows = [audit_row(r, actor.time_zone) for r in queries.tenant_log(db, actor, f, limit=200)]
+        return call.events
 
-    @rx.event
-    def apply(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def apply(self, form: dict[str, str]) -> Events:
         self._filter = {k: form.get(k, "").strip() for k in ("action", "entity", "actor_email")}
         return AuditState.load
 

@@ -8,13 +8,14 @@ user's open tab stops working on its next click.
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVarTuple, overload
 
 import reflex as rx
-from reflex.event import EventSpec
+from pydantic import ValidationError
+from reflex.event import EventCallback, EventSpec
 from sqlmodel import Session
 
 from app.auth import sessions, ui_sessions
@@ -22,18 +23,49 @@ from app.auth.actor import Actor
 from app.auth.network import reflex_client_address
 from app.auth.permissions import Perm, Role
 from app.crm import notifications
-from app.errors import DomainError, Forbidden, Unauthorized
+from app.errors import DomainError, Forbidden, Invalid, Unauthorized, invalid_from
 from app.formatting import datetime_br
-from components.shell import app_shell, notification_bell
+from components.shell import NavItem, NotificationItem, app_shell, notification_bell
 from tenants.database import platform_session, unit_of_work
 from tenants.database import session as tenant_session
 
 log = logging.getLogger(__name__)
 
+# What an event handler returns: nothing, one event, or several (a handler of this or another state,
+# or a spec such as a toast or a redirect).
+Event = EventSpec | EventCallback[()]
+Events = Event | Sequence[Event] | None
+
+Ts = TypeVarTuple("Ts")
+if TYPE_CHECKING:
+    # mypy types `rx.event` as the EventNamespace class it is (its __new__ returns the handler), so a
+    # decorated handler could be neither called with its arguments nor returned as an event. These are
+    # the signatures rx.event declares for its two forms; at run time `event` is rx.event itself.
+
+    @overload
+    def event(fn: Callable[[Any, *Ts], object], /) -> EventCallback[*Ts]: ...
+
+    @overload
+    def event(*, background: bool) -> Callable[[Callable[[Any, *Ts], object]], EventCallback[*Ts]]: ...
+
+    def event(*args: Any, **kwargs: Any) -> Any: ...
+
+else:
+    event = rx.event
+
 LOGIN_ROUTE = "/"
 UNEXPECTED_ERROR = (
     "Não foi possível concluir a ação. Tente de novo; se o problema continuar, fale com o suporte."
 )
+
+
+@dataclass
+class Outcome:
+    """How a `SessionState._calling` block ended: `failed` when the service refused, and the events
+    the handler returns then (empty when the error is shown in the form instead)."""
+
+    failed: bool = False
+    events: list[EventSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,7 +95,7 @@ class SessionState(rx.State):
     role: str = ""
     tenant_slug: str = ""
     org_name: str = ""
-    nav: list[dict[str, str]] = []
+    nav: list[NavItem] = []
     ready: bool = False
     # Why the last session ended (idle, expired, another browser...), shown on the login page: a toast
     # sent together with the redirect can be lost in the navigation.
@@ -105,13 +137,66 @@ class SessionState(rx.State):
         with platform_session() as db, unit_of_work(db):
             yield db, actor
 
-    def attempt(self, action: Callable[[], object]):  # type: ignore[no-untyped-def]
-        """Run a service call for an event; a DomainError becomes what the user sees (see fail)."""
+    @contextmanager
+    def _calling(
+        self,
+        *,
+        fields: str | None = None,
+        rename: Mapping[str, str] | None = None,
+        field_conflicts: bool = False,
+        invalid: str | None = None,
+        message: str | None = None,
+        quiet: bool = False,
+    ) -> Iterator[Outcome]:
+        """Run an event's service calls; a DomainError ends the block and is shown to the user.
+
+        Private on purpose: Reflex turns a state's public methods into event handlers bound to the
+        state that declares them (SessionState), and this one must set the calling page's vars.
+
+        By default it becomes a toast (or back to the login when the session ended: see fail), whose
+        events the handler returns as `outcome.events`. A form shows it in place instead:
+        `fields` names the dict var an Invalid's {field: message} goes to (keys through `rename`;
+        with `field_conflicts`, also an error naming its `field`, e.g. a duplicate name), `invalid`
+        the str var an Invalid's message goes to, `message` the str var any other error's message
+        goes to. With `fields`, a pydantic ValidationError counts as an Invalid. `quiet` only records
+        the failure (a background poll that just stops).
+
+            with self._calling(fields="errors", message="error") as call, self.db() as (db, actor):
+                users.create_user(db, actor, data)
+            if call.failed:
+                return call.events
+        """
+        outcome = Outcome()
         try:
-            action()
+            try:
+                yield outcome
+            except ValidationError as exc:
+                # A form's model limits (lengths, ranges) fail before the service runs: the same field
+                # errors as the service's. Outside a form it stays an unexpected error.
+                if fields is None:
+                    raise
+                raise invalid_from(exc.errors()) from exc
         except DomainError as exc:
-            return self.fail(exc)
-        return None
+            outcome.failed = True
+            if quiet:
+                return
+            where = exc.details.get("field")
+            if fields is not None and isinstance(exc, Invalid):
+                setattr(self, fields, {(rename or {}).get(k, k): v for k, v in exc.fields.items()})
+            elif fields is not None and field_conflicts and isinstance(where, str):
+                setattr(self, fields, {where: exc.message})
+            elif invalid is not None and isinstance(exc, Invalid):
+                setattr(self, invalid, exc.message)
+            elif message is not None:
+                setattr(self, message, exc.message)
+            else:
+                outcome.events = self.fail(exc)
+
+    def attempt(self, action: Callable[[], object]) -> list[EventSpec] | None:
+        """Run a service call for an event; a DomainError becomes what the user sees (see _calling)."""
+        with self._calling() as outcome:
+            action()
+        return outcome.events if outcome.failed else None
 
     def fail(self, exc: DomainError) -> list[EventSpec]:
         """Turn a domain error into what the user sees: a toast, or back to login.
@@ -141,7 +226,7 @@ class SessionState(rx.State):
         self.tenant_slug = actor.tenant_slug or ""
         self.org_name = self._org_name(actor)
         self.nav = [
-            {"route": n.route, "label": n.label, "icon": n.icon}
+            NavItem(n.route, n.label, n.icon)
             for n in sorted(NAV, key=lambda n: n.order)
             if (n.permission is None and actor.schema is not None)
             or (n.permission and actor.can(n.permission))
@@ -170,8 +255,8 @@ class SessionState(rx.State):
         self._clear()
         self.ended_notice = notice
 
-    @rx.event
-    def logout(self):  # type: ignore[no-untyped-def]
+    @event
+    def logout(self) -> Events:
         if self._family is not None:
             with platform_session() as db:
                 try:
@@ -187,8 +272,8 @@ class SessionState(rx.State):
         self._clear()
         return rx.redirect(LOGIN_ROUTE)
 
-    @rx.event
-    def guard(self, route: str):  # type: ignore[no-untyped-def]
+    @event
+    def guard(self, route: str) -> Events:
         """on_load check: a valid session with the page's permission, else redirect.
 
         The page's own load events are returned from here on success only: a user who may not open
@@ -213,7 +298,7 @@ class SessionState(rx.State):
         # it can be clicked before its loader has reset it.
         return [*PAGE_LOADS.get(route, []), SessionState.show]
 
-    @rx.event
+    @event
     def show(self) -> None:
         """The last of a page's load events: reveal its content."""
         self.ready = self._user_id is not None
@@ -225,7 +310,7 @@ class BellState(SessionState):
     the next navigation or when the bell is opened."""
 
     unread: int = 0
-    items: list[dict[str, str]] = []
+    items: list[NotificationItem] = []
     is_open: bool = False
 
     def _load(self, with_items: bool) -> None:
@@ -233,34 +318,34 @@ class BellState(SessionState):
             self.unread = notifications.unread_count(db, actor)
             if with_items:
                 self.items = [
-                    {
-                        "id": str(n.id),
-                        "title": n.title,
-                        "body": n.body,
-                        "when": datetime_br(n.created_at, actor.time_zone),
-                        "unread": "" if n.read else "1",
-                    }
+                    NotificationItem(
+                        id=str(n.id),
+                        title=n.title,
+                        body=n.body,
+                        when=datetime_br(n.created_at, actor.time_zone),
+                        unread=not n.read,
+                    )
                     for n in notifications.list_notifications(db, actor, limit=20)
                 ]
 
-    @rx.event
+    @event
     def refresh(self) -> None:
         # Runs after the guard on every page: a stale or platform session just shows no bell count.
         self.is_open = False
         if self._user_id is None or not self.tenant_slug:
             return
-        try:
+        with self._calling(quiet=True) as outcome:
             self._load(with_items=False)
-        except DomainError:
+        if outcome.failed:
             self.unread, self.items = 0, []
 
-    @rx.event
-    def set_open(self, open_: bool):  # type: ignore[no-untyped-def]
+    @event
+    def set_open(self, open_: bool) -> Events:
         self.is_open = open_
         return self.attempt(lambda: self._load(with_items=True)) if open_ else None
 
-    @rx.event
-    def open_item(self, notification_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def open_item(self, notification_id: str) -> Events:
         """Mark it read and go where it points."""
         self.is_open = False
         link: list[str | None] = [None]
@@ -276,8 +361,8 @@ class BellState(SessionState):
             return error
         return rx.redirect(link[0]) if link[0] else None
 
-    @rx.event
-    def mark_all(self):  # type: ignore[no-untyped-def]
+    @event
+    def mark_all(self) -> Events:
         def mark() -> None:
             with self.db() as (db, actor):
                 notifications.mark_all_read(db, actor)

@@ -9,12 +9,11 @@ or an open dialog. A screen supplies `_rows`, `_save` and `_remove`, each callin
 from typing import Any, ClassVar
 
 import reflex as rx
-from pydantic import ValidationError
+from reflex.event import EventCallback
 from sqlmodel import Session
 
 from app.auth.actor import Actor
-from app.errors import DomainError, Invalid, invalid_from
-from app.pages.base import SessionState
+from app.pages.base import Events, SessionState, event
 from components.crud import Column, FormField, confirm_dialog, crud_form, crud_table, crud_toolbar
 
 
@@ -24,6 +23,7 @@ def lines(raw: str) -> list[str]:
 
 
 class CrudMixin(SessionState, mixin=True):
+    # A dict per row, not a model: each admin screen has its own columns (Column.key -> text).
     rows: list[dict[str, str]] = []
     dialog_open: bool = False
     editing: str = ""  # id of the row in the modal; "" while creating
@@ -59,17 +59,17 @@ class CrudMixin(SessionState, mixin=True):
             self._extra_load(db, actor)
             self.rows = self._rows(db, actor)
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         self.dialog_open, self.confirm_id = False, ""
         return self.attempt(self._reload)
 
-    @rx.event
+    @event
     def open_new(self) -> None:
         self.editing, self.form_values, self.errors, self.error = "", self._blank(), {}, ""
         self.dialog_open = True
 
-    @rx.event
+    @event
     def open_edit(self, row_id: str) -> None:
         row = next((r for r in self.rows if r["id"] == row_id), None)
         if row is None:
@@ -77,60 +77,47 @@ class CrudMixin(SessionState, mixin=True):
         self.editing, self.form_values, self.errors, self.error = row_id, dict(row), {}, ""
         self.dialog_open = True
 
-    @rx.event
+    @event
     def set_dialog(self, open_: bool) -> None:
         self.dialog_open = open_
         if not open_:
             self.errors, self.error = {}, ""
 
-    @rx.event
-    def submit(self, form: dict[str, Any]):  # type: ignore[no-untyped-def]
+    @event
+    def submit(self, form: dict[str, Any]) -> Events:
         """Create or update through the service; field problems go under their inputs."""
         self.errors, self.error = {}, ""
         creating = self.editing == ""
-        try:
-            with self.db() as (db, actor):
-                self._save(db, actor, None if creating else int(self.editing), form)
-        except ValidationError as exc:
-            self.errors = invalid_from(exc.errors()).fields
-            return None
-        except Invalid as exc:
-            self.errors = exc.fields
-            return None
-        except DomainError as exc:
-            # A Conflict naming its field (duplicate name/key) belongs under that input too.
-            where = exc.details.get("field")
-            if isinstance(where, str):
-                self.errors = {where: exc.message}
-                return None
-            return self.fail(exc)
+        # A Conflict naming its field (duplicate name/key) belongs under that input too.
+        with self._calling(fields="errors", field_conflicts=True) as call, self.db() as (db, actor):
+            self._save(db, actor, None if creating else int(self.editing), form)
+        if call.failed:
+            return call.events
         self.dialog_open = False
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
+        if (failed := self.attempt(self._reload)) is not None:
+            return failed
         return rx.toast.success(self.saved_new if creating else self.saved_edit)
 
-    @rx.event
+    @event
     def ask_delete(self, row_id: str) -> None:
         self.confirm_id = row_id
 
-    @rx.event
+    @event
     def set_confirm(self, open_: bool) -> None:
         if not open_:
             self.confirm_id = ""
 
-    @rx.event
-    def confirm_delete(self):  # type: ignore[no-untyped-def]
+    @event
+    def confirm_delete(self) -> Events:
         row_id, self.confirm_id = self.confirm_id, ""
         if not row_id.isdigit():
             return None
-        try:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 self._remove(db, actor, int(row_id))
             self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.success(self.deleted)
 
     @rx.var
@@ -143,7 +130,7 @@ class CrudMixin(SessionState, mixin=True):
 
 
 def crud_view(
-    state: Any,
+    state: type[CrudMixin],
     *,
     noun: str,
     description: str,
@@ -153,7 +140,7 @@ def crud_view(
     new_label: str = "",
     delete_message: str = "Esta ação não pode ser desfeita.",
     can_create: bool = True,
-    on_open: Any = None,
+    on_open: EventCallback[str] | None = None,
     open_label: str = "Abrir",
     form_extra: rx.Component | None = None,
 ) -> rx.Component:

@@ -3,28 +3,28 @@ the central timeline (newest first, infinite scroll, kind filter), the conversat
 quick actions (reply, note, follow-up, opportunity, resolve, assign)."""
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import reflex as rx
-from pydantic import ValidationError
 
 from app.auth.permissions import Perm
 from app.crm import appointments, contacts, conversations, customers, notes, opportunities, timeline
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
-from app.errors import DomainError, Invalid, invalid_from
 from app.formatting import contact_br, datetime_br, document_br, label
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
-from components.timeline import message_bubble
+from components.timeline import MessageRow, TimelineRow, message_bubble
 from components.timeline import timeline as timeline_view
+from components.types import Option
 
 ALL = "__all__"
-KIND_OPTIONS = [{"value": k, "label": v} for k, v in timeline.KIND_LABELS.items()]
-STATUS_OPTIONS = [{"value": k, "label": v} for k, v in STATUSES.items()]
+KIND_OPTIONS = [Option(k, v) for k, v in timeline.KIND_LABELS.items()]
+STATUS_OPTIONS = [Option(k, v) for k, v in STATUSES.items()]
 MESSAGE_STATUSES = {
     "queued": "Na fila",
     "reserved": "Enviando",
@@ -50,51 +50,72 @@ def _money(raw: str) -> Decimal:
     return value
 
 
+def _stages(pipeline: dict[str, object]) -> list[dict[str, object]]:
+    stages = pipeline["stages"]
+    return stages if isinstance(stages, list) else []
+
+
 def _when(at: datetime, tz: str) -> str:
     return datetime_br(at, tz)
+
+
+@dataclass
+class ContactRow:
+    id: str
+    kind: str
+    value: str
+    opt_out: bool
+
+
+@dataclass
+class CustomFieldRow:
+    key: str
+    label: str
+    type: str
+    value: str
 
 
 class CustomerState(SessionState):
     customer_id: int = 0
     header: dict[str, str] = {}
-    contacts: list[dict[str, str]] = []
-    custom: list[dict[str, str]] = []
-    items: list[dict[str, str]] = []
+    contacts: list[ContactRow] = []
+    custom: list[CustomFieldRow] = []
+    items: list[TimelineRow] = []
     kind: str = ALL
     cursor: str = ""
     tz: str = "America/Sao_Paulo"
-    owner_options: list[dict[str, str]] = []
-    stage_options: list[dict[str, str]] = []
+    owner_options: list[Option] = []
+    stage_options: list[Option] = []
     # side panel
     panel_open: bool = False
     conversation: dict[str, str] = {}
-    messages: list[dict[str, str]] = []
+    messages: list[MessageRow] = []
     # dialogs: "" | note | followup | opportunity | edit | assign
     dialog: str = ""
     errors: dict[str, str] = {}
     error: str = ""
 
-    def _item(self, i: timeline.TimelineItem) -> dict[str, str]:
+    def _item(self, i: timeline.TimelineItem) -> TimelineRow:
         conv = i.payload.get("conversation_id") or (i.ref_id if i.ref_type == "conversation" else None)
-        return {
-            "id": str(i.id),
-            "kind": i.kind,
-            "label": i.label,
-            "summary": i.summary,
-            "when": _when(i.at, self.tz),
-            "conversation_id": str(conv or ""),
-        }
+        return TimelineRow(
+            id=str(i.id),
+            kind=i.kind,
+            label=i.label,
+            summary=i.summary,
+            when=_when(i.at, self.tz),
+            conversation_id=str(conv or ""),
+        )
 
     def _load_profile(self) -> None:
         with self.db() as (db, actor):
             detail = customers.get_customer(db, actor, self.customer_id, interactions=30)
             self.tz = appointments.user_zone(db, actor)
             users = {str(u.id): u.name or u.email for u in assignable_users(db, actor)}
-            self.owner_options = [{"value": k, "label": v} for k, v in users.items()]
+            self.owner_options = [Option(k, v) for k, v in users.items()]
             self.stage_options = [
-                {"value": f"{p['id']}:{s['id']}", "label": f"{p['name']} · {s['name']}"}
+                Option(f"{p['id']}:{s['id']}", f"{p['name']} · {s['name']}")
                 for p in opportunities.list_pipelines(db, actor)
-                for s in p["stages"]  # type: ignore[attr-defined]
+                for s in _stages(p)
             ]
         c = detail.customer
         self.header = {
@@ -109,39 +130,38 @@ class CustomerState(SessionState):
             "wallet": detail.wallet["name"] if detail.wallet else "",
         }
         self.contacts = [
-            {
-                "id": str(x["id"]),
-                "kind": {"phone": "Telefone", "email": "E-mail", "whatsapp": "WhatsApp"}.get(
+            ContactRow(
+                id=str(x["id"]),
+                kind={"phone": "Telefone", "email": "E-mail", "whatsapp": "WhatsApp"}.get(
                     x["kind"], x["kind"]
                 ),
-                "value": contact_br(x["kind"], x["value"]),
-                "opt_out": "sim" if x["opt_out"] else "",
-            }
+                value=contact_br(x["kind"], x["value"]),
+                opt_out=bool(x["opt_out"]),
+            )
             for x in detail.contacts
         ]
         self.custom = [
-            {
-                "key": f["key"],
-                "label": f["label"],
-                "type": f["type"],
-                "value": "" if f["value"] is None else str(f["value"]),
-            }
+            CustomFieldRow(
+                key=f["key"],
+                label=f["label"],
+                type=f["type"],
+                value="" if f["value"] is None else str(f["value"]),
+            )
             for f in detail.custom_fields
         ]
         self.items = [self._item(i) for i in detail.last_interactions]
         self.cursor = detail.timeline_cursor or ""
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         raw = self.router.page.params.get("customer_id", "")
         self.customer_id = int(raw) if str(raw).isdigit() else 0
         self.kind, self.panel_open, self.dialog = ALL, False, ""
-        try:
+        with self._calling() as call:
             self._load_profile()
-        except DomainError as exc:
-            events = self.fail(exc)
+        if call.failed:
             # A session that ended goes to the login (fail says so); anything else back to the list.
-            return events if self._user_id is None else [*events, rx.redirect("/clientes")]
+            return call.events if self._user_id is None else [*call.events, rx.redirect("/clientes")]
         return None
 
     def _reload_timeline(self) -> None:
@@ -152,30 +172,25 @@ class CustomerState(SessionState):
         self.items = [self._item(i) for i in page_.rows]
         self.cursor = page_.next_cursor or ""
 
-    @rx.event
-    def set_kind(self, kind: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_kind(self, kind: str) -> Events:
         self.kind = kind
-        try:
-            self._reload_timeline()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(self._reload_timeline)
 
-    @rx.event
-    def more(self):  # type: ignore[no-untyped-def]
+    @event
+    def more(self) -> Events:
         if not self.cursor:
             return None
-        try:
-            with self.db() as (db, actor):
-                page_ = timeline.list_timeline(
-                    db,
-                    actor,
-                    self.customer_id,
-                    kinds=None if self.kind == ALL else [self.kind],
-                    cursor=self.cursor,
-                )
-        except DomainError as exc:
-            return self.fail(exc)
+        with self._calling() as call, self.db() as (db, actor):
+            page_ = timeline.list_timeline(
+                db,
+                actor,
+                self.customer_id,
+                kinds=None if self.kind == ALL else [self.kind],
+                cursor=self.cursor,
+            )
+        if call.failed:
+            return call.events
         self.items = self.items + [self._item(i) for i in page_.rows]
         self.cursor = page_.next_cursor or ""
         return None
@@ -194,96 +209,81 @@ class CustomerState(SessionState):
             "opt_out": "sim" if detail.contact and detail.contact["opt_out"] else "",
         }
         self.messages = [
-            {
-                "body": m["body"],
-                "direction": m["direction"],
-                "meta": f"{_when(m['created_at'], self.tz)} · {label(m['status'], MESSAGE_STATUSES)}",
-            }
+            MessageRow(
+                body=m["body"],
+                direction=m["direction"],
+                meta=f"{_when(m['created_at'], self.tz)} · {label(m['status'], MESSAGE_STATUSES)}",
+            )
             for m in detail.messages
         ]
 
-    @rx.event
-    def open_conversation(self, conversation_id: str):  # type: ignore[no-untyped-def]
-        try:
-            self._load_conversation(int(conversation_id))
-        except DomainError as exc:
-            return self.fail(exc)
+    @event
+    def open_conversation(self, conversation_id: str) -> Events:
+        if (failed := self.attempt(lambda: self._load_conversation(int(conversation_id)))) is not None:
+            return failed
         self.panel_open = True
         return None
 
-    @rx.event
+    @event
     def set_panel(self, open_: bool) -> None:
         self.panel_open = open_
 
-    @rx.event
-    def reply(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        try:
+    @event
+    def reply(self, form: dict[str, str]) -> Events:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 conversations.reply(
                     db, actor, int(self.conversation["id"]), conversations.ReplyIn(body=form.get("body", ""))
                 )
             self._load_conversation(int(self.conversation["id"]))
             self._reload_timeline()
-        except Invalid as exc:
-            return rx.toast.error(" ".join(exc.fields.values()))
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.success("Mensagem na fila de envio.")
 
-    @rx.event
-    def resolve(self):  # type: ignore[no-untyped-def]
-        try:
+    @event
+    def resolve(self) -> Events:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 conversations.resolve(db, actor, int(self.conversation["id"]))
             self._load_conversation(int(self.conversation["id"]))
             self._reload_timeline()
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.success("Conversa resolvida.")
 
     # ---- quick actions ----------------------------------------------------------------
-    @rx.event
+    @event
     def open_dialog(self, name: str) -> None:
         self.dialog, self.errors, self.error = name, {}, ""
 
-    @rx.event
+    @event
     def close_dialog(self, open_: bool = False) -> None:
         if not open_:
             self.dialog = ""
 
-    def _done(self, message: str):  # type: ignore[no-untyped-def]
+    def _done(self, message: str) -> Events:
         self.dialog = ""
         self._load_profile()
         return rx.toast.success(message)
 
-    def _failed(self, exc: DomainError | ValidationError) -> None:
-        # Model limits (lengths, ranges) fail before the service runs: same field errors as the service's.
-        if isinstance(exc, ValidationError):
-            self.errors = invalid_from(exc.errors()).fields
-        elif isinstance(exc, Invalid):
-            self.errors = exc.fields
-        else:
-            self.error = exc.message
-
-    @rx.event
-    def add_note(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        try:
+    @event
+    def add_note(self, form: dict[str, str]) -> Events:
+        with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 notes.add_note(db, actor, self.customer_id, notes.NoteIn(body=form.get("body", "")))
             return self._done("Nota adicionada.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
-    @rx.event
-    def schedule(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def schedule(self, form: dict[str, str]) -> Events:
         try:
             starts = datetime.fromisoformat(f"{form.get('date', '')}T{form.get('time', '') or '09:00'}")
         except ValueError:
             self.errors = {"date": "Informe data e hora válidas."}
             return None
         remind = form.get("remind", "15")
-        try:
+        with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 appointments.create_appointment(
                     db,
@@ -298,12 +298,10 @@ class CustomerState(SessionState):
                     ),
                 )
             return self._done("Retorno agendado.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
-    @rx.event
-    def convert(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def convert(self, form: dict[str, str]) -> Events:
         pipeline_id = stage_id = None
         if form.get("stage"):
             pipeline_id, stage_id = (int(x) for x in form["stage"].split(":"))
@@ -312,7 +310,7 @@ class CustomerState(SessionState):
         except InvalidOperation:
             self.errors = {"value": "Informe um valor válido (ex.: 1.234,56)."}
             return None
-        try:
+        with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 opportunities.create_opportunity(
                     db,
@@ -326,30 +324,26 @@ class CustomerState(SessionState):
                     ),
                 )
             return self._done("Oportunidade criada.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
-    @rx.event
-    def assign(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def assign(self, form: dict[str, str]) -> Events:
         user = form.get("user_id", "")
         if not user:
             self.errors = {"user_id": "Escolha alguém."}
             return None
-        try:
+        with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 if self.panel_open and self.conversation:
                     conversations.assign(db, actor, int(self.conversation["id"]), int(user))
                 else:
                     customers.update_customer(db, actor, self.customer_id, CustomerUpdate(owner_id=int(user)))
             return self._done("Atribuído.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
-    @rx.event
-    def save(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        custom = {c["key"]: (form.get(f"custom_{c['key']}") or None) for c in self.custom}
+    @event
+    def save(self, form: dict[str, str]) -> Events:
+        custom = {c.key: (form.get(f"custom_{c.key}") or None) for c in self.custom}
         changes = CustomerUpdate(
             name=form.get("name"),
             document=form.get("document") or None,
@@ -357,44 +351,39 @@ class CustomerState(SessionState):
             status=form.get("status") or None,
             custom=custom,
         )
-        try:
+        with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 customers.update_customer(db, actor, self.customer_id, changes)
             return self._done("Dados salvos.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
-    @rx.event
-    def add_contact(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        try:
+    @event
+    def add_contact(self, form: dict[str, str]) -> Events:
+        with self._calling(fields="errors", message="error") as call:
             data = contacts.ContactIn(
                 kind=form.get("kind") or "phone", value=form.get("value", ""), label=form.get("label") or None
             )
             with self.db() as (db, actor):
                 contacts.add_contact(db, actor, self.customer_id, data)
             return self._done("Contato adicionado.")
-        except (DomainError, ValidationError) as exc:
-            self._failed(exc)
-        return None
+        return call.events
 
-    @rx.event
-    def remove_contact(self, contact_id: str):  # type: ignore[no-untyped-def]
-        try:
+    @event
+    def remove_contact(self, contact_id: str) -> Events:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 contacts.delete_contact(db, actor, int(contact_id))
             return self._done("Contato removido.")
-        except DomainError as exc:
-            return self.fail(exc)
+        return call.events
 
-    @rx.event
-    def toggle_opt_out(self, contact_id: str, opt_out: bool):  # type: ignore[no-untyped-def]
-        try:
+    @event
+    def toggle_opt_out(self, contact_id: str, opt_out: bool) -> Events:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 contacts.set_opt_out(db, actor, int(contact_id), opt_out=opt_out, reason="Marcado no perfil")
             self._load_profile()
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.success("Descadastro registrado." if opt_out else "Contato reativado.")
 
 
@@ -430,14 +419,14 @@ def header_card() -> rx.Component:
                 rx.foreach(
                     CustomerState.contacts,
                     lambda c: rx.hstack(
-                        rx.badge(c["kind"], variant="soft"),
-                        rx.text(c["value"], size="2"),
-                        rx.cond(c["opt_out"] != "", rx.badge("Opt-out", color_scheme="red")),
+                        rx.badge(c.kind, variant="soft"),
+                        rx.text(c.value, size="2"),
+                        rx.cond(c.opt_out, rx.badge("Opt-out", color_scheme="red")),
                         rx.icon_button(
-                            rx.icon(rx.cond(c["opt_out"] != "", "bell", "bell-off"), size=14),
+                            rx.icon(rx.cond(c.opt_out, "bell", "bell-off"), size=14),
                             size="1",
                             variant="ghost",
-                            on_click=CustomerState.toggle_opt_out(c["id"], c["opt_out"] == ""),
+                            on_click=CustomerState.toggle_opt_out(c.id, ~c.opt_out),
                             title="Alternar descadastro",
                         ),
                         rx.icon_button(
@@ -445,7 +434,7 @@ def header_card() -> rx.Component:
                             size="1",
                             variant="ghost",
                             color_scheme="gray",
-                            on_click=CustomerState.remove_contact(c["id"]),
+                            on_click=CustomerState.remove_contact(c.id),
                             title="Remover contato",
                         ),
                         spacing="1",
@@ -464,7 +453,7 @@ def header_card() -> rx.Component:
                 spacing="4",
             ),
             rx.hstack(
-                rx.foreach(CustomerState.custom, lambda f: rx.text(f["label"], ": ", f["value"], size="2")),
+                rx.foreach(CustomerState.custom, lambda f: rx.text(f.label, ": ", f.value, size="2")),
                 wrap="wrap",
                 spacing="4",
             ),
@@ -498,9 +487,9 @@ def quick_actions() -> rx.Component:
 
 
 CONTACT_KINDS = [
-    {"value": "phone", "label": "Telefone"},
-    {"value": "email", "label": "E-mail"},
-    {"value": "whatsapp", "label": "WhatsApp"},
+    Option("phone", "Telefone"),
+    Option("email", "E-mail"),
+    Option("whatsapp", "WhatsApp"),
 ]
 
 
@@ -508,9 +497,7 @@ def dialogs() -> rx.Component:
     s, e = CustomerState, CustomerState.errors
     custom_inputs = rx.foreach(
         s.custom,
-        lambda f: field(
-            f["label"], "custom_" + f["key"], e.get("custom." + f["key"], ""), default_value=f["value"]
-        ),
+        lambda f: field(f.label, "custom_" + f.key, e.get("custom." + f.key, ""), default_value=f.value),
     )
     return rx.fragment(
         modal_form(
@@ -656,7 +643,7 @@ def customer_page() -> rx.Component:
                 rx.select.trigger(placeholder="Tipo"),
                 rx.select.content(
                     rx.select.item("Todos os tipos", value=ALL),
-                    *[rx.select.item(o["label"], value=o["value"]) for o in KIND_OPTIONS],
+                    *[rx.select.item(o.label, value=o.value) for o in KIND_OPTIONS],
                 ),
                 value=s.kind,
                 on_change=s.set_kind,

@@ -6,36 +6,48 @@ import asyncio
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.after_commit import enqueue_after_commit
+from app.auth import ui_tickets
 from app.auth.permissions import Perm
 from app.crm import custom_fields, customers, segments, tags, wallets
 from app.crm.customers import STATUSES, BulkRequest, CustomerFilter, CustomerIn, CustomerQuery
 from app.crm.visibility import assignable_users
-from app.errors import DomainError, Invalid
 from app.formatting import DEFAULT_TZ, date_br, document_br, plural
-from app.pages.base import SessionState, checked, page
-from components.data_table import column_chooser, data_table, pager
+from app.pages.base import Events, SessionState, checked, event, page
+from components.data_table import (
+    ExtraColumn,
+    Selection,
+    Sorting,
+    TableColumn,
+    column_chooser,
+    data_table,
+    pager,
+)
 from components.forms import field
 from components.modal_form import modal_form, options_field
+from components.types import Option, StateVar, array_var
 from tasks.crm import run_bulk
 
-COLUMNS: list[tuple[str, str, bool]] = [
-    ("name", "Nome", True),
-    ("document", "CPF/CNPJ", False),
-    ("status", "Status", True),
-    ("plan", "Plano", False),
-    ("owner", "Responsável", False),
-    ("wallet", "Carteira", False),
-    ("tags", "Etiquetas", False),
-    ("score", "Score", True),
-    ("created_at", "Criado em", True),
-    ("updated_at", "Atualizado em", True),
+COLUMNS = [
+    TableColumn("name", "Nome", sortable=True),
+    TableColumn("document", "CPF/CNPJ"),
+    TableColumn("status", "Status", sortable=True),
+    TableColumn("plan", "Plano"),
+    TableColumn("owner", "Responsável"),
+    TableColumn("wallet", "Carteira"),
+    TableColumn("tags", "Etiquetas"),
+    TableColumn("score", "Score", sortable=True),
+    TableColumn("created_at", "Criado em", sortable=True),
+    TableColumn("updated_at", "Atualizado em", sortable=True),
 ]
 DEFAULT_VISIBLE = ["name", "document", "status", "plan", "owner", "tags", "updated_at"]
-STATUS_OPTIONS = [{"value": k, "label": v} for k, v in STATUSES.items()]
-BULK_OPTIONS = [{"value": k, "label": v} for k, v in customers.BULK_ACTIONS.items()]
+STATUS_OPTIONS = [Option(k, v) for k, v in STATUSES.items()]
+BULK_OPTIONS = [Option(k, v) for k, v in customers.BULK_ACTIONS.items()]
 ALL = "__all__"  # radix select items cannot have an empty value
+# The create form's inputs for the contacts it sends (a field error names the contact's position).
+CONTACT_FIELDS = {"contacts.0.value": "phone", "contacts.1.value": "email"}
 
 
 def _fmt_custom(value: object) -> str:
@@ -47,6 +59,7 @@ def _fmt_custom(value: object) -> str:
 
 
 class CustomersState(SessionState):
+    # A dict per row, not a model: the custom-field columns (cf_<key>) are known only at run time.
     rows: list[dict[str, str]] = []
     text: str = ""
     status: str = ALL
@@ -73,11 +86,11 @@ class CustomersState(SessionState):
     visible: list[str] = DEFAULT_VISIBLE
     total_label: str = ""
     _count_text: str = ""
-    tag_options: list[dict[str, str]] = []
-    owner_options: list[dict[str, str]] = []
-    wallet_options: list[dict[str, str]] = []
-    custom_options: list[dict[str, str]] = []
-    custom_columns: list[dict[str, str]] = []
+    tag_options: list[Option] = []
+    owner_options: list[Option] = []
+    wallet_options: list[Option] = []
+    custom_options: list[Option] = []
+    custom_columns: list[ExtraColumn] = []
     _owner_names: dict[str, str] = {}
     _wallet_names: dict[str, str] = {}
     _tz: str = DEFAULT_TZ
@@ -149,54 +162,43 @@ class CustomersState(SessionState):
         self.next_cursor = result.next_cursor or ""
         self.total_label = f"{self._count_text} · página {self.page_no}"
 
-    def _restart(self):  # type: ignore[no-untyped-def]
+    def _restart(self) -> Events:
         self._cursors, self.page_no, self.selected = [], 1, []
-        try:
-            self._reload(recount=True)
-        except Invalid as exc:
-            return rx.toast.error(next(iter(exc.fields.values())))
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(lambda: self._reload(recount=True))
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         raw = str(self.router.page.params.get("segmento", ""))
         self.segment, self.segment_name = (raw, "") if raw.isdigit() else ("", "")
-        try:
-            with self.db() as (db, actor):
-                if self.segment:
-                    # Only segments this user may see are listed, so another's private one is not found.
-                    found = [g.name for g in segments.list_segments(db, actor) if str(g.id) == self.segment]
-                    if not found:
-                        self.segment = ""
-                        return [rx.toast.error("Segmento não encontrado."), rx.redirect("/clientes")]
-                    self.segment_name = found[0]
-                self.tag_options = [{"value": t.name, "label": t.name} for t in tags.list_tags(db, actor)]
-                users = assignable_users(db, actor)
-                self._owner_names = {str(u.id): u.name or u.email for u in users}
-                self.owner_options = [{"value": str(u.id), "label": u.name or u.email} for u in users]
-                ws = wallets.list_wallets(db, actor)
-                self._wallet_names = {str(w.id): w.name for w in ws}
-                self.wallet_options = [{"value": str(w.id), "label": w.name} for w in ws]
-                definitions = custom_fields.list_fields(db, actor)
-                self.custom_options = [
-                    {"value": d.key, "label": d.label} for d in definitions if d.show_in_filters
-                ]
-                self.custom_columns = [
-                    {"key": f"cf_{d.key}", "label": d.label} for d in definitions if d.show_in_list
-                ]
-        except DomainError as exc:
-            return self.fail(exc)
+        with self._calling() as call, self.db() as (db, actor):
+            if self.segment:
+                # Only segments this user may see are listed, so another's private one is not found.
+                found = [g.name for g in segments.list_segments(db, actor) if str(g.id) == self.segment]
+                if not found:
+                    self.segment = ""
+                    return [rx.toast.error("Segmento não encontrado."), rx.redirect("/clientes")]
+                self.segment_name = found[0]
+            self.tag_options = [Option(t.name, t.name) for t in tags.list_tags(db, actor)]
+            users = assignable_users(db, actor)
+            self._owner_names = {str(u.id): u.name or u.email for u in users}
+            self.owner_options = [Option(str(u.id), u.name or u.email) for u in users]
+            ws = wallets.list_wallets(db, actor)
+            self._wallet_names = {str(w.id): w.name for w in ws}
+            self.wallet_options = [Option(str(w.id), w.name) for w in ws]
+            definitions = custom_fields.list_fields(db, actor)
+            self.custom_options = [Option(d.key, d.label) for d in definitions if d.show_in_filters]
+            self.custom_columns = [ExtraColumn(f"cf_{d.key}", d.label) for d in definitions if d.show_in_list]
+        if call.failed:
+            return call.events
         return self._restart()
 
-    @rx.event
-    def search(self, text: str):  # type: ignore[no-untyped-def]
+    @event
+    def search(self, text: str) -> Events:
         self.text = text
         return self._restart()
 
-    @rx.event
-    def set_filter(self, name: str, value: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_filter(self, name: str, value: str) -> Events:
         if name in {
             "status",
             "plan",
@@ -214,112 +216,101 @@ class CustomersState(SessionState):
             setattr(self, name, value)
         return self._restart()
 
-    @rx.event
-    def clear_filters(self):  # type: ignore[no-untyped-def]
+    @event
+    def clear_filters(self) -> Events:
         self.text, self.plan, self.custom_value, self.score_min, self.updated_from = "", "", "", "", ""
         self.updated_to = self.created_from = self.created_to = ""
         self.status = self.tag = self.owner = self.wallet = self.custom_key = ALL
         self.segment, self.segment_name = "", ""
         return self._restart()
 
-    @rx.event
-    def clear_segment(self):  # type: ignore[no-untyped-def]
+    @event
+    def clear_segment(self) -> Events:
         self.segment, self.segment_name = "", ""
         return [rx.redirect("/clientes")]
 
-    @rx.event
-    def set_sort(self, sort: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_sort(self, sort: str) -> Events:
         self.sort = sort
         return self._restart()
 
-    @rx.event
-    def next_page(self):  # type: ignore[no-untyped-def]
+    @event
+    def next_page(self) -> Events:
         if not self.next_cursor:
             return None
         self._cursors = [*self._cursors, self.next_cursor]
         self.page_no += 1
-        try:
-            self._reload(self.next_cursor)
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(lambda: self._reload(self.next_cursor))
 
-    @rx.event
-    def prev_page(self):  # type: ignore[no-untyped-def]
+    @event
+    def prev_page(self) -> Events:
         if not self._cursors:
             return None
         self._cursors = self._cursors[:-1]
         self.page_no -= 1
-        try:
-            self._reload(self._cursors[-1] if self._cursors else None)
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(lambda: self._reload(self._cursors[-1] if self._cursors else None))
 
-    @rx.event
+    @event
     def toggle_select(self, row_id: str) -> None:
         self.selected = (
             [s for s in self.selected if s != row_id] if row_id in self.selected else [*self.selected, row_id]
         )
 
-    @rx.event
+    @event
     def toggle_all(self, checked: bool) -> None:
         self.selected = [r["id"] for r in self.rows] if checked else []
 
-    @rx.event
+    @event
     def toggle_column(self, key: str) -> None:
         self.visible = [k for k in self.visible if k != key] if key in self.visible else [*self.visible, key]
 
-    @rx.event
-    def open_customer(self, row_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def open_customer(self, row_id: str) -> Events:
         return rx.redirect(f"/clientes/{row_id}")
 
     # ---- create ---------------------------------------------------------------------
-    @rx.event
+    @event
     def set_new_open(self, open_: bool) -> None:
         self.new_open, self.errors, self.error = open_, {}, ""
 
-    @rx.event
-    def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def create(self, form: dict[str, str]) -> Events:
         self.errors, self.error = {}, ""
         contacts = [{"kind": k, "value": form[k]} for k in ("phone", "email") if form.get(k)]
-        try:
-            with self.db() as (db, actor):
-                customer = customers.create_customer(
-                    db,
-                    actor,
-                    CustomerIn(
-                        name=form.get("name", ""),
-                        document=form.get("document") or None,
-                        plan=form.get("plan") or None,
-                        status=form.get("status") or "ativo",
-                        contacts=contacts,  # type: ignore[arg-type]
-                    ),
-                )
-                new_id = customer.id
-        except Invalid as exc:
-            self.errors = {
-                k.replace("contacts.0.value", "phone").replace("contacts.1.value", "email"): v
-                for k, v in exc.fields.items()
-            }
-            return None
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        with (
+            self._calling(fields="errors", rename=CONTACT_FIELDS, message="error") as call,
+            self.db() as (db, actor),
+        ):
+            customer = customers.create_customer(
+                db,
+                actor,
+                CustomerIn.model_validate(
+                    {
+                        "name": form.get("name", ""),
+                        "document": form.get("document") or None,
+                        "plan": form.get("plan") or None,
+                        "status": form.get("status") or "ativo",
+                        "contacts": contacts,
+                    }
+                ),
+            )
+            new_id = customer.id
+        if call.failed:
+            return call.events
         self.new_open = False
         return [rx.toast.success("Cliente cadastrado."), rx.redirect(f"/clientes/{new_id}")]
 
     # ---- bulk -----------------------------------------------------------------------
-    @rx.event
+    @event
     def open_bulk(self, scope: str) -> None:
         self.bulk_scope, self.bulk_open, self.error, self.job_state = scope, True, "", ""
 
-    @rx.event
+    @event
     def set_bulk_open(self, open_: bool) -> None:
         self.bulk_open = open_
 
-    @rx.event
-    async def run_bulk(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    async def run_bulk(self, form: dict[str, str]) -> Events:
         self.error = ""
         action = form.get("action", "")
         value: str | int = form.get("value", "")
@@ -333,41 +324,35 @@ class CustomersState(SessionState):
             ids=[int(i) for i in self.selected] if self.bulk_scope == "selection" else None,
             filter=self._filter() if self.bulk_scope == "filter" else None,
         )
-        try:
-            with self.db() as (db, actor):
-                job = customers.start_bulk(db, actor, request)
-                self.job_id, self.job_state, self.job_total, self.job_done = (
-                    job.id or 0,
-                    job.state,
-                    job.total,
-                    job.done,
-                )
-                if job.state == "queued":
-                    enqueue_after_commit(db, run_bulk, actor.schema or "", self.job_id)
-        except Invalid as exc:
-            self.error = " ".join(exc.fields.values())
-            return None
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        with self._calling(message="error") as call, self.db() as (db, actor):
+            job = customers.start_bulk(db, actor, request)
+            self.job_id, self.job_state, self.job_total, self.job_done = (
+                job.id or 0,
+                job.state,
+                job.total,
+                job.done,
+            )
+            if job.state == "queued":
+                enqueue_after_commit(db, run_bulk, actor.schema or "", self.job_id)
+        if call.failed:
+            return call.events
         if self.job_state == "queued":
             return CustomersState.watch_job
         self.bulk_open = False
         self._restart()
         return rx.toast.success(f"Ação aplicada a {plural(self.job_total, 'cliente')}.")
 
-    @rx.event(background=True)
-    async def watch_job(self):  # type: ignore[no-untyped-def]
+    @event(background=True)
+    async def watch_job(self) -> Events:
         """Poll the job row so the dialog shows live progress of a large bulk action."""
         for _ in range(1200):
             await asyncio.sleep(0.5)
             async with self:
-                try:
-                    with self.db() as (db, actor):
-                        job = customers.get_bulk_job(db, actor, self.job_id)
-                        self.job_state, self.job_done, self.job_total = job.state, job.done, job.total
-                except DomainError:
-                    return
+                with self._calling(quiet=True) as call, self.db() as (db, actor):
+                    job = customers.get_bulk_job(db, actor, self.job_id)
+                    self.job_state, self.job_done, self.job_total = job.state, job.done, job.total
+                if call.failed:
+                    return None
                 if self.job_state in ("done", "failed"):
                     self.bulk_open = False
                     self._restart()
@@ -377,33 +362,38 @@ class CustomersState(SessionState):
         return None
 
     # ---- export and segments --------------------------------------------------------
-    @rx.event
-    def export(self, scope: str):  # type: ignore[no-untyped-def]
+    @event
+    def export(self, scope: str) -> Events:
+        """Download the CSV of the selection or the filter, streamed by the REST export's code: the
+        browser follows a one-minute ticket (app.api.ui_downloads) instead of receiving the file
+        through the websocket."""
         ids = [int(i) for i in self.selected] if scope == "selection" else None
-        try:
-            with self.db() as (db, actor):
-                data = "\ufeff" + "".join(customers.export_csv(db, actor, self._filter(), ids=ids))
-        except DomainError as exc:
-            return self.fail(exc)
-        return rx.download(data=data.encode("utf-8"), filename="clientes.csv")
+        with self._calling() as call:
+            actor = self.actor()
+            actor.require(Perm.CUSTOMERS_EXPORT)
+            payload = {"filter": self._filter().model_dump(mode="json", exclude_defaults=True), "ids": ids}
+            ticket = ui_tickets.issue(
+                self._ui_key or "", actor.user_id or 0, ui_tickets.CUSTOMERS_EXPORT, payload
+            )
+        if call.failed:
+            return call.events
+        return rx.download(url=f"/api/ui/clientes/exportar/{ticket}", filename="clientes.csv")
 
-    @rx.event
+    @event
     def set_segment_open(self, open_: bool) -> None:
         self.segment_open, self.error = open_, ""
 
-    @rx.event
-    def save_segment(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def save_segment(self, form: dict[str, str]) -> Events:
         f = self._filter()
-        try:
-            with self.db() as (db, actor):
-                segments.create_segment(
-                    db,
-                    actor,
-                    segments.SegmentIn(name=form.get("name", ""), filters=f, shared=checked(form, "shared")),
-                )
-        except DomainError as exc:
-            self.error = " ".join(exc.fields.values()) if isinstance(exc, Invalid) else exc.message
-            return None
+        with self._calling(message="error") as call, self.db() as (db, actor):
+            segments.create_segment(
+                db,
+                actor,
+                segments.SegmentIn(name=form.get("name", ""), filters=f, shared=checked(form, "shared")),
+            )
+        if call.failed:
+            return call.events
         self.segment_open = False
         return rx.toast.success("Segmento salvo; ele é recalculado a cada uso.")
 
@@ -429,17 +419,17 @@ def _select(name: str, value: Any, options: Any, placeholder: str, all_label: st
         rx.select.trigger(placeholder=placeholder, min_width="140px"),
         rx.select.content(
             rx.select.item(all_label, value=ALL),
-            rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["value"])),
+            rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value)),
         ),
         value=value,
         on_change=lambda v: CustomersState.set_filter(name, v),
     )
 
 
-def date_range(label: str, prefix: str, start: rx.Var, end: rx.Var) -> rx.Component:
+def date_range(label: str, prefix: str, start: StateVar[str], end: StateVar[str]) -> rx.Component:
     """Two date inputs (controlled, so "Limpar filtros" empties them): `label` de ... até ...."""
 
-    def one(bound: str, value: rx.Var, title: str) -> rx.Component:
+    def one(bound: str, value: StateVar[str], title: str) -> rx.Component:
         return rx.input(
             type="date",
             value=value,
@@ -523,20 +513,19 @@ def filters_bar() -> rx.Component:
 
 def actions_bar() -> rx.Component:
     s = CustomersState
+    selected = array_var(s.selected).length()
     return rx.hstack(
-        rx.text(s.selected.length(), " selecionado(s)", size="2"),
+        rx.text(selected, " selecionado(s)", size="2"),
         rx.menu.root(
             rx.menu.trigger(rx.button(rx.icon("layers"), "Ações em massa", variant="soft", id="bulk-menu")),
             rx.menu.content(
-                rx.menu.item(
-                    "Nos selecionados", on_select=s.open_bulk("selection"), disabled=s.selected.length() == 0
-                ),
+                rx.menu.item("Nos selecionados", on_select=s.open_bulk("selection"), disabled=selected == 0),
                 rx.menu.item("Em todo o filtro", on_select=s.open_bulk("filter")),
                 rx.menu.separator(),
                 rx.menu.item(
                     "Exportar selecionados (CSV)",
                     on_select=s.export("selection"),
-                    disabled=s.selected.length() == 0,
+                    disabled=selected == 0,
                 ),
                 rx.menu.item("Exportar filtro (CSV)", on_select=s.export("filter")),
             ),
@@ -548,7 +537,7 @@ def actions_bar() -> rx.Component:
             on_click=s.set_segment_open(True),
         ),
         rx.spacer(),
-        column_chooser([(k, label) for k, label, _ in COLUMNS], s.visible, s.toggle_column),
+        column_chooser(COLUMNS, s.visible, s.toggle_column),
         rx.button(rx.icon("user-plus"), "Novo cliente", on_click=s.set_new_open(True), id="new-customer"),
         width="100%",
         align="center",
@@ -576,7 +565,7 @@ def new_customer_dialog() -> rx.Component:
 def bulk_dialog() -> rx.Component:
     s = CustomersState
     return modal_form(
-        rx.cond(s.bulk_scope == "selection", "Ação nos selecionados", "Ação em todo o filtro"),  # type: ignore[arg-type]
+        rx.cond(s.bulk_scope == "selection", "Ação nos selecionados", "Ação em todo o filtro"),
         s.bulk_open,
         s.set_bulk_open,
         s.run_bulk,
@@ -610,7 +599,7 @@ def segment_dialog() -> rx.Component:
     )
 
 
-def _cell(row: Any, key: str) -> rx.Component:
+def _cell(row: ObjectVar[dict[str, str]], key: str) -> rx.Component:
     if key == "name":
         return rx.text(row[key], weight="medium")
     if key == "status":
@@ -634,14 +623,10 @@ def customers_page() -> rx.Component:
             s.rows,
             COLUMNS,
             s.visible,
-            s.sort,
-            s.set_sort,
-            s.selected,
-            s.toggle_select,
-            s.all_selected,
-            s.toggle_all,
-            s.open_customer,
-            _cell,
+            sorting=Sorting(s.sort, s.set_sort),
+            selection=Selection(s.selected, s.toggle_select, s.all_selected, s.toggle_all),
+            on_open=s.open_customer,
+            render_cell=_cell,
             extra_columns=s.custom_columns,
         ),
         pager(s.has_prev, s.has_next, s.prev_page, s.next_page, s.total_label),

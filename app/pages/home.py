@@ -1,80 +1,115 @@
 """Home ("Início"): my open conversations, today's follow-ups (overdue highlighted), unread reminders,
 recent customers."""
 
+from dataclasses import dataclass
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.crm import home as home_service
 from app.crm import notifications
 from app.crm.customers import STATUSES
-from app.errors import DomainError
 from app.formatting import datetime_br, label
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from components.theme import PRIMARY
 
 CHANNELS = {"whatsapp": "WhatsApp", "email": "E-mail"}
 
 
+@dataclass
+class ConversationItem:
+    id: str
+    customer_id: str
+    customer: str
+    channel: str
+    subject: str
+    at: str
+
+
+@dataclass
+class AgendaItem:
+    id: str
+    customer_id: str
+    customer: str
+    title: str
+    time: str
+    overdue: bool
+
+
+@dataclass
+class ReminderItem:
+    id: str
+    title: str
+    body: str
+
+
+@dataclass
+class RecentItem:
+    id: str
+    name: str
+    status: str
+    at: str
+
+
 class HomeState(SessionState):
-    conversations: list[dict[str, str]] = []
-    agenda: list[dict[str, str]] = []
-    reminders: list[dict[str, str]] = []
-    recent: list[dict[str, str]] = []
+    conversations: list[ConversationItem] = []
+    agenda: list[AgendaItem] = []
+    reminders: list[ReminderItem] = []
+    recent: list[RecentItem] = []
     counts: dict[str, int] = {}
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                data = home_service.home(db, actor)
-                tz = actor.time_zone
-        except DomainError as exc:
-            return self.fail(exc)
+    @event
+    def load(self) -> Events:
+        with self._calling() as call, self.db() as (db, actor):
+            data = home_service.home(db, actor)
+            tz = actor.time_zone
+        if call.failed:
+            return call.events
         self.conversations = [
-            {
-                "id": str(c.id),
-                "customer_id": str(c.customer_id),
-                "customer": c.customer_name,
-                "channel": CHANNELS.get(c.channel, c.channel),
-                "subject": c.subject or "",
-                "at": datetime_br(c.last_message_at, tz),
-            }
+            ConversationItem(
+                id=str(c.id),
+                customer_id=str(c.customer_id),
+                customer=c.customer_name,
+                channel=CHANNELS.get(c.channel, c.channel),
+                subject=c.subject or "",
+                at=datetime_br(c.last_message_at, tz),
+            )
             for c in data.conversations
         ]
         self.agenda = [
-            {
-                "id": str(a.id),
-                "customer_id": str(a.customer_id or ""),
-                "customer": a.customer_name or "",
-                "title": a.title,
-                "time": a.starts_local.strftime("%H:%M"),
-                "overdue": "1" if a.overdue else "",
-            }
+            AgendaItem(
+                id=str(a.id),
+                customer_id=str(a.customer_id or ""),
+                customer=a.customer_name or "",
+                title=a.title,
+                time=a.starts_local.strftime("%H:%M"),
+                overdue=bool(a.overdue),
+            )
             for a in data.agenda
         ]
-        self.reminders = [{"id": str(n.id), "title": n.title, "body": n.body} for n in data.reminders]
+        self.reminders = [ReminderItem(id=str(n.id), title=n.title, body=n.body) for n in data.reminders]
         self.recent = [
-            {
-                "id": str(r.id),
-                "name": r.name,
-                "status": label(r.status, STATUSES),
-                "at": datetime_br(r.touched_at, tz),
-            }
+            RecentItem(
+                id=str(r.id),
+                name=r.name,
+                status=label(r.status, STATUSES),
+                at=datetime_br(r.touched_at, tz),
+            )
             for r in data.recent
         ]
         self.counts = {k: int(v) for k, v in data.counts.items()}
         return None
 
-    @rx.event
-    def open_reminder(self, notification_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def open_reminder(self, notification_id: str) -> Events:
         """Mark the reminder read and open what it points to (the customer, or the agenda)."""
         if not notification_id.isdigit():
             return None
-        try:
-            with self.db() as (db, actor):
-                link = notifications.open_link(db, actor, int(notification_id))
-        except DomainError as exc:
-            return self.fail(exc)
-        self.reminders = [r for r in self.reminders if r["id"] != notification_id]
+        with self._calling() as call, self.db() as (db, actor):
+            link = notifications.open_link(db, actor, int(notification_id))
+        if call.failed:
+            return call.events
+        self.reminders = [r for r in self.reminders if r.id != notification_id]
         return rx.redirect(link) if link else None
 
 
@@ -95,29 +130,29 @@ def empty(text: str) -> rx.Component:
     return rx.text(text, color_scheme="gray", size="2")
 
 
-def conversation_item(c: rx.Var) -> rx.Component:
+def conversation_item(c: ObjectVar[ConversationItem]) -> rx.Component:
     return rx.link(
         rx.hstack(
-            rx.badge(c["channel"]),
-            rx.text(c["customer"], weight="medium"),
-            rx.text(c["subject"], color_scheme="gray", size="2"),
+            rx.badge(c.channel),
+            rx.text(c.customer, weight="medium"),
+            rx.text(c.subject, color_scheme="gray", size="2"),
             rx.spacer(),
-            rx.text(c["at"], size="1", color_scheme="gray"),
+            rx.text(c.at, size="1", color_scheme="gray"),
             width="100%",
             align="center",
         ),
-        href=f"/clientes/{c['customer_id']}",
+        href=f"/clientes/{c.customer_id}",
         underline="none",
         width="100%",
     )
 
 
-def agenda_item(a: rx.Var) -> rx.Component:
-    overdue = a["overdue"] != ""
+def agenda_item(a: ObjectVar[AgendaItem]) -> rx.Component:
+    overdue = a.overdue
     return rx.hstack(
-        rx.text(a["time"], weight="bold", color=rx.cond(overdue, "var(--red-11)", "inherit")),
-        rx.text(a["title"]),
-        rx.link(a["customer"], href=f"/clientes/{a['customer_id']}", size="2"),
+        rx.text(a.time, weight="bold", color=rx.cond(overdue, "var(--red-11)", "inherit")),
+        rx.text(a.title),
+        rx.link(a.customer, href=f"/clientes/{a.customer_id}", size="2"),
         rx.spacer(),
         rx.cond(overdue, rx.badge("Atrasado", color_scheme="red")),
         width="100%",
@@ -125,16 +160,16 @@ def agenda_item(a: rx.Var) -> rx.Component:
     )
 
 
-def reminder_item(r: rx.Var) -> rx.Component:
+def reminder_item(r: ObjectVar[ReminderItem]) -> rx.Component:
     return rx.hstack(
         rx.icon("bell-ring", size=16, color=PRIMARY),
         rx.vstack(
-            rx.text(r["title"], weight="medium", size="2"),
-            rx.text(r["body"], size="1", color_scheme="gray"),
+            rx.text(r.title, weight="medium", size="2"),
+            rx.text(r.body, size="1", color_scheme="gray"),
             spacing="0",
             align="start",
         ),
-        on_click=HomeState.open_reminder(r["id"]),
+        on_click=HomeState.open_reminder(r.id),
         cursor="pointer",
         width="100%",
         align="start",
@@ -142,17 +177,17 @@ def reminder_item(r: rx.Var) -> rx.Component:
     )
 
 
-def recent_item(r: rx.Var) -> rx.Component:
+def recent_item(r: ObjectVar[RecentItem]) -> rx.Component:
     return rx.link(
         rx.hstack(
-            rx.text(r["name"]),
-            rx.badge(r["status"], variant="soft"),
+            rx.text(r.name),
+            rx.badge(r.status, variant="soft"),
             rx.spacer(),
-            rx.text(r["at"], size="1", color_scheme="gray"),
+            rx.text(r.at, size="1", color_scheme="gray"),
             width="100%",
             align="center",
         ),
-        href=f"/clientes/{r['id']}",
+        href=f"/clientes/{r.id}",
         underline="none",
         width="100%",
     )

@@ -12,15 +12,17 @@ import re
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.after_commit import enqueue_after_commit
 from app.auth.permissions import Perm
-from app.errors import DomainError, Invalid
+from app.errors import Invalid
 from app.importing import jobs, upload_grants
 from app.importing.mapping import FIELD_LABELS, fold
 from app.importing.report import message_for
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from components.badges import severity_badge
+from components.types import array_var, object_var
 from tasks.imports import run_import
 
 FILE_INPUT_ID = "imports-file"
@@ -166,18 +168,16 @@ class ImportsState(SessionState):
         ]
         self.report_error = status.get("error") or ""
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
+    @event
+    def load(self) -> Events:
+        if (failed := self.attempt(self._reload)) is not None:
+            return failed
         if any(r["raw_state"] in ("queued", "running") for r in self.imports):
             return ImportsState.poll
         return None
 
-    @rx.event(background=True)
-    async def poll(self):  # type: ignore[no-untyped-def]
+    @event(background=True)
+    async def poll(self) -> None:
         """Refreshes progress every second while an import of this tenant is queued or running."""
         async with self:
             if self.polling:
@@ -187,9 +187,9 @@ class ImportsState(SessionState):
             while True:
                 await asyncio.sleep(1.0)
                 async with self:
-                    try:
+                    with self._calling(quiet=True) as call:
                         self._reload()
-                    except DomainError:
+                    if call.failed:
                         return
                     if not any(r["raw_state"] in ("queued", "running") for r in self.imports):
                         return
@@ -197,8 +197,8 @@ class ImportsState(SessionState):
             async with self:
                 self.polling = False
 
-    @rx.event
-    def begin_upload(self, info: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+    @event
+    def begin_upload(self, info: dict[str, Any] | None) -> Events:
         """Opens an upload session for the file the browser chose and lets the browser send it."""
         # A new file replaces whatever was being mapped, also when it turns out to be unreadable.
         self._clear_mapping()
@@ -209,12 +209,15 @@ class ImportsState(SessionState):
         name = str(info["name"])[:500]
         try:
             size = int(info.get("size") or 0)
+        except ValueError:
+            self.upload_error = "Arquivo inválido."
+            return None
+        with self._calling(message="upload_error") as call:
             with self.db() as (db, actor):
                 session = jobs.start_upload(db, actor, name, size)
             token = upload_grants.issue(actor, self._family, session.upload_id)
-        except (DomainError, ValueError) as exc:
-            self.upload_error = getattr(exc, "message", "Arquivo inválido.")
-            return None
+        if call.failed:
+            return call.events
         self._sending, self._sending_name = session.upload_id, name
         self.uploading = True
         cfg = {
@@ -228,12 +231,12 @@ class ImportsState(SessionState):
         }
         return rx.call_script(f"window.crmUploads.send({json.dumps(FILE_INPUT_ID)}, {json.dumps(cfg)})")
 
-    @rx.event
-    def collect_upload(self):  # type: ignore[no-untyped-def]
+    @event
+    def collect_upload(self) -> Events:
         """The browser finished (or gave up): read its outcome."""
         return rx.call_script("window.crmUploads.result()", callback=ImportsState.upload_sent)
 
-    @rx.event
+    @event
     def upload_sent(self, result: dict[str, Any] | None) -> None:
         """Checks with the server that every byte arrived, then shows the preview."""
         self.uploading = False
@@ -244,21 +247,22 @@ class ImportsState(SessionState):
         if not result or not result.get("ok"):
             self.upload_error = str((result or {}).get("error") or "O envio falhou.")[:300]
             return
-        try:
+        with self._calling(message="upload_error") as call:
             actor = self.actor()
-            status = jobs.upload_status(None, actor, upload_id)  # type: ignore[arg-type]
+            # No session is opened: upload_status and preview_upload read the storage only (their db
+            # parameter is unused, but typed Session).
+            status = jobs.upload_status(None, actor, upload_id)
             if status.size is not None and status.offset != status.size:
                 raise Invalid("file", f"Envio incompleto: {status.offset} de {status.size} bytes.")
             self._upload_id = upload_id
             self.filename = name
             self.source = re.sub(r"\.[A-Za-z0-9]+$", "", name)[:200]
             self._preview(actor, suggest=True)
-        except DomainError as exc:
+        if call.failed:
             self._clear_mapping()
-            self.upload_error = exc.message
 
-    @rx.event
-    def cancel_upload(self):  # type: ignore[no-untyped-def]
+    @event
+    def cancel_upload(self) -> Events:
         return rx.call_script("window.crmUploads.abort()")
 
     def _clear_mapping(self) -> None:
@@ -268,7 +272,7 @@ class ImportsState(SessionState):
 
     def _preview(self, actor: Any, suggest: bool) -> None:
         p = jobs.preview_upload(
-            None,  # type: ignore[arg-type]
+            None,  # preview_upload reads the storage only
             actor,
             self._upload_id,
             self.sheet or None,
@@ -283,25 +287,23 @@ class ImportsState(SessionState):
         if suggest or set(self.mapping) != set(p.headers):
             self.mapping = dict(p.suggested)
 
-    @rx.event
-    def reload_preview(self):  # type: ignore[no-untyped-def]
+    @event
+    def reload_preview(self) -> None:
         self.error = ""
-        try:
+        with self._calling(message="error"):
             self._preview(self.actor(), suggest=True)
-        except DomainError as exc:
-            self.error = exc.message
 
-    @rx.event
+    @event
     def set_mapping(self, header: str, field: str) -> None:
         self.mapping = {**self.mapping, header: field}
 
-    @rx.event
-    def set_sheet(self, value: str):  # type: ignore[no-untyped-def]
+    @event
+    def set_sheet(self, value: str) -> Events:
         self.sheet = value
         self.header_row = ""
         return ImportsState.reload_preview
 
-    @rx.event
+    @event
     def set_option(self, name: str, value: str) -> None:
         """One setter for the form's plain text options (the browser may call it with any name: only
         these are accepted; everything is validated again when the import is created)."""
@@ -311,20 +313,16 @@ class ImportsState(SessionState):
     def _final_mapping(self) -> dict[str, str]:
         return {h: (f"custom:{_custom_key(h)}" if f == "custom" else f) for h, f in self.mapping.items()}
 
-    @rx.event
-    def save_preset(self):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                jobs.save_preset(
-                    db, actor, self.preset_name or self.source, self._final_mapping(), self.source
-                )
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+    @event
+    def save_preset(self) -> Events:
+        with self._calling(message="error") as call, self.db() as (db, actor):
+            jobs.save_preset(db, actor, self.preset_name or self.source, self._final_mapping(), self.source)
+        if call.failed:
+            return call.events
         return rx.toast.success("Modelo de mapeamento salvo.")
 
-    @rx.event
-    async def start_import(self):  # type: ignore[no-untyped-def]
+    @event
+    async def start_import(self) -> Events:
         self.error = ""
         if not self._upload_id:
             self.error = "Envie um arquivo primeiro."
@@ -337,52 +335,39 @@ class ImportsState(SessionState):
             sheet=self.sheet or None,
             header_row=int(self.header_row) if self.header_row.isdigit() else None,
         )
-        try:
-            with self.db() as (db, actor):
-                job = jobs.create_import(db, actor, opts, upload_id=self._upload_id)
-                assert actor.schema is not None and job.id is not None
-                enqueue_after_commit(db, run_import, actor.schema, job.id)
-        except Invalid as exc:
-            self.error = exc.message
-            return None
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        with self._calling(message="error") as call, self.db() as (db, actor):
+            job = jobs.create_import(db, actor, opts, upload_id=self._upload_id)
+            assert actor.schema is not None and job.id is not None
+            enqueue_after_commit(db, run_import, actor.schema, job.id)
+        if call.failed:
+            return call.events
         self._clear_mapping()
         self.selected_id = str(job.id)
-        try:
-            self._reload()
-        except DomainError as exc:
-            events = self.fail(exc)
-            return events if self._user_id is None else [*events, ImportsState.poll]
+        if (failed := self.attempt(self._reload)) is not None:
+            return failed if self._user_id is None else [*failed, ImportsState.poll]
         return [rx.toast.success("Importação iniciada."), ImportsState.poll]
 
-    @rx.event
-    def select(self, import_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def select(self, import_id: str) -> Events:
         self.selected_id = import_id
-        try:
-            self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
-        return None
+        return self.attempt(self._reload)
 
-    @rx.event
-    def cancel(self, import_id: str):  # type: ignore[no-untyped-def]
-        try:
+    @event
+    def cancel(self, import_id: str) -> Events:
+        with self._calling() as call:
             with self.db() as (db, actor):
                 jobs.cancel(db, actor, int(import_id))
             self._reload()
-        except DomainError as exc:
-            return self.fail(exc)
+        if call.failed:
+            return call.events
         return rx.toast.info("Cancelamento solicitado: o lote atual termina e a importação para.")
 
-    @rx.event
-    def download_errors(self, import_id: str):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                body = "".join(jobs.error_rows_csv(db, actor, int(import_id)))
-        except DomainError as exc:
-            return self.fail(exc)
+    @event
+    def download_errors(self, import_id: str) -> Events:
+        with self._calling() as call, self.db() as (db, actor):
+            body = "".join(jobs.error_rows_csv(db, actor, int(import_id)))
+        if call.failed:
+            return call.events
         return rx.download(data=body, filename=f"importacao-{import_id}-erros.csv")
 
 
@@ -410,7 +395,7 @@ def _mapping_cell(header: rx.Var, index: rx.Var) -> rx.Component:
             rx.select.root(
                 rx.select.trigger(width="100%", id="map-" + index.to_string()),
                 rx.select.content(*[rx.select.item(OPTION_LABELS[f], value=f) for f in FIELD_OPTIONS]),
-                value=ImportsState.mapping[header].to(str),
+                value=object_var(ImportsState.mapping)[header].to(str),
                 on_change=lambda v: ImportsState.set_mapping(header, v),
                 size="1",
             ),
@@ -480,104 +465,122 @@ def upload_step() -> rx.Component:
     )
 
 
+def _sheet_and_header() -> rx.Component:
+    """Which sheet and which row hold the headers (the preview reloads with them)."""
+    return rx.hstack(
+        rx.cond(
+            array_var(ImportsState.sheets).length() > 0,
+            _labelled(
+                "Aba",
+                rx.select(ImportsState.sheets, value=ImportsState.sheet, on_change=ImportsState.set_sheet),
+            ),
+        ),
+        _labelled(
+            "Linha do cabeçalho",
+            rx.input(
+                value=ImportsState.header_row,
+                on_change=lambda value: ImportsState.set_option("header_row", value),
+                id="import-header-row",
+                width="10em",
+            ),
+            "import-header-row",
+        ),
+        rx.button("Recarregar", variant="soft", on_click=ImportsState.reload_preview),
+        align="end",
+    )
+
+
+def _preview_table() -> rx.Component:
+    """The first rows as read, with a field chooser above each column."""
+    return rx.scroll_area(
+        rx.table.root(
+            rx.table.header(rx.table.row(rx.foreach(ImportsState.headers, _mapping_cell))),
+            rx.table.body(
+                rx.foreach(
+                    ImportsState.preview_rows,
+                    lambda r: rx.table.row(rx.foreach(r, lambda c: rx.table.cell(c))),
+                )
+            ),
+            size="1",
+            id="preview-table",
+        ),
+        type="auto",
+        scrollbars="horizontal",
+        width="100%",
+    )
+
+
+def _import_options() -> rx.Component:
+    """Source label, duplicate policy and default area code."""
+    return rx.hstack(
+        _labelled(
+            "Origem",
+            rx.input(
+                value=ImportsState.source,
+                on_change=lambda value: ImportsState.set_option("source", value),
+                id="import-source",
+                width="16em",
+            ),
+            "import-source",
+        ),
+        _labelled(
+            "Duplicados no arquivo",
+            rx.select.root(
+                rx.select.trigger(id="import-dedupe"),
+                rx.select.content(*[rx.select.item(v, value=k) for k, v in DEDUPE_OPTIONS.items()]),
+                value=ImportsState.dedupe,
+                on_change=lambda value: ImportsState.set_option("dedupe", value),
+            ),
+        ),
+        _labelled(
+            "DDD padrão (opcional)",
+            rx.input(
+                value=ImportsState.default_ddd,
+                on_change=lambda value: ImportsState.set_option("default_ddd", value),
+                placeholder="ex.: 11",
+                id="import-ddd",
+                max_length=2,
+                width="8em",
+            ),
+            "import-ddd",
+        ),
+        wrap="wrap",
+        align="end",
+    )
+
+
+def _preset_and_start() -> rx.Component:
+    """Save the mapping as a preset, or start the import."""
+    return rx.hstack(
+        _labelled(
+            "Modelo de mapeamento",
+            rx.input(
+                value=ImportsState.preset_name,
+                on_change=lambda value: ImportsState.set_option("preset_name", value),
+                placeholder="Nome (padrão: a origem)",
+                id="import-preset",
+                width="16em",
+            ),
+            "import-preset",
+        ),
+        rx.button("Salvar modelo", variant="soft", on_click=ImportsState.save_preset),
+        rx.spacer(),
+        rx.button(rx.icon("play"), "Importar", on_click=ImportsState.start_import, id="start-import"),
+        width="100%",
+        align="end",
+    )
+
+
 def mapping_step() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("2. Colunas → campos", size="4"),
             rx.text(ImportsState.filename, size="2", color_scheme="gray", id="preview-filename"),
-            rx.hstack(
-                rx.cond(
-                    ImportsState.sheets.length() > 0,
-                    _labelled(
-                        "Aba",
-                        rx.select(
-                            ImportsState.sheets, value=ImportsState.sheet, on_change=ImportsState.set_sheet
-                        ),
-                    ),
-                ),
-                _labelled(
-                    "Linha do cabeçalho",
-                    rx.input(
-                        value=ImportsState.header_row,
-                        on_change=lambda value: ImportsState.set_option("header_row", value),
-                        id="import-header-row",
-                        width="10em",
-                    ),
-                    "import-header-row",
-                ),
-                rx.button("Recarregar", variant="soft", on_click=ImportsState.reload_preview),
-                align="end",
-            ),
-            rx.scroll_area(
-                rx.table.root(
-                    rx.table.header(rx.table.row(rx.foreach(ImportsState.headers, _mapping_cell))),
-                    rx.table.body(
-                        rx.foreach(
-                            ImportsState.preview_rows,
-                            lambda r: rx.table.row(rx.foreach(r, lambda c: rx.table.cell(c))),
-                        )
-                    ),
-                    size="1",
-                    id="preview-table",
-                ),
-                type="auto",
-                scrollbars="horizontal",
-                width="100%",
-            ),
+            _sheet_and_header(),
+            _preview_table(),
             rx.heading("3. Opções", size="4"),
-            rx.hstack(
-                _labelled(
-                    "Origem",
-                    rx.input(
-                        value=ImportsState.source,
-                        on_change=lambda value: ImportsState.set_option("source", value),
-                        id="import-source",
-                        width="16em",
-                    ),
-                    "import-source",
-                ),
-                _labelled(
-                    "Duplicados no arquivo",
-                    rx.select.root(
-                        rx.select.trigger(id="import-dedupe"),
-                        rx.select.content(*[rx.select.item(v, value=k) for k, v in DEDUPE_OPTIONS.items()]),
-                        value=ImportsState.dedupe,
-                        on_change=lambda value: ImportsState.set_option("dedupe", value),
-                    ),
-                ),
-                _labelled(
-                    "DDD padrão (opcional)",
-                    rx.input(
-                        value=ImportsState.default_ddd,
-                        on_change=lambda value: ImportsState.set_option("default_ddd", value),
-                        placeholder="ex.: 11",
-                        id="import-ddd",
-                        max_length=2,
-                        width="8em",
-                    ),
-                    "import-ddd",
-                ),
-                wrap="wrap",
-                align="end",
-            ),
-            rx.hstack(
-                _labelled(
-                    "Modelo de mapeamento",
-                    rx.input(
-                        value=ImportsState.preset_name,
-                        on_change=lambda value: ImportsState.set_option("preset_name", value),
-                        placeholder="Nome (padrão: a origem)",
-                        id="import-preset",
-                        width="16em",
-                    ),
-                    "import-preset",
-                ),
-                rx.button("Salvar modelo", variant="soft", on_click=ImportsState.save_preset),
-                rx.spacer(),
-                rx.button(rx.icon("play"), "Importar", on_click=ImportsState.start_import, id="start-import"),
-                width="100%",
-                align="end",
-            ),
+            _import_options(),
+            _preset_and_start(),
             _error(ImportsState.error, "import-error"),
             width="100%",
         ),
@@ -586,7 +589,7 @@ def mapping_step() -> rx.Component:
     )
 
 
-def import_row(r: rx.Var) -> rx.Component:
+def import_row(r: ObjectVar[dict[str, str]]) -> rx.Component:
     active = (r["raw_state"] == "queued") | (r["raw_state"] == "running")
     return rx.table.row(
         rx.table.cell(r["id"]),
@@ -699,7 +702,7 @@ def report_panel() -> rx.Component:
 def imports_page() -> rx.Component:
     return rx.vstack(
         upload_step(),
-        rx.cond(ImportsState.headers.length() > 0, mapping_step()),
+        rx.cond(array_var(ImportsState.headers).length() > 0, mapping_step()),
         rx.heading("Importações recentes", size="4"),
         rx.table.root(
             rx.table.header(
@@ -727,7 +730,7 @@ def imports_page() -> rx.Component:
             id="imports-table",
         ),
         rx.cond(
-            ImportsState.imports.length() == 0,
+            array_var(ImportsState.imports).length() == 0,
             rx.text("Nenhuma importação ainda.", size="2", color_scheme="gray", id="imports-empty"),
         ),
         rx.cond(ImportsState.selected_id != "", report_panel()),

@@ -5,7 +5,7 @@ import reflex as rx
 from app.auth import sessions, ui_sessions
 from app.auth.network import reflex_client_address
 from app.errors import DomainError, Invalid
-from app.pages.base import SessionState, bind_script, home_route
+from app.pages.base import Events, SessionState, bind_script, event, home_route
 from app.platform.provisioning import SignupInput
 from app.platform.signup import confirm as confirm_signup
 from app.platform.signup import self_signup
@@ -18,8 +18,8 @@ class LoginState(SessionState):
     error: str = ""
     loading: bool = False
 
-    @rx.event
-    def submit(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def submit(self, form: dict[str, str]) -> Events:
         self.error = ""
         ip = reflex_client_address(self.router)
         with platform_session() as db:
@@ -41,8 +41,8 @@ class LoginState(SessionState):
         self.start(pair, actor, row.key)
         return rx.call_script(bind_script(secret))
 
-    @rx.event
-    def redirect_if_logged_in(self):  # type: ignore[no-untyped-def]
+    @event
+    def redirect_if_logged_in(self) -> Events:
         if self._user_id is not None:
             try:
                 actor = self.actor()
@@ -104,12 +104,12 @@ class SignupState(SessionState):
     done_slug: str = ""
     confirmation_sent: bool = False
 
-    @rx.event
+    @event
     def reset_form(self) -> None:
         self.errors, self.error, self.done_slug, self.confirmation_sent = {}, "", "", False
 
-    @rx.event
-    def submit(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def submit(self, form: dict[str, str]) -> Events:
         self.errors, self.error = {}, ""
         data = SignupInput(
             name=form.get("name", ""),
@@ -197,7 +197,7 @@ class ConfirmSignupState(SessionState):
     message: str = ""
     slug: str = ""
 
-    @rx.event
+    @event
     def confirm(self) -> None:
         token = str(self.router.page.params.get("token", ""))
         try:

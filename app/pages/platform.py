@@ -1,15 +1,17 @@
 """Superadmin: tenants with usage, create / suspend / reactivate, and the platform audit log."""
 
+from dataclasses import dataclass
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.audit import queries
-from app.errors import DomainError, Invalid
 from app.formatting import label, number_br
 from app.pages.audit import audit_row
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from app.platform import admin
 from app.platform.provisioning import SignupInput, provision_tenant
-from components.audit import audit_table
+from components.audit import AuditRow, audit_table
 from components.forms import field, form_error
 from tenants.queues import queue_stats
 
@@ -21,9 +23,21 @@ STATUS_LABELS = {
 }
 
 
+@dataclass
+class TenantRow:
+    slug: str
+    name: str
+    status: str
+    status_label: str
+    schema: str
+    users: str
+    customers: str
+    plan: str
+
+
 class PlatformState(SessionState):
-    tenants: list[dict[str, str]] = []
-    audit: list[dict[str, str]] = []
+    tenants: list[TenantRow] = []
+    audit: list[AuditRow] = []
     dialog_open: bool = False
     errors: dict[str, str] = {}
     error: str = ""
@@ -36,16 +50,16 @@ class PlatformState(SessionState):
         )
         with self.platform_db() as (db, actor):
             self.tenants = [
-                {
-                    "slug": t.slug,
-                    "name": t.name,
-                    "status": t.status,
-                    "status_label": label(t.status, STATUS_LABELS),
-                    "schema": t.schema or "",
-                    "users": number_br(t.users),
-                    "customers": number_br(t.customers),
-                    "plan": t.plan,
-                }
+                TenantRow(
+                    slug=t.slug,
+                    name=t.name,
+                    status=t.status,
+                    status_label=label(t.status, STATUS_LABELS),
+                    schema=t.schema or "",
+                    users=number_br(t.users),
+                    customers=number_br(t.customers),
+                    plan=t.plan,
+                )
                 for t in admin.list_tenants(db, actor)
             ]
             self.audit = [
@@ -53,31 +67,30 @@ class PlatformState(SessionState):
                 for r in queries.platform_log(db, actor, queries.AuditFilter(), limit=100)
             ]
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         return self.attempt(self._reload)
 
-    @rx.event
-    def set_status(self, slug: str, status: str):  # type: ignore[no-untyped-def]
-        try:
-            with self.platform_db() as (db, actor):
-                admin.set_status(db, actor, slug, status)
-        except DomainError as exc:
-            return self.fail(exc)
+    @event
+    def set_status(self, slug: str, status: str) -> Events:
+        with self._calling() as call, self.platform_db() as (db, actor):
+            admin.set_status(db, actor, slug, status)
+        if call.failed:
+            return call.events
         self._reload()
         return rx.toast.success(
             "Organização suspensa." if status == "suspended" else "Organização reativada."
         )
 
-    @rx.event
+    @event
     def set_dialog(self, open_: bool) -> None:
         self.dialog_open = open_
         self.errors, self.error = {}, ""
 
-    @rx.event
-    def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def create(self, form: dict[str, str]) -> Events:
         self.errors, self.error = {}, ""
-        try:
+        with self._calling(fields="errors", message="error") as call:
             actor = self.actor()
             provision_tenant(
                 SignupInput(
@@ -89,26 +102,22 @@ class PlatformState(SessionState):
                 ),
                 actor=actor,
             )
-        except Invalid as exc:
-            self.errors = exc.fields
-            return None
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        if call.failed:
+            return call.events
         self.dialog_open = False
         self._reload()
         return rx.toast.success("Organização criada.")
 
 
-def tenant_row(t: rx.Var) -> rx.Component:
-    active = t["status"] == "active"
+def tenant_row(t: ObjectVar[TenantRow]) -> rx.Component:
+    active = t.status == "active"
     return rx.table.row(
-        rx.table.cell(rx.code(t["slug"])),
-        rx.table.cell(t["name"]),
-        rx.table.cell(rx.badge(t["status_label"], color_scheme=rx.cond(active, "green", "orange"))),
-        rx.table.cell(t["schema"]),
-        rx.table.cell(t["users"]),
-        rx.table.cell(t["customers"]),
+        rx.table.cell(rx.code(t.slug)),
+        rx.table.cell(t.name),
+        rx.table.cell(rx.badge(t.status_label, color_scheme=rx.cond(active, "green", "orange"))),
+        rx.table.cell(t.schema),
+        rx.table.cell(t.users),
+        rx.table.cell(t.customers),
         rx.table.cell(
             rx.cond(
                 active,
@@ -117,18 +126,18 @@ def tenant_row(t: rx.Var) -> rx.Component:
                     size="1",
                     color_scheme="red",
                     variant="soft",
-                    on_click=PlatformState.set_status(t["slug"], "suspended"),
+                    on_click=PlatformState.set_status(t.slug, "suspended"),
                 ),
                 rx.button(
                     "Reativar",
                     size="1",
                     color_scheme="green",
                     variant="soft",
-                    on_click=PlatformState.set_status(t["slug"], "active"),
+                    on_click=PlatformState.set_status(t.slug, "active"),
                 ),
             )
         ),
-        id=f"tenant-{t['slug']}",
+        id=f"tenant-{t.slug}",
     )
 
 

@@ -14,7 +14,7 @@ from app.crm import segments
 from app.crm.customers import STATUSES, CustomerFilter
 from app.errors import NotFound
 from app.formatting import datetime_br
-from app.pages.base import SessionState, checked, page
+from app.pages.base import Events, SessionState, checked, event, page
 from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
 
@@ -85,8 +85,8 @@ class SegmentsState(CrudMixin, SessionState):
     def _remove(self, db: Session, actor: Actor, row_id: int) -> None:
         segments.delete_segment(db, actor, row_id)
 
-    @rx.event
-    def open_segment(self, row_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def open_segment(self, row_id: str) -> Events:
         return rx.redirect(f"/clientes?segmento={row_id}")
 
 

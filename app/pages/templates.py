@@ -1,5 +1,6 @@
 """Admin: e-mail and WhatsApp templates ("Templates") with the Portuguese variables they may use."""
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import reflex as rx
@@ -8,28 +9,36 @@ from sqlmodel import Session
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import custom_fields, customers, templates
-from app.errors import DomainError
 from app.formatting import datetime_br
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
-from components.template_preview import customer_picker, template_preview_dialog
+from components.template_preview import PreviewPart, customer_picker, template_preview_dialog
+from components.types import Option
 
 SAMPLE_LABEL = "exemplo (nenhum cliente escolhido)"
 
 
+@dataclass
+class Variable:
+    """A {{variable}} a template may use, and what it stands for."""
+
+    name: str
+    label: str
+
+
 class TemplatesState(CrudMixin, SessionState):
     # {{variable}} chips shown in the form: built-ins plus this tenant's custom field keys.
-    variables: list[dict[str, str]] = []
+    variables: list[Variable] = []
 
     saved_new: ClassVar[str] = "Template criado."
     saved_edit: ClassVar[str] = "Template salvo."
     deleted: ClassVar[str] = "Template excluído."
 
     def _extra_load(self, db: Session, actor: Actor) -> None:
-        self.variables = [
-            {"name": "{{" + k + "}}", "label": v} for k, v in templates.BUILTIN_VARIABLES.items()
-        ] + [{"name": "{{" + d.key + "}}", "label": d.label} for d in custom_fields.list_fields(db, actor)]
+        self.variables = [Variable("{{" + k + "}}", v) for k, v in templates.BUILTIN_VARIABLES.items()] + [
+            Variable("{{" + d.key + "}}", d.label) for d in custom_fields.list_fields(db, actor)
+        ]
 
     def _rows(self, db: Session, actor: Actor) -> list[dict[str, str]]:
         return [
@@ -82,22 +91,21 @@ class TemplatesState(CrudMixin, SessionState):
     preview_customer: str = ""  # customer id; "" = sample values
     preview_customer_label: str = SAMPLE_LABEL
     preview_query: str = ""
-    preview_options: list[dict[str, str]] = []
-    preview_subject: list[dict[str, str]] = []
-    preview_body: list[dict[str, str]] = []
+    preview_options: list[Option] = []
+    preview_subject: list[PreviewPart] = []
+    preview_body: list[PreviewPart] = []
     preview_unknown: str = ""
     preview_empty: str = ""
 
-    def _render_preview(self):  # type: ignore[no-untyped-def]
+    def _render_preview(self) -> Events:
         customer_id = int(self.preview_customer) if self.preview_customer.isdigit() else None
-        try:
-            with self.db() as (db, actor):
-                result = templates.preview_template(db, actor, int(self.preview_id), customer_id=customer_id)
-        except DomainError as exc:
-            return self.fail(exc)
+        with self._calling() as call, self.db() as (db, actor):
+            result = templates.preview_template(db, actor, int(self.preview_id), customer_id=customer_id)
+        if call.failed:
+            return call.events
 
-        def plain(parts: list[templates.PreviewPart]) -> list[dict[str, str]]:
-            return [{"text": p.text, "kind": p.kind, "variable": p.variable or ""} for p in parts]
+        def plain(parts: list[templates.PreviewPart]) -> list[PreviewPart]:
+            return [PreviewPart(text=p.text, kind=p.kind, variable=p.variable or "") for p in parts]
 
         def braces(names: list[str]) -> str:
             return ", ".join("{{" + n + "}}" for n in names)
@@ -112,8 +120,8 @@ class TemplatesState(CrudMixin, SessionState):
         )
         return None
 
-    @rx.event
-    def open_preview(self, row_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def open_preview(self, row_id: str) -> Events:
         row = next((r for r in self.rows if r["id"] == row_id), None)
         if row is None:
             return None
@@ -123,34 +131,31 @@ class TemplatesState(CrudMixin, SessionState):
         # Keep the customer chosen for the previous template: comparing templates for one customer.
         return self._render_preview()
 
-    @rx.event
+    @event
     def set_preview_open(self, open_: bool) -> None:
         self.preview_open = open_
 
-    @rx.event
-    def search_preview_customer(self, text: str):  # type: ignore[no-untyped-def]
+    @event
+    def search_preview_customer(self, text: str) -> Events:
         self.preview_query = text
         if len(text.strip()) < 2:
             self.preview_options = []
             return None
-        try:
-            with self.db() as (db, actor):
-                page_ = customers.list_customers(
-                    db, actor, customers.CustomerQuery(text=text.strip(), limit=8)
-                )
-        except DomainError as exc:
-            return self.fail(exc)
-        self.preview_options = [{"value": str(r.id), "label": r.name} for r in page_.rows]
+        with self._calling() as call, self.db() as (db, actor):
+            page_ = customers.list_customers(db, actor, customers.CustomerQuery(text=text.strip(), limit=8))
+        if call.failed:
+            return call.events
+        self.preview_options = [Option(str(r.id), r.name) for r in page_.rows]
         return None
 
-    @rx.event
-    def choose_preview_customer(self, customer_id: str):  # type: ignore[no-untyped-def]
+    @event
+    def choose_preview_customer(self, customer_id: str) -> Events:
         self.preview_customer = customer_id if customer_id.isdigit() else ""
         self.preview_query, self.preview_options = "", []
         return self._render_preview()
 
-    @rx.event
-    def clear_preview_customer(self):  # type: ignore[no-untyped-def]
+    @event
+    def clear_preview_customer(self) -> Events:
         self.preview_customer = ""
         return self._render_preview()
 
@@ -161,7 +166,7 @@ def variables_help() -> rx.Component:
         rx.flex(
             rx.foreach(
                 TemplatesState.variables,
-                lambda v: rx.tooltip(rx.code(v["name"], size="1"), content=v["label"]),
+                lambda v: rx.tooltip(rx.code(v.name, size="1"), content=v.label),
             ),
             wrap="wrap",
             gap="6px",

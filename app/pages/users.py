@@ -1,21 +1,33 @@
 """Admin: users of the organisation ("Usuários"): create, change role, deactivate, reset password; and the
 organisation's time zone (every date its users read is shown in it)."""
 
+from dataclasses import dataclass
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from app.auth import time_zones, users
 from app.auth.permissions import ROLE_LABELS, TENANT_ROLES, Perm
-from app.errors import DomainError, Invalid
 from app.formatting import time_zone_choices
-from app.pages.base import SessionState, page
+from app.pages.base import Events, SessionState, event, page
 from components.forms import field, form_error, select_field
 
 ROLE_OPTIONS = [(r.value, ROLE_LABELS[r]) for r in TENANT_ROLES]
 _LABELS = {r.value: ROLE_LABELS[r] for r in TENANT_ROLES}
 
 
+@dataclass
+class UserRow:
+    id: str
+    name: str
+    email: str
+    role: str
+    status: str
+    team: str
+
+
 class UsersState(SessionState):
-    rows: list[dict[str, str]] = []
+    rows: list[UserRow] = []
     dialog_open: bool = False
     errors: dict[str, str] = {}
     error: str = ""
@@ -27,97 +39,85 @@ class UsersState(SessionState):
         with self.db() as (db, actor):
             self.org_time_zone = time_zones.get_time_zones(db, actor).organisation
             self.rows = [
-                {
-                    "id": str(u.id),
-                    "name": u.name,
-                    "email": u.email,
-                    "role": _LABELS.get(u.role, u.role),
-                    "status": "Ativo" if u.status == "active" else "Inativo",
-                    "team": u.team or "",
-                }
+                UserRow(
+                    id=str(u.id),
+                    name=u.name,
+                    email=u.email,
+                    role=_LABELS.get(u.role, u.role),
+                    status="Ativo" if u.status == "active" else "Inativo",
+                    team=u.team or "",
+                )
                 for u in users.list_users(db, actor)
             ]
 
-    @rx.event
-    def load(self):  # type: ignore[no-untyped-def]
+    @event
+    def load(self) -> Events:
         return self.attempt(self._reload)
 
-    @rx.event
+    @event
     def set_dialog(self, open_: bool) -> None:
         self.dialog_open = open_
         self.errors, self.error = {}, ""
 
-    @rx.event
-    def create(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def create(self, form: dict[str, str]) -> Events:
         self.errors, self.error = {}, ""
-        try:
-            with self.db() as (db, actor):
-                users.create_user(
-                    db,
-                    actor,
-                    users.UserInput(
-                        email=form.get("email", ""),
-                        name=form.get("name", ""),
-                        role=form.get("role", "agent"),
-                        password=form.get("password", ""),
-                        team=form.get("team") or None,
-                    ),
-                )
-        except Invalid as exc:
-            self.errors = exc.fields
-            return None
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+        with self._calling(fields="errors", message="error") as call, self.db() as (db, actor):
+            users.create_user(
+                db,
+                actor,
+                users.UserInput(
+                    email=form.get("email", ""),
+                    name=form.get("name", ""),
+                    role=form.get("role", "agent"),
+                    password=form.get("password", ""),
+                    team=form.get("team") or None,
+                ),
+            )
+        if call.failed:
+            return call.events
         self.dialog_open = False
         self._reload()
         return rx.toast.success("Usuário criado.")
 
-    @rx.event
-    def toggle_active(self, user_id: str, active: bool):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                users.set_active(db, actor, int(user_id), active)
-        except DomainError as exc:
-            return self.fail(exc)
+    @event
+    def toggle_active(self, user_id: str, active: bool) -> Events:
+        with self._calling() as call, self.db() as (db, actor):
+            users.set_active(db, actor, int(user_id), active)
+        if call.failed:
+            return call.events
         self._reload()
         return rx.toast.success("Usuário reativado." if active else "Usuário desativado.")
 
-    @rx.event
+    @event
     def set_org_time_zone(self, value: str) -> None:
         self.org_time_zone, self.time_zone_error = value, ""
 
-    @rx.event
-    def save_time_zone(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    @event
+    def save_time_zone(self, form: dict[str, str]) -> Events:
         self.time_zone_error = ""
-        try:
-            with self.db() as (db, actor):
-                tenant = time_zones.set_organisation_zone(db, actor, form.get("time_zone", ""))
-                self.org_time_zone = tenant.time_zone
-        except Invalid as exc:
-            self.time_zone_error = next(iter(exc.fields.values()), exc.message)
-            return None
-        except DomainError as exc:
-            return self.fail(exc)
+        with self._calling(invalid="time_zone_error") as call, self.db() as (db, actor):
+            tenant = time_zones.set_organisation_zone(db, actor, form.get("time_zone", ""))
+            self.org_time_zone = tenant.time_zone
+        if call.failed:
+            return call.events
         return rx.toast.success("Fuso horário da organização salvo.")
 
-    @rx.event
+    @event
     def open_reset(self, user_id: str) -> None:
         self.reset_user_id = user_id
         self.error = ""
 
-    @rx.event
+    @event
     def close_reset(self, _open: bool = False) -> None:
         self.reset_user_id = ""
 
-    @rx.event
-    def reset_password(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
-        try:
-            with self.db() as (db, actor):
-                users.reset_password(db, actor, int(self.reset_user_id), form.get("password", ""))
-        except DomainError as exc:
-            self.error = exc.message
-            return None
+    @event
+    def reset_password(self, form: dict[str, str]) -> Events:
+        with self._calling(message="error") as call, self.db() as (db, actor):
+            users.reset_password(db, actor, int(self.reset_user_id), form.get("password", ""))
+        if call.failed:
+            return call.events
         self.reset_user_id = ""
         return rx.toast.success("Senha redefinida; as sessões do usuário foram encerradas.")
 
@@ -174,14 +174,14 @@ def reset_dialog() -> rx.Component:
     )
 
 
-def user_row(u: rx.Var) -> rx.Component:
-    active = u["status"] == "Ativo"
+def user_row(u: ObjectVar[UserRow]) -> rx.Component:
+    active = u.status == "Ativo"
     return rx.table.row(
-        rx.table.cell(u["name"]),
-        rx.table.cell(u["email"]),
-        rx.table.cell(rx.badge(u["role"])),
-        rx.table.cell(u["team"]),
-        rx.table.cell(rx.badge(u["status"], color_scheme=rx.cond(active, "green", "gray"))),
+        rx.table.cell(u.name),
+        rx.table.cell(u.email),
+        rx.table.cell(rx.badge(u.role)),
+        rx.table.cell(u.team),
+        rx.table.cell(rx.badge(u.status, color_scheme=rx.cond(active, "green", "gray"))),
         rx.table.cell(
             rx.hstack(
                 rx.button(
@@ -189,11 +189,9 @@ def user_row(u: rx.Var) -> rx.Component:
                     size="1",
                     variant="soft",
                     color_scheme=rx.cond(active, "red", "green"),
-                    on_click=UsersState.toggle_active(u["id"], ~active),
+                    on_click=UsersState.toggle_active(u.id, ~active),
                 ),
-                rx.button(
-                    "Redefinir senha", size="1", variant="soft", on_click=UsersState.open_reset(u["id"])
-                ),
+                rx.button("Redefinir senha", size="1", variant="soft", on_click=UsersState.open_reset(u.id)),
             )
         ),
     )

@@ -12,12 +12,13 @@ from app.crm.visibility import assignable_users
 from app.pages.base import SessionState, page
 from app.pages.crud import CrudMixin, crud_view
 from components.crud import Column, FormField
+from components.types import Option
 
 NO_OWNER = "0"  # radix select items cannot have an empty value
 
 
 class WalletsState(CrudMixin, SessionState):
-    owner_options: list[dict[str, str]] = []
+    owner_options: list[Option] = []
     _owner_names: dict[str, str] = {}
 
     saved_new: ClassVar[str] = "Carteira criada."
@@ -27,8 +28,8 @@ class WalletsState(CrudMixin, SessionState):
     def _extra_load(self, db: Session, actor: Actor) -> None:
         users = assignable_users(db, actor)
         self._owner_names = {str(u.id): u.name or u.email for u in users}
-        self.owner_options = [{"value": NO_OWNER, "label": "Sem responsável"}] + [
-            {"value": k, "label": v} for k, v in self._owner_names.items()
+        self.owner_options = [Option(NO_OWNER, "Sem responsável")] + [
+            Option(k, v) for k, v in self._owner_names.items()
         ]
 
     def _rows(self, db: Session, actor: Actor) -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ opportunity; another organisation searching the same phone sees nothing."""
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, Page, expect
@@ -76,6 +77,15 @@ def test_find_customer_by_phone_note_followup_opportunity(page: Page, browser: B
     expect(rows.first).to_contain_text("Vivo")
     expect(rows.first).to_contain_text("vip")  # tag names come from customer_tags
     expect(page.locator("#list-total")).to_contain_text(re.compile(r"^1 cliente\b"))
+
+    # The filter's CSV is a download the browser streams (the REST export's code), not a websocket payload.
+    page.click("#bulk-menu")
+    with page.expect_download() as download:
+        page.get_by_role("menuitem", name="Exportar filtro (CSV)").click()
+    assert download.value.suggested_filename == "clientes.csv"
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert TARGET in exported and "João Pereira Lima" not in exported
+    page.keyboard.press("Escape")
 
     rows.first.locator("td").nth(1).click()
     page.wait_for_url(f"**/clientes/{ids[TARGET]}")
