@@ -339,15 +339,6 @@ def get_import_status(db: Session, actor: Actor, import_id: int) -> ImportStatus
     return import_status(_job(db, actor, import_id))
 
 
-# The same status as a plain dict, for callers that have not moved to ImportStatus yet (the page).
-def status_of(job: ImportJob) -> dict[str, Any]:
-    return import_status(job).model_dump()
-
-
-def get_status(db: Session, actor: Actor, import_id: int) -> dict[str, Any]:
-    return get_import_status(db, actor, import_id).model_dump()
-
-
 def list_imports(db: Session, actor: Actor, source: str | None = None, limit: int = 50) -> list[ImportJob]:
     _namespace(actor)
     q = select(ImportJob).order_by(col(ImportJob.id).desc()).limit(max(1, min(limit, 200)))

@@ -20,6 +20,7 @@ from app.errors import Invalid
 from app.importing import jobs, upload_grants
 from app.importing.mapping import FIELD_LABELS, fold
 from app.importing.report import message_for
+from app.importing.status import ImportStatus
 from app.pages.base import Events, SessionState, event, page
 from components.badges import severity_badge
 from components.types import array_var, object_var
@@ -65,17 +66,6 @@ DEDUPE_OPTIONS = {
     "keep-last": "Manter o último",
     "merge": "Mesclar (preencher vazios, somar contatos)",
 }
-_REPORT_KEYS = (
-    "read",
-    "valid",
-    "invalid",
-    "created",
-    "updated",
-    "unchanged",
-    "duplicates",
-    "missing",
-    "conflicts",
-)
 _REPORT_LABELS = {
     "read": "Lidas",
     "valid": "Válidas",
@@ -94,21 +84,21 @@ def _custom_key(header: str) -> str:
     return key if re.match(r"^[a-z]", key) else f"c_{key}"
 
 
-def _row(status: dict[str, Any]) -> dict[str, str]:
+def _row(status: ImportStatus) -> dict[str, str]:
     return {
-        "id": str(status["id"]),
-        "source": status["source"],
-        "filename": status["filename"],
+        "id": str(status.id),
+        "source": status.source or "",
+        "filename": status.filename,
         # A dead import taken over by the recovery says so until it ends (app/importing/recovery.py).
-        "state": status.get("state_label") or STATE_LABELS.get(status["state"], status["state"]),
-        "raw_state": status["state"],
-        "progress": f"{100 * (status.get('progress') or 0):.0f}%",
-        "read": str(status.get("read") or status.get("rows_read") or 0),
-        "created": str(status.get("created", 0)),
-        "updated": str(status.get("updated", 0)),
-        "invalid": str(status.get("invalid", 0)),
-        "rate": f"{status['rate']:.0f}/s" if status.get("rate") else "",
-        "eta": f"{status['eta_s']:.0f} s" if status.get("eta_s") is not None else "",
+        "state": status.state_label or STATE_LABELS.get(status.state, status.state),
+        "raw_state": status.state,
+        "progress": f"{100 * (status.progress or 0):.0f}%",
+        "read": str(status.read or status.rows_read or 0),
+        "created": str(status.created),
+        "updated": str(status.updated),
+        "invalid": str(status.invalid),
+        "rate": f"{status.rate:.0f}/s" if status.rate else "",
+        "eta": f"{status.eta_s:.0f} s" if status.eta_s is not None else "",
     }
 
 
@@ -143,30 +133,28 @@ class ImportsState(SessionState):
 
     def _reload(self) -> None:
         with self.db() as (db, actor):
-            self.imports = [_row(jobs.status_of(j)) for j in jobs.list_imports(db, actor, limit=20)]
+            self.imports = [_row(jobs.import_status(j)) for j in jobs.list_imports(db, actor, limit=20)]
             if self.selected_id:
-                self._fill_report(jobs.get_status(db, actor, int(self.selected_id)))
+                self._fill_report(jobs.get_import_status(db, actor, int(self.selected_id)))
 
-    def _fill_report(self, status: dict[str, Any]) -> None:
+    def _fill_report(self, status: ImportStatus) -> None:
         self.report = [
-            {"key": k, "label": _REPORT_LABELS[k], "value": str(status.get(k, 0))} for k in _REPORT_KEYS
+            {"key": k, "label": label, "value": str(getattr(status, k))}
+            for k, label in _REPORT_LABELS.items()
         ]
-        if status.get("duration_s") is not None:
-            self.report.append(
-                {"key": "duration", "label": "Duração", "value": f"{status['duration_s']:.1f} s"}
-            )
+        if status.duration_s is not None:
+            self.report.append({"key": "duration", "label": "Duração", "value": f"{status.duration_s:.1f} s"})
         self.issues = [
-            {"kind": "Erro", "message": message_for(k), "count": str(v)} for k, v in status["errors"].items()
+            {"kind": "Erro", "message": message_for(k), "count": str(v)} for k, v in status.errors.items()
         ] + [
-            {"kind": "Aviso", "message": message_for(k), "count": str(v)}
-            for k, v in status["warnings"].items()
+            {"kind": "Aviso", "message": message_for(k), "count": str(v)} for k, v in status.warnings.items()
         ]
         self.samples = [
-            {"line": str(s["line"]), "value": s.get("value") or "", "message": s["message"]}
-            for items in status["samples"].values()
-            for s in items
+            {"line": str(sample.line), "value": sample.value or "", "message": sample.message}
+            for items in status.samples.values()
+            for sample in items
         ]
-        self.report_error = status.get("error") or ""
+        self.report_error = status.error or ""
 
     @event
     def load(self) -> Events:

@@ -225,7 +225,7 @@ def _resume(url: str, schema: str, import_id: int) -> float:
     with session(schema) as db:
         job = db.get(ImportJob, import_id)
         assert job is not None
-        status = jobs.status_of(job)
+        status = jobs.import_status(job).model_dump()
     assert status["recovering"] and status["state_label"] == "retomando após falha"
     started = time.monotonic()
     pipeline.run(schema, import_id)

@@ -238,7 +238,7 @@ def test_cancel_stops_between_batches(tenant, storage, monkeypatch) -> None:
 
     pipeline.run(tenant.schema, job.id, storage=storage, on_progress=on_progress)
     with session(tenant.schema) as db:
-        status = jobs.get_status(db, actor, job.id)
+        status = jobs.get_import_status(db, actor, job.id).model_dump()
     assert status["state"] == "cancelled"
     identity(status)
     assert 0 < status["created"] < 399
