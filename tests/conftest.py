@@ -64,7 +64,7 @@ def data_dir(database_url: str) -> Path:
 class TenantHandle:
     """A provisioned tenant plus helpers to act in it."""
 
-    def __init__(self, tenant, admin_email: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, tenant, admin_email: str, password: str) -> None:
         self.tenant = tenant
         self.id: int = tenant.id
         self.slug: str = tenant.slug
@@ -72,7 +72,7 @@ class TenantHandle:
         self.admin_email = admin_email
         self.password = password
 
-    def actor(self, role: str = "admin", email: str | None = None):  # type: ignore[no-untyped-def]
+    def actor(self, role: str = "admin", email: str | None = None):
         """An Actor for a (new or existing) user of this tenant with the given role."""
         from sqlmodel import select
 
@@ -96,11 +96,11 @@ class TenantHandle:
                 )
                 db.add(user)
                 db.commit()
-            return actor_for_user(db, user.id)  # type: ignore[arg-type]
+            return actor_for_user(db, user.id)
 
 
 @pytest.fixture
-def make_tenant(database_url: str):  # type: ignore[no-untyped-def]
+def make_tenant(database_url: str):
     from app.platform.provisioning import SignupInput, provision_tenant
 
     def _make(slug: str | None = None, name: str | None = None) -> TenantHandle:
@@ -122,7 +122,7 @@ def make_tenant(database_url: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def tenant(make_tenant) -> TenantHandle:  # type: ignore[no-untyped-def]
+def tenant(make_tenant) -> TenantHandle:
     return make_tenant()
 
 
@@ -132,7 +132,7 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def client(database_url: str):  # type: ignore[no-untyped-def]
+def client(database_url: str):
     """The REST app served in-process (the same ASGI object uvicorn and Reflex serve)."""
     from fastapi.testclient import TestClient
 
@@ -142,7 +142,7 @@ def client(database_url: str):  # type: ignore[no-untyped-def]
         yield c
 
 
-def api_login(client, tenant: "TenantHandle", email: str | None = None) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def api_login(client, tenant: "TenantHandle", email: str | None = None) -> dict[str, str]:
     r = client.post(
         "/api/auth/login",
         json={"tenant": tenant.slug, "email": email or tenant.admin_email, "password": tenant.password},
@@ -152,7 +152,7 @@ def api_login(client, tenant: "TenantHandle", email: str | None = None) -> dict[
 
 
 @pytest.fixture
-def auth_headers(client):  # type: ignore[no-untyped-def]
+def auth_headers(client):
     """auth_headers(tenant, role) -> headers of a fresh user with that role."""
 
     def _headers(tenant: TenantHandle, role: str = "admin") -> dict[str, str]:

@@ -216,7 +216,7 @@ def main() -> None:
     # The statements the server runs, captured in this process by running the same service calls.
     statements: list[tuple[str, Any]] = []
 
-    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def capture(conn, cursor, statement, parameters, context, executemany):
         statements.append((statement, parameters))
 
     def floor_of(fn: Any) -> float:
@@ -276,7 +276,7 @@ def main() -> None:
             client = type("C", (), {"host": "127.0.0.1"})()
             headers = type("H", (), {"getlist": staticmethod(lambda _k: [])})()
 
-        actors = {who: get_actor(_Req, _Cred(tok)) for who, tok in tokens.items()}  # type: ignore[arg-type]
+        actors = {who: get_actor(_Req, _Cred(tok)) for who, tok in tokens.items()}
 
         def list_floor(who: str, q: str | None, sort: str = "-updated_at") -> float:
             def run() -> None:
@@ -347,7 +347,7 @@ def main() -> None:
         me, _ = measure([("admin", "/api/auth/me"), ("agent", "/api/auth/me")], 250)
         me_floor = [
             floor_of(lambda who=who: get_actor(_Req, _Cred(tokens[who]))) for who in tokens for _ in range(5)
-        ]  # type: ignore[arg-type]
+        ]
         say(row("`GET /api/auth/me`", me, me_floor))
 
         sorts = ["-updated_at", "name", "-score", "created_at"]

@@ -61,7 +61,7 @@ class Capture:
     def on(self, engine: Any) -> Iterator["Capture"]:
         from sqlalchemy import event
 
-        def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        def before(conn, cursor, statement, parameters, context, executemany):
             self.statements.append((statement, parameters))
 
         event.listen(engine, "before_cursor_execute", before)
@@ -147,9 +147,9 @@ def main() -> None:
         )
     with platform_session() as pdb:
         users = pdb.exec(select(User).where(User.tenant_id == tenant.id)).all()
-        admin = actor_for_user(pdb, next(u.id for u in users if u.role == "admin"))  # type: ignore[arg-type]
-        manager = actor_for_user(pdb, next(u.id for u in users if u.role == "manager"))  # type: ignore[arg-type]
-        agent = actor_for_user(pdb, next(u.id for u in users if u.role == "agent"))  # type: ignore[arg-type]
+        admin = actor_for_user(pdb, next(u.id for u in users if u.role == "admin"))
+        manager = actor_for_user(pdb, next(u.id for u in users if u.role == "manager"))
+        agent = actor_for_user(pdb, next(u.id for u in users if u.role == "agent"))
     actors = {"admin": admin, "manager": manager, "agent": agent}
     rng = random.Random(7)
     plans_explained: dict[str, str] = {}
@@ -215,14 +215,7 @@ def main() -> None:
         if "search" in sections:
             # ---- search
             sample = db.exec(
-                select(Customer).where(
-                    Customer.id.in_(
-                        [
-                            rng.randint(1, args.customers)  # type: ignore[union-attr]
-                            for _ in range(40)
-                        ]
-                    )
-                )
+                select(Customer).where(Customer.id.in_([rng.randint(1, args.customers) for _ in range(40)]))
             ).all()
             phones = {
                 c.customer_id: c.value
@@ -231,7 +224,7 @@ def main() -> None:
                         Contact.customer_id.in_([c.id for c in sample]), Contact.kind == "phone"
                     )
                 ).all()
-            }  # type: ignore[attr-defined]
+            }
             emails = {
                 c.customer_id: c.value
                 for c in db.exec(
@@ -239,7 +232,7 @@ def main() -> None:
                         Contact.customer_id.in_([c.id for c in sample]), Contact.kind == "email"
                     )
                 ).all()
-            }  # type: ignore[attr-defined]
+            }
             from app.search.query import fold
 
             def typo(name: str) -> str:

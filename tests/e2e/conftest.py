@@ -36,7 +36,7 @@ def app_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="session")
-def browser():  # type: ignore[no-untyped-def]
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -46,7 +46,7 @@ def browser():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def page(browser, app_url: str):  # type: ignore[no-untyped-def]
+def page(browser, app_url: str):
     context = browser.new_context(base_url=app_url, locale="pt-BR", viewport={"width": 1366, "height": 900})
     context.set_default_timeout(20_000)
     pg = context.new_page()
@@ -54,7 +54,7 @@ def page(browser, app_url: str):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def login(page, tenant: str, email: str, password: str) -> None:  # type: ignore[no-untyped-def]
+def login(page, tenant: str, email: str, password: str) -> None:
     page.goto("/")
     page.wait_for_selector("#login-submit")
     page.fill("input[name=tenant]", tenant)

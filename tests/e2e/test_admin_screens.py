@@ -6,7 +6,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import login
 
 
-def test_tag_and_custom_field_screens(page: Page, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_tag_and_custom_field_screens(page: Page, make_tenant) -> None:
     t = make_tenant()
     login(page, t.slug, t.admin_email, t.password)
     page.wait_for_url("**/inicio")

@@ -35,7 +35,7 @@ def test_security_headers_on_the_reflex_port(app_url: str) -> None:
         assert "strict-transport-security" not in r.headers  # plain http here
 
 
-def test_no_csp_violation_on_login_and_workspace_pages(page: Page, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_no_csp_violation_on_login_and_workspace_pages(page: Page, make_tenant) -> None:
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     page.add_init_script(COLLECT_VIOLATIONS)

@@ -11,7 +11,7 @@ from tests.e2e.conftest import login
 PASSWORD = "Senha-forte-123"
 
 
-def signup(page, slug: str, name: str, email: str) -> None:  # type: ignore[no-untyped-def]
+def signup(page, slug: str, name: str, email: str) -> None:
     page.goto("/cadastro")
     page.wait_for_selector("#signup-submit")
     page.fill("input[name=name]", name)
@@ -23,7 +23,7 @@ def signup(page, slug: str, name: str, email: str) -> None:  # type: ignore[no-u
     expect(page.locator("#signup-done")).to_contain_text(slug)
 
 
-def test_two_tenants_signup_login_users_isolation_dark_mode_logout(page, browser, app_url) -> None:  # type: ignore[no-untyped-def]
+def test_two_tenants_signup_login_users_isolation_dark_mode_logout(page, browser, app_url) -> None:
     run = uuid.uuid4().hex[:6]
     orgs = [
         (f"alfa-{run}", "Alfa Telecom", f"admin@alfa-{run}.com.br"),
@@ -87,7 +87,7 @@ def test_two_tenants_signup_login_users_isolation_dark_mode_logout(page, browser
         page.wait_for_selector("#login-submit")
 
 
-def test_suspended_tenant_tab_stops_working(page, app_url, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_suspended_tenant_tab_stops_working(page, app_url, make_tenant) -> None:
     from app.platform import admin
     from tenants.database import platform_session
 

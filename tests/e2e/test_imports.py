@@ -52,7 +52,7 @@ def _messy_csv(path: Path) -> None:
     path.write_bytes(text.encode("cp1252"))
 
 
-def test_import_messy_csv_report_and_search(page: Page, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_import_messy_csv_report_and_search(page: Page, make_tenant, tmp_path: Path) -> None:
     t = make_tenant()
     csv_path = tmp_path / "clientes_vendas.csv"
     _messy_csv(csv_path)
@@ -173,7 +173,7 @@ def test_import_messy_csv_report_and_search(page: Page, make_tenant, tmp_path: P
     expect(page.locator("#list-total")).to_contain_text(re.compile(r"^1 cliente\b"))
 
 
-def test_large_upload_resumes_where_the_server_stopped(page: Page, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_large_upload_resumes_where_the_server_stopped(page: Page, make_tenant, tmp_path: Path) -> None:
     """A file of two 8 MB slices over a connection that drops after the first slice reached the server:
     the page asks the server for its offset and sends only the rest; the stored file is byte-identical."""
     from app.importing import jobs

@@ -44,7 +44,7 @@ def _seed(t: TenantHandle) -> tuple[int, str]:
     return customer_id, "Lembrete: Ligar para Rosa"
 
 
-def test_bell_home_reminder_and_template_preview(page: Page, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_bell_home_reminder_and_template_preview(page: Page, make_tenant) -> None:
     t = make_tenant()
     customer_id, title = _seed(t)
     login(page, t.slug, t.admin_email, t.password)

@@ -47,7 +47,7 @@ def _seed(t: TenantHandle) -> int:
     return cid
 
 
-def test_one_time_zone_404_lang_and_dark_sidebar(page: Page, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_one_time_zone_404_lang_and_dark_sidebar(page: Page, make_tenant) -> None:
     t = make_tenant()
     cid = _seed(t)
     login(page, t.slug, t.admin_email, t.password)

@@ -41,7 +41,7 @@ def _session_ends(user_id: int | None) -> list[dict[str, str]]:
         )
 
 
-def _ws_opens(page, url: str) -> bool:  # type: ignore[no-untyped-def]
+def _ws_opens(page, url: str) -> bool:
     return bool(
         page.evaluate(
             """(url) => new Promise((done) => {
@@ -55,7 +55,7 @@ def _ws_opens(page, url: str) -> bool:  # type: ignore[no-untyped-def]
     )
 
 
-def test_copied_storage_is_not_the_session_and_expired_sessions_go_to_login(  # type: ignore[no-untyped-def]
+def test_copied_storage_is_not_the_session_and_expired_sessions_go_to_login(
     page, browser, app_url, make_tenant
 ) -> None:
     from models.platform import RefreshToken, UiSession
@@ -98,7 +98,7 @@ def test_copied_storage_is_not_the_session_and_expired_sessions_go_to_login(  # 
 
     # Idle past SESSION_IDLE_MINUTES: the next page sends the browser to the login.
     with platform_session() as db:
-        db.exec(  # type: ignore[call-overload]
+        db.exec(
             update(UiSession)
             .where(UiSession.user_id == t.actor().user_id)
             .values(last_seen_at=datetime.now(UTC) - timedelta(hours=3))
@@ -116,10 +116,10 @@ def test_copied_storage_is_not_the_session_and_expired_sessions_go_to_login(  # 
     with platform_session() as db:
         family = db.exec(
             select(UiSession.family)
-            .where(UiSession.user_id == t.actor().user_id, UiSession.ended_at.is_(None))  # type: ignore[union-attr]
-            .order_by(UiSession.id.desc())  # type: ignore[union-attr]
+            .where(UiSession.user_id == t.actor().user_id, UiSession.ended_at.is_(None))
+            .order_by(UiSession.id.desc())
         ).first()
-        db.exec(  # type: ignore[call-overload]
+        db.exec(
             update(RefreshToken)
             .where(RefreshToken.family == family)
             .values(created_at=datetime.now(UTC) - timedelta(days=70))
@@ -133,7 +133,7 @@ def test_copied_storage_is_not_the_session_and_expired_sessions_go_to_login(  # 
     assert {"reason": "invalid"} in _session_ends(t.actor().user_id)
 
 
-def test_websocket_refuses_other_origins(page, app_url) -> None:  # type: ignore[no-untyped-def]
+def test_websocket_refuses_other_origins(page, app_url) -> None:
     port = urlsplit(app_url).port
     socket = f"ws://127.0.0.1:{port}/_event/?EIO=4&transport=websocket&token=e2e-origin-check"
     page.goto("/")
@@ -142,7 +142,7 @@ def test_websocket_refuses_other_origins(page, app_url) -> None:  # type: ignore
     assert not _ws_opens(page, socket)
 
 
-def test_agent_browser_never_receives_the_user_directory(page, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_agent_browser_never_receives_the_user_directory(page, make_tenant) -> None:
     t = make_tenant()
     agent = t.actor("agent")
     frames: list[str] = []

@@ -10,7 +10,7 @@ from tests.e2e.conftest import login
 PASSWORD = "Senha-forte-123"
 
 
-def test_confirmation_link_page(page: Page) -> None:  # type: ignore[no-untyped-def]
+def test_confirmation_link_page(page: Page) -> None:
     from app.platform import signup
     from app.platform.provisioning import SignupInput, provision_tenant
 

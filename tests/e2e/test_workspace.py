@@ -55,7 +55,7 @@ def _search(page: Page, text: str) -> None:
     box.fill(text)
 
 
-def test_find_customer_by_phone_note_followup_opportunity(page: Page, browser: Browser, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_find_customer_by_phone_note_followup_opportunity(page: Page, browser: Browser, make_tenant) -> None:
     t = make_tenant()
     ids = _seed(
         t,

@@ -37,7 +37,7 @@ def _session() -> Session:
 
 async def test_queued_only_after_commit() -> None:
     with _session() as db:
-        db.exec(text("select 1"))  # type: ignore[call-overload]  # sqlmodel's exec has no overload for text()
+        db.exec(text("select 1"))
         enqueue_after_commit(db, probe, "a", 1)
         assert pending_kicks(db) == [("tests.after_commit_probe", ("a", 1), {})]
         db.flush()
@@ -46,39 +46,39 @@ async def test_queued_only_after_commit() -> None:
         db.commit()
         assert pending_kicks(db) == []
     await asyncio.sleep(0.05)
-    await broker.wait_all()  # type: ignore[attr-defined]  # InMemoryBroker only (asserted above)
+    await broker.wait_all()
     assert ran == [("a", 1)]
 
 
 async def test_dropped_after_rollback() -> None:
     with _session() as db:
-        db.exec(text("select 1"))  # type: ignore[call-overload]  # as above
+        db.exec(text("select 1"))
         enqueue_after_commit(db, probe, "b", 2)
         db.rollback()
         assert pending_kicks(db) == []
         db.commit()  # a later commit does not resurrect it
     await asyncio.sleep(0.05)
-    await broker.wait_all()  # type: ignore[attr-defined]  # as above
+    await broker.wait_all()
     assert ran == []
 
 
 async def test_by_name_and_from_the_thread_pool() -> None:
     def write() -> None:
         with _session() as db:
-            db.exec(text("select 1"))  # type: ignore[call-overload]  # as above
+            db.exec(text("select 1"))
             enqueue_after_commit(db, "tests.after_commit_probe", "c", 3)
             db.commit()
 
     await run_in_threadpool(write)
     await asyncio.sleep(0.05)
-    await broker.wait_all()  # type: ignore[attr-defined]  # as above
+    await broker.wait_all()
     assert ran == [("c", 3)]
 
 
 def test_from_a_plain_thread() -> None:
     # No event loop at all (the CLI): the job runs on a thread of its own.
     with _session() as db:
-        db.exec(text("select 1"))  # type: ignore[call-overload]  # as above
+        db.exec(text("select 1"))
         enqueue_after_commit(db, probe, "d", 4)
         db.commit()
     assert done.wait(10)

@@ -9,7 +9,7 @@ from tenants.database import engine
 from tenants.migrations import _config, upgrade_tenant
 
 
-def _rows(schema: str, sql: str) -> list[tuple]:  # type: ignore[type-arg]
+def _rows(schema: str, sql: str) -> list[tuple]:
     with engine().connect() as conn:
         return [tuple(r) for r in conn.execute(text(sql.replace("{s}", f'"{schema}"')))]
 

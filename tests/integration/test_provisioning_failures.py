@@ -37,7 +37,7 @@ def test_duplicate_slug_is_conflict(make_tenant) -> None:
 def test_failure_midway_leaves_no_half_tenant_and_can_be_retried(database_url, monkeypatch) -> None:
     slug = "quebra-no-meio"
 
-    def boom(db) -> None:  # type: ignore[no-untyped-def]
+    def boom(db) -> None:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(provisioning, "seed_defaults", boom)

@@ -9,7 +9,7 @@ def test_scheduled_tasks() -> None:
     import tasks.scheduler  # noqa: F401 - registers every scheduled task on the broker
     from tasks.broker import broker
 
-    async def collect():  # type: ignore[no-untyped-def]
+    async def collect():
         source = LabelScheduleSource(broker)
         await source.startup()  # reads the cron labels, as the scheduler process does
         return await source.get_schedules()

@@ -449,19 +449,6 @@ def _stop(db: Db, import_id: int, state: str, error: str | None) -> dict[str, An
     return dict(db.one(f"SELECT report FROM {db.s}.import_jobs WHERE id = %s", (import_id,))[0] or {})
 
 
-def _progress(c: Counters, done: int, total: int, elapsed: float) -> dict[str, Any]:
-    rate = c.read / elapsed if elapsed > 0 else 0.0
-    frac = min(done / total, 1.0) if total else 1.0
-    eta = elapsed * (1 - frac) / frac if frac > 0 else None
-    return {
-        "rows_read": c.read,
-        "rate": round(rate, 1),
-        "eta_s": None if eta is None else round(eta, 1),
-        "progress": round(frac, 4),
-        "elapsed_s": round(elapsed, 2),
-    }
-
-
 def _replay(ctx: Context, path: Path, info: readers.FileInfo, resume: int) -> None:
     """Rebuilds the in-file dedupe state for the part committed before a crash (no writes)."""
     for batch in readers.iter_batches(path, info, None, None):

@@ -42,7 +42,7 @@ def make_user(tenant_id: int, slug: str, role: str, team: str | None) -> Actor:
         )
         db.add(user)
         db.commit()
-        return actor_for_user(db, user.id)  # type: ignore[arg-type]
+        return actor_for_user(db, user.id)
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +67,13 @@ def crm(database_url: str) -> Crm:
         from sqlmodel import select
 
         admin_user = db.exec(select(User).where(User.tenant_id == tenant.id)).first()
-        admin = actor_for_user(db, admin_user.id)  # type: ignore[union-attr, arg-type]
+        admin = actor_for_user(db, admin_user.id)
     # Create the team members first so the manager's visible set includes them.
-    agent = make_user(tenant.id, slug, "agent", "sul")  # type: ignore[arg-type]
-    agent2 = make_user(tenant.id, slug, "agent", "sul")  # type: ignore[arg-type]
-    manager = make_user(tenant.id, slug, "manager", "sul")  # type: ignore[arg-type]
-    outsider = make_user(tenant.id, slug, "agent", "norte")  # type: ignore[arg-type]
-    return Crm(tenant.schema_name, tenant.id, slug, admin, manager, agent, agent2, outsider)  # type: ignore[arg-type]
+    agent = make_user(tenant.id, slug, "agent", "sul")
+    agent2 = make_user(tenant.id, slug, "agent", "sul")
+    manager = make_user(tenant.id, slug, "manager", "sul")
+    outsider = make_user(tenant.id, slug, "agent", "norte")
+    return Crm(tenant.schema_name, tenant.id, slug, admin, manager, agent, agent2, outsider)
 
 
 @pytest.fixture

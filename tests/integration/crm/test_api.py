@@ -37,7 +37,7 @@ def client(crm: Crm) -> Iterator[TestClient]:
 
     api.dependency_overrides[get_actor] = fake_actor
     with TestClient(api) as c:
-        c.actors = actors  # type: ignore[attr-defined]
+        c.actors = actors
         yield c
     api.dependency_overrides.pop(get_actor, None)
 
@@ -53,7 +53,7 @@ def make(client: TestClient, who: str = "agent", **body: object) -> dict:
 
 
 @pytest.fixture(scope="module")
-def foreign_ids(make_tenant_module) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def foreign_ids(make_tenant_module) -> dict[str, int]:
     return make_tenant_module
 
 
@@ -74,8 +74,8 @@ def make_tenant_module(database_url: str) -> dict[str, int]:
             admin_password="Senha-forte-123",
         )
     )
-    admin = make_user(tenant.id, slug, "admin", None)  # type: ignore[arg-type]
-    with session(tenant.schema_name) as db:  # type: ignore[arg-type]
+    admin = make_user(tenant.id, slug, "admin", None)
+    with session(tenant.schema_name) as db:
         # Ids are per schema; start the other tenant far away so "its id" is not also one of ours.
         for table in ("customers", "contacts", "notes", "opportunities", "appointments", "conversations"):
             db.exec(text(f'ALTER TABLE "{tenant.schema_name}".{table} ALTER COLUMN id RESTART WITH 900000'))
@@ -111,7 +111,7 @@ def make_tenant_module(database_url: str) -> dict[str, int]:
             "conversation": conv.id,
         }
         db.commit()
-    return ids  # type: ignore[return-value]
+    return ids
 
 
 def test_openapi_documents_the_workspace(client: TestClient) -> None:
@@ -141,7 +141,7 @@ def test_create_get_update_list(client: TestClient) -> None:
         document="11.222.333/0001-81",
         contacts=[{"kind": "email", "value": "Contato@SaoJoao.com.br"}],
     )
-    assert c["kind"] == "PJ" and c["owner_id"] == client.actors["agent"].user_id  # type: ignore[attr-defined]
+    assert c["kind"] == "PJ" and c["owner_id"] == client.actors["agent"].user_id
     detail = client.get(f"/api/clientes/{c['id']}", headers=as_("agent")).json()
     assert detail["contacts"][0]["value"] == "contato@saojoao.com.br"
     assert detail["last_interactions"][0]["kind"] == "field_change"

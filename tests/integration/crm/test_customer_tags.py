@@ -22,7 +22,7 @@ def _tag(db: Session, name: str | None = None) -> str:
     return name
 
 
-def _ids(db: Session, actor, **kw: object) -> set[int]:  # type: ignore[no-untyped-def]
+def _ids(db: Session, actor, **kw: object) -> set[int]:
     return {r.id for r in customers.list_customers(db, actor, CustomerQuery(limit=200, **kw)).rows}
 
 
@@ -116,7 +116,7 @@ def test_bulk_tag_on_selection_is_set_based_and_idempotent(db: Session, crm: Crm
 
 def test_bulk_tag_on_filtered_set_runs_in_background_chunks(
     make_tenant, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tenant = make_tenant()
     admin = tenant.actor("admin")
     monkeypatch.setattr(customers.bulk, "INLINE_BULK_LIMIT", 5)
@@ -157,7 +157,7 @@ def test_bulk_tag_on_filtered_set_runs_in_background_chunks(
         assert _ids(db, admin, tags=[name]) == set()
 
 
-def test_tags_are_per_tenant(make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_tags_are_per_tenant(make_tenant) -> None:
     one, two = make_tenant(), make_tenant()
     a1, a2 = one.actor("admin"), two.actor("admin")
     with session(one.schema) as db:

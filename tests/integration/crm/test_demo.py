@@ -11,44 +11,33 @@ from tenants.database import session
 from tests.integration.crm.conftest import make_user
 
 
-def test_seed_demo_small(make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_seed_demo_small(make_tenant) -> None:
     tenant = make_tenant()
     with session(tenant.schema) as db:
         before = {
             r[0]
-            for r in db.exec(
-                text(  # type: ignore[call-overload]
-                    f"SELECT indexname FROM pg_indexes WHERE schemaname = '{tenant.schema}'"
-                )
-            )
+            for r in db.exec(text(f"SELECT indexname FROM pg_indexes WHERE schemaname = '{tenant.schema}'"))
         }
     result = seed_demo(tenant.schema, 300, agents=4)
     assert result["customers"] == 300 and result["seconds"]["total"] > 0
     with session(tenant.schema) as db:
         s = tenant.schema
-        count = lambda t: db.exec(text(f'SELECT count(*) FROM "{s}".{t}')).one()[0]  # type: ignore[call-overload]  # noqa: E731
+        count = lambda t: db.exec(text(f'SELECT count(*) FROM "{s}".{t}')).one()[0]  # noqa: E731
         assert (count("customers"), count("contacts"), count("interactions")) == (300, 600, 3000)
         assert count("conversations") == 15 and count("messages") == 45
-        after = {
-            r[0]
-            for r in db.exec(
-                text(  # type: ignore[call-overload]
-                    f"SELECT indexname FROM pg_indexes WHERE schemaname = '{s}'"
-                )
-            )
-        }
+        after = {r[0] for r in db.exec(text(f"SELECT indexname FROM pg_indexes WHERE schemaname = '{s}'"))}
         assert after == before
-        docs = [r[0] for r in db.exec(text(f'SELECT document FROM "{s}".customers LIMIT 50'))]  # type: ignore[call-overload]
+        docs = [r[0] for r in db.exec(text(f'SELECT document FROM "{s}".customers LIMIT 50'))]
         assert all(clean_document(d) == d for d in docs)
         admin = make_user(tenant.id, tenant.slug, "admin", None)
         assert len(list_customers(db, admin, CustomerQuery(limit=10)).rows) == 10
-        name = db.exec(text(f'SELECT name FROM "{s}".customers WHERE id = 7')).one()[0]  # type: ignore[call-overload]
+        name = db.exec(text(f'SELECT name FROM "{s}".customers WHERE id = 7')).one()[0]
         assert 7 in [h.id for h in PostgresSearch().search(db, admin, name, limit=50)]
     with pytest.raises(Conflict):
         seed_demo(tenant.schema, 10)
 
 
-def test_seed_demo_cli(make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_seed_demo_cli(make_tenant) -> None:
     from typer.testing import CliRunner
 
     from app.cli import cli
@@ -61,12 +50,12 @@ def test_seed_demo_cli(make_tenant) -> None:  # type: ignore[no-untyped-def]
     assert '"customers": 40' in result.output
     with session(tenant.schema) as db:
         s = tenant.schema
-        assert db.exec(text(f'SELECT count(*) FROM "{s}".interactions')).one()[0] == 0  # type: ignore[call-overload]
+        assert db.exec(text(f'SELECT count(*) FROM "{s}".interactions')).one()[0] == 0
     result = CliRunner().invoke(cli, ["seed-demo", "--tenant", "nao-existe", "--customers", "1"])
     assert result.exit_code == 1 and "Organização não encontrada" in result.output
 
 
-def test_seed_demo_restores_foreign_keys(make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_seed_demo_restores_foreign_keys(make_tenant) -> None:
     tenant = make_tenant()
     s = tenant.schema
     query = (
@@ -74,7 +63,7 @@ def test_seed_demo_restores_foreign_keys(make_tenant) -> None:  # type: ignore[n
         f"WHERE n.nspname = '{s}' AND k.contype = 'f'"
     )
     with session(s) as db:
-        before = db.exec(text(query)).one()[0]  # type: ignore[call-overload]
+        before = db.exec(text(query)).one()[0]
     seed_demo(s, 20, agents=2)
     with session(s) as db:
-        assert db.exec(text(query)).one()[0] == before  # type: ignore[call-overload]
+        assert db.exec(text(query)).one()[0] == before

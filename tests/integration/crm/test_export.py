@@ -19,7 +19,7 @@ from tests.integration.crm.conftest import Crm, new_customer
 AT = datetime(2030, 3, 11, 2, 30, 15, 123456, tzinfo=UTC)  # 23:30 on the 10th in São Paulo
 
 
-def rows(db: Session, actor, plan: str) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def rows(db: Session, actor, plan: str) -> list[dict[str, str]]:
     text = "".join(customers.export_csv(db, actor, CustomerFilter(plan=[plan])))
     return list(csv.DictReader(io.StringIO(text), delimiter=";"))
 
@@ -96,7 +96,7 @@ def test_export_is_one_query_whatever_the_row_count(db: Session, crm: Crm) -> No
     db.flush()
     statements: list[str] = []
 
-    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+    def count(conn, cursor, statement, *args):
         statements.append(statement)
 
     engine = db.get_bind()

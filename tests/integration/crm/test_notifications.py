@@ -52,7 +52,7 @@ def test_due_reminder_becomes_one_notification_for_the_owner(db: Session, crm: C
     assert n.kind == "reminder" and n.title == "Lembrete: Ligar sobre o plano"
     assert n.link == f"/clientes/{c.id}"
     assert n.body == "Retorno em 10/05/2031 12:10 · Padaria Central"  # the owner's zone (São Paulo)
-    assert db.get(Appointment, due.id).reminded_at == NOW  # type: ignore[union-attr]
+    assert db.get(Appointment, due.id).reminded_at == NOW
     assert sweep(db, crm) == []  # claimed once
     # 45 minutes later the other one is due (15 min before it starts); the first stays done.
     assert [x.ref_id for x in sweep(db, crm, NOW + timedelta(minutes=45))] == [later.id]
@@ -76,7 +76,7 @@ def test_reschedule_resets_the_reminder(db: Session, crm: Crm) -> None:
     appointments.update_appointment(
         db, crm.agent, appt.id, appointments.AppointmentUpdate(starts_local=NOW + timedelta(minutes=20))
     )
-    assert db.get(Appointment, appt.id).reminded_at is None  # type: ignore[union-attr]
+    assert db.get(Appointment, appt.id).reminded_at is None
     assert sweep(db, crm) == []  # now 20 min away: the reminder is due 15 min before
     assert [n.ref_id for n in sweep(db, crm, NOW + timedelta(minutes=5))] == [appt.id]
     appointments.update_appointment(db, crm.agent, appt.id, appointments.AppointmentUpdate(remind_minutes=5))
@@ -107,7 +107,7 @@ def test_users_see_count_and_mark_only_their_own(db: Session, crm: Crm) -> None:
     assert notifications.list_notifications(db, crm.agent, unread_only=True) == []
     db.flush()
     actions = db.exec(
-        select(AuditLog.action).where(AuditLog.action.in_(["notification.read", "notification.read_all"]))  # type: ignore[attr-defined]
+        select(AuditLog.action).where(AuditLog.action.in_(["notification.read", "notification.read_all"]))
     ).all()
     assert sorted(actions) == ["notification.read", "notification.read_all"]
     api_client = Actor(user_id=None, email="api:x", role="agent", tenant_id=crm.tenant_id, schema=crm.schema)
@@ -117,16 +117,16 @@ def test_users_see_count_and_mark_only_their_own(db: Session, crm: Crm) -> None:
 
 def test_unread_count_is_capped(db: Session, crm: Crm) -> None:
     for i in range(notifications.COUNT_CAP + 5):
-        db.add(Notification(user_id=crm.agent2.user_id, kind="reminder", title=f"n{i}"))  # type: ignore[arg-type]
+        db.add(Notification(user_id=crm.agent2.user_id, kind="reminder", title=f"n{i}"))
     db.flush()
     assert notifications.unread_count(db, crm.agent2) == notifications.COUNT_CAP + 1
 
 
 def test_only_in_app_links_reach_the_browser(db: Session, crm: Crm) -> None:
-    evil = Notification(user_id=crm.agent.user_id, kind="reminder", title="x", link="//evil.example/x")  # type: ignore[arg-type]
+    evil = Notification(user_id=crm.agent.user_id, kind="reminder", title="x", link="//evil.example/x")
     db.add(evil)
     db.flush()
-    assert notifications.open_link(db, crm.agent, evil.id) is None  # type: ignore[arg-type]
+    assert notifications.open_link(db, crm.agent, evil.id) is None
 
 
 def test_home_lists_unread_reminders(db: Session, crm: Crm) -> None:
@@ -179,9 +179,7 @@ def test_two_racing_sweeps_send_each_reminder_once(make_tenant: Any) -> None:
     assert not errors
     assert sum(counts) == 40
     with session(t.schema) as db:
-        per_appt = db.exec(
-            select(Notification.ref_id, func.count()).group_by(Notification.ref_id)  # type: ignore[arg-type]
-        ).all()
+        per_appt = db.exec(select(Notification.ref_id, func.count()).group_by(Notification.ref_id)).all()
     assert len(per_appt) == 40 and {n for _, n in per_appt} == {1}
 
 
@@ -206,7 +204,7 @@ async def test_tasks_sweep_active_tenants_and_skip_suspended(make_tenant: Any) -
     assert await reminder_tasks.send_reminders.original_func(suspended.schema) == 0
     # The scheduled task fans out one send_reminders per active tenant (in-process broker here).
     await reminder_tasks.sweep_reminders.original_func()
-    await reminder_tasks.broker.wait_all()  # type: ignore[attr-defined]
+    await reminder_tasks.broker.wait_all()
     with session(active.schema) as db:
         assert db.exec(select(func.count()).select_from(Notification)).one() == 1
     with session(suspended.schema) as db:

@@ -32,7 +32,7 @@ def people(db: Session, crm: Crm) -> dict[str, int]:
 
 
 def ids(db: Session, actor: object, text: str) -> list[int]:
-    return [h.id for h in search.search(db, actor, text)]  # type: ignore[arg-type]
+    return [h.id for h in search.search(db, actor, text)]
 
 
 def test_accent_insensitive_and_ranked(db: Session, crm: Crm, people: dict[str, int]) -> None:
@@ -119,7 +119,7 @@ def test_known_words_outside_the_portfolio_skip_the_typo_pass(
 
     def counting(*args: object, **kwargs: object) -> object:
         passes.append(args)
-        return ranked(*args, **kwargs)  # type: ignore[arg-type]
+        return ranked(*args, **kwargs)
 
     monkeypatch.setattr(search, "_ranked_prefix", counting)
     # Every word is a name word, but the only such customer belongs to another portfolio.

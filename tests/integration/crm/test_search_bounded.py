@@ -116,7 +116,7 @@ def test_a_word_the_statistics_know_as_common_skips_the_probe(
     for i in range(4 * pg.LIST_CANDIDATES + 100):
         new_customer(db, crm.admin, name=f"Zuleica Nomecomum{i:03d} Bastos")
     rare = new_customer(db, crm.admin, name="Wanderlina Bastos")
-    db.exec(sql_text(f'ANALYZE "{crm.schema}".customers'))  # type: ignore[call-overload]
+    db.exec(sql_text(f'ANALYZE "{crm.schema}".customers'))
     monkeypatch.setattr(pg, "_COMMON_WORDS", {})
     assert pg.common_words(db).get("zuleica", 0) > 4 * pg.LIST_CANDIDATES
     probes: list[int] = []

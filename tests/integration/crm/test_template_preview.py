@@ -29,7 +29,7 @@ def saved(db: Session, body: str, subject: str | None = None, channel: str = "wh
 def test_preview_for_a_customer_flags_unknown_and_empty(db: Session, crm: Crm) -> None:
     c = new_customer(db, crm.agent, name="João Pereira", plan=None)
     t = saved(db, "Olá {{primeiro_nome}}, seu plano {{plano_atual}} {{cupom}}!", subject="Oi {{nome}}")
-    p = templates.preview_template(db, crm.agent, t.id, customer_id=c.id)  # type: ignore[arg-type]
+    p = templates.preview_template(db, crm.agent, t.id, customer_id=c.id)
     assert not p.sample and p.customer_name == "João Pereira"
     assert p.subject == "Oi João Pereira"
     assert p.body == "Olá João, seu plano  {{cupom}}!"
@@ -62,7 +62,7 @@ def test_preview_respects_customer_visibility(db: Session, crm: Crm) -> None:
     theirs = new_customer(db, crm.outsider)
     t = saved(db, "Olá {{nome}}")
     with pytest.raises(NotFound):
-        templates.preview_template(db, crm.agent, t.id, customer_id=theirs.id)  # type: ignore[arg-type]
+        templates.preview_template(db, crm.agent, t.id, customer_id=theirs.id)
     with pytest.raises(NotFound):
         templates.preview_template(db, crm.agent, 10**9)
 

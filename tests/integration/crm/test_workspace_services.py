@@ -309,7 +309,7 @@ def test_home_lists_my_work(db: Session, crm: Crm) -> None:
     assert db.exec(select(Interaction).where(Interaction.actor_id == actor.user_id)).first() is not None
 
 
-def test_timeline_derives_the_creating_import(tenant) -> None:  # type: ignore[no-untyped-def]
+def test_timeline_derives_the_creating_import(tenant) -> None:
     from sqlalchemy import text
 
     from app.crm import timeline
@@ -317,7 +317,7 @@ def test_timeline_derives_the_creating_import(tenant) -> None:  # type: ignore[n
 
     actor = tenant.actor("admin")
     with session(tenant.schema) as db:
-        cid = db.exec(  # type: ignore[call-overload]
+        cid = db.exec(
             text(
                 f'INSERT INTO "{tenant.schema}".customers (name, kind, status, import_id) '
                 "VALUES (:n, 'PJ', 'ativo', 7) RETURNING id"

@@ -85,16 +85,16 @@ def make_org(id_start: int = 1) -> Org:
     )
     with platform_session() as pdb:
         admin_user = pdb.exec(select(User).where(User.tenant_id == tenant.id)).one()
-        admin = actor_for_user(pdb, admin_user.id)  # type: ignore[arg-type]
+        admin = actor_for_user(pdb, admin_user.id)
     tid, schema = tenant.id, tenant.schema_name
-    agent = make_user(tid, slug, "agent", "sul")  # type: ignore[arg-type]
-    agent2 = make_user(tid, slug, "agent", "sul")  # type: ignore[arg-type]
-    manager = make_user(tid, slug, "manager", "sul")  # type: ignore[arg-type]
-    outsider = make_user(tid, slug, "agent", "norte")  # type: ignore[arg-type]
+    agent = make_user(tid, slug, "agent", "sul")
+    agent2 = make_user(tid, slug, "agent", "sul")
+    manager = make_user(tid, slug, "manager", "sul")
+    outsider = make_user(tid, slug, "agent", "norte")
     if id_start != 1:
         # Customer ids are per schema: moving one tenant's far away makes a leaked id recognisable.
-        with session(schema) as db:  # type: ignore[arg-type]
+        with session(schema) as db:
             for table in ("customers", "contacts"):
-                db.exec(text(f'ALTER TABLE "{schema}".{table} ALTER COLUMN id RESTART WITH {id_start}'))  # type: ignore[call-overload]
+                db.exec(text(f'ALTER TABLE "{schema}".{table} ALTER COLUMN id RESTART WITH {id_start}'))
             db.commit()
-    return Org(schema, tid, slug, admin, agent, agent2, manager, outsider)  # type: ignore[arg-type]
+    return Org(schema, tid, slug, admin, agent, agent2, manager, outsider)

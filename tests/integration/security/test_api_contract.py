@@ -25,7 +25,7 @@ WAY_TOO_BIG = 2**70  # beyond bigint
 
 
 @pytest.fixture
-def org(make_tenant) -> TenantHandle:  # type: ignore[no-untyped-def]
+def org(make_tenant) -> TenantHandle:
     return make_tenant()
 
 

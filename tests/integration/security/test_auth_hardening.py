@@ -61,7 +61,7 @@ def behind_proxy(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings, "trusted_proxies", "127.0.0.1")
 
 
-def _login(c: httpx.Client, tenant: Any, password: str, ip: str | None = None, email: str | None = None):  # type: ignore[no-untyped-def]
+def _login(c: httpx.Client, tenant: Any, password: str, ip: str | None = None, email: str | None = None):
     headers = {"X-Forwarded-For": ip} if ip else {}
     return c.post(
         "/api/auth/login",
@@ -258,7 +258,7 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(
     finally:
         # These failures count against the loopback address every live test shares: take them back.
         with platform_session() as db:
-            db.exec(delete(LoginFailure).where(LoginFailure.account.like(f"{prefix}%")))  # type: ignore[call-overload]
+            db.exec(delete(LoginFailure).where(LoginFailure.account.like(f"{prefix}%")))
             db.commit()
     ok = _login(http, tenant, tenant.password, "6.6.6.6")
     assert ok.status_code == 200
@@ -266,7 +266,7 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(
         row = db.exec(
             select(PlatformAudit)
             .where(PlatformAudit.action == "auth.login", PlatformAudit.tenant_id == tenant.id)
-            .order_by(PlatformAudit.id.desc())  # type: ignore[union-attr]
+            .order_by(PlatformAudit.id.desc())
         ).first()
     assert row is not None and row.ip == "127.0.0.1"
 

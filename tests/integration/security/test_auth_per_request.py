@@ -133,7 +133,7 @@ def _admin_headers(http: httpx.Client, tenant: Any) -> dict[str, str]:
 def statements() -> Any:
     seen: list[str] = []
 
-    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def before(conn, cursor, statement, parameters, context, executemany):
         seen.append(statement)
 
     event.listen(Engine, "before_cursor_execute", before)

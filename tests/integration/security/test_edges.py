@@ -406,7 +406,7 @@ def test_import_error_csv_neutralises_formulas(http: httpx.Client, tenant: Tenan
 def _upload_dir(schema: str) -> Path:
     from app.storage import get_storage
 
-    return get_storage().uploads.root / schema  # type: ignore[attr-defined,no-any-return]
+    return get_storage().uploads.root / schema
 
 
 def _leftovers(schema: str) -> list[str]:
@@ -522,7 +522,7 @@ def test_tenant_storage_quota_holds_under_parallel_uploads(
 
 def test_multipart_over_cap_is_refused_before_reading_and_rejected_files_leave_nothing(
     http: httpx.Client, make_tenant, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     t = make_tenant()
     headers = api_login(http, t)
     monkeypatch.setattr(get_settings(), "upload_max_bytes", 4096)

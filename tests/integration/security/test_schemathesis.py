@@ -84,7 +84,7 @@ def _assert_clean(report: dict[str, Any], out: str) -> None:
 
 
 @pytest.fixture
-def org(make_tenant) -> TenantHandle:  # type: ignore[no-untyped-def]
+def org(make_tenant) -> TenantHandle:
     return make_tenant()
 
 

@@ -50,7 +50,7 @@ class Tab:
 
     def __init__(self, token: str | None = None, cookies: dict[str, str] | None = None) -> None:
         self.token = token or str(uuid.uuid4())
-        self.root = State(_reflex_internal_init=True)  # type: ignore[call-arg]
+        self.root = State(_reflex_internal_init=True)
         self.handshake(cookies or {})
 
     def handshake(self, cookies: dict[str, str], origin: str | None = None) -> None:
@@ -134,7 +134,7 @@ def _row(tab: Tab) -> UiSession:
         row = db.exec(
             select(UiSession)
             .where(UiSession.client_token_hash == token_hash(tab.token))
-            .order_by(UiSession.id.desc())  # type: ignore[union-attr]
+            .order_by(UiSession.id.desc())
         ).first()
         assert row is not None
         return row
@@ -146,9 +146,9 @@ def _backdate(tab: Tab, *, idle: timedelta | None = None, age: timedelta | None 
         if idle is not None:
             db.exec(
                 update(UiSession).where(UiSession.id == row.id).values(last_seen_at=datetime.now(UTC) - idle)
-            )  # type: ignore[call-overload]
+            )
         if age is not None:
-            db.exec(  # type: ignore[call-overload]
+            db.exec(
                 update(RefreshToken)
                 .where(RefreshToken.family == row.family)
                 .values(created_at=datetime.now(UTC) - age, expires_at=datetime.now(UTC) + timedelta(days=1))
@@ -168,7 +168,7 @@ def test_api_tokens_stop_when_their_family_is_past_its_absolute_lifetime(client,
     headers = api_login(client, tenant)
     assert client.get("/api/auth/me", headers=headers).status_code == 200
     with platform_session() as db:
-        db.exec(  # type: ignore[call-overload]
+        db.exec(
             update(RefreshToken)
             .where(RefreshToken.user_id == tenant.actor().user_id)
             .values(created_at=datetime.now(UTC) - timedelta(days=get_settings().refresh_token_days + 10))
@@ -256,7 +256,7 @@ def test_a_role_change_ends_the_ui_session(tenant, http, monkeypatch, agent_emai
     tab, _ = ui_login(tenant, agent_email, http, monkeypatch)
     assert tab.state(SessionState).guard("/inicio") is not None
     with platform_session() as db:
-        db.exec(update(User).where(User.email == agent_email).values(role="manager"))  # type: ignore[call-overload]
+        db.exec(update(User).where(User.email == agent_email).values(role="manager"))
         db.commit()
     result = tab.state(SessionState).guard("/admin/etiquetas")
     assert _is_login_redirect(result)
@@ -356,7 +356,7 @@ def test_a_page_load_runs_only_after_its_guard_lets_the_user_in(
     assert any("UsersState.load" in n for n in names)
     assert any(n.endswith("BellState.refresh") for n in names)
     admin_tab.state(UsersState).load()
-    assert {r["email"] for r in admin_tab.state(UsersState).rows} >= {agent_email, tenant.admin_email}
+    assert {r.email for r in admin_tab.state(UsersState).rows} >= {agent_email, tenant.admin_email}
     assert BellState.refresh  # the bell is one of the page's loads, after the guard
 
 

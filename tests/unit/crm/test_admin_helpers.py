@@ -49,7 +49,7 @@ def test_invalid_from_translates_pydantic_errors() -> None:
         value: Decimal = Field(default=Decimal(0), ge=0)
 
     with pytest.raises(ValidationError) as caught:
-        Model(label="", position="x", value=-1)  # type: ignore[arg-type]
+        Model(label="", position="x", value=-1)
     assert invalid_from(caught.value.errors()).fields == {
         "label": "Campo obrigatório.",
         "position": "Informe um número inteiro.",
