@@ -291,9 +291,10 @@ def export(body: ExportBody, actor: TenantActor) -> StreamingResponse:
 def export_response(actor: Actor, body: ExportBody) -> StreamingResponse:
     """The customers CSV, streamed: the REST export and the Clientes page's download both answer with it."""
     schema = actor.schema or ""
-    # Validate and authorise before the first byte, so errors are proper 403/422 responses.
+    # Validate and authorise before the first byte, so errors are proper 403/422 responses; the rows
+    # are read once, by the stream.
     with session(schema) as db:
-        customers.export_csv(db, actor, body.filter, ids=body.ids)
+        customers.check_export(db, actor, body.filter, ids=body.ids)
 
     def stream() -> Iterator[bytes]:
         # The response outlives the request's session, so the stream opens its own.

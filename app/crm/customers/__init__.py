@@ -19,7 +19,7 @@ from app.crm.customers.bulk import (
     run_bulk_job,
     start_bulk,
 )
-from app.crm.customers.export import EXPORT_COLUMNS, export_csv
+from app.crm.customers.export import EXPORT_COLUMNS, check_export, export_csv
 from app.crm.customers.queries import (
     BUSINESS_TZ,
     SORTS,
@@ -65,6 +65,7 @@ __all__ = [
     "apply_bulk_chunk",
     "begin_bulk_job",
     "bulk",
+    "check_export",
     "check_tags",
     "chunks",
     "clean_document",

@@ -130,6 +130,13 @@ def _csv_chunks(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
     yield buf.getvalue()
 
 
+def check_export(db: Session, actor: Actor, f: CustomerFilter, *, ids: list[int] | None = None) -> None:
+    """Everything that can refuse an export, without reading it: the permission, the filter, and the
+    query itself run with LIMIT 0, so a streamed download answers 403/422 before its first byte."""
+    actor.require(Perm.CUSTOMERS_EXPORT)
+    db.exec(_export_query(db, actor, f, ids).limit(0)).all()
+
+
 def export_csv(
     db: Session, actor: Actor, f: CustomerFilter, *, ids: list[int] | None = None
 ) -> Iterator[str]:
