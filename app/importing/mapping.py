@@ -3,7 +3,7 @@
 import re
 
 from app.errors import Invalid
-from app.text import fold_words as fold  # headers compare as folded words; importers read it from here
+from app.text import fold_words  # headers compare as folded words
 
 FIELDS = ("name", "document", "phone", "whatsapp", "email", "plan", "status", "wallet", "owner", "tags")
 FIELD_LABELS = {
@@ -98,12 +98,12 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
-_LOOKUP = {fold(s): field for field, syns in _SYNONYMS.items() for s in syns}
+_LOOKUP = {fold_words(s): field for field, syns in _SYNONYMS.items() for s in syns}
 
 
 def suggest_field(header: str) -> str:
     """The field a header most likely means, or "ignore"."""
-    key = fold(header)
+    key = fold_words(header)
     if not key:
         return "ignore"
     if key in _LOOKUP:

@@ -18,10 +18,11 @@ from app.after_commit import enqueue_after_commit
 from app.auth.permissions import Perm
 from app.errors import Invalid
 from app.importing import jobs, upload_grants
-from app.importing.mapping import FIELD_LABELS, fold
+from app.importing.mapping import FIELD_LABELS
 from app.importing.report import message_for
 from app.importing.status import ImportStatus
 from app.pages.base import Events, SessionState, event, page
+from app.text import fold_words
 from components.badges import severity_badge
 from components.types import array_var, object_var
 from tasks.imports import run_import
@@ -80,7 +81,7 @@ _REPORT_LABELS = {
 
 
 def _custom_key(header: str) -> str:
-    key = fold(header).replace(" ", "_")[:50] or "campo"
+    key = fold_words(header).replace(" ", "_")[:50] or "campo"
     return key if re.match(r"^[a-z]", key) else f"c_{key}"
 
 

@@ -21,7 +21,6 @@ import polars as pl
 
 from app.errors import DomainError
 from app.importing import readers
-from app.importing.mapping import fold
 from app.importing.pipeline import batches, bulk, writers
 from app.importing.pipeline.batches import Context, Looked
 from app.importing.pipeline.database import Db, connection, setup_temp
@@ -31,6 +30,7 @@ from app.importing.recovery import Heartbeat
 from app.importing.report import Counters
 from app.search import sync as search_sync
 from app.storage import Storage, get_storage
+from app.text import fold_words
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _owners(db: Db, schema: str) -> dict[str, int]:
         out[email] = uid
         if name:
             out.setdefault(name.lower(), uid)
-            out.setdefault(fold(name), uid)
+            out.setdefault(fold_words(name), uid)
     return out
 
 

@@ -70,7 +70,7 @@ def test_fold_is_one_function() -> None:
     assert fold_words(" -- ") == ""
     # Search and import read the same function, not copies of it.
     assert query.fold is fold
-    assert mapping.fold is fold_words
+    assert mapping.fold_words is fold_words
 
 
 def test_check_digits_complete_a_base() -> None:

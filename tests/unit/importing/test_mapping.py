@@ -3,7 +3,8 @@
 import pytest
 
 from app.errors import Invalid
-from app.importing.mapping import fold, suggest_field, suggest_mapping, validate_mapping
+from app.importing.mapping import suggest_field, suggest_mapping, validate_mapping
+from app.text import fold_words as fold
 
 
 @pytest.mark.parametrize(
