@@ -22,7 +22,7 @@ from app.crm.kanban.rules import required_for
 from app.crm.opportunities import visible_opportunity
 from app.crm.pagination import decode_cursor, encode_cursor
 from app.crm.visibility import customer_visible
-from app.errors import NotFound
+from app.errors import Invalid, NotFound
 from app.formatting import money_br
 from models.base import utcnow
 from models.platform import User
@@ -227,10 +227,21 @@ def _cards(db: Session, stage: Stage, rows: list[Any]) -> list[Card]:
     return cards
 
 
-def board(db: Session, actor: Actor, pipeline_id: int, filters: BoardFilter | None = None) -> Board:
-    """Columns of a pipeline with counts, totals and the first page of cards, under the filters."""
+def board(
+    db: Session,
+    actor: Actor,
+    pipeline_id: int,
+    filters: BoardFilter | None = None,
+    cursor: str | None = None,
+) -> Board:
+    """Columns of a pipeline with counts, totals and the first page of cards, under the filters.
+
+    With a `cursor` (which needs the column's `stage_id` filter) that column holds its next page.
+    """
     actor.require(Perm.CUSTOMERS_READ)
     f = filters or BoardFilter()
+    if cursor is not None and f.stage_id is None:
+        raise Invalid("stage_id", "Informe a etapa da coluna a paginar.")
     pipeline = get_pipeline(db, pipeline_id)
     stages = open_stages(db, pipeline_id)
     totals = {
@@ -247,7 +258,7 @@ def board(db: Session, actor: Actor, pipeline_id: int, filters: BoardFilter | No
         assert stage.id is not None
         count, total = totals.get(stage.id, (0, Decimal(0)))
         shown = f.stage_id is None or f.stage_id == stage.id
-        cards, cursor = _page(db, actor, stage, f, None) if shown and count else ([], None)
+        cards, next_cursor = _page(db, actor, stage, f, cursor) if shown and count else ([], None)
         columns.append(
             Column(
                 stage_id=stage.id,
@@ -260,7 +271,7 @@ def board(db: Session, actor: Actor, pipeline_id: int, filters: BoardFilter | No
                 total=total,
                 total_label=money_br(total),
                 cards=cards,
-                next_cursor=cursor,
+                next_cursor=next_cursor,
             )
         )
     return Board(pipeline_id=pipeline_id, name=pipeline.name, columns=columns)

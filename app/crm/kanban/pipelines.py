@@ -5,6 +5,8 @@ where they can go); an archived stage or pipeline leaves the board but keeps its
 default pipeline cannot be archived, and a pipeline keeps at least one open stage.
 """
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -22,20 +24,23 @@ PIPELINE_NOT_FOUND = "Funil não encontrado."
 STAGE_NOT_FOUND = "Etapa não encontrada neste funil."
 
 
+FieldName = Annotated[str, Field(max_length=30)]
+
+
 class StageIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     color: str = Field(default="gray", min_length=1, max_length=20)
     wip_limit: int | None = Field(default=None, ge=1, le=100_000)
-    outcome: str | None = None
-    required_fields: list[str] = Field(default_factory=list, max_length=10)
+    outcome: str | None = Field(default=None, max_length=10)
+    required_fields: list[FieldName] = Field(default_factory=list, max_length=10)
 
 
 class StageUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     color: str | None = Field(default=None, min_length=1, max_length=20)
     wip_limit: int | None = Field(default=None, ge=1, le=100_000)
-    outcome: str | None = None
-    required_fields: list[str] | None = Field(default=None, max_length=10)
+    outcome: str | None = Field(default=None, max_length=10)
+    required_fields: list[FieldName] | None = Field(default=None, max_length=10)
     position: int | None = Field(default=None, ge=0, le=1000)  # 0-based place among the open stages
 
 
