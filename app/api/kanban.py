@@ -64,7 +64,7 @@ def move_card(card_id: Id, body: MoveBody, actor: TenantActor, db: TenantDB) -> 
     result = moves.move_card(
         db, actor, card_id, stage_id=body.stage_id, before_id=body.before_id, fields=body.fields
     )
-    return MoveOut(card=board.card(db, actor, card_id), history=result.history)
+    return MoveOut(card=board.card_of(db, result.card), history=result.history)
 
 
 @router.get("/kanban/{pipeline_id:int}", response_model=board.Board)

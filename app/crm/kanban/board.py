@@ -295,10 +295,14 @@ def column_page(
 
 
 def card(db: Session, actor: Actor, opportunity_id: int) -> Card:
-    """One card as the board shows it (after a move, or to refresh a card pushed to other boards)."""
+    """One card as the board shows it (to refresh a card pushed to other boards)."""
     actor.require(Perm.CUSTOMERS_READ)
-    opp = visible_opportunity(db, actor, opportunity_id)
-    stage = db.get(Stage, opp.stage_id)
-    customer = db.get(Customer, opp.customer_id)
-    assert stage is not None and customer is not None
-    return _cards(db, stage, [(opp, customer.name, customer.score)])[0]
+    return card_of(db, visible_opportunity(db, actor, opportunity_id))
+
+
+def card_of(db: Session, opp: Opportunity) -> Card:
+    """The board's view of an opportunity already read (and visibility-checked) by the caller."""
+    stage = db.get(Stage, opp.stage_id)  # in the identity map after a move: no query
+    name, score = db.exec(select(Customer.name, Customer.score).where(Customer.id == opp.customer_id)).one()
+    assert stage is not None
+    return _cards(db, stage, [(opp, name, score)])[0]

@@ -46,16 +46,23 @@ class MoveResult:
     history: StageHistory | None  # None for a reorder inside the same column
 
 
-def _target_stage(db: Session, stage_id: int) -> Stage:
-    stage = db.get(Stage, stage_id)
-    if stage is None:
+def _stages(db: Session, target_id: int, current_id: int) -> tuple[Stage, Stage | None]:
+    """The target stage (exists, open, in an open pipeline) and the card's current one, in one read."""
+    rows = db.exec(
+        select(Stage, Pipeline.archived_at)
+        .join(Pipeline, col(Pipeline.id) == Stage.pipeline_id)
+        .where(col(Stage.id).in_({target_id, current_id}))
+    ).all()
+    by_id = {stage.id: (stage, archived) for stage, archived in rows}
+    if target_id not in by_id:
         raise NotFound(STAGE_NOT_FOUND)
+    stage, pipeline_archived = by_id[target_id]
     if stage.archived_at is not None:
         raise Conflict(f"A etapa «{stage.name}» está arquivada.", field="stage_id")
-    pipeline = db.get(Pipeline, stage.pipeline_id)
-    if pipeline is None or pipeline.archived_at is not None:
+    if pipeline_archived is not None:
         raise Conflict("Este funil está arquivado.", field="stage_id")
-    return stage
+    current = by_id.get(current_id)
+    return stage, current[0] if current else None
 
 
 def _apply_fields(db: Session, actor: Actor, card: Opportunity, fields: MoveFields | None) -> None:
@@ -94,7 +101,7 @@ def move_card(
     """
     actor.require(Perm.OPPORTUNITIES_WRITE)
     card = visible_opportunity(db, actor, opportunity_id, for_update=True)
-    stage = _target_stage(db, stage_id)
+    stage, old = _stages(db, stage_id, card.stage_id)
     assert stage.id is not None and card.id is not None
     before_row: Opportunity | None = None
     if before_id is not None and before_id != card.id:
@@ -135,7 +142,6 @@ def move_card(
             seconds_in_previous=_seconds_since(entered),
         )
         db.add(history)
-        old = db.get(Stage, old_stage_id)
         old_name = old.name if old else "?"
         summary = f"{card.title}: {old_name} → {stage.name}"
         if stage.outcome == "lost" and card.loss_reason:
