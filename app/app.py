@@ -15,6 +15,7 @@ from app.pages import (  # noqa: F401
     customers,
     home,
     imports,
+    kanban,
     platform,
     segments,
     tags,

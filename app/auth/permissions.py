@@ -29,6 +29,8 @@ class Perm(StrEnum):
     TIMELINE_WRITE = "timeline.write"
     CONVERSATIONS_REPLY = "conversations.reply"
     OPPORTUNITIES_WRITE = "opportunities.write"
+    # Create, rename, reorder and archive sales pipelines and their stages.
+    PIPELINES_MANAGE = "pipelines.manage"
     APPOINTMENTS_WRITE = "appointments.write"
     SEGMENTS_WRITE = "segments.write"
     IMPORTS_RUN = "imports.run"
@@ -55,6 +57,7 @@ _AGENT = {
     Perm.APPOINTMENTS_WRITE,
 }
 _MANAGER = _AGENT | {
+    Perm.PIPELINES_MANAGE,
     Perm.CUSTOMERS_BULK,
     Perm.CUSTOMERS_EXPORT,
     Perm.SEGMENTS_WRITE,
