@@ -7,7 +7,8 @@
 - warm: restarts of an unchanged checkout (the previous build is reused; target ≤ 10 s).
 
 Each start runs `python -m app.cli run` (migrations, then `reflex run --env prod` through app.serve) on
-a free port against a dedicated database (`crm_bench_start` on the local server, created if missing; or
+one free port (the same for every start: the URL is baked into the bundle, so another port is another
+build) against a dedicated database (`crm_bench_start` on the local server, created if missing; or
 DATABASE_URL), and is timed from the spawn until both `/ping` and `/` answer 200. Printed per start:
 wall time, the CPU seconds the process tree used (less sensitive to other load on the machine than the
 wall time), the 1-minute load average, and any misleading log line still printed (see
@@ -86,8 +87,7 @@ def _misleading(log_text: str) -> list[str]:
     return found
 
 
-def start_once(kind: str, database_url: str, timeout_s: float = 600) -> Start:
-    port = free_port()
+def start_once(kind: str, database_url: str, port: int, timeout_s: float = 600) -> Start:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -140,13 +140,14 @@ def main() -> None:
     parser.add_argument("--no-cold", action="store_true", help="skip the start after a source change")
     args = parser.parse_args()
     url = _database_url()
+    port = free_port()
     runs: list[Start] = []
     if not args.no_cold:
         (ROOT / STAMP_FILE).unlink(missing_ok=True)
-        runs.append(start_once("cold", url))
+        runs.append(start_once("cold", url, port))
     elif not (ROOT / STAMP_FILE).exists():
-        runs.append(start_once("build", url))  # the warm runs need a stamped build
-    runs += [start_once("warm", url) for _ in range(args.warm)]
+        runs.append(start_once("build", url, port))  # the warm runs need a stamped build
+    runs += [start_once("warm", url, port) for _ in range(args.warm)]
     for r in runs:
         print(f"{r.kind:5} wall {r.wall_s:6.1f} s  cpu {r.cpu_s:6.1f} s  load1 {r.load:5.1f}")
         for line in r.misleading:
