@@ -16,6 +16,7 @@ from app.pages import (  # noqa: F401
     home,
     imports,
     platform,
+    platform_audit,
     segments,
     tags,
     templates,
