@@ -11,8 +11,9 @@ one free port (the same for every start: the URL is baked into the bundle, so an
 build) against a dedicated database (`crm_bench_start` on the local server, created if missing; or
 DATABASE_URL), and is timed from the spawn until both `/ping` and `/` answer 200. Printed per start:
 wall time, the CPU seconds the process tree used (less sensitive to other load on the machine than the
-wall time), the 1-minute load average, and any misleading log line still printed (see
-MISLEADING below). Uses this checkout's `.web`: do not run it beside the e2e suite of the same checkout.
+wall time, which grows with the load), the 1-minute load average, and any misleading log line still
+printed (see MISLEADING below). Uses this checkout's `.web`: do not run it beside the e2e suite of the
+same checkout.
 """
 
 import argparse
@@ -65,17 +66,25 @@ def _database_url() -> str:
     return admin.rsplit("/", 1)[0] + f"/{DB_NAME}"
 
 
-def _tree_cpu_s(session_id: int) -> float:
-    """CPU seconds of every live process in the session, including their waited-for children."""
-    total = 0
+def _tree_cpu_s(root_pid: int) -> float:
+    """CPU seconds of the process and its live descendants (`crm run` starts the server in a session of
+    its own, so the tree is followed by parent id), including the children they waited for (the build)."""
+    stats: dict[int, tuple[int, int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # After the ")": state, ppid, pgrp, session, ..., utime(12) stime(13) cutime(14) cstime(15).
-        if int(fields[3]) == session_id:
-            total += sum(int(f) for f in fields[11:15])
+        # After the ")": state, ppid, ..., utime(11) stime(12) cutime(13) cstime(14).
+        stats[int(stat.parent.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+    tree, total, grew = {root_pid}, 0, True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    total = sum(stats[pid][1] for pid in tree if pid in stats)
     return total / CLK_TCK
 
 
