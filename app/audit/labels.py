@@ -2,7 +2,11 @@
 diff as "campo: antes → depois" lines. The stored rows keep the codes (filters and the API use them);
 only screens translate, through this one module."""
 
+import re
+from datetime import datetime
 from typing import Any
+
+from app.formatting import datetime_br
 
 ACTION_LABELS: dict[str, str] = {
     # sign-in and sessions
@@ -129,6 +133,11 @@ FIELD_LABELS: dict[str, str] = {
     "admin_email": "e-mail do administrador",
     "rows": "linhas",
     "count": "quantidade",
+    "created_at": "criado em",
+    "updated_at": "alterado em",
+    "confirmed_at": "confirmado em",
+    "last_login_at": "último acesso",
+    "limits": "limites",
 }
 
 EMPTY = "—"
@@ -151,22 +160,33 @@ def field_label(key: str) -> str:
     return FIELD_LABELS.get(key) or key.replace("_", " ")
 
 
-def value_text(value: Any) -> str:
+# Snapshots store datetimes as ISO 8601 (audit.log._plain); people read them in their own zone.
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def value_text(value: Any, tz: str | None = None) -> str:
+    if isinstance(value, str) and _ISO_DATETIME.match(value):
+        try:
+            return datetime_br(datetime.fromisoformat(value), tz)
+        except ValueError:
+            pass
     if value is None or value == "" or value == [] or value == {}:
         return EMPTY
     if isinstance(value, bool):
         return "sim" if value else "não"
     if isinstance(value, list):
-        text = ", ".join(value_text(v) for v in value)
+        text = ", ".join(value_text(v, tz) for v in value)
     elif isinstance(value, dict):
-        text = ", ".join(f"{field_label(str(k))}: {value_text(v)}" for k, v in value.items())
+        text = ", ".join(f"{field_label(str(k))}: {value_text(v, tz)}" for k, v in value.items())
     else:
         text = str(value)
     return text if len(text) <= VALUE_MAX else text[: VALUE_MAX - 1] + "…"
 
 
-def change_lines(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
-    """One "campo: antes → depois" line per field, in a stable order.
+def change_lines(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, tz: str | None = None
+) -> list[str]:
+    """One "campo: antes → depois" line per field, in a stable order; dates in the reader's zone `tz`.
 
     A field only on one side reads as created ("campo: valor") or removed ("campo: valor → —")."""
     before, after = before or {}, after or {}
@@ -174,11 +194,11 @@ def change_lines(before: dict[str, Any] | None, after: dict[str, Any] | None) ->
     for key in sorted(before.keys() | after.keys(), key=str):
         label = field_label(str(key))
         if key in before and key in after:
-            lines.append(f"{label}: {value_text(before[key])} → {value_text(after[key])}")
+            lines.append(f"{label}: {value_text(before[key], tz)} → {value_text(after[key], tz)}")
         elif key in after:
-            lines.append(f"{label}: {value_text(after[key])}")
+            lines.append(f"{label}: {value_text(after[key], tz)}")
         else:
-            lines.append(f"{label}: {value_text(before[key])} → {EMPTY}")
+            lines.append(f"{label}: {value_text(before[key], tz)} → {EMPTY}")
     return lines
 
 

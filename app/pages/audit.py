@@ -19,7 +19,7 @@ def audit_row(r: AuditLog | PlatformAudit, tz: str, tenant: str = "") -> AuditRo
         action=labels.action_label(r.action),
         code=r.action,
         entity=labels.entity_label(r.entity, r.entity_id),
-        changes=labels.change_lines(r.before, r.after),
+        changes=labels.change_lines(r.before, r.after, tz),
         ip=r.ip or "",
         tenant=tenant,
     )

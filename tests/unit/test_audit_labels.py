@@ -56,5 +56,9 @@ def test_change_lines_read_field_before_arrow_after() -> None:
     ]  # in the order of the stored keys, so the same entry always reads the same
     assert change_lines({"email": "a@b.c"}, {}) == ["e-mail: a@b.c → —"]
     assert change_lines(None, None) == []
+    # Stored ISO timestamps read as dd/mm/aaaa HH:mm in the reader's zone.
+    assert change_lines({}, {"confirmed_at": "2026-03-05T17:50:00+00:00"}, "America/Manaus") == [
+        "confirmado em: 05/03/2026 13:50"
+    ]
     long = change_lines({}, {"body": "x" * 500})[0]
     assert long.endswith("…") and len(long) < 100
