@@ -60,8 +60,8 @@ def test_superadmin_console_audit_and_cancel(page: Page, make_tenant) -> None:
 
 
 def test_tenant_audit_shows_names_and_a_readable_diff(page: Page, make_tenant) -> None:
-    from app.crm import customers
-    from app.crm.customers import CustomerIn, CustomerUpdate
+    from app.crm import customers, segments
+    from app.crm.customers import CustomerFilter, CustomerIn, CustomerUpdate
     from tenants.database import session, unit_of_work
 
     t: TenantHandle = make_tenant()
@@ -70,6 +70,10 @@ def test_tenant_audit_shows_names_and_a_readable_diff(page: Page, make_tenant) -
         cid = c.id or 0
     with session(t.schema) as db, unit_of_work(db):
         customers.update_customer(db, t.actor(), cid, CustomerUpdate(name="Ana Souza Lima"))
+        segment = segments.create_segment(
+            db, t.actor(), segments.SegmentIn(name="Só Ana", filters=CustomerFilter(text="Ana"))
+        )
+        segment_id = segment.id
 
     login(page, t.slug, t.admin_email, t.password)
     page.wait_for_url("**/inicio")
@@ -82,3 +86,10 @@ def test_tenant_audit_shows_names_and_a_readable_diff(page: Page, make_tenant) -
     expect(table).not_to_contain_text("customer.update")
     expect(table).not_to_contain_text('{"')
     _fits(page, "#audit-table")
+
+    # The pages read their parameters from RouterData.url (RouterData.page is deprecated): the profile's
+    # id from the path, the list's segment from the query.
+    page.goto(f"/clientes?segmento={segment_id}")
+    expect(page.locator("#segment-badge")).to_contain_text("Só Ana")
+    page.goto(f"/clientes/{cid}")
+    expect(page.get_by_text("Ana Souza Lima").first).to_be_visible()
