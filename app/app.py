@@ -17,6 +17,7 @@ from app.pages import (  # noqa: F401
     imports,
     kanban,
     platform,
+    platform_audit,
     segments,
     tags,
     templates,

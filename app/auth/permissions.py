@@ -46,6 +46,8 @@ class Perm(StrEnum):
     AUDIT_READ = "audit.read"
     SETTINGS_MANAGE = "settings.manage"
     PLATFORM_MANAGE = "platform.manage"
+    # The platform audit log (logins, sign-ups, suspensions across every organisation).
+    PLATFORM_AUDIT_READ = "platform.audit_read"
 
 
 _AGENT = {
@@ -80,8 +82,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.AGENT: frozenset(_AGENT),
     Role.MANAGER: frozenset(_MANAGER),
     Role.ADMIN: frozenset(_ADMIN),
-    # Superadmins manage the platform; they do not act inside tenants' data.
-    Role.SUPERADMIN: frozenset({Perm.PLATFORM_MANAGE, Perm.AUDIT_READ}),
+    # Superadmins manage the platform; they do not act inside tenants' data, whose audit log
+    # (AUDIT_READ) lives in the tenant's schema: theirs is the platform's.
+    Role.SUPERADMIN: frozenset({Perm.PLATFORM_MANAGE, Perm.PLATFORM_AUDIT_READ}),
 }
 
 

@@ -121,7 +121,16 @@ def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: s
     db.add(user)
     pair = _issue(db, user, new_opaque_token()[:32], ip)
     record_platform(
-        db, None, "auth.login", "user", user.id, tenant_id=user.tenant_id, ip=ip, after={"email": email}
+        db,
+        None,
+        "auth.login",
+        "user",
+        user.id,
+        tenant_id=user.tenant_id,
+        ip=ip,
+        after={"email": email},
+        actor_id=user.id,
+        actor_email=user.email,
     )
     return pair
 

@@ -168,7 +168,7 @@ class CustomersState(SessionState):
 
     @event
     def load(self) -> Events:
-        raw = str(self.router.page.params.get("segmento", ""))
+        raw = self.router.url.query_parameters.get("segmento", "")
         self.segment, self.segment_name = (raw, "") if raw.isdigit() else ("", "")
         with self._calling() as call, self.db() as (db, actor):
             if self.segment:

@@ -199,7 +199,7 @@ class ConfirmSignupState(SessionState):
 
     @event
     def confirm(self) -> None:
-        token = str(self.router.page.params.get("token", ""))
+        token = self.router.url.query_parameters.get("token", "")
         try:
             with platform_session() as db, unit_of_work(db):
                 tenant = confirm_signup(db, token, reflex_client_address(self.router))
