@@ -8,8 +8,8 @@ import's COPY and upsert, the demo seed, raw SQL) keeps it right without knowing
 
 Why not an ICU collation on `name`: a linguistic comparison costs a strcoll-like call per comparison on
 every sort and index build, and depends on the ICU version of the server (an upgrade can reorder the
-index). Why not public.crm_norm(): it calls unaccent(), an SQL function PostgreSQL cannot inline, and
-its output depends on the unaccent dictionary file.
+index). public.crm_norm() is nearly the key, but its lower() follows the column's collation (a locale
+on some databases), and the key must not depend on a locale.
 
 The name list indexes move to the key: ix_customers_name_id (name_key, id) and the agents'
 ix_customers_owner_name (owner_id, name_key, id). Adding a stored generated column rewrites the table
@@ -17,7 +17,7 @@ ix_customers_owner_name (owner_id, name_key, id). Adding a stored generated colu
 so the rewrite does not rebuild them for nothing. Measured time: docs/benchmarks.md.
 
 Revision ID: t0016
-Revises: t0015
+Revises: t0015_import_heartbeat
 """
 
 from collections.abc import Sequence
@@ -29,19 +29,15 @@ down_revision: str | None = "t0015_import_heartbeat"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Accented letters of Portuguese and the other Latin-1 languages seen in Brazilian names, upper- and
-# lower-case, each to its plain lower-case letter (translate() maps one character to one character).
-_ACCENTED = "ÀÁÂÃÄÅàáâãäåÇçÈÉÊËèéêëÌÍÎÏìíîïÑñÒÓÔÕÖØòóôõöøÙÚÛÜùúûüÝýÿŸŠšŽž"
-_PLAIN = "aaaaaaaaaaaacceeeeeeeeiiiiiiiinnoooooooooooouuuuuuuuyyyysszz"
-assert len(_ACCENTED) == len(_PLAIN)
-
-# IMMUTABLE for real, which a generated column requires: translate() and lower() under the C collation
-# depend on no dictionary, locale or library version (lower() in a libc or ICU locale may change with
-# an OS upgrade and silently reorder the index). Under "C" lower() folds ASCII only, hence the accented
-# capitals are mapped by translate() first. A plain SQL body, so PostgreSQL inlines it.
-# Shared by every tenant schema like public.crm_norm (t0003); the DO block keeps concurrent tenant
-# migrations from racing on it.
-_SORT_KEY_FN = f"""
+# IMMUTABLE, as a generated column requires: the explicit dictionary pins unaccent() (only STABLE because
+# its rules file could change; the name full-text index, t0014, relies on the same file), and lower()
+# runs under the C collation, which depends on no locale or library version (lower() in a libc or ICU
+# locale may change with an OS upgrade and would silently disagree with the stored keys). unaccent has
+# already made every accented capital a plain ASCII one, so ASCII lower-casing is all that is left.
+# translate() with the accented letters spelt out gave the same keys for pt-BR names but cost 2-3x as much
+# per name written (docs/benchmarks.md). Shared by every tenant schema like public.crm_norm (t0003); the
+# DO block keeps concurrent tenant migrations from racing on it.
+_SORT_KEY_FN = """
 DO $$
 BEGIN
   IF NOT EXISTS (
@@ -50,7 +46,10 @@ BEGIN
   ) THEN
     CREATE FUNCTION public.crm_sort_key(text) RETURNS text
       LANGUAGE sql IMMUTABLE PARALLEL SAFE
-      AS $f$ SELECT pg_catalog.lower(pg_catalog.translate(pg_catalog.btrim($1), '{_ACCENTED}', '{_PLAIN}') COLLATE "C") $f$;
+      AS $f$
+        SELECT pg_catalog.lower(
+          public.unaccent('public.unaccent'::regdictionary, pg_catalog.btrim($1)) COLLATE "C")
+      $f$;
   END IF;
 END $$;
 """
@@ -68,6 +67,10 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX ix_customers_owner_name ON customers (owner_id, name_key, id) WHERE owner_id IS NOT NULL"
     )
+    # The new column has no statistics until autovacuum gets to it, and the planner would guess how a
+    # name-sorted page meets its filters. The whole table: a one-column ANALYZE cannot refresh the
+    # extended statistics that span other columns (and warns about them). Sampled, so well under a second.
+    op.execute("ANALYZE customers")
 
 
 def downgrade() -> None:
