@@ -55,9 +55,9 @@ def audit_table(rows: StateVar[list[AuditRow]], show_tenant: bool = False) -> rx
 def audit_filters(on_submit: EventType[dict[str, str]]) -> rx.Component:
     return rx.form(
         rx.hstack(
-            rx.input(name="action", placeholder="Ação (ex.: user.)"),
-            rx.input(name="entity", placeholder="Entidade (ex.: customer)"),
-            rx.input(name="actor_email", placeholder="E-mail de quem fez"),
+            rx.input(name="action", placeholder="Ação (ex.: user.)", aria_label="Ação"),
+            rx.input(name="entity", placeholder="Entidade (ex.: customer)", aria_label="Entidade"),
+            rx.input(name="actor_email", placeholder="E-mail de quem fez", aria_label="E-mail de quem fez"),
             rx.button(rx.icon("filter"), "Filtrar", type="submit"),
             spacing="2",
             wrap="wrap",
