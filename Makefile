@@ -4,13 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS := .tools
 BUN := $(TOOLS)/node_modules/@oven/bun-linux-x64/bin/bun
+# axe-core (accessibility rules) for the e2e suite, from the npm registry; its own prefix so it never
+# touches the bun install.
+AXE := $(TOOLS)/axe/node_modules/axe-core/axe.min.js
 # Reflex downloads bun from a host we cannot reach: use the npm registry's bun build instead.
 export REFLEX_USE_SYSTEM_BUN := 1
 export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export PATH := $(abspath $(TOOLS)/node_modules/@oven/bun-linux-x64/bin):$(abspath $(VENV)/bin):$(PATH)
 
-.PHONY: run dev setup deps bun browser test test-fast lint format bench clean
+.PHONY: run dev setup deps bun axe browser test test-fast lint format bench clean
 
 run: setup ## install everything, then serve the app on http://localhost:3000
 	$(PY) -m app.cli run
@@ -33,10 +36,16 @@ $(BUN):
 	mkdir -p $(TOOLS)
 	npm install --prefix $(TOOLS) --no-audit --no-fund --silent @oven/bun-linux-x64@1.4.5
 
+axe: $(AXE)
+
+$(AXE):
+	mkdir -p $(TOOLS)/axe
+	npm install --prefix $(TOOLS)/axe --no-audit --no-fund --silent axe-core@4.14.1
+
 browser: ## Debian chromium for the end-to-end tests
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: setup browser ## the whole suite: unit, integration (PostgreSQL, Redis), e2e (Chromium)
+test: setup axe browser ## the whole suite: unit, integration (PostgreSQL, Redis), e2e (Chromium)
 	$(PY) -m pytest -q
 
 test-fast: deps

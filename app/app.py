@@ -47,6 +47,8 @@ app = rx.App(
     api_transformer=[api, socket_guard],
     backend_exception_handler=handle_exception,
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+    # Focus ring, screen-reader-only text and the phone layout (items 8 and 9 of issue 14).
+    stylesheets=["/a11y.css"],
 )
 app.add_page(login_page, route="/", title="Entrar · CRM Telecom", on_load=LoginState.redirect_if_logged_in)
 app.add_page(

@@ -48,14 +48,23 @@ class Selection:
 
 
 def sort_header(label: str, key: str, sorting: Sorting) -> rx.Component:
-    """A header cell that asks for `key` (or `-key` when already ascending) when clicked."""
+    """A header cell that asks for `key` (or `-key` when already ascending) when clicked.
+
+    The click target is a button (reachable by keyboard) and the cell carries aria-sort, so a screen
+    reader announces the current order.
+    """
     sort = sorting.sort
     arrow = rx.cond(
         sort == key, rx.icon("arrow-up", size=14), rx.cond(sort == "-" + key, rx.icon("arrow-down", size=14))
     )
     return rx.table.column_header_cell(
-        rx.hstack(rx.text(label), arrow, spacing="1", align="center", cursor="pointer"),
-        on_click=sorting.on_sort(rx.cond(sort == key, "-" + key, key)),
+        rx.el.button(
+            rx.hstack(rx.text(label), arrow, spacing="1", align="center"),
+            type="button",
+            on_click=sorting.on_sort(rx.cond(sort == key, "-" + key, key)),
+            class_name="sort-button",
+        ),
+        aria_sort=rx.cond(sort == key, "ascending", rx.cond(sort == "-" + key, "descending", "none")),
     )
 
 
@@ -104,7 +113,13 @@ def data_table(
     shown, selected = array_var(visible), array_var(selection.selected)
     header = [
         rx.table.column_header_cell(
-            rx.checkbox(checked=selection.all_selected, on_change=selection.on_select_all), width="32px"
+            rx.checkbox(
+                checked=selection.all_selected,
+                on_change=selection.on_select_all,
+                aria_label="Selecionar todos",
+                id="select-all",
+            ),
+            width="32px",
         )
     ]
     for c in columns:
@@ -117,7 +132,10 @@ def data_table(
         cells = [
             rx.table.cell(
                 rx.checkbox(
-                    checked=selected.contains(row["id"]), on_change=lambda _v: selection.on_select(row["id"])
+                    checked=selected.contains(row["id"]),
+                    on_change=lambda _v: selection.on_select(row["id"]),
+                    aria_label="Selecionar linha",
+                    class_name="row-select",
                 )
             )
         ]

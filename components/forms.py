@@ -7,9 +7,22 @@ import reflex as rx
 from components.types import StateVar
 
 
+def field_label(label: str, control_id: str, size: str = "2") -> rx.Component:
+    """A real <label for=...>: radix Text's `html_for` is rendered as a CSS property, binding nothing."""
+    return rx.el.label(rx.text(label, size=size, weight="medium"), html_for=control_id)
+
+
+# Inputs that ask for an e-mail or a phone get the matching type (screen readers announce it, phones
+# show the right keyboard); forms use no_validate so the pt-BR field errors still come from the server.
+_INPUT_TYPES = {"email": "email", "tel": "tel"}
+
+
 def field(label: str, name: str, error: StateVar[str] = "", **input_props: Any) -> rx.Component:
+    mode = input_props.get("input_mode")
+    if isinstance(mode, str) and mode in _INPUT_TYPES:
+        input_props.setdefault("type", _INPUT_TYPES[mode])
     return rx.vstack(
-        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        field_label(label, name),
         rx.input(name=name, id=name, width="100%", **input_props),
         rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
         spacing="1",
@@ -21,7 +34,7 @@ def select_field(
     label: str, name: str, options: list[tuple[str, str]], default: StateVar[str], error: StateVar[str] = ""
 ) -> rx.Component:
     return rx.vstack(
-        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        field_label(label, name),
         rx.select.root(
             rx.select.trigger(width="100%", id=name),
             rx.select.content(*[rx.select.item(text, value=value) for value, text in options]),

@@ -6,7 +6,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventCallback
 
-from components.forms import form_error
+from components.forms import field_label, form_error
 from components.types import Option, StateVar
 
 
@@ -39,6 +39,7 @@ def modal_form(
                 ),
                 on_submit=on_submit,
                 reset_on_submit=False,
+                no_validate=True,
                 id=form_id or None,
             ),
         ),
@@ -49,7 +50,7 @@ def modal_form(
 
 def textarea_field(label: str, name: str, error: StateVar[str] = "", **props: Any) -> rx.Component:
     return rx.vstack(
-        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        field_label(label, name),
         rx.text_area(name=name, id=name, width="100%", **props),
         rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
         spacing="1",
@@ -66,7 +67,7 @@ def options_field(
 ) -> rx.Component:
     """A select whose options are a state var (or a fixed list) of Option."""
     return rx.vstack(
-        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        field_label(label, name),
         rx.select.root(
             rx.select.trigger(width="100%", id=name, placeholder="Selecione"),
             rx.select.content(rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value))),

@@ -62,6 +62,7 @@ def customer_picker(
         rx.input(
             rx.input.slot(rx.icon("search")),
             placeholder="Buscar cliente pelo nome, CPF/CNPJ ou telefone",
+            aria_label="Buscar cliente para a prévia",
             value=query,
             on_change=on_query.debounce(300),
             width="100%",

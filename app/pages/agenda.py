@@ -177,10 +177,10 @@ def agenda_page() -> rx.Component:
                 id="agenda-next",
                 aria_label="Próximo",
             ),
-            rx.heading(s.title, size="4", id="agenda-title"),
+            rx.heading(s.title, size="4", as_="h2", id="agenda-title"),
             rx.spacer(),
             rx.select.root(
-                rx.select.trigger(placeholder="Agenda de"),
+                rx.select.trigger(placeholder="Agenda de", aria_label="Agenda de"),
                 rx.select.content(
                     rx.foreach(s.owner_options, lambda o: rx.select.item(o.label, value=o.value))
                 ),

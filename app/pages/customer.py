@@ -393,7 +393,7 @@ def header_card() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.heading(h["name"], size="6", id="customer-name"),
+                rx.heading(h["name"], size="6", as_="h2", id="customer-name"),
                 rx.badge(h["status"]),
                 rx.spacer(),
                 rx.button(
@@ -580,7 +580,7 @@ def conversation_panel() -> rx.Component:
             rx.drawer.content(
                 rx.vstack(
                     rx.hstack(
-                        rx.heading(c["channel"], " · ", c["contact"], size="4"),
+                        rx.heading(c["channel"], " · ", c["contact"], size="4", as_="h2"),
                         rx.badge(c["status"]),
                         rx.cond(c["opt_out"] != "", rx.badge("Opt-out", color_scheme="red")),
                         rx.spacer(),
@@ -594,9 +594,13 @@ def conversation_panel() -> rx.Component:
                     rx.form(
                         rx.hstack(
                             rx.text_area(
-                                name="body", placeholder="Responder...", width="100%", id="reply-body"
+                                name="body",
+                                placeholder="Responder...",
+                                aria_label="Resposta",
+                                width="100%",
+                                id="reply-body",
                             ),
-                            rx.button(rx.icon("send"), type="submit", id="reply-send"),
+                            rx.button(rx.icon("send"), type="submit", aria_label="Enviar", id="reply-send"),
                             width="100%",
                         ),
                         on_submit=s.reply,
@@ -638,10 +642,10 @@ def customer_page() -> rx.Component:
         header_card(),
         quick_actions(),
         rx.hstack(
-            rx.heading("Linha do tempo", size="4"),
+            rx.heading("Linha do tempo", size="4", as_="h2"),
             rx.spacer(),
             rx.select.root(
-                rx.select.trigger(placeholder="Tipo"),
+                rx.select.trigger(placeholder="Tipo", aria_label="Tipo de interação"),
                 rx.select.content(
                     rx.select.item("Todos os tipos", value=ALL),
                     *[rx.select.item(o.label, value=o.value) for o in KIND_OPTIONS],

@@ -436,7 +436,7 @@ class CustomersState(SessionState):
 
 def _select(name: str, value: Any, options: Any, placeholder: str, all_label: str) -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(placeholder=placeholder, min_width="140px"),
+        rx.select.trigger(placeholder=placeholder, min_width="140px", aria_label=placeholder),
         rx.select.content(
             rx.select.item(all_label, value=ALL),
             rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value)),
@@ -455,6 +455,7 @@ def date_range(label: str, prefix: str, start: StateVar[str], end: StateVar[str]
             value=value,
             on_change=lambda v: CustomersState.set_filter(f"{prefix}_{bound}", v),
             title=title,
+            aria_label=title,
             id=f"filter-{prefix}-{bound}",
         )
 
@@ -478,6 +479,7 @@ def filters_bar() -> rx.Component:
                 default_value=s.text,
                 on_change=s.search.debounce(300),
                 width="420px",
+                aria_label="Buscar clientes",
                 id="customer-search",
                 key=s.search_box,
             ),
@@ -491,6 +493,7 @@ def filters_bar() -> rx.Component:
         rx.hstack(
             rx.input(
                 placeholder="Plano",
+                aria_label="Plano",
                 default_value=s.plan,
                 on_blur=lambda v: s.set_filter("plan", v),
                 width="160px",
@@ -500,12 +503,14 @@ def filters_bar() -> rx.Component:
             ),
             rx.input(
                 placeholder="Valor do campo",
+                aria_label="Valor do campo",
                 default_value=s.custom_value,
                 on_blur=lambda v: s.set_filter("custom_value", v),
                 width="160px",
             ),
             rx.input(
                 placeholder="Score mínimo",
+                aria_label="Score mínimo",
                 default_value=s.score_min,
                 on_blur=lambda v: s.set_filter("score_min", v),
                 width="120px",

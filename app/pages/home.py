@@ -116,7 +116,9 @@ class HomeState(SessionState):
 def panel(title: str, icon: str, body: rx.Component, id_: str) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(rx.icon(icon, color=PRIMARY, size=20), rx.heading(title, size="4"), align="center"),
+            rx.hstack(
+                rx.icon(icon, color=PRIMARY, size=20), rx.heading(title, size="4", as_="h2"), align="center"
+            ),
             body,
             spacing="3",
             width="100%",
@@ -196,7 +198,7 @@ def recent_item(r: ObjectVar[RecentItem]) -> rx.Component:
 @page("/inicio", "Início", nav=("Início", "house", 0), on_load=HomeState.load)
 def home_page() -> rx.Component:
     return rx.vstack(
-        rx.heading(rx.text("Olá, ", SessionState.user_name, "!"), size="5", id="welcome"),
+        rx.heading(rx.text("Olá, ", SessionState.user_name, "!"), size="5", as_="h2", id="welcome"),
         rx.grid(
             panel(
                 "Minhas conversas abertas",

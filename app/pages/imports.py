@@ -24,6 +24,7 @@ from app.importing.status import ImportStatus
 from app.pages.base import Events, SessionState, event, page
 from app.text import fold_words
 from components.badges import severity_badge
+from components.forms import field_label
 from components.types import array_var, object_var
 from tasks.imports import run_import
 
@@ -371,7 +372,7 @@ def _error(message: Any, id: str) -> rx.Component:
 def _labelled(label: str, control: rx.Component, html_for: str | None = None) -> rx.Component:
     # A placeholder alone disappears once the field has a value ("1" said nothing about the header).
     return rx.vstack(
-        rx.text(label, as_="label", size="1", weight="medium", html_for=html_for),
+        field_label(label, html_for, size="1") if html_for else rx.text(label, size="1", weight="medium"),
         control,
         spacing="1",
     )
@@ -382,7 +383,11 @@ def _mapping_cell(header: rx.Var, index: rx.Var) -> rx.Component:
         rx.vstack(
             rx.text(header, weight="bold", size="2"),
             rx.select.root(
-                rx.select.trigger(width="100%", id="map-" + index.to_string()),
+                rx.select.trigger(
+                    width="100%",
+                    id="map-" + index.to_string(),
+                    aria_label="Campo da coluna " + header.to(str),
+                ),
                 rx.select.content(*[rx.select.item(OPTION_LABELS[f], value=f) for f in FIELD_OPTIONS]),
                 value=object_var(ImportsState.mapping)[header].to(str),
                 on_change=lambda v: ImportsState.set_mapping(header, v),
@@ -396,13 +401,17 @@ def _mapping_cell(header: rx.Var, index: rx.Var) -> rx.Component:
 def upload_step() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("1. Arquivo", size="4"),
+            rx.heading("1. Arquivo", size="4", as_="h2"),
             rx.box(
                 rx.vstack(
                     rx.icon("file-up", size=28),
                     rx.text("Escolha (ou arraste até aqui) um CSV ou XLSX, de qualquer tamanho."),
                     rx.el.input(
-                        type="file", id=FILE_INPUT_ID, accept=_ACCEPT, disabled=ImportsState.uploading
+                        type="file",
+                        id=FILE_INPUT_ID,
+                        accept=_ACCEPT,
+                        disabled=ImportsState.uploading,
+                        aria_label="Arquivo para importar",
                     ),
                     align="center",
                 ),
@@ -461,7 +470,12 @@ def _sheet_and_header() -> rx.Component:
             array_var(ImportsState.sheets).length() > 0,
             _labelled(
                 "Aba",
-                rx.select(ImportsState.sheets, value=ImportsState.sheet, on_change=ImportsState.set_sheet),
+                rx.select(
+                    ImportsState.sheets,
+                    value=ImportsState.sheet,
+                    on_change=ImportsState.set_sheet,
+                    aria_label="Aba",
+                ),
             ),
         ),
         _labelled(
@@ -520,6 +534,7 @@ def _import_options() -> rx.Component:
                 value=ImportsState.dedupe,
                 on_change=lambda value: ImportsState.set_option("dedupe", value),
             ),
+            "import-dedupe",
         ),
         _labelled(
             "DDD padrão (opcional)",
@@ -563,11 +578,11 @@ def _preset_and_start() -> rx.Component:
 def mapping_step() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("2. Colunas → campos", size="4"),
+            rx.heading("2. Colunas → campos", size="4", as_="h2"),
             rx.text(ImportsState.filename, size="2", color_scheme="gray", id="preview-filename"),
             _sheet_and_header(),
             _preview_table(),
-            rx.heading("3. Opções", size="4"),
+            rx.heading("3. Opções", size="4", as_="h2"),
             _import_options(),
             _preset_and_start(),
             _error(ImportsState.error, "import-error"),
@@ -654,7 +669,7 @@ def report_panel() -> rx.Component:
                 size="1",
                 id="import-issues",
             ),
-            rx.heading("Exemplos", size="3"),
+            rx.heading("Exemplos", size="3", as_="h3"),
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
@@ -692,7 +707,7 @@ def imports_page() -> rx.Component:
     return rx.vstack(
         upload_step(),
         rx.cond(array_var(ImportsState.headers).length() > 0, mapping_step()),
-        rx.heading("Importações recentes", size="4"),
+        rx.heading("Importações recentes", size="4", as_="h2"),
         rx.table.root(
             rx.table.header(
                 rx.table.row(

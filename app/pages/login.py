@@ -55,7 +55,7 @@ class LoginState(SessionState):
 
 def login_page() -> rx.Component:
     return centered_card(
-        rx.heading("Entrar", size="6"),
+        rx.heading("Entrar", size="6", as_="h1"),
         rx.text(
             "CRM para operadoras e revendas: clientes, timeline, Kanban, WhatsApp e e-mail.",
             color_scheme="gray",
@@ -87,6 +87,7 @@ def login_page() -> rx.Component:
             ),
             on_submit=LoginState.submit,
             reset_on_submit=False,
+            no_validate=True,  # pt-BR field errors come from the server, not the browser
             width="100%",
         ),
         rx.hstack(
@@ -141,7 +142,7 @@ class SignupState(SessionState):
 def signup_page() -> rx.Component:
     e = SignupState.errors
     return centered_card(
-        rx.heading("Criar organização", size="6"),
+        rx.heading("Criar organização", size="6", as_="h1"),
         rx.cond(
             SignupState.done_slug != "",
             rx.vstack(
@@ -181,6 +182,7 @@ def signup_page() -> rx.Component:
                 ),
                 on_submit=SignupState.submit,
                 reset_on_submit=False,
+                no_validate=True,  # pt-BR field errors come from the server, not the browser
                 width="100%",
             ),
         ),
@@ -211,7 +213,7 @@ class ConfirmSignupState(SessionState):
 
 def confirm_signup_page() -> rx.Component:
     return centered_card(
-        rx.heading("Confirmação de cadastro", size="6"),
+        rx.heading("Confirmação de cadastro", size="6", as_="h1"),
         rx.match(
             ConfirmSignupState.state,
             (

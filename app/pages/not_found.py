@@ -8,9 +8,9 @@ from components.shell import app_shell, centered_card
 TITLE = "Página não encontrada"
 
 
-def _message(href: rx.Var | str, back_label: str) -> rx.Component:
+def _message(href: rx.Var | str, back_label: str, level: str) -> rx.Component:
     return rx.vstack(
-        rx.heading("Página não encontrada", size="6", as_="h1", id="not-found-title"),
+        rx.heading("Página não encontrada", size="6", as_=level, id="not-found-title"),
         rx.text(
             "O endereço que você abriu não existe ou foi movido. Confira o link ou volte para o início.",
             color_scheme="gray",
@@ -30,7 +30,7 @@ def not_found_page() -> rx.Component:
     return rx.cond(
         SessionState.user_name != "",
         app_shell(
-            _message(home, "Voltar para o início"),
+            _message(home, "Voltar para o início", "h2"),  # the shell's top bar holds the h1
             title=TITLE,
             nav=SessionState.nav,
             current="",
@@ -39,5 +39,5 @@ def not_found_page() -> rx.Component:
             on_logout=SessionState.logout,
             ready=True,
         ),
-        centered_card(_message("/", "Ir para a página de entrada")),
+        centered_card(_message("/", "Ir para a página de entrada", "h1")),
     )

@@ -145,7 +145,9 @@ def create_dialog() -> rx.Component:
                     field("Nome", "name", e.get("name", "")),
                     field("Identificador (slug)", "slug", e.get("slug", "")),
                     field("Nome do administrador", "admin_name", e.get("admin_name", "")),
-                    field("E-mail do administrador", "admin_email", e.get("admin_email", "")),
+                    field(
+                        "E-mail do administrador", "admin_email", e.get("admin_email", ""), input_mode="email"
+                    ),
                     field("Senha inicial", "admin_password", e.get("admin_password", ""), type="password"),
                     form_error(PlatformState.error),
                     rx.hstack(
@@ -166,6 +168,7 @@ def create_dialog() -> rx.Component:
                 ),
                 on_submit=PlatformState.create,
                 reset_on_submit=False,
+                no_validate=True,  # pt-BR field errors come from the server, not the browser
             ),
         ),
         open=PlatformState.dialog_open,
@@ -184,7 +187,7 @@ def create_dialog() -> rx.Component:
 def platform_page() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.heading("Organizações", size="4"),
+            rx.heading("Organizações", size="4", as_="h2"),
             rx.spacer(),
             rx.badge(PlatformState.queue, id="queue-stats"),
             create_dialog(),

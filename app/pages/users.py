@@ -10,7 +10,7 @@ from app.auth import time_zones, users
 from app.auth.permissions import ROLE_LABELS, TENANT_ROLES, Perm
 from app.formatting import time_zone_choices
 from app.pages.base import Events, SessionState, event, page
-from components.forms import field, form_error, select_field
+from components.forms import field, field_label, form_error, select_field
 
 ROLE_OPTIONS = [(r.value, ROLE_LABELS[r]) for r in TENANT_ROLES]
 _LABELS = {r.value: ROLE_LABELS[r] for r in TENANT_ROLES}
@@ -148,6 +148,7 @@ def create_dialog() -> rx.Component:
                 ),
                 on_submit=UsersState.create,
                 reset_on_submit=False,
+                no_validate=True,  # pt-BR field errors come from the server, not the browser
             ),
         ),
         open=UsersState.dialog_open,
@@ -201,13 +202,7 @@ def time_zone_form() -> rx.Component:
     return rx.form(
         rx.hstack(
             rx.vstack(
-                rx.text(
-                    "Fuso horário da organização",
-                    as_="label",
-                    size="2",
-                    weight="medium",
-                    html_for="time_zone",
-                ),
+                field_label("Fuso horário da organização", "time_zone"),
                 rx.el.select(
                     *[rx.el.option(z.replace("_", " "), value=z) for z in time_zone_choices()],
                     name="time_zone",
