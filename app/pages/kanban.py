@@ -287,7 +287,7 @@ def kanban_page() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.select.root(
-                rx.select.trigger(placeholder="Funil", id="kanban-pipeline"),
+                rx.select.trigger(placeholder="Funil", id="kanban-pipeline", aria_label="Funil"),
                 rx.select.content(rx.foreach(s.pipelines, lambda o: rx.select.item(o.label, value=o.value))),
                 value=s.pipeline_id,
                 on_change=s.set_pipeline,
@@ -304,7 +304,15 @@ def kanban_page() -> rx.Component:
             align="center",
         ),
         rx.hstack(
-            rx.foreach(s.columns, column_view), align="start", spacing="3", overflow_x="auto", width="100%"
+            rx.foreach(s.columns, column_view),
+            align="start",
+            spacing="3",
+            overflow_x="auto",
+            width="100%",
+            # A scrolling region must be reachable by keyboard (arrow keys scroll it once focused).
+            tab_index=0,
+            role="region",
+            aria_label="Quadro do funil",
         ),
         required_modal(),
         width="100%",
