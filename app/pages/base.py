@@ -430,8 +430,8 @@ def bind_script(secret: str, go_to: str | None = None) -> str:
     open `go_to`).
 
     The reload reconnects the websocket, whose handshake now carries the cookie; the login page's
-    on_load then sends the user home (a client-side redirect, so the URL stays /inicio). Pages without
-    that on_load (sign-up, confirmation) name where to go instead.
+    on_load then sends the user home (a client-side redirect, so the URL stays /inicio). Other pages
+    (sign-up, confirmation) send the browser to that login page (`go_to`) to take the same way home.
     """
     body = json.dumps({"secret": secret})
     then = "window.location.reload()" if go_to is None else f"window.location.assign({json.dumps(go_to)})"

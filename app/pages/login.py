@@ -7,7 +7,7 @@ import reflex as rx
 from app.auth import sessions
 from app.auth.network import reflex_client_address
 from app.errors import DomainError, Invalid
-from app.pages.base import Events, SessionState, bind_script, event, home_route
+from app.pages.base import LOGIN_ROUTE, Events, SessionState, bind_script, event, home_route
 from app.platform.provisioning import SignupInput
 from app.platform.signup import confirm_and_log_in, self_signup
 from components.forms import field, form_error, primary_button
@@ -162,7 +162,7 @@ class SignupState(SessionState):
             db.commit()
         return [
             rx.toast.success("Organização criada! Bem-vindo ao CRM."),
-            rx.call_script(bind_script(secret, "/inicio")),
+            rx.call_script(bind_script(secret, LOGIN_ROUTE)),
         ]
 
 
@@ -248,7 +248,7 @@ class ConfirmSignupState(SessionState):
             self.state, self.message, self.slug = "failed", exc.message, ""
             return None
         self.state, self.message, self.slug = "done", "", tenant.slug
-        return rx.call_script(bind_script(secret, "/inicio"))
+        return rx.call_script(bind_script(secret, LOGIN_ROUTE))
 
 
 def confirm_signup_page() -> rx.Component:
