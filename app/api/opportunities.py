@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from app.api.deps import TenantActor, TenantDB
 from app.crm import opportunities
+from app.crm.kanban import moves
 from app.validation import Id, Int32
 from models.tenant import Opportunity
 
@@ -24,6 +25,9 @@ class StageOut(BaseModel):
     name: str
     position: int
     outcome: str | None
+    color: str = "gray"
+    wip_limit: int | None = None
+    required_fields: list[str] = []
 
 
 class PipelineOut(BaseModel):
@@ -62,9 +66,9 @@ def update_opportunity(
 
 @router.post("/oportunidades/{opportunity_id:int}/mover", response_model=Opportunity)
 def move_opportunity(opportunity_id: Id, body: MoveBody, actor: TenantActor, db: TenantDB) -> Opportunity:
-    return opportunities.move_opportunity(
-        db, actor, opportunity_id, stage_id=body.stage_id, position=body.position
-    )
+    """The index-based move of the first API: the same service as the Kanban's move."""
+    before_id = moves.before_id_at(db, body.stage_id, body.position, opportunity_id)
+    return moves.move_card(db, actor, opportunity_id, stage_id=body.stage_id, before_id=before_id).card
 
 
 @router.delete(

@@ -9,6 +9,7 @@ from app.api.custom_fields import router as custom_fields_router
 from app.api.customers import router as customers_router
 from app.api.home import router as home_router
 from app.api.imports import router as imports_router
+from app.api.kanban import router as kanban_router
 from app.api.notifications import router as notifications_router
 from app.api.opportunities import router as opportunities_router
 from app.api.platform import router as platform_router
@@ -28,6 +29,7 @@ ALL: list[APIRouter] = [
     home_router,
     appointments_router,
     opportunities_router,
+    kanban_router,
     conversations_router,
     tags_router,
     wallets_router,

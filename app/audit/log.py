@@ -84,13 +84,17 @@ def record_platform(
     after: SQLModel | dict[str, Any] | None = None,
     tenant_id: int | None = None,
     ip: str | None = None,
+    actor_id: int | None = None,
+    actor_email: str | None = None,
 ) -> PlatformAudit:
+    """Add a platform audit row. Without an `actor` (no session yet, e.g. a login) `actor_id` and
+    `actor_email` name the person the entry is about, so it does not read as the system's."""
     b, a = snapshot(before), snapshot(after)
     if b and a:
         b, a = diff(b, a)
     row = PlatformAudit(
-        actor_id=actor.user_id if actor else None,
-        actor_email=actor.email if actor else None,
+        actor_id=actor.user_id if actor else actor_id,
+        actor_email=actor.email if actor else actor_email,
         tenant_id=tenant_id if tenant_id is not None else (actor.tenant_id if actor else None),
         action=action,
         entity=entity,

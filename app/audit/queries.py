@@ -9,7 +9,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
-from models.platform import PlatformAudit
+from models.platform import PlatformAudit, Tenant
 from models.tenant import AuditLog
 
 M = TypeVar("M", AuditLog, PlatformAudit)
@@ -60,10 +60,19 @@ def platform_log(
     limit: int = 50,
 ) -> list[PlatformAudit]:
     """The platform audit log (superadmins only)."""
-    actor.require(Perm.PLATFORM_MANAGE)
+    actor.require(Perm.PLATFORM_AUDIT_READ)
     stmt = _apply(select(PlatformAudit), PlatformAudit, f)
     if tenant_id is not None:
         stmt = stmt.where(PlatformAudit.tenant_id == tenant_id)
     if before_id:
         stmt = stmt.where(col(PlatformAudit.id) < before_id)
     return list(db.exec(stmt.order_by(col(PlatformAudit.id).desc()).limit(min(limit, MAX_PAGE))))
+
+
+def tenant_names(db: Session, actor: Actor, tenant_ids: set[int]) -> dict[int, str]:
+    """Organisation names for the platform log's rows (the log keeps only the id)."""
+    actor.require(Perm.PLATFORM_AUDIT_READ)
+    if not tenant_ids:
+        return {}
+    rows = db.exec(select(Tenant.id, Tenant.name).where(col(Tenant.id).in_(tenant_ids)))
+    return {tenant_id: name for tenant_id, name in rows if tenant_id is not None}

@@ -29,6 +29,8 @@ class Perm(StrEnum):
     TIMELINE_WRITE = "timeline.write"
     CONVERSATIONS_REPLY = "conversations.reply"
     OPPORTUNITIES_WRITE = "opportunities.write"
+    # Create, rename, reorder and archive sales pipelines and their stages.
+    PIPELINES_MANAGE = "pipelines.manage"
     APPOINTMENTS_WRITE = "appointments.write"
     SEGMENTS_WRITE = "segments.write"
     IMPORTS_RUN = "imports.run"
@@ -44,6 +46,8 @@ class Perm(StrEnum):
     AUDIT_READ = "audit.read"
     SETTINGS_MANAGE = "settings.manage"
     PLATFORM_MANAGE = "platform.manage"
+    # The platform audit log (logins, sign-ups, suspensions across every organisation).
+    PLATFORM_AUDIT_READ = "platform.audit_read"
 
 
 _AGENT = {
@@ -55,6 +59,7 @@ _AGENT = {
     Perm.APPOINTMENTS_WRITE,
 }
 _MANAGER = _AGENT | {
+    Perm.PIPELINES_MANAGE,
     Perm.CUSTOMERS_BULK,
     Perm.CUSTOMERS_EXPORT,
     Perm.SEGMENTS_WRITE,
@@ -77,8 +82,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.AGENT: frozenset(_AGENT),
     Role.MANAGER: frozenset(_MANAGER),
     Role.ADMIN: frozenset(_ADMIN),
-    # Superadmins manage the platform; they do not act inside tenants' data.
-    Role.SUPERADMIN: frozenset({Perm.PLATFORM_MANAGE, Perm.AUDIT_READ}),
+    # Superadmins manage the platform; they do not act inside tenants' data, whose audit log
+    # (AUDIT_READ) lives in the tenant's schema: theirs is the platform's.
+    Role.SUPERADMIN: frozenset({Perm.PLATFORM_MANAGE, Perm.PLATFORM_AUDIT_READ}),
 }
 
 

@@ -121,7 +121,16 @@ def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: s
     db.add(user)
     pair = _issue(db, user, new_opaque_token()[:32], ip)
     record_platform(
-        db, None, "auth.login", "user", user.id, tenant_id=user.tenant_id, ip=ip, after={"email": email}
+        db,
+        None,
+        "auth.login",
+        "user",
+        user.id,
+        tenant_id=user.tenant_id,
+        ip=ip,
+        after={"email": email},
+        actor_id=user.id,
+        actor_email=user.email,
     )
     return pair
 
@@ -204,6 +213,11 @@ def family_active(db: Session, family: str) -> bool:
             func.count().filter(col(RefreshToken.revoked_at).is_(None)),
         ).where(RefreshToken.family == family)
     ).one()
+    return _session_live(started, live)
+
+
+def _session_live(started: datetime | None, live: int | None) -> bool:
+    """The one rule for a login session, whichever query read its family (see `family_active`)."""
     if started is None or not live:
         return False
     return started > _now() - timedelta(days=get_settings().refresh_token_days)
@@ -220,17 +234,23 @@ def _require_active(db: Session, user: User | None) -> Tenant | None:
     return tenant
 
 
-# User, tenant and (for managers) the team in one indexed round trip: this runs on every request.
-# The login session is checked apart, by `family_active`, so whatever that decides (revocation,
-# expiry) applies unchanged.
+# User, tenant, a manager's team and the login session (refresh family) in one indexed round trip:
+# this runs on every request. The session columns feed `_session_live`, the rule `family_active` uses.
 _ACTOR_ROW = text(
     """
     SELECT u.id, u.email, u.name, u.role, u.team, u.status, u.tenant_id, u.time_zone,
            t.status AS tenant_status, t.schema_name, t.slug, t.time_zone AS tenant_time_zone,
            CASE WHEN u.role = :manager AND u.team IS NOT NULL AND u.tenant_id IS NOT NULL THEN
                ARRAY(SELECT m.id FROM platform.users m WHERE m.tenant_id = u.tenant_id AND m.team = u.team)
-           END AS team_ids
-    FROM platform.users u LEFT JOIN platform.tenants t ON t.id = u.tenant_id
+           END AS team_ids,
+           s.started AS session_started, s.live AS session_live
+    FROM platform.users u
+    LEFT JOIN platform.tenants t ON t.id = u.tenant_id
+    LEFT JOIN LATERAL (
+        SELECT min(r.created_at) AS started, count(*) FILTER (WHERE r.revoked_at IS NULL) AS live
+        FROM platform.refresh_tokens r
+        WHERE r.family = CAST(:family AS varchar) AND r.user_id = u.id
+    ) s ON true
     WHERE u.id = :user_id
     """
 )
@@ -239,14 +259,18 @@ _ACTOR_ROW = text(
 def actor_for_user(db: Session, user_id: int, ip: str | None = None, family: str | None = None) -> Actor:
     """Load a live Actor for a user, refusing inactive users, suspended tenants and revoked sessions.
 
-    Nothing is cached between calls: every call reads the current rows, so a revocation, deactivation
-    or suspension committed by any process refuses the very next request."""
-    row = db.connection().execute(_ACTOR_ROW, {"user_id": user_id, "manager": Role.MANAGER}).first()
+    Nothing about the user is cached between calls: every call reads the current rows, so a revocation,
+    deactivation or suspension committed by any process refuses the very next request."""
+    row = (
+        db.connection()
+        .execute(_ACTOR_ROW, {"user_id": user_id, "manager": Role.MANAGER, "family": family})
+        .first()
+    )
     if row is None or row.status != "active":
         raise Unauthorized("Usuário desativado ou inexistente.")
     if row.tenant_id is not None and row.tenant_status != "active":
         raise Forbidden(SUSPENDED)
-    if family is not None and not family_active(db, family):
+    if family is not None and not _session_live(row.session_started, row.session_live):
         raise Unauthorized("Sessão encerrada. Entre novamente.")
     visible: frozenset[int] | None
     if row.role == Role.ADMIN or row.tenant_id is None:

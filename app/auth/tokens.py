@@ -5,7 +5,9 @@ JWTs use joserfc, the JOSE library of the Authlib project (authlib.jose is depre
 
 import hashlib
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,18 +67,54 @@ def issue_access_token(
     return token, ttl
 
 
+# Verifying a JWT's signature and claims is most of the per-request cost of authentication, and the
+# same token comes back on every request of a session. A verified token's claims are kept (keyed by the
+# signing secret and issuer too, so a rotated secret or another issuer never reuses them) until the
+# token expires. Only the signature check is skipped: whether the user, tenant and login session are
+# still live is read from the database on every request (sessions.actor_for_user).
+_VERIFIED_MAX = 4096
+_VERIFIED: OrderedDict[tuple[bytes, str, str], tuple[AccessClaims, int]] = OrderedDict()
+_VERIFIED_LOCK = threading.Lock()
+
+
 def decode_access_token(token: str) -> AccessClaims:
     settings = get_settings()
+    key = (jwt_secret(), settings.jwt_issuer, token)
+    with _VERIFIED_LOCK:
+        hit = _VERIFIED.get(key)
+        if hit is not None:
+            _VERIFIED.move_to_end(key)
+    if hit is not None:
+        claims, expires = hit
+        if time.time() < expires:
+            return claims
+        with _VERIFIED_LOCK:
+            _VERIFIED.pop(key, None)
+        raise Unauthorized(_EXPIRED)
+    claims, expires = _verify(token, key[0], settings.jwt_issuer)
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = (claims, expires)
+        if len(_VERIFIED) > _VERIFIED_MAX:
+            _VERIFIED.popitem(last=False)
+    return claims
+
+
+_EXPIRED = "Sessão inválida ou expirada. Entre novamente."
+
+
+def _verify(token: str, secret: bytes, issuer: str) -> tuple[AccessClaims, int]:
+    """Check signature, issuer and expiry; the claims and the expiry (epoch seconds)."""
     try:
-        claims = jwt.decode(token, _key(), algorithms=["HS256"]).claims
-        jwt.JWTClaimsRegistry(
-            iss={"essential": True, "value": settings.jwt_issuer}, exp={"essential": True}
-        ).validate(claims)
-    except (JoseError, ValueError) as exc:
-        raise Unauthorized("Sessão inválida ou expirada. Entre novamente.") from exc
+        claims = jwt.decode(token, OctKey.import_key(secret), algorithms=["HS256"]).claims
+        jwt.JWTClaimsRegistry(iss={"essential": True, "value": issuer}, exp={"essential": True}).validate(
+            claims
+        )
+        expires = int(claims["exp"])
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise Unauthorized(_EXPIRED) from exc
     kind = claims.get("kind", "user")
     sub = claims.get("sub", "")
-    return AccessClaims(
+    access = AccessClaims(
         user_id=int(sub) if kind == "user" and str(sub).isdigit() else None,
         tenant_id=claims.get("tid"),
         role=claims.get("role", ""),
@@ -85,6 +123,7 @@ def decode_access_token(token: str) -> AccessClaims:
         scopes=tuple(str(claims.get("scope", "")).split()),
         family=claims.get("fam"),
     )
+    return access, expires
 
 
 def new_opaque_token() -> str:

@@ -73,7 +73,13 @@ def run(
 
 def frontend_env() -> dict[str, str]:
     """Point Reflex at the bun from the npm registry (its own bun download host is unreachable)."""
-    env = {"REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false"}
+    env = {
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+        # Without a registry Reflex times the npm registry against a mirror in China and logs every
+        # failed attempt to reach it; npm's own default (or the one the environment names) is the answer.
+        "NPM_CONFIG_REGISTRY": os.environ.get("NPM_CONFIG_REGISTRY") or "https://registry.npmjs.org",
+    }
     bun_dir = ROOT / ".tools/node_modules/@oven/bun-linux-x64/bin"
     if (bun_dir / "bun").exists():
         env["REFLEX_USE_SYSTEM_BUN"] = "1"
@@ -108,4 +114,7 @@ cli.command("search-reindex")(search.reindex_command)
 
 def main() -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+    # Alembic announces each of its autogenerate plugins at INFO on every start; the migrations it runs
+    # are still logged.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     cli()

@@ -1,22 +1,21 @@
-"""Opportunities: create/convert from a customer, move between stages keeping Kanban positions."""
+"""Opportunities: create/convert from a customer, update, delete. Moves live in app.crm.kanban.moves."""
 
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import timeline
-from app.crm.tables import table_of
+from app.crm.kanban.ordering import append_position
 from app.crm.visibility import check_assignable, customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound
 from app.formatting import money_br
 from app.validation import Day, Id, Str200
 from models.base import utcnow
-from models.tenant import Customer, Opportunity, Pipeline, Stage
+from models.tenant import Customer, Opportunity, Pipeline, Stage, StageHistory
 
 
 class OpportunityIn(BaseModel):
@@ -47,15 +46,31 @@ def brl(value: Decimal) -> str:
 
 def list_pipelines(db: Session, actor: Actor) -> list[dict[str, object]]:
     actor.require(Perm.CUSTOMERS_READ)
-    pipelines = db.exec(select(Pipeline).order_by(col(Pipeline.is_default).desc(), col(Pipeline.id))).all()
-    stages = db.exec(select(Stage).order_by(col(Stage.pipeline_id), col(Stage.position))).all()
+    pipelines = db.exec(
+        select(Pipeline)
+        .where(col(Pipeline.archived_at).is_(None))
+        .order_by(col(Pipeline.is_default).desc(), col(Pipeline.id))
+    ).all()
+    stages = db.exec(
+        select(Stage)
+        .where(col(Stage.archived_at).is_(None))
+        .order_by(col(Stage.pipeline_id), col(Stage.position), col(Stage.id))
+    ).all()
     return [
         {
             "id": p.id,
             "name": p.name,
             "is_default": p.is_default,
             "stages": [
-                {"id": s.id, "name": s.name, "position": s.position, "outcome": s.outcome}
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "position": s.position,
+                    "outcome": s.outcome,
+                    "color": s.color,
+                    "wip_limit": s.wip_limit,
+                    "required_fields": list(s.required_fields),
+                }
                 for s in stages
                 if s.pipeline_id == p.id
             ],
@@ -67,29 +82,42 @@ def list_pipelines(db: Session, actor: Actor) -> list[dict[str, object]]:
 def _stage(db: Session, pipeline_id: int | None, stage_id: int | None) -> tuple[Pipeline, Stage]:
     if pipeline_id is None:
         pipeline = db.exec(
-            select(Pipeline).order_by(col(Pipeline.is_default).desc(), col(Pipeline.id))
+            select(Pipeline)
+            .where(col(Pipeline.archived_at).is_(None))
+            .order_by(col(Pipeline.is_default).desc(), col(Pipeline.id))
         ).first()
     else:
         pipeline = db.get(Pipeline, pipeline_id)
-    if pipeline is None:
+    if pipeline is None or pipeline.archived_at is not None:
         raise Invalid("pipeline_id", "Funil não encontrado.")
     if stage_id is None:
         stage = db.exec(
-            select(Stage).where(Stage.pipeline_id == pipeline.id).order_by(col(Stage.position))
+            select(Stage)
+            .where(Stage.pipeline_id == pipeline.id, col(Stage.archived_at).is_(None))
+            .order_by(col(Stage.position), col(Stage.id))
         ).first()
     else:
         stage = db.get(Stage, stage_id)
-    if stage is None or stage.pipeline_id != pipeline.id:
+    if stage is None or stage.pipeline_id != pipeline.id or stage.archived_at is not None:
         raise Invalid("stage_id", "Etapa não encontrada neste funil.")
     return pipeline, stage
 
 
-def _visible(db: Session, actor: Actor, opportunity_id: int) -> Opportunity:
-    row = db.exec(
+def visible_opportunity(
+    db: Session, actor: Actor, opportunity_id: int, *, for_update: bool = False
+) -> Opportunity:
+    """The opportunity if its customer is live and visible to the actor, else NotFound.
+
+    `for_update` locks the card row (and re-reads it) so concurrent moves of one card serialise.
+    """
+    stmt = (
         select(Opportunity)
         .join(Customer, col(Customer.id) == Opportunity.customer_id)
         .where(Opportunity.id == opportunity_id, col(Customer.deleted_at).is_(None), customer_visible(actor))
-    ).first()
+    )
+    if for_update:
+        stmt = stmt.with_for_update(of=Opportunity).execution_options(populate_existing=True)
+    row = db.exec(stmt).first()
     if row is None:
         raise NotFound("Oportunidade não encontrada.")
     return row
@@ -97,7 +125,7 @@ def _visible(db: Session, actor: Actor, opportunity_id: int) -> Opportunity:
 
 def get_opportunity(db: Session, actor: Actor, opportunity_id: int) -> Opportunity:
     actor.require(Perm.CUSTOMERS_READ)
-    return _visible(db, actor, opportunity_id)
+    return visible_opportunity(db, actor, opportunity_id)
 
 
 def list_for_customer(db: Session, actor: Actor, customer_id: int) -> list[Opportunity]:
@@ -123,9 +151,6 @@ def create_opportunity(db: Session, actor: Actor, data: OpportunityIn) -> Opport
     owner_id = data.owner_id or customer.owner_id or actor.user_id
     if owner_id is not None and owner_id != actor.user_id and data.owner_id is not None:
         check_assignable(db, actor, owner_id)
-    position = db.exec(
-        select(func.coalesce(func.max(Opportunity.position), -1)).where(Opportunity.stage_id == stage.id)
-    ).one()
     opp = Opportunity(
         customer_id=customer.id or 0,
         pipeline_id=pipeline.id or 0,
@@ -134,11 +159,22 @@ def create_opportunity(db: Session, actor: Actor, data: OpportunityIn) -> Opport
         value=data.value,
         expected_close=data.expected_close,
         owner_id=owner_id,
-        position=int(position) + 1,
+        position=append_position(db, stage.id or 0),
         closed_at=utcnow() if stage.outcome else None,
     )
     db.add(opp)
     db.flush()
+    # The entry into the first stage is history too: stage metrics count entries from these rows.
+    db.add(
+        StageHistory(
+            opportunity_id=opp.id or 0,
+            pipeline_id=opp.pipeline_id,
+            from_stage_id=None,
+            to_stage_id=opp.stage_id,
+            actor_id=actor.user_id,
+            moved_at=opp.stage_entered_at,
+        )
+    )
     record(db, actor, "opportunity.create", "opportunity", opp.id, None, opp)
     timeline.add(
         db,
@@ -161,7 +197,7 @@ def update_opportunity(
     db: Session, actor: Actor, opportunity_id: int, data: OpportunityUpdate
 ) -> Opportunity:
     actor.require(Perm.OPPORTUNITIES_WRITE)
-    opp = _visible(db, actor, opportunity_id)
+    opp = visible_opportunity(db, actor, opportunity_id)
     before = opp.model_dump()
     sent = data.model_dump(exclude_unset=True)
     if sent.get("title") is not None:
@@ -181,66 +217,9 @@ def update_opportunity(
     return opp
 
 
-def move_opportunity(
-    db: Session, actor: Actor, opportunity_id: int, *, stage_id: int, position: int
-) -> Opportunity:
-    """Move a card to `position` in `stage_id` (same pipeline), shifting the others; logs a stage_change."""
-    actor.require(Perm.OPPORTUNITIES_WRITE)
-    opp = _visible(db, actor, opportunity_id)
-    stage = db.get(Stage, stage_id)
-    if stage is None or stage.pipeline_id != opp.pipeline_id:
-        raise Invalid("stage_id", "Etapa não encontrada neste funil.")
-    before = opp.model_dump()
-    old_stage = db.get(Stage, opp.stage_id)
-    table = table_of(Opportunity)
-    # Close the gap in the old column, open one in the new column, then place the card.
-    db.exec(
-        update(table)
-        .where(table.c.stage_id == opp.stage_id, table.c.position > opp.position, table.c.id != opp.id)
-        .values(position=table.c.position - 1)
-    )
-    position = max(0, position)
-    db.exec(
-        update(table)
-        .where(table.c.stage_id == stage_id, table.c.position >= position, table.c.id != opp.id)
-        .values(position=table.c.position + 1)
-    )
-    count = db.exec(
-        select(func.count())
-        .select_from(Opportunity)
-        .where(Opportunity.stage_id == stage_id, Opportunity.id != opp.id)
-    ).one()
-    opp.stage_id, opp.position = stage_id, min(position, int(count))
-    opp.closed_at = utcnow() if stage.outcome else None
-    opp.updated_at = utcnow()
-    db.add(opp)
-    record(db, actor, "opportunity.move", "opportunity", opp.id, before, opp)
-    if old_stage is None or old_stage.id != stage.id:
-        timeline.add(
-            db,
-            opp.customer_id,
-            kind="stage_change",
-            summary=f"{opp.title}: {old_stage.name if old_stage else '?'} → {stage.name}",
-            payload={
-                "opportunity_id": opp.id,
-                "from_stage": old_stage.id if old_stage else None,
-                "to_stage": stage.id,
-                "outcome": stage.outcome,
-            },
-            actor=actor,
-            ref=("opportunity", opp.id),
-        )
-    return opp
-
-
 def delete_opportunity(db: Session, actor: Actor, opportunity_id: int) -> None:
     actor.require(Perm.OPPORTUNITIES_WRITE)
-    opp = _visible(db, actor, opportunity_id)
+    opp = visible_opportunity(db, actor, opportunity_id)
     record(db, actor, "opportunity.delete", "opportunity", opp.id, opp, None)
-    table = table_of(Opportunity)
-    db.exec(
-        update(table)
-        .where(table.c.stage_id == opp.stage_id, table.c.position > opp.position)
-        .values(position=table.c.position - 1)
-    )
+    # Gap ordering: the neighbours keep their positions, a hole costs nothing.
     db.delete(opp)

@@ -1,10 +1,8 @@
 """Admin: the organisation's audit log ("Auditoria"), filterable, newest first."""
 
-import json
-
 import reflex as rx
 
-from app.audit import queries
+from app.audit import labels, queries
 from app.auth.permissions import Perm
 from app.formatting import datetime_br
 from app.pages.base import Events, SessionState, event, page
@@ -17,11 +15,11 @@ def audit_row(r: AuditLog | PlatformAudit, tz: str, tenant: str = "") -> AuditRo
     return AuditRow(
         id=str(r.id),
         at=datetime_br(r.at, tz),
-        actor=r.actor_email or "sistema",
-        action=r.action,
-        entity=f"{r.entity} #{r.entity_id}" if r.entity_id else r.entity,
-        before=json.dumps(r.before, ensure_ascii=False)[:400] if r.before else "",
-        after=json.dumps(r.after, ensure_ascii=False)[:400] if r.after else "",
+        actor=labels.actor_label(r.actor_email, r.action, r.after),
+        action=labels.action_label(r.action),
+        code=r.action,
+        entity=labels.entity_label(r.entity, r.entity_id),
+        changes=labels.change_lines(r.before, r.after, tz),
         ip=r.ip or "",
         tenant=tenant,
     )

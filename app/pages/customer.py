@@ -154,8 +154,9 @@ class CustomerState(SessionState):
 
     @event
     def load(self) -> Events:
-        raw = self.router.page.params.get("customer_id", "")
-        self.customer_id = int(raw) if str(raw).isdigit() else 0
+        # /clientes/<id>: the last path segment (RouterData.page, which held the route args, is deprecated).
+        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        self.customer_id = int(raw) if raw.isdigit() else 0
         self.kind, self.panel_open, self.dialog = ALL, False, ""
         with self._calling() as call:
             self._load_profile()

@@ -62,6 +62,9 @@ class CustomersState(SessionState):
     # A dict per row, not a model: the custom-field columns (cf_<key>) are known only at run time.
     rows: list[dict[str, str]] = []
     text: str = ""
+    # The search box is uncontrolled (typing stays smooth while the debounced search runs); bumping its
+    # key remounts it empty when the search is cleared or the page is entered again.
+    search_box: int = 0
     status: str = ALL
     plan: str = ""
     tag: str = ALL
@@ -168,7 +171,9 @@ class CustomersState(SessionState):
 
     @event
     def load(self) -> Events:
-        raw = str(self.router.page.params.get("segmento", ""))
+        # Search text does not follow the user back to the page (issue 14): each visit starts unsearched.
+        self._clear_text()
+        raw = self.router.url.query_parameters.get("segmento", "")
         self.segment, self.segment_name = (raw, "") if raw.isdigit() else ("", "")
         with self._calling() as call, self.db() as (db, actor):
             if self.segment:
@@ -197,6 +202,15 @@ class CustomersState(SessionState):
         self.text = text
         return self._restart()
 
+    def _clear_text(self) -> None:
+        self.text = ""
+        self.search_box += 1
+
+    @event
+    def clear_search(self) -> Events:
+        self._clear_text()
+        return self._restart()
+
     @event
     def set_filter(self, name: str, value: str) -> Events:
         if name in {
@@ -218,7 +232,8 @@ class CustomersState(SessionState):
 
     @event
     def clear_filters(self) -> Events:
-        self.text, self.plan, self.custom_value, self.score_min, self.updated_from = "", "", "", "", ""
+        self._clear_text()
+        self.plan, self.custom_value, self.score_min, self.updated_from = "", "", "", ""
         self.updated_to = self.created_from = self.created_to = ""
         self.status = self.tag = self.owner = self.wallet = self.custom_key = ALL
         self.segment, self.segment_name = "", ""
@@ -398,6 +413,11 @@ class CustomersState(SessionState):
         return rx.toast.success("Segmento salvo; ele é recalculado a cada uso.")
 
     @rx.var
+    def empty_search(self) -> str:
+        """The text of a search that found nothing ("" otherwise): the page says so and offers to clear it."""
+        return self.text.strip() if self.text.strip() and not self.rows else ""
+
+    @rx.var
     def all_selected(self) -> bool:
         return bool(self.rows) and len(self.selected) == len(self.rows)
 
@@ -459,6 +479,7 @@ def filters_bar() -> rx.Component:
                 on_change=s.search.debounce(300),
                 width="420px",
                 id="customer-search",
+                key=s.search_box,
             ),
             _select("status", s.status, STATUS_OPTIONS, "Status", "Todos os status"),
             _select("tag", s.tag, s.tag_options, "Etiqueta", "Todas as etiquetas"),
@@ -599,6 +620,29 @@ def segment_dialog() -> rx.Component:
     )
 
 
+def empty_search_notice() -> rx.Component:
+    """Shown instead of a silent empty table when the typed text found no customer."""
+    s = CustomersState
+    return rx.cond(
+        s.empty_search != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("search-x")),
+            rx.hstack(
+                rx.callout.text("Nenhum cliente encontrado para “", s.empty_search, "”."),
+                rx.button(
+                    "Limpar busca", variant="soft", size="1", on_click=s.clear_search, id="clear-search"
+                ),
+                align="center",
+                spacing="3",
+                wrap="wrap",
+            ),
+            color_scheme="gray",
+            width="100%",
+            id="empty-search",
+        ),
+    )
+
+
 def _cell(row: ObjectVar[dict[str, str]], key: str) -> rx.Component:
     if key == "name":
         return rx.text(row[key], weight="medium")
@@ -629,6 +673,7 @@ def customers_page() -> rx.Component:
             render_cell=_cell,
             extra_columns=s.custom_columns,
         ),
+        empty_search_notice(),
         pager(s.has_prev, s.has_next, s.prev_page, s.next_page, s.total_label),
         new_customer_dialog(),
         bulk_dialog(),

@@ -238,7 +238,7 @@ class ConfirmSignupState(SessionState):
 
     @event
     def confirm(self) -> Events:
-        token = str(self.router.page.params.get("token", ""))
+        token = self.router.url.query_parameters.get("token", "")
         ip = reflex_client_address(self.router)
         try:
             with platform_session() as db, unit_of_work(db):

@@ -1,17 +1,15 @@
-"""Superadmin: tenants with usage, create / suspend / reactivate, and the platform audit log."""
+"""Superadmin: tenants with usage, create / suspend / reactivate (the audit log: platform_audit.py)."""
 
 from dataclasses import dataclass
 
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from app.audit import queries
+from app.auth.permissions import Perm
 from app.formatting import label, number_br
-from app.pages.audit import audit_row
 from app.pages.base import Events, SessionState, event, page
 from app.platform import admin
 from app.platform.provisioning import SignupInput, provision_tenant
-from components.audit import AuditRow, audit_table
 from components.forms import field, form_error
 from tenants.queues import queue_stats
 
@@ -37,7 +35,6 @@ class TenantRow:
 
 class PlatformState(SessionState):
     tenants: list[TenantRow] = []
-    audit: list[AuditRow] = []
     dialog_open: bool = False
     errors: dict[str, str] = {}
     error: str = ""
@@ -61,10 +58,6 @@ class PlatformState(SessionState):
                     plan=t.plan,
                 )
                 for t in admin.list_tenants(db, actor)
-            ]
-            self.audit = [
-                audit_row(r, actor.time_zone, str(r.tenant_id or ""))
-                for r in queries.platform_log(db, actor, queries.AuditFilter(), limit=100)
             ]
 
     @event
@@ -155,7 +148,20 @@ def create_dialog() -> rx.Component:
                     field("E-mail do administrador", "admin_email", e.get("admin_email", "")),
                     field("Senha inicial", "admin_password", e.get("admin_password", ""), type="password"),
                     form_error(PlatformState.error),
-                    rx.hstack(rx.button("Criar", type="submit"), justify="end", width="100%"),
+                    rx.hstack(
+                        rx.dialog.close(
+                            rx.button(
+                                "Cancelar",
+                                type="button",
+                                variant="soft",
+                                color_scheme="gray",
+                                id="cancel-tenant",
+                            )
+                        ),
+                        rx.button("Criar", type="submit", id="create-tenant"),
+                        justify="end",
+                        width="100%",
+                    ),
                     spacing="3",
                 ),
                 on_submit=PlatformState.create,
@@ -167,7 +173,14 @@ def create_dialog() -> rx.Component:
     )
 
 
-@page("/plataforma", "Plataforma", superadmin=True, on_load=PlatformState.load)
+@page(
+    "/plataforma",
+    "Plataforma",
+    permission=Perm.PLATFORM_MANAGE,
+    superadmin=True,
+    nav=("Organizações", "building-2", 10),
+    on_load=PlatformState.load,
+)
 def platform_page() -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -191,8 +204,6 @@ def platform_page() -> rx.Component:
             width="100%",
             id="tenants-table",
         ),
-        rx.heading("Auditoria da plataforma", size="4", padding_top="16px"),
-        audit_table(PlatformState.audit, show_tenant=True),
         width="100%",
         spacing="4",
     )

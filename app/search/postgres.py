@@ -13,8 +13,26 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, text, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    text,
+    true,
+)
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnClause
 from sqlmodel import Session, col, select
 
 from app.auth.actor import Actor
@@ -72,9 +90,13 @@ def norm_name() -> Any:
     return func.public.crm_norm(Customer.name)
 
 
+# A literal column, not text(): its cache key is a constant, text()'s is rebuilt on every statement.
+_TS_CONFIG: ColumnClause[Any] = literal_column(NAME_TS_CONFIG)
+
+
 def _name_fts(words: list[str] | list[list[str]], prefix: bool = True) -> ColumnElement[bool]:
     # Same expression as ix_customers_name_fts, so the planner uses the index.
-    config = text(NAME_TS_CONFIG)
+    config = _TS_CONFIG
     query = func.to_tsquery(config, tsquery_prefix(words, prefix))
     return func.to_tsvector(config, Customer.name).op("@@")(query)
 
@@ -83,8 +105,21 @@ def _probe(db: Session, where: list[Any], limit: int) -> list[int]:
     """Up to `limit` ids matching `where`, in no particular order. Without an ORDER BY the full-text
     match is a GIN bitmap whose heap scan stops after `limit` rows, so the cost is bounded however
     many customers match; ordering the matches first (newest, by name) made a common word fetch and
-    sort all of its tens of thousands of rows, and a word matching nothing walk the whole table."""
-    return _ids(db.exec(select(Customer.id).where(*where).limit(limit)).all())
+    sort all of its tens of thousands of rows, and a word matching nothing walk the whole table.
+    Core, not the ORM: a probe returns up to hundreds of ids, and ORM rows cost more than the query."""
+    db.flush()
+    return _ids(
+        db.connection().execute(sa_select(col(Customer.id)).where(*where).limit(limit)).scalars().all()
+    )
+
+
+def id_in(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
+    """`column = ANY(:ids)` with the ids as ONE array parameter. `IN (...)` binds one parameter per id,
+    so a few hundred candidates cost more Python time to bind than the query took, and every different
+    count made a new statement text (no prepared-statement reuse)."""
+    # Sent as the array's text form: psycopg dumps a Python list element by element in Python.
+    literal_array = "{" + ",".join(str(int(i)) for i in ids) + "}"
+    return col(column) == any_(cast(bindparam(None, literal_array, type_=String), ARRAY(BigInteger)))
 
 
 def _ids(values: Iterable[int | None]) -> list[int]:
@@ -238,7 +273,7 @@ def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
     """Customers whose phone/e-mail matches, or whose document starts with the typed digits."""
     exact, partial = contact_customer_ids(db, q)
     ids = sorted(set(exact) | set(partial))
-    clauses: list[ColumnElement[bool]] = [col(Customer.id).in_(ids)] if ids else []
+    clauses: list[ColumnElement[bool]] = [id_in(Customer.id, ids)] if ids else []
     if q.numeric and len(q.digits) >= 3:
         clauses.append(document_prefix(q.digits))
     return or_(*clauses) if clauses else false()
@@ -255,7 +290,7 @@ def _listed_names(
     found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
     if len(found) > LIST_CANDIDATES:
         return _name_fts(words)
-    return col(Customer.id).in_(sorted(found)) if found else None
+    return id_in(Customer.id, sorted(found)) if found else None
 
 
 def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
@@ -263,7 +298,8 @@ def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
     last word, a prefix of one), else its completions, else up to 3 words within one typo; None when
     a word has no such word. Shared by the ranked search and the list's search box."""
     out: list[list[str]] = []
-    db.connection().execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {TYPO_THRESHOLD}"))
+    # Driver-level: a constant statement needs no SQLAlchemy compilation or cache key.
+    db.connection().exec_driver_sql(f"SET LOCAL pg_trgm.similarity_threshold = {TYPO_THRESHOLD}")
     for i, word in enumerate(words):
         last = i == len(words) - 1
         completions = list(
@@ -324,7 +360,7 @@ class PostgresSearch:
                 matched.label("matched"),
             )
             .where(*where)
-            .order_by(text("rank DESC"), col(Customer.updated_at).desc(), col(Customer.id).desc())
+            .order_by(literal_column("rank").desc(), col(Customer.updated_at).desc(), col(Customer.id).desc())
             .limit(limit)
         )
         return [SearchHit(**dict(r._mapping)) for r in db.execute(stmt)]
@@ -359,7 +395,7 @@ class PostgresSearch:
         rank = func.similarity(norm_name(), folded) + case(
             (norm_name() == folded, 1.0), (norm_name().startswith(folded), 0.5), else_=0.0
         )
-        return self._rows(db, [col(Customer.id).in_(sorted(ids))], rank, limit, literal("nome"))
+        return self._rows(db, [id_in(Customer.id, sorted(ids))], rank, limit, literal("nome"))
 
     def _corrections(self, db: Session, words: list[str]) -> list[list[str]] | None:
         return word_corrections(db, words)
@@ -369,13 +405,11 @@ class PostgresSearch:
         doc_where: list[Any] = []
         if q.numeric and len(q.digits) >= 3:
             doc_where = [document_prefix(q.digits)]
-        ids_clause = (
-            col(Customer.id).in_(sorted(set(exact) | set(partial))) if (exact or partial) else false()
-        )
+        ids_clause = id_in(Customer.id, sorted(set(exact) | set(partial))) if (exact or partial) else false()
         where = [*base, or_(ids_clause, *doc_where)]
         exact_set = sorted(set(exact))
         rank = case(
-            (col(Customer.id).in_(exact_set) if exact_set else false(), 2.0),
+            (id_in(Customer.id, exact_set) if exact_set else false(), 2.0),
             (col(Customer.document) == q.digits if q.numeric else false(), 2.0),
             else_=1.0,
         )

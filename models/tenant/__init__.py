@@ -5,7 +5,7 @@ from models.tenant.conversations import Conversation, Message
 from models.tenant.customers import Contact, Customer, CustomerTag, CustomField, Segment, Tag, Wallet
 from models.tenant.imports import ImportJob, MappingPreset
 from models.tenant.notifications import Notification
-from models.tenant.sales import Opportunity, Pipeline, Stage
+from models.tenant.sales import Opportunity, Pipeline, Stage, StageHistory
 from models.tenant.templates import Template
 from models.tenant.timeline import Appointment, Interaction, Note
 from models.tenant.workspace import BulkJob, SearchWord
@@ -30,6 +30,7 @@ __all__ = [
     "SearchWord",
     "Segment",
     "Stage",
+    "StageHistory",
     "Tag",
     "Template",
     "Wallet",

@@ -173,6 +173,7 @@ def main() -> None:
         if "list" in sections:
             # ---- list
             times: list[float] = []
+            name_times: list[float] = []  # the name sorts alone (issue 14: folded key, t0016)
             worst: list[tuple[float, str]] = []
             for _ in range(args.runs):
                 for who, actor in actors.items():
@@ -181,17 +182,22 @@ def main() -> None:
                             q = CustomerQuery(**f, sort=sort, limit=50)
                             page, ms = timed(lambda q=q, actor=actor: svc.list_customers(db, actor, q))
                             times.append(ms)
+                            if sort.lstrip("-") == "name":
+                                name_times.append(ms)
                             worst.append((ms, f"{who}/{fname}/{sort}"))
                             if page.next_cursor:
                                 q2 = q.model_copy(update={"cursor": page.next_cursor})
                                 _, ms2 = timed(lambda q2=q2, actor=actor: svc.list_customers(db, actor, q2))
                                 times.append(ms2)
+                                if sort.lstrip("-") == "name":
+                                    name_times.append(ms2)
                                 worst.append((ms2, f"{who}/{fname}/{sort} (page 2)"))
             say(
                 f"- **list page** (50 rows; 3 roles × {len(filters)} filters × {len(sorts)} sorts, first and "
                 f"next page, {args.runs} runs): {summary(times)}"
             )
             say("  - slowest: " + "; ".join(f"{n} {ms:.1f} ms" for ms, n in sorted(worst, reverse=True)[:5]))
+            say(f"  - name sorts (`name`, `-name`): {summary(name_times)}")
             for label, actor, q in [
                 ("list: admin, no filter, newest first", admin, CustomerQuery()),
                 (

@@ -73,7 +73,7 @@ def test_two_tenants_signup_login_users_isolation_dark_mode_logout(page, browser
         other_slug = orgs[1 - i][0]
         expect(table).not_to_contain_text(other_slug)
         page.goto("/admin/auditoria")
-        expect(page.locator("#audit-table")).to_contain_text("user.create")
+        expect(page.locator("#audit-table")).to_contain_text("Usuário criado")
         expect(page.locator("#audit-table")).not_to_contain_text(other_slug)
 
         # Dark mode toggles and survives a reload.

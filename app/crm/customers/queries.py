@@ -25,7 +25,9 @@ from app.search.postgres import text_clause
 from models.tenant import Contact, Customer, CustomField, Segment, Wallet
 
 SORTS: dict[str, Any] = {
-    "name": Customer.name,
+    # The folded name (t0017_name_sort_key): byte order of `name` put "ANA" before "Ana" and "Pereira"
+    # before "Peçanha".
+    "name": Customer.name_key,
     "created_at": Customer.created_at,
     "updated_at": Customer.updated_at,
     "score": Customer.score,
@@ -177,7 +179,10 @@ def list_customers(db: Session, actor: Actor, q: CustomerQuery) -> Page[Customer
         return _list_by_relevance(db, actor, q)
     key, desc = _parse_sort(q.sort)
     sort_col = SORTS[key]
-    stmt = select(*_page_columns()).where(*filter_clauses(db, actor, q))
+    # The sort value rides along as the last column: the cursor needs it, and for names it is the
+    # folded key, which the row does not show.
+    columns: tuple[Any, ...] = (*_page_columns(), col(sort_col).label("sort_value"))
+    stmt = select(*columns).where(*filter_clauses(db, actor, q))
     if q.cursor:
         value, last_id = decode_cursor(q.cursor, q.sort)
         pair = tuple_(sort_col, Customer.id)
@@ -195,10 +200,10 @@ def list_customers(db: Session, actor: Actor, q: CustomerQuery) -> Page[Customer
     if len(rows) > q.limit:
         rows = rows[: q.limit]
         last = rows[-1]
-        next_cursor = encode_cursor(q.sort, getattr(last, key), last.id)
+        next_cursor = encode_cursor(q.sort, last.sort_value, last.id)
     # One validation call for the whole page (pydantic loops in Rust) instead of 50 model_validate calls.
     return Page(
-        rows=_ROWS.validate_python([dict(zip(_PAGE_KEYS, r, strict=True)) for r in rows]),
+        rows=_ROWS.validate_python([dict(zip(_PAGE_KEYS, r[:-1], strict=True)) for r in rows]),
         next_cursor=next_cursor,
     )
 

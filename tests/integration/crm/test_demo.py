@@ -67,3 +67,28 @@ def test_seed_demo_restores_foreign_keys(make_tenant) -> None:
     seed_demo(s, 20, agents=2)
     with session(s) as db:
         assert db.exec(text(query)).one()[0] == before
+
+
+def test_seed_demo_opportunities_cli(make_tenant) -> None:
+    """--opportunities N on a tenant with customers adds N open cards (and their entry history) only."""
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    tenant = make_tenant()
+    seed_demo(tenant.schema, 30, agents=2, interactions_per_customer=0)
+    result = CliRunner().invoke(cli, ["seed-demo", "--tenant", tenant.slug, "--opportunities", "250"])
+    assert result.exit_code == 0, result.output
+    assert '"opportunities": 250' in result.output
+    s = tenant.schema
+    with session(s) as db:
+        assert db.exec(text(f'SELECT count(*) FROM "{s}".customers')).one()[0] == 30
+        per_stage = db.exec(
+            text(
+                "SELECT o.stage_id, count(*), count(DISTINCT o.position), min(o.position) "
+                f'FROM "{s}".opportunities o '
+                f'JOIN "{s}".stages st ON st.id = o.stage_id WHERE st.outcome IS NULL GROUP BY o.stage_id'
+            )
+        ).all()
+        assert sum(r[1] for r in per_stage) == 250 and all(r[1] == r[2] and r[3] == 65536 for r in per_stage)
+        assert db.exec(text(f'SELECT count(*) FROM "{s}".stage_history')).one()[0] == 250

@@ -21,6 +21,8 @@ from app.crm import (
     wallets,
 )
 from app.crm.customers import CustomerFilter, CustomerUpdate, update_customer
+from app.crm.kanban import moves
+from app.crm.kanban.ordering import STEP
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from models.tenant import AuditLog, Contact, Conversation, Interaction, Message, Opportunity
 from tests.integration.crm.conftest import Crm, new_customer
@@ -154,16 +156,17 @@ def test_opportunity_convert_and_move_writes_stage_change(db: Session, crm: Crm)
     b = opportunities.create_opportunity(
         db, crm.agent, opportunities.OpportunityIn(customer_id=c.id, title="Fibra", stage_id=first)
     )
-    assert (a.stage_id, a.position, b.position) == (first, a.position, a.position + 1)
-    opportunities.move_opportunity(db, crm.agent, b.id, stage_id=second, position=0)
+    # Gap ordering (app.crm.kanban.ordering): a new card goes one STEP after the column's last.
+    assert (a.stage_id, b.position) == (first, a.position + STEP)
+    moves.move_card(db, crm.agent, b.id, stage_id=second)
     db.flush()
     db.refresh(a)
-    assert b.stage_id == second and b.position == 0
+    assert b.stage_id == second and b.position > 0
     items = timeline.list_timeline(db, crm.agent, c.id, kinds=["stage_change"]).rows
     assert items and items[0].payload["to_stage"] == second
     assert audited(db, "opportunity.move", b.id)
     with pytest.raises(NotFound):
-        opportunities.move_opportunity(db, crm.outsider, b.id, stage_id=first, position=0)
+        moves.move_card(db, crm.outsider, b.id, stage_id=first)
     with pytest.raises(Invalid):
         opportunities.create_opportunity(
             db, crm.agent, opportunities.OpportunityIn(customer_id=c.id, title="x", stage_id=999999)

@@ -485,3 +485,29 @@ def test_key_map_moved_to_a_temporary_table_gives_the_same_report(
     assert results[0] == results[1]
     # A row starts a customer only when neither its phone nor its e-mail class was seen: the first 97.
     assert results[0][0][0]["created"] == 97 and results[0][0][0]["duplicates"] == 400 - 97
+
+
+def _name_keys(schema: str) -> list[tuple[str, str]]:
+    with session(schema) as db:
+        rows = db.connection().execute(
+            text(f'SELECT name, name_key FROM "{schema}".customers ORDER BY name_key, id')
+        )
+        return [(r[0], r[1]) for r in rows]
+
+
+@pytest.mark.parametrize("bulk_mode", [False, True])
+def test_import_fills_the_name_sort_key(run_import, tenant, monkeypatch, bulk_mode) -> None:
+    """customers.name_key (t0016) is generated: the COPY/upsert of an import, bulk mode (indexes dropped
+    and rebuilt) included, and a re-import that renames keep it without writing it."""
+    if bulk_mode:
+        monkeypatch.setattr(bulk, "BULK_MIN_BYTES", 0)
+    rows = ["PEREIRA SIMÕES;(11) 98765-4321", "peçanha lima;(21) 3333-4444", "Ágata Reis;(31) 3333-5555"]
+    r = run_import(HEAD + "".join(f"{row};;;;;\n" for row in rows), source="legado")
+    assert r["created"] == 3
+    assert _name_keys(tenant.schema) == [
+        ("Ágata Reis", "agata reis"),
+        ("peçanha lima", "pecanha lima"),
+        ("PEREIRA SIMÕES", "pereira simoes"),
+    ]
+    run_import(HEAD + "Zuleica Áurea;(31) 3333-5555;;;;;\n", source="legado", dedupe="keep-last")
+    assert _name_keys(tenant.schema)[-1] == ("Zuleica Áurea", "zuleica aurea")

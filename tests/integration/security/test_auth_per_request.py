@@ -141,9 +141,9 @@ def statements() -> Any:
     event.remove(Engine, "before_cursor_execute", before)
 
 
-def test_the_check_is_two_indexed_reads(client: Any, tenant: Any, statements: list[str]) -> None:
-    """User, tenant and a manager's team in one statement, the login session in a second one: the old
-    path ran four (user, tenant, family, team) plus a ping and a transaction around them."""
+def test_the_check_is_one_indexed_read(client: Any, tenant: Any, statements: list[str]) -> None:
+    """User, tenant, a manager's team and the login session in one statement: the old path ran four
+    (user, tenant, family, team) plus a ping and a transaction around them."""
     manager = tenant.actor("manager")
     with platform_session() as db:
         user = db.exec(select(User).where(User.id == manager.user_id)).one()
@@ -158,4 +158,20 @@ def test_the_check_is_two_indexed_reads(client: Any, tenant: Any, statements: li
     r = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     assert r.json()["role"] == "manager"
-    assert len(statements) == 2, statements
+    assert len(statements) == 1, statements
+
+
+def test_a_login_session_past_its_absolute_lifetime_is_refused(
+    http: httpx.Client, tenant: Any, database_url: str
+) -> None:
+    """Rotating or using a session never extends it: its age counts from the login (the family's
+    first token), read in the same statement as the user."""
+    token = _login(http, tenant)
+    _warm(http, token)
+    _other_process(
+        database_url,
+        "UPDATE platform.refresh_tokens SET created_at = now() - interval '400 days' "
+        "WHERE user_id = (SELECT id FROM platform.users WHERE email = %(email)s)",
+        {"email": tenant.admin_email},
+    )
+    assert _me(http, token).status_code == 401

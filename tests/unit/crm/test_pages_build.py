@@ -21,6 +21,7 @@ pytest.importorskip("reflex")
         ("app.pages.imports", "imports_page"),
         ("app.pages.audit", "audit_page"),
         ("app.pages.users", "users_page"),
+        ("app.pages.kanban", "kanban_page"),
     ],
 )
 def test_page_builds(module: str, func: str) -> None:
