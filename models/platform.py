@@ -32,6 +32,8 @@ class Tenant(SQLModel, table=True):
         default="America/Sao_Paulo",
         sa_column=Column(String(64), nullable=False, server_default="America/Sao_Paulo"),
     )
+    # When an admin hid the first-steps checklist on Início (app/crm/first_steps.py); NULL = shown.
+    first_steps_dismissed_at: datetime | None = timestamp()
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 

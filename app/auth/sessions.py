@@ -135,6 +135,29 @@ def login(db: Session, tenant_slug: str | None, email: str, password: str, ip: s
     return pair
 
 
+def login_verified(db: Session, user: User, ip: str | None, via: str) -> TokenPair:
+    """Start a refresh-token family for a user whose identity another proof established instead of the
+    password (`via`, e.g. the one-shot sign-up confirmation link sent to their e-mail).
+
+    Same refusals as a password login for the account's state (inactive user, organisation not active),
+    and the same `auth.login` audit row, naming the proof."""
+    _require_active(db, user)
+    user.last_login_at = _now()
+    db.add(user)
+    pair = _issue(db, user, new_opaque_token()[:32], ip)
+    record_platform(
+        db,
+        None,
+        "auth.login",
+        "user",
+        user.id,
+        tenant_id=user.tenant_id,
+        ip=ip,
+        after={"email": user.email, "via": via},
+    )
+    return pair
+
+
 def refresh(db: Session, refresh_token: str, ip: str = "unknown") -> TokenPair:
     """Rotate a refresh token; presenting an already-rotated one revokes its whole family.
 

@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
-from app.crm import appointments, conversations, notifications
+from app.crm import appointments, conversations, first_steps, notifications
+from app.crm.first_steps import FirstSteps
 from app.crm.visibility import customer_visible
 from models.base import utcnow
 from models.tenant import Customer, Interaction
@@ -30,6 +31,8 @@ class Home(BaseModel):
     reminders: list[notifications.NotificationRow]
     recent: list[RecentCustomer]
     counts: dict[str, Any]
+    # A new organisation's checklist (admins, until hidden): app/crm/first_steps.py.
+    first_steps: FirstSteps | None = None
 
 
 def recent_customers(db: Session, actor: Actor, limit: int = 10) -> list[RecentCustomer]:
@@ -78,4 +81,5 @@ def home(db: Session, actor: Actor, today: date | None = None) -> Home:
             "today": sum(1 for a in agenda if not a.overdue),
             "reminders": len(reminders),
         },
+        first_steps=first_steps.first_steps(db, actor),
     )

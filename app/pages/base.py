@@ -215,6 +215,16 @@ class SessionState(rx.State):
         return [rx.toast.error(exc.message)]
 
     # ---- session lifecycle -----------------------------------------------------------
+    def _sign_in(self, db: Session, pair: sessions.TokenPair, ip: str) -> str:
+        """Start this tab's UI session for a freshly issued login (password, or a proof such as the
+        sign-up link): returns the one-shot secret the page's bind_script trades for the cookie.
+        The caller commits `db` first."""
+        actor = sessions.actor_for_user(db, sessions.decode_user_id(pair), ip)
+        # A new UI session (new key and secret) on every login, bound to this browser by the script.
+        row, secret = ui_sessions.open_session(db, actor, pair.family, self.router.session.client_token)
+        self.start(pair, actor, row.key)
+        return secret
+
     def start(self, pair: sessions.TokenPair, actor: Actor, ui_key: str) -> None:
         self.ended_notice = ""
         self._user_id = actor.user_id
@@ -415,17 +425,20 @@ def handle_exception(exception: Exception) -> list[EventSpec]:
     return [rx.toast.error(UNEXPECTED_ERROR)]
 
 
-def bind_script(secret: str) -> str:
-    """JavaScript a login returns: trade the one-shot secret for the HttpOnly cookie, then reload.
+def bind_script(secret: str, go_to: str | None = None) -> str:
+    """JavaScript a login returns: trade the one-shot secret for the HttpOnly cookie, then reload (or
+    open `go_to`).
 
     The reload reconnects the websocket, whose handshake now carries the cookie; the login page's
-    on_load then sends the user home (a client-side redirect, so the URL stays /inicio).
+    on_load then sends the user home (a client-side redirect, so the URL stays /inicio). Other pages
+    (sign-up, confirmation) send the browser to that login page (`go_to`) to take the same way home.
     """
     body = json.dumps({"secret": secret})
+    then = "window.location.reload()" if go_to is None else f"window.location.assign({json.dumps(go_to)})"
     return (
         'fetch("/api/auth/sessao-web", {method: "POST", credentials: "same-origin", '
         f'headers: {{"Content-Type": "application/json"}}, body: {json.dumps(body)}}})'
-        ".finally(() => window.location.reload())"
+        f".finally(() => {then})"
     )
 
 

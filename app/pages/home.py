@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from app.crm import first_steps, notifications
 from app.crm import home as home_service
-from app.crm import notifications
 from app.crm.customers import STATUSES
 from app.formatting import datetime_br, label
 from app.pages.base import Events, SessionState, event, page
@@ -44,6 +44,15 @@ class ReminderItem:
 
 
 @dataclass
+class StepItem:
+    key: str
+    label: str
+    done: bool
+    href: str
+    hint: str
+
+
+@dataclass
 class RecentItem:
     id: str
     name: str
@@ -57,6 +66,8 @@ class HomeState(SessionState):
     reminders: list[ReminderItem] = []
     recent: list[RecentItem] = []
     counts: dict[str, int] = {}
+    steps: list[StepItem] = []
+    steps_label: str = ""
 
     @event
     def load(self) -> Events:
@@ -98,7 +109,19 @@ class HomeState(SessionState):
             for r in data.recent
         ]
         self.counts = {k: int(v) for k, v in data.counts.items()}
+        checklist = data.first_steps
+        self.steps = [StepItem(**s.model_dump()) for s in checklist.steps] if checklist else []
+        self.steps_label = f"{checklist.done} de {checklist.total} concluídos" if checklist else ""
         return None
+
+    @event
+    def dismiss_steps(self) -> Events:
+        with self._calling() as call, self.db() as (db, actor):
+            first_steps.dismiss(db, actor)
+        if call.failed:
+            return call.events
+        self.steps, self.steps_label = [], ""
+        return rx.toast.success("Primeiros passos ocultados.")
 
     @event
     def open_reminder(self, notification_id: str) -> Events:
@@ -179,6 +202,61 @@ def reminder_item(r: ObjectVar[ReminderItem]) -> rx.Component:
     )
 
 
+def step_item(s: ObjectVar[StepItem]) -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            s.done,
+            rx.icon("circle-check", color="var(--green-11)", size=20, aria_label="Concluído"),
+            rx.icon("circle", color="var(--gray-9)", size=20, aria_label="Pendente"),
+        ),
+        rx.vstack(
+            rx.link(s.label, href=s.href, weight="medium", size="2"),
+            rx.text(s.hint, size="1", color_scheme="gray"),
+            spacing="0",
+            align="start",
+        ),
+        align="start",
+        width="100%",
+        class_name=rx.cond(s.done, "first-step first-step-done", "first-step"),
+        custom_attrs={"data-step": s.key},
+    )
+
+
+def first_steps_panel() -> rx.Component:
+    return rx.cond(
+        HomeState.steps,
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.icon("rocket", color=PRIMARY, size=20),
+                    rx.heading("Primeiros passos", size="4", as_="h2"),
+                    rx.badge(HomeState.steps_label, variant="soft", id="first-steps-count"),
+                    rx.spacer(),
+                    rx.button(
+                        "Ocultar",
+                        variant="ghost",
+                        size="1",
+                        on_click=HomeState.dismiss_steps,
+                        id="first-steps-dismiss",
+                    ),
+                    align="center",
+                    width="100%",
+                ),
+                rx.grid(
+                    rx.foreach(HomeState.steps, step_item),
+                    columns=rx.breakpoints(initial="1", md="2", xl="4"),
+                    spacing="3",
+                    width="100%",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
+            id="first-steps",
+        ),
+    )
+
+
 def recent_item(r: ObjectVar[RecentItem]) -> rx.Component:
     return rx.link(
         rx.hstack(
@@ -199,6 +277,7 @@ def recent_item(r: ObjectVar[RecentItem]) -> rx.Component:
 def home_page() -> rx.Component:
     return rx.vstack(
         rx.heading(rx.text("Olá, ", SessionState.user_name, "!"), size="5", as_="h2", id="welcome"),
+        first_steps_panel(),
         rx.grid(
             panel(
                 "Minhas conversas abertas",

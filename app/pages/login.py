@@ -1,17 +1,21 @@
 """Landing + login ("Entrar") and sign-up ("Criar organização")."""
 
+import logging
+
 import reflex as rx
 
-from app.auth import sessions, ui_sessions
+from app.auth import sessions
 from app.auth.network import reflex_client_address
 from app.errors import DomainError, Invalid
-from app.pages.base import Events, SessionState, bind_script, event, home_route
+from app.pages.base import LOGIN_ROUTE, Events, SessionState, bind_script, event, home_route
 from app.platform.provisioning import SignupInput
-from app.platform.signup import confirm as confirm_signup
-from app.platform.signup import self_signup
+from app.platform.signup import confirm_and_log_in, self_signup
 from components.forms import field, form_error, primary_button
 from components.shell import centered_card
 from tenants.database import platform_session, unit_of_work
+from tenants.naming import slugify
+
+log = logging.getLogger(__name__)
 
 
 class LoginState(SessionState):
@@ -28,17 +32,12 @@ class LoginState(SessionState):
                     db, form.get("tenant") or None, form.get("email", ""), form.get("password", ""), ip
                 )
                 db.flush()
-                actor = sessions.actor_for_user(db, sessions.decode_user_id(pair), ip)
-                # A new UI session (new key and secret) on every login, bound to this browser below.
-                row, secret = ui_sessions.open_session(
-                    db, actor, pair.family, self.router.session.client_token
-                )
+                secret = self._sign_in(db, pair, ip)
             except DomainError as exc:
                 db.commit()  # keep the failed-attempt record (brute-force throttling)
                 self.error = exc.message
                 return None
             db.commit()
-        self.start(pair, actor, row.key)
         return rx.call_script(bind_script(secret))
 
     @event
@@ -104,10 +103,24 @@ class SignupState(SessionState):
     error: str = ""
     done_slug: str = ""
     confirmation_sent: bool = False
+    slug: str = ""
+    # Once the person types a slug of their own, a later name change no longer replaces it.
+    slug_edited: bool = False
 
     @event
     def reset_form(self) -> None:
         self.errors, self.error, self.done_slug, self.confirmation_sent = {}, "", "", False
+        self.slug, self.slug_edited = "", False
+
+    @event
+    def suggest_slug(self, name: str) -> None:
+        if not self.slug_edited:
+            self.slug = slugify(name)
+
+    @event
+    def edit_slug(self, value: str) -> None:
+        self.slug = value
+        self.slug_edited = value != ""
 
     @event
     def submit(self, form: dict[str, str]) -> Events:
@@ -119,8 +132,9 @@ class SignupState(SessionState):
             admin_email=form.get("admin_email", ""),
             admin_password=form.get("admin_password", ""),
         )
+        ip = reflex_client_address(self.router)
         try:
-            result = self_signup(data, ip=reflex_client_address(self.router))
+            result = self_signup(data, ip=ip)
         except Invalid as exc:
             self.errors = exc.fields
             self.error = "Corrija os campos destacados."
@@ -136,7 +150,21 @@ class SignupState(SessionState):
             return rx.toast.success(
                 "Quase lá! Enviamos um link de confirmação para o e-mail do administrador."
             )
-        return rx.toast.success("Organização criada! Entre com o e-mail e a senha do administrador.")
+        # Usable at once: the new admin goes straight in, through the same login as the form's.
+        with platform_session() as db:
+            try:
+                pair = sessions.login(db, result.tenant.slug, data.admin_email, data.admin_password, ip)
+                db.flush()
+                secret = self._sign_in(db, pair, ip)
+            except DomainError as exc:
+                db.commit()
+                log.warning("sign-up of %s: direct login refused (%s)", result.tenant.slug, exc.code)
+                return rx.toast.success("Organização criada! Entre com o e-mail e a senha do administrador.")
+            db.commit()
+        return [
+            rx.toast.success("Organização criada! Bem-vindo ao CRM."),
+            rx.call_script(bind_script(secret, LOGIN_ROUTE)),
+        ]
 
 
 def signup_page() -> rx.Component:
@@ -167,9 +195,20 @@ def signup_page() -> rx.Component:
             rx.form(
                 rx.vstack(
                     field(
-                        "Nome da organização", "name", e.get("name", ""), placeholder="Revenda Exemplo Ltda"
+                        "Nome da organização",
+                        "name",
+                        e.get("name", ""),
+                        placeholder="Revenda Exemplo Ltda",
+                        on_blur=SignupState.suggest_slug,
                     ),
-                    field("Identificador (slug)", "slug", e.get("slug", ""), placeholder="revenda-exemplo"),
+                    field(
+                        "Identificador (slug)",
+                        "slug",
+                        e.get("slug", ""),
+                        placeholder="revenda-exemplo",
+                        value=SignupState.slug,
+                        on_change=SignupState.edit_slug,
+                    ),
                     field("Seu nome", "admin_name", e.get("admin_name", "")),
                     field(
                         "E-mail do administrador", "admin_email", e.get("admin_email", ""), input_mode="email"
@@ -200,15 +239,18 @@ class ConfirmSignupState(SessionState):
     slug: str = ""
 
     @event
-    def confirm(self) -> None:
+    def confirm(self) -> Events:
         token = self.router.url.query_parameters.get("token", "")
+        ip = reflex_client_address(self.router)
         try:
             with platform_session() as db, unit_of_work(db):
-                tenant = confirm_signup(db, token, reflex_client_address(self.router))
+                tenant, pair = confirm_and_log_in(db, token, ip)
+                secret = self._sign_in(db, pair, ip)
         except DomainError as exc:
             self.state, self.message, self.slug = "failed", exc.message, ""
-            return
+            return None
         self.state, self.message, self.slug = "done", "", tenant.slug
+        return rx.call_script(bind_script(secret, LOGIN_ROUTE))
 
 
 def confirm_signup_page() -> rx.Component:

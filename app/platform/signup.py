@@ -31,6 +31,7 @@ from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
 from app.audit.log import record_platform
+from app.auth.sessions import TokenPair, login_verified
 from app.errors import DomainError, Invalid, TooManyRequests
 from app.platform.provisioning import SignupInput, provision_tenant
 from app.security.keys import jwt_secret
@@ -196,6 +197,20 @@ def self_signup(data: SignupInput, ip: str | None) -> SignupResult:
 
 def confirm(db: Session, token: str, ip: str | None = None) -> Tenant:
     """Activates the tenant of a confirmation link: genuine, unexpired, and only once."""
+    return _confirm(db, token, ip)[0]
+
+
+def confirm_and_log_in(db: Session, token: str, ip: str | None = None) -> tuple[Tenant, TokenPair]:
+    """Confirms the sign-up and starts the admin's session: opening the one-shot link sent to that
+    address proves the admin holds it, as a password-reset link would (first-run flow, issue 14)."""
+    tenant, email = _confirm(db, token, ip)
+    admin = db.exec(select(User).where(User.tenant_id == tenant.id, User.email == email)).first()
+    if admin is None:
+        raise Invalid("token", INVALID_LINK)
+    return tenant, login_verified(db, admin, ip, via="signup_confirmation")
+
+
+def _confirm(db: Session, token: str, ip: str | None) -> tuple[Tenant, str]:
     tenant_id, email = _verify(token)
     confirmed = db.exec(
         update(Tenant)
@@ -219,4 +234,4 @@ def confirm(db: Session, token: str, ip: str | None = None) -> Tenant:
         tenant_id=tenant_id,
         ip=ip,
     )
-    return tenant
+    return tenant, email

@@ -12,15 +12,22 @@ PASSWORD = "Senha-forte-123"
 
 
 def signup(page, slug: str, name: str, email: str) -> None:
+    """Sign up (the new admin lands on Início, logged in: issue 14 item 11), then log out."""
     page.goto("/cadastro")
     page.wait_for_selector("#signup-submit")
     page.fill("input[name=name]", name)
+    page.press("input[name=name]", "Tab")
+    expect(page.locator("input[name=slug]")).not_to_have_value("")  # suggested from the name
     page.fill("input[name=slug]", slug)
     page.fill("input[name=admin_name]", f"Admin {name}")
     page.fill("input[name=admin_email]", email)
     page.fill("input[name=admin_password]", PASSWORD)
     page.click("#signup-submit")
-    expect(page.locator("#signup-done")).to_contain_text(slug)
+    page.wait_for_url("**/inicio")
+    expect(page.locator("#sidebar")).to_contain_text(name)
+    page.click("#user-menu")
+    page.click("#logout")
+    page.wait_for_selector("#login-submit")
 
 
 def test_two_tenants_signup_login_users_isolation_dark_mode_logout(page, browser, app_url) -> None:

@@ -1,5 +1,6 @@
 """The page the sign-up e-mail links to (/cadastro/confirmar?token=...): it activates the organisation
-once, in pt-BR, and a second visit (or a forged token) is refused; login works only after it."""
+once, in pt-BR, logging its admin in, and a second visit (or a forged token) is refused; login works
+only after it."""
 
 import uuid
 
@@ -25,8 +26,13 @@ def test_confirmation_link_page(page: Page) -> None:
     login(page, slug, email, PASSWORD)
     expect(page.locator("#form-error")).to_be_visible()
 
+    # The link activates the organisation and logs its admin in (issue 14, item 11).
     page.goto(f"/cadastro/confirmar?token={token}")
-    expect(page.locator("#confirm-done")).to_contain_text(slug)
+    page.wait_for_url("**/inicio")
+    expect(page.locator("#first-steps")).to_be_visible()
+    page.click("#user-menu")
+    page.click("#logout")
+    page.wait_for_selector("#login-submit")
     page.goto(f"/cadastro/confirmar?token={token}")
     expect(page.locator("#confirm-failed")).to_contain_text("inválido ou expirado")
     page.goto("/cadastro/confirmar?token=forjado.abc")

@@ -16,6 +16,7 @@ from app.importing.pipeline import batches
 from app.importing.pipeline.batches import Context, Prepared
 from app.importing.pipeline.database import INDEX_PROBE, Db, connection, setup_temp
 from app.importing.pipeline.plan import Plan
+from app.importing.progress import rate_and_eta
 from app.importing.report import Counters
 from app.search.postgres import name_words_sql
 
@@ -386,13 +387,11 @@ class Writers:
 
 
 def _progress(c: Counters, done: int, total: int, elapsed: float) -> dict[str, Any]:
-    rate = c.read / elapsed if elapsed > 0 else 0.0
-    frac = min(done / total, 1.0) if total else 1.0
-    eta = elapsed * (1 - frac) / frac if frac > 0 else None
+    speed = rate_and_eta(c.read, done, total, elapsed)
     return {
         "rows_read": c.read,
-        "rate": round(rate, 1),
-        "eta_s": None if eta is None else round(eta, 1),
-        "progress": round(frac, 4),
+        "rate": round(speed.rate, 1),
+        "eta_s": None if speed.eta_s is None else round(speed.eta_s, 1),
+        "progress": round(speed.fraction, 4),
         "elapsed_s": round(elapsed, 2),
     }

@@ -1,0 +1,106 @@
+"""The first-steps checklist a new organisation's admins see on Início.
+
+Each step ticks itself from data, never from a flag someone must remember to set; the only thing
+stored is that an admin hid the list (platform.tenants.first_steps_dismissed_at, audited).
+
+WhatsApp and e-mail channels have no per-organisation configuration yet: e-mail counts as done when the
+deployment has an outbound provider configured (RESEND_API_KEY or SMTP_HOST), WhatsApp stays open with a
+link to the message templates until channels exist.
+"""
+
+from pydantic import BaseModel
+from sqlalchemy import exists, func
+from sqlmodel import Session, col, select
+
+from app.audit.log import record
+from app.auth.actor import Actor
+from app.auth.permissions import Perm
+from app.errors import NotFound
+from app.settings import get_settings
+from models.base import utcnow
+from models.platform import Tenant, User
+from models.tenant import ImportJob
+
+
+class Step(BaseModel):
+    key: str
+    label: str
+    done: bool
+    href: str
+    hint: str
+
+
+class FirstSteps(BaseModel):
+    steps: list[Step]
+    done: int
+    total: int
+
+
+def _tenant(db: Session, actor: Actor) -> Tenant:
+    tenant = db.get(Tenant, actor.tenant_id) if actor.tenant_id is not None else None
+    if tenant is None:
+        raise NotFound("Organização não encontrada.")
+    return tenant
+
+
+def _steps(db: Session, actor: Actor) -> list[Step]:
+    settings = get_settings()
+    imported = db.exec(select(exists().where(col(ImportJob.state) == "done"))).one()
+    users = db.exec(select(func.count()).select_from(User).where(User.tenant_id == actor.tenant_id)).one()
+    return [
+        Step(
+            key="importar_clientes",
+            label="Importar clientes",
+            done=bool(imported),
+            href="/importacoes",
+            hint="Envie uma planilha CSV ou XLSX com a sua base.",
+        ),
+        Step(
+            key="conectar_whatsapp",
+            label="Conectar WhatsApp",
+            done=False,
+            href="/admin/templates",
+            hint="A conexão de números chega em breve; já dá para preparar os modelos de mensagem.",
+        ),
+        Step(
+            key="configurar_email",
+            label="Configurar e-mail",
+            done=bool(settings.resend_api_key or settings.smtp_host),
+            href="/admin/templates",
+            hint="O envio usa o provedor de e-mail do servidor; prepare os modelos de mensagem.",
+        ),
+        Step(
+            key="convidar_usuarios",
+            label="Convidar usuários",
+            done=users > 1,
+            href="/admin/usuarios",
+            hint="Cadastre gestores e atendentes da sua equipe.",
+        ),
+    ]
+
+
+def first_steps(db: Session, actor: Actor) -> FirstSteps | None:
+    """The checklist for the actor's home, or None: shown to admins until one of them hides it."""
+    if not actor.can(Perm.SETTINGS_MANAGE) or _tenant(db, actor).first_steps_dismissed_at is not None:
+        return None
+    steps = _steps(db, actor)
+    return FirstSteps(steps=steps, done=sum(s.done for s in steps), total=len(steps))
+
+
+def dismiss(db: Session, actor: Actor) -> None:
+    """Hide the checklist for the whole organisation (admins only; audited, no commit)."""
+    actor.require(Perm.SETTINGS_MANAGE)
+    tenant = _tenant(db, actor)
+    if tenant.first_steps_dismissed_at is not None:
+        return
+    tenant.first_steps_dismissed_at = utcnow()
+    db.add(tenant)
+    record(
+        db,
+        actor,
+        "tenant.first_steps_dismiss",
+        "tenant",
+        tenant.id,
+        {"dismissed": False},
+        {"dismissed": True},
+    )
