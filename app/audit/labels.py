@@ -56,6 +56,7 @@ ACTION_LABELS: dict[str, str] = {
     "opportunity.update": "Oportunidade alterada",
     "opportunity.move": "Oportunidade movida de etapa",
     "opportunity.delete": "Oportunidade excluída",
+    "tenant.first_steps_dismiss": "Primeiros passos ocultados",
     "pipeline.create": "Funil criado",
     "pipeline.update": "Funil alterado",
     "pipeline.archive": "Funil arquivado",
@@ -155,6 +156,7 @@ FIELD_LABELS: dict[str, str] = {
     "loss_reason": "motivo da perda",
     "expected_close": "previsão de fechamento",
     "archived_at": "arquivado em",
+    "first_steps_dismissed_at": "primeiros passos ocultados em",
 }
 
 EMPTY = "—"
