@@ -43,11 +43,11 @@ def test_names_sort_alphabetically_on_screen(page: Page, make_tenant) -> None:
     page.goto("/clientes")
     rows = page.locator("#data-table tbody tr")
     expect(rows).to_have_count(len(NAMES) + 1)
-    page.locator("#data-table thead th", has_text="Nome").click()
+    page.locator("#data-table thead th", has_text="Nome").get_by_role("button").click()
     expected = ALPHABETICAL
     expect(rows.first).to_contain_text(expected[0])
     assert _names(page) == expected
-    page.locator("#data-table thead th", has_text="Nome").click()  # descending
+    page.locator("#data-table thead th", has_text="Nome").get_by_role("button").click()  # descending
     expect(rows.first).to_contain_text(expected[-1])
     assert _names(page) == expected[::-1]
 
