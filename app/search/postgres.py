@@ -11,6 +11,7 @@ the prefix search runs again with the alternatives: one typo ("joao slva") still
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -30,13 +31,15 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy import column as sa_column
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.sql.elements import ColumnClause
 from sqlmodel import Session, col, select
 
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
+from app.crm.tables import table_of
 from app.crm.visibility import customer_visible
 from app.search.protocol import SearchHit
 from app.search.query import ParsedQuery, parse_query, tsquery_prefix
@@ -94,11 +97,17 @@ def norm_name() -> Any:
 _TS_CONFIG: ColumnClause[Any] = literal_column(NAME_TS_CONFIG)
 
 
+# The name's stored full-text vector (t0018, indexed by ix_customers_name_fts). It lives only in the
+# migration, like the other search structures: ORM loads of a customer never carry it.
+NAME_TSV: ColumnClause[Any] = sa_column("name_tsv", TSVECTOR, _selectable=table_of(Customer))
+
+
+def name_tsquery(words: list[str] | list[list[str]], prefix: bool = True) -> ColumnElement[Any]:
+    return func.to_tsquery(_TS_CONFIG, tsquery_prefix(words, prefix))
+
+
 def _name_fts(words: list[str] | list[list[str]], prefix: bool = True) -> ColumnElement[bool]:
-    # Same expression as ix_customers_name_fts, so the planner uses the index.
-    config = _TS_CONFIG
-    query = func.to_tsquery(config, tsquery_prefix(words, prefix))
-    return func.to_tsvector(config, Customer.name).op("@@")(query)
+    return NAME_TSV.op("@@")(name_tsquery(words, prefix))
 
 
 def _probe(db: Session, where: list[Any], limit: int) -> list[int]:
@@ -108,9 +117,12 @@ def _probe(db: Session, where: list[Any], limit: int) -> list[int]:
     sort all of its tens of thousands of rows, and a word matching nothing walk the whole table.
     Core, not the ORM: a probe returns up to hundreds of ids, and ORM rows cost more than the query."""
     db.flush()
-    return _ids(
-        db.connection().execute(sa_select(col(Customer.id)).where(*where).limit(limit)).scalars().all()
-    )
+    # A materialized CTE is planned for all its rows, not for the LIMIT: planned with it, a prefix the
+    # statistics do not know is guessed at 0.5 % of the table and a sequential scan expected to meet
+    # `limit` of them early, which reads the whole table for a word matching nothing. The CTE is still
+    # read lazily, so the heap scan stops at `limit` rows.
+    matches = sa_select(col(Customer.id).label("id")).where(*where).cte("matches").prefix_with("MATERIALIZED")
+    return _ids(db.connection().execute(sa_select(matches.c.id).limit(limit)).scalars().all())
 
 
 def id_in(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
@@ -213,7 +225,7 @@ def _tenant_schema(db: Session) -> str | None:
 
 def common_words(db: Session) -> dict[str, float]:
     """Estimated customers per word for the most common words of names: ANALYZE's statistics of
-    ix_customers_name_fts (what the planner itself uses), read once per schema every few minutes."""
+    customers.name_tsv (what the planner itself uses), read once per schema every few minutes."""
     schema = _tenant_schema(db)
     if not schema or not is_tenant_schema(schema):
         return {}
@@ -227,7 +239,7 @@ def common_words(db: Session) -> dict[str, float]:
             text(
                 "SELECT s.most_common_elems::text::text[] AS words, s.most_common_elem_freqs AS freqs, "
                 "c.reltuples FROM pg_stats s JOIN pg_class c ON c.oid = to_regclass(:table) "
-                "WHERE s.schemaname = :schema AND s.tablename = 'ix_customers_name_fts'"
+                "WHERE s.schemaname = :schema AND s.tablename = 'customers' AND s.attname = 'name_tsv'"
             ).bindparams(schema=schema, table=f'"{schema}".customers')
         )
         .first()
@@ -239,34 +251,53 @@ def common_words(db: Session) -> dict[str, float]:
     return words
 
 
+@dataclass(frozen=True)
+class TextFilter:
+    """The list's predicate for a typed text. `dense` is set when it is a full-text filter on words that
+    many customers share (`words`, as a tsquery): the list then bounds how far it walks its sort index
+    looking for them (`app.crm.customers.queries`), since common words can still cluster at the far end
+    of a sort order (company words under a name sort)."""
+
+    clause: ColumnElement[bool]
+    dense: ColumnElement[Any] | None = None
+
+
 def text_clause(db: Session, text_query: str, base: list[Any] | None = None) -> ColumnElement[bool]:
-    """A WHERE predicate for the customers list: the typed text as a filter (no ranking).
+    """A WHERE predicate for the customers list: the typed text as a filter (no ranking)."""
+    return text_filter(db, text_query, base).clause
+
+
+def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> TextFilter:
+    """The typed text as a filter of the customers list (no ranking).
 
     `base` (liveness and the actor's visibility) bounds the probes. Names: when few customers match,
     the list pages their ids (bounded, found through the GIN index); when none match, the typed words
     are corrected as in the ranked search (one typo) and the corrections' matches are listed; a text
     that matches nothing either way lists nothing without touching the table. Only words matching
-    more than `LIST_CANDIDATES` customers stay a full-text filter, which the list's sort index meets
-    every few rows."""
+    more than `LIST_CANDIDATES` customers stay a full-text filter (`dense`)."""
     q = parse_query(text_query)
     if q.empty:
-        return true()
+        return TextFilter(true())
     if q.email or q.numeric:
-        return _contact_clause(db, q)
+        return TextFilter(_contact_clause(db, q))
     where = list(base or [])
     if len(q.words) == 1 and common_words(db).get(q.words[0], 0.0) > 4 * LIST_CANDIDATES:
-        # One word the statistics know as common: the sort index meets a match every few rows, and
-        # the probe below would only add its cost.
-        return _name_fts(q.words)
+        # One word the statistics know as common: the probe below would only add its cost.
+        return _dense(q.words)
     listed = _listed_names(db, where, q.words)
     if listed is not None:
         return listed
     # Nothing matched as typed: the ranked search's typo correction, then its matches.
     corrected = word_corrections(db, q.words)
     if corrected is None or corrected == [[w] for w in q.words]:
-        return false()
+        return TextFilter(false())
     listed = _listed_names(db, where, corrected)
-    return listed if listed is not None else false()
+    return listed if listed is not None else TextFilter(false())
+
+
+def _dense(words: list[str] | list[list[str]]) -> TextFilter:
+    query = name_tsquery(words)
+    return TextFilter(NAME_TSV.op("@@")(query), dense=query)
 
 
 def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
@@ -279,18 +310,16 @@ def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
     return or_(*clauses) if clauses else false()
 
 
-def _listed_names(
-    db: Session, where: list[Any], words: list[str] | list[list[str]]
-) -> ColumnElement[bool] | None:
+def _listed_names(db: Session, where: list[Any], words: list[str] | list[list[str]]) -> TextFilter | None:
     """The list's name predicate for `words`: their ids when few match, the full-text filter when
     many do, None when none do."""
     # Whole words first: an exact lexeme is a cheap GIN lookup, a prefix of a common word is not.
     if len(_probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)) > LIST_CANDIDATES:
-        return _name_fts(words)
+        return _dense(words)
     found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
     if len(found) > LIST_CANDIDATES:
-        return _name_fts(words)
-    return id_in(Customer.id, sorted(found)) if found else None
+        return _dense(words)
+    return TextFilter(id_in(Customer.id, sorted(found))) if found else None
 
 
 def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:

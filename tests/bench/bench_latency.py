@@ -356,14 +356,18 @@ def main() -> None:
         lists_floor = [list_floor(who, None, s) for who in tokens for s in sorts]
         say(row("`GET /api/clientes` first page (4 sorts)", lists, lists_floor))
 
-        def q_class(label: str, words: list[str], route: str, reps: int, note: str = "") -> None:
+        def q_class(
+            label: str, words: list[str], route: str, reps: int, note: str = "", sorts: tuple[str, ...] = ()
+        ) -> None:
             paths = []
             floors = []
             for who in tokens:
                 for w in words:
                     if route == "list":
-                        paths.append((who, "/api/clientes?" + urllib.parse.urlencode({"q": w, "limit": 50})))
-                        floors.append(list_floor(who, w))
+                        for sort in sorts or ("-updated_at",):
+                            query = {"q": w, "limit": 50, **({"sort": sort} if sorts else {})}
+                            paths.append((who, "/api/clientes?" + urllib.parse.urlencode(query)))
+                            floors.append(list_floor(who, w, sort))
                     else:
                         paths.append((who, "/api/clientes/busca?" + urllib.parse.urlencode({"q": w})))
                         floors.append(search_floor(who, w))
@@ -376,6 +380,12 @@ def main() -> None:
         q_class("list `q`: one-typo names", ONE_TYPO, "list", reps)
         q_class("list `q`: matches nothing", NOTHING, "list", reps)
         q_class("list `q`: common words", COMMON, "list", reps)
+        # Adversarial: company words cluster at one end of the name order (the list walked 1.5 s to them).
+        by_name = ("name", "-name")
+        q_class(
+            "list `q`: common and company words, by name ↑↓", COMMON + COMMON_MORE, "list", 2, sorts=by_name
+        )
+        q_class("list `q`: one-typo names, by name ↑↓", ONE_TYPO + ISSUE_TYPOS, "list", 2, sorts=by_name)
         q_class("list `q`: phone fragments", phone_queries, "list", reps)
         q_class("list `q`: documents", doc_queries, "list", reps)
         q_class("`/busca`: issue's common words", COMMON[:4], "busca", reps)

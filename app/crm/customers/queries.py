@@ -1,5 +1,7 @@
 """Customers read side: filters to WHERE clauses, the keyset-paginated list, counts and the profile."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any, TypeVar
@@ -21,7 +23,7 @@ from app.crm.tables import table_of
 from app.crm.visibility import customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound, invalid_from
 from app.search import get_backend
-from app.search.postgres import text_clause
+from app.search.postgres import NAME_TSV, text_filter
 from models.tenant import Contact, Customer, CustomField, Segment, Wallet
 
 SORTS: dict[str, Any] = {
@@ -148,20 +150,43 @@ def _score_clauses(f: CustomerFilter) -> list[ColumnElement[bool]]:
     )
 
 
+@dataclass
+class Filtered:
+    """A filter's WHERE clauses (liveness and the actor's visibility first) and, apart, the full-text
+    tests of common name words (`dense`: their tsqueries), which the list bounds (`_walk_page`)."""
+
+    clauses: list[ColumnElement[bool]] = field(default_factory=list)
+    dense: list[ColumnElement[Any]] = field(default_factory=list)
+
+    def all(self) -> list[ColumnElement[bool]]:
+        return self.clauses + [NAME_TSV.op("@@")(d) for d in self.dense]
+
+
 def filter_clauses(db: Session, actor: Actor, f: CustomerFilter) -> list[ColumnElement[bool]]:
     """WHERE clauses for a filter, always including liveness and the actor's visibility."""
-    clauses: list[ColumnElement[bool]] = [col(Customer.deleted_at).is_(None), customer_visible(actor)]
+    return filtered(db, actor, f).all()
+
+
+def filtered(db: Session, actor: Actor, f: CustomerFilter) -> Filtered:
+    out = Filtered([col(Customer.deleted_at).is_(None), customer_visible(actor)])
     if f.segment_id is not None:
-        clauses += filter_clauses(db, actor, _segment_filter(db, actor, f.segment_id))[2:]
+        segment = filtered(db, actor, _segment_filter(db, actor, f.segment_id))
+        out.clauses += segment.clauses[2:]
+        out.dense += segment.dense
     if f.text and f.text.strip():
         # Bounded by the same liveness and visibility as the list (clauses[:2]).
-        clauses.append(text_clause(db, f.text, clauses[:2]))
-    clauses += _in_clauses(f)
+        text = text_filter(db, f.text, out.clauses[:2])
+        if text.dense is not None:
+            out.dense.append(text.dense)
+        else:
+            out.clauses.append(text.clause)
+    out.clauses += _in_clauses(f)
     if f.tags:
-        clauses.append(tagging.any_of(db, f.tags))
+        out.clauses.append(tagging.any_of(db, f.tags))
     if f.custom:
-        clauses += _custom_clauses(db, f.custom)
-    return clauses + _date_clauses(db, actor, f) + _score_clauses(f)
+        out.clauses += _custom_clauses(db, f.custom)
+    out.clauses += _date_clauses(db, actor, f) + _score_clauses(f)
+    return out
 
 
 # ---------------------------------------------------------------- list and count
@@ -182,20 +207,25 @@ def list_customers(db: Session, actor: Actor, q: CustomerQuery) -> Page[Customer
     # The sort value rides along as the last column: the cursor needs it, and for names it is the
     # folded key, which the row does not show.
     columns: tuple[Any, ...] = (*_page_columns(), col(sort_col).label("sort_value"))
-    stmt = select(*columns).where(*filter_clauses(db, actor, q))
+    found = filtered(db, actor, q)
     if q.cursor:
         value, last_id = decode_cursor(q.cursor, q.sort)
         pair = tuple_(sort_col, Customer.id)
-        stmt = stmt.where(pair < tuple_(value, last_id) if desc else pair > tuple_(value, last_id))
-    if desc:
-        stmt = stmt.order_by(col(sort_col).desc(), col(Customer.id).desc())
-    else:
-        stmt = stmt.order_by(col(sort_col).asc(), col(Customer.id).asc())
+        found.clauses.append(pair < tuple_(value, last_id) if desc else pair > tuple_(value, last_id))
+    order = _order(sort_col, desc)
     # Core execution on the session's connection (same transaction and schema map): the page is plain
     # column values, and the ORM's result machinery cost more than the query itself on the fast pages.
     # Core does not autoflush, so pending changes of this session are flushed first, as the ORM would.
     db.flush()
-    rows = db.connection().execute(stmt.limit(q.limit + 1)).all()
+    rows: Sequence[Any]
+    if found.dense:
+        rows = _walk_page(db, columns, found, sort_col, desc, q.limit + 1)
+    else:
+        rows = (
+            db.connection()
+            .execute(select(*columns).where(*found.clauses).order_by(*order).limit(q.limit + 1))
+            .all()
+        )
     next_cursor = None
     if len(rows) > q.limit:
         rows = rows[: q.limit]
@@ -206,6 +236,57 @@ def list_customers(db: Session, actor: Actor, q: CustomerQuery) -> Page[Customer
         rows=_ROWS.validate_python([dict(zip(_PAGE_KEYS, r[:-1], strict=True)) for r in rows]),
         next_cursor=next_cursor,
     )
+
+
+# Rows of the sort order a page of a common-word search may walk before it looks the word up instead.
+WALK_ROWS = 4000
+
+
+def _order(sort: Any, desc: bool, ids: Any = Customer.id) -> tuple[Any, Any]:
+    if desc:
+        return col(sort).desc(), col(ids).desc()
+    return col(sort).asc(), col(ids).asc()
+
+
+def _walk_page(
+    db: Session, columns: tuple[Any, ...], found: Filtered, sort: Any, desc: bool, n: int
+) -> Sequence[Any]:
+    """The first `n` customers in sort order whose names have the common words of `found.dense`.
+
+    Walking the sort index and testing each row finds a page quickly when the words are spread over
+    the order, but common words can cluster at its far end (company words under a name sort: over a
+    second walked). So the walk is bounded to WALK_ROWS rows; when they hold fewer than `n` matches,
+    the matches are found through the full-text index instead and only they are sorted (bounded by
+    how many customers have the words)."""
+    conn = db.connection()
+    walk = (
+        select(col(Customer.id).label("id"), NAME_TSV.label("tsv"), col(sort).label("s"))
+        .where(*found.clauses)
+        .order_by(*_order(sort, desc))
+        .limit(WALK_ROWS)
+        .subquery("walk")
+    )
+    hits = select(walk.c.id).where(*(walk.c.tsv.op("@@")(d) for d in found.dense))
+    page = conn.execute(
+        _page_of(columns, hits.order_by(*_order(walk.c.s, desc, walk.c.id)), sort, desc, n)
+    ).all()
+    if len(page) == n:
+        return page
+    # Materialized: planned for all its rows (the full-text index), not for the LIMIT outside, which
+    # would send the planner back to the index walk.
+    matches = (
+        select(col(Customer.id).label("id"), col(sort).label("s"))
+        .where(*found.all())
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
+    )
+    top = select(matches.c.id).order_by(*_order(matches.c.s, desc, matches.c.id))
+    return conn.execute(_page_of(columns, top, sort, desc, n)).all()
+
+
+def _page_of(columns: tuple[Any, ...], ids: Any, sort: Any, desc: bool, n: int) -> Any:
+    """The page's rows for the first `n` of `ids` (a select of ids in page order)."""
+    return select(*columns).where(col(Customer.id).in_(ids.limit(n))).order_by(*_order(sort, desc)).limit(n)
 
 
 _ROWS = TypeAdapter(list[CustomerRow])

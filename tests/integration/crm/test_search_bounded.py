@@ -133,3 +133,47 @@ def test_a_word_the_statistics_know_as_common_skips_the_probe(
     # Rarer words still go through the bounded probe.
     assert listed(db, crm.admin, "wanderlina") == [rare.id]
     assert probes
+
+
+def _all_pages(db: Session, actor: Any, text: str, sort: str, limit: int) -> list[str]:
+    names: list[str] = []
+    cursor = None
+    while True:
+        page = list_customers(db, actor, CustomerQuery(text=text, sort=sort, limit=limit, cursor=cursor))
+        names += [r.name for r in page.rows]
+        if not page.next_cursor:
+            return names
+        cursor = page.next_cursor
+
+
+def test_a_common_word_clustered_at_the_end_of_the_sort_is_paged_without_walking_to_it(
+    db: Session, crm: Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Company words under a name sort: every match sits after every other customer. The walk along the
+    sort index is bounded (WALK_ROWS, small here); past it the matches come from the full-text index,
+    and both ways page the same rows in the same order, keyset cursors included."""
+    from app.crm.customers import queries
+
+    for i in range(120):
+        new_customer(db, crm.admin, name=f"Abel Filler{i:03d}")
+    companies = [f"Zeta Comercial{i:03d} Ltda" for i in range(pg.LIST_CANDIDATES + 40)]
+    for name in companies:
+        new_customer(db, crm.admin, name=name)
+    monkeypatch.setattr(queries, "WALK_ROWS", 60)
+    walked: list[int] = []
+    fallback = queries._walk_page
+
+    def counting(*args: Any) -> list[Any]:
+        rows = fallback(*args)
+        walked.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(queries, "_walk_page", counting)
+    assert _all_pages(db, crm.admin, "ltda", "name", 25) == sorted(companies)
+    assert walked  # the word is dense: the bounded walk ran (then its fallback, the fillers come first)
+    assert _all_pages(db, crm.admin, "ltda", "-name", 25) == sorted(companies, reverse=True)
+    # Another actor sees none of the admin's customers, through either path.
+    assert _all_pages(db, crm.agent, "ltda", "name", 25) == []
+    # Both paths agree with a walk long enough to find everything.
+    monkeypatch.setattr(queries, "WALK_ROWS", 100_000)
+    assert _all_pages(db, crm.admin, "ltda", "name", 25) == sorted(companies)
