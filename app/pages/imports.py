@@ -113,6 +113,10 @@ class ImportRow:
     eta: str = ""  # "cerca de 4 min restantes"
 
 
+def _final_rate(status: ImportStatus) -> float | None:
+    return (status.read / status.duration_s) if status.state == "done" and status.duration_s else None
+
+
 def _row(status: ImportStatus) -> ImportRow:
     return ImportRow(
         id=str(status.id),
@@ -128,8 +132,9 @@ def _row(status: ImportStatus) -> ImportRow:
         created=number_br(status.created),
         updated=number_br(status.updated),
         invalid=number_br(status.invalid),
-        # The rate over the whole run stays once it ended; time left only while it runs.
-        rate=rate_label(status.rate),
+        # The rate over the whole run stays once it ended (the final report keeps only the duration);
+        # time left only while it runs.
+        rate=rate_label(status.rate or _final_rate(status)),
         eta=eta_label(status.eta_s) if status.state == "running" else "",
     )
 
@@ -179,7 +184,7 @@ class ImportsState(SessionState):
             for k, label in _REPORT_LABELS.items()
         ]
         if status.duration_s is not None:
-            self.report.append({"key": "duration", "label": "Duração", "value": f"{status.duration_s:.1f} s"})
+            self.report.append({"key": "duration", "label": "Duração", "value": f"{number_br(status.duration_s, 1)} s"})
         self.issues = [
             {"kind": "Erro", "message": message_for(k), "count": str(v)} for k, v in status.errors.items()
         ] + [
