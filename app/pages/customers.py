@@ -484,15 +484,20 @@ def date_range(label: str, prefix: str, start: StateVar[str], end: StateVar[str]
             title=title,
             aria_label=title,
             id=f"filter-{prefix}-{bound}",
+            flex="1",
+            min_width="0",
         )
 
-    return rx.hstack(
-        rx.text(label, size="2", color_scheme="gray"),
-        one("from", start, f"{label} de (inclusive)"),
-        rx.text("até", size="2", color_scheme="gray"),
-        one("to", end, f"{label} até (inclusive)"),
-        align="center",
-        spacing="1",
+    return _labelled(
+        label,
+        rx.hstack(
+            one("from", start, f"{label} de (inclusive)"),
+            rx.text("até", size="2", color_scheme="gray"),
+            one("to", end, f"{label} até (inclusive)"),
+            align="center",
+            spacing="2",
+            width="100%",
+        ),
     )
 
 

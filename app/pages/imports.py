@@ -180,11 +180,13 @@ class ImportsState(SessionState):
 
     def _fill_report(self, status: ImportStatus) -> None:
         self.report = [
-            {"key": k, "label": label, "value": str(getattr(status, k))}
+            {"key": k, "label": label, "value": number_br(getattr(status, k))}
             for k, label in _REPORT_LABELS.items()
         ]
         if status.duration_s is not None:
-            self.report.append({"key": "duration", "label": "Duração", "value": f"{number_br(status.duration_s, 1)} s"})
+            self.report.append(
+                {"key": "duration", "label": "Duração", "value": f"{number_br(status.duration_s, 1)} s"}
+            )
         self.issues = [
             {"kind": "Erro", "message": message_for(k), "count": str(v)} for k, v in status.errors.items()
         ] + [
@@ -636,9 +638,7 @@ def _pace(r: ObjectVar[ImportRow], prefix: str) -> rx.Component:
     """Rows/s and the time left, as two short lines (empty until the first batch is measured)."""
     return rx.vstack(
         rx.text(r.rate, size="1", white_space="nowrap", id=prefix + "rate-" + r.id.to(str)),
-        rx.text(
-            r.eta, size="1", color_scheme="gray", white_space="nowrap", id=prefix + "eta-" + r.id.to(str)
-        ),
+        rx.text(r.eta, size="1", color_scheme="gray", id=prefix + "eta-" + r.id.to(str)),
         spacing="0",
     )
 
@@ -727,7 +727,7 @@ def _current_progress() -> rx.Component:
 def report_panel() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Relatório da importação #", ImportsState.selected_id, size="4"),
+            rx.heading("Relatório da importação #", ImportsState.selected_id, size="4", as_="h2"),
             _current_progress(),
             rx.flex(
                 rx.foreach(
@@ -794,30 +794,35 @@ def imports_page() -> rx.Component:
         upload_step(),
         rx.cond(array_var(ImportsState.headers).length() > 0, mapping_step()),
         rx.heading("Importações recentes", size="4", as_="h2"),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in (
-                            "#",
-                            "Origem",
-                            "Arquivo",
-                            "Situação",
-                            "Progresso",
-                            "Lidas",
-                            "Criados",
-                            "Atualizados",
-                            "Inválidas",
-                            "Ritmo / tempo restante",
-                            "",
-                        )
-                    ]
-                )
+        # The table scrolls in its own box: the page never scrolls sideways (narrow screens, long ETAs).
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in (
+                                "#",
+                                "Origem",
+                                "Arquivo",
+                                "Situação",
+                                "Progresso",
+                                "Lidas",
+                                "Criados",
+                                "Atualizados",
+                                "Inválidas",
+                                "Ritmo / tempo restante",
+                                "",
+                            )
+                        ]
+                    )
+                ),
+                rx.table.body(rx.foreach(ImportsState.imports, import_row)),
+                width="100%",
+                id="imports-table",
             ),
-            rx.table.body(rx.foreach(ImportsState.imports, import_row)),
+            overflow_x="auto",
             width="100%",
-            id="imports-table",
         ),
         rx.cond(
             array_var(ImportsState.imports).length() == 0,

@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from tests.conftest import TenantHandle
 from tests.e2e.conftest import login
+from tests.e2e.test_a11y import _blocking_violations
 
 WIDE = {"width": 1440, "height": 900}
 PEOPLE = [
@@ -63,7 +64,7 @@ def _tags(t: TenantHandle, ids: list[int]) -> dict[int, list[str]]:
         return tags.names_of(db, ids)
 
 
-def test_filter_bar_phone_column_and_bulk_dialog(page: Page, make_tenant) -> None:
+def test_filter_bar_phone_column_and_bulk_dialog(page: Page, make_tenant, tmp_path) -> None:
     t = make_tenant()
     ids = _seed(t)
     page.set_viewport_size(WIDE)
@@ -100,6 +101,7 @@ def test_filter_bar_phone_column_and_bulk_dialog(page: Page, make_tenant) -> Non
     # The less used filters are not in the bar until "Mais filtros" is opened.
     expect(page.get_by_role("combobox", name="Carteira")).to_have_count(0)
     expect(page.locator("#more-filters-count")).to_have_count(0)
+    page.screenshot(path=str(tmp_path / "customers-1440.png"))
 
     # "Mais filtros": a hidden filter (the wallet) applies and is counted on the button.
     page.click("#more-filters")
@@ -109,6 +111,8 @@ def test_filter_bar_phone_column_and_bulk_dialog(page: Page, make_tenant) -> Non
     page.get_by_role("option", name="Carteira Norte").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Maria Aparecida Souza")
+    page.screenshot(path=str(tmp_path / "customers-more-filters.png"))
+    assert not _blocking_violations(page)  # the open panel passes axe too
     page.keyboard.press("Escape")
     expect(panel).to_have_count(0)
     expect(page.locator("#more-filters-count")).to_have_text("1")
@@ -160,6 +164,8 @@ def test_filter_bar_phone_column_and_bulk_dialog(page: Page, make_tenant) -> Non
 
     page.get_by_role("checkbox", name="Selecionar todos").click()
     dialog = open_bulk("Mover para carteira", "Carteira")
+    page.screenshot(path=str(tmp_path / "customers-bulk-wallet.png"))
+    assert not _blocking_violations(page)
     choose_and_apply(dialog, "wallet", "Carteira Sul")
     from app.crm import wallets
     from tenants.database import session

@@ -10,6 +10,7 @@ from pathlib import Path
 from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.conftest import login
+from tests.e2e.test_a11y import _blocking_violations
 
 HEADERS = ["Nome/Razão Social", "CNPJ/CPF", "Telefone 1", "Celular", "E-mail", "Situação"]
 FIRST = "Maria Aparecida Souza"
@@ -252,6 +253,8 @@ def test_progress_bar_rate_and_time_left_update_live(page: Page, make_tenant, tm
         }, 100); }"""
     )
     page.click("#start-import")
+    expect(page.locator("#current-eta")).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "import-running.png"), full_page=True)
     state = page.locator("#current-state")
     expect(state).to_have_text("Concluída", timeout=120_000)
     seen = page.evaluate("() => { clearInterval(window.__watch); return window.__seen; }")
@@ -266,6 +269,8 @@ def test_progress_bar_rate_and_time_left_update_live(page: Page, make_tenant, tm
     row = page.locator("#imports-table tbody tr").first
     expect(row).to_contain_text("Concluída")
     expect(row.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+    assert not _blocking_violations(page)
+    assert page.locator("h1").count() == 1
 
     values = [int(s["now"]) for s in seen if s["now"] is not None]
     assert all(s["role"] == "progressbar" for s in seen)
