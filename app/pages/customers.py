@@ -516,13 +516,14 @@ def more_filters() -> rx.Component:
                 "Mais filtros",
                 rx.cond(
                     count > 0,
-                    rx.badge(count, variant="solid", radius="full", id="more-filters-count"),
+                    rx.fragment(
+                        rx.badge(count, variant="solid", radius="full", id="more-filters-count"),
+                        # Read after the number: "Mais filtros 2 ativos" (the visible text stays in the name).
+                        rx.el.span(" ativos", class_name="sr-only"),
+                    ),
                 ),
                 variant="soft",
                 id="more-filters",
-                aria_label=rx.cond(
-                    count > 0, "Mais filtros (" + count.to_string() + " ativos)", "Mais filtros"
-                ),
             )
         ),
         rx.popover.content(
