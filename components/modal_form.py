@@ -64,15 +64,22 @@ def options_field(
     options: StateVar[Sequence[Option]],
     error: StateVar[str] = "",
     default: StateVar[str] | None = None,
+    *,
+    value: StateVar[str] | None = None,
+    on_change: EventCallback[str] | None = None,
 ) -> rx.Component:
-    """A select whose options are a state var (or a fixed list) of Option."""
+    """A select whose options are a state var (or a fixed list) of Option; uncontrolled (`default`) unless
+    `value` and `on_change` are given (e.g. a choice that decides which other fields the form shows)."""
+    controlled: dict[str, Any] = (
+        {"value": value, "on_change": on_change} if value is not None else {"default_value": default}
+    )
     return rx.vstack(
         field_label(label, name),
         rx.select.root(
             rx.select.trigger(width="100%", id=name, placeholder="Selecione"),
             rx.select.content(rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value))),
             name=name,
-            default_value=default,
+            **controlled,
         ),
         rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
         spacing="1",

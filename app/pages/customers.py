@@ -14,7 +14,7 @@ from app.auth.permissions import Perm
 from app.crm import custom_fields, customers, segments, tags, wallets
 from app.crm.customers import STATUSES, BulkRequest, CustomerFilter, CustomerIn, CustomerQuery
 from app.crm.visibility import assignable_users
-from app.formatting import DEFAULT_TZ, date_br, document_br, plural
+from app.formatting import DEFAULT_TZ, date_br, document_br, phone_br, plural
 from app.pages.base import Events, SessionState, checked, event, page
 from components.data_table import (
     ExtraColumn,
@@ -33,6 +33,7 @@ from tasks.crm import run_bulk
 COLUMNS = [
     TableColumn("name", "Nome", sortable=True),
     TableColumn("document", "CPF/CNPJ"),
+    TableColumn("phone", "Telefone"),
     TableColumn("status", "Status", sortable=True),
     TableColumn("plan", "Plano"),
     TableColumn("owner", "Responsável"),
@@ -42,9 +43,17 @@ COLUMNS = [
     TableColumn("created_at", "Criado em", sortable=True),
     TableColumn("updated_at", "Atualizado em", sortable=True),
 ]
-DEFAULT_VISIBLE = ["name", "document", "status", "plan", "owner", "tags", "updated_at"]
+DEFAULT_VISIBLE = ["name", "document", "phone", "status", "plan", "owner", "tags", "updated_at"]
 STATUS_OPTIONS = [Option(k, v) for k, v in STATUSES.items()]
 BULK_OPTIONS = [Option(k, v) for k, v in customers.BULK_ACTIONS.items()]
+# The bulk form's field that holds each action's value: the dialog shows only that one.
+BULK_VALUE_FIELDS = {
+    "add_tag": "value",
+    "remove_tag": "value",
+    "assign_owner": "owner",
+    "set_status": "status_value",
+    "set_wallet": "wallet",
+}
 ALL = "__all__"  # radix select items cannot have an empty value
 # The create form's inputs for the contacts it sends (a field error names the contact's position).
 CONTACT_FIELDS = {"contacts.0.value": "phone", "contacts.1.value": "email"}
@@ -101,6 +110,7 @@ class CustomersState(SessionState):
     new_open: bool = False
     bulk_open: bool = False
     bulk_scope: str = "selection"
+    bulk_action: str = "add_tag"
     segment_open: bool = False
     errors: dict[str, str] = {}
     error: str = ""
@@ -138,6 +148,7 @@ class CustomersState(SessionState):
             "id": str(r.id),
             "name": r.name,
             "document": document_br(r.document),
+            "phone": phone_br(r.phone),
             "status": STATUSES.get(r.status, r.status),
             "plan": r.plan or "",
             "owner": self._owner_names.get(str(r.owner_id), ""),
@@ -319,6 +330,12 @@ class CustomersState(SessionState):
     @event
     def open_bulk(self, scope: str) -> None:
         self.bulk_scope, self.bulk_open, self.error, self.job_state = scope, True, "", ""
+        self.bulk_action = "add_tag"
+
+    @event
+    def set_bulk_action(self, action: str) -> None:
+        if action in BULK_VALUE_FIELDS:
+            self.bulk_action, self.error = action, ""
 
     @event
     def set_bulk_open(self, open_: bool) -> None:
@@ -327,12 +344,8 @@ class CustomersState(SessionState):
     @event
     async def run_bulk(self, form: dict[str, str]) -> Events:
         self.error = ""
-        action = form.get("action", "")
-        value: str | int = form.get("value", "")
-        if action == "assign_owner":
-            value = form.get("owner", "")
-        elif action == "set_status":
-            value = form.get("status_value", "")
+        action = self.bulk_action
+        value: str | int = form.get(BULK_VALUE_FIELDS.get(action, "value"), "")
         request = BulkRequest(
             action=action,
             value=value,
@@ -418,6 +431,20 @@ class CustomersState(SessionState):
         return self.text.strip() if self.text.strip() and not self.rows else ""
 
     @rx.var
+    def more_filters_count(self) -> int:
+        """How many of the filters behind "Mais filtros" are set (the button shows it as a badge)."""
+        return sum(
+            (
+                self.wallet != ALL,
+                self.plan != "",
+                self.custom_key != ALL and self.custom_value != "",
+                self.score_min != "",
+                self.created_from != "" or self.created_to != "",
+                self.updated_from != "" or self.updated_to != "",
+            )
+        )
+
+    @rx.var
     def all_selected(self) -> bool:
         return bool(self.rows) and len(self.selected) == len(self.rows)
 
@@ -457,19 +484,111 @@ def date_range(label: str, prefix: str, start: StateVar[str], end: StateVar[str]
             title=title,
             aria_label=title,
             id=f"filter-{prefix}-{bound}",
+            flex="1",
+            min_width="0",
         )
 
-    return rx.hstack(
-        rx.text(label, size="2", color_scheme="gray"),
-        one("from", start, f"{label} de (inclusive)"),
-        rx.text("até", size="2", color_scheme="gray"),
-        one("to", end, f"{label} até (inclusive)"),
-        align="center",
-        spacing="1",
+    return _labelled(
+        label,
+        rx.hstack(
+            one("from", start, f"{label} de (inclusive)"),
+            rx.text("até", size="2", color_scheme="gray"),
+            one("to", end, f"{label} até (inclusive)"),
+            align="center",
+            spacing="2",
+            width="100%",
+        ),
+    )
+
+
+def _labelled(label: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.text(label, size="1", weight="medium"), control, spacing="1", width="100%")
+
+
+def more_filters() -> rx.Component:
+    """The less used filters, in a popover behind "Mais filtros"; the button counts those that are set."""
+    s = CustomersState
+    count = s.more_filters_count
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.button(
+                rx.icon("sliders-horizontal"),
+                "Mais filtros",
+                rx.cond(
+                    count > 0,
+                    rx.fragment(
+                        rx.badge(count, variant="solid", radius="full", id="more-filters-count"),
+                        # Read after the number: "Mais filtros 2 ativos" (the visible text stays in the name).
+                        rx.el.span(" ativos", class_name="sr-only"),
+                    ),
+                ),
+                variant="soft",
+                id="more-filters",
+            )
+        ),
+        rx.popover.content(
+            rx.vstack(
+                _labelled(
+                    "Carteira",
+                    _select("wallet", s.wallet, s.wallet_options, "Carteira", "Todas as carteiras"),
+                ),
+                _labelled(
+                    "Plano",
+                    rx.input(
+                        placeholder="Plano",
+                        aria_label="Plano",
+                        default_value=s.plan,
+                        on_blur=lambda v: s.set_filter("plan", v),
+                        width="100%",
+                        id="filter-plan",
+                    ),
+                ),
+                _labelled(
+                    "Campo personalizado",
+                    rx.hstack(
+                        _select(
+                            "custom_key",
+                            s.custom_key,
+                            s.custom_options,
+                            "Campo personalizado",
+                            "Campo personalizado",
+                        ),
+                        rx.input(
+                            placeholder="Valor do campo",
+                            aria_label="Valor do campo",
+                            default_value=s.custom_value,
+                            on_blur=lambda v: s.set_filter("custom_value", v),
+                            width="100%",
+                        ),
+                        width="100%",
+                    ),
+                ),
+                _labelled(
+                    "Score mínimo",
+                    rx.input(
+                        placeholder="Score mínimo",
+                        aria_label="Score mínimo",
+                        default_value=s.score_min,
+                        on_blur=lambda v: s.set_filter("score_min", v),
+                        input_mode="numeric",
+                        width="100%",
+                    ),
+                ),
+                date_range("Criado", "created", s.created_from, s.created_to),
+                date_range("Atualizado", "updated", s.updated_from, s.updated_to),
+                spacing="3",
+                width="100%",
+            ),
+            width="min(420px, calc(100vw - 2rem))",
+            id="more-filters-panel",
+            aria_label="Mais filtros",
+        ),
     )
 
 
 def filters_bar() -> rx.Component:
+    """One row at desktop widths (issue 14): the search box, the three most used filters, "Mais filtros"
+    and "Limpar filtros"; it wraps on a phone instead of scrolling sideways."""
     s = CustomersState
     return rx.vstack(
         rx.hstack(
@@ -478,59 +597,33 @@ def filters_bar() -> rx.Component:
                 placeholder="Buscar por nome, CPF/CNPJ, telefone ou e-mail",
                 default_value=s.text,
                 on_change=s.search.debounce(300),
-                width="420px",
+                flex="1 1 260px",
+                max_width="420px",
                 aria_label="Buscar clientes",
                 id="customer-search",
                 key=s.search_box,
             ),
             _select("status", s.status, STATUS_OPTIONS, "Status", "Todos os status"),
-            _select("tag", s.tag, s.tag_options, "Etiqueta", "Todas as etiquetas"),
             _select("owner", s.owner, s.owner_options, "Responsável", "Todos os responsáveis"),
-            _select("wallet", s.wallet, s.wallet_options, "Carteira", "Todas as carteiras"),
+            _select("tag", s.tag, s.tag_options, "Etiqueta", "Todas as etiquetas"),
+            more_filters(),
+            rx.button("Limpar filtros", variant="ghost", on_click=s.clear_filters, id="clear-filters"),
             wrap="wrap",
             spacing="2",
+            align="center",
+            width="100%",
+            id="filters-row",
         ),
-        rx.hstack(
-            rx.input(
-                placeholder="Plano",
-                aria_label="Plano",
-                default_value=s.plan,
-                on_blur=lambda v: s.set_filter("plan", v),
-                width="160px",
+        rx.cond(
+            s.segment != "",
+            rx.badge(
+                rx.icon("filter", size=14),
+                "Segmento: ",
+                s.segment_name,
+                rx.icon("x", size=14, cursor="pointer", on_click=s.clear_segment),
+                size="2",
+                id="segment-badge",
             ),
-            _select(
-                "custom_key", s.custom_key, s.custom_options, "Campo personalizado", "Campo personalizado"
-            ),
-            rx.input(
-                placeholder="Valor do campo",
-                aria_label="Valor do campo",
-                default_value=s.custom_value,
-                on_blur=lambda v: s.set_filter("custom_value", v),
-                width="160px",
-            ),
-            rx.input(
-                placeholder="Score mínimo",
-                aria_label="Score mínimo",
-                default_value=s.score_min,
-                on_blur=lambda v: s.set_filter("score_min", v),
-                width="120px",
-            ),
-            date_range("Criado", "created", s.created_from, s.created_to),
-            date_range("Atualizado", "updated", s.updated_from, s.updated_to),
-            rx.button("Limpar filtros", variant="ghost", on_click=s.clear_filters),
-            rx.cond(
-                s.segment != "",
-                rx.badge(
-                    rx.icon("filter", size=14),
-                    "Segmento: ",
-                    s.segment_name,
-                    rx.icon("x", size=14, cursor="pointer", on_click=s.clear_segment),
-                    size="2",
-                    id="segment-badge",
-                ),
-            ),
-            wrap="wrap",
-            spacing="2",
         ),
         width="100%",
         spacing="2",
@@ -588,6 +681,20 @@ def new_customer_dialog() -> rx.Component:
     )
 
 
+def _bulk_value_field() -> rx.Component:
+    """Only the chosen action's field: a tag, an owner, a status or a wallet."""
+    s = CustomersState
+    return rx.match(
+        s.bulk_action,
+        ("add_tag", options_field("Etiqueta", "value", s.tag_options)),
+        ("remove_tag", options_field("Etiqueta", "value", s.tag_options)),
+        ("assign_owner", options_field("Responsável", "owner", s.owner_options)),
+        ("set_status", options_field("Novo status", "status_value", STATUS_OPTIONS)),
+        ("set_wallet", options_field("Carteira", "wallet", s.wallet_options)),
+        rx.fragment(),
+    )
+
+
 def bulk_dialog() -> rx.Component:
     s = CustomersState
     return modal_form(
@@ -595,11 +702,8 @@ def bulk_dialog() -> rx.Component:
         s.bulk_open,
         s.set_bulk_open,
         s.run_bulk,
-        options_field("Ação", "action", BULK_OPTIONS, default="add_tag"),
-        options_field("Etiqueta", "value", s.tag_options),
-        options_field("Responsável (para atribuir)", "owner", s.owner_options),
-        rx.text("Para alterar status, escolha o status abaixo.", size="1", color_scheme="gray"),
-        options_field("Status (para alterar status)", "status_value", STATUS_OPTIONS),
+        options_field("Ação", "action", BULK_OPTIONS, value=s.bulk_action, on_change=s.set_bulk_action),
+        _bulk_value_field(),
         rx.cond(
             s.job_state == "running",
             rx.vstack(
@@ -653,6 +757,8 @@ def _cell(row: ObjectVar[dict[str, str]], key: str) -> rx.Component:
         return rx.text(row[key], weight="medium")
     if key == "status":
         return rx.badge(row[key])
+    if key == "phone":
+        return rx.text(row[key], size="2", white_space="nowrap")
     return rx.text(row[key], size="2")
 
 

@@ -9,6 +9,7 @@ upload session: app/importing/upload_grants.py); the browser never holds a sessi
 import asyncio
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
@@ -17,14 +18,17 @@ from reflex.vars import ObjectVar
 from app.after_commit import enqueue_after_commit
 from app.auth.permissions import Perm
 from app.errors import Invalid
+from app.formatting import number_br
 from app.importing import jobs, upload_grants
 from app.importing.mapping import FIELD_LABELS
+from app.importing.progress import eta_label, rate_label
 from app.importing.report import message_for
 from app.importing.status import ImportStatus
 from app.pages.base import Events, SessionState, event, page
 from app.text import fold_words
 from components.badges import severity_badge
 from components.forms import field_label
+from components.progress import progress_bar
 from components.types import array_var, object_var
 from tasks.imports import run_import
 
@@ -86,26 +90,57 @@ def _custom_key(header: str) -> str:
     return key if re.match(r"^[a-z]", key) else f"c_{key}"
 
 
-def _row(status: ImportStatus) -> dict[str, str]:
-    return {
-        "id": str(status.id),
-        "source": status.source or "",
-        "filename": status.filename,
+# The bar's and the state badge's colour: an ended import reads as ended at a glance.
+STATE_COLORS = {"done": "green", "failed": "red", "cancelled": "gray"}
+
+
+@dataclass
+class ImportRow:
+    """One import as the page lists it (labels in pt-BR; `percent` 0..100 feeds the progress bar)."""
+
+    id: str = ""
+    source: str = ""
+    filename: str = ""
+    state: str = ""
+    raw_state: str = ""
+    color: str = "purple"
+    percent: int = 0
+    read: str = "0"
+    created: str = "0"
+    updated: str = "0"
+    invalid: str = "0"
+    rate: str = ""  # "1.234 linhas/s"
+    eta: str = ""  # "cerca de 4 min restantes"
+
+
+def _final_rate(status: ImportStatus) -> float | None:
+    return (status.read / status.duration_s) if status.state == "done" and status.duration_s else None
+
+
+def _row(status: ImportStatus) -> ImportRow:
+    return ImportRow(
+        id=str(status.id),
+        source=status.source or "",
+        filename=status.filename,
         # A dead import taken over by the recovery says so until it ends (app/importing/recovery.py).
-        "state": status.state_label or STATE_LABELS.get(status.state, status.state),
-        "raw_state": status.state,
-        "progress": f"{100 * (status.progress or 0):.0f}%",
-        "read": str(status.read or status.rows_read or 0),
-        "created": str(status.created),
-        "updated": str(status.updated),
-        "invalid": str(status.invalid),
-        "rate": f"{status.rate:.0f}/s" if status.rate else "",
-        "eta": f"{status.eta_s:.0f} s" if status.eta_s is not None else "",
-    }
+        state=status.state_label or STATE_LABELS.get(status.state, status.state),
+        raw_state=status.state,
+        color=STATE_COLORS.get(status.state, "purple"),
+        # Floor, so 100 % means finished, never "almost".
+        percent=100 if status.state == "done" else min(int(100 * (status.progress or 0)), 99),
+        read=number_br(status.read or status.rows_read or 0),
+        created=number_br(status.created),
+        updated=number_br(status.updated),
+        invalid=number_br(status.invalid),
+        # The rate over the whole run stays once it ended (the final report keeps only the duration);
+        # time left only while it runs.
+        rate=rate_label(status.rate or _final_rate(status)),
+        eta=eta_label(status.eta_s) if status.state == "running" else "",
+    )
 
 
 class ImportsState(SessionState):
-    imports: list[dict[str, str]] = []
+    imports: list[ImportRow] = []
     # Mapping step
     filename: str = ""
     file_format: str = ""
@@ -124,6 +159,8 @@ class ImportsState(SessionState):
     uploading: bool = False
     # Report of the selected import
     selected_id: str = ""
+    # The selected import as listed: its bar, rate and time left head the report.
+    current: ImportRow = ImportRow()
     report: list[dict[str, str]] = []
     issues: list[dict[str, str]] = []
     samples: list[dict[str, str]] = []
@@ -137,15 +174,19 @@ class ImportsState(SessionState):
         with self.db() as (db, actor):
             self.imports = [_row(jobs.import_status(j)) for j in jobs.list_imports(db, actor, limit=20)]
             if self.selected_id:
-                self._fill_report(jobs.get_import_status(db, actor, int(self.selected_id)))
+                status = jobs.get_import_status(db, actor, int(self.selected_id))
+                self.current = _row(status)
+                self._fill_report(status)
 
     def _fill_report(self, status: ImportStatus) -> None:
         self.report = [
-            {"key": k, "label": label, "value": str(getattr(status, k))}
+            {"key": k, "label": label, "value": number_br(getattr(status, k))}
             for k, label in _REPORT_LABELS.items()
         ]
         if status.duration_s is not None:
-            self.report.append({"key": "duration", "label": "Duração", "value": f"{status.duration_s:.1f} s"})
+            self.report.append(
+                {"key": "duration", "label": "Duração", "value": f"{number_br(status.duration_s, 1)} s"}
+            )
         self.issues = [
             {"kind": "Erro", "message": message_for(k), "count": str(v)} for k, v in status.errors.items()
         ] + [
@@ -162,7 +203,7 @@ class ImportsState(SessionState):
     def load(self) -> Events:
         if (failed := self.attempt(self._reload)) is not None:
             return failed
-        if any(r["raw_state"] in ("queued", "running") for r in self.imports):
+        if any(r.raw_state in ("queued", "running") for r in self.imports):
             return ImportsState.poll
         return None
 
@@ -181,7 +222,7 @@ class ImportsState(SessionState):
                         self._reload()
                     if call.failed:
                         return
-                    if not any(r["raw_state"] in ("queued", "running") for r in self.imports):
+                    if not any(r.raw_state in ("queued", "running") for r in self.imports):
                         return
         finally:
             async with self:
@@ -593,34 +634,52 @@ def mapping_step() -> rx.Component:
     )
 
 
-def import_row(r: ObjectVar[dict[str, str]]) -> rx.Component:
-    active = (r["raw_state"] == "queued") | (r["raw_state"] == "running")
+def _pace(r: ObjectVar[ImportRow], prefix: str) -> rx.Component:
+    """Rows/s and the time left, as two short lines (empty until the first batch is measured)."""
+    return rx.vstack(
+        rx.text(r.rate, size="1", white_space="nowrap", id=prefix + "rate-" + r.id.to(str)),
+        rx.text(r.eta, size="1", color_scheme="gray", id=prefix + "eta-" + r.id.to(str)),
+        spacing="0",
+    )
+
+
+def import_row(r: ObjectVar[ImportRow]) -> rx.Component:
+    active = (r.raw_state == "queued") | (r.raw_state == "running")
     return rx.table.row(
-        rx.table.cell(r["id"]),
-        rx.table.cell(r["source"]),
-        rx.table.cell(r["filename"]),
-        rx.table.cell(rx.badge(r["state"])),
-        rx.table.cell(r["progress"]),
-        rx.table.cell(r["read"]),
-        rx.table.cell(r["created"]),
-        rx.table.cell(r["updated"]),
-        rx.table.cell(r["invalid"]),
-        rx.table.cell(rx.text(r["rate"], " ", r["eta"], size="1")),
+        rx.table.cell(r.id),
+        rx.table.cell(r.source),
+        rx.table.cell(r.filename),
+        rx.table.cell(rx.badge(r.state, color_scheme=r.color)),
+        rx.table.cell(
+            progress_bar(
+                r.percent,
+                label="Progresso da importação " + r.id.to(str),
+                color_scheme=r.color,
+                id="import-progress-" + r.id.to(str),
+                size="1",
+                min_width="140px",
+            )
+        ),
+        rx.table.cell(r.read),
+        rx.table.cell(r.created),
+        rx.table.cell(r.updated),
+        rx.table.cell(r.invalid),
+        rx.table.cell(_pace(r, "")),
         rx.table.cell(
             rx.hstack(
                 rx.button(
                     "Relatório",
                     size="1",
                     variant="soft",
-                    on_click=ImportsState.select(r["id"]),
-                    id="open-report-" + r["id"],
+                    on_click=ImportsState.select(r.id),
+                    id="open-report-" + r.id.to(str),
                 ),
                 rx.button(
                     "Erros (CSV)",
                     size="1",
                     variant="soft",
-                    on_click=ImportsState.download_errors(r["id"]),
-                    id="errors-csv-" + r["id"],
+                    on_click=ImportsState.download_errors(r.id),
+                    id="errors-csv-" + r.id.to(str),
                 ),
                 rx.cond(
                     active,
@@ -629,7 +688,7 @@ def import_row(r: ObjectVar[dict[str, str]]) -> rx.Component:
                         size="1",
                         color_scheme="red",
                         variant="soft",
-                        on_click=ImportsState.cancel(r["id"]),
+                        on_click=ImportsState.cancel(r.id),
                     ),
                 ),
                 wrap="wrap",
@@ -639,10 +698,37 @@ def import_row(r: ObjectVar[dict[str, str]]) -> rx.Component:
     )
 
 
+def _current_progress() -> rx.Component:
+    """The selected import's bar with its state, rows read, rows/s and time left, refreshed by `poll`."""
+    c = ImportsState.current
+    return rx.vstack(
+        rx.hstack(
+            rx.badge(c.state, color_scheme=c.color, size="2", id="current-state"),
+            rx.text(c.read, " linhas lidas", size="2", id="current-read"),
+            rx.cond(c.rate != "", rx.text("· ", c.rate, size="2", id="current-rate")),
+            rx.cond(c.eta != "", rx.text("· ", c.eta, size="2", color_scheme="gray", id="current-eta")),
+            align="center",
+            wrap="wrap",
+            spacing="2",
+        ),
+        progress_bar(
+            c.percent,
+            label="Progresso da importação " + ImportsState.selected_id,
+            color_scheme=c.color,
+            id="current-progress",
+            size="3",
+        ),
+        width="100%",
+        spacing="2",
+        id="current-import",
+    )
+
+
 def report_panel() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Relatório da importação #", ImportsState.selected_id, size="4"),
+            rx.heading("Relatório da importação #", ImportsState.selected_id, size="4", as_="h2"),
+            _current_progress(),
             rx.flex(
                 rx.foreach(
                     ImportsState.report,
@@ -708,30 +794,35 @@ def imports_page() -> rx.Component:
         upload_step(),
         rx.cond(array_var(ImportsState.headers).length() > 0, mapping_step()),
         rx.heading("Importações recentes", size="4", as_="h2"),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in (
-                            "#",
-                            "Origem",
-                            "Arquivo",
-                            "Situação",
-                            "Progresso",
-                            "Lidas",
-                            "Criados",
-                            "Atualizados",
-                            "Inválidas",
-                            "Ritmo / ETA",
-                            "",
-                        )
-                    ]
-                )
+        # The table scrolls in its own box: the page never scrolls sideways (narrow screens, long ETAs).
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in (
+                                "#",
+                                "Origem",
+                                "Arquivo",
+                                "Situação",
+                                "Progresso",
+                                "Lidas",
+                                "Criados",
+                                "Atualizados",
+                                "Inválidas",
+                                "Ritmo / tempo restante",
+                                "",
+                            )
+                        ]
+                    )
+                ),
+                rx.table.body(rx.foreach(ImportsState.imports, import_row)),
+                width="100%",
+                id="imports-table",
             ),
-            rx.table.body(rx.foreach(ImportsState.imports, import_row)),
+            overflow_x="auto",
             width="100%",
-            id="imports-table",
         ),
         rx.cond(
             array_var(ImportsState.imports).length() == 0,

@@ -10,6 +10,7 @@ from pathlib import Path
 from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.conftest import login
+from tests.e2e.test_a11y import _blocking_violations
 
 HEADERS = ["Nome/Razão Social", "CNPJ/CPF", "Telefone 1", "Celular", "E-mail", "Situação"]
 FIRST = "Maria Aparecida Souza"
@@ -217,3 +218,64 @@ def test_large_upload_resumes_where_the_server_stopped(page: Page, make_tenant, 
         p for p in (jobs._storage(None).uploads.root).rglob("*") if p.is_file() and p.stat().st_size == size
     ]
     assert any(p.read_bytes() == big.read_bytes() for p in uploads)
+
+
+def test_progress_bar_rate_and_time_left_update_live(page: Page, make_tenant, tmp_path: Path) -> None:
+    """A ~10 MB file (five 2 MB batches, each one progress update on the job row): the selected import's
+    bar (role=progressbar) is watched by the browser itself while it runs; its aria-valuenow grows, the
+    rows/s and time-left labels appear, and the end state is 100 % in green with "Concluída"."""
+    t = make_tenant()
+    big = tmp_path / "base_media.csv"
+    with big.open("w") as fh:
+        fh.write("Nome;Telefone;E-mail\n")
+        i = 0
+        while fh.tell() < 10 * 1024 * 1024:
+            i += 1
+            fh.write(f"Cliente {i};119{i:08d};cliente{i}@example.com\n")
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/importacoes")
+    page.set_input_files("#imports-file", str(big))
+    page.click("#send-file")
+    expect(page.locator("#mapping-step")).to_be_visible(timeout=60_000)
+    # The page samples itself every 100 ms: what a person would have seen, without racing the test.
+    page.evaluate(
+        """() => { window.__seen = []; window.__watch = setInterval(() => {
+            const bar = document.querySelector('#current-progress');
+            if (!bar) return;
+            window.__seen.push({
+                now: bar.getAttribute('aria-valuenow'),
+                role: bar.getAttribute('role'),
+                name: bar.getAttribute('aria-label'),
+                rate: document.querySelector('#current-rate')?.textContent || '',
+                eta: document.querySelector('#current-eta')?.textContent || '',
+            });
+        }, 100); }"""
+    )
+    page.click("#start-import")
+    expect(page.locator("#current-eta")).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "import-running.png"), full_page=True)
+    state = page.locator("#current-state")
+    expect(state).to_have_text("Concluída", timeout=120_000)
+    seen = page.evaluate("() => { clearInterval(window.__watch); return window.__seen; }")
+
+    bar = page.locator("#current-progress")
+    expect(bar).to_have_attribute("role", "progressbar")
+    expect(bar).to_have_attribute("aria-valuenow", "100")
+    expect(bar).to_have_attribute("aria-label", re.compile(r"^Progresso da importação \d+$"))
+    expect(page.locator("#current-import")).to_contain_text("100%")
+    expect(page.locator("#current-rate")).to_contain_text(re.compile(r"[\d.]+ linhas/s"))
+    expect(page.locator("#current-eta")).to_have_count(0)  # nothing left once done
+    row = page.locator("#imports-table tbody tr").first
+    expect(row).to_contain_text("Concluída")
+    expect(row.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+    assert not _blocking_violations(page)
+    assert page.locator("h1").count() == 1
+
+    values = [int(s["now"]) for s in seen if s["now"] is not None]
+    assert all(s["role"] == "progressbar" for s in seen)
+    assert values == sorted(values), values  # it only grows
+    middle = [v for v in values if 0 < v < 100]
+    assert middle, f"no value between 0 and 100 was seen: {sorted(set(values))}"
+    assert any(re.fullmatch(r"· [\d.]+ linhas?/s", s["rate"]) for s in seen), seen[-5:]
+    assert any(s["eta"].endswith(("restante", "restantes")) for s in seen), seen[-5:]

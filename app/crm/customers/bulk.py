@@ -24,14 +24,14 @@ from app.crm.visibility import check_assignable
 from app.errors import Invalid, NotFound
 from app.search import sync as search_sync
 from models.base import utcnow
-from models.tenant import BulkJob, Customer, CustomerTag, Interaction, Tag
+from models.tenant import BulkJob, Customer, CustomerTag, Interaction, Tag, Wallet
 
 INLINE_BULK_LIMIT = 2000
 BULK_CHUNK = 10000
 
 
 def _check_bulk(db: Session, actor: Actor, req: BulkRequest) -> str | int:
-    """The validated value of the action (tag name, status or owner id)."""
+    """The validated value of the action (tag name, status, owner id or wallet id)."""
     actor.require(Perm.CUSTOMERS_BULK)
     if req.action not in BULK_ACTIONS:
         raise Invalid("action", "Ação em massa inválida.")
@@ -45,6 +45,14 @@ def _check_bulk(db: Session, actor: Actor, req: BulkRequest) -> str | int:
         if str(req.value) not in STATUSES:
             raise Invalid("value", "Status inválido.")
         return str(req.value)
+    if req.action == "set_wallet":
+        try:
+            wallet = int(req.value)
+        except (TypeError, ValueError):
+            wallet = 0
+        if db.get(Wallet, wallet) is None:
+            raise Invalid("value", "Carteira não encontrada.")
+        return wallet
     try:
         owner = int(req.value)
     except (TypeError, ValueError):
@@ -89,12 +97,16 @@ def _tag_chunk(db: Session, action: str, name: str, ids: list[int]) -> list[int]
 
 
 def _field_chunk(db: Session, action: str, value: str | int, ids: list[int]) -> tuple[list[int], str]:
-    """Set the owner or the status of live customers among `ids`; returns those changed and a summary."""
+    """Set the owner, the status or the wallet of live customers among `ids`; returns those changed and
+    a summary."""
     table = table_of(Customer)
     stmt = update(table).where(table.c.id.in_(ids), table.c.deleted_at.is_(None))
     if action == "assign_owner":
         stmt = stmt.where(table.c.owner_id.is_distinct_from(value)).values(owner_id=value)
         summary = "Responsável alterado em massa"
+    elif action == "set_wallet":
+        stmt = stmt.where(table.c.wallet_id.is_distinct_from(value)).values(wallet_id=value)
+        summary = "Carteira alterada em massa"
     else:
         stmt = stmt.where(table.c.status != value).values(status=value)
         summary = f"Status alterado para {STATUSES.get(str(value), value)}"

@@ -5,9 +5,9 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from app import formatting
 from app.audit.log import record
@@ -15,11 +15,11 @@ from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import custom_fields
 from app.crm import tags as tagging
-from app.crm.customers.queries import filter_clauses
+from app.crm.customers.queries import PHONE_KINDS, filter_clauses, primary_contact
 from app.crm.customers.schemas import STATUSES, CustomerFilter
 from app.security.spreadsheet import csv_writer
 from models.platform import User
-from models.tenant import Contact, Customer, CustomField, Wallet
+from models.tenant import Customer, CustomField, Wallet
 
 # Headers of the export. Dates in the reader's zone, documents and phones as written in Brazil,
 # wallet and owner by name: the file is for people; the API keeps ids, E.164 and UTC.
@@ -41,18 +41,6 @@ EXPORT_COLUMNS = [
     "atualizado_em",
 ]
 _FLUSH_AT = 64_000  # characters buffered before a chunk is yielded
-
-
-def _primary_contact(kinds: tuple[str, ...]) -> ScalarSelect[str]:
-    """The customer's primary contact of these kinds (else its oldest), one index probe per row."""
-    return (
-        select(Contact.value)
-        .where(Contact.customer_id == Customer.id, col(Contact.kind).in_(kinds))
-        .order_by(col(Contact.is_primary).desc(), col(Contact.kind) == "whatsapp", col(Contact.id))
-        .limit(1)
-        .correlate(Customer)
-        .scalar_subquery()
-    )
 
 
 def _export_custom(value: Any, type_: str) -> Any:
@@ -83,8 +71,8 @@ def _export_query(db: Session, actor: Actor, f: CustomerFilter, ids: list[int] |
             tagging.names_column(),
             col(Wallet.name),
             owner_name,
-            _primary_contact(("phone", "whatsapp")),
-            _primary_contact(("email",)),
+            primary_contact(PHONE_KINDS),
+            primary_contact(("email",)),
         )
         .outerjoin(Wallet, col(Wallet.id) == Customer.wallet_id)
         # Owners are platform users: the tenant condition keeps another organisation's names out.

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, Float, cast, func, literal, tuple_
+from sqlalchemy import ColumnElement, Float, ScalarSelect, cast, func, literal, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col, select
 
@@ -42,13 +42,45 @@ _ONE_DAY = timedelta(days=1)
 _F = TypeVar("_F", bound=CustomerFilter)
 
 
-def _row(c: Customer, tags: list[str]) -> CustomerRow:
-    return CustomerRow.model_validate({**c.model_dump(), "tags": tags})
+PHONE_KINDS = ("phone", "whatsapp")
+
+
+def _row(c: Customer, tags: list[str], phone: str | None) -> CustomerRow:
+    return CustomerRow.model_validate({**c.model_dump(), "tags": tags, "phone": phone})
 
 
 def customer_row(db: Session, customer: Customer) -> CustomerRow:
-    """The list/API shape of one customer, with its tag names."""
-    return _row(customer, tagging.names_of(db, [customer.id or 0]).get(customer.id or 0, []))
+    """The list/API shape of one customer, with its tag names and primary phone."""
+    cid = customer.id or 0
+    return _row(customer, tagging.names_of(db, [cid]).get(cid, []), primary_phones(db, [cid]).get(cid))
+
+
+def primary_contact(kinds: tuple[str, ...]) -> ScalarSelect[str]:
+    """The customer's primary contact of these kinds (else its oldest), one index probe per row."""
+    return (
+        select(Contact.value)
+        .where(Contact.customer_id == Customer.id, col(Contact.kind).in_(kinds))
+        .order_by(col(Contact.is_primary).desc(), col(Contact.kind) == "whatsapp", col(Contact.id))
+        .limit(1)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+def primary_phones(db: Session, ids: list[int]) -> dict[int, str]:
+    """{customer id: primary phone} for a page of ids, in one indexed query (same choice as
+    `primary_contact`: primary first, phone before WhatsApp, then the oldest)."""
+    if not ids:
+        return {}
+    stmt = (
+        select(Contact.customer_id, Contact.value)
+        .where(col(Contact.customer_id).in_(ids), col(Contact.kind).in_(PHONE_KINDS))
+        .order_by(col(Contact.is_primary).desc(), col(Contact.kind) == "whatsapp", col(Contact.id))
+    )
+    phones: dict[int, str] = {}
+    for cid, value in db.exec(stmt).all():
+        phones.setdefault(cid, value)  # the first in that order is the one shown
+    return phones
 
 
 # ---------------------------------------------------------------- filters
@@ -300,8 +332,12 @@ def _page_columns() -> tuple[Any, ...]:
     table = table_of(Customer)
     # Tag names through a correlated subquery: PostgreSQL evaluates it only for the rows the LIMIT keeps
     # (after a top-N sort too), so they are read for the page alone, in the same round trip.
-    tags = tagging.names_column().label("tags")
-    return tuple(tags if name == "tags" else table.c[name] for name in _PAGE_KEYS)
+    # The primary phone likewise: one probe of ix_contacts_customer per row of the page.
+    special = {
+        "tags": tagging.names_column().label("tags"),
+        "phone": primary_contact(PHONE_KINDS).label("phone"),
+    }
+    return tuple(special[name] if name in special else table.c[name] for name in _PAGE_KEYS)
 
 
 def _list_by_relevance(db: Session, actor: Actor, q: CustomerQuery) -> Page[CustomerRow]:
@@ -318,9 +354,10 @@ def _list_by_relevance(db: Session, actor: Actor, q: CustomerQuery) -> Page[Cust
     ordered = sorted(rows, key=lambda r: rank[r.id or 0])
     page = ordered[start : start + q.limit]
     more = len(ordered) > start + q.limit
-    names = tagging.names_of(db, [r.id or 0 for r in page])
+    page_ids = [r.id or 0 for r in page]
+    names, phones = tagging.names_of(db, page_ids), primary_phones(db, page_ids)
     return Page(
-        rows=[_row(r, names[r.id or 0]) for r in page],
+        rows=[_row(r, names[r.id or 0], phones.get(r.id or 0)) for r in page],
         next_cursor=encode_cursor("relevance", None, start + q.limit) if more else None,
     )
 

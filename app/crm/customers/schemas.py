@@ -22,6 +22,7 @@ BULK_ACTIONS = {
     "remove_tag": "Remover etiqueta",
     "assign_owner": "Atribuir responsável",
     "set_status": "Alterar status",
+    "set_wallet": "Mover para carteira",
 }
 # A custom field's value in a filter: flat, so a filter cannot nest (a 2,000-deep JSON is a 422).
 CustomValue = bool | Int64 | FiniteFloat | Str1000
@@ -78,6 +79,8 @@ class CustomerRow(BaseModel):
     custom: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    # The primary phone (else WhatsApp, else the oldest), E.164; screens format it with formatting.phone_br.
+    phone: str | None = None
 
 
 class CustomerDetail(BaseModel):
