@@ -1,7 +1,7 @@
 """REST routes of the sales Kanban: board, column pages, moves, stage history, metrics and the
 pipeline/stage configuration; thin calls into `app.crm.kanban`."""
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -12,7 +12,7 @@ from app.api.deps import TenantActor, TenantDB
 from app.api.opportunities import PipelineOut
 from app.crm.kanban import board, metrics, moves, pipelines
 from app.errors import Invalid
-from app.validation import Id
+from app.validation import Day, Id
 from models.tenant import Pipeline, Stage, StageHistory
 
 router = APIRouter(prefix="/api", tags=["kanban"])
@@ -35,10 +35,10 @@ def _filters(
     tag: Id | None = None,
     q: Annotated[str | None, Query(max_length=120)] = None,
     stage_id: Id | None = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
-    close_from: date | None = None,
-    close_to: date | None = None,
+    created_from: Day | None = None,
+    created_to: Day | None = None,
+    close_from: Day | None = None,
+    close_to: Day | None = None,
     value_min: Annotated[Decimal | None, Query(ge=0, le=Decimal("999999999999.99"))] = None,
     value_max: Annotated[Decimal | None, Query(ge=0, le=Decimal("999999999999.99"))] = None,
 ) -> board.BoardFilter:
@@ -85,8 +85,8 @@ def get_metrics(
     filters: Filters,
     actor: TenantActor,
     db: TenantDB,
-    start: date | None = None,
-    end: date | None = None,
+    start: Day | None = None,
+    end: Day | None = None,
 ) -> metrics.Metrics:
     end = end or datetime.now().date()
     start = start or end - timedelta(days=30)
