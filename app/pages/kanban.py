@@ -1,6 +1,8 @@
 """Sales Kanban (/kanban): one column per stage with count and total, cards with their next-step
-hint, a "Mover para…" menu on each card (the keyboard path), the required-fields modal, and "Carregar
-mais" per column (next page by cursor). Every move goes through app.crm.kanban.moves.move_card.
+hint, drag and drop (mouse and touch, components/kanban_dnd.py), a "Mover para…" menu on each card
+(the keyboard path), the required-fields modal, and "Carregar mais" per column (next page by cursor).
+Every move, dropped or picked, goes through app.crm.kanban.moves.move_card; the board only changes
+after the server accepted it.
 """
 
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from app.crm import opportunities
 from app.crm.kanban import board, moves, rules
 from app.pages.base import Events, SessionState, event, page
 from components.forms import field, form_error
+from components.kanban_dnd import dnd_board, dnd_card, dnd_column
 from components.types import Option, array_var
 
 
@@ -38,6 +41,7 @@ class ColumnView:
     total: str
     cursor: str
     cards: list[CardView]
+    card_ids: list[str]
 
 
 def _card_view(c: board.Card) -> CardView:
@@ -63,6 +67,7 @@ class KanbanState(SessionState):
     # The required-fields modal: the move waiting for them and which fields are missing.
     pending_card: str = ""
     pending_stage: str = ""
+    pending_before: str = ""
     missing: list[str] = []
     modal_open: bool = False
     errors: dict[str, str] = {}
@@ -90,6 +95,7 @@ class KanbanState(SessionState):
                 total=c.total_label,
                 cursor=c.next_cursor or "",
                 cards=[_card_view(card) for card in c.cards],
+                card_ids=[str(card.id) for card in c.cards],
             )
             for c in b.columns
         ]
@@ -120,18 +126,23 @@ class KanbanState(SessionState):
         if call.failed:
             return call.events
         column.cards = column.cards + [_card_view(c) for c in cards]
+        column.card_ids = column.card_ids + [str(c.id) for c in cards]
         column.cursor = cursor or ""
         self.columns = list(self.columns)
         return None
 
-    def _move(self, card_id: str, stage_id: str, fields: moves.MoveFields | None) -> Events:
+    def _move(self, card_id: str, stage_id: str, before_id: str, fields: moves.MoveFields | None) -> Events:
         self.errors, self.error = {}, ""
+        if not (card_id.isdigit() and stage_id.isdigit() and (before_id == "" or before_id.isdigit())):
+            return rx.toast.error("Movimento inválido.")
+        before = int(before_id) if before_id else None
         with self._calling(fields="errors") as call, self.db() as (db, actor):
-            moves.move_card(db, actor, int(card_id), stage_id=int(stage_id), fields=fields)
+            moves.move_card(db, actor, int(card_id), stage_id=int(stage_id), before_id=before, fields=fields)
         if call.failed:
             if self.errors and set(self.errors) <= set(rules.REQUIRABLE):
-                # The stage needs fields the card lacks: ask for them, then complete the move.
-                self.pending_card, self.pending_stage = card_id, stage_id
+                # The stage needs fields the card lacks: ask for them, then complete the move where
+                # the card was dropped.
+                self.pending_card, self.pending_stage, self.pending_before = card_id, stage_id, before_id
                 self.missing = [f for f in rules.REQUIRABLE if f in self.errors]
                 self.modal_open = True
                 return None
@@ -144,7 +155,12 @@ class KanbanState(SessionState):
 
     @event
     def move(self, card_id: str, stage_id: str) -> Events:
-        return self._move(card_id, stage_id, None)
+        return self._move(card_id, stage_id, "", None)
+
+    @event
+    def drop(self, card_id: str, stage_id: str, before_id: str) -> Events:
+        """A drag and drop: the card goes before `before_id` ("" = the column's end) of `stage_id`."""
+        return self._move(str(card_id), str(stage_id), str(before_id or ""), None)
 
     @event
     def complete_move(self, form: dict[str, str]) -> Events:
@@ -155,7 +171,7 @@ class KanbanState(SessionState):
             fields = moves.MoveFields.model_validate(data)
         if call.failed:
             return call.events
-        return self._move(self.pending_card, self.pending_stage, fields)
+        return self._move(self.pending_card, self.pending_stage, self.pending_before, fields)
 
     @event
     def set_modal(self, open_: bool) -> None:
@@ -163,72 +179,90 @@ class KanbanState(SessionState):
         self.errors = {}
 
 
-def card_view(card: ObjectVar[CardView]) -> rx.Component:
+def card_view(card: ObjectVar[CardView], stage_id: rx.Var[str]) -> rx.Component:
     s = KanbanState
-    return rx.card(
-        rx.vstack(
-            rx.link(rx.text(card.customer, weight="bold"), href=f"/clientes/{card.customer_id}"),
-            rx.text(card.title, size="2"),
-            rx.hstack(
-                rx.badge(card.value, color_scheme="green"),
-                rx.text(card.days, size="1", color_scheme="gray"),
-                rx.spacer(),
-                rx.cond(card.owner != "", rx.avatar(fallback=card.owner.to(str)[:2], size="1")),
+    return dnd_card(
+        rx.card(
+            rx.vstack(
+                rx.link(rx.text(card.customer, weight="bold"), href=f"/clientes/{card.customer_id}"),
+                rx.text(card.title, size="2"),
+                rx.hstack(
+                    rx.badge(card.value, color_scheme="green"),
+                    rx.text(card.days, size="1", color_scheme="gray"),
+                    rx.spacer(),
+                    rx.cond(card.owner != "", rx.avatar(fallback=card.owner.to(str)[:2], size="1")),
+                    width="100%",
+                    align="center",
+                ),
+                rx.cond(card.tags != "", rx.text(card.tags, size="1", color_scheme="purple")),
+                rx.cond(
+                    card.hint != "",
+                    rx.text(card.hint, size="1", color_scheme="amber", class_name="card-hint"),
+                ),
+                rx.menu.root(
+                    rx.menu.trigger(
+                        rx.button(
+                            "Mover para…",
+                            size="1",
+                            variant="soft",
+                            id=f"move-{card.id}",
+                            class_name="move-to",
+                        )
+                    ),
+                    rx.menu.content(
+                        rx.foreach(
+                            s.stage_options,
+                            lambda o: rx.menu.item(o.label, on_select=s.move(card.id, o.value)),
+                        )
+                    ),
+                ),
+                spacing="1",
                 width="100%",
-                align="center",
             ),
-            rx.cond(card.tags != "", rx.text(card.tags, size="1", color_scheme="purple")),
-            rx.cond(
-                card.hint != "", rx.text(card.hint, size="1", color_scheme="amber", class_name="card-hint")
-            ),
-            rx.menu.root(
-                rx.menu.trigger(
-                    rx.button(
-                        "Mover para…", size="1", variant="soft", id=f"move-{card.id}", class_name="move-to"
-                    )
-                ),
-                rx.menu.content(
-                    rx.foreach(
-                        s.stage_options,
-                        lambda o: rx.menu.item(o.label, on_select=s.move(card.id, o.value)),
-                    )
-                ),
-            ),
-            spacing="1",
             width="100%",
+            id=f"card-{card.id}",
+            class_name="kanban-card",
+            custom_attrs={"data-card": card.id},
         ),
+        card_id=card.id,
+        stage_id=stage_id,
         width="100%",
-        id=f"card-{card.id}",
-        class_name="kanban-card",
-        custom_attrs={"data-card": card.id},
     )
 
 
 def column_view(column: ObjectVar[ColumnView]) -> rx.Component:
-    return rx.vstack(
-        rx.hstack(
-            rx.badge(column.name, color_scheme="gray", size="2"),
-            rx.text(column.count, size="2", class_name="column-count"),
-            rx.spacer(),
-            rx.text(column.total, size="2", weight="medium", class_name="column-total"),
-            width="100%",
-            align="center",
-        ),
-        rx.foreach(column.cards, card_view),
-        rx.cond(
-            column.cursor != "",
-            rx.button(
-                "Carregar mais", size="1", variant="ghost", on_click=KanbanState.load_more(column.stage_id)
+    return dnd_column(
+        rx.vstack(
+            rx.hstack(
+                rx.badge(column.name, color_scheme="gray", size="2"),
+                rx.text(column.count, size="2", class_name="column-count"),
+                rx.spacer(),
+                rx.text(column.total, size="2", weight="medium", class_name="column-total"),
+                width="100%",
+                align="center",
             ),
+            rx.foreach(column.cards, lambda card: card_view(card, column.stage_id)),
+            rx.cond(
+                column.cursor != "",
+                rx.button(
+                    "Carregar mais",
+                    size="1",
+                    variant="ghost",
+                    on_click=KanbanState.load_more(column.stage_id),
+                ),
+            ),
+            min_width="260px",
+            width="260px",
+            padding="8px",
+            background="var(--gray-a2)",
+            border_radius="8px",
+            min_height="160px",
+            id=f"column-{column.stage_id}",
+            class_name="kanban-column",
+            custom_attrs={"data-stage-name": column.name},
         ),
-        min_width="260px",
-        width="260px",
-        padding="8px",
-        background="var(--gray-a2)",
-        border_radius="8px",
-        id=f"column-{column.stage_id}",
-        class_name="kanban-column",
-        custom_attrs={"data-stage-name": column.name},
+        stage_id=column.stage_id,
+        card_ids=column.card_ids,
     )
 
 
@@ -303,16 +337,22 @@ def kanban_page() -> rx.Component:
             width="100%",
             align="center",
         ),
-        rx.hstack(
-            rx.foreach(s.columns, column_view),
-            align="start",
-            spacing="3",
-            overflow_x="auto",
+        dnd_board(
+            # A plain element inside the drag context carries the region's name and focus.
+            rx.hstack(
+                rx.foreach(s.columns, column_view),
+                align="start",
+                spacing="3",
+                overflow_x="auto",
+                width="100%",
+                # A scrolling region must be reachable by keyboard (arrow keys scroll it once focused).
+                tab_index=0,
+                role="region",
+                aria_label="Quadro do funil",
+                id="kanban-board",
+            ),
+            on_move=s.drop,
             width="100%",
-            # A scrolling region must be reachable by keyboard (arrow keys scroll it once focused).
-            tab_index=0,
-            role="region",
-            aria_label="Quadro do funil",
         ),
         required_modal(),
         width="100%",

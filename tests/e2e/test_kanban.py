@@ -82,3 +82,136 @@ def test_move_to_menu_keyboard_path(page: Page, make_tenant) -> None:
         ]
     page.goto(f"/clientes/{customer_id}")
     expect(page.get_by_text("Contato realizado → Proposta enviada").first).to_be_visible()
+
+
+def _drag(page: Page, source: str, target: str, *, at: float = 0.5) -> None:
+    """A real mouse drag: press on the source, move past the 5 px threshold, glide to the target (at
+    `at` of its height from the top), release."""
+    page.locator(source).scroll_into_view_if_needed()
+    box = page.locator(source).bounding_box()
+    goal = page.locator(target).bounding_box()
+    assert box is not None and goal is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + 12
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 8, y + 8, steps=4)
+    gx = goal["x"] + goal["width"] / 2
+    gy = goal["y"] + goal["height"] * at
+    page.mouse.move(gx, gy, steps=15)
+    page.mouse.move(gx + 1, gy, steps=2)
+    page.mouse.up()
+
+
+def _token(page: Page, t: TenantHandle) -> str:
+    answer = page.request.post(
+        "/api/auth/login", data={"tenant": t.slug, "email": t.admin_email, "password": t.password}
+    )
+    assert answer.ok, answer.text()
+    return str(answer.json()["access_token"])
+
+
+def test_mouse_drag_to_stage_with_required_fields(page: Page, make_tenant) -> None:
+    """Lead → "Proposta enviada" by mouse: the modal asks value and close date, then the move completes
+    where the card was dropped; the history (REST) and the customer's timeline show it."""
+    from app.crm import opportunities
+    from tenants.database import session, unit_of_work
+
+    t = make_tenant()
+    card_id, customer_id, stages = _seed(t)
+    with session(t.schema) as db, unit_of_work(db):
+        other = opportunities.create_opportunity(
+            db,
+            t.actor(),
+            opportunities.OpportunityIn(
+                customer_id=customer_id,
+                title="Já na proposta",
+                stage_id=stages["Proposta enviada"],
+                value="100",
+                expected_close="2031-01-01",
+            ),
+        )
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/kanban")
+    target = f"#column-{stages['Proposta enviada']}"
+    expect(page.locator(f"{target} #card-{other.id}")).to_be_visible()
+
+    # Dropped on the upper half of the card already there: it goes before it.
+    _drag(page, f"#card-{card_id}", f"#card-{other.id}", at=0.25)
+    expect(page.locator("#complete-move")).to_be_visible()
+    # Nothing moved yet: the server has not accepted the move.
+    expect(page.locator(f"#column-{stages['Lead']} #card-{card_id}")).to_be_visible()
+    page.fill("input[name=value]", "4.500,00")
+    page.fill("input[name=expected_close]", "2031-03-15")
+    page.click("#complete-move")
+    expect(page.locator(f"{target} #card-{card_id}")).to_be_visible()
+    expect(page.locator(f"{target} .kanban-card")).to_have_count(2)
+    ids = page.locator(f"{target} .kanban-card").evaluate_all("cards => cards.map(c => c.dataset.card)")
+    assert ids == [str(card_id), str(other.id)]
+    expect(page.locator(f"{target} .column-total")).to_have_text("R$ 4.600,00")
+
+    token = _token(page, t)
+    history = page.request.get(
+        f"/api/oportunidades/{card_id}/historico", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    assert [(h["from_stage_id"], h["to_stage_id"]) for h in history] == [
+        (stages["Lead"], stages["Proposta enviada"]),
+        (None, stages["Lead"]),
+    ]
+    page.goto(f"/clientes/{customer_id}")
+    expect(page.get_by_text("Lead → Proposta enviada").first).to_be_visible()
+
+
+def test_drag_refused_by_wip_limit_stays_put(page: Page, make_tenant) -> None:
+    """A full column refuses the drop: the card stays in its column and the reason is a pt-BR toast."""
+    from app.crm import opportunities
+    from app.crm.kanban import pipelines
+    from tenants.database import session, unit_of_work
+
+    t = make_tenant()
+    card_id, customer_id, stages = _seed(t)
+    actor = t.actor()
+    with session(t.schema) as db, unit_of_work(db):
+        pipeline_id = int(opportunities.list_pipelines(db, actor)[0]["id"])  # type: ignore[arg-type]
+        pipelines.update_stage(
+            db, actor, pipeline_id, stages["Contato realizado"], pipelines.StageUpdate(wip_limit=1)
+        )
+        opportunities.create_opportunity(
+            db,
+            actor,
+            opportunities.OpportunityIn(
+                customer_id=customer_id, title="Ocupa a vaga", stage_id=stages["Contato realizado"]
+            ),
+        )
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/kanban")
+    _drag(page, f"#card-{card_id}", f"#column-{stages['Contato realizado']}", at=0.85)
+    expect(page.get_by_text("atingiu o limite de 1 cartões").first).to_be_visible()
+    expect(page.locator(f"#column-{stages['Lead']} #card-{card_id}")).to_be_visible()
+    expect(page.locator(f"#column-{stages['Contato realizado']} .kanban-card")).to_have_count(1)
+
+
+def test_drag_reorders_inside_a_column(page: Page, make_tenant) -> None:
+    """Dragging the first card below the second one swaps them, and the order survives a reload."""
+    from app.crm import opportunities
+    from tenants.database import session, unit_of_work
+
+    t = make_tenant()
+    card_id, customer_id, stages = _seed(t)
+    with session(t.schema) as db, unit_of_work(db):
+        second = opportunities.create_opportunity(
+            db, t.actor(), opportunities.OpportunityIn(customer_id=customer_id, title="Segundo")
+        )
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/kanban")
+    lead = f"#column-{stages['Lead']}"
+    order = "cards => cards.map(c => c.dataset.card)"
+    expect(page.locator(f"{lead} .kanban-card")).to_have_count(2)
+    assert page.locator(f"{lead} .kanban-card").evaluate_all(order) == [str(card_id), str(second.id)]
+    _drag(page, f"#card-{card_id}", f"#card-{second.id}", at=0.85)
+    expect(page.locator(f"{lead} .kanban-card").first).to_have_attribute("data-card", str(second.id))
+    page.reload()
+    expect(page.locator(f"{lead} .kanban-card")).to_have_count(2)
+    assert page.locator(f"{lead} .kanban-card").evaluate_all(order) == [str(second.id), str(card_id)]
