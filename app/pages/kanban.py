@@ -6,16 +6,21 @@ after the server accepted it.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import InvalidOperation
 
 import reflex as rx
 from reflex.vars import ObjectVar
 
 from app.auth.permissions import Perm
-from app.crm import opportunities
+from app.crm import appointments, notes, opportunities
 from app.crm.kanban import board, moves, rules
+from app.crm.visibility import assignable_users, get_visible_customer
+from app.formatting import money_from_br
 from app.pages.base import Events, SessionState, event, page
 from components.forms import field, form_error
 from components.kanban_dnd import dnd_board, dnd_card, dnd_column
+from components.modal_form import options_field, textarea_field
 from components.types import Option, array_var
 
 
@@ -72,6 +77,19 @@ class KanbanState(SessionState):
     modal_open: bool = False
     errors: dict[str, str] = {}
     error: str = ""
+    # The card details modal (one per page; its fields' ids differ from the required-fields modal's).
+    detail_open: bool = False
+    detail_id: str = ""
+    detail_title: str = ""
+    detail_value: str = ""
+    detail_close: str = ""
+    detail_owner: str = ""
+    detail_customer: str = ""
+    detail_customer_id: str = ""
+    detail_errors: dict[str, str] = {}
+    detail_error: str = ""
+    owner_options: list[Option] = []
+    transfer_options: list[Option] = []
 
     def _filters(self) -> board.BoardFilter:
         return board.BoardFilter(q=self.q.strip() or None)
@@ -164,7 +182,10 @@ class KanbanState(SessionState):
 
     @event
     def complete_move(self, form: dict[str, str]) -> Events:
-        data = {k: v for k, v in form.items() if k in rules.REQUIRABLE and str(v).strip()}
+        # The modal shows only the missing fields: the hidden ones arrive as None (not "None").
+        data = {
+            k: str(v) for k, v in form.items() if k in rules.REQUIRABLE and v is not None and str(v).strip()
+        }
         if "value" in data:
             data["value"] = data["value"].replace(".", "").replace(",", ".")
         with self._calling(fields="errors") as call:
@@ -177,6 +198,143 @@ class KanbanState(SessionState):
     def set_modal(self, open_: bool) -> None:
         self.modal_open = open_
         self.errors = {}
+
+    # ---- card details: edit, won/lost, note, task, another pipeline ---------------------------
+    def _load_details(self, card_id: int) -> None:
+        with self.db() as (db, actor):
+            card = opportunities.get_opportunity(db, actor, card_id)
+            customer = get_visible_customer(db, actor, card.customer_id)
+            owners = assignable_users(db, actor)
+            listed = opportunities.list_pipelines(db, actor)
+        self.detail_id = str(card.id)
+        self.detail_title = card.title
+        self.detail_value = f"{card.value:.2f}".replace(".", ",")
+        self.detail_close = card.expected_close.isoformat() if card.expected_close else ""
+        self.detail_owner = str(card.owner_id or "")
+        self.detail_customer = customer.name
+        self.detail_customer_id = str(customer.id)
+        self.owner_options = [Option(str(u.id), u.name or u.email) for u in owners]
+        self.transfer_options = [
+            Option(str(st["id"]), f"{p['name']} › {st['name']}")
+            for p in listed
+            if p["id"] != card.pipeline_id
+            for st in p["stages"]  # type: ignore[attr-defined]
+        ]
+
+    @event
+    def open_details(self, card_id: str) -> Events:
+        if not str(card_id).isdigit():
+            return None
+        self.detail_errors, self.detail_error = {}, ""
+        with self._calling() as call:
+            self._load_details(int(card_id))
+        if call.failed:
+            return call.events
+        self.detail_open = True
+        return None
+
+    @event
+    def set_detail_open(self, open_: bool) -> None:
+        self.detail_open = open_
+        self.detail_errors, self.detail_error = {}, ""
+
+    @event
+    def save_details(self, form: dict[str, str]) -> Events:
+        self.detail_errors, self.detail_error = {}, ""
+        try:
+            value = money_from_br(str(form.get("detail_value", "")))
+        except InvalidOperation:
+            self.detail_errors = {"detail_value": "Informe um valor válido (ex.: 1.234,56)."}
+            return None
+        data: dict[str, object] = {
+            "title": str(form.get("detail_title", "")),
+            "value": value,
+            "expected_close": str(form.get("detail_close", "")).strip() or None,
+        }
+        if str(form.get("detail_owner", "")).strip():
+            data["owner_id"] = form["detail_owner"]
+        rename = {
+            "title": "detail_title",
+            "value": "detail_value",
+            "expected_close": "detail_close",
+            "owner_id": "detail_owner",
+        }
+        with (
+            self._calling(fields="detail_errors", rename=rename, message="detail_error") as call,
+            self.db() as (db, actor),
+        ):
+            changes = opportunities.OpportunityUpdate.model_validate(data)
+            opportunities.update_opportunity(db, actor, int(self.detail_id), changes)
+        if call.failed:
+            return call.events
+        self.detail_open = False
+        self._reload()
+        return rx.toast.success("Cartão atualizado.")
+
+    @event
+    def mark(self, outcome: str) -> Events:
+        """Ganho/perdido: a move to the pipeline's won/lost stage (a missing loss reason is asked by
+        the required-fields modal)."""
+        with self._calling() as call, self.db() as (db, actor):
+            stage_id = moves.outcome_stage(db, actor, int(self.detail_id or 0), str(outcome))
+        if call.failed:
+            return call.events
+        self.detail_open = False
+        return self._move(self.detail_id, str(stage_id), "", None)
+
+    @event
+    def transfer(self, form: dict[str, str]) -> Events:
+        """Another pipeline: a move to one of its stages (pipeline_id follows the stage)."""
+        stage_id = str(form.get("transfer_stage", ""))
+        if not stage_id.isdigit():
+            self.detail_errors = {"transfer_stage": "Escolha o funil e a etapa."}
+            return None
+        self.detail_open = False
+        return self._move(self.detail_id, stage_id, "", None)
+
+    @event
+    def add_note(self, form: dict[str, str]) -> Events:
+        self.detail_errors, self.detail_error = {}, ""
+        with (
+            self._calling(
+                fields="detail_errors", rename={"body": "card_note"}, message="detail_error"
+            ) as call,
+            self.db() as (db, actor),
+        ):
+            body = notes.NoteIn(body=str(form.get("card_note", "")))
+            notes.add_note(db, actor, int(self.detail_customer_id or 0), body)
+        if call.failed:
+            return call.events
+        return rx.toast.success("Nota adicionada ao cliente.")
+
+    @event
+    def add_task(self, form: dict[str, str]) -> Events:
+        """A task on the agenda for the card's customer (a timeline entry too)."""
+        self.detail_errors, self.detail_error = {}, ""
+        try:
+            starts = datetime.fromisoformat(f"{form.get('task_date', '')}T{form.get('task_time') or '09:00'}")
+        except ValueError:
+            self.detail_errors = {"task_date": "Informe data e hora válidas."}
+            return None
+        rename = {"title": "task_title", "starts_local": "task_date"}
+        with (
+            self._calling(fields="detail_errors", rename=rename, message="detail_error") as call,
+            self.db() as (db, actor),
+        ):
+            appointments.create_appointment(
+                db,
+                actor,
+                appointments.AppointmentIn(
+                    customer_id=int(self.detail_customer_id or 0),
+                    title=str(form.get("task_title", "")).strip() or f"Retorno: {self.detail_title}",
+                    description=f"Oportunidade: {self.detail_title}",
+                    kind="task",
+                    starts_local=starts,
+                ),
+            )
+        if call.failed:
+            return call.events
+        return rx.toast.success("Tarefa criada na agenda.")
 
 
 def card_view(card: ObjectVar[CardView], stage_id: rx.Var[str]) -> rx.Component:
@@ -199,22 +357,33 @@ def card_view(card: ObjectVar[CardView], stage_id: rx.Var[str]) -> rx.Component:
                     card.hint != "",
                     rx.text(card.hint, size="1", color_scheme="amber", class_name="card-hint"),
                 ),
-                rx.menu.root(
-                    rx.menu.trigger(
-                        rx.button(
-                            "Mover para…",
-                            size="1",
-                            variant="soft",
-                            id=f"move-{card.id}",
-                            class_name="move-to",
-                        )
+                rx.hstack(
+                    rx.menu.root(
+                        rx.menu.trigger(
+                            rx.button(
+                                "Mover para…",
+                                size="1",
+                                variant="soft",
+                                id=f"move-{card.id}",
+                                class_name="move-to",
+                            )
+                        ),
+                        rx.menu.content(
+                            rx.foreach(
+                                s.stage_options,
+                                lambda o: rx.menu.item(o.label, on_select=s.move(card.id, o.value)),
+                            )
+                        ),
                     ),
-                    rx.menu.content(
-                        rx.foreach(
-                            s.stage_options,
-                            lambda o: rx.menu.item(o.label, on_select=s.move(card.id, o.value)),
-                        )
+                    rx.button(
+                        "Detalhes",
+                        size="1",
+                        variant="ghost",
+                        id=f"details-{card.id}",
+                        on_click=s.open_details(card.id),
                     ),
+                    spacing="3",
+                    align="center",
                 ),
                 spacing="1",
                 width="100%",
@@ -309,6 +478,135 @@ def required_modal() -> rx.Component:
     )
 
 
+def details_modal() -> rx.Component:
+    """One modal for the card picked with "Detalhes": edit, ganho/perdido, note, task, other pipeline."""
+    s = KanbanState
+    e = s.detail_errors
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(s.detail_title),
+            rx.link(
+                s.detail_customer,
+                " — abrir perfil do cliente",
+                href=f"/clientes/{s.detail_customer_id}",
+                id="detail-customer-link",
+            ),
+            rx.form(
+                rx.vstack(
+                    field("Título", "detail_title", e.get("detail_title", ""), default_value=s.detail_title),
+                    rx.hstack(
+                        field(
+                            "Valor (R$)",
+                            "detail_value",
+                            e.get("detail_value", ""),
+                            default_value=s.detail_value,
+                        ),
+                        field(
+                            "Previsão de fechamento",
+                            "detail_close",
+                            e.get("detail_close", ""),
+                            type="date",
+                            default_value=s.detail_close,
+                        ),
+                        width="100%",
+                    ),
+                    options_field(
+                        "Responsável",
+                        "detail_owner",
+                        s.owner_options,
+                        e.get("detail_owner", ""),
+                        s.detail_owner,
+                    ),
+                    form_error(s.detail_error),
+                    rx.hstack(
+                        rx.button(
+                            "Marcar como ganho",
+                            type="button",
+                            color_scheme="green",
+                            variant="soft",
+                            id="mark-won",
+                            on_click=s.mark("won"),
+                        ),
+                        rx.button(
+                            "Marcar como perdido",
+                            type="button",
+                            color_scheme="red",
+                            variant="soft",
+                            id="mark-lost",
+                            on_click=s.mark("lost"),
+                        ),
+                        rx.spacer(),
+                        rx.button("Salvar", type="submit", id="detail-save"),
+                        width="100%",
+                        wrap="wrap",
+                    ),
+                    spacing="3",
+                ),
+                on_submit=s.save_details,
+                reset_on_submit=False,
+                no_validate=True,
+                id="detail-form",
+            ),
+            rx.separator(margin_y="12px"),
+            rx.form(
+                rx.vstack(
+                    textarea_field("Nota no cliente", "card_note", e.get("card_note", "")),
+                    rx.button("Adicionar nota", type="submit", variant="soft", id="card-note-save"),
+                    spacing="2",
+                    align="end",
+                ),
+                on_submit=s.add_note,
+                reset_on_submit=True,
+                id="card-note-form",
+            ),
+            rx.separator(margin_y="12px"),
+            rx.form(
+                rx.vstack(
+                    field("Tarefa", "task_title", e.get("task_title", ""), placeholder="Retorno"),
+                    rx.hstack(
+                        field("Data", "task_date", e.get("task_date", ""), type="date"),
+                        field("Hora (seu fuso horário)", "task_time", type="time"),
+                        width="100%",
+                    ),
+                    rx.button("Criar tarefa", type="submit", variant="soft", id="card-task-save"),
+                    spacing="2",
+                    align="end",
+                ),
+                on_submit=s.add_task,
+                reset_on_submit=True,
+                no_validate=True,
+                id="card-task-form",
+            ),
+            rx.separator(margin_y="12px"),
+            rx.form(
+                rx.vstack(
+                    options_field(
+                        "Mover para outro funil",
+                        "transfer_stage",
+                        s.transfer_options,
+                        e.get("transfer_stage", ""),
+                    ),
+                    rx.button("Mover de funil", type="submit", variant="soft", id="card-transfer-save"),
+                    spacing="2",
+                    align="end",
+                ),
+                on_submit=s.transfer,
+                reset_on_submit=False,
+                id="card-transfer-form",
+            ),
+            rx.hstack(
+                rx.dialog.close(rx.button("Fechar", variant="soft", color_scheme="gray", type="button")),
+                justify="end",
+                width="100%",
+                margin_top="12px",
+            ),
+            max_width="560px",
+        ),
+        open=s.detail_open,
+        on_open_change=s.set_detail_open,
+    )
+
+
 @page(
     "/kanban",
     "Kanban de vendas",
@@ -355,6 +653,7 @@ def kanban_page() -> rx.Component:
             width="100%",
         ),
         required_modal(),
+        details_modal(),
         width="100%",
         spacing="4",
     )

@@ -47,7 +47,7 @@ def _move_with_keyboard(page: Page, card_id: int, stage: str) -> None:
 
 
 def test_move_to_menu_keyboard_path(page: Page, make_tenant) -> None:
-    from models.tenant import StageHistory
+    from models.tenant import Opportunity, StageHistory
     from tenants.database import session
 
     t = make_tenant()
@@ -80,6 +80,9 @@ def test_move_to_menu_keyboard_path(page: Page, make_tenant) -> None:
             (stages["Lead"], stages["Contato realizado"]),
             (stages["Contato realizado"], stages["Proposta enviada"]),
         ]
+        # The modal's hidden fields (here the loss reason) arrive as null and are left alone.
+        card = db.get(Opportunity, card_id)
+        assert card is not None and card.loss_reason is None and str(card.value) == "4500.00"
     page.goto(f"/clientes/{customer_id}")
     expect(page.get_by_text("Contato realizado → Proposta enviada").first).to_be_visible()
 
@@ -215,3 +218,93 @@ def test_drag_reorders_inside_a_column(page: Page, make_tenant) -> None:
     page.reload()
     expect(page.locator(f"{lead} .kanban-card")).to_have_count(2)
     assert page.locator(f"{lead} .kanban-card").evaluate_all(order) == [str(second.id), str(card_id)]
+
+
+def test_card_details_edit_note_task_won_lost_and_other_pipeline(page: Page, make_tenant) -> None:
+    """The details modal: edit title/value/close date/owner, a note and a task for the customer, then
+    "Marcar como perdido" (the loss reason from the required-fields modal), "Marcar como ganho", and a
+    move to another pipeline — each checked in the database."""
+    from app.crm import opportunities
+    from app.crm.kanban import pipelines
+    from models.tenant import Appointment, Note, Opportunity
+    from tenants.database import session, unit_of_work
+
+    t = make_tenant()
+    card_id, customer_id, stages = _seed(t)
+    actor = t.actor()
+    agent = t.actor("agent", email=f"vendas@{t.slug}.com.br")
+    with session(t.schema) as db, unit_of_work(db):
+        second = opportunities.create_opportunity(
+            db, actor, opportunities.OpportunityIn(customer_id=customer_id, title="Segunda venda")
+        )
+        other = pipelines.create_pipeline(
+            db,
+            actor,
+            pipelines.PipelineIn(
+                name="Pós-venda",
+                stages=[pipelines.StageIn(name="Onboarding"), pipelines.StageIn(name="Ativo")],
+            ),
+        )
+        other_id = other.id
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/kanban")
+
+    page.click(f"#details-{card_id}")
+    expect(page.locator("#detail-customer-link")).to_have_attribute("href", f"/clientes/{customer_id}")
+    page.fill("#detail_title", "Migração 20 linhas")
+    page.fill("#detail_value", "7.000,00")
+    page.fill("#detail_close", "2031-06-30")
+    page.click("#detail_owner")
+    page.get_by_role("option", name="vendas", exact=True).click()
+    page.click("#detail-save")
+    expect(page.locator(f"#card-{card_id}")).to_contain_text("Migração 20 linhas")
+    expect(page.locator(f"#column-{stages['Lead']} .column-total")).to_have_text("R$ 7.000,00")
+    with session(t.schema) as db:
+        card = db.get(Opportunity, card_id)
+        assert card is not None
+        assert (card.title, str(card.value), str(card.expected_close), card.owner_id) == (
+            "Migração 20 linhas",
+            "7000.00",
+            "2031-06-30",
+            agent.user_id,
+        )
+
+    page.click(f"#details-{card_id}")
+    page.fill("#card_note", "Cliente pediu desconto no plano.")
+    page.click("#card-note-save")
+    expect(page.get_by_text("Nota adicionada ao cliente.")).to_be_visible()
+    page.fill("#task_title", "Ligar para o dono")
+    page.fill("#task_date", "2031-01-10")
+    page.fill("#task_time", "10:30")
+    page.click("#card-task-save")
+    expect(page.get_by_text("Tarefa criada na agenda.")).to_be_visible()
+    with session(t.schema) as db:
+        assert db.exec(select(Note.body).where(Note.customer_id == customer_id)).all() == [
+            "Cliente pediu desconto no plano."
+        ]
+        task = db.exec(select(Appointment).where(Appointment.customer_id == customer_id)).one()
+        assert (task.title, task.kind) == ("Ligar para o dono", "task")
+
+    # Perdido: the lost stage asks the loss reason in the required-fields modal, then the move completes.
+    page.click("#mark-lost")
+    page.fill("input[name=loss_reason]", "Preço acima do concorrente")
+    page.click("#complete-move")
+    lost = stages["Fechado – perdido"]
+    expect(page.locator(f"#column-{lost} #card-{card_id}")).to_be_visible()
+
+    page.click(f"#details-{second.id}")
+    page.click("#mark-won")
+    expect(page.locator(f"#column-{stages['Fechado – ganho']} #card-{second.id}")).to_be_visible()
+
+    page.click(f"#details-{card_id}")
+    page.click("#transfer_stage")
+    page.get_by_role("option", name="Pós-venda › Onboarding").click()
+    page.click("#card-transfer-save")
+    expect(page.locator(f"#card-{card_id}")).to_have_count(0)
+    with session(t.schema) as db:
+        lost_card, won_card = db.get(Opportunity, card_id), db.get(Opportunity, second.id)
+        assert lost_card is not None and won_card is not None
+        assert lost_card.loss_reason == "Preço acima do concorrente"
+        assert lost_card.pipeline_id == other_id
+        assert won_card.stage_id == stages["Fechado – ganho"] and won_card.closed_at is not None

@@ -169,6 +169,36 @@ def move_card(
     return MoveResult(card, history)
 
 
+OUTCOME_STAGE_MISSING = {
+    "won": "Este funil não tem uma etapa de ganho.",
+    "lost": "Este funil não tem uma etapa de perda.",
+}
+
+
+def outcome_stage(db: Session, actor: Actor, opportunity_id: int, outcome: str) -> int:
+    """The open `won`/`lost` stage of a visible card's pipeline ("Marcar como ganho/perdido").
+
+    The move itself is `move_card` to that stage, so its rules (a lost stage needs a loss reason) apply.
+    """
+    actor.require(Perm.OPPORTUNITIES_WRITE)
+    if outcome not in OUTCOME_STAGE_MISSING:
+        raise NotFound(STAGE_NOT_FOUND)
+    card = visible_opportunity(db, actor, opportunity_id)
+    stage_id = db.exec(
+        select(Stage.id)
+        .where(
+            Stage.pipeline_id == card.pipeline_id,
+            Stage.outcome == outcome,
+            col(Stage.archived_at).is_(None),
+        )
+        .order_by(col(Stage.position), col(Stage.id))
+        .limit(1)
+    ).first()
+    if stage_id is None:
+        raise NotFound(OUTCOME_STAGE_MISSING[outcome])
+    return stage_id
+
+
 def before_id_at(db: Session, stage_id: int, index: int, moving_id: int) -> int | None:
     """The id of the card at 0-based `index` of a column (without the moving card); None past the end.
 
