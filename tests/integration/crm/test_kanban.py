@@ -332,9 +332,7 @@ def test_outcome_stage_is_the_pipeline_won_or_lost_stage(db: Session, crm: Crm) 
     with pytest.raises(Invalid) as refused:
         moves.move_card(db, crm.agent, card.id or 0, stage_id=lost)
     assert "loss_reason" in refused.value.fields
-    moves.move_card(
-        db, crm.agent, card.id or 0, stage_id=lost, fields=moves.MoveFields(loss_reason="Preço")
-    )
+    moves.move_card(db, crm.agent, card.id or 0, stage_id=lost, fields=moves.MoveFields(loss_reason="Preço"))
     assert card.stage_id == lost and card.loss_reason == "Preço" and card.closed_at is not None
     with pytest.raises(NotFound):
         moves.outcome_stage(db, crm.agent, card.id or 0, "draw")
