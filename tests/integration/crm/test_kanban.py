@@ -226,6 +226,11 @@ def test_board_counts_totals_pages_and_filters(db: Session, crm: Crm) -> None:
     by_value = board.board(db, crm.admin, pid, board.BoardFilter(value_max=Decimal("6"))).columns[0]
     assert by_value.count == 1
     assert board.board(db, crm.admin, pid).columns[1].count == 0
+    # "Minha equipe": owners of the actor's team; an actor without a team sees its own cards.
+    team = board.BoardFilter(team=True)
+    assert board.board(db, crm.manager, pid, team).columns[0].count == 60
+    assert board.board(db, crm.outsider, pid, team).columns[0].count == 1
+    assert board.board(db, crm.admin, pid, team).columns[0].count == 0
 
 
 def test_metrics_conversion_time_in_stage_and_closed_value(db: Session, crm: Crm) -> None:
