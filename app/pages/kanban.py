@@ -6,14 +6,16 @@ after the server accepted it.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import InvalidOperation
+from typing import Any
 
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from app.auth.actor import Actor
 from app.auth.permissions import Perm
-from app.crm import appointments, notes, opportunities
+from app.crm import appointments, notes, opportunities, preferences, tags
 from app.crm.kanban import board, moves, rules
 from app.crm.visibility import assignable_users, get_visible_customer
 from app.formatting import money_from_br
@@ -21,7 +23,10 @@ from app.pages.base import Events, SessionState, event, page
 from components.forms import field, form_error
 from components.kanban_dnd import dnd_board, dnd_card, dnd_column
 from components.modal_form import options_field, textarea_field
-from components.types import Option, array_var
+from components.types import Option, StateVar, array_var
+
+# A select's "no filter" choice (Radix selects take no empty value).
+ALL = "all"
 
 
 @dataclass
@@ -69,6 +74,18 @@ class KanbanState(SessionState):
     stage_options: list[Option] = []
     q: str = ""
     columns: list[ColumnView] = []
+    # The filter bar, stored per user (app.crm.preferences, "kanban.filters").
+    f_owner: str = ALL
+    f_stage: str = ALL
+    f_tag: str = ALL
+    f_value_min: str = ""
+    f_value_max: str = ""
+    f_close_from: str = ""
+    f_close_to: str = ""
+    filter_key: int = 0
+    owner_filter_options: list[Option] = []
+    stage_filter_options: list[Option] = []
+    tag_options: list[Option] = []
     # The required-fields modal: the move waiting for them and which fields are missing.
     pending_card: str = ""
     pending_stage: str = ""
@@ -91,19 +108,79 @@ class KanbanState(SessionState):
     owner_options: list[Option] = []
     transfer_options: list[Option] = []
 
-    def _filters(self) -> board.BoardFilter:
-        return board.BoardFilter(q=self.q.strip() or None)
+    def _filters(self, actor: Actor) -> board.BoardFilter:
+        """The filter bar as the board service's filter (values were checked when they were applied)."""
+        f = {k: str(v) for k, v in self._saved_filters().items() if v}
+        owner = f.get("owner", ALL)
+        try:
+            return board.BoardFilter(
+                q=f.get("q", "").strip() or None,
+                owner_id=actor.user_id if owner == "me" else (int(owner) if owner.isdigit() else None),
+                team=owner == "team",
+                stage_id=int(f["stage"]) if f.get("stage", "").isdigit() else None,
+                tag_id=int(f["tag"]) if f.get("tag", "").isdigit() else None,
+                value_min=money_from_br(f["value_min"]) if "value_min" in f else None,
+                value_max=money_from_br(f["value_max"]) if "value_max" in f else None,
+                close_from=date.fromisoformat(f["close_from"]) if "close_from" in f else None,
+                close_to=date.fromisoformat(f["close_to"]) if "close_to" in f else None,
+            )
+        except (ValueError, InvalidOperation):
+            return board.BoardFilter()
 
-    def _reload(self) -> None:
+    def _saved_filters(self) -> dict[str, str]:
+        """What the filter bar holds, as it is stored in the user's preferences."""
+        values = {
+            "pipeline": self.pipeline_id,
+            "q": self.q,
+            "owner": self.f_owner,
+            "stage": self.f_stage,
+            "tag": self.f_tag,
+            "value_min": self.f_value_min,
+            "value_max": self.f_value_max,
+            "close_from": self.f_close_from,
+            "close_to": self.f_close_to,
+        }
+        return {k: v for k, v in values.items() if v and v != ALL}
+
+    def _restore_filters(self, saved: dict[str, object]) -> None:
+        text = {k: str(v)[:120] for k, v in saved.items() if isinstance(v, str | int)}
+        self.pipeline_id = text.get("pipeline", self.pipeline_id)
+        self.q = text.get("q", "")
+        self.f_owner = text.get("owner", ALL)
+        self.f_stage = text.get("stage", ALL)
+        self.f_tag = text.get("tag", ALL)
+        self.f_value_min = text.get("value_min", "")
+        self.f_value_max = text.get("value_max", "")
+        self.f_close_from = text.get("close_from", "")
+        self.f_close_to = text.get("close_to", "")
+        self.filter_key += 1  # the bar's inputs are uncontrolled: remount them with these values
+
+    def _reload(self, *, restore: bool = False, save: bool = False) -> None:
         with self.db() as (db, actor):
+            if restore:
+                self._restore_filters(preferences.get(db, actor, preferences.KANBAN_FILTERS))
+                users = assignable_users(db, actor)
+                self.owner_filter_options = [
+                    Option(ALL, "Todos os responsáveis"),
+                    Option("me", "Meus cartões"),
+                    Option("team", "Minha equipe"),
+                    *[Option(str(u.id), u.name or u.email) for u in users],
+                ]
+                self.tag_options = [
+                    Option(ALL, "Todas as etiquetas"),
+                    *[Option(str(t.id), t.name) for t in tags.list_tags(db, actor)],
+                ]
             listed = opportunities.list_pipelines(db, actor)
             self.pipelines = [Option(str(p["id"]), str(p["name"])) for p in listed]
-            if not self.pipeline_id and listed:
+            if listed and self.pipeline_id not in {str(p["id"]) for p in listed}:
                 self.pipeline_id = str(listed[0]["id"])
             if not self.pipeline_id.isdigit():
                 return
-            b = board.board(db, actor, int(self.pipeline_id), self._filters())
+            if save:
+                preferences.save(db, actor, preferences.KANBAN_FILTERS, self._saved_filters())
+            b = board.board(db, actor, int(self.pipeline_id), self._filters(actor))
         self.stage_options = [Option(str(c.stage_id), c.name) for c in b.columns]
+        self.stage_filter_options = [Option(ALL, "Todas as etapas"), *self.stage_options]
         self.columns = [
             ColumnView(
                 stage_id=str(c.stage_id),
@@ -120,17 +197,46 @@ class KanbanState(SessionState):
 
     @event
     def load(self) -> Events:
-        return self.attempt(self._reload)
+        return self.attempt(lambda: self._reload(restore=True))
 
     @event
     def set_pipeline(self, pipeline_id: str) -> Events:
         self.pipeline_id = pipeline_id
-        return self.attempt(self._reload)
+        self.f_stage = ALL  # a stage of the other pipeline
+        self.filter_key += 1
+        return self.attempt(lambda: self._reload(save=True))
 
     @event
-    def search(self, form: dict[str, str]) -> Events:
-        self.q = str(form.get("q", ""))[:120]
-        return self.attempt(self._reload)
+    def apply_filters(self, form: dict[str, str]) -> Events:
+        """The filter bar: checked here (pt-BR toast), stored in the user's preferences, then applied."""
+        f = {k: str(v or "").strip() for k, v in form.items()}
+        problems = []
+        for key in ("f_value_min", "f_value_max"):
+            try:
+                if f.get(key) and money_from_br(f[key]) < 0:
+                    raise InvalidOperation
+            except InvalidOperation:
+                problems.append("Informe valores válidos (ex.: 1.234,56).")
+        for key in ("f_close_from", "f_close_to"):
+            try:
+                if f.get(key):
+                    date.fromisoformat(f[key])
+            except ValueError:
+                problems.append("Informe datas válidas.")
+        if problems:
+            return rx.toast.error(" ".join(dict.fromkeys(problems)))
+        self.q = f.get("q", "")[:120]
+        self.f_owner = f.get("f_owner") or ALL
+        self.f_stage = f.get("f_stage") or ALL
+        self.f_tag = f.get("f_tag") or ALL
+        self.f_value_min, self.f_value_max = f.get("f_value_min", ""), f.get("f_value_max", "")
+        self.f_close_from, self.f_close_to = f.get("f_close_from", ""), f.get("f_close_to", "")
+        return self.attempt(lambda: self._reload(save=True))
+
+    @event
+    def clear_filters(self) -> Events:
+        self._restore_filters({"pipeline": self.pipeline_id})
+        return self.attempt(lambda: self._reload(save=True))
 
     @event
     def load_more(self, stage_id: str) -> Events:
@@ -139,7 +245,7 @@ class KanbanState(SessionState):
             return None
         with self._calling() as call, self.db() as (db, actor):
             cards, cursor = board.column_page(
-                db, actor, int(self.pipeline_id), int(stage_id), column.cursor, self._filters()
+                db, actor, int(self.pipeline_id), int(stage_id), column.cursor, self._filters(actor)
             )
         if call.failed:
             return call.events
@@ -607,6 +713,53 @@ def details_modal() -> rx.Component:
     )
 
 
+def _filter_select(
+    name: str, label: str, options: StateVar[list[Option]], value: StateVar[str]
+) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(id=name, aria_label=label),
+        rx.select.content(rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value))),
+        name=name,
+        default_value=value,
+    )
+
+
+def _filter_input(name: str, label: str, value: StateVar[str], **props: Any) -> rx.Component:
+    props.setdefault("id", name)
+    return rx.input(name=name, aria_label=label, default_value=value, **props)
+
+
+def filter_bar() -> rx.Component:
+    """Customer name, owner (me / my team / a user), stage, tag, value range, expected-close range.
+    Remembered per user; `key` remounts the uncontrolled inputs when stored values are restored."""
+    s = KanbanState
+    return rx.form(
+        rx.hstack(
+            _filter_input("q", "Buscar cliente", s.q, placeholder="Buscar cliente", id="kanban-search"),
+            _filter_select("f_owner", "Responsável", s.owner_filter_options, s.f_owner),
+            _filter_select("f_stage", "Etapa", s.stage_filter_options, s.f_stage),
+            _filter_select("f_tag", "Etiqueta", s.tag_options, s.f_tag),
+            _filter_input(
+                "f_value_min", "Valor mínimo", s.f_value_min, placeholder="Valor mín.", width="110px"
+            ),
+            _filter_input(
+                "f_value_max", "Valor máximo", s.f_value_max, placeholder="Valor máx.", width="110px"
+            ),
+            _filter_input("f_close_from", "Fechamento previsto de", s.f_close_from, type="date"),
+            _filter_input("f_close_to", "Fechamento previsto até", s.f_close_to, type="date"),
+            rx.button("Filtrar", type="submit", variant="soft", id="kanban-filter"),
+            rx.button("Limpar", type="button", variant="ghost", id="kanban-clear", on_click=s.clear_filters),
+            wrap="wrap",
+            align="center",
+        ),
+        on_submit=s.apply_filters,
+        reset_on_submit=False,
+        no_validate=True,
+        key=s.filter_key,
+        flex="1",
+    )
+
+
 @page(
     "/kanban",
     "Kanban de vendas",
@@ -624,16 +777,9 @@ def kanban_page() -> rx.Component:
                 value=s.pipeline_id,
                 on_change=s.set_pipeline,
             ),
-            rx.form(
-                rx.hstack(
-                    rx.input(name="q", placeholder="Buscar cliente", id="kanban-search", default_value=s.q),
-                    rx.button("Filtrar", type="submit", variant="soft"),
-                ),
-                on_submit=s.search,
-                reset_on_submit=False,
-            ),
+            filter_bar(),
             width="100%",
-            align="center",
+            align="start",
         ),
         dnd_board(
             # A plain element inside the drag context carries the region's name and focus.

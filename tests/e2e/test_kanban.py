@@ -308,3 +308,93 @@ def test_card_details_edit_note_task_won_lost_and_other_pipeline(page: Page, mak
         assert lost_card.loss_reason == "Preço acima do concorrente"
         assert lost_card.pipeline_id == other_id
         assert won_card.stage_id == stages["Fechado – ganho"] and won_card.closed_at is not None
+
+
+def test_filters_apply_and_persist_per_user_across_reload_and_login(
+    page: Page, browser, app_url, make_tenant
+) -> None:
+    """Owner "Meus cartões", a tag, a minimum value and a close-date range narrow the board; they are the
+    user's preference: still there after a reload and in a new login, and stored once per user."""
+    from app.crm import opportunities, preferences
+    from app.crm.customers import CustomerIn, create_customer
+    from models.tenant import CustomerTag, Tag
+    from tenants.database import session, unit_of_work
+
+    t = make_tenant()
+    card_id, customer_id, stages = _seed(t)
+    admin, agent = t.actor(), t.actor("agent")
+    with session(t.schema) as db, unit_of_work(db):
+        opportunities.update_opportunity(
+            db,
+            admin,
+            card_id,
+            opportunities.OpportunityUpdate(
+                value="5000", expected_close="2031-02-01", owner_id=admin.user_id
+            ),
+        )
+        tag = Tag(name="Corporativo")
+        db.add(tag)
+        db.flush()
+        db.add(CustomerTag(customer_id=customer_id, tag_id=tag.id))
+        others = create_customer(db, admin, CustomerIn(name="Mercado Bom Preço", owner_id=agent.user_id))
+        db.flush()
+        cheap = opportunities.create_opportunity(
+            db, admin, opportunities.OpportunityIn(customer_id=others.id, title="Chip avulso", value="100")
+        )
+        big_other = opportunities.create_opportunity(
+            db,
+            admin,
+            opportunities.OpportunityIn(
+                customer_id=others.id, title="Frota", value="9000", owner_id=agent.user_id
+            ),
+        )
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/kanban")
+    lead = f"#column-{stages['Lead']}"
+    expect(page.locator(f"{lead} .kanban-card")).to_have_count(3)
+
+    page.click("#f_owner")
+    page.get_by_role("option", name="Meus cartões").click()
+    page.click("#f_tag")
+    page.get_by_role("option", name="Corporativo").click()
+    page.fill("#f_value_min", "1.000")
+    page.fill("#f_close_from", "2031-01-01")
+    page.fill("#f_close_to", "2031-12-31")
+    page.click("#kanban-filter")
+    expect(page.locator(f"{lead} .kanban-card")).to_have_count(1)
+    expect(page.locator(f"{lead} #card-{card_id}")).to_be_visible()
+
+    page.reload()
+    expect(page.locator(f"{lead} #card-{card_id}")).to_be_visible()
+    expect(page.locator(f"{lead} .kanban-card")).to_have_count(1)
+    expect(page.locator("#f_value_min")).to_have_value("1.000")
+    expect(page.locator("#f_owner")).to_contain_text("Meus cartões")
+
+    # A new login (another tab's session) restores the same filters: they belong to the user.
+    other = browser.new_context(base_url=app_url, locale="pt-BR", viewport={"width": 1366, "height": 900})
+    try:
+        tab = other.new_page()
+        login(tab, t.slug, t.admin_email, t.password)
+        tab.wait_for_url("**/inicio")
+        tab.goto("/kanban")
+        expect(tab.locator(f"{lead} #card-{card_id}")).to_be_visible()
+        expect(tab.locator(f"{lead} .kanban-card")).to_have_count(1)
+        expect(tab.locator("#f_close_to")).to_have_value("2031-12-31")
+    finally:
+        other.close()
+
+    page.click("#kanban-clear")
+    expect(page.locator(f"{lead} .kanban-card")).to_have_count(3)
+    for card in (cheap, big_other):
+        expect(page.locator(f"{lead} #card-{card.id}")).to_be_visible()
+    with session(t.schema) as db:
+        assert preferences.get(db, admin, preferences.KANBAN_FILTERS) == {
+            "pipeline": page_pipeline(db, admin)
+        }
+
+
+def page_pipeline(db, actor) -> str:
+    from app.crm import opportunities
+
+    return str(opportunities.list_pipelines(db, actor)[0]["id"])
