@@ -5,6 +5,8 @@ Every move, dropped or picked, goes through app.crm.kanban.moves.move_card; the 
 after the server accepted it.
 """
 
+import asyncio
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import InvalidOperation
@@ -16,7 +18,7 @@ from reflex.vars import ObjectVar
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import appointments, notes, opportunities, preferences, tags
-from app.crm.kanban import board, moves, rules
+from app.crm.kanban import board, live, moves, rules
 from app.crm.visibility import assignable_users, get_visible_customer
 from app.formatting import money_from_br
 from app.pages.base import Events, SessionState, event, page
@@ -27,6 +29,10 @@ from components.types import Option, StateVar, array_var
 
 # A select's "no filter" choice (Radix selects take no empty value).
 ALL = "all"
+# Live update: how often an open board polls its pipeline's revision, and for how long (a closed tab's
+# watcher also ends then; a reload starts a new one and the old one stops at its next round).
+WATCH_EVERY_S = 2.0
+WATCH_ROUNDS = 1_800
 
 
 @dataclass
@@ -83,6 +89,10 @@ class KanbanState(SessionState):
     f_close_from: str = ""
     f_close_to: str = ""
     filter_key: int = 0
+    # Live update (backend only): what the shown board was read at, and which watcher is this tab's.
+    _schema: str = ""
+    _seen_revision: int = 0
+    _watch_id: str = ""
     owner_filter_options: list[Option] = []
     stage_filter_options: list[Option] = []
     tag_options: list[Option] = []
@@ -178,6 +188,9 @@ class KanbanState(SessionState):
                 return
             if save:
                 preferences.save(db, actor, preferences.KANBAN_FILTERS, self._saved_filters())
+            # Read before the board: a change landing in between makes the watcher read it again.
+            self._schema = actor.schema or ""
+            self._seen_revision = live.revision(self._schema, int(self.pipeline_id))
             b = board.board(db, actor, int(self.pipeline_id), self._filters(actor))
         self.stage_options = [Option(str(c.stage_id), c.name) for c in b.columns]
         self.stage_filter_options = [Option(ALL, "Todas as etapas"), *self.stage_options]
@@ -197,7 +210,30 @@ class KanbanState(SessionState):
 
     @event
     def load(self) -> Events:
-        return self.attempt(lambda: self._reload(restore=True))
+        return self.attempt(lambda: self._reload(restore=True)) or KanbanState.watch
+
+    @event(background=True)
+    async def watch(self) -> None:
+        """Other people's changes without a reload: poll the shown pipeline's revision (no database
+        read) and re-read the board when it moved. One watcher per tab; it ends when the tab leaves
+        /kanban, loads it again (a newer watcher), or after WATCH_ROUNDS."""
+        mine = uuid.uuid4().hex
+        async with self:
+            self._watch_id = mine
+        for _ in range(WATCH_ROUNDS):
+            await asyncio.sleep(WATCH_EVERY_S)
+            async with self:
+                if self._watch_id != mine or self.router.url.path.rstrip("/") != "/kanban":
+                    return
+                if not (self._schema and self.pipeline_id.isdigit()):
+                    continue
+                current = live.revision(self._schema, int(self.pipeline_id))
+                if current == self._seen_revision or current < 0:
+                    continue
+                with self._calling(quiet=True) as call:
+                    self._reload()
+                if call.failed:
+                    return
 
     @event
     def set_pipeline(self, pipeline_id: str) -> Events:

@@ -398,3 +398,32 @@ def page_pipeline(db, actor) -> str:
     from app.crm import opportunities
 
     return str(opportunities.list_pipelines(db, actor)[0]["id"])
+
+
+def test_other_open_boards_follow_a_move_without_reload(page: Page, browser, app_url, make_tenant) -> None:
+    """Two people on the same board: a move in one tab shows up in the other within a few seconds,
+    without a reload (the board polls its pipeline's revision)."""
+    t = make_tenant()
+    card_id, _customer_id, stages = _seed(t)
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/kanban")
+    expect(page.locator(f"#column-{stages['Lead']} #card-{card_id}")).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+
+    other = browser.new_context(base_url=app_url, locale="pt-BR", viewport={"width": 1366, "height": 900})
+    try:
+        tab = other.new_page()
+        login(tab, t.slug, t.admin_email, t.password)
+        tab.wait_for_url("**/inicio")
+        tab.goto("/kanban")
+        _move_with_keyboard(tab, card_id, "Contato realizado")
+        expect(tab.locator(f"#column-{stages['Contato realizado']} #card-{card_id}")).to_be_visible()
+    finally:
+        other.close()
+
+    expect(page.locator(f"#column-{stages['Contato realizado']} #card-{card_id}")).to_be_visible(
+        timeout=10_000
+    )
+    expect(page.locator(f"#column-{stages['Lead']} #card-{card_id}")).to_have_count(0)
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened

@@ -17,7 +17,7 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import timeline
-from app.crm.kanban import ordering, rules
+from app.crm.kanban import live, ordering, rules
 from app.crm.opportunities import visible_opportunity
 from app.crm.visibility import check_assignable
 from app.errors import Conflict, NotFound
@@ -165,6 +165,7 @@ def move_card(
         )
     db.add(card)
     record(db, actor, "opportunity.move", "opportunity", card.id, snapshot, card)
+    live.touch(db, snapshot["pipeline_id"], stage.pipeline_id)
     db.flush()
     return MoveResult(card, history)
 
