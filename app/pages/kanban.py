@@ -824,6 +824,8 @@ def kanban_page() -> rx.Component:
                 align="start",
                 spacing="3",
                 overflow_x="auto",
+                # A sideways swipe at the board's edge must not become the browser's "back" gesture.
+                overscroll_behavior_x="contain",
                 width="100%",
                 # A scrolling region must be reachable by keyboard (arrow keys scroll it once focused).
                 tab_index=0,

@@ -427,3 +427,56 @@ def test_other_open_boards_follow_a_move_without_reload(page: Page, browser, app
     )
     expect(page.locator(f"#column-{stages['Lead']} #card-{card_id}")).to_have_count(0)
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
+
+
+def _touch_drag(page: Page, source: str, target: str, *, hold_ms: int) -> None:
+    """A finger on the source, held `hold_ms`, then slid to the target's middle and lifted (CDP touch)."""
+    cdp = page.context.new_cdp_session(page)
+    box, goal = page.locator(source).bounding_box(), page.locator(target).bounding_box()
+    assert box is not None and goal is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    gx, gy = goal["x"] + goal["width"] / 2, goal["y"] + goal["height"] / 2
+
+    def touch(kind: str, px: float, py: float) -> None:
+        points = [] if kind == "touchEnd" else [{"x": px, "y": py}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", x, y)
+    page.wait_for_timeout(hold_ms)
+    for i in range(1, 16):
+        touch("touchMove", x + (gx - x) * i / 15, y + (gy - y) * i / 15)
+        page.wait_for_timeout(16)
+    touch("touchEnd", gx, gy)
+
+
+def test_touch_drag_needs_a_press_before_it_moves(browser, app_url, make_tenant) -> None:
+    """On a touch screen a quick swipe does not drag the card; a 150 ms press, then a slide, moves it."""
+    from models.tenant import Opportunity
+    from tenants.database import session
+
+    t = make_tenant()
+    card_id, _customer_id, stages = _seed(t)
+    context = browser.new_context(
+        base_url=app_url, locale="pt-BR", viewport={"width": 1366, "height": 900}, has_touch=True
+    )
+    context.set_default_timeout(20_000)
+    try:
+        page = context.new_page()
+        login(page, t.slug, t.admin_email, t.password)
+        page.wait_for_url("**/inicio")
+        page.goto("/kanban")
+        lead, contact = f"#column-{stages['Lead']}", f"#column-{stages['Contato realizado']}"
+        expect(page.locator(f"{lead} #card-{card_id}")).to_be_visible()
+        _touch_drag(page, f"#card-{card_id}", contact, hold_ms=0)
+        page.wait_for_timeout(1500)
+        # The swipe scrolled (at the board's left edge headless Chromium may even take it as "back").
+        with session(t.schema) as db:
+            card = db.get(Opportunity, card_id)
+            assert card is not None and card.stage_id == stages["Lead"]
+        if not page.url.endswith("/kanban"):
+            page.goto("/kanban")
+        expect(page.locator(f"{lead} #card-{card_id}")).to_be_visible()
+        _touch_drag(page, f"#card-{card_id}", contact, hold_ms=400)
+        expect(page.locator(f"{contact} #card-{card_id}")).to_be_visible()
+    finally:
+        context.close()
