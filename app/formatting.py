@@ -9,8 +9,9 @@ override it (`platform.users.time_zone`, NULL = the organisation's). The resolve
 Actor (`Actor.time_zone`), read once per request / UI event with the user and tenant rows.
 """
 
+import re
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -184,6 +185,22 @@ def money_br(value: int | float | Decimal | None) -> str:
         return ""
     text = number_br(value, 2)
     return f"-R$ {text[1:]}" if text.startswith("-") else f"R$ {text}"
+
+
+def money_from_br(raw: str) -> Decimal:
+    """A typed amount: "1.234,56" and "1.500" are Brazilian notation; "99.90" is read as a decimal.
+
+    Raises InvalidOperation when it is not a finite number.
+    """
+    text = raw.strip().removeprefix("R$").replace(" ", "") or "0"
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    elif re.fullmatch(r"\d{1,3}(\.\d{3})+", text):
+        text = text.replace(".", "")
+    value = Decimal(text)
+    if not value.is_finite():
+        raise InvalidOperation
+    return value
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:

@@ -32,6 +32,7 @@ class MoveOut(BaseModel):
 
 def _filters(
     owner_id: Id | None = None,
+    team: bool = False,
     tag: Id | None = None,
     q: Annotated[str | None, Query(max_length=120)] = None,
     stage_id: Id | None = None,
@@ -44,6 +45,7 @@ def _filters(
 ) -> board.BoardFilter:
     return board.BoardFilter(
         owner_id=owner_id,
+        team=team,
         tag_id=tag,
         q=q,
         stage_id=stage_id,

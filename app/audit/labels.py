@@ -91,6 +91,7 @@ ACTION_LABELS: dict[str, str] = {
     "notification.create": "Notificação criada",
     "notification.read": "Notificação lida",
     "notification.read_all": "Notificações marcadas como lidas",
+    "preference.update": "Preferência salva",
 }
 
 ENTITY_LABELS: dict[str, str] = {
@@ -115,6 +116,7 @@ ENTITY_LABELS: dict[str, str] = {
     "tenant": "Organização",
     "token_family": "Sessão",
     "user": "Usuário",
+    "user_preference": "Preferência",
     "wallet": "Carteira",
 }
 

@@ -9,6 +9,7 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import timeline
+from app.crm.kanban import live
 from app.crm.kanban.ordering import append_position
 from app.crm.visibility import check_assignable, customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound
@@ -176,6 +177,7 @@ def create_opportunity(db: Session, actor: Actor, data: OpportunityIn) -> Opport
         )
     )
     record(db, actor, "opportunity.create", "opportunity", opp.id, None, opp)
+    live.touch(db, opp.pipeline_id)
     timeline.add(
         db,
         opp.customer_id,
@@ -214,6 +216,7 @@ def update_opportunity(
     opp.updated_at = utcnow()
     db.add(opp)
     record(db, actor, "opportunity.update", "opportunity", opp.id, before, opp)
+    live.touch(db, opp.pipeline_id)
     return opp
 
 
@@ -221,5 +224,6 @@ def delete_opportunity(db: Session, actor: Actor, opportunity_id: int) -> None:
     actor.require(Perm.OPPORTUNITIES_WRITE)
     opp = visible_opportunity(db, actor, opportunity_id)
     record(db, actor, "opportunity.delete", "opportunity", opp.id, opp, None)
+    live.touch(db, opp.pipeline_id)
     # Gap ordering: the neighbours keep their positions, a hole costs nothing.
     db.delete(opp)

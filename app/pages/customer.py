@@ -2,10 +2,9 @@
 the central timeline (newest first, infinite scroll, kind filter), the conversation side panel and the
 quick actions (reply, note, follow-up, opportunity, resolve, assign)."""
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 import reflex as rx
@@ -14,7 +13,7 @@ from app.auth.permissions import Perm
 from app.crm import appointments, contacts, conversations, customers, notes, opportunities, timeline
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
-from app.formatting import contact_br, datetime_br, document_br, label
+from app.formatting import contact_br, datetime_br, document_br, label, money_from_br
 from app.pages.base import Events, SessionState, event, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
@@ -35,19 +34,6 @@ MESSAGE_STATUSES = {
     "skipped": "Não enviada",
     "received": "Recebida",
 }
-
-
-def _money(raw: str) -> Decimal:
-    """A typed amount: "1.234,56" and "1.500" are Brazilian notation; "99.90" is read as a decimal."""
-    text = raw.strip().removeprefix("R$").replace(" ", "") or "0"
-    if "," in text:
-        text = text.replace(".", "").replace(",", ".")
-    elif re.fullmatch(r"\d{1,3}(\.\d{3})+", text):
-        text = text.replace(".", "")
-    value = Decimal(text)
-    if not value.is_finite():
-        raise InvalidOperation
-    return value
 
 
 def _stages(pipeline: dict[str, object]) -> list[dict[str, object]]:
@@ -307,7 +293,7 @@ class CustomerState(SessionState):
         if form.get("stage"):
             pipeline_id, stage_id = (int(x) for x in form["stage"].split(":"))
         try:
-            value = _money(form.get("value", ""))
+            value = money_from_br(form.get("value", ""))
         except InvalidOperation:
             self.errors = {"value": "Informe um valor válido (ex.: 1.234,56)."}
             return None

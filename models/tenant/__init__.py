@@ -5,6 +5,7 @@ from models.tenant.conversations import Conversation, Message
 from models.tenant.customers import Contact, Customer, CustomerTag, CustomField, Segment, Tag, Wallet
 from models.tenant.imports import ImportJob, MappingPreset
 from models.tenant.notifications import Notification
+from models.tenant.preferences import UserPreference
 from models.tenant.sales import Opportunity, Pipeline, Stage, StageHistory
 from models.tenant.templates import Template
 from models.tenant.timeline import Appointment, Interaction, Note
@@ -33,5 +34,6 @@ __all__ = [
     "StageHistory",
     "Tag",
     "Template",
+    "UserPreference",
     "Wallet",
 ]

@@ -84,12 +84,17 @@ def _check(page: Page, route: str, dark: bool, *, shell: bool) -> list[str]:
 
 
 def _seed_customer(t: TenantHandle) -> int:
-    from app.crm import customers
+    from app.crm import customers, opportunities
     from app.crm.customers import CustomerIn
     from tenants.database import session, unit_of_work
 
     with session(t.schema) as db, unit_of_work(db):
         c = customers.create_customer(db, t.actor(), CustomerIn(name=f"Acessível {uuid.uuid4().hex[:4]}"))
+        db.flush()
+        # A card on /kanban, so axe also checks a draggable card inside the board.
+        opportunities.create_opportunity(
+            db, t.actor(), opportunities.OpportunityIn(customer_id=c.id or 0, title="Plano empresarial")
+        )
         return c.id or 0
 
 

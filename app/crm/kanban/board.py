@@ -38,6 +38,8 @@ class BoardFilter(BaseModel):
     """Board filters; `owner_id` is a user ("me" is the actor's id; "my team" is a manager's default view)."""
 
     owner_id: int | None = None
+    # "Minha equipe": cards owned by users of the actor's team (the actor alone when it has none).
+    team: bool = False
     tag_id: int | None = None
     q: str | None = Field(default=None, max_length=120)
     stage_id: int | None = None
@@ -93,6 +95,13 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _team_ids(actor: Actor) -> Any:
+    """The actor's team as a subquery on platform.users (same tenant, same `team`)."""
+    if actor.team is None:
+        return [actor.user_id or 0]
+    return select(User.id).where(User.tenant_id == actor.tenant_id, User.team == actor.team)
+
+
 def filter_conditions(actor: Actor, pipeline_id: int, f: BoardFilter) -> list[Any]:
     """SQL conditions for the visible, filtered cards of a pipeline (callers join Customer)."""
     conds: list[Any] = [
@@ -102,6 +111,8 @@ def filter_conditions(actor: Actor, pipeline_id: int, f: BoardFilter) -> list[An
     ]
     if f.owner_id is not None:
         conds.append(Opportunity.owner_id == f.owner_id)
+    if f.team:
+        conds.append(col(Opportunity.owner_id).in_(_team_ids(actor)))
     if f.stage_id is not None:
         conds.append(Opportunity.stage_id == f.stage_id)
     if f.tag_id is not None:

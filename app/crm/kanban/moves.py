@@ -17,7 +17,7 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm import timeline
-from app.crm.kanban import ordering, rules
+from app.crm.kanban import live, ordering, rules
 from app.crm.opportunities import visible_opportunity
 from app.crm.visibility import check_assignable
 from app.errors import Conflict, NotFound
@@ -165,8 +165,39 @@ def move_card(
         )
     db.add(card)
     record(db, actor, "opportunity.move", "opportunity", card.id, snapshot, card)
+    live.touch(db, snapshot["pipeline_id"], stage.pipeline_id)
     db.flush()
     return MoveResult(card, history)
+
+
+OUTCOME_STAGE_MISSING = {
+    "won": "Este funil não tem uma etapa de ganho.",
+    "lost": "Este funil não tem uma etapa de perda.",
+}
+
+
+def outcome_stage(db: Session, actor: Actor, opportunity_id: int, outcome: str) -> int:
+    """The open `won`/`lost` stage of a visible card's pipeline ("Marcar como ganho/perdido").
+
+    The move itself is `move_card` to that stage, so its rules (a lost stage needs a loss reason) apply.
+    """
+    actor.require(Perm.OPPORTUNITIES_WRITE)
+    if outcome not in OUTCOME_STAGE_MISSING:
+        raise NotFound(STAGE_NOT_FOUND)
+    card = visible_opportunity(db, actor, opportunity_id)
+    stage_id = db.exec(
+        select(Stage.id)
+        .where(
+            Stage.pipeline_id == card.pipeline_id,
+            Stage.outcome == outcome,
+            col(Stage.archived_at).is_(None),
+        )
+        .order_by(col(Stage.position), col(Stage.id))
+        .limit(1)
+    ).first()
+    if stage_id is None:
+        raise NotFound(OUTCOME_STAGE_MISSING[outcome])
+    return stage_id
 
 
 def before_id_at(db: Session, stage_id: int, index: int, moving_id: int) -> int | None:

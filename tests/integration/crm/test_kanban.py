@@ -226,6 +226,11 @@ def test_board_counts_totals_pages_and_filters(db: Session, crm: Crm) -> None:
     by_value = board.board(db, crm.admin, pid, board.BoardFilter(value_max=Decimal("6"))).columns[0]
     assert by_value.count == 1
     assert board.board(db, crm.admin, pid).columns[1].count == 0
+    # "Minha equipe": owners of the actor's team; an actor without a team sees its own cards.
+    team = board.BoardFilter(team=True)
+    assert board.board(db, crm.manager, pid, team).columns[0].count == 60
+    assert board.board(db, crm.outsider, pid, team).columns[0].count == 1
+    assert board.board(db, crm.admin, pid, team).columns[0].count == 0
 
 
 def test_metrics_conversion_time_in_stage_and_closed_value(db: Session, crm: Crm) -> None:
@@ -321,3 +326,20 @@ def test_concurrent_drops_into_one_column_keep_every_card(crm: Crm) -> None:
 def test_stage_model_has_defaults(db: Session, crm: Crm) -> None:
     stage = db.exec(select(Stage).where(col(Stage.outcome) == "lost")).first()
     assert stage is not None and stage.color and stage.required_fields == []
+
+
+def test_outcome_stage_is_the_pipeline_won_or_lost_stage(db: Session, crm: Crm) -> None:
+    pid, (a, _b, _p, won, lost) = _pipeline(db, crm)
+    card = _card(db, crm, crm.agent, pid, a)
+    assert moves.outcome_stage(db, crm.agent, card.id or 0, "won") == won
+    assert moves.outcome_stage(db, crm.agent, card.id or 0, "lost") == lost
+    # Marking as lost is a move to that stage: the loss reason is required.
+    with pytest.raises(Invalid) as refused:
+        moves.move_card(db, crm.agent, card.id or 0, stage_id=lost)
+    assert "loss_reason" in refused.value.fields
+    moves.move_card(db, crm.agent, card.id or 0, stage_id=lost, fields=moves.MoveFields(loss_reason="Preço"))
+    assert card.stage_id == lost and card.loss_reason == "Preço" and card.closed_at is not None
+    with pytest.raises(NotFound):
+        moves.outcome_stage(db, crm.agent, card.id or 0, "draw")
+    with pytest.raises(NotFound):
+        moves.outcome_stage(db, crm.agent, 10**9, "won")

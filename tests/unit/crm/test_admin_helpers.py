@@ -29,14 +29,14 @@ def test_brl_formats_brazilian_money() -> None:
     ],
 )
 def test_money_input(typed: str, value: str) -> None:
-    from app.pages.customer import _money
+    from app.formatting import money_from_br as _money
 
     assert _money(typed) == Decimal(value)
 
 
 @pytest.mark.parametrize("typed", ["abc", "NaN", "Infinity"])
 def test_money_input_rejects_non_numbers(typed: str) -> None:
-    from app.pages.customer import _money
+    from app.formatting import money_from_br as _money
 
     with pytest.raises(InvalidOperation):
         _money(typed)

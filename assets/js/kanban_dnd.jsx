@@ -1,0 +1,162 @@
+// Drag and drop for the sales Kanban (/kanban), on dnd-kit (@dnd-kit/core + @dnd-kit/sortable, npm).
+// Wrapped by components/kanban_dnd.py; why dnd-kit: docs/architecture.md, "Sales Kanban".
+//
+// Nothing moves here: a drop only reports (card, stage, before card) to the page's state event, which
+// calls the move service; the card snaps back and the board re-renders from the server's answer. So a
+// refused move (WIP limit, required fields, permission) leaves the card where it was.
+import React, { useCallback, useMemo } from "react";
+import {
+  DndContext,
+  MouseSensor,
+  TouchSensor,
+  pointerWithin,
+  rectIntersection,
+  useDroppable,
+  useSensor,
+  useSensors,
+} from "@dnd-kit/core";
+import { SortableContext, useSortable, verticalListSortingStrategy } from "@dnd-kit/sortable";
+import { CSS } from "@dnd-kit/utilities";
+
+const CARD = "card:";
+const COLUMN = "column:";
+// The release of a drag is also a click on whatever is under the pointer (often the card's own
+// customer link): clicks this soon after a drop are swallowed.
+const CLICK_AFTER_DROP_MS = 300;
+let lastDrop = 0;
+
+// Screen reader announcements while a card is dragged (the keyboard path is the "Mover para…" menu).
+const ACCESSIBILITY = {
+  screenReaderInstructions: {
+    draggable: "Arraste o cartão com o mouse ou toque longo; pelo teclado use o botão Mover para.",
+  },
+  announcements: {
+    onDragStart: () => "Cartão levantado.",
+    onDragOver: () => undefined,
+    onDragEnd: ({ over }) => (over ? "Cartão solto; aguardando o servidor." : "Cartão solto fora do quadro."),
+    onDragCancel: () => "Movimento cancelado.",
+  },
+};
+
+// A card under the pointer wins over its column; over empty space of a column, the column.
+function cardsFirst(args) {
+  const hits = pointerWithin(args);
+  const cards = hits.filter((h) => String(h.id).startsWith(CARD));
+  if (cards.length) return cards;
+  if (hits.length) return hits;
+  return rectIntersection(args);
+}
+
+// Where the drop puts the card: [stageId, beforeCardId or ""] (empty = end of the column), or null
+// for a drop that changes nothing.
+function dropTarget(active, over, pointerY) {
+  const data = over.data.current || {};
+  const stageId = String(data.stageId || "");
+  if (!stageId) return null;
+  if (!String(over.id).startsWith(CARD)) return [stageId, ""];
+  const overCard = String(data.cardId);
+  const sortable = data.sortable || { items: [], index: 0 };
+  const items = sortable.items.map((id) => String(id).slice(CARD.length));
+  const from = active.data.current || {};
+  const after = (index) => (index + 1 < items.length ? items[index + 1] : "");
+  if (String(from.stageId) === stageId) {
+    // Inside one column the sortable strategy already shows the new order: moving down lands after
+    // the card hovered, moving up before it (arrayMove semantics).
+    const activeIndex = from.sortable ? from.sortable.index : -1;
+    if (activeIndex === sortable.index) return null;
+    return [stageId, activeIndex < sortable.index ? after(sortable.index) : overCard];
+  }
+  // Into another column: before the hovered card, or after it when the pointer is on its lower half.
+  const lower = pointerY !== null && pointerY > over.rect.top + over.rect.height / 2;
+  return [stageId, lower ? after(sortable.index) : overCard];
+}
+
+// Where the pointer (or finger) was at the drop: where the drag started plus how far it went.
+function pointerAt(activatorEvent, delta) {
+  const point = activatorEvent && activatorEvent.touches ? activatorEvent.touches[0] : activatorEvent;
+  if (!point || typeof point.clientY !== "number") return null;
+  return point.clientY + delta.y;
+}
+
+export function KanbanDndBoard({ onMove, children, ...rest }) {
+  const sensors = useSensors(
+    // 5 px before a drag starts, so a click on the card's link or buttons stays a click.
+    useSensor(MouseSensor, { activationConstraint: { distance: 5 } }),
+    // A 150 ms press before a drag starts, so a swipe still scrolls the board on a phone.
+    useSensor(TouchSensor, { activationConstraint: { delay: 150, tolerance: 8 } }),
+  );
+  const onDragEnd = useCallback(
+    ({ active, over, activatorEvent, delta }) => {
+      lastDrop = Date.now();
+      if (!over || !onMove) return;
+      const target = dropTarget(active, over, pointerAt(activatorEvent, delta));
+      if (target === null) return;
+      onMove(String(active.data.current.cardId), target[0], target[1]);
+    },
+    [onMove],
+  );
+  return (
+    <DndContext
+      sensors={sensors}
+      collisionDetection={cardsFirst}
+      onDragEnd={onDragEnd}
+      onDragCancel={() => {
+        lastDrop = Date.now();
+      }}
+      accessibility={ACCESSIBILITY}
+    >
+      <div {...rest}>{children}</div>
+    </DndContext>
+  );
+}
+
+export function KanbanDndColumn({ stageId, cardIds, children, ...rest }) {
+  const stage = String(stageId);
+  const { setNodeRef, isOver } = useDroppable({ id: COLUMN + stage, data: { stageId: stage } });
+  const items = useMemo(() => (cardIds || []).map((id) => CARD + id), [cardIds]);
+  return (
+    <SortableContext id={"cards:" + stage} items={items} strategy={verticalListSortingStrategy}>
+      <div ref={setNodeRef} data-drop-over={isOver ? "true" : undefined} {...rest}>
+        {children}
+      </div>
+    </SortableContext>
+  );
+}
+
+function swallowClickAfterDrop(event) {
+  if (Date.now() - lastDrop < CLICK_AFTER_DROP_MS) {
+    event.preventDefault();
+    event.stopPropagation();
+  }
+}
+
+export function KanbanDndCard({ cardId, stageId, children, ...rest }) {
+  const card = String(cardId);
+  const { setNodeRef, listeners, transform, transition, isDragging } = useSortable({
+    id: CARD + card,
+    data: { cardId: card, stageId: String(stageId) },
+  });
+  // The sortable `attributes` (role=button, tabIndex) are left out on purpose: the card holds a link
+  // and buttons (a button may not contain them), and the keyboard path is the "Mover para…" menu.
+  const style = {
+    transform: CSS.Translate.toString(transform),
+    transition,
+    position: "relative",
+    zIndex: isDragging ? 20 : undefined,
+    opacity: isDragging ? 0.75 : undefined,
+    touchAction: "manipulation",
+    cursor: "grab",
+  };
+  return (
+    <div
+      ref={setNodeRef}
+      style={style}
+      data-dragging={isDragging ? "true" : undefined}
+      onClickCapture={swallowClickAfterDrop}
+      {...listeners}
+      {...rest}
+    >
+      {children}
+    </div>
+  );
+}
