@@ -1,4 +1,4 @@
-"""t0018 adds user_preferences (primary key user + key) on top of t0017 and removes it again."""
+"""t0019 adds user_preferences (primary key user + key) on top of t0018 and removes it again."""
 
 import uuid
 
@@ -14,11 +14,11 @@ def _scalar(sql: str) -> object:
         return conn.execute(text(sql)).scalar()
 
 
-def test_t0018_up_and_down(database_url: str) -> None:
+def test_t0019_up_and_down(database_url: str) -> None:
     schema = "t_p" + uuid.uuid4().hex[:8]
-    upgrade_tenant(schema, "t0017_name_sort_key")
+    upgrade_tenant(schema, "t0018_name_tsv")
     assert _scalar(f"SELECT to_regclass('\"{schema}\".user_preferences') IS NULL") is True
-    upgrade_tenant(schema, "t0018_user_preferences")
+    upgrade_tenant(schema, "t0019_user_preferences")
     with engine().begin() as conn:
         conn.execute(
             text(
@@ -34,7 +34,7 @@ def test_t0018_up_and_down(database_url: str) -> None:
     )
     assert key == "user_id,key"
     with engine().begin() as conn:
-        command.downgrade(_config("tenant", conn, schema), "t0017_name_sort_key")
+        command.downgrade(_config("tenant", conn, schema), "t0018_name_tsv")
         conn.execute(text("SET search_path TO public"))
     assert _scalar(f"SELECT to_regclass('\"{schema}\".user_preferences') IS NULL") is True
     with engine().begin() as conn:

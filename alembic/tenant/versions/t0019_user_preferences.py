@@ -1,8 +1,8 @@
 """user_preferences: per-user settings inside a tenant, one JSON value per key (issue 17: the Kanban
 board's filters, "kanban.filters"). A tiny table keyed by (user_id, key): read and written by primary key.
 
-Revision ID: t0018_user_preferences
-Revises: t0017_name_sort_key
+Revision ID: t0019_user_preferences
+Revises: t0018_name_tsv
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision: str = "t0018_user_preferences"
-down_revision: str | None = "t0017_name_sort_key"
+revision: str = "t0019_user_preferences"
+down_revision: str | None = "t0018_name_tsv"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
