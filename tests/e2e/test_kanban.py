@@ -210,14 +210,20 @@ def test_drag_reorders_inside_a_column(page: Page, make_tenant) -> None:
     page.wait_for_url("**/inicio")
     page.goto("/kanban")
     lead = f"#column-{stages['Lead']}"
-    order = "cards => cards.map(c => c.dataset.card)"
-    expect(page.locator(f"{lead} .kanban-card")).to_have_count(2)
-    assert page.locator(f"{lead} .kanban-card").evaluate_all(order) == [str(card_id), str(second.id)]
+    _expect_order(page, lead, [card_id, second.id or 0])
     _drag(page, f"#card-{card_id}", f"#card-{second.id}", at=0.85)
     expect(page.locator(f"{lead} .kanban-card").first).to_have_attribute("data-card", str(second.id))
     page.reload()
-    expect(page.locator(f"{lead} .kanban-card")).to_have_count(2)
-    assert page.locator(f"{lead} .kanban-card").evaluate_all(order) == [str(second.id), str(card_id)]
+    _expect_order(page, lead, [second.id or 0, card_id])
+
+
+def _expect_order(page: Page, column: str, ids: list[int]) -> None:
+    """The column's cards in this order, waited for: the board may still be re-rendering (hydration, a
+    live reload), when a one-shot read of the cards finds none."""
+    cards = page.locator(f"{column} .kanban-card")
+    expect(cards).to_have_count(len(ids))
+    for i, card in enumerate(ids):
+        expect(cards.nth(i)).to_have_attribute("data-card", str(card))
 
 
 def test_card_details_edit_note_task_won_lost_and_other_pipeline(page: Page, make_tenant) -> None:
