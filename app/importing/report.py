@@ -23,7 +23,23 @@ WARNING_REASONS: dict[str, str] = {
     "documento_invalido": "CPF/CNPJ inválido: ignorado, a linha foi importada.",
     "responsavel_desconhecido": "Responsável não encontrado entre os usuários: ignorado.",
     "conflito": "Telefone/e-mail de clientes diferentes já existentes: ligada ao primeiro, sem mesclar.",
+    "conflito_documento": (
+        "Documento diferente do cliente que já tem este telefone/e-mail: criado como outro cliente; "
+        "o contato ficou com o primeiro."
+    ),
 }
+# Not problems: rows the grouping folded into another row or an existing customer (listed with samples
+# and in the duplicates CSV; counted in `duplicates` and in updated/unchanged, never as warnings).
+INFO_REASONS: dict[str, str] = {
+    "duplicado": (
+        "Linha duplicada: juntada a uma linha anterior do arquivo (mesmo CPF/CNPJ, telefone ou e-mail)."
+    ),
+    "cliente_existente": (
+        "Cliente já cadastrado (mesmo CPF/CNPJ, telefone ou e-mail): atualizado, não duplicado."
+    ),
+}
+CONFLICT_REASONS = ("conflito", "conflito_documento")
+DEDUPE_REASONS = (*CONFLICT_REASONS, *INFO_REASONS)
 FIELD_LABELS_PT = {
     "name": "nome",
     "document": "CPF/CNPJ",
@@ -39,7 +55,7 @@ SAMPLES_PER_REASON = 5
 
 
 def message_for(reason: str) -> str:
-    return ERROR_REASONS.get(reason) or WARNING_REASONS.get(reason) or reason
+    return ERROR_REASONS.get(reason) or WARNING_REASONS.get(reason) or INFO_REASONS.get(reason) or reason
 
 
 @dataclass
