@@ -568,13 +568,15 @@ def _dedupe_issues(
             into_customer="cid",
         )
     )
-    clashes = res.conflicts.select(
+    # The other customer: a known one, or the new customer an earlier row of the batch started (-row).
+    started = rows.select(other=-pl.col("row"), new_cid="cid")
+    clashes = res.conflicts.join(started, on="other", how="left").select(
         line="row",
         severity=pl.lit("warning"),
         reason="reason",
         pos="pos",
         into_line="line",
-        into_customer="other",
+        into_customer=pl.when(pl.col("other") > 0).then(pl.col("other")).otherwise(pl.col("new_cid")),
     )
     found = pl.concat([folded, clashes], how="vertical_relaxed")
     if found.height == 0:

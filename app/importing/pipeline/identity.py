@@ -117,7 +117,7 @@ def _sequential(
         zip(row_docs.get_column("row").to_list(), row_docs.get_column("doc").to_list(), strict=True)
     )
     doc_of: dict[int, int | None] = {}
-    for cid, doc in known_docs.unique("cid", keep="first").iter_rows():
+    for cid, doc in known_docs.unique("cid", keep="first").select("cid", "doc").iter_rows():
         doc_of[cid] = doc
     owner: dict[int, int] = {}
 
