@@ -593,9 +593,12 @@ def _dedupe_issues(
         .then(pl.when(pl.col("doc_len") == 14).then(pl.lit("cnpj")).otherwise(pl.lit("cpf")))
         .otherwise(by)
     )
+    # The line when the file brought the key in, else the customer that existed before the import: never
+    # the id of a customer this import created, which a resume after a crash may not give again (a killed
+    # batch's reserved ids are not reused) while the report must read the same (the CSV has the ids).
     target = (
         pl.when(pl.col("into_line").is_not_null())
-        .then(pl.format("linha {} (cliente #{})", "into_line", "into_customer"))
+        .then(pl.format("linha {}", "into_line"))
         .otherwise(pl.format("cliente #{}", "into_customer"))
     )
     return (
