@@ -305,20 +305,14 @@ def prepare_batch(
         row=pl.col("_line").cast(pl.Int64), doc=doc_number(pl.col("n_document"))
     )
     known_docs = _known_docs(st, looked, cands)
-    res = identity.resolve(
-        valid.select(row=pl.col("_line").cast(pl.Int64)).filter(
-            pl.col("row").is_in(all_keys["row"].implode())
-        ),
-        cands,
-        row_docs,
-        known_docs,
-    )
+    # Every valid row has a contact, so a key: the valid rows are the rows to place.
+    res = identity.resolve(valid.select(row=pl.col("_line").cast(pl.Int64)), cands, row_docs, known_docs)
     rows = _outcomes(ctx, _customers_of(ctx, res.owners, dry), in_seen.get_column("cid"), looked.settled)
     key_owners = _key_owners(all_keys, known_keys, rows, looked.existing)
     if not dry:
         in_db = looked.existing.select("key") if looked.existing is not None else None
         _stage_writes(ctx, prep, valid, rows, _new_keys(ctx.plan, keys, in_db, known_keys), key_owners)
-        prep.dedupe = _dedupe_issues(ctx.plan, frame, valid, rows, res)
+        prep.dedupe = _dedupe_issues(frame, valid, rows, res)
     _remember(st, key_owners, rows, res.pointed, known_docs)
     return prep
 
@@ -543,7 +537,7 @@ _WHY_PT = {"phone": "mesmo telefone", "email": "mesmo e-mail", "cpf": "mesmo CPF
 
 
 def _dedupe_issues(
-    plan: Plan, frame: pl.DataFrame, valid: pl.DataFrame, rows: pl.DataFrame, res: identity.Resolution
+    frame: pl.DataFrame, valid: pl.DataFrame, rows: pl.DataFrame, res: identity.Resolution
 ) -> pl.DataFrame:
     """import_issues rows of the grouping, with the row's raw cells, the line/customer it met and why
     (raw: {"cells", "into_line", "into_customer", "by"}):
