@@ -576,7 +576,8 @@ def _dedupe_issues(
     if found.height == 0:
         return empty_issues()
     data_cols = [c for c in frame.columns if c.startswith("c") and c[1:].isdigit()]
-    cells = frame.select(
+    # Only the rows listed: the raw batch is wide and most of its rows are not.
+    cells = frame.filter(pl.col("_line").cast(pl.Int64).is_in(found.get_column("line").implode())).select(
         line=pl.col("_line").cast(pl.Int64),
         cells=pl.concat_list([pl.col(c).fill_null("").str.slice(0, 10_000) for c in data_cols]),
     )
