@@ -4,7 +4,9 @@ Identity pinned by the tests, exact in every report:
     read  = valid + invalid
     valid = created + updated + unchanged + duplicates
 `duplicates` are rows folded into an earlier row of the same file; `updated`/`unchanged` are rows
-that matched a customer that existed before the import (also reported as `duplicates_existing`).
+that matched a customer that existed before the import (also reported as `duplicates_existing`);
+`conflicts` are rows counted in one of those that met another customer's contact (`conflito`,
+`conflito_documento`: docs/architecture.md, "Import rules").
 """
 
 from collections import Counter
@@ -128,6 +130,8 @@ def describe(report: dict[str, Any]) -> list[str]:
         f"Criados: {report.get('created', 0)} · atualizados: {report.get('updated', 0)} · "
         f"sem mudança: {report.get('unchanged', 0)} · duplicadas no arquivo: {report.get('duplicates', 0)}",
     ]
+    if report.get("conflicts"):
+        out.append(f"Conflitos (clientes diferentes mantidos separados): {report['conflicts']}")
     if report.get("missing"):
         out.append(f"Ausentes nesta versão da origem (não excluídos): {report['missing']}")
     for reason, n in sorted(report.get("errors", {}).items(), key=lambda kv: -kv[1]):

@@ -389,7 +389,11 @@ def _candidates(
             )
         )
     known = pl.concat(cand, how="vertical_relaxed").select(
-        pl.col("row").cast(pl.Int64), "pos", ref=pl.lit(None, pl.Int64), cid="cid", line="line"
+        pl.col("row").cast(pl.Int64),
+        "pos",
+        ref=pl.lit(None, pl.Int64),
+        cid="cid",
+        line=pl.col("line").cast(pl.Int64),
     )
     first = keys.group_by("key").agg(first=pl.col("row").min())
     earlier = (

@@ -73,8 +73,9 @@ class KeyMap:
         """Adds (key, cid[, line]) rows: `line` is the file line that brought the key in (None: a customer
         that existed before the import)."""
         if "line" not in frame.columns:
-            frame = frame.with_columns(line=pl.lit(None, pl.Int64))
-        split = frame.select("key", "cid", pl.col("line").cast(pl.Int64), num=_PHONE_NUMBER, doc=_DOC_NUMBER)
+            frame = frame.with_columns(line=pl.lit(None, pl.Int32))
+        # Lines as Int32 (a file line fits): 4 bytes an entry less in the structure that grows with the file.
+        split = frame.select("key", "cid", pl.col("line").cast(pl.Int32), num=_PHONE_NUMBER, doc=_DOC_NUMBER)
         docs = split.filter(pl.col("doc").is_not_null()).select(num="doc", cid="cid", line="line")
         split = split.filter(pl.col("doc").is_null())
         phones = split.filter(pl.col("num").is_not_null()).select("num", "cid", "line")
@@ -94,7 +95,7 @@ class KeyMap:
     def add_docs(self, frame: pl.DataFrame) -> None:
         """Adds (num: doc_number, cid, line) rows to the documents part."""
         if frame.height:
-            self.docs.append(frame.cast({"num": pl.Int64, "cid": pl.Int64, "line": pl.Int64}))
+            self.docs.append(frame.cast({"num": pl.Int64, "cid": pl.Int64, "line": pl.Int32}))
 
     def _spill(self, db: "Db") -> None:
         """Moves the in-memory chunks into the temporary table, one COPY per chunk (no second copy of the
@@ -155,7 +156,7 @@ class KeyMap:
         if not found:
             return (
                 split.clear()
-                .with_columns(cid=pl.lit(None, pl.Int64), line=pl.lit(None, pl.Int64))
+                .with_columns(cid=pl.lit(None, pl.Int64), line=pl.lit(None, pl.Int32))
                 .drop("num")
             )
         return pl.concat(found, how="vertical_relaxed").drop("num")
@@ -185,7 +186,7 @@ class KeyMap:
                 (phones.get_column("num").unique().to_list(),),
             )
             hits = pl.DataFrame(
-                rows, schema={"num": pl.Int64, "cid": pl.Int64, "line": pl.Int64}, orient="row"
+                rows, schema={"num": pl.Int64, "cid": pl.Int64, "line": pl.Int32}, orient="row"
             )
             found.append(phones.join(hits, on="num"))
         if others.height:
@@ -195,7 +196,7 @@ class KeyMap:
                 (wanted.to_list(),),
             )
             hits = pl.DataFrame(
-                rows, schema={"key": pl.String, "cid": pl.Int64, "line": pl.Int64}, orient="row"
+                rows, schema={"key": pl.String, "cid": pl.Int64, "line": pl.Int32}, orient="row"
             )
             found.append(others.join(hits, on="key"))
         return found
