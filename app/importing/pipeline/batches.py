@@ -395,9 +395,14 @@ def _candidates(
         cid="cid",
         line=pl.col("line").cast(pl.Int64),
     )
-    first = keys.group_by("key").agg(first=pl.col("row").min())
+    # An earlier row of the batch is a candidate only for a key new to the file: a key a customer already
+    # has stays that customer's whichever way the earlier row went (no false conflict through it).
+    fresh = keys.join(known_keys, on="key", how="anti")
+    if looked.existing is not None:
+        fresh = fresh.join(looked.existing.select("key"), on="key", how="anti")
+    first = fresh.group_by("key").agg(first=pl.col("row").min())
     earlier = (
-        keys.join(first, on="key")
+        fresh.join(first, on="key")
         .filter(pl.col("first") < pl.col("row"))
         .select(
             pl.col("row").cast(pl.Int64),
