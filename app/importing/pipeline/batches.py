@@ -108,6 +108,7 @@ class Context:
     lookup_source: bool  # earlier imports of this source exist
     source_map: pl.DataFrame | None = None  # load_source_map(): n_document, cid, hash
     contacts_unindexed: bool = False  # bulk mode dropped uq_contacts_kind_value (rebuilt at the end)
+    bulk_mode: bool = False  # bulk mode dropped secondary indexes (ix_customers_document among them)
     # A resume's replay in bulk mode: every contact (key, cid) and every document (key, cid), read once,
     # answer the replayed batches' lookups instead of the dropped indexes (each probe would scan).
     replay_contacts: pl.DataFrame | None = None
@@ -266,7 +267,15 @@ def look_up(
     phones = docs = None
     if ctx.lookup_db or dry:
         phones = lookup_existing(db, probe.filter(pl.col("kind") != "email"), plan.import_id)
-        docs = lookup_documents(db, doc_probe, plan.import_id)
+        if dry and ctx.replay_documents is not None:  # bulk mode: ix_customers_document is down
+            docs = (
+                doc_probe.select("key")
+                .unique()
+                .join(ctx.replay_documents, on="key")
+                .with_columns(doc=pl.lit(None, pl.String))
+            )
+        else:
+            docs = lookup_documents(db, doc_probe, plan.import_id)
     db.conn.commit()
     emails = pending.result() if pending else email_lookups(db)
     if phones is not None and emails is not None and docs is not None:

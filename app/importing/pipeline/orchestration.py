@@ -313,6 +313,7 @@ def _context(
         wallets={},
         lookup_db=lookup_db,
         contacts_unindexed=any(name == bulk.CONTACTS_UNIQUE for name, _ in dropped),
+        bulk_mode=bool(dropped),
         lookup_source=bool(
             db.one(
                 f"SELECT EXISTS (SELECT 1 FROM {db.s}.customers WHERE source = %s "
@@ -344,8 +345,9 @@ def _read_and_write(
         if resume is not None:
             if ctx.contacts_unindexed:
                 ctx.replay_contacts = batches.contacts_snapshot(db)
+            if ctx.bulk_mode:
                 ctx.replay_documents = batches.documents_snapshot(db)
-                db.conn.commit()
+            db.conn.commit()
             _replay(ctx, path, info, int(resume))
             ctx.replay_contacts = ctx.replay_documents = None
         in_file = readers.iter_batches(path, info, resume, checkpoint.get("next_line"))
