@@ -356,3 +356,28 @@ def error_rows(import_id: Id, actor: TenantActor, db: TenantDB, warnings: bool =
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="importacao-{import_id}-erros.csv"'},
     )
+
+
+@router.get(
+    "/{import_id:int}/duplicates.csv",
+    response_class=StreamingResponse,
+    response_model=None,
+    responses={200: {"content": {"text/csv": {}}, "description": "Duplicadas e conflitos (CSV)"}},
+)
+def dedupe_rows(import_id: Id, actor: TenantActor, db: TenantDB) -> StreamingResponse:
+    """Rows folded into an earlier row or an existing customer, and conflicts (line, what happened,
+    the line/customer it met, why, original cells) as CSV."""
+    jobs.get_import_status(db, actor, import_id)  # 404 / 403 before streaming
+    assert actor.schema is not None
+    schema = actor.schema
+
+    async def body() -> AsyncIterator[bytes]:
+        with session(schema) as sdb:
+            for piece in jobs.dedupe_rows_csv(sdb, actor, import_id):
+                yield piece.encode("utf-8")
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="importacao-{import_id}-duplicadas.csv"'},
+    )

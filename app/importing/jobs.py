@@ -24,7 +24,7 @@ from app.errors import Conflict, Invalid, NotFound, TooLarge
 from app.importing import readers
 from app.importing.mapping import FIELD_LABELS, suggest_mapping, validate_mapping
 from app.importing.pipeline import POLICIES
-from app.importing.report import message_for
+from app.importing.report import DEDUPE_REASONS, message_for
 from app.importing.status import ImportStatus
 from app.security.spreadsheet import csv_writer
 from app.settings import get_settings
@@ -373,12 +373,47 @@ def error_rows_csv(
     q = select(ImportIssue).where(ImportIssue.import_id == import_id).order_by(col(ImportIssue.line))
     if not include_warnings:
         q = q.where(ImportIssue.severity == "error")
+    else:  # duplicates are not problems: they have their own CSV (dedupe_rows_csv)
+        q = q.where(col(ImportIssue.severity).in_(("error", "warning")))
     for issue in db.exec(q.execution_options(yield_per=5000)):
         buf.seek(0)
         buf.truncate()
         raw = issue.raw if isinstance(issue.raw, dict) else (json.loads(issue.raw) if issue.raw else {})
         cells = list(raw.get("cells", []))
         writer.writerow([issue.line, message_for(issue.reason), issue.field or "", issue.value or "", *cells])
+        yield buf.getvalue()
+
+
+def dedupe_rows_csv(db: Session, actor: Actor, import_id: int) -> Iterator[str]:
+    """The rows the grouping folded or kept apart, as CSV (line, what happened in pt-BR, the line and
+    customer it met, why, then the original columns), streamed: duplicates of an earlier row, rows of an
+    existing customer, conflicts."""
+    job = _job(db, actor, import_id)
+    headers = list(job.options.get("headers") or [])
+    buf = io.StringIO()
+    writer = csv_writer(buf)
+    writer.writerow(["linha", "situação", "linha de referência", "cliente", "por", *headers])
+    yield "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 accents correctly
+    q = (
+        select(ImportIssue)
+        .where(ImportIssue.import_id == import_id, col(ImportIssue.reason).in_(DEDUPE_REASONS))
+        .order_by(col(ImportIssue.line))
+    )
+    for issue in db.exec(q.execution_options(yield_per=5000)):
+        buf.seek(0)
+        buf.truncate()
+        raw = issue.raw if isinstance(issue.raw, dict) else (json.loads(issue.raw) if issue.raw else {})
+        into_line, into_customer = raw.get("into_line"), raw.get("into_customer")
+        writer.writerow(
+            [
+                issue.line,
+                message_for(issue.reason),
+                "" if into_line is None else into_line,
+                "" if into_customer is None else f"#{into_customer}",
+                raw.get("by") or "",
+                *list(raw.get("cells", [])),
+            ]
+        )
         yield buf.getvalue()
 
 

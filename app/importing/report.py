@@ -4,7 +4,9 @@ Identity pinned by the tests, exact in every report:
     read  = valid + invalid
     valid = created + updated + unchanged + duplicates
 `duplicates` are rows folded into an earlier row of the same file; `updated`/`unchanged` are rows
-that matched a customer that existed before the import (also reported as `duplicates_existing`).
+that matched a customer that existed before the import (also reported as `duplicates_existing`);
+`conflicts` are rows counted in one of those that met another customer's contact (`conflito`,
+`conflito_documento`: docs/architecture.md, "Import rules").
 """
 
 from collections import Counter
@@ -23,7 +25,23 @@ WARNING_REASONS: dict[str, str] = {
     "documento_invalido": "CPF/CNPJ inválido: ignorado, a linha foi importada.",
     "responsavel_desconhecido": "Responsável não encontrado entre os usuários: ignorado.",
     "conflito": "Telefone/e-mail de clientes diferentes já existentes: ligada ao primeiro, sem mesclar.",
+    "conflito_documento": (
+        "Documento diferente do cliente que já tem este telefone/e-mail: criado como outro cliente; "
+        "o contato ficou com o primeiro."
+    ),
 }
+# Not problems: rows the grouping folded into another row or an existing customer (listed with samples
+# and in the duplicates CSV; counted in `duplicates` and in updated/unchanged, never as warnings).
+INFO_REASONS: dict[str, str] = {
+    "duplicado": (
+        "Linha duplicada: juntada a uma linha anterior do arquivo (mesmo CPF/CNPJ, telefone ou e-mail)."
+    ),
+    "cliente_existente": (
+        "Cliente já cadastrado (mesmo CPF/CNPJ, telefone ou e-mail): atualizado, não duplicado."
+    ),
+}
+CONFLICT_REASONS = ("conflito", "conflito_documento")
+DEDUPE_REASONS = (*CONFLICT_REASONS, *INFO_REASONS)
 FIELD_LABELS_PT = {
     "name": "nome",
     "document": "CPF/CNPJ",
@@ -39,7 +57,7 @@ SAMPLES_PER_REASON = 5
 
 
 def message_for(reason: str) -> str:
-    return ERROR_REASONS.get(reason) or WARNING_REASONS.get(reason) or reason
+    return ERROR_REASONS.get(reason) or WARNING_REASONS.get(reason) or INFO_REASONS.get(reason) or reason
 
 
 @dataclass
@@ -112,6 +130,8 @@ def describe(report: dict[str, Any]) -> list[str]:
         f"Criados: {report.get('created', 0)} · atualizados: {report.get('updated', 0)} · "
         f"sem mudança: {report.get('unchanged', 0)} · duplicadas no arquivo: {report.get('duplicates', 0)}",
     ]
+    if report.get("conflicts"):
+        out.append(f"Conflitos (clientes diferentes mantidos separados): {report['conflicts']}")
     if report.get("missing"):
         out.append(f"Ausentes nesta versão da origem (não excluídos): {report['missing']}")
     for reason, n in sorted(report.get("errors", {}).items(), key=lambda kv: -kv[1]):

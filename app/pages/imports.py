@@ -401,6 +401,14 @@ class ImportsState(SessionState):
             return call.events
         return rx.download(data=body, filename=f"importacao-{import_id}-erros.csv")
 
+    @event
+    def download_duplicates(self, import_id: str) -> Events:
+        with self._calling() as call, self.db() as (db, actor):
+            body = "".join(jobs.dedupe_rows_csv(db, actor, int(import_id)))
+        if call.failed:
+            return call.events
+        return rx.download(data=body, filename=f"importacao-{import_id}-duplicadas.csv")
+
 
 def _error(message: Any, id: str) -> rx.Component:
     # Each step has its own callout (and id): one shared message showed up twice under two ids.
@@ -680,6 +688,13 @@ def import_row(r: ObjectVar[ImportRow]) -> rx.Component:
                     variant="soft",
                     on_click=ImportsState.download_errors(r.id),
                     id="errors-csv-" + r.id.to(str),
+                ),
+                rx.button(
+                    "Duplicadas e conflitos (CSV)",
+                    size="1",
+                    variant="soft",
+                    on_click=ImportsState.download_duplicates(r["id"]),
+                    id="duplicates-csv-" + r["id"],
                 ),
                 rx.cond(
                     active,

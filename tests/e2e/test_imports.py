@@ -163,6 +163,14 @@ def test_import_messy_csv_report_and_search(page: Page, make_tenant, tmp_path: P
     assert body[1].startswith("31;Linha sem telefone nem e-mail.;")
     assert "Sem Contato Nenhum" in body[1]
 
+    # The duplicate as CSV: what happened, the line it was folded into, why, the original cells.
+    with page.expect_download() as download:
+        page.click(f"#duplicates-csv-{import_id}")
+    assert download.value.suggested_filename == f"importacao-{import_id}-duplicadas.csv"
+    body = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert body[0].startswith("linha;situação;linha de referência;cliente;por;Nome/Razão Social;")
+    assert len(body) == 2 and ";Linha duplicada: juntada a uma linha anterior do arquivo" in body[1]
+
     # The imported customer is found by the phone typed with its mask.
     page.goto("/clientes")
     box = page.locator("#customer-search")

@@ -19,6 +19,16 @@ _PHONE_NUMBER = pl.when(pl.col("key").str.starts_with("p+")).then(
 )
 
 
+def doc_number(digits: pl.Expr) -> pl.Expr:
+    """A CPF/CNPJ (11 or 14 digits) as one integer: the number and one bit for its kind, so a CPF and a
+    CNPJ with the same digits after their leading zeros stay apart."""
+    return digits.cast(pl.Int64, strict=False) * 2 + (digits.str.len_bytes() == 14).cast(pl.Int64)
+
+
+# In-file document keys are "d" + the normalised digits (keys_of_documents).
+_DOC_NUMBER = pl.when(pl.col("key").str.starts_with("d")).then(doc_number(pl.col("key").str.slice(1)))
+
+
 def key_hash(key: pl.Expr) -> pl.Expr:
     """A text key's integer in the key map (fixed seed: hashes only ever meet this process's own), signed
     so that PostgreSQL's bigint holds it when the map spills."""
@@ -48,8 +58,11 @@ class KeyMap:
     import's connection (`spill_to`), which later lookups probe by index: memory stays bounded for a
     file of any size, at the price of one indexed lookup per kind and batch once it has spilled."""
 
-    phones: list[pl.DataFrame] = field(default_factory=list)  # num (Int64), cid
-    others: list[pl.DataFrame] = field(default_factory=list)  # h (Int64), key (String), cid
+    phones: list[pl.DataFrame] = field(default_factory=list)  # num (Int64), cid, line
+    others: list[pl.DataFrame] = field(default_factory=list)  # h (Int64), key (String), cid, line
+    # CPF/CNPJ -> customer (num: doc_number), also read backwards (the document of a customer): one
+    # entry per documented customer the file touched, a fraction of the map; kept in memory, never spilled.
+    docs: list[pl.DataFrame] = field(default_factory=list)  # num (Int64), cid, line
     # The connection whose temporary table takes the map once it outgrows KEYMAP_MEMORY_ENTRIES (None:
     # memory only). Lookups then also probe that table's indexes, per batch, in one statement per kind.
     spill_to: "Db | None" = None
@@ -57,10 +70,20 @@ class KeyMap:
     entries: int = 0  # in memory
 
     def add(self, frame: pl.DataFrame) -> None:
-        """Adds (key, cid) rows."""
-        split = frame.select("key", "cid", num=_PHONE_NUMBER)
-        phones = split.filter(pl.col("num").is_not_null()).select("num", "cid")
-        others = split.filter(pl.col("num").is_null()).select(h=key_hash(pl.col("key")), key="key", cid="cid")
+        """Adds (key, cid[, line]) rows: `line` is the file line that brought the key in (None: a customer
+        that existed before the import)."""
+        if "line" not in frame.columns:
+            frame = frame.with_columns(line=pl.lit(None, pl.Int32))
+        # Lines as Int32 (a file line fits): 4 bytes an entry less in the structure that grows with the file.
+        split = frame.select("key", "cid", pl.col("line").cast(pl.Int32), num=_PHONE_NUMBER, doc=_DOC_NUMBER)
+        docs = split.filter(pl.col("doc").is_not_null()).select(num="doc", cid="cid", line="line")
+        split = split.filter(pl.col("doc").is_null())
+        phones = split.filter(pl.col("num").is_not_null()).select("num", "cid", "line")
+        others = split.filter(pl.col("num").is_null()).select(
+            h=key_hash(pl.col("key")), key="key", cid="cid", line="line"
+        )
+        if docs.height:
+            self.docs.append(docs)
         if phones.height:
             self.phones.append(phones)
         if others.height:
@@ -69,12 +92,20 @@ class KeyMap:
         if self.spill_to is not None and self.entries > KEYMAP_MEMORY_ENTRIES:
             self._spill(self.spill_to)
 
+    def add_docs(self, frame: pl.DataFrame) -> None:
+        """Adds (num: doc_number, cid, line) rows to the documents part."""
+        if frame.height:
+            self.docs.append(frame.cast({"num": pl.Int64, "cid": pl.Int64, "line": pl.Int32}))
+
     def _spill(self, db: "Db") -> None:
         """Moves the in-memory chunks into the temporary table, one COPY per chunk (no second copy of the
         map is ever built in memory); the table's indexes are built after its first load."""
         if not self.spilled:
             # A pooled connection may hold an earlier import's table: reused, emptied.
-            db.run("CREATE TEMP TABLE IF NOT EXISTS imp_keymap (num bigint, h bigint, key text, cid bigint)")
+            db.run(
+                "CREATE TEMP TABLE IF NOT EXISTS imp_keymap "
+                "(num bigint, h bigint, key text, cid bigint, line bigint)"
+            )
             db.run(f"TRUNCATE {SPILL_TABLE}")
         for chunk in self.phones:
             db.copy_frame(SPILL_TABLE, chunk)
@@ -91,11 +122,24 @@ class KeyMap:
         )
 
     def lookup(self, keys: pl.DataFrame) -> pl.DataFrame:
-        """The rows of `keys` whose key the map has, with its customer (column cid)."""
-        split = keys.with_columns(num=_PHONE_NUMBER)
+        """The rows of `keys` whose key the map has, with its customer (cid) and the line that brought the
+        key in (line)."""
+        split = keys.with_columns(num=_PHONE_NUMBER, doc=_DOC_NUMBER)
+        docs = split.filter(pl.col("doc").is_not_null())
+        split = split.filter(pl.col("doc").is_null()).drop("doc")
         phones = split.filter(pl.col("num").is_not_null())
         others = split.filter(pl.col("num").is_null())
         found = []
+        if self.docs and docs.height:
+            seen = pl.concat(self.docs, rechunk=False)
+            found.append(
+                docs.join(
+                    seen.filter(pl.col("num").is_in(docs.get_column("doc").implode())).rename({"num": "doc"}),
+                    on="doc",
+                )
+                .drop("doc")
+                .with_columns(num=pl.lit(None, pl.Int64))
+            )
         # Each part of the map is filtered by the batch's keys first (a scan probing a small hash set),
         # so the join's hash table has the batch's size, not the file's.
         if self.phones and phones.height:
@@ -110,8 +154,23 @@ class KeyMap:
         if self.spilled and self.spill_to is not None:
             found += self._lookup_spilled(self.spill_to, phones, others, wanted)
         if not found:
-            return split.clear().with_columns(cid=pl.lit(None, pl.Int64)).drop("num")
-        return pl.concat(found).drop("num")
+            return (
+                split.clear()
+                .with_columns(cid=pl.lit(None, pl.Int64), line=pl.lit(None, pl.Int32))
+                .drop("num")
+            )
+        return pl.concat(found, how="vertical_relaxed").drop("num")
+
+    def docs_of(self, cids: pl.Series) -> pl.DataFrame:
+        """(cid, doc) of the customers in `cids` the map knows a document of (doc: doc_number)."""
+        if not self.docs or cids.len() == 0:
+            return pl.DataFrame(schema={"cid": pl.Int64, "doc": pl.Int64})
+        seen = pl.concat(self.docs, rechunk=False)
+        return (
+            seen.filter(pl.col("cid").is_in(cids.implode()))
+            .select("cid", doc="num")
+            .unique("cid", keep="first", maintain_order=True)
+        )
 
     @staticmethod
     def _lookup_spilled(
@@ -122,18 +181,23 @@ class KeyMap:
         found = []
         if phones.height:
             rows = db.all(
-                f"SELECT m.num, m.cid FROM unnest(%s::bigint[]) AS k(num) "
+                f"SELECT m.num, m.cid, m.line FROM unnest(%s::bigint[]) AS k(num) "
                 f"JOIN {SPILL_TABLE} m ON m.num = k.num",
                 (phones.get_column("num").unique().to_list(),),
             )
-            hits = pl.DataFrame(rows, schema={"num": pl.Int64, "cid": pl.Int64}, orient="row")
+            hits = pl.DataFrame(
+                rows, schema={"num": pl.Int64, "cid": pl.Int64, "line": pl.Int32}, orient="row"
+            )
             found.append(phones.join(hits, on="num"))
         if others.height:
             rows = db.all(
-                f"SELECT m.key, m.cid FROM unnest(%s::bigint[]) AS k(h) JOIN {SPILL_TABLE} m ON m.h = k.h",
+                f"SELECT m.key, m.cid, m.line FROM unnest(%s::bigint[]) AS k(h) "
+                f"JOIN {SPILL_TABLE} m ON m.h = k.h",
                 (wanted.to_list(),),
             )
-            hits = pl.DataFrame(rows, schema={"key": pl.String, "cid": pl.Int64}, orient="row")
+            hits = pl.DataFrame(
+                rows, schema={"key": pl.String, "cid": pl.Int64, "line": pl.Int32}, orient="row"
+            )
             found.append(others.join(hits, on="key"))
         return found
 

@@ -245,6 +245,14 @@ def keys_of(valid: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     return keys.with_columns(key=pl.col("kind").str.slice(0, 1) + pl.col("value"))
 
 
+def document_keys(valid: pl.DataFrame) -> pl.DataFrame:
+    """One row per row with a valid CPF/CNPJ: its document key ("d" + digits) at position -1, before
+    every contact (the document decides who a row is)."""
+    return valid.filter(pl.col("n_document").is_not_null()).select(
+        row=pl.col("_line"), pos=pl.lit(-1, pl.Int32), key=pl.lit("d") + pl.col("n_document")
+    )
+
+
 def resolve_owners(rows: pl.DataFrame, cands: pl.DataFrame) -> pl.DataFrame:
     """row -> owner: a known customer's id (> 0), or -row for a new customer that row starts (< 0).
 

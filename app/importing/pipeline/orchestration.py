@@ -286,10 +286,13 @@ def _context(
     users and what the database already holds."""
     import_id, schema = plan.import_id, plan.schema
     setup_temp(db)
+    # Contacts or documents the tenant had before this import: the batches must look their keys up.
     lookup_db = bool(
         db.one(
-            f"SELECT EXISTS (SELECT 1 FROM {db.s}.contacts WHERE import_id IS DISTINCT FROM %s)",
-            (import_id,),
+            f"SELECT EXISTS (SELECT 1 FROM {db.s}.contacts WHERE import_id IS DISTINCT FROM %s) "
+            f"OR EXISTS (SELECT 1 FROM {db.s}.customers WHERE document IS NOT NULL "
+            "AND import_id IS DISTINCT FROM %s)",
+            (import_id, import_id),
         )[0]
     )
     db.conn.commit()
@@ -310,6 +313,7 @@ def _context(
         wallets={},
         lookup_db=lookup_db,
         contacts_unindexed=any(name == bulk.CONTACTS_UNIQUE for name, _ in dropped),
+        bulk_mode=bool(dropped),
         lookup_source=bool(
             db.one(
                 f"SELECT EXISTS (SELECT 1 FROM {db.s}.customers WHERE source = %s "
@@ -341,9 +345,11 @@ def _read_and_write(
         if resume is not None:
             if ctx.contacts_unindexed:
                 ctx.replay_contacts = batches.contacts_snapshot(db)
-                db.conn.commit()
+            if ctx.bulk_mode:
+                ctx.replay_documents = batches.documents_snapshot(db)
+            db.conn.commit()
             _replay(ctx, path, info, int(resume))
-            ctx.replay_contacts = None
+            ctx.replay_contacts = ctx.replay_documents = None
         in_file = readers.iter_batches(path, info, resume, checkpoint.get("next_line"))
         timing_of_file = (started, elapsed_before, info.size)
         with (

@@ -109,7 +109,8 @@ def _keys(url: str, schema: str) -> list[str]:
             """,
             (schema, schema),
         ).fetchall()
-    return sorted(r[0].replace(schema, "S") for r in rows)
+    # The schema followed by its dot: a short schema name can be part of a word ("t_p" in "text_pattern_ops").
+    return sorted(r[0].replace(f"{schema}.", "S.") for r in rows)
 
 
 def _job(url: str, schema: str) -> tuple[int, str, int, dict[str, Any]] | None:
