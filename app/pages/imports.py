@@ -693,8 +693,8 @@ def import_row(r: ObjectVar[ImportRow]) -> rx.Component:
                     "Duplicadas e conflitos (CSV)",
                     size="1",
                     variant="soft",
-                    on_click=ImportsState.download_duplicates(r["id"]),
-                    id="duplicates-csv-" + r["id"],
+                    on_click=ImportsState.download_duplicates(r.id),
+                    id="duplicates-csv-" + r.id.to(str),
                 ),
                 rx.cond(
                     active,
