@@ -3,6 +3,7 @@ segments, templates and home: each writes its timeline entry and audit row and r
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -296,16 +297,17 @@ def test_home_lists_my_work(db: Session, crm: Crm) -> None:
     c = new_customer(db, actor)
     conv = _conversation(db, c.id, assignee=actor.user_id)
     notes.add_note(db, actor, c.id, notes.NoteIn(body="visitado"))
-    now = datetime.now(UTC)
+    starts = datetime.now(UTC) + timedelta(minutes=5)
     appointments.create_appointment(
         db,
         actor,
-        appointments.AppointmentIn(
-            customer_id=c.id, title="Ligar hoje", starts_local=now + timedelta(minutes=5)
-        ),
+        appointments.AppointmentIn(customer_id=c.id, title="Ligar hoje", starts_local=starts),
     )
     db.flush()
-    h = home.home(db, actor)
+    # "Today" is the appointment's own day in the user's zone: a run a few minutes before midnight in
+    # São Paulo put it on tomorrow's agenda.
+    day = starts.astimezone(ZoneInfo(appointments.user_zone(db, actor))).date()
+    h = home.home(db, actor, today=day)
     assert [x.id for x in h.conversations] == [conv.id]
     assert [r.id for r in h.recent] == [c.id]
     assert "Ligar hoje" in {a.title for a in h.agenda}
