@@ -247,8 +247,25 @@ def common_words(db: Session) -> dict[str, float]:
     words: dict[str, float] = {}
     if row is not None and row.words and row.freqs and row.reltuples and row.reltuples > 0:
         words = {w: f * row.reltuples for w, f in zip(row.words, row.freqs, strict=False)}
+        # The table's size rides along under a key no word can be (words are never empty).
+        words[""] = float(row.reltuples)
     _COMMON_WORDS[schema] = (now, words)
     return words
+
+
+def name_share(db: Session, words: list[str] | list[list[str]]) -> float:
+    """The estimated share of customers whose names have all `words` (alternatives add up), from the
+    same statistics as common_words; a word they do not list counts as rare (0). 1.0 when there are no
+    statistics yet, so callers fall back to what they did without them."""
+    common = common_words(db)
+    rows = common.get("")
+    if not rows:
+        return 1.0
+    share = 1.0
+    for word in words:
+        alternatives = [word] if isinstance(word, str) else word
+        share *= min(1.0, sum(common.get(a, 0.0) for a in alternatives) / rows)
+    return share
 
 
 @dataclass(frozen=True)
@@ -260,6 +277,7 @@ class TextFilter:
 
     clause: ColumnElement[bool]
     dense: ColumnElement[Any] | None = None
+    share: float = 1.0  # estimated share of customers matching a dense filter (`name_share`)
 
 
 def text_clause(db: Session, text_query: str, base: list[Any] | None = None) -> ColumnElement[bool]:
@@ -283,7 +301,7 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
     where = list(base or [])
     if len(q.words) == 1 and common_words(db).get(q.words[0], 0.0) > 4 * LIST_CANDIDATES:
         # One word the statistics know as common: the probe below would only add its cost.
-        return _dense(q.words)
+        return _dense(db, q.words)
     listed = _listed_names(db, where, q.words)
     if listed is not None:
         return listed
@@ -295,9 +313,9 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
     return listed if listed is not None else TextFilter(false())
 
 
-def _dense(words: list[str] | list[list[str]]) -> TextFilter:
+def _dense(db: Session, words: list[str] | list[list[str]]) -> TextFilter:
     query = name_tsquery(words)
-    return TextFilter(NAME_TSV.op("@@")(query), dense=query)
+    return TextFilter(NAME_TSV.op("@@")(query), dense=query, share=name_share(db, words))
 
 
 def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
@@ -315,10 +333,10 @@ def _listed_names(db: Session, where: list[Any], words: list[str] | list[list[st
     many do, None when none do."""
     # Whole words first: an exact lexeme is a cheap GIN lookup, a prefix of a common word is not.
     if len(_probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)) > LIST_CANDIDATES:
-        return _dense(words)
+        return _dense(db, words)
     found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
     if len(found) > LIST_CANDIDATES:
-        return _dense(words)
+        return _dense(db, words)
     return TextFilter(id_in(Customer.id, sorted(found))) if found else None
 
 

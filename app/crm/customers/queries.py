@@ -189,6 +189,7 @@ class Filtered:
 
     clauses: list[ColumnElement[bool]] = field(default_factory=list)
     dense: list[ColumnElement[Any]] = field(default_factory=list)
+    share: float = 1.0  # estimated share of customers the dense tests keep
 
     def all(self) -> list[ColumnElement[bool]]:
         return self.clauses + [NAME_TSV.op("@@")(d) for d in self.dense]
@@ -205,11 +206,13 @@ def filtered(db: Session, actor: Actor, f: CustomerFilter) -> Filtered:
         segment = filtered(db, actor, _segment_filter(db, actor, f.segment_id))
         out.clauses += segment.clauses[2:]
         out.dense += segment.dense
+        out.share *= segment.share
     if f.text and f.text.strip():
         # Bounded by the same liveness and visibility as the list (clauses[:2]).
         text = text_filter(db, f.text, out.clauses[:2])
         if text.dense is not None:
             out.dense.append(text.dense)
+            out.share *= text.share
         else:
             out.clauses.append(text.clause)
     out.clauses += _in_clauses(f)
@@ -287,23 +290,15 @@ def _walk_page(
 
     Walking the sort index and testing each row finds a page quickly when the words are spread over
     the order, but common words can cluster at its far end (company words under a name sort: over a
-    second walked). So the walk is bounded to WALK_ROWS rows; when they hold fewer than `n` matches,
-    the matches are found through the full-text index instead and only they are sorted (bounded by
-    how many customers have the words)."""
+    second walked). So the walk is bounded to WALK_ROWS rows, and taken only where the statistics
+    expect a page within it with room to spare (for rarer words a failed walk only adds its cost);
+    otherwise, or when it falls short, the matches are found through the full-text index and only they
+    are sorted (bounded by how many customers have the words)."""
     conn = db.connection()
-    walk = (
-        select(col(Customer.id).label("id"), NAME_TSV.label("tsv"), col(sort).label("s"))
-        .where(*found.clauses)
-        .order_by(*_order(sort, desc))
-        .limit(WALK_ROWS)
-        .subquery("walk")
-    )
-    hits = select(walk.c.id).where(*(walk.c.tsv.op("@@")(d) for d in found.dense))
-    page = conn.execute(
-        _page_of(columns, hits.order_by(*_order(walk.c.s, desc, walk.c.id)), sort, desc, n)
-    ).all()
-    if len(page) == n:
-        return page
+    if found.share * WALK_ROWS >= 2 * n:
+        page = _walked(conn, columns, found, sort, desc, n)
+        if len(page) == n:
+            return page
     # Materialized: planned for all its rows (the full-text index), not for the LIMIT outside, which
     # would send the planner back to the index walk.
     matches = (
@@ -314,6 +309,23 @@ def _walk_page(
     )
     top = select(matches.c.id).order_by(*_order(matches.c.s, desc, matches.c.id))
     return conn.execute(_page_of(columns, top, sort, desc, n)).all()
+
+
+def _walked(
+    conn: Any, columns: tuple[Any, ...], found: Filtered, sort: Any, desc: bool, n: int
+) -> Sequence[Any]:
+    """The first `n` matches among the first WALK_ROWS customers of the sort order (fewer: not all there)."""
+    walk = (
+        select(col(Customer.id).label("id"), NAME_TSV.label("tsv"), col(sort).label("s"))
+        .where(*found.clauses)
+        .order_by(*_order(sort, desc))
+        .limit(WALK_ROWS)
+        .subquery("walk")
+    )
+    hits = select(walk.c.id).where(*(walk.c.tsv.op("@@")(d) for d in found.dense))
+    return conn.execute(
+        _page_of(columns, hits.order_by(*_order(walk.c.s, desc, walk.c.id)), sort, desc, n)
+    ).all()
 
 
 def _page_of(columns: tuple[Any, ...], ids: Any, sort: Any, desc: bool, n: int) -> Any:
