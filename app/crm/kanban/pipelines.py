@@ -7,7 +7,7 @@ default pipeline cannot be archived, and a pipeline keeps at least one open stag
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -50,8 +50,9 @@ class PipelineIn(BaseModel):
 
 
 class PipelineUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    is_default: bool | None = None
+    name: Str200 | None = Field(default=None, min_length=1, max_length=120)
+    # Strict: pydantic's lax mode reads 1, "yes" or "on" as true (schemathesis ST201).
+    is_default: StrictBool | None = None
 
 
 def get_pipeline(db: Session, pipeline_id: int) -> Pipeline:
