@@ -211,8 +211,17 @@ def test_drag_reorders_inside_a_column(page: Page, make_tenant) -> None:
     page.goto("/kanban")
     lead = f"#column-{stages['Lead']}"
     _expect_order(page, lead, [card_id, second.id or 0])
-    _drag(page, f"#card-{card_id}", f"#card-{second.id}", at=0.85)
-    expect(page.locator(f"{lead} .kanban-card").first).to_have_attribute("data-card", str(second.id))
+    first = page.locator(f"{lead} .kanban-card").first
+    # A drag that starts before the board's drag context is live (the cards render first) is ignored,
+    # as it would be for a person, who drags again; the test does the same, at most three times.
+    for _ in range(3):
+        _drag(page, f"#card-{card_id}", f"#card-{second.id}", at=0.85)
+        try:
+            expect(first).to_have_attribute("data-card", str(second.id), timeout=4000)
+            break
+        except AssertionError:
+            continue
+    expect(first).to_have_attribute("data-card", str(second.id))
     page.reload()
     _expect_order(page, lead, [second.id or 0, card_id])
 
