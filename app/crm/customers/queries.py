@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
+from math import prod
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from app.crm.tables import table_of
 from app.crm.visibility import customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound, invalid_from
 from app.search import get_backend
-from app.search.postgres import NAME_TSV, text_filter
+from app.search.postgres import NAME_TSV, TextFilter, text_filter
 from models.tenant import Contact, Customer, CustomField, Segment, Wallet
 
 SORTS: dict[str, Any] = {
@@ -55,12 +56,17 @@ def customer_row(db: Session, customer: Customer) -> CustomerRow:
     return _row(customer, tagging.names_of(db, [cid]).get(cid, []), primary_phones(db, [cid]).get(cid))
 
 
+# Which contact is the customer's primary one: marked primary first, a phone before a WhatsApp, then
+# the oldest. Shared by the list's column, the profile and the CSV export.
+_PRIMARY_FIRST = (col(Contact.is_primary).desc(), col(Contact.kind) == "whatsapp", col(Contact.id))
+
+
 def primary_contact(kinds: tuple[str, ...]) -> ScalarSelect[str]:
     """The customer's primary contact of these kinds (else its oldest), one index probe per row."""
     return (
         select(Contact.value)
         .where(Contact.customer_id == Customer.id, col(Contact.kind).in_(kinds))
-        .order_by(col(Contact.is_primary).desc(), col(Contact.kind) == "whatsapp", col(Contact.id))
+        .order_by(*_PRIMARY_FIRST)
         .limit(1)
         .correlate(Customer)
         .scalar_subquery()
@@ -68,14 +74,14 @@ def primary_contact(kinds: tuple[str, ...]) -> ScalarSelect[str]:
 
 
 def primary_phones(db: Session, ids: list[int]) -> dict[int, str]:
-    """{customer id: primary phone} for a page of ids, in one indexed query (same choice as
-    `primary_contact`: primary first, phone before WhatsApp, then the oldest)."""
+    """{customer id: primary phone} for a page of ids, in one indexed query (the same choice as
+    `primary_contact`)."""
     if not ids:
         return {}
     stmt = (
         select(Contact.customer_id, Contact.value)
         .where(col(Contact.customer_id).in_(ids), col(Contact.kind).in_(PHONE_KINDS))
-        .order_by(col(Contact.is_primary).desc(), col(Contact.kind) == "whatsapp", col(Contact.id))
+        .order_by(*_PRIMARY_FIRST)
     )
     phones: dict[int, str] = {}
     for cid, value in db.exec(stmt).all():
@@ -185,14 +191,18 @@ def _score_clauses(f: CustomerFilter) -> list[ColumnElement[bool]]:
 @dataclass
 class Filtered:
     """A filter's WHERE clauses (liveness and the actor's visibility first) and, apart, the full-text
-    tests of common name words (`dense`: their tsqueries), which the list bounds (`_walk_page`)."""
+    filters of common name words (`dense`), which the list bounds (`_walk_page`)."""
 
     clauses: list[ColumnElement[bool]] = field(default_factory=list)
-    dense: list[ColumnElement[Any]] = field(default_factory=list)
-    share: float = 1.0  # estimated share of customers the dense tests keep
+    dense: list[TextFilter] = field(default_factory=list)
 
     def all(self) -> list[ColumnElement[bool]]:
-        return self.clauses + [NAME_TSV.op("@@")(d) for d in self.dense]
+        return self.clauses + [t.clause for t in self.dense]
+
+    @property
+    def share(self) -> float:
+        """The estimated share of customers the dense filters keep."""
+        return prod(t.share for t in self.dense)
 
 
 def filter_clauses(db: Session, actor: Actor, f: CustomerFilter) -> list[ColumnElement[bool]]:
@@ -206,13 +216,11 @@ def filtered(db: Session, actor: Actor, f: CustomerFilter) -> Filtered:
         segment = filtered(db, actor, _segment_filter(db, actor, f.segment_id))
         out.clauses += segment.clauses[2:]
         out.dense += segment.dense
-        out.share *= segment.share
     if f.text and f.text.strip():
         # Bounded by the same liveness and visibility as the list (clauses[:2]).
         text = text_filter(db, f.text, out.clauses[:2])
         if text.dense is not None:
-            out.dense.append(text.dense)
-            out.share *= text.share
+            out.dense.append(text)
         else:
             out.clauses.append(text.clause)
     out.clauses += _in_clauses(f)
@@ -322,7 +330,7 @@ def _walked(
         .limit(WALK_ROWS)
         .subquery("walk")
     )
-    hits = select(walk.c.id).where(*(walk.c.tsv.op("@@")(d) for d in found.dense))
+    hits = select(walk.c.id).where(*(walk.c.tsv.op("@@")(t.dense) for t in found.dense))
     return conn.execute(
         _page_of(columns, hits.order_by(*_order(walk.c.s, desc, walk.c.id)), sort, desc, n)
     ).all()
