@@ -185,3 +185,25 @@ __all__ = [
     "UiSession",
     "User",
 ]
+
+
+class ChannelRoute(SQLModel, table=True):
+    """Where a provider's shared webhook URL lands: one Meta app posts every number's events to
+    /api/webhooks/whatsapp-cloud, so the phone_number_id (external_id) names the tenant and channel.
+    `verify_token_hash` (sha256) answers Meta's subscription challenge without decrypting every channel."""
+
+    __tablename__ = "channel_routes"
+    __table_args__ = (
+        Index("ix_channel_routes_verify", "verify_token_hash"),
+        Index("ix_channel_routes_tenant", "tenant_id", "channel_id"),
+        {"schema": PLATFORM},
+    )
+
+    provider: str = Field(sa_column=Column(String(20), primary_key=True))
+    external_id: str = Field(sa_column=Column(String(200), primary_key=True))
+    tenant_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), nullable=False)
+    )
+    channel_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    verify_token_hash: str | None = Field(default=None, max_length=64)
+    created_at: datetime = created_at()

@@ -4,6 +4,7 @@ from models.tenant.audit import AuditLog
 from models.tenant.conversations import Conversation, Message
 from models.tenant.customers import Contact, Customer, CustomerTag, CustomField, Segment, Tag, Wallet
 from models.tenant.imports import ImportJob, MappingPreset
+from models.tenant.messaging import Channel, ConsentEvent, WebhookReceipt
 from models.tenant.notifications import Notification
 from models.tenant.preferences import UserPreference
 from models.tenant.sales import Opportunity, Pipeline, Stage, StageHistory
@@ -15,6 +16,8 @@ __all__ = [
     "Appointment",
     "AuditLog",
     "BulkJob",
+    "Channel",
+    "ConsentEvent",
     "Contact",
     "Conversation",
     "CustomField",
@@ -36,4 +39,5 @@ __all__ = [
     "Template",
     "UserPreference",
     "Wallet",
+    "WebhookReceipt",
 ]
