@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.api.appointments import router as appointments_router
 from app.api.auth import router as auth_router
+from app.api.channels import router as channels_router
 from app.api.conversations import router as conversations_router
 from app.api.custom_fields import router as custom_fields_router
 from app.api.customers import router as customers_router
@@ -31,6 +32,7 @@ ALL: list[APIRouter] = [
     opportunities_router,
     kanban_router,
     conversations_router,
+    channels_router,
     tags_router,
     wallets_router,
     custom_fields_router,
