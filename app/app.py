@@ -74,12 +74,14 @@ if not get_settings().redis_url:
     # Embedded mode has no taskiq worker or scheduler process: the backend sweeps reminders and purges
     # abandoned uploads itself, and resumes imports that died.
     from tasks.imports import purge_loop, recover_loop
+    from tasks.messaging import outbox_loop
     from tasks.notifications import reminder_loop
     from tasks.platform import purge_unconfirmed_loop
 
     app.register_lifespan_task(reminder_loop)
     app.register_lifespan_task(purge_loop)
     app.register_lifespan_task(purge_unconfirmed_loop)
+    app.register_lifespan_task(outbox_loop)  # outbox: expired leases, retries, lost kicks
     app.register_lifespan_task(recover_loop)  # imports that died with the previous process resume
 
 # Everything imported so far (Reflex, SQLAlchemy, pydantic schemas, the pages) lives as long as the

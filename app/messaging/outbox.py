@@ -1,0 +1,485 @@
+"""The outbox: every outbound message (agents' replies, one-off sends, campaigns) goes through here.
+
+States of an outbound `Message` row:
+
+    queued --reserve--> reserved --claim--> uncertain --mark--> sent | queued (retry) | failed
+                           |                    |
+                           |                    +-- the worker died or the provider's answer was lost:
+                           |                        stays uncertain, reconciled from status webhooks
+                           +-- lease expired (worker died before calling the provider): the reaper
+                               puts it back to queued; or opted out at send time: skipped
+
+- `queue_message` inserts a queued row in the caller's transaction (idempotency key: the same key
+  returns the same row) and kicks the deliver task after the commit.
+- `reserve` takes a batch in one statement: `FOR UPDATE SKIP LOCKED` through the partial index
+  `ix_messages_outbox` (queued outbound rows only), setting `lease_until` and `worker_id`, and commits.
+- `deliver_batch` re-checks consent, then *claims* the rows it will send (reserved → uncertain, only
+  while its lease holds and the row is still its own) and commits before calling any provider: a row is
+  `uncertain` exactly while the request may have left. A slow worker whose lease the reaper took back
+  claims nothing, so two workers never send one row. Results are marked in batches, each guarded by
+  (status uncertain, worker id).
+- `reap` re-queues reserved rows whose lease expired; it never touches uncertain rows: WhatsApp has no
+  idempotency key, so a blind resend could reach the customer twice.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from app.after_commit import enqueue_after_commit
+from app.messaging import channels as channel_service
+from app.messaging.adapters import sandbox
+from app.messaging.protocol import ChannelAdapter, OutboundMessage, Outcome, SendResult
+from models.base import utcnow
+from models.tenant import Channel, Contact, Message
+from tenants.database import session
+
+log = logging.getLogger(__name__)
+
+DELIVER_TASK = "messaging.deliver"
+BATCH = 200
+LEASE_SECONDS = 120
+MAX_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 30.0
+BACKOFF_MAX_SECONDS = 3600.0
+_ERROR_MAX = 500
+
+# What a screen shows for each final outcome (the provider's own text stays in the logs).
+ERRORS_PT = {
+    "opted_out": "Contato descadastrado: a mensagem não foi enviada.",
+    Outcome.WINDOW_CLOSED: "A janela de 24 horas do WhatsApp está fechada: envie um modelo aprovado.",
+    Outcome.AUTH: "O provedor recusou as credenciais do canal; revise-o em Canais.",
+    Outcome.FAILED: "O provedor recusou a mensagem.",
+    Outcome.UNCERTAIN: "O provedor não confirmou o envio; aguardando o status (não será reenviada).",
+    "retries": "Não foi possível enviar depois de várias tentativas.",
+    "no_channel": "O canal desta mensagem não existe mais.",
+}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential: 30 s, 60 s, 120 s... capped at an hour; the provider's Retry-After wins if longer."""
+    delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return max(delay, retry_after or 0.0)
+
+
+# ---------------------------------------------------------------- queue (caller's transaction)
+
+
+def queue_message(
+    db: Session,
+    *,
+    conversation_id: int,
+    channel: Channel,
+    to_address: str,
+    body: str = "",
+    kind: str = "text",
+    subject: str | None = None,
+    html: str | None = None,
+    template_id: int | None = None,
+    variables: dict[str, Any] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    author_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """Add a queued outbound message (no commit) and kick delivery once the caller commits.
+
+    The same idempotency key returns the row queued the first time instead of a second message."""
+    if idempotency_key:
+        existing = db.exec(select(Message).where(Message.idempotency_key == idempotency_key)).first()
+        if existing is not None:
+            return existing
+    msg = Message(
+        conversation_id=conversation_id,
+        direction="out",
+        body=body,
+        status="queued",
+        channel_id=channel.id,
+        kind=kind,
+        to_address=to_address,
+        subject=subject,
+        html=html,
+        template_id=template_id,
+        variables=variables or {},
+        attachments=attachments or [],
+        author_id=author_id,
+        idempotency_key=idempotency_key,
+        next_attempt_at=utcnow(),
+    )
+    db.add(msg)
+    db.flush()
+    schema = db.info.get("schema")
+    if schema:
+        enqueue_after_commit(db, DELIVER_TASK, schema)
+    return msg
+
+
+# ---------------------------------------------------------------- reserve / reap (own transactions)
+
+
+def reserve(
+    schema: str, worker_id: str, *, limit: int = BATCH, lease_seconds: float = LEASE_SECONDS
+) -> list[int]:
+    """Lease up to `limit` due queued messages of active channels to `worker_id`; commits."""
+    with session(schema) as db:
+        ids = [
+            row[0]
+            for row in db.execute(
+                text(
+                    f"""
+                    UPDATE {schema}.messages m
+                       SET status = 'reserved', worker_id = :worker,
+                           lease_until = now() + make_interval(secs => :lease), updated_at = now()
+                     WHERE m.id IN (
+                           SELECT q.id FROM {schema}.messages q
+                            WHERE q.status = 'queued' AND q.direction = 'out' AND q.next_attempt_at <= now()
+                              AND q.channel_id IN (SELECT c.id FROM {schema}.channels c
+                                                    WHERE c.status = 'active' AND c.deleted_at IS NULL)
+                            ORDER BY q.next_attempt_at, q.id
+                            LIMIT :limit
+                              FOR UPDATE OF q SKIP LOCKED)
+                    RETURNING m.id
+                    """
+                ),
+                {"worker": worker_id, "lease": float(lease_seconds), "limit": limit},
+            ).all()
+        ]
+        db.commit()
+    return sorted(ids)
+
+
+def reap(schema: str) -> int:
+    """Re-queue reserved messages whose lease expired (their worker died before calling the provider).
+
+    Uncertain messages are left alone: the provider may have them; its status webhook decides."""
+    with session(schema) as db:
+        count = len(
+            db.execute(
+                text(
+                    f"""
+                    UPDATE {schema}.messages
+                       SET status = 'queued', lease_until = NULL, worker_id = NULL,
+                           next_attempt_at = now(), updated_at = now()
+                     WHERE status = 'reserved' AND lease_until < now()
+                    RETURNING id
+                    """
+                )
+            ).all()
+        )
+        db.commit()
+    if count:
+        log.warning("outbox %s: re-queued %s message(s) whose lease expired", schema, count)
+    return count
+
+
+def due_count(schema: str) -> int:
+    """Queued outbound messages whose time has come (through the outbox index)."""
+    with session(schema) as db:
+        value = db.execute(
+            text(
+                f"SELECT count(*) FROM {schema}.messages "
+                "WHERE status = 'queued' AND direction = 'out' AND next_attempt_at <= now()"
+            )
+        ).scalar_one()
+    return int(value)
+
+
+# ---------------------------------------------------------------- deliver
+
+
+@dataclass
+class _Job:
+    message: OutboundMessage
+    channel_id: int
+
+
+@dataclass
+class _ChannelBatch:
+    channel: Channel
+    jobs: list[_Job] = field(default_factory=list)
+    results: dict[int, SendResult] = field(default_factory=dict)
+    state_before: dict[str, Any] = field(default_factory=dict)
+    state_after: dict[str, Any] | None = None
+
+
+@dataclass
+class DeliveryReport:
+    reserved: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    uncertain: int = 0
+    lost_lease: int = 0
+
+    def add(self, other: "DeliveryReport") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def opted_out(db: Session, rows: list[Message], media: dict[int, str]) -> set[int]:
+    """Ids of the messages whose address opted out of their channel's medium, read now (send time)."""
+    try:
+        from app.messaging import consent  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        consent = None
+    if consent is not None:
+        return {
+            m.id or 0
+            for m in rows
+            if m.to_address and consent.is_opted_out(db, media.get(m.channel_id or 0, ""), m.to_address)
+        }
+    # Until the consent ledger lands, a contact's opt-out flag is the record.
+    addresses = {m.to_address for m in rows if m.to_address}
+    if not addresses:
+        return set()
+    out = set(
+        db.exec(
+            select(Contact.value).where(col(Contact.value).in_(sorted(addresses)), col(Contact.opt_out))
+        ).all()
+    )
+    return {m.id or 0 for m in rows if m.to_address in out}
+
+
+def _outbound(m: Message) -> OutboundMessage:
+    return OutboundMessage(
+        message_id=m.id or 0,
+        to=m.to_address or "",
+        kind=m.kind,
+        text=m.body,
+        subject=m.subject,
+        html=m.html,
+        idempotency_key=m.idempotency_key or f"msg-{m.id}",
+        tags={"message_id": str(m.id)},
+    )
+
+
+def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _ChannelBatch], DeliveryReport]:
+    """Consent re-check and claim (reserved → uncertain) in one committed transaction."""
+    report = DeliveryReport(reserved=len(ids))
+    with session(schema) as db:
+        rows = list(
+            db.exec(select(Message).where(col(Message.id).in_(ids), Message.worker_id == worker_id)).all()
+        )
+        channel_ids = {m.channel_id for m in rows if m.channel_id}
+        chans = {
+            c.id: c for c in db.exec(select(Channel).where(col(Channel.id).in_(sorted(channel_ids)))).all()
+        }
+        media = {cid: c.medium for cid, c in chans.items() if cid}
+        skipped = opted_out(db, rows, media)
+        if skipped:
+            db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET status = 'skipped', error_code = 'opted_out', "
+                    "error = :error, lease_until = NULL, updated_at = now() "
+                    "WHERE id = ANY(:ids) AND status = 'reserved' AND worker_id = :worker"
+                ),
+                {"ids": sorted(skipped), "worker": worker_id, "error": ERRORS_PT["opted_out"]},
+            )
+            report.skipped = len(skipped)
+        wanted = [m.id for m in rows if m.id not in skipped]
+        claimed = {
+            r[0]
+            for r in db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET status = 'uncertain', attempts = attempts + 1, "
+                    "updated_at = now() WHERE id = ANY(:ids) AND status = 'reserved' "
+                    "AND worker_id = :worker AND lease_until > now() "
+                    "RETURNING id"
+                ),
+                {"ids": wanted, "worker": worker_id},
+            ).all()
+        }
+        db.commit()
+    # Rows the reaper took back, or another worker holds now: not ours to send.
+    report.lost_lease = len(ids) - len(claimed) - len(skipped)
+    batches: dict[int, _ChannelBatch] = {}
+    for m in rows:
+        if m.id not in claimed:
+            continue
+        cid = m.channel_id or 0
+        if cid not in batches:
+            channel = chans[cid]
+            batches[cid] = _ChannelBatch(channel=channel, state_before=dict(channel.state or {}))
+        batches[cid].jobs.append(_Job(message=_outbound(m), channel_id=cid))
+    return batches, report
+
+
+async def _send_channel(batch: _ChannelBatch) -> None:
+    """One adapter per channel and batch; messages of one channel go one after the other."""
+    channel = batch.channel
+    try:
+        adapter: ChannelAdapter = channel_service.adapter_for(channel)
+    except Exception:
+        log.exception("outbox: cannot build the adapter of channel %s", channel.id)
+        for job in batch.jobs:
+            # Nothing left: the request never went out, so this is a plain failure.
+            batch.results[job.message.message_id] = SendResult(Outcome.FAILED, error_code="adapter")
+        return
+    state = getattr(adapter, "state", None)
+    try:
+        for job in batch.jobs:
+            try:
+                result = await adapter.send(job.message)
+            except Exception as exc:  # the request may have left: never resend blindly
+                log.exception("outbox: adapter %s raised on message %s", channel.kind, job.message.message_id)
+                result = SendResult(Outcome.UNCERTAIN, error=f"{type(exc).__name__}")
+            batch.results[job.message.message_id] = result
+    finally:
+        try:
+            await adapter.aclose()
+        except Exception:
+            log.exception("outbox: closing adapter of channel %s", channel.id)
+    # Provider state the adapter changed (e.g. a refreshed WPPConnect token) is saved with the marks.
+    if isinstance(state, dict) and state != batch.state_before:
+        batch.state_after = state
+
+
+def _error_text(key: Any, result: SendResult) -> str:
+    base = ERRORS_PT.get(key, ERRORS_PT[Outcome.FAILED])
+    return (f"{base} ({result.error_code})" if result.error_code else base)[:_ERROR_MAX]
+
+
+def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report: DeliveryReport) -> None:
+    sent: list[dict[str, Any]] = []
+    retry: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    uncertain: list[dict[str, Any]] = []
+    auth_channels: dict[int, SendResult] = {}
+    with session(schema) as db:
+        attempts = dict(
+            db.execute(
+                text(f"SELECT id, attempts FROM {schema}.messages WHERE id = ANY(:ids)"),
+                {"ids": [mid for b in batches.values() for mid in b.results]},
+            ).all()
+        )
+        for cid, batch in batches.items():
+            for mid, result in batch.results.items():
+                base = {"id": mid, "worker": worker_id, "code": result.error_code}
+                if result.outcome is Outcome.SENT:
+                    sent.append({**base, "pid": result.provider_message_id})
+                elif result.outcome is Outcome.RETRY:
+                    n = int(attempts.get(mid, MAX_ATTEMPTS))
+                    if n >= MAX_ATTEMPTS:
+                        failed.append({**base, "error": _error_text("retries", result)})
+                    else:
+                        delay = backoff_seconds(n, result.retry_after)
+                        retry.append(
+                            {**base, "delay": delay, "error": (result.error or "retry")[:_ERROR_MAX]}
+                        )
+                elif result.outcome is Outcome.UNCERTAIN:
+                    uncertain.append({**base, "error": _error_text(Outcome.UNCERTAIN, result)})
+                else:
+                    failed.append({**base, "error": _error_text(result.outcome, result)})
+                    if result.outcome is Outcome.AUTH:
+                        auth_channels[cid] = result
+        guard = "WHERE id = :id AND status = 'uncertain' AND worker_id = :worker"
+        if sent:
+            db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET status = 'sent', provider_message_id = :pid, "
+                    "sent_at = now(), error = NULL, error_code = NULL, lease_until = NULL, "
+                    f"updated_at = now() {guard}"
+                ),
+                sent,
+            )
+        if retry:
+            db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET status = 'queued', worker_id = NULL, lease_until = NULL, "
+                    "next_attempt_at = now() + make_interval(secs => :delay), error = :error, "
+                    f"error_code = :code, updated_at = now() {guard}"
+                ),
+                retry,
+            )
+        if failed:
+            db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET status = 'failed', failed_at = now(), error = :error, "
+                    f"error_code = :code, lease_until = NULL, updated_at = now() {guard}"
+                ),
+                failed,
+            )
+        if uncertain:
+            db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET error = :error, error_code = :code, lease_until = NULL, "
+                    f"updated_at = now() {guard}"
+                ),
+                uncertain,
+            )
+        for cid, batch in batches.items():
+            channel = db.get(Channel, cid)
+            if channel is None:
+                continue
+            if batch.state_after is not None:
+                channel.state = batch.state_after
+            if cid in auth_channels:
+                # Further sends would fail the same way: the channel waits for an admin.
+                channel.status, channel.status_at = "error", utcnow()
+                channel.status_detail = ERRORS_PT[Outcome.AUTH]
+            if batch.state_after is not None or cid in auth_channels:
+                channel.updated_at = utcnow()
+                db.add(channel)
+        db.commit()
+    report.sent += len(sent)
+    report.retried += len(retry)
+    report.failed += len(failed)
+    report.uncertain += len(uncertain)
+
+
+def _emit_sandbox_statuses(schema: str, batches: dict[int, _ChannelBatch]) -> None:
+    for batch in batches.values():
+        if not batch.channel.kind.startswith("sandbox"):
+            continue
+        pids = [r.provider_message_id for r in batch.results.values() if r.ok and r.provider_message_id]
+        if not pids:
+            continue
+        with session(schema) as db:
+            sandbox.emit_statuses(db, batch.channel, pids)
+            db.commit()
+
+
+async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> DeliveryReport:
+    """Reserve, re-check consent, claim, send and mark one batch; an empty report when nothing is due."""
+    ids = await asyncio.to_thread(reserve, schema, worker_id, limit=limit)
+    if not ids:
+        return DeliveryReport()
+    batches, report = await asyncio.to_thread(_claim, schema, ids, worker_id)
+    if batches:
+        await asyncio.gather(*(_send_channel(b) for b in batches.values()))
+        await asyncio.to_thread(_mark, schema, worker_id, batches, report)
+        try:
+            await asyncio.to_thread(_emit_sandbox_statuses, schema, batches)
+        except Exception:  # statuses are a courtesy of the sandbox; the sends are recorded
+            log.exception("outbox %s: sandbox statuses failed", schema)
+    return report
+
+
+async def deliver(
+    schema: str, *, worker_id: str | None = None, limit: int = BATCH, max_batches: int | None = None
+) -> DeliveryReport:
+    """Deliver batches until nothing is due (or `max_batches`); returns the totals."""
+    worker = worker_id or worker_name()
+    total = DeliveryReport()
+    done = 0
+    while max_batches is None or done < max_batches:
+        report = await deliver_batch(schema, worker, limit=limit)
+        done += 1
+        if report.reserved == 0:
+            break
+        total.add(report)
+    if total.reserved:
+        log.info("outbox %s: %s", schema, json.dumps(total.__dict__))
+    return total
