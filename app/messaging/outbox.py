@@ -34,12 +34,14 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from app import live
 from app.after_commit import enqueue_after_commit
 from app.messaging import channels as channel_service
+from app.messaging import consent, inbound
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import ChannelAdapter, OutboundMessage, Outcome, SendResult
 from models.base import utcnow
-from models.tenant import Channel, Contact, Message
+from models.tenant import Channel, Message
 from tenants.database import session
 
 log = logging.getLogger(__name__)
@@ -229,27 +231,18 @@ class DeliveryReport:
 
 
 def opted_out(db: Session, rows: list[Message], media: dict[int, str]) -> set[int]:
-    """Ids of the messages whose address opted out of their channel's medium, read now (send time)."""
-    try:
-        from app.messaging import consent  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        consent = None
-    if consent is not None:
-        return {
-            m.id or 0
-            for m in rows
-            if m.to_address and consent.is_opted_out(db, media.get(m.channel_id or 0, ""), m.to_address)
-        }
-    # Until the consent ledger lands, a contact's opt-out flag is the record.
-    addresses = {m.to_address for m in rows if m.to_address}
-    if not addresses:
-        return set()
-    out = set(
-        db.exec(
-            select(Contact.value).where(col(Contact.value).in_(sorted(addresses)), col(Contact.opt_out))
-        ).all()
-    )
-    return {m.id or 0 for m in rows if m.to_address in out}
+    """Ids of the messages whose address opted out of their channel's medium, read now (send time):
+    one ledger query per medium for the whole batch."""
+    by_medium: dict[str, list[Message]] = {}
+    for m in rows:
+        medium = media.get(m.channel_id or 0)
+        if medium and m.to_address:
+            by_medium.setdefault(medium, []).append(m)
+    skipped: set[int] = set()
+    for medium, msgs in by_medium.items():
+        out = consent.opted_out(db, medium, sorted({m.to_address or "" for m in msgs}))
+        skipped |= {m.id or 0 for m in msgs if consent.normalise_address(medium, m.to_address or "") in out}
+    return skipped
 
 
 def _outbound(m: Message) -> OutboundMessage:
@@ -419,6 +412,7 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
                 ),
                 uncertain,
             )
+        _touch_customers(db, schema, [mid for b in batches.values() for mid in b.results])
         for cid, batch in batches.items():
             channel = db.get(Channel, cid)
             if channel is None:
@@ -437,6 +431,20 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
     report.retried += len(retry)
     report.failed += len(failed)
     report.uncertain += len(uncertain)
+
+
+def _touch_customers(db: Session, schema: str, message_ids: list[int]) -> None:
+    """Open profiles and the inbox re-read once the marks commit (status ticks move live)."""
+    customers = db.execute(
+        text(
+            f"SELECT DISTINCT c.customer_id FROM {schema}.messages m "
+            f"JOIN {schema}.conversations c ON c.id = m.conversation_id WHERE m.id = ANY(:ids)"
+        ),
+        {"ids": message_ids},
+    ).all()
+    if customers:
+        live.touch(db, inbound.NAMESPACE_CUSTOMER, *(r[0] for r in customers))
+        live.touch(db, inbound.NAMESPACE_INBOX, "all")
 
 
 def _emit_sandbox_statuses(schema: str, batches: dict[int, _ChannelBatch]) -> None:

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from app.messaging import channels, outbox
+from app.messaging import channels, consent, outbox
 from app.messaging.adapters import sandbox
-from models.tenant import Channel, Contact, Conversation, Message
+from models.tenant import Channel, Conversation, Message
 from tenants.database import session
 from tests.integration.crm.conftest import Crm, new_customer
 
@@ -82,9 +82,11 @@ def test_deliver_sends_once_through_the_sandbox(crm: Crm) -> None:
     assert report.sent >= 3
     with session(crm.schema) as db:
         rows = db.exec(select(Message).where(Message.id.in_(ids))).all()  # type: ignore[attr-defined]
-        assert {m.status for m in rows} == {"sent"}
+        # The sandbox reports delivered and read like a provider's webhooks would.
+        assert {m.status for m in rows} == {"read"}
         assert all(m.provider_message_id and m.provider_message_id.startswith("sandbox-") for m in rows)
-        assert all(m.attempts == 1 and m.sent_at and m.lease_until is None for m in rows)
+        assert all(m.attempts == 1 and m.sent_at and m.delivered_at and m.read_at for m in rows)
+        assert all(m.lease_until is None for m in rows)
     assert _recorded(phone) == Counter({i: 1 for i in ids})
     # Nothing left: a second run sends nothing again.
     asyncio.run(outbox.deliver(crm.schema))
@@ -137,7 +139,7 @@ def test_two_concurrent_workers_send_each_message_exactly_once(crm: Crm) -> None
     assert len(recorded) == n and set(recorded.values()) == {1}
     assert all(r.sent > 0 for r in reports), "both workers took a share"
     with session(crm.schema) as db:
-        assert _statuses(db, [i for i in ids if i]) == Counter({"sent": n})
+        assert _statuses(db, [i for i in ids if i]) == Counter({"read": n})
     print(f"\noutbox: {n} sandbox messages, 2 workers: {n / elapsed:.0f} msg/s")
 
 
@@ -178,10 +180,8 @@ def test_consent_is_rechecked_at_send_time(crm: Crm) -> None:
     channel_id, conv_id, phone = _setup(crm)
     ids = _queue(crm, channel_id, conv_id, phone, 1)
     with session(crm.schema) as db:
-        # Opted out after the message was queued (e.g. the customer answered "SAIR").
-        for contact in db.exec(select(Contact).where(Contact.value == phone)).all():
-            contact.opt_out = True
-            db.add(contact)
+        # Opted out after the message was queued (the customer answered "SAIR").
+        consent.opt_out(db, medium="whatsapp", address=phone, source="keyword", evidence={"text": "SAIR"})
         db.commit()
     asyncio.run(outbox.deliver(crm.schema))
     with session(crm.schema) as db:
@@ -202,7 +202,7 @@ def test_provider_failures_are_final_with_a_portuguese_reason(crm: Crm) -> None:
             assert m.status == "failed" and m.error_code == "sandbox-fail" and m.failed_at
             assert m.error and m.error.startswith("O provedor recusou")
         else:
-            assert m.status == "sent"
+            assert m.status == "read"
 
 
 def test_paused_channels_keep_their_messages_queued(crm: Crm) -> None:
