@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter, Response
 
-import tasks.messaging  # noqa: F401  (registers the deliver task the outbox kicks after commit)
 from app.api.deps import TenantActor, TenantDB
 from app.messaging import channels
 from app.validation import Id, Str10

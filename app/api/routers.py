@@ -11,6 +11,7 @@ from app.api.customers import router as customers_router
 from app.api.home import router as home_router
 from app.api.imports import router as imports_router
 from app.api.kanban import router as kanban_router
+from app.api.messages import router as messages_router
 from app.api.notifications import router as notifications_router
 from app.api.opportunities import router as opportunities_router
 from app.api.platform import router as platform_router
@@ -34,6 +35,7 @@ ALL: list[APIRouter] = [
     kanban_router,
     conversations_router,
     channels_router,
+    messages_router,
     privacy_router,
     tags_router,
     wallets_router,

@@ -39,7 +39,7 @@ from app.after_commit import enqueue_after_commit
 from app.messaging import channels as channel_service
 from app.messaging import consent, inbound
 from app.messaging.adapters import sandbox
-from app.messaging.protocol import ChannelAdapter, OutboundMessage, Outcome, SendResult
+from app.messaging.protocol import ChannelAdapter, OutboundMessage, Outcome, SendResult, TemplateRef
 from models.base import utcnow
 from models.tenant import Channel, Message
 from tenants.database import session
@@ -246,7 +246,14 @@ def opted_out(db: Session, rows: list[Message], media: dict[int, str]) -> set[in
 
 
 def _outbound(m: Message) -> OutboundMessage:
+    frozen = (m.variables or {}).get("_template") if m.kind == "template" else None
+    template = (
+        TemplateRef(name=frozen["name"], language=frozen["language"], body_params=list(frozen["params"]))
+        if isinstance(frozen, dict)
+        else None
+    )
     return OutboundMessage(
+        template=template,
         message_id=m.id or 0,
         to=m.to_address or "",
         kind=m.kind,
