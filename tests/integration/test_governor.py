@@ -120,3 +120,24 @@ def test_concurrent_reservers_get_distinct_evenly_spaced_slots(gov: Governor) ->
     slots.sort()
     assert len(slots) == 200
     assert all(b - a == pytest.approx(0.02, abs=1e-5) for a, b in itertools.pairwise(slots))
+
+
+def test_channel_policies() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from app.messaging.kinds import ResendConfig, WhatsAppCloudConfig, WppConnectConfig
+    from app.messaging.limits import identity_for, policy_for, warmup_cap
+
+    cloud = WhatsAppCloudConfig(
+        phone_number_id="1", waba_id="2", access_token="t", app_secret="s", verify_token="v"
+    )
+    day0 = datetime(2026, 12, 1, tzinfo=UTC)
+    p = policy_for(cloud, day0)
+    assert (p.rate_per_s, p.pair_gap_s, p.unique_recipients_24h) == (80, 6.0, 250)
+    wpp = WppConnectConfig(server_url="http://x", secret_key="k", session="s1", daily_cap=300)
+    assert [warmup_cap(300, day0, day0 + timedelta(days=d)) for d in range(6)] == [20, 40, 80, 160, 300, 300]
+    assert policy_for(wpp, day0, day0 + timedelta(days=2)).daily_cap == 80
+    assert policy_for(wpp.model_copy(update={"warmup": False}), day0, day0).daily_cap == 300
+    mail = ResendConfig(api_key="re_x", from_email="Vendas@Loja.com.br")
+    assert identity_for("t_1", 5, mail) == "t_1:email:loja.com.br"
+    assert identity_for("t_1", 5, cloud) == "t_1:channel:5"
