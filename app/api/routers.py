@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.api.appointments import router as appointments_router
+from app.api.attachments import router as attachments_router
 from app.api.auth import router as auth_router
 from app.api.channels import router as channels_router
 from app.api.conversations import router as conversations_router
@@ -37,6 +38,7 @@ ALL: list[APIRouter] = [
     channels_router,
     messages_router,
     privacy_router,
+    attachments_router,
     tags_router,
     wallets_router,
     custom_fields_router,
