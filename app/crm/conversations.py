@@ -33,6 +33,8 @@ class ConversationRow(BaseModel):
     assignee_id: int | None
     subject: str | None
     last_message_at: datetime | None
+    channel_id: int | None = None
+    unread_count: int = 0
 
 
 class ConversationDetail(BaseModel):
@@ -63,6 +65,8 @@ def _row(conv: Conversation, name: str) -> ConversationRow:
         assignee_id=conv.assignee_id,
         subject=conv.subject,
         last_message_at=conv.last_message_at,
+        channel_id=conv.channel_id,
+        unread_count=conv.unread_count,
     )
 
 

@@ -222,7 +222,8 @@ def _plain_text(html: str) -> str:
     return _BLANKS.sub("\n\n", html_lib.unescape(text)).strip()
 
 
-def _html_from_text(text: str) -> str:
+def html_from_text(text: str) -> str:
+    """Plain text typed by an agent as e-mail HTML (escaped, line breaks kept)."""
     return "<p>" + html_lib.escape(text).replace("\n", "<br>") + "</p>"
 
 
@@ -373,7 +374,7 @@ def send_email(
         subject = render_strict(tpl.subject or "", values, "variaveis")
         source = tpl.body
         used = template_service.extract_variables(tpl.subject, tpl.body)
-        body_html = render_strict(source if "<" in source else _html_from_text(source), values, "variaveis")
+        body_html = render_strict(source if "<" in source else html_from_text(source), values, "variaveis")
     else:
         errors = {}
         if not (data.assunto or "").strip():
@@ -435,7 +436,7 @@ def reply(
             body=body,
             kind="email",
             subject=subject[:300],
-            html=_html_from_text(body),
+            html=html_from_text(body),
             action="message.reply",
         )
     return _queue(db, actor, conv, channel, contact, body=body, action="message.reply")
