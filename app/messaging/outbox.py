@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +38,7 @@ from sqlmodel import Session, col, select
 from app import live
 from app.after_commit import enqueue_after_commit
 from app.messaging import channels as channel_service
-from app.messaging import consent, inbound
+from app.messaging import consent, governor, inbound, limits
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import ChannelAdapter, OutboundMessage, Outcome, SendResult, TemplateRef
 from models.base import utcnow
@@ -52,6 +53,11 @@ LEASE_SECONDS = 120
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_MAX_SECONDS = 3600.0
+# A deliver run waits (asleep) for governor slots up to this far ahead, and runs at most this long.
+LINGER_SECONDS = 30.0
+MAX_RUN_SECONDS = 600.0
+# Provider codes that stop the identity until someone resumes it (Meta 131048: spam rate limit hit).
+PAUSE_CODES = frozenset({"131048"})
 _ERROR_MAX = 500
 
 # What a screen shows for each final outcome (the provider's own text stays in the logs).
@@ -197,6 +203,20 @@ def due_count(schema: str) -> int:
     return int(value)
 
 
+def next_due(schema: str) -> float | None:
+    """When the next queued message of an active channel becomes due (epoch s), if one is waiting."""
+    with session(schema) as db:
+        value = db.execute(
+            text(
+                f"SELECT extract(epoch FROM min(q.next_attempt_at)) FROM {schema}.messages q "
+                "WHERE q.status = 'queued' AND q.direction = 'out' AND q.next_attempt_at > now() "
+                f"AND q.channel_id IN (SELECT c.id FROM {schema}.channels c "
+                "WHERE c.status = 'active' AND c.deleted_at IS NULL)"
+            )
+        ).scalar_one()
+    return float(value) if value is not None else None
+
+
 # ---------------------------------------------------------------- deliver
 
 
@@ -213,6 +233,8 @@ class _ChannelBatch:
     results: dict[int, SendResult] = field(default_factory=dict)
     state_before: dict[str, Any] = field(default_factory=dict)
     state_after: dict[str, Any] | None = None
+    # Messages the governor had no slot for within its max wait: back to queued until `at` (epoch s).
+    deferred: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -224,10 +246,15 @@ class DeliveryReport:
     skipped: int = 0
     uncertain: int = 0
     lost_lease: int = 0
+    deferred: int = 0
+    next_at: float | None = None  # the earliest time a deferred message may go (epoch s)
 
     def add(self, other: "DeliveryReport") -> None:
         for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            if name != "next_at":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.next_at is not None:
+            self.next_at = other.next_at if self.next_at is None else min(self.next_at, other.next_at)
 
 
 def opted_out(db: Session, rows: list[Message], media: dict[int, str]) -> set[int]:
@@ -270,7 +297,11 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
     report = DeliveryReport(reserved=len(ids))
     with session(schema) as db:
         rows = list(
-            db.exec(select(Message).where(col(Message.id).in_(ids), Message.worker_id == worker_id)).all()
+            db.exec(
+                select(Message)
+                .where(col(Message.id).in_(ids), Message.worker_id == worker_id)
+                .order_by(col(Message.id))  # oldest first: governor slots go in queue order
+            ).all()
         )
         channel_ids = {m.channel_id for m in rows if m.channel_id}
         chans = {
@@ -316,7 +347,7 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
     return batches, report
 
 
-async def _send_channel(batch: _ChannelBatch) -> None:
+async def _send_channel(schema: str, batch: _ChannelBatch) -> None:
     """One adapter per channel and batch; messages of one channel go one after the other."""
     channel = batch.channel
     try:
@@ -328,14 +359,34 @@ async def _send_channel(batch: _ChannelBatch) -> None:
             batch.results[job.message.message_id] = SendResult(Outcome.FAILED, error_code="adapter")
         return
     state = getattr(adapter, "state", None)
+    gov = governor.get_governor()
+    config = channel_service.config_model(channel)
+    identity = limits.identity_for(schema, channel.id or 0, config)
+    policy = limits.policy_for(config, channel.created_at)
     try:
         for job in batch.jobs:
+            # A time slot for this identity and recipient: sleep until it (no CPU, no retry loop), or,
+            # beyond the policy's max wait, put the message back until then.
+            # Called inline: one small Redis round trip (or a dict lookup); a thread hop per message cost
+            # more than the call itself.
+            slot = gov.reserve(identity, job.message.to, policy, governor.now())
+            if not slot.granted:
+                batch.deferred[job.message.message_id] = slot.at
+                continue
+            if (wait := slot.wait(governor.now())) > 0:
+                await asyncio.sleep(wait)
             try:
                 result = await adapter.send(job.message)
             except Exception as exc:  # the request may have left: never resend blindly
                 log.exception("outbox: adapter %s raised on message %s", channel.kind, job.message.message_id)
                 result = SendResult(Outcome.UNCERTAIN, error=f"{type(exc).__name__}")
             batch.results[job.message.message_id] = result
+            if result.outcome is Outcome.RETRY:
+                # Throughput / pair-rate / 429 answers slow the whole identity down, not just this row.
+                delay = result.retry_after or BACKOFF_BASE_SECONDS
+                await asyncio.to_thread(gov.backoff, identity, governor.now() + delay)
+            elif result.error_code in PAUSE_CODES:
+                await asyncio.to_thread(gov.pause, identity, result.error_code or "")
     finally:
         try:
             await adapter.aclose()
@@ -385,6 +436,23 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
                     if result.outcome is Outcome.AUTH:
                         auth_channels[cid] = result
         guard = "WHERE id = :id AND status = 'uncertain' AND worker_id = :worker"
+        deferred = [
+            {"id": mid, "worker": worker_id, "at": at}
+            for b in batches.values()
+            for mid, at in b.deferred.items()
+        ]
+        if deferred:
+            # Claimed but never handed to the provider: back to queued, the claim's attempt undone.
+            db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET status = 'queued', worker_id = NULL, lease_until = NULL, "
+                    "attempts = greatest(attempts - 1, 0), next_attempt_at = to_timestamp(:at), "
+                    f"updated_at = now() {guard}"
+                ),
+                deferred,
+            )
+            report.deferred += len(deferred)
+            report.next_at = min(at for b in batches.values() for at in b.deferred.values())
         if sent:
             db.execute(
                 text(
@@ -473,7 +541,7 @@ async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> D
         return DeliveryReport()
     batches, report = await asyncio.to_thread(_claim, schema, ids, worker_id)
     if batches:
-        await asyncio.gather(*(_send_channel(b) for b in batches.values()))
+        await asyncio.gather(*(_send_channel(schema, b) for b in batches.values()))
         await asyncio.to_thread(_mark, schema, worker_id, batches, report)
         try:
             await asyncio.to_thread(_emit_sandbox_statuses, schema, batches)
@@ -483,18 +551,33 @@ async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> D
 
 
 async def deliver(
-    schema: str, *, worker_id: str | None = None, limit: int = BATCH, max_batches: int | None = None
+    schema: str,
+    *,
+    worker_id: str | None = None,
+    limit: int = BATCH,
+    max_batches: int | None = None,
+    linger_s: float = LINGER_SECONDS,
 ) -> DeliveryReport:
-    """Deliver batches until nothing is due (or `max_batches`); returns the totals."""
+    """Deliver batches until nothing is due (or `max_batches`); returns the totals.
+
+    Messages the governor put back for a few seconds (a session's gap, the pair rate) are waited for
+    here, asleep, up to `linger_s` ahead; later ones are left to the sweep."""
     worker = worker_id or worker_name()
     total = DeliveryReport()
     done = 0
+    started = time.monotonic()
     while max_batches is None or done < max_batches:
         report = await deliver_batch(schema, worker, limit=limit)
         done += 1
-        if report.reserved == 0:
-            break
         total.add(report)
+        if report.reserved:
+            continue
+        next_at = total.next_at if total.next_at is not None else await asyncio.to_thread(next_due, schema)
+        wait = (next_at - governor.now()) if next_at is not None else None
+        if wait is None or wait > linger_s or time.monotonic() - started > MAX_RUN_SECONDS:
+            break
+        total.next_at = None
+        await asyncio.sleep(max(0.0, wait) + 0.05)
     if total.reserved:
         log.info("outbox %s: %s", schema, json.dumps(total.__dict__))
     return total

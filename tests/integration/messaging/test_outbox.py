@@ -218,3 +218,22 @@ def test_paused_channels_keep_their_messages_queued(crm: Crm) -> None:
 )
 def test_backoff(attempts: int, retry_after: float | None, expected: float) -> None:
     assert outbox.backoff_seconds(attempts, retry_after) == expected
+
+
+def test_governor_defers_beyond_its_max_wait_and_deliver_waits_for_near_slots(crm: Crm) -> None:
+    # One message every 6 s on this identity: the second has no slot within the governor's 5 s wait.
+    channel_id, conv_id, phone = _setup(crm, config={"messages_per_second": 1 / 6})
+    ids = _queue(crm, channel_id, conv_id, phone, 2)
+    report = asyncio.run(outbox.deliver(crm.schema, linger_s=0))
+    assert report.sent == 1 and report.deferred == 1
+    with session(crm.schema) as db:
+        rows = {m.id: m for m in db.exec(select(Message).where(Message.id.in_(ids))).all()}  # type: ignore[attr-defined]
+        later = rows[ids[1]]
+        assert later.status == "queued" and later.attempts == 0 and later.worker_id is None
+        wait = (later.next_attempt_at - rows[ids[0]].sent_at).total_seconds()  # type: ignore[operator]
+        assert 4 < wait < 8, wait
+    # A run that may wait sleeps until the slot and sends it: no retry loop, no lease held meanwhile.
+    t0 = time.perf_counter()
+    report = asyncio.run(outbox.deliver(crm.schema, linger_s=30))
+    assert report.sent == 1 and time.perf_counter() - t0 < 10
+    assert _recorded(phone) == Counter({i: 1 for i in ids})
