@@ -16,6 +16,7 @@ from app.pages import (  # noqa: F401
     customers,
     home,
     imports,
+    inbox,
     kanban,
     platform,
     platform_audit,

@@ -19,6 +19,7 @@ from app.crm.visibility import check_assignable, customer_visible
 from app.errors import Invalid, NotFound
 from app.validation import Id, Str4096
 from models.base import utcnow
+from models.platform import User
 from models.tenant import Contact, Conversation, Customer, Message
 
 STATUSES = {"open": "Aberta", "pending": "Pendente", "resolved": "Resolvida"}
@@ -35,6 +36,7 @@ class ConversationRow(BaseModel):
     last_message_at: datetime | None
     channel_id: int | None = None
     unread_count: int = 0
+    queue: str | None = None
 
 
 class ConversationDetail(BaseModel):
@@ -67,6 +69,7 @@ def _row(conv: Conversation, name: str) -> ConversationRow:
         last_message_at=conv.last_message_at,
         channel_id=conv.channel_id,
         unread_count=conv.unread_count,
+        queue=conv.queue,
     )
 
 
@@ -106,6 +109,14 @@ def list_conversations(
         stmt = stmt.where(Conversation.customer_id == customer_id)
     stmt = stmt.order_by(col(Conversation.last_message_at).desc().nulls_last(), col(Conversation.id).desc())
     return [_row(c, n) for c, n in db.exec(stmt.limit(max(1, min(limit, 200)))).all()]
+
+
+def assignees(db: Session, actor: Actor, rows: list[ConversationRow]) -> list[User]:
+    """The users these conversations are assigned to (names for the inbox), of the actor's tenant."""
+    ids = sorted({r.assignee_id for r in rows if r.assignee_id})
+    if not ids:
+        return []
+    return list(db.exec(select(User).where(col(User.id).in_(ids), User.tenant_id == actor.tenant_id)).all())
 
 
 def get_conversation(

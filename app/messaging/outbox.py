@@ -58,6 +58,7 @@ LINGER_SECONDS = 30.0
 MAX_RUN_SECONDS = 600.0
 # Provider codes that stop the identity until someone resumes it (Meta 131048: spam rate limit hit).
 PAUSE_CODES = frozenset({"131048"})
+PAUSED_RETRY_SECONDS = 60.0
 _ERROR_MAX = 500
 
 # What a screen shows for each final outcome (the provider's own text stays in the logs).
@@ -233,7 +234,9 @@ class _ChannelBatch:
     results: dict[int, SendResult] = field(default_factory=dict)
     state_before: dict[str, Any] = field(default_factory=dict)
     state_after: dict[str, Any] | None = None
-    # Messages the governor had no slot for within its max wait: back to queued until `at` (epoch s).
+    # Messages the governor had no slot for within its max wait, put back (queued until `at`, epoch s)
+    # before the sends; and those left when the identity was paused mid-batch, put back with the marks.
+    released: dict[int, float] = field(default_factory=dict)
     deferred: dict[int, float] = field(default_factory=dict)
 
 
@@ -347,7 +350,7 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
     return batches, report
 
 
-async def _send_channel(schema: str, batch: _ChannelBatch) -> None:
+async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> None:
     """One adapter per channel and batch; messages of one channel go one after the other."""
     channel = batch.channel
     try:
@@ -363,17 +366,22 @@ async def _send_channel(schema: str, batch: _ChannelBatch) -> None:
     config = channel_service.config_model(channel)
     identity = limits.identity_for(schema, channel.id or 0, config)
     policy = limits.policy_for(config, channel.created_at)
+    # A time slot per message for this identity and recipient, all asked for before the first send: what
+    # has no slot within the policy's max wait goes back to the queue at once (it must not sit claimed
+    # while the batch sleeps through its slots), the rest is sent, each asleep until its slot.
+    # Called inline: one small Redis round trip (or a dict lookup); a thread hop cost more than the call.
+    granted: list[tuple[_Job, float]] = []
+    for job in batch.jobs:
+        slot = gov.reserve(identity, job.message.to, policy, governor.now())
+        if slot.granted:
+            granted.append((job, slot.at))
+        else:
+            batch.released[job.message.message_id] = slot.at
+    if batch.released:
+        await asyncio.to_thread(_release, schema, worker_id, batch.released)
     try:
-        for job in batch.jobs:
-            # A time slot for this identity and recipient: sleep until it (no CPU, no retry loop), or,
-            # beyond the policy's max wait, put the message back until then.
-            # Called inline: one small Redis round trip (or a dict lookup); a thread hop per message cost
-            # more than the call itself.
-            slot = gov.reserve(identity, job.message.to, policy, governor.now())
-            if not slot.granted:
-                batch.deferred[job.message.message_id] = slot.at
-                continue
-            if (wait := slot.wait(governor.now())) > 0:
+        for index, (job, at) in enumerate(granted):
+            if (wait := at - governor.now()) > 0:
                 await asyncio.sleep(wait)
             try:
                 result = await adapter.send(job.message)
@@ -387,6 +395,10 @@ async def _send_channel(schema: str, batch: _ChannelBatch) -> None:
                 await asyncio.to_thread(gov.backoff, identity, governor.now() + delay)
             elif result.error_code in PAUSE_CODES:
                 await asyncio.to_thread(gov.pause, identity, result.error_code or "")
+                # The identity is stopped: what is left of the batch waits for it to be resumed.
+                for rest, _ in granted[index + 1 :]:
+                    batch.deferred[rest.message.message_id] = governor.now() + PAUSED_RETRY_SECONDS
+                break
     finally:
         try:
             await adapter.aclose()
@@ -395,6 +407,23 @@ async def _send_channel(schema: str, batch: _ChannelBatch) -> None:
     # Provider state the adapter changed (e.g. a refreshed WPPConnect token) is saved with the marks.
     if isinstance(state, dict) and state != batch.state_before:
         batch.state_after = state
+
+
+_UNCLAIM = (
+    "SET status = 'queued', worker_id = NULL, lease_until = NULL, attempts = greatest(attempts - 1, 0), "
+    "next_attempt_at = to_timestamp(:at), updated_at = now() "
+    "WHERE id = :id AND status = 'uncertain' AND worker_id = :worker"
+)
+
+
+def _release(schema: str, worker_id: str, waiting: dict[int, float]) -> None:
+    """Claimed messages never handed to the provider go back to the queue until their slot."""
+    with session(schema) as db:
+        db.execute(
+            text(f"UPDATE {schema}.messages {_UNCLAIM}"),
+            [{"id": mid, "worker": worker_id, "at": at} for mid, at in waiting.items()],
+        )
+        db.commit()
 
 
 def _error_text(key: Any, result: SendResult) -> str:
@@ -443,16 +472,11 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
         ]
         if deferred:
             # Claimed but never handed to the provider: back to queued, the claim's attempt undone.
-            db.execute(
-                text(
-                    f"UPDATE {schema}.messages SET status = 'queued', worker_id = NULL, lease_until = NULL, "
-                    "attempts = greatest(attempts - 1, 0), next_attempt_at = to_timestamp(:at), "
-                    f"updated_at = now() {guard}"
-                ),
-                deferred,
-            )
-            report.deferred += len(deferred)
-            report.next_at = min(at for b in batches.values() for at in b.deferred.values())
+            db.execute(text(f"UPDATE {schema}.messages {_UNCLAIM}"), deferred)
+        waiting = [at for b in batches.values() for at in (*b.released.values(), *b.deferred.values())]
+        if waiting:
+            report.deferred += len(waiting)
+            report.next_at = min(waiting)
         if sent:
             db.execute(
                 text(
@@ -541,7 +565,7 @@ async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> D
         return DeliveryReport()
     batches, report = await asyncio.to_thread(_claim, schema, ids, worker_id)
     if batches:
-        await asyncio.gather(*(_send_channel(schema, b) for b in batches.values()))
+        await asyncio.gather(*(_send_channel(schema, worker_id, b) for b in batches.values()))
         await asyncio.to_thread(_mark, schema, worker_id, batches, report)
         try:
             await asyncio.to_thread(_emit_sandbox_statuses, schema, batches)

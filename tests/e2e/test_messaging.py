@@ -77,3 +77,11 @@ def test_channels_page_and_send_from_profile(page: Page, make_tenant) -> None:
     page.click("#reply-send")
     reply = page.locator(".message-out", has_text="Qualquer dúvida")
     expect(reply).to_have_attribute("data-status", "read", timeout=30_000)
+
+    # The inbox lists the conversation; its row leads back to the profile.
+    page.goto("/conversas")
+    row = page.locator("#inbox-table .inbox-row", has_text="Joana Prado")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("WhatsApp")
+    row.get_by_role("link", name="Joana Prado").click()
+    page.wait_for_url(f"**/clientes/{customer_id}")
