@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.api.appointments import router as appointments_router
 from app.api.attachments import router as attachments_router
 from app.api.auth import router as auth_router
+from app.api.campaigns import router as campaigns_router
 from app.api.conversations import router as conversations_router
 from app.api.custom_fields import router as custom_fields_router
 from app.api.customers import router as customers_router
@@ -35,6 +36,7 @@ ALL: list[APIRouter] = [
     conversations_router,
     privacy_router,
     attachments_router,
+    campaigns_router,
     tags_router,
     wallets_router,
     custom_fields_router,
