@@ -28,7 +28,9 @@ class AttachmentOut(BaseModel):
 
 @router.post("/anexos", response_model=AttachmentOut, status_code=201)
 async def upload(
-    arquivo: Annotated[UploadFile, File(max_length=attachments.MAX_BYTES)], actor: TenantActor, db: TenantDB
+    arquivo: Annotated[UploadFile, File(json_schema_extra={"maxLength": attachments.MAX_BYTES})],
+    actor: TenantActor,
+    db: TenantDB,
 ) -> AttachmentOut:
     actor.require(Perm.CONVERSATIONS_REPLY)
     data = bytearray()
