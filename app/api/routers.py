@@ -20,6 +20,7 @@ from app.api.templates import router as templates_router
 from app.api.tenant_admin import router as tenant_admin_router
 from app.api.ui_downloads import router as ui_downloads_router
 from app.api.ui_session import router as ui_session_router
+from app.api.unsubscribe import router as unsubscribe_router
 from app.api.wallets import router as wallets_router
 from app.api.webhooks_resend import router as webhooks_resend_router
 
@@ -44,4 +45,5 @@ ALL: list[APIRouter] = [
     ui_session_router,
     ui_downloads_router,
     webhooks_resend_router,
+    unsubscribe_router,
 ]
