@@ -72,6 +72,7 @@ class Received:
 @dataclass
 class _Handler:
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> full reply ("550 5.1.1 ...")
+    refuse_senders: dict[str, str] = field(default_factory=dict)  # MAIL FROM address -> full reply
     drop_after_data: bool = False  # close the connection instead of answering the message content
     received: list[Received] = field(default_factory=list)
     connections: int = 0
@@ -82,6 +83,13 @@ class _Handler:
     ):
         session.host_name = hostname
         return responses
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, mail_options: list):
+        if address in self.refuse_senders:
+            return self.refuse_senders[address]
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list):
         if address in self.refuse:

@@ -157,12 +157,15 @@ class SmtpAdapter:
             code, reply = next(iter(exc.recipients.values()), (550, b""))
             return self._refused(code, reply, "recipient refused")
         except smtplib.SMTPSenderRefused as exc:
-            return self._refused(exc.smtp_code, exc.smtp_error, "sender refused")
+            # A 5xx on MAIL FROM (sender not allowed for this login, domain not ours) refuses every
+            # message of the channel alike: the channel needs attention, not this message.
+            return self._refused(exc.smtp_code, exc.smtp_error, "sender refused", channel_wide=True)
         except smtplib.SMTPDataError as exc:
             return self._refused(exc.smtp_code, exc.smtp_error, "message refused")
         except smtplib.SMTPResponseException as exc:
+            # Greeting, EHLO or STARTTLS refused: the server, not the message.
             self._close(quit_=False)
-            return self._refused(exc.smtp_code, exc.smtp_error, "server refused")
+            return self._refused(exc.smtp_code, exc.smtp_error, "server refused", channel_wide=True)
         except ssl.SSLCertVerificationError as exc:
             # A certificate that does not verify will not fix itself: the channel needs attention.
             self._close(quit_=False)
@@ -176,13 +179,14 @@ class SmtpAdapter:
         self._last_used = time.monotonic()
         return SendResult(Outcome.SENT, provider_message_id=message_id)
 
-    def _refused(self, code: int, reply: bytes | str, what: str) -> SendResult:
+    def _refused(self, code: int, reply: bytes | str, what: str, *, channel_wide: bool = False) -> SendResult:
         self._reset()
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
         error = f"{what}: {code} {text}"[:500]
         if 400 <= code < 500:
             return SendResult(Outcome.RETRY, error_code=f"smtp-{code}", error=error)
-        return SendResult(Outcome.FAILED, error_code=f"smtp-{code}", error=error)
+        outcome = Outcome.AUTH if channel_wide else Outcome.FAILED
+        return SendResult(outcome, error_code=f"smtp-{code}", error=error)
 
     def _transaction(self, to: str, data: bytes, needs_utf8: bool) -> None:
         """MAIL, RCPT, DATA on the kept connection (opened on first use), phase by phase.

@@ -134,6 +134,14 @@ async def test_refused_recipient_fails_and_the_connection_carries_on(server: Smt
     assert [r.rcpt_tos for r in server.received] == [["maria@cliente.example"]]
 
 
+async def test_a_refused_sender_is_the_channels_problem(server: SmtpServer) -> None:
+    server.handler.refuse_senders["contato@loja.example"] = "553 5.7.1 Sender not owned by user"
+    adapter = SmtpAdapter(_config(server.port), {})
+    result = await adapter.send(_message())
+    await adapter.aclose()
+    assert result.outcome is Outcome.AUTH and result.error_code == "smtp-553"
+
+
 async def test_lost_reply_after_the_content_is_uncertain(server: SmtpServer) -> None:
     server.handler.drop_after_data = True
     adapter = SmtpAdapter(_config(server.port), {})
