@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.api.appointments import router as appointments_router
+from app.api.attachments import router as attachments_router
 from app.api.auth import router as auth_router
 from app.api.conversations import router as conversations_router
 from app.api.custom_fields import router as custom_fields_router
@@ -35,6 +36,7 @@ ALL: list[APIRouter] = [
     kanban_router,
     conversations_router,
     privacy_router,
+    attachments_router,
     tags_router,
     wallets_router,
     custom_fields_router,

@@ -50,6 +50,7 @@ ACTION_LABELS: dict[str, str] = {
     "consent.opt_in": "Consentimento registrado",
     "message.receive": "Mensagem recebida",
     "webhook.rejected": "Webhook recusado (assinatura inválida)",
+    "attachment.upload": "Anexo enviado",
     "customer.anonymise": "Cliente anonimizado (LGPD)",
     "customer.data_export": "Dados do cliente exportados (LGPD)",
     "note.create": "Anotação criada",
