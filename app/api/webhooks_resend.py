@@ -26,6 +26,7 @@ from app.messaging import inbound, svix
 from app.messaging.protocol import StatusEvent
 from app.messaging.webhook_routes import open_channel
 from app.security.keys import decrypt
+from app.validation import Str60
 from models.tenant import Channel
 from tenants.database import unit_of_work
 
@@ -86,7 +87,7 @@ async def _body(request: Request) -> bytes:
         413: _error_doc("Conteúdo grande demais"),
     },
 )
-async def resend_webhook(canal_id: str, request: Request) -> WebhookOut:
+async def resend_webhook(canal_id: Str60, request: Request) -> WebhookOut:
     body = await _body(request)
     headers = {
         name: request.headers.get(name, "") for name in ("svix-id", "svix-timestamp", "svix-signature")
