@@ -22,7 +22,9 @@ from app.api.templates import router as templates_router
 from app.api.tenant_admin import router as tenant_admin_router
 from app.api.ui_downloads import router as ui_downloads_router
 from app.api.ui_session import router as ui_session_router
+from app.api.unsubscribe import router as unsubscribe_router
 from app.api.wallets import router as wallets_router
+from app.api.webhooks_resend import router as webhooks_resend_router
 
 ALL: list[APIRouter] = [
     auth_router,
@@ -46,4 +48,6 @@ ALL: list[APIRouter] = [
     notifications_router,
     ui_session_router,
     ui_downloads_router,
+    webhooks_resend_router,
+    unsubscribe_router,
 ]

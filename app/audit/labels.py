@@ -49,6 +49,7 @@ ACTION_LABELS: dict[str, str] = {
     "consent.opt_out": "Descadastro registrado",
     "consent.opt_in": "Consentimento registrado",
     "message.receive": "Mensagem recebida",
+    "webhook.rejected": "Webhook recusado (assinatura inválida)",
     "attachment.upload": "Anexo enviado",
     "campaign.create": "Campanha criada",
     "campaign.pause": "Campanha pausada",
