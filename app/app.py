@@ -10,6 +10,7 @@ from app.api import api
 from app.pages import (  # noqa: F401
     agenda,
     audit,
+    campaigns,
     channels,
     custom_fields,
     customer,
@@ -75,6 +76,7 @@ app.add_page(
 if not get_settings().redis_url:
     # Embedded mode has no taskiq worker or scheduler process: the backend sweeps reminders and purges
     # abandoned uploads itself, and resumes imports that died.
+    from tasks.campaigns import sweep_loop as campaign_loop
     from tasks.imports import purge_loop, recover_loop
     from tasks.messaging import outbox_loop
     from tasks.notifications import reminder_loop
@@ -85,6 +87,7 @@ if not get_settings().redis_url:
     app.register_lifespan_task(purge_unconfirmed_loop)
     app.register_lifespan_task(outbox_loop)  # outbox: expired leases, retries, lost kicks
     app.register_lifespan_task(recover_loop)  # imports that died with the previous process resume
+    app.register_lifespan_task(campaign_loop)  # scheduled campaigns, business hours, lost kicks
 
 # Everything imported so far (Reflex, SQLAlchemy, pydantic schemas, the pages) lives as long as the
 # process: moved out of the collector's generations, full collections stop re-scanning ~160k objects,

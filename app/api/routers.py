@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.api.appointments import router as appointments_router
 from app.api.attachments import router as attachments_router
 from app.api.auth import router as auth_router
+from app.api.campaigns import router as campaigns_router
 from app.api.channels import router as channels_router
 from app.api.conversations import router as conversations_router
 from app.api.custom_fields import router as custom_fields_router
@@ -23,7 +24,9 @@ from app.api.templates import router as templates_router
 from app.api.tenant_admin import router as tenant_admin_router
 from app.api.ui_downloads import router as ui_downloads_router
 from app.api.ui_session import router as ui_session_router
+from app.api.unsubscribe import router as unsubscribe_router
 from app.api.wallets import router as wallets_router
+from app.api.webhooks_resend import router as webhooks_resend_router
 
 ALL: list[APIRouter] = [
     auth_router,
@@ -39,6 +42,7 @@ ALL: list[APIRouter] = [
     messages_router,
     privacy_router,
     attachments_router,
+    campaigns_router,
     tags_router,
     wallets_router,
     custom_fields_router,
@@ -48,4 +52,6 @@ ALL: list[APIRouter] = [
     notifications_router,
     ui_session_router,
     ui_downloads_router,
+    webhooks_resend_router,
+    unsubscribe_router,
 ]
