@@ -29,6 +29,7 @@ import os
 import socket
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ from sqlmodel import Session, col, select
 
 from app import live
 from app.after_commit import enqueue_after_commit
+from app.campaigns import counters
 from app.messaging import channels as channel_service
 from app.messaging import consent, governor, inbound, limits
 from app.messaging.adapters import sandbox
@@ -225,6 +227,7 @@ def next_due(schema: str) -> float | None:
 class _Job:
     message: OutboundMessage
     channel_id: int
+    campaign_id: int | None = None
 
 
 @dataclass
@@ -267,6 +270,7 @@ class _Head:
     id: int
     channel_id: int
     to_address: str
+    campaign_id: int | None = None
 
 
 def opted_out(db: Session, rows: list[_Head], media: dict[int, str]) -> set[int]:
@@ -312,10 +316,10 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
     report = DeliveryReport(reserved=len(ids))
     with session(schema) as db:
         heads = [
-            _Head(r[0], r[1] or 0, r[2] or "")
+            _Head(r[0], r[1] or 0, r[2] or "", r[3])
             for r in db.execute(
                 text(
-                    f"SELECT id, channel_id, to_address FROM {schema}.messages "
+                    f"SELECT id, channel_id, to_address, campaign_id FROM {schema}.messages "
                     "WHERE id = ANY(:ids) AND worker_id = :worker"
                 ),
                 {"ids": ids, "worker": worker_id},
@@ -335,13 +339,19 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
                 {"ids": sorted(skipped), "worker": worker_id, "error": ERRORS_PT["opted_out"]},
             )
             report.skipped = len(skipped)
+            # A campaign's message opted out at send time leaves its queue for "skipped (opted out)".
+            _bump_campaigns(
+                db,
+                [h.campaign_id for h in heads if h.id in skipped],
+                {"queued": -1, "skipped": 1, "skipped_opted_out": 1},
+            )
         claimed = db.execute(
             text(
                 f"UPDATE {schema}.messages SET status = 'uncertain', attempts = attempts + 1, "
                 "updated_at = now() WHERE id = ANY(:ids) AND status = 'reserved' "
                 "AND worker_id = :worker AND lease_until > now() "
-                "RETURNING id, channel_id, to_address, kind, body, subject, html, idempotency_key, "
-                "CASE WHEN kind = 'template' THEN variables END AS variables"
+                "RETURNING id, channel_id, campaign_id, to_address, kind, body, subject, html, "
+                "idempotency_key, CASE WHEN kind = 'template' THEN variables END AS variables"
             ),
             {"ids": [h.id for h in heads if h.id not in skipped], "worker": worker_id},
         ).all()
@@ -355,7 +365,7 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
         if cid not in batches:
             channel = chans[cid]
             batches[cid] = _ChannelBatch(channel=channel, state_before=dict(channel.state or {}))
-        batches[cid].jobs.append(_Job(message=_outbound(row), channel_id=cid))
+        batches[cid].jobs.append(_Job(message=_outbound(row), channel_id=cid, campaign_id=row.campaign_id))
     return batches, report
 
 
@@ -495,16 +505,18 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
             report.next_at = min(waiting)
         if sent:
             # The common case in one statement (arrays of ids and provider ids), not one per row.
-            db.execute(
+            marked = db.execute(
                 text(
                     f"UPDATE {schema}.messages m SET status = 'sent', provider_message_id = v.pid, "
                     "sent_at = now(), error = NULL, error_code = NULL, lease_until = NULL, "
                     "updated_at = now() "
                     "FROM unnest(CAST(:ids AS bigint[]), CAST(:pids AS text[])) AS v(id, pid) "
-                    "WHERE m.id = v.id AND m.status = 'uncertain' AND m.worker_id = :worker"
+                    "WHERE m.id = v.id AND m.status = 'uncertain' AND m.worker_id = :worker "
+                    "RETURNING m.campaign_id"
                 ),
                 {"ids": [r["id"] for r in sent], "pids": [r["pid"] for r in sent], "worker": worker_id},
-            )
+            ).all()
+            _bump_campaigns(db, [r[0] for r in marked], {"queued": -1, "sent": 1})
         if retry:
             db.execute(
                 text(
@@ -522,6 +534,8 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
                 ),
                 failed,
             )
+            campaign_of = {j.message.message_id: j.campaign_id for b in batches.values() for j in b.jobs}
+            _bump_campaigns(db, [campaign_of.get(f["id"]) for f in failed], {"queued": -1, "failed": 1})
         if uncertain:
             db.execute(
                 text(
@@ -549,6 +563,16 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
     report.retried += len(retry)
     report.failed += len(failed)
     report.uncertain += len(uncertain)
+
+
+def _bump_campaigns(db: Session, campaign_ids: list[int | None], per_message: dict[str, int]) -> None:
+    """Keep campaign counters in step with the outbox (deltas, never recounts: app.campaigns.counters)."""
+    per_campaign = Counter(c for c in campaign_ids if c is not None)
+    if per_campaign:
+        counters.bump_many(
+            db,
+            {cid: Counter({k: v * n for k, v in per_message.items()}) for cid, n in per_campaign.items()},
+        )
 
 
 def _touch_customers(db: Session, schema: str, message_ids: list[int]) -> None:

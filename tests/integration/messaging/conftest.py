@@ -2,7 +2,6 @@
 and a tenant with e-mail channels whose secrets are encrypted as app.messaging.channels stores them; the
 CRM's module tenant and actors, and an in-process REST client acting as any of them (`x-as`)."""
 
-
 import json
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from app.security.keys import encrypt
 from models.tenant import Channel, Conversation, Message
 from tenants.database import session
 from tests.conftest import TenantHandle
-from tests.integration.crm.conftest import Crm, crm, db, make_user, new_customer  # noqa: F401
+from tests.integration.crm.conftest import Crm, crm  # noqa: F401  (the module tenant fixture)
 from tests.integration.security.conftest import live_url  # noqa: F401  (fixture)
 from tests.simulators.resend import ResendSimulator, new_webhook_secret
 

@@ -237,3 +237,29 @@ def test_governor_defers_beyond_its_max_wait_and_deliver_waits_for_near_slots(cr
     report = asyncio.run(outbox.deliver(crm.schema, linger_s=30))
     assert report.sent == 1 and time.perf_counter() - t0 < 10
     assert _recorded(phone) == Counter({i: 1 for i in ids})
+
+
+def test_campaign_counters_follow_the_marks(crm: Crm) -> None:
+    from models.tenant import Campaign
+
+    channel_id, conv_id, phone = _setup(crm, config={"fail_every": 3})
+    with session(crm.schema) as db:
+        campaign = Campaign(
+            name=f"C {uuid.uuid4().hex[:6]}", medium="whatsapp", status="running", counts={"queued": 6}
+        )
+        db.add(campaign)
+        db.commit()
+    ids = _queue(crm, channel_id, conv_id, phone, 6)
+    with session(crm.schema) as db:
+        db.execute(
+            text(f"UPDATE {crm.schema}.messages SET campaign_id = :c WHERE id = ANY(:ids)"),
+            {"c": campaign.id, "ids": ids},
+        )
+        db.commit()
+    asyncio.run(outbox.deliver(crm.schema))
+    with session(crm.schema) as db:
+        counts = db.get(Campaign, campaign.id).counts  # type: ignore[union-attr]
+    failed = sum(1 for i in ids if i % 3 == 0)
+    # Sent by the outbox, then read through the sandbox's statuses (inbound.apply_status's deltas).
+    assert counts["queued"] == 0 and counts["failed"] == failed
+    assert counts["sent"] == 6 - failed and counts["read"] == 6 - failed
