@@ -44,7 +44,7 @@ from app.messaging import consent, governor, inbound, limits
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import ChannelAdapter, OutboundMessage, Outcome, SendResult, TemplateRef
 from models.base import utcnow
-from models.tenant import Channel, Message
+from models.tenant import Channel, Message, Template
 from tenants.database import session
 
 log = logging.getLogger(__name__)
@@ -288,13 +288,28 @@ def opted_out(db: Session, rows: list[_Head], media: dict[int, str]) -> set[int]
     return skipped
 
 
-def _outbound(row: Any) -> OutboundMessage:
-    frozen = (row.variables or {}).get("_template") if row.kind == "template" else None
-    template = (
-        TemplateRef(name=frozen["name"], language=frozen["language"], body_params=list(frozen["params"]))
-        if isinstance(frozen, dict)
-        else None
+def _template_ref(row: Any, templates: dict[int, Template]) -> TemplateRef | None:
+    """A Cloud API template send: frozen on the row by agents' sends (`_template`), or, for campaign rows
+    (frozen values only), the template's provider name with the values in its variables' order."""
+    if row.kind != "template":
+        return None
+    values = row.variables or {}
+    frozen = values.get("_template")
+    if isinstance(frozen, dict):
+        return TemplateRef(
+            name=frozen["name"], language=frozen["language"], body_params=list(frozen["params"])
+        )
+    tpl = templates.get(row.template_id or 0)
+    if tpl is None or not tpl.provider_name:
+        return None
+    return TemplateRef(
+        name=tpl.provider_name,
+        language=tpl.language,
+        body_params=[str(values.get(v, "")) for v in tpl.variables],
     )
+
+
+def _outbound(row: Any, template: TemplateRef | None = None) -> OutboundMessage:
     return OutboundMessage(
         template=template,
         message_id=row.id,
@@ -351,10 +366,16 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
                 "updated_at = now() WHERE id = ANY(:ids) AND status = 'reserved' "
                 "AND worker_id = :worker AND lease_until > now() "
                 "RETURNING id, channel_id, campaign_id, to_address, kind, body, subject, html, "
-                "idempotency_key, CASE WHEN kind = 'template' THEN variables END AS variables"
+                "idempotency_key, template_id, CASE WHEN kind = 'template' THEN variables END AS variables"
             ),
             {"ids": [h.id for h in heads if h.id not in skipped], "worker": worker_id},
         ).all()
+        template_ids = sorted({r.template_id for r in claimed if r.kind == "template" and r.template_id})
+        templates = (
+            {t.id or 0: t for t in db.exec(select(Template).where(col(Template.id).in_(template_ids))).all()}
+            if template_ids
+            else {}
+        )
         db.commit()
     # Rows the reaper took back, or another worker holds now: not ours to send.
     report.lost_lease = len(ids) - len(claimed) - len(skipped)
@@ -365,7 +386,8 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
         if cid not in batches:
             channel = chans[cid]
             batches[cid] = _ChannelBatch(channel=channel, state_before=dict(channel.state or {}))
-        batches[cid].jobs.append(_Job(message=_outbound(row), channel_id=cid, campaign_id=row.campaign_id))
+        message = _outbound(row, _template_ref(row, templates))
+        batches[cid].jobs.append(_Job(message=message, channel_id=cid, campaign_id=row.campaign_id))
     return batches, report
 
 
