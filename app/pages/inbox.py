@@ -132,7 +132,7 @@ def inbox_page() -> rx.Component:
                 on_change=s.set_status,
             ),
             rx.hstack(
-                rx.switch(checked=s.mine, on_change=s.set_mine, id="inbox-mine"),
+                rx.switch(checked=s.mine, on_change=s.set_mine, id="inbox-mine", aria_label="Só as minhas"),
                 rx.text("Só as minhas", size="2"),
             ),
             spacing="4",

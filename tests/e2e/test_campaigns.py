@@ -40,7 +40,17 @@ def _seed(t: TenantHandle) -> str:
         segments.create_segment(
             db, actor, segments.SegmentIn(name=name, filters=CustomerFilter(tags=["promo"]))
         )
-        db.add(Channel(kind="sandbox_whatsapp", medium="whatsapp", name="Número de teste", is_default=True))
+        # One message every 50 s: the outbox really sends (issue 18), and the campaign must still be sending
+        # while the test pauses, resumes and cancels it.
+        db.add(
+            Channel(
+                kind="sandbox_whatsapp",
+                medium="whatsapp",
+                name="Número de teste",
+                is_default=True,
+                config={"messages_per_second": 0.02},
+            )
+        )
     return name
 
 
