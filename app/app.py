@@ -17,6 +17,7 @@ from app.pages import (  # noqa: F401
     home,
     imports,
     kanban,
+    monitoring,
     platform,
     platform_audit,
     segments,

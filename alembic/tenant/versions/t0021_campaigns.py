@@ -79,6 +79,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_messages_campaign", "messages", ["campaign_id"], postgresql_where=sa.text("campaign_id IS NOT NULL")
     )
+    op.create_index("ix_messages_uncertain", "messages", ["id"], postgresql_where=sa.text("status = 'uncertain'"))
     op.create_index(
         "ix_messages_channel_sent",
         "messages",
@@ -89,6 +90,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_messages_channel_sent", table_name="messages")
+    op.drop_index("ix_messages_uncertain", table_name="messages")
     op.drop_index("ix_messages_campaign", table_name="messages")
     op.drop_column("messages", "campaign_id")
     op.drop_table("campaign_recipients")
