@@ -2,6 +2,7 @@
 against its limits and its state, and each e-mail domain's bounce and complaint rates per day."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import reflex as rx
 
@@ -54,6 +55,7 @@ class MonitoringState(SessionState):
     campaigns: str = ""
     identities: list[IdentityRow] = []
     domains: list[DomainRow] = []
+    chart: list[dict[str, Any]] = []  # recharts takes plain dicts
 
     def _reload(self) -> None:
         with self.db() as (db, actor):
@@ -91,6 +93,9 @@ class MonitoringState(SessionState):
                 complaint_pct=round(d.complaint_rate * 100, 3),
             )
             for d in snap.domains
+        ]
+        self.chart = [
+            {"day": r.day, "bounce_pct": r.bounce_pct, "complaint_pct": r.complaint_pct} for r in self.domains
         ]
 
     @event
@@ -145,7 +150,7 @@ def _domains() -> rx.Component:
             rx.recharts.y_axis(),
             rx.recharts.legend(),
             rx.recharts.graphing_tooltip(),
-            data=MonitoringState.domains,
+            data=MonitoringState.chart,
             width="100%",
             height=240,
         ),
