@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # Content-Security-Policy of every response; empty means the default in app/api/security_headers.py.
     content_security_policy: str | None = None
     log_level: str = "INFO"
+    # How long a worker holds the outbox messages it reserved before the reaper may give them to another
+    # (a worker that died); a send's own wait for its slot is bounded well below it.
+    outbox_lease_seconds: float = 120.0
     # Bearer token Prometheus sends to GET /metrics; empty: the endpoint answers 404.
     metrics_token: SecretStr | None = None
     # An e-mail sending domain is paused when, over the last 24 h and at least REPUTATION_MIN_SENDS sends,
