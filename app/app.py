@@ -19,6 +19,7 @@ from app.pages import (  # noqa: F401
     imports,
     inbox,
     kanban,
+    monitoring,
     platform,
     platform_audit,
     segments,

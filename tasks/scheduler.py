@@ -1,8 +1,8 @@
 """The taskiq scheduler (one per deployment, beside the workers): cron labels on the tasks.
 
     taskiq scheduler tasks.scheduler:scheduler
-    taskiq worker tasks.broker:broker tasks.campaigns tasks.crm tasks.imports tasks.messaging \
-        tasks.notifications tasks.platform
+    taskiq worker tasks.broker:broker tasks.heartbeat tasks.campaigns tasks.crm tasks.imports \
+        tasks.messaging tasks.notifications tasks.platform
 
 Scheduled today: `notifications.sweep_reminders`, `crm.sync_pending_search` (index updates that
 failed while Meilisearch was down) and `imports.recover_dead_imports` (imports whose worker died are

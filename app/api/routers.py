@@ -14,6 +14,7 @@ from app.api.home import router as home_router
 from app.api.imports import router as imports_router
 from app.api.kanban import router as kanban_router
 from app.api.messages import router as messages_router
+from app.api.metrics import router as metrics_router
 from app.api.notifications import router as notifications_router
 from app.api.opportunities import router as opportunities_router
 from app.api.platform import router as platform_router
@@ -43,6 +44,7 @@ ALL: list[APIRouter] = [
     privacy_router,
     attachments_router,
     campaigns_router,
+    metrics_router,
     tags_router,
     wallets_router,
     custom_fields_router,

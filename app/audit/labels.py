@@ -56,6 +56,7 @@ ACTION_LABELS: dict[str, str] = {
     "channel.delete": "Canal removido",
     "webhook.rejected": "Webhook recusado (assinatura inválida)",
     "attachment.upload": "Anexo enviado",
+    "channel.pause": "Canal pausado (reputação)",
     "campaign.create": "Campanha criada",
     "campaign.pause": "Campanha pausada",
     "campaign.resume": "Campanha retomada",

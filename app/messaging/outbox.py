@@ -43,6 +43,7 @@ from app.messaging import channels as channel_service
 from app.messaging import consent, governor, inbound, limits
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import ChannelAdapter, OutboundMessage, Outcome, SendResult, TemplateRef
+from app.settings import get_settings
 from models.base import utcnow
 from models.tenant import Channel, Message, Template
 from tenants.database import session
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 
 DELIVER_TASK = "messaging.deliver"
 BATCH = 200
-LEASE_SECONDS = 120
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_MAX_SECONDS = 3600.0
@@ -140,9 +140,10 @@ def queue_message(
 
 
 def reserve(
-    schema: str, worker_id: str, *, limit: int = BATCH, lease_seconds: float = LEASE_SECONDS
+    schema: str, worker_id: str, *, limit: int = BATCH, lease_seconds: float | None = None
 ) -> list[int]:
     """Lease up to `limit` due queued messages of active channels to `worker_id`; commits."""
+    lease_seconds = lease_seconds or get_settings().outbox_lease_seconds
     with session(schema) as db:
         ids = [
             row[0]
