@@ -14,6 +14,8 @@ Where the kick runs:
 - in a thread with a running event loop (async routes, Reflex events, tasks): as a task on that loop;
   the in-process broker (embedded mode, no REDIS_URL) then runs the job on that loop, as before;
 - in a thread of the server's pool (sync routes, `run_in_threadpool`): on the server's loop, likewise;
+- in a thread of a taskiq worker (a task's `asyncio.to_thread`): on the worker's loop, whose Redis
+  connections the broker holds (a loop of its own would tear them from under the worker's listener);
 - otherwise (the CLI, a plain thread): on a short-lived thread with its own loop, which pushes the
   message to Redis, or, in-process, runs the job and waits for it.
 A kick that fails (Redis down) is logged: the transaction is already committed, and the imports'
@@ -21,6 +23,7 @@ recovery sweep (`imports.recover_dead_imports`) resumes an import whose kick was
 """
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from typing import Any, ParamSpec, overload
@@ -28,7 +31,7 @@ from typing import Any, ParamSpec, overload
 from anyio import from_thread
 from sqlalchemy import event
 from sqlmodel import Session
-from taskiq import AsyncTaskiqDecoratedTask
+from taskiq import AsyncTaskiqDecoratedTask, TaskiqEvents, TaskiqState
 from taskiq.kicker import AsyncKicker
 
 from tenants.queues import broker
@@ -37,6 +40,9 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 _KEY = "enqueue_after_commit"
 _kicks: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
+_thread_kicks: set[concurrent.futures.Future[None]] = set()
+# The taskiq worker's event loop, set when a worker process starts (see `_remember_worker_loop`).
+_home_loop: asyncio.AbstractEventLoop | None = None
 
 
 @overload
@@ -107,9 +113,24 @@ def _dispatch(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
 
 
 def _dispatch_from_thread(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    home = _home_loop
+    if home is not None and home.is_running():
+        # A worker's task running sync code in a thread (asyncio.to_thread): the broker's Redis
+        # connections belong to the worker's loop, so the kick must run there, not on a loop of its own.
+        future = asyncio.run_coroutine_threadsafe(_kick(name, args, kwargs), home)
+        _thread_kicks.add(future)
+        future.add_done_callback(_thread_kicks.discard)
+        return
     try:
         # A sync route or `run_in_threadpool`: kick on the server's loop, as an async caller would.
         from_thread.run(_kick, name, args, kwargs)
     except RuntimeError:  # not an AnyIO worker thread (the CLI, a plain thread): a loop of its own
         coro = _kick_and_wait(name, args, kwargs)
         threading.Thread(target=asyncio.run, args=(coro,), daemon=True, name=f"kick-{name}").start()
+
+
+@broker.on_event(TaskiqEvents.WORKER_STARTUP)
+async def _remember_worker_loop(state: TaskiqState) -> None:
+    """Kicks made from a worker's threads go through the worker's own loop (its Redis pool lives there)."""
+    global _home_loop
+    _home_loop = asyncio.get_running_loop()

@@ -58,8 +58,10 @@ def audience(crm: Crm) -> dict[str, object]:
         consent.opt_out(db, medium="whatsapp", address=phones[7], source="keyword")
         # The ledger alone (the contact re-created after an erasure has no flag).
         consent.append(db, medium="whatsapp", address=phones[8], status="opt_out", source="keyword")
-        ch1 = Channel(kind="sandbox_whatsapp", medium="whatsapp", name="Número 1")
-        ch2 = Channel(kind="sandbox_whatsapp", medium="whatsapp", name="Número 2")
+        # Paused numbers: the outbox leaves their messages queued, so what the feeder queued stays there
+        # for the test to look at (the delivery the feeder kicks runs in-process here).
+        ch1 = Channel(kind="sandbox_whatsapp", medium="whatsapp", name="Número 1", status="paused")
+        ch2 = Channel(kind="sandbox_whatsapp", medium="whatsapp", name="Número 2", status="paused")
         db.add_all([ch1, ch2])
         db.commit()
         return {"tag": tag, "phones": phones, "ids": ids, "channels": [ch1.id, ch2.id]}

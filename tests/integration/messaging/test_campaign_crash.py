@@ -72,7 +72,8 @@ def _kick(redis_url: str, *tasks: tuple[str, tuple[Any, ...]]) -> None:
     asyncio.run(go())
 
 
-def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = log.open("ab")
     return subprocess.Popen(
         [
             sys.executable,
@@ -87,8 +88,8 @@ def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=out,
+        stderr=out,
         start_new_session=True,
     )
 
@@ -164,19 +165,26 @@ def test_sigkill_mid_campaign_sends_each_recipient_at_most_once(
             ("running", cid),
         )
     env = {**os.environ, "REDIS_URL": redis_url, "OUTBOX_LEASE_SECONDS": "3"}
-    first, second = _worker(env), None
+    log = Path(os.environ.get("CRASH_LOG", tmp_path / "workers.log"))
+    first, second = _worker(env, log), None
     try:
         _kick(redis_url, ("campaigns.feed", (t.schema, cid)))
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 360
         while len(sink.received) < RECIPIENTS // 3:
-            assert time.monotonic() < deadline, f"only {len(sink.received)} sent before the kill"
+            assert time.monotonic() < deadline, (
+                f"only {len(sink.received)} sent before the kill\n" + log.read_text()[-3000:]
+            )
             time.sleep(0.05)
         os.killpg(first.pid, signal.SIGKILL)  # mid-batch: no clean-up, the popped tasks die with it
         first.wait(timeout=30)
         at_kill = len(sink.received)
-        second = _worker(env)
+        second = _worker(env, log)
         while True:
-            assert time.monotonic() < deadline, _counts(database_url, t.schema, cid)
+            assert time.monotonic() < deadline, (
+                _counts(database_url, t.schema, cid),
+                Counter(_statuses(database_url, t.schema, cid).values()),
+                log.read_text()[-2000:],
+            )
             _kick(redis_url, ("campaigns.sweep", ()), ("messaging.sweep", ()))
             counts = _counts(database_url, t.schema, cid)
             if counts.get("pending", 0) == 0 and counts.get("queued", 0) == 0:
