@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # How long a worker holds the outbox messages it reserved before the reaper may give them to another
     # (a worker that died); a send's own wait for its slot is bounded well below it.
     outbox_lease_seconds: float = 120.0
+    # A send left `uncertain` (its worker died around the provider call) that no status webhook settled
+    # within this time is marked failed, with a reason saying it may have arrived; never resent.
+    outbox_uncertain_seconds: float = 3600.0
     # Bearer token Prometheus sends to GET /metrics; empty: the endpoint answers 404.
     metrics_token: SecretStr | None = None
     # An e-mail sending domain is paused when, over the last 24 h and at least REPUTATION_MIN_SENDS sends,

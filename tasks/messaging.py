@@ -21,12 +21,24 @@ SWEEP_CRON = "* * * * *"
 LOOP_SECONDS = 5.0
 
 
+# Deliveries of one tenant running at once in this process. Each keeps going until nothing is due, so
+# more kicks add nothing but in-flight claims (what a killed process leaves uncertain).
+MAX_DELIVERIES_PER_TENANT = 2
+_running: dict[str, int] = {}
+
+
 @broker.task(task_name=outbox.DELIVER_TASK)
 async def deliver(schema: str) -> int:
     """Send the due messages of one tenant; returns how many were sent."""
     if inactive(schema, outbox.DELIVER_TASK):
         return 0
-    report = await outbox.deliver(schema)
+    if _running.get(schema, 0) >= MAX_DELIVERIES_PER_TENANT:
+        return 0  # the running ones will reach what this kick was for
+    _running[schema] = _running.get(schema, 0) + 1
+    try:
+        report = await outbox.deliver(schema)
+    finally:
+        _running[schema] -= 1
     return report.sent
 
 

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 DELIVER_TASK = "messaging.deliver"
 BATCH = 200
+# Messages claimed (made `uncertain`) at once: what a killed worker can leave unsettled.
+CLAIM_CHUNK = 25
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_MAX_SECONDS = 3600.0
@@ -171,11 +173,35 @@ def reserve(
     return sorted(ids)
 
 
+UNCERTAIN_ERROR = (
+    "Resultado desconhecido: o processo de envio parou durante o envio e o provedor não confirmou. "
+    "Pode ter chegado; confira antes de reenviar."
+)
+
+
 def reap(schema: str) -> int:
     """Re-queue reserved messages whose lease expired (their worker died before calling the provider).
 
-    Uncertain messages are left alone: the provider may have them; its status webhook decides."""
+    Uncertain messages are left alone while the provider's status webhook may still settle them; past
+    OUTBOX_UNCERTAIN_SECONDS without one (SMTP never sends one) they are marked failed with a reason
+    that says the message may have arrived, never resent: at most once beats twice."""
+    settle_after = get_settings().outbox_uncertain_seconds
     with session(schema) as db:
+        settled = db.execute(
+            text(
+                f"""
+                UPDATE {schema}.messages
+                   SET status = 'failed', error_code = 'uncertain', error = :error, failed_at = now(),
+                       lease_until = NULL, updated_at = now()
+                 WHERE status = 'uncertain' AND updated_at < now() - make_interval(secs => :after)
+                RETURNING campaign_id
+                """
+            ),
+            {"error": UNCERTAIN_ERROR, "after": float(settle_after)},
+        ).all()
+        if settled:
+            _bump_campaigns(db, [r[0] for r in settled], {"queued": -1, "failed": 1})
+            log.warning("outbox %s: %s uncertain message(s) settled as failed", schema, len(settled))
         count = len(
             db.execute(
                 text(
@@ -192,7 +218,7 @@ def reap(schema: str) -> int:
         db.commit()
     if count:
         log.warning("outbox %s: re-queued %s message(s) whose lease expired", schema, count)
-    return count
+    return count + len(settled)
 
 
 def due_count(schema: str) -> int:
@@ -625,19 +651,24 @@ def _emit_sandbox_statuses(schema: str, batches: dict[int, _ChannelBatch]) -> No
 
 
 async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> DeliveryReport:
-    """Reserve, re-check consent, claim, send and mark one batch; an empty report when nothing is due."""
+    """Reserve one batch, then re-check consent, claim, send and mark it CLAIM_CHUNK messages at a time;
+    an empty report when nothing is due.
+
+    Claiming in chunks bounds what a worker killed mid-batch leaves `uncertain` (never resent blindly) to
+    one chunk per worker; the rest of its reservation is only leased, and the reaper gives it back."""
     ids = await asyncio.to_thread(reserve, schema, worker_id, limit=limit)
-    if not ids:
-        return DeliveryReport()
-    batches, report = await asyncio.to_thread(_claim, schema, ids, worker_id)
-    if batches:
-        await asyncio.gather(*(_send_channel(schema, worker_id, b) for b in batches.values()))
-        await asyncio.to_thread(_mark, schema, worker_id, batches, report)
-        try:
-            await asyncio.to_thread(_emit_sandbox_statuses, schema, batches)
-        except Exception:  # statuses are a courtesy of the sandbox; the sends are recorded
-            log.exception("outbox %s: sandbox statuses failed", schema)
-    return report
+    total = DeliveryReport()
+    for start in range(0, len(ids), CLAIM_CHUNK):
+        batches, report = await asyncio.to_thread(_claim, schema, ids[start : start + CLAIM_CHUNK], worker_id)
+        if batches:
+            await asyncio.gather(*(_send_channel(schema, worker_id, b) for b in batches.values()))
+            await asyncio.to_thread(_mark, schema, worker_id, batches, report)
+            try:
+                await asyncio.to_thread(_emit_sandbox_statuses, schema, batches)
+            except Exception:  # statuses are a courtesy of the sandbox; the sends are recorded
+                log.exception("outbox %s: sandbox statuses failed", schema)
+        total.add(report)
+    return total
 
 
 async def deliver(
