@@ -134,7 +134,7 @@ def form_input(f: FormField, values: StateVar[Row], errors: StateVar[Row]) -> rx
     elif f.kind == "checkbox":
         widget = rx.vstack(
             rx.checkbox(f.label, name=f.name, id=f.name, default_checked=default == "on"),
-            rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
+            rx.cond(error != "", rx.text(error, color_scheme="red", size="1", class_name="field-error")),
             spacing="1",
         )
     else:

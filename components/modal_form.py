@@ -52,7 +52,7 @@ def textarea_field(label: str, name: str, error: StateVar[str] = "", **props: An
     return rx.vstack(
         field_label(label, name),
         rx.text_area(name=name, id=name, width="100%", **props),
-        rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
+        rx.cond(error != "", rx.text(error, color_scheme="red", size="1", class_name="field-error")),
         spacing="1",
         width="100%",
     )
@@ -81,7 +81,7 @@ def options_field(
             name=name,
             **controlled,
         ),
-        rx.cond(error != "", rx.text(error, color="red", size="1", class_name="field-error")),
+        rx.cond(error != "", rx.text(error, color_scheme="red", size="1", class_name="field-error")),
         spacing="1",
         width="100%",
     )

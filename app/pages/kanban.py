@@ -304,6 +304,13 @@ class KanbanState(SessionState):
                 # the card was dropped.
                 self.pending_card, self.pending_stage, self.pending_before = card_id, stage_id, before_id
                 self.missing = [f for f in rules.REQUIRABLE if f in self.errors]
+                if "owner_id" in self.missing:
+                    # The same users the details modal offers ("Responsável").
+                    with self._calling() as listing, self.db() as (db, actor):
+                        owners = assignable_users(db, actor)
+                    if listing.failed:
+                        return listing.events
+                    self.owner_options = [Option(str(u.id), u.name or u.email) for u in owners]
                 self.modal_open = True
                 return None
             message = "; ".join(self.errors.values())
@@ -595,6 +602,10 @@ def required_modal() -> rx.Component:
                             e.get("expected_close", ""),
                             type="date",
                         ),
+                    ),
+                    rx.cond(
+                        missing.contains("owner_id"),
+                        options_field("Responsável", "owner_id", s.owner_options, e.get("owner_id", "")),
                     ),
                     rx.cond(
                         missing.contains("loss_reason"),

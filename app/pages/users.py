@@ -218,7 +218,9 @@ def time_zone_form() -> rx.Component:
                 ),
                 rx.cond(
                     UsersState.time_zone_error != "",
-                    rx.text(UsersState.time_zone_error, color="red", size="1", class_name="field-error"),
+                    rx.text(
+                        UsersState.time_zone_error, color_scheme="red", size="1", class_name="field-error"
+                    ),
                 ),
                 spacing="1",
             ),

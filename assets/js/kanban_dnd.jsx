@@ -4,7 +4,8 @@
 // Nothing moves here: a drop only reports (card, stage, before card) to the page's state event, which
 // calls the move service; the card snaps back and the board re-renders from the server's answer. So a
 // refused move (WIP limit, required fields, permission) leaves the card where it was.
-import React, { useCallback, useMemo } from "react";
+import React, { createContext, useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { flushSync } from "react-dom";
 import {
   DndContext,
   MouseSensor,
@@ -78,7 +79,24 @@ function pointerAt(activatorEvent, delta) {
   return point.clientY + delta.y;
 }
 
+// First paint does not pay for the drag hooks: cards render as plain elements and their `useSortable`
+// hooks mount the first time a pointer or a finger comes onto the board (pointerover precedes the press
+// of a mouse or a finger), synchronously, so the very press that armed the board already drags. The
+// keyboard path (the "Mover para…" menu) needs none of them. Figures: docs/benchmarks.md, "/kanban first
+// paint".
+const Armed = createContext(false);
+const ARMING_EVENTS = ["pointerover", "pointerdown", "touchstart", "mousedown"];
+
 export function KanbanDndBoard({ onMove, children, ...rest }) {
+  const [armed, setArmed] = useState(false);
+  const boardRef = useRef(null);
+  useEffect(() => {
+    const node = boardRef.current;
+    if (armed || !node) return undefined;
+    const arm = () => flushSync(() => setArmed(true));
+    ARMING_EVENTS.forEach((name) => node.addEventListener(name, arm, { capture: true, passive: true }));
+    return () => ARMING_EVENTS.forEach((name) => node.removeEventListener(name, arm, { capture: true }));
+  }, [armed]);
   const sensors = useSensors(
     // 5 px before a drag starts, so a click on the card's link or buttons stays a click.
     useSensor(MouseSensor, { activationConstraint: { distance: 5 } }),
@@ -105,7 +123,11 @@ export function KanbanDndBoard({ onMove, children, ...rest }) {
       }}
       accessibility={ACCESSIBILITY}
     >
-      <div {...rest}>{children}</div>
+      <Armed.Provider value={armed}>
+        <div ref={boardRef} data-dnd-armed={armed ? "true" : undefined} {...rest}>
+          {children}
+        </div>
+      </Armed.Provider>
     </DndContext>
   );
 }
@@ -130,32 +152,48 @@ function swallowClickAfterDrop(event) {
   }
 }
 
-export function KanbanDndCard({ cardId, stageId, children, ...rest }) {
-  const card = String(cardId);
+// The card's sortable hook, mounted once the board is armed; it hands what the hook gives to its card.
+// A separate component (rendered next to the card's children, not around them) so arming does not
+// remount the card's content.
+const SortableHook = React.memo(function SortableHook({ card, stageId, onChange }) {
   const { setNodeRef, listeners, transform, transition, isDragging } = useSortable({
     id: CARD + card,
-    data: { cardId: card, stageId: String(stageId) },
+    data: { cardId: card, stageId },
   });
+  // By value: the sortable strategy returns a new transform object on every render.
+  const translate = CSS.Translate.toString(transform);
+  useLayoutEffect(() => {
+    onChange({ setNodeRef, listeners, translate, transition, isDragging });
+  }, [onChange, setNodeRef, listeners, translate, transition, isDragging]);
+  useLayoutEffect(() => () => onChange(null), [onChange]);
+  return null;
+});
+
+export function KanbanDndCard({ cardId, stageId, children, ...rest }) {
+  const card = String(cardId);
+  const armed = useContext(Armed);
+  const [drag, setDrag] = useState(null);
   // The sortable `attributes` (role=button, tabIndex) are left out on purpose: the card holds a link
   // and buttons (a button may not contain them), and the keyboard path is the "Mover para…" menu.
   const style = {
-    transform: CSS.Translate.toString(transform),
-    transition,
+    transform: drag ? drag.translate : undefined,
+    transition: drag ? drag.transition : undefined,
     position: "relative",
-    zIndex: isDragging ? 20 : undefined,
-    opacity: isDragging ? 0.75 : undefined,
+    zIndex: drag && drag.isDragging ? 20 : undefined,
+    opacity: drag && drag.isDragging ? 0.75 : undefined,
     touchAction: "manipulation",
     cursor: "grab",
   };
   return (
     <div
-      ref={setNodeRef}
+      ref={drag ? drag.setNodeRef : undefined}
       style={style}
-      data-dragging={isDragging ? "true" : undefined}
+      data-dragging={drag && drag.isDragging ? "true" : undefined}
       onClickCapture={swallowClickAfterDrop}
-      {...listeners}
+      {...(drag ? drag.listeners : {})}
       {...rest}
     >
+      {armed ? <SortableHook card={card} stageId={String(stageId)} onChange={setDrag} /> : null}
       {children}
     </div>
   );

@@ -7,6 +7,7 @@ from sqlmodel import col, select
 
 from tests.conftest import TenantHandle
 from tests.e2e.conftest import login
+from tests.e2e.test_a11y import _blocking_violations
 
 
 def _seed(t: TenantHandle) -> tuple[int, int, dict[str, int]]:
@@ -495,3 +496,75 @@ def test_touch_drag_needs_a_press_before_it_moves(browser, app_url, make_tenant)
         expect(page.locator(f"{contact} #card-{card_id}")).to_be_visible()
     finally:
         context.close()
+
+
+def test_required_owner_is_picked_in_the_modal(page: Page, make_tenant) -> None:
+    """A stage that requires the owner: the required-fields modal offers the assignable users (a select),
+    and the move completes with the one picked."""
+    from app.crm.kanban import pipelines
+    from models.tenant import Opportunity
+    from tenants.database import session, unit_of_work
+
+    t = make_tenant()
+    card_id, _customer_id, stages = _seed(t)
+    actor = t.actor()
+    agent = t.actor("agent", email=f"vendas@{t.slug}.com.br")
+    with session(t.schema) as db, unit_of_work(db):
+        card = db.get(Opportunity, card_id)
+        assert card is not None
+        pipelines.update_stage(
+            db,
+            actor,
+            card.pipeline_id,
+            stages["Contato realizado"],
+            pipelines.StageUpdate(required_fields=["owner_id"]),
+        )
+        card.owner_id = None  # e.g. imported without one
+        db.add(card)
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/kanban")
+    _move_with_keyboard(page, card_id, "Contato realizado")
+    expect(page.locator("#complete-move")).to_be_visible()
+    expect(page.locator("input[name=value]")).to_have_count(0)
+    violations = _blocking_violations(page)  # the modal with its select passes axe too
+    assert not violations, violations
+    page.get_by_role("dialog").get_by_label("Responsável").click()
+    page.get_by_role("option", name="vendas", exact=True).click()
+    page.click("#complete-move")
+    expect(page.locator(f"#column-{stages['Contato realizado']} #card-{card_id}")).to_be_visible()
+    with session(t.schema) as db:
+        moved = db.get(Opportunity, card_id)
+        assert moved is not None and (moved.stage_id, moved.owner_id) == (
+            stages["Contato realizado"],
+            agent.user_id,
+        )
+
+
+def test_card_details_modal_passes_axe(page: Page, make_tenant) -> None:
+    """axe-core with the card details modal open, then with a field error in it: no serious or critical
+    violation, light and dark."""
+    t = make_tenant()
+    card_id, _customer_id, _stages = _seed(t)
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/kanban")
+    themes = []
+    for _ in range(2):
+        themes.append("dark" in (page.locator("html").get_attribute("class") or "").split())
+        page.click(f"#details-{card_id}")
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        expect(page.locator("#detail_title")).to_have_value("Migração 12 linhas")
+        violations = _blocking_violations(page)
+        assert not violations, violations
+        # With a field error shown (its red text must keep its contrast).
+        page.fill("#detail_value", "muito")
+        page.click("#detail-save")
+        expect(dialog.locator(".field-error")).to_be_visible()
+        violations = _blocking_violations(page)
+        assert not violations, violations
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        page.click("#color-mode-toggle")
+    assert sorted(themes) == [False, True]  # light and dark

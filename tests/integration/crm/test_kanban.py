@@ -157,6 +157,37 @@ def test_required_fields_name_the_missing_ones_then_move(db: Session, crm: Crm) 
     assert card.loss_reason == "Preço" and card.closed_at is not None
 
 
+def test_required_owner_is_picked_from_the_assignable_users(db: Session, crm: Crm) -> None:
+    """A stage that requires the owner: a card without one is refused naming `owner_id`; the board's
+    modal offers `assignable_users` (the details modal's list), and any of them completes the move,
+    while a user outside the actor's visibility is refused."""
+    from app.crm.visibility import assignable_users
+
+    pid, (a, b, *_) = _pipeline(db, crm, B={"required_fields": ["owner_id"]})
+    card = _card(db, crm, crm.manager, pid, a)
+    card.owner_id = None  # e.g. imported without one, or its owner's cards were released
+    db.add(card)
+    db.flush()
+    with pytest.raises(Invalid) as exc:
+        moves.move_card(db, crm.manager, card.id or 0, stage_id=b)
+    assert set(exc.value.fields) == {"owner_id"} and "Responsável" in exc.value.fields["owner_id"]
+    offered = {u.id for u in assignable_users(db, crm.manager)}
+    assert crm.agent2.user_id in offered and crm.outsider.user_id not in offered
+    with pytest.raises(Invalid) as exc:
+        moves.move_card(
+            db, crm.manager, card.id or 0, stage_id=b, fields=moves.MoveFields(owner_id=crm.outsider.user_id)
+        )
+    assert set(exc.value.fields) == {"owner_id"}
+    assert card.stage_id == a
+    result = moves.move_card(
+        db, crm.manager, card.id or 0, stage_id=b, fields=moves.MoveFields(owner_id=crm.agent2.user_id)
+    )
+    assert result.history is not None and result.history.to_stage_id == b
+    db.expire_all()
+    moved = db.get(Opportunity, card.id)
+    assert moved is not None and (moved.stage_id, moved.owner_id) == (b, crm.agent2.user_id)
+
+
 def test_visibility_unknown_ids_and_permissions(db: Session, crm: Crm) -> None:
     pid, (a, b, *_) = _pipeline(db, crm)
     card = _card(db, crm, crm.agent, pid, a)
