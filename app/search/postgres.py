@@ -381,8 +381,33 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
 
 
 def _dense(db: Session, words: list[str] | list[list[str]]) -> TextFilter:
-    query = name_tsquery(words)
-    return TextFilter(NAME_TSV.op("@@")(query), dense=query, share=name_share(db, words))
+    completed = _completed(db, words)
+    query = name_tsquery(completed, prefix=False) if completed else name_tsquery(words)
+    return TextFilter(NAME_TSV.op("@@")(query), dense=query, share=name_share(db, completed or words))
+
+
+# A last word with at most this many completions is filtered as those words.
+PREFIX_COMPLETIONS = 8
+
+
+def _completed(db: Session, words: list[str] | list[list[str]]) -> list[list[str]] | None:
+    """`words` with the last one (the prefix still being typed) replaced by the name words it starts
+    (`search_words`, which holds every word of every name), when they are few: the same customers,
+    and a lookup of whole lexemes costs a third of a prefix scan of the full-text index (13k matches of
+    "marcos:* | marcia:*": 4.5 against 1.7 ms), paid by every statement the list filters with it.
+    None when a word has many completions or none (then the prefix stays)."""
+    last = words[-1]
+    completions: set[str] = set()
+    for prefix in [last] if isinstance(last, str) else last:
+        found = db.exec(
+            select(SearchWord.word)
+            .where(col(SearchWord.word).startswith(prefix, autoescape=True))
+            .limit(PREFIX_COMPLETIONS + 1)
+        ).all()
+        if not found or len(found) > PREFIX_COMPLETIONS:
+            return None
+        completions.update(found)
+    return [[w] if isinstance(w, str) else w for w in words[:-1]] + [sorted(completions)]
 
 
 def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:

@@ -149,3 +149,16 @@ def test_the_name_histogram_share_beyond_a_key() -> None:
     assert shape.name_share_beyond("h", desc=True) == 0.25
     assert shape.name_share_beyond("0", desc=True) == 1.0
     assert TableShape().name_share_beyond("b", desc=False) == 1.0
+
+
+def test_a_prefix_with_few_completions_filters_as_those_words(
+    db: Session, crm: Crm, spread: dict[str, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert pg._completed(db, ["abel", "zulei"]) == [["abel"], ["zuleica"]]
+    assert pg._completed(db, ["sobrenome"]) is None  # hundreds of completions: the prefix stays
+    assert pg._completed(db, ["xqzw"]) is None
+    got = {sort: _pages(db, crm.admin, "zulei", sort, 25) for sort in ("name", "-updated_at")}
+    monkeypatch.setattr(pg, "_completed", lambda *_a: None)
+    for sort, ids in got.items():
+        assert ids == _pages(db, crm.admin, "zulei", sort, 25), sort
+        assert sorted(ids) == sorted(spread["zuleica"])
