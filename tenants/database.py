@@ -45,12 +45,6 @@ def _search_path_public(eng: Engine) -> None:
         # keeps raw SQL from silently touching another schema's tables.
         with dbapi_conn.cursor() as cur:
             cur.execute("SET search_path TO public")
-            # psycopg prepares a statement run 5 times on a connection, and after 5 more PostgreSQL may
-            # keep one generic plan for every value. The searches' plans depend on the values (a phone
-            # prefix, a document range, a tsquery): the generic plan of the list's phone-fragment lookup
-            # took 285-310 ms against 0.2-3 ms planned for the value (issue 15: every phone and document
-            # search of the 500k bench). Planning each execution costs well under a millisecond.
-            cur.execute("SET plan_cache_mode TO force_custom_plan")
         dbapi_conn.commit()
 
 
