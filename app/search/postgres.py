@@ -184,8 +184,24 @@ def _fragment_ids(db: Session, kinds: tuple[str, ...], prefixes: list[str], suff
     return _ids(db.exec(stmt).all())
 
 
+def plan_for_values(db: Session) -> None:
+    """Plan the rest of this transaction's statements for their values, not once for any value.
+
+    psycopg prepares a statement run 5 times on a connection, and after 5 more PostgreSQL may keep one
+    generic plan for every value. A phone fragment's range and LIKE, a document prefix's range: their
+    plans depend on the value, and the generic plan of the fragment lookup took 285-310 ms against
+    0.2-3 ms planned for the value (every phone and document search of the 500k bench was 100-300 ms,
+    issue 15). Only the contact and document searches: planning every statement of the name searches
+    (several per request) cost 2-3 ms a request, and their generic plans were fine."""
+    # Driver-level: a constant statement needs no SQLAlchemy compilation or cache key.
+    db.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 def contact_customer_ids(db: Session, q: ParsedQuery) -> tuple[list[int], list[int]]:
-    """(exact, partial) customer ids whose phone/e-mail matches the query."""
+    """(exact, partial) customer ids whose phone/e-mail matches the query (and the transaction's
+    statements planned for their values from here on: `plan_for_values`; the document prefix that
+    callers add runs after this)."""
+    plan_for_values(db)
     exact: list[int] = []
     partial: list[int] = []
     if q.email:
