@@ -162,3 +162,21 @@ def test_a_prefix_with_few_completions_filters_as_those_words(
     for sort, ids in got.items():
         assert ids == _pages(db, crm.admin, "zulei", sort, 25), sort
         assert sorted(ids) == sorted(spread["zuleica"])
+
+
+def test_phone_and_document_searches_are_planned_for_the_typed_value(db: Session, crm: Crm) -> None:
+    """A generic plan (psycopg prepares a statement run 5 times, PostgreSQL may then keep one plan for
+    any value) turned the phone-fragment lookup into a scan: these searches plan for their value."""
+
+    def mode() -> str:
+        return str(db.connection().exec_driver_sql("SHOW plan_cache_mode").scalar())
+
+    assert mode() == "auto"
+    list_customers(db, crm.admin, CustomerQuery(text="zuleica", limit=10))
+    assert mode() == "auto"  # name searches keep their prepared plans
+    list_customers(db, crm.admin, CustomerQuery(text="98765", limit=10))
+    assert mode() == "force_custom_plan"
+    db.rollback()  # SET LOCAL: the next transaction is back to the default
+    assert mode() == "auto"
+    pg.PostgresSearch().search(db, crm.admin, "000.123.456")
+    assert mode() == "force_custom_plan"
