@@ -387,10 +387,9 @@ def _ranged(
     adapt = ClauseAdapter(sampled).traverse
     tsv = sa_column("name_tsv", TSVECTOR, _selectable=sampled)
     where = [adapt(c) for c in found.clauses] + [tsv.op("@@")(t.dense) for t in found.dense]
+    key = sampled.c.name_key  # the name sort only (`_sampling_shape`)
     rows = conn.execute(
-        select(sampled.c.id, col(sampled.c[col(sort).name]).label("s"))
-        .where(*where)
-        .order_by(*_order(sampled.c[col(sort).name], desc, sampled.c.id))
+        select(sampled.c.id, key.label("s")).where(*where).order_by(*_order(key, desc, sampled.c.id))
     ).all()
     rank = max(3, ceil(3 * n * percent / 100))
 
