@@ -5,6 +5,7 @@ DomainError, request validation, a pydantic model built inside a route, Starlett
 a value the database refused, or a bug (500, logged with its traceback).
 """
 
+import gc
 import logging
 
 from fastapi import APIRouter, FastAPI, Request
@@ -137,3 +138,9 @@ def _include_routers() -> None:
 
 
 _include_routers()
+
+# Served alone (`uvicorn app.api:api`: the latency benchmark, an API-only deployment) nothing else freezes
+# what the imports built, as app.app does for the Reflex process: full collections re-scanned ~250k
+# long-lived objects, 35-240 ms each on the 500k bench (1.1 s with the machine's 2 cores shared 5 ways),
+# which were the single >100 ms requests of otherwise 10-40 ms classes (issue 15).
+gc.freeze()

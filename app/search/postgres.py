@@ -10,8 +10,9 @@ the prefix search runs again with the alternatives: one typo ("joao slva") still
 """
 
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -183,8 +184,24 @@ def _fragment_ids(db: Session, kinds: tuple[str, ...], prefixes: list[str], suff
     return _ids(db.exec(stmt).all())
 
 
+def plan_for_values(db: Session) -> None:
+    """Plan the rest of this transaction's statements for their values, not once for any value.
+
+    psycopg prepares a statement run 5 times on a connection, and after 5 more PostgreSQL may keep one
+    generic plan for every value. A phone fragment's range and LIKE, a document prefix's range: their
+    plans depend on the value, and the generic plan of the fragment lookup took 285-310 ms against
+    0.2-3 ms planned for the value (every phone and document search of the 500k bench was 100-300 ms,
+    issue 15). Only the contact and document searches: planning every statement of the name searches
+    (several per request) cost 2-3 ms a request, and their generic plans were fine."""
+    # Driver-level: a constant statement needs no SQLAlchemy compilation or cache key.
+    db.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 def contact_customer_ids(db: Session, q: ParsedQuery) -> tuple[list[int], list[int]]:
-    """(exact, partial) customer ids whose phone/e-mail matches the query."""
+    """(exact, partial) customer ids whose phone/e-mail matches the query (and the transaction's
+    statements planned for their values from here on: `plan_for_values`; the document prefix that
+    callers add runs after this)."""
+    plan_for_values(db)
     exact: list[int] = []
     partial: list[int] = []
     if q.email:
@@ -253,6 +270,68 @@ def common_words(db: Session) -> dict[str, float]:
     return words
 
 
+@dataclass(frozen=True)
+class TableShape:
+    """ANALYZE's view of the customers table: its heap pages, its rows and, per column, how closely the
+    physical row order follows the column's order (pg_stats.correlation, -1..1)."""
+
+    blocks: int = 0
+    rows: float = 0.0
+    correlation: dict[str, float] = field(default_factory=dict)
+    # pg_stats.histogram_bounds of the name sort key (`name_key`, C collation: Python's str order):
+    # about equal shares of the table between consecutive bounds.
+    name_bounds: list[str] = field(default_factory=list)
+
+    def name_share_beyond(self, key: str, desc: bool) -> float:
+        """The estimated share of customers whose name_key is <= `key` (>= with `desc`); 1.0 unknown."""
+        bounds = self.name_bounds
+        if len(bounds) < 2:
+            return 1.0
+        at = bisect_left(bounds, key) if desc else bisect_right(bounds, key)
+        buckets = len(bounds) - 1
+        # A bound falling inside a bucket counts that whole bucket (an over-estimate, never under).
+        return min(1.0, ((buckets + 1 - at) if desc else at) / buckets)
+
+
+# Per schema, like _COMMON_WORDS: (read at, shape).
+_TABLE_SHAPE: dict[str, tuple[float, TableShape]] = {}
+
+
+def table_shape(db: Session) -> TableShape:
+    """The customers table's TableShape, read once per schema every few minutes (empty before the first
+    ANALYZE: callers then do what they did without it)."""
+    schema = _tenant_schema(db)
+    if not schema or not is_tenant_schema(schema):
+        return TableShape()
+    cached = _TABLE_SHAPE.get(schema)
+    now = time.monotonic()
+    if cached and now - cached[0] < _COMMON_WORDS_TTL:
+        return cached[1]
+    rows = (
+        db.connection()
+        .execute(
+            text(
+                "SELECT c.relpages, c.reltuples, s.attname, s.correlation, "
+                "CASE WHEN s.attname = 'name_key' THEN s.histogram_bounds::text::text[] END AS bounds "
+                "FROM pg_class c "
+                "LEFT JOIN pg_stats s ON s.schemaname = :schema AND s.tablename = 'customers' "
+                "AND s.correlation IS NOT NULL WHERE c.oid = to_regclass(:table)"
+            ).bindparams(schema=schema, table=f'"{schema}".customers')
+        )
+        .all()
+    )
+    shape = TableShape()
+    if rows and rows[0].relpages > 0:
+        shape = TableShape(
+            int(rows[0].relpages),
+            float(rows[0].reltuples),
+            {r.attname: float(r.correlation) for r in rows if r.attname},
+            next((list(r.bounds) for r in rows if r.bounds), []),
+        )
+    _TABLE_SHAPE[schema] = (now, shape)
+    return shape
+
+
 def name_share(db: Session, words: list[str] | list[list[str]]) -> float:
     """The estimated share of customers whose names have all `words` (alternatives add up), from the
     same statistics as common_words; a word they do not list counts as rare (0). 1.0 when there are no
@@ -309,13 +388,42 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
     corrected = word_corrections(db, q.words)
     if corrected is None or corrected == [[w] for w in q.words]:
         return TextFilter(false())
+    if name_share(db, corrected) * common_words(db).get("", 0.0) > 4 * LIST_CANDIDATES:
+        # Corrections the statistics know as common ("slva" → silva): as for a common typed word, the
+        # probe would only repeat the full-text lookup the list's filter makes anyway.
+        return _dense(db, corrected)
     listed = _listed_names(db, where, corrected)
     return listed if listed is not None else TextFilter(false())
 
 
 def _dense(db: Session, words: list[str] | list[list[str]]) -> TextFilter:
-    query = name_tsquery(words)
-    return TextFilter(NAME_TSV.op("@@")(query), dense=query, share=name_share(db, words))
+    completed = _completed(db, words)
+    query = name_tsquery(completed, prefix=False) if completed else name_tsquery(words)
+    return TextFilter(NAME_TSV.op("@@")(query), dense=query, share=name_share(db, completed or words))
+
+
+# A last word with at most this many completions is filtered as those words.
+PREFIX_COMPLETIONS = 8
+
+
+def _completed(db: Session, words: list[str] | list[list[str]]) -> list[list[str]] | None:
+    """`words` with the last one (the prefix still being typed) replaced by the name words it starts
+    (`search_words`, which holds every word of every name), when they are few: the same customers,
+    and a lookup of whole lexemes costs a third of a prefix scan of the full-text index (13k matches of
+    "marcos:* | marcia:*": 4.5 against 1.7 ms), paid by every statement the list filters with it.
+    None when a word has many completions or none (then the prefix stays)."""
+    last = words[-1]
+    completions: set[str] = set()
+    for prefix in [last] if isinstance(last, str) else last:
+        found = db.exec(
+            select(SearchWord.word)
+            .where(col(SearchWord.word).startswith(prefix, autoescape=True))
+            .limit(PREFIX_COMPLETIONS + 1)
+        ).all()
+        if not found or len(found) > PREFIX_COMPLETIONS:
+            return None
+        completions.update(found)
+    return [[w] if isinstance(w, str) else w for w in words[:-1]] + [sorted(completions)]
 
 
 def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
