@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.api.appointments import router as appointments_router
 from app.api.auth import router as auth_router
+from app.api.channel_sessions import router as channel_sessions_router
 from app.api.conversations import router as conversations_router
 from app.api.custom_fields import router as custom_fields_router
 from app.api.customers import router as customers_router
@@ -20,6 +21,7 @@ from app.api.tenant_admin import router as tenant_admin_router
 from app.api.ui_downloads import router as ui_downloads_router
 from app.api.ui_session import router as ui_session_router
 from app.api.wallets import router as wallets_router
+from app.api.webhooks_whatsapp import router as webhooks_whatsapp_router
 
 ALL: list[APIRouter] = [
     auth_router,
@@ -40,4 +42,6 @@ ALL: list[APIRouter] = [
     notifications_router,
     ui_session_router,
     ui_downloads_router,
+    channel_sessions_router,
+    webhooks_whatsapp_router,
 ]
