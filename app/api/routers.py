@@ -14,6 +14,7 @@ from app.api.kanban import router as kanban_router
 from app.api.notifications import router as notifications_router
 from app.api.opportunities import router as opportunities_router
 from app.api.platform import router as platform_router
+from app.api.privacy import router as privacy_router
 from app.api.segments import router as segments_router
 from app.api.tags import router as tags_router
 from app.api.templates import router as templates_router
@@ -33,6 +34,7 @@ ALL: list[APIRouter] = [
     opportunities_router,
     kanban_router,
     conversations_router,
+    privacy_router,
     tags_router,
     wallets_router,
     custom_fields_router,

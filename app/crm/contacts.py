@@ -12,6 +12,7 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import get_visible_customer
 from app.errors import Conflict, Invalid, NotFound
+from app.messaging import consent
 from app.search import sync as search_sync
 from app.validation import Str10, Str60, Str320
 from models.base import utcnow
@@ -144,6 +145,16 @@ def set_opt_out(
     contact.opt_out_at = utcnow() if opt_out else None
     contact.opt_out_reason = (reason or "")[:200] or None if opt_out else None
     db.add(contact)
+    consent.append(
+        db,
+        medium="email" if contact.kind == "email" else "whatsapp",
+        address=contact.value,
+        status="opt_out" if opt_out else "opt_in",
+        source="agent",
+        customer_id=contact.customer_id,
+        evidence={"contact_id": contact.id, "reason": contact.opt_out_reason},
+        actor=actor,
+    )
     record(
         db, actor, "contact.opt_out" if opt_out else "contact.opt_in", "contact", contact.id, before, contact
     )

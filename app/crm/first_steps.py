@@ -3,9 +3,9 @@
 Each step ticks itself from data, never from a flag someone must remember to set; the only thing
 stored is that an admin hid the list (platform.tenants.first_steps_dismissed_at, audited).
 
-WhatsApp and e-mail channels have no per-organisation configuration yet: e-mail counts as done when the
-deployment has an outbound provider configured (RESEND_API_KEY or SMTP_HOST), WhatsApp stays open with a
-link to the message templates until channels exist.
+WhatsApp and e-mail count as done when the organisation has a working channel of that medium (a real
+provider, not a sandbox, in status "active": a WPPConnect session counts once its QR code was read); e-mail
+also when the deployment has an outbound provider configured for everyone (RESEND_API_KEY or SMTP_HOST).
 """
 
 from pydantic import BaseModel
@@ -19,7 +19,9 @@ from app.errors import NotFound
 from app.settings import get_settings
 from models.base import utcnow
 from models.platform import Tenant, User
-from models.tenant import ImportJob
+from models.tenant import Channel, ImportJob
+
+CHANNELS_PAGE = "/admin/canais"
 
 
 class Step(BaseModel):
@@ -47,6 +49,17 @@ def _steps(db: Session, actor: Actor) -> list[Step]:
     settings = get_settings()
     imported = db.exec(select(exists().where(col(ImportJob.state) == "done"))).one()
     users = db.exec(select(func.count()).select_from(User).where(User.tenant_id == actor.tenant_id)).one()
+    working = set(
+        db.exec(
+            select(Channel.medium)
+            .where(
+                col(Channel.deleted_at).is_(None),
+                Channel.status == "active",
+                col(Channel.kind).not_like("sandbox%"),
+            )
+            .distinct()
+        ).all()
+    )
     return [
         Step(
             key="importar_clientes",
@@ -58,16 +71,16 @@ def _steps(db: Session, actor: Actor) -> list[Step]:
         Step(
             key="conectar_whatsapp",
             label="Conectar WhatsApp",
-            done=False,
-            href="/admin/templates",
-            hint="A conexão de números chega em breve; já dá para preparar os modelos de mensagem.",
+            done="whatsapp" in working,
+            href=CHANNELS_PAGE,
+            hint="Conecte um número pela API oficial (Meta) ou por QR code (WPPConnect).",
         ),
         Step(
             key="configurar_email",
             label="Configurar e-mail",
-            done=bool(settings.resend_api_key or settings.smtp_host),
-            href="/admin/templates",
-            hint="O envio usa o provedor de e-mail do servidor; prepare os modelos de mensagem.",
+            done="email" in working or bool(settings.resend_api_key or settings.smtp_host),
+            href=CHANNELS_PAGE,
+            hint="Cadastre uma conta Resend ou um servidor SMTP para enviar e-mails.",
         ),
         Step(
             key="convidar_usuarios",

@@ -7,7 +7,7 @@ from sqlmodel import select
 from app.crm import first_steps
 from app.errors import Forbidden
 from models.platform import Tenant
-from models.tenant import AuditLog, ImportJob
+from models.tenant import AuditLog, Channel, ImportJob
 from tenants.database import session
 from tests.conftest import TenantHandle, api_login
 
@@ -36,6 +36,24 @@ def test_steps_tick_from_each_organisations_own_data(make_tenant) -> None:
 
     assert _done(a) == {**fresh, "importar_clientes": True, "convidar_usuarios": True}
     assert _done(b) == fresh  # B's checklist sees none of A's data
+
+    with session(a.schema) as db:
+        # A sandbox records and never sends, a session waiting for its QR code is not connected yet.
+        db.add(Channel(kind="sandbox_whatsapp", medium="whatsapp", name="Teste"))
+        db.add(Channel(kind="wppconnect", medium="whatsapp", name="Vendas", status="qrcode"))
+        db.add(Channel(kind="smtp", medium="email", name="SMTP"))
+        db.commit()
+    assert _done(a) == {
+        **fresh,
+        "importar_clientes": True,
+        "convidar_usuarios": True,
+        "configurar_email": True,
+    }
+    with session(a.schema) as db:
+        db.add(Channel(kind="whatsapp_cloud", medium="whatsapp", name="Oficial"))
+        db.commit()
+    assert all(_done(a).values())
+    assert _done(b) == fresh
 
 
 def test_only_admins_see_and_dismiss_it_and_dismissing_is_audited(make_tenant) -> None:

@@ -4,6 +4,7 @@ a rolled-back one bumps nothing, other tenants' counters are their own; the same
 import pytest
 from sqlmodel import Session
 
+from app import live as app_live
 from app.crm import opportunities
 from app.crm.kanban import live, moves, pipelines
 from tenants.database import session, unit_of_work
@@ -62,8 +63,8 @@ def test_revisions_in_memory(crm: Crm) -> None:
 
 
 def test_revisions_in_redis(crm: Crm, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    client = live._redis_for(redis_url)
-    monkeypatch.setattr(live, "_redis", lambda: client)
+    client = app_live._redis_for(redis_url)
+    monkeypatch.setattr(app_live, "redis_client", lambda: client)
     _check_bumps(crm)
-    key = next(iter(client.scan_iter(f"kanban:rev:{crm.schema}:*")))
+    key = next(iter(client.scan_iter(f"live:kanban:{crm.schema}:*")))
     assert 0 < client.ttl(key) <= 86_400
