@@ -31,7 +31,8 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import client_ip
 from app.audit.log import record
 from app.auth.actor import system_actor
-from app.messaging import inbound, wpp_sessions
+from app.messaging import wpp_sessions
+from app.messaging.inbound import already_seen, apply_inbound, apply_status
 from app.messaging.whatsapp_events import CloudChange, Malformed, parse_cloud, parse_wpp
 from app.security.keys import decrypt
 from models.platform import ChannelRoute, Tenant
@@ -180,15 +181,15 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
                 continue
             for status in target.change.statuses:
                 # apply_status only moves a message forward: a replayed status is a no-op.
-                if inbound.apply_status(db, channel, status) is None:
+                if apply_status(db, channel, status) is None:
                     ignored += 1
                 else:
                     applied += 1
             for message in target.change.inbound:
-                if inbound.already_seen(db, CLOUD, "in:" + message.provider_message_id):
+                if already_seen(db, CLOUD, "in:" + message.provider_message_id):
                     ignored += 1
                     continue
-                inbound.apply_inbound(db, channel, message)
+                apply_inbound(db, channel, message)
                 applied += 1
     return _ok(applied=applied, ignored=ignored)
 
@@ -239,11 +240,11 @@ def _wpp_apply(route_key: str, raw: bytes, token: str, ip: str | None) -> Respon
         if channel is None:
             return not_found
         if event.inbound is not None:
-            if inbound.already_seen(db, WPP, "in:" + event.inbound.provider_message_id):
+            if already_seen(db, WPP, "in:" + event.inbound.provider_message_id):
                 return JSONResponse({"status": "ignored"})
-            inbound.apply_inbound(db, channel, event.inbound)
+            apply_inbound(db, channel, event.inbound)
         elif event.status is not None:
-            inbound.apply_status(db, channel, event.status)
+            apply_status(db, channel, event.status)
         elif event.session_status is not None or event.qrcode is not None:
             wpp_sessions.apply_session_event(db, channel, event.session_status, event.qrcode)
     return _ok()

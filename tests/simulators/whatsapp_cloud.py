@@ -450,8 +450,10 @@ class CloudApiSimulator:
         body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
-            "X-Hub-Signature-256": signature or self.sign(body, secret),
+            "X-Hub-Signature-256": self.sign(body, secret) if signature is None else signature,
         }
+        if not headers["X-Hub-Signature-256"]:
+            del headers["X-Hub-Signature-256"]  # signature="" sends none
         return httpx.post(self.webhook_url, content=body, headers=headers, timeout=10)
 
     def receive(self, wa_id: str, text: str = "", **kwargs: Any) -> httpx.Response:

@@ -82,9 +82,11 @@ async def test_connections_are_reused_across_sends(sim, adapter) -> None:
 async def test_template_carries_body_parameters_and_works_outside_the_window(sim, adapter) -> None:
     outside = "+5511911112222"
     message = OutboundMessage(
-        message_id=2, to=outside, kind="template",
+        message_id=2,
+        to=outside,
+        kind="template",
         template=TemplateRef("boas_vindas", "pt_BR", ["Maria", "R$ 99,90"]),
-    )  # fmt: skip
+    )
     result = await adapter.send(message)
     assert result.ok, result
     template = sim.sent[result.provider_message_id].payload["template"]
