@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.api.appointments import router as appointments_router
 from app.api.auth import router as auth_router
 from app.api.channel_sessions import router as channel_sessions_router
+from app.api.cloud_templates import router as cloud_templates_router
 from app.api.conversations import router as conversations_router
 from app.api.custom_fields import router as custom_fields_router
 from app.api.customers import router as customers_router
@@ -45,5 +46,6 @@ ALL: list[APIRouter] = [
     ui_session_router,
     ui_downloads_router,
     channel_sessions_router,
+    cloud_templates_router,
     webhooks_whatsapp_router,
 ]

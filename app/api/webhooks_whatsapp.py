@@ -23,8 +23,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -33,8 +35,9 @@ from app.audit.log import record
 from app.auth.actor import system_actor
 from app.messaging import wpp_sessions
 from app.messaging.inbound import already_seen, apply_inbound, apply_status
+from app.messaging.kinds import WhatsAppCloudConfig
 from app.messaging.whatsapp_events import CloudChange, Malformed, parse_cloud, parse_wpp
-from app.security.keys import decrypt
+from app.messaging.wpp_sessions import decrypted_config
 from models.platform import ChannelRoute, Tenant
 from models.tenant import Channel
 from tenants.database import platform_session, session, unit_of_work
@@ -54,14 +57,6 @@ def _ok(**extra: Any) -> JSONResponse:
 
 def _refuse(status: int, error: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": error, "detail": detail, "fields": {}}, status_code=status)
-
-
-def channel_secrets(channel: Channel) -> dict[str, Any]:
-    """The channel's decrypted secrets (to be replaced by app.messaging.channels when it lands)."""
-    if not channel.secrets:
-        return {}
-    data: dict[str, Any] = json.loads(decrypt(channel.secrets))
-    return data
 
 
 def audit_bad_secret(
@@ -150,6 +145,13 @@ def _live_channel(db: Session, channel_id: int, kind: str) -> Channel | None:
     return channel
 
 
+def _app_secret(channel: Channel) -> str:
+    try:
+        return decrypted_config(channel, WhatsAppCloudConfig).app_secret
+    except (ValidationError, InvalidToken, ValueError):
+        return ""  # a channel whose secrets cannot be read verifies nothing
+
+
 def _signature_ok(raw: bytes, header: str, app_secret: str) -> bool:
     if not header.startswith("sha256=") or not app_secret:
         return False
@@ -168,7 +170,7 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
             channel = _live_channel(db, target.channel_id, CLOUD)
             if channel is None:
                 continue
-            if not _signature_ok(raw, signature, str(channel_secrets(channel).get("app_secret") or "")):
+            if not _signature_ok(raw, signature, _app_secret(channel)):
                 reason = "missing" if not signature else "mismatch"
                 audit_bad_secret(db, target.tenant_id, target.schema, channel, CLOUD, ip, reason)
                 return _refuse(401, "bad_signature", "Assinatura inválida.")

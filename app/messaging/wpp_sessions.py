@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 from cryptography.fernet import InvalidToken
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from app.audit.log import record
@@ -37,6 +38,7 @@ from models.base import utcnow
 from models.tenant import Channel
 
 T = TypeVar("T")
+C = TypeVar("C", bound=BaseModel)
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)  # an admin is waiting on the screen
 
 STATUS_LABELS = {
@@ -138,10 +140,15 @@ def webhook_url(tenant_id: int, channel_id: int, secret: str, public_url: str | 
 # ---------------------------------------------------------------- channel and server
 
 
-def _config(channel: Channel) -> WppConnectConfig:
-    # To be replaced by app.messaging.channels.config_model when that lands.
+def decrypted_config(channel: Channel, model: type[C]) -> C:
+    """The channel's configuration with its secrets decrypted (for provider calls only).
+    To be replaced by app.messaging.channels.config_model when that lands."""
     plain: dict[str, Any] = json.loads(decrypt(channel.secrets)) if channel.secrets else {}
-    return WppConnectConfig.model_validate({**channel.config, **plain})
+    return model.model_validate({**channel.config, **plain})
+
+
+def _config(channel: Channel) -> WppConnectConfig:
+    return decrypted_config(channel, WppConnectConfig)
 
 
 def _channel(db: Session, actor: Actor, channel_id: int) -> Channel:
