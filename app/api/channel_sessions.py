@@ -43,10 +43,16 @@ def session_status(channel_id: Id, actor: TenantActor, db: TenantDB) -> SessionO
 
 @router.get(
     "/{channel_id:int}/sessao/qrcode",
+    response_model=None,
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **_UNAVAILABLE},
+    responses={
+        200: {"content": {"image/png": {}}, "description": "O QR code (PNG)"},
+        204: {"description": "Não há QR code a ler (sessão conectada ou parada)"},
+        **_UNAVAILABLE,
+    },
 )
 def session_qrcode(channel_id: Id, actor: TenantActor, db: TenantDB) -> Response:
+    """The QR code straight from the WPPConnect server, while the session waits for the phone."""
     image = wpp_sessions.qrcode_png(db, actor, channel_id)
     if image is None:
         return Response(status_code=204)
