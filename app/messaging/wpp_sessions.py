@@ -155,12 +155,16 @@ def _channel(db: Session, actor: Actor, channel_id: int) -> Channel:
     channel = db.get(Channel, channel_id)
     if channel is None or channel.deleted_at is not None or channel.kind != "wppconnect":
         raise NotFound("Canal WPPConnect não encontrado.")
-    # Admins manage every session; an agent manages the session that is their own.
-    if not actor.can(Perm.SETTINGS_MANAGE) and (
-        actor.user_id is None or channel.owner_user_id != actor.user_id
-    ):
-        raise Forbidden("Você não pode gerenciar a sessão deste canal.")
+    check_access(actor, channel)
     return channel
+
+
+def check_access(actor: Actor, channel: Channel) -> None:
+    """Admins manage every session; an agent manages the session that is their own."""
+    if actor.can(Perm.SETTINGS_MANAGE):
+        return
+    if actor.user_id is None or channel.owner_user_id != actor.user_id:
+        raise Forbidden("Você não pode gerenciar a sessão deste canal.")
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
