@@ -74,6 +74,7 @@ def add_cloud_channel(tenant: Any, sim: CloudApiSimulator, verify_token: str = "
 
 
 def add_wpp_channel(tenant: Any, sim: WppConnectSimulator, name: str = "vendas", **extra: Any) -> int:
+    extra.setdefault("status", "disconnected")  # no session started yet
     return add_channel(
         tenant.schema,
         "wppconnect",
