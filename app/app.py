@@ -74,6 +74,7 @@ app.add_page(
 if not get_settings().redis_url:
     # Embedded mode has no taskiq worker or scheduler process: the backend sweeps reminders and purges
     # abandoned uploads itself, and resumes imports that died.
+    from tasks.campaigns import sweep_loop as campaign_loop
     from tasks.imports import purge_loop, recover_loop
     from tasks.notifications import reminder_loop
     from tasks.platform import purge_unconfirmed_loop
@@ -82,6 +83,7 @@ if not get_settings().redis_url:
     app.register_lifespan_task(purge_loop)
     app.register_lifespan_task(purge_unconfirmed_loop)
     app.register_lifespan_task(recover_loop)  # imports that died with the previous process resume
+    app.register_lifespan_task(campaign_loop)  # scheduled campaigns, business hours, lost kicks
 
 # Everything imported so far (Reflex, SQLAlchemy, pydantic schemas, the pages) lives as long as the
 # process: moved out of the collector's generations, full collections stop re-scanning ~160k objects,

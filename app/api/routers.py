@@ -3,7 +3,9 @@
 from fastapi import APIRouter
 
 from app.api.appointments import router as appointments_router
+from app.api.attachments import router as attachments_router
 from app.api.auth import router as auth_router
+from app.api.campaigns import router as campaigns_router
 from app.api.channel_sessions import router as channel_sessions_router
 from app.api.cloud_templates import router as cloud_templates_router
 from app.api.conversations import router as conversations_router
@@ -36,6 +38,8 @@ ALL: list[APIRouter] = [
     kanban_router,
     conversations_router,
     privacy_router,
+    attachments_router,
+    campaigns_router,
     tags_router,
     wallets_router,
     custom_fields_router,

@@ -35,6 +35,8 @@ class Perm(StrEnum):
     SEGMENTS_WRITE = "segments.write"
     IMPORTS_RUN = "imports.run"
     TEMPLATES_WRITE = "templates.write"
+    # Create, start, pause and cancel mass sends (campaigns).
+    CAMPAIGNS_MANAGE = "campaigns.manage"
     TAGS_WRITE = "tags.write"
     WALLETS_WRITE = "wallets.write"
     CUSTOM_FIELDS_WRITE = "custom_fields.write"
@@ -65,6 +67,7 @@ _MANAGER = _AGENT | {
     Perm.SEGMENTS_WRITE,
     Perm.IMPORTS_RUN,
     Perm.TEMPLATES_WRITE,
+    Perm.CAMPAIGNS_MANAGE,
     Perm.TAGS_WRITE,
     Perm.WALLETS_WRITE,
     Perm.USERS_READ,

@@ -7,7 +7,8 @@ message (same provider id on the same channel) is stored once.
 """
 
 import logging
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 from app import live
 from app.audit.log import record
 from app.auth.actor import system_actor
+from app.campaigns import counters
 from app.crm import timeline
 from app.crm.contacts import ContactIn
 from app.crm.customers.schemas import CustomerIn
@@ -22,7 +24,7 @@ from app.crm.customers.service import create_customer
 from app.messaging import consent
 from app.messaging.protocol import InboundEvent, StatusEvent
 from models.base import utcnow
-from models.tenant import Channel, Contact, Conversation, Customer, Message
+from models.tenant import CampaignRecipient, Channel, Contact, Conversation, Customer, Message
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ STATUS_MAP = {
     "failed": "failed",
     "bounced": "failed",
 }
+REPLY_WINDOW = timedelta(days=7)
 NAMESPACE_CUSTOMER = "conversations"
 NAMESPACE_INBOX = "inbox"
 
@@ -77,7 +80,7 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
         return None
     at = _aware(event.at) or utcnow()
     target = STATUS_MAP.get(event.status)
-    changed = False
+    changed, old = False, msg.status
     if target == "failed":
         # A failure after delivery (Cloud API can report one late) does not undo the delivery.
         if RANK.get(msg.status, 0) < RANK["delivered"] and msg.status != "failed":
@@ -94,6 +97,13 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
     if changed:
         msg.updated_at = utcnow()
         db.add(msg)
+    if msg.campaign_id is not None:
+        delta = counters.transition(old, msg.status) if changed else Counter()
+        if event.status in ("opened", "clicked") and not (
+            event.event_id and already_seen(db, "campaign", event.event_id)
+        ):
+            delta[event.status] += 1
+        counters.bump(db, msg.campaign_id, delta)
     if event.status in ("bounced", "complained") and msg.to_address:
         consent.opt_out(
             db,
@@ -238,6 +248,7 @@ def apply_inbound(db: Session, channel: Channel, event: InboundEvent) -> Message
         ref=("conversation", conv.id),
         at=at,
     )
+    _count_reply(db, conv, at)
     if channel.medium == "whatsapp" and consent.is_stop_keyword(event.text):
         consent.opt_out(
             db,
@@ -249,6 +260,28 @@ def apply_inbound(db: Session, channel: Channel, event: InboundEvent) -> Message
         )
     _touch_conversation(db, conv.customer_id)
     return msg
+
+
+def _count_reply(db: Session, conv: Conversation, at: datetime) -> None:
+    """A message from a customer who got a campaign message in the last REPLY_WINDOW counts once as that
+    campaign's reply."""
+    recipient = db.exec(
+        select(CampaignRecipient)
+        .join(Message, col(Message.id) == CampaignRecipient.message_id)
+        .where(
+            Message.conversation_id == conv.id,
+            col(Message.campaign_id).is_not(None),
+            col(Message.sent_at) >= at - REPLY_WINDOW,
+            col(CampaignRecipient.replied_at).is_(None),
+        )
+        .order_by(col(Message.id).desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+    if recipient is not None:
+        recipient.replied_at = at
+        db.add(recipient)
+        counters.bump(db, recipient.campaign_id, {"replied": 1})
 
 
 def _media_label(kind: str) -> str:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.messaging.protocol import Medium
 
 Security = Literal["starttls", "ssl", "none"]
+Tier = Literal[250, 2000, 10_000, 100_000]
 
 
 class _Config(BaseModel):
@@ -26,12 +27,21 @@ class WhatsAppCloudConfig(_Config):
     verify_token: str = Field(min_length=1, max_length=512)
     api_base_url: str = Field(default="https://graph.facebook.com", max_length=300)
     api_version: str = Field(default="v21.0", max_length=10)
+    # Sending limits (app.messaging.limits): Meta's throughput (80/s by default, up to 1,000) and the
+    # number's messaging tier (unique recipients per rolling 24 h; None = unlimited).
+    messages_per_second: int = Field(default=80, ge=1, le=1000)
+    daily_unique_recipients: Tier | None = 250
 
 
 class WppConnectConfig(_Config):
     server_url: str = Field(min_length=1, max_length=300)
     secret_key: str = Field(min_length=1, max_length=512)
     session: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    # A QR-code number must look like a person: random gaps, a daily cap reached through a warm-up.
+    min_gap_s: float = Field(default=8, ge=1, le=3600)
+    max_gap_s: float = Field(default=20, ge=1, le=3600)
+    daily_cap: int = Field(default=300, ge=1, le=100_000)
+    warmup: bool = True
 
 
 class ResendConfig(_Config):
@@ -40,6 +50,8 @@ class ResendConfig(_Config):
     from_name: str = Field(default="", max_length=120)
     webhook_secret: str = Field(default="", max_length=512)  # whsec_...
     api_base_url: str = Field(default="https://api.resend.com", max_length=300)
+    messages_per_second: float = Field(default=2, gt=0, le=1000)  # Resend's default API rate limit
+    daily_cap: int | None = Field(default=None, ge=1)
 
 
 class SmtpConfig(_Config):
@@ -50,6 +62,8 @@ class SmtpConfig(_Config):
     security: Security = "starttls"
     from_email: str = Field(min_length=3, max_length=320)
     from_name: str = Field(default="", max_length=120)
+    messages_per_second: float = Field(default=10, gt=0, le=10_000)
+    daily_cap: int | None = Field(default=None, ge=1)
 
 
 class SandboxConfig(_Config):
@@ -57,6 +71,7 @@ class SandboxConfig(_Config):
     fail_every: int = Field(default=0, ge=0)
     from_email: str = Field(default="sandbox@example.com", max_length=320)
     from_name: str = Field(default="", max_length=120)
+    messages_per_second: float | None = Field(default=None, gt=0)  # None: no limit (benchmarks)
 
 
 class Kind(BaseModel):

@@ -1,6 +1,7 @@
 """Tables that exist once per tenant schema (schema=None, placed per session)."""
 
 from models.tenant.audit import AuditLog
+from models.tenant.campaigns import Campaign, CampaignRecipient
 from models.tenant.conversations import Conversation, Message
 from models.tenant.customers import Contact, Customer, CustomerTag, CustomField, Segment, Tag, Wallet
 from models.tenant.imports import ImportJob, MappingPreset
@@ -16,6 +17,8 @@ __all__ = [
     "Appointment",
     "AuditLog",
     "BulkJob",
+    "Campaign",
+    "CampaignRecipient",
     "Channel",
     "ConsentEvent",
     "Contact",

@@ -53,6 +53,7 @@ class Message(SQLModel, table=True):
             "id",
             postgresql_where=text("status = 'queued' AND direction = 'out'"),
         ),
+        Index("ix_messages_campaign", "campaign_id", postgresql_where=text("campaign_id IS NOT NULL")),
         # Reserved rows whose lease expired are found by the reaper without scanning the table.
         Index("ix_messages_leases", "lease_until", postgresql_where=text("status = 'reserved'")),
         Index(
@@ -107,5 +108,6 @@ class Message(SQLModel, table=True):
     delivered_at: datetime | None = timestamp()
     read_at: datetime | None = timestamp()
     failed_at: datetime | None = timestamp()
+    campaign_id: int | None = Field(default=None, sa_column=Column(BigInteger))  # issue 19
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()

@@ -1,5 +1,6 @@
-"""t0020 (channels, consent ledger, outbox columns) and p0007 (channel routes): an empty schema reaches
-head, the migrated tables match the models column by column, and the downgrade removes them."""
+"""t0020 (channels, consent ledger, outbox columns), t0021 (campaigns) and p0007 (channel routes): an empty
+schema reaches head, the migrated tables match the models column by column, and the downgrade removes
+them."""
 
 import uuid
 
@@ -14,7 +15,15 @@ import models.tenant  # noqa: F401  (registers the tables on SQLModel.metadata)
 from tenants.database import engine
 from tenants.migrations import _config, upgrade_tenant
 
-TABLES = {"channels", "consent_events", "webhook_receipts", "messages", "conversations"}
+TABLES = {
+    "channels",
+    "consent_events",
+    "webhook_receipts",
+    "messages",
+    "conversations",
+    "campaigns",
+    "campaign_recipients",
+}
 
 
 def _diff(schema: str) -> list[object]:
@@ -50,7 +59,7 @@ def test_t0020_downgrade_removes_the_outbox(database_url: str) -> None:
     schema = "t_c" + uuid.uuid4().hex[:8]
     upgrade_tenant(schema)
     with engine().begin() as conn:
-        command.downgrade(_config("tenant", conn, schema), "t0019_user_preferences")
+        command.downgrade(_config("tenant", conn, schema), "t0019_user_preferences")  # through t0021
         conn.execute(text("SET search_path TO public"))
     with engine().connect() as conn:
         gone = conn.execute(text(f"SELECT to_regclass('\"{schema}\".channels') IS NULL")).scalar()

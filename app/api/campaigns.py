@@ -1,0 +1,96 @@
+"""/api/campanhas: create (WhatsApp: POST /api/campanhas; e-mail: POST /api/campanhas/email), preview,
+list, detail with live counters, pause / resume / cancel, recipients CSV. Thin calls into
+`app.campaigns.service`."""
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from app.api.deps import TenantActor, TenantDB
+from app.campaigns import service
+from app.campaigns.service import CampaignIn, CampaignOut, PreviewOut
+from app.validation import Id
+from tasks import campaigns as _campaign_tasks  # noqa: F401  (registers campaigns.feed in this process)
+from tenants.database import session
+
+router = APIRouter(prefix="/api", tags=["campanhas"])
+
+
+class CreatedOut(BaseModel):
+    id: int
+    status: str
+
+
+@router.post("/campanhas", response_model=CreatedOut, status_code=201)
+def create_whatsapp(body: CampaignIn, actor: TenantActor, db: TenantDB) -> CreatedOut:
+    c = service.create_campaign(db, actor, "whatsapp", body)
+    return CreatedOut(id=c.id or 0, status=c.status)
+
+
+@router.post("/campanhas/email", response_model=CreatedOut, status_code=201)
+def create_email(body: CampaignIn, actor: TenantActor, db: TenantDB) -> CreatedOut:
+    c = service.create_campaign(db, actor, "email", body)
+    return CreatedOut(id=c.id or 0, status=c.status)
+
+
+@router.post("/campanhas/previa", response_model=PreviewOut)
+def preview_whatsapp(body: CampaignIn, actor: TenantActor, db: TenantDB) -> PreviewOut:
+    return service.preview(db, actor, "whatsapp", body)
+
+
+@router.post("/campanhas/email/previa", response_model=PreviewOut)
+def preview_email(body: CampaignIn, actor: TenantActor, db: TenantDB) -> PreviewOut:
+    return service.preview(db, actor, "email", body)
+
+
+@router.get("/campanhas", response_model=list[CampaignOut])
+def list_campaigns(actor: TenantActor, db: TenantDB) -> list[CampaignOut]:
+    return service.list_campaigns(db, actor)
+
+
+@router.get("/campanhas/{campaign_id:int}", response_model=CampaignOut)
+def get_campaign(campaign_id: Id, actor: TenantActor, db: TenantDB) -> CampaignOut:
+    return service.get_campaign(db, actor, campaign_id)
+
+
+@router.post("/campanhas/{campaign_id:int}/pausar", response_model=CampaignOut)
+def pause(campaign_id: Id, actor: TenantActor, db: TenantDB) -> CampaignOut:
+    return service.pause(db, actor, campaign_id)
+
+
+@router.post("/campanhas/{campaign_id:int}/retomar", response_model=CampaignOut)
+def resume(campaign_id: Id, actor: TenantActor, db: TenantDB) -> CampaignOut:
+    return service.resume(db, actor, campaign_id)
+
+
+@router.post("/campanhas/{campaign_id:int}/cancelar", response_model=CampaignOut)
+def cancel(campaign_id: Id, actor: TenantActor, db: TenantDB) -> CampaignOut:
+    return service.cancel(db, actor, campaign_id)
+
+
+@router.get(
+    "/campanhas/{campaign_id:int}/destinatarios.csv",
+    response_model=None,
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def recipients_csv(campaign_id: Id, actor: TenantActor) -> StreamingResponse:
+    schema = actor.schema or ""
+    with session(schema) as db:  # 404 / 403 before the first byte
+        service.get_campaign(db, actor, campaign_id)
+
+    def stream() -> Iterator[bytes]:
+        # The response outlives the request: the stream opens its own session.
+        with session(schema) as db:
+            yield "\ufeff".encode()  # BOM: Excel opens UTF-8 with accents correctly
+            for chunk in service.recipients_csv(db, actor, campaign_id):
+                yield chunk.encode()
+            db.commit()  # the export's audit row
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="campanha-{campaign_id}-destinatarios.csv"'},
+    )

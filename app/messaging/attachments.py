@@ -1,0 +1,91 @@
+"""Message attachments (images and documents sent or received on WhatsApp and e-mail), kept through the
+storage layer (local directory or S3/MinIO) under the tenant's own prefix.
+
+The type is read from the file's first bytes, not from the name or the browser's claim: a renamed
+executable is not a PDF. Limits follow the strictest provider a file may go through (WhatsApp: images
+5 MB; documents are capped lower than Meta's 100 MB so base64 sends through WPPConnect and e-mail stay
+reasonable).
+"""
+
+import re
+import uuid
+from typing import Any
+
+from app.errors import Invalid, NotFound, TooLarge
+from app.storage import get_storage
+from app.storage.base import check_key, safe_filename
+
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+DOCUMENT_MAX_BYTES = 16 * 1024 * 1024
+MAX_BYTES = DOCUMENT_MAX_BYTES
+# (magic prefix, offset) → (content type, kind)
+_SIGNATURES: list[tuple[bytes, int, str, str]] = [
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png", "image"),
+    (b"\xff\xd8\xff", 0, "image/jpeg", "image"),
+    (b"WEBP", 8, "image/webp", "image"),
+    (b"%PDF-", 0, "application/pdf", "document"),
+    (b"PK\x03\x04", 0, "application/zip", "document"),  # docx / xlsx / odt: refined by extension below
+]
+_OFFICE = {
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+}
+_TEXT = {".txt": "text/plain", ".csv": "text/csv"}
+
+
+def sniff(filename: str, head: bytes) -> tuple[str, str]:
+    """(content type, kind) of a file from its first bytes; Invalid for anything not allowed."""
+    ext = ("." + filename.rsplit(".", 1)[-1].lower()) if "." in filename else ""
+    for magic, offset, content_type, kind in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            if content_type == "application/zip":
+                if ext not in _OFFICE:
+                    break
+                return _OFFICE[ext], kind
+            return content_type, kind
+    if ext in _TEXT and b"\x00" not in head:
+        return _TEXT[ext], "document"
+    raise Invalid(
+        "arquivo", "Tipo de arquivo não permitido: envie imagem (JPG, PNG, WebP), PDF, Office ou texto."
+    )
+
+
+def _limit(kind: str) -> int:
+    return IMAGE_MAX_BYTES if kind == "image" else DOCUMENT_MAX_BYTES
+
+
+def store(schema: str, filename: str, data: bytes) -> dict[str, Any]:
+    """Check and keep one attachment; returns the reference messages carry in `attachments`."""
+    if not data:
+        raise Invalid("arquivo", "O arquivo está vazio.")
+    content_type, kind = sniff(filename, data[:16])
+    if len(data) > _limit(kind):
+        mb, what = _limit(kind) // (1024 * 1024), "imagens" if kind == "image" else "documentos"
+        raise TooLarge(f"Arquivo grande demais: o limite para {what} é {mb} MB.")
+    name = safe_filename(filename)
+    key = f"attachments/{schema}/{uuid.uuid4().hex}/{name}"
+    get_storage().put_stream(key, [data])
+    return {"key": key, "filename": name, "content_type": content_type, "size": len(data), "kind": kind}
+
+
+_OWN_KEY = re.compile(r"^attachments/(?P<schema>[a-z0-9_]+)/[0-9a-f]{32}/[A-Za-z0-9._-]+$")
+
+
+def check_own(schema: str, key: str) -> str:
+    """The key, if it names one of this tenant's attachments (never another tenant's), else NotFound."""
+    match = _OWN_KEY.match(key)
+    if match is None or match["schema"] != schema:
+        raise NotFound("Anexo não encontrado.")
+    return check_key(key)
+
+
+def load(schema: str, key: str) -> bytes:
+    storage = get_storage()
+    check_own(schema, key)
+    if not storage.exists(key):
+        raise NotFound("Anexo não encontrado.")
+    with storage.open_read(key) as f:
+        return f.read()

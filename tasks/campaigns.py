@@ -1,0 +1,90 @@
+"""Campaign feeding: `campaigns.feed` moves a running campaign's pending recipients into the outbox in
+batches (app.campaigns.feeder) for up to `BUDGET_S`, then queues itself again while there is work; the
+minute sweep (`campaigns.sweep`, taskiq scheduler) starts scheduled campaigns and resumes those waiting
+for their business hours, daily cap or a lost kick. Embedded mode runs the sweep in the app (`sweep_loop`).
+"""
+
+import asyncio
+import logging
+import time
+
+from sqlmodel import col, select
+
+from app.campaigns import feeder
+from models.tenant import Campaign
+from tasks.broker import broker
+from tasks.notifications import active_schemas
+from tasks.periodic import every
+from tasks.tenancy import inactive
+from tenants.database import session
+
+log = logging.getLogger(__name__)
+BUDGET_S = 20.0
+SWEEP_SECONDS = 15
+
+
+def feed_sync(schema: str, campaign_id: int, budget_s: float = BUDGET_S) -> str:
+    """Feed batches, one transaction each, until nothing is left to feed now or the budget is spent.
+    Returns the last state; "again" means work is left and the caller should queue another run."""
+    deadline = time.monotonic() + budget_s
+    state = "not_running"
+    while time.monotonic() < deadline:
+        with session(schema) as db:
+            result = feeder.feed(db, campaign_id)
+            db.commit()
+        state = result.state
+        if state == "backlog":
+            time.sleep(0.5)  # the outbox is behind: let it drain a little
+            continue
+        if state != "fed" or result.queued == 0:
+            return state
+    return "again"
+
+
+@broker.task(task_name="campaigns.feed")
+async def feed_campaign(schema: str, campaign_id: int) -> str:
+    if inactive(schema, "campaigns.feed"):
+        return "inactive"
+    state = await asyncio.to_thread(feed_sync, schema, campaign_id)
+    if state == "again":
+        await feed_campaign.kiq(schema, campaign_id)
+    return state
+
+
+def due_campaigns(schema: str) -> list[int]:
+    with session(schema) as db:
+        return [
+            c
+            for c in db.exec(
+                select(Campaign.id).where(col(Campaign.status).in_(("running", "scheduled")))
+            ).all()
+            if c is not None
+        ]
+
+
+@broker.task(
+    task_name="campaigns.sweep", schedule=[{"cron": "* * * * *", "schedule_id": "campaigns-every-minute"}]
+)
+async def sweep() -> int:
+    n = 0
+    for schema in await asyncio.to_thread(active_schemas):
+        for campaign_id in await asyncio.to_thread(due_campaigns, schema):
+            await feed_campaign.kiq(schema, campaign_id)
+            n += 1
+    return n
+
+
+def sweep_sync() -> int:
+    n = 0
+    for schema in active_schemas():
+        for campaign_id in due_campaigns(schema):
+            try:
+                feed_sync(schema, campaign_id, budget_s=5)
+                n += 1
+            except Exception:
+                log.exception("campaign %s feed failed in %s", campaign_id, schema)
+    return n
+
+
+async def sweep_loop(interval: float = SWEEP_SECONDS) -> None:
+    await every(interval, sweep_sync, "campaign sweep")
