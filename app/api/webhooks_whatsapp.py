@@ -33,13 +33,17 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import client_ip
 from app.audit.log import record
 from app.auth.actor import system_actor
-from app.messaging import wpp_sessions
+from app.messaging import consent, wpp_sessions
+from app.messaging.governor import get_governor
 from app.messaging.inbound import already_seen, apply_inbound, apply_status
 from app.messaging.kinds import WhatsAppCloudConfig
+from app.messaging.limits import identity_for
+from app.messaging.protocol import StatusEvent
 from app.messaging.whatsapp_events import CloudChange, Malformed, parse_cloud, parse_wpp
 from app.messaging.wpp_sessions import decrypted_config
+from models.base import utcnow
 from models.platform import ChannelRoute, Tenant
-from models.tenant import Channel
+from models.tenant import Channel, Message
 from tenants.database import platform_session, session, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,7 @@ router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], include_in_schema=
 
 CLOUD = "whatsapp_cloud"
 WPP = "wppconnect"
+SPAM_RATE, BLOCKED = "131048", "131008"
 MAX_BODY = 1_000_000  # Meta batches up to a few hundred events; media never travels in a webhook
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
@@ -183,10 +188,13 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
                 continue
             for status in target.change.statuses:
                 # apply_status only moves a message forward: a replayed status is a no-op.
-                if apply_status(db, channel, status) is None:
+                row = apply_status(db, channel, status)
+                if row is None:
                     ignored += 1
-                else:
-                    applied += 1
+                    continue
+                applied += 1
+                if status.status == "failed":
+                    ban_signal(db, target.schema, channel, status, row)
             for message in target.change.inbound:
                 if already_seen(db, CLOUD, "in:" + message.provider_message_id):
                     ignored += 1
@@ -194,6 +202,39 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
                 apply_inbound(db, channel, message)
                 applied += 1
     return _ok(applied=applied, ignored=ignored)
+
+
+def ban_signal(db: Session, schema: str, channel: Channel, event: StatusEvent, message: Message) -> None:
+    """DESIGN.md's ban signals on a failed status: 131048 (Meta restricts the number for spam) pauses
+    the number in the governor and on the channel until an admin resumes it; 131008 (the recipient
+    blocked the business) suppresses the address in the consent ledger."""
+    if event.error_code == SPAM_RATE:
+        config = decrypted_config(channel, WhatsAppCloudConfig)
+        get_governor().pause(identity_for(schema, channel.id or 0, config), f"{SPAM_RATE} spam rate limit")
+        before = channel.status
+        channel.status, channel.status_at = "paused", utcnow()
+        channel.status_detail = (
+            "A Meta limitou o envio deste número por spam (131048). Revise as campanhas antes de retomar."
+        )
+        db.add(channel)
+        actor = system_actor(None, schema)
+        record(
+            db,
+            actor,
+            "channel.ban_signal",
+            "channel",
+            channel.id,
+            {"status": before},
+            {"status": channel.status, "error_code": SPAM_RATE, "message_id": message.id},
+        )
+    elif event.error_code == BLOCKED and (message.to_address or event.recipient):
+        consent.opt_out(
+            db,
+            medium="whatsapp",
+            address=message.to_address or event.recipient or "",
+            source="complaint",
+            evidence={"provider": CLOUD, "error_code": BLOCKED, "message_id": message.id},
+        )
 
 
 # ---------------------------------------------------------------- WPPConnect

@@ -83,6 +83,7 @@ ACTION_LABELS: dict[str, str] = {
     "channel.session_status": "Status da sessão do WhatsApp alterado",
     "channel.session_logout": "Sessão do WhatsApp desconectada",
     "channel.session_close": "Sessão do WhatsApp encerrada",
+    "channel.ban_signal": "Canal pausado por sinal de bloqueio da Meta",
     # imports
     "import.create": "Importação iniciada",
     "import.cancel": "Importação cancelada",

@@ -229,3 +229,53 @@ def test_stop_keyword_opts_the_number_out(tenant, sim) -> None:
     assert sim.receive(PHONE, "SAIR").status_code == 200
     with session(tenant.schema) as db:
         assert consent.is_opted_out(db, "whatsapp", PHONE)
+
+
+def _sent_message(tenant, sim, channel_id: int, wamid: str) -> None:  # type: ignore[no-untyped-def]
+    assert sim.receive(PHONE, "Oi").status_code == 200
+    [inbound] = _messages(tenant.schema)
+    with session(tenant.schema) as db:
+        db.add(
+            Message(
+                conversation_id=inbound.conversation_id,
+                direction="out",
+                body="Promoção",
+                status="sent",
+                provider_message_id=wamid,
+                channel_id=channel_id,
+                to_address=PHONE,
+            )
+        )
+        db.commit()
+
+
+def test_spam_rate_failure_pauses_the_number(tenant, sim) -> None:
+    from app.messaging.governor import get_governor
+    from app.messaging.limits import identity_for
+    from tests.integration.messaging.whatsapp_support import channel
+
+    channel_id = add_cloud_channel(tenant, sim)
+    _sent_message(tenant, sim, channel_id, "wamid.spam")
+    assert sim.post(sim.status_payload("wamid.spam", "failed", error_code=131048)).status_code == 200
+    row = channel(tenant.schema, channel_id)
+    assert row.status == "paused" and "131048" in (row.status_detail or "")
+    identity = identity_for(
+        tenant.schema,
+        channel_id,
+        WhatsAppCloudConfig(
+            phone_number_id="x", waba_id="x", access_token="x", app_secret="x", verify_token="x"
+        ),
+    )
+    assert get_governor().usage(identity, 0.0)["paused"]
+    assert [r.after["error_code"] for r in audit_rows(tenant.schema, "channel.ban_signal")] == ["131048"]
+    get_governor().resume(identity)
+
+
+def test_blocked_recipient_is_suppressed(tenant, sim) -> None:
+    from app.messaging import consent
+
+    channel_id = add_cloud_channel(tenant, sim)
+    _sent_message(tenant, sim, channel_id, "wamid.blocked")
+    assert sim.post(sim.status_payload("wamid.blocked", "failed", error_code=131008)).status_code == 200
+    with session(tenant.schema) as db:
+        assert consent.is_opted_out(db, "whatsapp", PHONE)
