@@ -164,12 +164,23 @@ def _signature_ok(raw: bytes, header: str, app_secret: str) -> bool:
     return hmac.compare_digest(header[len("sha256=") :].strip().lower(), expected)
 
 
+def _verifies(target: _Target, raw: bytes, signature: str) -> bool:
+    with session(target.schema) as db:
+        channel = _live_channel(db, target.channel_id, CLOUD)
+        return channel is None or _signature_ok(raw, signature, _app_secret(channel))
+
+
 def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str | None) -> Response:
     targets = _cloud_targets(changes)
     if not targets:
         return JSONResponse({"status": "ignored"})
-    # Every number in the payload must verify before anything of it is applied.
-    live: list[_Target] = []
+    if len(targets) > 1:
+        # Every number in the payload must verify before anything of it is applied. Meta sends one
+        # number per payload in practice: that one is verified and applied in one session below.
+        failing = next((t for t in targets if not _verifies(t, raw, signature)), None)
+        if failing is not None:
+            targets = [failing]  # audited and refused below, before anything is applied
+    applied = ignored = 0
     for target in targets:
         with session(target.schema) as db, unit_of_work(db):
             channel = _live_channel(db, target.channel_id, CLOUD)
@@ -179,13 +190,6 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
                 reason = "missing" if not signature else "mismatch"
                 audit_bad_secret(db, target.tenant_id, target.schema, channel, CLOUD, ip, reason)
                 return _refuse(401, "bad_signature", "Assinatura inválida.")
-            live.append(target)
-    applied = ignored = 0
-    for target in live:
-        with session(target.schema) as db, unit_of_work(db):
-            channel = _live_channel(db, target.channel_id, CLOUD)
-            if channel is None:
-                continue
             for status in target.change.statuses:
                 # apply_status only moves a message forward: a replayed status is a no-op.
                 row = apply_status(db, channel, status)

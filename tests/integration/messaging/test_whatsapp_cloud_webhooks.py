@@ -279,3 +279,17 @@ def test_blocked_recipient_is_suppressed(tenant, sim) -> None:
     assert sim.post(sim.status_payload("wamid.blocked", "failed", error_code=131008)).status_code == 200
     with session(tenant.schema) as db:
         assert consent.is_opted_out(db, "whatsapp", PHONE)
+
+
+def test_a_payload_for_two_numbers_applies_nothing_unless_both_verify(tenant, make_tenant, sim) -> None:
+    other_tenant = make_tenant()
+    add_cloud_channel(tenant, sim)
+    with running(
+        phone_number_id=str(10**14 + secrets.randbelow(10**14)), app_secret="outro-segredo"
+    ) as other:
+        add_cloud_channel(other_tenant, other)
+        first, second = sim.inbound_payload(PHONE, "Oi"), other.inbound_payload(PHONE, "Olá")
+        both = {"object": "whatsapp_business_account", "entry": first["entry"] + second["entry"]}
+        assert sim.post(both).status_code == 401  # signed with the first number's secret only
+        assert _messages(tenant.schema) == [] and _messages(other_tenant.schema) == []
+        assert audit_rows(other_tenant.schema, "webhook.bad_signature")
