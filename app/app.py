@@ -10,6 +10,7 @@ from app.api import api
 from app.pages import (  # noqa: F401
     agenda,
     audit,
+    campaigns,
     channel_session,
     custom_fields,
     customer,

@@ -1,7 +1,9 @@
 """/api/anexos: upload an attachment to send (multipart field `arquivo`) and read one back (previews in
 the timeline and the chat). Keys carry the tenant's schema: another organisation's key is a 404."""
 
-from fastapi import APIRouter, UploadFile
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -25,7 +27,11 @@ class AttachmentOut(BaseModel):
 
 
 @router.post("/anexos", response_model=AttachmentOut, status_code=201)
-async def upload(arquivo: UploadFile, actor: TenantActor, db: TenantDB) -> AttachmentOut:
+async def upload(
+    arquivo: Annotated[UploadFile, File(json_schema_extra={"maxLength": attachments.MAX_BYTES})],
+    actor: TenantActor,
+    db: TenantDB,
+) -> AttachmentOut:
     actor.require(Perm.CONVERSATIONS_REPLY)
     data = bytearray()
     while piece := await arquivo.read(_CHUNK):
@@ -38,7 +44,11 @@ async def upload(arquivo: UploadFile, actor: TenantActor, db: TenantDB) -> Attac
     return AttachmentOut(**ref)
 
 
-@router.get("/anexos/{key:path}")
+@router.get(
+    "/anexos/{key:path}",
+    response_model=None,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "O arquivo"}},
+)
 def download(key: Str500, actor: TenantActor) -> Response:
     actor.require(Perm.CUSTOMERS_READ)
     assert actor.schema is not None

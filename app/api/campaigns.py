@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from app.api.deps import TenantActor, TenantDB
+from app.auth.actor import Actor
 from app.campaigns import service
 from app.campaigns.service import CampaignIn, CampaignOut, PreviewOut
 from app.validation import Id
@@ -77,6 +78,11 @@ def cancel(campaign_id: Id, actor: TenantActor, db: TenantDB) -> CampaignOut:
     responses={200: {"content": {"text/csv": {}}}},
 )
 def recipients_csv(campaign_id: Id, actor: TenantActor) -> StreamingResponse:
+    return recipients_response(actor, campaign_id)
+
+
+def recipients_response(actor: Actor, campaign_id: int) -> StreamingResponse:
+    """The recipients CSV, streamed: the REST route and the Campanhas page's download answer with it."""
     schema = actor.schema or ""
     with session(schema) as db:  # 404 / 403 before the first byte
         service.get_campaign(db, actor, campaign_id)

@@ -26,6 +26,23 @@ class ConsentIn(BaseModel):
     note: Str320 | None = None
 
 
+class CustomerDataOut(BaseModel):
+    """Everything held about one customer (LGPD access request); sections in Portuguese."""
+
+    gerado_em: str
+    cliente: dict[str, Any]
+    contatos: list[dict[str, Any]]
+    etiquetas: list[str]
+    anotacoes: list[dict[str, Any]]
+    agendamentos: list[dict[str, Any]]
+    oportunidades: list[dict[str, Any]]
+    historico_de_etapas: list[dict[str, Any]]
+    conversas: list[dict[str, Any]]
+    mensagens: list[dict[str, Any]]
+    linha_do_tempo: list[dict[str, Any]]
+    consentimentos: list[dict[str, Any]]
+
+
 class AnonymisedOut(BaseModel):
     id: int
     anonymised: bool
@@ -61,9 +78,9 @@ def add_consent(customer_id: Id, body: ConsentIn, actor: TenantActor, db: Tenant
     return consent.list_for_customer(db, actor, customer_id)[0]
 
 
-@router.get("/clientes/{customer_id:int}/dados")
-def export_data(customer_id: Id, actor: TenantActor, db: TenantDB) -> dict[str, Any]:
-    return privacy.export_customer_data(db, actor, customer_id)
+@router.get("/clientes/{customer_id:int}/dados", response_model=CustomerDataOut)
+def export_data(customer_id: Id, actor: TenantActor, db: TenantDB) -> CustomerDataOut:
+    return CustomerDataOut.model_validate(privacy.export_customer_data(db, actor, customer_id))
 
 
 @router.post("/clientes/{customer_id:int}/anonimizar", response_model=AnonymisedOut)

@@ -24,7 +24,9 @@ from app.api.templates import router as templates_router
 from app.api.tenant_admin import router as tenant_admin_router
 from app.api.ui_downloads import router as ui_downloads_router
 from app.api.ui_session import router as ui_session_router
+from app.api.unsubscribe import router as unsubscribe_router
 from app.api.wallets import router as wallets_router
+from app.api.webhooks_resend import router as webhooks_resend_router
 from app.api.webhooks_whatsapp import router as webhooks_whatsapp_router
 
 ALL: list[APIRouter] = [
@@ -52,4 +54,6 @@ ALL: list[APIRouter] = [
     channel_sessions_router,
     cloud_templates_router,
     webhooks_whatsapp_router,
+    webhooks_resend_router,
+    unsubscribe_router,
 ]

@@ -39,6 +39,7 @@ from app.messaging.inbound import already_seen, apply_inbound, apply_status
 from app.messaging.kinds import WhatsAppCloudConfig
 from app.messaging.limits import identity_for
 from app.messaging.protocol import StatusEvent
+from app.messaging.webhook_routes import open_channel
 from app.messaging.whatsapp_events import CloudChange, Malformed, parse_cloud, parse_wpp
 from app.messaging.wpp_sessions import decrypted_config
 from models.base import utcnow
@@ -69,7 +70,7 @@ def audit_bad_secret(
 ) -> None:
     actor = system_actor(tenant_id, schema).with_ip(ip)
     after = {"provider": provider, "channel_id": channel.id, "ip": ip, "reason": reason}
-    record(db, actor, "webhook.bad_signature", "channel", channel.id, None, after)
+    record(db, actor, "webhook.rejected", "channel", channel.id, None, after)
     log.warning("webhook refused: provider=%s channel=%s reason=%s", provider, channel.id, reason)
 
 
@@ -255,43 +256,28 @@ async def wpp_webhook(route_key: str, request: Request) -> Response:
     return await run_in_threadpool(_wpp_apply, route_key, raw, token, client_ip(request))
 
 
-def _wpp_channel_key(route_key: str) -> tuple[int, int] | None:
-    match = re.fullmatch(r"([1-9][0-9]{0,17})-([1-9][0-9]{0,17})", route_key)
-    return (int(match[1]), int(match[2])) if match else None
-
-
 def _wpp_apply(route_key: str, raw: bytes, token: str, ip: str | None) -> Response:
-    not_found = _refuse(404, "not_found", "Endereço não encontrado.")
-    key = _wpp_channel_key(route_key)
-    if key is None:
-        return not_found
-    tenant_id, channel_id = key
-    with platform_session() as pdb:
-        tenant = pdb.get(Tenant, tenant_id)
-    if tenant is None or tenant.status != "active" or not tenant.schema_name:
-        return not_found
-    schema = tenant.schema_name
-    with session(schema) as db, unit_of_work(db):
-        channel = _live_channel(db, channel_id, WPP)
-        if channel is None:
-            return not_found
-        if not wpp_sessions.webhook_token_ok(channel, token):
-            audit_bad_secret(db, tenant_id, schema, channel, WPP, ip, "missing" if not token else "mismatch")
-            return _refuse(401, "bad_signature", "Assinatura inválida.")
-    try:
-        event = parse_wpp(json.loads(raw))
-    except (ValueError, Malformed):
-        return _refuse(400, "bad_request", "Requisição malformada.")
-    with session(schema) as db, unit_of_work(db):
-        channel = _live_channel(db, channel_id, WPP)
-        if channel is None:
-            return not_found
-        if event.inbound is not None:
-            if already_seen(db, WPP, "in:" + event.inbound.provider_message_id):
-                return JSONResponse({"status": "ignored"})
-            apply_inbound(db, channel, event.inbound)
-        elif event.status is not None:
-            apply_status(db, channel, event.status)
-        elif event.session_status is not None or event.qrcode is not None:
-            wpp_sessions.apply_session_event(db, channel, event.session_status, event.qrcode)
+    with open_channel(route_key, WPP) as found:
+        if found is None:
+            return _refuse(404, "not_found", "Endereço não encontrado.")
+        tenant_id, db, channel = found
+        schema = str(db.info["schema"])
+        with unit_of_work(db):
+            if not wpp_sessions.webhook_token_ok(channel, token):
+                audit_bad_secret(
+                    db, tenant_id, schema, channel, WPP, ip, "missing" if not token else "mismatch"
+                )
+                return _refuse(401, "bad_signature", "Assinatura inválida.")
+            try:
+                event = parse_wpp(json.loads(raw))
+            except (ValueError, Malformed):
+                return _refuse(400, "bad_request", "Requisição malformada.")
+            if event.inbound is not None:
+                if already_seen(db, WPP, "in:" + event.inbound.provider_message_id):
+                    return JSONResponse({"status": "ignored"})
+                apply_inbound(db, channel, event.inbound)
+            elif event.status is not None:
+                apply_status(db, channel, event.status)
+            elif event.session_status is not None or event.qrcode is not None:
+                wpp_sessions.apply_session_event(db, channel, event.session_status, event.qrcode)
     return _ok()

@@ -49,6 +49,7 @@ ACTION_LABELS: dict[str, str] = {
     "consent.opt_out": "Descadastro registrado",
     "consent.opt_in": "Consentimento registrado",
     "message.receive": "Mensagem recebida",
+    "webhook.rejected": "Webhook recusado (assinatura inválida)",
     "attachment.upload": "Anexo enviado",
     "campaign.create": "Campanha criada",
     "campaign.pause": "Campanha pausada",
@@ -78,7 +79,6 @@ ACTION_LABELS: dict[str, str] = {
     "conversation.resolve": "Conversa resolvida",
     "message.reply": "Mensagem respondida",
     # WhatsApp sessions and webhooks (issue 18)
-    "webhook.bad_signature": "Webhook recusado (assinatura inválida)",
     "channel.session_start": "Sessão do WhatsApp iniciada",
     "channel.session_status": "Status da sessão do WhatsApp alterado",
     "channel.session_logout": "Sessão do WhatsApp desconectada",

@@ -24,6 +24,7 @@ TTL_S = 60  # the browser follows the URL right away
 _HEADER = {"alg": "HS256"}
 # What a ticket lets the browser fetch (the route checks it is the one it serves).
 CUSTOMERS_EXPORT = "customers-export"
+CAMPAIGN_RECIPIENTS = "campaign-recipients"
 INVALID = "Link de download inválido ou expirado. Tente de novo."
 
 

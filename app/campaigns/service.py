@@ -405,3 +405,41 @@ def recipients_csv(db: Session, actor: Actor, campaign_id: int) -> Iterator[str]
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue()
+
+
+class Choice(BaseModel):
+    value: str
+    label: str
+    medium: str
+
+
+class SendingOptions(BaseModel):
+    channels: list[Choice]
+    templates: list[Choice]
+    segments: list[Choice]
+
+
+def sending_options(db: Session, actor: Actor) -> SendingOptions:
+    """What the "Nova campanha" form offers: live channels, templates and the actor's segments."""
+    from app.crm.segments import list_segments
+
+    actor.require(Perm.CAMPAIGNS_MANAGE)
+    channels = db.exec(
+        select(Channel).where(col(Channel.deleted_at).is_(None)).order_by(col(Channel.name))
+    ).all()
+    templates = db.exec(select(Template).order_by(col(Template.name))).all()
+    return SendingOptions(
+        channels=[
+            Choice(value=str(c.id), label=c.name + (" (padrão)" if c.is_default else ""), medium=c.medium)
+            for c in channels
+        ],
+        templates=[
+            Choice(
+                value=str(t.id),
+                label=t.name + (f" · {t.approval_status.lower()}" if t.approval_status else ""),
+                medium=t.channel,
+            )
+            for t in templates
+        ],
+        segments=[Choice(value=str(s.id), label=s.name, medium="") for s in list_segments(db, actor)],
+    )

@@ -30,10 +30,10 @@ from app.audit.log import record
 from app.auth.actor import Actor, system_actor
 from app.auth.permissions import Perm
 from app.errors import DomainError, Forbidden, NotFound
+from app.messaging import webhook_routes as routes
 from app.messaging.adapters.wppconnect import TokenError, WppConnectAdapter
 from app.messaging.kinds import WppConnectConfig
 from app.security.keys import decrypt, encrypt
-from app.settings import get_settings
 from models.base import utcnow
 from models.tenant import Channel
 
@@ -131,10 +131,8 @@ def webhook_token_ok(channel: Channel, token: str) -> bool:
     return hmac.compare_digest(token.encode(), expected.encode())
 
 
-def webhook_url(tenant_id: int, channel_id: int, secret: str, public_url: str | None = None) -> str:
-    settings = get_settings()
-    base = (public_url or settings.public_url or settings.public_origin).rstrip("/")
-    return f"{base}/api/webhooks/wppconnect/{tenant_id}-{channel_id}?token={secret}"
+def webhook_url(tenant_id: int, channel_id: int, secret: str) -> str:
+    return f"{routes.webhook_url('wppconnect', tenant_id, channel_id)}?token={secret}"
 
 
 # ---------------------------------------------------------------- channel and server
@@ -225,12 +223,12 @@ def _set_status(channel: Channel, status: str, detail: str | None = None, qrcode
 # ---------------------------------------------------------------- services
 
 
-def start(db: Session, actor: Actor, channel_id: int, *, public_url: str | None = None) -> SessionView:
+def start(db: Session, actor: Actor, channel_id: int) -> SessionView:
     """Start (or reconnect) the session: a fresh token, then start-session with our webhook URL. A paired
     phone reconnects at once; otherwise the QR code arrives by webhook and `status` shows it."""
     channel = _channel(db, actor, channel_id)
     state = dict(channel.state or {})
-    url = webhook_url(actor.tenant_id or 0, channel.id or 0, _webhook_secret(state), public_url)
+    url = webhook_url(actor.tenant_id or 0, channel.id or 0, _webhook_secret(state))
 
     async def go() -> httpx.Response:
         adapter = WppConnectAdapter(_config(channel), state, timeout=TIMEOUT)
@@ -335,8 +333,8 @@ def _end(db: Session, actor: Actor, channel_id: int, path: str, action: str) -> 
     return view(channel)
 
 
-def reconnect(db: Session, actor: Actor, channel_id: int, *, public_url: str | None = None) -> SessionView:
-    return start(db, actor, channel_id, public_url=public_url)
+def reconnect(db: Session, actor: Actor, channel_id: int) -> SessionView:
+    return start(db, actor, channel_id)
 
 
 def apply_session_event(db: Session, channel: Channel, status_find: str | None, qrcode: str | None) -> None:

@@ -23,6 +23,7 @@ TENANT_ROUTES = [
     "/agenda",
     "/importacoes",
     "/kanban",
+    "/campanhas",
     "/admin/auditoria",
     "/admin/campos",
     "/admin/segmentos",

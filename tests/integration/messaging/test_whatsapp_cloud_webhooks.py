@@ -115,7 +115,7 @@ def test_bad_signature_is_401_and_audited_without_secrets(tenant, sim) -> None:
     missing = sim.post(payload, signature="")
     assert missing.status_code == 401
     assert _messages(tenant.schema) == []
-    rows = audit_rows(tenant.schema, "webhook.bad_signature")
+    rows = audit_rows(tenant.schema, "webhook.rejected")
     assert [r.after["reason"] for r in rows] == ["mismatch", "missing"]
     assert rows[0].entity_id == str(channel_id) and rows[0].after["provider"] == "whatsapp_cloud"
     assert sim.app_secret not in json.dumps([r.after for r in rows])
@@ -292,4 +292,4 @@ def test_a_payload_for_two_numbers_applies_nothing_unless_both_verify(tenant, ma
         both = {"object": "whatsapp_business_account", "entry": first["entry"] + second["entry"]}
         assert sim.post(both).status_code == 401  # signed with the first number's secret only
         assert _messages(tenant.schema) == [] and _messages(other_tenant.schema) == []
-        assert audit_rows(other_tenant.schema, "webhook.bad_signature")
+        assert audit_rows(other_tenant.schema, "webhook.rejected")

@@ -148,7 +148,7 @@ def test_webhook_secret_is_checked_and_failures_audited(tenant, sim, app_url) ->
     event = {"event": "status-find", "status": "inChat", "session": "vendas"}
     assert httpx.post(base + "?token=errado", json=event).status_code == 401
     assert httpx.post(base, json=event).status_code == 401
-    rows = audit_rows(tenant.schema, "webhook.bad_signature")
+    rows = audit_rows(tenant.schema, "webhook.rejected")
     assert [r.after["reason"] for r in rows] == ["mismatch", "missing"]
     token = good.split("token=", 1)[1]
     assert all(token not in str(r.after) for r in rows)

@@ -1,0 +1,294 @@
+"""E-mail over SMTP (a tenant's own mail server): the fallback when Resend fails or is not configured.
+
+smtplib is blocking, so every call runs in a worker thread (`asyncio.to_thread`) and a slow server
+never blocks the event loop. One connection is kept open across the sends of a batch (the outbox
+builds one adapter per batch and closes it with `aclose`): connecting, STARTTLS and AUTH cost several
+round trips per message otherwise. A lock serialises the connection's use when sends overlap.
+
+Outcomes, by where the conversation stopped:
+- before DATA (connect, TLS, AUTH, MAIL, RCPT): nothing was accepted, so a 4xx, a timeout or a dropped
+  connection is RETRY; a 5xx on RCPT is FAILED (`smtp-550`...), a refused login AUTH.
+- while waiting for the reply to the message content: the server may have queued the message and the
+  reply was lost, so a dropped connection or timeout there is UNCERTAIN (the outbox never resends it).
+- after the 250 to DATA: the server owns the message. A later delivery failure comes back as a bounce
+  e-mail to the envelope sender, which this adapter cannot see: an SMTP message stays "sent", never
+  "delivered" (Resend's webhooks give those).
+
+TLS is verified against the system trust store (`ssl.create_default_context`); a server with a private
+CA is trusted by pointing SSL_CERT_FILE at a bundle that includes it (the tests do exactly that).
+"""
+
+import asyncio
+import contextlib
+import html as html_lib
+import re
+import smtplib
+import ssl
+import threading
+import time
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formataddr, formatdate, make_msgid
+from typing import Any
+
+from app.messaging.kinds import SmtpConfig
+from app.messaging.protocol import Medium, OutboundMessage, Outcome, SendResult
+
+# Seconds for the TCP connect and for each SMTP reply; a server slower than this is treated as down.
+TIMEOUT = 20.0
+# A kept connection idle for longer than this is probed with NOOP before use: servers drop idle
+# clients after 30-300 s, and a probe is cheaper than a failed MAIL plus a reconnect.
+IDLE_PROBE_SECONDS = 10.0
+
+# Headers the adapter writes itself; a caller's `headers` cannot override them.
+_OWN_HEADERS = frozenset(
+    {"from", "to", "cc", "bcc", "subject", "date", "message-id", "reply-to", "mime-version", "content-type"}
+)
+_TAG_RE = re.compile(r"<[^>]+>")
+_BLOCK_RE = re.compile(r"</?(?:p|div|br|tr|li|h[1-6])\b[^>]*>", re.IGNORECASE)
+
+
+class _Uncertain(Exception):
+    """The connection broke after the message content was sent: it may have been accepted."""
+
+
+def build_mime(message: OutboundMessage, *, from_email: str, from_name: str, message_id: str) -> EmailMessage:
+    """The RFC 5322 message: text and html as alternatives, attachments, our Message-ID and headers.
+
+    Header values with CR/LF raise ValueError (email.policy refuses them): no header injection.
+    """
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["From"] = formataddr((from_name, from_email)) if from_name else from_email
+    msg["To"] = message.to
+    msg["Subject"] = message.subject or ""
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id
+    if message.reply_to:
+        msg["Reply-To"] = message.reply_to
+    for name, value in message.headers.items():
+        if name.lower() in _OWN_HEADERS:
+            continue
+        msg[name] = value
+    text = message.text or (html_to_text(message.html) if message.html else "")
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    if message.html:
+        msg.add_alternative(message.html, subtype="html", charset="utf-8")
+    for att in message.attachments:
+        maintype, _, subtype = (att.content_type or "application/octet-stream").partition("/")
+        msg.add_attachment(
+            att.data, maintype=maintype, subtype=subtype or "octet-stream", filename=att.filename
+        )
+    return msg
+
+
+def html_to_text(html: str) -> str:
+    """A readable plain-text part for an html-only message (spam filters penalise html without one)."""
+    text = _BLOCK_RE.sub("\n", html)
+    text = html_lib.unescape(_TAG_RE.sub("", text))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n".join(line for line in lines if line).strip() + "\n"
+
+
+def new_message_id(message_id: int, from_email: str) -> str:
+    """`<crm.<id>.<random>@<sender's domain>>`: unique, and it names our row when a reply quotes it."""
+    domain = from_email.rpartition("@")[2] or "localhost"
+    return make_msgid(idstring=f"crm.{message_id}", domain=domain)
+
+
+class SmtpAdapter:
+    kind = "smtp"
+    medium = Medium.EMAIL
+
+    def __init__(self, config: SmtpConfig, state: dict[str, Any], *, timeout: float = TIMEOUT) -> None:
+        self.config = config
+        self.state = state
+        self.timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+        self._last_used = 0.0
+        self._lock = threading.Lock()
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        return await asyncio.to_thread(self._send_locked, message)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._close_locked)
+
+    # ------------------------------------------------------------------ worker thread from here on
+
+    def _send_locked(self, message: OutboundMessage) -> SendResult:
+        with self._lock:
+            return self._send(message)
+
+    def _close_locked(self) -> None:
+        with self._lock:
+            self._close(quit_=True)
+
+    def _send(self, message: OutboundMessage) -> SendResult:
+        cfg = self.config
+        message_id = new_message_id(message.message_id, cfg.from_email)
+        try:
+            mime = build_mime(
+                message, from_email=cfg.from_email, from_name=cfg.from_name, message_id=message_id
+            )
+            data = mime.as_bytes(policy=SMTP_POLICY)
+        except (ValueError, TypeError) as exc:
+            return SendResult(Outcome.FAILED, error_code="invalid-message", error=f"message not built: {exc}")
+        needs_utf8 = not (cfg.from_email.isascii() and message.to.isascii())
+        try:
+            try:
+                self._transaction(message.to, data, needs_utf8)
+            except smtplib.SMTPServerDisconnected:
+                # A kept connection the server closed while idle fails on its first command (MAIL):
+                # nothing was accepted, so one fresh connection is tried at once.
+                self._close(quit_=False)
+                self._transaction(message.to, data, needs_utf8)
+        except _Uncertain as exc:
+            self._close(quit_=False)
+            return SendResult(
+                Outcome.UNCERTAIN, provider_message_id=message_id, error_code="smtp-no-reply", error=str(exc)
+            )
+        except smtplib.SMTPAuthenticationError as exc:
+            self._close(quit_=False)
+            return SendResult(Outcome.AUTH, error_code=f"smtp-{exc.smtp_code}", error="SMTP login refused")
+        except smtplib.SMTPNotSupportedError as exc:
+            self._close(quit_=False)
+            return SendResult(Outcome.AUTH, error_code="smtp-unsupported", error=f"server lacks: {exc}")
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()), (550, b""))
+            return self._refused(code, reply, "recipient refused")
+        except smtplib.SMTPSenderRefused as exc:
+            # A 5xx on MAIL FROM (sender not allowed for this login, domain not ours) refuses every
+            # message of the channel alike: the channel needs attention, not this message.
+            return self._refused(exc.smtp_code, exc.smtp_error, "sender refused", channel_wide=True)
+        except smtplib.SMTPDataError as exc:
+            return self._refused(exc.smtp_code, exc.smtp_error, "message refused")
+        except smtplib.SMTPResponseException as exc:
+            # Greeting, EHLO or STARTTLS refused: the server, not the message.
+            self._close(quit_=False)
+            return self._refused(exc.smtp_code, exc.smtp_error, "server refused", channel_wide=True)
+        except ssl.SSLCertVerificationError as exc:
+            # A certificate that does not verify will not fix itself: the channel needs attention.
+            self._close(quit_=False)
+            return SendResult(
+                Outcome.AUTH, error_code="smtp-tls", error=f"TLS certificate: {exc.verify_message}"
+            )
+        except (OSError, smtplib.SMTPException) as exc:
+            # Refused or timed-out connect, TLS handshake, a dropped connection before DATA.
+            self._close(quit_=False)
+            return SendResult(Outcome.RETRY, error_code="smtp-connect", error=f"{type(exc).__name__}: {exc}")
+        self._last_used = time.monotonic()
+        return SendResult(Outcome.SENT, provider_message_id=message_id)
+
+    def _refused(self, code: int, reply: bytes | str, what: str, *, channel_wide: bool = False) -> SendResult:
+        self._reset()
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+        error = f"{what}: {code} {text}"[:500]
+        if 400 <= code < 500:
+            return SendResult(Outcome.RETRY, error_code=f"smtp-{code}", error=error)
+        outcome = Outcome.AUTH if channel_wide else Outcome.FAILED
+        return SendResult(outcome, error_code=f"smtp-{code}", error=error)
+
+    def _transaction(self, to: str, data: bytes, needs_utf8: bool) -> None:
+        """MAIL, RCPT, DATA on the kept connection (opened on first use), phase by phase.
+
+        smtplib's sendmail would hide which phase failed; here a break after the content was sent is
+        told apart (UNCERTAIN) from one before it (safe to retry)."""
+        smtp = self._connection()
+        options: list[str] = []
+        if needs_utf8:
+            if not smtp.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError("SMTPUTF8 (non-ASCII address)")
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
+        if smtp.has_extn("size"):
+            options.append(f"SIZE={len(data)}")
+        code, reply = smtp.mail(self.config.from_email, options)
+        if code == 421:
+            raise smtplib.SMTPServerDisconnected("421 on MAIL")
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, self.config.from_email)
+        code, reply = smtp.rcpt(to)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+        smtp.putcmd("data")
+        code, reply = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        try:
+            smtp.send(_dot_stuffed(data))
+            code, reply = smtp.getreply()
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise _Uncertain(f"no reply after the message content: {type(exc).__name__}") from exc
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None and time.monotonic() - self._last_used > IDLE_PROBE_SECONDS:
+            try:
+                if self._smtp.noop()[0] != 250:
+                    self._close(quit_=False)
+            except (OSError, smtplib.SMTPException):
+                self._close(quit_=False)
+        if self._smtp is None:
+            self._smtp = self._connect()
+            self._last_used = time.monotonic()
+        return self._smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if cfg.security == "ssl":
+            smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=self.timeout)
+        try:
+            smtp.ehlo()
+            if cfg.security == "starttls":
+                # starttls() raises SMTPNotSupportedError when the server does not offer it: never fall
+                # back to plain text with the password.
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if cfg.username:
+                smtp.login(cfg.username, cfg.password)
+        except BaseException:
+            _abandon(smtp)
+            raise
+        return smtp
+
+    def _reset(self) -> None:
+        # After a refused MAIL/RCPT/DATA the transaction is aborted so the connection can carry the next.
+        if self._smtp is None:
+            return
+        try:
+            self._smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self._close(quit_=False)
+
+    def _close(self, *, quit_: bool) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        if quit_:
+            try:
+                smtp.quit()
+                return
+            except (OSError, smtplib.SMTPException):
+                pass
+        _abandon(smtp)
+
+
+def _abandon(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError):
+        smtp.close()
+
+
+_EOL_RE = re.compile(rb"\r\n|\n|\r")
+_LEADING_DOT_RE = re.compile(rb"(?m)^\.")
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The DATA payload as smtplib.SMTP.data sends it: CRLF line ends, leading dots doubled, "." end."""
+    q = _LEADING_DOT_RE.sub(b"..", _EOL_RE.sub(b"\r\n", data))
+    if not q.endswith(b"\r\n"):
+        q += b"\r\n"
+    return q + b".\r\n"
