@@ -12,10 +12,13 @@ import asyncio
 
 import reflex as rx
 
+from app.auth.actor import Actor
 from app.errors import NotFound
 from app.messaging import wpp_sessions
 from app.pages.base import Events, SessionState, event, page
 from models.tenant import Channel
+from tenants.database import session as tenant_session
+from tenants.database import unit_of_work
 
 POLL_EVERY_S = 2.0
 POLL_FOR_S = 600.0  # a forgotten tab stops polling after ten minutes
@@ -29,7 +32,6 @@ class ChannelSessionState(SessionState):
     status_label: str = ""
     detail: str = ""
     qrcode: str = ""
-    busy: bool = False
     polling: bool = False
 
     def _show(self, view: wpp_sessions.SessionView) -> None:
@@ -77,18 +79,12 @@ class ChannelSessionState(SessionState):
             async with self:
                 self.polling = False
 
-    def _act(self, action: str) -> Events:
-        self.busy = True
-        try:
-            with self._calling() as call, self.db() as (db, actor):
-                service = {
-                    "start": wpp_sessions.start,
-                    "status": wpp_sessions.status,
-                    "logout": wpp_sessions.logout,
-                }
-                self._show(service[action](db, actor, self.channel_id))
-        finally:
-            self.busy = False
+    async def _act(self, action: str) -> Events:
+        # The WPPConnect call (up to 10 s when the server is slow) runs on a worker thread: the event
+        # loop keeps serving every other tab meanwhile.
+        with self._calling() as call:
+            actor = self.actor()
+            self._show(await asyncio.to_thread(_session_call, action, actor, self.channel_id))
         if call.failed:
             return call.events
         if self.status in ("qrcode", "connecting"):
@@ -96,16 +92,25 @@ class ChannelSessionState(SessionState):
         return None
 
     @event
-    def begin_session(self) -> Events:
-        return self._act("start")
+    async def begin_session(self) -> Events:
+        return await self._act("start")
 
     @event
-    def refresh_status(self) -> Events:
-        return self._act("status")
+    async def refresh_status(self) -> Events:
+        return await self._act("status")
 
     @event
-    def end_session(self) -> Events:
-        return self._act("logout")
+    async def end_session(self) -> Events:
+        return await self._act("logout")
+
+
+def _session_call(action: str, actor: Actor, channel_id: int) -> wpp_sessions.SessionView:
+    service = {"start": wpp_sessions.start, "status": wpp_sessions.status, "logout": wpp_sessions.logout}[
+        action
+    ]
+    assert actor.schema is not None
+    with tenant_session(actor.schema) as db, unit_of_work(db):
+        return service(db, actor, channel_id)
 
 
 def _status_badge() -> rx.Component:
@@ -176,12 +181,10 @@ def channel_session_page() -> rx.Component:
                     color_scheme="red",
                     variant="soft",
                     on_click=ChannelSessionState.end_session,
-                    loading=ChannelSessionState.busy,
                 ),
                 rx.button(
                     rx.cond(ChannelSessionState.status == "disconnected", "Conectar", "Gerar novo QR code"),
                     on_click=ChannelSessionState.begin_session,
-                    loading=ChannelSessionState.busy,
                     id="wpp-start",
                 ),
             ),
@@ -189,7 +192,6 @@ def channel_session_page() -> rx.Component:
                 "Atualizar status",
                 variant="outline",
                 on_click=ChannelSessionState.refresh_status,
-                loading=ChannelSessionState.busy,
             ),
             spacing="3",
         ),
