@@ -12,12 +12,15 @@ from app.pages import (  # noqa: F401
     audit,
     campaigns,
     channel_session,
+    channels,
     custom_fields,
     customer,
     customers,
     home,
     imports,
+    inbox,
     kanban,
+    monitoring,
     platform,
     platform_audit,
     segments,
@@ -77,12 +80,14 @@ if not get_settings().redis_url:
     # abandoned uploads itself, and resumes imports that died.
     from tasks.campaigns import sweep_loop as campaign_loop
     from tasks.imports import purge_loop, recover_loop
+    from tasks.messaging import outbox_loop
     from tasks.notifications import reminder_loop
     from tasks.platform import purge_unconfirmed_loop
 
     app.register_lifespan_task(reminder_loop)
     app.register_lifespan_task(purge_loop)
     app.register_lifespan_task(purge_unconfirmed_loop)
+    app.register_lifespan_task(outbox_loop)  # outbox: expired leases, retries, lost kicks
     app.register_lifespan_task(recover_loop)  # imports that died with the previous process resume
     app.register_lifespan_task(campaign_loop)  # scheduled campaigns, business hours, lost kicks
 

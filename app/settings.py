@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     # Content-Security-Policy of every response; empty means the default in app/api/security_headers.py.
     content_security_policy: str | None = None
     log_level: str = "INFO"
+    # How long a worker holds the outbox messages it reserved before the reaper may give them to another
+    # (a worker that died); a send's own wait for its slot is bounded well below it.
+    outbox_lease_seconds: float = 120.0
+    # Bearer token Prometheus sends to GET /metrics; empty: the endpoint answers 404.
+    metrics_token: SecretStr | None = None
+    # An e-mail sending domain is paused when, over the last 24 h and at least REPUTATION_MIN_SENDS sends,
+    # its bounces or spam complaints pass these shares (the providers' own suspension thresholds).
+    bounce_rate_max: float = 0.05
+    complaint_rate_max: float = 0.001
+    reputation_min_sends: int = 100
 
     @field_validator("trusted_proxies")
     @classmethod

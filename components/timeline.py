@@ -28,6 +28,8 @@ class MessageRow:
     body: str
     direction: str
     meta: str
+    status: str = ""  # queued | reserved | uncertain | sent | delivered | read | failed | skipped | received
+    error: str = ""  # why it failed or was not sent (pt-BR)
 
 
 KIND_ICONS = {
@@ -105,16 +107,49 @@ def timeline(
     )
 
 
+# Status ticks of an outbound message, as chat apps show them: (lucide icon, colour).
+TICKS = {
+    "queued": ("clock", "gray"),
+    "reserved": ("clock", "gray"),
+    "uncertain": ("clock-alert", "orange"),
+    "sent": ("check", "gray"),
+    "delivered": ("check-check", "gray"),
+    "read": ("check-check", "blue"),
+    "failed": ("circle-alert", "red"),
+    "skipped": ("ban", "red"),
+}
+
+
+def _tick(status: rx.Var[str]) -> rx.Component:
+    return rx.match(
+        status,
+        *[
+            (key, rx.icon(icon, size=14, color=f"var(--{color}-9)", class_name=f"tick tick-{key}"))
+            for key, (icon, color) in TICKS.items()
+        ],
+        rx.fragment(),
+    )
+
+
 def message_bubble(message: ObjectVar[MessageRow]) -> rx.Component:
     outbound = message.direction == "out"
     return rx.hstack(
         rx.box(
             rx.text(message.body, size="2", white_space="pre-wrap"),
-            rx.text(message.meta, size="1", color_scheme="gray"),
+            rx.hstack(
+                rx.text(message.meta, size="1", color_scheme="gray"),
+                rx.cond(outbound, _tick(message.status)),
+                spacing="1",
+                align="center",
+                justify="end",
+            ),
+            rx.cond(message.error != "", rx.text(message.error, size="1", color_scheme="red")),
             background=rx.cond(outbound, "var(--accent-a4)", "var(--gray-a3)"),
             padding="8px 12px",
             border_radius="12px",
             max_width="80%",
+            class_name=rx.cond(outbound, "message message-out", "message message-in"),
+            data_status=message.status,
         ),
         justify=rx.cond(outbound, "end", "start"),
         width="100%",

@@ -49,3 +49,34 @@ def queue_stats() -> QueueStats:
         return QueueStats("redis", int(client.llen(QUEUE_NAME)))  # type: ignore[arg-type]  # redis-py types llen as int | Awaitable[int]
     except redis.RedisError:
         return QueueStats("redis (indisponível)", None)
+
+
+HEARTBEAT_KEY = "crm:workers:"
+HEARTBEAT_TTL_S = 30
+
+
+def heartbeat(worker_id: str, info: str) -> None:
+    """A worker says it is alive (every ~10 s; the key expires after HEARTBEAT_TTL_S)."""
+    url = get_settings().redis_url
+    if not url:
+        return
+    import redis  # function-level: only with REDIS_URL
+
+    redis.Redis.from_url(url, socket_timeout=1).set(HEARTBEAT_KEY + worker_id, info, ex=HEARTBEAT_TTL_S)
+
+
+def workers_alive() -> list[dict[str, str]] | None:
+    """The workers that sent a heartbeat in the last HEARTBEAT_TTL_S (None in embedded mode or when Redis
+    cannot be read)."""
+    url = get_settings().redis_url
+    if not url:
+        return None
+    import redis  # function-level: only with REDIS_URL
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1, decode_responses=True)
+        keys = sorted(client.scan_iter(HEARTBEAT_KEY + "*", count=500))
+        values: list[str | None] = list(client.mget(keys)) if keys else []  # type: ignore[arg-type]  # redis-py types mget as list | Awaitable
+    except redis.RedisError:
+        return None
+    return [{"id": k.removeprefix(HEARTBEAT_KEY), "info": v or ""} for k, v in zip(keys, values, strict=True)]

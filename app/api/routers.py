@@ -7,6 +7,7 @@ from app.api.attachments import router as attachments_router
 from app.api.auth import router as auth_router
 from app.api.campaigns import router as campaigns_router
 from app.api.channel_sessions import router as channel_sessions_router
+from app.api.channels import router as channels_router
 from app.api.cloud_templates import router as cloud_templates_router
 from app.api.conversations import router as conversations_router
 from app.api.custom_fields import router as custom_fields_router
@@ -14,6 +15,8 @@ from app.api.customers import router as customers_router
 from app.api.home import router as home_router
 from app.api.imports import router as imports_router
 from app.api.kanban import router as kanban_router
+from app.api.messages import router as messages_router
+from app.api.metrics import router as metrics_router
 from app.api.notifications import router as notifications_router
 from app.api.opportunities import router as opportunities_router
 from app.api.platform import router as platform_router
@@ -39,9 +42,12 @@ ALL: list[APIRouter] = [
     opportunities_router,
     kanban_router,
     conversations_router,
+    channels_router,
+    messages_router,
     privacy_router,
     attachments_router,
     campaigns_router,
+    metrics_router,
     tags_router,
     wallets_router,
     custom_fields_router,

@@ -47,6 +47,8 @@ class Perm(StrEnum):
     API_CLIENTS_MANAGE = "api_clients.manage"
     AUDIT_READ = "audit.read"
     SETTINGS_MANAGE = "settings.manage"
+    # Sending identities (WhatsApp numbers and sessions, e-mail accounts) and their credentials.
+    CHANNELS_MANAGE = "channels.manage"
     PLATFORM_MANAGE = "platform.manage"
     # The platform audit log (logins, sign-ups, suspensions across every organisation).
     PLATFORM_AUDIT_READ = "platform.audit_read"
@@ -79,6 +81,7 @@ _ADMIN = _MANAGER | {
     Perm.API_CLIENTS_MANAGE,
     Perm.AUDIT_READ,
     Perm.SETTINGS_MANAGE,
+    Perm.CHANNELS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

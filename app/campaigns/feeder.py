@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.after_commit import enqueue_after_commit
 from app.campaigns import counters, window
 from app.crm import timeline
 from app.crm.templates import render
@@ -26,6 +27,7 @@ from models.base import utcnow
 from models.tenant import Campaign, CampaignRecipient, Channel, Conversation, Message, Template
 
 log = logging.getLogger(__name__)
+DELIVER_TASK = "messaging.deliver"  # app.messaging.outbox's task: send what the feeder queued
 BATCH = 1000
 AHEAD = 5000  # queued-but-unsent messages a campaign may have in the outbox at once
 RATE_WINDOW_S = 10.0
@@ -162,6 +164,7 @@ def feed(db: Session, campaign_id: int, now: datetime | None = None, batch: int 
     db.add(campaign)
     db.flush()
     counters.bump(db, campaign.id or 0, Counter({"pending": -n, "queued": n}))
+    enqueue_after_commit(db, DELIVER_TASK, db.info.get("schema"))
     return FeedResult(n, now, "fed")
 
 

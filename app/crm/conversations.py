@@ -1,7 +1,7 @@
-"""Conversations in the side panel: list, read with messages, reply (queued outbound), resolve, assign.
+"""Conversations in the side panel: list, read with messages, reply, resolve, assign.
 
-Sending is the messaging worker's job: a reply here only stores a queued outbound message and
-its timeline entry; the worker asks the throttle governor and re-checks the opt-out at send time.
+A reply goes through the outbox (app.messaging.sending.reply): it is queued with its timeline entry in
+the caller's transaction and delivered by the messaging worker, which re-checks the opt-out at send time.
 """
 
 from datetime import datetime
@@ -17,8 +17,9 @@ from app.auth.permissions import Perm
 from app.crm import timeline
 from app.crm.visibility import check_assignable, customer_visible
 from app.errors import Invalid, NotFound
-from app.validation import Str4096
+from app.validation import Id, Str4096
 from models.base import utcnow
+from models.platform import User
 from models.tenant import Contact, Conversation, Customer, Message
 
 STATUSES = {"open": "Aberta", "pending": "Pendente", "resolved": "Resolvida"}
@@ -33,6 +34,9 @@ class ConversationRow(BaseModel):
     assignee_id: int | None
     subject: str | None
     last_message_at: datetime | None
+    channel_id: int | None = None
+    unread_count: int = 0
+    queue: str | None = None
 
 
 class ConversationDetail(BaseModel):
@@ -43,6 +47,7 @@ class ConversationDetail(BaseModel):
 
 class ReplyIn(BaseModel):
     body: Str4096
+    canal_id: Id | None = None  # another of the actor's channels of the same medium
 
 
 def _visible_clause(actor: Actor) -> ColumnElement[bool]:
@@ -62,6 +67,9 @@ def _row(conv: Conversation, name: str) -> ConversationRow:
         assignee_id=conv.assignee_id,
         subject=conv.subject,
         last_message_at=conv.last_message_at,
+        channel_id=conv.channel_id,
+        unread_count=conv.unread_count,
+        queue=conv.queue,
     )
 
 
@@ -103,6 +111,14 @@ def list_conversations(
     return [_row(c, n) for c, n in db.exec(stmt.limit(max(1, min(limit, 200)))).all()]
 
 
+def assignees(db: Session, actor: Actor, rows: list[ConversationRow]) -> list[User]:
+    """The users these conversations are assigned to (names for the inbox), of the actor's tenant."""
+    ids = sorted({r.assignee_id for r in rows if r.assignee_id})
+    if not ids:
+        return []
+    return list(db.exec(select(User).where(col(User.id).in_(ids), User.tenant_id == actor.tenant_id)).all())
+
+
 def get_conversation(
     db: Session, actor: Actor, conversation_id: int, *, messages: int = 100
 ) -> ConversationDetail:
@@ -126,44 +142,17 @@ def get_conversation(
 
 
 def reply(db: Session, actor: Actor, conversation_id: int, data: ReplyIn) -> Message:
-    """Queue an outbound message in a visible conversation (refused when the contact opted out)."""
+    """Queue an outbound message in a visible conversation on the outbox (refused when the contact
+    opted out, no channel can send it, or WhatsApp's 24-hour window is closed)."""
     actor.require(Perm.CONVERSATIONS_REPLY)
     conv, _ = _visible(db, actor, conversation_id)
     body = data.body.strip()
     if not body:
         raise Invalid("body", "Escreva a mensagem.")
-    contact = db.get(Contact, conv.contact_id) if conv.contact_id else None
-    if contact is not None and contact.opt_out:
-        raise Invalid("body", "Este contato pediu para não receber mensagens (descadastrado).")
-    msg = Message(
-        conversation_id=conv.id or 0, direction="out", body=body, status="queued", author_id=actor.user_id
-    )
-    db.add(msg)
-    now = utcnow()
-    conv.last_message_at, conv.updated_at = now, now
-    if conv.status == "resolved":
-        conv.status = "open"
-    db.add(conv)
-    db.flush()
-    record(
-        db, actor, "message.reply", "message", msg.id, None, {"conversation_id": conv.id, "length": len(body)}
-    )
-    preview = body if len(body) <= 160 else body[:157] + "..."
-    timeline.add(
-        db,
-        conv.customer_id,
-        kind="message_out",
-        summary=preview,
-        payload={
-            "conversation_id": conv.id,
-            "message_id": msg.id,
-            "channel": conv.channel,
-            "status": "queued",
-        },
-        actor=actor,
-        ref=("conversation", conv.id),
-    )
-    return msg
+    # Function-level: app.messaging imports the CRM services, this module among them.
+    from app.messaging import sending
+
+    return sending.reply(db, actor, conv, body, channel_id=data.canal_id)
 
 
 def resolve(db: Session, actor: Actor, conversation_id: int) -> Conversation:

@@ -1,4 +1,5 @@
-"""Per-user preferences inside a tenant: what a screen remembers for its user (the Kanban filters).
+"""Per-user preferences inside a tenant: what a screen remembers for its user (the Kanban filters, the
+customer list's columns).
 
 One row per (user, key) in `user_preferences`; the value is a small JSON object the screen owns.
 Only the keys listed in KEYS are accepted, so a browser calling the event with any key stores nothing else.
@@ -18,7 +19,8 @@ from models.base import utcnow
 from models.tenant import UserPreference
 
 KANBAN_FILTERS = "kanban.filters"
-KEYS = frozenset({KANBAN_FILTERS})
+CUSTOMER_COLUMNS = "customers.columns"  # {"visible": [column key, ...]} in the order they were chosen
+KEYS = frozenset({KANBAN_FILTERS, CUSTOMER_COLUMNS})
 MAX_BYTES = 4_000
 
 

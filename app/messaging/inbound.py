@@ -21,7 +21,7 @@ from app.crm import timeline
 from app.crm.contacts import ContactIn
 from app.crm.customers.schemas import CustomerIn
 from app.crm.customers.service import create_customer
-from app.messaging import consent
+from app.messaging import consent, reputation
 from app.messaging.protocol import InboundEvent, StatusEvent
 from models.base import utcnow
 from models.tenant import CampaignRecipient, Channel, Contact, Conversation, Customer, Message
@@ -112,6 +112,8 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
             source="hard_bounce" if event.status == "bounced" else "complaint",
             evidence={"message_id": msg.id, "event_id": event.event_id, "provider_status": event.status},
         )
+        db.flush()
+        reputation.check(db, channel)
     if changed:
         conv = db.get(Conversation, msg.conversation_id)
         if conv is not None:

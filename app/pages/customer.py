@@ -1,7 +1,10 @@
 """Customer profile: header with contacts and opt-out badges, editable fields (incl. custom fields),
-the central timeline (newest first, infinite scroll, kind filter), the conversation side panel and the
-quick actions (reply, note, follow-up, opportunity, resolve, assign)."""
+the central timeline (newest first, infinite scroll, kind filter), the conversation side panel (a chat:
+messages with status ticks that move live, reply through a chosen channel) and the quick actions (send
+WhatsApp / e-mail, note, follow-up, opportunity, resolve, assign)."""
 
+import asyncio
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import InvalidOperation
@@ -9,19 +12,24 @@ from typing import Any
 
 import reflex as rx
 
+from app import live
 from app.auth.permissions import Perm
 from app.crm import appointments, contacts, conversations, customers, notes, opportunities, timeline
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
 from app.formatting import contact_br, datetime_br, document_br, label, money_from_br
+from app.messaging import channels, inbound, sending
 from app.pages.base import Events, SessionState, event, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
 from components.timeline import MessageRow, TimelineRow, message_bubble
 from components.timeline import timeline as timeline_view
-from components.types import Option
+from components.types import Option, array_var
 
 ALL = "__all__"
+# The open conversation polls its customer's live revision this often, for at most this many rounds.
+WATCH_EVERY_S = 2.0
+WATCH_ROUNDS = 1_800
 KIND_OPTIONS = [Option(k, v) for k, v in timeline.KIND_LABELS.items()]
 STATUS_OPTIONS = [Option(k, v) for k, v in STATUSES.items()]
 MESSAGE_STATUSES = {
@@ -30,6 +38,7 @@ MESSAGE_STATUSES = {
     "sent": "Enviada",
     "delivered": "Entregue",
     "read": "Lida",
+    "uncertain": "Sem confirmação",
     "failed": "Falhou",
     "skipped": "Não enviada",
     "received": "Recebida",
@@ -76,6 +85,13 @@ class CustomerState(SessionState):
     panel_open: bool = False
     conversation: dict[str, str] = {}
     messages: list[MessageRow] = []
+    # Channels the actor may send with, per medium (the first is the default); the reply's picker.
+    wa_channels: list[Option] = []
+    email_channels: list[Option] = []
+    reply_channels: list[Option] = []
+    _schema: str = ""
+    _seen_revision: int = 0
+    _watch_id: str = ""
     # dialogs: "" | note | followup | opportunity | edit | assign
     dialog: str = ""
     errors: dict[str, str] = {}
@@ -103,6 +119,14 @@ class CustomerState(SessionState):
                 for p in opportunities.list_pipelines(db, actor)
                 for s in _stages(p)
             ]
+            usable = [
+                c
+                for c in channels.list_channels(db, actor)
+                if c.status == "active" and c.owner_user_id in (None, actor.user_id)
+            ]
+            self.wa_channels = [Option(str(c.id), c.name) for c in usable if c.medium == "whatsapp"]
+            self.email_channels = [Option(str(c.id), c.name) for c in usable if c.medium == "email"]
+            self._schema = actor.schema or ""
         c = detail.customer
         self.header = {
             "name": c.name,
@@ -200,16 +224,46 @@ class CustomerState(SessionState):
                 body=m["body"],
                 direction=m["direction"],
                 meta=f"{_when(m['created_at'], self.tz)} · {label(m['status'], MESSAGE_STATUSES)}",
+                status=m["status"],
+                error=(m["error"] or "") if m["status"] in ("failed", "skipped", "uncertain") else "",
             )
             for m in detail.messages
         ]
+        options = self.wa_channels if conv.channel == "whatsapp" else self.email_channels
+        # The conversation's own channel first: it is what a reply uses unless another is picked.
+        own = str(conv.channel_id or "")
+        self.reply_channels = sorted(options, key=lambda o: o.value != own)
 
     @event
     def open_conversation(self, conversation_id: str) -> Events:
+        if self._schema:
+            self._seen_revision = live.revision(self._schema, inbound.NAMESPACE_CUSTOMER, self.customer_id)
         if (failed := self.attempt(lambda: self._load_conversation(int(conversation_id)))) is not None:
             return failed
         self.panel_open = True
-        return None
+        return CustomerState.watch
+
+    @event(background=True)
+    async def watch(self) -> None:
+        """While the panel is open, poll the customer's conversation revision (no database read) and
+        re-read the messages when it moved: status ticks and new inbound messages appear live."""
+        mine = uuid.uuid4().hex
+        async with self:
+            self._watch_id = mine
+        for _ in range(WATCH_ROUNDS):
+            await asyncio.sleep(WATCH_EVERY_S)
+            async with self:
+                if self._watch_id != mine or not self.panel_open or not self.conversation.get("id"):
+                    return
+                current = live.revision(self._schema, inbound.NAMESPACE_CUSTOMER, self.customer_id)
+                if current == self._seen_revision or current < 0:
+                    continue
+                self._seen_revision = current
+                with self._calling(quiet=True) as call:
+                    self._load_conversation(int(self.conversation["id"]))
+                    self._reload_timeline()
+                if call.failed:
+                    return
 
     @event
     def set_panel(self, open_: bool) -> None:
@@ -219,8 +273,14 @@ class CustomerState(SessionState):
     def reply(self, form: dict[str, str]) -> Events:
         with self._calling() as call:
             with self.db() as (db, actor):
+                canal = str(form.get("canal_id") or "")
                 conversations.reply(
-                    db, actor, int(self.conversation["id"]), conversations.ReplyIn(body=form.get("body", ""))
+                    db,
+                    actor,
+                    int(self.conversation["id"]),
+                    conversations.ReplyIn(
+                        body=form.get("body", ""), canal_id=int(canal) if canal.isdigit() else None
+                    ),
                 )
             self._load_conversation(int(self.conversation["id"]))
             self._reload_timeline()
@@ -253,6 +313,51 @@ class CustomerState(SessionState):
         self.dialog = ""
         self._load_profile()
         return rx.toast.success(message)
+
+    def _sent(self, conversation_id: int) -> Events:
+        self.dialog = ""
+        if self._schema:
+            self._seen_revision = live.revision(self._schema, inbound.NAMESPACE_CUSTOMER, self.customer_id)
+        self._load_conversation(conversation_id)
+        self._reload_timeline()
+        self.panel_open = True
+        return [rx.toast.success("Mensagem na fila de envio."), CustomerState.watch]
+
+    @event
+    def send_whatsapp(self, form: dict[str, str]) -> Events:
+        canal = str(form.get("canal_id") or "")
+        with self._calling(fields="errors", message="error") as call, self.db() as (db, actor):
+            msg = sending.send_whatsapp(
+                db,
+                actor,
+                self.customer_id,
+                sending.SendWhatsAppIn(
+                    texto=form.get("texto", ""), canal_id=int(canal) if canal.isdigit() else None
+                ),
+            )
+            conversation_id = msg.conversation_id
+        if call.failed:
+            return call.events
+        return self._sent(conversation_id)
+
+    @event
+    def send_email(self, form: dict[str, str]) -> Events:
+        canal = str(form.get("canal_id") or "")
+        with self._calling(fields="errors", message="error") as call, self.db() as (db, actor):
+            msg = sending.send_email(
+                db,
+                actor,
+                self.customer_id,
+                sending.SendEmailIn(
+                    assunto=form.get("assunto", ""),
+                    html=sending.html_from_text(texto) if (texto := form.get("texto", "")).strip() else "",
+                    canal_id=int(canal) if canal.isdigit() else None,
+                ),
+            )
+            conversation_id = msg.conversation_id
+        if call.failed:
+            return call.events
+        return self._sent(conversation_id)
 
     @event
     def add_note(self, form: dict[str, str]) -> Events:
@@ -454,6 +559,8 @@ def header_card() -> rx.Component:
 
 # (icon, label, dialog): each quick action opens its modal; ids are qa-<dialog> for tests.
 QUICK_ACTIONS = (
+    ("message-circle", "Enviar WhatsApp", "whatsapp"),
+    ("mail", "Enviar e-mail", "email"),
     ("sticky-note", "Nota", "note"),
     ("calendar-plus", "Agendar retorno", "followup"),
     ("badge-dollar-sign", "Converter em oportunidade", "opportunity"),
@@ -486,7 +593,37 @@ def dialogs() -> rx.Component:
         s.custom,
         lambda f: field(f.label, "custom_" + f.key, e.get("custom." + f.key, ""), default_value=f.value),
     )
+    first_wa = rx.cond(array_var(s.wa_channels).length() > 0, array_var(s.wa_channels)[0].value, "")
+    first_email = rx.cond(array_var(s.email_channels).length() > 0, array_var(s.email_channels)[0].value, "")
     return rx.fragment(
+        modal_form(
+            "Enviar WhatsApp",
+            s.dialog == "whatsapp",
+            s.close_dialog,
+            s.send_whatsapp,
+            options_field("Canal", "canal_id", s.wa_channels, e.get("canal_id", ""), default=first_wa),
+            textarea_field(
+                "Mensagem",
+                "texto",
+                e.get("texto", e.get("variaveis", "")),
+                placeholder="Olá {{primeiro_nome}}, ...",
+            ),
+            error=s.error,
+            submit_label="Enviar",
+            form_id="whatsapp-form",
+        ),
+        modal_form(
+            "Enviar e-mail",
+            s.dialog == "email",
+            s.close_dialog,
+            s.send_email,
+            options_field("Canal", "canal_id", s.email_channels, e.get("canal_id", ""), default=first_email),
+            field("Assunto", "assunto", e.get("assunto", "")),
+            textarea_field("Mensagem", "texto", e.get("html", e.get("variaveis", ""))),
+            error=s.error,
+            submit_label="Enviar",
+            form_id="email-form",
+        ),
         modal_form(
             "Novo contato",
             s.dialog == "contact",
@@ -578,6 +715,21 @@ def conversation_panel() -> rx.Component:
                         height="60vh",
                     ),
                     rx.form(
+                        rx.cond(
+                            array_var(s.reply_channels).length() > 1,
+                            rx.select.root(
+                                rx.select.trigger(
+                                    width="100%", id="reply-channel", aria_label="Canal da resposta"
+                                ),
+                                rx.select.content(
+                                    rx.foreach(
+                                        s.reply_channels, lambda o: rx.select.item(o.label, value=o.value)
+                                    )
+                                ),
+                                name="canal_id",
+                                default_value=array_var(s.reply_channels)[0].value,
+                            ),
+                        ),
                         rx.hstack(
                             rx.text_area(
                                 name="body",

@@ -11,7 +11,7 @@ from reflex.vars import ObjectVar
 from app.after_commit import enqueue_after_commit
 from app.auth import ui_tickets
 from app.auth.permissions import Perm
-from app.crm import custom_fields, customers, segments, tags, wallets
+from app.crm import custom_fields, customers, preferences, segments, tags, wallets
 from app.crm.customers import STATUSES, BulkRequest, CustomerFilter, CustomerIn, CustomerQuery
 from app.crm.visibility import assignable_users
 from app.formatting import DEFAULT_TZ, date_br, document_br, phone_br, plural
@@ -44,6 +44,18 @@ COLUMNS = [
     TableColumn("updated_at", "Atualizado em", sortable=True),
 ]
 DEFAULT_VISIBLE = ["name", "document", "phone", "status", "plan", "owner", "tags", "updated_at"]
+COLUMN_KEYS = frozenset(c.key for c in COLUMNS)
+
+
+def _restore_columns(saved: dict[str, object]) -> list[str]:
+    """The user's stored choice of columns (preferences "customers.columns"), keeping only the columns the
+    page still has; the default set when nothing usable was stored."""
+    stored = saved.get("visible")
+    if not isinstance(stored, list):
+        return list(DEFAULT_VISIBLE)
+    return list(dict.fromkeys(k for k in stored if isinstance(k, str) and k in COLUMN_KEYS))
+
+
 STATUS_OPTIONS = [Option(k, v) for k, v in STATUSES.items()]
 BULK_OPTIONS = [Option(k, v) for k, v in customers.BULK_ACTIONS.items()]
 # The bulk form's field that holds each action's value: the dialog shows only that one.
@@ -95,6 +107,7 @@ class CustomersState(SessionState):
     page_no: int = 1
     _cursors: list[str] = []
     selected: list[str] = []
+    # The columns chooser, stored per user (app.crm.preferences, "customers.columns").
     visible: list[str] = DEFAULT_VISIBLE
     total_label: str = ""
     _count_text: str = ""
@@ -204,6 +217,7 @@ class CustomersState(SessionState):
             definitions = custom_fields.list_fields(db, actor)
             self.custom_options = [Option(d.key, d.label) for d in definitions if d.show_in_filters]
             self.custom_columns = [ExtraColumn(f"cf_{d.key}", d.label) for d in definitions if d.show_in_list]
+            self.visible = _restore_columns(preferences.get(db, actor, preferences.CUSTOMER_COLUMNS))
         if call.failed:
             return call.events
         return self._restart()
@@ -287,8 +301,17 @@ class CustomersState(SessionState):
         self.selected = [r["id"] for r in self.rows] if checked else []
 
     @event
-    def toggle_column(self, key: str) -> None:
-        self.visible = [k for k in self.visible if k != key] if key in self.visible else [*self.visible, key]
+    def toggle_column(self, key: str) -> Events:
+        if key not in COLUMN_KEYS:
+            return None
+        visible = [k for k in self.visible if k != key] if key in self.visible else [*self.visible, key]
+
+        def save() -> None:
+            with self.db() as (db, actor):
+                preferences.save(db, actor, preferences.CUSTOMER_COLUMNS, {"visible": visible})
+            self.visible = visible  # shown once stored: a refused save leaves the table as it was
+
+        return self.attempt(save)
 
     @event
     def open_customer(self, row_id: str) -> Events:

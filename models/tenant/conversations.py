@@ -54,6 +54,12 @@ class Message(SQLModel, table=True):
             postgresql_where=text("status = 'queued' AND direction = 'out'"),
         ),
         Index("ix_messages_campaign", "campaign_id", postgresql_where=text("campaign_id IS NOT NULL")),
+        # Sends whose outcome is unknown (the worker died around the provider call), for operators.
+        Index("ix_messages_uncertain", "id", postgresql_where=text("status = 'uncertain'")),
+        # Sends per channel over time: reputation (bounce and complaint rates) and the monitoring page.
+        Index(
+            "ix_messages_channel_sent", "channel_id", "sent_at", postgresql_where=text("sent_at IS NOT NULL")
+        ),
         # Reserved rows whose lease expired are found by the reaper without scanning the table.
         Index("ix_messages_leases", "lease_until", postgresql_where=text("status = 'reserved'")),
         Index(

@@ -31,6 +31,7 @@ TENANT_ROUTES = [
     "/admin/templates",
     "/admin/usuarios",
     "/admin/carteiras",
+    "/admin/monitoramento",
     "/isto-nao-existe",
 ]
 PUBLIC_ROUTES = ["/", "/cadastro", "/cadastro/confirmar?token=x", "/nao-existe-publico"]

@@ -176,3 +176,66 @@ def test_filter_bar_phone_column_and_bulk_dialog(page: Page, make_tenant, tmp_pa
         south = next(w for w in wallets.list_wallets(db, t.actor()) if w.name == "Carteira Sul")
     assert {c.wallet_id for c in _customers(t, all_ids)} == {south.id}
     expect(rows.first).to_contain_text("Inadimplente")
+
+
+def test_chosen_columns_persist_per_user_across_reload_and_login(
+    page: Page, browser, app_url, make_tenant
+) -> None:
+    """Hiding "Telefone" and showing "Score" from "Colunas" is the user's preference: still so after a
+    reload and in a new login, stored once per user and audited."""
+    from app.crm import preferences
+    from models.tenant import AuditLog
+    from tenants.database import session
+
+    t = make_tenant()
+    _seed(t)
+    page.set_viewport_size(WIDE)
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/clientes")
+    head = page.locator("#data-table thead")
+    expect(page.locator("#data-table tbody tr")).to_have_count(3)
+    expect(head).to_contain_text("Telefone")
+    expect(head).not_to_contain_text("Score")
+    page.click("#column-chooser")
+    page.get_by_role("checkbox", name="Telefone").click()
+    expect(head).not_to_contain_text("Telefone")
+    page.get_by_role("checkbox", name="Score").click()
+    expect(head).to_contain_text("Score")
+    page.keyboard.press("Escape")
+
+    page.reload()
+    expect(page.locator("#data-table tbody tr")).to_have_count(3)
+    expect(head).to_contain_text("Score")
+    expect(head).not_to_contain_text("Telefone")
+    page.click("#column-chooser")
+    expect(page.get_by_role("checkbox", name="Telefone")).not_to_be_checked()
+    expect(page.get_by_role("checkbox", name="Score")).to_be_checked()
+    page.keyboard.press("Escape")
+
+    # A new login (another browser's session) shows the same columns: they belong to the user.
+    other = browser.new_context(base_url=app_url, locale="pt-BR", viewport=WIDE)
+    try:
+        tab = other.new_page()
+        login(tab, t.slug, t.admin_email, t.password)
+        tab.wait_for_url("**/inicio")
+        tab.goto("/clientes")
+        rows = tab.locator("#data-table tbody tr")
+        expect(rows).to_have_count(3)
+        expect(tab.locator("#data-table thead")).to_contain_text("Score")
+        expect(tab.locator("#data-table thead")).not_to_contain_text("Telefone")
+        expect(rows.filter(has_text="Maria Aparecida Souza")).not_to_contain_text("(11) 98765-4321")
+    finally:
+        other.close()
+
+    admin = t.actor()
+    key = preferences.CUSTOMER_COLUMNS
+    with session(t.schema) as db:
+        visible = preferences.get(db, admin, key)["visible"]
+        assert "phone" not in visible and "score" in visible, visible
+        audits = db.exec(
+            select(AuditLog.id).where(
+                AuditLog.action == "preference.update", AuditLog.entity_id == f"{admin.user_id}:{key}"
+            )
+        ).all()
+    assert len(audits) == 2  # one per change: the reload and the new login stored nothing

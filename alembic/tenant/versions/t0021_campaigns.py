@@ -1,6 +1,7 @@
 """campaigns, campaign_recipients; messages.campaign_id (issue 19)
 
-A campaign's audience is materialised once (unique per campaign and customer) with the address, the
+Also the index of sends per channel over time (e-mail reputation, monitoring). A campaign's audience is
+materialised once (unique per campaign and customer) with the address, the
 sending identity and the variables frozen; the feeder moves pending recipients into the outbox through a
 partial index of pending rows. Counters live on the campaign row, kept incrementally.
 
@@ -78,9 +79,18 @@ def upgrade() -> None:
     op.create_index(
         "ix_messages_campaign", "messages", ["campaign_id"], postgresql_where=sa.text("campaign_id IS NOT NULL")
     )
+    op.create_index("ix_messages_uncertain", "messages", ["id"], postgresql_where=sa.text("status = 'uncertain'"))
+    op.create_index(
+        "ix_messages_channel_sent",
+        "messages",
+        ["channel_id", "sent_at"],
+        postgresql_where=sa.text("sent_at IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_channel_sent", table_name="messages")
+    op.drop_index("ix_messages_uncertain", table_name="messages")
     op.drop_index("ix_messages_campaign", table_name="messages")
     op.drop_column("messages", "campaign_id")
     op.drop_table("campaign_recipients")

@@ -323,6 +323,21 @@ def test_workspace_endpoints_round_trip(client: TestClient, crm: Crm) -> None:
         "/api/oportunidades", json={"customer_id": c["id"], "title": "x", "value": "-1"}, headers=as_("agent")
     )
     assert bad.status_code == 422 and "value" in bad.json()["fields"]
+    # A reply needs a channel and the customer's number (issue 18).
+    assert (
+        client.post(
+            "/api/canais", json={"kind": "sandbox_whatsapp", "name": "Teste", "config": {}}
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            f"/api/clientes/{c['id']}/contatos",
+            json={"kind": "whatsapp", "value": "+5511987650001"},
+            headers=as_("agent"),
+        ).status_code
+        == 201
+    )
     with session(crm.schema) as db:
         conv = Conversation(
             customer_id=c["id"],

@@ -215,3 +215,39 @@ def test_webhook_receipts_detect_replays(db: Session, crm: Crm) -> None:
     assert inbound.already_seen(db, "resend", key) is False
     assert inbound.already_seen(db, "resend", key) is True
     assert inbound.already_seen(db, "wppconnect", key) is False
+
+
+def test_a_domain_whose_bounces_pass_the_threshold_is_paused(db: Session, crm: Crm) -> None:
+    from app.messaging.governor import get_governor
+    from app.messaging.reputation import identity, rates
+
+    domain = f"loja{uuid.uuid4().hex[:6]}.com.br"
+    ch = Channel(kind="smtp", medium="email", name="Loja", config={"from_email": f"vendas@{domain}"})
+    db.add(ch)
+    db.flush()
+    c = new_customer(db, crm.agent)
+    conv = Conversation(customer_id=c.id, channel="email", channel_id=ch.id)
+    db.add(conv)
+    db.flush()
+    now = datetime.now(UTC)
+    msgs = [
+        Message(
+            conversation_id=conv.id,
+            direction="out",
+            status="sent",
+            channel_id=ch.id,
+            provider_message_id=f"m{i}-{uuid.uuid4().hex[:6]}",
+            to_address=f"c{i}@{domain}",
+            sent_at=now - timedelta(hours=1),
+        )
+        for i in range(100)
+    ]
+    db.add_all(msgs)
+    db.flush()
+    for m in msgs[:5]:  # 5 %: at the line, not over it
+        inbound.apply_status(db, ch, StatusEvent(m.provider_message_id or "", "bounced"))
+    assert ch.status == "active" and rates(db, domain).bounced == 5
+    inbound.apply_status(db, ch, StatusEvent(msgs[5].provider_message_id or "", "bounced"))
+    assert ch.status == "paused" and "6,0 %" in (ch.status_detail or "")
+    assert "devolvidos" in get_governor().usage(identity(crm.schema, domain), now.timestamp())["paused"]
+    get_governor().resume(identity(crm.schema, domain))

@@ -47,3 +47,24 @@ def test_each_tenant_keeps_its_own(db: Session, crm: Crm, make_tenant) -> None:
     with session(other.schema) as other_db:
         assert preferences.get(other_db, actor, KEY) == {"stage": "1"}
     assert preferences.get(db, crm.admin, KEY) == {"owner": "me"}
+
+
+def test_customer_columns_are_a_key_of_their_own(db: Session, crm: Crm) -> None:
+    """The customer list's columns live beside the Kanban filters: same user, separate values, each
+    change audited under its own key."""
+    cols = preferences.CUSTOMER_COLUMNS
+    preferences.save(db, crm.agent, KEY, {"owner": "me"})
+    preferences.save(db, crm.agent, cols, {"visible": ["name", "score"]})
+    preferences.save(db, crm.agent, cols, {"visible": ["name", "score", "phone"]})
+    assert preferences.get(db, crm.agent, cols) == {"visible": ["name", "score", "phone"]}
+    assert preferences.get(db, crm.agent, KEY) == {"owner": "me"}
+    assert preferences.get(db, crm.manager, cols) == {}
+    audits = db.exec(
+        select(AuditLog.entity_id, AuditLog.before, AuditLog.after)
+        .where(AuditLog.action == "preference.update", AuditLog.entity_id == f"{crm.agent.user_id}:{cols}")
+        .order_by(col(AuditLog.id))
+    ).all()
+    assert [(a.before, a.after) for a in audits] == [
+        ({}, {"visible": ["name", "score"]}),
+        ({"visible": ["name", "score"]}, {"visible": ["name", "score", "phone"]}),
+    ]

@@ -204,8 +204,14 @@ def test_conversation_reply_resolve_assign(db: Session, crm: Crm) -> None:
     conv = _conversation(db, c.id, assignee=crm.agent.user_id)
     detail = conversations.get_conversation(db, crm.agent, conv.id)
     assert detail.messages[0]["body"] == "Oi, quero mudar de plano"
+    # A reply goes out through a channel (issue 18): the organisation's default WhatsApp here.
+    from app.messaging import channels
+
+    sandbox = channels.create_channel(
+        db, crm.admin, channels.ChannelIn(kind="sandbox_whatsapp", name="Teste", config={}, is_default=True)
+    )
     msg = conversations.reply(db, crm.agent, conv.id, conversations.ReplyIn(body="Claro! Qual plano?"))
-    assert msg.status == "queued" and msg.direction == "out"
+    assert msg.status == "queued" and msg.direction == "out" and msg.channel_id == sandbox.id
     assert (
         timeline.list_timeline(db, crm.agent, c.id, kinds=["message_out"]).rows[0].payload["message_id"]
         == msg.id

@@ -205,3 +205,89 @@ def test_dedupe_csv_over_rest_and_tenant_isolation(
     assert other.status_code == 404
     agent = client.get(f"/api/imports/{r['id']}/duplicates.csv", headers=auth_headers(tenant, "agent"))
     assert agent.status_code == 403
+
+
+def _spill_file(n: int, shift: int) -> str:
+    """Rows with 120 CPFs (repeated: duplicates by document), phones and e-mails shared across different
+    CPFs (conflicts) and rows without a document that merge by contact."""
+    out = []
+    for i in range(n):
+        j = i + shift
+        doc = cpf(f"{100_000_000 + j % 120:09d}") if j % 4 != 3 else ""
+        email = f"e{j % 53}@x.com" if j % 2 == 0 else ""
+        out.append(f"N{j};119{(j * 7) % 173:08d};;{email};{doc};;\n")
+    return HEAD + "".join(out)
+
+
+def test_key_map_spilled_with_its_documents_gives_the_same_results(
+    make_tenant, storage, tmp_path, monkeypatch
+) -> None:
+    """A key map too big for its memory budget moves to a temporary table, documents included (here after
+    every few keys, 250-byte batches): a first import, another source's file over those customers (their
+    documents read from the database) and a re-import give what the in-memory map gives: reports, samples,
+    the duplicates CSV, whose contact and document each customer ends up with."""
+    from app.importing.pipeline import KeyMap, keymap
+    from app.importing.pipeline import run as run_pipeline
+
+    files = {"first": _spill_file(360, 0), "other": _spill_file(240, 200)}
+    for name, body in files.items():
+        (tmp_path / f"{name}.csv").write_text(body)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 250)
+    spilled_docs: list[int] = []
+    spill = KeyMap._spill
+
+    def counted(self: KeyMap, db: Any) -> None:
+        spilled_docs.append(sum(chunk.height for chunk in self.docs))
+        spill(self, db)
+
+    monkeypatch.setattr(KeyMap, "_spill", counted)
+
+    def outcome(budget: int) -> list[Any]:
+        monkeypatch.setattr(keymap, "KEYMAP_MEMORY_ENTRIES", budget)
+        t = make_tenant()
+        actor = t.actor("admin")
+        runs = []
+        for name, source in (("first", "erp"), ("other", "planilha"), ("first", "erp")):
+            with session(t.schema) as db:
+                job = jobs.create_import(
+                    db,
+                    actor,
+                    jobs.ImportOptions(source=source),
+                    local_path=tmp_path / f"{name}.csv",
+                    storage=storage,
+                )
+                db.commit()
+                assert job.id is not None
+            r = run_pipeline(t.schema, job.id, storage=storage)
+            identity(r)
+            runs.append((r, dedupe_csv(t.schema, actor, job.id)))
+        people = customers(t.schema)
+        names = {f"#{c.id}": name for name, c in people.items()}
+
+        def named(text: str) -> str:
+            return " ".join(names.get(word.strip(","), word) for word in text.split(" "))
+
+        keep = ("created", "updated", "unchanged", "duplicates", "conflicts", "warnings", "changed_fields")
+        reports = [
+            (
+                {k: r[k] for k in keep},
+                {kind: [(s["line"], named(s["value"])) for s in rows] for kind, rows in r["samples"].items()},
+                # A line with two issue rows (a duplicate by CPF and a conflict) lists them in either order.
+                sorted([named(cell) for cell in row] for row in rows_csv),
+            )
+            for r, rows_csv in runs
+        ]
+        ids = {c.id: name for name, c in people.items()}
+        return [
+            reports,
+            {name: c.document for name, c in people.items()},
+            {value: ids[cid] for value, cid in contacts(t.schema).items()},
+        ]
+
+    in_memory = outcome(keymap.KEYMAP_MEMORY_ENTRIES)
+    assert not spilled_docs
+    spilled = outcome(5)
+    assert spilled_docs and max(spilled_docs) > 0, "the documents must have moved with the rest"
+    assert spilled == in_memory
+    first = in_memory[0][0][0]
+    assert first["conflicts"] > 0 and first["duplicates"] > 0 and first["warnings"]["conflito_documento"] > 0

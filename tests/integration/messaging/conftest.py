@@ -1,5 +1,6 @@
 """Messaging fixtures: the REST app under uvicorn (webhooks arrive over real HTTP), a Resend simulator,
-and a tenant with e-mail channels whose secrets are encrypted as app.messaging.channels stores them."""
+and a tenant with e-mail channels whose secrets are encrypted as app.messaging.channels stores them; the
+CRM's module tenant and actors, and an in-process REST client acting as any of them (`x-as`)."""
 
 import json
 import uuid
@@ -7,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from app.auth.actor import Actor
@@ -14,6 +17,7 @@ from app.security.keys import encrypt
 from models.tenant import Channel, Conversation, Message
 from tenants.database import session
 from tests.conftest import TenantHandle
+from tests.integration.crm.conftest import Crm, crm  # noqa: F401  (the module tenant fixture)
 from tests.integration.security.conftest import live_url  # noqa: F401  (fixture)
 from tests.simulators.resend import ResendSimulator, new_webhook_secret
 
@@ -100,3 +104,31 @@ def message(schema: str, message_id: int) -> Message:
     with session(schema) as db:
         row = db.exec(select(Message).where(Message.id == message_id)).one()
         return row
+
+
+@pytest.fixture(scope="module")
+def api(crm: Crm) -> Iterator[TestClient]:  # noqa: F811 (the fixture, imported above)
+    """The REST app in process; the `x-as` header picks one of the module's actors (auth is tested
+    elsewhere)."""
+    from app.api.deps import get_actor
+    from app.api.main import api as app
+
+    actors: dict[str, Actor] = {
+        "admin": crm.admin,
+        "manager": crm.manager,
+        "agent": crm.agent,
+        "agent2": crm.agent2,
+        "outsider": crm.outsider,
+    }
+
+    def fake_actor(request: Request) -> Actor:
+        return actors[request.headers.get("x-as", "admin")]
+
+    app.dependency_overrides[get_actor] = fake_actor
+    with TestClient(app) as c:
+        yield c
+    app.dependency_overrides.pop(get_actor, None)
+
+
+def as_(who: str) -> dict[str, str]:
+    return {"x-as": who}

@@ -1,0 +1,651 @@
+"""The outbox: every outbound message (agents' replies, one-off sends, campaigns) goes through here.
+
+States of an outbound `Message` row:
+
+    queued --reserve--> reserved --claim--> uncertain --mark--> sent | queued (retry) | failed
+                           |                    |
+                           |                    +-- the worker died or the provider's answer was lost:
+                           |                        stays uncertain, reconciled from status webhooks
+                           +-- lease expired (worker died before calling the provider): the reaper
+                               puts it back to queued; or opted out at send time: skipped
+
+- `queue_message` inserts a queued row in the caller's transaction (idempotency key: the same key
+  returns the same row) and kicks the deliver task after the commit.
+- `reserve` takes a batch in one statement: `FOR UPDATE SKIP LOCKED` through the partial index
+  `ix_messages_outbox` (queued outbound rows only), setting `lease_until` and `worker_id`, and commits.
+- `deliver_batch` re-checks consent, then *claims* the rows it will send (reserved → uncertain, only
+  while its lease holds and the row is still its own) and commits before calling any provider: a row is
+  `uncertain` exactly while the request may have left. A slow worker whose lease the reaper took back
+  claims nothing, so two workers never send one row. Results are marked in batches, each guarded by
+  (status uncertain, worker id).
+- `reap` re-queues reserved rows whose lease expired; it never touches uncertain rows: WhatsApp has no
+  idempotency key, so a blind resend could reach the customer twice.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from app import live
+from app.after_commit import enqueue_after_commit
+from app.campaigns import counters
+from app.messaging import channels as channel_service
+from app.messaging import consent, governor, inbound, limits
+from app.messaging.adapters import sandbox
+from app.messaging.protocol import ChannelAdapter, OutboundMessage, Outcome, SendResult, TemplateRef
+from app.settings import get_settings
+from models.base import utcnow
+from models.tenant import Channel, Message
+from tenants.database import session
+
+log = logging.getLogger(__name__)
+
+DELIVER_TASK = "messaging.deliver"
+BATCH = 200
+MAX_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 30.0
+BACKOFF_MAX_SECONDS = 3600.0
+# A deliver run waits (asleep) for governor slots up to this far ahead, and runs at most this long.
+LINGER_SECONDS = 30.0
+MAX_RUN_SECONDS = 600.0
+# Provider codes that stop the identity until someone resumes it (Meta 131048: spam rate limit hit).
+PAUSE_CODES = frozenset({"131048"})
+PAUSED_RETRY_SECONDS = 60.0
+_ERROR_MAX = 500
+
+# What a screen shows for each final outcome (the provider's own text stays in the logs).
+ERRORS_PT = {
+    "opted_out": "Contato descadastrado: a mensagem não foi enviada.",
+    Outcome.WINDOW_CLOSED: "A janela de 24 horas do WhatsApp está fechada: envie um modelo aprovado.",
+    Outcome.AUTH: "O provedor recusou as credenciais do canal; revise-o em Canais.",
+    Outcome.FAILED: "O provedor recusou a mensagem.",
+    Outcome.UNCERTAIN: "O provedor não confirmou o envio; aguardando o status (não será reenviada).",
+    "retries": "Não foi possível enviar depois de várias tentativas.",
+    "no_channel": "O canal desta mensagem não existe mais.",
+}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential: 30 s, 60 s, 120 s... capped at an hour; the provider's Retry-After wins if longer."""
+    delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return max(delay, retry_after or 0.0)
+
+
+# ---------------------------------------------------------------- queue (caller's transaction)
+
+
+def queue_message(
+    db: Session,
+    *,
+    conversation_id: int,
+    channel: Channel,
+    to_address: str,
+    body: str = "",
+    kind: str = "text",
+    subject: str | None = None,
+    html: str | None = None,
+    template_id: int | None = None,
+    variables: dict[str, Any] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    author_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """Add a queued outbound message (no commit) and kick delivery once the caller commits.
+
+    The same idempotency key returns the row queued the first time instead of a second message."""
+    if idempotency_key:
+        existing = db.exec(select(Message).where(Message.idempotency_key == idempotency_key)).first()
+        if existing is not None:
+            return existing
+    msg = Message(
+        conversation_id=conversation_id,
+        direction="out",
+        body=body,
+        status="queued",
+        channel_id=channel.id,
+        kind=kind,
+        to_address=to_address,
+        subject=subject,
+        html=html,
+        template_id=template_id,
+        variables=variables or {},
+        attachments=attachments or [],
+        author_id=author_id,
+        idempotency_key=idempotency_key,
+        next_attempt_at=utcnow(),
+    )
+    db.add(msg)
+    db.flush()
+    schema = db.info.get("schema")
+    if schema:
+        enqueue_after_commit(db, DELIVER_TASK, schema)
+    return msg
+
+
+# ---------------------------------------------------------------- reserve / reap (own transactions)
+
+
+def reserve(
+    schema: str, worker_id: str, *, limit: int = BATCH, lease_seconds: float | None = None
+) -> list[int]:
+    """Lease up to `limit` due queued messages of active channels to `worker_id`; commits."""
+    lease_seconds = lease_seconds or get_settings().outbox_lease_seconds
+    with session(schema) as db:
+        ids = [
+            row[0]
+            for row in db.execute(
+                text(
+                    f"""
+                    UPDATE {schema}.messages m
+                       SET status = 'reserved', worker_id = :worker,
+                           lease_until = now() + make_interval(secs => :lease), updated_at = now()
+                     WHERE m.id IN (
+                           SELECT q.id FROM {schema}.messages q
+                            WHERE q.status = 'queued' AND q.direction = 'out' AND q.next_attempt_at <= now()
+                              AND q.channel_id IN (SELECT c.id FROM {schema}.channels c
+                                                    WHERE c.status = 'active' AND c.deleted_at IS NULL)
+                            ORDER BY q.next_attempt_at, q.id
+                            LIMIT :limit
+                              FOR UPDATE OF q SKIP LOCKED)
+                    RETURNING m.id
+                    """
+                ),
+                {"worker": worker_id, "lease": float(lease_seconds), "limit": limit},
+            ).all()
+        ]
+        db.commit()
+    return sorted(ids)
+
+
+def reap(schema: str) -> int:
+    """Re-queue reserved messages whose lease expired (their worker died before calling the provider).
+
+    Uncertain messages are left alone: the provider may have them; its status webhook decides."""
+    with session(schema) as db:
+        count = len(
+            db.execute(
+                text(
+                    f"""
+                    UPDATE {schema}.messages
+                       SET status = 'queued', lease_until = NULL, worker_id = NULL,
+                           next_attempt_at = now(), updated_at = now()
+                     WHERE status = 'reserved' AND lease_until < now()
+                    RETURNING id
+                    """
+                )
+            ).all()
+        )
+        db.commit()
+    if count:
+        log.warning("outbox %s: re-queued %s message(s) whose lease expired", schema, count)
+    return count
+
+
+def due_count(schema: str) -> int:
+    """Queued outbound messages whose time has come (through the outbox index)."""
+    with session(schema) as db:
+        value = db.execute(
+            text(
+                f"SELECT count(*) FROM {schema}.messages "
+                "WHERE status = 'queued' AND direction = 'out' AND next_attempt_at <= now()"
+            )
+        ).scalar_one()
+    return int(value)
+
+
+def next_due(schema: str) -> float | None:
+    """When the next queued message of an active channel becomes due (epoch s), if one is waiting."""
+    with session(schema) as db:
+        value = db.execute(
+            text(
+                f"SELECT extract(epoch FROM min(q.next_attempt_at)) FROM {schema}.messages q "
+                "WHERE q.status = 'queued' AND q.direction = 'out' AND q.next_attempt_at > now() "
+                f"AND q.channel_id IN (SELECT c.id FROM {schema}.channels c "
+                "WHERE c.status = 'active' AND c.deleted_at IS NULL)"
+            )
+        ).scalar_one()
+    return float(value) if value is not None else None
+
+
+# ---------------------------------------------------------------- deliver
+
+
+@dataclass
+class _Job:
+    message: OutboundMessage
+    channel_id: int
+    campaign_id: int | None = None
+
+
+@dataclass
+class _ChannelBatch:
+    channel: Channel
+    jobs: list[_Job] = field(default_factory=list)
+    results: dict[int, SendResult] = field(default_factory=dict)
+    state_before: dict[str, Any] = field(default_factory=dict)
+    state_after: dict[str, Any] | None = None
+    # Messages the governor had no slot for within its max wait, put back (queued until `at`, epoch s)
+    # before the sends; and those left when the identity was paused mid-batch, put back with the marks.
+    released: dict[int, float] = field(default_factory=dict)
+    deferred: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
+class DeliveryReport:
+    reserved: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    uncertain: int = 0
+    lost_lease: int = 0
+    deferred: int = 0
+    next_at: float | None = None  # the earliest time a deferred message may go (epoch s)
+
+    def add(self, other: "DeliveryReport") -> None:
+        for name in self.__dataclass_fields__:
+            if name != "next_at":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.next_at is not None:
+            self.next_at = other.next_at if self.next_at is None else min(self.next_at, other.next_at)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What the consent re-check needs of a reserved message."""
+
+    id: int
+    channel_id: int
+    to_address: str
+    campaign_id: int | None = None
+
+
+def opted_out(db: Session, rows: list[_Head], media: dict[int, str]) -> set[int]:
+    """Ids of the messages whose address opted out of their channel's medium, read now (send time):
+    one ledger query per medium for the whole batch."""
+    by_medium: dict[str, list[_Head]] = {}
+    for m in rows:
+        medium = media.get(m.channel_id)
+        if medium and m.to_address:
+            by_medium.setdefault(medium, []).append(m)
+    skipped: set[int] = set()
+    for medium, heads in by_medium.items():
+        out = consent.opted_out(db, medium, sorted({m.to_address for m in heads}))
+        skipped |= {m.id for m in heads if consent.normalise_address(medium, m.to_address) in out}
+    return skipped
+
+
+def _outbound(row: Any) -> OutboundMessage:
+    frozen = (row.variables or {}).get("_template") if row.kind == "template" else None
+    template = (
+        TemplateRef(name=frozen["name"], language=frozen["language"], body_params=list(frozen["params"]))
+        if isinstance(frozen, dict)
+        else None
+    )
+    return OutboundMessage(
+        template=template,
+        message_id=row.id,
+        to=row.to_address or "",
+        kind=row.kind,
+        text=row.body,
+        subject=row.subject,
+        html=row.html,
+        idempotency_key=row.idempotency_key or f"msg-{row.id}",
+        tags={"message_id": str(row.id)},
+    )
+
+
+def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _ChannelBatch], DeliveryReport]:
+    """Consent re-check and claim (reserved → uncertain) in one committed transaction.
+
+    Plain SQL on the few columns a send needs: ORM rows (JSON attachments and all) cost more than the
+    rest of the claim together."""
+    report = DeliveryReport(reserved=len(ids))
+    with session(schema) as db:
+        heads = [
+            _Head(r[0], r[1] or 0, r[2] or "", r[3])
+            for r in db.execute(
+                text(
+                    f"SELECT id, channel_id, to_address, campaign_id FROM {schema}.messages "
+                    "WHERE id = ANY(:ids) AND worker_id = :worker"
+                ),
+                {"ids": ids, "worker": worker_id},
+            ).all()
+        ]
+        channel_ids = sorted({h.channel_id for h in heads})
+        chans = {c.id or 0: c for c in db.exec(select(Channel).where(col(Channel.id).in_(channel_ids))).all()}
+        media = {cid: c.medium for cid, c in chans.items()}
+        skipped = opted_out(db, heads, media)
+        if skipped:
+            db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET status = 'skipped', error_code = 'opted_out', "
+                    "error = :error, lease_until = NULL, updated_at = now() "
+                    "WHERE id = ANY(:ids) AND status = 'reserved' AND worker_id = :worker"
+                ),
+                {"ids": sorted(skipped), "worker": worker_id, "error": ERRORS_PT["opted_out"]},
+            )
+            report.skipped = len(skipped)
+            # A campaign's message opted out at send time leaves its queue for "skipped (opted out)".
+            _bump_campaigns(
+                db,
+                [h.campaign_id for h in heads if h.id in skipped],
+                {"queued": -1, "skipped": 1, "skipped_opted_out": 1},
+            )
+        claimed = db.execute(
+            text(
+                f"UPDATE {schema}.messages SET status = 'uncertain', attempts = attempts + 1, "
+                "updated_at = now() WHERE id = ANY(:ids) AND status = 'reserved' "
+                "AND worker_id = :worker AND lease_until > now() "
+                "RETURNING id, channel_id, campaign_id, to_address, kind, body, subject, html, "
+                "idempotency_key, CASE WHEN kind = 'template' THEN variables END AS variables"
+            ),
+            {"ids": [h.id for h in heads if h.id not in skipped], "worker": worker_id},
+        ).all()
+        db.commit()
+    # Rows the reaper took back, or another worker holds now: not ours to send.
+    report.lost_lease = len(ids) - len(claimed) - len(skipped)
+    batches: dict[int, _ChannelBatch] = {}
+    # Oldest first: governor slots go in queue order.
+    for row in sorted(claimed, key=lambda r: r.id):
+        cid = row.channel_id or 0
+        if cid not in batches:
+            channel = chans[cid]
+            batches[cid] = _ChannelBatch(channel=channel, state_before=dict(channel.state or {}))
+        batches[cid].jobs.append(_Job(message=_outbound(row), channel_id=cid, campaign_id=row.campaign_id))
+    return batches, report
+
+
+async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> None:
+    """One adapter per channel and batch; messages of one channel go one after the other."""
+    channel = batch.channel
+    try:
+        adapter: ChannelAdapter = channel_service.adapter_for(channel)
+    except Exception:
+        log.exception("outbox: cannot build the adapter of channel %s", channel.id)
+        for job in batch.jobs:
+            # Nothing left: the request never went out, so this is a plain failure.
+            batch.results[job.message.message_id] = SendResult(Outcome.FAILED, error_code="adapter")
+        return
+    state = getattr(adapter, "state", None)
+    gov = governor.get_governor()
+    config = channel_service.config_model(channel)
+    identity = limits.identity_for(schema, channel.id or 0, config)
+    policy = limits.policy_for(config, channel.created_at)
+    # A time slot per message for this identity and recipient, all asked for before the first send: what
+    # has no slot within the policy's max wait goes back to the queue at once (it must not sit claimed
+    # while the batch sleeps through its slots), the rest is sent, each asleep until its slot.
+    # Called inline: one small Redis round trip (or a dict lookup); a thread hop cost more than the call.
+    granted: list[tuple[_Job, float]] = []
+    for job in batch.jobs:
+        slot = gov.reserve(identity, job.message.to, policy, governor.now())
+        if slot.granted:
+            granted.append((job, slot.at))
+        else:
+            batch.released[job.message.message_id] = slot.at
+    if batch.released:
+        await asyncio.to_thread(_release, schema, worker_id, batch.released)
+    try:
+        for index, (job, at) in enumerate(granted):
+            if (wait := at - governor.now()) > 0:
+                await asyncio.sleep(wait)
+            try:
+                result = await adapter.send(job.message)
+            except Exception as exc:  # the request may have left: never resend blindly
+                log.exception("outbox: adapter %s raised on message %s", channel.kind, job.message.message_id)
+                result = SendResult(Outcome.UNCERTAIN, error=f"{type(exc).__name__}")
+            batch.results[job.message.message_id] = result
+            if result.outcome is Outcome.RETRY:
+                # Throughput / pair-rate / 429 answers slow the whole identity down, not just this row.
+                delay = result.retry_after or BACKOFF_BASE_SECONDS
+                await asyncio.to_thread(gov.backoff, identity, governor.now() + delay)
+            elif result.error_code in PAUSE_CODES:
+                await asyncio.to_thread(gov.pause, identity, result.error_code or "")
+                # The identity is stopped: what is left of the batch waits for it to be resumed.
+                for rest, _ in granted[index + 1 :]:
+                    batch.deferred[rest.message.message_id] = governor.now() + PAUSED_RETRY_SECONDS
+                break
+    finally:
+        try:
+            await adapter.aclose()
+        except Exception:
+            log.exception("outbox: closing adapter of channel %s", channel.id)
+    # Provider state the adapter changed (e.g. a refreshed WPPConnect token) is saved with the marks.
+    if isinstance(state, dict) and state != batch.state_before:
+        batch.state_after = state
+
+
+_UNCLAIM = (
+    "SET status = 'queued', worker_id = NULL, lease_until = NULL, attempts = greatest(attempts - 1, 0), "
+    "next_attempt_at = to_timestamp(:at), updated_at = now() "
+    "WHERE id = :id AND status = 'uncertain' AND worker_id = :worker"
+)
+
+
+def _release(schema: str, worker_id: str, waiting: dict[int, float]) -> None:
+    """Claimed messages never handed to the provider go back to the queue until their slot."""
+    with session(schema) as db:
+        db.execute(
+            text(f"UPDATE {schema}.messages {_UNCLAIM}"),
+            [{"id": mid, "worker": worker_id, "at": at} for mid, at in waiting.items()],
+        )
+        db.commit()
+
+
+def _error_text(key: Any, result: SendResult) -> str:
+    base = ERRORS_PT.get(key, ERRORS_PT[Outcome.FAILED])
+    return (f"{base} ({result.error_code})" if result.error_code else base)[:_ERROR_MAX]
+
+
+def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report: DeliveryReport) -> None:
+    sent: list[dict[str, Any]] = []
+    retry: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    uncertain: list[dict[str, Any]] = []
+    auth_channels: dict[int, SendResult] = {}
+    with session(schema) as db:
+        retrying = [
+            mid for b in batches.values() for mid, r in b.results.items() if r.outcome is Outcome.RETRY
+        ]
+        attempts = (
+            dict(
+                db.execute(
+                    text(f"SELECT id, attempts FROM {schema}.messages WHERE id = ANY(:ids)"),
+                    {"ids": retrying},
+                ).all()
+            )
+            if retrying
+            else {}
+        )
+        for cid, batch in batches.items():
+            for mid, result in batch.results.items():
+                base = {"id": mid, "worker": worker_id, "code": result.error_code}
+                if result.outcome is Outcome.SENT:
+                    sent.append({**base, "pid": result.provider_message_id})
+                elif result.outcome is Outcome.RETRY:
+                    n = int(attempts.get(mid, MAX_ATTEMPTS))
+                    if n >= MAX_ATTEMPTS:
+                        failed.append({**base, "error": _error_text("retries", result)})
+                    else:
+                        delay = backoff_seconds(n, result.retry_after)
+                        retry.append(
+                            {**base, "delay": delay, "error": (result.error or "retry")[:_ERROR_MAX]}
+                        )
+                elif result.outcome is Outcome.UNCERTAIN:
+                    uncertain.append({**base, "error": _error_text(Outcome.UNCERTAIN, result)})
+                else:
+                    failed.append({**base, "error": _error_text(result.outcome, result)})
+                    if result.outcome is Outcome.AUTH:
+                        auth_channels[cid] = result
+        guard = "WHERE id = :id AND status = 'uncertain' AND worker_id = :worker"
+        deferred = [
+            {"id": mid, "worker": worker_id, "at": at}
+            for b in batches.values()
+            for mid, at in b.deferred.items()
+        ]
+        if deferred:
+            # Claimed but never handed to the provider: back to queued, the claim's attempt undone.
+            db.execute(text(f"UPDATE {schema}.messages {_UNCLAIM}"), deferred)
+        waiting = [at for b in batches.values() for at in (*b.released.values(), *b.deferred.values())]
+        if waiting:
+            report.deferred += len(waiting)
+            report.next_at = min(waiting)
+        if sent:
+            # The common case in one statement (arrays of ids and provider ids), not one per row.
+            marked = db.execute(
+                text(
+                    f"UPDATE {schema}.messages m SET status = 'sent', provider_message_id = v.pid, "
+                    "sent_at = now(), error = NULL, error_code = NULL, lease_until = NULL, "
+                    "updated_at = now() "
+                    "FROM unnest(CAST(:ids AS bigint[]), CAST(:pids AS text[])) AS v(id, pid) "
+                    "WHERE m.id = v.id AND m.status = 'uncertain' AND m.worker_id = :worker "
+                    "RETURNING m.campaign_id"
+                ),
+                {"ids": [r["id"] for r in sent], "pids": [r["pid"] for r in sent], "worker": worker_id},
+            ).all()
+            _bump_campaigns(db, [r[0] for r in marked], {"queued": -1, "sent": 1})
+        if retry:
+            db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET status = 'queued', worker_id = NULL, lease_until = NULL, "
+                    "next_attempt_at = now() + make_interval(secs => :delay), error = :error, "
+                    f"error_code = :code, updated_at = now() {guard}"
+                ),
+                retry,
+            )
+        if failed:
+            db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET status = 'failed', failed_at = now(), error = :error, "
+                    f"error_code = :code, lease_until = NULL, updated_at = now() {guard}"
+                ),
+                failed,
+            )
+            campaign_of = {j.message.message_id: j.campaign_id for b in batches.values() for j in b.jobs}
+            _bump_campaigns(db, [campaign_of.get(f["id"]) for f in failed], {"queued": -1, "failed": 1})
+        if uncertain:
+            db.execute(
+                text(
+                    f"UPDATE {schema}.messages SET error = :error, error_code = :code, lease_until = NULL, "
+                    f"updated_at = now() {guard}"
+                ),
+                uncertain,
+            )
+        _touch_customers(db, schema, [mid for b in batches.values() for mid in b.results])
+        for cid, batch in batches.items():
+            channel = db.get(Channel, cid)
+            if channel is None:
+                continue
+            if batch.state_after is not None:
+                channel.state = batch.state_after
+            if cid in auth_channels:
+                # Further sends would fail the same way: the channel waits for an admin.
+                channel.status, channel.status_at = "error", utcnow()
+                channel.status_detail = ERRORS_PT[Outcome.AUTH]
+            if batch.state_after is not None or cid in auth_channels:
+                channel.updated_at = utcnow()
+                db.add(channel)
+        db.commit()
+    report.sent += len(sent)
+    report.retried += len(retry)
+    report.failed += len(failed)
+    report.uncertain += len(uncertain)
+
+
+def _bump_campaigns(db: Session, campaign_ids: list[int | None], per_message: dict[str, int]) -> None:
+    """Keep campaign counters in step with the outbox (deltas, never recounts: app.campaigns.counters)."""
+    per_campaign = Counter(c for c in campaign_ids if c is not None)
+    if per_campaign:
+        counters.bump_many(
+            db,
+            {cid: Counter({k: v * n for k, v in per_message.items()}) for cid, n in per_campaign.items()},
+        )
+
+
+def _touch_customers(db: Session, schema: str, message_ids: list[int]) -> None:
+    """Open profiles and the inbox re-read once the marks commit (status ticks move live)."""
+    customers = db.execute(
+        text(
+            f"SELECT DISTINCT c.customer_id FROM {schema}.messages m "
+            f"JOIN {schema}.conversations c ON c.id = m.conversation_id WHERE m.id = ANY(:ids)"
+        ),
+        {"ids": message_ids},
+    ).all()
+    if customers:
+        live.touch(db, inbound.NAMESPACE_CUSTOMER, *(r[0] for r in customers))
+        live.touch(db, inbound.NAMESPACE_INBOX, "all")
+
+
+def _emit_sandbox_statuses(schema: str, batches: dict[int, _ChannelBatch]) -> None:
+    for batch in batches.values():
+        if not batch.channel.kind.startswith("sandbox"):
+            continue
+        pids = [r.provider_message_id for r in batch.results.values() if r.ok and r.provider_message_id]
+        if not pids:
+            continue
+        with session(schema) as db:
+            sandbox.emit_statuses(db, batch.channel, pids)
+            db.commit()
+
+
+async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> DeliveryReport:
+    """Reserve, re-check consent, claim, send and mark one batch; an empty report when nothing is due."""
+    ids = await asyncio.to_thread(reserve, schema, worker_id, limit=limit)
+    if not ids:
+        return DeliveryReport()
+    batches, report = await asyncio.to_thread(_claim, schema, ids, worker_id)
+    if batches:
+        await asyncio.gather(*(_send_channel(schema, worker_id, b) for b in batches.values()))
+        await asyncio.to_thread(_mark, schema, worker_id, batches, report)
+        try:
+            await asyncio.to_thread(_emit_sandbox_statuses, schema, batches)
+        except Exception:  # statuses are a courtesy of the sandbox; the sends are recorded
+            log.exception("outbox %s: sandbox statuses failed", schema)
+    return report
+
+
+async def deliver(
+    schema: str,
+    *,
+    worker_id: str | None = None,
+    limit: int = BATCH,
+    max_batches: int | None = None,
+    linger_s: float = LINGER_SECONDS,
+) -> DeliveryReport:
+    """Deliver batches until nothing is due (or `max_batches`); returns the totals.
+
+    Messages the governor put back for a few seconds (a session's gap, the pair rate) are waited for
+    here, asleep, up to `linger_s` ahead; later ones are left to the sweep."""
+    worker = worker_id or worker_name()
+    total = DeliveryReport()
+    done = 0
+    started = time.monotonic()
+    while max_batches is None or done < max_batches:
+        report = await deliver_batch(schema, worker, limit=limit)
+        done += 1
+        total.add(report)
+        if report.reserved:
+            continue
+        next_at = total.next_at if total.next_at is not None else await asyncio.to_thread(next_due, schema)
+        wait = (next_at - governor.now()) if next_at is not None else None
+        if wait is None or wait > linger_s or time.monotonic() - started > MAX_RUN_SECONDS:
+            break
+        total.next_at = None
+        await asyncio.sleep(max(0.0, wait) + 0.05)
+    if total.reserved:
+        log.info("outbox %s: %s", schema, json.dumps(total.__dict__))
+    return total

@@ -1,0 +1,69 @@
+"""Outbox delivery: `deliver` (kicked after the commit that queued a message) and the sweep.
+
+`messaging.deliver(schema)` sends what is due in one tenant's outbox until nothing is left; kicks
+overlap harmlessly (reservations use SKIP LOCKED). `messaging.sweep` (taskiq scheduler, every minute)
+reaps expired leases and kicks `deliver` for every active tenant with due messages (retries whose
+backoff ended, messages whose kick was lost). Without Redis, `outbox_loop` does the same in the app's
+backend every few seconds, and kicks run in-process.
+"""
+
+import asyncio
+import logging
+
+from app.messaging import outbox
+from tasks.broker import broker
+from tasks.notifications import active_schemas
+from tasks.tenancy import inactive
+
+log = logging.getLogger(__name__)
+
+SWEEP_CRON = "* * * * *"
+LOOP_SECONDS = 5.0
+
+
+@broker.task(task_name=outbox.DELIVER_TASK)
+async def deliver(schema: str) -> int:
+    """Send the due messages of one tenant; returns how many were sent."""
+    if inactive(schema, outbox.DELIVER_TASK):
+        return 0
+    report = await outbox.deliver(schema)
+    return report.sent
+
+
+async def _sweep_tenant(schema: str, *, inline: bool) -> None:
+    await asyncio.to_thread(outbox.reap, schema)
+    if await asyncio.to_thread(outbox.due_count, schema):
+        if inline:
+            await outbox.deliver(schema)
+        else:
+            await deliver.kiq(schema)
+
+
+@broker.task(
+    task_name="messaging.sweep",
+    schedule=[{"cron": SWEEP_CRON, "schedule_id": "outbox-every-minute"}],
+)
+async def sweep() -> int:
+    """Reap expired leases and kick delivery where messages are due, per active tenant."""
+    schemas = await asyncio.to_thread(active_schemas)
+    for schema in schemas:
+        try:
+            await _sweep_tenant(schema, inline=False)
+        except Exception:
+            log.exception("outbox sweep failed in %s", schema)
+    return len(schemas)
+
+
+async def outbox_loop(interval: float = LOOP_SECONDS) -> None:
+    """Embedded mode (no worker, no scheduler): the app reaps and delivers itself every few seconds."""
+    log.info("outbox sweep running in-process every %ss (no REDIS_URL)", interval)
+    while True:
+        try:
+            for schema in await asyncio.to_thread(active_schemas):
+                try:
+                    await _sweep_tenant(schema, inline=True)
+                except Exception:
+                    log.exception("outbox sweep failed in %s", schema)
+        except Exception:  # the database may be restarting; try again next round
+            log.exception("outbox sweep failed")
+        await asyncio.sleep(interval)

@@ -1,0 +1,212 @@
+"""A campaign sent by real `taskiq worker` processes over Redis to a real SMTP server, with one worker killed
+by SIGKILL mid-campaign and a new one started: every eligible recipient receives the e-mail at most once,
+every one not received is accounted for (a send whose outcome the dead worker took with it stays
+`uncertain`, never resent blindly), opted-out addresses never receive anything, and the campaign finishes.
+
+The scheduler is played by the test: it kicks the minute sweeps (`campaigns.sweep`, `messaging.sweep`) every
+second, as `taskiq scheduler` would every minute; the workers run with a 3 s outbox lease so the reaper
+hands back what the dead worker had reserved without waiting two minutes."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+
+from tenants.queues import QUEUE_NAME
+from tests.conftest import TenantHandle
+from tests.simulators.smtp_server import SmtpServer
+
+ROOT = Path(__file__).resolve().parents[3]
+RECIPIENTS = 1500
+OPTED_OUT = 40
+
+
+def _seed(t: TenantHandle, url: str) -> tuple[set[str], set[str]]:
+    """RECIPIENTS customers with an e-mail each, OPTED_OUT of them opted out; set-based for speed."""
+    s = f'"{t.schema}"'
+    tag = uuid.uuid4().hex[:6]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            f"""
+            WITH c AS (
+                INSERT INTO {s}.customers (name, kind, status)
+                SELECT 'Cliente ' || g, 'PF', 'ativo' FROM generate_series(1, %(n)s) g RETURNING id
+            )
+            INSERT INTO {s}.contacts (customer_id, kind, value, is_primary, opt_out)
+            SELECT id, 'email', 'c' || id || '-{tag}@exemplo.com.br', true,
+                   row_number() OVER (ORDER BY id) <= %(o)s
+            FROM c
+            """,
+            {"n": RECIPIENTS, "o": OPTED_OUT},
+        )
+        rows = conn.execute(
+            f"SELECT value, opt_out FROM {s}.contacts WHERE value LIKE %s", (f"%-{tag}@%",)
+        ).fetchall()
+    return {v for v, o in rows if not o}, {v for v, o in rows if o}
+
+
+def _kick(redis_url: str, *tasks: tuple[str, tuple[Any, ...]]) -> None:
+    """Queue tasks by name on the workers' Redis queue (this process runs the in-process broker)."""
+    from taskiq.kicker import AsyncKicker
+    from taskiq_redis import ListQueueBroker
+
+    async def go() -> None:
+        broker = ListQueueBroker(url=redis_url, queue_name=QUEUE_NAME)
+        await broker.startup()
+        try:
+            for name, args in tasks:
+                await AsyncKicker(task_name=name, broker=broker, labels={}).kiq(*args)
+        finally:
+            await broker.shutdown()
+
+    asyncio.run(go())
+
+
+def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "taskiq",
+            "worker",
+            "tasks.broker:broker",
+            "tasks.campaigns",
+            "tasks.messaging",
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _counts(url: str, schema: str, campaign_id: int) -> dict[str, int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            f'SELECT counts FROM "{schema}".campaigns WHERE id = %s', (campaign_id,)
+        ).fetchone()
+    assert row is not None
+    return {k: int(v) for k, v in row[0].items() if not k.startswith("_") and isinstance(v, int | float)}
+
+
+def _statuses(url: str, schema: str, campaign_id: int) -> dict[str, str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return dict(
+            conn.execute(
+                f'SELECT to_address, status FROM "{schema}".messages WHERE campaign_id = %s', (campaign_id,)
+            ).fetchall()
+        )
+
+
+@pytest.mark.timeout(600)
+def test_sigkill_mid_campaign_sends_each_recipient_at_most_once(
+    make_tenant, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    from app.campaigns import service
+    from app.campaigns.service import CampaignIn
+    from app.messaging import channels
+    from tenants.database import session, unit_of_work
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(QUEUE_NAME)
+    sink = SmtpServer(tmp_path, mode="none").start()
+    t = make_tenant()
+    eligible, opted_out = _seed(t, database_url)
+    with session(t.schema) as db, unit_of_work(db):
+        channel = channels.create_channel(
+            db,
+            t.actor(),
+            channels.ChannelIn(
+                kind="smtp",
+                name="SMTP local",
+                config={
+                    "host": "127.0.0.1",
+                    "port": sink.port,
+                    "security": "none",
+                    "from_email": "ofertas@loja-teste.com.br",
+                    "messages_per_second": 500,
+                },
+            ),
+        )
+        db.flush()
+        # Scheduled far ahead so nothing in this process feeds it; the workers start it below.
+        campaign = service.create_campaign(
+            db,
+            t.actor(),
+            "email",
+            CampaignIn(
+                nome="Crash",
+                canal_id=channel.id,
+                assunto="Oferta {{primeiro_nome}}",
+                corpo="<p>Olá {{primeiro_nome}}</p>",
+                filtro={},
+                agendar_para="2099-01-01T00:00:00+00:00",
+            ),
+        )
+        cid = campaign.id or 0
+        db.flush()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            f'UPDATE "{t.schema}".campaigns SET status = %s, schedule_at = NULL WHERE id = %s',
+            ("running", cid),
+        )
+    env = {**os.environ, "REDIS_URL": redis_url, "OUTBOX_LEASE_SECONDS": "3"}
+    first, second = _worker(env), None
+    try:
+        _kick(redis_url, ("campaigns.feed", (t.schema, cid)))
+        deadline = time.monotonic() + 300
+        while len(sink.received) < RECIPIENTS // 3:
+            assert time.monotonic() < deadline, f"only {len(sink.received)} sent before the kill"
+            time.sleep(0.05)
+        os.killpg(first.pid, signal.SIGKILL)  # mid-batch: no clean-up, the popped tasks die with it
+        first.wait(timeout=30)
+        at_kill = len(sink.received)
+        second = _worker(env)
+        while True:
+            assert time.monotonic() < deadline, _counts(database_url, t.schema, cid)
+            _kick(redis_url, ("campaigns.sweep", ()), ("messaging.sweep", ()))
+            counts = _counts(database_url, t.schema, cid)
+            if counts.get("pending", 0) == 0 and counts.get("queued", 0) == 0:
+                statuses = _statuses(database_url, t.schema, cid)
+                if not any(s in ("queued", "reserved") for s in statuses.values()):
+                    break
+            time.sleep(1.0)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+        client.delete(QUEUE_NAME)
+        sink.stop()
+
+    received = Counter(r for m in sink.received for r in m.rcpt_tos)
+    statuses = _statuses(database_url, t.schema, cid)
+    duplicates = {a: n for a, n in received.items() if n > 1}
+    print(
+        f"\nkilled after {at_kill} of {len(eligible)} sends; received {len(received)} distinct, "
+        f"statuses {Counter(statuses.values())}"
+    )
+    assert duplicates == {}
+    assert set(received) <= eligible and not (set(received) & opted_out)
+    assert set(statuses) == eligible  # one message per eligible recipient, none for the opted out
+    missing = eligible - set(received)
+    # Not received: only sends whose outcome the dead worker took with it (at most one batch in flight).
+    assert all(statuses[a] == "uncertain" for a in missing), {a: statuses[a] for a in missing}
+    assert all(statuses[a] in ("sent", "uncertain") for a in received)
+    assert sum(1 for s in statuses.values() if s == "uncertain") <= 200
+    counts = _counts(database_url, t.schema, cid)
+    assert counts["total"] == RECIPIENTS and counts["skipped_opted_out"] == OPTED_OUT
+    assert counts["sent"] == sum(1 for s in statuses.values() if s == "sent")
