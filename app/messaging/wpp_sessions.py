@@ -14,7 +14,6 @@ query string (compared in constant time; the URL is never logged or returned).
 
 import asyncio
 import hmac
-import json
 import secrets
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from app.audit.log import record
 from app.auth.actor import Actor, system_actor
 from app.auth.permissions import Perm
 from app.errors import DomainError, Forbidden, NotFound
+from app.messaging import channels
 from app.messaging import webhook_routes as routes
 from app.messaging.adapters.wppconnect import TokenError, WppConnectAdapter
 from app.messaging.kinds import WppConnectConfig
@@ -95,11 +95,14 @@ class SessionView:
 
 
 def view(channel: Channel) -> SessionView:
-    qrcode = (channel.state or {}).get("qrcode") if channel.status == "qrcode" else None
+    state = channel.state or {}
+    # A channel whose session was never started is not connected, whatever its creation status says.
+    status = channel.status if "webhook_secret" in state else "disconnected"
+    qrcode = state.get("qrcode") if status == "qrcode" else None
     return SessionView(
         channel_id=channel.id or 0,
-        status=channel.status,
-        status_label=STATUS_LABELS.get(channel.status, channel.status),
+        status=status,
+        status_label=STATUS_LABELS.get(status, status),
         qrcode=qrcode if isinstance(qrcode, str) else None,
         detail=channel.status_detail,
     )
@@ -139,10 +142,11 @@ def webhook_url(tenant_id: int, channel_id: int, secret: str) -> str:
 
 
 def decrypted_config(channel: Channel, model: type[C]) -> C:
-    """The channel's configuration with its secrets decrypted (for provider calls only).
-    To be replaced by app.messaging.channels.config_model when that lands."""
-    plain: dict[str, Any] = json.loads(decrypt(channel.secrets)) if channel.secrets else {}
-    return model.model_validate({**channel.config, **plain})
+    """The channel's configuration with its secrets decrypted, as `model` (for provider calls only)."""
+    config = channels.config_model(channel)
+    if not isinstance(config, model):
+        raise ValueError(f"channel {channel.id} is not a {model.__name__}")
+    return config
 
 
 def _config(channel: Channel) -> WppConnectConfig:
@@ -159,7 +163,7 @@ def _channel(db: Session, actor: Actor, channel_id: int) -> Channel:
 
 def check_access(actor: Actor, channel: Channel) -> None:
     """Admins manage every session; an agent manages the session that is their own."""
-    if actor.can(Perm.SETTINGS_MANAGE):
+    if actor.can(Perm.CHANNELS_MANAGE):
         return
     if actor.user_id is None or channel.owner_user_id != actor.user_id:
         raise Forbidden("Você não pode gerenciar a sessão deste canal.")

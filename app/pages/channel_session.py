@@ -5,10 +5,11 @@ The QR code arrives by webhook (`app.api.webhooks_whatsapp` stores it on the cha
 screen is open a background poll re-reads the channel from the database every couple of seconds: no
 call to the WPPConnect server per tick. The buttons call `app.messaging.wpp_sessions`, the same
 services as REST `/api/canais/{id}/sessao`.
-The "Canais" page links here (one link per WPPConnect channel: `/canais/{id}/sessao`).
+The "Canais" page (/admin/canais) links here through `session_links` (one button per WPPConnect channel).
 """
 
 import asyncio
+from typing import Any
 
 import reflex as rx
 
@@ -113,6 +114,27 @@ def _session_call(action: str, actor: Actor, channel_id: int) -> wpp_sessions.Se
         return service(db, actor, channel_id)
 
 
+def session_links(rows: Any) -> rx.Component:
+    """For the Canais page: one "Conectar / QR code" link per WPPConnect channel of its rows
+    (dicts with "id", "kind" and "name")."""
+    return rx.hstack(
+        rx.foreach(
+            rows,
+            lambda row: rx.cond(
+                row["kind"] == "wppconnect",
+                rx.link(
+                    rx.button(
+                        rx.icon("qr-code", size=16), "Sessão: " + row["name"], variant="soft", size="2"
+                    ),
+                    href="/canais/" + row["id"] + "/sessao",
+                ),
+            ),
+        ),
+        wrap="wrap",
+        spacing="2",
+    )
+
+
 def _status_badge() -> rx.Component:
     return rx.badge(
         ChannelSessionState.status_label,
@@ -162,7 +184,7 @@ def _qr_block() -> rx.Component:
 def channel_session_page() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.link("‹ Canais", href="/canais"),
+            rx.link("‹ Canais", href="/admin/canais"),
             rx.heading(ChannelSessionState.channel_name, size="5"),
             _status_badge(),
             align="center",

@@ -1,7 +1,6 @@
 """Meta's webhook at /api/webhooks/whatsapp-cloud, posted over HTTP by the Cloud API simulator: the
 subscription challenge, signatures, statuses onto our messages, customers' messages onto conversations."""
 
-import asyncio
 import json
 import secrets
 from collections.abc import Iterator
@@ -15,7 +14,12 @@ from app.messaging.kinds import WhatsAppCloudConfig
 from app.messaging.protocol import OutboundMessage
 from models.tenant import Contact, Conversation, Customer, Message
 from tenants.database import session
-from tests.integration.messaging.whatsapp_support import add_cloud_channel, audit_rows, live_app  # noqa: F401
+from tests.integration.messaging.whatsapp_support import (  # noqa: F401
+    add_cloud_channel,
+    audit_rows,
+    live_app,
+    run_async,
+)
 from tests.simulators.whatsapp_cloud import CloudApiSimulator, running
 
 PHONE = "+5511987654321"
@@ -175,7 +179,7 @@ def test_statuses_move_our_message_forward_only(tenant, sim) -> None:
         assert result.ok and result.provider_message_id
         return result.provider_message_id
 
-    wamid = asyncio.run(send())
+    wamid = run_async(send())
     [inbound] = _messages(tenant.schema)
     with session(tenant.schema) as db:  # what the outbox records after the send
         db.add(

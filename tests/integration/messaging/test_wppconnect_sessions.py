@@ -19,6 +19,7 @@ from tests.integration.messaging.whatsapp_support import (  # noqa: F401
     audit_rows,
     channel,
     live_app,
+    run_async,
 )
 from tests.simulators.wppconnect import WppConnectSimulator, running
 
@@ -96,7 +97,6 @@ def test_pairing_by_qr_code_then_messages_and_acks(tenant, sim, app_url) -> None
         conversation_id = msg.conversation_id
 
     # Our reply, as the outbox records it, then the phone's acks.
-    import asyncio
 
     from app.messaging.adapters.wppconnect import WppConnectAdapter
     from app.messaging.kinds import WppConnectConfig
@@ -104,7 +104,7 @@ def test_pairing_by_qr_code_then_messages_and_acks(tenant, sim, app_url) -> None
     from tests.integration.messaging.test_wppconnect_adapter import _send
 
     config = WppConnectConfig(server_url=sim.url, secret_key=sim.secret_key, session="vendas")
-    result = asyncio.run(
+    result = run_async(
         _send(
             WppConnectAdapter(config, dict(channel(tenant.schema, channel_id).state)),
             OutboundMessage(message_id=1, to=PHONE, text="Claro!"),

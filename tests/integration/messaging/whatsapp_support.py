@@ -1,10 +1,12 @@
 """Shared set-up of the WhatsApp tests: the app served over real HTTP (so simulators can post webhooks
 to it), and channels created as the channels service stores them (encrypted secrets, Cloud API route)."""
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from sqlmodel import select
@@ -17,6 +19,8 @@ from tests.simulators.http_thread import ThreadedServer
 from tests.simulators.whatsapp_cloud import CloudApiSimulator
 from tests.simulators.wppconnect import WppConnectSimulator
 
+T = TypeVar("T")
+
 
 @pytest.fixture
 def live_app(database_url: str) -> Iterator[str]:
@@ -28,6 +32,13 @@ def live_app(database_url: str) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from a sync test, even when the thread already runs an event loop
+    (Playwright's sync API does, when e2e tests share the process)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def add_channel(schema: str, kind: str, config: dict[str, Any], secrets: dict[str, Any], **extra: Any) -> int:
