@@ -11,6 +11,7 @@ from app.pages import (  # noqa: F401
     agenda,
     audit,
     campaigns,
+    channel_session,
     channels,
     custom_fields,
     customer,

@@ -6,7 +6,9 @@ from app.api.appointments import router as appointments_router
 from app.api.attachments import router as attachments_router
 from app.api.auth import router as auth_router
 from app.api.campaigns import router as campaigns_router
+from app.api.channel_sessions import router as channel_sessions_router
 from app.api.channels import router as channels_router
+from app.api.cloud_templates import router as cloud_templates_router
 from app.api.conversations import router as conversations_router
 from app.api.custom_fields import router as custom_fields_router
 from app.api.customers import router as customers_router
@@ -28,6 +30,7 @@ from app.api.ui_session import router as ui_session_router
 from app.api.unsubscribe import router as unsubscribe_router
 from app.api.wallets import router as wallets_router
 from app.api.webhooks_resend import router as webhooks_resend_router
+from app.api.webhooks_whatsapp import router as webhooks_whatsapp_router
 
 ALL: list[APIRouter] = [
     auth_router,
@@ -54,6 +57,9 @@ ALL: list[APIRouter] = [
     notifications_router,
     ui_session_router,
     ui_downloads_router,
+    channel_sessions_router,
+    cloud_templates_router,
+    webhooks_whatsapp_router,
     webhooks_resend_router,
     unsubscribe_router,
 ]

@@ -84,6 +84,12 @@ ACTION_LABELS: dict[str, str] = {
     "conversation.assign": "Conversa atribuída",
     "conversation.resolve": "Conversa resolvida",
     "message.reply": "Mensagem respondida",
+    # WhatsApp sessions and webhooks (issue 18)
+    "channel.session_start": "Sessão do WhatsApp iniciada",
+    "channel.session_status": "Status da sessão do WhatsApp alterado",
+    "channel.session_logout": "Sessão do WhatsApp desconectada",
+    "channel.session_close": "Sessão do WhatsApp encerrada",
+    "channel.ban_signal": "Canal pausado por sinal de bloqueio da Meta",
     # imports
     "import.create": "Importação iniciada",
     "import.cancel": "Importação cancelada",

@@ -20,6 +20,7 @@ from app.formatting import datetime_br
 from app.messaging import channels
 from app.messaging.kinds import KINDS
 from app.pages.base import Events, SessionState, event, page
+from app.pages.channel_session import session_links
 from app.pages.crud import CrudMixin
 from components.crud import Column, confirm_dialog, crud_table, crud_toolbar
 from components.forms import field
@@ -354,6 +355,9 @@ def channels_page() -> rx.Component:
             table_id="channel-table",
             empty_text="Nenhum canal configurado ainda.",
         ),
+        session_links(
+            s.rows
+        ),  # WPPConnect: start the session, read its QR code (app/pages/channel_session.py)
         channel_form(),
         confirm_dialog(
             "Remover canal?",

@@ -1,0 +1,175 @@
+"""Meta WhatsApp Cloud API adapter: `POST /{version}/{phone_number_id}/messages` over one pooled
+httpx client per adapter (the outbox builds one per send batch, so a batch reuses its connections).
+
+Attachments are uploaded first (`POST /{phone_number_id}/media`, multipart) and sent by media id: our
+files live in private storage with no public URL Meta could fetch a `link` from.
+
+Graph error codes decide the outcome (the HTTP status is only a fallback): the ban signals 131048 (spam
+rate: the number is being restricted) and 131008 (the recipient blocked us) come back as FAILED with
+their own `error_code`, so the governor can stop the number or suppress the contact.
+"""
+
+from typing import Any
+
+import httpx
+
+from app.messaging.kinds import WhatsAppCloudConfig
+from app.messaging.protocol import Medium, OutboundMessage, Outcome, SendResult
+
+# Connect fast (a dead host should not hold a worker), read longer: Graph occasionally takes seconds.
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=10)
+# Meta gives no Retry-After on its throughput errors: back off this long (130429: per-second cap;
+# 131056: one message per recipient every 6 s).
+THROUGHPUT_BACKOFF = 1.0
+PAIR_RATE_BACKOFF = 6.0
+
+_RETRY_CODES = {130429: THROUGHPUT_BACKOFF, 131056: PAIR_RATE_BACKOFF, 4: THROUGHPUT_BACKOFF, 80007: 60.0}
+_AUTH_CODES = {190, 10, 200}  # token expired/invalid, permission missing
+
+
+class CloudApiAdapter:
+    kind = "whatsapp_cloud"
+    medium = Medium.WHATSAPP
+
+    def __init__(
+        self,
+        config: WhatsAppCloudConfig,
+        state: dict[str, Any],
+        *,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> None:
+        self.config = config
+        self.state = state
+        base = config.api_base_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=f"{base}/{config.api_version}/",
+            headers={"Authorization": f"Bearer {config.access_token}"},
+            timeout=timeout,
+            limits=LIMITS,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": wa_recipient(message.to),
+        }
+        if message.kind == "template":
+            if message.template is None:
+                return SendResult(
+                    Outcome.FAILED, error_code="no-template", error="template message without template"
+                )
+            body["type"] = "template"
+            body["template"] = template_object(message.template.name, message.template.language,
+                                               message.template.body_params)  # fmt: skip
+        elif message.kind in {"image", "document"}:
+            if not message.attachments:
+                return SendResult(
+                    Outcome.FAILED, error_code="no-attachment", error="media message without file"
+                )
+            attachment = message.attachments[0]
+            uploaded = await self._upload(attachment.filename, attachment.content_type, attachment.data)
+            if isinstance(uploaded, SendResult):
+                return uploaded
+            media: dict[str, Any] = {"id": uploaded}
+            if message.text:
+                media["caption"] = message.text
+            if message.kind == "document":
+                media["filename"] = attachment.filename
+            body["type"] = message.kind
+            body[message.kind] = media
+        else:
+            body["type"] = "text"
+            body["text"] = {"preview_url": False, "body": message.text}
+        try:
+            response = await self._client.post(f"{self.config.phone_number_id}/messages", json=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout) as exc:
+            # Nothing complete reached Meta: safe to send again.
+            return SendResult(Outcome.RETRY, error_code="network", error=type(exc).__name__)
+        except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            # The request left; Meta may have accepted it. Only a status webhook can tell.
+            return SendResult(Outcome.UNCERTAIN, error_code="timeout", error=type(exc).__name__)
+        except httpx.HTTPError as exc:
+            return SendResult(Outcome.RETRY, error_code="network", error=type(exc).__name__)
+        if response.status_code == 200:
+            try:
+                wamid = response.json()["messages"][0]["id"]
+            except (ValueError, KeyError, IndexError, TypeError):
+                return SendResult(
+                    Outcome.UNCERTAIN, error_code="bad-response", error="200 without messages[0].id"
+                )
+            return SendResult(Outcome.SENT, provider_message_id=str(wamid))
+        return result_from_error(response)
+
+    async def _upload(self, filename: str, content_type: str, data: bytes) -> str | SendResult:
+        try:
+            response = await self._client.post(
+                f"{self.config.phone_number_id}/media",
+                data={"messaging_product": "whatsapp", "type": content_type},
+                files={"file": (filename, data, content_type)},
+            )
+        except httpx.HTTPError as exc:
+            # An upload that may have happened costs nothing but an orphan media id: retry.
+            return SendResult(
+                Outcome.RETRY, error_code="network", error=f"media upload: {type(exc).__name__}"
+            )
+        if response.status_code == 200:
+            try:
+                return str(response.json()["id"])
+            except (ValueError, KeyError, TypeError):
+                return SendResult(Outcome.RETRY, error_code="bad-response", error="media upload without id")
+        return result_from_error(response)
+
+
+def wa_recipient(e164: str) -> str:
+    """Cloud API takes the number in international form; digits only avoids any `+`/space ambiguity."""
+    return "".join(ch for ch in e164 if ch.isdigit())
+
+
+def template_object(name: str, language: str, body_params: list[str]) -> dict[str, Any]:
+    template: dict[str, Any] = {"name": name, "language": {"code": language}}
+    if body_params:
+        template["components"] = [
+            {"type": "body", "parameters": [{"type": "text", "text": value} for value in body_params]}
+        ]
+    return template
+
+
+def graph_error(response: httpx.Response) -> tuple[int | None, str]:
+    """(code, message) of a Graph error body; (None, status line) when the body is not one."""
+    try:
+        error = response.json()["error"]
+        return int(error["code"]), str(error.get("message") or "")[:300]
+    except (ValueError, KeyError, TypeError):
+        return None, f"HTTP {response.status_code}"
+
+
+def result_from_error(response: httpx.Response) -> SendResult:
+    code, text = graph_error(response)
+    status = response.status_code
+    error_code = str(code) if code is not None else str(status)
+    if code == 131047:
+        return SendResult(Outcome.WINDOW_CLOSED, error_code=error_code, error=text)
+    if code in _AUTH_CODES or status in {401, 403}:
+        return SendResult(Outcome.AUTH, error_code=error_code, error=text)
+    if code in _RETRY_CODES:
+        wait = _retry_after(response) or _RETRY_CODES[code]
+        return SendResult(Outcome.RETRY, error_code=error_code, error=text, retry_after=wait)
+    if status == 429 or status >= 500:
+        return SendResult(
+            Outcome.RETRY, error_code=error_code, error=text, retry_after=_retry_after(response)
+        )
+    # 131026 undeliverable, 131048 spam rate, 131008 blocked, template/parameter errors: permanent.
+    return SendResult(Outcome.FAILED, error_code=error_code, error=text)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,208 @@
+"""The Cloud API adapter over real HTTP against the Meta contract simulator: every documented outcome."""
+
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from app.messaging.adapters import build_adapter
+from app.messaging.adapters.whatsapp_cloud import CloudApiAdapter
+from app.messaging.kinds import WhatsAppCloudConfig
+from app.messaging.protocol import Attachment, OutboundMessage, Outcome, TemplateRef
+from tests.simulators.whatsapp_cloud import CloudApiSimulator, Template, running
+
+# The async adapter fixture lives on the session loop (asyncio_default_fixture_loop_scope): so do the tests.
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+TO = "+5511987654321"
+
+
+@pytest.fixture
+def sim() -> Iterator[CloudApiSimulator]:
+    with running(pair_window=0.0) as s:
+        s.templates.append(Template("boas_vindas", body="Olá {{1}}, sua fatura de {{2}} chegou."))
+        s.open_window(TO)
+        yield s
+
+
+def _config(sim: CloudApiSimulator, **overrides: str) -> WhatsAppCloudConfig:
+    values = {
+        "phone_number_id": sim.phone_number_id,
+        "waba_id": sim.waba_id,
+        "access_token": sim.access_token,
+        "app_secret": sim.app_secret,
+        "verify_token": "verify-me",
+        "api_base_url": sim.url,
+        **overrides,
+    }
+    return WhatsAppCloudConfig(**values)
+
+
+@pytest.fixture
+async def adapter(sim: CloudApiSimulator) -> AsyncIterator[CloudApiAdapter]:
+    a = CloudApiAdapter(_config(sim), {})
+    yield a
+    await a.aclose()
+
+
+def _text(text: str = "Olá!", to: str = TO) -> OutboundMessage:
+    return OutboundMessage(message_id=1, to=to, text=text)
+
+
+async def test_text_is_sent_with_bearer_token_and_returns_the_wamid(sim, adapter) -> None:
+    result = await adapter.send(_text())
+    assert result.outcome is Outcome.SENT and result.provider_message_id in sim.sent
+    request = sim.requests[-1]
+    assert request["path"] == f"/v21.0/{sim.phone_number_id}/messages"
+    assert request["headers"]["authorization"] == f"Bearer {sim.access_token}"
+    assert request["json"]["to"] == "5511987654321" and request["json"]["type"] == "text"
+    assert request["json"]["text"]["body"] == "Olá!"
+
+
+async def test_build_adapter_resolves_the_kind(sim) -> None:
+    adapter = build_adapter("whatsapp_cloud", _config(sim), {})
+    try:
+        assert isinstance(adapter, CloudApiAdapter)
+        assert (await adapter.send(_text())).ok
+    finally:
+        await adapter.aclose()
+
+
+async def test_connections_are_reused_across_sends(sim, adapter) -> None:
+    peers = set()
+    for _ in range(3):
+        assert (await adapter.send(_text())).ok
+        peers.add(sim.requests[-1]["headers"].get("host"))
+    # One pooled client per adapter: keep-alive connections are reused (no new TCP handshake per send).
+    pool = adapter._client._transport._pool  # type: ignore[attr-defined]
+    assert len(pool.connections) == 1
+
+
+async def test_template_carries_body_parameters_and_works_outside_the_window(sim, adapter) -> None:
+    outside = "+5511911112222"
+    message = OutboundMessage(
+        message_id=2,
+        to=outside,
+        kind="template",
+        template=TemplateRef("boas_vindas", "pt_BR", ["Maria", "R$ 99,90"]),
+    )
+    result = await adapter.send(message)
+    assert result.ok, result
+    template = sim.sent[result.provider_message_id].payload["template"]
+    assert template["language"] == {"code": "pt_BR"}
+    assert template["components"] == [
+        {
+            "type": "body",
+            "parameters": [{"type": "text", "text": "Maria"}, {"type": "text", "text": "R$ 99,90"}],
+        }
+    ]
+
+
+async def test_template_with_wrong_parameter_count_fails_permanently(adapter) -> None:
+    message = OutboundMessage(
+        message_id=3, to=TO, kind="template", template=TemplateRef("boas_vindas", "pt_BR", ["x"])
+    )
+    result = await adapter.send(message)
+    assert (result.outcome, result.error_code) == (Outcome.FAILED, "132000")
+
+
+async def test_document_is_uploaded_then_sent_by_media_id(sim, adapter) -> None:
+    pdf = Attachment("fatura.pdf", "application/pdf", b"%PDF-1.4 fake")
+    result = await adapter.send(
+        OutboundMessage(message_id=4, to=TO, kind="document", text="Sua fatura", attachments=[pdf])
+    )
+    assert result.ok, result
+    document = sim.sent[result.provider_message_id].payload["document"]
+    assert sim.media[document["id"]]["data"] == b"%PDF-1.4 fake"
+    assert document["filename"] == "fatura.pdf" and document["caption"] == "Sua fatura"
+
+
+async def test_image_upload(sim, adapter) -> None:
+    png = Attachment("foto.png", "image/png", b"\x89PNG....")
+    result = await adapter.send(OutboundMessage(message_id=5, to=TO, kind="image", attachments=[png]))
+    assert (
+        result.ok
+        and sim.media[sim.sent[result.provider_message_id].payload["image"]["id"]]["mime_type"] == "image/png"
+    )
+
+
+async def test_window_closed(adapter) -> None:
+    result = await adapter.send(_text(to="+5511900000000"))
+    assert (result.outcome, result.error_code) == (Outcome.WINDOW_CLOSED, "131047")
+
+
+async def test_window_expires_after_24_hours(sim, adapter) -> None:
+    sim.open_window(TO, at=time.time() - 24 * 3600 - 5)
+    assert (await adapter.send(_text())).outcome is Outcome.WINDOW_CLOSED
+
+
+async def test_throughput_cap_is_retry_with_backoff(sim, adapter) -> None:
+    sim.per_second_cap = 2
+    outcomes = [(await adapter.send(_text())).outcome for _ in range(3)]
+    assert outcomes[:2] == [Outcome.SENT, Outcome.SENT]
+    last = await adapter.send(_text())
+    assert (last.outcome, last.error_code) == (Outcome.RETRY, "130429") and last.retry_after
+
+
+async def test_pair_rate_is_retry_after_six_seconds(sim, adapter) -> None:
+    sim.pair_window = 6.0
+    assert (await adapter.send(_text())).ok
+    result = await adapter.send(_text())
+    assert (result.outcome, result.error_code, result.retry_after) == (Outcome.RETRY, "131056", 6.0)
+
+
+async def test_undeliverable_spam_and_blocked_are_distinct_failures(sim, adapter) -> None:
+    sim.undeliverable.add("5511987654321")
+    assert (await adapter.send(_text())).error_code == "131026"
+    sim.undeliverable.clear()
+    sim.blocked.add("5511987654321")
+    blocked = await adapter.send(_text())
+    assert (blocked.outcome, blocked.error_code) == (Outcome.FAILED, "131008")
+    sim.spam_limited = True
+    spam = await adapter.send(_text())
+    assert (spam.outcome, spam.error_code) == (Outcome.FAILED, "131048")
+
+
+async def test_wrong_or_expired_token_is_auth(sim) -> None:
+    adapter = CloudApiAdapter(_config(sim, access_token="wrong"), {})
+    try:
+        result = await adapter.send(_text())
+        assert (result.outcome, result.error_code) == (Outcome.AUTH, "190")
+        assert "wrong" not in (result.error or "")
+    finally:
+        await adapter.aclose()
+    sim.expire_token()
+    fresh = CloudApiAdapter(_config(sim), {})
+    try:
+        assert (await fresh.send(_text())).outcome is Outcome.AUTH
+    finally:
+        await fresh.aclose()
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+async def test_server_errors_and_429_are_retry(sim, adapter, status: int) -> None:
+    sim.fail(status)
+    result = await adapter.send(_text())
+    assert result.outcome is Outcome.RETRY
+    if status == 429:
+        assert result.retry_after == 2.0
+
+
+async def test_timeout_after_sending_is_uncertain(sim) -> None:
+    sim.hang(1.0)
+    adapter = CloudApiAdapter(_config(sim), {}, timeout=httpx.Timeout(0.2))
+    try:
+        result = await adapter.send(_text())
+    finally:
+        await adapter.aclose()
+    assert (result.outcome, result.error_code) == (Outcome.UNCERTAIN, "timeout")
+
+
+async def test_unreachable_server_is_retry(sim) -> None:
+    sim.stop()
+    adapter = CloudApiAdapter(_config(sim), {})
+    try:
+        assert (await adapter.send(_text())).outcome is Outcome.RETRY
+    finally:
+        await adapter.aclose()
