@@ -53,6 +53,14 @@ class TooManyRequests(DomainError):
         self.retry_after = max(1, int(retry_after))
 
 
+class RetryLater(DomainError):
+    """Not now, but the same request will succeed later (a provider's webhook that overtook our record
+    of the send): 503, so the provider delivers it again."""
+
+    code = "retry_later"
+    status = 503
+
+
 class TooLarge(DomainError):
     """A body, file or upload over a size limit or the tenant's storage quota."""
 

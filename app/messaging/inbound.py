@@ -21,6 +21,7 @@ from app.crm import timeline
 from app.crm.contacts import ContactIn
 from app.crm.customers.schemas import CustomerIn
 from app.crm.customers.service import create_customer
+from app.errors import RetryLater
 from app.messaging import consent, reputation
 from app.messaging.protocol import InboundEvent, StatusEvent
 from models.base import utcnow
@@ -77,6 +78,12 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
         .with_for_update()
     ).first()
     if msg is None:
+        if _sending(db, channel):
+            # The provider answered the send and reported on it before our worker recorded the answer
+            # (its id): refuse for now, the provider's retry will find the message.
+            raise RetryLater(
+                "Mensagem ainda sendo registrada; tente de novo.", provider_id=event.provider_message_id
+            )
         return None
     at = _aware(event.at) or utcnow()
     target = STATUS_MAP.get(event.status)
@@ -119,6 +126,26 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
         if conv is not None:
             _touch_conversation(db, conv.customer_id)
     return msg
+
+
+IN_FLIGHT = timedelta(minutes=10)
+
+
+def _sending(db: Session, channel: Channel) -> bool:
+    """Whether the channel has sends whose provider id is not recorded yet (claimed in the last minutes)."""
+    return (
+        db.exec(
+            select(Message.id)
+            .where(
+                Message.channel_id == channel.id,
+                Message.status == "uncertain",
+                col(Message.provider_message_id).is_(None),
+                col(Message.updated_at) > utcnow() - IN_FLIGHT,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def phone_variants(sender: str) -> list[str]:

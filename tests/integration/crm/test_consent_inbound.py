@@ -251,3 +251,25 @@ def test_a_domain_whose_bounces_pass_the_threshold_is_paused(db: Session, crm: C
     assert ch.status == "paused" and "6,0 %" in (ch.status_detail or "")
     assert "devolvidos" in get_governor().usage(identity(crm.schema, domain), now.timestamp())["paused"]
     get_governor().resume(identity(crm.schema, domain))
+
+
+def test_a_status_that_overtakes_the_send_record_is_refused_for_a_retry(db: Session, crm: Crm) -> None:
+    from app.errors import RetryLater
+
+    ch = _channel(db)
+    c = new_customer(db, crm.agent)
+    conv = Conversation(customer_id=c.id, channel="whatsapp", channel_id=ch.id)
+    db.add(conv)
+    db.flush()
+    msg = Message(conversation_id=conv.id, direction="out", status="uncertain", channel_id=ch.id)
+    db.add(msg)
+    db.flush()
+    with pytest.raises(RetryLater):
+        inbound.apply_status(db, ch, StatusEvent("wamid.early", "delivered"))
+    msg.status, msg.provider_message_id = "sent", "wamid.early"
+    db.add(msg)
+    db.flush()
+    assert inbound.apply_status(db, ch, StatusEvent("wamid.early", "delivered")) is msg
+    assert msg.status == "delivered"
+    # Nothing in flight: an unknown id is simply not ours.
+    assert inbound.apply_status(db, ch, StatusEvent("wamid.other", "delivered")) is None
