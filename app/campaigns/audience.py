@@ -8,12 +8,12 @@ newest line), are recorded as skipped with the reason, so the counts explain the
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, case, cast, exists, func, insert, literal, or_, select
+from sqlalchemy import BigInteger, Integer, case, cast, func, insert, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col
 
 from app.auth.actor import Actor
-from app.crm.customers.queries import filter_clauses, primary_contact
+from app.crm.customers.queries import PRIMARY_FIRST, filter_clauses
 from app.crm.customers.schemas import CustomerFilter
 from app.messaging import consent
 from models.tenant import Campaign, CampaignRecipient, ConsentEvent, Contact, Customer
@@ -62,41 +62,60 @@ def _opted_out_hashes(db: Session, medium: str) -> list[str]:
 
 def audience_select(db: Session, actor: Actor, campaign: Campaign, f: CustomerFilter) -> Any:
     kinds = consent.CONTACT_KINDS[campaign.medium]
+    # The primary address and its opt-out flag in one probe per customer (a LATERAL over the contacts
+    # index), the opt-out test evaluated once per row: at 500k customers each extra probe is seconds.
+    contact = (
+        select(col(Contact.value).label("value"), col(Contact.opt_out).label("flag"))
+        .where(col(Contact.customer_id) == Customer.id, col(Contact.kind).in_(kinds))
+        .order_by(*PRIMARY_FIRST)
+        .limit(1)
+        .lateral("primary_contact")
+    )
     base = (
         select(
             col(Customer.id).label("customer_id"),
-            primary_contact(kinds).label("address"),
+            contact.c.value.label("address"),
+            contact.c.flag.label("flag"),
             _variables(campaign.variables).label("variables"),
         )
+        .select_from(Customer)
+        .outerjoin(contact, true())
         .where(*filter_clauses(db, actor, f))
         .subquery("audience")
     )
-    address = base.c.address
-    flagged = exists().where(
-        col(Contact.value) == address, col(Contact.kind).in_(kinds), col(Contact.opt_out).is_(True)
-    )
     hashes = _opted_out_hashes(db, campaign.medium)
-    opted: Any = flagged
+    opted: Any = func.coalesce(base.c.flag, False)
     if hashes:
         digest = func.encode(
-            func.sha256(func.convert_to(literal(f"{campaign.medium}:") + address, "UTF8")), "hex"
+            func.sha256(func.convert_to(literal(f"{campaign.medium}:") + base.c.address, "UTF8")), "hex"
         )
-        opted = or_(flagged, digest.in_(hashes))
+        opted = or_(opted, digest.in_(hashes))
     ids = campaign.channel_ids or [0]
     n = len(ids)
     if campaign.assignment == "sticky":
         slot = base.c.customer_id % n
     else:
         slot = (func.row_number().over(order_by=base.c.customer_id) - 1) % n
-    channel = case({i: literal(cid, BigInteger) for i, cid in enumerate(ids)}, value=cast(slot, Integer))
+    checked = select(
+        base.c.customer_id,
+        base.c.address,
+        base.c.variables,
+        opted.label("opted"),
+        case({i: literal(cid, BigInteger) for i, cid in enumerate(ids)}, value=cast(slot, Integer)).label(
+            "channel_id"
+        ),
+    ).subquery("checked")
+    address = checked.c.address
     return select(
         literal(campaign.id).label("campaign_id"),
-        base.c.customer_id,
+        checked.c.customer_id,
         address,
-        channel.label("channel_id"),
-        case((address.is_(None), "skipped"), (opted, "skipped"), else_="pending").label("status"),
-        case((address.is_(None), "no_contact"), (opted, "opted_out"), else_=None).label("skip_reason"),
-        base.c.variables,
+        checked.c.channel_id,
+        case((address.is_(None), "skipped"), (checked.c.opted, "skipped"), else_="pending").label("status"),
+        case((address.is_(None), "no_contact"), (checked.c.opted, "opted_out"), else_=None).label(
+            "skip_reason"
+        ),
+        checked.c.variables,
     )
 
 

@@ -74,7 +74,12 @@ def upgrade() -> None:
         ["campaign_id", "id"],
         postgresql_where=sa.text("status = 'pending'"),
     )
-    op.create_index("ix_campaign_recipients_message", "campaign_recipients", ["message_id"])
+    op.create_index(
+        "ix_campaign_recipients_message",
+        "campaign_recipients",
+        ["message_id"],
+        postgresql_where=sa.text("message_id IS NOT NULL"),
+    )
     op.add_column("messages", sa.Column("campaign_id", sa.BigInteger(), nullable=True))
     op.create_index(
         "ix_messages_campaign", "messages", ["campaign_id"], postgresql_where=sa.text("campaign_id IS NOT NULL")

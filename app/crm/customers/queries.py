@@ -60,7 +60,7 @@ def customer_row(db: Session, customer: Customer) -> CustomerRow:
 
 # Which contact is the customer's primary one: marked primary first, a phone before a WhatsApp, then
 # the oldest. Shared by the list's column, the profile and the CSV export.
-_PRIMARY_FIRST = (col(Contact.is_primary).desc(), col(Contact.kind) == "whatsapp", col(Contact.id))
+PRIMARY_FIRST = (col(Contact.is_primary).desc(), col(Contact.kind) == "whatsapp", col(Contact.id))
 
 
 def primary_contact(kinds: tuple[str, ...]) -> ScalarSelect[str]:
@@ -68,7 +68,7 @@ def primary_contact(kinds: tuple[str, ...]) -> ScalarSelect[str]:
     return (
         select(Contact.value)
         .where(Contact.customer_id == Customer.id, col(Contact.kind).in_(kinds))
-        .order_by(*_PRIMARY_FIRST)
+        .order_by(*PRIMARY_FIRST)
         .limit(1)
         .correlate(Customer)
         .scalar_subquery()
@@ -83,7 +83,7 @@ def primary_phones(db: Session, ids: list[int]) -> dict[int, str]:
     stmt = (
         select(Contact.customer_id, Contact.value)
         .where(col(Contact.customer_id).in_(ids), col(Contact.kind).in_(PHONE_KINDS))
-        .order_by(*_PRIMARY_FIRST)
+        .order_by(*PRIMARY_FIRST)
     )
     phones: dict[int, str] = {}
     for cid, value in db.exec(stmt).all():
