@@ -39,10 +39,19 @@ from sqlmodel import Session, col, select
 from app import live
 from app.after_commit import enqueue_after_commit
 from app.campaigns import counters
+from app.errors import DomainError
+from app.messaging import attachments as attachment_files
 from app.messaging import channels as channel_service
 from app.messaging import consent, governor, inbound, limits
 from app.messaging.adapters import sandbox
-from app.messaging.protocol import ChannelAdapter, OutboundMessage, Outcome, SendResult, TemplateRef
+from app.messaging.protocol import (
+    Attachment,
+    ChannelAdapter,
+    OutboundMessage,
+    Outcome,
+    SendResult,
+    TemplateRef,
+)
 from app.settings import get_settings
 from models.base import utcnow
 from models.tenant import Channel, Message, Template
@@ -336,8 +345,32 @@ def _template_ref(row: Any, templates: dict[int, Template]) -> TemplateRef | Non
     )
 
 
-def _outbound(row: Any, template: TemplateRef | None = None) -> OutboundMessage:
+def _files(schema: str, refs: list[dict[str, Any]] | None) -> list[Attachment]:
+    """The bytes of a message's attachments, read from storage at send time (claimed rows only). A file
+    gone from storage is left out and logged: the adapter then refuses the media message (failed, with
+    its reason) rather than the whole claimed chunk staying uncertain."""
+    files = []
+    for r in refs or []:
+        try:
+            data = attachment_files.load(schema, str(r.get("key") or ""))
+        except DomainError:
+            log.error("outbox %s: attachment %s is missing from storage", schema, r.get("key"))
+            continue
+        files.append(
+            Attachment(
+                filename=str(r.get("filename") or "arquivo"),
+                content_type=str(r.get("content_type") or "application/octet-stream"),
+                data=data,
+            )
+        )
+    return files
+
+
+def _outbound(
+    row: Any, template: TemplateRef | None = None, files: list[Attachment] | None = None
+) -> OutboundMessage:
     return OutboundMessage(
+        attachments=files or [],
         template=template,
         message_id=row.id,
         to=row.to_address or "",
@@ -393,7 +426,8 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
                 "updated_at = now() WHERE id = ANY(:ids) AND status = 'reserved' "
                 "AND worker_id = :worker AND lease_until > now() "
                 "RETURNING id, channel_id, campaign_id, to_address, kind, body, subject, html, "
-                "idempotency_key, template_id, CASE WHEN kind = 'template' THEN variables END AS variables"
+                "idempotency_key, template_id, CASE WHEN kind = 'template' THEN variables END AS variables, "
+                "CASE WHEN attachments <> '[]'::jsonb THEN attachments END AS attachments"
             ),
             {"ids": [h.id for h in heads if h.id not in skipped], "worker": worker_id},
         ).all()
@@ -413,7 +447,7 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
         if cid not in batches:
             channel = chans[cid]
             batches[cid] = _ChannelBatch(channel=channel, state_before=dict(channel.state or {}))
-        message = _outbound(row, _template_ref(row, templates))
+        message = _outbound(row, _template_ref(row, templates), _files(schema, row.attachments))
         batches[cid].jobs.append(_Job(message=message, channel_id=cid, campaign_id=row.campaign_id))
     return batches, report
 

@@ -25,10 +25,10 @@ from app.crm import templates as template_service
 from app.crm import timeline
 from app.crm.visibility import can_see_owner, get_visible_customer
 from app.errors import Conflict, Invalid, NotFound
+from app.messaging import attachments, consent, inbound, outbox
 from app.messaging import channels as channel_service
-from app.messaging import consent, inbound, outbox
 from app.messaging.protocol import Medium
-from app.validation import Id, NoNul, Str60, Str300, Str1000, Str4096
+from app.validation import Id, NoNul, Str60, Str300, Str500, Str1000, Str4096
 from models.base import utcnow
 from models.tenant import Channel, Contact, Conversation, Customer, Message, Template
 
@@ -41,9 +41,10 @@ Html = Annotated[str, StringConstraints(max_length=200_000), NoNul]
 
 class SendWhatsAppIn(BaseModel):
     canal_id: Id | None = None
-    texto: Str4096 | None = None
+    texto: Str4096 | None = None  # with `anexo`, its caption
     template_id: Id | None = None
     variaveis: dict[Str60, Str1000] = Field(default_factory=dict, max_length=100)
+    anexo: Str500 | None = None  # key of a file sent to POST /api/anexos
 
 
 class SendEmailIn(BaseModel):
@@ -52,6 +53,7 @@ class SendEmailIn(BaseModel):
     assunto: Str300 | None = None
     html: Html | None = None
     variaveis: dict[Str60, Str1000] = Field(default_factory=dict, max_length=100)
+    anexo: Str500 | None = None  # key of a file sent to POST /api/anexos
 
 
 class SendOut(BaseModel):
@@ -217,6 +219,23 @@ def _conversation(db: Session, customer: Customer, channel: Channel, contact: Co
     return conv
 
 
+def _attachment(actor: Actor, key: str | None) -> dict[str, Any] | None:
+    """The stored file a send carries (this organisation's, uploaded through /api/anexos), checked now so
+    a bad key is a 404 before anything is queued."""
+    if key is None:
+        return None
+    schema = actor.schema or ""
+    data = attachments.load(schema, key)
+    content_type, kind = attachments.sniff(key, data[:16])
+    return {
+        "key": key,
+        "filename": key.rsplit("/", 1)[-1],
+        "content_type": content_type,
+        "size": len(data),
+        "kind": kind,
+    }
+
+
 def _plain_text(html: str) -> str:
     text = _TAGS.sub("", re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", html))
     return _BLANKS.sub("\n\n", html_lib.unescape(text)).strip()
@@ -241,6 +260,7 @@ def _queue(
     template_id: int | None = None,
     variables: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    attachment: dict[str, Any] | None = None,
     action: str,
 ) -> Message:
     msg = outbox.queue_message(
@@ -256,6 +276,7 @@ def _queue(
         variables=variables,
         author_id=actor.user_id,
         idempotency_key=idempotency_key,
+        attachments=[attachment] if attachment else None,
     )
     now = utcnow()
     conv.last_message_at, conv.updated_at = now, now
@@ -292,6 +313,7 @@ def _queue(
             "channel": conv.channel,
             "channel_id": channel.id,
             "status": "queued",
+            "attachments": [attachment] if attachment else [],
         },
         actor=actor,
         ref=("conversation", conv.id),
@@ -310,9 +332,10 @@ def send_whatsapp(
     """Queue a WhatsApp text or template to a visible customer; refused (nothing queued) when it cannot go."""
     actor.require(Perm.CONVERSATIONS_REPLY)
     customer = get_visible_customer(db, actor, customer_id)
-    has_text = bool((data.texto or "").strip())
+    has_text = bool((data.texto or "").strip()) or data.anexo is not None
     if has_text == (data.template_id is not None):
         raise Invalid("texto", "Escreva a mensagem ou escolha um modelo (apenas um dos dois).")
+    attachment = _attachment(actor, data.anexo)
     medium = Medium.WHATSAPP.value
     existing = db.exec(
         select(Conversation)
@@ -342,6 +365,8 @@ def send_whatsapp(
     else:
         body = render_strict((data.texto or "").strip(), values, "texto")
         check_window(channel, existing, free_text=True)
+        if attachment is not None:
+            kind = "image" if attachment["kind"] == "image" else "document"
     conv = existing or _conversation(db, customer, channel, contact)
     return _queue(
         db,
@@ -354,6 +379,7 @@ def send_whatsapp(
         template_id=data.template_id,
         variables=variables,
         idempotency_key=idempotency_key,
+        attachment=attachment,
         action="message.send_whatsapp",
     )
 
@@ -410,6 +436,7 @@ def send_email(
         template_id=data.template_id,
         variables={n: str(values[n]) for n in used},
         idempotency_key=idempotency_key,
+        attachment=_attachment(actor, data.anexo),
         action="message.send_email",
     )
 

@@ -273,3 +273,49 @@ def test_conversation_reply_goes_through_the_outbox(
     assert r.status_code == 201, r.text
     msg = delivered(api, crm, r.json()["id"])
     assert msg["status"] in ("sent", "delivered", "read") and msg["channel_id"] == sandboxes["whatsapp"]
+
+
+def test_attachments_go_with_the_message_and_bad_keys_queue_nothing(
+    api: TestClient, crm: Crm, sandboxes: dict[str, int]
+) -> None:
+    from app.messaging.adapters import sandbox
+
+    pdf = b"%PDF-1.7\n" + b"0" * 200
+    up = api.post(
+        "/api/anexos", files={"arquivo": ("fatura.pdf", pdf, "application/pdf")}, headers=as_("agent")
+    )
+    assert up.status_code == 201, up.text
+    key = up.json()["key"]
+    c = customer(api)
+    r = api.post(
+        f"/api/clientes/{c['id']}/acoes/send-whatsapp",
+        json={"texto": "Sua fatura", "anexo": key},
+        headers=as_("agent"),
+    )
+    assert r.status_code == 202, r.text
+    msg = delivered(api, crm, r.json()["message_id"])
+    assert msg["status"] in ("sent", "delivered", "read")
+    sent = next(m for m in reversed(list(sandbox.RECORDED)) if m.message_id == r.json()["message_id"])
+    assert sent.kind == "document" and sent.text == "Sua fatura"
+    assert [(a.filename, a.content_type, a.data) for a in sent.attachments] == [
+        ("fatura.pdf", "application/pdf", pdf)
+    ]
+    # Another organisation's key (or a made-up one) is a 404 and nothing is queued.
+    before = outbox_size(crm)
+    bad = key.replace(crm.schema, "t_zz")
+    r = api.post(
+        f"/api/clientes/{c['id']}/acoes/send-email",
+        json={"assunto": "Fatura", "html": "<p>Segue</p>", "anexo": bad},
+        headers=as_("agent"),
+    )
+    assert r.status_code == 404 and outbox_size(crm) == before
+    r = api.post(
+        f"/api/clientes/{c['id']}/acoes/send-email",
+        json={"assunto": "Fatura", "html": "<p>Segue</p>", "anexo": key},
+        headers=as_("agent"),
+    )
+    assert r.status_code == 202, r.text
+    got = delivered(api, crm, r.json()["message_id"])
+    assert got["status"] in ("sent", "delivered", "read"), got
+    mail = next(m for m in reversed(list(sandbox.RECORDED)) if m.message_id == got["id"])
+    assert mail.attachments[0].data == pdf
