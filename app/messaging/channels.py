@@ -269,11 +269,15 @@ def usable_clause(actor: Actor) -> ColumnElement[bool]:
 
 
 def list_channels(db: Session, actor: Actor, *, medium: str | None = None) -> list[ChannelOut]:
-    """Admins see every live channel; others the active ones they may send with (no secrets either way)."""
+    """Admins see every live channel; others the active ones they may send with, and their own sessions
+    whatever their state (to connect them), with no secrets either way."""
     stmt = select(Channel).where(col(Channel.deleted_at).is_(None))
     if not actor.can(Perm.CHANNELS_MANAGE):
         actor.require(Perm.CONVERSATIONS_REPLY)
-        stmt = stmt.where(usable_clause(actor), Channel.status == "active")
+        stmt = stmt.where(
+            usable_clause(actor),
+            or_(col(Channel.status) == "active", col(Channel.owner_user_id) == actor.user_id),
+        )
     if medium:
         stmt = stmt.where(Channel.medium == medium)
     stmt = stmt.order_by(
@@ -305,7 +309,8 @@ def create_channel(db: Session, actor: Actor, data: ChannelIn) -> Channel:
         kind=kind.name,
         medium=kind.medium.value,
         name=name,
-        status="active",
+        # A QR-code session sends nothing until its QR code is read (status-find CONNECTED → active).
+        status="disconnected" if kind.name == "wppconnect" else "active",
         owner_user_id=_owner(db, actor, data.owner_user_id),
         config=plain,
         secrets=encrypt(json.dumps(secrets)) if secrets else "",
