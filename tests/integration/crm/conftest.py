@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,3 +94,32 @@ def new_customer(db: Session, actor: Actor, **fields: Any) -> Any:
     customer = create_customer(db, actor, CustomerIn.model_validate(data))
     db.flush()
     return customer
+
+
+@contextmanager
+def acting_client(crm: Crm, default: str = "admin") -> Iterator[Any]:
+    """The REST app in process; the `x-as` header picks one of the module's actors by role name
+    (authentication is tested by the auth suite)."""
+    from fastapi import Request
+    from fastapi.testclient import TestClient
+
+    from app.api.deps import get_actor
+    from app.api.main import api
+
+    actors: dict[str, Actor] = {
+        "admin": crm.admin,
+        "manager": crm.manager,
+        "agent": crm.agent,
+        "agent2": crm.agent2,
+        "outsider": crm.outsider,
+    }
+
+    def fake_actor(request: Request) -> Actor:
+        return actors[request.headers.get("x-as", default)]
+
+    api.dependency_overrides[get_actor] = fake_actor
+    try:
+        with TestClient(api) as client:
+            yield client
+    finally:
+        api.dependency_overrides.pop(get_actor, None)

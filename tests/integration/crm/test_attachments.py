@@ -6,13 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 
-from app.auth.actor import Actor
 from app.errors import Invalid, NotFound
 from app.messaging import attachments
-from tests.integration.crm.conftest import Crm
+from tests.integration.crm.conftest import Crm, acting_client
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.7\n" + b"0" * 64
@@ -20,18 +18,8 @@ PDF = b"%PDF-1.7\n" + b"0" * 64
 
 @pytest.fixture(scope="module")
 def client(crm: Crm) -> Iterator[TestClient]:
-    from app.api.deps import get_actor
-    from app.api.main import api
-
-    actors: dict[str, Actor] = {"agent": crm.agent, "outsider": crm.outsider}
-
-    def fake_actor(request: Request) -> Actor:
-        return actors[request.headers.get("x-as", "agent")]
-
-    api.dependency_overrides[get_actor] = fake_actor
-    with TestClient(api) as c:
+    with acting_client(crm, "agent") as c:
         yield c
-    api.dependency_overrides.pop(get_actor, None)
 
 
 def test_types_come_from_the_bytes() -> None:

@@ -10,33 +10,21 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from app.auth.actor import Actor
 from app.campaigns import counters, feeder
 from app.messaging import consent, inbound
 from app.messaging.protocol import InboundEvent, StatusEvent
 from models.tenant import Campaign, CampaignRecipient, Channel, Message
 from tenants.database import session
-from tests.integration.crm.conftest import Crm, new_customer
+from tests.integration.crm.conftest import Crm, acting_client, new_customer
 
 
 @pytest.fixture(scope="module")
 def client(crm: Crm) -> Iterator[TestClient]:
-    from app.api.deps import get_actor
-    from app.api.main import api
-
-    actors: dict[str, Actor] = {"admin": crm.admin, "manager": crm.manager, "agent": crm.agent}
-
-    def fake_actor(request: Request) -> Actor:
-        return actors[request.headers.get("x-as", "admin")]
-
-    api.dependency_overrides[get_actor] = fake_actor
-    with TestClient(api) as c:
+    with acting_client(crm, "admin") as c:
         yield c
-    api.dependency_overrides.pop(get_actor, None)
 
 
 @pytest.fixture(scope="module")

@@ -5,31 +5,19 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app.auth.actor import Actor
 from app.messaging import consent
 from models.tenant import ConsentEvent, Contact, Customer, Note
 from tenants.database import session
-from tests.integration.crm.conftest import Crm
+from tests.integration.crm.conftest import Crm, acting_client
 
 
 @pytest.fixture(scope="module")
 def client(crm: Crm) -> Iterator[TestClient]:
-    from app.api.deps import get_actor
-    from app.api.main import api
-
-    actors: dict[str, Actor] = {"admin": crm.admin, "agent": crm.agent, "outsider": crm.outsider}
-
-    def fake_actor(request: Request) -> Actor:
-        return actors[request.headers.get("x-as", "admin")]
-
-    api.dependency_overrides[get_actor] = fake_actor
-    with TestClient(api) as c:
+    with acting_client(crm, "admin") as c:
         yield c
-    api.dependency_overrides.pop(get_actor, None)
 
 
 def _customer(client: TestClient) -> tuple[int, str, str]:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -17,7 +16,7 @@ from app.security.keys import encrypt
 from models.tenant import Channel, Conversation, Message
 from tenants.database import session
 from tests.conftest import TenantHandle
-from tests.integration.crm.conftest import Crm, crm  # noqa: F401  (the module tenant fixture)
+from tests.integration.crm.conftest import Crm, acting_client, crm  # noqa: F401  (the module tenant fixture)
 from tests.integration.security.conftest import live_url  # noqa: F401  (fixture)
 from tests.simulators.resend import ResendSimulator, new_webhook_secret
 
@@ -108,26 +107,9 @@ def message(schema: str, message_id: int) -> Message:
 
 @pytest.fixture(scope="module")
 def api(crm: Crm) -> Iterator[TestClient]:  # noqa: F811 (the fixture, imported above)
-    """The REST app in process; the `x-as` header picks one of the module's actors (auth is tested
-    elsewhere)."""
-    from app.api.deps import get_actor
-    from app.api.main import api as app
-
-    actors: dict[str, Actor] = {
-        "admin": crm.admin,
-        "manager": crm.manager,
-        "agent": crm.agent,
-        "agent2": crm.agent2,
-        "outsider": crm.outsider,
-    }
-
-    def fake_actor(request: Request) -> Actor:
-        return actors[request.headers.get("x-as", "admin")]
-
-    app.dependency_overrides[get_actor] = fake_actor
-    with TestClient(app) as c:
-        yield c
-    app.dependency_overrides.pop(get_actor, None)
+    """The REST app in process; the `x-as` header picks one of the module's actors."""
+    with acting_client(crm) as client:
+        yield client
 
 
 def as_(who: str) -> dict[str, str]:
