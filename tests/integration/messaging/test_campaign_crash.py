@@ -190,8 +190,9 @@ def test_sigkill_mid_campaign_sends_each_recipient_at_most_once(
             _kick(redis_url, ("campaigns.sweep", ()), ("messaging.sweep", ()))
             counts = _counts(database_url, t.schema, cid)
             statuses = _statuses(database_url, t.schema, cid)
+            # Done when nothing is left to send and every uncertain send has been settled (failed).
             if counts.get("pending", 0) == 0 and not any(
-                s in ("queued", "reserved") for s in statuses.values()
+                s in ("queued", "reserved", "uncertain") for s in statuses.values()
             ):
                 break
             time.sleep(1.0)
