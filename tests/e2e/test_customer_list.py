@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from tests.conftest import TenantHandle
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, login_home
 from tests.e2e.test_a11y import _blocking_violations
 
 WIDE = {"width": 1440, "height": 900}
@@ -217,8 +217,7 @@ def test_chosen_columns_persist_per_user_across_reload_and_login(
     other = browser.new_context(base_url=app_url, locale="pt-BR", viewport=WIDE)
     try:
         tab = other.new_page()
-        login(tab, t.slug, t.admin_email, t.password)
-        tab.wait_for_url("**/inicio")
+        login_home(tab, t.slug, t.admin_email, t.password)
         tab.goto("/clientes")
         rows = tab.locator("#data-table tbody tr")
         expect(rows).to_have_count(3)

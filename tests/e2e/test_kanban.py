@@ -6,7 +6,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
 from tests.conftest import TenantHandle
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, login_home
 from tests.e2e.test_a11y import _blocking_violations
 
 
@@ -391,8 +391,7 @@ def test_filters_apply_and_persist_per_user_across_reload_and_login(
     other = browser.new_context(base_url=app_url, locale="pt-BR", viewport={"width": 1366, "height": 900})
     try:
         tab = other.new_page()
-        login(tab, t.slug, t.admin_email, t.password)
-        tab.wait_for_url("**/inicio")
+        login_home(tab, t.slug, t.admin_email, t.password)
         tab.goto("/kanban")
         expect(tab.locator(f"{lead} #card-{card_id}")).to_be_visible()
         expect(tab.locator(f"{lead} .kanban-card")).to_have_count(1)
@@ -430,8 +429,7 @@ def test_other_open_boards_follow_a_move_without_reload(page: Page, browser, app
     other = browser.new_context(base_url=app_url, locale="pt-BR", viewport={"width": 1366, "height": 900})
     try:
         tab = other.new_page()
-        login(tab, t.slug, t.admin_email, t.password)
-        tab.wait_for_url("**/inicio")
+        login_home(tab, t.slug, t.admin_email, t.password)
         tab.goto("/kanban")
         _move_with_keyboard(tab, card_id, "Contato realizado")
         expect(tab.locator(f"#column-{stages['Contato realizado']} #card-{card_id}")).to_be_visible()
