@@ -57,6 +57,9 @@ def page(browser, app_url: str):
 def login(page, tenant: str, email: str, password: str) -> None:
     page.goto("/")
     page.wait_for_selector("#login-submit")
+    # The production build prerenders the form: the button is there before React has hydrated it, and a
+    # click then is lost (seen in CI on a loaded machine). Wait for the scripts to have loaded.
+    page.wait_for_load_state("networkidle")
     page.fill("input[name=tenant]", tenant)
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
