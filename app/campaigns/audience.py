@@ -1,8 +1,12 @@
 """Materialise a campaign's audience in one set-based statement: every customer the filter (or segment)
 selects and the creator may see, with the primary address of the campaign's medium, the sending identity
-(round-robin, or sticky: the same customer always hears from the same number), and the template variables
-frozen. Customers without an address, or whose address opted out (the contact's flag or the ledger's
-newest line), are recorded as skipped with the reason, so the counts explain themselves.
+(round-robin, or sticky: the same customer always hears from the same number). Customers without an
+address, or whose address opted out (the contact's flag or the ledger's newest line), are recorded as
+skipped with the reason, so the counts explain themselves.
+
+The template variables are not written per recipient: the feeder builds them for its batch from the
+customer as it is then (`customer_variables`), with the recipient's own values last. Building and storing a
+JSON document for every recipient was most of the statement's time at 500k (docs/benchmarks.md).
 """
 
 from collections import Counter
@@ -19,8 +23,9 @@ from app.messaging import consent
 from models.tenant import Campaign, CampaignRecipient, ConsentEvent, Contact, Customer
 
 
-def _variables(extra: dict[str, Any]) -> Any:
-    # The same names as app.crm.templates.variables_for, built in SQL.
+def customer_variables(extra: dict[str, Any]) -> Any:
+    """A customer row's template variables in SQL: the same names as app.crm.templates.variables_for,
+    then the customer's custom fields, then the campaign's own values (`extra`)."""
     base = func.jsonb_build_object(
         "nome",
         Customer.name,
@@ -76,7 +81,6 @@ def audience_select(db: Session, actor: Actor, campaign: Campaign, f: CustomerFi
             col(Customer.id).label("customer_id"),
             contact.c.value.label("address"),
             contact.c.flag.label("flag"),
-            _variables(campaign.variables).label("variables"),
         )
         .select_from(Customer)
         .outerjoin(contact, true())
@@ -99,7 +103,6 @@ def audience_select(db: Session, actor: Actor, campaign: Campaign, f: CustomerFi
     checked = select(
         base.c.customer_id,
         base.c.address,
-        base.c.variables,
         opted.label("opted"),
         case({i: literal(cid, BigInteger) for i, cid in enumerate(ids)}, value=cast(slot, Integer)).label(
             "channel_id"
@@ -115,20 +118,28 @@ def audience_select(db: Session, actor: Actor, campaign: Campaign, f: CustomerFi
         case((address.is_(None), "no_contact"), (checked.c.opted, "opted_out"), else_=None).label(
             "skip_reason"
         ),
-        checked.c.variables,
     )
 
 
 def materialise(db: Session, actor: Actor, campaign: Campaign, f: CustomerFilter) -> Counter[str]:
-    """Insert the audience (once: a second call adds nobody) and return the counts it starts with."""
-    columns = ["campaign_id", "customer_id", "address", "channel_id", "status", "skip_reason", "variables"]
-    stmt = insert(CampaignRecipient).from_select(columns, audience_select(db, actor, campaign, f))
-    db.execute(stmt)
-    rows = db.exec(  # type: ignore[call-overload]
-        select(col(CampaignRecipient.status), col(CampaignRecipient.skip_reason), func.count())
-        .where(col(CampaignRecipient.campaign_id) == campaign.id)
-        .group_by(col(CampaignRecipient.status), col(CampaignRecipient.skip_reason))
+    """Insert the audience (once: the campaign's recipients are unique per customer) and return the counts
+    it starts with, counted from the inserted rows in the same statement."""
+    columns = ["campaign_id", "customer_id", "address", "channel_id", "status", "skip_reason"]
+    inserted = (
+        insert(CampaignRecipient)
+        .from_select(columns, audience_select(db, actor, campaign, f))
+        .returning(col(CampaignRecipient.status), col(CampaignRecipient.skip_reason))
+        .cte("inserted")
+    )
+    rows = db.execute(
+        select(inserted.c.status, inserted.c.skip_reason, func.count()).group_by(
+            inserted.c.status, inserted.c.skip_reason
+        )
     ).all()
+    return _counts(rows)
+
+
+def _counts(rows: Any) -> Counter[str]:
     counts: Counter[str] = Counter()
     for status, reason, n in rows:
         counts["total"] += n
@@ -141,12 +152,8 @@ def materialise(db: Session, actor: Actor, campaign: Campaign, f: CustomerFilter
 def preview_counts(db: Session, actor: Actor, campaign: Campaign, f: CustomerFilter) -> Counter[str]:
     """The counts materialise would produce, without writing anything."""
     sub = audience_select(db, actor, campaign, f).subquery()
-    counts: Counter[str] = Counter()
-    for status, reason, n in db.exec(  # type: ignore[call-overload]
-        select(sub.c.status, sub.c.skip_reason, func.count()).group_by(sub.c.status, sub.c.skip_reason)
-    ).all():
-        counts["total"] += n
-        counts[status] += n
-        if reason:
-            counts[f"skipped_{reason}"] += n
-    return counts
+    return _counts(
+        db.exec(  # type: ignore[call-overload]
+            select(sub.c.status, sub.c.skip_reason, func.count()).group_by(sub.c.status, sub.c.skip_reason)
+        ).all()
+    )

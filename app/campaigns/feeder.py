@@ -16,15 +16,25 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, text
+from sqlalchemy import cast, func, insert, literal, text
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col, select
 
 from app.after_commit import enqueue_after_commit
-from app.campaigns import counters, window
+from app.campaigns import audience, counters, window
 from app.crm.templates import render
 from models.base import utcnow
-from models.tenant import Campaign, CampaignRecipient, Channel, Conversation, Interaction, Message, Template
+from models.tenant import (
+    Campaign,
+    CampaignRecipient,
+    Channel,
+    Conversation,
+    Customer,
+    Interaction,
+    Message,
+    Template,
+)
 
 log = logging.getLogger(__name__)
 DELIVER_TASK = "messaging.deliver"  # app.messaging.outbox's task: send what the feeder queued
@@ -108,18 +118,25 @@ def feed(db: Session, campaign_id: int, now: datetime | None = None, batch: int 
     room = min(room, AHEAD - backlog)
     # Set-based from here: one SELECT, one INSERT per table, one UPDATE (an ORM object per message and
     # timeline entry made the feeder the campaign's bottleneck).
+    # The variables come from the customer as it is now (audience.customer_variables), the recipient's
+    # own values last; a customer gone since the campaign was created leaves only those.
+    values_sql = func.coalesce(
+        audience.customer_variables(campaign.variables), cast(literal(campaign.variables, JSONB), JSONB)
+    ).op("||")(col(CampaignRecipient.variables))
     recipients = db.execute(
         sa_select(
             col(CampaignRecipient.id),
             col(CampaignRecipient.customer_id),
             col(CampaignRecipient.address),
             col(CampaignRecipient.channel_id),
-            col(CampaignRecipient.variables),
+            values_sql.label("variables"),
         )
+        .select_from(CampaignRecipient)
+        .outerjoin(Customer, col(Customer.id) == col(CampaignRecipient.customer_id))
         .where(col(CampaignRecipient.campaign_id) == campaign.id, col(CampaignRecipient.status) == "pending")
         .order_by(col(CampaignRecipient.id))
         .limit(room)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=CampaignRecipient)
     ).all()
     if not recipients:
         _finish_if_done(db, campaign, now)

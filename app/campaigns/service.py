@@ -22,7 +22,7 @@ from app.crm.templates import SAMPLE_VALUES, extract_variables, render
 from app.errors import Conflict, Invalid, NotFound
 from app.validation import Id, Str60, Str200, Str300, Str1000
 from models.base import utcnow
-from models.tenant import Campaign, CampaignRecipient, Channel, CustomField, Message, Template
+from models.tenant import Campaign, CampaignRecipient, Channel, Customer, CustomField, Message, Template
 
 FEED_TASK = "campaigns.feed"
 STATUS_LABELS = {
@@ -174,14 +174,19 @@ def preview(db: Session, actor: Actor, medium: str, data: CampaignIn) -> Preview
     campaign.id = 0
     counts = audience.preview_counts(db, actor, campaign, customer_filter)
     sub = audience.audience_select(db, actor, campaign, customer_filter).subquery()
-    first = db.exec(select(sub.c.variables, sub.c.address).where(sub.c.status == "pending").limit(1)).first()
+    first = db.exec(
+        select(sub.c.customer_id, sub.c.address).where(sub.c.status == "pending").limit(1)
+    ).first()
     sample = None
     if first is not None:
+        values = db.exec(
+            select(audience.customer_variables(campaign.variables)).where(col(Customer.id) == first[0])
+        ).one()
         body = _body(db, campaign)
         sample = {
             "para": first[1],
-            "assunto": render(campaign.subject, first[0]) if campaign.subject else None,
-            "mensagem": render(body, first[0]),
+            "assunto": render(campaign.subject, values) if campaign.subject else None,
+            "mensagem": render(body, values),
         }
     return PreviewOut(counts=counters.read(counts), sample=sample)
 

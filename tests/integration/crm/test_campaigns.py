@@ -1,7 +1,7 @@
 """Campaigns on real PostgreSQL: the audience materialised once with skips explained (no contact, opted
-out by flag or by the ledger), round-robin and sticky identities, frozen variables, the feeder's batches
-(exactly once under concurrent feeders), business hours, daily cap, pause / resume / cancel, incremental
-counters driven by provider statuses and replies, the recipients CSV, RBAC."""
+out by flag or by the ledger), round-robin and sticky identities, the customer's variables at feed time,
+the feeder's batches (exactly once under concurrent feeders), business hours, daily cap, pause / resume /
+cancel, incremental counters driven by provider statuses and replies, the recipients CSV, RBAC."""
 
 import threading
 import uuid
@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from app.campaigns import counters, feeder
 from app.messaging import consent, inbound
 from app.messaging.protocol import InboundEvent, StatusEvent
-from models.tenant import Campaign, CampaignRecipient, Channel, Message
+from models.tenant import Campaign, CampaignRecipient, Channel, Customer, Message
 from tenants.database import session
 from tests.integration.crm.conftest import Crm, acting_client, new_customer
 
@@ -88,9 +88,36 @@ def test_preview_and_create_materialise_the_audience_once(client: TestClient, cr
         ) or Counter(r.channel_id for r in pending) == Counter(
             {audience["channels"][0]: 3, audience["channels"][1]: 4}
         )
-        assert all(
-            r.variables["bonus"] == "5 GB" and r.variables["primeiro_nome"] == "Cliente" for r in pending
-        )
+        # The variables are the customer's when the feeder queues the message, the campaign's last.
+        feeder.feed(db, cid)
+        db.commit()
+        fed = db.exec(select(Message).where(Message.campaign_id == cid)).all()
+        assert len(fed) == 7
+        for message in fed:
+            assert message.variables["bonus"] == "5 GB" and message.variables["primeiro_nome"] == "Cliente"
+            assert message.body.startswith("Olá Cliente, seu plano  ganhou 5 GB!")
+    # Paused, the queued messages leave the outbox; resumed, they are queued again with the customer's
+    # variables as they are then.
+    assert client.post(f"/api/campanhas/{cid}/pausar").status_code == 200
+    with session(crm.schema) as db:
+        renamed = db.get(Customer, audience["ids"][0])
+        assert renamed is not None
+        renamed.name = "Renata Cliente"
+        db.add(renamed)
+        db.commit()
+    assert client.post(f"/api/campanhas/{cid}/retomar").status_code == 200
+    with session(crm.schema) as db:
+        feeder.feed(db, cid)
+        db.commit()
+        fed = db.exec(select(Message).where(Message.campaign_id == cid, Message.status == "queued")).all()
+        assert len(fed) == 7
+        firsts = Counter(m.variables["primeiro_nome"] for m in fed)
+        assert firsts == Counter({"Cliente": 6, "Renata": 1})
+        renamed = db.get(Customer, audience["ids"][0])
+        assert renamed is not None
+        renamed.name = "Cliente 0"
+        db.add(renamed)
+        db.commit()
 
 
 def test_validation_errors_are_in_portuguese(client: TestClient, audience) -> None:
