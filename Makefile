@@ -65,6 +65,7 @@ bench: deps ## benchmarks: print numbers (see docs/benchmarks.md); BENCH_ARGS pa
 	$(PY) -m tests.bench.bench_workspace $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_latency $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_campaigns $(BENCH_ARGS)
+	$(PY) -m tests.bench.bench_campaign_read $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_governor $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_outbox $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_profile_paint $(BENCH_ARGS)  # takes /tmp/crm-e2e.lock itself (shared .web)
