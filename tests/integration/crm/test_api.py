@@ -8,38 +8,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from app.auth.actor import Actor
 from models.tenant import Contact, Conversation, Tag
 from tenants.database import session
-from tests.integration.crm.conftest import Crm, make_user
+from tests.integration.crm.conftest import Crm, acting_client, make_user
 
 
 @pytest.fixture(scope="module")
 def client(crm: Crm) -> Iterator[TestClient]:
-    from app.api.deps import get_actor
-    from app.api.main import api
-
-    actors: dict[str, Actor] = {
-        "admin": crm.admin,
-        "manager": crm.manager,
-        "agent": crm.agent,
-        "agent2": crm.agent2,
-        "outsider": crm.outsider,
-    }
-
-    def fake_actor(request: Request) -> Actor:
-        # Authentication is tested by the auth suite; here the header picks a ready-made actor.
-        return actors[request.headers.get("x-as", "admin")]
-
-    api.dependency_overrides[get_actor] = fake_actor
-    with TestClient(api) as c:
-        c.actors = actors
+    with acting_client(crm) as c:
         yield c
-    api.dependency_overrides.pop(get_actor, None)
 
 
 def as_(who: str) -> dict[str, str]:
@@ -134,14 +114,14 @@ def test_openapi_documents_the_workspace(client: TestClient) -> None:
     )
 
 
-def test_create_get_update_list(client: TestClient) -> None:
+def test_create_get_update_list(client: TestClient, crm: Crm) -> None:
     c = make(
         client,
         name="Telefonia São João",
         document="11.222.333/0001-81",
         contacts=[{"kind": "email", "value": "Contato@SaoJoao.com.br"}],
     )
-    assert c["kind"] == "PJ" and c["owner_id"] == client.actors["agent"].user_id
+    assert c["kind"] == "PJ" and c["owner_id"] == crm.agent.user_id
     detail = client.get(f"/api/clientes/{c['id']}", headers=as_("agent")).json()
     assert detail["contacts"][0]["value"] == "contato@saojoao.com.br"
     assert detail["last_interactions"][0]["kind"] == "field_change"

@@ -6,35 +6,17 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from app.auth.actor import Actor
 from tenants.database import session
-from tests.integration.crm.conftest import Crm, make_user
+from tests.integration.crm.conftest import Crm, acting_client, make_user
 
 
 @pytest.fixture(scope="module")
 def client(crm: Crm) -> Iterator[TestClient]:
-    from app.api.deps import get_actor
-    from app.api.main import api
-
-    actors: dict[str, Actor] = {
-        "admin": crm.admin,
-        "manager": crm.manager,
-        "agent": crm.agent,
-        "outsider": crm.outsider,
-    }
-
-    def fake_actor(request: Request) -> Actor:
-        # Authentication is tested by the auth suite; here the header picks a ready-made actor.
-        return actors[request.headers.get("x-as", "admin")]
-
-    api.dependency_overrides[get_actor] = fake_actor
-    with TestClient(api) as c:
+    with acting_client(crm) as c:
         yield c
-    api.dependency_overrides.pop(get_actor, None)
 
 
 def as_(who: str) -> dict[str, str]:
