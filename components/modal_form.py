@@ -19,8 +19,15 @@ def modal_form(
     error: StateVar[str] = "",
     submit_label: str = "Salvar",
     form_id: str = "",
+    trigger: rx.Component | None = None,
+    submit_id: str = "",
+    cancel_id: str = "",
 ) -> rx.Component:
+    """`trigger`: the button that opens it, when the dialog owns one; `submit_id` / `cancel_id` name the
+    buttons for tests (the submit one defaults to `<form_id>-save`)."""
+    parts = [rx.dialog.trigger(trigger)] if trigger is not None else []
     return rx.dialog.root(
+        *parts,
         rx.dialog.content(
             rx.dialog.title(title),
             rx.form(
@@ -29,9 +36,19 @@ def modal_form(
                     form_error(error),
                     rx.hstack(
                         rx.dialog.close(
-                            rx.button("Cancelar", variant="soft", color_scheme="gray", type="button")
+                            rx.button(
+                                "Cancelar",
+                                variant="soft",
+                                color_scheme="gray",
+                                type="button",
+                                id=cancel_id or None,
+                            )
                         ),
-                        rx.button(submit_label, type="submit", id=f"{form_id}-save" if form_id else None),
+                        rx.button(
+                            submit_label,
+                            type="submit",
+                            id=submit_id or (f"{form_id}-save" if form_id else None),
+                        ),
                         justify="end",
                         width="100%",
                     ),

@@ -10,7 +10,8 @@ from app.formatting import label, number_br
 from app.pages.base import Events, SessionState, event, page
 from app.platform import admin
 from app.platform.provisioning import SignupInput, provision_tenant
-from components.forms import field, form_error
+from components.forms import field
+from components.modal_form import modal_form
 from tenants.queues import queue_stats
 
 STATUS_LABELS = {
@@ -136,43 +137,21 @@ def tenant_row(t: ObjectVar[TenantRow]) -> rx.Component:
 
 def create_dialog() -> rx.Component:
     e = PlatformState.errors
-    return rx.dialog.root(
-        rx.dialog.trigger(rx.button(rx.icon("building-2"), "Nova organização")),
-        rx.dialog.content(
-            rx.dialog.title("Nova organização"),
-            rx.form(
-                rx.vstack(
-                    field("Nome", "name", e.get("name", "")),
-                    field("Identificador (slug)", "slug", e.get("slug", "")),
-                    field("Nome do administrador", "admin_name", e.get("admin_name", "")),
-                    field(
-                        "E-mail do administrador", "admin_email", e.get("admin_email", ""), input_mode="email"
-                    ),
-                    field("Senha inicial", "admin_password", e.get("admin_password", ""), type="password"),
-                    form_error(PlatformState.error),
-                    rx.hstack(
-                        rx.dialog.close(
-                            rx.button(
-                                "Cancelar",
-                                type="button",
-                                variant="soft",
-                                color_scheme="gray",
-                                id="cancel-tenant",
-                            )
-                        ),
-                        rx.button("Criar", type="submit", id="create-tenant"),
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="3",
-                ),
-                on_submit=PlatformState.create,
-                reset_on_submit=False,
-                no_validate=True,  # pt-BR field errors come from the server, not the browser
-            ),
-        ),
-        open=PlatformState.dialog_open,
-        on_open_change=PlatformState.set_dialog,
+    return modal_form(
+        "Nova organização",
+        PlatformState.dialog_open,
+        PlatformState.set_dialog,
+        PlatformState.create,
+        field("Nome", "name", e.get("name", "")),
+        field("Identificador (slug)", "slug", e.get("slug", "")),
+        field("Nome do administrador", "admin_name", e.get("admin_name", "")),
+        field("E-mail do administrador", "admin_email", e.get("admin_email", ""), input_mode="email"),
+        field("Senha inicial", "admin_password", e.get("admin_password", ""), type="password"),
+        error=PlatformState.error,
+        submit_label="Criar",
+        trigger=rx.button(rx.icon("building-2"), "Nova organização"),
+        submit_id="create-tenant",
+        cancel_id="cancel-tenant",
     )
 
 

@@ -11,6 +11,7 @@ from app.auth.permissions import ROLE_LABELS, TENANT_ROLES, Perm
 from app.formatting import time_zone_choices
 from app.pages.base import Events, SessionState, event, page
 from components.forms import field, field_label, form_error, select_field
+from components.modal_form import modal_form
 
 ROLE_OPTIONS = [(r.value, ROLE_LABELS[r]) for r in TENANT_ROLES]
 _LABELS = {r.value: ROLE_LABELS[r] for r in TENANT_ROLES}
@@ -124,35 +125,19 @@ class UsersState(SessionState):
 
 def create_dialog() -> rx.Component:
     e = UsersState.errors
-    return rx.dialog.root(
-        rx.dialog.trigger(rx.button(rx.icon("user-plus"), "Novo usuário", id="new-user")),
-        rx.dialog.content(
-            rx.dialog.title("Novo usuário"),
-            rx.form(
-                rx.vstack(
-                    field("Nome", "name", e.get("name", "")),
-                    field("E-mail", "email", e.get("email", ""), input_mode="email"),
-                    select_field("Perfil", "role", ROLE_OPTIONS, "agent", e.get("role", "")),
-                    field("Equipe (opcional)", "team", e.get("team", "")),
-                    field("Senha inicial", "password", e.get("password", ""), type="password"),
-                    form_error(UsersState.error),
-                    rx.hstack(
-                        rx.dialog.close(
-                            rx.button("Cancelar", variant="soft", color_scheme="gray", type="button")
-                        ),
-                        rx.button("Salvar", type="submit", id="save-user"),
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="3",
-                ),
-                on_submit=UsersState.create,
-                reset_on_submit=False,
-                no_validate=True,  # pt-BR field errors come from the server, not the browser
-            ),
-        ),
-        open=UsersState.dialog_open,
-        on_open_change=UsersState.set_dialog,
+    return modal_form(
+        "Novo usuário",
+        UsersState.dialog_open,
+        UsersState.set_dialog,
+        UsersState.create,
+        field("Nome", "name", e.get("name", "")),
+        field("E-mail", "email", e.get("email", ""), input_mode="email"),
+        select_field("Perfil", "role", ROLE_OPTIONS, "agent", e.get("role", "")),
+        field("Equipe (opcional)", "team", e.get("team", "")),
+        field("Senha inicial", "password", e.get("password", ""), type="password"),
+        error=UsersState.error,
+        trigger=rx.button(rx.icon("user-plus"), "Novo usuário", id="new-user"),
+        submit_id="save-user",
     )
 
 
