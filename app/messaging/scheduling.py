@@ -150,11 +150,8 @@ def rule_from(data: RecurrenceIn | None, start: datetime) -> recurrence.Rule | N
 
 def _local(value: datetime, zone: ZoneInfo) -> datetime:
     """The typed time as naive wall-clock in the zone (an explicit offset is converted first)."""
-    return (
-        recurrence.to_local(value, zone)
-        if value.tzinfo is not None
-        else value.replace(second=0, microsecond=0)
-    )
+    local = recurrence.to_local(value, zone) if value.tzinfo is not None else value
+    return local.replace(second=0, microsecond=0)
 
 
 def _medium(db: Session, actor: Actor, data: ScheduleIn) -> str:
