@@ -50,6 +50,8 @@ STATUS_LABELS = {
 REPLIED = "O cliente respondeu depois da mensagem de referência: o lembrete não foi enviado."
 OPTED_OUT = "O contato pediu para não receber mensagens por {label} (descadastrado)."
 MAX_OCCURRENCES = 1000
+# Beyond these a typed date is a typo, and far ones would overflow the zone conversion.
+MIN_YEAR, MAX_YEAR = 2000, 2200
 
 
 class RecurrenceIn(BaseModel):
@@ -150,6 +152,8 @@ def rule_from(data: RecurrenceIn | None, start: datetime) -> recurrence.Rule | N
 
 def _local(value: datetime, zone: ZoneInfo) -> datetime:
     """The typed time as naive wall-clock in the zone (an explicit offset is converted first)."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise Invalid("agendar_para", f"Escolha uma data entre {MIN_YEAR} e {MAX_YEAR}.")
     local = recurrence.to_local(value, zone) if value.tzinfo is not None else value
     return local.replace(second=0, microsecond=0)
 

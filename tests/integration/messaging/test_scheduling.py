@@ -3,6 +3,7 @@ queueing each due occurrence exactly once (two concurrent sweeps), follow-ups sk
 opt-outs at due time skipped with the reason, recurring series advancing, RBAC and tenant isolation."""
 
 import threading
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -276,3 +277,61 @@ def test_nothing_due_costs_one_index_probe(crm: Crm) -> None:
             .scalars()
         )
     assert "ix_scheduled_messages_due" in plan, plan
+
+
+def test_edit_and_email_follow_the_same_checks_and_path(api: TestClient, crm: Crm) -> None:
+    c = customer(api)
+    out = schedule(api, c["id"], assunto="Sua fatura, {{primeiro_nome}}", html="<p>Segue a fatura.</p>")
+    assert out["medium"] == "email"
+    url = f"/api/mensagens-agendadas/{out['id']}"
+    past = api.patch(url, json={"agendar_para": local_in(-2)}, headers=as_("agent"))
+    assert past.status_code == 422 and "futuro" in past.text
+    missing = api.patch(url, json={"html": "<p>Boleto {{boleto}}</p>"}, headers=as_("agent"))
+    assert missing.status_code == 422 and "{{boleto}}" in missing.text
+    later = local_in(50)
+    r = api.patch(
+        url, json={"agendar_para": later, "html": "<p>Segue a fatura de dezembro.</p>"}, headers=as_("agent")
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["agendar_para_local"].startswith(later[:16])
+    assert api.patch(url, json={"texto": "x"}, headers=as_("outsider")).status_code == 404
+    make_due(crm.schema, out["id"])
+    scheduling.run_due(crm.schema)
+    done = row(crm.schema, out["id"])
+    assert done.status == "queued"
+    with session(crm.schema) as db:
+        msg = db.get(Message, done.last_message_id)
+        assert msg is not None and msg.kind == "email" and msg.html == "<p>Segue a fatura de dezembro.</p>"
+        assert msg.subject == f"Sua fatura, {c['name'].split()[0]}"
+
+
+def test_a_deactivated_author_fails_with_the_reason(api: TestClient, crm: Crm) -> None:
+    from models.platform import User
+    from tenants.database import platform_session
+
+    author = crm.user("agent", "sul")
+    with session(crm.schema) as db:
+        c = new_customer_for(db, author)
+        out = scheduling.schedule(
+            db, author, c, scheduling.ScheduleIn.model_validate({"texto": "Oi", "agendar_para": local_in(1)})
+        )
+        db.commit()
+    with platform_session() as pdb:
+        user = pdb.get(User, author.user_id)
+        assert user is not None
+        user.status = "inactive"
+        pdb.commit()
+    make_due(crm.schema, out.id)
+    scheduling.run_due(crm.schema)
+    failed = row(crm.schema, out.id)
+    assert failed.status == "failed" and failed.reason is not None and "autor" in failed.reason
+    assert sent_with_key(crm.schema, f"scheduled:{out.id}:%") == 0
+
+
+def new_customer_for(db: Session, actor) -> int:  # type: ignore[no-untyped-def]
+    from tests.integration.crm.conftest import new_customer
+
+    c = new_customer(
+        db, actor, contacts=[{"kind": "whatsapp", "value": "+55119" + str(uuid.uuid4().int)[:8]}]
+    )
+    return c.id
