@@ -6,6 +6,7 @@ app (`sweep_loop`). Two sweeps at once are harmless: rows are taken with FOR UPD
 import asyncio
 import logging
 
+import tasks.messaging  # noqa: F401  (registers the deliver task the outbox kicks after each commit)
 from app.messaging import scheduling
 from tasks.broker import broker
 from tasks.notifications import active_schemas
