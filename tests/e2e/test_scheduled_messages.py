@@ -1,6 +1,7 @@
 """Scheduled messages in Chromium: from a customer's profile, "Agendar mensagem" with a date and time in
-the organisation's zone; the message is listed on the profile, then the sweep (run here directly, as the
-scheduler would) queues it through the agents' send path and it leaves the list for the timeline."""
+the organisation's zone; the message is listed on the profile (another is cancelled from the list), then
+the sweep (run here directly, as the scheduler would) queues it through the agents' send path and it
+leaves the list for the timeline."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -64,6 +65,18 @@ def test_schedule_from_profile_listed_then_queued_by_the_sweep(page: Page, make_
     expect(listed).to_contain_text(tomorrow.strftime("%d/%m/%Y") + " 09:30")
     expect(listed).to_contain_text("passando para lembrar")
 
+    # A second one, cancelled from the list: it leaves the list and is never sent.
+    page.click("#qa-scheduled")
+    form.locator("input[name=data]").fill(tomorrow.strftime("%Y-%m-%d"))
+    form.locator("input[name=hora]").fill("10:00")
+    form.locator("textarea[name=texto]").fill("Mensagem que será cancelada")
+    page.click("#scheduled-form-save")
+    second = listed.locator(".scheduled-item", has_text="Mensagem que será cancelada")
+    expect(second).to_have_count(1)
+    second.get_by_role("button", name="Cancelar agendamento").click()
+    expect(second).to_have_count(0)
+    expect(listed).to_contain_text("passando para lembrar")
+
     # Due now: the sweep queues it once, through the same send path as an agent's message.
     with session(t.schema) as db:
         db.connection().execute(
@@ -72,7 +85,9 @@ def test_schedule_from_profile_listed_then_queued_by_the_sweep(page: Page, make_
         db.commit()
     scheduling.run_due(t.schema)
     with session(t.schema) as db:
-        row = db.exec(select(ScheduledMessage)).one()
+        cancelled = db.exec(select(ScheduledMessage).where(ScheduledMessage.status == "cancelled")).one()
+        assert cancelled.body == "Mensagem que será cancelada" and cancelled.last_message_id is None
+        row = db.exec(select(ScheduledMessage).where(ScheduledMessage.status != "cancelled")).one()
         assert row.status == "queued" and row.last_message_id is not None
         msg = db.get(Message, row.last_message_id)
         assert msg is not None and msg.body == "Oi Marcos, passando para lembrar da renovação."
