@@ -68,6 +68,7 @@ bench: deps ## benchmarks: print numbers (see docs/benchmarks.md); BENCH_ARGS pa
 	$(PY) -m tests.bench.bench_campaign_read $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_governor $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_outbox $(BENCH_ARGS)
+	$(PY) -m tests.bench.bench_scheduled $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_profile_paint $(BENCH_ARGS)  # takes /tmp/crm-e2e.lock itself (shared .web)
 	$(PY) -m tests.bench.bench_kanban $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_kanban_paint $(BENCH_ARGS)  # after bench_kanban (its tenant); takes /tmp/crm-e2e.lock

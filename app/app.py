@@ -83,6 +83,7 @@ if not get_settings().redis_url:
     from tasks.messaging import outbox_loop
     from tasks.notifications import reminder_loop
     from tasks.platform import purge_unconfirmed_loop
+    from tasks.scheduled import sweep_loop as scheduled_loop
 
     app.register_lifespan_task(reminder_loop)
     app.register_lifespan_task(purge_loop)
@@ -90,6 +91,7 @@ if not get_settings().redis_url:
     app.register_lifespan_task(outbox_loop)  # outbox: expired leases, retries, lost kicks
     app.register_lifespan_task(recover_loop)  # imports that died with the previous process resume
     app.register_lifespan_task(campaign_loop)  # scheduled campaigns, business hours, lost kicks
+    app.register_lifespan_task(scheduled_loop)  # scheduled messages, follow-ups, recurring sends
 
 # Everything imported so far (Reflex, SQLAlchemy, pydantic schemas, the pages) lives as long as the
 # process: moved out of the collector's generations, full collections stop re-scanning ~160k objects,

@@ -21,6 +21,7 @@ from app.api.notifications import router as notifications_router
 from app.api.opportunities import router as opportunities_router
 from app.api.platform import router as platform_router
 from app.api.privacy import router as privacy_router
+from app.api.scheduled import router as scheduled_router
 from app.api.segments import router as segments_router
 from app.api.tags import router as tags_router
 from app.api.templates import router as templates_router
@@ -47,6 +48,7 @@ ALL: list[APIRouter] = [
     privacy_router,
     attachments_router,
     campaigns_router,
+    scheduled_router,
     metrics_router,
     tags_router,
     wallets_router,

@@ -1,7 +1,8 @@
 """Customer profile: header with contacts and opt-out badges, editable fields (incl. custom fields),
 the central timeline (newest first, infinite scroll, kind filter), the conversation side panel (a chat:
 messages with status ticks that move live, reply through a chosen channel) and the quick actions (send
-WhatsApp / e-mail, note, follow-up, opportunity, resolve, assign)."""
+WhatsApp / e-mail, schedule a message, note, follow-up, opportunity, resolve, assign), with the
+customer's scheduled messages still to go."""
 
 import asyncio
 import uuid
@@ -18,8 +19,8 @@ from app.crm import appointments, contacts, conversations, customers, notes, opp
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
 from app.formatting import contact_br, datetime_br, document_br, label, money_from_br
-from app.messaging import channels, inbound, sending
-from app.pages.base import Events, SessionState, event, page
+from app.messaging import channels, inbound, scheduling, sending
+from app.pages.base import Events, SessionState, checked, event, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
 from components.timeline import MessageRow, TimelineRow, message_bubble
@@ -63,6 +64,41 @@ class ContactRow:
 
 
 @dataclass
+class ScheduledRow:
+    id: str
+    when: str
+    medium: str
+    text: str
+    detail: str  # recurrence and follow-up, in pt-BR
+
+
+REPEAT_OPTIONS = [
+    Option("", "Não repetir"),
+    Option("diaria", "Todo dia"),
+    Option("semanal", "Toda semana"),
+    Option("mensal", "Todo mês"),
+]
+MEDIUM_OPTIONS = [Option("whatsapp", "WhatsApp"), Option("email", "E-mail")]
+_REPEAT_LABELS = {"daily": "todo dia", "weekly": "toda semana", "monthly": "todo mês"}
+
+
+def _scheduled_row(x: scheduling.ScheduledOut) -> ScheduledRow:
+    parts = []
+    if x.recorrencia:
+        parts.append("Repete " + _REPEAT_LABELS.get(str(x.recorrencia.get("freq")), ""))
+    if x.se_sem_resposta:
+        parts.append("só se o cliente não responder")
+    text = x.assunto or x.texto or (f"Modelo #{x.template_id}" if x.template_id else "")
+    return ScheduledRow(
+        id=str(x.id),
+        when=x.agendar_para_local.strftime("%d/%m/%Y %H:%M"),
+        medium=sending.MEDIUM_LABELS.get(x.medium, x.medium),
+        text=text if len(text) <= 120 else text[:117] + "...",
+        detail=" · ".join(parts),
+    )
+
+
+@dataclass
 class CustomFieldRow:
     key: str
     label: str
@@ -92,7 +128,9 @@ class CustomerState(SessionState):
     _schema: str = ""
     _seen_revision: int = 0
     _watch_id: str = ""
-    # dialogs: "" | note | followup | opportunity | edit | assign
+    # this customer's scheduled messages still to go
+    scheduled: list[ScheduledRow] = []
+    # dialogs: "" | note | followup | opportunity | edit | assign | scheduled
     dialog: str = ""
     errors: dict[str, str] = {}
     error: str = ""
@@ -127,6 +165,8 @@ class CustomerState(SessionState):
             self.wa_channels = [Option(str(c.id), c.name) for c in usable if c.medium == "whatsapp"]
             self.email_channels = [Option(str(c.id), c.name) for c in usable if c.medium == "email"]
             self._schema = actor.schema or ""
+            upcoming = scheduling.list_for_customer(db, actor, self.customer_id, upcoming=True)
+        self.scheduled = [_scheduled_row(x) for x in upcoming]
         c = detail.customer
         self.header = {
             "name": c.name,
@@ -393,6 +433,39 @@ class CustomerState(SessionState):
         return call.events
 
     @event
+    def schedule_message(self, form: dict[str, Any]) -> Events:
+        """A message at a date/time in the organisation's zone, optionally recurring or a follow-up."""
+        try:
+            when = datetime.fromisoformat(f"{form.get('data', '')}T{form.get('hora', '') or '09:00'}")
+        except ValueError:
+            self.errors = {"agendar_para": "Informe data e hora válidas."}
+            return None
+        medium, texto = str(form.get("meio") or "whatsapp"), str(form.get("texto", ""))
+        freq, times = str(form.get("repetir") or ""), str(form.get("vezes") or "")
+        body: dict[str, Any] = {
+            "agendar_para": when,
+            "texto": texto,
+            "se_sem_resposta": checked(form, "se_sem_resposta"),
+        }
+        if medium == "email":
+            body.update(assunto=str(form.get("assunto", "")), html=sending.html_from_text(texto))
+        if freq:
+            body["recorrencia"] = {"frequencia": freq, "vezes": int(times) if times.isdigit() else None}
+        with self._calling(fields="errors", message="error") as call:
+            with self.db() as (db, actor):
+                scheduling.schedule(db, actor, self.customer_id, scheduling.ScheduleIn.model_validate(body))
+            return self._done("Mensagem agendada.")
+        return call.events
+
+    @event
+    def cancel_scheduled(self, scheduled_id: str) -> Events:
+        with self._calling() as call:
+            with self.db() as (db, actor):
+                scheduling.cancel(db, actor, int(scheduled_id))
+            return self._done("Agendamento cancelado.")
+        return call.events
+
+    @event
     def convert(self, form: dict[str, str]) -> Events:
         pipeline_id = stage_id = None
         if form.get("stage"):
@@ -561,6 +634,7 @@ def header_card() -> rx.Component:
 QUICK_ACTIONS = (
     ("message-circle", "Enviar WhatsApp", "whatsapp"),
     ("mail", "Enviar e-mail", "email"),
+    ("clock", "Agendar mensagem", "scheduled"),
     ("sticky-note", "Nota", "note"),
     ("calendar-plus", "Agendar retorno", "followup"),
     ("badge-dollar-sign", "Converter em oportunidade", "opportunity"),
@@ -623,6 +697,35 @@ def dialogs() -> rx.Component:
             error=s.error,
             submit_label="Enviar",
             form_id="email-form",
+        ),
+        modal_form(
+            "Agendar mensagem",
+            s.dialog == "scheduled",
+            s.close_dialog,
+            s.schedule_message,
+            options_field("Enviar por", "meio", MEDIUM_OPTIONS, e.get("meio", ""), default="whatsapp"),
+            field("Data", "data", e.get("agendar_para", ""), type="date"),
+            field("Hora (fuso da organização)", "hora", "", type="time"),
+            field("Assunto (só e-mail)", "assunto", e.get("assunto", "")),
+            textarea_field(
+                "Mensagem",
+                "texto",
+                e.get("texto", e.get("variaveis", e.get("html", e.get("cliente", "")))),
+                placeholder="Olá {{primeiro_nome}}, ...",
+            ),
+            options_field("Repetir", "repetir", REPEAT_OPTIONS, e.get("recorrencia", ""), default=""),
+            field("Quantas vezes (se repetir)", "vezes", "", placeholder="4", input_mode="numeric"),
+            rx.el.label(
+                rx.hstack(
+                    rx.checkbox(name="se_sem_resposta", id="se_sem_resposta"),
+                    rx.text("Enviar só se o cliente não tiver respondido até lá", size="2"),
+                    spacing="2",
+                ),
+                html_for="se_sem_resposta",
+            ),
+            error=s.error,
+            submit_label="Agendar",
+            form_id="scheduled-form",
         ),
         modal_form(
             "Novo contato",
@@ -691,6 +794,47 @@ def dialogs() -> rx.Component:
             custom_inputs,
             error=s.error,
             form_id="edit-form",
+        ),
+    )
+
+
+def scheduled_list() -> rx.Component:
+    s = CustomerState
+
+    def item(row: ScheduledRow) -> rx.Component:
+        return rx.hstack(
+            rx.icon("clock", size=16),
+            rx.vstack(
+                rx.text(row.when, " · ", row.medium, weight="medium", size="2"),
+                rx.text(row.text, size="2"),
+                rx.cond(row.detail != "", rx.text(row.detail, size="1", color_scheme="gray")),
+                spacing="0",
+                width="100%",
+            ),
+            rx.button(
+                "Cancelar",
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                on_click=s.cancel_scheduled(row.id),
+                aria_label="Cancelar agendamento",
+            ),
+            width="100%",
+            align="center",
+            class_name="scheduled-item",
+        )
+
+    return rx.cond(
+        array_var(s.scheduled).length() > 0,
+        rx.card(
+            rx.vstack(
+                rx.heading("Mensagens agendadas", size="3", as_="h2"),
+                rx.foreach(s.scheduled, item),
+                spacing="2",
+                width="100%",
+            ),
+            width="100%",
+            id="scheduled-list",
         ),
     )
 
@@ -779,6 +923,7 @@ def customer_page() -> rx.Component:
         rx.link(rx.hstack(rx.icon("arrow-left", size=16), rx.text("Clientes")), href="/clientes"),
         header_card(),
         quick_actions(),
+        scheduled_list(),
         rx.hstack(
             rx.heading("Linha do tempo", size="4", as_="h2"),
             rx.spacer(),

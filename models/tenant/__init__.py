@@ -9,6 +9,7 @@ from models.tenant.messaging import Channel, ConsentEvent, WebhookReceipt
 from models.tenant.notifications import Notification
 from models.tenant.preferences import UserPreference
 from models.tenant.sales import Opportunity, Pipeline, Stage, StageHistory
+from models.tenant.scheduling import ScheduledMessage
 from models.tenant.templates import Template
 from models.tenant.timeline import Appointment, Interaction, Note
 from models.tenant.workspace import BulkJob, SearchWord
@@ -34,6 +35,7 @@ __all__ = [
     "Notification",
     "Opportunity",
     "Pipeline",
+    "ScheduledMessage",
     "SearchWord",
     "Segment",
     "Stage",

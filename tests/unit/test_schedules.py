@@ -22,3 +22,7 @@ def test_scheduled_tasks() -> None:
     assert crons["platform.purge_unconfirmed"] == "41 3 * * *"
     # Imports whose worker died are resumed (app/importing/recovery.py).
     assert crons["imports.recover_dead_imports"] == "* * * * *"
+    # Scheduled messages, follow-ups and recurring sends (app/messaging/scheduling.py), with a unique id.
+    assert crons["scheduled.sweep"] == "* * * * *"
+    ids = [s.schedule_id for s in schedules if s.task_name == "scheduled.sweep"]
+    assert ids == ["scheduled-messages-every-minute"]
