@@ -16,8 +16,10 @@ Where the kick runs:
 - in a thread of the server's pool (sync routes, `run_in_threadpool`): on the server's loop, likewise;
 - in a thread of a taskiq worker (a task's `asyncio.to_thread`): on the worker's loop, whose Redis
   connections the broker holds (a loop of its own would tear them from under the worker's listener);
-- otherwise (the CLI, a plain thread): on a short-lived thread with its own loop, which pushes the
-  message to Redis, or, in-process, runs the job and waits for it.
+- otherwise (the CLI, a plain thread): on this module's own loop, one per process on a daemon thread,
+  which pushes the message to Redis, or, in-process, runs the job. One loop, not one per kick: the
+  broker's Redis pool binds to the loop that first used it, and a loop per kick failed every kick after
+  the first ("attached to a different loop").
 A kick that fails (Redis down) is logged: the transaction is already committed, and the imports'
 recovery sweep (`imports.recover_dead_imports`) resumes an import whose kick was lost.
 """
@@ -43,6 +45,9 @@ _kicks: set[asyncio.Task[None]] = set()  # strong references: the loop keeps onl
 _thread_kicks: set[concurrent.futures.Future[None]] = set()
 # The taskiq worker's event loop, set when a worker process starts (see `_remember_worker_loop`).
 _home_loop: asyncio.AbstractEventLoop | None = None
+# Kicks from threads without a loop (the CLI, plain threads) run on this one (`_own_loop`).
+_own: asyncio.AbstractEventLoop | None = None
+_own_lock = threading.Lock()
 
 
 @overload
@@ -93,12 +98,13 @@ async def _kick(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Non
         log.exception("could not queue %s after commit", name)
 
 
-async def _kick_and_wait(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    await _kick(name, args, kwargs)
-    # In-process (no REDIS_URL) the job runs on this thread's loop: keep the loop until it, and what it
-    # started, has finished. With Redis nothing else runs here.
-    while others := asyncio.all_tasks() - {asyncio.current_task()}:
-        await asyncio.wait(others)
+def _own_loop() -> asyncio.AbstractEventLoop:
+    global _own
+    with _own_lock:
+        if _own is None:
+            _own = asyncio.new_event_loop()
+            threading.Thread(target=_own.run_forever, daemon=True, name="after-commit-kicks").start()
+        return _own
 
 
 def _dispatch(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -124,9 +130,10 @@ def _dispatch_from_thread(name: str, args: tuple[Any, ...], kwargs: dict[str, An
     try:
         # A sync route or `run_in_threadpool`: kick on the server's loop, as an async caller would.
         from_thread.run(_kick, name, args, kwargs)
-    except RuntimeError:  # not an AnyIO worker thread (the CLI, a plain thread): a loop of its own
-        coro = _kick_and_wait(name, args, kwargs)
-        threading.Thread(target=asyncio.run, args=(coro,), daemon=True, name=f"kick-{name}").start()
+    except RuntimeError:  # not an AnyIO worker thread (the CLI, a plain thread): this module's loop
+        future = asyncio.run_coroutine_threadsafe(_kick(name, args, kwargs), _own_loop())
+        _thread_kicks.add(future)
+        future.add_done_callback(_thread_kicks.discard)
 
 
 @broker.on_event(TaskiqEvents.WORKER_STARTUP)
