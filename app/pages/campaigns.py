@@ -10,7 +10,7 @@ import reflex as rx
 
 from app.auth import ui_tickets
 from app.auth.permissions import Perm
-from app.campaigns import service
+from app.campaigns import retry, service
 from app.campaigns.service import CampaignIn, CampaignOut
 from app.formatting import datetime_br, number_br
 from app.pages.base import Events, SessionState, checked, event, page
@@ -48,6 +48,14 @@ class CampaignRow:
     scheduled: str = ""
 
 
+@dataclass
+class FailureButton:
+    campaign_id: str = ""
+    motivo: str = ""
+    label: str = ""
+    title: str = ""
+
+
 def _eta(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -79,6 +87,7 @@ def _row(c: CampaignOut, tz: str) -> CampaignRow:
 
 class CampaignsState(SessionState):
     rows: list[CampaignRow] = []
+    failures: list[FailureButton] = []  # one retry button per campaign and failure reason
     polling: bool = False
     form_open: bool = False
     medium: str = "whatsapp"
@@ -94,7 +103,19 @@ class CampaignsState(SessionState):
 
     def _reload(self) -> None:
         with self.db() as (db, actor):
-            self.rows = [_row(c, actor.time_zone) for c in service.list_campaigns(db, actor)]
+            campaigns = service.list_campaigns(db, actor)
+            self.rows = [_row(c, actor.time_zone) for c in campaigns]
+            self.failures = [
+                FailureButton(
+                    campaign_id=str(c.id),
+                    motivo=f.motivo,
+                    label=f"Reenviar {number_br(f.quantidade)} ({f.motivo})",
+                    title=f.descricao,
+                )
+                for c in campaigns
+                if c.counts["failed"] and c.status != "cancelled"
+                for f in retry.failure_reasons(db, actor, c.id)
+            ]
 
     @event
     def load(self) -> Events:
@@ -236,6 +257,19 @@ class CampaignsState(SessionState):
         return self._act("cancel", row_id)
 
     @event
+    def retry(self, row_id: str, reason: str) -> Events:
+        """Re-queue the campaign's failed sends of one reason (never sent or uncertain ones)."""
+        with self._calling() as call, self.db() as (db, actor):
+            out = retry.retry_failed(db, actor, int(row_id), reason or None)
+        if call.failed:
+            return call.events
+        self._reload()
+        return [
+            rx.toast.success(f"Falhas reenviadas; a campanha está {out.status_label.lower()}."),
+            CampaignsState.poll,
+        ]
+
+    @event
     def download(self, row_id: str) -> Events:
         """The recipients CSV, streamed by the REST route's code through a one-minute ticket."""
         with self._calling() as call:
@@ -303,6 +337,21 @@ def _actions(row: Any) -> rx.Component:
             variant="outline",
             on_click=CampaignsState.download(row.id),
             aria_label="Baixar destinatários (CSV)",
+        ),
+        rx.foreach(
+            CampaignsState.failures,
+            lambda f: rx.cond(
+                f.campaign_id == row.id,
+                rx.button(
+                    f.label,
+                    size="1",
+                    variant="soft",
+                    color_scheme="orange",
+                    title=f.title,
+                    on_click=CampaignsState.retry(row.id, f.motivo),
+                    class_name="retry-failed",
+                ),
+            ),
         ),
         spacing="1",
         wrap="wrap",

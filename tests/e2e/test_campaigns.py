@@ -10,8 +10,9 @@ from tests.conftest import TenantHandle
 from tests.e2e.conftest import login
 
 
-def _seed(t: TenantHandle) -> str:
-    """Five customers tagged "promo" (one opted out), a segment of them and a sandbox WhatsApp channel."""
+def _seed(t: TenantHandle, rate: float = 0.02) -> tuple[str, int]:
+    """Five customers tagged "promo" (one opted out), a segment of them and a sandbox WhatsApp channel
+    sending `rate` messages a second; returns the segment's name and the first customer's id."""
     from app.crm import contacts, customers, segments
     from app.crm.customers import CustomerFilter, CustomerIn
     from app.crm.tags import TagIn, create_tag
@@ -19,6 +20,7 @@ def _seed(t: TenantHandle) -> str:
     from tenants.database import session, unit_of_work
 
     name = f"Promo {uuid.uuid4().hex[:4]}"
+    first = 0
     with session(t.schema) as db, unit_of_work(db):
         actor = t.actor()
         create_tag(db, actor, TagIn(name="promo"))
@@ -33,8 +35,9 @@ def _seed(t: TenantHandle) -> str:
                     contacts=[{"kind": "phone", "value": f"+5511988{uuid.uuid4().int % 10**6:06d}"}],
                 ),
             )
+            db.flush()
+            first = first or c.id or 0
             if i == 4:
-                db.flush()
                 phone = contacts.list_contacts(db, actor, c.id or 0)[0]
                 contacts.set_opt_out(db, actor, phone.id or 0, opt_out=True)
         segments.create_segment(
@@ -48,10 +51,10 @@ def _seed(t: TenantHandle) -> str:
                 medium="whatsapp",
                 name="Número de teste",
                 is_default=True,
-                config={"messages_per_second": 0.02},
+                config={"messages_per_second": rate},
             )
         )
-    return name
+    return name, first
 
 
 def _pick(page: Page, trigger: str, option: str) -> None:
@@ -61,7 +64,7 @@ def _pick(page: Page, trigger: str, option: str) -> None:
 
 def test_create_preview_watch_pause_resume_cancel(page: Page, make_tenant) -> None:
     t = make_tenant()
-    segment = _seed(t)
+    segment, _ = _seed(t)
     login(page, t.slug, t.admin_email, t.password)
     page.wait_for_url("**/inicio")
     page.goto("/campanhas")
@@ -106,3 +109,47 @@ def test_create_preview_watch_pause_resume_cancel(page: Page, make_tenant) -> No
     row.get_by_role("button", name="Cancelar").click()
     expect(row).to_contain_text("Cancelada")
     expect(row.get_by_role("button", name="Pausar")).to_have_count(0)
+
+
+def _create(page: Page, name: str, segment: str) -> None:
+    page.click("#new-campaign")
+    page.get_by_label("Nome", exact=True).fill(name)
+    _pick(page, "#canal_id", "Número de teste (padrão)")
+    _pick(page, "#segment_id", segment)
+    page.get_by_label("Mensagem (sem modelo; use {{primeiro_nome}}, {{plano_atual}}…)").fill(
+        "Olá {{primeiro_nome}}! Seu {{plano_atual}} ganhou 5 GB."
+    )
+    page.click("#campaign-submit")
+    expect(page.locator("#campaign-preview")).to_contain_text("4 de 5 clientes receberão")
+    page.click("#campaign-submit")
+
+
+def test_campaign_reaches_100_percent_after_pause_and_resume_and_shows_on_the_timeline(
+    page: Page, make_tenant
+) -> None:
+    t = make_tenant()
+    # One message every 2 s: slow enough to pause mid-way, fast enough to finish within the test.
+    segment, customer_id = _seed(t, rate=0.5)
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/campanhas")
+    _create(page, "Bônus de verão", segment)
+
+    row = page.locator("tr[id^=campaign-]").first
+    expect(row).to_contain_text("Bônus de verão")
+    row.get_by_role("button", name="Pausar").click()
+    expect(row).to_contain_text("Pausada")
+    bar = row.get_by_role("progressbar")
+    expect(bar).not_to_have_attribute("aria-valuenow", "100")
+    row.get_by_role("button", name="Retomar").click()
+    expect(row).to_contain_text("Enviando")
+
+    # The opted-out customer counts as skipped; the four others are sent: the bar fills.
+    expect(bar).to_have_attribute("aria-valuenow", "100", timeout=60_000)
+    expect(row).to_contain_text("100%")
+    expect(row).to_contain_text("4 enviadas")
+    expect(row).to_contain_text("Concluída", timeout=45_000)
+    expect(row.get_by_role("button", name="Pausar")).to_have_count(0)
+
+    page.goto(f"/clientes/{customer_id}")
+    expect(page.get_by_text("Campanha “Bônus de verão”").first).to_be_visible(timeout=15_000)
