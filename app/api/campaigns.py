@@ -24,7 +24,7 @@ from tasks import campaigns as _campaign_tasks  # noqa: F401  (registers campaig
 from tenants.database import session
 
 router = APIRouter(prefix="/api", tags=["campanhas"])
-LIST_MAX_BYTES = 100 * 1024 * 1024
+LIST_MAX_BYTES = lists.MAX_BYTES
 _CHUNK = 1024 * 1024
 
 

@@ -32,6 +32,7 @@ from app.storage import get_storage
 from app.storage.base import safe_filename
 from models.tenant import CampaignList, Contact, Customer
 
+MAX_BYTES = 100 * 1024 * 1024  # REST and the page refuse larger lists
 MAX_PROBLEMS = 200  # lines listed with their reason; the rest are only counted
 KINDS = ("document", "phone", "email")
 REASONS = {

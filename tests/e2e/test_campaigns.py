@@ -10,9 +10,10 @@ from tests.conftest import TenantHandle
 from tests.e2e.conftest import login
 
 
-def _seed(t: TenantHandle, rate: float = 0.02) -> tuple[str, int]:
+def _seed(t: TenantHandle, rate: float = 0.02, phones: list[str] | None = None) -> tuple[str, int]:
     """Five customers tagged "promo" (one opted out), a segment of them and a sandbox WhatsApp channel
-    sending `rate` messages a second; returns the segment's name and the first customer's id."""
+    sending `rate` messages a second; returns the segment's name and the first customer's id (`phones`
+    collects the customers' numbers)."""
     from app.crm import contacts, customers, segments
     from app.crm.customers import CustomerFilter, CustomerIn
     from app.crm.tags import TagIn, create_tag
@@ -25,6 +26,9 @@ def _seed(t: TenantHandle, rate: float = 0.02) -> tuple[str, int]:
         actor = t.actor()
         create_tag(db, actor, TagIn(name="promo"))
         for i in range(5):
+            number = f"+5511988{uuid.uuid4().int % 10**6:06d}"
+            if phones is not None:
+                phones.append(number)
             c = customers.create_customer(
                 db,
                 actor,
@@ -32,7 +36,7 @@ def _seed(t: TenantHandle, rate: float = 0.02) -> tuple[str, int]:
                     name=f"Cliente {i}",
                     plan="Controle 20 GB",
                     tags=["promo"],
-                    contacts=[{"kind": "phone", "value": f"+5511988{uuid.uuid4().int % 10**6:06d}"}],
+                    contacts=[{"kind": "phone", "value": number}],
                 ),
             )
             db.flush()
@@ -153,3 +157,40 @@ def test_campaign_reaches_100_percent_after_pause_and_resume_and_shows_on_the_ti
 
     page.goto(f"/clientes/{customer_id}")
     expect(page.get_by_text("Campanha “Bônus de verão”").first).to_be_visible(timeout=15_000)
+
+
+def test_audience_from_an_uploaded_list_with_an_attachment(page: Page, make_tenant, tmp_path) -> None:
+    t = make_tenant()
+    phones: list[str] = []
+    _seed(t, phones=phones)
+    listing = tmp_path / "clientes.csv"
+    # Two customers by phone (national format), one number nobody has, one line that is no number.
+    listing.write_text(
+        f"telefone\n({phones[0][3:5]}) {phones[0][5:10]}-{phones[0][10:]}\n{phones[1]}\n"
+        "+5511970000000\nabc\n",
+        encoding="utf-8",
+    )
+    image = tmp_path / "oferta.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/campanhas")
+    page.click("#new-campaign")
+    page.get_by_label("Nome", exact=True).fill("Lista VIP")
+    _pick(page, "#canal_id", "Número de teste (padrão)")
+    page.get_by_label("Mensagem (sem modelo; use {{primeiro_nome}}, {{plano_atual}}…)").fill(
+        "Oi {{primeiro_nome}}!"
+    )
+    page.locator("#campaign-list-upload input[type=file]").set_input_files(str(listing))
+    summary = page.locator("#campaign-list")
+    expect(summary).to_contain_text("2 clientes encontrados em 4 linhas; 1 não encontrados, 1 inválidos")
+    expect(summary).to_contain_text("Linha 5: abc — Valor inválido")
+    page.locator("#campaign-attachment-upload input[type=file]").set_input_files(str(image))
+    expect(page.locator("#campaign-attachment")).to_have_text("oferta.png")
+    page.click("#campaign-submit")
+    expect(page.locator("#campaign-preview")).to_contain_text("2 de 2 clientes receberão")
+    expect(page.locator("#campaign-preview")).to_contain_text("2 linhas ficaram de fora")
+    page.click("#campaign-submit")
+    row = page.locator("tr[id^=campaign-]").first
+    expect(row).to_contain_text("Lista VIP")
+    expect(row).to_contain_text("Enviando")
