@@ -131,7 +131,9 @@ class CampaignsState(SessionState):
                     title=f.descricao,
                 )
                 for c in campaigns
-                if c.counts["failed"] and c.status != "cancelled"
+                # Grouping the failures reads the campaign's messages: done while it is paused or done,
+                # not on every refresh of a large campaign that is still sending.
+                if c.counts["failed"] and c.status in ("paused", "done")
                 for f in retry.failure_reasons(db, actor, c.id)
             ]
 

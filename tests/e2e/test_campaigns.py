@@ -10,7 +10,9 @@ from tests.conftest import TenantHandle
 from tests.e2e.conftest import login
 
 
-def _seed(t: TenantHandle, rate: float = 0.02, phones: list[str] | None = None) -> tuple[str, int]:
+def _seed(
+    t: TenantHandle, rate: float = 0.02, phones: list[str] | None = None, fail_every: int = 0
+) -> tuple[str, int]:
     """Five customers tagged "promo" (one opted out), a segment of them and a sandbox WhatsApp channel
     sending `rate` messages a second; returns the segment's name and the first customer's id (`phones`
     collects the customers' numbers)."""
@@ -55,7 +57,7 @@ def _seed(t: TenantHandle, rate: float = 0.02, phones: list[str] | None = None) 
                 medium="whatsapp",
                 name="Número de teste",
                 is_default=True,
-                config={"messages_per_second": rate},
+                config={"messages_per_second": rate, "fail_every": fail_every},
             )
         )
     return name, first
@@ -194,3 +196,34 @@ def test_audience_from_an_uploaded_list_with_an_attachment(page: Page, make_tena
     row = page.locator("tr[id^=campaign-]").first
     expect(row).to_contain_text("Lista VIP")
     expect(row).to_contain_text("Enviando")
+
+
+def test_retry_the_failures_of_one_reason_from_the_page(page: Page, make_tenant) -> None:
+    from sqlmodel import select
+
+    from models.tenant import Channel
+    from tenants.database import session
+
+    t = make_tenant()
+    # The sandbox refuses every message whose id is even: two of the four sends fail.
+    segment, _ = _seed(t, rate=5, fail_every=2)
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/campanhas")
+    _create(page, "Reenvio de falhas", segment)
+    row = page.locator("tr[id^=campaign-]").first
+    expect(row).to_contain_text("Concluída", timeout=60_000)
+    expect(row).to_contain_text("2 falhas")
+    with session(t.schema) as db:  # the provider recovers
+        channel = db.exec(select(Channel)).one()
+        channel.config = {**channel.config, "fail_every": 0}
+        db.add(channel)
+        db.commit()
+    page.reload()
+    button = row.get_by_role("button", name="Reenviar 2 (sandbox-fail)")
+    expect(button).to_be_visible()
+    button.click()
+    expect(row).to_contain_text("0 falhas", timeout=60_000)
+    expect(row).to_contain_text("4 enviadas")
+    expect(row).to_contain_text("Concluída", timeout=45_000)
+    expect(row.get_by_role("button", name="Reenviar 2 (sandbox-fail)")).to_have_count(0)
