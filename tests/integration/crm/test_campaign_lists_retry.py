@@ -6,11 +6,13 @@ every message."""
 
 import asyncio
 import io
+import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -346,3 +348,25 @@ def test_campaign_attachment_goes_with_every_message(
     assert all(
         m.kind == "image" and m.text.startswith("Oferta para") and m.attachments[0].data == png for m in sent
     )
+
+
+def test_another_organisation_never_sees_a_list_or_its_customers(
+    client: TestClient, crm: Crm, people: dict[str, object], make_tenant
+) -> None:
+    from app.campaigns import lists
+    from app.errors import NotFound
+
+    r = client.post("/api/campanhas/listas", files={"arquivo": ("clientes.csv", _csv(people), "text/csv")})
+    assert r.status_code == 201, r.text
+    list_id = r.json()["id"]
+    other = make_tenant()
+    actor = other.actor("admin")
+    with session(other.schema) as db:
+        with pytest.raises(NotFound):
+            lists.get_list(db, actor, list_id)  # its schema has no such list
+        # The same file uploaded there matches none of the first organisation's customers.
+        path = Path(tempfile.mkdtemp()) / "clientes.csv"
+        path.write_bytes(_csv(people))
+        got = lists.upload_list(db, actor, "clientes.csv", path)
+        assert got.encontrados == 0 and got.nao_encontrados == 6
+        db.rollback()
