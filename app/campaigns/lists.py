@@ -191,10 +191,10 @@ def upload_list(db: Session, actor: Actor, filename: str, path: Path) -> ListOut
     columns = _columns(info.headers)
     name = safe_filename(filename)[:200]
     key = f"campaign-lists/{actor.schema}/{uuid.uuid4().hex}/{name}"
-    get_storage().put_file(key, path)
     customers, counts, problems = _matched_batches(db, actor, readers.iter_batches(path, info), columns)
     if counts["linhas"] == 0:
         raise Invalid("arquivo", "A lista não tem nenhuma linha além do cabeçalho.")
+    get_storage().put_file(key, path)  # kept (as the imports keep theirs) once the list is usable
     row = CampaignList(
         filename=name,
         storage_key=key,
