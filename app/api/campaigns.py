@@ -1,22 +1,31 @@
 """/api/campanhas: create (WhatsApp: POST /api/campanhas; e-mail: POST /api/campanhas/email), preview,
-list, detail with live counters, pause / resume / cancel, recipients CSV. Thin calls into
-`app.campaigns.service`."""
+list, detail with live counters, pause / resume / cancel, retry failed sends by reason, recipients CSV,
+uploaded audience lists (POST /api/campanhas/listas). Thin calls into `app.campaigns`."""
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from app.api.deps import TenantActor, TenantDB
 from app.auth.actor import Actor
-from app.campaigns import service
+from app.auth.permissions import Perm
+from app.campaigns import lists, retry, service
+from app.campaigns.lists import ListOut
+from app.campaigns.retry import FailureReason, RetryIn
 from app.campaigns.service import CampaignIn, CampaignOut, PreviewOut
+from app.errors import TooLarge
 from app.validation import Id
 from tasks import campaigns as _campaign_tasks  # noqa: F401  (registers campaigns.feed in this process)
 from tenants.database import session
 
 router = APIRouter(prefix="/api", tags=["campanhas"])
+LIST_MAX_BYTES = lists.MAX_BYTES
+_CHUNK = 1024 * 1024
 
 
 class CreatedOut(BaseModel):
@@ -69,6 +78,44 @@ def resume(campaign_id: Id, actor: TenantActor, db: TenantDB) -> CampaignOut:
 @router.post("/campanhas/{campaign_id:int}/cancelar", response_model=CampaignOut)
 def cancel(campaign_id: Id, actor: TenantActor, db: TenantDB) -> CampaignOut:
     return service.cancel(db, actor, campaign_id)
+
+
+@router.get("/campanhas/{campaign_id:int}/falhas", response_model=list[FailureReason])
+def failures(campaign_id: Id, actor: TenantActor, db: TenantDB) -> list[FailureReason]:
+    return retry.failure_reasons(db, actor, campaign_id)
+
+
+@router.post("/campanhas/{campaign_id:int}/reenviar", response_model=CampaignOut)
+def retry_failed(
+    campaign_id: Id, actor: TenantActor, db: TenantDB, body: RetryIn | None = None
+) -> CampaignOut:
+    return retry.retry_failed(db, actor, campaign_id, body.motivo if body else None)
+
+
+@router.post("/campanhas/listas", response_model=ListOut, status_code=201)
+def upload_list(
+    arquivo: Annotated[UploadFile, File(json_schema_extra={"maxLength": LIST_MAX_BYTES})],
+    actor: TenantActor,
+    db: TenantDB,
+) -> ListOut:
+    """A CSV or XLSX of CPF/CNPJ, phones or e-mails: matched against the customers the caller may see."""
+    actor.require(Perm.CAMPAIGNS_MANAGE)  # before reading a byte
+    name = arquivo.filename or "lista.csv"
+    with tempfile.TemporaryDirectory(prefix="crm-list-") as tmp:
+        path = Path(tmp) / "upload"
+        with path.open("wb") as out:
+            size = 0
+            while piece := arquivo.file.read(_CHUNK):
+                size += len(piece)
+                if size > LIST_MAX_BYTES:
+                    raise TooLarge(f"Lista grande demais: o limite é {LIST_MAX_BYTES // (1024 * 1024)} MB.")
+                out.write(piece)
+        return lists.upload_list(db, actor, name, path)
+
+
+@router.get("/campanhas/listas/{list_id:int}", response_model=ListOut)
+def get_list(list_id: Id, actor: TenantActor, db: TenantDB) -> ListOut:
+    return lists.view(lists.get_list(db, actor, list_id))
 
 
 @router.get(

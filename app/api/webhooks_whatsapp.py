@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import client_ip
 from app.audit.log import record
 from app.auth.actor import system_actor
-from app.messaging import consent, wpp_sessions
+from app.messaging import alerts, consent, wpp_sessions
 from app.messaging.governor import get_governor
 from app.messaging.inbound import already_seen, apply_inbound, apply_status
 from app.messaging.kinds import WhatsAppCloudConfig
@@ -232,6 +232,14 @@ def ban_signal(db: Session, schema: str, channel: Channel, event: StatusEvent, m
             {"status": before},
             {"status": channel.status, "error_code": SPAM_RATE, "message_id": message.id},
         )
+        if before != "paused":
+            alerts.alert_admins(
+                db,
+                title=f"Número pausado: {channel.name}",
+                body=channel.status_detail or "",
+                link="/admin/canais",
+                channel_id=channel.id or 0,
+            )
     elif event.error_code == BLOCKED and (message.to_address or event.recipient):
         consent.opt_out(
             db,

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col
 
 from app.auth.actor import Actor
+from app.campaigns import lists
 from app.crm.customers.queries import PRIMARY_FIRST, filter_clauses
 from app.crm.customers.schemas import CustomerFilter
 from app.messaging import consent
@@ -65,6 +66,11 @@ def _opted_out_hashes(db: Session, medium: str) -> list[str]:
     )
 
 
+def _from_list(campaign: Campaign) -> list[Any]:
+    list_id = (campaign.audience or {}).get("list_id")
+    return [col(Customer.id).in_(lists.members(int(list_id)))] if list_id else []
+
+
 def audience_select(db: Session, actor: Actor, campaign: Campaign, f: CustomerFilter) -> Any:
     kinds = consent.CONTACT_KINDS[campaign.medium]
     # The primary address and its opt-out flag in one probe per customer (a LATERAL over the contacts
@@ -84,7 +90,7 @@ def audience_select(db: Session, actor: Actor, campaign: Campaign, f: CustomerFi
         )
         .select_from(Customer)
         .outerjoin(contact, true())
-        .where(*filter_clauses(db, actor, f))
+        .where(*filter_clauses(db, actor, f), *_from_list(campaign))
         .subquery("audience")
     )
     hashes = _opted_out_hashes(db, campaign.medium)

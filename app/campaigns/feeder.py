@@ -130,6 +130,7 @@ def feed(db: Session, campaign_id: int, now: datetime | None = None, batch: int 
             col(CampaignRecipient.address),
             col(CampaignRecipient.channel_id),
             values_sql.label("variables"),
+            col(CampaignRecipient.generation),
         )
         .select_from(CampaignRecipient)
         .outerjoin(Customer, col(Customer.id) == col(CampaignRecipient.customer_id))
@@ -147,10 +148,11 @@ def feed(db: Session, campaign_id: int, now: datetime | None = None, batch: int 
     }
     conversations = _conversations(db, campaign, [r.customer_id for r in recipients])
     email = campaign.medium == "email"
+    files = list(campaign.attachments or [])  # WhatsApp: the text is the file's caption
     rows = []
     for r in recipients:
         values: dict[str, Any] = r.variables
-        kind = "email" if email else "text"
+        kind = "email" if email else str(files[0]["kind"]) if files else "text"
         if template is not None and kinds.get(r.channel_id) == "whatsapp_cloud":
             kind = "template"
         rows.append(
@@ -166,8 +168,9 @@ def feed(db: Session, campaign_id: int, now: datetime | None = None, batch: int 
                 "to_address": r.address,
                 "template_id": campaign.template_id,
                 "variables": values,
-                "idempotency_key": f"campaign:{campaign.id}:{r.id}",
+                "idempotency_key": _key(campaign.id or 0, r.id, r.generation),
                 "campaign_id": campaign.id,
+                "attachments": files,
                 "next_attempt_at": now,
             }
         )
@@ -209,6 +212,12 @@ def feed(db: Session, campaign_id: int, now: datetime | None = None, batch: int 
     counters.bump(db, campaign.id or 0, Counter({"pending": -n, "queued": n}))
     enqueue_after_commit(db, DELIVER_TASK, db.info.get("schema"))
     return FeedResult(n, now, "fed")
+
+
+def _key(campaign_id: int, recipient_id: int, generation: int) -> str:
+    """The outbox key of a recipient's send; a retry (generation > 0) is a new send with a new key."""
+    base = f"campaign:{campaign_id}:{recipient_id}"
+    return f"{base}:{generation}" if generation else base
 
 
 def _mark_rate(counts: dict[str, Any], now: datetime) -> None:

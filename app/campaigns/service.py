@@ -16,11 +16,12 @@ from app.after_commit import enqueue_after_commit
 from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
-from app.campaigns import audience, counters, window
+from app.campaigns import audience, counters, lists, window
 from app.crm.customers.schemas import CustomerFilter
 from app.crm.templates import SAMPLE_VALUES, extract_variables, render
 from app.errors import Conflict, Invalid, NotFound
-from app.validation import Id, Str60, Str200, Str300, Str1000
+from app.messaging import attachments
+from app.validation import Id, Str60, Str200, Str300, Str500, Str1000
 from models.base import utcnow
 from models.tenant import Campaign, CampaignRecipient, Channel, Customer, CustomField, Message, Template
 
@@ -46,6 +47,8 @@ class CampaignIn(BaseModel):
     corpo: str | None = Field(default=None, max_length=100_000)
     segment_id: Id | None = None
     filtro: CustomerFilter | None = None
+    lista_id: Id | None = None  # an uploaded list (POST /api/campanhas/listas)
+    anexo: Str500 | None = None  # key of a file sent to POST /api/anexos, sent with every message
     variaveis: dict[Str60, Str1000] = Field(default={}, max_length=50)
     agendar_para: datetime | None = None
     janela: dict[Str60, list[Str60]] = Field(default={}, max_length=7)
@@ -60,6 +63,7 @@ class CampaignOut(BaseModel):
     status_label: str
     canal_ids: list[int]
     template_id: int | None
+    anexo: str | None
     agendar_para: datetime | None
     janela: dict[str, Any]
     limite_diario: int | None
@@ -75,6 +79,7 @@ class CampaignOut(BaseModel):
 class PreviewOut(BaseModel):
     counts: dict[str, int]
     sample: dict[str, Any] | None
+    lista: lists.ListOut | None = None  # an uploaded list's lines left out, with their reasons
 
 
 def _channels(db: Session, medium: str, data: CampaignIn) -> list[Channel]:
@@ -121,6 +126,9 @@ def _content(db: Session, medium: str, channels: list[Channel], data: CampaignIn
         raise Invalid("corpo", "Escreva a mensagem ou escolha um modelo.")
     if medium == "email" and not ((template and template.subject) or data.assunto):
         raise Invalid("assunto", "Informe o assunto do e-mail.")
+    if data.anexo and template is not None and any(c.kind == "whatsapp_cloud" for c in channels):
+        # A Cloud API template's media goes in its header, which the approved template must declare.
+        raise Invalid("anexo", "Modelos da API oficial não levam anexo; use um canal WPPConnect ou e-mail.")
     known = BASE_VARIABLES | set(data.variaveis) | set(db.exec(select(CustomField.key)).all())
     unknown = [
         v for v in extract_variables(body, template.subject if template else data.assunto) if v not in known
@@ -131,12 +139,15 @@ def _content(db: Session, medium: str, channels: list[Channel], data: CampaignIn
     return template
 
 
-def _audience(data: CampaignIn) -> tuple[dict[str, Any], CustomerFilter]:
+def _audience(db: Session, actor: Actor, data: CampaignIn) -> tuple[dict[str, Any], CustomerFilter]:
+    if data.lista_id is not None:
+        # The list's customers, still through the creator's visibility (CustomerFilter() adds it).
+        return {"list_id": lists.get_list(db, actor, data.lista_id).id}, CustomerFilter()
     if data.segment_id is not None:
         return {"segment_id": data.segment_id}, CustomerFilter(segment_id=data.segment_id)
     if data.filtro is not None:
         return {"filter": data.filtro.model_dump(mode="json", exclude_defaults=True)}, data.filtro
-    raise Invalid("segment_id", "Escolha o público: um segmento ou um filtro.")
+    raise Invalid("segment_id", "Escolha o público: um segmento, um filtro ou uma lista.")
 
 
 def _draft(db: Session, actor: Actor, medium: str, data: CampaignIn) -> tuple[Campaign, CustomerFilter]:
@@ -144,7 +155,7 @@ def _draft(db: Session, actor: Actor, medium: str, data: CampaignIn) -> tuple[Ca
     channels = _channels(db, medium, data)
     template = _content(db, medium, channels, data)
     window.parse(data.janela)
-    spec, customer_filter = _audience(data)
+    spec, customer_filter = _audience(db, actor, data)
     zone = actor.time_zone or "America/Sao_Paulo"
     schedule = data.agendar_para
     if schedule is not None and schedule.tzinfo is None:
@@ -163,6 +174,7 @@ def _draft(db: Session, actor: Actor, medium: str, data: CampaignIn) -> tuple[Ca
         window=dict(data.janela),
         time_zone=zone,
         daily_cap=data.limite_diario,
+        attachments=[attachments.reference(actor.schema or "", data.anexo)] if data.anexo else [],
         created_by=actor.user_id,
     )
     return campaign, customer_filter
@@ -188,7 +200,12 @@ def preview(db: Session, actor: Actor, medium: str, data: CampaignIn) -> Preview
             "assunto": render(campaign.subject, values) if campaign.subject else None,
             "mensagem": render(body, values),
         }
-    return PreviewOut(counts=counters.read(counts), sample=sample)
+    listed = campaign.audience.get("list_id")
+    return PreviewOut(
+        counts=counters.read(counts),
+        sample=sample,
+        lista=lists.view(lists.get_list(db, actor, int(listed))) if listed else None,
+    )
 
 
 def _body(db: Session, campaign: Campaign) -> str:
@@ -229,6 +246,7 @@ def _audit_view(c: Campaign) -> dict[str, Any]:
         "schedule_at": c.schedule_at,
         "window": c.window,
         "daily_cap": c.daily_cap,
+        "attachments": [a.get("key") for a in c.attachments or []],
         "total": (c.counts or {}).get("total"),
     }
 
@@ -256,6 +274,7 @@ def view(campaign: Campaign, now: datetime | None = None) -> CampaignOut:
         status_label=STATUS_LABELS.get(campaign.status, campaign.status),
         canal_ids=list(campaign.channel_ids),
         template_id=campaign.template_id,
+        anexo=(campaign.attachments or [{}])[0].get("filename"),
         agendar_para=campaign.schedule_at,
         janela=campaign.window,
         limite_diario=campaign.daily_cap,

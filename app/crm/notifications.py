@@ -22,7 +22,7 @@ from models.platform import Tenant, User
 from models.tenant import Customer, Notification
 
 REMINDER = "reminder"
-KIND_LABELS = {REMINDER: "Lembrete"}
+KIND_LABELS = {REMINDER: "Lembrete", "channel_alert": "Alerta de canal"}
 # The bell shows "99+" beyond this; counting further would read every unread row for nothing.
 COUNT_CAP = 99
 NOT_FOUND = "Notificação não encontrada."

@@ -89,3 +89,17 @@ def load(schema: str, key: str) -> bytes:
         raise NotFound("Anexo não encontrado.")
     with storage.open_read(key) as f:
         return f.read()
+
+
+def reference(schema: str, key: str) -> dict[str, Any]:
+    """The reference a message carries for a stored file of this tenant (checked now: a bad key is a
+    404 before anything is queued); its type is read from the file again, never trusted from the caller."""
+    data = load(schema, key)
+    content_type, kind = sniff(key, data[:16])
+    return {
+        "key": key,
+        "filename": key.rsplit("/", 1)[-1],
+        "content_type": content_type,
+        "size": len(data),
+        "kind": kind,
+    }

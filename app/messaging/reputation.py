@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.audit.log import record
 from app.auth.actor import system_actor
+from app.messaging import alerts
 from app.messaging.governor import get_governor
 from app.settings import get_settings
 from models.base import utcnow
@@ -115,4 +116,7 @@ def check(db: Session, channel: Channel, now: datetime | None = None) -> DomainR
             c.status, c.status_detail, c.status_at = "paused", why[:500], utcnow()
             db.add(c)
             record(db, actor, "channel.pause", "channel", c.id, before, {"status": "paused", "reason": why})
+            alerts.alert_admins(
+                db, title=f"E-mail pausado: {domain}", body=why, link="/admin/canais", channel_id=c.id or 0
+            )
     return r

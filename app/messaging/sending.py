@@ -224,16 +224,7 @@ def _attachment(actor: Actor, key: str | None) -> dict[str, Any] | None:
     a bad key is a 404 before anything is queued."""
     if key is None:
         return None
-    schema = actor.schema or ""
-    data = attachments.load(schema, key)
-    content_type, kind = attachments.sniff(key, data[:16])
-    return {
-        "key": key,
-        "filename": key.rsplit("/", 1)[-1],
-        "content_type": content_type,
-        "size": len(data),
-        "kind": kind,
-    }
+    return attachments.reference(actor.schema or "", key)
 
 
 def _plain_text(html: str) -> str:

@@ -29,7 +29,7 @@ from app.audit.log import record
 from app.auth.actor import Actor, system_actor
 from app.auth.permissions import Perm
 from app.errors import DomainError, Forbidden, NotFound
-from app.messaging import channels
+from app.messaging import alerts, channels
 from app.messaging import webhook_routes as routes
 from app.messaging.adapters.wppconnect import TokenError, WppConnectAdapter
 from app.messaging.kinds import WppConnectConfig
@@ -368,3 +368,14 @@ def apply_session_event(db: Session, channel: Channel, status_find: str | None, 
             {"status": before},
             {"status": channel.status},
         )
+        if before == "active" and channel.status == "disconnected":
+            # The outbox sends through live sessions only, so sending already stopped; someone must
+            # reconnect (or find out why WhatsApp dropped the number) before it resumes.
+            alerts.alert_admins(
+                db,
+                title=f"WhatsApp desconectado: {channel.name}",
+                body="A sessão caiu e os envios deste número pararam. "
+                "Reconecte-a (leia o QR code) para retomar.",
+                link=f"/canais/{channel.id}/sessao",
+                channel_id=channel.id or 0,
+            )

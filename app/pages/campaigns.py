@@ -2,17 +2,23 @@
 real customer first), watch it live, pause / resume / cancel, download the recipients and outcomes."""
 
 import asyncio
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import reflex as rx
 
+from app.audit.log import record
 from app.auth import ui_tickets
 from app.auth.permissions import Perm
-from app.campaigns import service
+from app.campaigns import lists, retry, service
 from app.campaigns.service import CampaignIn, CampaignOut
+from app.errors import TooLarge
 from app.formatting import datetime_br, number_br
+from app.messaging import attachments
 from app.pages.base import Events, SessionState, checked, event, page
 from components.forms import field, form_error
 from components.modal_form import options_field, textarea_field
@@ -26,6 +32,13 @@ BUSINESS_HOURS = {
 }
 MEDIUMS = [Option("whatsapp", "WhatsApp"), Option("email", "E-mail")]
 FREE_TEXT = "__texto__"
+LIST_UPLOAD_ID = "campaign-list-upload"
+LIST_MAX_BYTES = lists.MAX_BYTES
+ATTACHMENT_UPLOAD_ID = "campaign-attachment-upload"
+LIST_ACCEPT = {
+    "text/csv": [".csv", ".txt"],
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": [".xlsx"],
+}
 
 
 @dataclass
@@ -46,6 +59,14 @@ class CampaignRow:
     rate: str = ""
     eta: str = ""
     scheduled: str = ""
+
+
+@dataclass
+class FailureButton:
+    campaign_id: str = ""
+    motivo: str = ""
+    label: str = ""
+    title: str = ""
 
 
 def _eta(seconds: float | None) -> str:
@@ -79,6 +100,7 @@ def _row(c: CampaignOut, tz: str) -> CampaignRow:
 
 class CampaignsState(SessionState):
     rows: list[CampaignRow] = []
+    failures: list[FailureButton] = []  # one retry button per campaign and failure reason
     polling: bool = False
     form_open: bool = False
     medium: str = "whatsapp"
@@ -89,12 +111,31 @@ class CampaignsState(SessionState):
     error: str = ""
     preview_counts: str = ""
     preview_sample: str = ""
+    list_id: str = ""  # an uploaded list replaces the segment as the audience
+    list_summary: str = ""
+    list_problems: list[str] = []
+    attachment_key: str = ""
+    attachment_name: str = ""
     _all: dict[str, list[dict[str, str]]] = {}
     _previewed: dict[str, Any] = {}
 
     def _reload(self) -> None:
         with self.db() as (db, actor):
-            self.rows = [_row(c, actor.time_zone) for c in service.list_campaigns(db, actor)]
+            campaigns = service.list_campaigns(db, actor)
+            self.rows = [_row(c, actor.time_zone) for c in campaigns]
+            self.failures = [
+                FailureButton(
+                    campaign_id=str(c.id),
+                    motivo=f.motivo,
+                    label=f"Reenviar {number_br(f.quantidade)} ({f.motivo})",
+                    title=f.descricao,
+                )
+                for c in campaigns
+                # Grouping the failures reads the campaign's messages: done while it is paused or done,
+                # not on every refresh of a large campaign that is still sending.
+                if c.counts["failed"] and c.status in ("paused", "done")
+                for f in retry.failure_reasons(db, actor, c.id)
+            ]
 
     @event
     def load(self) -> Events:
@@ -147,10 +188,73 @@ class CampaignsState(SessionState):
         self.segments = [Option(s.value, s.label) for s in options.segments]
         self.medium, self.errors, self.error = "whatsapp", {}, ""
         self.preview_counts = self.preview_sample = ""
+        self.list_id = self.list_summary = self.attachment_key = self.attachment_name = ""
+        self.list_problems = []
         self._previewed = {}
         self._options()
         self.form_open = True
         return None
+
+    @event
+    async def upload_list(self, files: list[rx.UploadFile]) -> Events:
+        """A CSV/XLSX of CPF/CNPJ, phones or e-mails becomes the audience (matched within the user's
+        portfolio); what did not match is counted and listed."""
+        if not files:
+            return None
+        with tempfile.TemporaryDirectory(prefix="crm-list-") as tmp:
+            path = Path(tmp) / "upload"
+            with path.open("wb") as out:
+                shutil.copyfileobj(files[0].file, out)
+            with self._calling() as call, self.db() as (db, actor):
+                if path.stat().st_size > LIST_MAX_BYTES:
+                    raise TooLarge(f"Lista grande demais: o limite é {LIST_MAX_BYTES // (1024 * 1024)} MB.")
+                got = lists.upload_list(db, actor, files[0].name or "lista.csv", path)
+        if call.failed:
+            return call.events
+        self.list_id = str(got.id)
+        self.list_summary = (
+            f"{got.arquivo}: {number_br(got.encontrados)} clientes encontrados em {number_br(got.linhas)} "
+            f"linhas; {number_br(got.nao_encontrados)} não encontrados, "
+            f"{number_br(got.invalidos)} inválidos, {number_br(got.repetidos)} repetidos."
+        )
+        self.list_problems = [
+            f"Linha {p.linha}: {p.valor or '(vazia)'} — {p.motivo}" for p in got.problemas[:20]
+        ]
+        self._previewed = {}
+        self.preview_counts = self.preview_sample = ""
+        return None
+
+    @event
+    def clear_list(self) -> None:
+        self.list_id = self.list_summary = ""
+        self.list_problems = []
+        self._previewed = {}
+        self.preview_counts = self.preview_sample = ""
+
+    @event
+    async def upload_attachment(self, files: list[rx.UploadFile]) -> Events:
+        """The one file sent with every message (image or document on WhatsApp, attached to e-mail)."""
+        if not files:
+            return None
+        data = files[0].file.read(attachments.MAX_BYTES + 1)
+        with self._calling() as call, self.db() as (db, actor):
+            actor.require(Perm.CAMPAIGNS_MANAGE)
+            if len(data) > attachments.MAX_BYTES:
+                raise TooLarge(
+                    f"Arquivo grande demais: o limite é {attachments.MAX_BYTES // (1024 * 1024)} MB."
+                )
+            ref = attachments.store(actor.schema or "", files[0].name or "arquivo", data)
+            record(db, actor, "attachment.upload", "attachment", ref["key"], None, ref)
+        if call.failed:
+            return call.events
+        self.attachment_key, self.attachment_name = ref["key"], ref["filename"]
+        self._previewed = {}
+        return None
+
+    @event
+    def clear_attachment(self) -> None:
+        self.attachment_key = self.attachment_name = ""
+        self._previewed = {}
 
     @event
     def set_form_open(self, open_: bool) -> None:
@@ -174,7 +278,9 @@ class CampaignsState(SessionState):
             template_id=int(template) if template.isdigit() else None,
             corpo=(form.get("corpo") or None) if not template.isdigit() else None,
             assunto=(form.get("assunto") or None),
-            segment_id=int(segment) if segment.isdigit() else None,
+            segment_id=int(segment) if segment.isdigit() and not self.list_id else None,
+            lista_id=int(self.list_id) if self.list_id else None,
+            anexo=self.attachment_key or None,
             agendar_para=datetime.fromisoformat(when) if when else None,
             janela=BUSINESS_HOURS if checked(form, "horario_comercial") else {},
             limite_diario=int(cap) if cap.isdigit() else None,
@@ -202,6 +308,11 @@ class CampaignsState(SessionState):
                 f"{number_br(n['skipped_opted_out'])} descadastrados e "
                 f"{number_br(n['skipped_no_contact'])} sem contato ficam de fora."
             )
+            if preview.lista is not None:
+                self.preview_counts += (
+                    f" Da lista, {number_br(preview.lista.nao_encontrados + preview.lista.invalidos)} "
+                    "linhas ficaram de fora (veja abaixo)."
+                )
             sample = preview.sample or {}
             self.preview_sample = (
                 f"Para {sample.get('para')}: {sample.get('mensagem')}" if sample else "Ninguém para receber."
@@ -234,6 +345,19 @@ class CampaignsState(SessionState):
     @event
     def cancel(self, row_id: str) -> Events:
         return self._act("cancel", row_id)
+
+    @event
+    def retry(self, row_id: str, reason: str) -> Events:
+        """Re-queue the campaign's failed sends of one reason (never sent or uncertain ones)."""
+        with self._calling() as call, self.db() as (db, actor):
+            out = retry.retry_failed(db, actor, int(row_id), reason or None)
+        if call.failed:
+            return call.events
+        self._reload()
+        return [
+            rx.toast.success(f"Falhas reenviadas; a campanha está {out.status_label.lower()}."),
+            CampaignsState.poll,
+        ]
 
     @event
     def download(self, row_id: str) -> Events:
@@ -304,6 +428,21 @@ def _actions(row: Any) -> rx.Component:
             on_click=CampaignsState.download(row.id),
             aria_label="Baixar destinatários (CSV)",
         ),
+        rx.foreach(
+            CampaignsState.failures,
+            lambda f: rx.cond(
+                f.campaign_id == row.id,
+                rx.button(
+                    f.label,
+                    size="1",
+                    variant="soft",
+                    color_scheme="orange",
+                    title=f.title,
+                    on_click=CampaignsState.retry(row.id, f.motivo),
+                    class_name="retry-failed",
+                ),
+            ),
+        ),
         spacing="1",
         wrap="wrap",
     )
@@ -361,6 +500,86 @@ def _table() -> rx.Component:
     )
 
 
+def _list_upload() -> rx.Component:
+    s = CampaignsState
+    return rx.vstack(
+        rx.text(
+            "Ou público por lista (CSV/XLSX com CPF/CNPJ, telefone ou e-mail)", size="2", weight="medium"
+        ),
+        rx.cond(
+            s.list_id == "",
+            rx.upload(
+                rx.text("Escolha ou arraste a lista aqui", size="2", color_scheme="gray"),
+                id=LIST_UPLOAD_ID,
+                accept=LIST_ACCEPT,
+                max_files=1,
+                multiple=False,
+                on_drop=CampaignsState.upload_list,
+                border="1px dashed var(--gray-7)",
+                padding="0.75em",
+                width="100%",
+            ),
+            rx.callout(
+                rx.vstack(
+                    rx.text(s.list_summary),
+                    rx.foreach(s.list_problems, lambda p: rx.text(p, size="1")),
+                    rx.button(
+                        "Usar segmento em vez da lista",
+                        size="1",
+                        variant="soft",
+                        type="button",
+                        on_click=CampaignsState.clear_list,
+                    ),
+                    spacing="1",
+                ),
+                icon="list",
+                color_scheme="gray",
+                id="campaign-list",
+                width="100%",
+            ),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _attachment_upload() -> rx.Component:
+    s = CampaignsState
+    return rx.vstack(
+        rx.text(
+            "Anexo (opcional: imagem, PDF ou documento enviado com cada mensagem)", size="2", weight="medium"
+        ),
+        rx.cond(
+            s.attachment_key == "",
+            rx.upload(
+                rx.text("Escolha ou arraste o arquivo aqui", size="2", color_scheme="gray"),
+                id=ATTACHMENT_UPLOAD_ID,
+                max_files=1,
+                multiple=False,
+                on_drop=CampaignsState.upload_attachment,
+                border="1px dashed var(--gray-7)",
+                padding="0.75em",
+                width="100%",
+            ),
+            rx.hstack(
+                rx.icon("paperclip", size=16),
+                rx.text(s.attachment_name, size="2", id="campaign-attachment"),
+                rx.button(
+                    "Remover",
+                    size="1",
+                    variant="soft",
+                    type="button",
+                    on_click=CampaignsState.clear_attachment,
+                ),
+                align="center",
+                spacing="2",
+            ),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
 def _form() -> rx.Component:
     s = CampaignsState
     return rx.dialog.root(
@@ -385,9 +604,14 @@ def _form() -> rx.Component:
                         s.errors.get("corpo", ""),
                         rows="4",
                     ),
-                    options_field(
-                        "Público (segmento)", "segment_id", s.segments, s.errors.get("segment_id", "")
+                    rx.cond(
+                        s.list_id == "",
+                        options_field(
+                            "Público (segmento)", "segment_id", s.segments, s.errors.get("segment_id", "")
+                        ),
                     ),
+                    _list_upload(),
+                    _attachment_upload(),
                     field(
                         "Agendar para (opcional)",
                         "agendar_para",

@@ -1,7 +1,7 @@
 """Tables that exist once per tenant schema (schema=None, placed per session)."""
 
 from models.tenant.audit import AuditLog
-from models.tenant.campaigns import Campaign, CampaignRecipient
+from models.tenant.campaigns import Campaign, CampaignList, CampaignRecipient
 from models.tenant.conversations import Conversation, Message
 from models.tenant.customers import Contact, Customer, CustomerTag, CustomField, Segment, Tag, Wallet
 from models.tenant.imports import ImportJob, MappingPreset
@@ -19,6 +19,7 @@ __all__ = [
     "AuditLog",
     "BulkJob",
     "Campaign",
+    "CampaignList",
     "CampaignRecipient",
     "Channel",
     "ConsentEvent",

@@ -33,7 +33,9 @@ class Campaign(SQLModel, table=True):
     subject: str | None = Field(default=None, max_length=300)
     body: str | None = None  # text (WhatsApp) or html (e-mail) when no template is used
     variables: dict[str, Any] = jsonb()  # extra values for every recipient
-    audience: dict[str, Any] = jsonb()  # {"segment_id": n} | {"filter": {...}}
+    audience: dict[str, Any] = jsonb()  # {"segment_id": n} | {"filter": {...}} | {"list_id": n}
+    # At most one file sent with every message: [{"key", "filename", "content_type", "size", "kind"}]
+    attachments: list[dict[str, Any]] = jsonb(list)
     schedule_at: datetime | None = timestamp()
     # {"mon": ["09:00", "18:00"], ..., "sat": ["09:00", "13:00"]}; empty = any time
     window: dict[str, Any] = jsonb()
@@ -73,4 +75,26 @@ class CampaignRecipient(SQLModel, table=True):
     skip_reason: str | None = Field(default=None, max_length=30)  # no_contact | opted_out | cancelled
     variables: dict[str, Any] = jsonb()
     message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # Bumped by each retry of a failed send: the outbox key `campaign:<c>:<r>:<generation>` is new, so a
+    # provider that remembers keys (Resend, 24 h) does not answer the retry with the first failure.
+    generation: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     replied_at: datetime | None = timestamp()
+
+
+class CampaignList(SQLModel, table=True):
+    """An uploaded list of customers (by document, phone or e-mail), matched once against the customers
+    the uploader may see: a campaign's audience can be "these customers" instead of a filter."""
+
+    __tablename__ = "campaign_lists"
+
+    id: int | None = pk()
+    filename: str = Field(max_length=200)
+    storage_key: str = Field(max_length=500)
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # The matched customers, deduplicated: the audience query unnests them (one set-based statement).
+    customer_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(ARRAY(BigInteger), nullable=False, server_default="{}")
+    )
+    counts: dict[str, Any] = jsonb()  # linhas, encontrados, nao_encontrados, invalidos, repetidos
+    problems: list[dict[str, Any]] = jsonb(list)  # the first lines not used: {linha, valor, motivo}
+    created_at: datetime = created_at()

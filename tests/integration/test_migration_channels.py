@@ -1,6 +1,6 @@
-"""t0020 (channels, consent ledger, outbox columns), t0021 (campaigns) and p0007 (channel routes): an empty
-schema reaches head, the migrated tables match the models column by column, and the downgrade removes
-them."""
+"""t0020 (channels, consent ledger, outbox columns), t0021 (campaigns), t0025 (campaign lists) and p0007
+(channel routes): an empty schema reaches head, the migrated tables match the models column by column, and
+the downgrade removes them."""
 
 import uuid
 
@@ -23,6 +23,7 @@ TABLES = {
     "conversations",
     "campaigns",
     "campaign_recipients",
+    "campaign_lists",
 }
 
 
@@ -59,7 +60,7 @@ def test_t0020_downgrade_removes_the_outbox(database_url: str) -> None:
     schema = "t_c" + uuid.uuid4().hex[:8]
     upgrade_tenant(schema)
     with engine().begin() as conn:
-        command.downgrade(_config("tenant", conn, schema), "t0019_user_preferences")  # through t0021
+        command.downgrade(_config("tenant", conn, schema), "t0019_user_preferences")  # through t0025
         conn.execute(text("SET search_path TO public"))
     with engine().connect() as conn:
         gone = conn.execute(text(f"SELECT to_regclass('\"{schema}\".channels') IS NULL")).scalar()

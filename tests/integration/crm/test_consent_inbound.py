@@ -22,6 +22,7 @@ from models.tenant import (
     Customer,
     Interaction,
     Message,
+    Notification,
 )
 from tests.integration.crm.conftest import Crm, new_customer
 
@@ -250,6 +251,20 @@ def test_a_domain_whose_bounces_pass_the_threshold_is_paused(db: Session, crm: C
     inbound.apply_status(db, ch, StatusEvent(msgs[5].provider_message_id or "", "bounced"))
     assert ch.status == "paused" and "6,0 %" in (ch.status_detail or "")
     assert "devolvidos" in get_governor().usage(identity(crm.schema, domain), now.timestamp())["paused"]
+    # The tenant's admin is alerted in the app (the bell), with the reason.
+    alerts = db.exec(
+        select(Notification).where(Notification.kind == "channel_alert", Notification.ref_id == ch.id)
+    ).all()
+    assert [(n.user_id, n.title) for n in alerts] == [(crm.admin.user_id, f"E-mail pausado: {domain}")]
+    assert "devolvidos" in alerts[0].body and alerts[0].link == "/admin/canais"
+    # Not again while unread (a burst of bounces alerts once); again once it was read.
+    from app.messaging.alerts import alert_admins
+
+    assert alert_admins(db, title="x", body="", link="/admin/canais", channel_id=ch.id or 0) == []
+    alerts[0].read_at = now
+    db.add(alerts[0])
+    db.flush()
+    assert len(alert_admins(db, title="x", body="", link="/admin/canais", channel_id=ch.id or 0)) == 1
     get_governor().resume(identity(crm.schema, domain))
 
 

@@ -272,6 +272,11 @@ def test_spam_rate_failure_pauses_the_number(tenant, sim) -> None:
     )
     assert get_governor().usage(identity, 0.0)["paused"]
     assert [r.after["error_code"] for r in audit_rows(tenant.schema, "channel.ban_signal")] == ["131048"]
+    # The admins are alerted in the app (the bell).
+    from tests.integration.messaging.whatsapp_support import channel_alerts
+
+    alerts = channel_alerts(tenant.schema, channel_id)
+    assert len(alerts) == 1 and alerts[0][1].startswith("Número pausado")
     get_governor().resume(identity)
 
 

@@ -173,6 +173,12 @@ def test_close_keeps_the_phone_paired_and_start_reconnects(tenant, sim, app_url)
     sim.disconnect_phone("vendas")
     assert channel(tenant.schema, channel_id).status == "disconnected"
     assert channel(tenant.schema, channel_id).status_detail == "desconnectedMobile"
+    # Sending stopped (the outbox uses live sessions only) and the admins are told.
+    from tests.integration.messaging.whatsapp_support import channel_alerts
+
+    assert [title for _, title in channel_alerts(tenant.schema, channel_id)] == [
+        "WhatsApp desconectado: " + channel(tenant.schema, channel_id).name
+    ]
     again = api.post(f"/api/canais/{channel_id}/sessao")
     assert again.json()["status"] == "active"  # paired: no QR code this time
 

@@ -105,3 +105,16 @@ def channel(schema: str, channel_id: int) -> Channel:
         found = db.get(Channel, channel_id)
         assert found is not None
         return found
+
+
+def channel_alerts(schema: str, channel_id: int) -> list[tuple[int, str]]:
+    """(user id, title) of the admins' alerts about a channel (app.messaging.alerts)."""
+    from models.tenant import Notification
+
+    with session(schema) as db:
+        rows = db.exec(
+            select(Notification).where(
+                Notification.kind == "channel_alert", Notification.ref_id == channel_id
+            )
+        ).all()
+        return [(n.user_id, n.title) for n in rows]
