@@ -66,6 +66,7 @@ bench: deps ## benchmarks: print numbers (see docs/benchmarks.md); BENCH_ARGS pa
 	$(PY) -m tests.bench.bench_latency $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_campaigns $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_campaign_read $(BENCH_ARGS)
+	$(PY) -m tests.bench.bench_campaign_lists $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_governor $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_outbox $(BENCH_ARGS)
 	$(PY) -m tests.bench.bench_scheduled $(BENCH_ARGS)

@@ -29,39 +29,14 @@ def main() -> None:
 
     from sqlmodel import col, select
 
-    from app.auth.sessions import actor_for_user
     from app.campaigns import audience, lists
     from app.crm.customers.schemas import CustomerFilter
-    from app.crm.demo import seed_demo
-    from app.platform.provisioning import SignupInput, provision_tenant
-    from models.platform import Tenant, User
     from models.tenant import Campaign, Channel, Contact
-    from tenants.database import platform_session, session
-    from tenants.migrations import upgrade_platform, upgrade_tenant
+    from tenants.database import session
+    from tests.bench.tenant import bench_tenant
 
-    upgrade_platform()
-    slug = f"bench-{args.customers}"
-    with platform_session() as pdb:
-        tenant = pdb.exec(select(Tenant).where(Tenant.slug == slug)).first()
-    if tenant is None:
-        tenant = provision_tenant(
-            SignupInput(
-                name=f"Bench {args.customers}",
-                slug=slug,
-                admin_name="Admin",
-                admin_email=f"admin@{slug}.com.br",
-                admin_password="Senha-forte-123",
-            )
-        )
-        seed_demo(tenant.schema_name or "", args.customers, progress=lambda s: print("  seed:", s))
-    schema = tenant.schema_name or ""
-    upgrade_tenant(schema)
-    with platform_session() as pdb:
-        admin_user = pdb.exec(
-            select(User).where(User.tenant_id == tenant.id, User.role == "admin").order_by(col(User.id))
-        ).first()
-        assert admin_user is not None and admin_user.id is not None
-        admin = actor_for_user(pdb, admin_user.id)
+    bench = bench_tenant(args.customers)
+    slug, schema, admin = bench.slug, bench.schema, bench.admin
 
     with session(schema) as db:
         phones = list(
