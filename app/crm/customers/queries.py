@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, Float, ScalarSelect, cast, func, literal, literal_column, tuple_
+from sqlalchemy import ColumnElement, Float, ScalarSelect, cast, func, literal, literal_column, tuple_, union
 from sqlalchemy import column as sa_column
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.sql.util import ClauseAdapter
@@ -27,7 +27,8 @@ from app.crm.visibility import customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound, invalid_from
 from app.search import get_backend
 from app.search.postgres import NAME_TSV, TableShape, TextFilter, table_shape, text_filter
-from models.tenant import Contact, Customer, CustomField, Segment, Wallet
+from app.search.word_order import all_ordered
+from models.tenant import Contact, Customer, CustomerWord, CustomField, Segment, Wallet
 
 SORTS: dict[str, Any] = {
     # The folded name (t0017_name_sort_key): byte order of `name` put "ANA" before "Ana" and "Pereira"
@@ -198,6 +199,7 @@ class Filtered:
     clauses: list[ColumnElement[bool]] = field(default_factory=list)
     dense: list[TextFilter] = field(default_factory=list)
     restricted: bool = False  # the actor sees only some portfolios
+    after: tuple[Any, int] | None = None  # the list's cursor (sort value, id), also among `clauses`
 
     def all(self) -> list[ColumnElement[bool]]:
         return self.clauses + [t.clause for t in self.dense]
@@ -261,6 +263,7 @@ def list_customers(db: Session, actor: Actor, q: CustomerQuery) -> Page[Customer
         value, last_id = decode_cursor(q.cursor, q.sort)
         pair = tuple_(sort_col, Customer.id)
         found.clauses.append(pair < tuple_(value, last_id) if desc else pair > tuple_(value, last_id))
+        found.after = (value, last_id)
     order = _order(sort_col, desc)
     # Core execution on the session's connection (same transaction and schema map): the page is plain
     # column values, and the ORM's result machinery cost more than the query itself on the fast pages.
@@ -325,6 +328,8 @@ def _walk_page(
     all the matches come from the full-text index and are sorted (bounded by how many customers have
     the words)."""
     conn = db.connection()
+    if sort is Customer.name_key and len(found.dense) == 1 and all_ordered(db, found.dense[0].lexemes):
+        return conn.execute(_by_word(columns, found, found.dense[0].lexemes, desc, n)).all()
     shape = _sampling_shape(db, found, sort)
     if shape is not None:
         page = _ranged(conn, shape, columns, found, sort, desc, n)
@@ -335,6 +340,39 @@ def _walk_page(
         if len(page) == n:
             return page
     return conn.execute(_page_of(columns, _sorted_matches(found.all(), sort, desc), sort, desc, n)).all()
+
+
+def _by_word(columns: tuple[Any, ...], found: Filtered, words: tuple[str, ...], desc: bool, n: int) -> Any:
+    """The name-sorted page of the customers with any of `words`, every one of which customer_words
+    holds in name order (`app.search.word_order`): per word, its rows from the cursor on, in index order,
+    joined to their customers for the list's other clauses (liveness, the actor's visibility, filters),
+    until `n` pass; then the words' pages merged. A range read of the page (plus the rows the clauses
+    reject) however many customers have the word or where they fall in the name order."""
+    words_table = table_of(CustomerWord)
+    customers = table_of(Customer)
+    key, cid = words_table.c.name_key, words_table.c.customer_id
+    branches: list[Any] = []
+    for word in words:
+        where: list[Any] = [words_table.c.word == word, *found.clauses]
+        if found.after is not None:
+            # The cursor on this table's own key, so the range starts there (the clause on customers
+            # in `found.clauses` only filters).
+            pair, last = tuple_(key, cid), tuple_(*found.after)
+            where.append(pair < last if desc else pair > last)
+        branches.append(
+            select(cid.label("id"), key.label("s"))
+            .select_from(words_table.join(customers, customers.c.id == cid))
+            .where(*where)
+            .order_by(*_order(key, desc, cid))
+            .limit(n)
+            .subquery(f"w{len(branches)}")
+        )
+    merged: Any = branches[0]
+    if len(branches) > 1:
+        # UNION, not UNION ALL: a customer with two of the words is one row of the page.
+        merged = union(*(select(b.c.id, b.c.s) for b in branches)).subquery("merged")
+    ids = select(merged.c.id).order_by(*_order(merged.c.s, desc, merged.c.id))
+    return _page_of(columns, ids, Customer.name_key, desc, n)
 
 
 def _sorted_matches(where: list[Any], sort: Any, desc: bool) -> Any:
