@@ -1,11 +1,13 @@
-"""Each frequent name word's customers in name order (`customer_words`, t0022).
+"""Frequent leading name words' customers in name order (`customer_words`, t0022).
 
 The list sorted by name and filtered by a word that clusters in the name order (first names, company
 words at the start of company names) had to sort every match of the word or read most of the name index.
-For the words ANALYZE counts on many customers (`search_words.ordered`), customer_words holds
-(word, name_key, customer_id) for every customer with the word, kept by triggers on customers, so such a
-page is a range read per word (`app.crm.customers.queries._by_word`). Rare words keep the old path: their
-matches are few enough to sort.
+Such a word clusters because it leads the names: its customers whose folded name it starts are one range
+of the name index (`leading_range`); customer_words holds (word, name_key, customer_id) for exactly its
+other customers, kept by triggers on customers. A name-sorted page of the word is the two ranges merged
+(`app.crm.customers.queries._by_word`). Flagged (`search_words.ordered`) are the words ANALYZE counts on
+many customers that lead most of their names; the others keep the old paths (rare words' matches are few
+enough to sort; spread words, surnames, are paged from a sampled range).
 
 Words are flagged by `order_words_sql` (public.crm_order_words: flag, then backfill, with writers of
 customers held off meanwhile), run after ANALYZE by the import and the demo seed, and by t0022 for the
@@ -13,8 +15,9 @@ tenants that existed. A flag is never cleared: a word that became rarer still ha
 """
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, text
 from sqlmodel import Session, col, select
 
 from models.tenant import SearchWord
@@ -37,6 +40,13 @@ def order_words_sql(schema: str, min_customers: int = ORDERED_WORD_MIN_CUSTOMERS
 def order_words(db: Session, schema: str, min_customers: int = ORDERED_WORD_MIN_CUSTOMERS) -> int:
     """Runs `order_words_sql` in the caller's transaction; how many words it flagged."""
     return int(db.connection().execute(text(order_words_sql(schema, min_customers))).scalar_one())
+
+
+def leading_range(name_key: Any, word: str) -> list[ColumnElement[bool]]:
+    """The name keys `word` leads: the word alone, or followed by a space or any other character below
+    '!' (keys compare in the C collation). The triggers and the backfill leave exactly these customers
+    out of customer_words, so the page of a word is this range and the table's rows, disjoint."""
+    return [name_key >= word, name_key < word + "!"]
 
 
 def all_ordered(db: Session, words: Iterable[str]) -> bool:

@@ -45,9 +45,10 @@ class SearchWord(SQLModel, table=True):
 
 
 class CustomerWord(SQLModel, table=True):
-    """A frequent name word (`search_words.ordered`) and a customer whose name has it, in name order:
-    the list's name-sorted page of such a word is a range of this key (t0022). Kept by triggers on
-    customers, so every writer of names (import, services, seed) keeps it exact."""
+    """A frequent leading name word (`search_words.ordered`) and a customer whose name has it but is not
+    led by it (those are one range of the name index), in name order: the list's name-sorted page of
+    such a word is that range and a range of this key, merged (t0022). Kept by triggers on customers,
+    so every writer of names (import, services, seed) keeps it exact."""
 
     __tablename__ = "customer_words"
     __table_args__ = (PrimaryKeyConstraint("word", "name_key", "customer_id"),)

@@ -12,7 +12,8 @@ from tenants.migrations import _config, upgrade_tenant
 
 _EXPECTED = (
     "SELECT x.word, c.name_key, c.id FROM customers c, unnest(tsvector_to_array(c.name_tsv)) x(word) "
-    "JOIN search_words s ON s.word = x.word WHERE s.ordered"
+    "JOIN search_words s ON s.word = x.word WHERE s.ordered "
+    "AND NOT (c.name_key >= x.word AND c.name_key < x.word || '!')"
 )
 
 
@@ -59,8 +60,9 @@ def test_t0022_backfills_the_frequent_words_of_existing_customers(database_url: 
             conn.execute(
                 text(
                     "INSERT INTO customers (name, kind, status) "
-                    "SELECT CASE WHEN i % 2 = 0 THEN 'Maria ' ELSE 'José ' END || 'Cliente' || i || "
-                    "CASE WHEN i % 3 = 0 THEN ' Telecom' ELSE '' END, 'PF', 'ativo' "
+                    "SELECT CASE WHEN i % 6 = 0 THEN 'Telecom ' ELSE '' END || "
+                    "CASE WHEN i % 2 = 0 THEN 'Maria ' ELSE 'José ' END || 'Cliente' || i || "
+                    "CASE WHEN i % 6 = 3 THEN ' Telecom' ELSE '' END, 'PF', 'ativo' "
                     "FROM generate_series(1, 6000) i"
                 )
             )
@@ -74,10 +76,13 @@ def test_t0022_backfills_the_frequent_words_of_existing_customers(database_url: 
         with engine().begin() as conn:
             conn.execute(text(f'SET LOCAL search_path TO "{schema}", public'))
             ordered = set(conn.execute(text("SELECT word FROM search_words WHERE ordered")).scalars())
-            # maria/jose 3,000 each, telecom 2,000 (the migration's threshold); every clienteN once.
+            # maria/jose 3,000 each, telecom 2,000 (the migration's threshold), each leading at least
+            # half of its names; every clienteN once.
             assert ordered == {"maria", "jose", "telecom"}
             rows = set(conn.execute(text("SELECT word, name_key, customer_id FROM customer_words")).all())
-            assert len(rows) == 8000 and rows == set(conn.execute(text(_EXPECTED)).all())
+            # Only where the word does not lead: "Telecom Maria …" (1,000), "José … Telecom" (1,000).
+            assert len(rows) == 2000 and rows == set(conn.execute(text(_EXPECTED)).all())
+            assert {w for w, _k, _i in rows} == {"maria", "telecom"}
             conn.execute(text("UPDATE customers SET name = 'Maria Telecom Nova' WHERE id = 1"))
             conn.execute(
                 text("INSERT INTO customers (name, kind, status) VALUES ('Telecom Maria', 'PJ', 'ativo')")

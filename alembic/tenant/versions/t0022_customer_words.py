@@ -1,15 +1,19 @@
-"""customer_words: each frequent name word's customers in name order (issue 15: name-sorted list search).
+"""customer_words: frequent leading name words' customers in name order (issue 15: name-sorted list search).
 
 A name-sorted page of the list filtered by a word that clusters in the name order (first names such as
 "marcos" or "maria", company words such as "telecom") had to sort all of the word's 6-13k matches or
-read most of the name index. `customer_words (word, name_key, customer_id)` orders each word's customers
-by name, so such a page is a range read of one key per word.
+read most of the name index. Such words cluster because they lead the names: the customers whose folded
+name starts with the word are one range of the name index, `name_key >= word AND name_key < word || '!'`
+(C collation: the word alone, or followed by a space or another character below '!'). The word's other
+customers (a middle name, a second company word) are the ones that range misses, and `customer_words
+(word, name_key, customer_id)` holds exactly those, in name order. A name-sorted page of the word is then
+two range reads merged, however many customers have it and wherever they fall in the name order.
 
-Only frequent words get rows (`search_words.ordered`): rare words' matches are few and cheap to sort, and a
-row per word per customer would cost the import a btree entry for every word of every name. Which words
-are frequent comes from ANALYZE's statistics of customers.name_tsv, through public.crm_order_words
-(flag, then backfill, with writers of customers held off so none is missed); it is run here for existing
-tenants, and by the import and the demo seed after they ANALYZE.
+Only flagged words (`search_words.ordered`) have their rows: words ANALYZE's statistics count on many
+customers (rare words' matches are few and cheap to sort) that lead most of their names (a surname, spread
+over the name order, is paged from a sampled range already, and would cost a row per customer). Words are
+flagged by public.crm_order_words (flag, then backfill, with writers of customers held off so none is
+missed), run here for existing tenants, and by the import and the demo seed after they ANALYZE.
 
 The rows are kept by statement-level triggers on customers (transition tables, one set-based statement
 per INSERT/UPDATE/DELETE statement, COPY and the import's upsert included), so every writer of names
@@ -65,13 +69,15 @@ BEGIN
           'INSERT INTO %I.customer_words (word, name_key, customer_id) '
           'SELECT s.word, n.name_key, n.id FROM new_rows n JOIN old_rows o ON o.id = n.id, '
           'unnest(tsvector_to_array(n.name_tsv)) x(word) JOIN %I.search_words s ON s.word = x.word '
-          'WHERE s.ordered AND o.name IS DISTINCT FROM n.name ON CONFLICT DO NOTHING',
+          'WHERE s.ordered AND o.name IS DISTINCT FROM n.name '
+          'AND NOT (n.name_key >= s.word AND n.name_key < s.word || ''!'') ON CONFLICT DO NOTHING',
           TG_TABLE_SCHEMA, TG_TABLE_SCHEMA);
       ELSE
         EXECUTE format(
           'INSERT INTO %I.customer_words (word, name_key, customer_id) '
           'SELECT s.word, n.name_key, n.id FROM new_rows n, unnest(tsvector_to_array(n.name_tsv)) x(word) '
-          'JOIN %I.search_words s ON s.word = x.word WHERE s.ordered ON CONFLICT DO NOTHING',
+          'JOIN %I.search_words s ON s.word = x.word WHERE s.ordered '
+          'AND NOT (n.name_key >= s.word AND n.name_key < s.word || ''!'') ON CONFLICT DO NOTHING',
           TG_TABLE_SCHEMA, TG_TABLE_SCHEMA);
       END IF;
       RETURN NULL;
@@ -81,35 +87,46 @@ BEGIN
     SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname = 'public' AND p.proname = 'crm_order_words'
   ) THEN
-    -- Flags the words ANALYZE estimates on at least min_customers customers and writes their rows;
-    -- returns how many words it flagged. Writers of customers wait meanwhile (SHARE lock): a customer
-    -- inserted while a word is being flagged would be missed both by its trigger (flag not yet
-    -- visible) and by the backfill (row not yet visible).
+    -- Flags the words ANALYZE estimates on at least min_customers customers that lead most of their
+    -- names (in a sample of about 300 pages: a leading word's customers are one range of the name
+    -- order, where it clusters) and writes their rows; returns how many words it flagged. Writers of
+    -- customers wait meanwhile (SHARE lock): a customer inserted while a word is being flagged would be
+    -- missed both by its trigger (flag not yet visible) and by the backfill (row not yet visible).
     CREATE FUNCTION public.crm_order_words(sch text, min_customers float8) RETURNS integer
     LANGUAGE plpgsql AS $f$
     DECLARE
       flagged text[];
+      percent float8;
     BEGIN
       EXECUTE format('LOCK TABLE %I.customers IN SHARE MODE', sch);
+      SELECT least(100.0, 100.0 * 300 / greatest(relpages, 1)) INTO percent FROM pg_class
+        WHERE oid = to_regclass(format('%I.customers', sch));
       EXECUTE format(
         'WITH common AS ('
         '  SELECT x.e AS word FROM pg_stats st JOIN pg_class c ON c.oid = to_regclass(%L), '
         '  unnest(st.most_common_elems::text::text[], st.most_common_elem_freqs) AS x(e, f) '
         '  WHERE st.schemaname = %L AND st.tablename = ''customers'' AND st.attname = ''name_tsv'' '
         '  AND x.e IS NOT NULL AND x.f * c.reltuples >= $1'
+        '), leaders AS ('
+        '  SELECT x.word FROM %I.customers c TABLESAMPLE SYSTEM ($2), '
+        '  unnest(tsvector_to_array(c.name_tsv)) x(word) WHERE x.word IN (SELECT word FROM common) '
+        '  GROUP BY x.word '
+        '  HAVING 2 * count(*) FILTER (WHERE c.name_key >= x.word AND c.name_key < x.word || ''!'') '
+        '  >= count(*)'
         '), flag AS ('
-        '  UPDATE %I.search_words w SET ordered = true FROM common '
-        '  WHERE w.word = common.word AND NOT w.ordered RETURNING w.word'
+        '  UPDATE %I.search_words w SET ordered = true FROM leaders '
+        '  WHERE w.word = leaders.word AND NOT w.ordered RETURNING w.word'
         ') SELECT array_agg(word) FROM flag',
-        format('%I.customers', sch), sch, sch)
-        INTO flagged USING min_customers;
+        format('%I.customers', sch), sch, sch, sch)
+        INTO flagged USING min_customers, percent;
       IF flagged IS NULL THEN
         RETURN 0;
       END IF;
       EXECUTE format(
         'INSERT INTO %I.customer_words (word, name_key, customer_id) '
         'SELECT x.word, c.name_key, c.id FROM %I.customers c, unnest(tsvector_to_array(c.name_tsv)) x(word) '
-        'WHERE c.name_tsv @@ CAST($2 AS tsquery) AND x.word = ANY($1) ON CONFLICT DO NOTHING', sch, sch)
+        'WHERE c.name_tsv @@ CAST($2 AS tsquery) AND x.word = ANY($1) '
+        'AND NOT (c.name_key >= x.word AND c.name_key < x.word || ''!'') ON CONFLICT DO NOTHING', sch, sch)
         USING flagged,
           (SELECT string_agg('''' || replace(replace(w, '\', '\\'), '''', '''''') || '''', ' | ')
            FROM unnest(flagged) w);

@@ -9,9 +9,20 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, Float, ScalarSelect, cast, func, literal, literal_column, tuple_, union
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    ScalarSelect,
+    Text,
+    cast,
+    func,
+    literal,
+    literal_column,
+    tuple_,
+    union,
+)
 from sqlalchemy import column as sa_column
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlmodel import Session, col, select
 
@@ -27,7 +38,7 @@ from app.crm.visibility import customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound, invalid_from
 from app.search import get_backend
 from app.search.postgres import NAME_TSV, TableShape, TextFilter, table_shape, text_filter
-from app.search.word_order import all_ordered
+from app.search.word_order import all_ordered, leading_range
 from models.tenant import Contact, Customer, CustomerWord, CustomField, Segment, Wallet
 
 SORTS: dict[str, Any] = {
@@ -343,34 +354,47 @@ def _walk_page(
 
 
 def _by_word(columns: tuple[Any, ...], found: Filtered, words: tuple[str, ...], desc: bool, n: int) -> Any:
-    """The name-sorted page of the customers with any of `words`, every one of which customer_words
-    holds in name order (`app.search.word_order`): per word, its rows from the cursor on, in index order,
-    joined to their customers for the list's other clauses (liveness, the actor's visibility, filters),
-    until `n` pass; then the words' pages merged. A range read of the page (plus the rows the clauses
-    reject) however many customers have the word or where they fall in the name order."""
+    """The name-sorted page of the customers with any of `words`, all flagged in search_words
+    (`app.search.word_order`). A word's customers are those whose name it leads, one range of the name
+    index (`leading_range`), and the others, which customer_words holds in name order: per word, both
+    read from the cursor on in index order, joined to the list's other clauses (liveness, the actor's
+    visibility, filters) until `n` pass, then merged. Two range reads per word (plus the rows the clauses
+    reject), however many customers have the word or where they fall in the name order."""
     words_table = table_of(CustomerWord)
     customers = table_of(Customer)
     key, cid = words_table.c.name_key, words_table.c.customer_id
-    branches: list[Any] = []
+    parts: list[Any] = []
+
+    def after(pair_key: Any, pair_id: Any) -> list[Any]:
+        # The cursor on the index's own columns, so each range starts there.
+        if found.after is None:
+            return []
+        pair, last = tuple_(pair_key, pair_id), tuple_(*found.after)
+        return [pair < last if desc else pair > last]
+
     for word in words:
-        where: list[Any] = [words_table.c.word == word, *found.clauses]
-        if found.after is not None:
-            # The cursor on this table's own key, so the range starts there (the clause on customers
-            # in `found.clauses` only filters).
-            pair, last = tuple_(key, cid), tuple_(*found.after)
-            where.append(pair < last if desc else pair > last)
-        branches.append(
+        parts.append(
             select(cid.label("id"), key.label("s"))
             .select_from(words_table.join(customers, customers.c.id == cid))
-            .where(*where)
+            .where(words_table.c.word == word, *found.clauses, *after(key, cid))
             .order_by(*_order(key, desc, cid))
             .limit(n)
-            .subquery(f"w{len(branches)}")
         )
-    merged: Any = branches[0]
-    if len(branches) > 1:
-        # UNION, not UNION ALL: a customer with two of the words is one row of the page.
-        merged = union(*(select(b.c.id, b.c.s) for b in branches)).subquery("merged")
+        parts.append(
+            select(col(Customer.id).label("id"), col(Customer.name_key).label("s"))
+            .where(
+                *leading_range(col(Customer.name_key), word),
+                # The sort key and the full-text parser fold names separately: a key in the range is
+                # checked for the word itself on each row read (the rows the range skips are the table's).
+                func.tsvector_to_array(NAME_TSV, type_=ARRAY(Text)).contains(cast([word], ARRAY(Text))),
+                *found.clauses,
+                *after(Customer.name_key, Customer.id),
+            )
+            .order_by(*_order(Customer.name_key, desc))
+            .limit(n)
+        )
+    # UNION, not UNION ALL: a customer with two of the words is one row of the page.
+    merged = union(*(select(p.subquery().c) for p in parts)).subquery("merged")
     ids = select(merged.c.id).order_by(*_order(merged.c.s, desc, merged.c.id))
     return _page_of(columns, ids, Customer.name_key, desc, n)
 
