@@ -28,16 +28,18 @@ from tenants.naming import is_tenant_schema
 ORDERED_WORD_MIN_CUSTOMERS = 2000
 
 
-def order_words_sql(schema: str, min_customers: int = ORDERED_WORD_MIN_CUSTOMERS) -> str:
+def order_words_sql(schema: str, min_customers: int | None = None) -> str:
     """SQL flagging the words of `schema`'s customer names that its statistics count on at least
-    `min_customers` customers, and writing their customer_words rows (run after ANALYZE, in its own
-    transaction: it holds writers of customers off while it runs)."""
+    `min_customers` customers (ORDERED_WORD_MIN_CUSTOMERS) and that lead most of their names, and writing
+    their customer_words rows (run after ANALYZE, in its own transaction: it holds writers of customers
+    off while it runs)."""
     if not is_tenant_schema(schema):
         raise ValueError(f"not a tenant schema: {schema!r}")
-    return f"SELECT public.crm_order_words('{schema}', {int(min_customers)})"
+    least = ORDERED_WORD_MIN_CUSTOMERS if min_customers is None else min_customers
+    return f"SELECT public.crm_order_words('{schema}', {int(least)})"
 
 
-def order_words(db: Session, schema: str, min_customers: int = ORDERED_WORD_MIN_CUSTOMERS) -> int:
+def order_words(db: Session, schema: str, min_customers: int | None = None) -> int:
     """Runs `order_words_sql` in the caller's transaction; how many words it flagged."""
     return int(db.connection().execute(text(order_words_sql(schema, min_customers))).scalar_one())
 
