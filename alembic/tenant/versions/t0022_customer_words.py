@@ -15,9 +15,10 @@ over the name order, is paged from a sampled range already, and would cost a row
 flagged by public.crm_order_words (flag, then backfill, with writers of customers held off so none is
 missed), run here for existing tenants, and by the import and the demo seed after they ANALYZE.
 
-The rows are kept by statement-level triggers on customers (transition tables, one set-based statement
-per INSERT/UPDATE/DELETE statement, COPY and the import's upsert included), so every writer of names
-keeps them exact. Unlike the search_words triggers t0004 dropped, these rows belong to one customer each:
+The rows are kept by triggers on customers, so every writer of names keeps them exact: statement-level for
+INSERT and DELETE (transition tables, one set-based statement each, COPY and the import's upsert
+included), row-level for renames only (`UPDATE OF name ... WHEN (OLD.name IS DISTINCT FROM NEW.name)`,
+so the updates that keep names, bulk actions among them, pay nothing). Unlike the search_words triggers t0004 dropped, these rows belong to one customer each:
 concurrent import batches never wait on each other's rows.
 
 Revision ID: t0022_customer_words
@@ -59,19 +60,6 @@ BEGIN
         EXECUTE format(
           'DELETE FROM %I.customer_words w USING old_rows o, unnest(tsvector_to_array(o.name_tsv)) x(word) '
           'WHERE w.word = x.word AND w.name_key = o.name_key AND w.customer_id = o.id', TG_TABLE_SCHEMA);
-      ELSIF TG_OP = 'UPDATE' THEN
-        EXECUTE format(
-          'DELETE FROM %I.customer_words w USING old_rows o JOIN new_rows n ON n.id = o.id, '
-          'unnest(tsvector_to_array(o.name_tsv)) x(word) '
-          'WHERE o.name IS DISTINCT FROM n.name '
-          'AND w.word = x.word AND w.name_key = o.name_key AND w.customer_id = o.id', TG_TABLE_SCHEMA);
-        EXECUTE format(
-          'INSERT INTO %I.customer_words (word, name_key, customer_id) '
-          'SELECT s.word, n.name_key, n.id FROM new_rows n JOIN old_rows o ON o.id = n.id, '
-          'unnest(tsvector_to_array(n.name_tsv)) x(word) JOIN %I.search_words s ON s.word = x.word '
-          'WHERE s.ordered AND o.name IS DISTINCT FROM n.name '
-          'AND NOT (n.name_key >= s.word AND n.name_key < s.word || ''!'') ON CONFLICT DO NOTHING',
-          TG_TABLE_SCHEMA, TG_TABLE_SCHEMA);
       ELSE
         EXECUTE format(
           'INSERT INTO %I.customer_words (word, name_key, customer_id) '
@@ -80,6 +68,25 @@ BEGIN
           'AND NOT (n.name_key >= s.word AND n.name_key < s.word || ''!'') ON CONFLICT DO NOTHING',
           TG_TABLE_SCHEMA, TG_TABLE_SCHEMA);
       END IF;
+      RETURN NULL;
+    END $f$;
+  END IF;
+  IF NOT EXISTS (
+    SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = 'public' AND p.proname = 'crm_customer_words_rename'
+  ) THEN
+    -- Row-level, fired only for rows whose name changed (the trigger's WHEN): a statement-level UPDATE
+    -- trigger joined the old and new rows of every update (bulk status changes included) to find them.
+    CREATE FUNCTION public.crm_customer_words_rename() RETURNS trigger LANGUAGE plpgsql AS $f$
+    BEGIN
+      EXECUTE format(
+        'DELETE FROM %I.customer_words WHERE word = ANY($1) AND name_key = $2 AND customer_id = $3',
+        TG_TABLE_SCHEMA) USING tsvector_to_array(OLD.name_tsv), OLD.name_key, OLD.id;
+      EXECUTE format(
+        'INSERT INTO %I.customer_words (word, name_key, customer_id) SELECT s.word, $2, $3 '
+        'FROM %I.search_words s WHERE s.word = ANY($1) AND s.ordered '
+        'AND NOT ($2 COLLATE "C" >= s.word AND $2 COLLATE "C" < s.word || ''!'') ON CONFLICT DO NOTHING',
+        TG_TABLE_SCHEMA, TG_TABLE_SCHEMA) USING tsvector_to_array(NEW.name_tsv), NEW.name_key, NEW.id;
       RETURN NULL;
     END $f$;
   END IF;
@@ -147,15 +154,15 @@ def upgrade() -> None:
         "CONSTRAINT customer_words_pkey PRIMARY KEY (word, name_key, customer_id))"
     )
     op.execute(_FUNCTIONS)
-    for event, transition in (
-        ("INSERT", "NEW TABLE AS new_rows"),
-        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-        ("DELETE", "OLD TABLE AS old_rows"),
-    ):
+    for event, transition in (("INSERT", "NEW TABLE AS new_rows"), ("DELETE", "OLD TABLE AS old_rows")):
         op.execute(
             f"CREATE TRIGGER customers_words_{event.lower()}_order AFTER {event} ON customers "
             f"REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION public.crm_customer_words_sync()"
         )
+    op.execute(
+        "CREATE TRIGGER customers_words_update_order AFTER UPDATE OF name ON customers FOR EACH ROW "
+        "WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION public.crm_customer_words_rename()"
+    )
     # Existing tenants: the frequent words of their current statistics (sampled, well under a second),
     # then their rows (measured at 500k customers: docs/benchmarks.md).
     op.execute("ANALYZE customers")
