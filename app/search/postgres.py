@@ -357,6 +357,9 @@ class TextFilter:
     clause: ColumnElement[bool]
     dense: ColumnElement[Any] | None = None
     share: float = 1.0  # estimated share of customers matching a dense filter (`name_share`)
+    # A dense filter that is one word's whole-lexeme alternatives ("marcos | marcia"): the customers with
+    # any of these words, which customer_words may hold in name order (`app.search.word_order`).
+    lexemes: tuple[str, ...] = ()
 
 
 def text_clause(db: Session, text_query: str, base: list[Any] | None = None) -> ColumnElement[bool]:
@@ -399,7 +402,10 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
 def _dense(db: Session, words: list[str] | list[list[str]]) -> TextFilter:
     completed = _completed(db, words)
     query = name_tsquery(completed, prefix=False) if completed else name_tsquery(words)
-    return TextFilter(NAME_TSV.op("@@")(query), dense=query, share=name_share(db, completed or words))
+    lexemes = tuple(completed[0]) if completed and len(completed) == 1 else ()
+    return TextFilter(
+        NAME_TSV.op("@@")(query), dense=query, share=name_share(db, completed or words), lexemes=lexemes
+    )
 
 
 # A last word with at most this many completions is filtered as those words.

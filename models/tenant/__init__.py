@@ -12,7 +12,7 @@ from models.tenant.sales import Opportunity, Pipeline, Stage, StageHistory
 from models.tenant.scheduling import ScheduledMessage
 from models.tenant.templates import Template
 from models.tenant.timeline import Appointment, Interaction, Note
-from models.tenant.workspace import BulkJob, SearchWord
+from models.tenant.workspace import BulkJob, CustomerWord, SearchWord
 
 __all__ = [
     "Appointment",
@@ -28,6 +28,7 @@ __all__ = [
     "CustomField",
     "Customer",
     "CustomerTag",
+    "CustomerWord",
     "ImportJob",
     "Interaction",
     "MappingPreset",

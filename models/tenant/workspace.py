@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, PrimaryKeyConstraint, Text, text
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at, jsonb, pk, timestamp, updated_at
@@ -32,8 +32,27 @@ class BulkJob(SQLModel, table=True):
 
 
 class SearchWord(SQLModel, table=True):
-    """A distinct word of some customer name (folded), filled by a trigger; for typo correction."""
+    """A distinct word of some customer name (folded), recorded by the writers of names; for typo
+    correction. `ordered`: customer_words holds every customer with this word (t0022)."""
 
     __tablename__ = "search_words"
+    __table_args__ = (Index("ix_search_words_ordered", "word", postgresql_where=text("ordered")),)
 
     word: str = Field(sa_column=Column(Text, primary_key=True))
+    ordered: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
+
+
+class CustomerWord(SQLModel, table=True):
+    """A frequent leading name word (`search_words.ordered`) and a customer whose name has it but is not
+    led by it (those are one range of the name index), in name order: the list's name-sorted page of
+    such a word is that range and a range of this key, merged (t0022). Kept by triggers on customers,
+    so every writer of names (import, services, seed) keeps it exact."""
+
+    __tablename__ = "customer_words"
+    __table_args__ = (PrimaryKeyConstraint("word", "name_key", "customer_id"),)
+
+    word: str = Field(sa_column=Column(Text(collation="C"), nullable=False))
+    name_key: str = Field(sa_column=Column(Text(collation="C"), nullable=False))
+    customer_id: int = Field(sa_column=Column(BigInteger, nullable=False))

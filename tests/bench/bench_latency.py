@@ -149,6 +149,12 @@ def main() -> None:
     )
     parser.add_argument("--slowest", type=int, default=0, help="print each class's N slowest requests")
     parser.add_argument(
+        "--buffers",
+        action="store_true",
+        help="also print, per list class, the shared buffers (hit + read) its SQL touches per request, from "
+        "EXPLAIN (ANALYZE, BUFFERS) of every statement: a load-independent measure of the work",
+    )
+    parser.add_argument(
         "--only", help="comma-separated words: run only the classes whose label has one (e.g. 'by name,typo')"
     )
     args, _unknown = parser.parse_known_args()
@@ -247,6 +253,27 @@ def main() -> None:
                 best = min(best, (time.perf_counter() - t) * 1000)
         return best
 
+    def buffers_of(fn: Any) -> int:
+        """Shared buffers (hit + read) of the statements `fn` runs, each under EXPLAIN (ANALYZE, BUFFERS),
+        in one transaction with its SET LOCALs (the typo threshold changes what a statement reads)."""
+        statements.clear()
+        event.listen(Engine, "before_cursor_execute", capture)
+        try:
+            fn()
+        finally:
+            event.remove(Engine, "before_cursor_execute", capture)
+        total = 0
+        with psycopg.connect(dsn) as conn:
+            for sql, params in statements:
+                if sql.lstrip().upper().startswith(("SET", "SELECT 1")):
+                    conn.execute(sql, params)
+                    continue
+                plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params).fetchone()
+                top = plan[0][0]["Plan"] if plan else {}
+                total += int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
+            conn.rollback()
+        return total
+
     def login(client: Client) -> dict[str, str]:
         out = {}
         for who, email, password in (
@@ -293,7 +320,11 @@ def main() -> None:
                 with session(schema) as db:
                     svc.list_customers(db, actors[who], CustomerQuery(text=q, sort=sort, limit=50))
 
+            if args.buffers and q:
+                list_buffers.append(buffers_of(run))
             return floor_of(run)
+
+        list_buffers: list[int] = []
 
         def search_floor(who: str, q: str) -> float:
             def run() -> None:
@@ -407,6 +438,14 @@ def main() -> None:
             times, bodies = measure(paths, reps)
             found = sum(1 for _p, b in bodies if (b["items"] if isinstance(b, dict) else b))
             say(row(label, times, floors, note or f"{found}/{len(bodies)} with results"))
+            if list_buffers:
+                b = sorted(list_buffers)
+                print(
+                    f"    buffers ({len(b)} requests): median {statistics.median(b):,.0f} / p95 "
+                    f"{pct([float(x) for x in b], 95):,.0f} / max {b[-1]:,} / total {sum(b):,}",
+                    flush=True,
+                )
+                list_buffers.clear()
 
         reps = args.reps
         q_class("list `q`: issue's typos (slva, oliveria, souzza, mraia)", ISSUE_TYPOS, "list", reps)

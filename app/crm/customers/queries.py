@@ -9,9 +9,20 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, Float, ScalarSelect, cast, func, literal, literal_column, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    ScalarSelect,
+    Text,
+    cast,
+    func,
+    literal,
+    literal_column,
+    tuple_,
+    union,
+)
 from sqlalchemy import column as sa_column
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlmodel import Session, col, select
 
@@ -27,7 +38,8 @@ from app.crm.visibility import customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound, invalid_from
 from app.search import get_backend
 from app.search.postgres import NAME_TSV, TableShape, TextFilter, table_shape, text_filter
-from models.tenant import Contact, Customer, CustomField, Segment, Wallet
+from app.search.word_order import all_ordered, leading_range
+from models.tenant import Contact, Customer, CustomerWord, CustomField, Segment, Wallet
 
 SORTS: dict[str, Any] = {
     # The folded name (t0017_name_sort_key): byte order of `name` put "ANA" before "Ana" and "Pereira"
@@ -198,6 +210,7 @@ class Filtered:
     clauses: list[ColumnElement[bool]] = field(default_factory=list)
     dense: list[TextFilter] = field(default_factory=list)
     restricted: bool = False  # the actor sees only some portfolios
+    after: tuple[Any, int] | None = None  # the list's cursor (sort value, id), also among `clauses`
 
     def all(self) -> list[ColumnElement[bool]]:
         return self.clauses + [t.clause for t in self.dense]
@@ -261,6 +274,7 @@ def list_customers(db: Session, actor: Actor, q: CustomerQuery) -> Page[Customer
         value, last_id = decode_cursor(q.cursor, q.sort)
         pair = tuple_(sort_col, Customer.id)
         found.clauses.append(pair < tuple_(value, last_id) if desc else pair > tuple_(value, last_id))
+        found.after = (value, last_id)
     order = _order(sort_col, desc)
     # Core execution on the session's connection (same transaction and schema map): the page is plain
     # column values, and the ORM's result machinery cost more than the query itself on the fast pages.
@@ -325,6 +339,8 @@ def _walk_page(
     all the matches come from the full-text index and are sorted (bounded by how many customers have
     the words)."""
     conn = db.connection()
+    if sort is Customer.name_key and len(found.dense) == 1 and all_ordered(db, found.dense[0].lexemes):
+        return conn.execute(_by_word(columns, found, found.dense[0].lexemes, desc, n)).all()
     shape = _sampling_shape(db, found, sort)
     if shape is not None:
         page = _ranged(conn, shape, columns, found, sort, desc, n)
@@ -335,6 +351,55 @@ def _walk_page(
         if len(page) == n:
             return page
     return conn.execute(_page_of(columns, _sorted_matches(found.all(), sort, desc), sort, desc, n)).all()
+
+
+def _by_word(columns: tuple[Any, ...], found: Filtered, words: tuple[str, ...], desc: bool, n: int) -> Any:
+    """The name-sorted page of the customers with any of `words`, all flagged in search_words
+    (`app.search.word_order`). A word's customers are those whose name it leads, one range of the name
+    index (`leading_range`), and the others, which customer_words holds in name order: per word, both
+    read from the cursor on in index order, joined to the list's other clauses (liveness, the actor's
+    visibility, filters) until `n` pass, then merged. Two range reads per word (plus the rows the clauses
+    reject), however many customers have the word or where they fall in the name order."""
+    words_table = table_of(CustomerWord)
+    customers = table_of(Customer)
+    key, cid = words_table.c.name_key, words_table.c.customer_id
+    parts: list[Any] = []
+
+    def after(pair_key: Any, pair_id: Any) -> list[Any]:
+        # The cursor on the index's own columns, so each range starts there.
+        if found.after is None:
+            return []
+        pair, last = tuple_(pair_key, pair_id), tuple_(*found.after)
+        return [pair < last if desc else pair > last]
+
+    for word in words:
+        parts.append(
+            select(cid.label("id"), key.label("s"))
+            .select_from(words_table.join(customers, customers.c.id == cid))
+            .where(words_table.c.word == word, *found.clauses, *after(key, cid))
+            .order_by(*_order(key, desc, cid))
+            .limit(n)
+        )
+        parts.append(
+            select(col(Customer.id).label("id"), col(Customer.name_key).label("s"))
+            .where(
+                *leading_range(col(Customer.name_key), word),
+                # The sort key and the full-text parser fold names separately: a key in the range is
+                # checked for the word itself on each row read (the rows the range skips are the table's).
+                # As a NULL test, which the planner expects to keep nearly every row (it does): an array
+                # containment it guesses at 0.5 %, and then sorts the whole range instead of reading its
+                # first rows.
+                func.array_position(func.tsvector_to_array(NAME_TSV, type_=ARRAY(Text)), word).is_not(None),
+                *found.clauses,
+                *after(Customer.name_key, Customer.id),
+            )
+            .order_by(*_order(Customer.name_key, desc))
+            .limit(n)
+        )
+    # UNION, not UNION ALL: a customer with two of the words is one row of the page.
+    merged = union(*(select(p.subquery().c) for p in parts)).subquery("merged")
+    ids = select(merged.c.id).order_by(*_order(merged.c.s, desc, merged.c.id))
+    return _page_of(columns, ids, Customer.name_key, desc, n)
 
 
 def _sorted_matches(where: list[Any], sort: Any, desc: bool) -> Any:
