@@ -9,12 +9,13 @@ rate: the number is being restricted) and 131008 (the recipient blocked us) come
 their own `error_code`, so the governor can stop the number or suppress the contact.
 """
 
+import hashlib
 from typing import Any
 
 import httpx
 
 from app.messaging.kinds import WhatsAppCloudConfig
-from app.messaging.protocol import Medium, OutboundMessage, Outcome, SendResult
+from app.messaging.protocol import MediaError, MediaFile, Medium, OutboundMessage, Outcome, SendResult
 
 # Connect fast (a dead host should not hold a worker), read longer: Graph occasionally takes seconds.
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -123,6 +124,50 @@ class CloudApiAdapter:
             except (ValueError, KeyError, TypeError):
                 return SendResult(Outcome.RETRY, error_code="bad-response", error="media upload without id")
         return result_from_error(response)
+
+    async def download_media(self, media_id: str, max_bytes: int) -> MediaFile:
+        """A customer's image or document, per Meta's contract: `GET /{version}/{media_id}` gives a
+        short-lived `url` (with `mime_type`, `sha256`, `file_size`), fetched with the same bearer token."""
+        try:
+            meta = await self._client.get(media_id)
+        except httpx.HTTPError as exc:
+            raise MediaError("network", type(exc).__name__, transient=True) from exc
+        if meta.status_code != 200:
+            raise _media_error(meta)
+        try:
+            info = meta.json()
+            url, mime, digest = str(info["url"]), str(info.get("mime_type") or ""), info.get("sha256")
+            declared = int(info.get("file_size") or 0)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MediaError("bad-response", "media metadata without url") from exc
+        if declared > max_bytes:
+            raise MediaError("too-large", f"{declared} bytes")
+        data = bytearray()
+        try:
+            # An absolute URL: httpx ignores base_url and keeps the client's Authorization header.
+            async with self._client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise _media_error(response)
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise MediaError("too-large", f"more than {max_bytes} bytes")
+        except httpx.HTTPError as exc:
+            raise MediaError("network", type(exc).__name__, transient=True) from exc
+        if isinstance(digest, str) and digest and hashlib.sha256(data).hexdigest() != digest.lower():
+            raise MediaError("checksum", "sha256 does not match the metadata", transient=True)
+        return MediaFile(bytes(data), mime)
+
+
+def _media_error(response: httpx.Response) -> MediaError:
+    code, text = graph_error(response)
+    status = response.status_code
+    if code in _AUTH_CODES or status in {401, 403}:
+        return MediaError("auth", text)
+    if status == 429 or status >= 500:
+        return MediaError(str(code or status), text, transient=True)
+    return MediaError("not-found" if status in {400, 404} else str(code or status), text)
 
 
 def wa_recipient(e164: str) -> str:
