@@ -52,7 +52,13 @@ async def upload(
 def download(key: Str500, actor: TenantActor) -> Response:
     actor.require(Perm.CUSTOMERS_READ)
     assert actor.schema is not None
-    data = attachments.load(actor.schema, key)
+    return file_response(actor.schema, key)
+
+
+def file_response(schema: str, key: str) -> Response:
+    """One of this tenant's attachments (another organisation's key is a 404), typed from its bytes;
+    images and PDFs inline (previews), the rest as a download."""
+    data = attachments.load(schema, key)
     content_type, kind = attachments.sniff(key, data[:16])
     disposition = "inline" if kind == "image" or content_type == "application/pdf" else "attachment"
     filename = key.rsplit("/", 1)[-1]

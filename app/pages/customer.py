@@ -13,16 +13,17 @@ from typing import Any
 import reflex as rx
 
 from app import live
+from app.auth import ui_tickets
 from app.auth.permissions import Perm
 from app.crm import appointments, contacts, conversations, customers, notes, opportunities, timeline
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
-from app.formatting import contact_br, datetime_br, document_br, label, money_from_br
+from app.formatting import bytes_br, contact_br, datetime_br, document_br, label, money_from_br
 from app.messaging import channels, inbound, sending
 from app.pages.base import Events, SessionState, event, page
 from components.forms import field
 from components.modal_form import modal_form, options_field, textarea_field
-from components.timeline import MessageRow, TimelineRow, message_bubble
+from components.timeline import AttachmentView, MessageRow, TimelineRow, message_bubble
 from components.timeline import timeline as timeline_view
 from components.types import Option, array_var
 
@@ -97,6 +98,33 @@ class CustomerState(SessionState):
     errors: dict[str, str] = {}
     error: str = ""
 
+    def _files(self, refs: list[dict[str, Any]]) -> list[AttachmentView]:
+        """Previews of a message's attachments; stored ones get a link only this UI session can open
+        (app.api.ui_downloads: the ticket, the session cookie and the tenant's own key)."""
+        views = []
+        for ref in refs or []:
+            name = str(ref.get("filename") or ("Imagem" if ref.get("kind") == "image" else "Documento"))
+            status = ref.get("status") or ("stored" if ref.get("key") else "")
+            if status == "stored" and ref.get("key"):
+                ticket = ui_tickets.issue(
+                    self._ui_key or "",
+                    self._user_id or 0,
+                    ui_tickets.ATTACHMENT,
+                    {"key": ref["key"]},
+                    ttl_s=ui_tickets.ATTACHMENT_TTL_S,
+                )
+                state = "image" if ref.get("kind") == "image" else "file"
+                views.append(
+                    AttachmentView(
+                        state, name, bytes_br(int(ref.get("size") or 0)), f"/api/ui/anexos/{ticket}"
+                    )
+                )
+            elif status == "pending":
+                views.append(AttachmentView("pending", name, note="Baixando o arquivo..."))
+            elif status == "failed":
+                views.append(AttachmentView("failed", name, note=str(ref.get("error") or "")))
+        return views
+
     def _item(self, i: timeline.TimelineItem) -> TimelineRow:
         conv = i.payload.get("conversation_id") or (i.ref_id if i.ref_type == "conversation" else None)
         return TimelineRow(
@@ -106,6 +134,7 @@ class CustomerState(SessionState):
             summary=i.summary,
             when=_when(i.at, self.tz),
             conversation_id=str(conv or ""),
+            files=self._files(i.payload.get("attachments") or []),
         )
 
     def _load_profile(self) -> None:
@@ -226,6 +255,7 @@ class CustomerState(SessionState):
                 meta=f"{_when(m['created_at'], self.tz)} · {label(m['status'], MESSAGE_STATUSES)}",
                 status=m["status"],
                 error=(m["error"] or "") if m["status"] in ("failed", "skipped", "uncertain") else "",
+                files=self._files(m.get("attachments") or []),
             )
             for m in detail.messages
         ]
