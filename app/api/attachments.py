@@ -8,7 +8,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from app.api.deps import TenantActor, TenantDB
-from app.audit.log import record
 from app.auth.permissions import Perm
 from app.errors import TooLarge
 from app.messaging import attachments
@@ -37,11 +36,8 @@ async def upload(
     while piece := await arquivo.read(_CHUNK):
         data += piece
         if len(data) > attachments.MAX_BYTES:
-            raise TooLarge(f"Arquivo grande demais: o limite é {attachments.MAX_BYTES // (1024 * 1024)} MB.")
-    assert actor.schema is not None
-    ref = attachments.store(actor.schema, arquivo.filename or "arquivo", bytes(data))
-    record(db, actor, "attachment.upload", "attachment", ref["key"], None, ref)
-    return AttachmentOut(**ref)
+            raise TooLarge(attachments.too_large_message())
+    return AttachmentOut(**attachments.upload(db, actor, arquivo.filename or "arquivo", bytes(data)))
 
 
 @router.get(

@@ -11,6 +11,11 @@ import re
 import uuid
 from typing import Any
 
+from sqlmodel import Session
+
+from app.audit.log import record
+from app.auth.actor import Actor
+from app.auth.permissions import Perm
 from app.errors import Invalid, NotFound, TooLarge
 from app.storage import get_storage
 from app.storage.base import check_key, safe_filename
@@ -90,6 +95,22 @@ def safe_name(filename: str) -> str:
 def discard(schema: str, key: str) -> None:
     """Remove one of this tenant's attachments (a duplicate download nobody refers to)."""
     get_storage().delete(check_own(schema, key))
+
+
+def too_large_message(limit: int = MAX_BYTES) -> str:
+    return f"Arquivo grande demais: o limite é {limit // (1024 * 1024)} MB."
+
+
+def upload(db: Session, actor: Actor, filename: str, data: bytes) -> dict[str, Any]:
+    """An agent's file to send (REST /api/anexos and the profile's send dialogs): checked, kept, audited."""
+    actor.require(Perm.CONVERSATIONS_REPLY)
+    if actor.schema is None:
+        raise NotFound("Anexo não encontrado.")
+    if len(data) > MAX_BYTES:
+        raise TooLarge(too_large_message())
+    ref = store(actor.schema, filename or "arquivo", data)
+    record(db, actor, "attachment.upload", "attachment", ref["key"], None, ref)
+    return ref
 
 
 _OWN_KEY = re.compile(r"^attachments/(?P<schema>[a-z0-9_]+)/[0-9a-f]{32}/[A-Za-z0-9._-]+$")

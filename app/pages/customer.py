@@ -19,15 +19,17 @@ from app.crm import appointments, contacts, conversations, customers, notes, opp
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
 from app.formatting import bytes_br, contact_br, datetime_br, document_br, label, money_from_br
-from app.messaging import channels, inbound, sending
+from app.messaging import attachments, channels, inbound, sending
 from app.pages.base import Events, SessionState, event, page
 from components.forms import field
-from components.modal_form import modal_form, options_field, textarea_field
+from components.modal_form import attachment_picker, modal_form, options_field, textarea_field
 from components.timeline import AttachmentView, MessageRow, TimelineRow, message_bubble
 from components.timeline import timeline as timeline_view
 from components.types import Option, array_var
 
 ALL = "__all__"
+WA_FILE_ID, EMAIL_FILE_ID = "wa-file", "email-file"
+_READ_CHUNK = 1024 * 1024
 # The open conversation polls its customer's live revision this often, for at most this many rounds.
 WATCH_EVERY_S = 2.0
 WATCH_ROUNDS = 1_800
@@ -97,6 +99,10 @@ class CustomerState(SessionState):
     dialog: str = ""
     errors: dict[str, str] = {}
     error: str = ""
+    # The file chosen in a send dialog ({"name", "size"}), uploaded at once and sent as `anexo`.
+    attachment: dict[str, str] = {}
+    attachment_error: str = ""
+    _attachment_key: str = ""
 
     def _files(self, refs: list[dict[str, Any]]) -> list[AttachmentView]:
         """Previews of a message's attachments; stored ones get a link only this UI session can open
@@ -333,6 +339,49 @@ class CustomerState(SessionState):
     @event
     def open_dialog(self, name: str) -> None:
         self.dialog, self.errors, self.error = name, {}, ""
+        self._clear_attachment()
+
+    def _clear_attachment(self) -> None:
+        self.attachment, self.attachment_error, self._attachment_key = {}, "", ""
+
+    @event
+    def clear_attachment(self) -> None:
+        self._clear_attachment()
+
+    @event
+    async def attach(self, files: list[rx.UploadFile]) -> Events:
+        """The file picked in a send dialog: checked and stored now (the same service as POST
+        /api/anexos), so an oversized or disallowed file is refused, in pt-BR, before anything is sent."""
+        self._clear_attachment()
+        if not files:
+            return None
+        picked = files[0]
+        data = bytearray()
+        while piece := await picked.read(_READ_CHUNK):
+            data += piece
+            if len(data) > attachments.MAX_BYTES:
+                self.attachment_error = attachments.too_large_message()
+                return None
+        name = picked.name or "arquivo"
+        with (
+            self._calling(message="attachment_error", invalid="attachment_error") as call,
+            self.db() as (db, actor),
+        ):
+            ref = attachments.upload(db, actor, name, bytes(data))
+        if call.failed:
+            return call.events
+        self._attachment_key = ref["key"]
+        self.attachment = {"name": ref["filename"], "size": bytes_br(ref["size"])}
+        return None
+
+    @event
+    def attach_rejected(self, rejected: list[dict[str, Any]]) -> None:
+        """The browser refused the file before uploading it (react-dropzone: too large, more than one)."""
+        self._clear_attachment()
+        codes = {str(e.get("code")) for r in rejected or [] for e in (r.get("errors") or [])}
+        self.attachment_error = (
+            attachments.too_large_message() if "file-too-large" in codes else "Escolha um único arquivo."
+        )
 
     @event
     def close_dialog(self, open_: bool = False) -> None:
@@ -346,6 +395,7 @@ class CustomerState(SessionState):
 
     def _sent(self, conversation_id: int) -> Events:
         self.dialog = ""
+        self._clear_attachment()
         if self._schema:
             self._seen_revision = live.revision(self._schema, inbound.NAMESPACE_CUSTOMER, self.customer_id)
         self._load_conversation(conversation_id)
@@ -362,7 +412,9 @@ class CustomerState(SessionState):
                 actor,
                 self.customer_id,
                 sending.SendWhatsAppIn(
-                    texto=form.get("texto", ""), canal_id=int(canal) if canal.isdigit() else None
+                    texto=form.get("texto", ""),
+                    canal_id=int(canal) if canal.isdigit() else None,
+                    anexo=self._attachment_key or None,
                 ),
             )
             conversation_id = msg.conversation_id
@@ -382,6 +434,7 @@ class CustomerState(SessionState):
                     assunto=form.get("assunto", ""),
                     html=sending.html_from_text(texto) if (texto := form.get("texto", "")).strip() else "",
                     canal_id=int(canal) if canal.isdigit() else None,
+                    anexo=self._attachment_key or None,
                 ),
             )
             conversation_id = msg.conversation_id
@@ -638,6 +691,15 @@ def dialogs() -> rx.Component:
                 e.get("texto", e.get("variaveis", "")),
                 placeholder="Olá {{primeiro_nome}}, ...",
             ),
+            attachment_picker(
+                WA_FILE_ID,
+                s.attach,
+                s.attach_rejected,
+                s.clear_attachment,
+                s.attachment,
+                s.attachment_error,
+                max_size=attachments.MAX_BYTES,
+            ),
             error=s.error,
             submit_label="Enviar",
             form_id="whatsapp-form",
@@ -650,6 +712,15 @@ def dialogs() -> rx.Component:
             options_field("Canal", "canal_id", s.email_channels, e.get("canal_id", ""), default=first_email),
             field("Assunto", "assunto", e.get("assunto", "")),
             textarea_field("Mensagem", "texto", e.get("html", e.get("variaveis", ""))),
+            attachment_picker(
+                EMAIL_FILE_ID,
+                s.attach,
+                s.attach_rejected,
+                s.clear_attachment,
+                s.attachment,
+                s.attachment_error,
+                max_size=attachments.MAX_BYTES,
+            ),
             error=s.error,
             submit_label="Enviar",
             form_id="email-form",
