@@ -22,7 +22,7 @@ from app.crm.contacts import ContactIn
 from app.crm.customers.schemas import CustomerIn
 from app.crm.customers.service import create_customer
 from app.errors import RetryLater
-from app.messaging import consent, inbound_media, reputation
+from app.messaging import consent, failure_reasons, inbound_media, reputation
 from app.messaging.protocol import InboundEvent, StatusEvent
 from models.base import utcnow
 from models.tenant import CampaignRecipient, Channel, Contact, Conversation, Customer, Message
@@ -93,7 +93,7 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
         if RANK.get(msg.status, 0) < RANK["delivered"] and msg.status != "failed":
             msg.status, msg.failed_at, changed = "failed", at, True
             msg.error_code = (event.error_code or event.status)[:40]
-            msg.error = (event.error or event.status)[:500]
+            msg.error = (failure_reasons.reason_pt(event.error_code) or event.error or event.status)[:500]
     elif target is not None and RANK.get(msg.status, -1) < RANK[target] and msg.status != "failed":
         msg.status, changed = target, True
         msg.sent_at = msg.sent_at or at

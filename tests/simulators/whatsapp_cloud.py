@@ -16,8 +16,9 @@ webhooks, error codes):
   the simulator tracks inbound per recipient), 130429 throughput (more than `per_second_cap` sends in
   the last second), 131056 pair rate (another message to the same recipient less than `pair_window`
   seconds ago), 131026 undeliverable (`undeliverable` numbers), 131048 spam rate limit (`spam_limited`),
-  131008... is a *status* error in Meta's docs, but a blocked recipient is answered synchronously here
-  too (`blocked`) so callers can test its mapping; 132001 template does not exist / not approved,
+  131050 (the recipient stopped marketing messages: `blocked`; a *status* error at Meta, answered
+  synchronously here too so callers can test its mapping), 131008 required parameter missing (no `to`,
+  or a media message without its object's id/link), 132001 template does not exist / not approved,
   132000 parameter count mismatch, 131009 bad parameter, 131053 unknown media.
 - `POST /{version}/{phone_number_id}/media` multipart (`file`, `type`, `messaging_product`) -> `{"id"}`.
 - Media download (inbound images/documents, and anything uploaded): `GET /{version}/{media_id}` with the
@@ -81,7 +82,9 @@ _ERRORS: dict[int, tuple[str, str]] = {
     131026: ("Message Undeliverable", "Unable to deliver message."),
     131048: ("Spam rate limit hit", "Message failed to send because there are restrictions on how many "
              "messages can be sent from this phone number."),
-    131008: ("Required parameter is missing", "The recipient has blocked this business."),
+    131008: ("Required parameter is missing", "Required parameter is missing"),
+    131050: ("Unable to deliver the message. This recipient has chosen to stop receiving marketing "
+             "messages on WhatsApp from your business.", "user stopped marketing messages"),
     132001: ("Template name does not exist in the translation", "template name does not exist"),
     132000: ("Number of parameters does not match the expected number of params", "param count mismatch"),
     131009: ("Parameter value is not valid", "invalid parameter"),
@@ -262,11 +265,9 @@ class CloudApiSimulator:
         if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
             return self._error(100, details="messaging_product is required and must be whatsapp")
         to, kind = _digits(str(body.get("to") or "")), body.get("type", "text")
-        if (
-            not to
-            or kind not in {"text", "template", "image", "document"}
-            or not isinstance(body.get(kind), dict)
-        ):
+        if not to:
+            return self._error(131008, details="Parameter 'to' is required")
+        if kind not in {"text", "template", "image", "document"} or not isinstance(body.get(kind), dict):
             return self._error(100, details="invalid to or type")
         if (problem := self._check_content(kind, body[kind])) is not None:
             return problem
@@ -278,7 +279,7 @@ class CloudApiSimulator:
             if self.spam_limited:
                 return self._error(131048)
             if to in self.blocked:
-                return self._error(131008)
+                return self._error(131050)
             if to in self.undeliverable:
                 return self._error(131026)
             if kind != "template" and now - self._inbound_at.get(to, -1e18) > WINDOW_SECONDS:
@@ -331,7 +332,7 @@ class CloudApiSimulator:
         else:
             media_id, link = obj.get("id"), obj.get("link")
             if not media_id and not link:
-                return self._error(100, details=f"{kind}.id or {kind}.link is required")
+                return self._error(131008, details=f"{kind}.id or {kind}.link is required")
             if media_id and media_id not in self.media:
                 return self._error(131053)
         return None

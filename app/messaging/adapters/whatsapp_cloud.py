@@ -4,9 +4,11 @@ httpx client per adapter (the outbox builds one per send batch, so a batch reuse
 Attachments are uploaded first (`POST /{phone_number_id}/media`, multipart) and sent by media id: our
 files live in private storage with no public URL Meta could fetch a `link` from.
 
-Graph error codes decide the outcome (the HTTP status is only a fallback): the ban signals 131048 (spam
-rate: the number is being restricted) and 131008 (the recipient blocked us) come back as FAILED with
-their own `error_code`, so the governor can stop the number or suppress the contact.
+Graph error codes decide the outcome (the HTTP status is only a fallback): the ban signal 131048 (spam
+rate: the number is being restricted), 131050 (the recipient stopped marketing messages) and 131008
+(required parameter missing: our request was incomplete, never the recipient's doing) come back as
+FAILED with their own `error_code`, so the governor can stop the number, consent can suppress the
+contact, and screens can say which it was (app.messaging.failure_reasons).
 """
 
 import hashlib
@@ -208,7 +210,8 @@ def result_from_error(response: httpx.Response) -> SendResult:
         return SendResult(
             Outcome.RETRY, error_code=error_code, error=text, retry_after=_retry_after(response)
         )
-    # 131026 undeliverable, 131048 spam rate, 131008 blocked, template/parameter errors: permanent.
+    # 131026 undeliverable, 131048 spam rate, 131050 marketing opt-out, 131008 required parameter
+    # missing, template/parameter errors: permanent (resending the same request fails the same way).
     return SendResult(Outcome.FAILED, error_code=error_code, error=text)
 
 
