@@ -111,7 +111,8 @@ def attachment_picker(
             max_size=max_size,
             no_drag=False,
             on_drop=on_pick,
-            on_drop_rejected=on_rejected,
+            # The rejected File objects stay in the browser: the handler only learns that it happened.
+            on_drop_rejected=lambda _rejected: on_rejected(),
             border="none",
             padding="0",
         ),

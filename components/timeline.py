@@ -203,7 +203,7 @@ def message_bubble(message: ObjectVar[MessageRow]) -> rx.Component:
     outbound = message.direction == "out"
     return rx.hstack(
         rx.box(
-            rx.foreach(message.files, attachment_preview),
+            rx.foreach(message.files, lambda f: attachment_preview(f)),
             rx.cond(message.body != "", rx.text(message.body, size="2", white_space="pre-wrap")),
             rx.hstack(
                 rx.text(message.meta, size="1", color_scheme="gray"),

@@ -375,13 +375,11 @@ class CustomerState(SessionState):
         return None
 
     @event
-    def attach_rejected(self, rejected: list[dict[str, Any]]) -> None:
-        """The browser refused the file before uploading it (react-dropzone: too large, more than one)."""
+    def attach_rejected(self) -> None:
+        """The browser refused the file before uploading it: over the size limit (one file at most is
+        picked). The rejected files are not sent here: only the fact, never megabytes over the socket."""
         self._clear_attachment()
-        codes = {str(e.get("code")) for r in rejected or [] for e in (r.get("errors") or [])}
-        self.attachment_error = (
-            attachments.too_large_message() if "file-too-large" in codes else "Escolha um único arquivo."
-        )
+        self.attachment_error = attachments.too_large_message()
 
     @event
     def close_dialog(self, open_: bool = False) -> None:
