@@ -56,7 +56,7 @@ ACTION_LABELS: dict[str, str] = {
     "channel.delete": "Canal removido",
     "webhook.rejected": "Webhook recusado (assinatura inválida)",
     "attachment.upload": "Anexo enviado",
-    "attachment.receive": "Anexo recebido do cliente baixado",
+    "attachment.receive": "Anexo do cliente baixado",
     "channel.pause": "Canal pausado (reputação)",
     "channel.resume": "Canal retomado (limite de envio liberado)",
     "campaign.create": "Campanha criada",
