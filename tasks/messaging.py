@@ -52,6 +52,12 @@ async def fetch_media(schema: str, message_id: int) -> int:
 
 async def _sweep_tenant(schema: str, *, inline: bool) -> None:
     await asyncio.to_thread(outbox.reap, schema)
+    for message_id in await asyncio.to_thread(inbound_media.stale, schema):
+        # A media fetch whose kick was lost; a duplicate kick finds nothing pending.
+        if inline:
+            await inbound_media.fetch(schema, message_id)
+        else:
+            await fetch_media.kiq(schema, message_id)
     if await asyncio.to_thread(outbox.due_count, schema):
         if inline:
             await outbox.deliver(schema)

@@ -52,6 +52,10 @@ ALLOWED_TYPES = frozenset(
 # app.messaging.inbound.NAMESPACE_CUSTOMER (inbound imports this module): an open profile re-reads.
 NAMESPACE_CUSTOMER = "conversations"
 ATTEMPTS = 3
+# A fetch still pending this long after its message arrived lost its kick (Redis down, worker killed):
+# the sweep kicks it again; older than STALE_MAX it is left alone (the provider's URL is long gone).
+STALE_AFTER_S = 120
+STALE_MAX_S = 24 * 3600
 RETRY_DELAYS = (1.0, 3.0)
 
 ERRORS_PT = {
@@ -105,22 +109,21 @@ def schedule(db: Session, message: Message) -> None:
 
 @dataclass
 class _Pending:
-    channel: Channel
+    channel: Channel | None  # None: the channel was deleted meanwhile (its fetches fail)
     refs: list[tuple[int, dict[str, Any]]]  # (index in message.attachments, reference)
 
 
 def _pending(schema: str, message_id: int) -> _Pending | None:
     with session(schema) as db:
         msg = db.get(Message, message_id)
-        if msg is None or msg.direction != "in" or msg.channel_id is None:
+        if msg is None or msg.direction != "in":
             return None
         refs = [(i, dict(a)) for i, a in enumerate(msg.attachments or []) if a.get("status") == "pending"]
         if not refs:
             return None
-        channel = db.get(Channel, msg.channel_id)
-        if channel is None:
-            return None
-        db.expunge(channel)
+        channel = db.get(Channel, msg.channel_id) if msg.channel_id is not None else None
+        if channel is not None:
+            db.expunge(channel)
         return _Pending(channel, refs)
 
 
@@ -165,9 +168,11 @@ async def fetch(schema: str, message_id: int) -> int:
         return 0
     results: dict[int, dict[str, Any]] = {}
     try:
+        if job.channel is None:
+            raise LookupError("channel deleted")
         adapter: Any = channel_service.adapter_for(job.channel)
     except Exception:
-        log.exception("media: cannot build the adapter of channel %s", job.channel.id)
+        log.exception("media: no adapter for message %s", message_id)
         for i, ref in job.refs:
             results[i] = _failed(ref, "no_channel")
         return await asyncio.to_thread(_finish, schema, message_id, job, results, None)
@@ -220,7 +225,7 @@ def _finish(
             ),
             {"a": json.dumps(current), "conv": msg.conversation_id, "mid": str(message_id)},
         )
-        if state is not None and state != (job.channel.state or {}):
+        if state is not None and job.channel is not None and state != (job.channel.state or {}):
             channel = db.get(Channel, job.channel.id)
             if channel is not None:
                 channel.state = state
@@ -243,3 +248,23 @@ def _finish(
 def _audit_view(ref: dict[str, Any]) -> dict[str, Any]:
     keep = ("status", "kind", "key", "content_type", "size", "error_code", "provider_media_id")
     return {k: ref[k] for k in keep if k in ref}
+
+
+def stale(schema: str, limit: int = 100) -> list[int]:
+    """Inbound messages whose fetch should have happened by now (through ix_messages_media_pending)."""
+    with session(schema) as db:
+        rows = db.execute(
+            text(
+                f"SELECT id FROM \"{schema}\".messages WHERE direction = 'in' "
+                "AND attachments @> CAST(:pending AS jsonb) "
+                "AND created_at < now() - make_interval(secs => :after) "
+                "AND created_at > now() - make_interval(secs => :max) ORDER BY created_at LIMIT :limit"
+            ),
+            {
+                "pending": '[{"status": "pending"}]',
+                "after": STALE_AFTER_S,
+                "max": STALE_MAX_S,
+                "limit": limit,
+            },
+        ).all()
+    return [int(r[0]) for r in rows]

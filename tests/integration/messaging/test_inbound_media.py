@@ -199,3 +199,42 @@ def test_simulators_follow_the_download_contract(cloud) -> None:
             httpx.post(url, json={"messageId": "x"}, headers={"Authorization": f"Bearer {token}"}).status_code
             == 404
         )
+
+
+def test_a_lost_fetch_is_found_by_the_sweep(tenant) -> None:
+    """A pending fetch older than STALE_AFTER_S (its kick lost) is listed for the sweep to kick again;
+    fresh, fetched and day-old ones are not."""
+    from datetime import timedelta
+
+    from models.base import utcnow
+    from models.tenant import Conversation, Customer
+
+    with session(tenant.schema) as db:
+        customer = Customer(name="Cliente")
+        db.add(customer)
+        db.flush()
+        conv = Conversation(customer_id=customer.id, channel="whatsapp")
+        db.add(conv)
+        db.flush()
+        now = utcnow()
+        pending = [{"status": "pending", "kind": "image", "provider_media_id": "1"}]
+        rows = {
+            "lost": Message(conversation_id=conv.id, direction="in", attachments=pending,
+                            created_at=now - timedelta(minutes=5)),
+            "fresh": Message(conversation_id=conv.id, direction="in", attachments=pending, created_at=now),
+            "ancient": Message(conversation_id=conv.id, direction="in", attachments=pending,
+                               created_at=now - timedelta(days=2)),
+            "stored": Message(conversation_id=conv.id, direction="in", created_at=now - timedelta(minutes=5),
+                              attachments=[{"status": "stored", "key": "k"}]),
+        }  # fmt: skip
+        db.add_all(rows.values())
+        db.commit()
+        ids = {name: m.id for name, m in rows.items()}
+    assert inbound_media.stale(tenant.schema) == [ids["lost"]]
+    # The sweep runs it: its channel is gone (no channel_id), so it fails with a reason and leaves the list.
+    from tasks.messaging import _sweep_tenant
+
+    run_async(_sweep_tenant(tenant.schema, inline=True))
+    assert inbound_media.stale(tenant.schema) == []
+    ref = _ref(tenant.schema, ids["lost"])
+    assert (ref["status"], ref["error"]) == ("failed", "O canal desta mensagem não existe mais.")
