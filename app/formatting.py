@@ -179,6 +179,15 @@ def number_br(value: int | float | Decimal, decimals: int = 0) -> str:
     return f"{sign}{_group(integer)}" + (f",{fraction}" if decimals else "")
 
 
+def bytes_br(size: int) -> str:
+    """A file size as people read it: 830 B, 35 KB, 1,2 MB."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{number_br(round(size / 1024))} KB"
+    return f"{number_br(size / (1024 * 1024), 1)} MB"
+
+
 def money_br(value: int | float | Decimal | None) -> str:
     """R$ 1.234,56 (two decimals, half up); negative amounts as -R$ 1.234,56."""
     if value is None:

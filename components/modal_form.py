@@ -102,3 +102,59 @@ def options_field(
         spacing="1",
         width="100%",
     )
+
+
+def attachment_picker(
+    upload_id: str,
+    on_pick: Any,
+    on_rejected: Any,
+    on_clear: EventCallback[()],
+    chosen: StateVar[dict[str, str]],
+    error: StateVar[str],
+    *,
+    max_size: int,
+) -> rx.Component:
+    """A file for the message: one file, uploaded as soon as it is picked (`on_pick` receives it); the
+    browser refuses a file over `max_size` before uploading it (`on_rejected`). `chosen` holds the
+    uploaded file's name and size, `error` why it was refused (pt-BR)."""
+    picked = rx.Var.create(chosen).to(dict)
+    return rx.vstack(
+        rx.text("Anexo (opcional)", size="2", weight="medium"),
+        rx.upload(
+            rx.button(rx.icon("paperclip", size=16), "Escolher arquivo", type="button", variant="soft"),
+            id=upload_id,
+            multiple=False,
+            max_files=1,
+            max_size=max_size,
+            no_drag=False,
+            on_drop=on_pick,
+            # The rejected File objects stay in the browser: the handler only learns that it happened.
+            on_drop_rejected=lambda _rejected: on_rejected(),
+            border="none",
+            padding="0",
+        ),
+        rx.cond(
+            picked["name"].to(str) != "",
+            rx.hstack(
+                rx.icon("file-check", size=16),
+                rx.text(picked["name"].to(str), size="2", class_name="attachment-chosen"),
+                rx.text(picked["size"].to(str), size="1", color_scheme="gray"),
+                rx.icon_button(
+                    rx.icon("x", size=14),
+                    size="1",
+                    variant="ghost",
+                    type="button",
+                    on_click=on_clear,
+                    aria_label="Remover anexo",
+                ),
+                spacing="2",
+                align="center",
+            ),
+        ),
+        rx.cond(
+            error != "",
+            rx.text(error, size="1", color_scheme="red", role="alert", class_name="attachment-error"),
+        ),
+        spacing="1",
+        width="100%",
+    )

@@ -1,12 +1,24 @@
 """Timeline items of the customer profile. Pure: typed items and handlers in."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import reflex as rx
 from reflex.event import EventCallback
 from reflex.vars import ObjectVar
 
 from components.types import StateVar, array_var
+
+
+@dataclass
+class AttachmentView:
+    """A file on a message as shown: `state` is "image" (a thumbnail), "file" (an icon, name and size),
+    "pending" (still being downloaded) or "failed" (`note` says why); `url` is an authenticated link."""
+
+    state: str
+    name: str
+    size: str = ""
+    url: str = ""
+    note: str = ""
 
 
 @dataclass
@@ -19,6 +31,7 @@ class TimelineRow:
     summary: str
     when: str
     conversation_id: str
+    files: list[AttachmentView] = field(default_factory=list)
 
 
 @dataclass
@@ -30,6 +43,7 @@ class MessageRow:
     meta: str
     status: str = ""  # queued | reserved | uncertain | sent | delivered | read | failed | skipped | received
     error: str = ""  # why it failed or was not sent (pt-BR)
+    files: list[AttachmentView] = field(default_factory=list)
 
 
 KIND_ICONS = {
@@ -57,6 +71,59 @@ def kind_icon(kind: rx.Var[str]) -> rx.Component:
     )
 
 
+def attachment_preview(f: ObjectVar[AttachmentView], thumb: str = "220px") -> rx.Component:
+    """An image as a thumbnail (opens full size), a document as icon + name + size (opens or downloads)."""
+    return rx.match(
+        f.state,
+        (
+            "image",
+            rx.link(
+                rx.image(
+                    src=f.url,
+                    alt=f.name,
+                    max_width=thumb,
+                    max_height=thumb,
+                    border_radius="8px",
+                    class_name="attachment-thumb",
+                ),
+                href=f.url,
+                is_external=True,
+                title=f.name,
+            ),
+        ),
+        (
+            "file",
+            rx.link(
+                rx.hstack(
+                    rx.icon("file-text", size=18),
+                    rx.text(f.name, size="2", weight="medium"),
+                    rx.text(f.size, size="1", color_scheme="gray"),
+                    spacing="2",
+                    align="center",
+                ),
+                href=f.url,
+                is_external=True,
+                class_name="attachment-file",
+            ),
+        ),
+        (
+            "pending",
+            rx.hstack(
+                rx.spinner(size="1"),
+                rx.text(f.note, size="1", color_scheme="gray"),
+                spacing="2",
+                class_name="attachment-pending",
+            ),
+        ),
+        rx.hstack(
+            rx.icon("file-x", size=16, color="var(--red-9)"),
+            rx.text(f.name, ": ", f.note, size="1", color_scheme="red"),
+            spacing="2",
+            class_name="attachment-failed",
+        ),
+    )
+
+
 def timeline_item(item: ObjectVar[TimelineRow], on_open_conversation: EventCallback[str]) -> rx.Component:
     """One entry: icon, label, summary, when; conversation items open the side panel on click."""
     opens = item.conversation_id != ""
@@ -70,7 +137,8 @@ def timeline_item(item: ObjectVar[TimelineRow], on_open_conversation: EventCallb
                 align="baseline",
             ),
             rx.text(item.summary, size="2"),
-            spacing="0",
+            rx.foreach(item.files, lambda f: attachment_preview(f, "120px")),
+            spacing="1",
             align="start",
         ),
         rx.spacer(),
@@ -135,7 +203,8 @@ def message_bubble(message: ObjectVar[MessageRow]) -> rx.Component:
     outbound = message.direction == "out"
     return rx.hstack(
         rx.box(
-            rx.text(message.body, size="2", white_space="pre-wrap"),
+            rx.foreach(message.files, lambda f: attachment_preview(f)),
+            rx.cond(message.body != "", rx.text(message.body, size="2", white_space="pre-wrap")),
             rx.hstack(
                 rx.text(message.meta, size="1", color_scheme="gray"),
                 rx.cond(outbound, _tick(message.status)),

@@ -10,7 +10,7 @@ backend every few seconds, and kicks run in-process.
 import asyncio
 import logging
 
-from app.messaging import outbox
+from app.messaging import inbound_media, outbox
 from tasks.broker import broker
 from tasks.notifications import active_schemas
 from tasks.tenancy import inactive
@@ -42,8 +42,22 @@ async def deliver(schema: str) -> int:
     return report.sent
 
 
+@broker.task(task_name=inbound_media.FETCH_TASK)
+async def fetch_media(schema: str, message_id: int) -> int:
+    """Download the images/documents of one inbound WhatsApp message into storage (never in the webhook)."""
+    if inactive(schema, inbound_media.FETCH_TASK):
+        return 0
+    return await inbound_media.fetch(schema, message_id)
+
+
 async def _sweep_tenant(schema: str, *, inline: bool) -> None:
     await asyncio.to_thread(outbox.reap, schema)
+    for message_id in await asyncio.to_thread(inbound_media.stale, schema):
+        # A media fetch whose kick was lost; a duplicate kick finds nothing pending.
+        if inline:
+            await inbound_media.fetch(schema, message_id)
+        else:
+            await fetch_media.kiq(schema, message_id)
     if await asyncio.to_thread(outbox.due_count, schema):
         if inline:
             await outbox.deliver(schema)

@@ -8,7 +8,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from app.api.deps import TenantActor, TenantDB
-from app.audit.log import record
 from app.auth.permissions import Perm
 from app.errors import TooLarge
 from app.messaging import attachments
@@ -37,11 +36,8 @@ async def upload(
     while piece := await arquivo.read(_CHUNK):
         data += piece
         if len(data) > attachments.MAX_BYTES:
-            raise TooLarge(f"Arquivo grande demais: o limite é {attachments.MAX_BYTES // (1024 * 1024)} MB.")
-    assert actor.schema is not None
-    ref = attachments.store(actor.schema, arquivo.filename or "arquivo", bytes(data))
-    record(db, actor, "attachment.upload", "attachment", ref["key"], None, ref)
-    return AttachmentOut(**ref)
+            raise TooLarge(attachments.too_large_message())
+    return AttachmentOut(**attachments.upload(db, actor, arquivo.filename or "arquivo", bytes(data)))
 
 
 @router.get(
@@ -52,7 +48,13 @@ async def upload(
 def download(key: Str500, actor: TenantActor) -> Response:
     actor.require(Perm.CUSTOMERS_READ)
     assert actor.schema is not None
-    data = attachments.load(actor.schema, key)
+    return file_response(actor.schema, key)
+
+
+def file_response(schema: str, key: str) -> Response:
+    """One of this tenant's attachments (another organisation's key is a 404), typed from its bytes;
+    images and PDFs inline (previews), the rest as a download."""
+    data = attachments.load(schema, key)
     content_type, kind = attachments.sniff(key, data[:16])
     disposition = "inline" if kind == "image" or content_type == "application/pdf" else "attachment"
     filename = key.rsplit("/", 1)[-1]

@@ -5,13 +5,15 @@ has the browser follow this URL, which streams through the same code as the REST
 """
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
+from app.api.attachments import file_response
 from app.api.campaigns import recipients_response
 from app.api.customers import ExportBody, export_response
 from app.api.deps import client_ip
 from app.auth import ui_sessions, ui_tickets
 from app.auth.actor import Actor
+from app.auth.permissions import Perm
 from app.errors import DomainError, Forbidden
 from tenants.database import platform_session
 
@@ -47,3 +49,12 @@ def campaign_recipients(ticket: str, request: Request) -> StreamingResponse:
     """The Campanhas page's recipients CSV."""
     actor, granted = _actor(ticket, ui_tickets.CAMPAIGN_RECIPIENTS, request)
     return recipients_response(actor, int(granted.payload["id"]))
+
+
+@router.get("/anexos/{ticket}", response_model=None)
+def attachment(ticket: str, request: Request) -> Response:
+    """A message attachment shown in the profile's chat and timeline (image thumbnails, PDF links)."""
+    actor, granted = _actor(ticket, ui_tickets.ATTACHMENT, request)
+    actor.require(Perm.CUSTOMERS_READ)
+    assert actor.schema is not None  # _actor refuses platform users
+    return file_response(actor.schema, str(granted.payload.get("key") or ""))

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import client_ip
 from app.audit.log import record
 from app.auth.actor import system_actor
-from app.messaging import alerts, consent, wpp_sessions
+from app.messaging import alerts, consent, failure_reasons, wpp_sessions
 from app.messaging.governor import get_governor
 from app.messaging.inbound import already_seen, apply_inbound, apply_status
 from app.messaging.kinds import WhatsAppCloudConfig
@@ -52,7 +52,7 @@ router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], include_in_schema=
 
 CLOUD = "whatsapp_cloud"
 WPP = "wppconnect"
-SPAM_RATE, BLOCKED = "131048", "131008"
+SPAM_RATE, MARKETING_OPT_OUT = "131048", failure_reasons.MARKETING_OPT_OUT
 MAX_BODY = 1_000_000  # Meta batches up to a few hundred events; media never travels in a webhook
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
@@ -211,8 +211,10 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
 
 def ban_signal(db: Session, schema: str, channel: Channel, event: StatusEvent, message: Message) -> None:
     """DESIGN.md's ban signals on a failed status: 131048 (Meta restricts the number for spam) pauses
-    the number in the governor and on the channel until an admin resumes it; 131008 (the recipient
-    blocked the business) suppresses the address in the consent ledger."""
+    the number in the governor and on the channel until an admin resumes it; 131050 (the recipient
+    told WhatsApp to stop marketing messages) suppresses the address in the consent ledger. 131008 is
+    "required parameter missing" in Meta's error codes (our request, not the recipient): only the
+    message fails, with its own reason, and nobody is opted out."""
     if event.error_code == SPAM_RATE:
         config = decrypted_config(channel, WhatsAppCloudConfig)
         get_governor().pause(identity_for(schema, channel.id or 0, config), f"{SPAM_RATE} spam rate limit")
@@ -240,13 +242,13 @@ def ban_signal(db: Session, schema: str, channel: Channel, event: StatusEvent, m
                 link="/admin/canais",
                 channel_id=channel.id or 0,
             )
-    elif event.error_code == BLOCKED and (message.to_address or event.recipient):
+    elif event.error_code == MARKETING_OPT_OUT and (message.to_address or event.recipient):
         consent.opt_out(
             db,
             medium="whatsapp",
             address=message.to_address or event.recipient or "",
             source="complaint",
-            evidence={"provider": CLOUD, "error_code": BLOCKED, "message_id": message.id},
+            evidence={"provider": CLOUD, "error_code": MARKETING_OPT_OUT, "message_id": message.id},
         )
 
 

@@ -25,6 +25,10 @@ _HEADER = {"alg": "HS256"}
 # What a ticket lets the browser fetch (the route checks it is the one it serves).
 CUSTOMERS_EXPORT = "customers-export"
 CAMPAIGN_RECIPIENTS = "campaign-recipients"
+ATTACHMENT = "attachment"
+# An attachment's preview URL sits in an open chat and is fetched again whenever the panel re-renders,
+# so it lives longer than a download's; it still needs the UI session's cookie.
+ATTACHMENT_TTL_S = 3600
 INVALID = "Link de download inválido ou expirado. Tente de novo."
 
 

@@ -7,17 +7,18 @@ stays suppressed if it is ever imported again (the proof LGPD art. 16 lets us ke
 as it is (a legal record of who did what).
 """
 
+import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import Session, col, select
 
 from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.crm.visibility import get_visible_customer
-from app.messaging import consent
+from app.messaging import attachments, consent
 from app.search import sync as search_sync
 from models.base import utcnow
 from models.tenant import (
@@ -34,6 +35,8 @@ from models.tenant import (
     StageHistory,
     Tag,
 )
+
+log = logging.getLogger(__name__)
 
 ANONYMISED_NAME = "Titular anonimizado"
 
@@ -90,6 +93,23 @@ def export_customer_data(db: Session, actor: Actor, customer_id: int) -> dict[st
     return data
 
 
+def _erase_files_after_commit(db: Session, keys: list[str]) -> None:
+    """The files the person sent or received (images, documents) go with the erasure, once it is
+    committed: a rolled-back erasure keeps them, as it keeps the rows pointing at them."""
+    schema = str(db.info.get("schema", ""))
+    if not keys or not schema:
+        return
+
+    def erase(_session: Session) -> None:
+        for key in keys:
+            try:
+                attachments.discard(schema, key)
+            except Exception:  # a file already gone, or storage down: the references are gone anyway
+                log.warning("erasure: could not delete attachment %s of %s", key, schema)
+
+    event.listen(db, "after_commit", erase, once=True)
+
+
 def anonymise_customer(db: Session, actor: Actor, customer_id: int) -> Customer:
     """Erase what identifies or reaches the person (LGPD erasure) and take the customer off the lists."""
     actor.require(Perm.CUSTOMERS_DELETE)
@@ -124,6 +144,17 @@ def anonymise_customer(db: Session, actor: Actor, customer_id: int) -> Customer:
     db.exec(update(ConsentEvent).where(col(ConsentEvent.customer_id) == customer_id).values(address=None))
     conv_ids = list(db.exec(select(Conversation.id).where(Conversation.customer_id == customer_id)).all())
     if conv_ids:
+        _erase_files_after_commit(
+            db,
+            [
+                str(ref["key"])
+                for refs in db.exec(
+                    select(Message.attachments).where(col(Message.conversation_id).in_(conv_ids))
+                )
+                for ref in refs or []
+                if ref.get("key")
+            ],
+        )
         db.exec(
             update(Message)
             .where(col(Message.conversation_id).in_(conv_ids))

@@ -11,6 +11,11 @@ import re
 import uuid
 from typing import Any
 
+from sqlmodel import Session
+
+from app.audit.log import record
+from app.auth.actor import Actor
+from app.auth.permissions import Perm
 from app.errors import Invalid, NotFound, TooLarge
 from app.storage import get_storage
 from app.storage.base import check_key, safe_filename
@@ -34,6 +39,17 @@ _OFFICE = {
     ".ods": "application/vnd.oasis.opendocument.spreadsheet",
 }
 _TEXT = {".txt": "text/plain", ".csv": "text/csv"}
+OFFICE_TYPES = frozenset(_OFFICE.values())
+# A name for a received file that came without one (WhatsApp images never carry a filename).
+EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+    "text/plain": ".txt",
+    "text/csv": ".csv",
+    **{v: k for k, v in _OFFICE.items()},
+}
 
 
 def sniff(filename: str, head: bytes) -> tuple[str, str]:
@@ -69,6 +85,32 @@ def store(schema: str, filename: str, data: bytes) -> dict[str, Any]:
     key = f"attachments/{schema}/{uuid.uuid4().hex}/{name}"
     get_storage().put_stream(key, [data])
     return {"key": key, "filename": name, "content_type": content_type, "size": len(data), "kind": kind}
+
+
+def safe_name(filename: str) -> str:
+    """The name a file is kept and shown under (path parts and odd characters removed)."""
+    return safe_filename(filename)
+
+
+def discard(schema: str, key: str) -> None:
+    """Remove one of this tenant's attachments (a duplicate download nobody refers to)."""
+    get_storage().delete(check_own(schema, key))
+
+
+def too_large_message(limit: int = MAX_BYTES) -> str:
+    return f"Arquivo grande demais: o limite é {limit // (1024 * 1024)} MB."
+
+
+def upload(db: Session, actor: Actor, filename: str, data: bytes) -> dict[str, Any]:
+    """An agent's file to send (REST /api/anexos and the profile's send dialogs): checked, kept, audited."""
+    actor.require(Perm.CONVERSATIONS_REPLY)
+    if actor.schema is None:
+        raise NotFound("Anexo não encontrado.")
+    if len(data) > MAX_BYTES:
+        raise TooLarge(too_large_message())
+    ref = store(actor.schema, filename or "arquivo", data)
+    record(db, actor, "attachment.upload", "attachment", ref["key"], None, ref)
+    return ref
 
 
 _OWN_KEY = re.compile(r"^attachments/(?P<schema>[a-z0-9_]+)/[0-9a-f]{32}/[A-Za-z0-9._-]+$")

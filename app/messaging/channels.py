@@ -23,6 +23,7 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.errors import Conflict, Invalid, NotFound, invalid_from
+from app.messaging import governor, limits
 from app.messaging.adapters import build_adapter
 from app.messaging.kinds import KINDS, Kind
 from app.messaging.protocol import ChannelAdapter
@@ -354,9 +355,11 @@ def update_channel(db: Session, actor: Actor, channel_id: int, data: ChannelUpda
         channel.secrets = encrypt(json.dumps(secrets)) if secrets else ""
     if "owner_user_id" in fields:
         channel.owner_user_id = _owner(db, actor, data.owner_user_id)
+    resumed = False
     if data.status is not None and data.status != channel.status:
         if data.status not in ADMIN_STATUSES:
             raise Invalid("status", "Status inválido (ativo ou pausado).")
+        resumed = data.status == "active"
         channel.status, channel.status_detail, channel.status_at = data.status, None, utcnow()
     if data.is_default is True and not channel.is_default:
         if channel.owner_user_id is not None:
@@ -369,7 +372,30 @@ def update_channel(db: Session, actor: Actor, channel_id: int, data: ChannelUpda
     db.flush()
     _sync_route(db, actor, channel, secrets)
     record(db, actor, "channel.update", "channel", channel.id, before, _audit_view(channel))
+    if resumed:
+        _resume_identity(db, actor, channel)
     return channel
+
+
+def _resume_identity(db: Session, actor: Actor, channel: Channel) -> None:
+    """An admin resuming a channel lifts the governor's pause of its sending identity too (set by a ban
+    signal, a disconnect burst or the bounce/complaint rates): otherwise the channel would read active
+    while every slot stayed refused. Redis is not part of the transaction; if the caller then rolls
+    back, the channel stays paused in the database and the outbox reserves nothing for it anyway."""
+    identity = limits.identity_for(actor.schema or "", channel.id or 0, config_model(channel))
+    gov = governor.get_governor()
+    reason = gov.usage(identity, governor.now()).get("paused")
+    gov.resume(identity)
+    if reason:
+        record(
+            db,
+            actor,
+            "channel.resume",
+            "channel",
+            channel.id,
+            {"governor_paused": str(reason)[:300]},
+            {"governor_paused": None},
+        )
 
 
 def delete_channel(db: Session, actor: Actor, channel_id: int) -> Channel:

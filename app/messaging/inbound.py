@@ -22,7 +22,7 @@ from app.crm.contacts import ContactIn
 from app.crm.customers.schemas import CustomerIn
 from app.crm.customers.service import create_customer
 from app.errors import RetryLater
-from app.messaging import consent, reputation
+from app.messaging import consent, failure_reasons, inbound_media, reputation
 from app.messaging.protocol import InboundEvent, StatusEvent
 from models.base import utcnow
 from models.tenant import CampaignRecipient, Channel, Contact, Conversation, Customer, Message
@@ -93,7 +93,7 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
         if RANK.get(msg.status, 0) < RANK["delivered"] and msg.status != "failed":
             msg.status, msg.failed_at, changed = "failed", at, True
             msg.error_code = (event.error_code or event.status)[:40]
-            msg.error = (event.error or event.status)[:500]
+            msg.error = (failure_reasons.reason_pt(event.error_code) or event.error or event.status)[:500]
     elif target is not None and RANK.get(msg.status, -1) < RANK[target] and msg.status != "failed":
         msg.status, changed = target, True
         msg.sent_at = msg.sent_at or at
@@ -238,12 +238,15 @@ def apply_inbound(db: Session, channel: Channel, event: InboundEvent) -> Message
     conv.updated_at = utcnow()
     db.add(conv)
     db.flush()
+    # An image or document to fetch from the provider becomes a pending attachment (downloaded by a
+    # task after the commit, never in the webhook's request); other media keep the provider's metadata.
+    to_fetch = inbound_media.pending_ref(channel, event.provider_message_id, event.kind, event.media)
     msg = Message(
         conversation_id=conv.id or 0,
         direction="in",
         body=event.text[:65_536],
         kind=event.kind[:20],
-        attachments=[event.media] if event.media else [],
+        attachments=[to_fetch] if to_fetch else [event.media] if event.media else [],
         status="received",
         provider_message_id=event.provider_message_id[:200],
         channel_id=channel.id,
@@ -278,6 +281,8 @@ def apply_inbound(db: Session, channel: Channel, event: InboundEvent) -> Message
         at=at,
     )
     _count_reply(db, conv, at)
+    if to_fetch:
+        inbound_media.schedule(db, msg)
     if channel.medium == "whatsapp" and consent.is_stop_keyword(event.text):
         consent.opt_out(
             db,

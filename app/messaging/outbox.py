@@ -42,7 +42,7 @@ from app.campaigns import counters
 from app.errors import DomainError
 from app.messaging import attachments as attachment_files
 from app.messaging import channels as channel_service
-from app.messaging import consent, governor, inbound, limits
+from app.messaging import consent, failure_reasons, governor, inbound, limits
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import (
     Attachment,
@@ -529,6 +529,9 @@ def _release(schema: str, worker_id: str, waiting: dict[int, float]) -> None:
 
 
 def _error_text(key: Any, result: SendResult) -> str:
+    specific = failure_reasons.reason_pt(result.error_code) if key is Outcome.FAILED else None
+    if specific is not None:
+        return specific[:_ERROR_MAX]
     base = ERRORS_PT.get(key, ERRORS_PT[Outcome.FAILED])
     return (f"{base} ({result.error_code})" if result.error_code else base)[:_ERROR_MAX]
 

@@ -97,6 +97,23 @@ class InboundEvent:
     at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class MediaFile:
+    """A file a customer sent, downloaded from the provider."""
+
+    data: bytes
+    content_type: str  # as the provider declares it (the stored type is sniffed from the bytes)
+
+
+class MediaError(Exception):
+    """A provider media download that did not give the file. `transient`: worth another try (network,
+    429, 5xx); otherwise final (unknown media id, refused token, too large)."""
+
+    def __init__(self, code: str, detail: str, *, transient: bool = False) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code, self.detail, self.transient = code, detail, transient
+
+
 class ChannelAdapter(Protocol):
     """One provider account. Built per send batch from a channel's decrypted config."""
 

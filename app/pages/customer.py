@@ -14,20 +14,23 @@ from typing import Any
 import reflex as rx
 
 from app import live
+from app.auth import ui_tickets
 from app.auth.permissions import Perm
 from app.crm import appointments, contacts, conversations, customers, notes, opportunities, timeline
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
-from app.formatting import contact_br, datetime_br, document_br, label, money_from_br
-from app.messaging import channels, inbound, scheduling, sending
+from app.formatting import bytes_br, contact_br, datetime_br, document_br, label, money_from_br
+from app.messaging import attachments, channels, inbound, scheduling, sending
 from app.pages.base import Events, SessionState, checked, event, page
 from components.forms import field
-from components.modal_form import modal_form, options_field, textarea_field
-from components.timeline import MessageRow, TimelineRow, message_bubble
+from components.modal_form import attachment_picker, modal_form, options_field, textarea_field
+from components.timeline import AttachmentView, MessageRow, TimelineRow, message_bubble
 from components.timeline import timeline as timeline_view
 from components.types import Option, array_var
 
 ALL = "__all__"
+WA_FILE_ID, EMAIL_FILE_ID = "wa-file", "email-file"
+_READ_CHUNK = 1024 * 1024
 # The open conversation polls its customer's live revision this often, for at most this many rounds.
 WATCH_EVERY_S = 2.0
 WATCH_ROUNDS = 1_800
@@ -134,6 +137,37 @@ class CustomerState(SessionState):
     dialog: str = ""
     errors: dict[str, str] = {}
     error: str = ""
+    # The file chosen in a send dialog ({"name", "size"}), uploaded at once and sent as `anexo`.
+    attachment: dict[str, str] = {}
+    attachment_error: str = ""
+    _attachment_key: str = ""
+
+    def _files(self, refs: list[dict[str, Any]]) -> list[AttachmentView]:
+        """Previews of a message's attachments; stored ones get a link only this UI session can open
+        (app.api.ui_downloads: the ticket, the session cookie and the tenant's own key)."""
+        views = []
+        for ref in refs or []:
+            name = str(ref.get("filename") or ("Imagem" if ref.get("kind") == "image" else "Documento"))
+            status = ref.get("status") or ("stored" if ref.get("key") else "")
+            if status == "stored" and ref.get("key"):
+                ticket = ui_tickets.issue(
+                    self._ui_key or "",
+                    self._user_id or 0,
+                    ui_tickets.ATTACHMENT,
+                    {"key": ref["key"]},
+                    ttl_s=ui_tickets.ATTACHMENT_TTL_S,
+                )
+                state = "image" if ref.get("kind") == "image" else "file"
+                views.append(
+                    AttachmentView(
+                        state, name, bytes_br(int(ref.get("size") or 0)), f"/api/ui/anexos/{ticket}"
+                    )
+                )
+            elif status == "pending":
+                views.append(AttachmentView("pending", name, note="Baixando o arquivo..."))
+            elif status == "failed":
+                views.append(AttachmentView("failed", name, note=str(ref.get("error") or "")))
+        return views
 
     def _item(self, i: timeline.TimelineItem) -> TimelineRow:
         conv = i.payload.get("conversation_id") or (i.ref_id if i.ref_type == "conversation" else None)
@@ -144,6 +178,7 @@ class CustomerState(SessionState):
             summary=i.summary,
             when=_when(i.at, self.tz),
             conversation_id=str(conv or ""),
+            files=self._files(i.payload.get("attachments") or []),
         )
 
     def _load_profile(self) -> None:
@@ -266,6 +301,7 @@ class CustomerState(SessionState):
                 meta=f"{_when(m['created_at'], self.tz)} · {label(m['status'], MESSAGE_STATUSES)}",
                 status=m["status"],
                 error=(m["error"] or "") if m["status"] in ("failed", "skipped", "uncertain") else "",
+                files=self._files(m.get("attachments") or []),
             )
             for m in detail.messages
         ]
@@ -343,6 +379,47 @@ class CustomerState(SessionState):
     @event
     def open_dialog(self, name: str) -> None:
         self.dialog, self.errors, self.error = name, {}, ""
+        self._clear_attachment()
+
+    def _clear_attachment(self) -> None:
+        self.attachment, self.attachment_error, self._attachment_key = {}, "", ""
+
+    @event
+    def clear_attachment(self) -> None:
+        self._clear_attachment()
+
+    @event
+    async def attach(self, files: list[rx.UploadFile]) -> Events:
+        """The file picked in a send dialog: checked and stored now (the same service as POST
+        /api/anexos), so an oversized or disallowed file is refused, in pt-BR, before anything is sent."""
+        self._clear_attachment()
+        if not files:
+            return None
+        picked = files[0]
+        data = bytearray()
+        while piece := await picked.read(_READ_CHUNK):
+            data += piece
+            if len(data) > attachments.MAX_BYTES:
+                self.attachment_error = attachments.too_large_message()
+                return None
+        name = picked.name or "arquivo"
+        with (
+            self._calling(message="attachment_error", invalid="attachment_error") as call,
+            self.db() as (db, actor),
+        ):
+            ref = attachments.upload(db, actor, name, bytes(data))
+        if call.failed:
+            return call.events
+        self._attachment_key = ref["key"]
+        self.attachment = {"name": ref["filename"], "size": bytes_br(ref["size"])}
+        return None
+
+    @event
+    def attach_rejected(self) -> None:
+        """The browser refused the file before uploading it: over the size limit (one file at most is
+        picked). The rejected files are not sent here: only the fact, never megabytes over the socket."""
+        self._clear_attachment()
+        self.attachment_error = attachments.too_large_message()
 
     @event
     def close_dialog(self, open_: bool = False) -> None:
@@ -356,6 +433,7 @@ class CustomerState(SessionState):
 
     def _sent(self, conversation_id: int) -> Events:
         self.dialog = ""
+        self._clear_attachment()
         if self._schema:
             self._seen_revision = live.revision(self._schema, inbound.NAMESPACE_CUSTOMER, self.customer_id)
         self._load_conversation(conversation_id)
@@ -372,7 +450,9 @@ class CustomerState(SessionState):
                 actor,
                 self.customer_id,
                 sending.SendWhatsAppIn(
-                    texto=form.get("texto", ""), canal_id=int(canal) if canal.isdigit() else None
+                    texto=form.get("texto", ""),
+                    canal_id=int(canal) if canal.isdigit() else None,
+                    anexo=self._attachment_key or None,
                 ),
             )
             conversation_id = msg.conversation_id
@@ -392,6 +472,7 @@ class CustomerState(SessionState):
                     assunto=form.get("assunto", ""),
                     html=sending.html_from_text(texto) if (texto := form.get("texto", "")).strip() else "",
                     canal_id=int(canal) if canal.isdigit() else None,
+                    anexo=self._attachment_key or None,
                 ),
             )
             conversation_id = msg.conversation_id
@@ -682,6 +763,15 @@ def dialogs() -> rx.Component:
                 e.get("texto", e.get("variaveis", "")),
                 placeholder="Olá {{primeiro_nome}}, ...",
             ),
+            attachment_picker(
+                WA_FILE_ID,
+                s.attach,
+                s.attach_rejected,
+                s.clear_attachment,
+                s.attachment,
+                s.attachment_error,
+                max_size=attachments.MAX_BYTES,
+            ),
             error=s.error,
             submit_label="Enviar",
             form_id="whatsapp-form",
@@ -694,6 +784,15 @@ def dialogs() -> rx.Component:
             options_field("Canal", "canal_id", s.email_channels, e.get("canal_id", ""), default=first_email),
             field("Assunto", "assunto", e.get("assunto", "")),
             textarea_field("Mensagem", "texto", e.get("html", e.get("variaveis", ""))),
+            attachment_picker(
+                EMAIL_FILE_ID,
+                s.attach,
+                s.attach_rejected,
+                s.clear_attachment,
+                s.attachment,
+                s.attachment_error,
+                max_size=attachments.MAX_BYTES,
+            ),
             error=s.error,
             submit_label="Enviar",
             form_id="email-form",

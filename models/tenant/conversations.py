@@ -60,6 +60,12 @@ class Message(SQLModel, table=True):
         Index(
             "ix_messages_channel_sent", "channel_id", "sent_at", postgresql_where=text("sent_at IS NOT NULL")
         ),
+        # Inbound messages whose image/document is not fetched yet: the sweep re-kicks lost fetches.
+        Index(
+            "ix_messages_media_pending",
+            "created_at",
+            postgresql_where=text("direction = 'in' AND attachments @> '[{\"status\": \"pending\"}]'::jsonb"),
+        ),
         # Reserved rows whose lease expired are found by the reaper without scanning the table.
         Index("ix_messages_leases", "lease_until", postgresql_where=text("status = 'reserved'")),
         Index(

@@ -27,7 +27,7 @@ def test_t0024_reaches_head_and_matches_the_model(database_url: str, monkeypatch
             ).scalar()
         assert where is not None and "WHERE" in where and "'scheduled'" in where
         with engine().begin() as conn:
-            command.downgrade(_config("tenant", conn, schema), "t0022_customer_words")
+            command.downgrade(_config("tenant", conn, schema), "t0023_message_media")
             conn.execute(text("SET search_path TO public"))
         with engine().connect() as conn:
             assert conn.execute(text(f"SELECT to_regclass('{schema}.scheduled_messages') IS NULL")).scalar()

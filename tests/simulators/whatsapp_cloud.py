@@ -16,10 +16,15 @@ webhooks, error codes):
   the simulator tracks inbound per recipient), 130429 throughput (more than `per_second_cap` sends in
   the last second), 131056 pair rate (another message to the same recipient less than `pair_window`
   seconds ago), 131026 undeliverable (`undeliverable` numbers), 131048 spam rate limit (`spam_limited`),
-  131008... is a *status* error in Meta's docs, but a blocked recipient is answered synchronously here
-  too (`blocked`) so callers can test its mapping; 132001 template does not exist / not approved,
+  131050 (the recipient stopped marketing messages: `blocked`; a *status* error at Meta, answered
+  synchronously here too so callers can test its mapping), 131008 required parameter missing (no `to`,
+  or a media message without its object's id/link), 132001 template does not exist / not approved,
   132000 parameter count mismatch, 131009 bad parameter, 131053 unknown media.
 - `POST /{version}/{phone_number_id}/media` multipart (`file`, `type`, `messaging_product`) -> `{"id"}`.
+- Media download (inbound images/documents, and anything uploaded): `GET /{version}/{media_id}` with the
+  bearer token -> `{"messaging_product": "whatsapp", "url", "mime_type", "sha256", "file_size", "id"}`;
+  then `GET <url>` with the same bearer token -> the bytes. Unknown media id -> 404 with a Graph error
+  (code 100); a bad token on either -> 401 (code 190).
 - `GET /{version}/{waba_id}/message_templates?limit=&after=` -> `{"data": [...], "paging": {"cursors":
   {"before", "after"}, "next"?}}`.
 - Webhooks back to the app: `POST <webhook_url>` with `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of
@@ -31,8 +36,8 @@ Faults: `fail(status)` answers every request with that status (5xx with a Graph 
 Retry-After), `hang(seconds)` waits before answering (a read timeout on the caller's side); `heal()`.
 `clock` can be replaced to move time (24-hour window) without sleeping.
 
-Not implemented: interactive/location/contacts sends, reactions, media download URLs, template
-creation, conversation pricing objects, message status ordering guarantees.
+Not implemented: interactive/location/contacts sends, reactions, media URL expiry (5 minutes at Meta),
+template creation, conversation pricing objects, message status ordering guarantees.
 """
 
 from __future__ import annotations
@@ -77,7 +82,9 @@ _ERRORS: dict[int, tuple[str, str]] = {
     131026: ("Message Undeliverable", "Unable to deliver message."),
     131048: ("Spam rate limit hit", "Message failed to send because there are restrictions on how many "
              "messages can be sent from this phone number."),
-    131008: ("Required parameter is missing", "The recipient has blocked this business."),
+    131008: ("Required parameter is missing", "Required parameter is missing"),
+    131050: ("Unable to deliver the message. This recipient has chosen to stop receiving marketing "
+             "messages on WhatsApp from your business.", "user stopped marketing messages"),
     132001: ("Template name does not exist in the translation", "template name does not exist"),
     132000: ("Number of parameters does not match the expected number of params", "param count mismatch"),
     131009: ("Parameter value is not valid", "invalid parameter"),
@@ -157,6 +164,8 @@ class CloudApiSimulator:
                     Route("/{version}/{node}/messages", self._messages, methods=["POST"]),
                     Route("/{version}/{node}/media", self._upload, methods=["POST"]),
                     Route("/{version}/{node}/message_templates", self._templates, methods=["GET"]),
+                    Route("/media-download/{media_id}", self._media_bytes, methods=["GET"]),
+                    Route("/{version}/{node}", self._media_info, methods=["GET"]),
                 ]
             ),
             "cloud-api-sim",
@@ -256,11 +265,9 @@ class CloudApiSimulator:
         if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
             return self._error(100, details="messaging_product is required and must be whatsapp")
         to, kind = _digits(str(body.get("to") or "")), body.get("type", "text")
-        if (
-            not to
-            or kind not in {"text", "template", "image", "document"}
-            or not isinstance(body.get(kind), dict)
-        ):
+        if not to:
+            return self._error(131008, details="Parameter 'to' is required")
+        if kind not in {"text", "template", "image", "document"} or not isinstance(body.get(kind), dict):
             return self._error(100, details="invalid to or type")
         if (problem := self._check_content(kind, body[kind])) is not None:
             return problem
@@ -272,7 +279,7 @@ class CloudApiSimulator:
             if self.spam_limited:
                 return self._error(131048)
             if to in self.blocked:
-                return self._error(131008)
+                return self._error(131050)
             if to in self.undeliverable:
                 return self._error(131026)
             if kind != "template" and now - self._inbound_at.get(to, -1e18) > WINDOW_SECONDS:
@@ -325,7 +332,7 @@ class CloudApiSimulator:
         else:
             media_id, link = obj.get("id"), obj.get("link")
             if not media_id and not link:
-                return self._error(100, details=f"{kind}.id or {kind}.link is required")
+                return self._error(131008, details=f"{kind}.id or {kind}.link is required")
             if media_id and media_id not in self.media:
                 return self._error(131053)
         return None
@@ -345,6 +352,38 @@ class CloudApiSimulator:
             "data": data,
         }
         return JSONResponse({"id": media_id})
+
+    async def _media_info(self, request: Request) -> Response:
+        if (fault := await self._gate(request)) is not None:
+            return fault
+        media_id = request.path_params["node"]
+        found = self.media.get(media_id)
+        if found is None:
+            return self._error(100, status=404, details=f"Object with ID '{media_id}' does not exist")
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.url}/media-download/{media_id}?ext=1&hash={secrets.token_hex(8)}",
+                "mime_type": found["mime_type"],
+                "sha256": hashlib.sha256(found["data"]).hexdigest(),
+                "file_size": len(found["data"]),
+                "id": media_id,
+            }
+        )
+
+    async def _media_bytes(self, request: Request) -> Response:
+        if (fault := await self._gate(request)) is not None:
+            return fault
+        found = self.media.get(request.path_params["media_id"])
+        if found is None:
+            return self._error(100, status=404, details="media not found")
+        return Response(found["data"], media_type=found["mime_type"] or "application/octet-stream")
+
+    def add_media(self, data: bytes, mime_type: str, filename: str | None = None) -> str:
+        """A file a customer sent: downloadable by the returned media id."""
+        media_id = str(next(self._seq) + 10**15)
+        self.media[media_id] = {"filename": filename, "mime_type": mime_type, "data": data}
+        return media_id
 
     async def _templates(self, request: Request) -> Response:
         if (fault := await self._gate(request)) is not None:
@@ -397,8 +436,12 @@ class CloudApiSimulator:
         name: str = "Cliente",
         wamid: str | None = None,
         extra: dict[str, Any] | None = None,
+        data: bytes | None = None,
+        mime_type: str | None = None,
+        filename: str | None = None,
     ) -> dict[str, Any]:
-        """A customer's message: text, image, document, button or interactive (button_reply)."""
+        """A customer's message: text, image, document, button or interactive (button_reply). An image
+        or document with `data` is downloadable (its media id is known); without it the id is unknown."""
         wa = _digits(wa_id)
         message: dict[str, Any] = {
             "from": wa,
@@ -409,15 +452,17 @@ class CloudApiSimulator:
         if kind == "text":
             message["text"] = {"body": text}
         elif kind in {"image", "document"}:
+            mime = mime_type or ("image/jpeg" if kind == "image" else "application/pdf")
+            name = filename or ("documento.pdf" if kind == "document" else None)
             media = {
-                "mime_type": "image/jpeg" if kind == "image" else "application/pdf",
-                "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                "id": str(next(self._seq) + 10**15),
+                "mime_type": mime,
+                "sha256": hashlib.sha256(data if data is not None else text.encode()).hexdigest(),
+                "id": self.add_media(data, mime, name) if data is not None else str(next(self._seq) + 10**15),
             }
             if text:
                 media["caption"] = text
-            if kind == "document":
-                media["filename"] = "documento.pdf"
+            if kind == "document" and name:
+                media["filename"] = name
             message[kind] = media
         elif kind == "button":
             message["button"] = {"text": text, "payload": text.upper()}

@@ -27,12 +27,15 @@ Contract followed (the server's swagger and controllers):
 - `POST logout-session` / `close-session` -> `{"status": true, "message": "Session successfully
   closed"}` (status CLOSED); after a close, start-session reconnects the paired phone without a QR code,
   after a logout a new QR code is needed.
+- `POST /api/{session}/download-media` `{"messageId"}` -> 200 `{"base64", "mimetype"}` (the decrypted
+  media of a message the session received); an unknown message id -> 404 `{"status": "error",
+  "message": "Message not found"}` (the real server answers 400 here; callers treat both alike).
 - Webhooks to the URL given at start-session: `{"event": "onmessage" | "onack" | "status-find" |
   "qrcode", "session", ...}` with WA-Web's message fields (`id`, `from` "<digits>@c.us", `body`,
   `type` "chat", `t`, `sender.pushname`), acks (`id._serialized`, `ack` 1 sent, 2 delivered, 3 read).
 
-Faults: `hang(seconds)` delays every answer. Not implemented: groups, contacts, chats, labels, media
-download, multi-device lists, the server's own session persistence.
+Faults: `hang(seconds)` delays every answer. Not implemented: groups, contacts, chats, labels,
+multi-device lists, the server's own session persistence.
 """
 
 from __future__ import annotations
@@ -105,6 +108,7 @@ class WppConnectSimulator:
         self.me = me
         self.sessions: dict[str, WppSession] = {}
         self.unregistered: set[str] = set()
+        self.media: dict[str, dict[str, Any]] = {}  # message id -> {"data", "mimetype"}
         self.requests: list[dict[str, Any]] = []
         self.webhook_responses: list[httpx.Response] = []
         self._hang = 0.0
@@ -121,6 +125,7 @@ class WppConnectSimulator:
                     Route(api + "/send-message", self._send_message, methods=["POST"]),
                     Route(api + "/send-file-base64", self._send_file, methods=["POST"]),
                     Route(api + "/check-number-status/{phone}", self._check_number, methods=["GET"]),
+                    Route(api + "/download-media", self._download_media, methods=["POST"]),
                     Route(api + "/logout-session", self._logout, methods=["POST"]),
                     Route(api + "/close-session", self._close, methods=["POST"]),
                 ]
@@ -185,6 +190,34 @@ class WppConnectSimulator:
             "from": f"{digits}@c.us", "to": f"{self.me}@c.us", "fromMe": False, "isGroupMsg": False,
             "sender": {"id": f"{digits}@c.us", "pushname": pushname}, "notifyName": pushname,
         })  # fmt: skip
+
+    def receive_media(
+        self,
+        name: str,
+        phone: str,
+        data: bytes,
+        mimetype: str,
+        *,
+        filename: str | None = None,
+        caption: str = "",
+        pushname: str = "Cliente",
+        msg_id: str | None = None,
+    ) -> httpx.Response | None:
+        """A customer sends an image or document: kept for download-media, announced by onmessage."""
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        key = msg_id or f"false_{digits}@c.us_{secrets.token_hex(10).upper()}"
+        self.media[key] = {"data": data, "mimetype": mimetype}
+        kind = "image" if mimetype.startswith("image/") else "document"
+        event: dict[str, Any] = {
+            "event": "onmessage", "id": key, "type": kind, "t": int(time.time()), "mimetype": mimetype,
+            "body": base64.b64encode(data[:64]).decode() if kind == "image" else "", "caption": caption,
+            "from": f"{digits}@c.us", "to": f"{self.me}@c.us", "fromMe": False, "isGroupMsg": False,
+            "isMedia": kind == "image", "sender": {"id": f"{digits}@c.us", "pushname": pushname},
+            "notifyName": pushname,
+        }  # fmt: skip
+        if filename:
+            event["filename"] = filename
+        return self.post(name, event)
 
     def ack(self, name: str, message_id: str, level: int) -> httpx.Response | None:
         sent = self.session(name).sent[message_id]
@@ -361,6 +394,18 @@ class WppConnectSimulator:
         exists = phone.isdigit() and phone not in self.unregistered
         return JSONResponse({"status": "success", "response": {"id": {"_serialized": f"{phone}@c.us"},
                              "numberExists": exists, "canReceiveMessage": exists}})  # fmt: skip
+
+    async def _download_media(self, request: Request) -> Response:
+        body = await self._record(request) or {}
+        _s, denied = self._auth(request)
+        if denied:
+            return denied
+        found = self.media.get(str(body.get("messageId") or ""))
+        if found is None:
+            return JSONResponse({"status": "error", "message": "Message not found"}, status_code=404)
+        return JSONResponse(
+            {"base64": base64.b64encode(found["data"]).decode(), "mimetype": found["mimetype"]}
+        )
 
     async def _logout(self, request: Request) -> Response:
         return await self._end(request, unlink=True)

@@ -108,3 +108,9 @@ def test_zones() -> None:
     assert fmt.effective_zone("America/Manaus", "America/Recife") == "America/Recife"
     assert fmt.effective_zone(None, "bogus") == "America/Sao_Paulo"
     assert fmt.time_zone_choices()[0] == "America/Sao_Paulo"
+
+
+def test_bytes_br() -> None:
+    from app.formatting import bytes_br
+
+    assert [bytes_br(n) for n in (830, 35 * 1024, 1_258_291)] == ["830 B", "35 KB", "1,2 MB"]

@@ -4,7 +4,7 @@ The sweep reads due rows through the partial index of scheduled rows, so it cost
 nothing is due however many sent or cancelled rows accumulate.
 
 Revision ID: t0024_scheduled_messages
-Revises: t0022_customer_words
+Revises: t0023_message_media
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "t0024_scheduled_messages"
-down_revision: str | None = "t0022_customer_words"
+down_revision: str | None = "t0023_message_media"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,17 +4,20 @@ httpx client per adapter (the outbox builds one per send batch, so a batch reuse
 Attachments are uploaded first (`POST /{phone_number_id}/media`, multipart) and sent by media id: our
 files live in private storage with no public URL Meta could fetch a `link` from.
 
-Graph error codes decide the outcome (the HTTP status is only a fallback): the ban signals 131048 (spam
-rate: the number is being restricted) and 131008 (the recipient blocked us) come back as FAILED with
-their own `error_code`, so the governor can stop the number or suppress the contact.
+Graph error codes decide the outcome (the HTTP status is only a fallback): the ban signal 131048 (spam
+rate: the number is being restricted), 131050 (the recipient stopped marketing messages) and 131008
+(required parameter missing: our request was incomplete, never the recipient's doing) come back as
+FAILED with their own `error_code`, so the governor can stop the number, consent can suppress the
+contact, and screens can say which it was (app.messaging.failure_reasons).
 """
 
+import hashlib
 from typing import Any
 
 import httpx
 
 from app.messaging.kinds import WhatsAppCloudConfig
-from app.messaging.protocol import Medium, OutboundMessage, Outcome, SendResult
+from app.messaging.protocol import MediaError, MediaFile, Medium, OutboundMessage, Outcome, SendResult
 
 # Connect fast (a dead host should not hold a worker), read longer: Graph occasionally takes seconds.
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -124,6 +127,50 @@ class CloudApiAdapter:
                 return SendResult(Outcome.RETRY, error_code="bad-response", error="media upload without id")
         return result_from_error(response)
 
+    async def download_media(self, media_id: str, max_bytes: int) -> MediaFile:
+        """A customer's image or document, per Meta's contract: `GET /{version}/{media_id}` gives a
+        short-lived `url` (with `mime_type`, `sha256`, `file_size`), fetched with the same bearer token."""
+        try:
+            meta = await self._client.get(media_id)
+        except httpx.HTTPError as exc:
+            raise MediaError("network", type(exc).__name__, transient=True) from exc
+        if meta.status_code != 200:
+            raise _media_error(meta)
+        try:
+            info = meta.json()
+            url, mime, digest = str(info["url"]), str(info.get("mime_type") or ""), info.get("sha256")
+            declared = int(info.get("file_size") or 0)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MediaError("bad-response", "media metadata without url") from exc
+        if declared > max_bytes:
+            raise MediaError("too-large", f"{declared} bytes")
+        data = bytearray()
+        try:
+            # An absolute URL: httpx ignores base_url and keeps the client's Authorization header.
+            async with self._client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise _media_error(response)
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise MediaError("too-large", f"more than {max_bytes} bytes")
+        except httpx.HTTPError as exc:
+            raise MediaError("network", type(exc).__name__, transient=True) from exc
+        if isinstance(digest, str) and digest and hashlib.sha256(data).hexdigest() != digest.lower():
+            raise MediaError("checksum", "sha256 does not match the metadata", transient=True)
+        return MediaFile(bytes(data), mime)
+
+
+def _media_error(response: httpx.Response) -> MediaError:
+    code, text = graph_error(response)
+    status = response.status_code
+    if code in _AUTH_CODES or status in {401, 403}:
+        return MediaError("auth", text)
+    if status == 429 or status >= 500:
+        return MediaError(str(code or status), text, transient=True)
+    return MediaError("not-found" if status in {400, 404} else str(code or status), text)
+
 
 def wa_recipient(e164: str) -> str:
     """Cloud API takes the number in international form; digits only avoids any `+`/space ambiguity."""
@@ -163,7 +210,8 @@ def result_from_error(response: httpx.Response) -> SendResult:
         return SendResult(
             Outcome.RETRY, error_code=error_code, error=text, retry_after=_retry_after(response)
         )
-    # 131026 undeliverable, 131048 spam rate, 131008 blocked, template/parameter errors: permanent.
+    # 131026 undeliverable, 131048 spam rate, 131050 marketing opt-out, 131008 required parameter
+    # missing, template/parameter errors: permanent (resending the same request fails the same way).
     return SendResult(Outcome.FAILED, error_code=error_code, error=text)
 
 

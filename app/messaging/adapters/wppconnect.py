@@ -13,7 +13,7 @@ import httpx
 from cryptography.fernet import InvalidToken
 
 from app.messaging.kinds import WppConnectConfig
-from app.messaging.protocol import Medium, OutboundMessage, Outcome, SendResult
+from app.messaging.protocol import MediaError, MediaFile, Medium, OutboundMessage, Outcome, SendResult
 from app.security.keys import decrypt, encrypt
 
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)  # the server drives a browser: sends take a few seconds
@@ -141,6 +141,37 @@ class WppConnectAdapter:
         except httpx.HTTPError as exc:
             return SendResult(Outcome.RETRY, error_code="network", error=type(exc).__name__)
         return _result(response)
+
+    async def download_media(self, message_id: str, max_bytes: int) -> MediaFile:
+        """A customer's image or document: `POST /api/{session}/download-media` `{messageId}` answers
+        `{"base64", "mimetype"}` (the server decrypts WhatsApp's media for us)."""
+        try:
+            response = await self.request("POST", "download-media", {"messageId": message_id})
+        except TokenError as exc:
+            raise MediaError("auth", exc.result.error or "token") from exc
+        except httpx.HTTPError as exc:
+            raise MediaError("network", type(exc).__name__, transient=True) from exc
+        status = response.status_code
+        if status != 200:
+            if status == 401:
+                raise MediaError("auth", "token refused")
+            if status == 429 or status >= 500:
+                raise MediaError(str(status), f"HTTP {status}", transient=True)
+            raise MediaError("not-found" if status in {400, 404} else str(status), f"HTTP {status}")
+        try:
+            body = response.json()
+            encoded, mime = str(body["base64"]), str(body.get("mimetype") or "")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MediaError("bad-response", "download-media without base64") from exc
+        if encoded.startswith("data:") and ";base64," in encoded:
+            encoded = encoded.split(";base64,", 1)[1]
+        if len(encoded) * 3 // 4 > max_bytes + 2:
+            raise MediaError("too-large", f"about {len(encoded) * 3 // 4} bytes")
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except ValueError as exc:
+            raise MediaError("bad-response", "invalid base64") from exc
+        return MediaFile(data, mime.split(";", 1)[0].strip())
 
 
 def _result(response: httpx.Response) -> SendResult:

@@ -99,3 +99,23 @@ def test_access_export_and_erasure_keep_the_opt_out_proof(client: TestClient, cr
         assert not consent.is_opted_out(db, "whatsapp", phone)
         assert [n.body for n in db.exec(select(Note).where(Note.customer_id == cid)).all()] == [""]
         assert not db.exec(select(Contact).where(Contact.customer_id == cid)).first()
+
+
+def test_erasure_deletes_the_files_of_the_conversations(client: TestClient, crm: Crm) -> None:
+    from app.messaging import attachments
+    from app.storage import get_storage
+    from models.tenant import Conversation, Message
+
+    cid, _email, _phone = _customer(client)
+    photo = attachments.store(crm.schema, "rg.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    with session(crm.schema) as db:
+        conv = Conversation(customer_id=cid, channel="whatsapp")
+        db.add(conv)
+        db.flush()
+        db.add(Message(conversation_id=conv.id, direction="in", status="received", attachments=[photo]))
+        db.commit()
+    assert get_storage().exists(photo["key"])
+    assert client.post(f"/api/clientes/{cid}/anonimizar").status_code == 200
+    assert not get_storage().exists(photo["key"])
+    with pytest.raises(Exception, match="Anexo não encontrado"):
+        attachments.load(crm.schema, photo["key"])

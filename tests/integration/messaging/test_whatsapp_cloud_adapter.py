@@ -158,7 +158,10 @@ async def test_undeliverable_spam_and_blocked_are_distinct_failures(sim, adapter
     sim.undeliverable.clear()
     sim.blocked.add("5511987654321")
     blocked = await adapter.send(_text())
-    assert (blocked.outcome, blocked.error_code) == (Outcome.FAILED, "131008")
+    assert (blocked.outcome, blocked.error_code) == (Outcome.FAILED, "131050")
+    # 131008: Meta's "required parameter is missing" (here, no recipient), its own failure.
+    missing = await adapter.send(_text(to=""))
+    assert (missing.outcome, missing.error_code) == (Outcome.FAILED, "131008")
     sim.spam_limited = True
     spam = await adapter.send(_text())
     assert (spam.outcome, spam.error_code) == (Outcome.FAILED, "131048")

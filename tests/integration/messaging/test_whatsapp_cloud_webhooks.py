@@ -223,7 +223,9 @@ def test_failed_status_records_the_error_code(tenant, sim) -> None:
     payload = sim.status_payload("wamid.f1", "failed", error_code=131026)
     assert sim.post(payload).status_code == 200
     [out] = _messages(tenant.schema, "out")
-    assert (out.status, out.error_code, out.error) == ("failed", "131026", "Message Undeliverable")
+    # Screens read pt-BR: a code with a known meaning gets its reason instead of Meta's English title.
+    assert (out.status, out.error_code) == ("failed", "131026")
+    assert out.error == "O WhatsApp não conseguiu entregar a mensagem a este número (131026)."
 
 
 def test_stop_keyword_opts_the_number_out(tenant, sim) -> None:
@@ -277,17 +279,43 @@ def test_spam_rate_failure_pauses_the_number(tenant, sim) -> None:
 
     alerts = channel_alerts(tenant.schema, channel_id)
     assert len(alerts) == 1 and alerts[0][1].startswith("Número pausado")
-    get_governor().resume(identity)
+
+    # An admin resumes the channel: the governor's pause of the number goes with it (audited).
+    from app.messaging import channels
+
+    with session(tenant.schema) as db:
+        channels.update_channel(
+            db, tenant.actor("admin"), channel_id, channels.ChannelUpdate(status="active")
+        )
+        db.commit()
+    assert channel(tenant.schema, channel_id).status == "active"
+    assert not get_governor().usage(identity, 0.0)["paused"]
+    [resumed] = audit_rows(tenant.schema, "channel.resume")
+    assert "131048" in resumed.before["governor_paused"]  # type: ignore[index]
 
 
-def test_blocked_recipient_is_suppressed(tenant, sim) -> None:
+def test_marketing_opt_out_suppresses_the_recipient(tenant, sim) -> None:
     from app.messaging import consent
 
     channel_id = add_cloud_channel(tenant, sim)
     _sent_message(tenant, sim, channel_id, "wamid.blocked")
-    assert sim.post(sim.status_payload("wamid.blocked", "failed", error_code=131008)).status_code == 200
+    assert sim.post(sim.status_payload("wamid.blocked", "failed", error_code=131050)).status_code == 200
     with session(tenant.schema) as db:
         assert consent.is_opted_out(db, "whatsapp", PHONE)
+
+
+def test_required_parameter_missing_fails_the_message_only(tenant, sim) -> None:
+    """131008 is Meta's "required parameter is missing": our request's fault, not the recipient's."""
+    from app.messaging import consent
+
+    channel_id = add_cloud_channel(tenant, sim)
+    _sent_message(tenant, sim, channel_id, "wamid.param")
+    assert sim.post(sim.status_payload("wamid.param", "failed", error_code=131008)).status_code == 200
+    [msg] = _messages(tenant.schema, "out")
+    assert (msg.status, msg.error_code) == ("failed", "131008")
+    assert msg.error and msg.error.startswith("Faltou um parâmetro obrigatório")
+    with session(tenant.schema) as db:
+        assert not consent.is_opted_out(db, "whatsapp", PHONE)
 
 
 def test_a_payload_for_two_numbers_applies_nothing_unless_both_verify(tenant, make_tenant, sim) -> None:
