@@ -196,6 +196,32 @@ def reap(schema: str) -> int:
     that says the message may have arrived, never resent: at most once beats twice."""
     settle_after = get_settings().outbox_uncertain_seconds
     with session(schema) as db:
+        # Meta reports every message it accepts (status webhooks, echoing our id): a Cloud API send that
+        # got no status for a whole settling period while the number's statuses kept arriving for later
+        # sends never reached Meta (the worker died between the claim and the call). It goes back to
+        # the queue; the claim's attempt stays counted.
+        returned = db.execute(
+            text(
+                f"""
+                UPDATE {schema}.messages m
+                   SET status = 'queued', worker_id = NULL, lease_until = NULL, next_attempt_at = now(),
+                       error = NULL, error_code = NULL, updated_at = now()
+                  FROM {schema}.channels c
+                 WHERE m.status = 'uncertain' AND m.direction = 'out' AND m.provider_message_id IS NULL
+                   AND m.updated_at < now() - make_interval(secs => :after)
+                   AND c.id = m.channel_id AND c.kind = 'whatsapp_cloud'
+                   AND (c.state ->> 'statuses_at')::float8 > extract(epoch FROM m.updated_at) + :after
+                RETURNING m.id
+                """
+            ),
+            {"after": float(settle_after)},
+        ).all()
+        if returned:
+            log.warning(
+                "outbox %s: %s uncertain Cloud API send(s) never reached Meta: re-queued",
+                schema,
+                len(returned),
+            )
         settled = db.execute(
             text(
                 f"""
@@ -203,6 +229,9 @@ def reap(schema: str) -> int:
                    SET status = 'failed', error_code = 'uncertain', error = :error, failed_at = now(),
                        lease_until = NULL, updated_at = now()
                  WHERE status = 'uncertain' AND updated_at < now() - make_interval(secs => :after)
+                   -- a Cloud API send gets a second period for the re-queue above to see statuses flow
+                   AND (updated_at < now() - make_interval(secs => 2 * :after)
+                        OR channel_id NOT IN (SELECT id FROM {schema}.channels WHERE kind = 'whatsapp_cloud'))
                 RETURNING campaign_id
                 """
             ),
@@ -227,7 +256,7 @@ def reap(schema: str) -> int:
         db.commit()
     if count:
         log.warning("outbox %s: re-queued %s message(s) whose lease expired", schema, count)
-    return count + len(settled)
+    return count + len(settled) + len(returned)
 
 
 def due_count(schema: str) -> int:

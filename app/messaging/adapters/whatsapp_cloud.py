@@ -15,6 +15,7 @@ import httpx
 
 from app.messaging.kinds import WhatsAppCloudConfig
 from app.messaging.protocol import Medium, OutboundMessage, Outcome, SendResult
+from app.messaging.whatsapp_events import callback_data
 
 # Connect fast (a dead host should not hold a worker), read longer: Graph occasionally takes seconds.
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -57,6 +58,9 @@ class CloudApiAdapter:
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": wa_recipient(message.to),
+            # Echoed back in every status webhook: how a send whose answer was lost (the worker died
+            # between the call and the mark) is matched to its row, instead of being sent again.
+            "biz_opaque_callback_data": callback_data(message.message_id),
         }
         if message.kind == "template":
             if message.template is None:
