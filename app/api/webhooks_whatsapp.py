@@ -213,7 +213,7 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
 
 
 STATUSES_AT = "statuses_at"
-_STATUSES_AT_EVERY = 5.0
+_STATUSES_AT_EVERY = 1.0
 
 
 def note_statuses_flowing(db: Session, channel: Channel) -> None:

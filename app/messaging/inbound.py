@@ -151,11 +151,12 @@ def _unrecorded_send(db: Session, channel: Channel, event: StatusEvent) -> tuple
             Message.id == event.message_id,
             Message.channel_id == channel.id,
             Message.direction == "out",
-            col(Message.provider_message_id).is_(None),
         )
         .with_for_update()
     ).first()
-    if msg is None:
+    if msg is not None and msg.provider_message_id == event.provider_message_id:
+        return msg, False  # the worker's mark landed while this status waited for the row
+    if msg is None or msg.provider_message_id is not None:
         return None, False
     revived = msg.status == "failed" and msg.error_code == UNCERTAIN_CODE
     if msg.status != "uncertain" and not revived:

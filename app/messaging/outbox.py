@@ -229,8 +229,8 @@ def reap(schema: str) -> int:
                    SET status = 'failed', error_code = 'uncertain', error = :error, failed_at = now(),
                        lease_until = NULL, updated_at = now()
                  WHERE status = 'uncertain' AND updated_at < now() - make_interval(secs => :after)
-                   -- a Cloud API send gets a second period for the re-queue above to see statuses flow
-                   AND (updated_at < now() - make_interval(secs => 2 * :after)
+                   -- a Cloud API send gets two more periods for the re-queue above to see statuses flow
+                   AND (updated_at < now() - make_interval(secs => 3 * :after)
                         OR channel_id NOT IN (SELECT id FROM {schema}.channels WHERE kind = 'whatsapp_cloud'))
                 RETURNING campaign_id
                 """
