@@ -245,11 +245,15 @@ def _run(
     try:
         kick(redis_url, ("campaigns.feed", (t.schema, cid)))
         deadline = time.monotonic() + 540
+        next_sweep = time.monotonic() + 1.0
         while len(sim.sent) < len(eligible) // 3:
             assert time.monotonic() < deadline, f"only {len(sim.sent)} sent\n" + log.read_text()[-3000:]
+            if time.monotonic() > next_sweep:  # the scheduler's minute sweeps, every second here
+                kick(redis_url, ("campaigns.sweep", ()), ("messaging.sweep", ()))
+                next_sweep = time.monotonic() + 1.0
             time.sleep(0.02)
         at_fault = len(sim.sent)
-        procs = fault(procs, env)
+        procs = fault(procs, env, t.schema, cid)
         with psycopg.connect(url, autocommit=True) as conn:
             uncertain_at_fault = {
                 r[0]
@@ -320,7 +324,9 @@ def test_sigkill_mid_cloud_campaign_sends_each_recipient_exactly_once(
     client.delete(QUEUE_NAME)
     log = Path(os.environ.get("CRASH_LOG", tmp_path / "workers.log"))
 
-    def kill_one(procs: list[subprocess.Popen[bytes]], env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    def kill_one(
+        procs: list[subprocess.Popen[bytes]], env: dict[str, str], *_: Any
+    ) -> list[subprocess.Popen[bytes]]:
         os.killpg(procs[0].pid, signal.SIGKILL)  # mid-batch: no clean-up, the popped tasks die with it
         procs[0].wait(timeout=30)
         return [worker(env, log)]
@@ -353,3 +359,27 @@ def test_redis_restarted_mid_cloud_campaign_sends_each_recipient_exactly_once(
         _run(make_tenant(), database_url, cloud_sim, server.url, log, restart_redis)
     finally:
         server.kill()
+
+
+@pytest.mark.timeout(900)
+def test_tasks_delivered_many_times_to_two_workers_send_each_recipient_exactly_once(
+    make_tenant, database_url: str, redis_url: str, cloud_sim: CloudApiSimulator, tmp_path: Path
+) -> None:
+    """The broker may deliver a task twice (a retry, a redelivery after a restart, a second sweep): the
+    same `campaigns.feed` and `messaging.deliver` kicked many times, to two workers at once, send nothing
+    twice: the recipients' and messages' states in PostgreSQL decide, not the task."""
+    client = redis.Redis.from_url(redis_url)
+    client.delete(QUEUE_NAME)
+    log = Path(os.environ.get("CRASH_LOG", tmp_path / "workers.log"))
+
+    def duplicate_tasks(
+        procs: list[subprocess.Popen[bytes]], env: dict[str, str], schema: str, cid: int
+    ) -> list[subprocess.Popen[bytes]]:
+        procs = [*procs, worker(env, log)]
+        kick(redis_url, *[("campaigns.feed", (schema, cid)), ("messaging.deliver", (schema,))] * 6)
+        return procs
+
+    try:
+        _run(make_tenant(), database_url, cloud_sim, redis_url, log, duplicate_tasks)
+    finally:
+        client.delete(QUEUE_NAME)
