@@ -98,7 +98,8 @@ def _raw_smtp(port: int, n: int, connections: int) -> None:
     import smtplib
     from concurrent.futures import ThreadPoolExecutor
 
-    data = ("Subject: Oferta\r\nFrom: a@loja.com.br\r\nTo: b@exemplo.com.br\r\n\r\n" + "x" * 2000).encode()
+    body = ("x" * 76 + "\r\n") * 26  # ~2 KB, in lines SMTP accepts
+    data = ("Subject: Oferta\r\nFrom: a@loja.com.br\r\nTo: b@exemplo.com.br\r\n\r\n" + body).encode()
 
     def one(count: int) -> None:
         with smtplib.SMTP("127.0.0.1", port) as smtp:
