@@ -56,8 +56,20 @@ def _worker(
     limits.policy_for = lambda config, created_at, now=None: governor.Policy()  # type: ignore[assignment]
     time.sleep(max(0.0, start - time.time()))
     cpu0 = time.process_time()
+    profile = None
+    if os.environ.get("BENCH_PROFILE") and name == "w0":  # where the worker's CPU goes, first worker only
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     report = asyncio.run(outbox.deliver(schema, worker_id=name, limit=batch, linger_s=0))
-    out.put((report.sent, time.process_time() - cpu0))
+    cpu = time.process_time() - cpu0
+    if profile is not None:
+        import pstats
+
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+    out.put((report.sent, cpu))
 
 
 def _raw_cloud(sim: "object", n: int, concurrency: int) -> None:

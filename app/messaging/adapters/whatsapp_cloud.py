@@ -9,6 +9,7 @@ rate: the number is being restricted) and 131008 (the recipient blocked us) come
 their own `error_code`, so the governor can stop the number or suppress the contact.
 """
 
+import ssl
 from typing import Any
 
 import httpx
@@ -27,6 +28,18 @@ PAIR_RATE_BACKOFF = 6.0
 
 _RETRY_CODES = {130429: THROUGHPUT_BACKOFF, 131056: PAIR_RATE_BACKOFF, 4: THROUGHPUT_BACKOFF, 80007: 60.0}
 _AUTH_CODES = {190, 10, 200}  # token expired/invalid, permission missing
+
+
+_ssl_context: ssl.SSLContext | None = None
+
+
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context per process: httpx builds a new one for every client, loading the CA bundle each
+    time, and the outbox builds a client per claimed chunk (that load was most of a send's CPU)."""
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context()
+    return _ssl_context
 
 
 class CloudApiAdapter:
@@ -48,6 +61,7 @@ class CloudApiAdapter:
             headers={"Authorization": f"Bearer {config.access_token}"},
             timeout=timeout,
             limits=LIMITS,
+            verify=ssl_context(),
         )
 
     async def aclose(self) -> None:
