@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,7 +192,11 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
                 reason = "missing" if not signature else "mismatch"
                 audit_bad_secret(db, target.tenant_id, target.schema, channel, CLOUD, ip, reason)
                 return _refuse(401, "bad_signature", "Assinatura inválida.")
-            for status in target.change.statuses:
+            if target.change.statuses:
+                note_statuses_flowing(db, channel)
+            # Rows locked in id order, as the outbox's marks lock them: fewer deadlocks with a worker.
+            ordered = sorted(target.change.statuses, key=lambda e: e.message_id or 0)
+            for status in ordered:
                 # apply_status only moves a message forward: a replayed status is a no-op.
                 row = apply_status(db, channel, status)
                 if row is None:
@@ -207,6 +212,23 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
                 apply_inbound(db, channel, message)
                 applied += 1
     return _ok(applied=applied, ignored=ignored)
+
+
+STATUSES_AT = "statuses_at"
+_STATUSES_AT_EVERY = 1.0
+
+
+def note_statuses_flowing(db: Session, channel: Channel) -> None:
+    """Remember when this number's status webhooks last arrived (at most one write every few seconds):
+    the outbox's reaper gives a send that never got a status back to the queue only while statuses for
+    the sends after it keep arriving (`outbox.reap`)."""
+    now = time.time()
+    state = dict(channel.state or {})
+    if now - float(state.get(STATUSES_AT) or 0) < _STATUSES_AT_EVERY:
+        return
+    state[STATUSES_AT] = now
+    channel.state = state
+    db.add(channel)
 
 
 def ban_signal(db: Session, schema: str, channel: Channel, event: StatusEvent, message: Message) -> None:

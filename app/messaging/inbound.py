@@ -43,6 +43,8 @@ STATUS_MAP = {
     "bounced": "failed",
 }
 REPLY_WINDOW = timedelta(days=7)
+# `error_code` of a send the outbox settled as failed because its outcome stayed unknown.
+UNCERTAIN_CODE = "uncertain"
 NAMESPACE_CUSTOMER = "conversations"
 NAMESPACE_INBOX = "inbox"
 
@@ -77,6 +79,9 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
         )
         .with_for_update()
     ).first()
+    revived = False
+    if msg is None and event.message_id is not None:
+        msg, revived = _unrecorded_send(db, channel, event)
     if msg is None:
         if _sending(db, channel):
             # The provider answered the send and reported on it before our worker recorded the answer
@@ -87,7 +92,7 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
         return None
     at = _aware(event.at) or utcnow()
     target = STATUS_MAP.get(event.status)
-    changed, old = False, msg.status
+    changed, old = revived, msg.status
     if target == "failed":
         # A failure after delivery (Cloud API can report one late) does not undo the delivery.
         if RANK.get(msg.status, 0) < RANK["delivered"] and msg.status != "failed":
@@ -106,6 +111,9 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
         db.add(msg)
     if msg.campaign_id is not None:
         delta = counters.transition(old, msg.status) if changed else Counter()
+        if revived:
+            # Settled as failed while its status was missing: it was sent after all.
+            delta.update({"failed": -1, "queued": 1})
         if event.status in ("opened", "clicked") and not (
             event.event_id and already_seen(db, "campaign", event.event_id)
         ):
@@ -129,6 +137,35 @@ def apply_status(db: Session, channel: Channel, event: StatusEvent) -> Message |
 
 
 IN_FLIGHT = timedelta(minutes=10)
+
+
+def _unrecorded_send(db: Session, channel: Channel, event: StatusEvent) -> tuple[Message | None, bool]:
+    """The message a status names through our own id (echoed by the provider) when its provider id was
+    never recorded: the worker died, or lost the answer, between the call and the mark. Only a send still
+    uncertain, or settled as failed for that reason, is matched; the provider id is recorded on it.
+    Returns (message, revived): revived when it had been settled as failed and now goes back to the
+    uncertain state the status moves forward from."""
+    msg = db.exec(
+        select(Message)
+        .where(
+            Message.id == event.message_id,
+            Message.channel_id == channel.id,
+            Message.direction == "out",
+        )
+        .with_for_update()
+    ).first()
+    if msg is not None and msg.provider_message_id == event.provider_message_id:
+        return msg, False  # the worker's mark landed while this status waited for the row
+    if msg is None or msg.provider_message_id is not None:
+        return None, False
+    revived = msg.status == "failed" and msg.error_code == UNCERTAIN_CODE
+    if msg.status != "uncertain" and not revived:
+        return None, False
+    msg.provider_message_id = event.provider_message_id[:200]
+    if revived:
+        msg.status, msg.failed_at, msg.error, msg.error_code = "uncertain", None, None, None
+    log.info("status %s matched to unrecorded send %s", event.status, msg.id)
+    return msg, revived
 
 
 def _sending(db: Session, channel: Channel) -> bool:

@@ -30,10 +30,13 @@ import socket
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from app import live
@@ -58,6 +61,7 @@ from models.tenant import Channel, Message, Template
 from tenants.database import session
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DELIVER_TASK = "messaging.deliver"
 BATCH = 200
@@ -196,6 +200,32 @@ def reap(schema: str) -> int:
     that says the message may have arrived, never resent: at most once beats twice."""
     settle_after = get_settings().outbox_uncertain_seconds
     with session(schema) as db:
+        # Meta reports every message it accepts (status webhooks, echoing our id): a Cloud API send that
+        # got no status for a whole settling period while the number's statuses kept arriving for later
+        # sends never reached Meta (the worker died between the claim and the call). It goes back to
+        # the queue; the claim's attempt stays counted.
+        returned = db.execute(
+            text(
+                f"""
+                UPDATE {schema}.messages m
+                   SET status = 'queued', worker_id = NULL, lease_until = NULL, next_attempt_at = now(),
+                       error = NULL, error_code = NULL, updated_at = now()
+                  FROM {schema}.channels c
+                 WHERE m.status = 'uncertain' AND m.direction = 'out' AND m.provider_message_id IS NULL
+                   AND m.updated_at < now() - make_interval(secs => :after)
+                   AND c.id = m.channel_id AND c.kind = 'whatsapp_cloud'
+                   AND (c.state ->> 'statuses_at')::float8 > extract(epoch FROM m.updated_at) + :after
+                RETURNING m.id
+                """
+            ),
+            {"after": float(settle_after)},
+        ).all()
+        if returned:
+            log.warning(
+                "outbox %s: %s uncertain Cloud API send(s) never reached Meta: re-queued",
+                schema,
+                len(returned),
+            )
         settled = db.execute(
             text(
                 f"""
@@ -203,6 +233,9 @@ def reap(schema: str) -> int:
                    SET status = 'failed', error_code = 'uncertain', error = :error, failed_at = now(),
                        lease_until = NULL, updated_at = now()
                  WHERE status = 'uncertain' AND updated_at < now() - make_interval(secs => :after)
+                   -- a Cloud API send gets two more periods for the re-queue above to see statuses flow
+                   AND (updated_at < now() - make_interval(secs => 3 * :after)
+                        OR channel_id NOT IN (SELECT id FROM {schema}.channels WHERE kind = 'whatsapp_cloud'))
                 RETURNING campaign_id
                 """
             ),
@@ -227,7 +260,7 @@ def reap(schema: str) -> int:
         db.commit()
     if count:
         log.warning("outbox %s: re-queued %s message(s) whose lease expired", schema, count)
-    return count + len(settled)
+    return count + len(settled) + len(returned)
 
 
 def due_count(schema: str) -> int:
@@ -651,6 +684,24 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
     report.uncertain += len(uncertain)
 
 
+DEADLOCK_RETRIES = 3
+
+
+def _on_deadlock_retry(fn: Callable[..., T], *args: Any) -> T:
+    """Run a transaction again when PostgreSQL chose it as a deadlock's victim. The marks race status
+    webhooks for the same rows and campaign counters; every statement is guarded by the row's state, so
+    a second run applies exactly what the rolled-back one would have."""
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            return fn(*args)
+        except OperationalError as exc:
+            if not isinstance(exc.orig, DeadlockDetected) or attempt == DEADLOCK_RETRIES - 1:
+                raise
+            log.warning("outbox: deadlock in %s, running it again", fn.__name__)
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _bump_campaigns(db: Session, campaign_ids: list[int | None], per_message: dict[str, int]) -> None:
     """Keep campaign counters in step with the outbox (deltas, never recounts: app.campaigns.counters)."""
     per_campaign = Counter(c for c in campaign_ids if c is not None)
@@ -699,7 +750,7 @@ async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> D
         batches, report = await asyncio.to_thread(_claim, schema, ids[start : start + CLAIM_CHUNK], worker_id)
         if batches:
             await asyncio.gather(*(_send_channel(schema, worker_id, b) for b in batches.values()))
-            await asyncio.to_thread(_mark, schema, worker_id, batches, report)
+            await asyncio.to_thread(_on_deadlock_retry, _mark, schema, worker_id, batches, report)
             try:
                 await asyncio.to_thread(_emit_sandbox_statuses, schema, batches)
             except Exception:  # statuses are a courtesy of the sandbox; the sends are recorded

@@ -82,6 +82,9 @@ class StatusEvent:
     error: str | None = None
     event_id: str | None = None  # for replay detection when the provider gives one
     recipient: str | None = None
+    # Our message id as the provider echoes it back (Cloud API `biz_opaque_callback_data`): matches a
+    # status to a message whose provider id was never recorded (the worker died after the call).
+    message_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,21 @@ def parse_cloud(payload: Any) -> list[CloudChange]:
     return list(changes.values())
 
 
+CALLBACK_PREFIX = "crm-msg:"
+
+
+def callback_data(message_id: int) -> str:
+    """What the Cloud adapter sends as `biz_opaque_callback_data` (Meta echoes it in status webhooks)."""
+    return f"{CALLBACK_PREFIX}{message_id}"
+
+
+def message_id_from_callback(value: Any) -> int | None:
+    if not isinstance(value, str) or not value.startswith(CALLBACK_PREFIX):
+        return None
+    digits = value[len(CALLBACK_PREFIX) :]
+    return int(digits) if digits.isdigit() and len(digits) < 19 else None
+
+
 def _cloud_statuses(items: Any) -> list[StatusEvent]:
     if items is None:
         return []
@@ -129,6 +144,7 @@ def _cloud_statuses(items: Any) -> list[StatusEvent]:
                 recipient=e164_from_wa_id(_str(item.get("recipient_id"), 32))
                 if item.get("recipient_id")
                 else None,
+                message_id=message_id_from_callback(item.get("biz_opaque_callback_data")),
             )
         )
     return events

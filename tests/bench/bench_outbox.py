@@ -2,6 +2,13 @@
 `outbox.deliver` a `messaging.deliver` task runs), then checked: every message sent exactly once.
 
     .venv/bin/python -m tests.bench.bench_outbox --messages 20000 [--workers 2] [--batch 200] [--statuses]
+        [--provider sandbox|cloud|smtp] [--raw]
+
+`--provider cloud` sends over HTTP to the Cloud API simulator (tests/simulators/whatsapp_cloud.py, served
+in this process's own thread while the workers run), `--provider smtp` to an aiosmtpd sink (plain SMTP on
+loopback); both with the sending limits off (the governor hands out every slot at once). `--raw` first
+measures the simulator or the sink alone with a plain client (no database), to show whether it is the
+limit. Every run prints the workers' CPU seconds per message (load-independent) and the 1-minute load.
 
 Seeds a fresh `bench-outbox-<uuid>` tenant in the `crm_bench_outbox` database (or DATABASE_URL) with one
 sandbox WhatsApp channel (no rate limit) and one customer's conversation, queues the messages set-based,
@@ -16,6 +23,8 @@ import multiprocessing as mp
 import os
 import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -35,15 +44,90 @@ def _prepare_database() -> None:
     os.environ.setdefault("REDIS_URL", "")
 
 
-def _worker(schema: str, name: str, batch: int, statuses: bool, start: float, out: "mp.Queue[int]") -> None:
-    from app.messaging import outbox
+def _worker(
+    schema: str, name: str, batch: int, statuses: bool, start: float, out: "mp.Queue[tuple[int, float]]"
+) -> None:
+    from app.messaging import governor, limits, outbox
     from app.messaging.adapters import sandbox
 
     if not statuses:
         sandbox.emit_statuses = lambda db, channel, pids: 0  # type: ignore[assignment]
+    # Limits off: every slot at once (the channels' own rates would be the figure otherwise).
+    limits.policy_for = lambda config, created_at, now=None: governor.Policy()  # type: ignore[assignment]
     time.sleep(max(0.0, start - time.time()))
+    cpu0 = time.process_time()
+    profile = None
+    if os.environ.get("BENCH_PROFILE") and name == "w0":  # where the worker's CPU goes, first worker only
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     report = asyncio.run(outbox.deliver(schema, worker_id=name, limit=batch, linger_s=0))
-    out.put(report.sent)
+    cpu = time.process_time() - cpu0
+    if profile is not None:
+        import pstats
+
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+    out.put((report.sent, cpu))
+
+
+def _raw_cloud(sim: "object", n: int, concurrency: int) -> None:
+    """The simulator alone: n sends from `concurrency` concurrent requests on one pooled client."""
+    import httpx
+
+    from tests.simulators.whatsapp_cloud import CloudApiSimulator
+
+    assert isinstance(sim, CloudApiSimulator)
+    body = {"messaging_product": "whatsapp", "to": "5511987650000", "type": "text", "text": {"body": "Olá"}}
+
+    async def go() -> float:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        headers = {"Authorization": f"Bearer {sim.access_token}"}
+        async with httpx.AsyncClient(base_url=sim.url, headers=headers, limits=limits) as client:
+            queue = iter(range(n))
+
+            async def one() -> None:
+                for _ in queue:
+                    r = await client.post(f"/v21.0/{sim.phone_number_id}/messages", json=body)
+                    assert r.status_code == 200, r.text
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(concurrency)))
+            return time.perf_counter() - t0
+
+    cpu0 = time.process_time()
+    elapsed = asyncio.run(go())
+    cpu = time.process_time() - cpu0
+    print(
+        f"raw httpx -> simulator: {n} sends, {concurrency} in flight: {n / elapsed:.0f} req/s; "
+        f"client+simulator CPU {cpu * 1e6 / n:.0f} us/msg (one process); load1 {os.getloadavg()[0]:.1f}"
+    )
+
+
+def _raw_smtp(port: int, n: int, connections: int) -> None:
+    """The sink alone: n messages over `connections` kept SMTP connections (threads)."""
+    import smtplib
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = ("x" * 76 + "\r\n") * 26  # ~2 KB, in lines SMTP accepts
+    data = ("Subject: Oferta\r\nFrom: a@loja.com.br\r\nTo: b@exemplo.com.br\r\n\r\n" + body).encode()
+
+    def one(count: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for _ in range(count):
+                smtp.sendmail("a@loja.com.br", ["b@exemplo.com.br"], data)
+
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(one, [n // connections] * connections))
+    elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    print(
+        f"raw smtplib -> aiosmtpd sink: {n} messages, {connections} connections: {n / elapsed:.0f} msg/s; "
+        f"client+sink CPU {cpu * 1e6 / n:.0f} us/msg (one process); load1 {os.getloadavg()[0]:.1f}"
+    )
 
 
 def main() -> None:
@@ -52,6 +136,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--statuses", action="store_true")
+    parser.add_argument("--provider", choices=["sandbox", "cloud", "smtp"], default="sandbox")
+    parser.add_argument("--raw", action="store_true", help="measure the simulator / sink alone first")
     args, _unknown = parser.parse_known_args()
     _prepare_database()
 
@@ -82,35 +168,91 @@ def main() -> None:
     with platform_session() as pdb:
         user = pdb.exec(select(User).where(User.tenant_id == tenant.id)).one()
         admin = actor_for_user(pdb, user.id or 0)
-    with session(schema) as db:
-        channel = channels.create_channel(
-            db, admin, channels.ChannelIn(kind="sandbox_whatsapp", name="Bench", config={})
+    server: Any = None
+    to, medium, kind = "+5511987650000", "whatsapp", "text"
+    if args.provider == "cloud":
+        from tests.simulators.whatsapp_cloud import CloudApiSimulator
+
+        server = CloudApiSimulator(
+            phone_number_id=str(10**14 + uuid.uuid4().int % 10**14),
+            per_second_cap=10**9,
+            pair_window=0.0,
+            record_requests=False,
+        ).start()
+        server.open_window(to)
+        if args.raw:
+            _raw_cloud(server, min(args.messages, 20_000), 16)
+            server.sent.clear()
+        channel_in = channels.ChannelIn(
+            kind="whatsapp_cloud",
+            name="Bench Cloud",
+            config={
+                "phone_number_id": server.phone_number_id,
+                "waba_id": server.waba_id,
+                "access_token": server.access_token,
+                "app_secret": server.app_secret,
+                "verify_token": uuid.uuid4().hex,
+                "api_base_url": server.url,
+                "messages_per_second": 1000,
+                "daily_unique_recipients": None,
+            },
         )
+    elif args.provider == "smtp":
+        import tempfile
+
+        from tests.simulators.smtp_server import SmtpServer
+
+        server = SmtpServer(Path(tempfile.mkdtemp()), mode="none").start()
+        to, medium, kind = "cliente@exemplo.com.br", "email", "email"
+        if args.raw:
+            _raw_smtp(server.port, min(args.messages, 20_000), 2)
+            server.received.clear()
+        channel_in = channels.ChannelIn(
+            kind="smtp",
+            name="Bench SMTP",
+            config={
+                "host": "127.0.0.1",
+                "port": server.port,
+                "security": "none",
+                "from_email": "ofertas@loja-bench.com.br",
+                "messages_per_second": 10_000,
+            },
+        )
+    else:
+        channel_in = channels.ChannelIn(kind="sandbox_whatsapp", name="Bench", config={})
+    with session(schema) as db:
+        channel = channels.create_channel(db, admin, channel_in)
         customer = create_customer(
             db,
             admin,
-            CustomerIn.model_validate(
-                {"name": "Bench", "contacts": [{"kind": "whatsapp", "value": "+5511987650000"}]}
-            ),
+            CustomerIn.model_validate({"name": "Bench", "contacts": [{"kind": medium, "value": to}]}),
         )
-        conv = Conversation(customer_id=customer.id or 0, channel="whatsapp", channel_id=channel.id)
+        conv = Conversation(customer_id=customer.id or 0, channel=medium, channel_id=channel.id)
         db.add(conv)
         db.flush()
         t0 = time.perf_counter()
         db.execute(
             text(
                 f"INSERT INTO {schema}.messages (conversation_id, direction, body, status, channel_id, kind, "
-                "to_address, next_attempt_at, attachments, variables) "
-                "SELECT :conv, 'out', 'Olá ' || g, 'queued', :ch, 'text', :to, now(), '[]', '{}' "
+                "to_address, next_attempt_at, attachments, variables, subject) "
+                "SELECT :conv, 'out', 'Olá ' || g, 'queued', :ch, :kind, :to, now(), '[]', '{}', "
+                "CAST(:subject AS text) || g "
                 "FROM generate_series(1, :n) g"
             ),
-            {"conv": conv.id, "ch": channel.id, "n": args.messages, "to": "+5511987650000"},
+            {
+                "conv": conv.id,
+                "ch": channel.id,
+                "n": args.messages,
+                "to": to,
+                "kind": kind,
+                "subject": "Oferta " if kind == "email" else None,
+            },
         )
         db.commit()
         print(f"queued {args.messages} in {time.perf_counter() - t0:.2f} s")
 
     ctx = mp.get_context("spawn")
-    out: mp.Queue[int] = ctx.Queue()
+    out: mp.Queue[tuple[int, float]] = ctx.Queue()
     start = time.time() + 3.0  # every process imported and connected before the clock starts
     procs = [
         ctx.Process(target=_worker, args=(schema, f"w{i}", args.batch, args.statuses, start, out))
@@ -118,8 +260,10 @@ def main() -> None:
     ]
     for p in procs:
         p.start()
-    sent = [out.get() for _ in procs]
+    results = [out.get() for _ in procs]
     elapsed = time.time() - start
+    sent = [r[0] for r in results]
+    cpu = sum(r[1] for r in results)
     for p in procs:
         p.join()
     with session(schema) as db:
@@ -135,12 +279,22 @@ def main() -> None:
             )
         ).scalar_one()
     load = os.getloadavg()[0]
+    received = None
+    if args.provider == "cloud":
+        received = len(server.sent)
+        server.stop()
+    elif args.provider == "smtp":
+        received = len(server.received)
+        server.stop()
     print(
-        f"{args.messages} messages, {args.workers} workers, batch {args.batch}, statuses {args.statuses}: "
-        f"{elapsed:.2f} s = {args.messages / elapsed:.0f} msg/s; per worker {sent}; statuses {counts}; "
-        f"duplicate provider ids {dupes}; load1 {load:.1f}"
+        f"{args.provider}: {args.messages} messages, {args.workers} workers, batch {args.batch}, "
+        f"statuses {args.statuses}: {elapsed:.2f} s = {args.messages / elapsed:.0f} msg/s;"
+        f" per worker {sent};"
+        f"workers' CPU {cpu * 1e6 / args.messages:.0f} us/msg; statuses {counts}; "
+        f"received by the provider {received}; duplicate provider ids {dupes}; load1 {load:.1f}"
     )
     assert sum(sent) == args.messages and dupes == 0
+    assert received is None or received == args.messages
 
 
 if __name__ == "__main__":

@@ -32,6 +32,11 @@ webhooks, error codes):
   (inbound: text, image, document, button, interactive replies) or `statuses` (sent / delivered / read /
   failed with `errors`) for messages the simulator accepted.
 
+Status webhooks on their own: with `status_webhooks=True` every accepted message is reported `sent` by a
+background thread, as Meta does, with the `biz_opaque_callback_data` the sender gave echoed back; reports
+are batched (up to `status_batch` per payload; Meta's `statuses` is a list) and a payload the app does not
+answer with 200 is posted again later (Meta retries for days). `status_backlog()` tells how many wait.
+
 Faults: `fail(status)` answers every request with that status (5xx with a Graph error body, 429 with
 Retry-After), `hang(seconds)` waits before answering (a read timeout on the caller's side); `heal()`.
 `clock` can be replaced to move time (24-hour window) without sleeping.
@@ -43,6 +48,7 @@ template creation, conversation pricing objects, message status ordering guarant
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import hmac
 import itertools
@@ -120,6 +126,7 @@ class Sent:
     type: str
     payload: dict[str, Any]
     at: float
+    callback: str | None = None
 
 
 class CloudApiSimulator:
@@ -133,6 +140,9 @@ class CloudApiSimulator:
         display_phone: str = "+55 11 4000-0000",
         per_second_cap: int = 80,
         pair_window: float = 6.0,
+        status_webhooks: bool = False,
+        status_batch: int = 100,
+        record_requests: bool = True,
     ) -> None:
         self.access_token = access_token
         self.app_secret = app_secret
@@ -151,7 +161,14 @@ class CloudApiSimulator:
         self.media: dict[str, dict[str, Any]] = {}
         self.requests: list[dict[str, Any]] = []
         self._inbound_at: dict[str, float] = {}
-        self._send_times: list[float] = []
+        self._send_times: collections.deque[float] = collections.deque()
+        self.status_webhooks = status_webhooks
+        self.status_batch = status_batch
+        self.record_requests = record_requests
+        self.status_posts = 0
+        self._statuses: collections.deque[str] = collections.deque()
+        self._status_stop = threading.Event()
+        self._status_thread: threading.Thread | None = None
         self._last_to: dict[str, float] = {}
         self._token_expired = False
         self._fail: int | None = None
@@ -178,10 +195,44 @@ class CloudApiSimulator:
 
     def start(self) -> CloudApiSimulator:
         self._server.start()
+        if self.status_webhooks:
+            self._status_thread = threading.Thread(
+                target=self._post_statuses, name="cloud-sim-statuses", daemon=True
+            )
+            self._status_thread.start()
         return self
 
     def stop(self) -> None:
+        self._status_stop.set()
+        if self._status_thread is not None:
+            self._status_thread.join(timeout=10)
         self._server.stop()
+
+    def status_backlog(self) -> int:
+        return len(self._statuses)
+
+    def _post_statuses(self) -> None:
+        """Report every accepted message `sent`, in batches, retrying a batch the app did not take."""
+        with httpx.Client(timeout=30) as client:
+            while not self._status_stop.is_set():
+                batch: list[str] = []
+                while self._statuses and len(batch) < self.status_batch:
+                    batch.append(self._statuses.popleft())
+                if not batch or not self.webhook_url:
+                    self._statuses.extendleft(reversed(batch))
+                    self._status_stop.wait(0.1)
+                    continue
+                items = [self._status_item(w, "sent") for w in batch]
+                body = json.dumps(self.envelope({"statuses": items}), separators=(",", ":")).encode()
+                headers = {"Content-Type": "application/json", "X-Hub-Signature-256": self.sign(body)}
+                try:
+                    ok = client.post(self.webhook_url, content=body, headers=headers).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                self.status_posts += 1
+                if not ok:
+                    self._statuses.extendleft(reversed(batch))
+                    self._status_stop.wait(0.5)
 
     def fail(self, status: int) -> None:
         self._fail = status
@@ -226,14 +277,15 @@ class CloudApiSimulator:
         return JSONResponse({"error": error}, status_code=401)
 
     async def _gate(self, request: Request, body: Any = None) -> Response | None:
-        self.requests.append(
-            {
-                "method": request.method,
-                "path": request.url.path,
-                "headers": dict(request.headers),
-                "json": body,
-            }
-        )
+        if self.record_requests:
+            self.requests.append(
+                {
+                    "method": request.method,
+                    "path": request.url.path,
+                    "headers": dict(request.headers),
+                    "json": body,
+                }
+            )
         if self._hang:
             await asyncio.sleep(self._hang)
         if self._fail is not None:
@@ -273,7 +325,8 @@ class CloudApiSimulator:
             return problem
         with self._lock:
             now = self.clock()
-            self._send_times = [t for t in self._send_times if now - t < 1.0]
+            while self._send_times and now - self._send_times[0] >= 1.0:
+                self._send_times.popleft()
             if len(self._send_times) >= self.per_second_cap:
                 return self._error(130429)
             if self.spam_limited:
@@ -289,7 +342,12 @@ class CloudApiSimulator:
             self._send_times.append(now)
             self._last_to[to] = now
             wamid = "wamid." + secrets.token_urlsafe(24)
-            self.sent[wamid] = Sent(wamid, to, kind, body, now)
+            callback = body.get("biz_opaque_callback_data")
+            self.sent[wamid] = Sent(
+                wamid, to, kind, body, now, callback if isinstance(callback, str) else None
+            )
+            if self.status_webhooks:
+                self._statuses.append(wamid)
         message: dict[str, Any] = {"id": wamid}
         if kind == "template":
             message["message_status"] = "accepted"
@@ -472,20 +530,25 @@ class CloudApiSimulator:
         return self.envelope({"contacts": [{"profile": {"name": name}, "wa_id": wa}], "messages": [message]})
 
     def status_payload(self, wamid: str, status: str, *, error_code: int | None = None) -> dict[str, Any]:
-        recipient = self.sent[wamid].to if wamid in self.sent else "0"
+        return self.envelope({"statuses": [self._status_item(wamid, status, error_code=error_code)]})
+
+    def _status_item(self, wamid: str, status: str, *, error_code: int | None = None) -> dict[str, Any]:
+        sent = self.sent.get(wamid)
         item: dict[str, Any] = {
             "id": wamid,
             "status": status,
             "timestamp": str(int(self.clock())),
-            "recipient_id": recipient,
+            "recipient_id": sent.to if sent else "0",
         }
+        if sent is not None and sent.callback is not None:
+            item["biz_opaque_callback_data"] = sent.callback
         if status == "failed":
             code = error_code or 131026
             title, details = _ERRORS.get(code, ("Unknown error", "unknown"))
             item["errors"] = [
                 {"code": code, "title": title, "message": title, "error_data": {"details": details}}
             ]
-        return self.envelope({"statuses": [item]})
+        return item
 
     def post(
         self, payload: dict[str, Any] | bytes, *, secret: str | None = None, signature: str | None = None

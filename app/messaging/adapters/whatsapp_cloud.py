@@ -12,12 +12,14 @@ contact, and screens can say which it was (app.messaging.failure_reasons).
 """
 
 import hashlib
+import ssl
 from typing import Any
 
 import httpx
 
 from app.messaging.kinds import WhatsAppCloudConfig
 from app.messaging.protocol import MediaError, MediaFile, Medium, OutboundMessage, Outcome, SendResult
+from app.messaging.whatsapp_events import callback_data
 
 # Connect fast (a dead host should not hold a worker), read longer: Graph occasionally takes seconds.
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -29,6 +31,18 @@ PAIR_RATE_BACKOFF = 6.0
 
 _RETRY_CODES = {130429: THROUGHPUT_BACKOFF, 131056: PAIR_RATE_BACKOFF, 4: THROUGHPUT_BACKOFF, 80007: 60.0}
 _AUTH_CODES = {190, 10, 200}  # token expired/invalid, permission missing
+
+
+_ssl_context: ssl.SSLContext | None = None
+
+
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context per process: httpx builds a new one for every client, loading the CA bundle each
+    time, and the outbox builds a client per claimed chunk (that load was most of a send's CPU)."""
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context()
+    return _ssl_context
 
 
 class CloudApiAdapter:
@@ -50,6 +64,7 @@ class CloudApiAdapter:
             headers={"Authorization": f"Bearer {config.access_token}"},
             timeout=timeout,
             limits=LIMITS,
+            verify=ssl_context(),
         )
 
     async def aclose(self) -> None:
@@ -60,6 +75,9 @@ class CloudApiAdapter:
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": wa_recipient(message.to),
+            # Echoed back in every status webhook: how a send whose answer was lost (the worker died
+            # between the call and the mark) is matched to its row, instead of being sent again.
+            "biz_opaque_callback_data": callback_data(message.message_id),
         }
         if message.kind == "template":
             if message.template is None:

@@ -7,16 +7,12 @@ The scheduler is played by the test: it kicks the minute sweeps (`campaigns.swee
 second, as `taskiq scheduler` would every minute; the workers run with a 3 s outbox lease so the reaper
 hands back what the dead worker had reserved without waiting two minutes."""
 
-import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -26,6 +22,10 @@ from app.messaging import outbox
 from tasks.messaging import MAX_DELIVERIES_PER_TENANT
 from tenants.queues import QUEUE_NAME
 from tests.conftest import TenantHandle
+from tests.integration.messaging.crash_support import counts as _counts
+from tests.integration.messaging.crash_support import kick as _kick
+from tests.integration.messaging.crash_support import statuses as _statuses
+from tests.integration.messaging.crash_support import worker as _worker
 from tests.simulators.smtp_server import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -55,63 +55,6 @@ def _seed(t: TenantHandle, url: str) -> tuple[set[str], set[str]]:
             f"SELECT value, opt_out FROM {s}.contacts WHERE value LIKE %s", (f"%-{tag}@%",)
         ).fetchall()
     return {v for v, o in rows if not o}, {v for v, o in rows if o}
-
-
-def _kick(redis_url: str, *tasks: tuple[str, tuple[Any, ...]]) -> None:
-    """Queue tasks by name on the workers' Redis queue (this process runs the in-process broker)."""
-    from taskiq.kicker import AsyncKicker
-    from taskiq_redis import ListQueueBroker
-
-    async def go() -> None:
-        broker = ListQueueBroker(url=redis_url, queue_name=QUEUE_NAME)
-        await broker.startup()
-        try:
-            for name, args in tasks:
-                await AsyncKicker(task_name=name, broker=broker, labels={}).kiq(*args)
-        finally:
-            await broker.shutdown()
-
-    asyncio.run(go())
-
-
-def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    out = log.open("ab")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "taskiq",
-            "worker",
-            "tasks.broker:broker",
-            "tasks.campaigns",
-            "tasks.messaging",
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=out,
-        start_new_session=True,
-    )
-
-
-def _counts(url: str, schema: str, campaign_id: int) -> dict[str, int]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            f'SELECT counts FROM "{schema}".campaigns WHERE id = %s', (campaign_id,)
-        ).fetchone()
-    assert row is not None
-    return {k: int(v) for k, v in row[0].items() if not k.startswith("_") and isinstance(v, int | float)}
-
-
-def _statuses(url: str, schema: str, campaign_id: int) -> dict[str, str]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return dict(
-            conn.execute(
-                f'SELECT to_address, status FROM "{schema}".messages WHERE campaign_id = %s', (campaign_id,)
-            ).fetchall()
-        )
 
 
 @pytest.mark.timeout(600)

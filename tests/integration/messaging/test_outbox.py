@@ -263,3 +263,58 @@ def test_campaign_counters_follow_the_marks(crm: Crm) -> None:
     # Sent by the outbox, then read through the sandbox's statuses (inbound.apply_status's deltas).
     assert counts["queued"] == 0 and counts["failed"] == failed
     assert counts["sent"] == 6 - failed and counts["read"] == 6 - failed
+
+
+def test_cloud_sends_without_a_status_go_back_only_while_later_statuses_arrive(crm: Crm) -> None:
+    """Meta reports every message it accepts: a Cloud API send still uncertain a settling period after its
+    claim, while the number's statuses kept arriving past that, never reached Meta and is re-queued; one
+    whose number's statuses stopped waits, and is settled as failed (may have arrived) three periods on."""
+    settle = outbox.get_settings().outbox_uncertain_seconds
+    _, conv_id, phone = _setup(crm)
+    now = time.time()
+    ids: dict[str, int] = {}
+    with session(crm.schema) as db:
+        for name, statuses_at, age in (
+            ("flowing", now, 1.5 * settle),
+            ("stopped", now - 1.4 * settle, 1.5 * settle),
+            ("old", None, 3.5 * settle),
+        ):
+            channel = Channel(
+                kind="whatsapp_cloud",
+                medium="whatsapp",
+                name=f"Cloud {name} {uuid.uuid4().hex[:4]}",
+                status="paused",  # only the reaper acts here
+                config={},
+                state={"statuses_at": statuses_at} if statuses_at else {},
+            )
+            db.add(channel)
+            db.flush()
+            msg = Message(
+                conversation_id=conv_id,
+                direction="out",
+                body="Oferta",
+                status="uncertain",
+                channel_id=channel.id,
+                to_address=phone,
+                worker_id="dead",
+            )
+            db.add(msg)
+            db.flush()
+            db.execute(
+                text(
+                    f"UPDATE {crm.schema}.messages SET updated_at = now() - make_interval(secs => :age) "
+                    "WHERE id = :id"
+                ),
+                {"age": age, "id": msg.id},
+            )
+            ids[name] = msg.id or 0
+        db.commit()
+    outbox.reap(crm.schema)
+    with session(crm.schema) as db:
+        got = {n: db.get(Message, i) for n, i in ids.items()}
+    assert got["flowing"] is not None and (got["flowing"].status, got["flowing"].worker_id) == (
+        "queued",
+        None,
+    )
+    assert got["stopped"] is not None and got["stopped"].status == "uncertain"
+    assert got["old"] is not None and (got["old"].status, got["old"].error_code) == ("failed", "uncertain")

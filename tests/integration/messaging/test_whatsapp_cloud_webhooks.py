@@ -203,6 +203,72 @@ def test_statuses_move_our_message_forward_only(tenant, sim) -> None:
     assert response.status_code == 200 and response.json()["ignored"] == 1
 
 
+def test_status_settles_a_send_whose_answer_was_lost(tenant, sim) -> None:
+    """A worker that died between the call and the mark left the row uncertain without a wamid: Meta's
+    status echoes our id (`biz_opaque_callback_data`), which records the wamid and settles the row; a
+    row already settled as failed for want of a status is revived; another channel's row is not matched."""
+    channel_id = add_cloud_channel(tenant, sim)
+    assert sim.receive(PHONE, "Oi").status_code == 200
+    [inbound] = _messages(tenant.schema)
+    with session(tenant.schema) as db:
+        rows = [
+            Message(
+                conversation_id=inbound.conversation_id,
+                direction="out",
+                body="Oferta",
+                status=status,
+                error_code=code,
+                channel_id=channel_id,
+                to_address=PHONE,
+            )
+            for status, code in (("uncertain", None), ("failed", "uncertain"), ("failed", "131026"))
+        ]
+        db.add_all(rows)
+        db.commit()
+        ids = [m.id or 0 for m in rows]
+    config = WhatsAppCloudConfig(
+        phone_number_id=sim.phone_number_id,
+        waba_id=sim.waba_id,
+        access_token=sim.access_token,
+        app_secret=sim.app_secret,
+        verify_token="v",
+        api_base_url=sim.url,
+    )
+
+    async def send(message_id: int) -> str:
+        adapter = CloudApiAdapter(config, {})
+        try:
+            result = await adapter.send(OutboundMessage(message_id=message_id, to=PHONE, text="Oferta"))
+        finally:
+            await adapter.aclose()
+        assert result.provider_message_id
+        return result.provider_message_id
+
+    wamids = [run_async(send(mid)) for mid in ids]  # the answers are "lost": nothing recorded
+    assert sim.sent[wamids[0]].callback == f"crm-msg:{ids[0]}"
+    for wamid in wamids:
+        assert sim.report(wamid, "delivered").status_code == 200
+    with session(tenant.schema) as db:
+        got = {m.id: m for m in db.exec(select(Message).where(col(Message.id).in_(ids))).all()}
+    assert (got[ids[0]].status, got[ids[0]].provider_message_id) == ("delivered", wamids[0])
+    assert (got[ids[1]].status, got[ids[1]].provider_message_id, got[ids[1]].error_code) == (
+        "delivered",
+        wamids[1],
+        None,
+    )
+    # A final failure for another reason is not a lost answer: left alone.
+    assert (got[ids[2]].status, got[ids[2]].provider_message_id) == ("failed", None)
+    # The same id on another number's channel matches nothing.
+    other = CloudApiSimulator(phone_number_id=str(10**14 + secrets.randbelow(10**14)))
+    other.webhook_url = sim.webhook_url
+    other_channel = add_cloud_channel(tenant, other, verify_token="outro-token")
+    assert other_channel != channel_id
+    item = {"id": "wamid.other", "status": "sent", "timestamp": "1", "recipient_id": "5511987654321",
+            "biz_opaque_callback_data": f"crm-msg:{ids[2]}"}  # fmt: skip
+    response = other.post(other.envelope({"statuses": [item]}))
+    assert response.status_code == 200 and response.json()["ignored"] == 1
+
+
 def test_failed_status_records_the_error_code(tenant, sim) -> None:
     channel_id = add_cloud_channel(tenant, sim)
     assert sim.receive(PHONE, "Oi").status_code == 200
