@@ -42,7 +42,7 @@ from app.campaigns import counters
 from app.errors import DomainError
 from app.messaging import attachments as attachment_files
 from app.messaging import channels as channel_service
-from app.messaging import consent, failure_reasons, governor, inbound, limits
+from app.messaging import consent, failure_reasons, governor, inbound, limits, number_signals
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import (
     Attachment,
@@ -72,6 +72,7 @@ MAX_RUN_SECONDS = 600.0
 # Provider codes that stop the identity until someone resumes it (Meta 131048: spam rate limit hit).
 PAUSE_CODES = frozenset({"131048"})
 PAUSED_RETRY_SECONDS = 60.0
+CLOUD_KIND = "whatsapp_cloud"  # numbers whose health the marks keep (app.messaging.number_signals)
 _ERROR_MAX = 500
 
 # What a screen shows for each final outcome (the provider's own text stays in the logs).
@@ -467,7 +468,7 @@ async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> No
     gov = governor.get_governor()
     config = channel_service.config_model(channel)
     identity = limits.identity_for(schema, channel.id or 0, config)
-    policy = limits.policy_for(config, channel.created_at)
+    policy = limits.policy_for(config, channel.created_at, state=channel.state)
     # A time slot per message for this identity and recipient, all asked for before the first send: what
     # has no slot within the policy's max wait goes back to the queue at once (it must not sit claimed
     # while the batch sleeps through its slots), the rest is sent, each asleep until its slot.
@@ -644,6 +645,9 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
             if batch.state_after is not None or cid in auth_channels:
                 channel.updated_at = utcnow()
                 db.add(channel)
+            if channel.kind == CLOUD_KIND and channel.status == "active":
+                # The number's failed share after these marks: slows or pauses it (number health).
+                number_signals.check_failures(db, channel)
         db.commit()
     report.sent += len(sent)
     report.retried += len(retry)
