@@ -122,7 +122,8 @@ def test_downgrade_lowers_the_tier_and_alerts(tenant, sim) -> None:
     assert sim.report_quality("DOWNGRADE", "TIER_1K").status_code == 200
     policy = _policy(tenant.schema, channel_id)
     assert (policy.unique_recipients_24h, policy.rate_per_s) == (1_000, 80)
-    [alert] = channel_alerts(tenant.schema, channel_id)
+    [(_, title)] = channel_alerts(tenant.schema, channel_id)
+    assert title.startswith("Saúde do número")
     with session(tenant.schema) as db:
         body = db.exec(select(Notification.body).where(Notification.ref_id == channel_id)).one()
     assert "1.000 destinatários" in body
