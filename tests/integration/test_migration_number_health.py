@@ -26,7 +26,8 @@ def _index(schema: str) -> str | None:
     with engine().connect() as conn:
         return conn.execute(
             text(
-                "SELECT indexdef FROM pg_indexes WHERE schemaname = :s AND indexname = 'ix_messages_channel_outcome'"
+                "SELECT indexdef FROM pg_indexes "
+                "WHERE schemaname = :s AND indexname = 'ix_messages_channel_outcome'"
             ),
             {"s": schema},
         ).scalar()
