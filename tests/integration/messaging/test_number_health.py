@@ -292,3 +292,59 @@ def test_failure_rate_recovers_from_slowed(tenant, sim) -> None:
         "slowed",
         "healthy",
     ]
+
+
+def test_outbox_sends_feed_the_failure_rate(tenant, sim) -> None:
+    """Real sends through the outbox to the simulator: numbers Meta cannot deliver to (131026) slow the
+    number after the batch's marks, and a worse batch pauses it."""
+    import asyncio
+
+    from app.messaging import outbox
+    from models.tenant import Conversation, Customer
+
+    channel_id = add_cloud_channel(tenant, sim)
+    identity = _identity(tenant.schema, channel_id)
+    get_governor().resume(identity)
+    with session(tenant.schema) as db:
+        customer = Customer(name="Lista de Campanha")
+        db.add(customer)
+        db.flush()
+        conv = Conversation(customer_id=customer.id or 0, channel="whatsapp", channel_id=channel_id)
+        db.add(conv)
+        db.commit()
+        conv_id = conv.id or 0
+
+    def send(first: int, n: int, bad: int) -> None:
+        phones = [f"+55119{first + i:08d}" for i in range(n)]
+        for i, phone in enumerate(phones):
+            sim.open_window(phone[1:])
+            if i < bad:
+                sim.undeliverable.add(phone[1:])
+        with session(tenant.schema) as db:
+            row = db.get(Channel, channel_id)
+            assert row is not None
+            for phone in phones:
+                outbox.queue_message(
+                    db, conversation_id=conv_id, channel=row, to_address=phone, body="Oferta"
+                )
+            db.info.pop("enqueue_after_commit", None)  # the test drives delivery
+            db.commit()
+        asyncio.run(outbox.deliver(tenant.schema))
+
+    send(10_000, 60, bad=10)  # 10 of 60 failed: 16.7 %
+    row = channel(tenant.schema, channel_id)
+    assert row.state["health"]["failures"] == "slowed" and row.status == "active"
+    assert _policy(tenant.schema, channel_id).rate_per_s == 40
+    send(20_000, 40, bad=30)  # 40 of 100: 40 %
+    row = channel(tenant.schema, channel_id)
+    assert row.state["health"]["failures"] == "paused" and row.status == "paused"
+    assert get_governor().usage(identity, utcnow().timestamp())["paused"]
+    with session(tenant.schema) as db:
+        rows = db.exec(
+            select(Message.status, Message.error_code).where(Message.channel_id == channel_id)
+        ).all()
+    failed = [code for status, code in rows if status == "failed"]
+    waiting = [status for status, _ in rows if status not in ("failed", "sent")]
+    # The pause came at the marks of a chunk of the batch: what was left of it was never sent.
+    assert set(failed) == {"131026"} and 10 + 25 <= len(failed) < 40
+    assert len(waiting) == 40 - (len(failed) - 10) and set(waiting) == {"queued"}
