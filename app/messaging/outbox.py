@@ -42,7 +42,7 @@ from app.campaigns import counters
 from app.errors import DomainError
 from app.messaging import attachments as attachment_files
 from app.messaging import channels as channel_service
-from app.messaging import consent, failure_reasons, governor, inbound, limits, number_signals
+from app.messaging import consent, failure_reasons, governor, inbound, limits, number_health, number_signals
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import (
     Attachment,
@@ -645,7 +645,11 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
             if batch.state_after is not None or cid in auth_channels:
                 channel.updated_at = utcnow()
                 db.add(channel)
-            if channel.kind == CLOUD_KIND and channel.status == "active":
+            if (
+                channel.kind == CLOUD_KIND
+                and channel.status == "active"
+                and _health_check_due(batch, channel)
+            ):
                 # The number's failed share after these marks: slows or pauses it (number health).
                 number_signals.check_failures(db, channel)
         db.commit()
@@ -653,6 +657,14 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
     report.retried += len(retry)
     report.failed += len(failed)
     report.uncertain += len(uncertain)
+
+
+def _health_check_due(batch: _ChannelBatch, channel: Channel) -> bool:
+    """Read the failed share only when it can have changed the verdict: after a failure, or while the
+    number is slowed (so clean batches bring it back); clean batches of a healthy number cost nothing."""
+    if any(r.outcome is Outcome.FAILED for r in batch.results.values()):
+        return True
+    return number_health.read(channel.state).failures != "ok"
 
 
 def _bump_campaigns(db: Session, campaign_ids: list[int | None], per_message: dict[str, int]) -> None:
