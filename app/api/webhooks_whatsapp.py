@@ -131,7 +131,11 @@ async def cloud_webhook(request: Request) -> Response:
     ip = client_ip(request)
     if quality and not changes:
         return await run_in_threadpool(_quality_apply, raw, quality, signature, ip)
-    return await run_in_threadpool(_cloud_apply, raw, changes, signature, ip)
+    response = await run_in_threadpool(_cloud_apply, raw, changes, signature, ip)
+    if quality and response.status_code == 200:
+        # One body, one signature: the numbers' messages verified, so do the WABA's quality updates.
+        await run_in_threadpool(_quality_apply, raw, quality, signature, ip)
+    return response
 
 
 def _cloud_targets(changes: list[CloudChange]) -> list[_Target]:

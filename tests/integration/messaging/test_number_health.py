@@ -141,6 +141,18 @@ def test_quality_update_with_a_bad_signature_is_refused_and_audited(tenant, sim)
     assert channel_alerts(tenant.schema, channel_id) == []
 
 
+def test_quality_update_next_to_messages_in_one_payload(tenant, sim) -> None:
+    channel_id = add_cloud_channel(tenant, sim)
+    sim.open_window(PHONE[1:])
+    payload = sim.inbound_payload(PHONE, "Oi")
+    payload["entry"] += sim.quality_payload("FLAGGED", "TIER_1K")["entry"]
+    response = sim.post(payload)
+    assert response.status_code == 200 and response.json()["applied"] == 1
+    assert channel(tenant.schema, channel_id).state["health"]["quality"] == "flagged"
+    with session(tenant.schema) as db:
+        assert db.exec(select(Message).where(Message.direction == "in")).first() is not None
+
+
 def test_unknown_waba_or_number_is_acknowledged_and_ignored(tenant, sim) -> None:
     channel_id = add_cloud_channel(tenant, sim)
     unknown = sim.report_quality("FLAGGED", waba_id="999999999999999")
