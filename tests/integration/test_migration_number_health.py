@@ -48,3 +48,39 @@ def test_t0026_on_empty_schema_reaches_head_and_downgrades(database_url: str) ->
     finally:
         with engine().begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_p0008_fills_existing_routes_from_their_channels(tenant) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from models.platform import ChannelRoute
+    from tenants.database import platform_session
+    from tenants.migrations import upgrade_platform
+    from tests.integration.messaging.whatsapp_support import add_channel
+
+    channel_id = add_channel(
+        tenant.schema,
+        "whatsapp_cloud",
+        {
+            "phone_number_id": "p0008-" + uuid.uuid4().hex[:8],
+            "waba_id": "waba-p0008",
+            "api_base_url": "http://x",
+        },
+        {"access_token": "t", "app_secret": "s", "verify_token": "v"},
+    )
+    with platform_session() as db:
+        db.add(
+            ChannelRoute(
+                provider="whatsapp_cloud",
+                external_id=f"p0008-{channel_id}",
+                tenant_id=tenant.id,
+                channel_id=channel_id,
+            )
+        )
+        db.commit()
+    with engine().begin() as conn:
+        command.downgrade(_config("platform", conn), "p0007_channel_routes")
+    upgrade_platform()
+    with platform_session() as db:
+        route = db.exec(select(ChannelRoute).where(ChannelRoute.external_id == f"p0008-{channel_id}")).one()
+    assert route.waba_id == "waba-p0008"
