@@ -196,6 +196,7 @@ class ChannelRoute(SQLModel, table=True):
     __table_args__ = (
         Index("ix_channel_routes_verify", "verify_token_hash"),
         Index("ix_channel_routes_tenant", "tenant_id", "channel_id"),
+        Index("ix_channel_routes_waba", "provider", "waba_id", postgresql_where=text("waba_id IS NOT NULL")),
         {"schema": PLATFORM},
     )
 
@@ -206,4 +207,6 @@ class ChannelRoute(SQLModel, table=True):
     )
     channel_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     verify_token_hash: str | None = Field(default=None, max_length=64)
+    # The number's WhatsApp Business Account: quality and account webhooks name only the WABA (p0008).
+    waba_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = created_at()

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from app.auth.actor import system_actor
 from app.errors import NotFound, Unauthorized
-from app.messaging import health
+from app.messaging import health, number_health
 from app.settings import get_settings
 from app.validation import Str500
 from models.platform import Tenant
@@ -43,6 +43,12 @@ def render() -> bytes:
     paused = Gauge(
         "crm_identity_paused", "1 when the identity is paused", ["tenant", "identity"], registry=registry
     )
+    level = Gauge(
+        "crm_number_health_level",
+        "Cloud API number health: 0 healthy, 1 slowed, 2 flagged, 3 restricted",
+        ["tenant", "identity"],
+        registry=registry,
+    )
     bounce = Gauge(
         "crm_email_bounce_rate", "Bounce share per domain, today", ["tenant", "domain"], registry=registry
     )
@@ -66,6 +72,8 @@ def render() -> bytes:
         for ident in snap.identities:
             sends.labels(t.slug, ident.identity).set(ident.sends_24h)
             paused.labels(t.slug, ident.identity).set(1 if ident.paused else 0)
+            if ident.health is not None:
+                level.labels(t.slug, ident.identity).set(number_health.LEVELS.index(ident.health))
         for day in snap.domains[-1:]:
             bounce.labels(t.slug, day.domain).set(day.bounce_rate)
     return generate_latest(registry)

@@ -34,14 +34,21 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import client_ip
 from app.audit.log import record
 from app.auth.actor import system_actor
-from app.messaging import alerts, consent, failure_reasons, wpp_sessions
+from app.messaging import alerts, consent, failure_reasons, number_signals, wpp_sessions
 from app.messaging.governor import get_governor
 from app.messaging.inbound import already_seen, apply_inbound, apply_status
 from app.messaging.kinds import WhatsAppCloudConfig
 from app.messaging.limits import identity_for
 from app.messaging.protocol import StatusEvent
 from app.messaging.webhook_routes import open_channel
-from app.messaging.whatsapp_events import CloudChange, Malformed, parse_cloud, parse_wpp
+from app.messaging.whatsapp_events import (
+    CloudChange,
+    Malformed,
+    QualityEvent,
+    parse_cloud,
+    parse_cloud_quality,
+    parse_wpp,
+)
 from app.messaging.wpp_sessions import decrypted_config
 from models.base import utcnow
 from models.platform import ChannelRoute, Tenant
@@ -116,11 +123,20 @@ async def cloud_webhook(request: Request) -> Response:
     if len(raw) > MAX_BODY:
         return _refuse(413, "too_large", "Conteúdo grande demais.")
     try:
-        changes = parse_cloud(json.loads(raw))
+        payload = json.loads(raw)
+        changes = parse_cloud(payload)
+        quality = parse_cloud_quality(payload)
     except (ValueError, Malformed):  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
         return _refuse(400, "bad_request", "Requisição malformada.")
     signature = request.headers.get("x-hub-signature-256", "")
-    return await run_in_threadpool(_cloud_apply, raw, changes, signature, client_ip(request))
+    ip = client_ip(request)
+    if quality and not changes:
+        return await run_in_threadpool(_quality_apply, raw, quality, signature, ip)
+    response = await run_in_threadpool(_cloud_apply, raw, changes, signature, ip)
+    if quality and response.status_code == 200:
+        # One body, one signature: the numbers' messages verified, so do the WABA's quality updates.
+        await run_in_threadpool(_quality_apply, raw, quality, signature, ip)
+    return response
 
 
 def _cloud_targets(changes: list[CloudChange]) -> list[_Target]:
@@ -184,6 +200,7 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
             targets = [failing]  # audited and refused below, before anything is applied
     applied = ignored = 0
     for target in targets:
+        failures = False
         with session(target.schema) as db, unit_of_work(db):
             channel = _live_channel(db, target.channel_id, CLOUD)
             if channel is None:
@@ -205,12 +222,16 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
                 applied += 1
                 if status.status == "failed":
                     ban_signal(db, target.schema, channel, status, row)
+                    failures = True
             for message in target.change.inbound:
                 if already_seen(db, CLOUD, "in:" + message.provider_message_id):
                     ignored += 1
                     continue
                 apply_inbound(db, channel, message)
                 applied += 1
+            if failures and channel.status == "active":
+                db.flush()  # the failed rows count in the number's recent failed share
+                number_signals.check_failures(db, channel)
     return _ok(applied=applied, ignored=ignored)
 
 
@@ -229,6 +250,79 @@ def note_statuses_flowing(db: Session, channel: Channel) -> None:
     state[STATUSES_AT] = now
     channel.state = state
     db.add(channel)
+
+
+@dataclass
+class _WabaRoute:
+    tenant_id: int
+    schema: str
+    channel_id: int
+    waba_id: str
+
+
+def _waba_routes(events: list[QualityEvent]) -> list[_WabaRoute]:
+    with platform_session() as db:
+        rows = db.exec(
+            select(ChannelRoute, Tenant)
+            .join(Tenant, col(Tenant.id) == ChannelRoute.tenant_id)
+            .where(
+                ChannelRoute.provider == CLOUD,
+                col(ChannelRoute.waba_id).in_({e.waba_id for e in events}),
+                Tenant.status == "active",
+            )
+            .order_by(col(ChannelRoute.tenant_id), col(ChannelRoute.channel_id))
+        ).all()
+    return [
+        _WabaRoute(tenant.id or 0, tenant.schema_name, route.channel_id, route.waba_id or "")
+        for route, tenant in rows
+        if tenant.schema_name
+    ]
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def _number_for(event: QualityEvent, channels: list[Channel]) -> Channel | None:
+    """The WABA's number the event names by its display form; a WABA with a single number whose
+    display form was never filled in is that number."""
+    on_waba = [c for c in channels if str((c.config or {}).get("waba_id") or "") == event.waba_id]
+    for channel in on_waba:
+        if _digits(str((channel.config or {}).get("display_phone") or "")) == event.display_phone_number:
+            return channel
+    if len(on_waba) == 1 and not (on_waba[0].config or {}).get("display_phone"):
+        return on_waba[0]
+    return None
+
+
+def _quality_apply(raw: bytes, events: list[QualityEvent], signature: str, ip: str | None) -> Response:
+    """Meta's `phone_number_quality_update`, routed by WABA id and display number. Each matching
+    channel verifies the signature with its own app secret: a channel of another organisation that
+    claims the same WABA id (with its own secret) is refused and audited there, and neither blocks nor
+    receives the update of the organisation whose secret signed it. 401 when no channel verified."""
+    by_tenant: dict[tuple[int, str], list[_WabaRoute]] = {}
+    for route in _waba_routes(events):
+        by_tenant.setdefault((route.tenant_id, route.schema), []).append(route)
+    applied = refused = 0
+    for (tenant_id, schema), routes in by_tenant.items():
+        with session(schema) as db, unit_of_work(db):
+            channels = [c for r in routes if (c := _live_channel(db, r.channel_id, CLOUD)) is not None]
+            for event in events:
+                channel = _number_for(event, channels)
+                if channel is None:
+                    continue
+                if not _signature_ok(raw, signature, _app_secret(channel)):
+                    reason = "missing" if not signature else "mismatch"
+                    audit_bad_secret(db, tenant_id, schema, channel, CLOUD, ip, reason)
+                    refused += 1
+                    continue
+                number_signals.apply_quality(db, channel, event)
+                applied += 1
+    if refused and not applied:
+        return _refuse(401, "bad_signature", "Assinatura inválida.")
+    if not applied:
+        return JSONResponse({"status": "ignored"})
+    return _ok(applied=applied, ignored=0)
 
 
 def ban_signal(db: Session, schema: str, channel: Channel, event: StatusEvent, message: Message) -> None:

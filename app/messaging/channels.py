@@ -23,7 +23,7 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.errors import Conflict, Invalid, NotFound, invalid_from
-from app.messaging import governor, limits
+from app.messaging import governor, limits, number_signals
 from app.messaging.adapters import build_adapter
 from app.messaging.kinds import KINDS, Kind
 from app.messaging.protocol import ChannelAdapter
@@ -258,6 +258,7 @@ def _sync_route(db: Session, actor: Actor, channel: Channel, secrets: dict[str, 
         channel_id=channel.id or 0,
     )
     route.verify_token_hash = verify_token_hash(token) if token else None
+    route.waba_id = str(channel.config.get("waba_id") or "") or None
     db.add(route)
 
 
@@ -382,6 +383,8 @@ def _resume_identity(db: Session, actor: Actor, channel: Channel) -> None:
     signal, a disconnect burst or the bounce/complaint rates): otherwise the channel would read active
     while every slot stayed refused. Redis is not part of the transaction; if the caller then rolls
     back, the channel stays paused in the database and the outbox reserves nothing for it anyway."""
+    if number_signals.clear_failures(channel):
+        db.add(channel)  # its failure verdict starts over from now (number health)
     identity = limits.identity_for(actor.schema or "", channel.id or 0, config_model(channel))
     gov = governor.get_governor()
     reason = gov.usage(identity, governor.now()).get("paused")

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
+from app.messaging import number_health
 from app.messaging.governor import get_governor
 from app.messaging.kinds import KINDS
 from app.messaging.limits import identity_for, policy_for
@@ -35,6 +36,11 @@ class IdentityHealth(BaseModel):
     daily_cap: int | None
     tier: int | None
     paused: str | None
+    # Cloud API numbers (app.messaging.number_health): level, Meta's tier as sent, recent failed share.
+    health: str | None = None
+    health_label: str = ""
+    meta_limit: str = ""
+    failure_rate: float | None = None
 
 
 class DomainDay(BaseModel):
@@ -78,7 +84,7 @@ def _identities(db: Session, schema: str, now: datetime) -> list[IdentityHealth]
         if kind is None:
             continue
         config = kind.config.model_construct(**(c.config or {}))
-        policy = policy_for(config, c.created_at, now)
+        policy = policy_for(config, c.created_at, now, c.state)
         ident = identity_for(schema, c.id or 0, config)
         usage = governor.usage(ident, now.timestamp())
         rows.append(
@@ -95,9 +101,22 @@ def _identities(db: Session, schema: str, now: datetime) -> list[IdentityHealth]
                 daily_cap=policy.daily_cap,
                 tier=policy.unique_recipients_24h,
                 paused=usage["paused"],
+                **_number_health(c),
             )
         )
     return rows
+
+
+def _number_health(channel: Channel) -> dict[str, Any]:
+    if channel.kind != "whatsapp_cloud":
+        return {}
+    h = number_health.read(channel.state)
+    return {
+        "health": h.level,
+        "health_label": number_health.LABELS_PT[h.level],
+        "meta_limit": h.current_limit,
+        "failure_rate": h.failure_rate if h.sample else None,
+    }
 
 
 def _domains(db: Session, now: datetime) -> list[DomainDay]:

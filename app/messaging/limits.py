@@ -6,9 +6,11 @@ the same domain share its limits).
 """
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
+from app.messaging import number_health
 from app.messaging.governor import Policy
 from app.messaging.kinds import (
     ResendConfig,
@@ -35,13 +37,21 @@ def identity_for(schema: str, channel_id: int, config: BaseModel) -> str:
     return f"{schema}:channel:{channel_id}"
 
 
-def policy_for(config: BaseModel, created_at: datetime, now: datetime | None = None) -> Policy:
+def policy_for(
+    config: BaseModel,
+    created_at: datetime,
+    now: datetime | None = None,
+    state: dict[str, Any] | None = None,
+) -> Policy:
+    """The channel's rules; `state` is the channel's provider state, whose number health (Cloud API)
+    slows the number and caps its tier (`number_health.adjust`)."""
     if isinstance(config, WhatsAppCloudConfig):
-        return Policy(
+        policy = Policy(
             rate_per_s=config.messages_per_second,
             pair_gap_s=PAIR_GAP_S,
             unique_recipients_24h=config.daily_unique_recipients,
         )
+        return number_health.adjust(policy, number_health.read(state))
     if isinstance(config, WppConnectConfig):
         cap = warmup_cap(config.daily_cap, created_at, now) if config.warmup else config.daily_cap
         # Several minutes of waiting is normal here: the slot is reported and the message put back.

@@ -45,7 +45,7 @@ from app.campaigns import counters
 from app.errors import DomainError
 from app.messaging import attachments as attachment_files
 from app.messaging import channels as channel_service
-from app.messaging import consent, failure_reasons, governor, inbound, limits
+from app.messaging import consent, failure_reasons, governor, inbound, limits, number_health, number_signals
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import (
     Attachment,
@@ -76,6 +76,7 @@ MAX_RUN_SECONDS = 600.0
 # Provider codes that stop the identity until someone resumes it (Meta 131048: spam rate limit hit).
 PAUSE_CODES = frozenset({"131048"})
 PAUSED_RETRY_SECONDS = 60.0
+CLOUD_KIND = "whatsapp_cloud"  # numbers whose health the marks keep (app.messaging.number_signals)
 _ERROR_MAX = 500
 
 # What a screen shows for each final outcome (the provider's own text stays in the logs).
@@ -500,7 +501,7 @@ async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> No
     gov = governor.get_governor()
     config = channel_service.config_model(channel)
     identity = limits.identity_for(schema, channel.id or 0, config)
-    policy = limits.policy_for(config, channel.created_at)
+    policy = limits.policy_for(config, channel.created_at, state=channel.state)
     # A time slot per message for this identity and recipient, all asked for before the first send: what
     # has no slot within the policy's max wait goes back to the queue at once (it must not sit claimed
     # while the batch sleeps through its slots), the rest is sent, each asleep until its slot.
@@ -677,6 +678,13 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
             if batch.state_after is not None or cid in auth_channels:
                 channel.updated_at = utcnow()
                 db.add(channel)
+            if (
+                channel.kind == CLOUD_KIND
+                and channel.status == "active"
+                and _health_check_due(batch, channel)
+            ):
+                # The number's failed share after these marks: slows or pauses it (number health).
+                number_signals.check_failures(db, channel)
         db.commit()
     report.sent += len(sent)
     report.retried += len(retry)
@@ -700,6 +708,14 @@ def _on_deadlock_retry(fn: Callable[..., T], *args: Any) -> T:
             log.warning("outbox: deadlock in %s, running it again", fn.__name__)
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _health_check_due(batch: _ChannelBatch, channel: Channel) -> bool:
+    """Read the failed share only when it can have changed the verdict: after a failure, or while the
+    number is slowed (so clean batches bring it back); clean batches of a healthy number cost nothing."""
+    if any(r.outcome is Outcome.FAILED for r in batch.results.values()):
+        return True
+    return number_health.read(channel.state).failures != "ok"
 
 
 def _bump_campaigns(db: Session, campaign_ids: list[int | None], per_message: dict[str, int]) -> None:

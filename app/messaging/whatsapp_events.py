@@ -50,6 +50,42 @@ class CloudChange:
     inbound: list[InboundEvent] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class QualityEvent:
+    """Meta's `phone_number_quality_update`: posted on the WABA's entry (entry.id), naming the number
+    only by its display form. `event` is FLAGGED / UNFLAGGED / DOWNGRADE / UPGRADE (others are kept
+    as sent); `current_limit` the number's messaging tier (TIER_250 ... TIER_UNLIMITED)."""
+
+    waba_id: str
+    display_phone_number: str
+    event: str
+    current_limit: str
+
+
+def parse_cloud_quality(payload: Any) -> list[QualityEvent]:
+    """The quality updates of a `whatsapp_business_account` payload (already shape-checked by
+    `parse_cloud`); a change missing its WABA id or number is skipped, not refused."""
+    events: list[QualityEvent] = []
+    for entry in payload.get("entry") or []:
+        waba = entry.get("id")
+        for change in entry.get("changes") or []:
+            if change.get("field") != "phone_number_quality_update":
+                continue
+            value = _dict(change.get("value"))
+            display = "".join(ch for ch in _str(value.get("display_phone_number"), 40) if ch.isdigit())
+            if not isinstance(waba, str) or not waba or len(waba) > 64 or not display:
+                continue
+            events.append(
+                QualityEvent(
+                    waba_id=waba,
+                    display_phone_number=display,
+                    event=_str(value.get("event"), 40).upper(),
+                    current_limit=_str(value.get("current_limit"), 40).upper(),
+                )
+            )
+    return events
+
+
 def e164_from_wa_id(wa_id: str) -> str:
     """WhatsApp ids are digits in international form. Brazilian mobiles registered before the ninth
     digit (2012-2016) still carry 8-digit ids (55 + DDD + 8 digits starting 6-9): the customer's number
@@ -90,7 +126,7 @@ def parse_cloud(payload: Any) -> list[CloudChange]:
             if not isinstance(change, dict):
                 raise Malformed("change must be an object")
             if change.get("field") != "messages":
-                continue  # template status, quality, account updates: not handled here
+                continue  # quality updates: parse_cloud_quality; template, account updates: unused
             value = change.get("value")
             if not isinstance(value, dict):
                 raise Malformed("change.value must be an object")

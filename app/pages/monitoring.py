@@ -20,6 +20,8 @@ class IdentityRow:
     detail: str = ""
     usage: str = ""
     limits: str = ""
+    health: str = ""
+    health_detail: str = ""
 
 
 @dataclass
@@ -35,6 +37,15 @@ class DomainRow:
 
 def _pct(share: float, digits: int = 1) -> str:
     return f"{share * 100:.{digits}f}".replace(".", ",") + " %"
+
+
+def _health_detail(i: health.IdentityHealth) -> str:
+    parts = []
+    if i.meta_limit:
+        parts.append(f"Meta: {i.meta_limit}")
+    if i.failure_rate is not None:
+        parts.append(f"falhas {_pct(i.failure_rate)}")
+    return " · ".join(parts)
 
 
 def _limits(i: health.IdentityHealth) -> str:
@@ -79,6 +90,8 @@ class MonitoringState(SessionState):
                 detail=i.paused or i.status_detail,
                 usage=f"{number_br(i.sends_24h)} envios · {number_br(i.unique_recipients_24h)} destinatários",
                 limits=_limits(i),
+                health=i.health_label or "—",
+                health_detail=_health_detail(i),
             )
             for i in snap.identities
         ]
@@ -124,6 +137,13 @@ def _identities() -> rx.Component:
                     rx.text(row.status), rx.text(row.detail, size="1", color_scheme="gray"), spacing="0"
                 )
             ),
+            rx.table.cell(
+                rx.vstack(
+                    rx.text(row.health),
+                    rx.text(row.health_detail, size="1", color_scheme="gray"),
+                    spacing="0",
+                )
+            ),
             rx.table.cell(row.usage),
             rx.table.cell(row.limits),
         )
@@ -131,7 +151,10 @@ def _identities() -> rx.Component:
     return rx.table.root(
         rx.table.header(
             rx.table.row(
-                *[rx.table.column_header_cell(h) for h in ("Identidade", "Estado", "Últimas 24 h", "Limites")]
+                *[
+                    rx.table.column_header_cell(h)
+                    for h in ("Identidade", "Estado", "Saúde", "Últimas 24 h", "Limites")
+                ]
             )
         ),
         rx.table.body(rx.foreach(MonitoringState.identities, line)),

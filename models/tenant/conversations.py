@@ -60,6 +60,13 @@ class Message(SQLModel, table=True):
         Index(
             "ix_messages_channel_sent", "channel_id", "sent_at", postgresql_where=text("sent_at IS NOT NULL")
         ),
+        # Outbound outcomes per channel in time order: a Cloud API number's recent failed share (t0026).
+        Index(
+            "ix_messages_channel_outcome",
+            "channel_id",
+            text("coalesce(failed_at, sent_at)"),
+            postgresql_where=text("direction = 'out' AND coalesce(failed_at, sent_at) IS NOT NULL"),
+        ),
         # Inbound messages whose image/document is not fetched yet: the sweep re-kicks lost fetches.
         Index(
             "ix_messages_media_pending",

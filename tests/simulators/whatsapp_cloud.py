@@ -550,6 +550,40 @@ class CloudApiSimulator:
             ]
         return item
 
+    def quality_payload(
+        self,
+        event: str,
+        current_limit: str = "TIER_1K",
+        *,
+        display_phone: str | None = None,
+        waba_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Meta's `phone_number_quality_update`: on the WABA's entry (entry.id = WABA id), naming the
+        number only by its display form; `event` FLAGGED / UNFLAGGED / DOWNGRADE / UPGRADE."""
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": waba_id or self.waba_id,
+                    "time": int(self.clock()),
+                    "changes": [
+                        {
+                            "field": "phone_number_quality_update",
+                            "value": {
+                                "display_phone_number": _digits(display_phone or self.display_phone),
+                                "event": event,
+                                "current_limit": current_limit,
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+
+    def report_quality(self, event: str, current_limit: str = "TIER_1K", **kwargs: Any) -> httpx.Response:
+        """Meta re-rates the number: posts a signed quality update to the app."""
+        return self.post(self.quality_payload(event, current_limit, **kwargs))
+
     def post(
         self, payload: dict[str, Any] | bytes, *, secret: str | None = None, signature: str | None = None
     ) -> httpx.Response:

@@ -78,6 +78,7 @@ def add_cloud_channel(tenant: Any, sim: CloudApiSimulator, verify_token: str = "
                 tenant_id=tenant.id,
                 channel_id=channel_id,
                 verify_token_hash=hashlib.sha256(verify_token.encode()).hexdigest(),
+                waba_id=sim.waba_id,
             )
         )
         db.commit()
