@@ -64,6 +64,7 @@ ACTION_LABELS: dict[str, str] = {
     "campaign.resume": "Campanha retomada",
     "campaign.cancel": "Campanha cancelada",
     "campaign.export": "Destinatários da campanha exportados",
+    "channel.health": "Saúde do número alterada",
     "scheduled_message.create": "Mensagem agendada",
     "scheduled_message.update": "Mensagem agendada alterada",
     "scheduled_message.cancel": "Mensagem agendada cancelada",

@@ -221,7 +221,9 @@ def test_statuses_and_replies_drive_the_counters(client: TestClient, crm: Crm, a
     assert got["replied"] == 1 and got["failed"] == 1
     csv_text = client.get(f"/api/campanhas/{cid}/destinatarios.csv").text
     assert csv_text.splitlines()[0].lstrip("\ufeff").startswith("cliente_id,endereco")
-    assert len(csv_text.splitlines()) == 11 and "opted_out" in csv_text and "131026" not in csv_text
+    assert len(csv_text.splitlines()) == 11 and "opted_out" in csv_text
+    # The failure is explained in pt-BR (app.messaging.failure_reasons), with Meta's code for support.
+    assert "O WhatsApp não conseguiu entregar a mensagem a este número (131026)." in csv_text
 
 
 def test_pause_resume_cancel(client: TestClient, crm: Crm, audience) -> None:

@@ -348,7 +348,7 @@ def test_redis_restarted_mid_cloud_campaign_sends_each_recipient_exactly_once(
     log = Path(os.environ.get("CRASH_LOG", tmp_path / "workers.log"))
 
     def restart_redis(
-        procs: list[subprocess.Popen[bytes]], env: dict[str, str]
+        procs: list[subprocess.Popen[bytes]], env: dict[str, str], *_: Any
     ) -> list[subprocess.Popen[bytes]]:
         server.kill()
         time.sleep(1.0)
