@@ -44,7 +44,7 @@ from app.crm.tables import table_of
 from app.crm.visibility import customer_visible
 from app.search.protocol import SearchHit
 from app.search.query import ParsedQuery, parse_query, tsquery_prefix
-from models.tenant import Contact, Customer, SearchWord
+from models.tenant import Contact, Customer
 from tenants.naming import is_tenant_schema
 
 CANDIDATES = 200
@@ -52,7 +52,6 @@ CANDIDATES = 200
 # dense enough for the list's own sort index to find a page quickly.
 LIST_CANDIDATES = 200
 MAX_CONTACT_MATCHES = 1000
-TYPO_THRESHOLD = 0.3
 
 _PHONE_KINDS = ("phone", "whatsapp")
 # 'simple' with unaccent in front (t0014): the configuration of ix_customers_name_fts.
@@ -360,6 +359,8 @@ class TextFilter:
     # A dense filter that is one word's whole-lexeme alternatives ("marcos | marcia"): the customers with
     # any of these words, which customer_words may hold in name order (`app.search.word_order`).
     lexemes: tuple[str, ...] = ()
+    # Every one of `lexemes` is flagged `search_words.ordered` (read with them, in the same statement).
+    ordered: bool = False
 
 
 def text_clause(db: Session, text_query: str, base: list[Any] | None = None) -> ColumnElement[bool]:
@@ -384,13 +385,17 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
     if len(q.words) == 1 and common_words(db).get(q.words[0], 0.0) > 4 * LIST_CANDIDATES:
         # One word the statistics know as common: the probe below would only add its cost.
         return _dense(db, q.words)
-    listed = _listed_names(db, where, q.words)
-    if listed is not None:
-        return listed
-    # Nothing matched as typed: the ranked search's typo correction, then its matches.
+    # The dictionary first (one statement on search_words, which holds every word of every name): the
+    # typed text can match only when it corrects to itself (each word a name word, the last the start
+    # of one). A typo then skips the probes of the typed words, which find nothing but may read a whole
+    # portfolio doing so (an agent's probe walks its owner index: 5-20 ms).
     corrected = word_corrections(db, q.words)
-    if corrected is None or corrected == [[w] for w in q.words]:
+    if corrected == [[w] for w in q.words]:
+        listed = _listed_names(db, where, q.words)
+        return listed if listed is not None else TextFilter(false())
+    if corrected is None:
         return TextFilter(false())
+    # Nothing can match as typed: the ranked search's typo correction, then its matches.
     if name_share(db, corrected) * common_words(db).get("", 0.0) > 4 * LIST_CANDIDATES:
         # Corrections the statistics know as common ("slva" → silva): as for a common typed word, the
         # probe would only repeat the full-text lookup the list's filter makes anyway.
@@ -400,11 +405,16 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
 
 
 def _dense(db: Session, words: list[str] | list[list[str]]) -> TextFilter:
-    completed = _completed(db, words)
+    found = _completions(db, words)
+    completed = found[0] if found else None
     query = name_tsquery(completed, prefix=False) if completed else name_tsquery(words)
     lexemes = tuple(completed[0]) if completed and len(completed) == 1 else ()
     return TextFilter(
-        NAME_TSV.op("@@")(query), dense=query, share=name_share(db, completed or words), lexemes=lexemes
+        NAME_TSV.op("@@")(query),
+        dense=query,
+        share=name_share(db, completed or words),
+        lexemes=lexemes,
+        ordered=bool(lexemes) and found is not None and found[1],
     )
 
 
@@ -418,18 +428,49 @@ def _completed(db: Session, words: list[str] | list[list[str]]) -> list[list[str
     and a lookup of whole lexemes costs a third of a prefix scan of the full-text index (13k matches of
     "marcos:* | marcia:*": 4.5 against 1.7 ms), paid by every statement the list filters with it.
     None when a word has many completions or none (then the prefix stays)."""
+    found = _completions(db, words)
+    return found[0] if found else None
+
+
+def _completions(db: Session, words: list[str] | list[list[str]]) -> tuple[list[list[str]], bool] | None:
+    """`_completed`'s words and whether every completion is flagged `ordered` (customer_words holds its
+    customers in name order), in one statement for all the last word's alternatives: one lookup per
+    alternative and another for the flags were a round trip each."""
     last = words[-1]
+    prefixes = [last] if isinstance(last, str) else list(last)
+    schema = _tenant_schema(db)
+    if not schema or not is_tenant_schema(schema):
+        raise RuntimeError("word completions need a tenant session")
+    rows = (
+        db.connection()
+        .execute(
+            text(
+                # Per prefix, up to PREFIX_COMPLETIONS + 1 of the words it starts (with their flags).
+                "SELECT t.i, c.word, c.ordered FROM unnest(CAST(:prefixes AS text[])) WITH ORDINALITY "
+                "AS t(p, i) LEFT JOIN LATERAL (SELECT s.word, s.ordered "
+                f'FROM "{schema}".search_words s WHERE s.word LIKE {_LIKE_PREFIX} LIMIT :n) c ON true'
+            ).bindparams(prefixes=prefixes, n=PREFIX_COMPLETIONS + 1)
+        )
+        .all()
+    )
+    per_prefix: dict[int, list[tuple[str, bool]]] = {}
+    for r in rows:
+        per_prefix.setdefault(r.i, [])
+        if r.word is not None:
+            per_prefix[r.i].append((r.word, r.ordered))
     completions: set[str] = set()
-    for prefix in [last] if isinstance(last, str) else last:
-        found = db.exec(
-            select(SearchWord.word)
-            .where(col(SearchWord.word).startswith(prefix, autoescape=True))
-            .limit(PREFIX_COMPLETIONS + 1)
-        ).all()
+    ordered = True
+    for found in per_prefix.values():
         if not found or len(found) > PREFIX_COMPLETIONS:
             return None
-        completions.update(found)
-    return [[w] if isinstance(w, str) else w for w in words[:-1]] + [sorted(completions)]
+        completions.update(w for w, _ in found)
+        ordered = ordered and all(o for _, o in found)
+    completed = [[w] if isinstance(w, str) else w for w in words[:-1]] + [sorted(completions)]
+    return completed, ordered
+
+
+# `t.p || '%'` as a LIKE pattern matching the words that start with `t.p` (its own % and _ escaped).
+_LIKE_PREFIX = r"replace(replace(replace(t.p, '\', '\\'), '%', '\%'), '_', '\_') || '%'"
 
 
 def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
@@ -457,39 +498,46 @@ def _listed_names(db: Session, where: list[Any], words: list[str] | list[list[st
 def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
     """Per typed word, the dictionary words it may mean: itself when it is a name word (or, for the
     last word, a prefix of one), else its completions, else up to 3 words within one typo; None when
-    a word has no such word. Shared by the ranked search and the list's search box."""
-    out: list[list[str]] = []
-    # Driver-level: a constant statement needs no SQLAlchemy compilation or cache key.
-    db.connection().exec_driver_sql(f"SET LOCAL pg_trgm.similarity_threshold = {TYPO_THRESHOLD}")
-    for i, word in enumerate(words):
-        last = i == len(words) - 1
-        completions = list(
-            db.exec(
-                select(SearchWord.word)
-                .where(col(SearchWord.word).startswith(word, autoescape=True))
-                .order_by(func.length(SearchWord.word))
-                .limit(5)
-            ).all()
+    a word has no such word. Shared by the ranked search and the list's search box.
+
+    One statement for every word: a lookup (two for a typo) per word was a round trip each, and under
+    load each round trip cost what the lookups themselves did. The trigram threshold is the
+    connection's (`tenants.database`)."""
+    if not words:
+        return []
+    schema = _tenant_schema(db)
+    if not schema or not is_tenant_schema(schema):
+        raise RuntimeError("word corrections need a tenant session")
+    rows = (
+        db.connection()
+        .execute(
+            text(
+                # Per word: up to 5 completions, shortest first (the word itself when it is one); and
+                # when it has none, up to 3 words within one typo, most similar first.
+                "SELECT c.completions, CASE WHEN cardinality(c.completions) = 0 AND length(t.p) >= 3 "
+                f'THEN ARRAY(SELECT s.word FROM "{schema}".search_words s WHERE s.word % t.p '
+                "ORDER BY similarity(s.word, t.p) DESC LIMIT 3) END AS close "
+                "FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS t(p, i), "
+                f'LATERAL (SELECT ARRAY(SELECT s.word FROM "{schema}".search_words s '
+                f"WHERE s.word LIKE {_LIKE_PREFIX} ORDER BY length(s.word) LIMIT 5) AS completions "
+                # OFFSET 0: kept a subquery, so the completions are looked up once, not per reference.
+                "OFFSET 0) c ORDER BY t.i"
+            ).bindparams(words=list(words))
         )
+        .all()
+    )
+    out: list[list[str]] = []
+    for i, (word, row) in enumerate(zip(words, rows, strict=True)):
+        last = i == len(words) - 1
+        completions = list(row.completions)
         if completions and (last or completions[0] == word):
             out.append([word])
-            continue
-        if completions:
+        elif completions:
             out.append(completions)
-            continue
-        if len(word) < 3:
+        elif row.close:
+            out.append(list(row.close))
+        else:
             return None
-        close = list(
-            db.exec(
-                select(SearchWord.word)
-                .where(col(SearchWord.word).op("%")(word))
-                .order_by(func.similarity(SearchWord.word, word).desc())
-                .limit(3)
-            ).all()
-        )
-        if not close:
-            return None
-        out.append(close)
     return out
 
 
