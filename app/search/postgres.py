@@ -389,9 +389,12 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
     # typed text can match only when it corrects to itself (each word a name word, the last the start
     # of one). A typo then skips the probes of the typed words, which find nothing but may read a whole
     # portfolio doing so (an agent's probe walks its owner index: 5-20 ms).
-    corrected = word_corrections(db, q.words)
+    dictionary = _dictionary(db, q.words)
+    corrected = _corrected(q.words, dictionary)
     if corrected == [[w] for w in q.words]:
-        listed = _listed_names(db, where, q.words)
+        # The last word starts no other name word: its prefix matches exactly its whole-word matches.
+        whole_is_prefix = list(dictionary[-1].completions) == [q.words[-1]]
+        listed = _listed_names(db, where, q.words, whole_is_prefix)
         return listed if listed is not None else TextFilter(false())
     if corrected is None:
         return TextFilter(false())
@@ -483,13 +486,18 @@ def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
     return or_(*clauses) if clauses else false()
 
 
-def _listed_names(db: Session, where: list[Any], words: list[str] | list[list[str]]) -> TextFilter | None:
+def _listed_names(
+    db: Session, where: list[Any], words: list[str] | list[list[str]], whole_is_prefix: bool = False
+) -> TextFilter | None:
     """The list's name predicate for `words`: their ids when few match, the full-text filter when
-    many do, None when none do."""
+    many do, None when none do. `whole_is_prefix`: the last word as a prefix matches what it matches
+    as a whole word (the dictionary says it starts no other word), so one probe answers both."""
     # Whole words first: an exact lexeme is a cheap GIN lookup, a prefix of a common word is not.
-    if len(_probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)) > LIST_CANDIDATES:
+    found = _probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)
+    if len(found) > LIST_CANDIDATES:
         return _dense(db, words)
-    found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
+    if not whole_is_prefix:
+        found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
     if len(found) > LIST_CANDIDATES:
         return _dense(db, words)
     return TextFilter(id_in(Customer.id, sorted(found))) if found else None
@@ -498,22 +506,24 @@ def _listed_names(db: Session, where: list[Any], words: list[str] | list[list[st
 def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
     """Per typed word, the dictionary words it may mean: itself when it is a name word (or, for the
     last word, a prefix of one), else its completions, else up to 3 words within one typo; None when
-    a word has no such word. Shared by the ranked search and the list's search box.
+    a word has no such word. Shared by the ranked search and the list's search box."""
+    return _corrected(words, _dictionary(db, words)) if words else []
+
+
+def _dictionary(db: Session, words: list[str]) -> list[Any]:
+    """Per typed word, in order, a row of its completions in search_words (up to 5, shortest first: the
+    word itself when it is one) and, when it has none, `close`: up to 3 words within one typo, most
+    similar first (the connection's trigram threshold, `tenants.database`).
 
     One statement for every word: a lookup (two for a typo) per word was a round trip each, and under
-    load each round trip cost what the lookups themselves did. The trigram threshold is the
-    connection's (`tenants.database`)."""
-    if not words:
-        return []
+    load each round trip cost what the lookups themselves did."""
     schema = _tenant_schema(db)
     if not schema or not is_tenant_schema(schema):
         raise RuntimeError("word corrections need a tenant session")
-    rows = (
+    return list(
         db.connection()
         .execute(
             text(
-                # Per word: up to 5 completions, shortest first (the word itself when it is one); and
-                # when it has none, up to 3 words within one typo, most similar first.
                 "SELECT c.completions, CASE WHEN cardinality(c.completions) = 0 AND length(t.p) >= 3 "
                 f'THEN ARRAY(SELECT s.word FROM "{schema}".search_words s WHERE s.word % t.p '
                 "ORDER BY similarity(s.word, t.p) DESC LIMIT 3) END AS close "
@@ -526,8 +536,12 @@ def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
         )
         .all()
     )
+
+
+def _corrected(words: list[str], dictionary: list[Any]) -> list[list[str]] | None:
+    """`word_corrections` from the words' `_dictionary` rows."""
     out: list[list[str]] = []
-    for i, (word, row) in enumerate(zip(words, rows, strict=True)):
+    for i, (word, row) in enumerate(zip(words, dictionary, strict=True)):
         last = i == len(words) - 1
         completions = list(row.completions)
         if completions and (last or completions[0] == word):
