@@ -394,7 +394,7 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
     if corrected == [[w] for w in q.words]:
         # The last word starts no other name word: its prefix matches exactly its whole-word matches.
         whole_is_prefix = list(dictionary[-1].completions) == [q.words[-1]]
-        listed = _listed_names(db, where, q.words, whole_is_prefix)
+        listed = _listed_names(db, where, q.words, whole_is_prefix, dictionary[-1].last)
         return listed if listed is not None else TextFilter(false())
     if corrected is None:
         return TextFilter(false())
@@ -402,13 +402,14 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
     if name_share(db, corrected) * common_words(db).get("", 0.0) > 4 * LIST_CANDIDATES:
         # Corrections the statistics know as common ("slva" → silva): as for a common typed word, the
         # probe would only repeat the full-text lookup the list's filter makes anyway.
-        return _dense(db, corrected)
-    listed = _listed_names(db, where, corrected)
+        return _dense(db, corrected, dictionary[-1].last)
+    listed = _listed_names(db, where, corrected, known=dictionary[-1].last)
     return listed if listed is not None else TextFilter(false())
 
 
-def _dense(db: Session, words: list[str] | list[list[str]]) -> TextFilter:
-    found = _completions(db, words)
+def _dense(db: Session, words: list[str] | list[list[str]], known: list[Any] | None = None) -> TextFilter:
+    """The full-text filter of `words`; `known`: the last word's completions, read with the dictionary."""
+    found = _completions(db, words, known)
     completed = found[0] if found else None
     query = name_tsquery(completed, prefix=False) if completed else name_tsquery(words)
     lexemes = tuple(completed[0]) if completed and len(completed) == 1 else ()
@@ -435,32 +436,40 @@ def _completed(db: Session, words: list[str] | list[list[str]]) -> list[list[str
     return found[0] if found else None
 
 
-def _completions(db: Session, words: list[str] | list[list[str]]) -> tuple[list[list[str]], bool] | None:
+def _completions(
+    db: Session, words: list[str] | list[list[str]], known: list[Any] | None = None
+) -> tuple[list[list[str]], bool] | None:
     """`_completed`'s words and whether every completion is flagged `ordered` (customer_words holds its
     customers in name order), in one statement for all the last word's alternatives: one lookup per
-    alternative and another for the flags were a round trip each."""
+    alternative and another for the flags were a round trip each. `known`: the same, already read by
+    `_dictionary` (`last`) for these very alternatives."""
     last = words[-1]
     prefixes = [last] if isinstance(last, str) else list(last)
-    schema = _tenant_schema(db)
-    if not schema or not is_tenant_schema(schema):
-        raise RuntimeError("word completions need a tenant session")
-    rows = (
-        db.connection()
-        .execute(
-            text(
-                # Per prefix, up to PREFIX_COMPLETIONS + 1 of the words it starts (with their flags).
-                "SELECT t.i, c.word, c.ordered FROM unnest(CAST(:prefixes AS text[])) WITH ORDINALITY "
-                "AS t(p, i) LEFT JOIN LATERAL (SELECT s.word, s.ordered "
-                f'FROM "{schema}".search_words s WHERE s.word LIKE {_LIKE_PREFIX} LIMIT :n) c ON true'
-            ).bindparams(prefixes=prefixes, n=PREFIX_COMPLETIONS + 1)
+    per_prefix: dict[str, list[tuple[str, bool]]] = {}
+    if known is not None:
+        per_prefix = {k["p"]: [(w, o) for w, o in k["found"]] for k in known}
+    if sorted(per_prefix) != sorted(set(prefixes)):
+        schema = _tenant_schema(db)
+        if not schema or not is_tenant_schema(schema):
+            raise RuntimeError("word completions need a tenant session")
+        rows = (
+            db.connection()
+            .execute(
+                text(
+                    # Per prefix, up to PREFIX_COMPLETIONS + 1 of the words it starts (with their flags).
+                    "SELECT t.p, c.word, c.ordered FROM unnest(CAST(:prefixes AS text[])) AS t(p) "
+                    "LEFT JOIN LATERAL (SELECT s.word, s.ordered "
+                    f'FROM "{schema}".search_words s WHERE s.word LIKE {_like_prefix("t.p")} LIMIT :n) c '
+                    "ON true"
+                ).bindparams(prefixes=prefixes, n=PREFIX_COMPLETIONS + 1)
+            )
+            .all()
         )
-        .all()
-    )
-    per_prefix: dict[int, list[tuple[str, bool]]] = {}
-    for r in rows:
-        per_prefix.setdefault(r.i, [])
-        if r.word is not None:
-            per_prefix[r.i].append((r.word, r.ordered))
+        per_prefix = {}
+        for r in rows:
+            per_prefix.setdefault(r.p, [])
+            if r.word is not None:
+                per_prefix[r.p].append((r.word, r.ordered))
     completions: set[str] = set()
     ordered = True
     for found in per_prefix.values():
@@ -472,8 +481,10 @@ def _completions(db: Session, words: list[str] | list[list[str]]) -> tuple[list[
     return completed, ordered
 
 
-# `t.p || '%'` as a LIKE pattern matching the words that start with `t.p` (its own % and _ escaped).
-_LIKE_PREFIX = r"replace(replace(replace(t.p, '\', '\\'), '%', '\%'), '_', '\_') || '%'"
+def _like_prefix(column: str) -> str:
+    """`column || '%'` as a LIKE pattern matching the words that start with `column` (its own % and _
+    escaped)."""
+    return rf"replace(replace(replace({column}, '\', '\\'), '%', '\%'), '_', '\_') || '%'"
 
 
 def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
@@ -487,7 +498,11 @@ def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
 
 
 def _listed_names(
-    db: Session, where: list[Any], words: list[str] | list[list[str]], whole_is_prefix: bool = False
+    db: Session,
+    where: list[Any],
+    words: list[str] | list[list[str]],
+    whole_is_prefix: bool = False,
+    known: list[Any] | None = None,
 ) -> TextFilter | None:
     """The list's name predicate for `words`: their ids when few match, the full-text filter when
     many do, None when none do. `whole_is_prefix`: the last word as a prefix matches what it matches
@@ -495,11 +510,11 @@ def _listed_names(
     # Whole words first: an exact lexeme is a cheap GIN lookup, a prefix of a common word is not.
     found = _probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)
     if len(found) > LIST_CANDIDATES:
-        return _dense(db, words)
+        return _dense(db, words, known)
     if not whole_is_prefix:
         found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
     if len(found) > LIST_CANDIDATES:
-        return _dense(db, words)
+        return _dense(db, words, known)
     return TextFilter(id_in(Customer.id, sorted(found))) if found else None
 
 
@@ -524,15 +539,25 @@ def _dictionary(db: Session, words: list[str]) -> list[Any]:
         db.connection()
         .execute(
             text(
-                "SELECT c.completions, CASE WHEN cardinality(c.completions) = 0 AND length(t.p) >= 3 "
-                f'THEN ARRAY(SELECT s.word FROM "{schema}".search_words s WHERE s.word % t.p '
-                "ORDER BY similarity(s.word, t.p) DESC LIMIT 3) END AS close "
+                "SELECT c.completions, k.close, l.last "
                 "FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS t(p, i), "
                 f'LATERAL (SELECT ARRAY(SELECT s.word FROM "{schema}".search_words s '
-                f"WHERE s.word LIKE {_LIKE_PREFIX} ORDER BY length(s.word) LIMIT 5) AS completions "
-                # OFFSET 0: kept a subquery, so the completions are looked up once, not per reference.
-                "OFFSET 0) c ORDER BY t.i"
-            ).bindparams(words=list(words))
+                f"WHERE s.word LIKE {_like_prefix('t.p')} ORDER BY length(s.word) LIMIT 5) AS completions "
+                # OFFSET 0: each kept a subquery, so it is computed once, not per reference.
+                "OFFSET 0) c, "
+                "LATERAL (SELECT CASE WHEN cardinality(c.completions) = 0 AND length(t.p) >= 3 "
+                f'THEN ARRAY(SELECT s.word FROM "{schema}".search_words s WHERE s.word % t.p '
+                "ORDER BY similarity(s.word, t.p) DESC LIMIT 3) END AS close OFFSET 0) k, "
+                # The last word's alternatives (itself when it starts a word, else its neighbours), each
+                # with up to PREFIX_COMPLETIONS + 1 of the words it starts and their flags (`_completions`).
+                "LATERAL (SELECT CASE WHEN t.i = cardinality(CAST(:words AS text[])) THEN ("
+                "SELECT json_agg(json_build_object('p', a.p, 'found', (SELECT coalesce(json_agg("
+                "json_build_array(s.word, s.ordered)), '[]') FROM (SELECT s.word, s.ordered "
+                f'FROM "{schema}".search_words s WHERE s.word LIKE {_like_prefix("a.p")} LIMIT :n) s))) '
+                "FROM unnest("
+                "CASE WHEN cardinality(c.completions) > 0 THEN ARRAY[t.p] ELSE k.close END) AS a(p)"
+                ") END AS last) l ORDER BY t.i"
+            ).bindparams(words=list(words), n=PREFIX_COMPLETIONS + 1)
         )
         .all()
     )
