@@ -129,7 +129,7 @@ def test_a_typo_never_probes_the_typed_words(db: Session, crm: Crm, named: None)
     for actor in (crm.admin, crm.agent):
         seen = _statements(db, actor, "sebastiao nobrga")
         assert not any("nobrga" in str(p) for s, p in seen if "customers" in s), actor.role
-X
+        # One dictionary statement for the whole correction, no SET per search.
         assert sum("search_words" in s for s, _p in seen) == 1
         assert not any(s.lstrip().upper().startswith("SET") for s, _p in seen)
 
