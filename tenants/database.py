@@ -37,6 +37,9 @@ def database_url() -> str:
 
 T = TypeVar("T")
 
+# The similarity from which a name word is a one-typo correction of a typed word (pg_trgm's `%`).
+TYPO_THRESHOLD = 0.3
+
 
 def _search_path_public(eng: Engine) -> None:
     @event.listens_for(eng, "connect")
@@ -45,6 +48,9 @@ def _search_path_public(eng: Engine) -> None:
         # keeps raw SQL from silently touching another schema's tables.
         with dbapi_conn.cursor() as cur:
             cur.execute("SET search_path TO public")
+            # The typo correction's trigram threshold (app.search.postgres), once per connection: a
+            # SET LOCAL in every search was a round trip of its own.
+            cur.execute(f"SET pg_trgm.similarity_threshold = {TYPO_THRESHOLD}")
         dbapi_conn.commit()
 
 

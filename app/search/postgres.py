@@ -44,7 +44,7 @@ from app.crm.tables import table_of
 from app.crm.visibility import customer_visible
 from app.search.protocol import SearchHit
 from app.search.query import ParsedQuery, parse_query, tsquery_prefix
-from models.tenant import Contact, Customer, SearchWord
+from models.tenant import Contact, Customer
 from tenants.naming import is_tenant_schema
 
 CANDIDATES = 200
@@ -52,7 +52,6 @@ CANDIDATES = 200
 # dense enough for the list's own sort index to find a page quickly.
 LIST_CANDIDATES = 200
 MAX_CONTACT_MATCHES = 1000
-TYPO_THRESHOLD = 0.3
 
 _PHONE_KINDS = ("phone", "whatsapp")
 # 'simple' with unaccent in front (t0014): the configuration of ix_customers_name_fts.
@@ -360,6 +359,8 @@ class TextFilter:
     # A dense filter that is one word's whole-lexeme alternatives ("marcos | marcia"): the customers with
     # any of these words, which customer_words may hold in name order (`app.search.word_order`).
     lexemes: tuple[str, ...] = ()
+    # Every one of `lexemes` is flagged `search_words.ordered` (read with them, in the same statement).
+    ordered: bool = False
 
 
 def text_clause(db: Session, text_query: str, base: list[Any] | None = None) -> ColumnElement[bool]:
@@ -384,27 +385,40 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
     if len(q.words) == 1 and common_words(db).get(q.words[0], 0.0) > 4 * LIST_CANDIDATES:
         # One word the statistics know as common: the probe below would only add its cost.
         return _dense(db, q.words)
-    listed = _listed_names(db, where, q.words)
-    if listed is not None:
-        return listed
-    # Nothing matched as typed: the ranked search's typo correction, then its matches.
-    corrected = word_corrections(db, q.words)
-    if corrected is None or corrected == [[w] for w in q.words]:
+    # The dictionary first (one statement on search_words, which holds every word of every name): the
+    # typed text can match only when it corrects to itself (each word a name word, the last the start
+    # of one). A typo then skips the probes of the typed words, which find nothing but may read a whole
+    # portfolio doing so (an agent's probe walks its owner index: 5-20 ms).
+    dictionary = _dictionary(db, q.words)
+    corrected = _corrected(q.words, dictionary)
+    if corrected == [[w] for w in q.words]:
+        # The last word starts no other name word: its prefix matches exactly its whole-word matches.
+        whole_is_prefix = list(dictionary[-1].completions) == [q.words[-1]]
+        listed = _listed_names(db, where, q.words, whole_is_prefix, dictionary[-1].last)
+        return listed if listed is not None else TextFilter(false())
+    if corrected is None:
         return TextFilter(false())
+    # Nothing can match as typed: the ranked search's typo correction, then its matches.
     if name_share(db, corrected) * common_words(db).get("", 0.0) > 4 * LIST_CANDIDATES:
         # Corrections the statistics know as common ("slva" → silva): as for a common typed word, the
         # probe would only repeat the full-text lookup the list's filter makes anyway.
-        return _dense(db, corrected)
-    listed = _listed_names(db, where, corrected)
+        return _dense(db, corrected, dictionary[-1].last)
+    listed = _listed_names(db, where, corrected, known=dictionary[-1].last)
     return listed if listed is not None else TextFilter(false())
 
 
-def _dense(db: Session, words: list[str] | list[list[str]]) -> TextFilter:
-    completed = _completed(db, words)
+def _dense(db: Session, words: list[str] | list[list[str]], known: list[Any] | None = None) -> TextFilter:
+    """The full-text filter of `words`; `known`: the last word's completions, read with the dictionary."""
+    found = _completions(db, words, known)
+    completed = found[0] if found else None
     query = name_tsquery(completed, prefix=False) if completed else name_tsquery(words)
     lexemes = tuple(completed[0]) if completed and len(completed) == 1 else ()
     return TextFilter(
-        NAME_TSV.op("@@")(query), dense=query, share=name_share(db, completed or words), lexemes=lexemes
+        NAME_TSV.op("@@")(query),
+        dense=query,
+        share=name_share(db, completed or words),
+        lexemes=lexemes,
+        ordered=bool(lexemes) and found is not None and found[1],
     )
 
 
@@ -418,18 +432,59 @@ def _completed(db: Session, words: list[str] | list[list[str]]) -> list[list[str
     and a lookup of whole lexemes costs a third of a prefix scan of the full-text index (13k matches of
     "marcos:* | marcia:*": 4.5 against 1.7 ms), paid by every statement the list filters with it.
     None when a word has many completions or none (then the prefix stays)."""
+    found = _completions(db, words)
+    return found[0] if found else None
+
+
+def _completions(
+    db: Session, words: list[str] | list[list[str]], known: list[Any] | None = None
+) -> tuple[list[list[str]], bool] | None:
+    """`_completed`'s words and whether every completion is flagged `ordered` (customer_words holds its
+    customers in name order), in one statement for all the last word's alternatives: one lookup per
+    alternative and another for the flags were a round trip each. `known`: the same, already read by
+    `_dictionary` (`last`) for these very alternatives."""
     last = words[-1]
+    prefixes = [last] if isinstance(last, str) else list(last)
+    per_prefix: dict[str, list[tuple[str, bool]]] = {}
+    if known is not None:
+        per_prefix = {k["p"]: [(w, o) for w, o in k["found"]] for k in known}
+    if sorted(per_prefix) != sorted(set(prefixes)):
+        schema = _tenant_schema(db)
+        if not schema or not is_tenant_schema(schema):
+            raise RuntimeError("word completions need a tenant session")
+        rows = (
+            db.connection()
+            .execute(
+                text(
+                    # Per prefix, up to PREFIX_COMPLETIONS + 1 of the words it starts (with their flags).
+                    "SELECT t.p, c.word, c.ordered FROM unnest(CAST(:prefixes AS text[])) AS t(p) "
+                    "LEFT JOIN LATERAL (SELECT s.word, s.ordered "
+                    f'FROM "{schema}".search_words s WHERE s.word LIKE {_like_prefix("t.p")} LIMIT :n) c '
+                    "ON true"
+                ).bindparams(prefixes=prefixes, n=PREFIX_COMPLETIONS + 1)
+            )
+            .all()
+        )
+        per_prefix = {}
+        for r in rows:
+            per_prefix.setdefault(r.p, [])
+            if r.word is not None:
+                per_prefix[r.p].append((r.word, r.ordered))
     completions: set[str] = set()
-    for prefix in [last] if isinstance(last, str) else last:
-        found = db.exec(
-            select(SearchWord.word)
-            .where(col(SearchWord.word).startswith(prefix, autoescape=True))
-            .limit(PREFIX_COMPLETIONS + 1)
-        ).all()
+    ordered = True
+    for found in per_prefix.values():
         if not found or len(found) > PREFIX_COMPLETIONS:
             return None
-        completions.update(found)
-    return [[w] if isinstance(w, str) else w for w in words[:-1]] + [sorted(completions)]
+        completions.update(w for w, _ in found)
+        ordered = ordered and all(o for _, o in found)
+    completed = [[w] if isinstance(w, str) else w for w in words[:-1]] + [sorted(completions)]
+    return completed, ordered
+
+
+def _like_prefix(column: str) -> str:
+    """`column || '%'` as a LIKE pattern matching the words that start with `column` (its own % and _
+    escaped)."""
+    return rf"replace(replace(replace({column}, '\', '\\'), '%', '\%'), '_', '\_') || '%'"
 
 
 def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
@@ -442,15 +497,24 @@ def _contact_clause(db: Session, q: ParsedQuery) -> ColumnElement[bool]:
     return or_(*clauses) if clauses else false()
 
 
-def _listed_names(db: Session, where: list[Any], words: list[str] | list[list[str]]) -> TextFilter | None:
+def _listed_names(
+    db: Session,
+    where: list[Any],
+    words: list[str] | list[list[str]],
+    whole_is_prefix: bool = False,
+    known: list[Any] | None = None,
+) -> TextFilter | None:
     """The list's name predicate for `words`: their ids when few match, the full-text filter when
-    many do, None when none do."""
+    many do, None when none do. `whole_is_prefix`: the last word as a prefix matches what it matches
+    as a whole word (the dictionary says it starts no other word), so one probe answers both."""
     # Whole words first: an exact lexeme is a cheap GIN lookup, a prefix of a common word is not.
-    if len(_probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)) > LIST_CANDIDATES:
-        return _dense(db, words)
-    found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
+    found = _probe(db, [*where, _name_fts(words, prefix=False)], LIST_CANDIDATES + 1)
     if len(found) > LIST_CANDIDATES:
-        return _dense(db, words)
+        return _dense(db, words, known)
+    if not whole_is_prefix:
+        found = _probe(db, [*where, _name_fts(words)], LIST_CANDIDATES + 1)
+    if len(found) > LIST_CANDIDATES:
+        return _dense(db, words, known)
     return TextFilter(id_in(Customer.id, sorted(found))) if found else None
 
 
@@ -458,38 +522,61 @@ def word_corrections(db: Session, words: list[str]) -> list[list[str]] | None:
     """Per typed word, the dictionary words it may mean: itself when it is a name word (or, for the
     last word, a prefix of one), else its completions, else up to 3 words within one typo; None when
     a word has no such word. Shared by the ranked search and the list's search box."""
-    out: list[list[str]] = []
-    # Driver-level: a constant statement needs no SQLAlchemy compilation or cache key.
-    db.connection().exec_driver_sql(f"SET LOCAL pg_trgm.similarity_threshold = {TYPO_THRESHOLD}")
-    for i, word in enumerate(words):
-        last = i == len(words) - 1
-        completions = list(
-            db.exec(
-                select(SearchWord.word)
-                .where(col(SearchWord.word).startswith(word, autoescape=True))
-                .order_by(func.length(SearchWord.word))
-                .limit(5)
-            ).all()
+    return _corrected(words, _dictionary(db, words)) if words else []
+
+
+def _dictionary(db: Session, words: list[str]) -> list[Any]:
+    """Per typed word, in order, a row of its completions in search_words (up to 5, shortest first: the
+    word itself when it is one) and, when it has none, `close`: up to 3 words within one typo, most
+    similar first (the connection's trigram threshold, `tenants.database`).
+
+    One statement for every word: a lookup (two for a typo) per word was a round trip each, and under
+    load each round trip cost what the lookups themselves did."""
+    schema = _tenant_schema(db)
+    if not schema or not is_tenant_schema(schema):
+        raise RuntimeError("word corrections need a tenant session")
+    return list(
+        db.connection()
+        .execute(
+            text(
+                "SELECT c.completions, k.close, l.last "
+                "FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS t(p, i), "
+                f'LATERAL (SELECT ARRAY(SELECT s.word FROM "{schema}".search_words s '
+                f"WHERE s.word LIKE {_like_prefix('t.p')} ORDER BY length(s.word) LIMIT 5) AS completions "
+                # OFFSET 0: each kept a subquery, so it is computed once, not per reference.
+                "OFFSET 0) c, "
+                "LATERAL (SELECT CASE WHEN cardinality(c.completions) = 0 AND length(t.p) >= 3 "
+                f'THEN ARRAY(SELECT s.word FROM "{schema}".search_words s WHERE s.word % t.p '
+                "ORDER BY similarity(s.word, t.p) DESC LIMIT 3) END AS close OFFSET 0) k, "
+                # The last word's alternatives (itself when it starts a word, else its neighbours), each
+                # with up to PREFIX_COMPLETIONS + 1 of the words it starts and their flags (`_completions`).
+                "LATERAL (SELECT CASE WHEN t.i = cardinality(CAST(:words AS text[])) THEN ("
+                "SELECT json_agg(json_build_object('p', a.p, 'found', (SELECT coalesce(json_agg("
+                "json_build_array(s.word, s.ordered)), '[]') FROM (SELECT s.word, s.ordered "
+                f'FROM "{schema}".search_words s WHERE s.word LIKE {_like_prefix("a.p")} LIMIT :n) s))) '
+                "FROM unnest("
+                "CASE WHEN cardinality(c.completions) > 0 THEN ARRAY[t.p] ELSE k.close END) AS a(p)"
+                ") END AS last) l ORDER BY t.i"
+            ).bindparams(words=list(words), n=PREFIX_COMPLETIONS + 1)
         )
+        .all()
+    )
+
+
+def _corrected(words: list[str], dictionary: list[Any]) -> list[list[str]] | None:
+    """`word_corrections` from the words' `_dictionary` rows."""
+    out: list[list[str]] = []
+    for i, (word, row) in enumerate(zip(words, dictionary, strict=True)):
+        last = i == len(words) - 1
+        completions = list(row.completions)
         if completions and (last or completions[0] == word):
             out.append([word])
-            continue
-        if completions:
+        elif completions:
             out.append(completions)
-            continue
-        if len(word) < 3:
+        elif row.close:
+            out.append(list(row.close))
+        else:
             return None
-        close = list(
-            db.exec(
-                select(SearchWord.word)
-                .where(col(SearchWord.word).op("%")(word))
-                .order_by(func.similarity(SearchWord.word, word).desc())
-                .limit(3)
-            ).all()
-        )
-        if not close:
-            return None
-        out.append(close)
     return out
 
 

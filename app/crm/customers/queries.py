@@ -38,7 +38,7 @@ from app.crm.visibility import customer_visible, get_visible_customer
 from app.errors import Invalid, NotFound, invalid_from
 from app.search import get_backend
 from app.search.postgres import NAME_TSV, TableShape, TextFilter, table_shape, text_filter
-from app.search.word_order import all_ordered, leading_range
+from app.search.word_order import leading_range
 from models.tenant import Contact, Customer, CustomerWord, CustomField, Segment, Wallet
 
 SORTS: dict[str, Any] = {
@@ -339,7 +339,7 @@ def _walk_page(
     all the matches come from the full-text index and are sorted (bounded by how many customers have
     the words)."""
     conn = db.connection()
-    if sort is Customer.name_key and len(found.dense) == 1 and all_ordered(db, found.dense[0].lexemes):
+    if sort is Customer.name_key and _pages_by_word(found):
         return conn.execute(_by_word(columns, found, found.dense[0].lexemes, desc, n)).all()
     shape = _sampling_shape(db, found, sort)
     if shape is not None:
@@ -351,6 +351,12 @@ def _walk_page(
         if len(page) == n:
             return page
     return conn.execute(_page_of(columns, _sorted_matches(found.all(), sort, desc), sort, desc, n)).all()
+
+
+def _pages_by_word(found: Filtered) -> bool:
+    """Whether the name-sorted page comes from `_by_word`: the only dense filter is one word's lexeme
+    alternatives, all flagged (read with the completions: `TextFilter.ordered`, no statement of its own)."""
+    return len(found.dense) == 1 and found.dense[0].ordered
 
 
 def _by_word(columns: tuple[Any, ...], found: Filtered, words: tuple[str, ...], desc: bool, n: int) -> Any:

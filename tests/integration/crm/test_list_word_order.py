@@ -111,7 +111,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
 
 
 def _old_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(queries, "all_ordered", lambda *_a: False)
+    monkeypatch.setattr(queries, "_pages_by_word", lambda *_a: False)
 
 
 CASES = [
