@@ -28,8 +28,8 @@ from typing import Any
 import psycopg
 
 from tests.bench.bench_workspace import _prepare_database, pct
+from tests.bench.tenant import PASSWORD
 
-PASSWORD = "Senha-forte-123"
 DEMO_PASSWORD = "Demo-senha-123"
 
 # Beyond the words: other common first names, surnames, company words of the demo data.
@@ -167,30 +167,12 @@ def main() -> None:
 
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
-    from sqlmodel import select
 
-    from app.crm.demo import seed_demo
-    from app.platform.provisioning import SignupInput, provision_tenant
-    from models.platform import Tenant
-    from tenants.database import database_url, platform_session
-    from tenants.migrations import upgrade_platform
+    from tenants.database import database_url
+    from tests.bench.tenant import bench_tenant
 
-    upgrade_platform()
-    slug = f"bench-{args.customers}"
-    with platform_session() as pdb:
-        tenant = pdb.exec(select(Tenant).where(Tenant.slug == slug)).first()
-    if tenant is None:
-        tenant = provision_tenant(
-            SignupInput(
-                name=f"Bench {args.customers}",
-                slug=slug,
-                admin_name="Admin",
-                admin_email=f"admin@{slug}.com.br",
-                admin_password=PASSWORD,
-            )
-        )
-        seed_demo(tenant.schema_name or "", args.customers, progress=lambda s: print("  seed:", s))
-    schema = tenant.schema_name or ""
+    bench = bench_tenant(args.customers)
+    slug, schema = bench.slug, bench.schema
     dsn = database_url()
     rng = random.Random(15)
 

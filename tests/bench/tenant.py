@@ -2,8 +2,10 @@
 and seeded with the demo data on first use, migrated to head on every use."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from app.auth.actor import Actor
+if TYPE_CHECKING:  # the app is imported only once the benchmark has chosen its database
+    from app.auth.actor import Actor
 
 PASSWORD = "Senha-forte-123"
 
@@ -12,7 +14,7 @@ PASSWORD = "Senha-forte-123"
 class BenchTenant:
     slug: str
     schema: str
-    admin: Actor
+    admin: "Actor"
     admin_email: str
 
 
