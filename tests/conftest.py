@@ -126,9 +126,25 @@ def tenant(make_tenant) -> TenantHandle:
     return make_tenant()
 
 
+@pytest.fixture(scope="session")
+def _fresh_test_redis() -> str:
+    """The suite's Redis database, emptied once per run: schema names and channel ids start again in every
+    run's new PostgreSQL database, so the governor's state of an earlier run (daily caps, tiers, pauses
+    keyed by schema and channel) would otherwise apply to this run's channels of the same ids."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url
+
+
 @pytest.fixture
-def redis_url() -> str:
-    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+def redis_url(_fresh_test_redis: str) -> str:
+    return _fresh_test_redis
 
 
 @pytest.fixture
