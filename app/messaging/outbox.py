@@ -202,9 +202,10 @@ def reap(schema: str) -> int:
     settle_after = get_settings().outbox_uncertain_seconds
     with session(schema) as db:
         # Meta reports every message it accepts (status webhooks, echoing our id): a Cloud API send that
-        # got no status for a whole settling period while the number's statuses kept arriving for later
-        # sends never reached Meta (the worker died between the claim and the call). It goes back to
-        # the queue; the claim's attempt stays counted.
+        # got no status for a whole settling period, on a number whose statuses kept arriving after it
+        # was claimed, never reached Meta (the worker died between the claim and the call). It goes back
+        # to the queue; the claim's attempt stays counted. "After the claim", not "after the settling
+        # period": a campaign whose other sends all finish within the period must still get it back.
         returned = db.execute(
             text(
                 f"""
@@ -215,7 +216,7 @@ def reap(schema: str) -> int:
                  WHERE m.status = 'uncertain' AND m.direction = 'out' AND m.provider_message_id IS NULL
                    AND m.updated_at < now() - make_interval(secs => :after)
                    AND c.id = m.channel_id AND c.kind = 'whatsapp_cloud'
-                   AND (c.state ->> 'statuses_at')::float8 > extract(epoch FROM m.updated_at) + :after
+                   AND (c.state ->> 'statuses_at')::float8 > extract(epoch FROM m.updated_at)
                 RETURNING m.id
                 """
             ),

@@ -267,8 +267,9 @@ def test_campaign_counters_follow_the_marks(crm: Crm) -> None:
 
 def test_cloud_sends_without_a_status_go_back_only_while_later_statuses_arrive(crm: Crm) -> None:
     """Meta reports every message it accepts: a Cloud API send still uncertain a settling period after its
-    claim, while the number's statuses kept arriving past that, never reached Meta and is re-queued; one
-    whose number's statuses stopped waits, and is settled as failed (may have arrived) three periods on."""
+    claim, while the number's statuses kept arriving after the claim, never reached Meta and is re-queued;
+    one whose number's statuses stopped before its claim waits, and is settled as failed (may have
+    arrived) three periods on."""
     settle = outbox.get_settings().outbox_uncertain_seconds
     _, conv_id, phone = _setup(crm)
     now = time.time()
@@ -276,7 +277,7 @@ def test_cloud_sends_without_a_status_go_back_only_while_later_statuses_arrive(c
     with session(crm.schema) as db:
         for name, statuses_at, age in (
             ("flowing", now, 1.5 * settle),
-            ("stopped", now - 1.4 * settle, 1.5 * settle),
+            ("stopped", now - 1.6 * settle, 1.5 * settle),
             ("old", None, 3.5 * settle),
         ):
             channel = Channel(
