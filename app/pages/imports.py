@@ -274,7 +274,8 @@ class ImportsState(SessionState):
             "barId": "upload-bar",
             "retries": UPLOAD_RETRIES,
         }
-        return rx.call_script(_with_uploader(f"window.crmUploads.send({json.dumps(FILE_INPUT_ID)}, {json.dumps(cfg)})"))
+        send = f"window.crmUploads.send({json.dumps(FILE_INPUT_ID)}, {json.dumps(cfg)})"
+        return rx.call_script(_with_uploader(send))
 
     @event
     def collect_upload(self) -> Events:
