@@ -392,9 +392,12 @@ class CustomerState(SessionState):
     async def attach(self, files: list[rx.UploadFile]) -> Events:
         """The file picked in a send dialog: checked and stored now (the same service as POST
         /api/anexos), so an oversized or disallowed file is refused, in pt-BR, before anything is sent."""
-        self._clear_attachment()
+        # react-dropzone calls on_drop with no files when it refused the pick itself (then on_drop_rejected):
+        # this upload arrives over HTTP, the refusal over the websocket, in either order, so an empty pick
+        # must not clear the refusal's message.
         if not files:
             return None
+        self._clear_attachment()
         picked = files[0]
         data = bytearray()
         while piece := await picked.read(_READ_CHUNK):
@@ -742,6 +745,20 @@ CONTACT_KINDS = [
 ]
 
 
+def _attachment(file_id: str) -> rx.Component:
+    """The send dialogs' file picker: one attachment per message, refused in the browser above the limit."""
+    s = CustomerState
+    return attachment_picker(
+        file_id,
+        s.attach,
+        s.attach_rejected,
+        s.clear_attachment,
+        s.attachment,
+        s.attachment_error,
+        max_size=attachments.MAX_BYTES,
+    )
+
+
 def dialogs() -> rx.Component:
     s, e = CustomerState, CustomerState.errors
     custom_inputs = rx.foreach(
@@ -763,15 +780,7 @@ def dialogs() -> rx.Component:
                 e.get("texto", e.get("variaveis", "")),
                 placeholder="Olá {{primeiro_nome}}, ...",
             ),
-            attachment_picker(
-                WA_FILE_ID,
-                s.attach,
-                s.attach_rejected,
-                s.clear_attachment,
-                s.attachment,
-                s.attachment_error,
-                max_size=attachments.MAX_BYTES,
-            ),
+            _attachment(WA_FILE_ID),
             error=s.error,
             submit_label="Enviar",
             form_id="whatsapp-form",
@@ -784,15 +793,7 @@ def dialogs() -> rx.Component:
             options_field("Canal", "canal_id", s.email_channels, e.get("canal_id", ""), default=first_email),
             field("Assunto", "assunto", e.get("assunto", "")),
             textarea_field("Mensagem", "texto", e.get("html", e.get("variaveis", ""))),
-            attachment_picker(
-                EMAIL_FILE_ID,
-                s.attach,
-                s.attach_rejected,
-                s.clear_attachment,
-                s.attachment,
-                s.attachment_error,
-                max_size=attachments.MAX_BYTES,
-            ),
+            _attachment(EMAIL_FILE_ID),
             error=s.error,
             submit_label="Enviar",
             form_id="email-form",
