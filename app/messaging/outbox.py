@@ -23,6 +23,7 @@ States of an outbound `Message` row:
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -46,10 +47,10 @@ from app.errors import DomainError
 from app.messaging import attachments as attachment_files
 from app.messaging import channels as channel_service
 from app.messaging import consent, failure_reasons, governor, inbound, limits, number_health, number_signals
+from app.messaging.adapters import pool as adapter_pool
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import (
     Attachment,
-    ChannelAdapter,
     OutboundMessage,
     Outcome,
     SendResult,
@@ -488,10 +489,12 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
 
 
 async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> None:
-    """One adapter per channel and batch; messages of one channel go one after the other."""
+    """A channel's share of a chunk through its adapter (pooled per channel and process where the kind
+    allows it): up to the adapter's `max_in_flight` sends at once, each asleep until its governor slot.
+    WPPConnect and the sandbox keep one at a time."""
     channel = batch.channel
     try:
-        adapter: ChannelAdapter = channel_service.adapter_for(channel)
+        adapter, pooled = await adapter_pool.POOL.checkout(schema, channel)
     except Exception:
         log.exception("outbox: cannot build the adapter of channel %s", channel.id)
         for job in batch.jobs:
@@ -516,34 +519,66 @@ async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> No
             batch.released[job.message.message_id] = slot.at
     if batch.released:
         await asyncio.to_thread(_release, schema, worker_id, batch.released)
-    try:
-        for index, (job, at) in enumerate(granted):
-            if (wait := at - governor.now()) > 0:
-                await asyncio.sleep(wait)
+    paused = False
+    raised = False
+
+    async def send_one(job: _Job, at: float, gate: asyncio.Semaphore | None) -> None:
+        nonlocal paused, raised
+        if not paused and (wait := at - governor.now()) > 0:
+            await asyncio.sleep(wait)
+        async with gate or contextlib.nullcontext():
+            if paused:
+                # The identity was stopped while this one waited: it waits for the identity's resume.
+                batch.deferred[job.message.message_id] = governor.now() + PAUSED_RETRY_SECONDS
+                return
             try:
                 result = await adapter.send(job.message)
             except Exception as exc:  # the request may have left: never resend blindly
                 log.exception("outbox: adapter %s raised on message %s", channel.kind, job.message.message_id)
                 result = SendResult(Outcome.UNCERTAIN, error=f"{type(exc).__name__}")
-            batch.results[job.message.message_id] = result
-            if result.outcome is Outcome.RETRY:
-                # Throughput / pair-rate / 429 answers slow the whole identity down, not just this row.
-                delay = result.retry_after or BACKOFF_BASE_SECONDS
-                await asyncio.to_thread(gov.backoff, identity, governor.now() + delay)
-            elif result.error_code in PAUSE_CODES:
-                await asyncio.to_thread(gov.pause, identity, result.error_code or "")
-                # The identity is stopped: what is left of the batch waits for it to be resumed.
-                for rest, _ in granted[index + 1 :]:
-                    batch.deferred[rest.message.message_id] = governor.now() + PAUSED_RETRY_SECONDS
-                break
+                raised = True
+        batch.results[job.message.message_id] = result
+        if result.outcome is Outcome.RETRY:
+            # Throughput / pair-rate / 429 answers slow the whole identity down, not just this row.
+            delay = result.retry_after or BACKOFF_BASE_SECONDS
+            await asyncio.to_thread(gov.backoff, identity, governor.now() + delay)
+        elif result.error_code in PAUSE_CODES and not paused:
+            paused = True
+            await asyncio.to_thread(gov.pause, identity, result.error_code or "")
+
+    try:
+        in_flight = max(1, int(getattr(adapter, "max_in_flight", 1)))
+        if in_flight == 1:
+            for job, at in granted:
+                await send_one(job, at, None)
+        else:
+            # Every send is recorded in batch.results before the marks; an error outside the adapter's
+            # send (Redis on backoff/pause) is raised once the others have finished, so none is left
+            # running unmarked beyond what the claim already made uncertain.
+            gate = asyncio.Semaphore(in_flight)
+            outcomes = await asyncio.gather(
+                *(send_one(j, at, gate) for j, at in granted), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
     finally:
-        try:
-            await adapter.aclose()
-        except Exception:
-            log.exception("outbox: closing adapter of channel %s", channel.id)
+        if not pooled:
+            try:
+                await adapter.aclose()
+            except Exception:
+                log.exception("outbox: closing adapter of channel %s", channel.id)
+        elif raised:
+            # A client in an unknown state is not kept for the next chunk.
+            await adapter_pool.POOL.discard(schema, channel.id or 0)
     # Provider state the adapter changed (e.g. a refreshed WPPConnect token) is saved with the marks.
     if isinstance(state, dict) and state != batch.state_before:
         batch.state_after = state
+
+
+async def close_adapters() -> None:
+    """Close the adapters (HTTP clients, SMTP connections) this process keeps per channel: on shutdown."""
+    await adapter_pool.POOL.aclose_all()
 
 
 _UNCLAIM = (

@@ -45,10 +45,19 @@ def _prepare_database() -> None:
 
 
 def _worker(
-    schema: str, name: str, batch: int, statuses: bool, start: float, out: "mp.Queue[tuple[int, float]]"
+    schema: str,
+    name: str,
+    batch: int,
+    statuses: bool,
+    start: float,
+    out: "mp.Queue[tuple[int, float]]",
+    in_flight: int | None = None,
 ) -> None:
     from app.messaging import governor, limits, outbox
-    from app.messaging.adapters import sandbox
+    from app.messaging.adapters import sandbox, whatsapp_cloud
+
+    if in_flight is not None:
+        whatsapp_cloud.CloudApiAdapter.max_in_flight = in_flight
 
     if not statuses:
         sandbox.emit_statuses = lambda db, channel, pids: 0  # type: ignore[assignment]
@@ -62,7 +71,14 @@ def _worker(
 
         profile = cProfile.Profile()
         profile.enable()
-    report = asyncio.run(outbox.deliver(schema, worker_id=name, limit=batch, linger_s=0))
+
+    async def run() -> outbox.DeliveryReport:
+        try:
+            return await outbox.deliver(schema, worker_id=name, limit=batch, linger_s=0)
+        finally:
+            await outbox.close_adapters()  # what the Taskiq worker's shutdown hook does
+
+    report = asyncio.run(run())
     cpu = time.process_time() - cpu0
     if profile is not None:
         import pstats
@@ -72,13 +88,10 @@ def _worker(
     out.put((report.sent, cpu))
 
 
-def _raw_cloud(sim: "object", n: int, concurrency: int) -> None:
+def _raw_cloud(sim: Any, n: int, concurrency: int) -> None:
     """The simulator alone: n sends from `concurrency` concurrent requests on one pooled client."""
     import httpx
 
-    from tests.simulators.whatsapp_cloud import CloudApiSimulator
-
-    assert isinstance(sim, CloudApiSimulator)
     body = {"messaging_product": "whatsapp", "to": "5511987650000", "type": "text", "text": {"body": "Olá"}}
 
     async def go() -> float:
@@ -138,6 +151,13 @@ def main() -> None:
     parser.add_argument("--statuses", action="store_true")
     parser.add_argument("--provider", choices=["sandbox", "cloud", "smtp"], default="sandbox")
     parser.add_argument("--raw", action="store_true", help="measure the simulator / sink alone first")
+    parser.add_argument(
+        "--sim-procs",
+        type=int,
+        default=2,
+        help="Cloud API simulator processes on one port (0: a thread of this process, as the tests run it)",
+    )
+    parser.add_argument("--in-flight", type=int, default=None, help="Cloud API sends in flight per adapter")
     args, _unknown = parser.parse_known_args()
     _prepare_database()
 
@@ -170,19 +190,26 @@ def main() -> None:
         admin = actor_for_user(pdb, user.id or 0)
     server: Any = None
     to, medium, kind = "+5511987650000", "whatsapp", "text"
+    raw_sent = 0
     if args.provider == "cloud":
+        from tests.bench.sim_procs import CloudSimProcesses
         from tests.simulators.whatsapp_cloud import CloudApiSimulator
 
-        server = CloudApiSimulator(
-            phone_number_id=str(10**14 + uuid.uuid4().int % 10**14),
-            per_second_cap=10**9,
-            pair_window=0.0,
-            record_requests=False,
-        ).start()
-        server.open_window(to)
+        sim_args: dict[str, Any] = {
+            "phone_number_id": str(10**14 + uuid.uuid4().int % 10**14),
+            "per_second_cap": 10**9,
+            "pair_window": 0.0,
+            "record_requests": False,
+        }
+        if args.sim_procs:
+            server = CloudSimProcesses(args.sim_procs, windows=[to], **sim_args).start()
+        else:
+            server = CloudApiSimulator(**sim_args).start()
+            server.open_window(to)
+        print(f"Cloud API simulator: {args.sim_procs or 'a thread of this'} process(es)")
         if args.raw:
-            _raw_cloud(server, min(args.messages, 20_000), 16)
-            server.sent.clear()
+            raw_sent = min(args.messages, 20_000)
+            _raw_cloud(server, raw_sent, 16)
         channel_in = channels.ChannelIn(
             kind="whatsapp_cloud",
             name="Bench Cloud",
@@ -255,7 +282,9 @@ def main() -> None:
     out: mp.Queue[tuple[int, float]] = ctx.Queue()
     start = time.time() + 3.0  # every process imported and connected before the clock starts
     procs = [
-        ctx.Process(target=_worker, args=(schema, f"w{i}", args.batch, args.statuses, start, out))
+        ctx.Process(
+            target=_worker, args=(schema, f"w{i}", args.batch, args.statuses, start, out, args.in_flight)
+        )
         for i in range(args.workers)
     ]
     for p in procs:
@@ -281,8 +310,11 @@ def main() -> None:
     load = os.getloadavg()[0]
     received = None
     if args.provider == "cloud":
-        received = len(server.sent)
-        server.stop()
+        if args.sim_procs:
+            received = server.stop() - raw_sent
+        else:
+            received = len(server.sent) - raw_sent
+            server.stop()
     elif args.provider == "smtp":
         received = len(server.received)
         server.stop()

@@ -98,6 +98,8 @@ def new_message_id(message_id: int, from_email: str) -> str:
 class SmtpAdapter:
     kind = "smtp"
     medium = Medium.EMAIL
+    # One adapter (one kept connection) per channel and worker process, across chunks and deliveries.
+    pooled = True
 
     def __init__(self, config: SmtpConfig, state: dict[str, Any], *, timeout: float = TIMEOUT) -> None:
         self.config = config
