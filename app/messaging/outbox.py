@@ -494,13 +494,14 @@ async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> No
     WPPConnect and the sandbox keep one at a time."""
     channel = batch.channel
     try:
-        adapter, pooled = await adapter_pool.POOL.checkout(schema, channel)
+        lease = await adapter_pool.POOL.checkout(schema, channel)
     except Exception:
         log.exception("outbox: cannot build the adapter of channel %s", channel.id)
         for job in batch.jobs:
             # Nothing left: the request never went out, so this is a plain failure.
             batch.results[job.message.message_id] = SendResult(Outcome.FAILED, error_code="adapter")
         return
+    adapter = lease.adapter
     state = getattr(adapter, "state", None)
     gov = governor.get_governor()
     config = channel_service.config_model(channel)
@@ -563,14 +564,9 @@ async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> No
                 if isinstance(outcome, BaseException):
                     raise outcome
     finally:
-        if not pooled:
-            try:
-                await adapter.aclose()
-            except Exception:
-                log.exception("outbox: closing adapter of channel %s", channel.id)
-        elif raised:
-            # A client in an unknown state is not kept for the next chunk.
-            await adapter_pool.POOL.discard(schema, channel.id or 0)
+        # Closed here if built for this chunk; kept for the next one if pooled, unless a send raised
+        # (a client in an unknown state is not kept).
+        await adapter_pool.POOL.checkin(lease, broken=raised)
     # Provider state the adapter changed (e.g. a refreshed WPPConnect token) is saved with the marks.
     if isinstance(state, dict) and state != batch.state_before:
         batch.state_after = state

@@ -10,6 +10,9 @@ every delivery of this process until:
 - a send raised (the outbox discards it: a fresh one is built for the next chunk);
 - the worker shuts down (`aclose_all`, the Taskiq WORKER_SHUTDOWN hook).
 
+A configuration change or a failure never closes an adapter under a chunk still sending through it
+(another delivery of the same process): it leaves the pool and is closed by its last user.
+
 The adapter's `state` is the channel's provider state as read with the chunk's claim, handed over at
 every checkout: the outbox saves what an adapter changed in it, so a pooled adapter must never carry a
 state older than the row's. Adapters that are not pooled (WPPConnect, whose token is state; the
@@ -37,9 +40,20 @@ IDLE_CLOSE_SECONDS = 300.0
 
 @dataclass
 class _Entry:
+    key: tuple[str, int]
     fingerprint: str
     adapter: ChannelAdapter
     used_at: float
+    users: int = 0  # chunks sending through it now (other deliveries of this process may share it)
+    retired: bool = False  # out of the pool: closed once its last user checks it in
+
+
+@dataclass
+class Lease:
+    """An adapter lent for one chunk; `entry` is None for one built for this chunk only."""
+
+    adapter: ChannelAdapter
+    entry: _Entry | None = None
 
 
 class AdapterPool:
@@ -47,29 +61,40 @@ class AdapterPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._entries: dict[tuple[str, int], _Entry] = {}
 
-    async def checkout(self, schema: str, channel: Channel) -> tuple[ChannelAdapter, bool]:
-        """The channel's adapter and whether it is pooled (a pooled one must not be closed by the caller)."""
+    async def checkout(self, schema: str, channel: Channel) -> Lease:
+        """The channel's adapter for one chunk; give it back with `checkin`."""
         if not pooled(channel.kind):
-            return channel_service.adapter_for(channel), False
+            return Lease(channel_service.adapter_for(channel))
         self._adopt_loop()
         now = time.monotonic()
-        await self._close_idle(now)
+        for key, idle in list(self._entries.items()):
+            if idle.users == 0 and now - idle.used_at > IDLE_CLOSE_SECONDS:
+                await self._retire(key)
         key, fingerprint = (schema, channel.id or 0), _fingerprint(channel)
         entry = self._entries.get(key)
         if entry is not None and entry.fingerprint != fingerprint:
-            await self.discard(schema, channel.id or 0)
+            await self._retire(key)
             entry = None
         if entry is None:
-            entry = _Entry(fingerprint, channel_service.adapter_for(channel), now)
+            entry = _Entry(key, fingerprint, channel_service.adapter_for(channel), now)
             self._entries[key] = entry
+        entry.users += 1
         entry.used_at = now
         # The row's state as of this chunk's claim (see the module docstring).
         entry.adapter.state = dict(channel.state or {})  # type: ignore[attr-defined]
-        return entry.adapter, True
+        return Lease(entry.adapter, entry)
 
-    async def discard(self, schema: str, channel_id: int) -> None:
-        entry = self._entries.pop((schema, channel_id), None)
-        if entry is not None:
+    async def checkin(self, lease: Lease, *, broken: bool = False) -> None:
+        """Give the adapter back; `broken`: a send raised, so the next chunk gets a fresh one."""
+        entry = lease.entry
+        if entry is None:
+            await _close(lease.adapter)
+            return
+        entry.users -= 1
+        entry.used_at = time.monotonic()
+        if broken and self._entries.get(entry.key) is entry:
+            await self._retire(entry.key)
+        elif entry.retired and entry.users == 0:
             await _close(entry.adapter)
 
     async def aclose_all(self) -> None:
@@ -90,9 +115,11 @@ class AdapterPool:
             self._entries.clear()
             self._loop = loop
 
-    async def _close_idle(self, now: float) -> None:
-        for key in [k for k, e in self._entries.items() if now - e.used_at > IDLE_CLOSE_SECONDS]:
-            await _close(self._entries.pop(key).adapter)
+    async def _retire(self, key: tuple[str, int]) -> None:
+        entry = self._entries.pop(key)
+        entry.retired = True
+        if entry.users == 0:  # otherwise the last chunk using it closes it (checkin)
+            await _close(entry.adapter)
 
 
 def pooled(kind: str) -> bool:
