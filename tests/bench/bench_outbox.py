@@ -2,13 +2,16 @@
 `outbox.deliver` a `messaging.deliver` task runs), then checked: every message sent exactly once.
 
     .venv/bin/python -m tests.bench.bench_outbox --messages 20000 [--workers 2] [--batch 200] [--statuses]
-        [--provider sandbox|cloud|smtp] [--raw]
+        [--provider sandbox|cloud|smtp] [--raw] [--sim-procs 2] [--in-flight N]
 
-`--provider cloud` sends over HTTP to the Cloud API simulator (tests/simulators/whatsapp_cloud.py, served
-in this process's own thread while the workers run), `--provider smtp` to an aiosmtpd sink (plain SMTP on
-loopback); both with the sending limits off (the governor hands out every slot at once). `--raw` first
-measures the simulator or the sink alone with a plain client (no database), to show whether it is the
-limit. Every run prints the workers' CPU seconds per message (load-independent) and the 1-minute load.
+`--provider cloud` sends over HTTP to the Cloud API simulator (tests/simulators/whatsapp_cloud.py), served
+by `--sim-procs` processes of its own on one port (tests/bench/sim_procs.py; 0: a thread of this process,
+as the tests run it), `--provider smtp` to an aiosmtpd sink (plain SMTP on loopback, a thread of this
+process); both with the sending limits off (the governor hands out every slot at once). `--in-flight`
+overrides the Cloud adapter's concurrent sends per chunk. `--raw` first measures the simulator or the sink
+alone with a plain client (no database), to show whether it is the limit. Every run prints the workers'
+CPU seconds per message (load-independent) and the 1-minute load. `BENCH_PROFILE=1` prints where the
+first worker's time goes: its event loop, and apart, its database work (reserve, claim, mark: threads).
 
 Seeds a fresh `bench-outbox-<uuid>` tenant in the `crm_bench_outbox` database (or DATABASE_URL) with one
 sandbox WhatsApp channel (no rate limit) and one customer's conversation, queues the messages set-based,
