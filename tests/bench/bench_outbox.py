@@ -2,16 +2,18 @@
 `outbox.deliver` a `messaging.deliver` task runs), then checked: every message sent exactly once.
 
     .venv/bin/python -m tests.bench.bench_outbox --messages 20000 [--workers 2] [--batch 200] [--statuses]
-        [--provider sandbox|cloud|smtp] [--raw] [--sim-procs 2] [--in-flight N]
+        [--provider sandbox|cloud|smtp] [--raw] [--sim-procs 2] [--in-flight N] [--loop asyncio|uvloop]
 
 `--provider cloud` sends over HTTP to the Cloud API simulator (tests/simulators/whatsapp_cloud.py), served
 by `--sim-procs` processes of its own on one port (tests/bench/sim_procs.py; 0: a thread of this process,
 as the tests run it), `--provider smtp` to an aiosmtpd sink (plain SMTP on loopback, a thread of this
 process); both with the sending limits off (the governor hands out every slot at once). `--in-flight`
-overrides the Cloud adapter's concurrent sends per chunk. `--raw` first measures the simulator or the sink
-alone with a plain client (no database), to show whether it is the limit. Every run prints the workers'
-CPU seconds per message (load-independent) and the 1-minute load. `BENCH_PROFILE=1` prints where the
-first worker's time goes: its event loop, and apart, its database work (reserve, claim, mark: threads).
+overrides the Cloud adapter's concurrent sends per chunk; `--loop uvloop` runs the workers on uvloop, as
+`taskiq worker` does when it is installed (asyncio by default, as the earlier figures). `--raw` first
+measures the simulator or the sink alone with a plain client (no database), to show whether it is the
+limit. Every run prints the workers' CPU seconds per message (load-independent) and the 1-minute load.
+`BENCH_PROFILE=1` prints where the first worker's CPU goes: its event loop, and apart, its database work
+(reserve, claim, mark: threads).
 
 Seeds a fresh `bench-outbox-<uuid>` tenant in the `crm_bench_outbox` database (or DATABASE_URL) with one
 sandbox WhatsApp channel (no rate limit) and one customer's conversation, queues the messages set-based,
@@ -55,6 +57,7 @@ def _worker(
     start: float,
     out: "mp.Queue[tuple[int, float]]",
     in_flight: int | None = None,
+    loop: str = "asyncio",
 ) -> None:
     from app.messaging import governor, limits, outbox
     from app.messaging.adapters import sandbox, whatsapp_cloud
@@ -87,7 +90,12 @@ def _worker(
         finally:
             await outbox.close_adapters()  # what the Taskiq worker's shutdown hook does
 
-    report = asyncio.run(run())
+    if loop == "uvloop":  # what `taskiq worker` runs tasks on when uvloop is installed (it is here)
+        import uvloop
+
+        report = uvloop.run(run())
+    else:
+        report = asyncio.run(run())
     cpu = time.process_time() - cpu0
     if profile is not None:
         import pstats
@@ -175,6 +183,9 @@ def main() -> None:
         help="Cloud API simulator processes on one port (0: a thread of this process, as the tests run it)",
     )
     parser.add_argument("--in-flight", type=int, default=None, help="Cloud API sends in flight per adapter")
+    parser.add_argument(
+        "--loop", choices=["asyncio", "uvloop"], default="asyncio", help="the workers' event loop"
+    )
     args, _unknown = parser.parse_known_args()
     _prepare_database()
 
@@ -300,7 +311,8 @@ def main() -> None:
     start = time.time() + 3.0  # every process imported and connected before the clock starts
     procs = [
         ctx.Process(
-            target=_worker, args=(schema, f"w{i}", args.batch, args.statuses, start, out, args.in_flight)
+            target=_worker,
+            args=(schema, f"w{i}", args.batch, args.statuses, start, out, args.in_flight, args.loop),
         )
         for i in range(args.workers)
     ]
