@@ -77,6 +77,7 @@ MAX_RUN_SECONDS = 600.0
 # Provider codes that stop the identity until someone resumes it (Meta 131048: spam rate limit hit).
 PAUSE_CODES = frozenset({"131048"})
 PAUSED_RETRY_SECONDS = 60.0
+GOVERNOR_DOWN_RETRY_SECONDS = 2.0  # a chunk put back while Redis restarts
 CLOUD_KIND = "whatsapp_cloud"  # numbers whose health the marks keep (app.messaging.number_signals)
 _ERROR_MAX = 500
 
@@ -512,25 +513,34 @@ async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> No
     # while the batch sleeps through its slots), the rest is sent, each asleep until its slot.
     # Called inline: one small Redis round trip (or a dict lookup); a thread hop cost more than the call.
     granted: list[tuple[_Job, float]] = []
-    for job in batch.jobs:
-        slot = gov.reserve(identity, job.message.to, policy, governor.now())
-        if slot.granted:
-            granted.append((job, slot.at))
-        else:
-            batch.released[job.message.message_id] = slot.at
+    try:
+        for job in batch.jobs:
+            slot = gov.reserve(identity, job.message.to, policy, governor.now())
+            if slot.granted:
+                granted.append((job, slot.at))
+            else:
+                batch.released[job.message.message_id] = slot.at
+    except Exception:
+        # The governor (Redis) is gone: nothing of this chunk reached the provider, so it is known, not
+        # uncertain: the whole chunk goes back to the queue, its claim undone.
+        log.exception("outbox: governor unavailable for channel %s; chunk put back", channel.id)
+        granted = []
+        retry_at = governor.now() + GOVERNOR_DOWN_RETRY_SECONDS
+        batch.released = {job.message.message_id: retry_at for job in batch.jobs}
     if batch.released:
         await asyncio.to_thread(_release, schema, worker_id, batch.released)
-    paused = False
+    # Once set, the chunk's sends not yet started go back to the queue for this long, with the marks:
+    # the identity was paused (131048), or the governor failed after a send (known unsent, not uncertain).
+    hold: float | None = None
     raised = False
 
     async def send_one(job: _Job, at: float, gate: asyncio.Semaphore | None) -> None:
-        nonlocal paused, raised
-        if not paused and (wait := at - governor.now()) > 0:
+        nonlocal hold, raised
+        if hold is None and (wait := at - governor.now()) > 0:
             await asyncio.sleep(wait)
         async with gate or contextlib.nullcontext():
-            if paused:
-                # The identity was stopped while this one waited: it waits for the identity's resume.
-                batch.deferred[job.message.message_id] = governor.now() + PAUSED_RETRY_SECONDS
+            if hold is not None:
+                batch.deferred[job.message.message_id] = governor.now() + hold
                 return
             try:
                 result = await adapter.send(job.message)
@@ -539,13 +549,17 @@ async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> No
                 result = SendResult(Outcome.UNCERTAIN, error=f"{type(exc).__name__}")
                 raised = True
         batch.results[job.message.message_id] = result
-        if result.outcome is Outcome.RETRY:
-            # Throughput / pair-rate / 429 answers slow the whole identity down, not just this row.
-            delay = result.retry_after or BACKOFF_BASE_SECONDS
-            await asyncio.to_thread(gov.backoff, identity, governor.now() + delay)
-        elif result.error_code in PAUSE_CODES and not paused:
-            paused = True
-            await asyncio.to_thread(gov.pause, identity, result.error_code or "")
+        try:
+            if result.outcome is Outcome.RETRY:
+                # Throughput / pair-rate / 429 answers slow the whole identity down, not just this row.
+                delay = result.retry_after or BACKOFF_BASE_SECONDS
+                await asyncio.to_thread(gov.backoff, identity, governor.now() + delay)
+            elif result.error_code in PAUSE_CODES and hold is None:
+                hold = PAUSED_RETRY_SECONDS  # set before the call: the other sends see it at once
+                await asyncio.to_thread(gov.pause, identity, result.error_code or "")
+        except Exception:
+            log.exception("outbox: governor unavailable for channel %s; rest of chunk put back", channel.id)
+            hold = GOVERNOR_DOWN_RETRY_SECONDS
 
     try:
         in_flight = max(1, int(getattr(adapter, "max_in_flight", 1)))
@@ -553,9 +567,8 @@ async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> No
             for job, at in granted:
                 await send_one(job, at, None)
         else:
-            # Every send is recorded in batch.results before the marks; an error outside the adapter's
-            # send (Redis on backoff/pause) is raised once the others have finished, so none is left
-            # running unmarked beyond what the claim already made uncertain.
+            # Every send is recorded in batch.results before the marks; an unexpected error is raised
+            # once the others have finished, so none is left running unmarked.
             gate = asyncio.Semaphore(in_flight)
             outcomes = await asyncio.gather(
                 *(send_one(j, at, gate) for j, at in granted), return_exceptions=True
