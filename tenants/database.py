@@ -1,6 +1,7 @@
 """Engine and sessions: one engine per process, one tenant per Session."""
 
 import re
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -8,7 +9,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session
 
 from app.errors import Conflict, DomainError, Invalid
@@ -54,16 +55,44 @@ def _search_path_public(eng: Engine) -> None:
         dbapi_conn.commit()
 
 
+def _idle_connection_alive(dbapi_conn: psycopg.Connection[Any]) -> bool:
+    """Whether a pooled connection looks usable, without a round trip: nothing has arrived on its socket.
+
+    An idle connection receives nothing unless the server is ending it (a restart, a terminated backend,
+    an idle timeout: the server sends its error, then closes) or has a notice for it; a readable or
+    closed socket is then checked with a real ping."""
+    if dbapi_conn.closed or dbapi_conn.broken:
+        return False
+    poller = select.poll()
+    poller.register(dbapi_conn.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return not poller.poll(0)
+
+
+def _check_on_checkout(eng: Engine) -> None:
+    """What pool_pre_ping does, one round trip cheaper: a pooled connection that the server closed is
+    replaced before use, but a healthy one (every request's) is not pinged."""
+
+    @event.listens_for(eng, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: object, _proxy: object) -> None:
+        if _idle_connection_alive(dbapi_conn):
+            return
+        try:
+            eng.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError("pooled connection closed by the server") from exc
+
+
 @lru_cache
 def engine() -> Engine:
     eng = create_engine(
         to_sqlalchemy_url(database_url()),
         pool_size=10,
         max_overflow=20,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
     _search_path_public(eng)
+    _check_on_checkout(eng)
     return eng
 
 
@@ -71,9 +100,9 @@ def engine() -> Engine:
 def read_engine() -> Engine:
     """Autocommit connections for the per-request authentication reads.
 
-    Every round trip counts there: on `engine()` a check-out costs a ping (BEGIN + SELECT 1) and the
-    session a ROLLBACK at the end. In autocommit no BEGIN/ROLLBACK is sent, and instead of pinging on
-    every check-out a dead connection is noticed when used and the read retried once (`read`).
+    Every round trip counts there: a session on `engine()` sends BEGIN and COMMIT. In autocommit neither
+    is sent; a connection the server closed is replaced at check-out (`_check_on_checkout`), and one
+    that dies in use is retried once (`read`).
     """
     eng = create_engine(
         to_sqlalchemy_url(database_url()),
@@ -83,6 +112,7 @@ def read_engine() -> Engine:
         isolation_level="AUTOCOMMIT",
     )
     _search_path_public(eng)
+    _check_on_checkout(eng)
     return eng
 
 

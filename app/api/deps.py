@@ -7,9 +7,12 @@ back as a 404, a revoked credential would work for a moment, and a failing commi
 A commit that fails propagates as an exception, i.e. a 500 with the usual error body.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from typing import Annotated
 
+import anyio.to_thread
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
@@ -76,10 +79,39 @@ def get_upload_actor(
     return actor
 
 
-def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> Iterator[Session]:
+@asynccontextmanager
+async def _exit_in_thread(cm: AbstractContextManager[Session]) -> AsyncIterator[Session]:
+    """A unit of work entered on the event loop and left in a worker thread.
+
+    Opening a Session does no I/O (its first statement checks a connection out), so entering it on the
+    loop spares the thread-pool hop a sync dependency pays before the route's own; the commit or rollback
+    does I/O and runs in a worker thread, shielded from cancellation, as FastAPI runs a sync dependency's
+    exit (`fastapi.concurrency.contextmanager_in_threadpool`)."""
+    db = cm.__enter__()
+    try:
+        yield db
+    except BaseException as exc:
+        with CancelScope(shield=True):
+            suppressed = await anyio.to_thread.run_sync(
+                cm.__exit__, type(exc), exc, exc.__traceback__, limiter=CapacityLimiter(1)
+            )
+        if not suppressed:
+            raise
+    else:
+        with CancelScope(shield=True):
+            await anyio.to_thread.run_sync(cm.__exit__, None, None, None, limiter=CapacityLimiter(1))
+
+
+@contextmanager
+def _tenant_unit(schema: str) -> Iterator[Session]:
+    with session(schema) as db, unit_of_work(db):
+        yield db
+
+
+async def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> AsyncIterator[Session]:
     """The actor's own tenant Session: the schema comes from the token, never from the request."""
     assert actor.schema is not None
-    with session(actor.schema) as db, unit_of_work(db):
+    async with _exit_in_thread(_tenant_unit(actor.schema)) as db:
         yield db
 
 
