@@ -42,7 +42,7 @@ T = TypeVar("T")
 TYPO_THRESHOLD = 0.3
 
 
-def _search_path_public(eng: Engine) -> None:
+def _search_path_public(eng: Engine, *, read_only: bool = False) -> None:
     @event.listens_for(eng, "connect")
     def _on_connect(dbapi_conn: Any, _record: object) -> None:
         # Sessions place tenant tables with schema_translate_map; the search_path default
@@ -52,6 +52,9 @@ def _search_path_public(eng: Engine) -> None:
             # The typo correction's trigram threshold (app.search.postgres), once per connection: a
             # SET LOCAL in every search was a round trip of its own.
             cur.execute(f"SET pg_trgm.similarity_threshold = {TYPO_THRESHOLD}")
+            if read_only:
+                # Autocommit would make each write its own committed transaction: refused instead.
+                cur.execute("SET default_transaction_read_only = on")
         dbapi_conn.commit()
 
 
@@ -98,7 +101,7 @@ def engine() -> Engine:
 
 @lru_cache
 def read_engine() -> Engine:
-    """Autocommit connections for the per-request authentication reads.
+    """Autocommit, read-only connections for the per-request authentication reads and `read_session`.
 
     Every round trip counts there: a session on `engine()` sends BEGIN and COMMIT. In autocommit neither
     is sent; a connection the server closed is replaced at check-out (`_check_on_checkout`), and one
@@ -111,7 +114,7 @@ def read_engine() -> Engine:
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
     )
-    _search_path_public(eng)
+    _search_path_public(eng, read_only=True)
     _check_on_checkout(eng)
     return eng
 
@@ -144,6 +147,40 @@ def session(schema: str) -> Iterator[Session]:
     bound = engine().execution_options(schema_translate_map={None: schema})
     with Session(bound, expire_on_commit=False, info={"schema": schema}) as db:
         yield db
+
+
+@contextmanager
+def read_session(schema: str) -> Iterator[Session]:
+    """A tenant Session for a unit of work that only reads (a list page, a search), on `read_engine()`.
+
+    Autocommit: no BEGIN before the first statement and no COMMIT after the last, two of the four round
+    trips of a one-statement request; each statement reads its own snapshot. The connections are
+    read-only, so a write through this Session fails instead of committing on its own. A statement that
+    needs a transaction (SET LOCAL) opens one with BEGIN, and the pool rolls it back at check-in
+    (`open_transaction`)."""
+    if not is_tenant_schema(schema):
+        raise ValueError(f"not a tenant schema name: {schema!r}")
+    bound = read_engine().execution_options(schema_translate_map={None: schema})
+    with Session(bound, expire_on_commit=False, info={"schema": schema}) as db:
+        yield db
+
+
+def open_transaction(db: Session) -> bool:
+    """Whether the Session's connection is inside a transaction on the server (closing it is then a
+    ROLLBACK round trip); False for a Session that never checked a connection out."""
+    if not db.in_transaction():
+        return False
+    dbapi_conn = db.connection().connection.dbapi_connection
+    return dbapi_conn is not None and dbapi_conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+
+def begin_if_autocommit(db: Session) -> None:
+    """Open a transaction on a `read_session`'s autocommit connection (for SET LOCAL); a no-op on a
+    Session of `engine()`, whose first statement already began one."""
+    conn = db.connection()
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is not None and dbapi_conn.autocommit and not open_transaction(db):
+        conn.exec_driver_sql("BEGIN")
 
 
 @contextmanager

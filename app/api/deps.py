@@ -23,7 +23,7 @@ from app.auth.sessions import actor_for_user, actor_from_token
 from app.errors import Forbidden, Unauthorized
 from app.importing import upload_grants
 from app.validation import Str120, Str2000
-from tenants.database import platform_session, read, session, unit_of_work
+from tenants.database import open_transaction, platform_session, read, read_session, session, unit_of_work
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -115,8 +115,29 @@ async def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> A
         yield db
 
 
+async def get_tenant_read_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> AsyncIterator[Session]:
+    """The actor's tenant Session for routes that only read (`tenants.database.read_session`): nothing to
+    commit, so leaving it is a thread-pool hop only when a statement opened a transaction to roll back."""
+    assert actor.schema is not None
+    cm = read_session(actor.schema)
+    db = cm.__enter__()
+    try:
+        yield db
+    finally:
+        try:
+            rollback = open_transaction(db)
+        except Exception:  # a connection that died in use: closing it is the pool's work, in a thread too
+            rollback = True
+        if rollback:
+            with CancelScope(shield=True):
+                await anyio.to_thread.run_sync(cm.__exit__, None, None, None, limiter=CapacityLimiter(1))
+        else:
+            cm.__exit__(None, None, None)
+
+
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 TenantActor = Annotated[Actor, Depends(get_tenant_actor)]
 UploadActor = Annotated[Actor, Depends(get_upload_actor)]
 TenantDB = Annotated[Session, Depends(get_tenant_db, scope="function")]
+TenantReadDB = Annotated[Session, Depends(get_tenant_read_db, scope="function")]
 PlatformDB = Annotated[Session, Depends(get_platform_db, scope="function")]
