@@ -148,8 +148,8 @@ _include_routers()
 # every full collection re-scans for the life of the process.
 configure_mappers()
 gc.freeze()
-# Young collections every 10,000 net allocations instead of 700: a request that builds a page allocates
-# thousands of objects, so at 700 a full collection (which scans every object not frozen, tens of
-# thousands once the statement and validator caches fill) came every few seconds of traffic; at 10,000
-# it comes about 15 times less often, and a young collection stays a few milliseconds (docs/benchmarks.md).
-gc.set_threshold(10_000, 10, 10)
+# Young collections at 2,000 net allocations instead of 700: building a page allocates thousands of
+# objects, so at 700 the full collections (which scan every object not frozen, tens of thousands once the
+# statement and validator caches fill) came every few seconds of traffic. At 2,000 they are rare and a
+# young collection stays under a millisecond; at 10,000 a young one paused for several (docs/benchmarks.md).
+gc.set_threshold(2_000, 10, 10)
