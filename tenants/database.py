@@ -156,13 +156,32 @@ def read_session(schema: str) -> Iterator[Session]:
     Autocommit: no BEGIN before the first statement and no COMMIT after the last, two of the four round
     trips of a one-statement request; each statement reads its own snapshot. The connections are
     read-only, so a write through this Session fails instead of committing on its own. A statement that
-    needs a transaction (SET LOCAL) opens one with BEGIN, and the pool rolls it back at check-in
-    (`open_transaction`)."""
+    needs a transaction (SET LOCAL) opens one with BEGIN (`begin_if_autocommit`), ended when the Session
+    closes (`_end_transaction`)."""
     if not is_tenant_schema(schema):
         raise ValueError(f"not a tenant schema name: {schema!r}")
     bound = read_engine().execution_options(schema_translate_map={None: schema})
     with Session(bound, expire_on_commit=False, info={"schema": schema}) as db:
-        yield db
+        try:
+            yield db
+        finally:
+            _end_transaction(db)
+
+
+def _end_transaction(db: Session) -> None:
+    """End a transaction `begin_if_autocommit` opened with COMMIT (it is read-only: nothing to keep or
+    undo), not the pool's ROLLBACK: psycopg forgets every statement it prepared on the connection at a
+    ROLLBACK, so the next request's auth read and page were parsed and planned again."""
+    session_transaction = db.get_transaction()
+    if session_transaction is None or not session_transaction.is_active:
+        return  # nothing read, or a statement failed: the Session's close rolls back or discards it
+    try:
+        if open_transaction(db):
+            dbapi_conn = db.connection().connection.dbapi_connection
+            assert dbapi_conn is not None
+            dbapi_conn.commit()
+    except (DBAPIError, psycopg.Error):
+        pass  # a connection that failed: the Session's close rolls back or discards it
 
 
 def open_transaction(db: Session) -> bool:

@@ -117,7 +117,7 @@ async def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> A
 
 async def get_tenant_read_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> AsyncIterator[Session]:
     """The actor's tenant Session for routes that only read (`tenants.database.read_session`): nothing to
-    commit, so leaving it is a thread-pool hop only when a statement opened a transaction to roll back."""
+    commit, so leaving it is a thread-pool hop only when a statement opened a transaction (its COMMIT)."""
     assert actor.schema is not None
     cm = read_session(actor.schema)
     db = cm.__enter__()
@@ -126,7 +126,7 @@ async def get_tenant_read_db(actor: Annotated[Actor, Depends(get_tenant_actor)])
     finally:
         try:
             rollback = open_transaction(db)
-        except Exception:  # a connection that died in use: closing it is the pool's work, in a thread too
+        except Exception:  # a connection that died in use: closing it is I/O as well
             rollback = True
         if rollback:
             with CancelScope(shield=True):

@@ -46,9 +46,25 @@ def test_set_local_lives_until_the_session_closes(tenant) -> None:
         assert open_transaction(db)
         assert db.exec(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
     with read_session(tenant.schema) as db:
-        # The same pooled connection, rolled back at check-in.
+        # The same pooled connection, its transaction ended at close.
         assert db.exec(text("SHOW plan_cache_mode")).scalar_one() == "auto"
         assert not open_transaction(db)
+
+
+def test_prepared_statements_outlive_a_set_local(tenant) -> None:
+    """The transaction a SET LOCAL opened ends with COMMIT: psycopg drops every statement it prepared on
+    the connection at a ROLLBACK, and the next requests would parse and plan theirs again."""
+    read_engine().dispose()
+    prepared = text("SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql")
+    with read_session(tenant.schema) as db:
+        for _ in range(6):  # psycopg prepares a statement from its 5th run on a connection
+            db.exec(text("SELECT 1 + 1")).one()
+        assert db.exec(prepared).scalar_one() >= 1
+    with read_session(tenant.schema) as db:
+        plan_for_values(db)
+        db.exec(text("SELECT 1 + 1")).one()
+    with read_session(tenant.schema) as db:
+        assert db.exec(prepared).scalar_one() >= 1
 
 
 def test_the_list_page_is_one_statement_without_a_transaction(client, tenant, auth_headers) -> None:
