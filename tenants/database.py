@@ -1,6 +1,7 @@
 """Engine and sessions: one engine per process, one tenant per Session."""
 
 import re
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -8,7 +9,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session
 
 from app.errors import Conflict, DomainError, Invalid
@@ -41,7 +42,7 @@ T = TypeVar("T")
 TYPO_THRESHOLD = 0.3
 
 
-def _search_path_public(eng: Engine) -> None:
+def _search_path_public(eng: Engine, *, read_only: bool = False) -> None:
     @event.listens_for(eng, "connect")
     def _on_connect(dbapi_conn: Any, _record: object) -> None:
         # Sessions place tenant tables with schema_translate_map; the search_path default
@@ -51,7 +52,38 @@ def _search_path_public(eng: Engine) -> None:
             # The typo correction's trigram threshold (app.search.postgres), once per connection: a
             # SET LOCAL in every search was a round trip of its own.
             cur.execute(f"SET pg_trgm.similarity_threshold = {TYPO_THRESHOLD}")
+            if read_only:
+                # Autocommit would make each write its own committed transaction: refused instead.
+                cur.execute("SET default_transaction_read_only = on")
         dbapi_conn.commit()
+
+
+def _idle_connection_alive(dbapi_conn: psycopg.Connection[Any]) -> bool:
+    """Whether a pooled connection looks usable, without a round trip: nothing has arrived on its socket.
+
+    An idle connection receives nothing unless the server is ending it (a restart, a terminated backend,
+    an idle timeout: the server sends its error, then closes) or has a notice for it; a readable or
+    closed socket is then checked with a real ping."""
+    if dbapi_conn.closed or dbapi_conn.broken:
+        return False
+    poller = select.poll()
+    poller.register(dbapi_conn.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return not poller.poll(0)
+
+
+def _check_on_checkout(eng: Engine) -> None:
+    """What pool_pre_ping does, one round trip cheaper: a pooled connection that the server closed is
+    replaced before use, but a healthy one (every request's) is not pinged."""
+
+    @event.listens_for(eng, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: object, _proxy: object) -> None:
+        if _idle_connection_alive(dbapi_conn):
+            return
+        try:
+            eng.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError("pooled connection closed by the server") from exc
 
 
 @lru_cache
@@ -60,20 +92,20 @@ def engine() -> Engine:
         to_sqlalchemy_url(database_url()),
         pool_size=10,
         max_overflow=20,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
     _search_path_public(eng)
+    _check_on_checkout(eng)
     return eng
 
 
 @lru_cache
 def read_engine() -> Engine:
-    """Autocommit connections for the per-request authentication reads.
+    """Autocommit, read-only connections for the per-request authentication reads and `read_session`.
 
-    Every round trip counts there: on `engine()` a check-out costs a ping (BEGIN + SELECT 1) and the
-    session a ROLLBACK at the end. In autocommit no BEGIN/ROLLBACK is sent, and instead of pinging on
-    every check-out a dead connection is noticed when used and the read retried once (`read`).
+    Every round trip counts there: a session on `engine()` sends BEGIN and COMMIT. In autocommit neither
+    is sent; a connection the server closed is replaced at check-out (`_check_on_checkout`), and one
+    that dies in use is retried once (`read`).
     """
     eng = create_engine(
         to_sqlalchemy_url(database_url()),
@@ -82,7 +114,8 @@ def read_engine() -> Engine:
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
     )
-    _search_path_public(eng)
+    _search_path_public(eng, read_only=True)
+    _check_on_checkout(eng)
     return eng
 
 
@@ -114,6 +147,59 @@ def session(schema: str) -> Iterator[Session]:
     bound = engine().execution_options(schema_translate_map={None: schema})
     with Session(bound, expire_on_commit=False, info={"schema": schema}) as db:
         yield db
+
+
+@contextmanager
+def read_session(schema: str) -> Iterator[Session]:
+    """A tenant Session for a unit of work that only reads (a list page, a search), on `read_engine()`.
+
+    Autocommit: no BEGIN before the first statement and no COMMIT after the last, two of the four round
+    trips of a one-statement request; each statement reads its own snapshot. The connections are
+    read-only, so a write through this Session fails instead of committing on its own. A statement that
+    needs a transaction (SET LOCAL) opens one with BEGIN (`begin_if_autocommit`), ended when the Session
+    closes (`_end_transaction`)."""
+    if not is_tenant_schema(schema):
+        raise ValueError(f"not a tenant schema name: {schema!r}")
+    bound = read_engine().execution_options(schema_translate_map={None: schema})
+    with Session(bound, expire_on_commit=False, info={"schema": schema}) as db:
+        try:
+            yield db
+        finally:
+            _end_transaction(db)
+
+
+def _end_transaction(db: Session) -> None:
+    """End a transaction `begin_if_autocommit` opened with COMMIT (it is read-only: nothing to keep or
+    undo), not the pool's ROLLBACK: psycopg forgets every statement it prepared on the connection at a
+    ROLLBACK, so the next request's auth read and page were parsed and planned again."""
+    session_transaction = db.get_transaction()
+    if session_transaction is None or not session_transaction.is_active:
+        return  # nothing read, or a statement failed: the Session's close rolls back or discards it
+    try:
+        if open_transaction(db):
+            dbapi_conn = db.connection().connection.dbapi_connection
+            assert dbapi_conn is not None
+            dbapi_conn.commit()
+    except (DBAPIError, psycopg.Error):
+        pass  # a connection that failed: the Session's close rolls back or discards it
+
+
+def open_transaction(db: Session) -> bool:
+    """Whether the Session's connection is inside a transaction on the server (closing it is then a
+    ROLLBACK round trip); False for a Session that never checked a connection out."""
+    if not db.in_transaction():
+        return False
+    dbapi_conn = db.connection().connection.dbapi_connection
+    return dbapi_conn is not None and dbapi_conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+
+def begin_if_autocommit(db: Session) -> None:
+    """Open a transaction on a `read_session`'s autocommit connection (for SET LOCAL); a no-op on a
+    Session of `engine()`, whose first statement already began one."""
+    conn = db.connection()
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is not None and dbapi_conn.autocommit and not open_transaction(db):
+        conn.exec_driver_sql("BEGIN")
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
 
 from app.after_commit import enqueue_after_commit
-from app.api.deps import TenantActor, TenantDB
+from app.api.deps import TenantActor, TenantDB, TenantReadDB
 from app.auth.actor import Actor
 from app.crm import contacts, customers, notes, timeline
 from app.crm.customers import (
@@ -100,7 +100,7 @@ def _filter_params(
 @router.get("/clientes", response_model=CustomerPage, summary="Lista clientes (busca, filtros, cursor)")
 def list_customers(
     actor: TenantActor,
-    db: TenantDB,
+    db: TenantReadDB,
     q: Annotated[
         Str200 | None, Query(description="Nome, documento, telefone em qualquer formato ou e-mail")
     ] = None,
@@ -161,7 +161,7 @@ def list_customers(
 
 @router.get("/clientes/busca", response_model=list[SearchHit], summary="Busca com relevância")
 def search_customers(
-    actor: TenantActor, db: TenantDB, q: Str200, limit: Annotated[int, Query(ge=1, le=50)] = 20
+    actor: TenantActor, db: TenantReadDB, q: Str200, limit: Annotated[int, Query(ge=1, le=50)] = 20
 ) -> list[SearchHit]:
     return get_backend().search(db, actor, q, limit=limit)
 

@@ -7,9 +7,12 @@ back as a 404, a revoked credential would work for a moment, and a failing commi
 A commit that fails propagates as an exception, i.e. a 500 with the usual error body.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from typing import Annotated
 
+import anyio.to_thread
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
@@ -20,7 +23,7 @@ from app.auth.sessions import actor_for_user, actor_from_token
 from app.errors import Forbidden, Unauthorized
 from app.importing import upload_grants
 from app.validation import Str120, Str2000
-from tenants.database import platform_session, read, session, unit_of_work
+from tenants.database import open_transaction, platform_session, read, read_session, session, unit_of_work
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -76,15 +79,65 @@ def get_upload_actor(
     return actor
 
 
-def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> Iterator[Session]:
+@asynccontextmanager
+async def _exit_in_thread(cm: AbstractContextManager[Session]) -> AsyncIterator[Session]:
+    """A unit of work entered on the event loop and left in a worker thread.
+
+    Opening a Session does no I/O (its first statement checks a connection out), so entering it on the
+    loop spares the thread-pool hop a sync dependency pays before the route's own; the commit or rollback
+    does I/O and runs in a worker thread, shielded from cancellation, as FastAPI runs a sync dependency's
+    exit (`fastapi.concurrency.contextmanager_in_threadpool`)."""
+    db = cm.__enter__()
+    try:
+        yield db
+    except BaseException as exc:
+        with CancelScope(shield=True):
+            suppressed = await anyio.to_thread.run_sync(
+                cm.__exit__, type(exc), exc, exc.__traceback__, limiter=CapacityLimiter(1)
+            )
+        if not suppressed:
+            raise
+    else:
+        with CancelScope(shield=True):
+            await anyio.to_thread.run_sync(cm.__exit__, None, None, None, limiter=CapacityLimiter(1))
+
+
+@contextmanager
+def _tenant_unit(schema: str) -> Iterator[Session]:
+    with session(schema) as db, unit_of_work(db):
+        yield db
+
+
+async def get_tenant_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> AsyncIterator[Session]:
     """The actor's own tenant Session: the schema comes from the token, never from the request."""
     assert actor.schema is not None
-    with session(actor.schema) as db, unit_of_work(db):
+    async with _exit_in_thread(_tenant_unit(actor.schema)) as db:
         yield db
+
+
+async def get_tenant_read_db(actor: Annotated[Actor, Depends(get_tenant_actor)]) -> AsyncIterator[Session]:
+    """The actor's tenant Session for routes that only read (`tenants.database.read_session`): nothing to
+    commit, so leaving it is a thread-pool hop only when a statement opened a transaction (its COMMIT)."""
+    assert actor.schema is not None
+    cm = read_session(actor.schema)
+    db = cm.__enter__()
+    try:
+        yield db
+    finally:
+        try:
+            rollback = open_transaction(db)
+        except Exception:  # a connection that died in use: closing it is I/O as well
+            rollback = True
+        if rollback:
+            with CancelScope(shield=True):
+                await anyio.to_thread.run_sync(cm.__exit__, None, None, None, limiter=CapacityLimiter(1))
+        else:
+            cm.__exit__(None, None, None)
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 TenantActor = Annotated[Actor, Depends(get_tenant_actor)]
 UploadActor = Annotated[Actor, Depends(get_upload_actor)]
 TenantDB = Annotated[Session, Depends(get_tenant_db, scope="function")]
+TenantReadDB = Annotated[Session, Depends(get_tenant_read_db, scope="function")]
 PlatformDB = Annotated[Session, Depends(get_platform_db, scope="function")]

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import configure_mappers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import routers
@@ -142,5 +143,13 @@ _include_routers()
 # Served alone (`uvicorn app.api:api`: the latency benchmark, an API-only deployment) nothing else freezes
 # what the imports built, as app.app does for the Reflex process: full collections re-scanned ~250k
 # long-lived objects, 35-240 ms each on the 500k bench (1.1 s with the machine's 2 cores shared 5 ways),
-# which were the single >100 ms requests of otherwise 10-40 ms classes (issue 15).
+# which were the single >100 ms requests of otherwise 10-40 ms classes (issue 15). The ORM's mappers are
+# configured first: otherwise the first query builds their attribute machinery after the freeze, objects
+# every full collection re-scans for the life of the process.
+configure_mappers()
 gc.freeze()
+# Young collections at 2,000 net allocations instead of 700: building a page allocates thousands of
+# objects, so at 700 the full collections (which scan every object not frozen, tens of thousands once the
+# statement and validator caches fill) came every few seconds of traffic. At 2,000 they are rare and a
+# young collection stays under a millisecond; at 10,000 a young one paused for several (docs/benchmarks.md).
+gc.set_threshold(2_000, 10, 10)

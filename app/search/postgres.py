@@ -45,6 +45,7 @@ from app.crm.visibility import customer_visible
 from app.search.protocol import SearchHit
 from app.search.query import ParsedQuery, parse_query, tsquery_prefix
 from models.tenant import Contact, Customer
+from tenants.database import begin_if_autocommit
 from tenants.naming import is_tenant_schema
 
 CANDIDATES = 200
@@ -192,6 +193,7 @@ def plan_for_values(db: Session) -> None:
     0.2-3 ms planned for the value (every phone and document search of the 500k bench was 100-300 ms,
     issue 15). Only the contact and document searches: planning every statement of the name searches
     (several per request) cost 2-3 ms a request, and their generic plans were fine."""
+    begin_if_autocommit(db)  # a read-only unit (tenants.database.read_session) has no transaction yet
     # Driver-level: a constant statement needs no SQLAlchemy compilation or cache key.
     db.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 

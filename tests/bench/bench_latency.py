@@ -351,7 +351,7 @@ def main() -> None:
         ) -> tuple[dict[str, list[float]], list[Any]]:
             times: dict[str, list[float]] = {name: [] for name in servers}
             bodies: list[Any] = []
-            slow: list[tuple[float, str, str, str, int]] = []
+            slow: list[tuple[float, str, str, str, int, float]] = []
             # This process's own collections must not land inside a timed request (a full one here,
             # ~240k objects of the in-process floors, took 0.5 s on a loaded machine): collected between
             # classes instead.
@@ -368,15 +368,18 @@ def main() -> None:
                         status, body, ms = c.call("GET", path, token)
                         assert status == 200, (name, path, status, body)
                         times[name].append(ms)
-                        slow.append((ms, name, who, path, i))
+                        slow.append((ms, name, who, path, i, time.time()))
                         if name == "after":
                             bodies.append((path, body))
             finally:
                 gc.enable()
             if args.slowest:
-                # Which request made the max, and where in the run it came (i: its position).
-                for ms, name, who, path, i in sorted(slow, reverse=True)[: args.slowest]:
-                    print(f"    slowest: {ms:7.1f} ms {name:6} {who:5} #{i:<4} {urllib.parse.unquote(path)}")
+                # Which request made the max, where in the run it came (i: its position) and when (UTC, to
+                # set beside the PostgreSQL log: checkpoints, autovacuum).
+                for ms, name, who, path, i, at in sorted(slow, reverse=True)[: args.slowest]:
+                    clock = time.strftime("%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}"
+                    where = urllib.parse.unquote(path)
+                    print(f"    slowest: {ms:7.1f} ms {name:6} {who:5} #{i:<4} {clock} {where}")
                 slow.clear()
             return times, bodies
 
