@@ -57,6 +57,7 @@ OPTED_OUT = max(10, RECIPIENTS // 50)
 # Slow enough that sends (and their statuses) go on for a few seconds after the fault.
 RATE = 250 if RECIPIENTS <= 3000 else 1000
 LEASE_S, SETTLE_S = "3", "4"
+HANG_S = 1.0
 
 
 def _seed(t: TenantHandle, url: str) -> tuple[set[str], set[str]]:
@@ -333,7 +334,13 @@ def test_sigkill_mid_cloud_campaign_sends_each_recipient_exactly_once(
     def kill_one(
         procs: list[subprocess.Popen[bytes]], env: dict[str, str], *_: Any
     ) -> list[subprocess.Popen[bytes]]:
+        # Killed while a send is in flight, so its claimed chunks surely hold sends that never left (the
+        # reaper must give them back) next to the one Meta accepts after the worker is gone (a status
+        # settles it): the simulator holds requests for a second (well under the settling period).
+        cloud_sim.hang(HANG_S)
+        time.sleep(HANG_S / 3)
         os.killpg(procs[0].pid, signal.SIGKILL)  # mid-batch: no clean-up, the popped tasks die with it
+        cloud_sim.heal()
         procs[0].wait(timeout=30)
         return [worker(env, log)]
 
