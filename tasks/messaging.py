@@ -10,6 +10,8 @@ backend every few seconds, and kicks run in-process.
 import asyncio
 import logging
 
+from taskiq import TaskiqEvents, TaskiqState
+
 from app.messaging import inbound_media, outbox
 from tasks.broker import broker
 from tasks.notifications import active_schemas
@@ -40,6 +42,12 @@ async def deliver(schema: str) -> int:
     finally:
         _running[schema] -= 1
     return report.sent
+
+
+@broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
+async def _close_adapters(_state: TaskiqState) -> None:
+    # The HTTP clients and SMTP connections the outbox keeps per channel (app.messaging.adapters.pool).
+    await outbox.close_adapters()
 
 
 @broker.task(task_name=inbound_media.FETCH_TASK)

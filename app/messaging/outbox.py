@@ -25,6 +25,7 @@ States of an outbound `Message` row:
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -57,10 +58,10 @@ from app.messaging import (
     number_signals,
 )
 from app.messaging import channels as channel_service
+from app.messaging.adapters import pool as adapter_pool
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import (
     Attachment,
-    ChannelAdapter,
     OutboundMessage,
     Outcome,
     SendResult,
@@ -518,16 +519,19 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
 
 
 async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> None:
-    """One adapter per channel and batch; messages of one channel go one after the other."""
+    """A channel's share of a chunk through its adapter (pooled per channel and process where the kind
+    allows it): up to the adapter's `max_in_flight` sends at once, each asleep until its governor slot.
+    WPPConnect and the sandbox keep one at a time."""
     channel = batch.channel
     try:
-        adapter: ChannelAdapter = channel_service.adapter_for(channel)
+        lease = await adapter_pool.POOL.checkout(schema, channel)
     except Exception:
         log.exception("outbox: cannot build the adapter of channel %s", channel.id)
         for job in batch.jobs:
             # Nothing left: the request never went out, so this is a plain failure.
             batch.results[job.message.message_id] = SendResult(Outcome.FAILED, error_code="adapter")
         return
+    adapter = lease.adapter
     state = getattr(adapter, "state", None)
     gov = governor.get_governor()
     config = channel_service.config_model(channel)
@@ -554,44 +558,65 @@ async def _send_channel(schema: str, worker_id: str, batch: _ChannelBatch) -> No
         batch.released = {job.message.message_id: retry_at for job in batch.jobs}
     if batch.released:
         await asyncio.to_thread(_release, schema, worker_id, batch.released)
-    try:
-        for index, (job, at) in enumerate(granted):
-            if (wait := at - governor.now()) > 0:
-                await asyncio.sleep(wait)
+    # Once set, the chunk's sends not yet started go back to the queue for this long, with the marks:
+    # the identity was paused (131048), or the governor failed after a send (known unsent, not uncertain).
+    hold: float | None = None
+    raised = False
+
+    async def send_one(job: _Job, at: float, gate: asyncio.Semaphore | None) -> None:
+        nonlocal hold, raised
+        if hold is None and (wait := at - governor.now()) > 0:
+            await asyncio.sleep(wait)
+        async with gate or contextlib.nullcontext():
+            if hold is not None:
+                batch.deferred[job.message.message_id] = governor.now() + hold
+                return
             try:
                 result = await adapter.send(job.message)
             except Exception as exc:  # the request may have left: never resend blindly
                 log.exception("outbox: adapter %s raised on message %s", channel.kind, job.message.message_id)
                 result = SendResult(Outcome.UNCERTAIN, error=f"{type(exc).__name__}")
-            batch.results[job.message.message_id] = result
-            try:
-                if result.outcome is Outcome.RETRY:
-                    # Throughput / pair-rate / 429 answers slow the whole identity down, not just this row.
-                    delay = result.retry_after or BACKOFF_BASE_SECONDS
-                    await asyncio.to_thread(gov.backoff, identity, governor.now() + delay)
-                elif result.error_code in PAUSE_CODES:
-                    await asyncio.to_thread(gov.pause, identity, result.error_code or "")
-                    # The identity is stopped: what is left of the batch waits for it to be resumed.
-                    for rest, _ in granted[index + 1 :]:
-                        batch.deferred[rest.message.message_id] = governor.now() + PAUSED_RETRY_SECONDS
-                    break
-            except Exception:
-                # The governor (Redis) failed after this send: the rest never reached the provider and
-                # goes back to the queue with the marks (known unsent, not uncertain).
-                log.exception(
-                    "outbox: governor unavailable for channel %s; rest of chunk put back", channel.id
-                )
-                for rest, _ in granted[index + 1 :]:
-                    batch.deferred[rest.message.message_id] = governor.now() + GOVERNOR_DOWN_RETRY_SECONDS
-                break
-    finally:
+                raised = True
+        batch.results[job.message.message_id] = result
         try:
-            await adapter.aclose()
+            if result.outcome is Outcome.RETRY:
+                # Throughput / pair-rate / 429 answers slow the whole identity down, not just this row.
+                delay = result.retry_after or BACKOFF_BASE_SECONDS
+                await asyncio.to_thread(gov.backoff, identity, governor.now() + delay)
+            elif result.error_code in PAUSE_CODES and hold is None:
+                hold = PAUSED_RETRY_SECONDS  # set before the call: the other sends see it at once
+                await asyncio.to_thread(gov.pause, identity, result.error_code or "")
         except Exception:
-            log.exception("outbox: closing adapter of channel %s", channel.id)
+            log.exception("outbox: governor unavailable for channel %s; rest of chunk put back", channel.id)
+            hold = GOVERNOR_DOWN_RETRY_SECONDS
+
+    try:
+        in_flight = max(1, int(getattr(adapter, "max_in_flight", 1)))
+        if in_flight == 1:
+            for job, at in granted:
+                await send_one(job, at, None)
+        else:
+            # Every send is recorded in batch.results before the marks; an unexpected error is raised
+            # once the others have finished, so none is left running unmarked.
+            gate = asyncio.Semaphore(in_flight)
+            outcomes = await asyncio.gather(
+                *(send_one(j, at, gate) for j, at in granted), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+    finally:
+        # Closed here if built for this chunk; kept for the next one if pooled, unless a send raised
+        # (a client in an unknown state is not kept).
+        await adapter_pool.POOL.checkin(lease, broken=raised)
     # Provider state the adapter changed (e.g. a refreshed WPPConnect token) is saved with the marks.
     if isinstance(state, dict) and state != batch.state_before:
         batch.state_after = state
+
+
+async def close_adapters() -> None:
+    """Close the adapters (HTTP clients, SMTP connections) this process keeps per channel: on shutdown."""
+    await adapter_pool.POOL.aclose_all()
 
 
 _UNCLAIM = (
@@ -715,6 +740,8 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
             )
         _touch_customers(db, schema, [mid for b in batches.values() for mid in b.results])
         for cid, batch in batches.items():
+            if batch.state_after is None and cid not in auth_channels and not _health_check_wanted(batch):
+                continue  # nothing to write or read on the channel's row: no query for it
             channel = db.get(Channel, cid)
             if channel is None:
                 continue
@@ -759,6 +786,12 @@ def _on_deadlock_retry(fn: Callable[..., T], *args: Any) -> T:
             log.warning("outbox: deadlock in %s, running it again", fn.__name__)
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _health_check_wanted(batch: _ChannelBatch) -> bool:
+    """`_health_check_due` on the channel as claimed: a clean chunk of a healthy number skips the row."""
+    channel = batch.channel
+    return channel.kind == CLOUD_KIND and channel.status == "active" and _health_check_due(batch, channel)
 
 
 def _health_check_due(batch: _ChannelBatch, channel: Channel) -> bool:

@@ -500,83 +500,91 @@ def _table() -> rx.Component:
     )
 
 
-def _list_upload() -> rx.Component:
-    s = CampaignsState
+def _drop_section(
+    label: str,
+    prompt: str,
+    upload_id: str,
+    on_drop: Any,
+    empty: rx.Var[bool] | bool,
+    chosen: rx.Component,
+    **upload: Any,
+) -> rx.Component:
+    """One file for the campaign form: a drop zone until it is uploaded, then what was made of it."""
     return rx.vstack(
-        rx.text(
-            "Ou público por lista (CSV/XLSX com CPF/CNPJ, telefone ou e-mail)", size="2", weight="medium"
-        ),
+        rx.text(label, size="2", weight="medium"),
         rx.cond(
-            s.list_id == "",
+            empty,
             rx.upload(
-                rx.text("Escolha ou arraste a lista aqui", size="2", color_scheme="gray"),
-                id=LIST_UPLOAD_ID,
-                accept=LIST_ACCEPT,
+                rx.text(prompt, size="2", color_scheme="gray"),
+                id=upload_id,
                 max_files=1,
                 multiple=False,
-                on_drop=CampaignsState.upload_list,
+                on_drop=on_drop,
                 border="1px dashed var(--gray-7)",
                 padding="0.75em",
                 width="100%",
+                **upload,
             ),
-            rx.callout(
-                rx.vstack(
-                    rx.text(s.list_summary),
-                    rx.foreach(s.list_problems, lambda p: rx.text(p, size="1")),
-                    rx.button(
-                        "Usar segmento em vez da lista",
-                        size="1",
-                        variant="soft",
-                        type="button",
-                        on_click=CampaignsState.clear_list,
-                    ),
-                    spacing="1",
-                ),
-                icon="list",
-                color_scheme="gray",
-                id="campaign-list",
-                width="100%",
-            ),
+            chosen,
         ),
         spacing="1",
         width="100%",
     )
 
 
+def _list_upload() -> rx.Component:
+    s = CampaignsState
+    summary = rx.callout(
+        rx.vstack(
+            rx.text(s.list_summary),
+            rx.foreach(s.list_problems, lambda p: rx.text(p, size="1")),
+            rx.button(
+                "Usar segmento em vez da lista",
+                size="1",
+                variant="soft",
+                type="button",
+                on_click=CampaignsState.clear_list,
+            ),
+            spacing="1",
+        ),
+        icon="list",
+        color_scheme="gray",
+        id="campaign-list",
+        width="100%",
+    )
+    return _drop_section(
+        "Ou público por lista (CSV/XLSX com CPF/CNPJ, telefone ou e-mail)",
+        "Escolha ou arraste a lista aqui",
+        LIST_UPLOAD_ID,
+        CampaignsState.upload_list,
+        s.list_id == "",
+        summary,
+        accept=LIST_ACCEPT,
+    )
+
+
 def _attachment_upload() -> rx.Component:
     s = CampaignsState
-    return rx.vstack(
-        rx.text(
-            "Anexo (opcional: imagem, PDF ou documento enviado com cada mensagem)", size="2", weight="medium"
+    chosen = rx.hstack(
+        rx.icon("paperclip", size=16),
+        rx.text(s.attachment_name, size="2", id="campaign-attachment"),
+        rx.button(
+            "Remover",
+            size="1",
+            variant="soft",
+            type="button",
+            on_click=CampaignsState.clear_attachment,
         ),
-        rx.cond(
-            s.attachment_key == "",
-            rx.upload(
-                rx.text("Escolha ou arraste o arquivo aqui", size="2", color_scheme="gray"),
-                id=ATTACHMENT_UPLOAD_ID,
-                max_files=1,
-                multiple=False,
-                on_drop=CampaignsState.upload_attachment,
-                border="1px dashed var(--gray-7)",
-                padding="0.75em",
-                width="100%",
-            ),
-            rx.hstack(
-                rx.icon("paperclip", size=16),
-                rx.text(s.attachment_name, size="2", id="campaign-attachment"),
-                rx.button(
-                    "Remover",
-                    size="1",
-                    variant="soft",
-                    type="button",
-                    on_click=CampaignsState.clear_attachment,
-                ),
-                align="center",
-                spacing="2",
-            ),
-        ),
-        spacing="1",
-        width="100%",
+        align="center",
+        spacing="2",
+    )
+    return _drop_section(
+        "Anexo (opcional: imagem, PDF ou documento enviado com cada mensagem)",
+        "Escolha ou arraste o arquivo aqui",
+        ATTACHMENT_UPLOAD_ID,
+        CampaignsState.upload_attachment,
+        s.attachment_key == "",
+        chosen,
     )
 
 

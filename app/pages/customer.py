@@ -17,6 +17,7 @@ from app import live
 from app.auth import ui_tickets
 from app.auth.permissions import Perm
 from app.crm import appointments, contacts, conversations, customers, notes, opportunities, timeline
+from app.crm import templates as template_service
 from app.crm.customers import STATUSES, CustomerUpdate
 from app.crm.visibility import assignable_users
 from app.formatting import bytes_br, contact_br, datetime_br, document_br, label, money_from_br
@@ -73,6 +74,12 @@ class ScheduledRow:
     medium: str
     text: str
     detail: str  # recurrence and follow-up, in pt-BR
+    # what the edit dialog starts from (wall-clock in the organisation's zone)
+    date: str = ""
+    time: str = ""
+    body: str = ""
+    subject: str = ""
+    template: bool = False
 
 
 REPEAT_OPTIONS = [
@@ -82,6 +89,17 @@ REPEAT_OPTIONS = [
     Option("mensal", "Todo mês"),
 ]
 MEDIUM_OPTIONS = [Option("whatsapp", "WhatsApp"), Option("email", "E-mail")]
+# Select items cannot carry an empty value: these stand for "no template" and "the medium's default".
+FREE_TEXT = "__texto__"
+DEFAULT_CHANNEL = "__padrao__"
+
+
+def _picked(form: dict[str, Any], name: str) -> int | None:
+    """A select's chosen id, or None for its sentinel (free text, default channel) or nothing chosen."""
+    value = str(form.get(name) or "")
+    return int(value) if value.isdigit() else None
+
+
 _REPEAT_LABELS = {"daily": "todo dia", "weekly": "toda semana", "monthly": "todo mês"}
 
 
@@ -98,6 +116,11 @@ def _scheduled_row(x: scheduling.ScheduledOut) -> ScheduledRow:
         medium=sending.MEDIUM_LABELS.get(x.medium, x.medium),
         text=text if len(text) <= 120 else text[:117] + "...",
         detail=" · ".join(parts),
+        date=x.agendar_para_local.strftime("%Y-%m-%d"),
+        time=x.agendar_para_local.strftime("%H:%M"),
+        body=x.texto or "",
+        subject=x.assunto or "",
+        template=x.template_id is not None,
     )
 
 
@@ -128,11 +151,18 @@ class CustomerState(SessionState):
     wa_channels: list[Option] = []
     email_channels: list[Option] = []
     reply_channels: list[Option] = []
+    # Templates per medium for the send and schedule dialogs, "free text" first; every usable channel
+    # (the schedule dialog's picker), "the medium's default" first.
+    wa_templates: list[Option] = []
+    email_templates: list[Option] = []
+    any_channels: list[Option] = []
+    all_templates: list[Option] = []
     _schema: str = ""
     _seen_revision: int = 0
     _watch_id: str = ""
     # this customer's scheduled messages still to go
     scheduled: list[ScheduledRow] = []
+    editing: ScheduledRow = ScheduledRow("", "", "", "", "")  # the one open in the edit dialog
     # dialogs: "" | note | followup | opportunity | edit | assign | scheduled
     dialog: str = ""
     errors: dict[str, str] = {}
@@ -199,6 +229,17 @@ class CustomerState(SessionState):
             ]
             self.wa_channels = [Option(str(c.id), c.name) for c in usable if c.medium == "whatsapp"]
             self.email_channels = [Option(str(c.id), c.name) for c in usable if c.medium == "email"]
+            medium_label = sending.MEDIUM_LABELS
+            self.any_channels = [Option(DEFAULT_CHANNEL, "Padrão do meio escolhido")] + [
+                Option(str(c.id), f"{c.name} ({medium_label.get(c.medium, c.medium)})") for c in usable
+            ]
+            free = Option(FREE_TEXT, "Texto livre (sem modelo)")
+            tpls = template_service.list_templates(db, actor)
+            self.wa_templates = [free] + [Option(str(t.id), t.name) for t in tpls if t.channel == "whatsapp"]
+            self.email_templates = [free] + [Option(str(t.id), t.name) for t in tpls if t.channel == "email"]
+            self.all_templates = [free] + [
+                Option(str(t.id), f"{t.name} ({medium_label.get(t.channel, t.channel)})") for t in tpls
+            ]
             self._schema = actor.schema or ""
             upcoming = scheduling.list_for_customer(db, actor, self.customer_id, upcoming=True)
         self.scheduled = [_scheduled_row(x) for x in upcoming]
@@ -392,9 +433,12 @@ class CustomerState(SessionState):
     async def attach(self, files: list[rx.UploadFile]) -> Events:
         """The file picked in a send dialog: checked and stored now (the same service as POST
         /api/anexos), so an oversized or disallowed file is refused, in pt-BR, before anything is sent."""
-        self._clear_attachment()
+        # react-dropzone calls on_drop with no files when it refused the pick itself (then on_drop_rejected):
+        # this upload arrives over HTTP, the refusal over the websocket, in either order, so an empty pick
+        # must not clear the refusal's message.
         if not files:
             return None
+        self._clear_attachment()
         picked = files[0]
         data = bytearray()
         while piece := await picked.read(_READ_CHUNK):
@@ -451,6 +495,7 @@ class CustomerState(SessionState):
                 self.customer_id,
                 sending.SendWhatsAppIn(
                     texto=form.get("texto", ""),
+                    template_id=_picked(form, "template_id"),
                     canal_id=int(canal) if canal.isdigit() else None,
                     anexo=self._attachment_key or None,
                 ),
@@ -469,8 +514,9 @@ class CustomerState(SessionState):
                 actor,
                 self.customer_id,
                 sending.SendEmailIn(
-                    assunto=form.get("assunto", ""),
-                    html=sending.html_from_text(texto) if (texto := form.get("texto", "")).strip() else "",
+                    assunto=form.get("assunto", "") or None,
+                    html=sending.html_from_text(texto) if (texto := form.get("texto", "")).strip() else None,
+                    template_id=_picked(form, "template_id"),
                     canal_id=int(canal) if canal.isdigit() else None,
                     anexo=self._attachment_key or None,
                 ),
@@ -523,19 +569,53 @@ class CustomerState(SessionState):
             return None
         medium, texto = str(form.get("meio") or "whatsapp"), str(form.get("texto", ""))
         freq, times = str(form.get("repetir") or ""), str(form.get("vezes") or "")
+        canal_id, template_id = _picked(form, "canal_id"), _picked(form, "template_id")
+        if canal_id is not None:  # a chosen channel decides the medium
+            medium = "email" if any(o.value == str(canal_id) for o in self.email_channels) else "whatsapp"
         body: dict[str, Any] = {
             "agendar_para": when,
-            "texto": texto,
+            "canal_id": canal_id,
+            "template_id": template_id,
             "se_sem_resposta": checked(form, "se_sem_resposta"),
         }
-        if medium == "email":
-            body.update(assunto=str(form.get("assunto", "")), html=sending.html_from_text(texto))
+        if template_id is None:
+            body["texto"] = texto
+            if medium == "email":
+                body.update(assunto=str(form.get("assunto", "")), html=sending.html_from_text(texto))
         if freq:
             body["recorrencia"] = {"frequencia": freq, "vezes": int(times) if times.isdigit() else None}
         with self._calling(fields="errors", message="error") as call:
             with self.db() as (db, actor):
                 scheduling.schedule(db, actor, self.customer_id, scheduling.ScheduleIn.model_validate(body))
             return self._done("Mensagem agendada.")
+        return call.events
+
+    @event
+    def open_edit_scheduled(self, scheduled_id: str) -> None:
+        row = next((r for r in self.scheduled if r.id == scheduled_id), None)
+        if row is not None:
+            self.editing, self.dialog, self.errors, self.error = row, "scheduled_edit", {}, ""
+
+    @event
+    def edit_scheduled(self, form: dict[str, Any]) -> Events:
+        """New time or text for a scheduled message (the rest of a series moves with it)."""
+        row = self.editing
+        if not row.id:
+            return None
+        try:
+            when = datetime.fromisoformat(f"{form.get('data', '')}T{form.get('hora', '') or '09:00'}")
+        except ValueError:
+            self.errors = {"agendar_para": "Informe data e hora válidas."}
+            return None
+        body: dict[str, Any] = {"agendar_para": when}
+        if not row.template:  # the e-mail's html is made from the text by the service
+            body["texto"] = str(form.get("texto", ""))
+            if row.medium == sending.MEDIUM_LABELS["email"]:
+                body["assunto"] = str(form.get("assunto", ""))
+        with self._calling(fields="errors", message="error") as call:
+            with self.db() as (db, actor):
+                scheduling.edit(db, actor, int(row.id), scheduling.ScheduleUpdate.model_validate(body))
+            return self._done("Agendamento alterado.")
         return call.events
 
     @event
@@ -742,6 +822,20 @@ CONTACT_KINDS = [
 ]
 
 
+def _attachment(file_id: str) -> rx.Component:
+    """The send dialogs' file picker: one attachment per message, refused in the browser above the limit."""
+    s = CustomerState
+    return attachment_picker(
+        file_id,
+        s.attach,
+        s.attach_rejected,
+        s.clear_attachment,
+        s.attachment,
+        s.attachment_error,
+        max_size=attachments.MAX_BYTES,
+    )
+
+
 def dialogs() -> rx.Component:
     s, e = CustomerState, CustomerState.errors
     custom_inputs = rx.foreach(
@@ -757,21 +851,16 @@ def dialogs() -> rx.Component:
             s.close_dialog,
             s.send_whatsapp,
             options_field("Canal", "canal_id", s.wa_channels, e.get("canal_id", ""), default=first_wa),
+            options_field(
+                "Modelo", "template_id", s.wa_templates, e.get("template_id", ""), default=FREE_TEXT
+            ),
             textarea_field(
                 "Mensagem",
                 "texto",
                 e.get("texto", e.get("variaveis", "")),
                 placeholder="Olá {{primeiro_nome}}, ...",
             ),
-            attachment_picker(
-                WA_FILE_ID,
-                s.attach,
-                s.attach_rejected,
-                s.clear_attachment,
-                s.attachment,
-                s.attachment_error,
-                max_size=attachments.MAX_BYTES,
-            ),
+            _attachment(WA_FILE_ID),
             error=s.error,
             submit_label="Enviar",
             form_id="whatsapp-form",
@@ -782,17 +871,12 @@ def dialogs() -> rx.Component:
             s.close_dialog,
             s.send_email,
             options_field("Canal", "canal_id", s.email_channels, e.get("canal_id", ""), default=first_email),
+            options_field(
+                "Modelo", "template_id", s.email_templates, e.get("template_id", ""), default=FREE_TEXT
+            ),
             field("Assunto", "assunto", e.get("assunto", "")),
             textarea_field("Mensagem", "texto", e.get("html", e.get("variaveis", ""))),
-            attachment_picker(
-                EMAIL_FILE_ID,
-                s.attach,
-                s.attach_rejected,
-                s.clear_attachment,
-                s.attachment,
-                s.attachment_error,
-                max_size=attachments.MAX_BYTES,
-            ),
+            _attachment(EMAIL_FILE_ID),
             error=s.error,
             submit_label="Enviar",
             form_id="email-form",
@@ -803,6 +887,12 @@ def dialogs() -> rx.Component:
             s.close_dialog,
             s.schedule_message,
             options_field("Enviar por", "meio", MEDIUM_OPTIONS, e.get("meio", ""), default="whatsapp"),
+            options_field(
+                "Canal", "canal_id", s.any_channels, e.get("canal_id", ""), default=DEFAULT_CHANNEL
+            ),
+            options_field(
+                "Modelo", "template_id", s.all_templates, e.get("template_id", ""), default=FREE_TEXT
+            ),
             field("Data", "data", e.get("agendar_para", ""), type="date"),
             field("Hora (fuso da organização)", "hora", "", type="time"),
             field("Assunto (só e-mail)", "assunto", e.get("assunto", "")),
@@ -826,6 +916,7 @@ def dialogs() -> rx.Component:
             submit_label="Agendar",
             form_id="scheduled-form",
         ),
+        _edit_scheduled_dialog(),
         modal_form(
             "Novo contato",
             s.dialog == "contact",
@@ -897,6 +988,43 @@ def dialogs() -> rx.Component:
     )
 
 
+def _template_field(options: list[Option]) -> rx.Component:
+    """The dialogs' template choice ("free text" first): its variables come from the customer."""
+    return options_field(
+        "Modelo", "template_id", options, CustomerState.errors.get("template_id", ""), default=FREE_TEXT
+    )
+
+
+def _edit_scheduled_dialog() -> rx.Component:
+    s, e = CustomerState, CustomerState.errors
+    row = s.editing
+    is_email = row.medium == sending.MEDIUM_LABELS["email"]
+    return modal_form(
+        "Alterar agendamento",
+        s.dialog == "scheduled_edit",
+        s.close_dialog,
+        s.edit_scheduled,
+        field("Data", "data", e.get("agendar_para", ""), type="date", default_value=row.date),
+        field("Hora (fuso da organização)", "hora", "", type="time", default_value=row.time),
+        rx.cond(
+            row.template,
+            rx.text("Enviada com um modelo: só a data e a hora podem mudar.", size="2", color_scheme="gray"),
+            rx.fragment(
+                rx.cond(
+                    is_email,
+                    field("Assunto", "assunto", e.get("assunto", ""), default_value=row.subject),
+                ),
+                textarea_field(
+                    "Mensagem", "texto", e.get("texto", e.get("html", "")), default_value=row.body
+                ),
+            ),
+        ),
+        error=s.error,
+        submit_label="Salvar",
+        form_id="scheduled-edit-form",
+    )
+
+
 def scheduled_list() -> rx.Component:
     s = CustomerState
 
@@ -909,6 +1037,14 @@ def scheduled_list() -> rx.Component:
                 rx.cond(row.detail != "", rx.text(row.detail, size="1", color_scheme="gray")),
                 spacing="0",
                 width="100%",
+            ),
+            rx.button(
+                "Alterar",
+                size="1",
+                variant="soft",
+                on_click=s.open_edit_scheduled(row.id),
+                aria_label="Alterar agendamento",
+                class_name="scheduled-edit",
             ),
             rx.button(
                 "Cancelar",

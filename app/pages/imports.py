@@ -41,6 +41,20 @@ _DESCRIBE_FILE = (
     "const file = input && input.files && input.files[0]; "
     "return file ? { name: file.name, size: file.size } : null; })()"
 )
+UPLOAD_SCRIPT = "/js/resumable_upload.js"
+
+
+def _with_uploader(call: str) -> str:
+    """Runs `call` once the upload script is there. The page's own <script> tag arrives after hydration,
+    which on a busy machine can be after the user (or a test) pressed "Enviar": then the script is loaded
+    right here, instead of the press failing silently and leaving "Enviando…" forever."""
+    return (
+        "(() => { const go = () => " + call + "; if (window.crmUploads) return go(); "
+        "const s = document.createElement('script'); s.src = " + json.dumps(UPLOAD_SCRIPT) + "; "
+        "s.onload = go; document.head.appendChild(s); return true; })()"
+    )
+
+
 UPLOAD_RETRIES = 8  # attempts per slice after a dropped connection (backing off up to 15 s each)
 _ACCEPT = ".csv,.txt,.tsv,.xlsx,.xls"
 _FORM_OPTIONS = frozenset({"header_row", "source", "dedupe", "default_ddd", "preset_name"})
@@ -260,7 +274,8 @@ class ImportsState(SessionState):
             "barId": "upload-bar",
             "retries": UPLOAD_RETRIES,
         }
-        return rx.call_script(f"window.crmUploads.send({json.dumps(FILE_INPUT_ID)}, {json.dumps(cfg)})")
+        send = f"window.crmUploads.send({json.dumps(FILE_INPUT_ID)}, {json.dumps(cfg)})"
+        return rx.call_script(_with_uploader(send))
 
     @event
     def collect_upload(self) -> Events:
@@ -294,7 +309,7 @@ class ImportsState(SessionState):
 
     @event
     def cancel_upload(self) -> Events:
-        return rx.call_script("window.crmUploads.abort()")
+        return rx.call_script("window.crmUploads && window.crmUploads.abort()")
 
     def _clear_mapping(self) -> None:
         self._upload_id = ""
@@ -505,7 +520,7 @@ def upload_step() -> rx.Component:
                 ),
             ),
             _error(ImportsState.upload_error, "upload-error"),
-            rx.script(src="/js/resumable_upload.js"),
+            rx.script(src=UPLOAD_SCRIPT),
             width="100%",
         ),
         width="100%",

@@ -14,13 +14,11 @@ customers held off meanwhile), run after ANALYZE by the import and the demo seed
 tenants that existed. A flag is never cleared: a word that became rarer still has all of its rows.
 """
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from models.tenant import SearchWord
 from tenants.naming import is_tenant_schema
 
 # Estimated customers (ANALYZE) from which a word gets its rows; below it, sorting a word's matches costs
@@ -49,14 +47,3 @@ def leading_range(name_key: Any, word: str) -> list[ColumnElement[bool]]:
     '!' (keys compare in the C collation). The triggers and the backfill leave exactly these customers
     out of customer_words, so the page of a word is this range and the table's rows, disjoint."""
     return [name_key >= word, name_key < word + "!"]
-
-
-def all_ordered(db: Session, words: Iterable[str]) -> bool:
-    """Whether customer_words holds every customer of each of `words`."""
-    wanted = sorted(set(words))
-    if not wanted:
-        return False
-    found = db.exec(
-        select(SearchWord.word).where(col(SearchWord.word).in_(wanted), col(SearchWord.ordered))
-    ).all()
-    return len(found) == len(wanted)

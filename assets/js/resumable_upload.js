@@ -8,6 +8,9 @@
 // script clicks the page's hidden "done" button, whose handler reads `window.crmUploads.result()`.
 (function () {
   "use strict";
+  // Loaded twice when the page asked for it on demand before its own <script> tag arrived: the first copy
+  // holds the upload in flight, so the second must not replace it.
+  if (window.crmUploads) return;
   const CHUNK = 8 * 1024 * 1024;
   let current = { aborted: false, result: null };
 

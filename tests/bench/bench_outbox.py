@@ -2,13 +2,18 @@
 `outbox.deliver` a `messaging.deliver` task runs), then checked: every message sent exactly once.
 
     .venv/bin/python -m tests.bench.bench_outbox --messages 20000 [--workers 2] [--batch 200] [--statuses]
-        [--provider sandbox|cloud|smtp] [--raw]
+        [--provider sandbox|cloud|smtp] [--raw] [--sim-procs 2] [--in-flight N] [--loop asyncio|uvloop]
 
-`--provider cloud` sends over HTTP to the Cloud API simulator (tests/simulators/whatsapp_cloud.py, served
-in this process's own thread while the workers run), `--provider smtp` to an aiosmtpd sink (plain SMTP on
-loopback); both with the sending limits off (the governor hands out every slot at once). `--raw` first
+`--provider cloud` sends over HTTP to the Cloud API simulator (tests/simulators/whatsapp_cloud.py), served
+by `--sim-procs` processes of its own on one port (tests/bench/sim_procs.py; 0: a thread of this process,
+as the tests run it), `--provider smtp` to an aiosmtpd sink (plain SMTP on loopback, a thread of this
+process); both with the sending limits off (the governor hands out every slot at once). `--in-flight`
+overrides the Cloud adapter's concurrent sends per chunk; `--loop uvloop` runs the workers on uvloop, as
+`taskiq worker` does when it is installed (asyncio by default, as the earlier figures). `--raw` first
 measures the simulator or the sink alone with a plain client (no database), to show whether it is the
 limit. Every run prints the workers' CPU seconds per message (load-independent) and the 1-minute load.
+`BENCH_PROFILE=1` prints where the first worker's CPU goes: its event loop, and apart, its database work
+(reserve, claim, mark: threads).
 
 Seeds a fresh `bench-outbox-<uuid>` tenant in the `crm_bench_outbox` database (or DATABASE_URL) with one
 sandbox WhatsApp channel (no rate limit) and one customer's conversation, queues the messages set-based,
@@ -45,10 +50,20 @@ def _prepare_database() -> None:
 
 
 def _worker(
-    schema: str, name: str, batch: int, statuses: bool, start: float, out: "mp.Queue[tuple[int, float]]"
+    schema: str,
+    name: str,
+    batch: int,
+    statuses: bool,
+    start: float,
+    out: "mp.Queue[tuple[int, float]]",
+    in_flight: int | None = None,
+    loop: str = "asyncio",
 ) -> None:
     from app.messaging import governor, limits, outbox
-    from app.messaging.adapters import sandbox
+    from app.messaging.adapters import sandbox, whatsapp_cloud
+
+    if in_flight is not None:
+        whatsapp_cloud.CloudApiAdapter.max_in_flight = in_flight
 
     if not statuses:
         sandbox.emit_statuses = lambda db, channel, pids: 0  # type: ignore[assignment]
@@ -56,41 +71,63 @@ def _worker(
     limits.policy_for = lambda *args, **kwargs: governor.Policy()  # type: ignore[assignment]
     time.sleep(max(0.0, start - time.time()))
     cpu0 = time.process_time()
-    profile = None
+    profile = threads = None
     if os.environ.get("BENCH_PROFILE") and name == "w0":  # where the worker's CPU goes, first worker only
         import cProfile
 
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.process_time)  # CPU, not the waits (a shared machine)
+        # The database work runs in worker threads (asyncio.to_thread), which the event loop's profile
+        # does not see: one more profile for them (their calls never overlap within one delivery).
+        threads = cProfile.Profile(time.process_time)
+        for fn_name in ("reserve", "_claim", "_mark"):
+            original = getattr(outbox, fn_name)
+            setattr(outbox, fn_name, lambda *a, _fn=original, **k: threads.runcall(_fn, *a, **k))
         profile.enable()
-    report = asyncio.run(outbox.deliver(schema, worker_id=name, limit=batch, linger_s=0))
+
+    async def run() -> outbox.DeliveryReport:
+        try:
+            return await outbox.deliver(schema, worker_id=name, limit=batch, linger_s=0)
+        finally:
+            await outbox.close_adapters()  # what the Taskiq worker's shutdown hook does
+
+    if loop == "uvloop":  # what `taskiq worker` runs tasks on when uvloop is installed (it is here)
+        import uvloop
+
+        report = uvloop.run(run())
+    else:
+        report = asyncio.run(run())
     cpu = time.process_time() - cpu0
     if profile is not None:
         import pstats
 
         profile.disable()
+        print("---- event loop thread")
         pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+        print("---- database threads (reserve, claim, mark)")
+        pstats.Stats(threads).sort_stats("tottime").print_stats(25)
+        pstats.Stats(threads).sort_stats("cumulative").print_stats(40)
     out.put((report.sent, cpu))
 
 
-def _raw_cloud(sim: "object", n: int, concurrency: int) -> None:
-    """The simulator alone: n sends from `concurrency` concurrent requests on one pooled client."""
-    import httpx
+def _raw_cloud(sim: Any, n: int, concurrency: int) -> None:
+    """The simulator alone: n sends from `concurrency` concurrent requests on one aiohttp session (the
+    adapter's client; httpx's async client would be the limit first, at ~1 ms of CPU per request)."""
+    import aiohttp
 
-    from tests.simulators.whatsapp_cloud import CloudApiSimulator
-
-    assert isinstance(sim, CloudApiSimulator)
     body = {"messaging_product": "whatsapp", "to": "5511987650000", "type": "text", "text": {"body": "Olá"}}
 
     async def go() -> float:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         headers = {"Authorization": f"Bearer {sim.access_token}"}
-        async with httpx.AsyncClient(base_url=sim.url, headers=headers, limits=limits) as client:
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(headers=headers, connector=connector) as client:
             queue = iter(range(n))
+            url = f"{sim.url}/v21.0/{sim.phone_number_id}/messages"
 
             async def one() -> None:
                 for _ in queue:
-                    r = await client.post(f"/v21.0/{sim.phone_number_id}/messages", json=body)
-                    assert r.status_code == 200, r.text
+                    async with client.post(url, json=body) as r:
+                        assert r.status == 200, await r.text()
+                        await r.read()
 
             t0 = time.perf_counter()
             await asyncio.gather(*(one() for _ in range(concurrency)))
@@ -100,8 +137,9 @@ def _raw_cloud(sim: "object", n: int, concurrency: int) -> None:
     elapsed = asyncio.run(go())
     cpu = time.process_time() - cpu0
     print(
-        f"raw httpx -> simulator: {n} sends, {concurrency} in flight: {n / elapsed:.0f} req/s; "
-        f"client+simulator CPU {cpu * 1e6 / n:.0f} us/msg (one process); load1 {os.getloadavg()[0]:.1f}"
+        f"raw aiohttp -> simulator: {n} sends, {concurrency} in flight: {n / elapsed:.0f} req/s; "
+        f"client CPU {cpu * 1e6 / n:.0f} us/msg (simulator in this process too when --sim-procs 0); "
+        f"load1 {os.getloadavg()[0]:.1f}"
     )
 
 
@@ -138,6 +176,16 @@ def main() -> None:
     parser.add_argument("--statuses", action="store_true")
     parser.add_argument("--provider", choices=["sandbox", "cloud", "smtp"], default="sandbox")
     parser.add_argument("--raw", action="store_true", help="measure the simulator / sink alone first")
+    parser.add_argument(
+        "--sim-procs",
+        type=int,
+        default=2,
+        help="Cloud API simulator processes on one port (0: a thread of this process, as the tests run it)",
+    )
+    parser.add_argument("--in-flight", type=int, default=None, help="Cloud API sends in flight per adapter")
+    parser.add_argument(
+        "--loop", choices=["asyncio", "uvloop"], default="asyncio", help="the workers' event loop"
+    )
     args, _unknown = parser.parse_known_args()
     _prepare_database()
 
@@ -170,19 +218,26 @@ def main() -> None:
         admin = actor_for_user(pdb, user.id or 0)
     server: Any = None
     to, medium, kind = "+5511987650000", "whatsapp", "text"
+    raw_sent = 0
     if args.provider == "cloud":
+        from tests.bench.sim_procs import CloudSimProcesses
         from tests.simulators.whatsapp_cloud import CloudApiSimulator
 
-        server = CloudApiSimulator(
-            phone_number_id=str(10**14 + uuid.uuid4().int % 10**14),
-            per_second_cap=10**9,
-            pair_window=0.0,
-            record_requests=False,
-        ).start()
-        server.open_window(to)
+        sim_args: dict[str, Any] = {
+            "phone_number_id": str(10**14 + uuid.uuid4().int % 10**14),
+            "per_second_cap": 10**9,
+            "pair_window": 0.0,
+            "record_requests": False,
+        }
+        if args.sim_procs:
+            server = CloudSimProcesses(args.sim_procs, windows=[to], **sim_args).start()
+        else:
+            server = CloudApiSimulator(**sim_args).start()
+            server.open_window(to)
+        print(f"Cloud API simulator: {args.sim_procs or 'a thread of this'} process(es)")
         if args.raw:
-            _raw_cloud(server, min(args.messages, 20_000), 16)
-            server.sent.clear()
+            raw_sent = min(args.messages, 20_000)
+            _raw_cloud(server, raw_sent, 16)
         channel_in = channels.ChannelIn(
             kind="whatsapp_cloud",
             name="Bench Cloud",
@@ -255,7 +310,10 @@ def main() -> None:
     out: mp.Queue[tuple[int, float]] = ctx.Queue()
     start = time.time() + 3.0  # every process imported and connected before the clock starts
     procs = [
-        ctx.Process(target=_worker, args=(schema, f"w{i}", args.batch, args.statuses, start, out))
+        ctx.Process(
+            target=_worker,
+            args=(schema, f"w{i}", args.batch, args.statuses, start, out, args.in_flight, args.loop),
+        )
         for i in range(args.workers)
     ]
     for p in procs:
@@ -281,8 +339,11 @@ def main() -> None:
     load = os.getloadavg()[0]
     received = None
     if args.provider == "cloud":
-        received = len(server.sent)
-        server.stop()
+        if args.sim_procs:
+            received = server.stop() - raw_sent
+        else:
+            received = len(server.sent) - raw_sent
+            server.stop()
     elif args.provider == "smtp":
         received = len(server.received)
         server.stop()

@@ -287,3 +287,32 @@ def test_progress_bar_rate_and_time_left_update_live(page: Page, make_tenant, tm
     assert middle, f"no value between 0 and 100 was seen: {sorted(set(values))}"
     assert any(re.fullmatch(r"· [\d.]+ linhas?/s", s["rate"]) for s in seen), seen[-5:]
     assert any(s["eta"].endswith(("restante", "restantes")) for s in seen), seen[-5:]
+
+
+def test_send_pressed_before_the_upload_script_arrived(page: Page, make_tenant, tmp_path: Path) -> None:
+    """The page's own <script> for the resumable upload comes after hydration; on a busy machine the
+    user can press "Enviar" first (a CI run once sat on "Enviando…" for a minute). Here that copy never
+    arrives at all: the press loads the script itself and the file is sent and previewed."""
+    t = make_tenant()
+    csv_path = tmp_path / "clientes_vendas.csv"
+    _messy_csv(csv_path)
+    requests: list[str] = []
+
+    def lose_the_pages_copy(route: Route) -> None:
+        requests.append(route.request.url)
+        if len(requests) == 1:
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/js/resumable_upload.js*", lose_the_pages_copy)
+    login(page, t.slug, t.admin_email, t.password)
+    page.wait_for_url("**/inicio")
+    page.goto("/importacoes")
+    expect(page.locator("#send-file")).to_be_enabled()
+    assert page.evaluate("() => typeof window.crmUploads") == "undefined"
+    page.set_input_files("#imports-file", str(csv_path))
+    page.click("#send-file")
+    expect(page.locator("#mapping-step")).to_be_visible(timeout=30_000)
+    expect(page.locator("#upload-error")).to_have_count(0)
+    assert len(requests) == 2, requests

@@ -64,9 +64,16 @@ def test_inbound_image_preview_and_reply_with_a_pdf(page: Page, make_tenant, app
         picker = form.locator("input[type=file]")
         picker.set_input_files({"name": "segunda-via.pdf", "mimeType": "application/pdf", "buffer": PDF})
         expect(form.locator(".attachment-chosen")).to_have_text("segunda-via.pdf")
-        # The browser's own refusal of a file over 16 MB (react-dropzone's max size) is not exercised here:
-        # in the full suite the refusal never showed within 30 s, alone it does (not yet explained). The
-        # server's refusal of an oversized file is tested in tests/integration/crm/test_attachments.py.
+        # A file over the limit is refused by the browser before anything is sent (the server's own refusal
+        # is tested in tests/integration/crm/test_attachments.py).
+        big = {"name": "enorme.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-" + b"0" * (17 << 20)}
+        picker.set_input_files(big)
+        # 17 MB cross the browser's debugging protocol first: seconds on a busy machine.
+        expect(form.locator(".attachment-error")).to_have_text(
+            "Arquivo grande demais: o limite é 16 MB.", timeout=30_000
+        )
+        picker.set_input_files({"name": "segunda-via.pdf", "mimeType": "application/pdf", "buffer": PDF})
+        expect(form.locator(".attachment-chosen")).to_have_text("segunda-via.pdf")
         expect(form.locator(".attachment-error")).to_have_count(0)
         form.locator("textarea[name=texto]").fill("Segue a segunda via.")
         page.click("#whatsapp-form-save")

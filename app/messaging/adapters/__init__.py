@@ -22,8 +22,11 @@ ADAPTERS: dict[str, str] = {
 }
 
 
-def build_adapter(kind: str, config: BaseModel, state: dict[str, Any]) -> ChannelAdapter:
+def adapter_class(kind: str) -> Any:
     module_name, _, class_name = ADAPTERS[kind].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    adapter: ChannelAdapter = cls(config, state)
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def build_adapter(kind: str, config: BaseModel, state: dict[str, Any]) -> ChannelAdapter:
+    adapter: ChannelAdapter = adapter_class(kind)(config, state)
     return adapter

@@ -1,9 +1,13 @@
 """E-mail over SMTP (a tenant's own mail server): the fallback when Resend fails or is not configured.
 
 smtplib is blocking, so every call runs in a worker thread (`asyncio.to_thread`) and a slow server
-never blocks the event loop. One connection is kept open across the sends of a batch (the outbox
-builds one adapter per batch and closes it with `aclose`): connecting, STARTTLS and AUTH cost several
-round trips per message otherwise. A lock serialises the connection's use when sends overlap.
+never blocks the event loop. One connection is kept open across sends: the outbox keeps one adapter per
+channel (sending identity) and worker process (`pooled`, app.messaging.adapters.pool), across chunks and
+deliveries, closed on worker shutdown or after five idle minutes; a connection idle for more than
+IDLE_PROBE_SECONDS is probed with NOOP first, and one that broke is opened again on the next send.
+Connecting, STARTTLS and AUTH cost several round trips per message otherwise. A lock serialises the
+connection's use when sends overlap. The message is written with the email package's compat32 classes
+(`mime_bytes`): the policy-based EmailMessage cost four times the CPU, most of an SMTP send's.
 
 Outcomes, by where the conversation stopped:
 - before DATA (connect, TLS, AUTH, MAIL, RCPT): nothing was accepted, so a 4xx, a timeout or a dropped
@@ -26,8 +30,15 @@ import smtplib
 import ssl
 import threading
 import time
+from email import charset as email_charset
+from email.header import Header
 from email.message import EmailMessage
+from email.mime.application import MIMEApplication
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.policy import SMTP as SMTP_POLICY
+from email.policy import compat32
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
@@ -81,6 +92,78 @@ def build_mime(message: OutboundMessage, *, from_email: str, from_name: str, mes
     return msg
 
 
+# Text parts that are not plain short-lined ASCII go quoted-printable (readable, what spam filters expect).
+_UTF8_QP = email_charset.Charset("utf-8")
+_UTF8_QP.body_encoding = email_charset.QP
+_MAX_7BIT_LINE = 998  # RFC 5322's line limit: a longer line cannot go as 7bit
+_WIRE = compat32.clone(linesep="\r\n")
+
+
+def mime_bytes(message: OutboundMessage, *, from_email: str, from_name: str, message_id: str) -> bytes:
+    """The message as sent on the wire: `build_mime`'s structure, built with the email package's
+    compat32 classes, which cost a quarter of the EmailMessage/policy path's CPU per message (its header
+    parsing was most of an SMTP send's worker CPU, docs/benchmarks.md). Addresses that are not ASCII
+    (SMTPUTF8) keep the policy path, which writes them as RFC 6532 wants.
+
+    Header values with CR/LF raise ValueError, as the policy path does: no header injection."""
+    addresses = (from_email, message.to, message.reply_to or "")
+    if not all(a.isascii() for a in addresses):
+        mime = build_mime(message, from_email=from_email, from_name=from_name, message_id=message_id)
+        return mime.as_bytes(policy=SMTP_POLICY)
+    text = message.text or (html_to_text(message.html) if message.html else "")
+    root: Any = _text_part(text, "plain")  # its headers take str or Header (typeshed says str)
+    if message.html:
+        alternative = MIMEMultipart("alternative")
+        alternative.attach(root)
+        alternative.attach(_text_part(message.html, "html"))
+        root = alternative
+    if message.attachments:
+        mixed = MIMEMultipart("mixed")
+        mixed.attach(root)
+        for att in message.attachments:
+            mixed.attach(_attachment_part(att.data, att.content_type, att.filename))
+        root = mixed
+    root["From"] = formataddr((from_name, from_email), charset="utf-8") if from_name else from_email
+    root["To"] = message.to
+    root["Subject"] = _header_value(message.subject or "")
+    root["Date"] = formatdate(localtime=False, usegmt=True)
+    root["Message-ID"] = message_id
+    if message.reply_to:
+        root["Reply-To"] = _header_value(message.reply_to)
+    for name, value in message.headers.items():
+        if name.lower() in _OWN_HEADERS:
+            continue
+        if not name.isascii() or any(c in name for c in "\r\n: "):
+            raise ValueError(f"invalid header name {name!r}")
+        root[name] = _header_value(value)
+    return bytes(root.as_bytes(policy=_WIRE))
+
+
+def _header_value(value: str) -> str | Header:
+    if "\r" in value or "\n" in value:
+        raise ValueError("header value with a line break")
+    # Non-ASCII text goes as RFC 2047 encoded words, folded by the generator.
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def _text_part(text: str, subtype: str) -> MIMEText:
+    if not text.endswith("\n"):
+        text += "\n"  # as EmailMessage.set_content writes it
+    if text.isascii() and all(len(line) <= _MAX_7BIT_LINE for line in text.splitlines()):
+        return MIMEText(text, subtype, "us-ascii")
+    return MIMEText(text, subtype, _UTF8_QP)  # type: ignore[arg-type]
+
+
+def _attachment_part(data: bytes, content_type: str, filename: str) -> MIMEBase:
+    maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
+    part = MIMEApplication(data, subtype or "octet-stream")  # base64
+    if maintype != "application":
+        part.replace_header("Content-Type", f"{maintype}/{subtype or 'octet-stream'}")
+    name: str | tuple[str, str, str] = filename if filename.isascii() else ("utf-8", "", filename)
+    part.add_header("Content-Disposition", "attachment", filename=name)
+    return part
+
+
 def html_to_text(html: str) -> str:
     """A readable plain-text part for an html-only message (spam filters penalise html without one)."""
     text = _BLOCK_RE.sub("\n", html)
@@ -98,6 +181,8 @@ def new_message_id(message_id: int, from_email: str) -> str:
 class SmtpAdapter:
     kind = "smtp"
     medium = Medium.EMAIL
+    # One adapter (one kept connection) per channel and worker process, across chunks and deliveries.
+    pooled = True
 
     def __init__(self, config: SmtpConfig, state: dict[str, Any], *, timeout: float = TIMEOUT) -> None:
         self.config = config
@@ -127,10 +212,9 @@ class SmtpAdapter:
         cfg = self.config
         message_id = new_message_id(message.message_id, cfg.from_email)
         try:
-            mime = build_mime(
+            data = mime_bytes(
                 message, from_email=cfg.from_email, from_name=cfg.from_name, message_id=message_id
             )
-            data = mime.as_bytes(policy=SMTP_POLICY)
         except (ValueError, TypeError) as exc:
             return SendResult(Outcome.FAILED, error_code="invalid-message", error=f"message not built: {exc}")
         needs_utf8 = not (cfg.from_email.isascii() and message.to.isascii())

@@ -1,5 +1,11 @@
-"""Meta WhatsApp Cloud API adapter: `POST /{version}/{phone_number_id}/messages` over one pooled
-httpx client per adapter (the outbox builds one per send batch, so a batch reuses its connections).
+"""Meta WhatsApp Cloud API adapter: `POST /{version}/{phone_number_id}/messages`.
+
+The outbox keeps one adapter per channel and process (`pooled`, app.messaging.adapters.pool), so its
+connections serve every chunk, and sends up to `max_in_flight` of a chunk's messages at once: Graph
+answers in 100-300 ms, and one request at a time would cap a number far below its messages-per-second
+tier. The messages themselves go over an aiohttp session (the hot path: httpx's async client cost 4-10
+times its CPU per request here, docs/benchmarks.md); media uploads and downloads, rare and streamed,
+stay on httpx, as do error bodies (`graph_error`, `result_from_error` take an httpx.Response).
 
 Attachments are uploaded first (`POST /{phone_number_id}/media`, multipart) and sent by media id: our
 files live in private storage with no public URL Meta could fetch a `link` from.
@@ -12,9 +18,11 @@ contact, and screens can say which it was (app.messaging.failure_reasons).
 """
 
 import hashlib
+import json
 import ssl
 from typing import Any
 
+import aiohttp
 import httpx
 
 from app.messaging.kinds import WhatsAppCloudConfig
@@ -23,7 +31,13 @@ from app.messaging.whatsapp_events import callback_data
 
 # Connect fast (a dead host should not hold a worker), read longer: Graph occasionally takes seconds.
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
-LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=10)
+# Concurrent sends per adapter (one adapter per channel and worker process): a chunk's requests in flight.
+MAX_IN_FLIGHT = 16
+# An idle connection is dropped before common servers drop theirs (uvicorn: 5 s, httpx's own default):
+# a request written to a connection the server is closing ends UNCERTAIN, never resent.
+LIMITS = httpx.Limits(
+    max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT, keepalive_expiry=4.0
+)
 # Meta gives no Retry-After on its throughput errors: back off this long (130429: per-second cap;
 # 131056: one message per recipient every 6 s).
 THROUGHPUT_BACKOFF = 1.0
@@ -38,7 +52,7 @@ _ssl_context: ssl.SSLContext | None = None
 
 def ssl_context() -> ssl.SSLContext:
     """One TLS context per process: httpx builds a new one for every client, loading the CA bundle each
-    time, and the outbox builds a client per claimed chunk (that load was most of a send's CPU)."""
+    time (~33 ms); adapters built outside the outbox's pool (media downloads, template sync) share it."""
     global _ssl_context
     if _ssl_context is None:
         _ssl_context = httpx.create_ssl_context()
@@ -48,6 +62,8 @@ def ssl_context() -> ssl.SSLContext:
 class CloudApiAdapter:
     kind = "whatsapp_cloud"
     medium = Medium.WHATSAPP
+    pooled = True
+    max_in_flight = MAX_IN_FLIGHT
 
     def __init__(
         self,
@@ -59,6 +75,9 @@ class CloudApiAdapter:
         self.config = config
         self.state = state
         base = config.api_base_url.rstrip("/")
+        self._messages_url = f"{base}/{config.api_version}/{config.phone_number_id}/messages"
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout.connect, sock_read=timeout.read)
+        self._session: aiohttp.ClientSession | None = None  # opened on the first send, in its event loop
         self._client = httpx.AsyncClient(
             base_url=f"{base}/{config.api_version}/",
             headers={"Authorization": f"Bearer {config.access_token}"},
@@ -68,7 +87,24 @@ class CloudApiAdapter:
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        session, self._session = self._session, None
+        try:
+            if session is not None:
+                await session.close()
+        finally:
+            await self._client.aclose()
+
+    def _messages_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=MAX_IN_FLIGHT, keepalive_timeout=LIMITS.keepalive_expiry, ssl=ssl_context()
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                headers={"Authorization": f"Bearer {self.config.access_token}"},
+            )
+        return self._session
 
     async def send(self, message: OutboundMessage) -> SendResult:
         body: dict[str, Any] = {
@@ -107,24 +143,32 @@ class CloudApiAdapter:
             body["type"] = "text"
             body["text"] = {"preview_url": False, "body": message.text}
         try:
-            response = await self._client.post(f"{self.config.phone_number_id}/messages", json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout) as exc:
-            # Nothing complete reached Meta: safe to send again.
+            async with self._messages_session().post(self._messages_url, json=body) as response:
+                status, content = response.status, await response.read()
+                headers = dict(response.headers) if status != 200 else {}
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # No connection, so nothing reached Meta: safe to send again.
             return SendResult(Outcome.RETRY, error_code="network", error=type(exc).__name__)
-        except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            # The request left; Meta may have accepted it. Only a status webhook can tell.
+        except (
+            TimeoutError,
+            aiohttp.SocketTimeoutError,
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientPayloadError,
+            aiohttp.ClientOSError,
+        ) as exc:
+            # The request left (or may have); Meta may have accepted it. Only a status webhook can tell.
             return SendResult(Outcome.UNCERTAIN, error_code="timeout", error=type(exc).__name__)
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             return SendResult(Outcome.RETRY, error_code="network", error=type(exc).__name__)
-        if response.status_code == 200:
+        if status == 200:
             try:
-                wamid = response.json()["messages"][0]["id"]
+                wamid = json.loads(content)["messages"][0]["id"]
             except (ValueError, KeyError, IndexError, TypeError):
                 return SendResult(
                     Outcome.UNCERTAIN, error_code="bad-response", error="200 without messages[0].id"
                 )
             return SendResult(Outcome.SENT, provider_message_id=str(wamid))
-        return result_from_error(response)
+        return result_from_error(httpx.Response(status, headers=headers, content=content))
 
     async def _upload(self, filename: str, content_type: str, data: bytes) -> str | SendResult:
         try:

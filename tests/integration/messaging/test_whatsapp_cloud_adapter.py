@@ -74,9 +74,9 @@ async def test_connections_are_reused_across_sends(sim, adapter) -> None:
     for _ in range(3):
         assert (await adapter.send(_text())).ok
         peers.add(sim.requests[-1]["headers"].get("host"))
-    # One pooled client per adapter: keep-alive connections are reused (no new TCP handshake per send).
-    pool = adapter._client._transport._pool  # type: ignore[attr-defined]
-    assert len(pool.connections) == 1
+    # One pooled session per adapter: keep-alive connections are reused (no new TCP handshake per send).
+    idle = adapter._session.connector._conns  # type: ignore[union-attr]
+    assert sum(len(conns) for conns in idle.values()) == 1
 
 
 async def test_template_carries_body_parameters_and_works_outside_the_window(sim, adapter) -> None:
