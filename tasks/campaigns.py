@@ -23,32 +23,69 @@ BUDGET_S = 20.0
 SWEEP_SECONDS = 15
 
 
+BACKLOG_PAUSE_S = 0.5
+
+
+def _feed_once(schema: str, campaign_id: int) -> feeder.FeedResult:
+    with session(schema) as db:
+        result = feeder.feed(db, campaign_id)
+        db.commit()
+    return result
+
+
 def feed_sync(schema: str, campaign_id: int, budget_s: float = BUDGET_S) -> str:
     """Feed batches, one transaction each, until nothing is left to feed now or the budget is spent.
     Returns the last state; "again" means work is left and the caller should queue another run."""
     deadline = time.monotonic() + budget_s
     state = "not_running"
     while time.monotonic() < deadline:
-        with session(schema) as db:
-            result = feeder.feed(db, campaign_id)
-            db.commit()
+        result = _feed_once(schema, campaign_id)
         state = result.state
         if state == "backlog":
-            time.sleep(0.5)  # the outbox is behind: let it drain a little
+            time.sleep(BACKLOG_PAUSE_S)  # the outbox is behind: let it drain a little
             continue
         if state != "fed" or result.queued == 0:
             return state
     return "again"
 
 
+# Campaigns being fed by this process. A second kick of the same campaign (every sweep kicks each running
+# one) returns at once: each run waiting out the outbox's backlog held a thread of the default pool, and
+# with the sweep kicked every second they took all of them, so the deliveries' claims queued behind them
+# until their leases expired and nothing was ever sent (the 10,000-recipient crash test, docs/benchmarks.md).
+_feeding: set[tuple[str, int]] = set()
+
+
 @broker.task(task_name="campaigns.feed")
 async def feed_campaign(schema: str, campaign_id: int) -> str:
     if inactive(schema, "campaigns.feed"):
         return "inactive"
-    state = await asyncio.to_thread(feed_sync, schema, campaign_id)
+    key = (schema, campaign_id)
+    if key in _feeding:
+        return "busy"
+    _feeding.add(key)
+    try:
+        state = await _feed(schema, campaign_id)
+    finally:
+        _feeding.discard(key)
     if state == "again":
         await feed_campaign.kiq(schema, campaign_id)
     return state
+
+
+async def _feed(schema: str, campaign_id: int, budget_s: float = BUDGET_S) -> str:
+    """`feed_sync` for the worker: the backlog pauses asleep on the event loop, not in a pool thread."""
+    deadline = time.monotonic() + budget_s
+    state = "not_running"
+    while time.monotonic() < deadline:
+        result = await asyncio.to_thread(_feed_once, schema, campaign_id)
+        state = result.state
+        if state == "backlog":
+            await asyncio.sleep(BACKLOG_PAUSE_S)
+            continue
+        if state != "fed" or result.queued == 0:
+            return state
+    return "again"
 
 
 def due_campaigns(schema: str) -> list[int]:

@@ -21,13 +21,17 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import InvalidToken
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from psycopg.errors import DeadlockDetected
 from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -132,11 +136,30 @@ async def cloud_webhook(request: Request) -> Response:
     ip = client_ip(request)
     if quality and not changes:
         return await run_in_threadpool(_quality_apply, raw, quality, signature, ip)
-    response = await run_in_threadpool(_cloud_apply, raw, changes, signature, ip)
+    response = await run_in_threadpool(_on_deadlock_retry, _cloud_apply, raw, changes, signature, ip)
     if quality and response.status_code == 200:
         # One body, one signature: the numbers' messages verified, so do the WABA's quality updates.
         await run_in_threadpool(_quality_apply, raw, quality, signature, ip)
     return response
+
+
+DEADLOCK_RETRIES = 3
+
+
+def _on_deadlock_retry(fn: Callable[..., Response], *args: Any) -> Response:
+    """Apply the payload again when PostgreSQL chose its transaction as a deadlock's victim (status
+    webhooks race the outbox's marks for the same rows and counters). Applying is idempotent (statuses
+    only move forward, inbound messages are stored once), so a second run does what the first would
+    have; answering 500 instead would only wait for Meta's retry, minutes later."""
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            return fn(*args)
+        except OperationalError as exc:
+            if not isinstance(exc.orig, DeadlockDetected) or attempt == DEADLOCK_RETRIES - 1:
+                raise
+            log.warning("cloud webhook: deadlock, applying the payload again")
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _cloud_targets(changes: list[CloudChange]) -> list[_Target]:
@@ -209,10 +232,9 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
                 reason = "missing" if not signature else "mismatch"
                 audit_bad_secret(db, target.tenant_id, target.schema, channel, CLOUD, ip, reason)
                 return _refuse(401, "bad_signature", "Assinatura inválida.")
-            if target.change.statuses:
-                note_statuses_flowing(db, channel)
             # Rows locked in id order, as the outbox's marks lock them: fewer deadlocks with a worker.
             ordered = sorted(target.change.statuses, key=lambda e: e.message_id or 0)
+            reported: list[int] = []
             for status in ordered:
                 # apply_status only moves a message forward: a replayed status is a no-op.
                 row = apply_status(db, channel, status)
@@ -220,6 +242,7 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
                     ignored += 1
                     continue
                 applied += 1
+                reported.append(row.id or 0)
                 if status.status == "failed":
                     ban_signal(db, target.schema, channel, status, row)
                     failures = True
@@ -232,24 +255,34 @@ def _cloud_apply(raw: bytes, changes: list[CloudChange], signature: str, ip: str
             if failures and channel.status == "active":
                 db.flush()  # the failed rows count in the number's recent failed share
                 number_signals.check_failures(db, channel)
+            if reported:
+                db.flush()
+                note_statuses_claimed(db, target.schema, channel, reported)
     return _ok(applied=applied, ignored=ignored)
 
 
-STATUSES_AT = "statuses_at"
-_STATUSES_AT_EVERY = 1.0
+STATUSES_CLAIMED = "statuses_claimed_us"
 
 
-def note_statuses_flowing(db: Session, channel: Channel) -> None:
-    """Remember when this number's status webhooks last arrived (at most one write every few seconds):
-    the outbox's reaper gives a send that never got a status back to the queue only while statuses for
-    the sends after it keep arriving (`outbox.reap`)."""
-    now = time.time()
-    state = dict(channel.state or {})
-    if now - float(state.get(STATUSES_AT) or 0) < _STATUSES_AT_EVERY:
-        return
-    state[STATUSES_AT] = now
-    channel.state = state
-    db.add(channel)
+def note_statuses_claimed(db: Session, schema: str, channel: Channel, message_ids: list[int]) -> None:
+    """Record on the number the latest claim (epoch microseconds) among the sends this payload reported
+    on: the outbox's reaper gives a send that never got a status back to the queue only once a status
+    arrived for a send claimed at or after it (`outbox.reap`). One atomic statement that only ever
+    raises the value, merged into the state under the row's lock: a concurrent writer of other keys
+    neither loses it nor is lost (`app.messaging.channel_state`)."""
+    db.execute(
+        text(
+            f"""
+            UPDATE {schema}.channels c
+               SET state = coalesce(c.state, '{{}}'::jsonb) || jsonb_build_object('{STATUSES_CLAIMED}', v.us)
+              FROM (SELECT (extract(epoch FROM max(claimed_at)) * 1000000)::bigint AS us
+                      FROM {schema}.messages WHERE id = ANY(:ids)) v
+             WHERE c.id = :channel AND v.us IS NOT NULL
+               AND coalesce((c.state ->> '{STATUSES_CLAIMED}')::bigint, 0) < v.us
+            """
+        ),
+        {"ids": message_ids, "channel": channel.id},
+    )
 
 
 @dataclass

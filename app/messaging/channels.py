@@ -383,8 +383,7 @@ def _resume_identity(db: Session, actor: Actor, channel: Channel) -> None:
     signal, a disconnect burst or the bounce/complaint rates): otherwise the channel would read active
     while every slot stayed refused. Redis is not part of the transaction; if the caller then rolls
     back, the channel stays paused in the database and the outbox reserves nothing for it anyway."""
-    if number_signals.clear_failures(channel):
-        db.add(channel)  # its failure verdict starts over from now (number health)
+    number_signals.clear_failures(db, channel)  # its failure verdict starts over from now (number health)
     identity = limits.identity_for(actor.schema or "", channel.id or 0, config_model(channel))
     gov = governor.get_governor()
     reason = gov.usage(identity, governor.now()).get("paused")

@@ -25,7 +25,7 @@ from app.after_commit import enqueue_after_commit
 from app.audit.log import record
 from app.auth.actor import system_actor
 from app.errors import DomainError
-from app.messaging import attachments
+from app.messaging import attachments, channel_state
 from app.messaging import channels as channel_service
 from app.messaging.protocol import MediaError, MediaFile
 from models.tenant import Channel, Conversation, Message
@@ -228,8 +228,8 @@ def _finish(
         if state is not None and job.channel is not None and state != (job.channel.state or {}):
             channel = db.get(Channel, job.channel.id)
             if channel is not None:
-                channel.state = state
-                db.add(channel)
+                # Only the keys the adapter changed (a refreshed token): others' writes stay.
+                channel_state.save(db, channel, job.channel.state, state)
         record(
             db,
             system_actor(None, schema),

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from app.audit.log import record
 from app.auth.actor import system_actor
-from app.messaging import alerts, limits, number_health
+from app.messaging import alerts, channel_state, limits, number_health
 from app.messaging.governor import get_governor
 from app.messaging.kinds import WhatsAppCloudConfig
 from app.messaging.number_health import NumberHealth
@@ -44,10 +44,8 @@ _QUALITY_PT = {
 
 
 def _save(db: Session, channel: Channel, before: NumberHealth, after: NumberHealth, why: str) -> None:
-    state = dict(channel.state or {})
-    state[number_health.KEY] = after.as_state()
-    channel.state = state  # a new dict: the JSON column sees the change
-    db.add(channel)
+    # Only its own key, merged under the row's lock: keys other writers set meanwhile stay (channel_state).
+    channel_state.merge(db, channel, {number_health.KEY: after.as_state()})
     actor = system_actor(None, str(db.info.get("schema", "")))
     record(
         db,
@@ -176,18 +174,17 @@ def check_failures(db: Session, channel: Channel, now: datetime | None = None) -
     return after
 
 
-def clear_failures(channel: Channel) -> bool:
+def clear_failures(db: Session, channel: Channel) -> bool:
     """An admin resumed the number: its failure verdict starts over (Meta's own verdict stays)."""
     before = number_health.read(channel.state)
     if before.failures == "ok":
         return False
-    state = dict(channel.state or {})
-    state[number_health.KEY] = {
+    cleared = {
         **before.as_state(),
         "failures": "ok",
         "failure_rate": 0.0,
         "sample": 0,
         "counted_from": utcnow().isoformat(),
     }
-    channel.state = state
+    channel_state.merge(db, channel, {number_health.KEY: cleared})
     return True

@@ -18,8 +18,10 @@ States of an outbound `Message` row:
   `uncertain` exactly while the request may have left. A slow worker whose lease the reaper took back
   claims nothing, so two workers never send one row. Results are marked in batches, each guarded by
   (status uncertain, worker id).
-- `reap` re-queues reserved rows whose lease expired; it never touches uncertain rows: WhatsApp has no
-  idempotency key, so a blind resend could reach the customer twice.
+- `reap` re-queues reserved rows whose lease expired. An uncertain row is never resent blindly (WhatsApp
+  has no idempotency key): a Cloud API send goes back to the queue only on evidence that it never reached
+  Meta (a status arrived about a send claimed at or after it, but none about it, for a settling period);
+  otherwise it is settled as failed (may have arrived) once nothing can bring that evidence any more.
 """
 
 import asyncio
@@ -45,8 +47,17 @@ from app.after_commit import enqueue_after_commit
 from app.campaigns import counters
 from app.errors import DomainError
 from app.messaging import attachments as attachment_files
+from app.messaging import (
+    channel_state,
+    consent,
+    failure_reasons,
+    governor,
+    inbound,
+    limits,
+    number_health,
+    number_signals,
+)
 from app.messaging import channels as channel_service
-from app.messaging import consent, failure_reasons, governor, inbound, limits, number_health, number_signals
 from app.messaging.adapters import pool as adapter_pool
 from app.messaging.adapters import sandbox
 from app.messaging.protocol import (
@@ -189,6 +200,9 @@ def reserve(
     return sorted(ids)
 
 
+# How many settling periods a Cloud API send without a status may wait for evidence while its number
+# still has sends to make (they bring statuses), before it is settled as failed anyway.
+CLOUD_EVIDENCE_PERIODS = 12
 UNCERTAIN_ERROR = (
     "Resultado desconhecido: o processo de envio parou durante o envio e o provedor não confirmou. "
     "Pode ter chegado; confira antes de reenviar."
@@ -196,18 +210,22 @@ UNCERTAIN_ERROR = (
 
 
 def reap(schema: str) -> int:
-    """Re-queue reserved messages whose lease expired (their worker died before calling the provider).
+    """Re-queue reserved messages whose lease expired (their worker died before calling the provider),
+    and Cloud API sends proven never to have reached Meta; settle what cannot be proven either way.
 
-    Uncertain messages are left alone while the provider's status webhook may still settle them; past
-    OUTBOX_UNCERTAIN_SECONDS without one (SMTP never sends one) they are marked failed with a reason
-    that says the message may have arrived, never resent: at most once beats twice."""
+    Uncertain messages are left alone while the provider's status webhook may still settle them. Past
+    OUTBOX_UNCERTAIN_SECONDS after its claim without one (SMTP never sends one) an uncertain message is
+    marked failed with a reason that says it may have arrived, never resent: at most once beats twice.
+    A Cloud API send is re-queued instead once a status arrived for a send claimed at or after it (the
+    rule below); it waits longer for that evidence while its number still has sends to make."""
     settle_after = get_settings().outbox_uncertain_seconds
     with session(schema) as db:
-        # Meta reports every message it accepts (status webhooks, echoing our id): a Cloud API send that
-        # got no status for a whole settling period, on a number whose statuses kept arriving after it
-        # was claimed, never reached Meta (the worker died between the claim and the call). It goes back
-        # to the queue; the claim's attempt stays counted. "After the claim", not "after the settling
-        # period": a campaign whose other sends all finish within the period must still get it back.
+        # Meta reports every message it accepts (status webhooks, echoing our id) within seconds. A Cloud
+        # API send still without a status a whole settling period after its claim, on a number for which
+        # a status arrived about a send claimed at or after it (its own chunk included: the webhook
+        # stamps `statuses_claimed_us`, the latest such claim), never reached Meta: the worker died
+        # between the claim and the call. The evidence is per claim, not a clock of when statuses last
+        # came: a status about an older send proves nothing about this one.
         returned = db.execute(
             text(
                 f"""
@@ -216,9 +234,10 @@ def reap(schema: str) -> int:
                        error = NULL, error_code = NULL, updated_at = now()
                   FROM {schema}.channels c
                  WHERE m.status = 'uncertain' AND m.direction = 'out' AND m.provider_message_id IS NULL
-                   AND m.updated_at < now() - make_interval(secs => :after)
+                   AND coalesce(m.claimed_at, m.updated_at) < now() - make_interval(secs => :after)
                    AND c.id = m.channel_id AND c.kind = 'whatsapp_cloud'
-                   AND (c.state ->> 'statuses_at')::float8 > extract(epoch FROM m.updated_at)
+                   AND (c.state ->> 'statuses_claimed_us')::bigint
+                       >= (extract(epoch FROM coalesce(m.claimed_at, m.updated_at)) * 1000000)::bigint
                 RETURNING m.id
                 """
             ),
@@ -230,20 +249,30 @@ def reap(schema: str) -> int:
                 schema,
                 len(returned),
             )
+        # A Cloud API send without that evidence yet waits while its number has sends that can bring
+        # it (queued, reserved, or claimed after it: a restarted worker may take a while to get to them),
+        # up to CLOUD_EVIDENCE_PERIODS periods; with none left, two more periods, then failed.
         settled = db.execute(
             text(
                 f"""
-                UPDATE {schema}.messages
+                UPDATE {schema}.messages m
                    SET status = 'failed', error_code = 'uncertain', error = :error, failed_at = now(),
                        lease_until = NULL, updated_at = now()
-                 WHERE status = 'uncertain' AND updated_at < now() - make_interval(secs => :after)
-                   -- a Cloud API send gets two more periods for the re-queue above to see statuses flow
-                   AND (updated_at < now() - make_interval(secs => 3 * :after)
-                        OR channel_id NOT IN (SELECT id FROM {schema}.channels WHERE kind = 'whatsapp_cloud'))
-                RETURNING campaign_id
+                 WHERE m.status = 'uncertain'
+                   AND coalesce(m.claimed_at, m.updated_at) < now() - make_interval(secs => :after)
+                   AND (m.channel_id NOT IN (SELECT id FROM {schema}.channels WHERE kind = 'whatsapp_cloud')
+                        OR coalesce(m.claimed_at, m.updated_at) < now() - make_interval(secs => :cap * :after)
+                        OR (coalesce(m.claimed_at, m.updated_at) < now() - make_interval(secs => 3 * :after)
+                            AND NOT EXISTS (
+                                SELECT 1 FROM {schema}.messages w
+                                 WHERE w.channel_id = m.channel_id AND w.direction = 'out'
+                                   AND (w.status IN ('queued', 'reserved')
+                                        OR (w.status = 'uncertain' AND w.provider_message_id IS NULL
+                                            AND w.claimed_at > coalesce(m.claimed_at, m.updated_at))))))
+                RETURNING m.campaign_id
                 """
             ),
-            {"error": UNCERTAIN_ERROR, "after": float(settle_after)},
+            {"error": UNCERTAIN_ERROR, "after": float(settle_after), "cap": float(CLOUD_EVIDENCE_PERIODS)},
         ).all()
         if settled:
             _bump_campaigns(db, [r[0] for r in settled], {"queued": -1, "failed": 1})
@@ -460,7 +489,7 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
         claimed = db.execute(
             text(
                 f"UPDATE {schema}.messages SET status = 'uncertain', attempts = attempts + 1, "
-                "updated_at = now() WHERE id = ANY(:ids) AND status = 'reserved' "
+                "claimed_at = now(), updated_at = now() WHERE id = ANY(:ids) AND status = 'reserved' "
                 "AND worker_id = :worker AND lease_until > now() "
                 "RETURNING id, channel_id, campaign_id, to_address, kind, body, subject, html, "
                 "idempotency_key, template_id, CASE WHEN kind = 'template' THEN variables END AS variables, "
@@ -717,7 +746,9 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
             if channel is None:
                 continue
             if batch.state_after is not None:
-                channel.state = batch.state_after
+                # Only the keys the adapter changed: a status webhook's stamp or the number's health,
+                # written meanwhile, stay (channel_state).
+                channel_state.save(db, channel, batch.state_before, batch.state_after)
             if cid in auth_channels:
                 # Further sends would fail the same way: the channel waits for an admin.
                 channel.status, channel.status_at = "error", utcnow()

@@ -29,7 +29,7 @@ from app.audit.log import record
 from app.auth.actor import Actor, system_actor
 from app.auth.permissions import Perm
 from app.errors import DomainError, Forbidden, NotFound
-from app.messaging import alerts, channels
+from app.messaging import alerts, channel_state, channels
 from app.messaging import webhook_routes as routes
 from app.messaging.adapters.wppconnect import TokenError, WppConnectAdapter
 from app.messaging.kinds import WppConnectConfig
@@ -208,15 +208,15 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _set_status(channel: Channel, status: str, detail: str | None = None, qrcode: str | None = None) -> bool:
+def _set_status(
+    db: Session, channel: Channel, status: str, detail: str | None = None, qrcode: str | None = None
+) -> bool:
     """Record a status (and the QR image while pairing); True when the status changed."""
-    state = dict(channel.state or {})
     if status == "qrcode" and qrcode:
-        state["qrcode"] = qrcode
-    elif status != "qrcode":
-        state.pop("qrcode", None)
+        channel_state.merge(db, channel, {"qrcode": qrcode})
+    elif status != "qrcode" and "qrcode" in (channel.state or {}):
+        channel_state.merge(db, channel, {}, ["qrcode"])
     changed = channel.status != status
-    channel.state = state
     channel.status, channel.status_detail = status, detail
     if changed:
         channel.status_at = utcnow()
@@ -256,9 +256,9 @@ def start(db: Session, actor: Actor, channel_id: int) -> SessionView:
         )
     body = _json(response)
     before = channel.status
-    channel.state = state
+    channel_state.save(db, channel, channel.state, state)
     server = str(body.get("status") or "INITIALIZING").upper()
-    _set_status(channel, SERVER_STATUS.get(server, "connecting"), None, body.get("qrcode") or None)
+    _set_status(db, channel, SERVER_STATUS.get(server, "connecting"), None, body.get("qrcode") or None)
     db.add(channel)
     record(
         db,
@@ -277,7 +277,7 @@ def status(db: Session, actor: Actor, channel_id: int) -> SessionView:
     channel = _channel(db, actor, channel_id)
     state = dict(channel.state or {})
     response = _call(channel, state, "GET", "status-session")
-    channel.state = state  # a regenerated token is kept
+    channel_state.save(db, channel, channel.state, state)  # a regenerated token is kept
     if response.status_code >= 400:
         raise ProviderUnavailable(
             f"O servidor WPPConnect não informou o status (HTTP {response.status_code})."
@@ -285,7 +285,7 @@ def status(db: Session, actor: Actor, channel_id: int) -> SessionView:
     body = _json(response)
     server = str(body.get("status") or "CLOSED").upper()
     before = channel.status
-    if _set_status(channel, SERVER_STATUS.get(server, "disconnected"), None, body.get("qrcode") or None):
+    if _set_status(db, channel, SERVER_STATUS.get(server, "disconnected"), None, body.get("qrcode") or None):
         record(
             db,
             actor,
@@ -304,7 +304,7 @@ def qrcode_png(db: Session, actor: Actor, channel_id: int) -> bytes | None:
     channel = _channel(db, actor, channel_id)
     state = dict(channel.state or {})
     response = _call(channel, state, "GET", "qrcode-session")
-    channel.state = state
+    channel_state.save(db, channel, channel.state, state)
     db.add(channel)
     if response.status_code == 200 and response.headers.get("content-type", "").startswith("image/png"):
         return response.content
@@ -325,13 +325,13 @@ def _end(db: Session, actor: Actor, channel_id: int, path: str, action: str) -> 
     channel = _channel(db, actor, channel_id)
     state = dict(channel.state or {})
     response = _call(channel, state, "POST", path)
-    channel.state = state
+    channel_state.save(db, channel, channel.state, state)
     if response.status_code >= 400:
         raise ProviderUnavailable(
             f"O servidor WPPConnect recusou encerrar a sessão (HTTP {response.status_code})."
         )
     before = channel.status
-    _set_status(channel, "disconnected")
+    _set_status(db, channel, "disconnected")
     db.add(channel)
     record(db, actor, action, "channel", channel.id, {"status": before}, {"status": channel.status})
     return view(channel)
@@ -346,14 +346,14 @@ def apply_session_event(db: Session, channel: Channel, status_find: str | None, 
     rotations every ~20 s are not)."""
     before = channel.status
     if qrcode is not None:
-        changed = _set_status(channel, "qrcode", None, qrcode)
+        changed = _set_status(db, channel, "qrcode", None, qrcode)
     elif status_find:
         mapped = STATUS_FIND.get(status_find)
         if mapped is None:
             channel.status_detail = status_find[:500]
             db.add(channel)
             return
-        changed = _set_status(channel, mapped, status_find[:500])
+        changed = _set_status(db, channel, mapped, status_find[:500])
     else:
         return
     db.add(channel)

@@ -123,6 +123,8 @@ class Message(SQLModel, table=True):
     next_attempt_at: datetime | None = timestamp()
     lease_until: datetime | None = timestamp()
     worker_id: str | None = Field(default=None, max_length=80)
+    # When a worker last claimed it for the provider call (t0028): the reaper's evidence is per claim.
+    claimed_at: datetime | None = timestamp()
     sent_at: datetime | None = timestamp()
     delivered_at: datetime | None = timestamp()
     read_at: datetime | None = timestamp()

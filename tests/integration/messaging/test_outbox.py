@@ -265,28 +265,33 @@ def test_campaign_counters_follow_the_marks(crm: Crm) -> None:
     assert counts["sent"] == 6 - failed and counts["read"] == 6 - failed
 
 
-def test_cloud_sends_without_a_status_go_back_only_while_later_statuses_arrive(crm: Crm) -> None:
+def test_cloud_sends_without_a_status_go_back_only_on_a_status_about_a_send_claimed_with_or_after_them(
+    crm: Crm,
+) -> None:
     """Meta reports every message it accepts: a Cloud API send still uncertain a settling period after its
-    claim, while the number's statuses kept arriving after the claim, never reached Meta and is re-queued;
-    one whose number's statuses stopped before its claim waits, and is settled as failed (may have
-    arrived) three periods on."""
+    claim, on a number that got a status about a send claimed at or after it (its own chunk included),
+    never reached Meta and is re-queued. A status about an earlier claim proves nothing: the send waits,
+    while its number still has sends to make (they bring the evidence) up to CLOUD_EVIDENCE_PERIODS,
+    otherwise three periods, then is settled as failed (may have arrived)."""
     settle = outbox.get_settings().outbox_uncertain_seconds
     _, conv_id, phone = _setup(crm)
-    now = time.time()
     ids: dict[str, int] = {}
+    cases = (  # name, status claim relative to this claim (s; None: none), age (periods), more sends
+        ("same_chunk", 0.0, 1.5, False),
+        ("later_claim", 0.5, 1.5, False),
+        ("earlier_claim", -1.0, 1.5, False),
+        ("waiting", None, 3.5, True),
+        ("old", None, 3.5, False),
+        ("capped", None, outbox.CLOUD_EVIDENCE_PERIODS + 0.5, True),
+    )
     with session(crm.schema) as db:
-        for name, statuses_at, age in (
-            ("flowing", now, 1.5 * settle),
-            ("stopped", now - 1.6 * settle, 1.5 * settle),
-            ("old", None, 3.5 * settle),
-        ):
+        for name, status_claim, age, more in cases:
             channel = Channel(
                 kind="whatsapp_cloud",
                 medium="whatsapp",
                 name=f"Cloud {name} {uuid.uuid4().hex[:4]}",
                 status="paused",  # only the reaper acts here
                 config={},
-                state={"statuses_at": statuses_at} if statuses_at else {},
             )
             db.add(channel)
             db.flush()
@@ -300,22 +305,46 @@ def test_cloud_sends_without_a_status_go_back_only_while_later_statuses_arrive(c
                 worker_id="dead",
             )
             db.add(msg)
+            if more:
+                db.add(
+                    Message(
+                        conversation_id=conv_id,
+                        direction="out",
+                        body="Oferta",
+                        status="queued",
+                        channel_id=channel.id,
+                        to_address=phone,
+                    )
+                )
             db.flush()
             db.execute(
                 text(
-                    f"UPDATE {crm.schema}.messages SET updated_at = now() - make_interval(secs => :age) "
-                    "WHERE id = :id"
+                    f"UPDATE {crm.schema}.messages SET claimed_at = now() - make_interval(secs => :age), "
+                    "updated_at = now() WHERE id = :id"
                 ),
-                {"age": age, "id": msg.id},
+                {"age": age * settle, "id": msg.id},
             )
+            if status_claim is not None:
+                db.execute(
+                    text(
+                        f"UPDATE {crm.schema}.channels SET state = jsonb_build_object('statuses_claimed_us', "
+                        "(extract(epoch FROM (SELECT claimed_at FROM "
+                        f"{crm.schema}.messages WHERE id = :mid)) * 1000000)::bigint + :delta) WHERE id = :id"
+                    ),
+                    {"mid": msg.id, "delta": int(status_claim * 1_000_000), "id": channel.id},
+                )
             ids[name] = msg.id or 0
         db.commit()
     outbox.reap(crm.schema)
     with session(crm.schema) as db:
         got = {n: db.get(Message, i) for n, i in ids.items()}
-    assert got["flowing"] is not None and (got["flowing"].status, got["flowing"].worker_id) == (
-        "queued",
-        None,
-    )
-    assert got["stopped"] is not None and got["stopped"].status == "uncertain"
-    assert got["old"] is not None and (got["old"].status, got["old"].error_code) == ("failed", "uncertain")
+    state = {n: (m.status, m.error_code) for n, m in got.items() if m is not None}
+    assert state == {
+        "same_chunk": ("queued", None),
+        "later_claim": ("queued", None),
+        "earlier_claim": ("uncertain", None),
+        "waiting": ("uncertain", None),
+        "old": ("failed", "uncertain"),
+        "capped": ("failed", "uncertain"),
+    }
+    assert got["same_chunk"] is not None and got["same_chunk"].worker_id is None

@@ -396,3 +396,82 @@ def test_a_payload_for_two_numbers_applies_nothing_unless_both_verify(tenant, ma
         assert sim.post(both).status_code == 401  # signed with the first number's secret only
         assert _messages(tenant.schema) == [] and _messages(other_tenant.schema) == []
         assert audit_rows(other_tenant.schema, "webhook.rejected")
+
+
+def test_status_stamps_its_claim_and_the_reaper_gives_back_the_rest_of_the_chunk(tenant, sim) -> None:
+    """A worker claimed three sends in one chunk and died after the first left: that one's status settles
+    it and stamps the number with the chunk's claim (`statuses_claimed_us`), merged atomically so a
+    writer holding an older copy of the state (number health) neither loses it nor is lost; a settling
+    period after the claim the reaper re-queues the two that never left (never the settled one)."""
+    from sqlalchemy import text
+
+    from app.messaging import channel_state, outbox
+    from models.tenant import Channel
+
+    channel_id = add_cloud_channel(tenant, sim)
+    assert sim.receive(PHONE, "Oi").status_code == 200
+    [inbound] = _messages(tenant.schema)
+    settle = outbox.get_settings().outbox_uncertain_seconds
+    with session(tenant.schema) as db:
+        rows = [
+            Message(
+                conversation_id=inbound.conversation_id,
+                direction="out",
+                body="Oferta",
+                status="uncertain",
+                channel_id=channel_id,
+                to_address=PHONE,
+                worker_id="dead",
+            )
+            for _ in range(3)
+        ]
+        db.add_all(rows)
+        db.flush()
+        ids = [m.id or 0 for m in rows]
+        db.execute(
+            text(
+                f"UPDATE {tenant.schema}.messages SET claimed_at = now() - make_interval(secs => :age) "
+                "WHERE id = ANY(:ids)"
+            ),
+            {"age": 1.5 * settle, "ids": ids},
+        )
+        db.commit()
+        claim_us = db.execute(
+            text(
+                f"SELECT (extract(epoch FROM claimed_at) * 1000000)::bigint FROM {tenant.schema}.messages "
+                "WHERE id = :id"
+            ),
+            {"id": ids[0]},
+        ).scalar_one()
+    config = WhatsAppCloudConfig(
+        phone_number_id=sim.phone_number_id,
+        waba_id=sim.waba_id,
+        access_token=sim.access_token,
+        app_secret=sim.app_secret,
+        verify_token="v",
+        api_base_url=sim.url,
+    )
+
+    async def send(message_id: int) -> str:
+        adapter = CloudApiAdapter(config, {})
+        try:
+            result = await adapter.send(OutboundMessage(message_id=message_id, to=PHONE, text="Oferta"))
+        finally:
+            await adapter.aclose()
+        assert result.provider_message_id
+        return result.provider_message_id
+
+    wamid = run_async(send(ids[0]))  # the answer is lost with the worker
+    with session(tenant.schema) as stale_db:
+        stale = stale_db.get(Channel, channel_id)  # read before the status arrives
+        assert stale is not None and "statuses_claimed_us" not in (stale.state or {})
+        assert sim.report(wamid, "sent").status_code == 200
+        channel_state.merge(stale_db, stale, {"health": {"level": "ok"}})
+        stale_db.commit()
+    with session(tenant.schema) as db:
+        state = db.get(Channel, channel_id).state  # type: ignore[union-attr]
+    assert state["statuses_claimed_us"] == claim_us and state["health"] == {"level": "ok"}
+    outbox.reap(tenant.schema)
+    with session(tenant.schema) as db:
+        got = {m.id: m.status for m in db.exec(select(Message).where(col(Message.id).in_(ids))).all()}
+    assert got == {ids[0]: "sent", ids[1]: "queued", ids[2]: "queued"}
