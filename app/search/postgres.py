@@ -13,6 +13,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from math import ceil
 from typing import Any
 
 from sqlalchemy import (
@@ -282,6 +283,8 @@ class TableShape:
     # pg_stats.histogram_bounds of the name sort key (`name_key`, C collation: Python's str order):
     # about equal shares of the table between consecutive bounds.
     name_bounds: list[str] = field(default_factory=list)
+    # The same for the list's other sort columns (created_at, updated_at, score), as PostgreSQL prints them.
+    bounds: dict[str, list[str]] = field(default_factory=dict)
 
     def name_share_beyond(self, key: str, desc: bool) -> float:
         """The estimated share of customers whose name_key is <= `key` (>= with `desc`); 1.0 unknown."""
@@ -292,6 +295,16 @@ class TableShape:
         buckets = len(bounds) - 1
         # A bound falling inside a bucket counts that whole bucket (an over-estimate, never under).
         return min(1.0, ((buckets + 1 - at) if desc else at) / buckets)
+
+    def edge_for_share(self, column: str, share: float, desc: bool) -> str | None:
+        """The histogram bound of `column` up to which (from where its order starts: the highest values with
+        `desc`) lie at least `share` of the customers, by whole buckets; None without a histogram."""
+        bounds = self.bounds.get(column, [])
+        buckets = len(bounds) - 1
+        if buckets < 1:
+            return None
+        k = min(buckets, max(1, ceil(share * buckets)))
+        return bounds[buckets - k] if desc else bounds[k]
 
 
 # Per schema, like _COMMON_WORDS: (read at, shape).
@@ -313,7 +326,8 @@ def table_shape(db: Session) -> TableShape:
         .execute(
             text(
                 "SELECT c.relpages, c.reltuples, s.attname, s.correlation, "
-                "CASE WHEN s.attname = 'name_key' THEN s.histogram_bounds::text::text[] END AS bounds "
+                "CASE WHEN s.attname IN ('name_key', 'created_at', 'updated_at', 'score') "
+                "THEN s.histogram_bounds::text::text[] END AS bounds "
                 "FROM pg_class c "
                 "LEFT JOIN pg_stats s ON s.schemaname = :schema AND s.tablename = 'customers' "
                 "AND s.correlation IS NOT NULL WHERE c.oid = to_regclass(:table)"
@@ -327,7 +341,8 @@ def table_shape(db: Session) -> TableShape:
             int(rows[0].relpages),
             float(rows[0].reltuples),
             {r.attname: float(r.correlation) for r in rows if r.attname},
-            next((list(r.bounds) for r in rows if r.bounds), []),
+            next((list(r.bounds) for r in rows if r.bounds and r.attname == "name_key"), []),
+            {r.attname: list(r.bounds) for r in rows if r.bounds and r.attname != "name_key"},
         )
     _TABLE_SHAPE[schema] = (now, shape)
     return shape
@@ -405,7 +420,12 @@ def text_filter(db: Session, text_query: str, base: list[Any] | None = None) -> 
         # Corrections the statistics know as common ("slva" → silva): as for a common typed word, the
         # probe would only repeat the full-text lookup the list's filter makes anyway.
         return _dense(db, corrected, dictionary[-1].last)
-    listed = _listed_names(db, where, corrected, known=dictionary[-1].last)
+    # Each alternative of the last word starts no other name word (its completions, read with the
+    # dictionary, are itself alone): the prefix probe would repeat the whole-word one (an agent's probe
+    # of "silva:*" walks its portfolio: ~6 ms).
+    known = dictionary[-1].last
+    whole_is_prefix = bool(known) and all([w for w, _ in k["found"]] == [k["p"]] for k in known)
+    listed = _listed_names(db, where, corrected, whole_is_prefix, known)
     return listed if listed is not None else TextFilter(false())
 
 

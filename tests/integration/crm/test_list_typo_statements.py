@@ -141,6 +141,20 @@ def test_a_last_word_that_starts_no_other_word_is_probed_once(db: Session, crm: 
     assert len(_probes(_statements(db, crm.admin, "fonsecano"))) == 1
 
 
+def test_a_corrected_last_word_that_starts_no_other_word_is_probed_once(
+    db: Session, crm: Crm, named: None
+) -> None:
+    # "aparecia" corrects to "aparecida", which starts no other word: its prefix probe would repeat the
+    # whole word's (the pages are those of the reference: test_pages_follow_the_matching_rule_for_each_role).
+    assert word_corrections(db, ["maria", "aparecia"]) == [["maria"], ["aparecida"]]
+    for actor in (crm.admin, crm.agent):
+        assert len(_probes(_statements(db, actor, "maria aparecia"))) == 1, actor.role
+    # "nobrga" corrects to "nobrega | nobre" ("nobre" starts "nobrega"), "fonsecs" to "fonseca" (which starts
+    # "fonsecano"): both probes.
+    assert len(_probes(_statements(db, crm.admin, "sebastiao nobrga"))) == 2
+    assert len(_probes(_statements(db, crm.admin, "maria fonsecs"))) == 2
+
+
 def test_the_trigram_threshold_is_set_per_connection(db: Session) -> None:
     conn = db.connection()
     conn.exec_driver_sql("SELECT public.similarity('a', 'b')")  # pg_trgm loaded: its setting is listed
