@@ -1,15 +1,18 @@
 """Engine and sessions: one engine per process, one tenant per Session."""
 
+import logging
 import re
 import select
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlmodel import Session
 
 from app.errors import Conflict, DomainError, Invalid
@@ -241,6 +244,25 @@ def domain_error_from(exc: DBAPIError) -> DomainError | None:
     if isinstance(orig, psycopg.DataError):
         return Invalid("body", "Valor fora do permitido (número grande demais ou caractere inválido).")
     return None
+
+
+DEADLOCK_RETRIES = 3
+
+
+def retry_deadlocks(fn: Callable[..., T], *args: Any) -> T:
+    """Run a whole transaction (`fn` opens and commits its own) again when PostgreSQL chose it as a
+    deadlock's victim, up to DEADLOCK_RETRIES times. Only for work that is idempotent by its guards
+    (e.g. the outbox's marks and the status webhooks that race them: statuses only move forward), so a
+    second run applies exactly what the rolled-back one would have."""
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            return fn(*args)
+        except OperationalError as exc:
+            if not isinstance(exc.orig, DeadlockDetected) or attempt == DEADLOCK_RETRIES - 1:
+                raise
+            logging.getLogger(__name__).warning("deadlock in %s, running it again", fn.__name__)
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def reset_engine() -> None:

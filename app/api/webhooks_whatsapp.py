@@ -20,18 +20,14 @@ import hmac
 import json
 import logging
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import InvalidToken
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from psycopg.errors import DeadlockDetected
 from pydantic import ValidationError
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -57,7 +53,7 @@ from app.messaging.wpp_sessions import decrypted_config
 from models.base import utcnow
 from models.platform import ChannelRoute, Tenant
 from models.tenant import Channel, Message
-from tenants.database import platform_session, session, unit_of_work
+from tenants.database import platform_session, retry_deadlocks, session, unit_of_work
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], include_in_schema=False)
@@ -136,30 +132,11 @@ async def cloud_webhook(request: Request) -> Response:
     ip = client_ip(request)
     if quality and not changes:
         return await run_in_threadpool(_quality_apply, raw, quality, signature, ip)
-    response = await run_in_threadpool(_on_deadlock_retry, _cloud_apply, raw, changes, signature, ip)
+    response = await run_in_threadpool(retry_deadlocks, _cloud_apply, raw, changes, signature, ip)
     if quality and response.status_code == 200:
         # One body, one signature: the numbers' messages verified, so do the WABA's quality updates.
         await run_in_threadpool(_quality_apply, raw, quality, signature, ip)
     return response
-
-
-DEADLOCK_RETRIES = 3
-
-
-def _on_deadlock_retry(fn: Callable[..., Response], *args: Any) -> Response:
-    """Apply the payload again when PostgreSQL chose its transaction as a deadlock's victim (status
-    webhooks race the outbox's marks for the same rows and counters). Applying is idempotent (statuses
-    only move forward, inbound messages are stored once), so a second run does what the first would
-    have; answering 500 instead would only wait for Meta's retry, minutes later."""
-    for attempt in range(DEADLOCK_RETRIES):
-        try:
-            return fn(*args)
-        except OperationalError as exc:
-            if not isinstance(exc.orig, DeadlockDetected) or attempt == DEADLOCK_RETRIES - 1:
-                raise
-            log.warning("cloud webhook: deadlock, applying the payload again")
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
 
 
 def _cloud_targets(changes: list[CloudChange]) -> list[_Target]:

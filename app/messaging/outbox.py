@@ -33,13 +33,10 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from psycopg.errors import DeadlockDetected
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from app import live
@@ -70,7 +67,7 @@ from app.messaging.protocol import (
 from app.settings import get_settings
 from models.base import utcnow
 from models.tenant import Channel, Message, Template
-from tenants.database import session
+from tenants.database import retry_deadlocks, session
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -770,24 +767,6 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
     report.uncertain += len(uncertain)
 
 
-DEADLOCK_RETRIES = 3
-
-
-def _on_deadlock_retry(fn: Callable[..., T], *args: Any) -> T:
-    """Run a transaction again when PostgreSQL chose it as a deadlock's victim. The marks race status
-    webhooks for the same rows and campaign counters; every statement is guarded by the row's state, so
-    a second run applies exactly what the rolled-back one would have."""
-    for attempt in range(DEADLOCK_RETRIES):
-        try:
-            return fn(*args)
-        except OperationalError as exc:
-            if not isinstance(exc.orig, DeadlockDetected) or attempt == DEADLOCK_RETRIES - 1:
-                raise
-            log.warning("outbox: deadlock in %s, running it again", fn.__name__)
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 def _health_check_wanted(batch: _ChannelBatch) -> bool:
     """`_health_check_due` on the channel as claimed: a clean chunk of a healthy number skips the row."""
     channel = batch.channel
@@ -850,7 +829,7 @@ async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> D
         batches, report = await asyncio.to_thread(_claim, schema, ids[start : start + CLAIM_CHUNK], worker_id)
         if batches:
             await asyncio.gather(*(_send_channel(schema, worker_id, b) for b in batches.values()))
-            await asyncio.to_thread(_on_deadlock_retry, _mark, schema, worker_id, batches, report)
+            await asyncio.to_thread(retry_deadlocks, _mark, schema, worker_id, batches, report)
             try:
                 await asyncio.to_thread(_emit_sandbox_statuses, schema, batches)
             except Exception:  # statuses are a courtesy of the sandbox; the sends are recorded
