@@ -4,6 +4,7 @@ subscription challenge, signatures, statuses onto our messages, customers' messa
 import json
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -38,6 +39,25 @@ def _messages(schema: str, direction: str = "in") -> list[Message]:
         return list(
             db.exec(select(Message).where(Message.direction == direction).order_by(col(Message.id))).all()
         )
+
+
+async def _send_direct(sim: Any, message_id: int) -> str:
+    """One Cloud API send straight through the adapter (as a worker would), its answer then "lost"."""
+    config = WhatsAppCloudConfig(
+        phone_number_id=sim.phone_number_id,
+        waba_id=sim.waba_id,
+        access_token=sim.access_token,
+        app_secret=sim.app_secret,
+        verify_token="v",
+        api_base_url=sim.url,
+    )
+    adapter = CloudApiAdapter(config, {})
+    try:
+        result = await adapter.send(OutboundMessage(message_id=message_id, to=PHONE, text="Oferta"))
+    finally:
+        await adapter.aclose()
+    assert result.provider_message_id
+    return result.provider_message_id
 
 
 def test_subscription_challenge(tenant, sim, live_app) -> None:  # noqa: F811
@@ -226,25 +246,7 @@ def test_status_settles_a_send_whose_answer_was_lost(tenant, sim) -> None:
         db.add_all(rows)
         db.commit()
         ids = [m.id or 0 for m in rows]
-    config = WhatsAppCloudConfig(
-        phone_number_id=sim.phone_number_id,
-        waba_id=sim.waba_id,
-        access_token=sim.access_token,
-        app_secret=sim.app_secret,
-        verify_token="v",
-        api_base_url=sim.url,
-    )
-
-    async def send(message_id: int) -> str:
-        adapter = CloudApiAdapter(config, {})
-        try:
-            result = await adapter.send(OutboundMessage(message_id=message_id, to=PHONE, text="Oferta"))
-        finally:
-            await adapter.aclose()
-        assert result.provider_message_id
-        return result.provider_message_id
-
-    wamids = [run_async(send(mid)) for mid in ids]  # the answers are "lost": nothing recorded
+    wamids = [run_async(_send_direct(sim, mid)) for mid in ids]  # the answers are "lost": nothing recorded
     assert sim.sent[wamids[0]].callback == f"crm-msg:{ids[0]}"
     for wamid in wamids:
         assert sim.report(wamid, "delivered").status_code == 200
@@ -443,25 +445,7 @@ def test_status_stamps_its_claim_and_the_reaper_gives_back_the_rest_of_the_chunk
             ),
             {"id": ids[0]},
         ).scalar_one()
-    config = WhatsAppCloudConfig(
-        phone_number_id=sim.phone_number_id,
-        waba_id=sim.waba_id,
-        access_token=sim.access_token,
-        app_secret=sim.app_secret,
-        verify_token="v",
-        api_base_url=sim.url,
-    )
-
-    async def send(message_id: int) -> str:
-        adapter = CloudApiAdapter(config, {})
-        try:
-            result = await adapter.send(OutboundMessage(message_id=message_id, to=PHONE, text="Oferta"))
-        finally:
-            await adapter.aclose()
-        assert result.provider_message_id
-        return result.provider_message_id
-
-    wamid = run_async(send(ids[0]))  # the answer is lost with the worker
+    wamid = run_async(_send_direct(sim, ids[0]))  # the answer is lost with the worker
     with session(tenant.schema) as stale_db:
         stale = stale_db.get(Channel, channel_id)  # read before the status arrives
         assert stale is not None and "statuses_claimed_us" not in (stale.state or {})
