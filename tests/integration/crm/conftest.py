@@ -123,3 +123,18 @@ def acting_client(crm: Crm, default: str = "admin") -> Iterator[Any]:
             yield client
     finally:
         api.dependency_overrides.pop(get_actor, None)
+
+
+def spy_pages(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[bool]:
+    """Records whether each call of `module.name` (a page read from a bounded range, or None when it
+    gives up) paged from its range (True) or gave up (False)."""
+    ranged: list[bool] = []
+    real = getattr(module, name)
+
+    def spy(*args: Any) -> Any:
+        page = real(*args)
+        ranged.append(page is not None)
+        return page
+
+    monkeypatch.setattr(module, name, spy)
+    return ranged

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from app.crm.customers import CustomerQuery, list_customers, queries
 from app.search import postgres as pg
 from app.search.postgres import TableShape
-from tests.integration.crm.conftest import Crm, new_customer
+from tests.integration.crm.conftest import Crm, new_customer, spy_pages
 
 SORTS = ("-updated_at", "updated_at", "-created_at", "created_at", "-score", "score")
 
@@ -71,17 +71,7 @@ def spread(db: Session, crm: Crm, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Records whether each `_histogram_ranged` call paged from its range (True) or gave up (False)."""
-    ranged: list[bool] = []
-    real = queries._histogram_ranged
-
-    def spy(*args: Any) -> Any:
-        page = real(*args)
-        ranged.append(page is not None)
-        return page
-
-    monkeypatch.setattr(queries, "_histogram_ranged", spy)
-    return ranged
+    return spy_pages(monkeypatch, queries, "_histogram_ranged")
 
 
 def _sorting_all(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from app.crm.customers import CustomerQuery, list_customers, queries
 from app.search import postgres as pg
 from app.search.postgres import TableShape
-from tests.integration.crm.conftest import Crm, new_customer
+from tests.integration.crm.conftest import Crm, new_customer, spy_pages
 
 FIRST = ["Abel", "Bruna", "Caio", "Dora", "Elias", "Fabia", "Gil", "Hana", "Ivo", "Jade", "Kleber", "Lia"]
 FIRST += ["Mauro", "Nara", "Otto", "Paula", "Quirino", "Rita", "Saulo", "Tania", "Ugo", "Vera", "Wilma"]
@@ -58,17 +58,7 @@ def spread(db: Session, crm: Crm, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Records whether each `_ranged` call paged from its range (True) or gave up (False)."""
-    ranged: list[bool] = []
-    real = queries._ranged
-
-    def spy(*args: Any) -> Any:
-        page = real(*args)
-        ranged.append(page is not None)
-        return page
-
-    monkeypatch.setattr(queries, "_ranged", spy)
-    return ranged
+    return spy_pages(monkeypatch, queries, "_ranged")
 
 
 def _sorting_all(monkeypatch: pytest.MonkeyPatch) -> None:
