@@ -54,12 +54,24 @@ def page(browser, app_url: str):
     context.close()
 
 
+def wait_hydrated(page, selector: str, timeout: float = 60_000) -> None:
+    """The production build prerenders every page: `selector` is on screen before React has hydrated it,
+    and typing or clicking then reaches no handler (seen in CI on a loaded machine: a click lost, a blur
+    that never suggested the slug). Hydrated elements carry React's props; polled on a timer, not on
+    animation frames (a background page may not paint)."""
+    page.wait_for_selector(selector)
+    page.wait_for_function(
+        "(sel) => { const el = document.querySelector(sel);"
+        " return !!el && Object.keys(el).some((k) => k.startsWith('__reactProps$')); }",
+        arg=selector,
+        polling=100,
+        timeout=timeout,
+    )
+
+
 def login(page, tenant: str, email: str, password: str) -> None:
     page.goto("/")
-    page.wait_for_selector("#login-submit")
-    # The production build prerenders the form: the button is there before React has hydrated it, and a
-    # click then is lost (seen in CI on a loaded machine). Wait for the scripts to have loaded.
-    page.wait_for_load_state("networkidle")
+    wait_hydrated(page, "#login-submit")
     page.fill("input[name=tenant]", tenant)
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)

@@ -6,13 +6,15 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import wait_hydrated
+
 PASSWORD = "Senha-forte-123"
 
 
 def test_signup_logs_in_and_home_shows_first_steps(page: Page) -> None:
     run = uuid.uuid4().hex[:6]
     page.goto("/cadastro")
-    page.wait_for_selector("#signup-submit")
+    wait_hydrated(page, "input[name=name]")
     page.locator("input[name=name]").fill(f"Comunicações São João {run} Ltda.")
     page.locator("input[name=name]").press("Tab")
     slug_input = page.locator("input[name=slug]")

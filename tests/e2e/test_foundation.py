@@ -6,7 +6,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, wait_hydrated
 
 PASSWORD = "Senha-forte-123"
 
@@ -14,7 +14,7 @@ PASSWORD = "Senha-forte-123"
 def signup(page, slug: str, name: str, email: str) -> None:
     """Sign up (the new admin lands on Início, logged in: issue 14 item 11), then log out."""
     page.goto("/cadastro")
-    page.wait_for_selector("#signup-submit")
+    wait_hydrated(page, "input[name=name]")
     page.fill("input[name=name]", name)
     page.press("input[name=name]", "Tab")
     expect(page.locator("input[name=slug]")).not_to_have_value("")  # suggested from the name
@@ -39,7 +39,7 @@ def test_two_tenants_signup_login_users_isolation_dark_mode_logout(page, browser
 
     # Bad input gets a pt-BR field error, and nothing is created.
     page.goto("/cadastro")
-    page.wait_for_selector("#signup-submit")
+    wait_hydrated(page, "#signup-submit")
     page.fill("input[name=name]", "X")
     page.fill("input[name=slug]", "Slug Inválido!")
     page.fill("input[name=admin_name]", "A")
