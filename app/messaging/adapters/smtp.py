@@ -1,12 +1,15 @@
 """E-mail over SMTP (a tenant's own mail server): the fallback when Resend fails or is not configured.
 
 smtplib is blocking, so every call runs in a worker thread (`asyncio.to_thread`) and a slow server
-never blocks the event loop. One connection is kept open across sends: the outbox keeps one adapter per
+never blocks the event loop. Connections are kept open across sends: the outbox keeps one adapter per
 channel (sending identity) and worker process (`pooled`, app.messaging.adapters.pool), across chunks and
 deliveries, closed on worker shutdown or after five idle minutes; a connection idle for more than
 IDLE_PROBE_SECONDS is probed with NOOP first, and one that broke is opened again on the next send.
-Connecting, STARTTLS and AUTH cost several round trips per message otherwise. A lock serialises the
-connection's use when sends overlap. The message is written with the email package's compat32 classes
+Connecting, STARTTLS and AUTH cost several round trips per message otherwise. Each message is four round
+trips (MAIL, RCPT, DATA, content: servers rarely offer PIPELINING), so one connection is bound by the
+server's reply time: the adapter keeps up to CONNECTIONS of them ("lanes") and the outbox sends that many
+of a chunk's messages at once (`max_in_flight`); each lane carries one transaction at a time.
+The message is written with the email package's compat32 classes
 (`mime_bytes`): the policy-based EmailMessage cost four times the CPU, most of an SMTP send's.
 
 Outcomes, by where the conversation stopped:
@@ -25,6 +28,7 @@ CA is trusted by pointing SSL_CERT_FILE at a bundle that includes it (the tests 
 import asyncio
 import contextlib
 import html as html_lib
+import queue
 import re
 import smtplib
 import ssl
@@ -50,6 +54,9 @@ TIMEOUT = 20.0
 # A kept connection idle for longer than this is probed with NOOP before use: servers drop idle
 # clients after 30-300 s, and a probe is cheaper than a failed MAIL plus a reconnect.
 IDLE_PROBE_SECONDS = 10.0
+# Connections per channel and worker process: enough to hide the reply time of a local relay, few enough
+# that a provider's per-client connection limit (commonly 5-10) is not reached by two workers.
+CONNECTIONS = 3
 
 # Headers the adapter writes itself; a caller's `headers` cannot override them.
 _OWN_HEADERS = frozenset(
@@ -181,30 +188,75 @@ def new_message_id(message_id: int, from_email: str) -> str:
 class SmtpAdapter:
     kind = "smtp"
     medium = Medium.EMAIL
-    # One adapter (one kept connection) per channel and worker process, across chunks and deliveries.
+    # One adapter (up to CONNECTIONS kept connections) per channel and worker process, across chunks and
+    # deliveries.
     pooled = True
+    max_in_flight = CONNECTIONS
 
     def __init__(self, config: SmtpConfig, state: dict[str, Any], *, timeout: float = TIMEOUT) -> None:
         self.config = config
         self.state = state
         self.timeout = timeout
+        self._lanes: list[_Lane] = []
+        self._idle: queue.SimpleQueue[_Lane] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+
+    @property
+    def open_connections(self) -> int:
+        return sum(1 for lane in self._lanes if lane.connected)
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        return await asyncio.to_thread(self._send_on_a_lane, message)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._close_all)
+
+    # ------------------------------------------------------------------ worker thread from here on
+
+    def _send_on_a_lane(self, message: OutboundMessage) -> SendResult:
+        lane = self._take()
+        try:
+            return lane.send(message)
+        finally:
+            self._idle.put(lane)
+
+    def _take(self) -> "_Lane":
+        """An idle lane, a new one while fewer than max_in_flight exist, or the next one to come back."""
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if len(self._lanes) < max(1, self.max_in_flight):
+                lane = _Lane(self.config, self.timeout)
+                self._lanes.append(lane)
+                return lane
+        return self._idle.get()
+
+    def _close_all(self) -> None:
+        for lane in list(self._lanes):
+            lane.close()
+
+
+class _Lane:
+    """One SMTP connection, opened on first use, carrying one transaction at a time."""
+
+    def __init__(self, config: SmtpConfig, timeout: float) -> None:
+        self.config = config
+        self.timeout = timeout
         self._smtp: smtplib.SMTP | None = None
         self._last_used = 0.0
         self._lock = threading.Lock()
 
-    async def send(self, message: OutboundMessage) -> SendResult:
-        return await asyncio.to_thread(self._send_locked, message)
+    @property
+    def connected(self) -> bool:
+        return self._smtp is not None
 
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self._close_locked)
-
-    # ------------------------------------------------------------------ worker thread from here on
-
-    def _send_locked(self, message: OutboundMessage) -> SendResult:
+    def send(self, message: OutboundMessage) -> SendResult:
         with self._lock:
             return self._send(message)
 
-    def _close_locked(self) -> None:
+    def close(self) -> None:
         with self._lock:
             self._close(quit_=True)
 

@@ -51,10 +51,10 @@ async def test_one_smtp_connection_serves_every_chunk_until_the_config_changes(m
     assert fresh.adapter is not held.adapter
     assert (await held.adapter.send(_mail(10))).ok  # not closed under its user
     await pool.checkin(held)
-    assert held.adapter._smtp is None  # type: ignore[attr-defined]  # closed by its last user
+    assert held.adapter.open_connections == 0  # type: ignore[attr-defined]  # closed by its last user
     await pool.checkin(fresh)
     await pool.aclose_all()
-    assert fresh.adapter._smtp is None and len(pool) == 0  # type: ignore[attr-defined]
+    assert fresh.adapter.open_connections == 0 and len(pool) == 0  # type: ignore[attr-defined]
 
 
 async def test_a_send_that_raised_gets_a_fresh_adapter_next_time(make_tenant, sink) -> None:

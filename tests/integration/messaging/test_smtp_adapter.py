@@ -1,5 +1,6 @@
 """SmtpAdapter against a real SMTP server (aiosmtpd on 127.0.0.1) with STARTTLS, implicit TLS and AUTH."""
 
+import asyncio
 import socket
 import time
 from collections.abc import Iterator
@@ -106,6 +107,26 @@ async def test_one_connection_carries_a_batch_and_reconnects_after_a_drop(server
         await adapter.aclose()
     assert again.outcome is Outcome.SENT, again
     assert len({r.session_id for r in server.received}) == 2
+
+
+async def test_overlapping_sends_use_up_to_max_in_flight_connections_each_message_once(
+    server: SmtpServer,
+) -> None:
+    """The outbox sends `max_in_flight` of a chunk's messages at once: each on a connection of its own
+    (never two transactions interleaved on one), no more connections than that, every message once."""
+    adapter = SmtpAdapter(_config(server.port), {})
+    n = 4 * adapter.max_in_flight
+    try:
+        results = await asyncio.gather(
+            *(adapter.send(_message(i, to=f"c{i}@cliente.example")) for i in range(n))
+        )
+        assert adapter.open_connections <= adapter.max_in_flight
+    finally:
+        await adapter.aclose()
+    assert adapter.open_connections == 0
+    assert [r.outcome for r in results] == [Outcome.SENT] * n
+    assert sorted(r.rcpt_tos[0] for r in server.received) == sorted(f"c{i}@cliente.example" for i in range(n))
+    assert 1 < len({r.session_id for r in server.received}) <= adapter.max_in_flight
 
 
 async def test_wrong_password_is_auth(server: SmtpServer) -> None:
