@@ -33,22 +33,6 @@ def _feed_once(schema: str, campaign_id: int) -> feeder.FeedResult:
     return result
 
 
-def feed_sync(schema: str, campaign_id: int, budget_s: float = BUDGET_S) -> str:
-    """Feed batches, one transaction each, until nothing is left to feed now or the budget is spent.
-    Returns the last state; "again" means work is left and the caller should queue another run."""
-    deadline = time.monotonic() + budget_s
-    state = "not_running"
-    while time.monotonic() < deadline:
-        result = _feed_once(schema, campaign_id)
-        state = result.state
-        if state == "backlog":
-            time.sleep(BACKLOG_PAUSE_S)  # the outbox is behind: let it drain a little
-            continue
-        if state != "fed" or result.queued == 0:
-            return state
-    return "again"
-
-
 # Campaigns being fed by this process. A second kick of the same campaign (every sweep kicks each running
 # one) returns at once: each run waiting out the outbox's backlog held a thread of the default pool, and
 # with the sweep kicked every second they took all of them, so the deliveries' claims queued behind them
@@ -74,7 +58,9 @@ async def feed_campaign(schema: str, campaign_id: int) -> str:
 
 
 async def _feed(schema: str, campaign_id: int, budget_s: float = BUDGET_S) -> str:
-    """`feed_sync` for the worker: the backlog pauses asleep on the event loop, not in a pool thread."""
+    """Feed batches, one transaction each (in a thread), until nothing is left to feed now or the budget is
+    spent; the backlog pauses asleep on the event loop, not in a pool thread. Returns the last state;
+    "again" means work is left and the caller should queue another run."""
     deadline = time.monotonic() + budget_s
     state = "not_running"
     while time.monotonic() < deadline:
@@ -111,12 +97,13 @@ async def sweep() -> int:
     return n
 
 
-def sweep_sync() -> int:
+async def sweep_in_process() -> int:
+    """Embedded mode's sweep: every due campaign fed for a few seconds, through the workers' loop."""
     n = 0
-    for schema in active_schemas():
-        for campaign_id in due_campaigns(schema):
+    for schema in await asyncio.to_thread(active_schemas):
+        for campaign_id in await asyncio.to_thread(due_campaigns, schema):
             try:
-                feed_sync(schema, campaign_id, budget_s=5)
+                await _feed(schema, campaign_id, budget_s=5)
                 n += 1
             except Exception:
                 log.exception("campaign %s feed failed in %s", campaign_id, schema)
@@ -124,4 +111,4 @@ def sweep_sync() -> int:
 
 
 async def sweep_loop(interval: float = SWEEP_SECONDS) -> None:
-    await every(interval, sweep_sync, "campaign sweep")
+    await every(interval, sweep_in_process, "campaign sweep")

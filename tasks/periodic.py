@@ -1,5 +1,5 @@
-"""Embedded mode's scheduler: a blocking job run in a thread every `interval` seconds for the life of the
-app (no REDIS_URL means no taskiq scheduler process)."""
+"""Embedded mode's scheduler: a job run every `interval` seconds for the life of the app (no REDIS_URL
+means no taskiq scheduler process); a blocking job runs in a thread, a coroutine function on the loop."""
 
 import asyncio
 import logging
@@ -15,7 +15,10 @@ async def every(interval: float, job: Callable[[], Any], what: str) -> None:
     while True:
         started = time.monotonic()
         try:
-            await asyncio.to_thread(job)
+            if asyncio.iscoroutinefunction(job):
+                await job()
+            else:
+                await asyncio.to_thread(job)
         except Exception:  # the database or storage may be restarting; try again next round
             log.exception("%s failed", what)
         await asyncio.sleep(max(1.0, interval - (time.monotonic() - started)))
