@@ -92,6 +92,7 @@ MEDIUM_OPTIONS = [Option("whatsapp", "WhatsApp"), Option("email", "E-mail")]
 # Select items cannot carry an empty value: these stand for "no template" and "the medium's default".
 FREE_TEXT = "__texto__"
 DEFAULT_CHANNEL = "__padrao__"
+_TEMPLATE_DIALOGS = frozenset({"whatsapp", "email", "scheduled"})
 
 
 def _picked(form: dict[str, Any], name: str) -> int | None:
@@ -232,13 +233,6 @@ class CustomerState(SessionState):
             medium_label = sending.MEDIUM_LABELS
             self.any_channels = [Option(DEFAULT_CHANNEL, "Padrão do meio escolhido")] + [
                 Option(str(c.id), f"{c.name} ({medium_label.get(c.medium, c.medium)})") for c in usable
-            ]
-            free = Option(FREE_TEXT, "Texto livre (sem modelo)")
-            tpls = template_service.list_templates(db, actor)
-            self.wa_templates = [free] + [Option(str(t.id), t.name) for t in tpls if t.channel == "whatsapp"]
-            self.email_templates = [free] + [Option(str(t.id), t.name) for t in tpls if t.channel == "email"]
-            self.all_templates = [free] + [
-                Option(str(t.id), f"{t.name} ({medium_label.get(t.channel, t.channel)})") for t in tpls
             ]
             self._schema = actor.schema or ""
             upcoming = scheduling.list_for_customer(db, actor, self.customer_id, upcoming=True)
@@ -418,9 +412,23 @@ class CustomerState(SessionState):
 
     # ---- quick actions ----------------------------------------------------------------
     @event
-    def open_dialog(self, name: str) -> None:
+    def open_dialog(self, name: str) -> Events:
         self.dialog, self.errors, self.error = name, {}, ""
         self._clear_attachment()
+        if name not in _TEMPLATE_DIALOGS:
+            return None
+        # The templates are read when a dialog that offers them opens, not with every profile load.
+        with self._calling() as call, self.db() as (db, actor):
+            tpls = template_service.list_templates(db, actor)
+        if call.failed:
+            return call.events
+        free, label = Option(FREE_TEXT, "Texto livre (sem modelo)"), sending.MEDIUM_LABELS
+        self.wa_templates = [free] + [Option(str(t.id), t.name) for t in tpls if t.channel == "whatsapp"]
+        self.email_templates = [free] + [Option(str(t.id), t.name) for t in tpls if t.channel == "email"]
+        self.all_templates = [free] + [
+            Option(str(t.id), f"{t.name} ({label.get(t.channel, t.channel)})") for t in tpls
+        ]
+        return None
 
     def _clear_attachment(self) -> None:
         self.attachment, self.attachment_error, self._attachment_key = {}, "", ""
@@ -851,9 +859,7 @@ def dialogs() -> rx.Component:
             s.close_dialog,
             s.send_whatsapp,
             options_field("Canal", "canal_id", s.wa_channels, e.get("canal_id", ""), default=first_wa),
-            options_field(
-                "Modelo", "template_id", s.wa_templates, e.get("template_id", ""), default=FREE_TEXT
-            ),
+            _template_field(s.wa_templates),
             textarea_field(
                 "Mensagem",
                 "texto",
@@ -871,9 +877,7 @@ def dialogs() -> rx.Component:
             s.close_dialog,
             s.send_email,
             options_field("Canal", "canal_id", s.email_channels, e.get("canal_id", ""), default=first_email),
-            options_field(
-                "Modelo", "template_id", s.email_templates, e.get("template_id", ""), default=FREE_TEXT
-            ),
+            _template_field(s.email_templates),
             field("Assunto", "assunto", e.get("assunto", "")),
             textarea_field("Mensagem", "texto", e.get("html", e.get("variaveis", ""))),
             _attachment(EMAIL_FILE_ID),
@@ -890,9 +894,7 @@ def dialogs() -> rx.Component:
             options_field(
                 "Canal", "canal_id", s.any_channels, e.get("canal_id", ""), default=DEFAULT_CHANNEL
             ),
-            options_field(
-                "Modelo", "template_id", s.all_templates, e.get("template_id", ""), default=FREE_TEXT
-            ),
+            _template_field(s.all_templates),
             field("Data", "data", e.get("agendar_para", ""), type="date"),
             field("Hora (fuso da organização)", "hora", "", type="time"),
             field("Assunto (só e-mail)", "assunto", e.get("assunto", "")),
