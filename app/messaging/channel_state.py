@@ -3,7 +3,7 @@
 Several writers touch one channel's state at once: status webhooks, the outbox's marks (a refreshed
 token, number health), quality webhooks, WPPConnect session calls. Assigning the whole dict read earlier
 in the transaction would put back every key another writer changed meanwhile (a lost update: the reaper's
-evidence `statuses_claimed_at` was one). So each writer sends only the keys it changed and removed, merged
+evidence `statuses_claimed_us` was one). So each writer sends only the keys it changed and removed, merged
 in one `UPDATE … SET state = (state - removed) || changed`, which PostgreSQL applies on the row's newest
 version under its lock.
 """
