@@ -4,14 +4,14 @@ import logging
 import re
 import select
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.errors import DeadlockDetected
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlmodel import Session
 
@@ -244,6 +244,32 @@ def domain_error_from(exc: DBAPIError) -> DomainError | None:
     if isinstance(orig, psycopg.DataError):
         return Invalid("body", "Valor fora do permitido (número grande demais ou caractere inválido).")
     return None
+
+
+# ---------------------------------------------------------------- hot-path statements
+# The outbox runs a few statements per chunk of messages, thousands of times a second: building a
+# `text()` (it scans the SQL for parameters) and dumping a Python list as an array (psycopg inspects each
+# element) cost more than the rest of the client's share of those statements.
+
+
+@lru_cache(maxsize=512)
+def sql(statement: str) -> TextClause:
+    """`text(statement)`, built once per distinct statement (schema names are part of the string)."""
+    return text(statement)
+
+
+def int_array(values: Iterable[int]) -> str:
+    """An array literal for `CAST(:p AS bigint[])`: cheaper to send than a list of ints."""
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
+def text_array(values: Iterable[str | None]) -> str:
+    """An array literal for `CAST(:p AS text[])`; every element quoted (NULL for None)."""
+    return "{" + ",".join("NULL" if v is None else _quote_element(v) for v in values) + "}"
+
+
+def _quote_element(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 DEADLOCK_RETRIES = 3

@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 from pydantic import BaseModel
-from sqlalchemy import text, tuple_
+from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from app.audit.log import record as audit
@@ -32,6 +32,7 @@ from app.security.keys import decrypt, encrypt
 from app.text import fold_words
 from models.base import utcnow
 from models.tenant import ConsentEvent, Contact
+from tenants.database import sql, text_array
 
 MEDIUMS = ("whatsapp", "email")
 # Contact kinds that carry each medium's address.
@@ -216,7 +217,7 @@ def opted_out(db: Session, medium: str, addresses: list[str]) -> set[str]:
     values = list(normalised)
     schema = _schema(db)
     rows = db.execute(
-        text(
+        sql(
             f"""
             SELECT w.value
               FROM unnest(CAST(:hashes AS text[]), CAST(:vals AS text[])) AS w(hash, value)
@@ -230,10 +231,10 @@ def opted_out(db: Session, medium: str, addresses: list[str]) -> set[str]:
             """
         ),
         {
-            "hashes": [address_hash(medium, v) for v in values],
-            "vals": values,
+            "hashes": text_array(address_hash(medium, v) for v in values),
+            "vals": text_array(values),
             "medium": medium,
-            "kinds": list(CONTACT_KINDS[medium]),
+            "kinds": text_array(CONTACT_KINDS[medium]),
         },
     ).all()
     return {normalised[r[0]] for r in rows}

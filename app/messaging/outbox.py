@@ -33,10 +33,10 @@ import socket
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from app import live
@@ -67,7 +67,8 @@ from app.messaging.protocol import (
 from app.settings import get_settings
 from models.base import utcnow
 from models.tenant import Channel, Message, Template
-from tenants.database import retry_deadlocks, session
+from tenants.database import int_array, retry_deadlocks, session, text_array
+from tenants.database import sql as _sql
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -167,34 +168,32 @@ def queue_message(
 
 def reserve(
     schema: str, worker_id: str, *, limit: int = BATCH, lease_seconds: float | None = None
-) -> list[int]:
-    """Lease up to `limit` due queued messages of active channels to `worker_id`; commits."""
+) -> list["Reserved"]:
+    """Lease up to `limit` due queued messages of active channels to `worker_id`; commits. Returns what
+    the consent re-check needs of each (oldest first), so the claim does not read the rows again."""
     lease_seconds = lease_seconds or get_settings().outbox_lease_seconds
     with session(schema) as db:
-        ids = [
-            row[0]
-            for row in db.execute(
-                text(
-                    f"""
-                    UPDATE {schema}.messages m
-                       SET status = 'reserved', worker_id = :worker,
-                           lease_until = now() + make_interval(secs => :lease), updated_at = now()
-                     WHERE m.id IN (
-                           SELECT q.id FROM {schema}.messages q
-                            WHERE q.status = 'queued' AND q.direction = 'out' AND q.next_attempt_at <= now()
-                              AND q.channel_id IN (SELECT c.id FROM {schema}.channels c
-                                                    WHERE c.status = 'active' AND c.deleted_at IS NULL)
-                            ORDER BY q.next_attempt_at, q.id
-                            LIMIT :limit
-                              FOR UPDATE OF q SKIP LOCKED)
-                    RETURNING m.id
-                    """
-                ),
-                {"worker": worker_id, "lease": float(lease_seconds), "limit": limit},
-            ).all()
-        ]
+        rows = db.execute(
+            _sql(
+                f"""
+                UPDATE {schema}.messages m
+                   SET status = 'reserved', worker_id = :worker,
+                       lease_until = now() + make_interval(secs => :lease), updated_at = now()
+                 WHERE m.id IN (
+                       SELECT q.id FROM {schema}.messages q
+                        WHERE q.status = 'queued' AND q.direction = 'out' AND q.next_attempt_at <= now()
+                          AND q.channel_id IN (SELECT c.id FROM {schema}.channels c
+                                                WHERE c.status = 'active' AND c.deleted_at IS NULL)
+                        ORDER BY q.next_attempt_at, q.id
+                        LIMIT :limit
+                          FOR UPDATE OF q SKIP LOCKED)
+                RETURNING m.id, m.channel_id, m.to_address, m.campaign_id
+                """
+            ),
+            {"worker": worker_id, "lease": float(lease_seconds), "limit": limit},
+        ).all()
         db.commit()
-    return sorted(ids)
+    return sorted((Reserved(r[0], r[1] or 0, r[2] or "", r[3]) for r in rows), key=lambda r: r.id)
 
 
 # How many settling periods a Cloud API send without a status may wait for evidence while its number
@@ -224,7 +223,7 @@ def reap(schema: str) -> int:
         # between the claim and the call. The evidence is per claim, not a clock of when statuses last
         # came: a status about an older send proves nothing about this one.
         returned = db.execute(
-            text(
+            _sql(
                 f"""
                 UPDATE {schema}.messages m
                    SET status = 'queued', worker_id = NULL, lease_until = NULL, next_attempt_at = now(),
@@ -250,7 +249,7 @@ def reap(schema: str) -> int:
         # it (queued, reserved, or claimed after it: a restarted worker may take a while to get to them),
         # up to CLOUD_EVIDENCE_PERIODS periods; with none left, two more periods, then failed.
         settled = db.execute(
-            text(
+            _sql(
                 f"""
                 UPDATE {schema}.messages m
                    SET status = 'failed', error_code = 'uncertain', error = :error, failed_at = now(),
@@ -276,7 +275,7 @@ def reap(schema: str) -> int:
             log.warning("outbox %s: %s uncertain message(s) settled as failed", schema, len(settled))
         count = len(
             db.execute(
-                text(
+                _sql(
                     f"""
                     UPDATE {schema}.messages
                        SET status = 'queued', lease_until = NULL, worker_id = NULL,
@@ -297,7 +296,7 @@ def due_count(schema: str) -> int:
     """Queued outbound messages whose time has come (through the outbox index)."""
     with session(schema) as db:
         value = db.execute(
-            text(
+            _sql(
                 f"SELECT count(*) FROM {schema}.messages "
                 "WHERE status = 'queued' AND direction = 'out' AND next_attempt_at <= now()"
             )
@@ -309,7 +308,7 @@ def next_due(schema: str) -> float | None:
     """When the next queued message of an active channel becomes due (epoch s), if one is waiting."""
     with session(schema) as db:
         value = db.execute(
-            text(
+            _sql(
                 f"SELECT extract(epoch FROM min(q.next_attempt_at)) FROM {schema}.messages q "
                 "WHERE q.status = 'queued' AND q.direction = 'out' AND q.next_attempt_at > now() "
                 f"AND q.channel_id IN (SELECT c.id FROM {schema}.channels c "
@@ -363,7 +362,7 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
-class _Head:
+class Reserved:
     """What the consent re-check needs of a reserved message."""
 
     id: int
@@ -372,10 +371,10 @@ class _Head:
     campaign_id: int | None = None
 
 
-def opted_out(db: Session, rows: list[_Head], media: dict[int, str]) -> set[int]:
+def opted_out(db: Session, rows: list[Reserved], media: dict[int, str]) -> set[int]:
     """Ids of the messages whose address opted out of their channel's medium, read now (send time):
     one ledger query per medium for the whole batch."""
-    by_medium: dict[str, list[_Head]] = {}
+    by_medium: dict[str, list[Reserved]] = {}
     for m in rows:
         medium = media.get(m.channel_id)
         if medium and m.to_address:
@@ -446,53 +445,49 @@ def _outbound(
     )
 
 
-def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _ChannelBatch], DeliveryReport]:
-    """Consent re-check and claim (reserved → uncertain) in one committed transaction.
+def _claim(
+    schema: str, heads: list[Reserved], worker_id: str, channels: dict[int, Channel] | None = None
+) -> tuple[dict[int, _ChannelBatch], DeliveryReport]:
+    """Consent re-check and claim (reserved → uncertain) of these reserved messages, in one committed
+    transaction.
 
     Plain SQL on the few columns a send needs: ORM rows (JSON attachments and all) cost more than the
-    rest of the claim together."""
-    report = DeliveryReport(reserved=len(ids))
+    rest of the claim together. `channels` keeps the channels read by earlier chunks of the same
+    reservation (a reservation's chunks follow each other within seconds)."""
+    report = DeliveryReport(reserved=len(heads))
+    chans = channels if channels is not None else {}
     with session(schema) as db:
-        heads = [
-            _Head(r[0], r[1] or 0, r[2] or "", r[3])
-            for r in db.execute(
-                text(
-                    f"SELECT id, channel_id, to_address, campaign_id FROM {schema}.messages "
-                    "WHERE id = ANY(:ids) AND worker_id = :worker"
-                ),
-                {"ids": ids, "worker": worker_id},
-            ).all()
-        ]
-        channel_ids = sorted({h.channel_id for h in heads})
-        chans = {c.id or 0: c for c in db.exec(select(Channel).where(col(Channel.id).in_(channel_ids))).all()}
-        media = {cid: c.medium for cid, c in chans.items()}
-        skipped = opted_out(db, heads, media)
-        if skipped:
-            db.execute(
-                text(
+        missing = sorted({h.channel_id for h in heads} - chans.keys())
+        if missing:
+            chans.update(
+                {c.id or 0: c for c in db.exec(select(Channel).where(col(Channel.id).in_(missing))).all()}
+            )
+        media = {h.channel_id: chans[h.channel_id].medium for h in heads if h.channel_id in chans}
+        opted = opted_out(db, heads, media)
+        skipped: Sequence[Any] = ()
+        if opted:
+            skipped = db.execute(
+                _sql(
                     f"UPDATE {schema}.messages SET status = 'skipped', error_code = 'opted_out', "
                     "error = :error, lease_until = NULL, updated_at = now() "
-                    "WHERE id = ANY(:ids) AND status = 'reserved' AND worker_id = :worker"
+                    "WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'reserved' AND worker_id = :worker "
+                    "RETURNING campaign_id"
                 ),
-                {"ids": sorted(skipped), "worker": worker_id, "error": ERRORS_PT["opted_out"]},
-            )
+                {"ids": int_array(opted), "worker": worker_id, "error": ERRORS_PT["opted_out"]},
+            ).all()
             report.skipped = len(skipped)
             # A campaign's message opted out at send time leaves its queue for "skipped (opted out)".
-            _bump_campaigns(
-                db,
-                [h.campaign_id for h in heads if h.id in skipped],
-                {"queued": -1, "skipped": 1, "skipped_opted_out": 1},
-            )
+            _bump_campaigns(db, [r[0] for r in skipped], {"queued": -1, "skipped": 1, "skipped_opted_out": 1})
         claimed = db.execute(
-            text(
+            _sql(
                 f"UPDATE {schema}.messages SET status = 'uncertain', attempts = attempts + 1, "
-                "claimed_at = now(), updated_at = now() WHERE id = ANY(:ids) AND status = 'reserved' "
-                "AND worker_id = :worker AND lease_until > now() "
+                "claimed_at = now(), updated_at = now() WHERE id = ANY(CAST(:ids AS bigint[])) "
+                "AND status = 'reserved' AND worker_id = :worker AND lease_until > now() "
                 "RETURNING id, channel_id, campaign_id, to_address, kind, body, subject, html, "
                 "idempotency_key, template_id, CASE WHEN kind = 'template' THEN variables END AS variables, "
                 "CASE WHEN attachments <> '[]'::jsonb THEN attachments END AS attachments"
             ),
-            {"ids": [h.id for h in heads if h.id not in skipped], "worker": worker_id},
+            {"ids": int_array(h.id for h in heads if h.id not in opted), "worker": worker_id},
         ).all()
         template_ids = sorted({r.template_id for r in claimed if r.kind == "template" and r.template_id})
         templates = (
@@ -502,7 +497,7 @@ def _claim(schema: str, ids: list[int], worker_id: str) -> tuple[dict[int, _Chan
         )
         db.commit()
     # Rows the reaper took back, or another worker holds now: not ours to send.
-    report.lost_lease = len(ids) - len(claimed) - len(skipped)
+    report.lost_lease = len(heads) - len(claimed) - len(skipped)
     batches: dict[int, _ChannelBatch] = {}
     # Oldest first: governor slots go in queue order.
     for row in sorted(claimed, key=lambda r: r.id):
@@ -627,7 +622,7 @@ def _release(schema: str, worker_id: str, waiting: dict[int, float]) -> None:
     """Claimed messages never handed to the provider go back to the queue until their slot."""
     with session(schema) as db:
         db.execute(
-            text(f"UPDATE {schema}.messages {_UNCLAIM}"),
+            _sql(f"UPDATE {schema}.messages {_UNCLAIM}"),
             [{"id": mid, "worker": worker_id, "at": at} for mid, at in waiting.items()],
         )
         db.commit()
@@ -654,8 +649,10 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
         attempts = (
             dict(
                 db.execute(
-                    text(f"SELECT id, attempts FROM {schema}.messages WHERE id = ANY(:ids)"),
-                    {"ids": retrying},
+                    _sql(
+                        f"SELECT id, attempts FROM {schema}.messages WHERE id = ANY(CAST(:ids AS bigint[]))"
+                    ),
+                    {"ids": int_array(retrying)},
                 ).all()
             )
             if retrying
@@ -689,28 +686,37 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
         ]
         if deferred:
             # Claimed but never handed to the provider: back to queued, the claim's attempt undone.
-            db.execute(text(f"UPDATE {schema}.messages {_UNCLAIM}"), deferred)
+            db.execute(_sql(f"UPDATE {schema}.messages {_UNCLAIM}"), deferred)
         waiting = [at for b in batches.values() for at in (*b.released.values(), *b.deferred.values())]
         if waiting:
             report.deferred += len(waiting)
             report.next_at = min(waiting)
+        touched: set[int] = set()
         if sent:
-            # The common case in one statement (arrays of ids and provider ids), not one per row.
+            # The common case in one statement (arrays of ids and provider ids), not one per row; it also
+            # names the customers whose open profiles must re-read.
             marked = db.execute(
-                text(
+                _sql(
                     f"UPDATE {schema}.messages m SET status = 'sent', provider_message_id = v.pid, "
                     "sent_at = now(), error = NULL, error_code = NULL, lease_until = NULL, "
                     "updated_at = now() "
-                    "FROM unnest(CAST(:ids AS bigint[]), CAST(:pids AS text[])) AS v(id, pid) "
+                    f"FROM unnest(CAST(:ids AS bigint[]), CAST(:pids AS text[])) AS v(id, pid), "
+                    f"{schema}.conversations c "
                     "WHERE m.id = v.id AND m.status = 'uncertain' AND m.worker_id = :worker "
-                    "RETURNING m.campaign_id"
+                    "AND c.id = m.conversation_id "
+                    "RETURNING m.campaign_id, c.customer_id"
                 ),
-                {"ids": [r["id"] for r in sent], "pids": [r["pid"] for r in sent], "worker": worker_id},
+                {
+                    "ids": int_array(r["id"] for r in sent),
+                    "pids": text_array(r["pid"] for r in sent),
+                    "worker": worker_id,
+                },
             ).all()
             _bump_campaigns(db, [r[0] for r in marked], {"queued": -1, "sent": 1})
+            touched = {r[1] for r in marked}
         if retry:
             db.execute(
-                text(
+                _sql(
                     f"UPDATE {schema}.messages SET status = 'queued', worker_id = NULL, lease_until = NULL, "
                     "next_attempt_at = now() + make_interval(secs => :delay), error = :error, "
                     f"error_code = :code, updated_at = now() {guard}"
@@ -719,7 +725,7 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
             )
         if failed:
             db.execute(
-                text(
+                _sql(
                     f"UPDATE {schema}.messages SET status = 'failed', failed_at = now(), error = :error, "
                     f"error_code = :code, lease_until = NULL, updated_at = now() {guard}"
                 ),
@@ -729,13 +735,16 @@ def _mark(schema: str, worker_id: str, batches: dict[int, _ChannelBatch], report
             _bump_campaigns(db, [campaign_of.get(f["id"]) for f in failed], {"queued": -1, "failed": 1})
         if uncertain:
             db.execute(
-                text(
+                _sql(
                     f"UPDATE {schema}.messages SET error = :error, error_code = :code, lease_until = NULL, "
                     f"updated_at = now() {guard}"
                 ),
                 uncertain,
             )
-        _touch_customers(db, schema, [mid for b in batches.values() for mid in b.results])
+        sent_ids = {r["id"] for r in sent}
+        _touch_customers(
+            db, schema, [mid for b in batches.values() for mid in b.results if mid not in sent_ids], touched
+        )
         for cid, batch in batches.items():
             if batch.state_after is None and cid not in auth_channels and not _health_check_wanted(batch):
                 continue  # nothing to write or read on the channel's row: no query for it
@@ -791,17 +800,23 @@ def _bump_campaigns(db: Session, campaign_ids: list[int | None], per_message: di
         )
 
 
-def _touch_customers(db: Session, schema: str, message_ids: list[int]) -> None:
-    """Open profiles and the inbox re-read once the marks commit (status ticks move live)."""
-    customers = db.execute(
-        text(
-            f"SELECT DISTINCT c.customer_id FROM {schema}.messages m "
-            f"JOIN {schema}.conversations c ON c.id = m.conversation_id WHERE m.id = ANY(:ids)"
-        ),
-        {"ids": message_ids},
-    ).all()
+def _touch_customers(db: Session, schema: str, message_ids: list[int], customers: set[int]) -> None:
+    """Open profiles and the inbox re-read once the marks commit (status ticks move live): `customers`,
+    and those of `message_ids`."""
+    if message_ids:
+        customers = customers | {
+            r[0]
+            for r in db.execute(
+                _sql(
+                    f"SELECT DISTINCT c.customer_id FROM {schema}.messages m "
+                    f"JOIN {schema}.conversations c ON c.id = m.conversation_id "
+                    "WHERE m.id = ANY(CAST(:ids AS bigint[]))"
+                ),
+                {"ids": int_array(message_ids)},
+            ).all()
+        }
     if customers:
-        live.touch(db, inbound.NAMESPACE_CUSTOMER, *(r[0] for r in customers))
+        live.touch(db, inbound.NAMESPACE_CUSTOMER, *sorted(customers))
         live.touch(db, inbound.NAMESPACE_INBOX, "all")
 
 
@@ -823,10 +838,12 @@ async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> D
 
     Claiming in chunks bounds what a worker killed mid-batch leaves `uncertain` (never resent blindly) to
     one chunk per worker; the rest of its reservation is only leased, and the reaper gives it back."""
-    ids = await asyncio.to_thread(reserve, schema, worker_id, limit=limit)
+    heads = await asyncio.to_thread(reserve, schema, worker_id, limit=limit)
     total = DeliveryReport()
-    for start in range(0, len(ids), CLAIM_CHUNK):
-        batches, report = await asyncio.to_thread(_claim, schema, ids[start : start + CLAIM_CHUNK], worker_id)
+    channels: dict[int, Channel] = {}
+    for start in range(0, len(heads), CLAIM_CHUNK):
+        chunk = heads[start : start + CLAIM_CHUNK]
+        batches, report = await asyncio.to_thread(_claim, schema, chunk, worker_id, channels)
         if batches:
             await asyncio.gather(*(_send_channel(schema, worker_id, b) for b in batches.values()))
             await asyncio.to_thread(retry_deadlocks, _mark, schema, worker_id, batches, report)

@@ -45,7 +45,6 @@ class Message(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_conversation", "conversation_id", "id"),
-        Index("ix_messages_provider_id", "provider_message_id"),
         # The outbox: workers reserve queued outbound rows through this partial index only (issue 18).
         Index(
             "ix_messages_outbox",

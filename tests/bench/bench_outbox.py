@@ -11,7 +11,9 @@ process); both with the sending limits off (the governor hands out every slot at
 overrides the Cloud adapter's concurrent sends per chunk; `--loop uvloop` runs the workers on uvloop, as
 `taskiq worker` does when it is installed (asyncio by default, as the earlier figures). `--raw` first
 measures the simulator or the sink alone with a plain client (no database), to show whether it is the
-limit. Every run prints the workers' CPU seconds per message (load-independent) and the 1-minute load.
+limit. Every run prints the CPU per message of the workers and of PostgreSQL (the backends serving the
+benchmark database, when the server runs on this machine): load-independent, unlike the rate; and the
+1-minute load.
 `BENCH_PROFILE=1` prints where the first worker's CPU goes: its event loop, and apart, its database work
 (reserve, claim, mark: threads).
 
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -107,6 +110,47 @@ def _worker(
         pstats.Stats(threads).sort_stats("tottime").print_stats(25)
         pstats.Stats(threads).sort_stats("cumulative").print_stats(40)
     out.put((report.sent, cpu))
+
+
+class BackendCpu:
+    """CPU seconds of the PostgreSQL backends serving one database on this machine (the benchmark's own:
+    other databases' load, e.g. a test run, is left out), sampled every half second so backends that end
+    with the run are still counted up to their last sample."""
+
+    def __init__(self, database: str) -> None:
+        self.marker = f" {database} ".encode()
+        self.seen: dict[int, float] = {}
+        self.base: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> dict[int, float]:
+        found = {}
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if not (proc / "cmdline").read_bytes().startswith(b"postgres: ") or self.marker not in (
+                    proc / "cmdline"
+                ).read_bytes().replace(b"\0", b" "):
+                    continue
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[int(proc.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return found
+
+    def start(self) -> None:
+        self.base = self._sample()
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.seen.update(self._sample())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        self.seen.update(self._sample())
+        return sum(cpu - self.base.get(pid, 0.0) for pid, cpu in self.seen.items())
 
 
 def _raw_cloud(sim: Any, n: int, concurrency: int) -> None:
@@ -308,6 +352,8 @@ def main() -> None:
 
     ctx = mp.get_context("spawn")
     out: mp.Queue[tuple[int, float]] = ctx.Queue()
+    backends = BackendCpu(os.environ["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0])
+    backends.start()
     start = time.time() + 3.0  # every process imported and connected before the clock starts
     procs = [
         ctx.Process(
@@ -320,6 +366,7 @@ def main() -> None:
         p.start()
     results = [out.get() for _ in procs]
     elapsed = time.time() - start
+    pg_cpu = backends.stop() or None
     sent = [r[0] for r in results]
     cpu = sum(r[1] for r in results)
     for p in procs:
@@ -351,7 +398,9 @@ def main() -> None:
         f"{args.provider}: {args.messages} messages, {args.workers} workers, batch {args.batch}, "
         f"statuses {args.statuses}: {elapsed:.2f} s = {args.messages / elapsed:.0f} msg/s;"
         f" per worker {sent};"
-        f"workers' CPU {cpu * 1e6 / args.messages:.0f} us/msg; statuses {counts}; "
+        f"workers' CPU {cpu * 1e6 / args.messages:.0f} us/msg; "
+        f"PostgreSQL CPU {'-' if pg_cpu is None else f'{pg_cpu * 1e6 / args.messages:.0f}'} us/msg; "
+        f"statuses {counts}; "
         f"received by the provider {received}; duplicate provider ids {dupes}; load1 {load:.1f}"
     )
     assert sum(sent) == args.messages and dupes == 0

@@ -6,7 +6,9 @@ It answers like a provider: a provider id per accepted message, a permanent fail
 `emit_statuses` (the webhooks' own path, app.messaging.inbound.apply_status).
 """
 
+import itertools
 import logging
+import os
 import uuid
 from collections import deque
 from typing import Any
@@ -24,6 +26,23 @@ log = logging.getLogger(__name__)
 RECORDED: deque[OutboundMessage] = deque(maxlen=20_000)
 
 
+_prefix = uuid.uuid4().hex[:8]
+_sends = itertools.count(1)
+
+
+def _next_send_id() -> str:
+    return f"{_prefix}{next(_sends):x}"
+
+
+def _new_prefix() -> None:
+    """A forked worker process must not repeat its parent's ids."""
+    global _prefix
+    _prefix = uuid.uuid4().hex[:8]
+
+
+os.register_at_fork(after_in_child=_new_prefix)
+
+
 class SandboxAdapter:
     def __init__(self, config: SandboxConfig, state: dict[str, Any]) -> None:
         self.config = config
@@ -39,9 +58,9 @@ class SandboxAdapter:
             return SendResult(Outcome.FAILED, error_code="sandbox-fail", error="sandbox: configured failure")
         RECORDED.append(message)
         log.debug("sandbox: recorded message %s to %s", message.message_id, message.to)
-        return SendResult(
-            Outcome.SENT, provider_message_id=f"sandbox-{message.message_id}-{uuid.uuid4().hex[:8]}"
-        )
+        # Unique per send (a retried message gets a new id, as from a real provider), without a uuid4 per
+        # message: this process's random prefix and a counter.
+        return SendResult(Outcome.SENT, provider_message_id=f"sandbox-{message.message_id}-{_next_send_id()}")
 
     async def aclose(self) -> None:
         return None
