@@ -847,6 +847,13 @@ async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> D
         if batches:
             await asyncio.gather(*(_send_channel(schema, worker_id, b) for b in batches.values()))
             await asyncio.to_thread(retry_deadlocks, _mark, schema, worker_id, batches, report)
+            for cid, batch in batches.items():
+                if batch.state_after is not None or any(
+                    r.outcome is not Outcome.SENT for r in batch.results.values()
+                ):
+                    # The marks may have changed the row (adapter state, health, an auth error): the next
+                    # chunk reads it again.
+                    channels.pop(cid, None)
             try:
                 await asyncio.to_thread(_emit_sandbox_statuses, schema, batches)
             except Exception:  # statuses are a courtesy of the sandbox; the sends are recorded
