@@ -837,29 +837,63 @@ async def deliver_batch(schema: str, worker_id: str, *, limit: int = BATCH) -> D
     an empty report when nothing is due.
 
     Claiming in chunks bounds what a worker killed mid-batch leaves `uncertain` (never resent blindly) to
-    one chunk per worker; the rest of its reservation is only leased, and the reaper gives it back."""
-    heads = await asyncio.to_thread(reserve, schema, worker_id, limit=limit)
-    total = DeliveryReport()
+    one chunk per worker; the rest of its reservation is only leased, and the reaper gives it back.
+
+    The database work between two chunks' sends (marks, then the next claim: two transactions, in that
+    order) is one trip to a thread: each trip wakes a thread and then the event loop, which cost as much
+    as a statement."""
     channels: dict[int, Channel] = {}
-    for start in range(0, len(heads), CLAIM_CHUNK):
-        chunk = heads[start : start + CLAIM_CHUNK]
-        batches, report = await asyncio.to_thread(_claim, schema, chunk, worker_id, channels)
+    chunks, claimed = await asyncio.to_thread(_reserve_and_claim, schema, worker_id, limit, channels)
+    total = DeliveryReport()
+    for index in range(len(chunks)):
+        batches, report = claimed
         if batches:
             await asyncio.gather(*(_send_channel(schema, worker_id, b) for b in batches.values()))
-            await asyncio.to_thread(retry_deadlocks, _mark, schema, worker_id, batches, report)
-            for cid, batch in batches.items():
-                if batch.state_after is not None or any(
-                    r.outcome is not Outcome.SENT for r in batch.results.values()
-                ):
-                    # The marks may have changed the row (adapter state, health, an auth error): the next
-                    # chunk reads it again.
-                    channels.pop(cid, None)
-            try:
-                await asyncio.to_thread(_emit_sandbox_statuses, schema, batches)
-            except Exception:  # statuses are a courtesy of the sandbox; the sends are recorded
-                log.exception("outbox %s: sandbox statuses failed", schema)
+        following = chunks[index + 1] if index + 1 < len(chunks) else None
+        claimed = await asyncio.to_thread(
+            _settle_and_claim, schema, worker_id, batches, report, following, channels
+        )
         total.add(report)
     return total
+
+
+_Claimed = tuple[dict[int, _ChannelBatch], DeliveryReport]
+
+
+def _reserve_and_claim(
+    schema: str, worker_id: str, limit: int, channels: dict[int, Channel]
+) -> tuple[list[list[Reserved]], _Claimed]:
+    """Reserve a batch (committed), cut it into chunks and claim the first one."""
+    heads = reserve(schema, worker_id, limit=limit)
+    chunks = [heads[start : start + CLAIM_CHUNK] for start in range(0, len(heads), CLAIM_CHUNK)]
+    return chunks, (_claim(schema, chunks[0], worker_id, channels) if chunks else ({}, DeliveryReport()))
+
+
+def _settle_and_claim(
+    schema: str,
+    worker_id: str,
+    batches: dict[int, _ChannelBatch],
+    report: DeliveryReport,
+    following: list[Reserved] | None,
+    channels: dict[int, Channel],
+) -> _Claimed:
+    """Mark a sent chunk (committed), then claim the next one, if any (committed apart)."""
+    if batches:
+        retry_deadlocks(_mark, schema, worker_id, batches, report)
+        for cid, batch in batches.items():
+            if batch.state_after is not None or any(
+                r.outcome is not Outcome.SENT for r in batch.results.values()
+            ):
+                # The marks may have changed the row (adapter state, health, an auth error): the next
+                # chunk reads it again.
+                channels.pop(cid, None)
+        try:
+            _emit_sandbox_statuses(schema, batches)
+        except Exception:  # statuses are a courtesy of the sandbox; the sends are recorded
+            log.exception("outbox %s: sandbox statuses failed", schema)
+    if following is None:
+        return {}, DeliveryReport()
+    return _claim(schema, following, worker_id, channels)
 
 
 async def deliver(
