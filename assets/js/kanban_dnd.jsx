@@ -8,10 +8,12 @@ import React, { createContext, useCallback, useContext, useEffect, useLayoutEffe
 import { flushSync } from "react-dom";
 import {
   DndContext,
+  DragOverlay,
   MouseSensor,
   TouchSensor,
   pointerWithin,
   rectIntersection,
+  useDndContext,
   useDroppable,
   useSensor,
   useSensors,
@@ -128,17 +130,61 @@ export function KanbanDndBoard({ onMove, children, ...rest }) {
           {children}
         </div>
       </Armed.Provider>
+      <DraggedCopy />
     </DndContext>
   );
 }
 
+// What follows the pointer during a drag is a still copy of the card in dnd-kit's overlay (fixed to the
+// viewport, outside the board); the card itself stays in its column, shifted only by the sorting. The
+// board scrolls sideways (overflow-x), so it is a scroll container in both axes: a card dragged by
+// itself past the board's lower edge made it taller, dnd-kit's auto-scroll then scrolled it down under
+// the pointer, and a drop on the lower part of a column's last card landed below the column and was
+// ignored (dnd-kit's advice for draggables inside a scroll container is this overlay).
+function DraggedCopy() {
+  const { activeNode } = useDndContext();
+  // No drop animation: nothing moves on a drop, the board re-renders from the server's answer.
+  return <DragOverlay dropAnimation={null}>{activeNode ? <NodeCopy node={activeNode} /> : null}</DragOverlay>;
+}
+
+function NodeCopy({ node }) {
+  const ref = useRef(null);
+  useLayoutEffect(() => {
+    const host = ref.current;
+    if (!host) return undefined;
+    const copy = node.cloneNode(true);
+    // A picture of the card: its ids and data attributes stay with the card on the board.
+    for (const el of [copy, ...copy.querySelectorAll("[id], [data-card]")]) {
+      el.removeAttribute("id");
+      el.removeAttribute("data-card");
+    }
+    copy.removeAttribute("data-dragging");
+    Object.assign(copy.style, { transform: "", transition: "", opacity: "", zIndex: "", cursor: "grabbing" });
+    copy.inert = true;
+    host.replaceChildren(copy);
+    return () => host.replaceChildren();
+  }, [node]);
+  return <div ref={ref} aria-hidden="true" />;
+}
+
+// While a card is dragged, the column a drop would go to (the pointer on the column or on one of its
+// cards) is outlined and marked data-drop-over.
+const TARGET_STYLE = { outline: "2px solid var(--accent-8)", outlineOffset: "-2px", borderRadius: "8px" };
+
 export function KanbanDndColumn({ stageId, cardIds, children, ...rest }) {
   const stage = String(stageId);
-  const { setNodeRef, isOver } = useDroppable({ id: COLUMN + stage, data: { stageId: stage } });
+  const { setNodeRef } = useDroppable({ id: COLUMN + stage, data: { stageId: stage } });
+  const { over } = useDndContext();
+  const isTarget = Boolean(over && String((over.data.current || {}).stageId) === stage);
   const items = useMemo(() => (cardIds || []).map((id) => CARD + id), [cardIds]);
   return (
     <SortableContext id={"cards:" + stage} items={items} strategy={verticalListSortingStrategy}>
-      <div ref={setNodeRef} data-drop-over={isOver ? "true" : undefined} {...rest}>
+      <div
+        ref={setNodeRef}
+        data-drop-over={isTarget ? "true" : undefined}
+        style={isTarget ? TARGET_STYLE : undefined}
+        {...rest}
+      >
         {children}
       </div>
     </SortableContext>
@@ -179,8 +225,8 @@ export function KanbanDndCard({ cardId, stageId, children, ...rest }) {
     transform: drag ? drag.translate : undefined,
     transition: drag ? drag.transition : undefined,
     position: "relative",
-    zIndex: drag && drag.isDragging ? 20 : undefined,
-    opacity: drag && drag.isDragging ? 0.75 : undefined,
+    // Where the card is now while its copy is dragged.
+    opacity: drag && drag.isDragging ? 0.4 : undefined,
     touchAction: "manipulation",
     cursor: "grab",
   };

@@ -2,6 +2,8 @@
 a stage with required fields opens the modal, the move completes after it, and the move is in the
 card's stage history and on the customer's timeline."""
 
+from collections.abc import Callable
+
 from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
@@ -88,9 +90,10 @@ def test_move_to_menu_keyboard_path(page: Page, make_tenant) -> None:
     expect(page.get_by_text("Contato realizado → Proposta enviada").first).to_be_visible()
 
 
-def _drag(page: Page, source: str, target: str, *, at: float = 0.5) -> None:
+def _drag(page: Page, source: str, target: str, *, at: float = 0.5, shown: Callable[[], None]) -> None:
     """A real mouse drag: press on the source, move past the 5 px threshold, glide to the target (at
-    `at` of its height from the top), release."""
+    `at` of its height from the top), wait until the board shows where the card would go (`shown`, what
+    a person looks for before letting go), release."""
     page.locator(source).scroll_into_view_if_needed()
     box = page.locator(source).bounding_box()
     goal = page.locator(target).bounding_box()
@@ -103,7 +106,23 @@ def _drag(page: Page, source: str, target: str, *, at: float = 0.5) -> None:
     gy = goal["y"] + goal["height"] * at
     page.mouse.move(gx, gy, steps=15)
     page.mouse.move(gx + 1, gy, steps=2)
+    shown()
     page.mouse.up()
+
+
+def _drop_column(page: Page, stage_id: int) -> Callable[[], None]:
+    """While dragging: the column a drop would land in is outlined (data-drop-over on its drop area)."""
+    return lambda: expect(page.locator(f"[data-drop-over] > #column-{stage_id}")).to_be_visible()
+
+
+def _shown_above(page: Page, upper: str, lower: str) -> Callable[[], None]:
+    """While dragging inside a column: the board already shows `upper` above `lower` (the new order)."""
+    return lambda: page.wait_for_function(
+        "([a, b]) => document.querySelector(a).getBoundingClientRect().top"
+        " < document.querySelector(b).getBoundingClientRect().top",
+        arg=[upper, lower],
+        polling=100,
+    )
 
 
 def _token(page: Page, t: TenantHandle) -> str:
@@ -141,7 +160,13 @@ def test_mouse_drag_to_stage_with_required_fields(page: Page, make_tenant) -> No
     expect(page.locator(f"{target} #card-{other.id}")).to_be_visible()
 
     # Dropped on the upper half of the card already there: it goes before it.
-    _drag(page, f"#card-{card_id}", f"#card-{other.id}", at=0.25)
+    _drag(
+        page,
+        f"#card-{card_id}",
+        f"#card-{other.id}",
+        at=0.25,
+        shown=_drop_column(page, stages["Proposta enviada"]),
+    )
     expect(page.locator("#complete-move")).to_be_visible()
     # Nothing moved yet: the server has not accepted the move.
     expect(page.locator(f"#column-{stages['Lead']} #card-{card_id}")).to_be_visible()
@@ -190,7 +215,8 @@ def test_drag_refused_by_wip_limit_stays_put(page: Page, make_tenant) -> None:
     login(page, t.slug, t.admin_email, t.password)
     page.wait_for_url("**/inicio")
     page.goto("/kanban")
-    _drag(page, f"#card-{card_id}", f"#column-{stages['Contato realizado']}", at=0.85)
+    contact = stages["Contato realizado"]
+    _drag(page, f"#card-{card_id}", f"#column-{contact}", at=0.85, shown=_drop_column(page, contact))
     expect(page.get_by_text("atingiu o limite de 1 cartões").first).to_be_visible()
     expect(page.locator(f"#column-{stages['Lead']} #card-{card_id}")).to_be_visible()
     expect(page.locator(f"#column-{stages['Contato realizado']} .kanban-card")).to_have_count(1)
@@ -212,17 +238,16 @@ def test_drag_reorders_inside_a_column(page: Page, make_tenant) -> None:
     page.goto("/kanban")
     lead = f"#column-{stages['Lead']}"
     _expect_order(page, lead, [card_id, second.id or 0])
-    first = page.locator(f"{lead} .kanban-card").first
-    # A drag that starts before the board's drag context is live (the cards render first) is ignored,
-    # as it would be for a person, who drags again; the test does the same, at most three times.
-    for _ in range(3):
-        _drag(page, f"#card-{card_id}", f"#card-{second.id}", at=0.85)
-        try:
-            expect(first).to_have_attribute("data-card", str(second.id), timeout=4000)
-            break
-        except AssertionError:
-            continue
-    expect(first).to_have_attribute("data-card", str(second.id))
+    # Onto the lower part of the card below it: the board shows the new order while dragging, the
+    # server's answer keeps it (one drag: a second one would move the card back up).
+    _drag(
+        page,
+        f"#card-{card_id}",
+        f"#card-{second.id}",
+        at=0.85,
+        shown=_shown_above(page, f"#card-{second.id}", f"#card-{card_id}"),
+    )
+    _expect_order(page, lead, [second.id or 0, card_id])
     page.reload()
     _expect_order(page, lead, [second.id or 0, card_id])
 
@@ -443,8 +468,11 @@ def test_other_open_boards_follow_a_move_without_reload(page: Page, browser, app
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
 
 
-def _touch_drag(page: Page, source: str, target: str, *, hold_ms: int) -> None:
-    """A finger on the source, held `hold_ms`, then slid to the target's middle and lifted (CDP touch)."""
+def _touch_drag(
+    page: Page, source: str, target: str, *, hold_ms: int, shown: Callable[[], None] | None = None
+) -> None:
+    """A finger on the source, held `hold_ms`, then slid to the target's middle and lifted (CDP touch);
+    with `shown`, lifted once the board shows where the card would go."""
     cdp = page.context.new_cdp_session(page)
     box, goal = page.locator(source).bounding_box(), page.locator(target).bounding_box()
     assert box is not None and goal is not None
@@ -460,6 +488,8 @@ def _touch_drag(page: Page, source: str, target: str, *, hold_ms: int) -> None:
     for i in range(1, 16):
         touch("touchMove", x + (gx - x) * i / 15, y + (gy - y) * i / 15)
         page.wait_for_timeout(16)
+    if shown is not None:
+        shown()
     touch("touchEnd", gx, gy)
 
 
@@ -490,7 +520,13 @@ def test_touch_drag_needs_a_press_before_it_moves(browser, app_url, make_tenant)
         if not page.url.endswith("/kanban"):
             page.goto("/kanban")
         expect(page.locator(f"{lead} #card-{card_id}")).to_be_visible()
-        _touch_drag(page, f"#card-{card_id}", contact, hold_ms=400)
+        _touch_drag(
+            page,
+            f"#card-{card_id}",
+            contact,
+            hold_ms=400,
+            shown=_drop_column(page, stages["Contato realizado"]),
+        )
         expect(page.locator(f"{contact} #card-{card_id}")).to_be_visible()
     finally:
         context.close()
