@@ -65,6 +65,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -149,6 +150,7 @@ class CloudApiSimulator:
         status_webhooks: bool = False,
         status_batch: int = 100,
         record_requests: bool = True,
+        media_dir: Path | None = None,
     ) -> None:
         self.access_token = access_token
         self.app_secret = app_secret
@@ -166,6 +168,9 @@ class CloudApiSimulator:
         self.sent: dict[str, Sent] = {}
         self.media: dict[str, dict[str, Any]] = {}
         self.uploads: list[dict[str, Any]] = []
+        # Uploads noted here too, so several simulator processes on one port (tests/bench/sim_procs.py)
+        # know each other's media ids, as Meta's servers do.
+        self.media_dir = media_dir
         self.requests: list[dict[str, Any]] = []
         self._inbound_at: dict[str, float] = {}
         self._send_times: collections.deque[float] = collections.deque()
@@ -409,6 +414,11 @@ class CloudApiSimulator:
 
     def _media_known(self, media_id: str) -> bool:
         found = self.media.get(media_id)
+        if found is None and self.media_dir is not None and media_id.isdigit():
+            try:
+                found = json.loads((self.media_dir / media_id).read_text())
+            except (OSError, ValueError):
+                found = None
         return (
             found is not None
             and found.get("phone_number_id") in {None, self.phone_number_id}
@@ -431,7 +441,10 @@ class CloudApiSimulator:
         if form.get("messaging_product") != "whatsapp" or upload is None or isinstance(upload, str):
             return self._error(100, details="messaging_product and file are required")
         data = await upload.read()
-        media_id = str(next(self._seq) + 10**15)
+        media_id = str(10**15 + secrets.randbelow(9 * 10**15))  # unique across simulator processes too
+        if self.media_dir is not None:
+            note = {"phone_number_id": node, "uploaded_at": self.clock()}
+            (self.media_dir / media_id).write_text(json.dumps(note))
         self.media[media_id] = {
             "filename": upload.filename,
             "mime_type": form.get("type") or upload.content_type,
