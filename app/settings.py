@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # Import files kept plus uploads in progress, per tenant; `limits.storage_bytes` on the tenant row
     # overrides it for one tenant.
     tenant_storage_quota_bytes: int = 50 * 1024**3
+    # Memory per process for the message attachments the outbox sends (bytes read from storage and their
+    # encodings: app.messaging.attachments): a campaign's file is read once, not once per message. A
+    # file over a quarter of it is read per send; 0 turns the cache off.
+    attachment_cache_bytes: int = 64 * 1024**2
 
     meili_url: str | None = None
     meili_key: SecretStr | None = None

@@ -7,9 +7,15 @@ executable is not a PDF. Limits follow the strictest provider a file may go thro
 reasonable).
 """
 
+import base64
 import re
+import threading
+import time
 import uuid
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
@@ -17,6 +23,7 @@ from app.audit.log import record
 from app.auth.actor import Actor
 from app.auth.permissions import Perm
 from app.errors import Invalid, NotFound, TooLarge
+from app.settings import get_settings
 from app.storage import get_storage
 from app.storage.base import check_key, safe_filename
 
@@ -95,6 +102,7 @@ def safe_name(filename: str) -> str:
 def discard(schema: str, key: str) -> None:
     """Remove one of this tenant's attachments (a duplicate download nobody refers to)."""
     get_storage().delete(check_own(schema, key))
+    _send_cache().forget(key)
 
 
 def too_large_message(limit: int = MAX_BYTES) -> str:
@@ -125,12 +133,182 @@ def check_own(schema: str, key: str) -> str:
 
 
 def load(schema: str, key: str) -> bytes:
+    """The file as storage holds it now (downloads, queue-time checks): read on every call."""
     storage = get_storage()
     check_own(schema, key)
     if not storage.exists(key):
         raise NotFound("Anexo não encontrado.")
     with storage.open_read(key) as f:
         return f.read()
+
+
+def load_for_send(schema: str, key: str) -> bytes:
+    """The file for the outbox: read once per process and kept (`SendCache`), so a campaign's file is not
+    read from storage for each of its messages. The tenant check runs on every call, cached or not; a
+    file missing from storage is NotFound, as `load`."""
+    check_own(schema, key)
+    return _send_cache().get(key, lambda: load(schema, key))
+
+
+E = TypeVar("E", bytes, str)
+
+
+def encoded(key: str | None, data: bytes, form: str, encode: Callable[[bytes], E]) -> E:
+    """`encode(data)`, kept beside the cached file of `key` (a MIME part, base64 for a JSON body), so an
+    adapter encodes a campaign's file once per process instead of once per message. Only for `data`
+    that is the very object `load_for_send` handed out for `key`: anything else is encoded, not kept."""
+    if key is None:
+        return encode(data)
+    return _send_cache().derived(key, data, form, encode)
+
+
+def base64_text(key: str | None, data: bytes) -> str:
+    """The file as base64 text, for JSON bodies (Resend, WPPConnect): kept as `encoded` keeps it."""
+    return encoded(key, data, "base64", _base64)
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# ---------------------------------------------------------------- the outbox's file cache
+
+
+@dataclass
+class _Cached:
+    data: bytes
+    read_at: float
+    derived: dict[str, bytes | str] = field(default_factory=dict)
+    size: int = 0
+
+
+class SendCache:
+    """Files the outbox sends, by storage key, with what adapters derived from them; at most `budget`
+    bytes (least recently used out first), a file over a quarter of it never kept.
+
+    A key names one file for good (`attachments/<schema>/<uuid>/<name>`, written once, never
+    overwritten), so a kept copy cannot go stale, only gone: a file deleted by another process (an LGPD
+    erasure) is still sent by this one for at most MAX_AGE_SECONDS (deleting in this process drops it at
+    once). Shared by the claims' threads and the adapters' (SMTP lanes, Resend): every step under one
+    lock, and a file being read makes the other readers of that key wait for it instead of reading too.
+    """
+
+    MAX_AGE_SECONDS = 300.0
+
+    def __init__(self, budget: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.budget = max(0, budget)
+        self.item_max = self.budget // 4
+        self.clock = clock
+        self.reads = 0  # storage reads made through the cache (tests, benchmarks)
+        self._entries: OrderedDict[str, _Cached] = OrderedDict()
+        self._total = 0
+        self._lock = threading.Lock()
+        self._reading: dict[str, threading.Lock] = {}
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def get(self, key: str, read: Callable[[], bytes]) -> bytes:
+        found = self._fresh(key)
+        if found is not None:
+            return found
+        with self._lock:
+            reading = self._reading.setdefault(key, threading.Lock())
+        try:
+            with reading:
+                found = self._fresh(key)  # read meanwhile by the thread this one waited for
+                if found is not None:
+                    return found
+                data = read()
+                self._put(key, data)
+                return data
+        finally:
+            with self._lock:
+                if not reading.locked():
+                    self._reading.pop(key, None)
+
+    def derived(self, key: str, data: bytes, form: str, encode: Callable[[bytes], E]) -> E:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.data is not data:
+                entry = None
+            elif form in entry.derived:
+                self._entries.move_to_end(key)
+                return entry.derived[form]  # type: ignore[return-value]
+        value = encode(data)
+        if entry is None:
+            return value
+        with self._lock:
+            kept = self._entries.get(key) is entry and form not in entry.derived
+            if kept and entry.size + len(value) <= self.budget:
+                entry.derived[form] = value
+                entry.size += len(value)
+                self._total += len(value)
+                self._shrink(keep=key)
+        return value
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is not None:
+                self._total -= entry.size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._total = 0
+
+    def _fresh(self, key: str) -> bytes | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if self.clock() - entry.read_at > self.MAX_AGE_SECONDS:
+                del self._entries[key]
+                self._total -= entry.size
+                return None
+            self._entries.move_to_end(key)
+            return entry.data
+
+    def _put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self.reads += 1
+            if len(data) > self.item_max:
+                return
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._total -= old.size
+            self._entries[key] = _Cached(data, self.clock(), size=len(data))
+            self._total += len(data)
+            self._shrink(keep=key)
+
+    def _shrink(self, keep: str) -> None:
+        # Under the lock. The oldest go first; the entry just used stays.
+        while self._total > self.budget and len(self._entries) > 1:
+            oldest = next(iter(self._entries))
+            if oldest == keep:
+                self._entries.move_to_end(keep)
+                continue
+            self._total -= self._entries.pop(oldest).size
+
+
+_cache: SendCache | None = None
+_cache_lock = threading.Lock()
+
+
+def _send_cache() -> SendCache:
+    global _cache
+    if _cache is None:
+        with _cache_lock:
+            if _cache is None:
+                _cache = SendCache(get_settings().attachment_cache_bytes)
+    return _cache
+
+
+def send_cache() -> SendCache:
+    """This process's cache of the files the outbox sends (tests and benchmarks look into it)."""
+    return _send_cache()
 
 
 def reference(schema: str, key: str) -> dict[str, Any]:

@@ -408,13 +408,15 @@ def _template_ref(row: Any, templates: dict[int, Template]) -> TemplateRef | Non
 
 
 def _files(schema: str, refs: list[dict[str, Any]] | None) -> list[Attachment]:
-    """The bytes of a message's attachments, read from storage at send time (claimed rows only). A file
-    gone from storage is left out and logged: the adapter then refuses the media message (failed, with
-    its reason) rather than the whole claimed chunk staying uncertain."""
+    """The bytes of a message's attachments at send time (claimed rows only), read once per process for
+    all the messages that carry the file (`attachments.load_for_send`). A file gone from storage is left
+    out and logged: the adapter then refuses the media message (failed, with its reason) rather than the
+    whole claimed chunk staying uncertain."""
     files = []
     for r in refs or []:
+        key = str(r.get("key") or "")
         try:
-            data = attachment_files.load(schema, str(r.get("key") or ""))
+            data = attachment_files.load_for_send(schema, key)
         except DomainError:
             log.error("outbox %s: attachment %s is missing from storage", schema, r.get("key"))
             continue
@@ -423,6 +425,7 @@ def _files(schema: str, refs: list[dict[str, Any]] | None) -> list[Attachment]:
                 filename=str(r.get("filename") or "arquivo"),
                 content_type=str(r.get("content_type") or "application/octet-stream"),
                 data=data,
+                key=key,
             )
         )
     return files

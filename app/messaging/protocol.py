@@ -30,6 +30,10 @@ class Attachment:
     filename: str
     content_type: str
     data: bytes
+    # The storage key `data` was read from, set by the outbox only (checked against the message's
+    # tenant): the same key is the same file, so adapters reuse what they made of it — an encoded MIME
+    # part, a provider's media id — across a campaign's messages instead of once per message.
+    key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 
     .venv/bin/python -m tests.bench.bench_outbox --messages 20000 [--workers 2] [--batch 200] [--statuses]
         [--provider sandbox|cloud|smtp] [--raw] [--sim-procs 2] [--in-flight N] [--loop asyncio|uvloop]
+        [--attachment-kb N [--s3] [--no-cache]]
 
 `--provider cloud` sends over HTTP to the Cloud API simulator (tests/simulators/whatsapp_cloud.py), served
 by `--sim-procs` processes of its own on one port (tests/bench/sim_procs.py; 0: a thread of this process,
@@ -14,6 +15,11 @@ measures the simulator or the sink alone with a plain client (no database), to s
 limit. Every run prints the CPU per message of the workers and of PostgreSQL (the backends serving the
 benchmark database, when the server runs on this machine): load-independent, unlike the rate; and the
 1-minute load.
+`--attachment-kb N` gives every message the same stored file of N KB (a campaign's attachment: a PDF
+document on WhatsApp, attached on e-mail), kept in local storage or, with `--s3`, in an S3 server (moto,
+a thread of this process); the run then reports how often workers read it from storage and how many
+uploads the Cloud API simulator took. `--no-cache` turns the per-process caches off
+(ATTACHMENT_CACHE_BYTES=0, no media id reused): the file read, encoded and uploaded for every message.
 `BENCH_PROFILE=1` prints where the first worker's CPU goes: its event loop, and apart, its database work
 (reserve, claim, mark: threads).
 
@@ -26,6 +32,9 @@ figure is the send path's own (reserve, consent re-check, claim, governor slot, 
 
 import argparse
 import asyncio
+import collections
+import json
+import logging
 import multiprocessing as mp
 import os
 import threading
@@ -58,16 +67,22 @@ def _worker(
     batch: int,
     statuses: bool,
     start: float,
-    out: "mp.Queue[tuple[int, float]]",
+    out: "mp.Queue[tuple[int, float, int | None]]",
     in_flight: int | None = None,
     loop: str = "asyncio",
+    no_cache: bool = False,
 ) -> None:
-    from app.messaging import governor, limits, outbox
+    from app.messaging import attachments, governor, limits, outbox
     from app.messaging.adapters import sandbox, whatsapp_cloud
 
     if in_flight is not None:
         whatsapp_cloud.CloudApiAdapter.max_in_flight = in_flight
+    if no_cache and hasattr(whatsapp_cloud, "MEDIA_ID_SECONDS"):
+        whatsapp_cloud.MEDIA_ID_SECONDS = -1.0  # every remembered id already expired: one upload per send
 
+    # The sandbox keeps its last 20,000 messages for tests to look at: with a file each (a copy per
+    # message in code that read it per message) that is gigabytes; a benchmark looks at none of them.
+    sandbox.RECORDED = collections.deque(maxlen=100)
     if not statuses:
         sandbox.emit_statuses = lambda db, channel, pids: 0  # type: ignore[assignment]
     # Limits off: every slot at once (the channels' own rates would be the figure otherwise).
@@ -109,7 +124,8 @@ def _worker(
         print("---- database threads (reserve, claim, mark)")
         pstats.Stats(threads).sort_stats("tottime").print_stats(25)
         pstats.Stats(threads).sort_stats("cumulative").print_stats(40)
-    out.put((report.sent, cpu))
+    cache = getattr(attachments, "send_cache", None)  # (absent before the cache: runs of older code)
+    out.put((report.sent, cpu, cache().reads if cache is not None else None))
 
 
 class BackendCpu:
@@ -212,6 +228,31 @@ def _raw_smtp(port: int, n: int, connections: int) -> None:
     )
 
 
+class _Counted(list):  # type: ignore[type-arg]
+    """The sink's received messages, counted and dropped (a 1 MB attachment times thousands of messages)."""
+
+    def append(self, item: Any) -> None:
+        super().append(len(item.data))
+
+
+def _start_s3() -> Any:
+    """An S3 server (moto) in a thread of this process, and the environment that points storage at it."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access line per storage request otherwise
+    os.environ.update(
+        S3_ENDPOINT=f"127.0.0.1:{port}", S3_ACCESS_KEY="bench", S3_SECRET_KEY="bench", S3_BUCKET="crm-bench"
+    )
+    return server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=20_000)
@@ -230,8 +271,18 @@ def main() -> None:
     parser.add_argument(
         "--loop", choices=["asyncio", "uvloop"], default="asyncio", help="the workers' event loop"
     )
+    parser.add_argument("--attachment-kb", type=int, default=0, help="every message carries one stored file")
+    parser.add_argument("--s3", action="store_true", help="keep the file in an S3 server (moto)")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="attachment caches off (read, encode, upload)"
+    )
     args, _unknown = parser.parse_known_args()
     _prepare_database()
+    s3_server = _start_s3() if args.s3 else None
+    if args.no_cache:
+        os.environ["ATTACHMENT_CACHE_BYTES"] = (
+            "0"  # before get_settings() is first called, here and in workers
+        )
 
     from sqlalchemy import text
     from sqlmodel import select
@@ -302,6 +353,7 @@ def main() -> None:
         from tests.simulators.smtp_server import SmtpServer
 
         server = SmtpServer(Path(tempfile.mkdtemp()), mode="none").start()
+        server.handler.received = _Counted()  # counts the messages; their content is not kept
         to, medium, kind = "cliente@exemplo.com.br", "email", "email"
         if args.raw:
             _raw_smtp(server.port, min(args.messages, 20_000), 2)
@@ -319,6 +371,15 @@ def main() -> None:
         )
     else:
         channel_in = channels.ChannelIn(kind="sandbox_whatsapp", name="Bench", config={})
+    files: list[dict[str, Any]] = []
+    if args.attachment_kb:
+        from app.messaging import attachments
+
+        data = b"%PDF-1.4\n" + os.urandom(args.attachment_kb * 1024 - 9)
+        files = [attachments.store(schema, "oferta-dezembro.pdf", data)]
+        if kind == "text":
+            kind = "document"  # WhatsApp: the file with the text as its caption
+        print(f"attachment: {len(data)} bytes in {'S3 (moto)' if args.s3 else 'local storage'}")
     with session(schema) as db:
         channel = channels.create_channel(db, admin, channel_in)
         customer = create_customer(
@@ -334,11 +395,12 @@ def main() -> None:
             text(
                 f"INSERT INTO {schema}.messages (conversation_id, direction, body, status, channel_id, kind, "
                 "to_address, next_attempt_at, attachments, variables, subject) "
-                "SELECT :conv, 'out', 'Olá ' || g, 'queued', :ch, :kind, :to, now(), '[]', '{}', "
-                "CAST(:subject AS text) || g "
+                "SELECT :conv, 'out', 'Olá ' || g, 'queued', :ch, :kind, :to, now(), CAST(:files AS jsonb), "
+                "'{}', CAST(:subject AS text) || g "
                 "FROM generate_series(1, :n) g"
             ),
             {
+                "files": json.dumps(files),
                 "conv": conv.id,
                 "ch": channel.id,
                 "n": args.messages,
@@ -351,14 +413,24 @@ def main() -> None:
         print(f"queued {args.messages} in {time.perf_counter() - t0:.2f} s")
 
     ctx = mp.get_context("spawn")
-    out: mp.Queue[tuple[int, float]] = ctx.Queue()
+    out: mp.Queue[tuple[int, float, int | None]] = ctx.Queue()
     backends = BackendCpu(os.environ["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0])
     backends.start()
     start = time.time() + 3.0  # every process imported and connected before the clock starts
     procs = [
         ctx.Process(
             target=_worker,
-            args=(schema, f"w{i}", args.batch, args.statuses, start, out, args.in_flight, args.loop),
+            args=(
+                schema,
+                f"w{i}",
+                args.batch,
+                args.statuses,
+                start,
+                out,
+                args.in_flight,
+                args.loop,
+                args.no_cache,
+            ),
         )
         for i in range(args.workers)
     ]
@@ -369,6 +441,7 @@ def main() -> None:
     pg_cpu = backends.stop() or None
     sent = [r[0] for r in results]
     cpu = sum(r[1] for r in results)
+    reads = [r[2] for r in results]
     for p in procs:
         p.join()
     with session(schema) as db:
@@ -384,16 +457,26 @@ def main() -> None:
             )
         ).scalar_one()
     load = os.getloadavg()[0]
-    received = None
+    received = uploads = None
     if args.provider == "cloud":
         if args.sim_procs:
             received = server.stop() - raw_sent
+            uploads = server.uploads
         else:
             received = len(server.sent) - raw_sent
+            uploads = len(getattr(server, "uploads", []))
             server.stop()
     elif args.provider == "smtp":
         received = len(server.received)
         server.stop()
+    if s3_server is not None:
+        s3_server.stop()
+    if args.attachment_kb:
+        print(
+            f"attachment {args.attachment_kb} KB{' (caches off)' if args.no_cache else ''}: storage reads "
+            f"per worker {reads} (None: code without the cache, one read per message); uploads at the "
+            f"Cloud API simulator {uploads}"
+        )
     print(
         f"{args.provider}: {args.messages} messages, {args.workers} workers, batch {args.batch}, "
         f"statuses {args.statuses}: {elapsed:.2f} s = {args.messages / elapsed:.0f} msg/s;"

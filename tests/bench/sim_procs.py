@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import socket
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 # Longer than the adapter keeps an idle connection (it closes first: no request is written to a
@@ -35,7 +37,7 @@ def _serve(
     windows: list[str],
     ready: Any,
     stop: Any,
-    out: mp.Queue[int],
+    out: mp.Queue[tuple[int, int]],
 ) -> None:
     import uvicorn
 
@@ -62,7 +64,7 @@ def _serve(
 
     threading.Thread(target=watch, daemon=True).start()
     server.run(sockets=[_listener(port)])
-    out.put(len(sim.sent))
+    out.put((len(sim.sent), len(getattr(sim, "uploads", []))))
 
 
 class CloudSimProcesses:
@@ -76,14 +78,17 @@ class CloudSimProcesses:
         self._kwargs, self._windows, self._n = kwargs, list(windows or []), processes
         self._procs: list[Any] = []
         self.url = ""
+        self.uploads = 0
 
     def start(self) -> CloudSimProcesses:
         ctx = mp.get_context("spawn")
+        # Media uploaded to one process must be known to the others (a message with its id may land there).
+        self._kwargs.setdefault("media_dir", Path(tempfile.mkdtemp(prefix="cloud-sim-media-")))
         holder = _listener(0)  # reserves the port until every process listens on it
         port = holder.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         self._stop = ctx.Event()
-        self._out: mp.Queue[int] = ctx.Queue()
+        self._out: mp.Queue[tuple[int, int]] = ctx.Queue()
         readies = []
         for _ in range(self._n):
             ready = ctx.Event()
@@ -102,9 +107,10 @@ class CloudSimProcesses:
         return self
 
     def stop(self) -> int:
-        """Stop the processes; how many messages they accepted."""
+        """Stop the processes; how many messages they accepted (and in `uploads`, media uploads)."""
         self._stop.set()
-        total = sum(self._out.get(timeout=30) for _ in self._procs)
+        counts = [self._out.get(timeout=30) for _ in self._procs]
         for p in self._procs:
             p.join(timeout=10)
-        return total
+        self.uploads = sum(c[1] for c in counts)
+        return sum(c[0] for c in counts)

@@ -19,8 +19,13 @@ webhooks, error codes):
   131050 (the recipient stopped marketing messages: `blocked`; a *status* error at Meta, answered
   synchronously here too so callers can test its mapping), 131008 required parameter missing (no `to`,
   or a media message without its object's id/link), 132001 template does not exist / not approved,
-  132000 parameter count mismatch, 131009 bad parameter, 131053 unknown media.
-- `POST /{version}/{phone_number_id}/media` multipart (`file`, `type`, `messaging_product`) -> `{"id"}`.
+  132000 parameter count mismatch, 131009 bad parameter; a media `id` Meta does not know for this number
+  (never uploaded, uploaded by another number, deleted, or older than Meta's 30-day retention) is refused
+  as Graph answers it: code 100, "(#100) Param image.id is not a valid whatsapp business account media
+  attachment ID".
+- `POST /{version}/{phone_number_id}/media` multipart (`file`, `type`, `messaging_product`) -> `{"id"}`;
+  the id belongs to that number and lives MEDIA_RETENTION_SECONDS (`clock`), or until `forget_media()`
+  (Meta deleted it). `uploads` lists every upload (number, filename, size) in order.
 - Media download (inbound images/documents, and anything uploaded): `GET /{version}/{media_id}` with the
   bearer token -> `{"messaging_product": "whatsapp", "url", "mime_type", "sha256", "file_size", "id"}`;
   then `GET <url>` with the same bearer token -> the bytes. Unknown media id -> 404 with a Graph error
@@ -60,6 +65,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -71,6 +77,7 @@ from starlette.routing import Route
 from tests.simulators.http_thread import ThreadedServer
 
 WINDOW_SECONDS = 24 * 3600
+MEDIA_RETENTION_SECONDS = 30 * 24 * 3600  # Meta keeps an uploaded file (and its id) this long
 _PARAM = re.compile(r"\{\{(\d+)\}\}")
 
 _ERRORS: dict[int, tuple[str, str]] = {
@@ -94,7 +101,7 @@ _ERRORS: dict[int, tuple[str, str]] = {
     132001: ("Template name does not exist in the translation", "template name does not exist"),
     132000: ("Number of parameters does not match the expected number of params", "param count mismatch"),
     131009: ("Parameter value is not valid", "invalid parameter"),
-    131053: ("Media upload error", "media id not found"),
+    131053: ("Media upload error", "Unable to upload the media used in the message."),
     100: ("Invalid parameter", "invalid parameter"),
 }  # fmt: skip
 
@@ -143,6 +150,7 @@ class CloudApiSimulator:
         status_webhooks: bool = False,
         status_batch: int = 100,
         record_requests: bool = True,
+        media_dir: Path | None = None,
     ) -> None:
         self.access_token = access_token
         self.app_secret = app_secret
@@ -159,6 +167,10 @@ class CloudApiSimulator:
         self.templates: list[Template] = []
         self.sent: dict[str, Sent] = {}
         self.media: dict[str, dict[str, Any]] = {}
+        self.uploads: list[dict[str, Any]] = []
+        # Uploads noted here too, so several simulator processes on one port (tests/bench/sim_procs.py)
+        # know each other's media ids, as Meta's servers do.
+        self.media_dir = media_dir
         self.requests: list[dict[str, Any]] = []
         self._inbound_at: dict[str, float] = {}
         self._send_times: collections.deque[float] = collections.deque()
@@ -251,10 +263,12 @@ class CloudApiSimulator:
         self._inbound_at[_digits(wa_id)] = self.clock() if at is None else at
 
     # -------------------------------------------------------- Graph helpers
-    def _error(self, code: int, status: int = 400, subcode: int | None = None, details: str = "") -> Response:
+    def _error(
+        self, code: int, status: int = 400, subcode: int | None = None, details: str = "", message: str = ""
+    ) -> Response:
         title, default = _ERRORS.get(code, ("Unknown error", "unknown"))
         error: dict[str, Any] = {
-            "message": f"(#{code}) {title}",
+            "message": message or f"(#{code}) {title}",
             "type": "OAuthException",
             "code": code,
             "error_data": {"messaging_product": "whatsapp", "details": details or default},
@@ -391,24 +405,54 @@ class CloudApiSimulator:
             media_id, link = obj.get("id"), obj.get("link")
             if not media_id and not link:
                 return self._error(131008, details=f"{kind}.id or {kind}.link is required")
-            if media_id and media_id not in self.media:
-                return self._error(131053)
+            if media_id and not self._media_known(str(media_id)):
+                message = (
+                    f"(#100) Param {kind}.id is not a valid whatsapp business account media attachment ID"
+                )
+                return self._error(100, details=message, message=message)
         return None
+
+    def _media_known(self, media_id: str) -> bool:
+        found = self.media.get(media_id)
+        if found is None and self.media_dir is not None and media_id.isdigit():
+            try:
+                found = json.loads((self.media_dir / media_id).read_text())
+            except (OSError, ValueError):
+                found = None
+        return (
+            found is not None
+            and found.get("phone_number_id") in {None, self.phone_number_id}
+            and self.clock() - found.get("uploaded_at", self.clock()) <= MEDIA_RETENTION_SECONDS
+        )
+
+    def forget_media(self, media_id: str | None = None) -> None:
+        """Meta deleted an uploaded file (or all of them): its id is refused from now on."""
+        for known in [media_id] if media_id else list(self.media):
+            self.media.pop(known, None)
 
     async def _upload(self, request: Request) -> Response:
         form = await request.form()
         if (fault := await self._gate(request)) is not None:
             return fault
         upload = form.get("file")
+        node = request.path_params["node"]
+        if node != self.phone_number_id:
+            return self._error(100, details="Unsupported post request: unknown phone number id")
         if form.get("messaging_product") != "whatsapp" or upload is None or isinstance(upload, str):
             return self._error(100, details="messaging_product and file are required")
         data = await upload.read()
-        media_id = str(next(self._seq) + 10**15)
+        media_id = str(10**15 + secrets.randbelow(9 * 10**15))  # unique across simulator processes too
+        if self.media_dir is not None:
+            note = {"phone_number_id": node, "uploaded_at": self.clock()}
+            (self.media_dir / media_id).write_text(json.dumps(note))
         self.media[media_id] = {
             "filename": upload.filename,
             "mime_type": form.get("type") or upload.content_type,
             "data": data,
+            "phone_number_id": node,
+            "uploaded_at": self.clock(),
         }
+        self.uploads.append({"phone_number_id": node, "filename": upload.filename, "size": len(data)})
         return JSONResponse({"id": media_id})
 
     async def _media_info(self, request: Request) -> Response:
@@ -416,7 +460,7 @@ class CloudApiSimulator:
             return fault
         media_id = request.path_params["node"]
         found = self.media.get(media_id)
-        if found is None:
+        if found is None or not self._media_known(media_id):
             return self._error(100, status=404, details=f"Object with ID '{media_id}' does not exist")
         return JSONResponse(
             {

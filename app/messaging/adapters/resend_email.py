@@ -18,7 +18,6 @@ Outcomes (https://resend.com/docs/api-reference/errors):
 """
 
 import asyncio
-import base64
 import re
 import threading
 from typing import Any, cast
@@ -27,6 +26,7 @@ import resend
 from resend.exceptions import ResendError
 from resend.http_client_requests import RequestsClient
 
+from app.messaging import attachments as attachment_files
 from app.messaging.kinds import ResendConfig
 from app.messaging.protocol import Medium, OutboundMessage, Outcome, SendResult
 
@@ -66,7 +66,8 @@ def send_params(message: OutboundMessage, config: ResendConfig) -> dict[str, Any
         params["attachments"] = [
             {
                 "filename": a.filename,
-                "content": base64.b64encode(a.data).decode("ascii"),
+                # Encoded once per file and process for a campaign's messages (app.messaging.attachments).
+                "content": attachment_files.base64_text(a.key, a.data),
                 "content_type": a.content_type,
             }
             for a in message.attachments

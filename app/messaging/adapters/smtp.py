@@ -30,6 +30,7 @@ import contextlib
 import html as html_lib
 import queue
 import re
+import secrets
 import smtplib
 import ssl
 import threading
@@ -46,6 +47,7 @@ from email.policy import compat32
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
+from app.messaging import attachments as attachment_files
 from app.messaging.kinds import SmtpConfig
 from app.messaging.protocol import Medium, OutboundMessage, Outcome, SendResult
 
@@ -113,10 +115,38 @@ def mime_bytes(message: OutboundMessage, *, from_email: str, from_name: str, mes
     (SMTPUTF8) keep the policy path, which writes them as RFC 6532 wants.
 
     Header values with CR/LF raise ValueError, as the policy path does: no header injection."""
+    skeleton, bodies = _compose(message, from_email=from_email, from_name=from_name, message_id=message_id)
+    return _splice(skeleton, bodies)
+
+
+def wire_data(
+    message: OutboundMessage, *, from_email: str, from_name: str, message_id: str
+) -> tuple[bytes, int]:
+    """(what follows DATA: `mime_bytes` dot-stuffed and ended by "."; the message's size for SIZE=).
+
+    The attachments' encoded bodies are spliced in after the rest is dot-stuffed: base64 lines never start
+    with a dot and already end in CRLF, so stuffing them would change nothing, and skipping it saves most
+    of a large file's cost per message (with the encoding itself, kept per file: `_wire_body`)."""
+    skeleton, bodies = _compose(message, from_email=from_email, from_name=from_name, message_id=message_id)
+    size = len(skeleton) + sum(len(body) - len(mark) for mark, body in bodies)
+    return _splice(_dot_stuffed(skeleton), bodies), size
+
+
+# Stands for an attachment's encoded body while the rest of the message is generated; random per
+# process, so no text of a message can contain it by chance (checked all the same: `_compose`).
+_BODY_MARK = "crm-attachment-body-" + secrets.token_hex(16)
+
+
+def _compose(
+    message: OutboundMessage, *, from_email: str, from_name: str, message_id: str, marks: bool = True
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The message with each attachment's encoded body left as a mark, and (mark, body) pairs to splice
+    in: generating a large base64 body line by line cost 45 ms per MB and message (docs/benchmarks.md).
+    `marks=False`: the bodies generated in place, as the email package writes them (tests compare)."""
     addresses = (from_email, message.to, message.reply_to or "")
     if not all(a.isascii() for a in addresses):
         mime = build_mime(message, from_email=from_email, from_name=from_name, message_id=message_id)
-        return mime.as_bytes(policy=SMTP_POLICY)
+        return mime.as_bytes(policy=SMTP_POLICY), []
     text = message.text or (html_to_text(message.html) if message.html else "")
     root: Any = _text_part(text, "plain")  # its headers take str or Header (typeshed says str)
     if message.html:
@@ -124,11 +154,17 @@ def mime_bytes(message: OutboundMessage, *, from_email: str, from_name: str, mes
         alternative.attach(root)
         alternative.attach(_text_part(message.html, "html"))
         root = alternative
+    bodies: list[tuple[bytes, bytes]] = []
     if message.attachments:
         mixed = MIMEMultipart("mixed")
         mixed.attach(root)
-        for att in message.attachments:
-            mixed.attach(_attachment_part(att.data, att.content_type, att.filename))
+        for i, att in enumerate(message.attachments):
+            mark = None
+            if marks:
+                mark = f"{_BODY_MARK}-{i}"
+                body = attachment_files.encoded(att.key, att.data, "smtp-base64", _wire_body)
+                bodies.append((mark.encode("ascii"), body))
+            mixed.attach(_attachment_part(att.data, att.content_type, att.filename, mark))
         root = mixed
     root["From"] = formataddr((from_name, from_email), charset="utf-8") if from_name else from_email
     root["To"] = message.to
@@ -143,7 +179,27 @@ def mime_bytes(message: OutboundMessage, *, from_email: str, from_name: str, mes
         if not name.isascii() or any(c in name for c in "\r\n: "):
             raise ValueError(f"invalid header name {name!r}")
         root[name] = _header_value(value)
-    return bytes(root.as_bytes(policy=_WIRE))
+    skeleton = bytes(root.as_bytes(policy=_WIRE))
+    if any(skeleton.count(mark) != 1 for mark, _ in bodies):
+        # A text carrying a mark (never by chance): the whole message generated the ordinary way.
+        return _compose(message, from_email=from_email, from_name=from_name, message_id=message_id,
+                        marks=False)  # fmt: skip
+    return skeleton, bodies
+
+
+def _splice(skeleton: bytes, bodies: list[tuple[bytes, bytes]]) -> bytes:
+    for mark, body in bodies:
+        head, _, tail = skeleton.partition(mark)
+        skeleton = b"".join((head, body, tail))
+    return skeleton
+
+
+def _wire_body(data: bytes) -> bytes:
+    """An attachment's body as the generator writes it: the email package's own base64 (76-character
+    lines), line ends made CRLF as `_write_lines` makes them."""
+    payload = MIMEApplication(data).get_payload()
+    assert isinstance(payload, str)
+    return payload.replace("\n", "\r\n").encode("ascii")
 
 
 def _header_value(value: str) -> str | Header:
@@ -161,14 +217,23 @@ def _text_part(text: str, subtype: str) -> MIMEText:
     return MIMEText(text, subtype, _UTF8_QP)  # type: ignore[arg-type]
 
 
-def _attachment_part(data: bytes, content_type: str, filename: str) -> MIMEBase:
+def _attachment_part(data: bytes, content_type: str, filename: str, mark: str | None = None) -> MIMEBase:
     maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
-    part = MIMEApplication(data, subtype or "octet-stream")  # base64
+    if mark is None:
+        part = MIMEApplication(data, subtype or "octet-stream")  # base64
+    else:
+        # The headers encode_base64 writes, in its order; the body is spliced in later.
+        part = MIMEApplication(b"", subtype or "octet-stream", _encoder=lambda m: _encoded_as(m, mark))
     if maintype != "application":
         part.replace_header("Content-Type", f"{maintype}/{subtype or 'octet-stream'}")
     name: str | tuple[str, str, str] = filename if filename.isascii() else ("utf-8", "", filename)
     part.add_header("Content-Disposition", "attachment", filename=name)
     return part
+
+
+def _encoded_as(part: MIMEBase, mark: str) -> None:
+    part.set_payload(mark)
+    part["Content-Transfer-Encoding"] = "base64"
 
 
 def html_to_text(html: str) -> str:
@@ -264,7 +329,7 @@ class _Lane:
         cfg = self.config
         message_id = new_message_id(message.message_id, cfg.from_email)
         try:
-            data = mime_bytes(
+            data, size = wire_data(
                 message, from_email=cfg.from_email, from_name=cfg.from_name, message_id=message_id
             )
         except (ValueError, TypeError) as exc:
@@ -272,12 +337,12 @@ class _Lane:
         needs_utf8 = not (cfg.from_email.isascii() and message.to.isascii())
         try:
             try:
-                self._transaction(message.to, data, needs_utf8)
+                self._transaction(message.to, data, size, needs_utf8)
             except smtplib.SMTPServerDisconnected:
                 # A kept connection the server closed while idle fails on its first command (MAIL):
                 # nothing was accepted, so one fresh connection is tried at once.
                 self._close(quit_=False)
-                self._transaction(message.to, data, needs_utf8)
+                self._transaction(message.to, data, size, needs_utf8)
         except _Uncertain as exc:
             self._close(quit_=False)
             return SendResult(
@@ -324,8 +389,9 @@ class _Lane:
         outcome = Outcome.AUTH if channel_wide else Outcome.FAILED
         return SendResult(outcome, error_code=f"smtp-{code}", error=error)
 
-    def _transaction(self, to: str, data: bytes, needs_utf8: bool) -> None:
-        """MAIL, RCPT, DATA on the kept connection (opened on first use), phase by phase.
+    def _transaction(self, to: str, data: bytes, size: int, needs_utf8: bool) -> None:
+        """MAIL, RCPT, DATA on the kept connection (opened on first use), phase by phase; `data` is the
+        content already dot-stuffed (`wire_data`), `size` the message's own.
 
         smtplib's sendmail would hide which phase failed; here a break after the content was sent is
         told apart (UNCERTAIN) from one before it (safe to retry)."""
@@ -336,7 +402,7 @@ class _Lane:
                 raise smtplib.SMTPNotSupportedError("SMTPUTF8 (non-ASCII address)")
             options = ["SMTPUTF8", "BODY=8BITMIME"]
         if smtp.has_extn("size"):
-            options.append(f"SIZE={len(data)}")
+            options.append(f"SIZE={size}")
         code, reply = smtp.mail(self.config.from_email, options)
         if code == 421:
             raise smtplib.SMTPServerDisconnected("421 on MAIL")
@@ -350,7 +416,7 @@ class _Lane:
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
         try:
-            smtp.send(_dot_stuffed(data))
+            smtp.send(data)
             code, reply = smtp.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             raise _Uncertain(f"no reply after the message content: {type(exc).__name__}") from exc

@@ -8,7 +8,13 @@ times its CPU per request here, docs/benchmarks.md); media uploads and downloads
 stay on httpx, as do error bodies (`graph_error`, `result_from_error` take an httpx.Response).
 
 Attachments are uploaded first (`POST /{phone_number_id}/media`, multipart) and sent by media id: our
-files live in private storage with no public URL Meta could fetch a `link` from.
+files live in private storage with no public URL Meta could fetch a `link` from. A file that comes with its
+storage key (every outbox send) is uploaded once and its media id reused by the adapter's later sends
+(`_media_id`): a campaign's file costs one upload per number, worker process and MEDIA_ID_SECONDS instead
+of one per message. Meta keeps an upload for 30 days; an id it no longer knows is refused before anything
+is sent (HTTP 400, code 100, "... is not a valid whatsapp business account media attachment ID"), and the
+send is made once more with the file uploaded again — a refusal, never an uncertain answer, so nothing
+that may have reached Meta is sent twice.
 
 Graph error codes decide the outcome (the HTTP status is only a fallback): the ban signal 131048 (spam
 rate: the number is being restricted), 131050 (the recipient stopped marketing messages) and 131008
@@ -17,16 +23,29 @@ FAILED with their own `error_code`, so the governor can stop the number, consent
 contact, and screens can say which it was (app.messaging.failure_reasons).
 """
 
+import asyncio
 import hashlib
 import json
+import re
 import ssl
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import httpx
 
 from app.messaging.kinds import WhatsAppCloudConfig
-from app.messaging.protocol import MediaError, MediaFile, Medium, OutboundMessage, Outcome, SendResult
+from app.messaging.protocol import (
+    Attachment,
+    MediaError,
+    MediaFile,
+    Medium,
+    OutboundMessage,
+    Outcome,
+    SendResult,
+)
 from app.messaging.whatsapp_events import callback_data
 
 # Connect fast (a dead host should not hold a worker), read longer: Graph occasionally takes seconds.
@@ -43,8 +62,28 @@ LIMITS = httpx.Limits(
 THROUGHPUT_BACKOFF = 1.0
 PAIR_RATE_BACKOFF = 6.0
 
+# How long an uploaded file's media id is reused: well inside the 30 days Meta keeps an upload, so an id
+# is not used in its last days (a refused one is replaced anyway, `_stale_media`); re-uploading a file
+# once a day per number and process costs nothing next to a campaign.
+MEDIA_ID_SECONDS = 24 * 3600.0
+# Media ids one adapter (channel and process) remembers; the least recently used go first.
+MEDIA_IDS_MAX = 256
+# Meta's refusal of a media id it does not know (expired, deleted, uploaded by another number).
+_STALE_MEDIA = re.compile(r"media attachment id", re.IGNORECASE)
+
 _RETRY_CODES = {130429: THROUGHPUT_BACKOFF, 131056: PAIR_RATE_BACKOFF, 4: THROUGHPUT_BACKOFF, 80007: 60.0}
 _AUTH_CODES = {190, 10, 200}  # token expired/invalid, permission missing
+
+
+@dataclass
+class _MediaId:
+    id: str
+    uploaded_at: float  # time.monotonic()
+    size: int  # of the file uploaded: a file of another size under the same key is not this one
+    # Meta took a message with it: a later refusal means it expired, and only then is the file uploaded
+    # again (a refusal of an id never accepted is not about its age, and re-uploading for every message
+    # is what this cache exists to avoid).
+    accepted: bool = False
 
 
 _ssl_context: ssl.SSLContext | None = None
@@ -78,6 +117,10 @@ class CloudApiAdapter:
         self._messages_url = f"{base}/{config.api_version}/{config.phone_number_id}/messages"
         self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout.connect, sock_read=timeout.read)
         self._session: aiohttp.ClientSession | None = None  # opened on the first send, in its event loop
+        # Uploaded files by storage key (this adapter is one number's), and one lock per key being
+        # uploaded so a chunk's concurrent sends of one file wait for a single upload.
+        self._media_ids: OrderedDict[str, _MediaId] = OrderedDict()
+        self._uploading: dict[str, asyncio.Lock] = {}
         self._client = httpx.AsyncClient(
             base_url=f"{base}/{config.api_version}/",
             headers={"Authorization": f"Bearer {config.access_token}"},
@@ -115,6 +158,12 @@ class CloudApiAdapter:
             # between the call and the mark) is matched to its row, instead of being sent again.
             "biz_opaque_callback_data": callback_data(message.message_id),
         }
+        if message.kind in {"image", "document"}:
+            if not message.attachments:
+                return SendResult(
+                    Outcome.FAILED, error_code="no-attachment", error="media message without file"
+                )
+            return await self._send_media(message, message.attachments[0], body)
         if message.kind == "template":
             if message.template is None:
                 return SendResult(
@@ -123,25 +172,39 @@ class CloudApiAdapter:
             body["type"] = "template"
             body["template"] = template_object(message.template.name, message.template.language,
                                                message.template.body_params)  # fmt: skip
-        elif message.kind in {"image", "document"}:
-            if not message.attachments:
-                return SendResult(
-                    Outcome.FAILED, error_code="no-attachment", error="media message without file"
-                )
-            attachment = message.attachments[0]
-            uploaded = await self._upload(attachment.filename, attachment.content_type, attachment.data)
-            if isinstance(uploaded, SendResult):
-                return uploaded
-            media: dict[str, Any] = {"id": uploaded}
-            if message.text:
-                media["caption"] = message.text
-            if message.kind == "document":
-                media["filename"] = attachment.filename
-            body["type"] = message.kind
-            body[message.kind] = media
         else:
             body["type"] = "text"
             body["text"] = {"preview_url": False, "body": message.text}
+        answer = await self._post_message(body)
+        return answer if isinstance(answer, SendResult) else _result(*answer)
+
+    async def _send_media(
+        self, message: OutboundMessage, attachment: Attachment, body: dict[str, Any]
+    ) -> SendResult:
+        got = await self._media_id(attachment)
+        if isinstance(got, SendResult):
+            return got
+        media_id, accepted = got
+        answer = await self._post_message(_with_media(body, message, attachment, media_id))
+        if isinstance(answer, SendResult):
+            return answer
+        if accepted and _stale_media(answer[0], answer[1]):
+            # Meta no longer knows an id it took before (expired, deleted) and refused the message, so
+            # it was not sent: the file goes up again and the message once more.
+            got = await self._media_id(attachment, stale=media_id)
+            if isinstance(got, SendResult):
+                return got
+            media_id = got[0]
+            answer = await self._post_message(_with_media(body, message, attachment, media_id))
+            if isinstance(answer, SendResult):
+                return answer
+        if answer[0] == 200 and attachment.key is not None:
+            known = self._media_ids.get(attachment.key)
+            if known is not None and known.id == media_id:
+                known.accepted = True
+        return _result(*answer)
+
+    async def _post_message(self, body: dict[str, Any]) -> tuple[int, bytes, dict[str, str]] | SendResult:
         try:
             async with self._messages_session().post(self._messages_url, json=body) as response:
                 status, content = response.status, await response.read()
@@ -160,15 +223,52 @@ class CloudApiAdapter:
             return SendResult(Outcome.UNCERTAIN, error_code="timeout", error=type(exc).__name__)
         except aiohttp.ClientError as exc:
             return SendResult(Outcome.RETRY, error_code="network", error=type(exc).__name__)
-        if status == 200:
-            try:
-                wamid = json.loads(content)["messages"][0]["id"]
-            except (ValueError, KeyError, IndexError, TypeError):
-                return SendResult(
-                    Outcome.UNCERTAIN, error_code="bad-response", error="200 without messages[0].id"
-                )
-            return SendResult(Outcome.SENT, provider_message_id=str(wamid))
-        return result_from_error(httpx.Response(status, headers=headers, content=content))
+        return status, content, headers
+
+    async def _media_id(
+        self, attachment: Attachment, *, stale: str | None = None
+    ) -> tuple[str, bool] | SendResult:
+        """(the file's media id on this number, whether Meta took a message with it before): from an
+        earlier upload of the same storage key (less than MEDIA_ID_SECONDS ago, and not `stale`, the one
+        Meta just refused), else uploaded now. A file without a key (not from storage) is uploaded for
+        this send only."""
+        key = attachment.key
+        if key is None:
+            uploaded = await self._upload(attachment.filename, attachment.content_type, attachment.data)
+            return uploaded if isinstance(uploaded, SendResult) else (uploaded, False)
+        known = self._known_media_id(key, attachment, stale)
+        if known is not None:
+            return known.id, known.accepted
+        lock = self._uploading.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                known = self._known_media_id(key, attachment, stale)  # uploaded by the send we waited for
+                if known is not None:
+                    return known.id, known.accepted
+                uploaded = await self._upload(attachment.filename, attachment.content_type, attachment.data)
+                if isinstance(uploaded, SendResult):
+                    return uploaded
+                self._media_ids[key] = _MediaId(uploaded, time.monotonic(), len(attachment.data))
+                while len(self._media_ids) > MEDIA_IDS_MAX:
+                    self._media_ids.popitem(last=False)
+                return uploaded, False
+        finally:
+            if not lock.locked():
+                self._uploading.pop(key, None)
+
+    def _known_media_id(self, key: str, attachment: Attachment, stale: str | None) -> _MediaId | None:
+        known = self._media_ids.get(key)
+        if known is None:
+            return None
+        if (
+            known.id == stale
+            or known.size != len(attachment.data)
+            or time.monotonic() - known.uploaded_at > MEDIA_ID_SECONDS
+        ):
+            del self._media_ids[key]
+            return None
+        self._media_ids.move_to_end(key)
+        return known
 
     async def _upload(self, filename: str, content_type: str, data: bytes) -> str | SendResult:
         try:
@@ -255,6 +355,44 @@ def graph_error(response: httpx.Response) -> tuple[int | None, str]:
         return int(error["code"]), str(error.get("message") or "")[:300]
     except (ValueError, KeyError, TypeError):
         return None, f"HTTP {response.status_code}"
+
+
+def _with_media(
+    body: dict[str, Any], message: OutboundMessage, attachment: Attachment, media_id: str
+) -> dict[str, Any]:
+    media: dict[str, Any] = {"id": media_id}
+    if message.text:
+        media["caption"] = message.text
+    if message.kind == "document":
+        media["filename"] = attachment.filename
+    return {**body, "type": message.kind, message.kind: media}
+
+
+def _result(status: int, content: bytes, headers: dict[str, str]) -> SendResult:
+    if status == 200:
+        try:
+            wamid = json.loads(content)["messages"][0]["id"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return SendResult(
+                Outcome.UNCERTAIN, error_code="bad-response", error="200 without messages[0].id"
+            )
+        return SendResult(Outcome.SENT, provider_message_id=str(wamid))
+    return result_from_error(httpx.Response(status, headers=headers, content=content))
+
+
+def _stale_media(status: int, content: bytes) -> bool:
+    """Meta refused the message's media id as unknown to this number (expired, deleted): Graph error 100
+    with "... is not a valid whatsapp business account media attachment ID" (HTTP 400)."""
+    if status != 400:
+        return False
+    try:
+        error = json.loads(content)["error"]
+        details = str((error.get("error_data") or {}).get("details") or "")
+        return int(error["code"]) == 100 and bool(
+            _STALE_MEDIA.search(str(error.get("message") or "")) or _STALE_MEDIA.search(details)
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def result_from_error(response: httpx.Response) -> SendResult:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from cryptography.fernet import InvalidToken
 
+from app.messaging import attachments as attachment_files
 from app.messaging.kinds import WppConnectConfig
 from app.messaging.protocol import MediaError, MediaFile, Medium, OutboundMessage, Outcome, SendResult
 from app.security.keys import decrypt, encrypt
@@ -113,7 +114,7 @@ class WppConnectAdapter:
                     Outcome.FAILED, error_code="no-attachment", error="media message without file"
                 )
             attachment = message.attachments[0]
-            encoded = base64.b64encode(attachment.data).decode()
+            encoded = attachment_files.base64_text(attachment.key, attachment.data)
             path, body = (
                 "send-file-base64",
                 {

@@ -132,3 +132,32 @@ async def test_tenants_in_one_process_never_borrow_each_others_key(sim: ResendSi
     for sent in sim.sent:
         tag = next(t["value"] for t in sent.body["tags"] if t["name"] == "message_id")
         assert sent.api_key == ("re_loja_a" if int(tag) % 2 == 0 else "re_loja_b")
+
+
+async def test_a_stored_file_is_base64_encoded_once_for_all_its_messages(
+    sim: ResendSimulator, monkeypatch
+) -> None:
+    from app.messaging import attachments
+
+    encoded: list[int] = []
+    original = attachments._base64
+    monkeypatch.setattr(attachments, "_base64", lambda data: encoded.append(len(data)) or original(data))
+    key = "attachments/t_x/" + "c" * 32 + "/oferta.pdf"
+    pdf = b"%PDF-1.4 oferta " + bytes(range(256)) * 64
+    cache = attachments.send_cache()
+    data = cache.get(key, lambda: pdf)  # as the outbox reads it (attachments.load_for_send)
+    adapter = _adapter(sim)
+    try:
+        for i in range(5):
+            message = _message(
+                message_id=100 + i,
+                idempotency_key=f"msg-{100 + i}",
+                attachments=[Attachment("oferta.pdf", "application/pdf", data, key=key)],
+            )
+            assert (await adapter.send(message)).outcome is Outcome.SENT
+    finally:
+        await adapter.aclose()
+        cache.forget(key)
+    assert encoded == [len(pdf)]
+    assert {s.body["attachments"][0]["content"] for s in sim.sent} == {base64.b64encode(pdf).decode()}
+    assert len(sim.sent) == 5

@@ -209,3 +209,102 @@ async def test_unreachable_server_is_retry(sim) -> None:
         assert (await adapter.send(_text())).outcome is Outcome.RETRY
     finally:
         await adapter.aclose()
+
+
+# ---------------------------------------------------------------- stored files: one upload, media id reused
+
+KEY = "attachments/t_x/" + "b" * 32 + "/oferta.pdf"
+PDF = b"%PDF-1.4 oferta de dezembro " + bytes(range(256)) * 8
+
+
+def _document(message_id: int, to: str = TO, key: str | None = KEY, data: bytes = PDF) -> OutboundMessage:
+    pdf = Attachment("oferta.pdf", "application/pdf", data, key=key)
+    return OutboundMessage(message_id=message_id, to=to, kind="document", text="Oferta", attachments=[pdf])
+
+
+def _posts(sim: CloudApiSimulator, what: str) -> int:
+    return sum(1 for r in sim.requests if r["method"] == "POST" and r["path"].endswith(f"/{what}"))
+
+
+async def test_a_stored_file_is_uploaded_once_and_then_sent_by_its_media_id(sim, adapter) -> None:
+    import asyncio
+
+    first = await adapter.send(_document(10))
+    # A chunk's concurrent sends of a file not uploaded yet wait for one upload.
+    rest = await asyncio.gather(*(adapter.send(_document(11 + i)) for i in range(16)))
+    assert first.ok and all(r.ok for r in rest), rest
+    assert len(sim.uploads) == 1 and sim.uploads[0]["size"] == len(PDF)
+    ids = {sim.sent[r.provider_message_id].payload["document"]["id"] for r in [first, *rest]}
+    assert len(ids) == 1 and sim.media[ids.pop()]["data"] == PDF
+    # Without a storage key (not a stored file) nothing is remembered: uploaded for each send.
+    assert (await adapter.send(_document(40, key=None))).ok
+    assert (await adapter.send(_document(41, key=None))).ok
+    assert len(sim.uploads) == 3
+
+
+async def test_media_ids_are_per_number(sim) -> None:
+    with running(pair_window=0.0, phone_number_id="106540352249999") as other:
+        other.open_window(TO)
+        adapters = [CloudApiAdapter(_config(s), {}) for s in (sim, other)]
+        try:
+            for adapter in adapters:
+                for i in range(3):
+                    assert (await adapter.send(_document(50 + i))).ok
+        finally:
+            for adapter in adapters:
+                await adapter.aclose()
+        assert len(sim.uploads) == 1 and len(other.uploads) == 1
+
+
+async def test_a_remembered_media_id_expires_and_the_file_goes_up_again(sim, adapter, monkeypatch) -> None:
+    from app.messaging.adapters import whatsapp_cloud
+
+    assert (await adapter.send(_document(60))).ok
+    assert (await adapter.send(_document(61))).ok
+    assert len(sim.uploads) == 1
+    monkeypatch.setattr(whatsapp_cloud, "MEDIA_ID_SECONDS", 0.0)
+    assert (await adapter.send(_document(62))).ok
+    assert len(sim.uploads) == 2
+
+
+@pytest.mark.parametrize("how", ["deleted", "retention"])
+async def test_a_media_id_meta_refuses_is_uploaded_again_and_the_message_sent(sim, adapter, how) -> None:
+    assert (await adapter.send(_document(70))).ok
+    if how == "deleted":
+        sim.forget_media()
+    else:  # 31 days later on Meta's side; our remembered id has not expired (a clock of its own)
+        start = time.time()
+        sim.clock = lambda: start + 31 * 24 * 3600
+        sim.open_window(TO)
+    result = await adapter.send(_document(71))
+    assert result.ok, result
+    assert len(sim.uploads) == 2 and _posts(sim, "messages") == 3  # the refused one, then the resend
+    sent = sim.sent[result.provider_message_id].payload["document"]["id"]
+    assert sim.media[sent]["data"] == PDF
+    assert (await adapter.send(_document(72))).ok and len(sim.uploads) == 2  # the new id is remembered
+
+
+async def test_a_refused_media_id_is_replaced_once_only(sim, adapter, monkeypatch) -> None:
+    assert (await adapter.send(_document(80))).ok
+    monkeypatch.setattr(sim, "_media_known", lambda media_id: False)  # Meta refuses every id now
+    result = await adapter.send(_document(81))
+    # The remembered id refused, the file uploaded again, its fresh id refused too: failed, no loop.
+    assert (result.outcome, result.error_code) == (Outcome.FAILED, "100")
+    assert len(sim.uploads) == 2 and _posts(sim, "messages") == 3
+    # An id Meta never took is not replaced when refused: a refusal that is not about its age would
+    # otherwise cost an upload per message.
+    result = await adapter.send(_document(82))
+    assert (result.outcome, result.error_code) == (Outcome.FAILED, "100")
+    assert len(sim.uploads) == 2 and _posts(sim, "messages") == 4
+
+
+async def test_an_uncertain_media_send_is_never_made_again(sim) -> None:
+    adapter = CloudApiAdapter(_config(sim), {}, timeout=httpx.Timeout(0.3))
+    try:
+        assert (await adapter.send(_document(90))).ok
+        sim.hang(1.0)
+        result = await adapter.send(_document(91))
+    finally:
+        await adapter.aclose()
+    assert (result.outcome, result.error_code) == (Outcome.UNCERTAIN, "timeout")
+    assert _posts(sim, "messages") == 2 and len(sim.uploads) == 1

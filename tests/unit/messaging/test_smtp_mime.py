@@ -69,3 +69,37 @@ def test_line_breaks_in_headers_are_refused(change: dict[str, object]) -> None:
     message = OutboundMessage(message_id=9, to="a@cliente.example", kind="email", text="x", **change)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         mime_bytes(message, **FROM)
+
+
+@pytest.mark.parametrize("size", [1, 56, 57, 58, 4096, 300_001])
+@pytest.mark.parametrize("tail", [b"", b"\n", b".\r\n.."])
+def test_spliced_attachment_bodies_give_the_bytes_the_generator_writes(
+    monkeypatch: pytest.MonkeyPatch, size: int, tail: bytes
+) -> None:
+    """Attachments' encoded bodies are spliced in (and kept per file, app.messaging.attachments): the wire
+    bytes are exactly those of the message generated whole, before and after dot-stuffing."""
+    import random
+
+    from app.messaging.adapters import smtp
+
+    monkeypatch.setattr(smtp, "formatdate", lambda **_: "Mon, 07 Dec 2026 02:00:00 GMT")
+    data = random.Random(size).randbytes(size) + tail
+    message = OutboundMessage(
+        message_id=4,
+        to="maria@cliente.example",
+        kind="email",
+        text="Olá\n.linha com ponto\n",
+        html="<p>Olá</p>",
+        subject="Fatura",
+        attachments=[
+            Attachment("fatura.pdf", "application/pdf", data, key="attachments/t_x/" + "a" * 32 + "/f.pdf"),
+            Attachment("foto ção.png", "image/png", data[:100] + b"1"),
+        ],
+    )
+    random.seed(size)  # the MIME boundaries are random: the same ones for each way of writing it
+    whole, _ = smtp._compose(message, **FROM, marks=False)
+    random.seed(size)
+    assert mime_bytes(message, **FROM) == whole
+    random.seed(size)
+    payload, length = smtp.wire_data(message, **FROM)
+    assert payload == smtp._dot_stuffed(whole) and length == len(whole)
