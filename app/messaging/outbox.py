@@ -14,10 +14,10 @@ States of an outbound `Message` row:
 - `reserve` takes a batch in one statement: `FOR UPDATE SKIP LOCKED` through the partial index
   `ix_messages_outbox` (queued outbound rows only), setting `lease_until` and `worker_id`, and commits.
 - `deliver_batch` re-checks consent, then *claims* the rows it will send (reserved → uncertain, only
-  while its lease holds and the row is still its own) and commits before calling any provider: a row is
-  `uncertain` exactly while the request may have left. A slow worker whose lease the reaper took back
-  claims nothing, so two workers never send one row. Results are marked in batches, each guarded by
-  (status uncertain, worker id).
+  while the row is still its own: reserved to it, not yet re-queued by the reaper) and commits before
+  calling any provider: a row is `uncertain` exactly while the request may have left. A slow worker
+  whose lease the reaper took back claims nothing, so two workers never send one row. Results are
+  marked in batches, each guarded by (status uncertain, worker id).
 - `reap` re-queues reserved rows whose lease expired. An uncertain row is never resent blindly (WhatsApp
   has no idempotency key): a Cloud API send goes back to the queue only on evidence that it never reached
   Meta (a status arrived about a send claimed at or after it, but none about it, for a settling period);
@@ -448,6 +448,14 @@ def _outbound(
     )
 
 
+# The rows of a chunk still reserved to this worker, found by id (a join on the ids, so the planner goes
+# through the primary key). Their lease is not compared: a row whose lease expired is still this worker's
+# until the reaper re-queues it (status and worker id are the guard), and a `lease_until > now()` here
+# made the planner scan `ix_messages_leases`, which holds an entry for every version ever reserved until
+# vacuum: a claim read thousands of dead entries, more with every message sent (docs/benchmarks.md).
+_OWN_RESERVED = "WHERE m.id = v.id AND m.status = 'reserved' AND m.worker_id = :worker"
+
+
 def _claim(
     schema: str, heads: list[Reserved], worker_id: str, channels: dict[int, Channel] | None = None
 ) -> tuple[dict[int, _ChannelBatch], DeliveryReport]:
@@ -471,10 +479,10 @@ def _claim(
         if opted:
             skipped = db.execute(
                 _sql(
-                    f"UPDATE {schema}.messages SET status = 'skipped', error_code = 'opted_out', "
+                    f"UPDATE {schema}.messages m SET status = 'skipped', error_code = 'opted_out', "
                     "error = :error, lease_until = NULL, updated_at = now() "
-                    "WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'reserved' AND worker_id = :worker "
-                    "RETURNING campaign_id"
+                    f"FROM unnest(CAST(:ids AS bigint[])) AS v(id) {_OWN_RESERVED} "
+                    "RETURNING m.campaign_id"
                 ),
                 {"ids": int_array(opted), "worker": worker_id, "error": ERRORS_PT["opted_out"]},
             ).all()
@@ -483,12 +491,13 @@ def _claim(
             _bump_campaigns(db, [r[0] for r in skipped], {"queued": -1, "skipped": 1, "skipped_opted_out": 1})
         claimed = db.execute(
             _sql(
-                f"UPDATE {schema}.messages SET status = 'uncertain', attempts = attempts + 1, "
-                "claimed_at = now(), updated_at = now() WHERE id = ANY(CAST(:ids AS bigint[])) "
-                "AND status = 'reserved' AND worker_id = :worker AND lease_until > now() "
-                "RETURNING id, channel_id, campaign_id, to_address, kind, body, subject, html, "
-                "idempotency_key, template_id, CASE WHEN kind = 'template' THEN variables END AS variables, "
-                "CASE WHEN attachments <> '[]'::jsonb THEN attachments END AS attachments"
+                f"UPDATE {schema}.messages m SET status = 'uncertain', attempts = m.attempts + 1, "
+                "claimed_at = now(), updated_at = now() "
+                f"FROM unnest(CAST(:ids AS bigint[])) AS v(id) {_OWN_RESERVED} "
+                "RETURNING m.id, m.channel_id, m.campaign_id, m.to_address, m.kind, m.body, m.subject, "
+                "m.html, m.idempotency_key, m.template_id, "
+                "CASE WHEN m.kind = 'template' THEN m.variables END AS variables, "
+                "CASE WHEN m.attachments <> '[]'::jsonb THEN m.attachments END AS attachments"
             ),
             {"ids": int_array(h.id for h in heads if h.id not in opted), "worker": worker_id},
         ).all()
