@@ -450,9 +450,9 @@ def _outbound(
 
 # The rows of a chunk still reserved to this worker, found by id (a join on the ids, so the planner goes
 # through the primary key). Their lease is not compared: a row whose lease expired is still this worker's
-# until the reaper re-queues it (status and worker id are the guard), and a `lease_until > now()` here
-# made the planner scan `ix_messages_leases`, which holds an entry for every version ever reserved until
-# vacuum: a claim read thousands of dead entries, more with every message sent (docs/benchmarks.md).
+# until the reaper re-queues it (status and worker id are the guard). `ix_messages_leases` holds an entry
+# for every version ever reserved until vacuum; a lease comparison here, or (before t0030) the status
+# alone, made the planner read all of them for every chunk (docs/benchmarks.md, session 15).
 _OWN_RESERVED = "WHERE m.id = v.id AND m.status = 'reserved' AND m.worker_id = :worker"
 
 

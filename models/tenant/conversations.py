@@ -72,8 +72,14 @@ class Message(SQLModel, table=True):
             "created_at",
             postgresql_where=text("direction = 'in' AND attachments @> '[{\"status\": \"pending\"}]'::jsonb"),
         ),
-        # Reserved rows whose lease expired are found by the reaper without scanning the table.
-        Index("ix_messages_leases", "lease_until", postgresql_where=text("status = 'reserved'")),
+        # Reserved rows whose lease expired are found by the reaper without scanning the table. The lease
+        # condition in the predicate keeps the outbox's claim (status = 'reserved', by id) off this index,
+        # which holds an entry for every version ever reserved until vacuum (t0030).
+        Index(
+            "ix_messages_leases",
+            "lease_until",
+            postgresql_where=text("status = 'reserved' AND lease_until IS NOT NULL"),
+        ),
         Index(
             "uq_messages_idempotency",
             "idempotency_key",

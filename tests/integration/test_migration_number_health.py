@@ -41,7 +41,7 @@ def test_t0026_on_empty_schema_reaches_head_and_downgrades(database_url: str) ->
         assert definition is not None and "COALESCE(failed_at, sent_at)" in definition
         with engine().begin() as conn:
             head = conn.execute(text(f'SELECT version_num FROM "{schema}".alembic_version')).scalar()
-            assert head == "t0029_drop_ix_provider_id"  # the tree's head
+            assert head == "t0030_leases_index_predicate"  # the tree's head
             command.downgrade(_config("tenant", conn, schema), "t0025_campaign_lists")
             conn.execute(text("SET search_path TO public"))
         assert _index(schema) is None
